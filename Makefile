@@ -1,0 +1,27 @@
+# The two set-up commands of the README. Each creates or refreshes .venv by itself.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    ?= out/demo
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml constraints-cpu.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints-cpu.txt -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)   ## encode a game, solve it, measure exploitability, write figures
+	$(BIN)/python -m analyses.quickstart --out $(OUT)
+
+test: $(STAMP)   ## the test suite (doctests included)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+bench: $(STAMP)  ## benchmarks against peer libraries (prints tables)
+	$(BIN)/python bench/bench_exploitability.py
+	$(BIN)/python bench/bench_normal_form.py --quick
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,1 @@
+"""Reproducible studies: scenario x algorithm x seeds -> tidy results -> figures."""

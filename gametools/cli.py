@@ -1,0 +1,182 @@
+"""The ``gametools`` command line: a thin layer over the library.
+
+::
+
+    gametools solve GAME [--method M] [--all] [--param k=v ...] [--json]
+    gametools exploit GAME POLICY [--bound upper|lower] [--param k=v ...] [--json]
+    gametools games [--json]
+
+``GAME`` is a Gambit ``.nfg`` file, a ``.npz`` game or a scenario name (see ``gametools games``).
+With ``--json`` exactly one JSON document is printed on stdout. User mistakes (missing files,
+malformed input, unknown scenario, method or parameter) print one message on stderr and exit
+with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gametools.errors import GametoolsError
+
+__all__ = ["main", "load_game_argument"]
+
+EXIT_USER_ERROR = 2
+
+
+class CommandError(GametoolsError):
+    """A mistake in how the command was called."""
+
+
+def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any]:
+    """Load ``GAME``: a ``.nfg`` / ``.npz`` file or a registered scenario name.
+
+    Returns
+    -------
+    (game, scenario)
+        ``scenario`` is the :class:`~gametools.scenarios.Scenario` when ``spec`` names one, else
+        None.
+    """
+    from gametools.formats import read_game
+    from gametools.scenarios import available_scenarios, parse_parameter_assignments
+
+    path = Path(spec)
+    if path.suffix.lower() in (".nfg", ".npz") or path.exists():
+        if params:
+            raise CommandError("--param applies to scenarios, not to game files")
+        if not path.is_file():
+            raise CommandError(f"no such game file: {spec}")
+        return read_game(path), None
+    scenarios = available_scenarios()
+    if spec not in scenarios:
+        raise CommandError(f"{spec!r} is neither a game file (.nfg, .npz) nor a scenario; "
+                           f"scenarios: {', '.join(scenarios) or '(none installed)'}")
+    scenario = scenarios[spec]
+    return scenario.build(**parse_parameter_assignments(params)), scenario
+
+
+def _print_json(document: Any) -> None:
+    json.dump(document, sys.stdout, indent=2, allow_nan=False)
+    sys.stdout.write("\n")
+
+
+def _format_vector(values: Any) -> str:
+    return "[" + ", ".join(f"{float(v):.6g}" for v in np.ravel(values)) + "]"
+
+
+def _command_solve(args: argparse.Namespace) -> int:
+    from gametools.solvers import solve
+
+    game, _ = load_game_argument(args.game, args.param)
+    result = solve(game, method=args.method, all_equilibria=args.all)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    print(f"method: {result.method}   status: {result.status}   complete: {result.complete}   "
+          f"exact: {result.exact}")
+    if result.message:
+        print(result.message)
+    for k, equilibrium in enumerate(result.equilibria):
+        print(f"equilibrium {k}: payoffs {_format_vector(equilibrium.payoffs)}  "
+              f"regret {equilibrium.regret:.2e}")
+        exact = equilibrium.strategies_exact
+        for i, strategy in enumerate(equilibrium.strategies):
+            shown = ("[" + ", ".join(map(str, exact[i])) + "]" if exact is not None
+                     else _format_vector(strategy))
+            print(f"  player {i}: {shown}")
+    if not result.equilibria:
+        print("no equilibrium found" + (" (the set is complete: there is none of this kind)"
+                                         if result.complete else ""))
+    return 0
+
+
+def _command_exploit(args: argparse.Namespace) -> int:
+    from gametools.exploitability import nash_conv
+    from gametools.formats.npz import load_profile
+
+    game, _ = load_game_argument(args.game, args.param)
+    policy_path = Path(args.policy)
+    if not policy_path.is_file():
+        raise CommandError(f"no such policy file: {args.policy}")
+    profile = load_profile(policy_path)
+    result = nash_conv(game, profile, bound=args.bound)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    print(f"NashConv {result.nash_conv:.10g} ({result.kind}, tolerance {result.tolerance:.1e})")
+    print(f"exploitability (NashConv / N) {result.exploitability:.10g}")
+    for i, gain in enumerate(result.per_player):
+        print(f"  player {i}: value {result.values[i]:.10g}  best response "
+              f"{result.best_response_values[i]:.10g}  gain {gain:.10g}  "
+              f"[{result.per_player_kind[i]}]")
+    return 0
+
+
+def _command_games(args: argparse.Namespace) -> int:
+    from gametools.scenarios import available_scenarios
+
+    scenarios = available_scenarios()
+    if args.json:
+        _print_json([s.to_dict() for s in scenarios.values()])
+        return 0
+    for scenario in scenarios.values():
+        print(f"{scenario.name}: {scenario.description}")
+        for p in scenario.parameters:
+            print(f"    {p.name} = {p.default!r}  {p.range_text()}  {p.description}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gametools", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    solve = commands.add_parser("solve", help="compute equilibria of a game")
+    solve.add_argument("game", help=".nfg or .npz file, or a scenario name")
+    solve.add_argument("--method", default=None,
+                       help="solver (default: chosen from the game; see README)")
+    solve.add_argument("--all", action="store_true",
+                       help="all extreme equilibria (two players) / all equilibria of the kind")
+    solve.add_argument("--param", action="append", default=[], metavar="K=V",
+                       help="scenario parameter (repeatable)")
+    solve.add_argument("--json", action="store_true", help="print one JSON document")
+    solve.set_defaults(handler=_command_solve)
+
+    exploit = commands.add_parser("exploit", help="NashConv of a joint policy")
+    exploit.add_argument("game", help=".nfg or .npz file, or a scenario name")
+    exploit.add_argument("policy", help=".npz with arrays policy_0 ... policy_{N-1}")
+    exploit.add_argument("--bound", choices=("upper", "lower"), default="upper",
+                         help="bound reported where an exact best response is intractable")
+    exploit.add_argument("--param", action="append", default=[], metavar="K=V",
+                         help="scenario parameter (repeatable)")
+    exploit.add_argument("--json", action="store_true", help="print one JSON document")
+    exploit.set_defaults(handler=_command_exploit)
+
+    games = commands.add_parser("games", help="list scenarios and their parameters")
+    games.add_argument("--json", action="store_true", help="print one JSON document")
+    games.set_defaults(handler=_command_games)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gametools`` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    if hasattr(signal, "SIGPIPE"):  # `gametools ... | head` ends quietly, as Unix tools do
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        return int(args.handler(args))
+    except (GametoolsError, ValueError, TypeError, OSError) as exc:
+        # user mistakes (bad files, names, parameters, shapes) read as one line, not a traceback
+        print(f"gametools {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""File formats: Gambit ``.nfg`` games and ``.npz`` games and joint policies.
+
+:func:`read_game` opens either kind by its suffix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from gametools.errors import GametoolsError
+from gametools.formats.nfg import (
+    NfgData,
+    NfgFormatError,
+    format_nfg,
+    parse_nfg,
+    read_nfg,
+    write_nfg,
+)
+from gametools.model import MarkovGame, NormalFormGame
+
+__all__ = ["NfgData", "NfgFormatError", "format_nfg", "parse_nfg", "read_nfg", "read_game",
+           "write_nfg"]
+
+
+def read_game(path: str | os.PathLike[str]) -> NormalFormGame | MarkovGame:
+    """Read a game from a Gambit ``.nfg`` file or a gametools ``.npz`` file.
+
+    Raises
+    ------
+    GametoolsError
+        For an unknown suffix; the readers raise their own format errors naming the problem.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".nfg":
+        data = read_nfg(path)
+        return NormalFormGame(data.payoffs, player_labels=data.player_labels,
+                              action_labels=data.action_labels, title=data.title)
+    if suffix == ".npz":
+        from gametools.formats.npz import load_game
+        return load_game(path)
+    raise GametoolsError(f"{path}: unknown game file type {suffix or '(no suffix)'!r}; "
+                         "expected .nfg or .npz")

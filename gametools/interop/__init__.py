@@ -1,0 +1,34 @@
+"""Interoperability: OpenSpiel games both ways, nashpy games accepted wherever a 2-player game is.
+
+OpenSpiel is imported only when an OpenSpiel object is actually converted, so importing
+gametools stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gametools.model import MarkovGame, NormalFormGame
+
+__all__ = ["as_game"]
+
+
+def as_game(game: Any) -> NormalFormGame | MarkovGame:
+    """Accept a gametools game, a ``nashpy.Game`` or an OpenSpiel matrix/tensor game.
+
+    Raises
+    ------
+    TypeError
+        Naming the type that is not a game gametools understands.
+    """
+    if isinstance(game, (NormalFormGame, MarkovGame)):
+        return game
+    module = type(game).__module__ or ""
+    if module.startswith("nashpy"):
+        row, column = game.payoff_matrices
+        return NormalFormGame.from_bimatrix(row, column)
+    if module.startswith("pyspiel") or type(game).__name__ in ("MatrixGame", "TensorGame"):
+        from gametools.interop.openspiel import from_openspiel
+        return from_openspiel(game)
+    raise TypeError(f"expected a NormalFormGame, MarkovGame, nashpy.Game or OpenSpiel matrix/"
+                    f"tensor game, got {type(game).__module__}.{type(game).__name__}")

@@ -1,0 +1,218 @@
+"""The one result type every equilibrium solver returns.
+
+A solver never returns ``None`` or switches its return type on a flag: it returns a frozen
+:class:`SolverResult` whose ``status`` says whether it succeeded, and every profile in it carries
+its certification (max regret relative to the payoff range; exact rationals when exact).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+
+from gametools.model import NormalFormGame
+
+__all__ = ["Equilibrium", "Clique", "SolverResult", "make_equilibrium", "max_regret",
+           "exact_regret", "Status"]
+
+Status = Literal["success", "max_iterations", "failed"]
+
+
+@dataclass(frozen=True)
+class Equilibrium:
+    """One (approximate or exact) equilibrium profile with its certificate.
+
+    Attributes
+    ----------
+    strategies : tuple of ndarray
+        Shapes ``(n_i,)`` for a normal-form game, ``(S, n_i)`` (per state) for a Markov game.
+    payoffs : ndarray, shape (N,)
+        Expected payoff of each player (values from the initial distribution for Markov games).
+    regret : float
+        Largest gain any player gets from deviating, divided by the game's payoff range
+        (NashConv-type certificate; 0 for an exact equilibrium).
+    strategies_exact : tuple of tuple of Fraction, or None
+        The exact rational strategies when the method is exact.
+    payoffs_exact : tuple of Fraction, or None
+    """
+
+    strategies: tuple[np.ndarray, ...]
+    payoffs: np.ndarray
+    regret: float
+    strategies_exact: tuple[tuple[Fraction, ...], ...] | None = None
+    payoffs_exact: tuple[Fraction, ...] | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.strategies_exact is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "strategies": [np.asarray(x, dtype=float).tolist() for x in self.strategies],
+            "payoffs": [float(v) for v in self.payoffs],
+            "regret": float(self.regret),
+            "exact": self.exact,
+        }
+        if self.strategies_exact is not None:
+            out["strategies_exact"] = [[_fraction_text(v) for v in x]
+                                       for x in self.strategies_exact]
+        if self.payoffs_exact is not None:
+            out["payoffs_exact"] = [_fraction_text(v) for v in self.payoffs_exact]
+        return out
+
+
+@dataclass(frozen=True)
+class Clique:
+    """A maximal convex set of equilibria of a two-player game (Gambit's "clique").
+
+    Every pair ``(x, y)`` with ``x`` in the convex hull of ``row`` and ``y`` in the convex hull of
+    ``column`` is an equilibrium. Entries are indices into the distinct extreme strategies of
+    each player, as listed in :attr:`SolverResult.extra` ``["row_vertices"]`` and
+    ``["column_vertices"]``, and also into ``equilibria`` through ``equilibrium_indices``.
+    """
+
+    row: tuple[int, ...]
+    column: tuple[int, ...]
+    equilibrium_indices: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": list(self.row), "column": list(self.column),
+                "equilibria": list(self.equilibrium_indices)}
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """What every solver returns.
+
+    Attributes
+    ----------
+    equilibria : tuple of Equilibrium
+    method : str
+    status : {"success", "max_iterations", "failed"}
+    complete : bool
+        True only when ``equilibria`` is provably the complete set the method promises (e.g. all
+        extreme equilibria of a two-player game, all pure equilibria).
+    exact : bool
+        Whether every profile is certified in exact rational arithmetic.
+    degenerate : bool or None
+        Whether the game was found degenerate (None when the method does not check).
+    iterations : int
+    message : str
+        Human-readable detail (why a method stopped, which selection rule was used, ...).
+    cliques : tuple of Clique
+        Maximal convex sets of equilibria (two-player enumeration methods only).
+    extra : mapping
+        Method-specific statistics (path length, state values, ...), JSON-serialisable.
+    """
+
+    equilibria: tuple[Equilibrium, ...]
+    method: str
+    status: Status = "success"
+    complete: bool = False
+    exact: bool = False
+    degenerate: bool | None = None
+    iterations: int = 0
+    message: str = ""
+    cliques: tuple[Clique, ...] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "success"
+
+    @property
+    def max_regret(self) -> float:
+        return max((e.regret for e in self.equilibria), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``gametools solve --json``."""
+        out: dict[str, Any] = {
+            "equilibria": [e.to_dict() for e in self.equilibria],
+            "method": self.method, "complete": bool(self.complete), "status": self.status,
+            "exact": bool(self.exact), "degenerate": self.degenerate,
+            "iterations": int(self.iterations), "message": self.message,
+        }
+        if self.cliques:
+            out["cliques"] = [c.to_dict() for c in self.cliques]
+        if self.extra:
+            out["extra"] = _jsonable(dict(self.extra))
+        return out
+
+
+def _fraction_text(value: Fraction | int) -> str:
+    value = Fraction(value)
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Fraction):
+        return _fraction_text(value)
+    if isinstance(value, (np.floating, np.integer, np.bool_)):
+        return value.item()
+    return value
+
+
+def max_regret(game: NormalFormGame, strategies: Sequence[np.ndarray]) -> float:
+    """Largest deviation gain over players, relative to the payoff range (float arithmetic)."""
+    payoffs = game.action_payoffs(strategies)
+    gains = [float(u.max() - u @ np.asarray(x, dtype=float)) for u, x in zip(payoffs, strategies)]
+    return max(0.0, max(gains)) / game.payoff_range()
+
+
+def exact_regret(game: NormalFormGame, strategies: Sequence[Sequence[Fraction]]) -> Fraction:
+    """Largest deviation gain over players in exact rational arithmetic (not normalised).
+
+    Requires ``game.payoffs_exact``; a zero result certifies an exact Nash equilibrium.
+    """
+    if game.payoffs_exact is None:
+        raise ValueError("exact_regret needs a game with exact payoffs")
+    columns = [np.array(list(x), dtype=object) for x in strategies]
+    worst = Fraction(0)
+    for i in range(game.num_players):
+        tensor = game.payoffs_exact[i]
+        for j in reversed(range(game.num_players)):
+            if j != i:
+                tensor = np.tensordot(tensor, columns[j], axes=([j], [0]))
+        value = sum((u * p for u, p in zip(tensor, columns[i])), Fraction(0))
+        worst = max(worst, max(tensor) - value)
+    return Fraction(worst)
+
+
+def make_equilibrium(game: NormalFormGame, strategies: Sequence[Any], *,
+                     exact: bool = False) -> Equilibrium:
+    """Build a certified :class:`Equilibrium` from strategies.
+
+    Parameters
+    ----------
+    game : NormalFormGame
+    strategies : sequence
+        One strategy ``(n_i,)`` per player; with ``exact=True`` the entries must be Fractions
+        (or ints) and the game must have exact payoffs: the regret is then computed exactly.
+    """
+    floats = tuple(np.array([float(v) for v in x]) for x in strategies)
+    for array in floats:
+        array.flags.writeable = False
+    payoffs = game.expected_payoffs(floats)
+    payoffs.flags.writeable = False
+    if exact and game.payoffs_exact is not None:
+        rationals = tuple(tuple(Fraction(v) for v in x) for x in strategies)
+        regret = float(exact_regret(game, rationals)) / game.payoff_range()
+        exact_payoffs = []
+        for i in range(game.num_players):
+            tensor = game.payoffs_exact[i]
+            for j in reversed(range(game.num_players)):
+                tensor = np.tensordot(tensor, np.array(rationals[j], dtype=object),
+                                      axes=([j], [0]))
+            exact_payoffs.append(Fraction(tensor.item() if hasattr(tensor, "item") else tensor))
+        return Equilibrium(floats, payoffs, regret, rationals, tuple(exact_payoffs))
+    return Equilibrium(floats, payoffs, max_regret(game, floats))
