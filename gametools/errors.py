@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GameValidationError", "PolicyValidationError", "GametoolsError"]
+__all__ = ["GameValidationError", "PolicyValidationError", "GametoolsError",
+           "InvalidArgumentError"]
 
 
 class GametoolsError(Exception):
     """Base class of every error raised on purpose by gametools."""
+
+
+class InvalidArgumentError(GametoolsError, ValueError):
+    """An argument or option has a value the function cannot accept (the message says which)."""
 
 
 class _NamedValueError(GametoolsError, ValueError):

@@ -560,6 +560,10 @@ class MarkovGame:
 
     def reachable_states(self) -> np.ndarray:
         """Boolean mask ``(S,)`` of states reachable from the support of ``initial``."""
+        return self._reachable.copy()
+
+    @functools.cached_property
+    def _reachable(self) -> np.ndarray:
         matrix = self.transition_matrix
         # state -> successor adjacency over all joint actions
         rows = np.repeat(np.arange(matrix.shape[0]) // self.num_joint_actions,

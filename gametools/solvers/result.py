@@ -14,10 +14,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gametools.model import NormalFormGame
+from gametools.exploitability import nash_conv, state_values
+from gametools.model import MarkovGame, NormalFormGame
 
-__all__ = ["Equilibrium", "Clique", "SolverResult", "make_equilibrium", "max_regret",
-           "exact_regret", "Status"]
+__all__ = ["Equilibrium", "Clique", "SolverResult", "make_equilibrium",
+           "make_markov_equilibrium", "reward_range", "max_regret", "exact_regret", "Status"]
 
 Status = Literal["success", "max_iterations", "failed"]
 
@@ -29,7 +30,8 @@ class Equilibrium:
     Attributes
     ----------
     strategies : tuple of ndarray
-        Shapes ``(n_i,)`` for a normal-form game, ``(S, n_i)`` (per state) for a Markov game.
+        Shapes ``(n_i,)`` for a normal-form game, ``(O_i, n_i)`` (per observation; ``(S, n_i)``
+        when fully observed) for a Markov game.
     payoffs : ndarray, shape (N,)
         Expected payoff of each player (values from the initial distribution for Markov games).
     regret : float
@@ -38,6 +40,8 @@ class Equilibrium:
     strategies_exact : tuple of tuple of Fraction, or None
         The exact rational strategies when the method is exact.
     payoffs_exact : tuple of Fraction, or None
+    state_values : ndarray, shape (N, S), or None
+        Markov games: each player's value in every state.
     """
 
     strategies: tuple[np.ndarray, ...]
@@ -45,6 +49,7 @@ class Equilibrium:
     regret: float
     strategies_exact: tuple[tuple[Fraction, ...], ...] | None = None
     payoffs_exact: tuple[Fraction, ...] | None = None
+    state_values: np.ndarray | None = None
 
     @property
     def exact(self) -> bool:
@@ -62,6 +67,8 @@ class Equilibrium:
                                        for x in self.strategies_exact]
         if self.payoffs_exact is not None:
             out["payoffs_exact"] = [_fraction_text(v) for v in self.payoffs_exact]
+        if self.state_values is not None:
+            out["state_values"] = np.asarray(self.state_values, dtype=float).tolist()
         return out
 
 
@@ -216,3 +223,26 @@ def make_equilibrium(game: NormalFormGame, strategies: Sequence[Any], *,
             exact_payoffs.append(Fraction(tensor.item() if hasattr(tensor, "item") else tensor))
         return Equilibrium(floats, payoffs, regret, rationals, tuple(exact_payoffs))
     return Equilibrium(floats, payoffs, max_regret(game, floats))
+
+
+def reward_range(game: MarkovGame) -> float:
+    """``max - min`` of the one-step rewards over all players, states and joint actions
+    (1.0 for a constant game): the scale that Markov-game regrets are relative to."""
+    spread = float(game.rewards.max() - game.rewards.min())
+    return spread if spread > 0 else 1.0
+
+
+def make_markov_equilibrium(game: MarkovGame, policies: Sequence[Any]) -> Equilibrium:
+    """Certify stationary policies of a Markov game with the exact NashConv evaluator.
+
+    ``regret`` is the largest per-player deviation gain divided by :func:`reward_range`;
+    ``payoffs`` are the values from the initial distribution and ``state_values`` the values in
+    every state.
+    """
+    report = nash_conv(game, policies)
+    values = state_values(game, policies)
+    floats = tuple(np.array(p, dtype=float) for p in policies)
+    for array in (*floats, values):
+        array.flags.writeable = False
+    return Equilibrium(floats, report.values, float(report.per_player.max()) / reward_range(game),
+                       state_values=values)

@@ -1,0 +1,175 @@
+"""Benchmark: two-player equilibrium enumeration against peer libraries, in one run.
+
+Usage::
+
+    python bench/bench_normal_form.py [--quick]
+
+Random bimatrix games (fixed seeds), small-integer payoffs in [-5, 5] (degenerate) and Gaussian
+payoffs, sizes 4x4 .. 14x14. For each game: time and number of equilibria of ours
+(``vertex_enumeration``, ``support_enumeration``) and of nashpy (support / vertex enumeration),
+QuantEcon (vertex / support enumeration, Lemke-Howson), pygambit (``enummixed_solve``, exact) if
+importable. Ratios are peer time / our vertex-enumeration time; "count!=" flags a peer whose number
+of equilibria differs from ours (our set is exact and certified complete). Peers expected to take
+longer than ~30 s at a size are skipped. Then Lemke-Howson on 200x200 and the logit path on
+3 players x 10 actions, if those solvers are available. No timing is asserted anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from gametools import NormalFormGame  # noqa: E402
+from gametools.solvers.enumeration import support_enumeration, vertex_enumeration  # noqa: E402
+
+# Largest size (max(m, n)) at which each peer is run; beyond it the peer would take > ~30 s.
+LIMITS = {"ours support": 10, "nashpy support": 8, "nashpy vertex": 10, "qe support": 11,
+          "qe vertex": 99, "qe lemke-howson": 99, "gambit enummixed": 10}
+
+
+def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def _peers() -> dict[str, Callable[[np.ndarray, np.ndarray], int]]:
+    peers: dict[str, Callable[[np.ndarray, np.ndarray], int]] = {}
+    try:
+        import nashpy
+
+        def nashpy_support(a: np.ndarray, b: np.ndarray) -> int:
+            return len(list(nashpy.Game(a, b).support_enumeration()))
+
+        def nashpy_vertex(a: np.ndarray, b: np.ndarray) -> int:
+            return len(list(nashpy.Game(a, b).vertex_enumeration()))
+
+        peers["nashpy support"] = nashpy_support
+        peers["nashpy vertex"] = nashpy_vertex
+    except ImportError:
+        print("nashpy not available")
+    try:
+        from quantecon import game_theory as qe
+
+        def qe_game(a: np.ndarray, b: np.ndarray) -> Any:
+            return qe.NormalFormGame(np.stack([a, b], axis=-1))
+
+        peers["qe vertex"] = lambda a, b: len(qe.vertex_enumeration(qe_game(a, b)))
+        peers["qe support"] = lambda a, b: len(qe.support_enumeration(qe_game(a, b)))
+        peers["qe lemke-howson"] = lambda a, b: int(
+            qe.lemke_howson(qe_game(a, b), init_pivot=0, full_output=True)[1].converged)
+    except ImportError:
+        print("quantecon not available")
+    try:
+        import pygambit as gbt
+
+        def gambit(a: np.ndarray, b: np.ndarray) -> int:
+            if a.dtype.kind == "i":
+                game = gbt.Game.from_arrays(a.astype(int).tolist(), b.astype(int).tolist())
+                return len(gbt.nash.enummixed_solve(game, rational=True).equilibria)
+            game = gbt.Game.from_arrays(a, b)
+            return len(gbt.nash.enummixed_solve(game, rational=False).equilibria)
+
+        peers["gambit enummixed"] = gambit
+    except ImportError:
+        print("pygambit not available (pip install --pre pygambit==17.0.0b2)")
+    return peers
+
+
+def _games(sizes: list[int], kind: str, seed: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    out = []
+    for size in sizes:
+        rng = np.random.default_rng([seed, size])
+        if kind == "integer":
+            a, b = rng.integers(-5, 6, size=(2, size, size))
+        else:
+            a, b = rng.standard_normal(size=(2, size, size))
+        out.append((size, a, b))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    args = parser.parse_args()
+    sizes = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12, 14]
+    repeat = 1 if args.quick else 3
+    peers = _peers()
+    header = f"{'payoffs':8} {'size':>5} {'method':18} {'seconds':>9} {'#eq':>5} " \
+             f"{'ratio':>8} {'flag':8}"
+    print(header)
+    print("-" * len(header))
+    for kind in ("integer", "gaussian"):
+        for size, a, b in _games(sizes, kind, seed=2024):
+            game = NormalFormGame.from_bimatrix(a, b)
+            vertex_enumeration(game)  # warm imports / caches
+            ours_time, ours = _timed(lambda: vertex_enumeration(game), repeat)
+            count = len(ours.equilibria)
+            note = "complete" if ours.complete else "INCOMPLETE"
+            print(f"{kind:8} {size:>2}x{size:<2} {'ours vertex':18} {ours_time:9.4f} "
+                  f"{count:5d} {'1.00':>8} {note}")
+            rows = [("ours support", lambda: len(support_enumeration(game).equilibria))]
+            rows += [(name, (lambda fn=fn: fn(a, b))) for name, fn in peers.items()]
+            for name, fn in rows:
+                if size > LIMITS.get(name, 99):
+                    print(f"{kind:8} {size:>2}x{size:<2} {name:18} {'skipped':>9}")
+                    continue
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        seconds, found = _timed(fn, 1 if size >= 10 else repeat)
+                    except Exception as exc:  # a peer failing is a result, not a crash
+                        print(f"{kind:8} {size:>2}x{size:<2} {name:18} failed: "
+                              f"{type(exc).__name__}")
+                        continue
+                flag = "" if name == "qe lemke-howson" or found == count else "count!="
+                shown = "(1 eq)" if name == "qe lemke-howson" else f"{found:5d}"
+                print(f"{kind:8} {size:>2}x{size:<2} {name:18} {seconds:9.4f} {shown:>5} "
+                      f"{seconds / ours_time:8.2f} {flag}")
+    print()
+    _other_solvers(args.quick)
+
+
+def _other_solvers(quick: bool) -> None:
+    rng = np.random.default_rng(7)
+    try:
+        from gametools.solvers.lemke_howson import lemke_howson
+        size = 50 if quick else 200
+        game = NormalFormGame.from_bimatrix(*rng.standard_normal(size=(2, size, size)))
+        seconds, result = _timed(lambda: lemke_howson(game, initial_label=0), 1)
+        extra = ""
+        try:
+            from quantecon import game_theory as qe
+            qg = qe.NormalFormGame(np.stack([game.payoffs[0], game.payoffs[1]], axis=-1))
+            qe_seconds, _ = _timed(lambda: qe.lemke_howson(qg, init_pivot=0), 1)
+            extra = f"  quantecon {qe_seconds:.4f} s (ratio {qe_seconds / seconds:.2f})"
+        except ImportError:
+            pass
+        print(f"lemke_howson {size}x{size}: {seconds:.4f} s, status {result.status}, "
+              f"regret {result.max_regret:.2e}{extra}")
+    except ImportError:
+        print("lemke_howson: not available")
+    try:
+        from gametools.solvers.logit import logit_solve
+        game = NormalFormGame(rng.standard_normal(size=(3, 10, 10, 10)))
+        seconds, result = _timed(lambda: logit_solve(game), 1)
+        print(f"logit_solve 3 players x 10 actions: {seconds:.4f} s, status {result.status}, "
+              f"regret {result.max_regret:.2e}")
+    except ImportError:
+        print("logit_solve: not available")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Multi-agent reinforcement learning (torch only): environments, learners, evaluation."""

@@ -1,0 +1,495 @@
+"""Exact and complete equilibrium enumeration for two-player (bimatrix) games.
+
+Definitions
+-----------
+For a bimatrix game with row payoffs ``A`` and column payoffs ``B`` (both ``(m, n)``, shifted to be
+positive, which changes no equilibrium), the *best-response polytopes* are (von Stengel 2007)
+
+    P = {x in R^m : x >= 0, B^T x <= 1},       Q = {y in R^n : A y <= 1, y >= 0}.
+
+Labels ``0..m-1`` are the row actions, ``m..m+n-1`` the column actions. A point ``x`` of ``P``
+has label ``i`` when ``x_i = 0`` and label ``m + j`` when ``(B^T x)_j = 1`` (column ``j`` is a best
+response); ``y`` in ``Q`` has label ``i`` when ``(A y)_i = 1`` and ``m + j`` when ``y_j = 0``.
+A pair ``(x, y) != (0, 0)`` is *completely labeled* when every label appears at ``x`` or ``y``;
+the completely labeled vertex pairs, normalised to sum one, are exactly the *extreme* Nash
+equilibria, and every equilibrium is a convex combination of extreme ones lying in a common
+maximal convex set (*clique*: a maximal complete bipartite subgraph of the graph that joins
+``x`` and ``y`` when ``(x, y)`` is an extreme equilibrium; Avis et al. 2010, section 5).
+A game is *degenerate* when some mixed strategy with support size ``k`` has more than ``k`` pure
+best responses, i.e. some vertex of ``P`` or ``Q`` has more labels than its dimension.
+
+Methods
+-------
+:func:`vertex_enumeration` enumerates the vertices of ``P`` and ``Q`` with Qhull (floating point),
+recomputes every vertex and its FULL set of tight constraints in exact integer arithmetic, proves
+the vertex lists complete with a combinatorial certificate (see
+``gametools.solvers._polytope``), falls back to exact enumeration of all bases when the
+certificate fails, and pairs vertices by label bitmasks. Unlike pairing by Qhull's triangulated
+label sets (QuantEcon), this finds every extreme equilibrium of degenerate games too.
+
+:func:`support_enumeration` solves the indifference equations of every pair of equal-size
+supports. It finds every equilibrium of a nondegenerate game but can miss equilibria of degenerate
+ones (those whose supports differ in size or whose equations are singular), so it never claims a
+complete set; it serves as an independent cross-check.
+
+References
+----------
+- B. von Stengel, "Equilibrium computation for two-player games in strategic and extensive form",
+  ch. 3 of Algorithmic Game Theory (Nisan et al., eds.), 2007.
+- D. Avis, G. Rosenberg, R. Savani, B. von Stengel, "Enumeration of Nash equilibria for two-player
+  games", Economic Theory 42 (2010) 9-37.
+- C. B. Barber, D. P. Dobkin, H. Huhdanpaa, "The Quickhull algorithm for convex hulls", ACM TOMS
+  22 (1996) (Qhull).
+
+Examples
+--------
+von Stengel's 3x2 game has three equilibria:
+
+>>> from gametools import NormalFormGame
+>>> from gametools.solvers.enumeration import vertex_enumeration
+>>> game = NormalFormGame.from_bimatrix([[3, 3], [2, 5], [0, 6]], [[3, 2], [2, 6], [3, 1]])
+>>> result = vertex_enumeration(game)
+>>> result.complete, result.degenerate, len(result.equilibria)
+(True, False, 3)
+>>> [[str(v) for v in e.strategies_exact[0]] for e in result.equilibria]
+[['1', '0', '0'], ['4/5', '1/5', '0'], ['0', '1/3', '2/3']]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+
+from gametools.errors import GameValidationError
+from gametools.interop import as_game
+from gametools.model import NormalFormGame
+from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
+from gametools.solvers.result import (Clique, Equilibrium, SolverResult, _fraction_text,
+                                      make_equilibrium)
+
+__all__ = ["vertex_enumeration", "vertex_enumeration_gen", "support_enumeration",
+           "support_enumeration_gen"]
+
+
+# ------------------------------------------------------------------------------------------------
+# exact game data
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Bimatrix:
+    exact_game: NormalFormGame          # the game with exact (Fraction) payoffs
+    row: np.ndarray                     # (m, n) positive integers, a positive affine image of A
+    column: np.ndarray                  # (m, n) positive integers, a positive affine image of B
+    from_floats: bool
+
+
+def _two_player(game: Any, name: str) -> NormalFormGame:
+    game = as_game(game)
+    if not isinstance(game, NormalFormGame):
+        raise TypeError(f"{name} needs a NormalFormGame, got {type(game).__name__}")
+    if game.num_players != 2:
+        raise GameValidationError("payoffs", f"{name} needs a two-player game", None,
+                                  game.num_players)
+    return game
+
+
+def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
+    from_floats = game.payoffs_exact is None
+    if from_floats:
+        # Fraction(float) is exact: the game solved is exactly the float game given.
+        exact = np.vectorize(Fraction, otypes=[object])(game.payoffs)
+        exact_game = NormalFormGame(exact, player_labels=game.player_labels,
+                                    action_labels=game.action_labels, title=game.title)
+    else:
+        exact, exact_game = game.payoffs_exact, game
+    integer = []
+    for player in range(2):
+        values = exact[player].ravel().tolist()
+        scale = math.lcm(*(v.denominator for v in values))
+        ints = [int(v * scale) for v in values]
+        low = min(ints)
+        shifted = np.array([v - low + 1 for v in ints], dtype=object).reshape(game.num_actions)
+        if max(ints) - low + 1 < 2 ** 62:
+            shifted = shifted.astype(np.int64)
+        integer.append(shifted)
+    return _Bimatrix(exact_game, integer[0], integer[1], from_floats)
+
+
+# ------------------------------------------------------------------------------------------------
+# vertex enumeration
+# ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Enumeration:
+    bimatrix: _Bimatrix
+    pairs: list[tuple[int, int]]                  # indices into row/column vertex lists
+    row_vertices: list[tuple[Fraction, ...]]      # normalised, only those in equilibria
+    column_vertices: list[tuple[Fraction, ...]]
+    complete: bool
+    degenerate: bool
+    counts: tuple[int, int]
+    notes: str
+
+
+def _game_labels(vertices: PolytopeVertices, dim: int, own_offset: int, rows_offset: int
+                 ) -> list[int]:
+    """Polytope tight-sets (bits: coordinates, then rows) as game label bitmasks."""
+    low = (1 << dim) - 1
+    return [((mask & low) << own_offset) | ((mask >> dim) << rows_offset)
+            for mask in vertices.tight]
+
+
+def _normalised(numerators: tuple[int, ...]) -> tuple[Fraction, ...]:
+    total = sum(numerators)
+    return tuple(Fraction(v, total) for v in numerators)
+
+
+def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
+    data = _exact_bimatrix(game)
+    m, n = game.num_actions
+    p_vertices, p_note = polytope_vertices(data.column.T, tol=tol)   # x: B^T x <= 1
+    q_vertices, q_note = polytope_vertices(data.row, tol=tol)        # y: A y <= 1
+    p_labels = _game_labels(p_vertices, m, 0, m)
+    q_labels = _game_labels(q_vertices, n, m, 0)
+    degenerate = any(bin(t).count("1") > m for t in p_vertices.tight) or \
+        any(bin(t).count("1") > n for t in q_vertices.tight)
+    full = (1 << (m + n)) - 1
+    p_keep = [k for k, v in enumerate(p_vertices.numerators) if any(v)]
+    q_keep = [k for k, v in enumerate(q_vertices.numerators) if any(v)]
+    pairs_raw: list[tuple[int, int]] = []
+    if not degenerate:
+        # nondegenerate: the partner's labels are exactly the complement
+        lookup = {q_labels[k]: k for k in q_keep}
+        for k in p_keep:
+            partner = lookup.get(full ^ p_labels[k])
+            if partner is not None:
+                pairs_raw.append((k, partner))
+    else:
+        pairs_raw = _match_supersets([p_labels[k] for k in p_keep],
+                                     [q_labels[k] for k in q_keep], m + n)
+        pairs_raw = [(p_keep[a], q_keep[b]) for a, b in pairs_raw]
+    # distinct strategies, sorted so the output order does not depend on Qhull's
+    rows = sorted({_normalised(p_vertices.numerators[a]) for a, _ in pairs_raw}, reverse=True)
+    cols = sorted({_normalised(q_vertices.numerators[b]) for _, b in pairs_raw}, reverse=True)
+    row_index = {v: i for i, v in enumerate(rows)}
+    col_index = {v: i for i, v in enumerate(cols)}
+    pairs = sorted({(row_index[_normalised(p_vertices.numerators[a])],
+                     col_index[_normalised(q_vertices.numerators[b])]) for a, b in pairs_raw})
+    notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note)) if note)
+    return _Enumeration(data, pairs, rows, cols, p_vertices.complete and q_vertices.complete,
+                        degenerate, (len(p_vertices.tight), len(q_vertices.tight)), notes)
+
+
+def _match_supersets(p_labels: list[int], q_labels: list[int], width: int
+                     ) -> list[tuple[int, int]]:
+    """All ``(a, b)`` with ``p_labels[a] | q_labels[b]`` covering every label (vectorised)."""
+    if not p_labels or not q_labels:
+        return []
+    words = (width + 63) // 64
+
+    def as_words(masks: list[int]) -> np.ndarray:
+        out = np.empty((len(masks), words), dtype=np.uint64)
+        for w in range(words):
+            out[:, w] = [(v >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for v in masks]
+        return out
+
+    full = as_words([(1 << width) - 1])[0]
+    p_words, q_words = as_words(p_labels), as_words(q_labels)
+    needed = full & ~p_words                                     # (Vp, W)
+    result = []
+    chunk = max(1, 4_000_000 // max(1, len(q_labels) * words))
+    for start in range(0, len(p_labels), chunk):
+        need = needed[start:start + chunk, None, :]
+        ok = ((q_words[None, :, :] & need) == need).all(axis=2)
+        a, b = np.nonzero(ok)
+        result.extend(zip((a + start).tolist(), b.tolist()))
+    return result
+
+
+def _maximal_bicliques(pairs: list[tuple[int, int]]) -> list[tuple[tuple[int, ...],
+                                                                     tuple[int, ...]]]:
+    """Maximal complete bipartite subgraphs (closed pairs ``X = N(Y)``, ``Y = N(X)``)."""
+    neighbours_row: dict[int, int] = {}
+    neighbours_col: dict[int, int] = {}
+    for a, b in pairs:
+        neighbours_row[a] = neighbours_row.get(a, 0) | (1 << b)
+        neighbours_col[b] = neighbours_col.get(b, 0) | (1 << a)
+    # Column sets closed under intersection, seeded with each row's neighbourhood.
+    closed = set(neighbours_row.values())
+    frontier = list(closed)
+    while frontier:
+        new = []
+        for left in frontier:
+            for right in list(closed):
+                meet = left & right
+                if meet and meet not in closed:
+                    closed.add(meet)
+                    new.append(meet)
+        frontier = new
+    out = []
+    for cols in closed:
+        rows_mask = ~0
+        for b in _bits(cols):
+            rows_mask &= neighbours_col[b]
+        out.append((tuple(_bits(rows_mask)), tuple(_bits(cols))))
+    return sorted(set(out))
+
+
+def _bits(mask: int) -> list[int]:
+    out, k = [], 0
+    while mask:
+        if mask & 1:
+            out.append(k)
+        mask >>= 1
+        k += 1
+    return out
+
+
+def _certified(game: NormalFormGame, strategies: tuple[tuple[Fraction, ...], ...]
+               ) -> Equilibrium:
+    equilibrium = make_equilibrium(game, strategies, exact=True)
+    if equilibrium.regret != 0:  # an internal error, never a property of the input
+        raise AssertionError(f"exact regret {equilibrium.regret} of an enumerated equilibrium")
+    return equilibrium
+
+
+def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
+    """Generator twin of :func:`vertex_enumeration`: yields each extreme equilibrium.
+
+    The vertex lists are computed (and certified) before the first equilibrium is yielded; only
+    the per-equilibrium certification is lazy. Use :func:`vertex_enumeration` for the
+    completeness flag, the degeneracy flag and the cliques.
+
+    Yields
+    ------
+    Equilibrium
+        Exact (``strategies_exact`` set), with exact regret 0.
+    """
+    game = _two_player(game, "vertex_enumeration")
+    found = _enumerate(game, tol)
+    for a, b in found.pairs:
+        yield _certified(found.bimatrix.exact_game,
+                         (found.row_vertices[a], found.column_vertices[b]))
+
+
+def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
+    """All extreme Nash equilibria of a two-player game, exactly, with the maximal convex sets.
+
+    Parameters
+    ----------
+    game : NormalFormGame (2 players) or nashpy.Game
+        Exact (integer / rational) payoffs are used as given. Float payoffs are converted to the
+        exact rationals they represent (``Fraction(float)`` is exact), so the equilibria are
+        those of exactly the float game given, certified in rational arithmetic.
+    tol : float
+        Only groups Qhull's floating-point vertices before they are recomputed exactly; it
+        affects speed, never the result.
+
+    Returns
+    -------
+    SolverResult
+        ``equilibria``: every extreme equilibrium once, each with ``strategies_exact`` and exact
+        regret 0, sorted by row strategy then column strategy (descending). ``complete`` is True
+        when both vertex lists were proved complete (always, except for games too large for the
+        exact fallback after a failed certificate; ``message`` then says so). ``degenerate`` as
+        defined in the module docstring. ``cliques``: the maximal convex sets of equilibria;
+        their indices refer to ``extra["row_vertices"]`` and ``extra["column_vertices"]``
+        (distinct extreme strategies as lists of ``"p/q"`` strings) and to ``equilibria``.
+        ``extra["vertex_counts"]``: the numbers of vertices of ``P`` and ``Q``;
+        ``extra["float_payoffs"]``: whether the payoffs were converted from floats.
+
+    Raises
+    ------
+    GameValidationError
+        If the game does not have two players.
+    TypeError
+        If ``game`` is not a game.
+    """
+    game = _two_player(game, "vertex_enumeration")
+    found = _enumerate(game, tol)
+    exact_game = found.bimatrix.exact_game
+    equilibria = tuple(_certified(exact_game, (found.row_vertices[a], found.column_vertices[b]))
+                       for a, b in found.pairs)
+    index = {pair: k for k, pair in enumerate(found.pairs)}
+    cliques = tuple(
+        Clique(rows, cols, tuple(sorted(index[(a, b)] for a in rows for b in cols)))
+        for rows, cols in _maximal_bicliques(found.pairs))
+    message = "complete: vertex lists certified" if found.complete else \
+        "INCOMPLETE: the vertex lists could not be certified (" + found.notes + ")"
+    if found.bimatrix.from_floats:
+        message += "; float payoffs solved as their exact rational values"
+    return SolverResult(
+        equilibria=equilibria, method="vertex_enumeration", status="success",
+        complete=found.complete, exact=True, degenerate=found.degenerate,
+        iterations=sum(found.counts), message=message, cliques=cliques,
+        extra={"row_vertices": [[_fraction_text(v) for v in x] for x in found.row_vertices],
+               "column_vertices": [[_fraction_text(v) for v in y] for y in found.column_vertices],
+               "vertex_counts": list(found.counts),
+               "float_payoffs": found.bimatrix.from_floats})
+
+
+# ------------------------------------------------------------------------------------------------
+# support enumeration
+# ------------------------------------------------------------------------------------------------
+
+def _indifference_batch(payoff: np.ndarray, own: np.ndarray, other: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``payoff[own][:, other] s = v 1, sum(s) = 1`` for a batch of support pairs.
+
+    Parameters
+    ----------
+    payoff : ndarray, shape (n_own, n_other)
+    own, other : ndarray of int, shape (K, k)
+
+    Returns
+    -------
+    strategies : ndarray, shape (K, k)
+        On ``other`` (NaN where singular).
+    values : ndarray, shape (K,)
+    """
+    count, k = own.shape
+    system = np.zeros((count, k + 1, k + 1))
+    system[:, :k, :k] = payoff[own[:, :, None], other[:, None, :]]
+    system[:, :k, k] = -1.0
+    system[:, k, :k] = 1.0
+    rhs = np.zeros((count, k + 1))
+    rhs[:, k] = 1.0
+    scale = np.abs(system).max(axis=(1, 2))
+    regular = np.abs(np.linalg.det(system / scale[:, None, None])) > 1e-12
+    out = np.full((count, k + 1), np.nan)
+    if regular.any():
+        out[regular] = np.linalg.solve(system[regular], rhs[regular][..., None])[..., 0]
+    return out[:, :k], out[:, k]
+
+
+def _solve_exact_support(payoff: np.ndarray, own: tuple[int, ...], other: tuple[int, ...]
+                         ) -> list[Fraction] | None:
+    """Exact solution of the indifference system (Fractions), or None if singular."""
+    k = len(own)
+    rows = [[payoff[i, j] for j in other] + [Fraction(-1), Fraction(0)] for i in own]
+    rows.append([Fraction(1)] * k + [Fraction(0), Fraction(1)])
+    size = k + 1
+    for col in range(size):
+        pivot = next((r for r in range(col, size) if rows[r][col] != 0), None)
+        if pivot is None:
+            return None
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        inv = 1 / rows[col][col]
+        rows[col] = [v * inv for v in rows[col]]
+        for r in range(size):
+            if r != col and rows[r][col] != 0:
+                f = rows[r][col]
+                rows[r] = [a - f * b for a, b in zip(rows[r], rows[col])]
+    return [rows[r][size] for r in range(k)]
+
+
+def support_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
+    """Generator twin of :func:`support_enumeration`."""
+    game = _two_player(game, "support_enumeration")
+    yield from _support_enumeration(game, tol, {})
+
+
+def _support_enumeration(game: NormalFormGame, tol: float, stats: dict[str, Any]
+                         ) -> Iterator[Equilibrium]:
+    data = _exact_bimatrix(game)
+    exact = data.exact_game.payoffs_exact
+    m, n = game.num_actions
+    a, b = game.payoffs[0], game.payoffs[1]
+    scale = game.payoff_range()
+    stats.setdefault("rejected", 0)
+    stats.setdefault("degenerate", False)
+    seen: set[tuple[tuple[Fraction, ...], ...]] = set()
+    for k in range(1, min(m, n) + 1):
+        rows_all = np.array(list(combinations(range(m), k)), dtype=np.int64)
+        cols_all = np.array(list(combinations(range(n), k)), dtype=np.int64)
+        per_chunk = max(1, 200_000 // (len(cols_all) * (k + 1) ** 2))
+        for start in range(0, len(rows_all), per_chunk):
+            rows = np.repeat(rows_all[start:start + per_chunk], len(cols_all), axis=0)
+            cols = np.tile(cols_all, (min(per_chunk, len(rows_all) - start), 1))
+            y, u = _indifference_batch(a, rows, cols)            # column strategy on cols
+            x, v = _indifference_batch(b.T, cols, rows)          # row strategy on rows
+            ok = np.isfinite(u) & np.isfinite(v) & (y >= -tol).all(1) & (x >= -tol).all(1)
+            if not ok.any():
+                continue
+            idx = np.flatnonzero(ok)
+            y_full = np.zeros((len(idx), n))
+            np.put_along_axis(y_full, cols[idx], y[idx], axis=1)
+            x_full = np.zeros((len(idx), m))
+            np.put_along_axis(x_full, rows[idx], x[idx], axis=1)
+            best_row = (y_full @ a.T <= u[idx, None] + tol * scale).all(1)
+            best_col = (x_full @ b <= v[idx, None] + tol * scale).all(1)
+            for c in idx[best_row & best_col]:
+                equilibrium = _exact_support_equilibrium(data, exact, rows[c], cols[c])
+                if equilibrium is None:
+                    stats["rejected"] += 1
+                    continue
+                if equilibrium.strategies_exact in seen:
+                    continue
+                seen.add(equilibrium.strategies_exact)
+                support_sizes = k
+                best_responses = max(int((np.abs(game.action_payoffs(equilibrium.strategies)[i]
+                                                 - equilibrium.payoffs[i]) <= tol * scale).sum())
+                                     for i in range(2))
+                if best_responses > support_sizes:
+                    stats["degenerate"] = True
+                yield equilibrium
+
+
+def _exact_support_equilibrium(data: _Bimatrix, exact: np.ndarray, rows: np.ndarray,
+                               cols: np.ndarray) -> Equilibrium | None:
+    m, n = data.exact_game.num_actions
+    rows_t, cols_t = tuple(int(i) for i in rows), tuple(int(j) for j in cols)
+    y_part = _solve_exact_support(exact[0], rows_t, cols_t)
+    x_part = _solve_exact_support(exact[1].T, cols_t, rows_t)
+    if y_part is None or x_part is None or min(y_part) < 0 or min(x_part) < 0:
+        return None
+    x = [Fraction(0)] * m
+    y = [Fraction(0)] * n
+    for i, value in zip(rows_t, x_part):
+        x[i] = value
+    for j, value in zip(cols_t, y_part):
+        y[j] = value
+    equilibrium = make_equilibrium(data.exact_game, (tuple(x), tuple(y)), exact=True)
+    return equilibrium if equilibrium.regret == 0 else None
+
+
+def support_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
+    """Equilibria of a two-player game from all pairs of equal-size supports.
+
+    For every pair of supports of equal size ``k`` the indifference equations are solved in
+    floating point (batched); candidates within ``tol`` of being an equilibrium are then solved
+    and certified exactly (rationals), so every returned profile is exact with regret 0.
+
+    What it misses: on a *nondegenerate* game it finds every equilibrium. On a degenerate game
+    it can miss equilibria whose supports have different sizes or whose indifference systems are
+    singular (e.g. every equilibrium of a continuum except pure ones), and may return
+    non-extreme points of a continuum. It therefore never claims ``complete=True``; use
+    :func:`vertex_enumeration` for the certified complete set.
+
+    Parameters
+    ----------
+    game : NormalFormGame (2 players) or nashpy.Game
+    tol : float
+        Float feasibility / best-response tolerance for candidates, relative to the payoff range.
+
+    Returns
+    -------
+    SolverResult
+        ``complete=False``; ``degenerate=True`` when an equilibrium found has more pure best
+        responses than its support size, else None (not established);
+        ``extra["rejected_candidates"]``: float candidates that failed the exact check.
+    """
+    game = _two_player(game, "support_enumeration")
+    stats: dict[str, Any] = {}
+    equilibria = tuple(_support_enumeration(game, tol, stats))
+    return SolverResult(
+        equilibria=equilibria, method="support_enumeration", status="success", complete=False,
+        exact=True, degenerate=True if stats.get("degenerate") else None,
+        message="equal-size supports: complete only for nondegenerate games (not checked)",
+        extra={"rejected_candidates": int(stats.get("rejected", 0))})

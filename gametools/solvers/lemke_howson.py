@@ -1,0 +1,603 @@
+"""The Lemke-Howson algorithm for two-player games, degeneracy-safe and exactly certified.
+
+Definitions
+-----------
+Let ``A`` and ``B`` (shape ``(m, n)``) be the payoff matrices of the row and column player, shifted
+and scaled so every entry is positive (a positive affine change keeps the equilibria and the
+Lemke-Howson path). The best-response polytopes are
+
+    P = {x in R^m : x >= 0, B^T x <= 1},        Q = {y in R^n : y >= 0, A y <= 1}.
+
+Label ``i < m`` is carried by a point where ``x_i = 0`` (in ``P``) or ``(A y)_i = 1`` (in ``Q``),
+label ``m + j`` where ``(B^T x)_j = 1`` or ``y_j = 0``. A pair ``(x, y) != (0, 0)`` carrying all
+``m + n`` labels is, after normalising ``x`` and ``y`` to sum 1, a Nash equilibrium.
+
+Starting from the artificial equilibrium ``(0, 0)``, Lemke-Howson drops ``initial_label``: the
+variable with that label enters the basis of its polytope's tableau, the variable that leaves
+carries a label now present twice, and its complement enters the other tableau; this
+complementary pivoting stops when ``initial_label`` itself leaves, at a Nash equilibrium.
+
+Degeneracy. The leaving variable is chosen by the *lexicographic* minimum-ratio test: ties in
+the ratio ``rhs / pivot column`` are broken by comparing the rows of the current basis inverse
+(the tableau columns of the initial slack basis), divided by the pivot-column entry. This is the
+classical perturbation ``rhs = (1 + eps, 1 + eps^2, ...)``; it makes every basis nondegenerate,
+so the path never cycles on a degenerate game (von Stengel 2002, section 6).
+
+Arithmetic. Integer and rational games pivot in exact integer arithmetic (fraction-free
+"integer pivoting", as in Bareiss elimination) when small; larger ones pivot in floating point
+and then rebuild the final basis exactly in integers and certify the result with rational
+arithmetic, falling back to integer pivoting if the certificate fails. Float games pivot in
+floating point with an in-place BLAS rank-one update per pivot, rebuild the final basis by a
+linear solve and are certified by their (float) maximum regret.
+
+References
+----------
+- C. E. Lemke and J. T. Howson, "Equilibrium points of bimatrix games", SIAM Journal on Applied
+  Mathematics 12 (1964) 413-423.
+- B. von Stengel, "Computing equilibria for two-person games", Handbook of Game Theory with
+  Economic Applications, vol. 3, ch. 45, 2002, sections 3-6 (labels, tableaux, lexicographic
+  degeneracy resolution, integer pivoting).
+- QuantEcon.py ``game_theory.lemke_howson`` and nashpy ``lemke_howson`` (same labelling of
+  ``initial_label``: ``0..m-1`` row actions, ``m..m+n-1`` column actions).
+
+Examples
+--------
+von Stengel's 3x2 game has three equilibria; dropping label 0 finds the pure one, label 1 finds
+a mixed one. The third, ((4/5, 1/5, 0), (2/3, 1/3)), lies on no path from the artificial
+equilibrium, so running from every label finds two.
+
+>>> from gametools import NormalFormGame
+>>> from gametools.solvers.lemke_howson import lemke_howson, lemke_howson_all
+>>> game = NormalFormGame.from_bimatrix([[3, 3], [2, 5], [0, 6]], [[3, 2], [2, 6], [3, 1]])
+>>> result = lemke_howson(game, initial_label=1)
+>>> result.status, result.exact
+('success', True)
+>>> [[str(p) for p in x] for x in result.equilibria[0].strategies_exact]
+[['0', '1/3', '2/3'], ['1/3', '2/3']]
+>>> len(lemke_howson_all(game).equilibria)
+2
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from scipy.linalg.blas import dger
+
+from gametools.errors import GameValidationError
+from gametools.interop import as_game
+from gametools.model import NormalFormGame
+from gametools.solvers.result import Equilibrium, SolverResult, max_regret
+
+__all__ = ["lemke_howson", "lemke_howson_all", "DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE"]
+
+#: Pivot cap used when ``max_pivots`` is None (the lexicographic rule never cycles, but the
+#: Lemke-Howson path can be exponentially long).
+DEFAULT_MAX_PIVOTS = 1_000_000
+
+#: Exact games with ``m + n`` at most this many actions pivot in exact integer arithmetic from
+#: the start; larger ones pivot in floats and are certified exactly afterwards.
+EXACT_PIVOTING_SIZE = 40
+
+
+#: Entries per BLAS rank-one update call. OpenBLAS runs ``?ger`` multi-threaded above about
+#: 8192 entries; for tableaux of a few ten thousand entries the thread start-up (and spinning on
+#: a busy machine) costs 10-100x the arithmetic, so updates are issued in column blocks below it.
+_BLAS_BLOCK = 8000
+#: Tableaux larger than this are updated in one call (threads pay off there).
+_BLAS_LARGE = 4_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# input handling
+# --------------------------------------------------------------------------------------------
+
+def _two_player_game(game: Any, name: str) -> NormalFormGame:
+    game = as_game(game)
+    if not isinstance(game, NormalFormGame):
+        raise TypeError(f"{name} needs a NormalFormGame, got {type(game).__name__}")
+    if game.num_players != 2:
+        raise GameValidationError("payoffs", f"{name} needs a two-player game", None,
+                                  game.num_players)
+    return game
+
+
+def _integer_matrix(exact: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Positive integer matrix ``scale * M - shift`` (entries >= 1) from a Fraction matrix.
+
+    Returns the object array of Python ints, ``scale`` and ``shift``.
+    """
+    scale = 1
+    for v in exact.ravel():
+        scale = math.lcm(scale, v.denominator)
+    ints = np.array([int(v * scale) for v in exact.ravel()], dtype=object).reshape(exact.shape)
+    shift = min(ints.ravel()) - 1
+    return ints - shift, scale, shift
+
+
+def _float_matrix(values: np.ndarray) -> np.ndarray:
+    """Entries rescaled into ``[1, 2]``: positive and of unit size, for well-scaled tableaux."""
+    low, high = float(values.min()), float(values.max())
+    spread = high - low if high > low else 1.0
+    return 1.0 + (values - low) / spread
+
+
+# --------------------------------------------------------------------------------------------
+# exact linear algebra (Python ints, fraction-free)
+# --------------------------------------------------------------------------------------------
+
+def _solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] | None:
+    """Exact solution of ``matrix @ z = rhs`` (integer object arrays, rows >= columns).
+
+    Fraction-free Bareiss elimination with row exchanges. Returns None when the columns are
+    linearly dependent or the system is inconsistent.
+    """
+    rows, cols = matrix.shape
+    if rows < cols:
+        return None
+    work = np.empty((rows, cols + 1), dtype=object)
+    work[:, :cols] = matrix
+    work[:, cols] = rhs
+    previous = 1
+    for k in range(cols):
+        nonzero = [r for r in range(k, rows) if work[r, k] != 0]
+        if not nonzero:
+            return None
+        if nonzero[0] != k:
+            work[[k, nonzero[0]]] = work[[nonzero[0], k]]
+        pivot = work[k, k]
+        if k + 1 < rows:
+            below = work[k + 1:, k:k + 1]
+            # Bareiss: every entry stays an integer minor, so the division is exact
+            work[k + 1:, k + 1:] = (pivot * work[k + 1:, k + 1:]
+                                    - below * work[k, k + 1:][None, :]) // previous
+            work[k + 1:, k] = 0
+        previous = pivot
+    if any(v != 0 for v in work[cols:, cols]):
+        return None
+    solution: list[Fraction] = [Fraction(0)] * cols
+    for k in reversed(range(cols)):
+        total = Fraction(work[k, cols])
+        for j in range(k + 1, cols):
+            if work[k, j] != 0:
+                total -= work[k, j] * solution[j]
+        solution[k] = total / work[k, k]
+    return solution
+
+
+# --------------------------------------------------------------------------------------------
+# tableaux
+# --------------------------------------------------------------------------------------------
+
+class _Tableau:
+    """One polytope's dictionary ``x_B + T x_N = rhs`` (only nonbasic columns are stored).
+
+    ``labels`` are global (``0..m+n-1``); ``slacks`` are the labels of the initial basis, whose
+    full-tableau columns form the current basis inverse used by the lexicographic rule.
+    Exact tableaux hold Python ints scaled by ``denominator`` (fraction-free form).
+    """
+
+    def __init__(self, coefficients: np.ndarray, basic: np.ndarray, nonbasic: np.ndarray,
+                 total: int, exact: bool) -> None:
+        rows, cols = coefficients.shape
+        self.exact = exact
+        if exact:
+            self.table = np.empty((rows, cols + 1), dtype=object)
+            self.table[:, :cols] = coefficients
+            self.table[:, cols] = 1
+        else:
+            self.table = np.empty((rows, cols + 1), order="F")
+            self.table[:, :cols] = coefficients
+            self.table[:, cols] = 1.0
+            width = max(1, _BLAS_BLOCK // max(rows, 1)) if rows * (cols + 1) <= _BLAS_LARGE \
+                else cols + 1
+            edges = list(range(0, cols + 1, width)) + [cols + 1]
+            # views stay valid: every update below writes into self.table in place
+            self.blocks = [(self.table[:, a:b], slice(a, b))
+                           for a, b in zip(edges[:-1], edges[1:]) if b > a]
+            self.ratios = np.empty(rows)
+        self.denominator = 1
+        self.basic = basic.copy()
+        self.nonbasic = nonbasic.copy()
+        self.slacks = basic.copy()
+        self.row_of = [-1] * total
+        self.col_of = [-1] * total
+        for row, label in enumerate(basic.tolist()):
+            self.row_of[label] = row
+        for col, label in enumerate(nonbasic.tolist()):
+            self.col_of[label] = col
+        self.ties = 0
+
+    def slack_column(self, label: int, rows: np.ndarray) -> np.ndarray:
+        """Full-tableau column of initial-basis variable ``label`` restricted to ``rows``."""
+        col = self.col_of[label]
+        if col >= 0:
+            return self.table[rows, col]
+        values = np.zeros(len(rows), dtype=object if self.exact else float)
+        values[rows == self.row_of[label]] = self.denominator if self.exact else 1.0
+        return values
+
+    def leaving_row(self, column: int, tol_pivot: float, tol_ratio: float) -> int:
+        """Lexicographic minimum-ratio test for the entering ``column``; -1 if unbounded."""
+        entering = self.table[:, column]
+        if self.exact:
+            candidates = np.flatnonzero(np.array([v > 0 for v in entering], dtype=bool))
+            if candidates.size == 0:
+                return -1
+            ratios = [Fraction(self.table[r, -1], entering[r]) for r in candidates]
+            best = min(ratios)
+            ties = candidates[[q == best for q in ratios]]
+        else:
+            positive = entering > tol_pivot
+            ratios = self.ratios
+            ratios.fill(np.inf)
+            np.divide(self.table[:, -1], entering, out=ratios, where=positive)
+            best_row = int(ratios.argmin())
+            best = ratios[best_row]
+            if best == np.inf:
+                return -1
+            tied = ratios <= best + tol_ratio * max(1.0, abs(best))
+            if np.count_nonzero(tied) == 1:
+                return best_row
+            ties = np.flatnonzero(tied)
+        if ties.size == 1:
+            return int(ties[0])
+        self.ties += 1
+        entering_label = self.nonbasic[column]
+        for label in self.slacks:
+            if label == entering_label:
+                continue  # its column is the pivot column: every ratio equals 1
+            values = self.slack_column(int(label), ties)
+            if self.exact:
+                ratios = [Fraction(v, entering[r]) for v, r in zip(values, ties)]
+                best = min(ratios)
+                ties = ties[[q == best for q in ratios]]
+            else:
+                ratios = values / entering[ties]
+                ties = ties[ratios <= ratios.min() + tol_ratio]
+            if ties.size == 1:
+                break
+        return int(ties[0])
+
+    def pivot(self, row: int, column: int) -> int:
+        """Exchange basic ``row`` and nonbasic ``column``; returns the leaving label."""
+        table = self.table
+        entering_col = table[:, column].copy()
+        pivot = entering_col[row]
+        if self.exact:
+            # integer pivoting: rows i != row become (p T_i - T_ic T_row) / d, exactly
+            pivot_row = table[row].copy()
+            table[:] = (pivot * table - np.multiply.outer(entering_col, pivot_row)) \
+                // self.denominator
+            table[row] = pivot_row
+            table[:, column] = -entering_col
+            table[row, column] = self.denominator
+            self.denominator = pivot
+        else:
+            pivot_row = table[row] / pivot
+            for block, columns in self.blocks:
+                # in place on each Fortran-contiguous column block (see _BLAS_BLOCK)
+                dger(-1.0, entering_col, pivot_row[columns], a=block, overwrite_a=1)
+            table[row] = pivot_row
+            entering_col *= -1.0 / pivot
+            entering_col[row] = 1.0 / pivot
+            table[:, column] = entering_col
+        entering_label = int(self.nonbasic[column])
+        leaving_label = int(self.basic[row])
+        self.basic[row], self.nonbasic[column] = entering_label, leaving_label
+        self.row_of[entering_label], self.col_of[entering_label] = row, -1
+        self.row_of[leaving_label], self.col_of[leaving_label] = -1, column
+        return leaving_label
+
+
+def _complementary_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, m: int,
+                            max_pivots: int, tol_pivot: float, tol_ratio: float
+                            ) -> tuple[str, int]:
+    """Run Lemke-Howson in place; returns (status, number of pivots)."""
+    side = 0 if initial_label < m else 1  # x_k is nonbasic in P's tableau, y_j in Q's
+    entering = initial_label
+    pivots = 0
+    while pivots < max_pivots:
+        tableau = tableaux[side]
+        column = tableau.col_of[entering]
+        row = tableau.leaving_row(column, tol_pivot, tol_ratio)
+        if row < 0:
+            return "failed", pivots
+        leaving = tableau.pivot(row, column)
+        pivots += 1
+        if leaving == initial_label:
+            return "success", pivots
+        entering, side = leaving, 1 - side
+    return "max_iterations", pivots
+
+
+def _basis_supports(tableaux: tuple[_Tableau, _Tableau], m: int, n: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Support of x, tight columns of B^T x <= 1, support of y, tight rows of A y <= 1."""
+    first, second = tableaux
+    x_support = np.sort(first.basic[first.basic < m])
+    tight_columns = np.sort(first.nonbasic[first.nonbasic >= m]) - m
+    y_support = np.sort(second.basic[second.basic >= m]) - m
+    tight_rows = np.sort(second.nonbasic[second.nonbasic < m])
+    return x_support, tight_columns, y_support, tight_rows
+
+
+def _tableau_strategy(tableau: _Tableau, low: int, high: int) -> np.ndarray:
+    values = np.zeros(high - low)
+    mask = (tableau.basic >= low) & (tableau.basic < high)
+    values[tableau.basic[mask] - low] = np.asarray(tableau.table[mask, -1], dtype=float)
+    total = values.sum()
+    return values / total if total > 0 else values
+
+
+def _float_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau],
+                       row_matrix: np.ndarray, column_matrix: np.ndarray) -> Equilibrium:
+    """Equilibrium from the final basis: the better of the tableau values and a fresh solve."""
+    m, n = row_matrix.shape
+    candidates = [(_tableau_strategy(tableaux[0], 0, m), _tableau_strategy(tableaux[1], m, m + n))]
+    x_support, tight_columns, y_support, tight_rows = _basis_supports(tableaux, m, n)
+    try:
+        x = np.zeros(m)
+        x[x_support] = np.linalg.solve(column_matrix[np.ix_(x_support, tight_columns)].T,
+                                       np.ones(len(x_support)))
+        y = np.zeros(n)
+        y[y_support] = np.linalg.solve(row_matrix[np.ix_(tight_rows, y_support)],
+                                       np.ones(len(y_support)))
+        x, y = np.clip(x, 0.0, None), np.clip(y, 0.0, None)
+        if x.sum() > 0 and y.sum() > 0:
+            candidates.append((x / x.sum(), y / y.sum()))
+    except np.linalg.LinAlgError:
+        pass
+    best: Equilibrium | None = None
+    for x, y in candidates:
+        x.flags.writeable = False
+        y.flags.writeable = False
+        regret = max_regret(game, (x, y))
+        if best is None or regret < best.regret:
+            payoffs = game.expected_payoffs((x, y))
+            payoffs.flags.writeable = False
+            best = Equilibrium((x, y), payoffs, regret)
+    assert best is not None
+    return best
+
+
+def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau],
+                       row_ints: np.ndarray, column_ints: np.ndarray,
+                       scales: tuple[tuple[int, int], tuple[int, int]]) -> Equilibrium | None:
+    """Rebuild the final basis in exact arithmetic and certify it; None if it is no equilibrium.
+
+    ``row_ints``/``column_ints`` are the positive integer matrices ``scale * M - shift``.
+    """
+    m, n = row_ints.shape
+    x_support, tight_columns, y_support, tight_rows = _basis_supports(tableaux, m, n)
+    x_part = _solve_integer_system(column_ints[np.ix_(x_support, tight_columns)].T,
+                                   np.ones(len(x_support), dtype=object))
+    y_part = _solve_integer_system(row_ints[np.ix_(tight_rows, y_support)],
+                                   np.ones(len(y_support), dtype=object))
+    if x_part is None or y_part is None or not x_part or not y_part:
+        return None
+    if min(x_part) < 0 or min(y_part) < 0:
+        return None
+    x = [Fraction(0)] * m
+    y = [Fraction(0)] * n
+    for i, v in zip(x_support, x_part):
+        x[int(i)] = v
+    for j, v in zip(y_support, y_part):
+        y[int(j)] = v
+    x_total, y_total = sum(x), sum(y)
+    if x_total <= 0 or y_total <= 0:
+        return None
+    x = [v / x_total for v in x]
+    y = [v / y_total for v in y]
+    # certify on integers: x = p / D, y = q / E
+    x_den = math.lcm(*(v.denominator for v in x))
+    y_den = math.lcm(*(v.denominator for v in y))
+    p = np.array([int(v * x_den) for v in x], dtype=object)
+    q = np.array([int(v * y_den) for v in y], dtype=object)
+    row_values = row_ints.dot(q)          # (m,) = D_y * (A' y)
+    column_values = p.dot(column_ints)    # (n,) = D_x * (x^T B')
+    row_value = int(p.dot(row_values))    # D_x * D_y * x^T A' y
+    column_value = int(column_values.dot(q))
+    if max(row_values) * x_den != row_value or max(column_values) * y_den != column_value:
+        return None
+    (row_scale, row_shift), (column_scale, column_shift) = scales
+    payoffs_exact = (
+        (Fraction(row_value, x_den * y_den) + row_shift) / row_scale,
+        (Fraction(column_value, x_den * y_den) + column_shift) / column_scale,
+    )
+    floats = (np.array([float(v) for v in x]), np.array([float(v) for v in y]))
+    payoffs = np.array([float(v) for v in payoffs_exact])
+    for array in (*floats, payoffs):
+        array.flags.writeable = False
+    return Equilibrium(floats, payoffs, 0.0, (tuple(x), tuple(y)), payoffs_exact)
+
+
+def _build_tableaux(row_matrix: np.ndarray, column_matrix: np.ndarray, exact: bool
+                    ) -> tuple[_Tableau, _Tableau]:
+    m, n = row_matrix.shape
+    total = m + n
+    # P: rows are the column player's actions (slack labels m..m+n-1), columns x (labels 0..m-1)
+    first = _Tableau(column_matrix.T, np.arange(m, total), np.arange(m), total, exact)
+    # Q: rows are the row player's actions (slack labels 0..m-1), columns y (labels m..m+n-1)
+    second = _Tableau(row_matrix, np.arange(m), np.arange(m, total), total, exact)
+    return first, second
+
+
+def _check_label(initial_label: int, total: int) -> int:
+    if isinstance(initial_label, bool) or int(initial_label) != initial_label \
+            or not 0 <= initial_label < total:
+        raise GameValidationError(
+            "initial_label", f"must be an integer in 0..{total - 1} (0..m-1 drop a row action, "
+            "m..m+n-1 a column action)", None, initial_label)
+    return int(initial_label)
+
+
+def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = None,
+                 exact: bool | None = None, tol_pivot: float = 1e-10,
+                 tol_ratio: float = 1e-13) -> SolverResult:
+    """One Nash equilibrium of a two-player game by the Lemke-Howson algorithm.
+
+    Parameters
+    ----------
+    game : NormalFormGame or nashpy.Game
+        A two-player game with payoff matrices of shape ``(m, n)``.
+    initial_label : int, default 0
+        The label dropped first: ``0..m-1`` are the row player's actions, ``m..m+n-1`` the column
+        player's (QuantEcon's ``init_pivot``, nashpy's ``initial_dropped_label``).
+    max_pivots : int, optional
+        Pivot cap; None means :data:`DEFAULT_MAX_PIVOTS`. Reaching it gives status
+        ``"max_iterations"`` and no equilibrium.
+    exact : bool, optional
+        Exact certification (needs exact payoffs). None (default): exact whenever the game's
+        payoffs are exact. ``False`` skips the rational arithmetic.
+    tol_pivot : float, default 1e-10
+        Float pivoting only: pivot-column entries at or below this are treated as nonpositive
+        (entries are of order 1: payoffs are rescaled into ``[1, 2]`` first).
+    tol_ratio : float, default 1e-13
+        Float pivoting only: relative tolerance under which two ratios tie and the lexicographic
+        rule decides.
+
+    Returns
+    -------
+    SolverResult
+        ``equilibria`` holds one equilibrium on success (none otherwise), ``exact`` says whether
+        it is certified in rationals (``strategies_exact`` set, regret 0), ``iterations`` is the
+        number of pivots. ``degenerate`` is True when a ratio tie was met (exactly, for exact
+        pivoting), None otherwise (no tie says nothing about the rest of the game).
+        ``extra``: ``initial_label``, ``arithmetic`` ("float" or "integer"), ``ratio_ties``.
+
+    Raises
+    ------
+    GameValidationError
+        If the game does not have two players or ``initial_label`` is out of range.
+    """
+    game = _two_player_game(game, "lemke_howson")
+    m, n = game.num_actions
+    initial_label = _check_label(initial_label, m + n)
+    cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
+    return _run(game, initial_label, cap, exact, tol_pivot, tol_ratio)
+
+
+def _run(game: NormalFormGame, initial_label: int, cap: int, exact: bool | None,
+         tol_pivot: float, tol_ratio: float) -> SolverResult:
+    m, n = game.num_actions
+    want_exact = game.is_exact if exact is None else bool(exact)
+    if want_exact and not game.is_exact:
+        raise GameValidationError("payoffs", "exact=True needs exact (integer or rational) payoffs")
+    integers: tuple[np.ndarray, np.ndarray] | None = None
+    scales = ((1, 0), (1, 0))
+    if want_exact:
+        assert game.payoffs_exact is not None
+        row_ints, row_scale, row_shift = _integer_matrix(game.payoffs_exact[0])
+        column_ints, column_scale, column_shift = _integer_matrix(game.payoffs_exact[1])
+        integers = (row_ints, column_ints)
+        scales = ((row_scale, row_shift), (column_scale, column_shift))
+    row_float, column_float = _float_matrix(game.payoffs[0]), _float_matrix(game.payoffs[1])
+
+    arithmetic = "integer" if integers is not None and m + n <= EXACT_PIVOTING_SIZE else "float"
+    message = ""
+    while True:
+        if arithmetic == "integer":
+            assert integers is not None
+            tableaux = _build_tableaux(*integers, exact=True)
+        else:
+            tableaux = _build_tableaux(row_float, column_float, exact=False)
+        status, pivots = _complementary_pivoting(tableaux, initial_label, m, cap,
+                                                 tol_pivot, tol_ratio)
+        ties = tableaux[0].ties + tableaux[1].ties
+        extra = {"initial_label": initial_label, "arithmetic": arithmetic, "ratio_ties": ties}
+        if status != "success":
+            message = (f"pivot cap {cap} reached" if status == "max_iterations"
+                       else "unbounded ray: no positive pivot-column entry (numerical failure)")
+            if status == "failed" and integers is not None and arithmetic == "float":
+                arithmetic = "integer"
+                continue
+            return SolverResult((), "lemke_howson", status, False, False, None, pivots, message,
+                                extra=extra)
+        degenerate = True if ties and arithmetic == "integer" else None
+        if integers is None:
+            equilibrium = _float_equilibrium(game, tableaux, row_float, column_float)
+            if ties:
+                message = "ratio ties met (float tolerance): the game may be degenerate"
+            return SolverResult((equilibrium,), "lemke_howson", "success", False, False,
+                                degenerate, pivots, message, extra=extra)
+        certified = _exact_equilibrium(game, tableaux, *integers, scales)
+        if certified is None and arithmetic == "float":
+            # float pivoting strayed from the exact lexicographic path: redo it exactly
+            arithmetic = "integer"
+            continue
+        if certified is None:  # pragma: no cover - integer pivoting is exact
+            return SolverResult((), "lemke_howson", "failed", False, False, degenerate, pivots,
+                                "exact certification failed", extra=extra)
+        return SolverResult((certified,), "lemke_howson", "success", False, True, degenerate,
+                            pivots, message, extra=extra)
+
+
+def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | None = None,
+                     tol_pivot: float = 1e-10, tol_ratio: float = 1e-13,
+                     tol_distinct: float = 1e-9) -> SolverResult:
+    """The equilibria Lemke-Howson reaches from every initial label, without duplicates.
+
+    This is not the complete set (``complete=False``): some equilibria lie on no path from the
+    artificial equilibrium. Use an enumeration method for all extreme equilibria.
+
+    Parameters
+    ----------
+    game : NormalFormGame or nashpy.Game
+        A two-player game, payoff matrices of shape ``(m, n)``.
+    max_pivots : int, optional
+        Pivot cap per initial label (None: :data:`DEFAULT_MAX_PIVOTS`).
+    exact, tol_pivot, tol_ratio
+        As in :func:`lemke_howson`.
+    tol_distinct : float, default 1e-9
+        Float results closer than this (max abs difference) count as one equilibrium; exact
+        results are compared exactly.
+
+    Returns
+    -------
+    SolverResult
+        ``equilibria`` in order of first discovery; ``extra["label_equilibrium"][k]`` is the index
+        of the equilibrium reached from label ``k`` (-1 if that run hit the cap);
+        ``iterations`` is the total number of pivots; status ``"max_iterations"`` when any run
+        hit the cap.
+    """
+    game = _two_player_game(game, "lemke_howson_all")
+    m, n = game.num_actions
+    cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
+    found: list[Equilibrium] = []
+    label_equilibrium: list[int] = []
+    total_pivots, ties, all_exact = 0, 0, True
+    status: str = "success"
+    degenerate: bool | None = None
+    for label in range(m + n):
+        result = _run(game, label, cap, exact, tol_pivot, tol_ratio)
+        total_pivots += result.iterations
+        ties += int(result.extra.get("ratio_ties", 0))
+        if result.degenerate:
+            degenerate = True
+        if not result.equilibria:
+            status = result.status if status == "success" else status
+            label_equilibrium.append(-1)
+            continue
+        candidate = result.equilibria[0]
+        all_exact = all_exact and candidate.exact
+        index = next((k for k, old in enumerate(found) if _same(old, candidate, tol_distinct)), -1)
+        if index < 0:
+            found.append(candidate)
+            index = len(found) - 1
+        label_equilibrium.append(index)
+    return SolverResult(tuple(found), "lemke_howson_all", status,  # type: ignore[arg-type]
+                        False, all_exact and bool(found), degenerate, total_pivots,
+                        "equilibria reachable by Lemke-Howson from each initial label; "
+                        "not necessarily all equilibria",
+                        extra={"label_equilibrium": label_equilibrium, "ratio_ties": ties})
+
+
+def _same(first: Equilibrium, second: Equilibrium, tol: float) -> bool:
+    if first.strategies_exact is not None and second.strategies_exact is not None:
+        return first.strategies_exact == second.strategies_exact
+    return all(float(np.max(np.abs(a - b))) <= tol
+               for a, b in zip(first.strategies, second.strategies))

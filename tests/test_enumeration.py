@@ -1,0 +1,327 @@
+"""Tests for gametools.solvers.enumeration (vertex / support enumeration) and dominance (IESDS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import known_games
+from gametools import NormalFormGame
+from gametools.errors import GameValidationError
+from gametools.solvers import _polytope
+from gametools.solvers.dominance import iterated_elimination
+from gametools.solvers.enumeration import (support_enumeration, vertex_enumeration,
+                                           vertex_enumeration_gen)
+from gametools.solvers.result import exact_regret
+
+SHARED = Path(os.environ.get("GAMETOOLS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+GAMBIT_DIR = SHARED / "fixtures" / "gambit"
+F = Fraction
+
+
+def exact_set(result) -> set[tuple[tuple[Fraction, ...], ...]]:
+    return {e.strategies_exact for e in result.equilibria}
+
+
+def profile_set(profiles) -> set[tuple[tuple[Fraction, ...], ...]]:
+    return {tuple(tuple(Fraction(v) for v in x) for x in p) for p in profiles}
+
+
+def small_integer_games(max_actions: int = 5, low: int = -3, high: int = 3):
+    """Hypothesis strategy: bimatrix games with small integer payoffs (often degenerate)."""
+    return st.tuples(st.integers(1, max_actions), st.integers(1, max_actions)).flatmap(
+        lambda shape: st.tuples(
+            *[st.lists(st.integers(low, high), min_size=shape[0] * shape[1],
+                       max_size=shape[0] * shape[1]) for _ in range(2)]).map(
+            lambda ab: NormalFormGame.from_bimatrix(np.array(ab[0]).reshape(shape),
+                                                    np.array(ab[1]).reshape(shape))))
+
+
+# ------------------------------------------------------------------------------------------------
+# known games
+# ------------------------------------------------------------------------------------------------
+
+TWO_PLAYER_KNOWN = [known_games.von_stengel_3x2(), known_games.battle_of_the_sexes(),
+                    known_games.matching_pennies(), known_games.prisoners_dilemma(),
+                    known_games.degenerate_von_stengel(), known_games.constant_game()]
+
+
+@pytest.mark.parametrize("known", TWO_PLAYER_KNOWN, ids=lambda k: k.name)
+def test_known_games_exact_extreme_set(known):
+    # expected sets: tests/known_games.py (sources cited there; REFERENCES.md for von Stengel)
+    result = vertex_enumeration(known.game)
+    assert result.complete and result.exact and result.success
+    assert exact_set(result) == profile_set(known.equilibria)
+    for equilibrium in result.equilibria:
+        assert exact_regret(known.game, equilibrium.strategies_exact) == 0
+
+
+def test_von_stengel_nondegenerate_and_payoffs():
+    # REFERENCES.md: ((1,0,0),(1,0)), ((4/5,1/5,0),(2/3,1/3)), ((0,1/3,2/3),(1/3,2/3))
+    result = vertex_enumeration(known_games.von_stengel_3x2().game)
+    assert result.degenerate is False
+    assert sorted(e.payoffs_exact for e in result.equilibria) == sorted(
+        [(F(3), F(3)), (F(3), F(14, 5)), (F(4), F(8, 3))])
+
+
+def test_degenerate_von_stengel_cliques():
+    # hand-derived (tests/known_games.py): the segment {(1,0,0)} x [(1,0), (2/3,1/3)] and the
+    # isolated ((0,1/3,2/3),(1/3,2/3)): two maximal convex sets.
+    result = vertex_enumeration(known_games.degenerate_von_stengel().game)
+    assert result.degenerate is True
+    rows = [tuple(F(v) for v in x) for x in result.extra["row_vertices"]]
+    cols = [tuple(F(v) for v in y) for y in result.extra["column_vertices"]]
+    cliques = {(frozenset(rows[i] for i in c.row), frozenset(cols[j] for j in c.column))
+               for c in result.cliques}
+    assert cliques == {
+        (frozenset({(1, 0, 0)}), frozenset({(1, 0), (F(2, 3), F(1, 3))})),
+        (frozenset({(0, F(1, 3), F(2, 3))}), frozenset({(F(1, 3), F(2, 3))}))}
+    for clique in result.cliques:
+        for k in clique.equilibrium_indices:
+            e = result.equilibria[k]
+            assert rows.index(e.strategies_exact[0]) in clique.row
+            assert cols.index(e.strategies_exact[1]) in clique.column
+
+
+def test_indifferent_row_player_continuum():
+    # Hand-solved: A constant, B = identity (column matches row). Extreme equilibria
+    # ((1,0),(1,0)), ((1/2,1/2),(1,0)), ((1/2,1/2),(0,1)), ((0,1),(0,1)); three cliques.
+    game = NormalFormGame.from_bimatrix([[1, 1], [1, 1]], [[1, 0], [0, 1]])
+    result = vertex_enumeration(game)
+    half = (F(1, 2), F(1, 2))
+    assert exact_set(result) == {((1, 0), (1, 0)), (half, (1, 0)), (half, (0, 1)),
+                                 ((0, 1), (0, 1))}
+    assert len(result.cliques) == 3 and result.degenerate is True
+    midpoint = ((F(1, 2), F(1, 2)), (F(1, 3), F(2, 3)))  # inside the clique {half} x Delta
+    assert exact_regret(game, midpoint) == 0
+
+
+def test_generator_twin_matches():
+    game = known_games.degenerate_von_stengel().game
+    assert {e.strategies_exact for e in vertex_enumeration_gen(game)} == \
+        exact_set(vertex_enumeration(game))
+
+
+def test_rejects_three_players_and_non_games():
+    with pytest.raises(GameValidationError):
+        vertex_enumeration(NormalFormGame(np.zeros((3, 2, 2, 2), dtype=int)))
+    with pytest.raises(TypeError):
+        vertex_enumeration([[1, 2], [3, 4]])
+
+
+def test_float_payoffs_solved_exactly():
+    known = known_games.von_stengel_3x2()
+    a = np.array([[3, 3], [2, 5], [0, 6]])
+    b = np.array([[3, 2], [2, 6], [3, 1]])
+    # scaling by 0.25 is exact in binary: exactly the same equilibria
+    result = vertex_enumeration(NormalFormGame.from_bimatrix(a * 0.25, b * 0.25))
+    assert result.extra["float_payoffs"] is True and result.complete
+    assert exact_set(result) == profile_set(known.equilibria)
+    # 0.1 is not: the float game's exact equilibria are near, not equal to, the rational ones
+    result = vertex_enumeration(NormalFormGame.from_bimatrix(a * 0.1, b * 0.1))
+    assert len(result.equilibria) == 3 and all(e.regret == 0 for e in result.equilibria)
+    for e, expected in zip(result.equilibria, known.equilibria):
+        for got, want in zip(e.strategies, expected):
+            np.testing.assert_allclose(got, np.asarray(want, dtype=float), atol=1e-12)
+
+
+def test_nashpy_game_accepted():
+    nashpy = pytest.importorskip("nashpy")
+    result = vertex_enumeration(nashpy.Game([[1, -1], [-1, 1]]))
+    assert exact_set(result) == {((F(1, 2), F(1, 2)), (F(1, 2), F(1, 2)))}
+
+
+# ------------------------------------------------------------------------------------------------
+# Gambit fixtures
+# ------------------------------------------------------------------------------------------------
+
+def _gambit_cases():
+    path = GAMBIT_DIR / "expected.json"
+    if not path.is_file():
+        return [pytest.param(None, marks=pytest.mark.skip(
+            reason=f"Gambit fixtures not found in {GAMBIT_DIR} (set GAMETOOLS_SHARED)"))]
+    return [pytest.param(entry, id=entry["file"]) for entry in json.loads(path.read_text())
+            if "extreme_equilibria" in entry]
+
+
+@pytest.mark.parametrize("entry", _gambit_cases())
+def test_gambit_fixture_exact_set(entry):
+    # Expected: Gambit 16.7.0 enummixed_solve (rational), shared/fixtures/gambit/expected.json
+    from gametools.formats.nfg import read_nfg
+    game = NormalFormGame(read_nfg(GAMBIT_DIR / entry["file"]).payoffs)
+    result = vertex_enumeration(game)
+    expected = {tuple(tuple(Fraction(v) for v in x) for x in e)
+                for e in entry["extreme_equilibria"]}
+    assert result.complete
+    assert exact_set(result) == expected
+    assert len(result.equilibria) == len(expected)  # no duplicates
+
+
+def test_certificate_failure_falls_back(monkeypatch):
+    # Drop one of Qhull's simplices: the certificate must fail and the exact fallback must still
+    # return the complete set (expected set from Gambit, fixture f00).
+    original = _polytope._qhull_bases
+
+    def damaged(matrix, options):
+        simplices, vertices = original(matrix, options)
+        keep = np.ones(len(simplices), dtype=bool)
+        keep[np.flatnonzero((simplices >= matrix.shape[1]).any(axis=1))[0]] = False
+        return simplices[keep], vertices[keep]
+
+    matrix = np.random.default_rng(0).integers(1, 4, size=(5, 5))
+    intact, _ = _polytope.polytope_vertices(matrix)
+    assert intact.method == "qhull+certificate"
+    monkeypatch.setattr(_polytope, "_qhull_bases", damaged)
+    found, note = _polytope.polytope_vertices(matrix)
+    assert found.method == "bases" and found.complete and "closed cycle" in note
+    assert set(zip(found.numerators, found.denominators)) == \
+        set(zip(intact.numerators, intact.denominators))
+    if not (GAMBIT_DIR / "f00_8x4.nfg").is_file():
+        pytest.skip("Gambit fixtures not found")
+    from gametools.formats.nfg import read_nfg
+    entry = next(e for e in json.loads((GAMBIT_DIR / "expected.json").read_text())
+                 if e["file"] == "f00_8x4.nfg")
+    result = vertex_enumeration(NormalFormGame(read_nfg(GAMBIT_DIR / "f00_8x4.nfg").payoffs))
+    assert result.complete
+    assert exact_set(result) == {tuple(tuple(Fraction(v) for v in x) for x in e)
+                                 for e in entry["extreme_equilibria"]}
+
+
+# ------------------------------------------------------------------------------------------------
+# properties
+# ------------------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(small_integer_games())
+def test_property_exact_regret_zero_and_matches_exact_bases(game):
+    result = vertex_enumeration(game)
+    assert result.complete and len(result.equilibria) >= 1  # Nash: at least one equilibrium
+    for equilibrium in result.equilibria:
+        assert exact_regret(game, equilibrium.strategies_exact) == 0
+    # independent route: exact enumeration of every basis (no Qhull)
+    a, b = (game.payoffs_exact[i] for i in range(2))
+    shift = lambda m: np.array([[int(v - min(m.ravel())) + 1 for v in row] for row in m])  # noqa
+    p = _polytope._all_bases(shift(b).T)
+    q = _polytope._all_bases(shift(a))
+    got_p = set(zip(_polytope.polytope_vertices(shift(b).T)[0].numerators,
+                    _polytope.polytope_vertices(shift(b).T)[0].denominators))
+    assert got_p == set(zip(p.numerators, p.denominators))
+    got_q = _polytope.polytope_vertices(shift(a))[0]
+    assert set(zip(got_q.numerators, got_q.denominators)) == set(zip(q.numerators,
+                                                                      q.denominators))
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_integer_games(), st.integers(1, 5), st.integers(-7, 7), st.integers(1, 5),
+       st.integers(-7, 7), st.randoms(use_true_random=False))
+def test_property_affine_and_permutation_invariance(game, s1, c1, s2, c2, random):
+    base = exact_set(vertex_enumeration(game))
+    a, b = game.payoffs_exact
+    transformed = NormalFormGame.from_bimatrix(a * s1 + c1, b * s2 + c2)
+    assert exact_set(vertex_enumeration(transformed)) == base
+    m, n = game.num_actions
+    rows, cols = list(range(m)), list(range(n))
+    random.shuffle(rows)
+    random.shuffle(cols)
+    permuted = NormalFormGame.from_bimatrix(a[np.ix_(rows, cols)], b[np.ix_(rows, cols)])
+    expected = {(tuple(x[i] for i in rows), tuple(y[j] for j in cols)) for x, y in base}
+    assert exact_set(vertex_enumeration(permuted)) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 4), st.integers(2, 4), st.integers(0, 2 ** 32 - 1))
+def test_property_gaussian_games_agree_with_nashpy_and_support_enumeration(m, n, seed):
+    nashpy = pytest.importorskip("nashpy")
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(m, n)), rng.normal(size=(m, n))
+    game = NormalFormGame.from_bimatrix(a, b)
+    ours = vertex_enumeration(game)
+    assert ours.degenerate is False  # Gaussian games are nondegenerate almost surely
+    # support enumeration (independent method) finds exactly the same exact set
+    assert exact_set(support_enumeration(game)) == exact_set(ours)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs_vertex = list(nashpy.Game(a, b).vertex_enumeration())
+        theirs_support = list(nashpy.Game(a, b).support_enumeration())
+    floats = [np.concatenate(e.strategies) for e in ours.equilibria]
+
+    def found(profile):
+        point = np.concatenate(profile)
+        return any(np.allclose(point, f, atol=1e-7) for f in floats)
+
+    assert len(theirs_vertex) == len(floats) and all(found(p) for p in theirs_vertex)
+    # nashpy's support enumeration can MISS equilibria of Gaussian games (its default tolerance
+    # 1e-16; see DESIGN.md "Performance ground"), so only check that what it finds is ours.
+    assert all(found(p) for p in theirs_support)
+
+
+def test_support_enumeration_on_degenerate_game_is_not_complete():
+    result = support_enumeration(known_games.degenerate_von_stengel().game)
+    assert result.complete is False
+    # equilibria it does return are exact equilibria (here a subset of the extreme ones)
+    expected = profile_set(known_games.degenerate_von_stengel().equilibria)
+    assert exact_set(result) <= expected and len(result.equilibria) >= 1
+    assert result.degenerate is True  # (1,0,0) has two best responses
+
+
+# ------------------------------------------------------------------------------------------------
+# iterated elimination of strictly dominated strategies
+# ------------------------------------------------------------------------------------------------
+
+def test_iesds_prisoners_dilemma():
+    # textbook: defect (action 1) strictly dominates cooperate for both players
+    reduced, surviving = iterated_elimination(known_games.prisoners_dilemma().game)
+    assert [s.tolist() for s in surviving] == [[1], [1]]
+    assert reduced.payoffs_exact[:, 0, 0].tolist() == [1, 1]
+
+
+def test_iesds_needs_mixed_domination():
+    # Row 2 pays 1 against both columns; the 50-50 mix of rows 0 and 1 pays 3/2 > 1, while
+    # neither pure row dominates it (Fudenberg-Tirole 1991, fig. 2.1 style example).
+    game = NormalFormGame.from_bimatrix([[3, 0], [0, 3], [1, 1]], [[1, 0], [0, 1], [0, 0]])
+    _, pure_only = iterated_elimination(game, mixed=False)
+    assert [s.tolist() for s in pure_only] == [[0, 1, 2], [0, 1]]
+    reduced, surviving = iterated_elimination(game)
+    assert [s.tolist() for s in surviving] == [[0, 1], [0, 1]]
+    assert reduced.num_actions == (2, 2) and reduced.is_exact
+
+
+def test_iesds_keeps_weakly_dominated_and_iterates():
+    # Row 1 only weakly dominated (ties against column 0): kept. Iteration: column 1 is strictly
+    # dominated by column 0; then nothing else goes.
+    game = NormalFormGame.from_bimatrix([[1, 1], [1, 0]], [[2, 1], [2, 1]])
+    _, surviving = iterated_elimination(game)
+    assert [s.tolist() for s in surviving] == [[0, 1], [0]]
+    # a mixture that ties exactly is not strict: (1/2, 1/2) of rows 0, 1 vs row 2 = 3/2 each
+    tie = NormalFormGame.from_bimatrix([[3, 0], [0, 3], [F(3, 2), F(3, 2)]], np.zeros((3, 2), int))
+    assert iterated_elimination(tie)[1][0].tolist() == [0, 1, 2]
+
+
+def test_iesds_three_players_keeps_equilibria():
+    # 3 players, 2 actions: action 1 strictly dominant for everyone (payoff own action + noise
+    # independent of others), so only profile (1, 1, 1) survives.
+    payoffs = np.zeros((3, 2, 2, 2))
+    for i in range(3):
+        payoffs[i] = np.moveaxis(np.broadcast_to(np.array([0.0, 1.0]).reshape(2, 1, 1),
+                                                 (2, 2, 2)), 0, i)
+    payoffs += 0.25 * np.arange(8).reshape(1, 2, 2, 2) / 8
+    reduced, surviving = iterated_elimination(NormalFormGame(payoffs), tol=1e-12)
+    assert [s.tolist() for s in surviving] == [[1], [1], [1]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_integer_games(max_actions=4))
+def test_property_iesds_keeps_every_equilibrium(game):
+    _, surviving = iterated_elimination(game)
+    for equilibrium in vertex_enumeration(game).equilibria:
+        for strategy, kept in zip(equilibrium.strategies_exact, surviving):
+            support = {i for i, v in enumerate(strategy) if v > 0}
+            assert support <= set(kept.tolist())
