@@ -7,8 +7,8 @@ Usage::
 Random bimatrix games (fixed seeds), small-integer payoffs in [-5, 5] (degenerate) and Gaussian
 payoffs, sizes 4x4 .. 14x14. For each game: time and number of equilibria of ours
 (``vertex_enumeration``, ``support_enumeration``) and of nashpy (support / vertex enumeration),
-QuantEcon (vertex / support enumeration, Lemke-Howson), pygambit (``enummixed_solve``, exact) if
-importable. Ratios are peer time / our vertex-enumeration time; "count!=" flags a peer whose number
+QuantEcon (vertex / support enumeration, Lemke-Howson), pygambit (``enummixed_solve``; rational for integer
+games, floating point for Gaussian ones) if importable. Ratios are peer time / our vertex-enumeration time; "count!=" flags a peer whose number
 of equilibria differs from ours (our set is exact and certified complete). Peers expected to take
 longer than ~30 s at a size are skipped. Then Lemke-Howson on 200x200 and the logit path on
 3 players x 10 actions, if those solvers are available. No timing is asserted anywhere.
@@ -75,12 +75,19 @@ def _peers() -> dict[str, Callable[[np.ndarray, np.ndarray], int]]:
     try:
         import pygambit as gbt
 
+        import tempfile
+
         def gambit(a: np.ndarray, b: np.ndarray) -> int:
-            if a.dtype.kind == "i":
-                game = gbt.Game.from_arrays(a.astype(int).tolist(), b.astype(int).tolist())
-                return len(gbt.nash.enummixed_solve(game, rational=True).equilibria)
-            game = gbt.Game.from_arrays(a, b)
-            return len(gbt.nash.enummixed_solve(game, rational=False).equilibria)
+            # payoff-version .nfg text (first player's strategy changes fastest)
+            m, n = a.shape
+            rows, cols = a.tolist(), b.tolist()
+            body = " ".join(f"{rows[i][j]!r} {cols[i][j]!r}" for j in range(n) for i in range(m))
+            with tempfile.NamedTemporaryFile("w", suffix=".nfg", delete=False) as handle:
+                handle.write(f'NFG 1 R "bench" {{ "1" "2" }} {{ {m} {n} }}\n{body}\n')
+            game = gbt.read_nfg(handle.name)
+            Path(handle.name).unlink()
+            rational = a.dtype.kind == "i"
+            return len(gbt.nash.enummixed_solve(game, rational=rational).equilibria)
 
         peers["gambit enummixed"] = gambit
     except ImportError:
@@ -107,6 +114,12 @@ def main() -> None:
     sizes = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12, 14]
     repeat = 1 if args.quick else 3
     peers = _peers()
+    warm_a, warm_b = np.array([[3, 3], [2, 5], [0, 6]]), np.array([[3, 2], [2, 6], [3, 1]])
+    for fn in peers.values():  # exclude one-off costs (numba JIT compilation, imports)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(warm_a, warm_b)
+            fn(warm_a.astype(float), warm_b.astype(float))
     header = f"{'payoffs':8} {'size':>5} {'method':18} {'seconds':>9} {'#eq':>5} " \
              f"{'ratio':>8} {'flag':8}"
     print(header)

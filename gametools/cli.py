@@ -4,6 +4,8 @@
 
     gametools solve GAME [--method M] [--all] [--param k=v ...] [--json]
     gametools exploit GAME POLICY [--bound upper|lower] [--param k=v ...] [--json]
+    gametools train SCENARIO --algo {maddpg,mappo,qmix,iql,ippo,central} [--param k=v] [--set k=v]
+                    [--steps T] [--seed S] [--seeds K] [--out DIR] [--resume] [--device cpu|cuda]
     gametools games [--json]
 
 ``GAME`` is a Gambit ``.nfg`` file, a ``.npz`` game or a scenario name (see ``gametools games``).
@@ -119,6 +121,36 @@ def _command_exploit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_train(args: argparse.Namespace) -> int:
+    from gametools.marl.train import make_config, train
+    from gametools.scenarios import get_scenario, parse_parameter_assignments
+
+    scenario = get_scenario(args.scenario)
+    params = parse_parameter_assignments(args.param)
+    changes = parse_parameter_assignments(args.set)
+    if args.steps is not None:
+        changes["total_steps"] = str(args.steps)
+    config = make_config(args.algo, **changes)
+    seeds = [args.seed + k for k in range(args.seeds)]
+    summaries = []
+    for seed in seeds:
+        out = Path(args.out) / f"{scenario.name}-{args.algo}" / f"seed{seed}"
+        result = train(scenario, config, algorithm=args.algo, seed=seed, params=params, out=out,
+                       resume=args.resume, progress=not args.json and sys.stderr.isatty(),
+                       device=args.device)
+        summaries.append({"seed": seed, "out": str(out), "steps": result.steps,
+                          "wall_time": result.wall_time,
+                          "exploitability": result.exploitability.to_dict()})
+        if not args.json:
+            print(f"seed {seed}: NashConv {result.exploitability.nash_conv:.6g} "
+                  f"({result.exploitability.kind}) after {result.steps} steps in "
+                  f"{result.wall_time:.1f} s -> {out}")
+    if args.json:
+        _print_json({"scenario": scenario.name, "algorithm": args.algo,
+                     "config": config.to_dict(), "runs": summaries})
+    return 0
+
+
 def _command_games(args: argparse.Namespace) -> int:
     from gametools.scenarios import available_scenarios
 
@@ -158,6 +190,24 @@ def _parser() -> argparse.ArgumentParser:
                          help="scenario parameter (repeatable)")
     exploit.add_argument("--json", action="store_true", help="print one JSON document")
     exploit.set_defaults(handler=_command_exploit)
+
+    train = commands.add_parser("train", help="train MARL agents and measure exploitability")
+    train.add_argument("scenario", help="scenario name (see `gametools games`)")
+    train.add_argument("--algo", required=True,
+                       choices=("maddpg", "mappo", "qmix", "iql", "ippo", "central"))
+    train.add_argument("--param", action="append", default=[], metavar="K=V",
+                       help="scenario parameter (repeatable)")
+    train.add_argument("--set", action="append", default=[], metavar="K=V",
+                       help="algorithm config field, e.g. learning_rate=1e-3 (repeatable)")
+    train.add_argument("--steps", type=int, default=None, help="environment steps")
+    train.add_argument("--seed", type=int, default=0, help="first seed")
+    train.add_argument("--seeds", type=int, default=1, help="number of seeds")
+    train.add_argument("--out", default="runs", help="output folder")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoints in --out")
+    train.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    train.add_argument("--json", action="store_true", help="print one JSON document")
+    train.set_defaults(handler=_command_train)
 
     games = commands.add_parser("games", help="list scenarios and their parameters")
     games.add_argument("--json", action="store_true", help="print one JSON document")

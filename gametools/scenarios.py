@@ -27,11 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Protocol
 
 from gametools.errors import GametoolsError
 
-__all__ = ["Parameter", "Scenario", "ScenarioError", "available_scenarios", "get_scenario",
+__all__ = ["Parameter", "Projection", "Scenario", "ScenarioError", "available_scenarios", "get_scenario",
            "parse_parameter_assignments"]
 
 ENTRY_POINT_GROUP = "gametools.scenarios"
@@ -111,6 +111,20 @@ class Parameter:
         return out
 
 
+class Projection(Protocol):
+    """Maps a continuous scenario onto its discretised game (for tabular evaluation).
+
+    ``observations(game, player)`` returns a ``(O_i, obs_size)`` tensor: a representative
+    continuous observation for every observation id of the discretised game;
+    ``actions(game, player, values)`` maps continuous actions ``(K, *shape)`` to grid action
+    indices ``(K,)`` (nearest grid point unless the scenario documents otherwise).
+    """
+
+    def observations(self, game: Any, player: int) -> Any: ...
+
+    def actions(self, game: Any, player: int, values: Any) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A named game builder with validated parameters.
@@ -127,6 +141,11 @@ class Scenario:
         ``reference(**params)`` returns the closed-form / literature equilibrium (a dict).
     summarize : callable, optional
         ``summarize(game, profile, **params)`` returns the scenario's economic statistics.
+    simulator : callable, optional
+        Continuous-action scenarios: ``simulator(num_envs=, seed=, device=, **params)`` returns a
+        batched :class:`gametools.marl.env.VectorEnv` with the same dynamics as the game.
+    projection : Projection, optional
+        How continuous observations and actions map onto the discretised game.
     """
 
     name: str
@@ -135,6 +154,8 @@ class Scenario:
     parameters: tuple[Parameter, ...] = ()
     reference: Callable[..., Mapping[str, Any]] | None = None
     summarize: Callable[..., Mapping[str, Any]] | None = None
+    simulator: Callable[..., Any] | None = None
+    projection: Projection | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def resolve(self, **params: Any) -> dict[str, Any]:

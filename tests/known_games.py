@@ -33,12 +33,29 @@ import numpy as np
 from gametools.model import MarkovGame, NormalFormGame
 
 F = Fraction
+NINE_TENTHS = Fraction(9, 10)
 
-__all__ = ["KnownGame", "float_profile", "NORMAL_FORM_GAMES", "MARKOV_GAMES", "ALL_GAMES",
-           "by_name", "matching_pennies", "rock_paper_scissors", "biased_rock_paper_scissors",
-           "von_stengel_3x2", "battle_of_the_sexes", "prisoners_dilemma",
-           "degenerate_von_stengel", "constant_game", "big_match", "two_state_game",
-           "markov_cournot", "bluffing_game", "bluffing_game_dummy_moves"]
+__all__ = [
+    "ALL_GAMES",
+    "MARKOV_GAMES",
+    "NORMAL_FORM_GAMES",
+    "KnownGame",
+    "battle_of_the_sexes",
+    "biased_rock_paper_scissors",
+    "big_match",
+    "bluffing_game",
+    "bluffing_game_dummy_moves",
+    "by_name",
+    "constant_game",
+    "degenerate_von_stengel",
+    "float_profile",
+    "markov_cournot",
+    "matching_pennies",
+    "prisoners_dilemma",
+    "rock_paper_scissors",
+    "two_state_game",
+    "von_stengel_3x2",
+]
 
 
 @dataclass(frozen=True)
@@ -209,7 +226,7 @@ def constant_game() -> KnownGame:
 # stochastic games
 # ------------------------------------------------------------------------------------------
 
-def big_match(discount: Fraction = F(9, 10)) -> KnownGame:
+def big_match(discount: Fraction = NINE_TENTHS) -> KnownGame:
     """The Big Match (Gillette 1957; Blackwell-Ferguson 1968) at a given discount.
 
     Rows T/B (player 0), columns L/R (player 1), zero-sum. States: 0 = play, 1 = absorbed with
@@ -344,7 +361,7 @@ def bluffing_game() -> KnownGame:
       (1/2 (3/2) + 1/2 (-1/2) = 1/2): gain 1/4; player 1 folds after a bet (the bettor is
       always high): value 1/2(-1) + 1/2(1) = 0: gain 1/4. NashConv 1/2.
     """
-    base_t, base_r = _bluffing_arrays()
+    _, base_r = _bluffing_arrays()
     # state 2 (high, bet) becomes 2/3 and state 3 (low, bet) 4/5; the end state becomes 6
     transitions = np.zeros((7, 2, 2, 7))
     rewards = np.zeros((7, 2, 2))

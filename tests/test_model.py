@@ -10,11 +10,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from known_games import two_state_game
 
 from gametools import MarkovGame, NormalFormGame, nash_conv, state_values, time_indexed
 from gametools.errors import GameValidationError
 from gametools.model import ROW_SUM_TOLERANCE
-from known_games import two_state_game
 
 
 def _msg(text: str) -> str:
@@ -330,7 +330,7 @@ def test_exact_payoffs_are_kept() -> None:
                                                   [Fraction(0), Fraction(2)]], dtype=object))
     assert fractions.payoffs_exact[1, 0, 0] == Fraction(-1, 3)
     assert fractions.is_zero_sum()
-    decimals = NormalFormGame(np.array([[Decimal("0.1"), Decimal("2")]], dtype=object))
+    decimals = NormalFormGame(np.array([[Decimal("0.1"), Decimal(2)]], dtype=object))
     assert decimals.payoffs_exact[0, 0] == Fraction(1, 10)  # not the double nearest 0.1
     assert not NormalFormGame(np.array([[[0.1, 1.0]], [[1.0, 0.0]]])).is_exact
     # one float matrix makes the whole game inexact rather than half exact

@@ -7,8 +7,13 @@ import re
 import numpy as np
 import pytest
 
-from gametools import (MarkovGame, NormalFormGame, deterministic_profile, uniform_profile,
-                       validate_profile)
+from gametools import (
+    MarkovGame,
+    NormalFormGame,
+    deterministic_profile,
+    uniform_profile,
+    validate_profile,
+)
 from gametools.errors import PolicyValidationError
 from gametools.policies import SIMPLEX_TOLERANCE
 

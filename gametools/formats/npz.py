@@ -82,11 +82,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from gametools.errors import GameValidationError, GametoolsError
+from gametools.errors import GametoolsError, GameValidationError
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 
-__all__ = ["FileFormatError", "save_game", "load_game", "save_profile", "load_profile"]
+__all__ = ["FileFormatError", "load_game", "load_profile", "save_game", "save_profile"]
 
 PathLike = str | os.PathLike[str]
 
@@ -132,7 +132,8 @@ def _write_atomic(path: PathLike, arrays: Mapping[str, np.ndarray], compressed: 
                                     dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            (np.savez_compressed if compressed else np.savez)(handle, **arrays)
+            writer: Any = np.savez_compressed if compressed else np.savez
+            writer(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)
@@ -297,6 +298,9 @@ def _read_arrays(path: PathLike) -> dict[str, np.ndarray]:
                 raise FileFormatError(path, f"unreadable array ({exc})", key) from None
             except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
                 raise FileFormatError(path, f"unreadable array ({exc})", key) from None
+            if not isinstance(arrays[key], np.ndarray):  # a zip member that is not a .npy file
+                raise FileFormatError(path, "not an .npz archive: member is not a .npy array",
+                                      key)
             if arrays[key].dtype.kind == "O":  # pragma: no cover - np.load refuses these first
                 raise FileFormatError(path, "object arrays are refused", key)
     return arrays

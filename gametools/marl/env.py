@@ -98,6 +98,18 @@ class VectorEnv(abc.ABC):
     def step(self, actions: Sequence[torch.Tensor]) -> Step:
         """Advance every episode by one joint action; finished episodes restart."""
 
+    @abc.abstractmethod
+    def observe(self) -> Reset:
+        """The current observations and state, without advancing (used after a resume)."""
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything needed to continue the episodes in flight exactly (tensors only)."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` saved."""
+
     @property
     def cooperative(self) -> bool:
         """Whether all agents always receive the same reward (a team game)."""
@@ -222,6 +234,22 @@ class TensorGameEnv(VectorEnv):
         self._steps.zero_()
         observations, state = self._encode(self._state)
         return Reset(observations, state)
+
+    def observe(self) -> Reset:
+        observations, state = self._encode(self._state)
+        return Reset(observations, state)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"state": self._state.clone(), "steps": self._steps.clone(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if state["state"].shape != (self.num_envs,):
+            raise InvalidArgumentError(f"saved environment has {state['state'].shape[0]} "
+                                       f"episodes, this one {self.num_envs}")
+        self._state = state["state"].to(self.device).clone()
+        self._steps = state["steps"].to(self.device).clone()
+        self.generator.set_state(state["generator"])
 
     def step(self, actions: Sequence[torch.Tensor]) -> Step:
         if len(actions) != self.num_agents:

@@ -186,7 +186,11 @@ def _evaluate_bases(matrix: np.ndarray, zero_masks: np.ndarray, row_masks: np.nd
 
 
 def _bitmasks(tight: np.ndarray) -> list[int]:
-    weights = [1 << i for i in range(tight.shape[1])]
+    width = tight.shape[1]
+    if width <= 63:
+        weights = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
+        return (tight.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64).tolist()
+    weights = [1 << i for i in range(width)]
     return [sum(w for w, t in zip(weights, row) if t) for row in tight.tolist()]
 
 

@@ -162,18 +162,18 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     full = (1 << (m + n)) - 1
     p_keep = [k for k, v in enumerate(p_vertices.numerators) if any(v)]
     q_keep = [k for k, v in enumerate(q_vertices.numerators) if any(v)]
-    pairs_raw: list[tuple[int, int]] = []
-    if not degenerate:
-        # nondegenerate: the partner's labels are exactly the complement
-        lookup = {q_labels[k]: k for k in q_keep}
-        for k in p_keep:
-            partner = lookup.get(full ^ p_labels[k])
-            if partner is not None:
-                pairs_raw.append((k, partner))
-    else:
-        pairs_raw = _match_supersets([p_labels[k] for k in p_keep],
-                                     [q_labels[k] for k in q_keep], m + n)
-        pairs_raw = [(p_keep[a], q_keep[b]) for a, b in pairs_raw]
+    # Both nondegenerate: the partner's labels are exactly the complement (hash lookup). A pair
+    # with a degenerate side (more labels than its dimension) is matched by bitmask supersets.
+    p_degenerate = {k for k in p_keep if bin(p_labels[k]).count("1") > m}
+    q_degenerate = {k for k in q_keep if bin(q_labels[k]).count("1") > n}
+    lookup = {q_labels[k]: k for k in q_keep if k not in q_degenerate}
+    pairs_raw = [(k, lookup[full ^ p_labels[k]]) for k in p_keep
+                 if k not in p_degenerate and (full ^ p_labels[k]) in lookup]
+    for p_side, q_side in ((sorted(p_degenerate), q_keep),
+                           ([k for k in p_keep if k not in p_degenerate], sorted(q_degenerate))):
+        matched = _match_supersets([p_labels[k] for k in p_side],
+                                   [q_labels[k] for k in q_side], m + n)
+        pairs_raw += [(p_side[a], q_side[b]) for a, b in matched]
     # distinct strategies, sorted so the output order does not depend on Qhull's
     rows = sorted({_normalised(p_vertices.numerators[a]) for a, _ in pairs_raw}, reverse=True)
     cols = sorted({_normalised(q_vertices.numerators[b]) for _, b in pairs_raw}, reverse=True)

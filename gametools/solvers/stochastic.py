@@ -18,11 +18,18 @@ Solvers
 - :func:`shapley_iteration` iterates ``v <- T v`` (value iteration with a linear-programming stage
   solver). Linear convergence at rate ``gamma``: slow when ``gamma`` is close to 1.
 - :func:`hoffman_karp` is strategy iteration (Hoffman and Karp 1966, discounted form of Rao,
-  Chandrasekaran and Nair 1973): take player 0's optimal stage strategies ``f_k`` at ``v_k``,
-  then let ``v_{k+1}`` be player 0's exact guaranteed value with ``f_k`` (player 1's MDP against
-  ``f_k``, solved by policy iteration with linear solves). ``v_k`` increases monotonically and,
-  because stage strategies come from finitely many LP bases, the iteration stops after finitely
-  many steps at ``v*``. Unlike the Pollatschek-Avi-Itzhak (Newton) scheme it cannot cycle.
+  Chandrasekaran and Nair 1973) accelerated by safeguarded Newton steps. A *strategy step* takes
+  player 0's optimal stage strategies ``f`` at ``v`` and replaces ``v`` by player 0's exact
+  guaranteed value with ``f`` (player 1's MDP against ``f``, solved by policy iteration with
+  linear solves); repeated strategy steps increase ``v`` monotonically to ``v*``. A *Newton
+  step* (Pollatschek and Avi-Itzhak 1969) replaces ``v`` by the exact value of the pair of
+  optimal stage strategies at ``v`` (one linear solve); it converges quadratically near ``v*``
+  but can cycle far from it, so it is accepted only when it halves the smallest Shapley
+  residual ``|T v - v|`` seen so far, and a strategy step is taken otherwise (Filar and
+  Tolwinski 1991 discuss such safeguards). Finitely many Newton steps are accepted before the
+  tolerance is met, and between them the strategy steps converge, so the method always
+  converges. It terminates finitely only when ``v*`` is reached exactly (e.g. pure optimal
+  strategies); values can be irrational, so in general it stops on the residual bound.
 - :func:`stochastic_fictitious_play` (general-sum, any number of players, approximate): every
   player best-responds (smoothly) to the others' average stationary policies in the stage games
   built from her own slowly-updated continuation values (two-timescale fictitious play,
@@ -48,6 +55,10 @@ References
   359-370.
 - S. S. Rao, R. Chandrasekaran and K. P. K. Nair (1973), Algorithms for discounted stochastic
   games, J. Optimization Theory and Applications 11, 627-637.
+- M. A. Pollatschek and B. Avi-Itzhak (1969), Algorithms for stochastic games with geometrical
+  interpretation, Management Science 15, 399-415.
+- J. A. Filar and B. Tolwinski (1991), On the algorithm of Pollatschek and Avi-Itzhak, in
+  Stochastic Games and Related Topics, Kluwer, 59-70.
 - J. A. Filar and K. Vrieze (1997), Competitive Markov Decision Processes, Springer, ch. 3 and 6.
 - D. S. Leslie, S. Perkins and Z. Xu (2020), Best-response dynamics in zero-sum stochastic games,
   J. Economic Theory 189.
@@ -95,8 +106,14 @@ from gametools.exploitability import _policy_iteration, _solve, nash_conv
 from gametools.model import MarkovGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium, reward_range
 
-__all__ = ["shapley_iteration", "hoffman_karp", "stochastic_fictitious_play",
-           "NotFullyObservedError", "NotZeroSumError", "InvalidOptionError"]
+__all__ = [
+    "InvalidOptionError",
+    "NotFullyObservedError",
+    "NotZeroSumError",
+    "hoffman_karp",
+    "shapley_iteration",
+    "stochastic_fictitious_play",
+]
 
 
 class NotFullyObservedError(GametoolsError, ValueError):
@@ -224,6 +241,11 @@ def _horizon_factor(arrays: _Arrays) -> float:
     return float(max(1.0, longest.max()))
 
 
+def _rounding_floor(values: np.ndarray, scale: float) -> float:
+    """Smallest Shapley residual that floating-point rounding lets us resolve at ``values``."""
+    return 1e3 * float(np.finfo(float).eps) * max(float(np.abs(values).max()), scale)
+
+
 # ------------------------------------------------------------------------------------------
 # batched matrix games
 # ------------------------------------------------------------------------------------------
@@ -331,8 +353,10 @@ def _linear_programs(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     a_eq = sp.csr_array((np.ones(count * m), (eq_rows, eq_cols)), shape=(count, count * width))
     objective = np.zeros(count * width)
     objective[block * width + m] = -1.0
+    # v is free so that its dual constraint forces each column strategy to sum to one
     bounds = np.zeros((count * width, 2))
-    bounds[:, 1] = 1.0
+    bounds[:, 1] = np.inf
+    bounds[block * width + m] = (-np.inf, np.inf)
     result = linprog(objective, A_ub=a_ub, b_ub=np.zeros(count * n), A_eq=a_eq,
                      b_eq=np.ones(count), bounds=bounds, method="highs-ds",
                      options={"primal_feasibility_tolerance": 1e-10,
@@ -475,6 +499,7 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
     lp_calls = 0
     bound = np.inf
     status = "max_iterations"
+    limited = False
     iteration = 0
     for iteration in range(1, max_iterations + 1):
         solution = _stage(arrays, values, live, solution)
@@ -487,11 +512,17 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
         if bound <= tol * scale:
             status = "success"
             break
+        if residual <= _rounding_floor(values, scale):
+            # tol asks for more than floating point can resolve (discount very close to 1)
+            status = "success"
+            limited = True
+            break
     # stage strategies at the final values (the last solve used the previous values)
     solution = _stage(arrays, values, live, solution)
     lp_calls += solution.lp_solved
     message = (f"Shapley value iteration {'converged' if status == 'success' else 'stopped'} "
-               f"after {iteration} iterations (value error bound {bound:.3g})")
+               f"after {iteration} iterations (value error bound {bound:.3g}"
+               f"{', limited by floating-point rounding' if limited else ''})")
     return _zero_sum_result(arrays, "shapley", values, solution, status=status,
                             iterations=iteration, message=message,
                             extra={"error_bound": bound, "lp_calls": lp_calls,
@@ -500,11 +531,13 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
 
 def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 1000,
                  zero_sum_tol: float = 1e-12) -> SolverResult:
-    """Hoffman-Karp strategy iteration for a two-player zero-sum stochastic game.
+    """Hoffman-Karp strategy iteration with safeguarded Newton steps (zero-sum, two players).
 
-    Each iteration fixes player 0's optimal stage strategies at the current values and solves
-    player 1's MDP against them exactly (policy iteration with linear solves, warm-started), which
-    gives player 0's guaranteed values; these increase monotonically to the game's value.
+    Each step either evaluates the current pair of optimal stage strategies exactly (Newton /
+    Pollatschek-Avi-Itzhak; kept when it halves the best Shapley residual so far) or fixes
+    player 0's optimal stage strategies and solves player 1's MDP against them exactly
+    (Hoffman-Karp; policy iteration with linear solves, warm-started), which gives player 0's
+    guaranteed values. See the module docstring for why this always converges.
 
     Parameters
     ----------
@@ -522,7 +555,9 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
     SolverResult
         One stationary equilibrium (both players' optimal stage strategies at the final values),
         certified by exact NashConv; ``extra["state_values"]`` ``(S,)`` player 0's values,
-        ``extra["error_bound"]``, ``extra["lp_calls"]``, ``extra["mdp_iterations"]``.
+        ``extra["error_bound"]``, ``extra["lp_calls"]``, ``extra["newton_steps"]`` and
+        ``extra["strategy_steps"]`` (``iterations`` is their sum). Status ``"failed"`` only if
+        rounding stalls the residual above ``tol`` (the profile is still certified).
 
     Raises
     ------
@@ -567,6 +602,7 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
     bound = residual * factor
     iteration = 0
     stalled = 0
+    limited = False
     for iteration in range(1, max_iterations + 1):
         if bound <= tol * scale:
             status = "success"
@@ -600,18 +636,150 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
         values, residual = updated, updated_residual
         best_residual = min(best_residual, residual)
         bound = residual * factor
-        if stalled >= 3:
-            # no progress for three iterations: floating-point rounding dominates the residual
-            status = "success" if bound <= tol * scale else "failed"
+        if stalled >= 3 or (bound > tol * scale and residual <= _rounding_floor(values, scale)):
+            # no progress, or a residual at rounding level: tol asks for more than floating
+            # point can resolve (discount very close to 1)
+            limited = residual <= _rounding_floor(values, scale)
+            status = "success" if bound <= tol * scale or limited else "failed"
             break
     else:
         if bound <= tol * scale:
             status = "success"
     message = (f"Hoffman-Karp strategy iteration {'converged' if status == 'success' else 'stopped'}"
-               f" after {iteration} iterations (value error bound {bound:.3g})")
+               f" after {newton_steps + strategy_steps} steps ({newton_steps} Newton, {strategy_steps} "
+               f"strategy) (value error bound {bound:.3g}"
+               f"{', limited by floating-point rounding' if limited else ''})")
     return _zero_sum_result(arrays, "hoffman-karp", values, solution, status=status,
-                            iterations=iteration, message=message,
+                            iterations=newton_steps + strategy_steps, message=message,
                             extra={"error_bound": bound, "lp_calls": lp_calls,
                                    "newton_steps": newton_steps,
                                    "strategy_steps": strategy_steps,
                                    "seconds": time.perf_counter() - start})
+
+
+# ------------------------------------------------------------------------------------------
+# approximate general-sum solver
+# ------------------------------------------------------------------------------------------
+
+def _others_expectation(tensor: np.ndarray, policies: Sequence[np.ndarray], keep: int
+                        ) -> np.ndarray:
+    """Contract ``tensor`` ``(S, n_1, ..., n_N)`` with every policy ``(S, n_j)``, ``j != keep``.
+
+    Returns shape ``(S, n_keep)``.
+    """
+    num_players = len(policies)
+    operands: list[Any] = [tensor, [num_players] + list(range(num_players))]
+    for j, policy in enumerate(policies):
+        if j != keep:
+            operands += [policy, [num_players, j]]
+    return np.einsum(*operands, [num_players, keep])
+
+
+def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
+                               tol: float = 1e-6, check_every: int | None = None,
+                               policy_rate: float = 1.0, value_rate: float = 1.0,
+                               value_delay: float = 1.0,
+                               rng: np.random.Generator | int | None = None) -> SolverResult:
+    """Two-timescale fictitious play for general-sum stochastic games (approximate).
+
+    Every player keeps the empirical average of the others' stationary policies (beliefs) and
+    her own continuation values ``V_i (S,)``. At iteration ``t`` each player best-responds, state
+    by state, in her stage game ``r_i(s, .) + gamma E[V_i(s')]`` against the beliefs; beliefs
+    move towards the best responses with step ``alpha_t = (t + 1)^-policy_rate`` and values
+    towards the stage value of the belief profile with the slower step
+    ``beta_t = alpha_t / (1 + value_delay * log(t + 1))^value_rate`` (Sayin et al. 2022).
+
+    Parameters
+    ----------
+    game : MarkovGame
+        Any number of players, general-sum, fully observed.
+    iterations : int
+        Number of fictitious-play updates.
+    tol : float
+        Stop early once the certified regret (largest deviation gain over the reward range)
+        of the current beliefs is at most this.
+    check_every : int, optional
+        Certify the beliefs with the exact NashConv evaluator every this many iterations
+        (default ``max(1, iterations // 20)``); the best certified profile is returned.
+    policy_rate, value_rate, value_delay : float
+        Step-size schedules (above).
+    rng : numpy Generator, int or None
+        Only used to draw the initial beliefs (Dirichlet); ``None`` starts from uniform beliefs.
+
+    Returns
+    -------
+    SolverResult
+        ``exact=False``; one profile, the best certified one, with its regret (an exact
+        NashConv-based certificate of how far it is from an equilibrium). Status ``"success"``
+        iff the regret is at most ``tol``, else ``"max_iterations"``. ``extra`` holds
+        ``regret_history`` (pairs ``(iteration, best regret so far)``), ``best_iteration`` and ``purified``
+        (whether rounding the best beliefs to pure policies gave the returned, lower-regret
+        profile).
+
+    Raises
+    ------
+    NotFullyObservedError, InvalidOptionError
+    """
+    iterations = _positive_int("iterations", iterations)
+    tol = _positive("tol", tol)
+    check_every = max(1, iterations // 20) if check_every is None else \
+        _positive_int("check_every", check_every)
+    for name, value in (("policy_rate", policy_rate), ("value_rate", value_rate)):
+        _positive(name, value)
+    if not np.isfinite(value_delay) or value_delay < 0:
+        raise InvalidOptionError(f"value_delay must be finite and >= 0, got {value_delay!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    game = _check_fully_observed(game, "stochastic_fictitious_play")
+    arrays = _prepare(game)
+    start = time.perf_counter()
+    num_players, num_states, shape = game.num_players, game.num_states, game.num_actions
+    if rng is None:
+        beliefs = [np.full((num_states, n), 1.0 / n) for n in shape]
+    else:
+        beliefs = [rng.dirichlet(np.ones(n), size=num_states) for n in shape]
+    values = np.zeros((num_players, num_states))
+    history: list[tuple[int, float]] = []
+    best: tuple[float, int, tuple[np.ndarray, ...], bool] | None = None
+    iteration = 0
+    for iteration in range(1, iterations + 1):
+        stage = arrays.stage_payoffs(values).reshape(num_players, num_states, *shape)
+        alpha = (iteration + 1.0) ** -policy_rate
+        beta = alpha / (1.0 + value_delay * np.log(iteration + 1.0)) ** value_rate
+        responses = []
+        for i in range(num_players):
+            payoffs = _others_expectation(stage[i], beliefs, i)  # (S, n_i)
+            stage_value = np.einsum("sa,sa->s", payoffs, beliefs[i])
+            values[i] += beta * (stage_value - values[i]) * arrays.live
+            responses.append(np.eye(shape[i])[np.argmax(payoffs, axis=1)])
+        for i in range(num_players):
+            beliefs[i] += alpha * (responses[i] - beliefs[i])
+        if iteration % check_every == 0 or iteration == iterations:
+            # fictitious play approaches a pure equilibrium only at rate 1/t, so the rounding of
+            # the beliefs (most likely action everywhere) is certified as well
+            mixed = _observation_policies(game, beliefs)
+            rounded = tuple(np.eye(p.shape[1])[np.argmax(p, axis=1)] for p in mixed)
+            for candidate, purified in ((mixed, False), (rounded, True)):
+                report = nash_conv(game, candidate)
+                regret = float(report.per_player.max()) / reward_range(game)
+                if best is None or regret < best[0]:
+                    best = (regret, iteration, tuple(p.copy() for p in candidate), purified)
+            assert best is not None
+            history.append((iteration, best[0]))
+            if best[0] <= tol:
+                break
+    assert best is not None
+    equilibrium = make_markov_equilibrium(game, best[2])
+    polished = best[3]
+    status = "success" if equilibrium.regret <= tol else "max_iterations"
+    message = (f"approximate: stochastic fictitious play, {iteration} iterations; the best "
+               f"certified profile (iteration {best[1]}) has regret {equilibrium.regret:.3g} of "
+               f"the reward range (exact NashConv); {'within' if status == 'success' else 'above'}"
+               f" tol {tol:.3g}"
+               + ("; the rounded (pure) beliefs certified best" if polished else ""))
+    return SolverResult((equilibrium,), "stochastic-fictitious-play",
+                        status=status,  # type: ignore[arg-type]
+                        complete=False, exact=False, iterations=iteration, message=message,
+                        extra={"regret_history": history, "best_iteration": best[1],
+                               "purified": polished,
+                               "seconds": time.perf_counter() - start})

@@ -1,0 +1,215 @@
+"""Pieces shared by every learner: networks, target updates, advantages, buffers, normalisers.
+
+Algorithm modules hold only their losses and update steps and import everything else from here
+(one ``mlp``, one ``soft_update``, one ``gae``, ...). All randomness goes through an explicit
+``torch.Generator`` so that a seed, or a resumed checkpoint, reproduces a run exactly on CPU.
+
+Examples
+--------
+>>> import torch
+>>> from gametools.marl.common import mlp, gae
+>>> net = mlp(4, (8,), 2, generator=torch.Generator().manual_seed(0))
+>>> net(torch.zeros(3, 4)).shape
+torch.Size([3, 2])
+>>> advantages, returns = gae(torch.ones(2, 1), torch.zeros(2, 1), torch.zeros(2, 1),
+...                          torch.zeros(2, 1), torch.zeros(1), discount=0.5, lam=1.0)
+>>> advantages.flatten().tolist()
+[1.5, 1.0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["mlp", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
+           "sample_categorical", "gumbel_softmax", "explained_variance"]
+
+
+def _init_linear(layer: nn.Linear, gain: float, generator: torch.Generator) -> nn.Linear:
+    # orthogonal init (Saxe et al. 2014), as PPO implementations use; drawn from our generator
+    weight = torch.empty_like(layer.weight)
+    rows, cols = weight.shape
+    flat = torch.randn(max(rows, cols), min(rows, cols), generator=generator)
+    q, r = torch.linalg.qr(flat)
+    q = q * torch.sign(torch.diagonal(r))
+    q = q if rows >= cols else q.T
+    with torch.no_grad():
+        layer.weight.copy_(gain * q[:rows, :cols])
+        layer.bias.zero_()
+    return layer
+
+
+def mlp(input_size: int, hidden_sizes: Sequence[int], output_size: int, *,
+        generator: torch.Generator, activation: type[nn.Module] = nn.Tanh,
+        output_gain: float = 1.0) -> nn.Sequential:
+    """Multi-layer perceptron with orthogonal initialisation from ``generator``.
+
+    Parameters
+    ----------
+    input_size, output_size : int
+    hidden_sizes : sequence of int
+    generator : torch.Generator
+        Source of the initial weights (same seed, same network).
+    activation : nn.Module class
+    output_gain : float
+        Gain of the last layer (0.01 for policy logits, 1 for values).
+    """
+    layers: list[nn.Module] = []
+    size = input_size
+    for hidden in hidden_sizes:
+        layers += [_init_linear(nn.Linear(size, hidden), math.sqrt(2.0), generator), activation()]
+        size = hidden
+    layers.append(_init_linear(nn.Linear(size, output_size), output_gain, generator))
+    return nn.Sequential(*layers)
+
+
+@torch.no_grad()
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    """Polyak averaging ``target <- (1 - tau) target + tau source``."""
+    for t, s in zip(target.parameters(), source.parameters()):
+        t.lerp_(s, tau)
+
+
+@torch.no_grad()
+def hard_update(target: nn.Module, source: nn.Module) -> None:
+    """Copy ``source``'s parameters into ``target``."""
+    target.load_state_dict(source.state_dict())
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor,
+        truncated: torch.Tensor, next_value: torch.Tensor, *, discount: float, lam: float,
+        final_values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation (Schulman et al. 2016) over a rollout.
+
+    Parameters
+    ----------
+    rewards, values, terminated, truncated : Tensor, shape (T, B, ...)
+        ``terminated`` stops bootstrapping; ``truncated`` bootstraps from ``final_values``.
+    next_value : Tensor, shape (B, ...)
+        Value of the observation after the last step.
+    final_values : Tensor, shape (T, B, ...), optional
+        Values of the states reached at truncated steps (zero when absent).
+
+    Returns
+    -------
+    advantages, returns : Tensor, shape (T, B, ...)
+    """
+    steps = rewards.shape[0]
+    advantages = torch.zeros_like(rewards)
+    running = torch.zeros_like(next_value)
+    terminated = terminated.to(rewards.dtype)
+    truncated = truncated.to(rewards.dtype)
+    for t in reversed(range(steps)):
+        following = next_value if t == steps - 1 else values[t + 1]
+        # at an episode boundary the next row belongs to a new episode: do not chain through it
+        boundary = torch.maximum(terminated[t], truncated[t])
+        bootstrap = following * (1 - boundary)
+        if final_values is not None:
+            bootstrap = bootstrap + final_values[t] * truncated[t]
+        delta = rewards[t] + discount * bootstrap - values[t]
+        running = delta + discount * lam * (1 - boundary) * running
+        advantages[t] = running
+    return advantages, advantages + values
+
+
+class RunningNormalizer(nn.Module):
+    """Running mean and variance (Chan et al. parallel update), for value normalisation."""
+
+    def __init__(self, shape: Sequence[int] = (), epsilon: float = 1e-5) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(shape, dtype=torch.float64))
+        self.register_buffer("count", torch.tensor(epsilon, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, batch: torch.Tensor) -> None:
+        batch = batch.double().reshape(-1, *self.mean.shape)
+        batch_mean, batch_var, n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
+        delta = batch_mean - self.mean
+        total = self.count + n
+        self.mean += delta * n / total
+        self.var = (self.var * self.count + batch_var * n
+                    + delta ** 2 * self.count * n / total) / total
+        self.count = total
+
+    def normalize(self, values: torch.Tensor) -> torch.Tensor:
+        return ((values - self.mean) / torch.sqrt(self.var + 1e-8)).to(values.dtype)
+
+    def denormalize(self, values: torch.Tensor) -> torch.Tensor:
+        return (values * torch.sqrt(self.var + 1e-8) + self.mean).to(values.dtype)
+
+
+class ReplayBuffer:
+    """Fixed-capacity ring buffer of named tensors, sampled with an explicit generator.
+
+    Parameters
+    ----------
+    capacity : int
+    shapes : dict of str to (shape, dtype)
+        One entry per stored field, shapes without the batch axis.
+    """
+
+    def __init__(self, capacity: int, shapes: dict[str, tuple[Sequence[int], torch.dtype]],
+                 device: torch.device | str = "cpu") -> None:
+        self.capacity = int(capacity)
+        self.data = {name: torch.zeros((self.capacity, *shape), dtype=dtype, device=device)
+                     for name, (shape, dtype) in shapes.items()}
+        self.position = 0
+        self.size = 0
+
+    def add(self, **batch: torch.Tensor) -> None:
+        """Append a batch (first axis) of every field."""
+        count = next(iter(batch.values())).shape[0]
+        index = (self.position + torch.arange(count)) % self.capacity
+        for name, values in batch.items():
+            self.data[name][index] = values.to(self.data[name].dtype)
+        self.position = (self.position + count) % self.capacity
+        self.size = min(self.size + count, self.capacity)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        index = torch.randint(0, self.size, (batch_size,), generator=generator)
+        return {name: values[index] for name, values in self.data.items()}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {**{f"data.{k}": v[:self.size].clone() for k, v in self.data.items()},
+                "position": torch.tensor(self.position), "size": torch.tensor(self.size)}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.size = int(state["size"])
+        self.position = int(state["position"])
+        for name in self.data:
+            self.data[name][:self.size] = state[f"data.{name}"]
+
+
+def sample_categorical(probabilities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row of ``probabilities`` ``(B, n)``, as int64 ``(B,)``."""
+    return torch.multinomial(probabilities, 1, generator=generator).squeeze(-1)
+
+
+def gumbel_softmax(logits: torch.Tensor, generator: torch.Generator, *, temperature: float = 1.0,
+                   hard: bool = True) -> torch.Tensor:
+    """Straight-through Gumbel-softmax (Jang et al. 2017) with noise from ``generator``."""
+    uniform = torch.rand(logits.shape, generator=generator, device=logits.device)
+    gumbel = -torch.log(-torch.log(uniform.clamp(1e-10, 1.0 - 1e-10)))
+    soft = torch.softmax((logits + gumbel) / temperature, dim=-1)
+    if not hard:
+        return soft
+    index = soft.argmax(dim=-1, keepdim=True)
+    hard_sample = torch.zeros_like(soft).scatter_(-1, index, 1.0)
+    return hard_sample - soft.detach() + soft
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """``1 - Var(target - predicted) / Var(target)`` (nan when the target is constant)."""
+    variance = target.var()
+    return float("nan") if variance == 0 else float(1 - (target - predicted).var() / variance)
+
+
+def parameters_of(*modules: nn.Module) -> Iterable[nn.Parameter]:
+    """All parameters of several modules, for one optimiser."""
+    for module in modules:
+        yield from module.parameters()

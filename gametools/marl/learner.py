@@ -1,0 +1,182 @@
+"""The interface every learner implements, and the configuration fields they share.
+
+A learner owns its networks, optimisers, buffers and one ``torch.Generator``; :meth:`Learner.iterate`
+collects some experience from a :class:`~gametools.marl.env.VectorEnv` and updates. It keeps no
+state between iterations that :meth:`Learner.state_dict` does not save (it re-reads the current
+observations with ``env.observe()``), which is what makes a resumed run identical to an
+uninterrupted one on CPU.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import torch
+from torch import nn
+
+from gametools.errors import InvalidArgumentError
+from gametools.marl.env import Box, Discrete, VectorEnv
+
+__all__ = ["LearnerConfig", "Learner"]
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """Settings shared by every algorithm (each algorithm's config extends these).
+
+    Attributes
+    ----------
+    total_steps : int
+        Environment steps to train for (summed over parallel episodes).
+    num_envs : int
+        Parallel episodes in the vectorised environment.
+    eval_interval : int
+        Environment steps between exact exploitability evaluations.
+    checkpoint_interval : int
+        Environment steps between checkpoints (0: only at the end).
+    hidden_sizes : tuple of int
+        Hidden layers of every network.
+    learning_rate : float
+    max_episode_steps : int or None
+        Truncate episodes of non-terminating games after this many steps (default: the
+        environment's, ``ceil(10 / (1 - discount))``).
+    """
+
+    total_steps: int = 100_000
+    num_envs: int = 32
+    eval_interval: int = 10_000
+    checkpoint_interval: int = 50_000
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    learning_rate: float = 5e-4
+    max_episode_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.type in ("int", int) and (not isinstance(value, int) or value < 0):
+                raise InvalidArgumentError(f"{type(self).__name__}.{field.name} must be a "
+                                           f"non-negative integer, got {value!r}")
+            if field.type in ("float", float) and (not isinstance(value, (int, float))
+                                                   or value != value or value < 0):
+                raise InvalidArgumentError(f"{type(self).__name__}.{field.name} must be a "
+                                           f"non-negative number, got {value!r}")
+        if self.num_envs < 1 or self.total_steps < 1 or self.eval_interval < 1:
+            raise InvalidArgumentError("total_steps, num_envs and eval_interval must be >= 1")
+        if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
+            raise InvalidArgumentError(f"hidden_sizes must be positive integers, got "
+                                       f"{self.hidden_sizes!r}")
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (unknown names are an error that lists the valid)."""
+        names = {f.name: f for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise InvalidArgumentError(f"{type(self).__name__} has no field {unknown[0]!r}; "
+                                       f"fields: {', '.join(names)}")
+        converted = {}
+        for name, value in changes.items():
+            current = getattr(self, name)
+            if isinstance(value, str) and not isinstance(current, str):
+                value = _parse_text(name, value, current)
+            converted[name] = value
+        return dataclasses.replace(self, **converted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+
+def _parse_text(name: str, text: str, current: Any) -> Any:
+    try:
+        if isinstance(current, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1")
+        if isinstance(current, int):
+            return int(float(text)) if float(text).is_integer() else int(text)
+        if isinstance(current, float):
+            return float(text)
+        if isinstance(current, tuple):
+            return tuple(int(part) for part in text.replace("(", "").replace(")", "")
+                         .split(",") if part.strip())
+        if current is None:
+            return None if text.lower() == "none" else int(text)
+    except ValueError:
+        pass
+    raise InvalidArgumentError(f"cannot read {text!r} as the value of {name!r} "
+                               f"(current value {current!r})")
+
+
+class Learner(abc.ABC):
+    """Base class of the MARL algorithms.
+
+    Subclasses set ``name`` and ``config_type``, build their modules in ``__init__`` (drawing
+    every random number from ``self.generator``) and implement :meth:`iterate` and
+    :meth:`policy`. ``continuous`` says whether they act in ``Box`` action spaces.
+    """
+
+    name: ClassVar[str]
+    config_type: ClassVar[type[LearnerConfig]]
+    supports_continuous: ClassVar[bool] = False
+    requires_cooperative: ClassVar[bool] = False
+
+    def __init__(self, env: VectorEnv, config: LearnerConfig, *, seed: int) -> None:
+        if not isinstance(config, self.config_type):
+            raise InvalidArgumentError(f"{self.name} needs a {self.config_type.__name__}, got "
+                                       f"{type(config).__name__}")
+        continuous = any(isinstance(space, Box) for space in env.action_spaces)
+        if continuous and not self.supports_continuous:
+            raise InvalidArgumentError(f"{self.name} needs discrete actions; this environment "
+                                       "has continuous ones (use maddpg, or the discretised game)")
+        if self.requires_cooperative and not env.cooperative:
+            raise InvalidArgumentError(
+                f"{self.name} learns a team value and needs a cooperative game (every agent "
+                "receives the same reward); this game's rewards differ between agents")
+        self.env = env
+        self.config = config
+        self.generator = torch.Generator(device="cpu")
+        self.generator.manual_seed(int(seed))
+
+    @property
+    def discrete(self) -> bool:
+        return all(isinstance(space, Discrete) for space in self.env.action_spaces)
+
+    @abc.abstractmethod
+    def iterate(self) -> dict[str, float]:
+        """Collect experience and update once; return statistics including ``env_steps``."""
+
+    @abc.abstractmethod
+    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
+        """The agent's current policy at a batch of observations ``(K, obs_size)``.
+
+        Returns action probabilities ``(K, n)`` for discrete actions, or deterministic actions
+        ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy).
+        """
+
+    @abc.abstractmethod
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        """Every network and optimiser, by name (their state is checkpointed)."""
+
+    def extra_state(self) -> dict[str, Any]:
+        """Other state to checkpoint (replay buffers, counters), tensors and numbers only."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`extra_state`."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"modules": {name: m.state_dict() for name, m in self.modules().items()},
+                "generator": self.generator.get_state(), "extra": self.extra_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        modules = self.modules()
+        if set(state["modules"]) != set(modules):
+            raise InvalidArgumentError(f"checkpoint holds modules {sorted(state['modules'])}, "
+                                       f"{self.name} has {sorted(modules)}")
+        for name, module in modules.items():
+            module.load_state_dict(state["modules"][name])
+        self.generator.set_state(state["generator"])
+        self.load_extra_state(state["extra"])

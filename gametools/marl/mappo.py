@@ -1,0 +1,314 @@
+"""Proximal policy optimisation for several agents: MAPPO, IPPO and the fully centralised variant.
+
+One learner, :class:`PPOLearner`, runs clipped PPO (Schulman et al. 2017) with GAE and value
+normalisation for a list of *actors*. The variants differ only by the objects composed in:
+
+- :class:`MAPPO` (Yu et al. 2022): decentralised actors, each with a **centralised** critic that
+  sees the global state;
+- :class:`IPPO` (de Witt et al. 2020): the same actors with **local** critics (own observation);
+- :class:`gametools.marl.central.CentralPPO`: one actor over the joint action, seeing the state.
+
+Optional parameter sharing (one actor network for all agents, an agent one-hot appended to the
+input) needs equal observation sizes and action counts.
+
+Examples
+--------
+>>> from games.classic import matching_pennies
+>>> from gametools.marl.mappo import MAPPOConfig
+>>> from gametools.marl.train import train
+>>> result = train(matching_pennies(), MAPPOConfig(total_steps=512, num_envs=16,
+...                eval_interval=256), algorithm="mappo", seed=0)
+>>> result.steps >= 512, result.exploitability.kind
+(True, 'exact')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from gametools.errors import InvalidArgumentError
+from gametools.marl.common import RunningNormalizer, gae, mlp, sample_categorical
+from gametools.marl.env import Discrete, Reset, VectorEnv
+from gametools.marl.learner import Learner, LearnerConfig
+
+__all__ = ["PPOConfig", "MAPPOConfig", "PPOLearner", "MAPPO", "IPPO", "Actor",
+           "centralised_critic_input", "local_critic_input"]
+
+
+@dataclass(frozen=True)
+class PPOConfig(LearnerConfig):
+    """PPO settings (shared by MAPPO, IPPO and the centralised learner).
+
+    Attributes
+    ----------
+    rollout_steps : int
+        Steps per environment collected before each update (``rollout_steps * num_envs``
+        environment steps per iteration).
+    epochs : int
+        Passes over each rollout.
+    minibatches : int
+        Minibatches per pass.
+    clip : float
+        PPO ratio clipping.
+    gae_lambda : float
+    entropy_coef : float
+    value_coef : float
+    max_grad_norm : float
+    value_normalization : bool
+        Learn normalised value targets (running mean and variance of the returns).
+    share_parameters : bool
+        One actor and one critic network for all agents (agent id appended).
+    """
+
+    rollout_steps: int = 16
+    epochs: int = 4
+    minibatches: int = 4
+    clip: float = 0.2
+    gae_lambda: float = 0.95
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    value_normalization: bool = True
+    share_parameters: bool = False
+
+    @property
+    def batch_size(self) -> int:
+        """Environment steps per iteration."""
+        return self.rollout_steps * self.num_envs
+
+
+@dataclass(frozen=True)
+class MAPPOConfig(PPOConfig):
+    """Defaults for MAPPO and IPPO (see :class:`PPOConfig`)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """One decision maker of a PPO learner.
+
+    ``observe(reset)`` gives the actor's input ``(B, obs)``, ``critic_input(reset)`` its critic's
+    input, ``num_actions`` its action count and ``reward(rewards)`` its reward ``(B,)`` from the
+    environment's ``(B, N)``; ``decode(actions)`` turns its actions into the environment's
+    per-agent action tensors (identity for agent actors).
+    """
+
+    observe: Callable[[Reset], torch.Tensor]
+    critic_input: Callable[[Reset], torch.Tensor]
+    observation_size: int
+    critic_size: int
+    num_actions: int
+    reward: Callable[[torch.Tensor], torch.Tensor]
+
+
+def centralised_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], torch.Tensor],
+                                                                   int]:
+    """MAPPO's critic input: the global state."""
+    return (lambda reset: reset.state), env.state_size
+
+
+def local_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], torch.Tensor], int]:
+    """IPPO's critic input: the agent's own observation."""
+    return (lambda reset: reset.observations[agent]), env.observation_sizes[agent]
+
+
+class PPOLearner(Learner):
+    """Clipped PPO over a list of actors (see the module docstring)."""
+
+    config_type = MAPPOConfig
+    critic_input: ClassVar[Callable[[VectorEnv, int], tuple[Callable[[Reset], torch.Tensor],
+                                                            int]]]
+
+    def __init__(self, env: VectorEnv, config: PPOConfig, *, seed: int) -> None:
+        super().__init__(env, config, seed=seed)
+        self.actors = self.make_actors(env)
+        hidden = config.hidden_sizes
+        count = len(self.actors)
+        if config.share_parameters:
+            sizes = {(a.observation_size, a.critic_size, a.num_actions) for a in self.actors}
+            if len(sizes) != 1:
+                raise InvalidArgumentError("share_parameters needs agents with equal observation "
+                                           "sizes and action counts")
+            actor = mlp(self.actors[0].observation_size + count, hidden,
+                        self.actors[0].num_actions, generator=self.generator, output_gain=0.01)
+            critic = mlp(self.actors[0].critic_size + count, hidden, 1,
+                         generator=self.generator)
+            self.actor_nets = nn.ModuleList([actor])
+            self.critic_nets = nn.ModuleList([critic])
+        else:
+            self.actor_nets = nn.ModuleList(
+                mlp(a.observation_size, hidden, a.num_actions, generator=self.generator,
+                    output_gain=0.01) for a in self.actors)
+            self.critic_nets = nn.ModuleList(
+                mlp(a.critic_size, hidden, 1, generator=self.generator) for a in self.actors)
+        self.actor_nets.to(env.device)
+        self.critic_nets.to(env.device)
+        self.normalizers = nn.ModuleList(RunningNormalizer() for _ in self.actors)
+        self.optimizer = torch.optim.Adam([*self.actor_nets.parameters(),
+                                           *self.critic_nets.parameters()],
+                                          lr=config.learning_rate, eps=1e-5)
+
+    # actors ---------------------------------------------------------------------------------
+
+    def make_actors(self, env: VectorEnv) -> list[Actor]:
+        """One actor per agent, with the critic input of this variant."""
+        if not all(isinstance(space, Discrete) for space in env.action_spaces):
+            raise InvalidArgumentError(f"{self.name} needs discrete actions")
+        actors = []
+        for agent in range(env.num_agents):
+            critic_input, critic_size = type(self).critic_input(env, agent)
+            actors.append(Actor(
+                observe=lambda reset, agent=agent: reset.observations[agent],
+                critic_input=critic_input, observation_size=env.observation_sizes[agent],
+                critic_size=critic_size, num_actions=env.action_spaces[agent].n,  # type: ignore
+                reward=lambda rewards, agent=agent: rewards[:, agent]))
+        return actors
+
+    def decode(self, actions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """The environment's per-agent actions from the actors' actions."""
+        return list(actions)
+
+    def _with_id(self, inputs: torch.Tensor, index: int) -> torch.Tensor:
+        if not self.config.share_parameters:  # type: ignore[attr-defined]
+            return inputs
+        identity = torch.zeros(inputs.shape[0], len(self.actors), device=inputs.device)
+        identity[:, index] = 1.0
+        return torch.cat([inputs, identity], dim=1)
+
+    def _net(self, nets: nn.ModuleList, index: int) -> nn.Module:
+        return nets[0] if self.config.share_parameters else nets[index]  # type: ignore
+
+    def logits(self, index: int, observations: torch.Tensor) -> torch.Tensor:
+        return self._net(self.actor_nets, index)(self._with_id(observations, index))
+
+    def value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
+        return self._net(self.critic_nets, index)(self._with_id(inputs, index)).squeeze(-1)
+
+    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.logits(agent, observations.to(self.env.device)), dim=-1)
+
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        return {"actors": self.actor_nets, "critics": self.critic_nets,
+                "normalizers": self.normalizers, "optimizer": self.optimizer}
+
+    # one iteration ----------------------------------------------------------------------------
+
+    def _denormalized_value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
+        value = self.value(index, inputs)
+        if self.config.value_normalization:  # type: ignore[attr-defined]
+            value = self.normalizers[index].denormalize(value)
+        return value
+
+    def iterate(self) -> dict[str, float]:
+        config: PPOConfig = self.config  # type: ignore[assignment]
+        env, steps, count = self.env, config.rollout_steps, len(self.actors)
+        current = env.observe()
+        observations: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        critic_inputs: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        actions: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        log_probs: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        values: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        rewards: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        final_values: list[list[torch.Tensor]] = [[] for _ in range(count)]
+        terminated, truncated = [], []
+        with torch.no_grad():
+            for _ in range(steps):
+                chosen = []
+                for k, actor in enumerate(self.actors):
+                    obs, critic_in = actor.observe(current), actor.critic_input(current)
+                    probabilities = torch.softmax(self.logits(k, obs), dim=-1)
+                    action = sample_categorical(probabilities.cpu(), self.generator).to(obs.device)
+                    observations[k].append(obs)
+                    critic_inputs[k].append(critic_in)
+                    actions[k].append(action)
+                    log_probs[k].append(torch.log(probabilities.gather(1, action[:, None])
+                                                  .squeeze(1).clamp_min(1e-12)))
+                    values[k].append(self._denormalized_value(k, critic_in))
+                    chosen.append(action)
+                step = env.step(self.decode(chosen))
+                final = Reset(step.final_observations, step.final_state)
+                for k, actor in enumerate(self.actors):
+                    rewards[k].append(actor.reward(step.rewards).float())
+                    final_values[k].append(self._denormalized_value(k, actor.critic_input(final)))
+                terminated.append(step.terminated)
+                truncated.append(step.truncated)
+                current = Reset(step.observations, step.state)
+        done_terminated, done_truncated = torch.stack(terminated), torch.stack(truncated)
+        statistics: dict[str, float] = {"env_steps": float(steps * env.num_envs)}
+        batches = []
+        for k, actor in enumerate(self.actors):
+            with torch.no_grad():
+                next_value = self._denormalized_value(k, actor.critic_input(current))
+                advantages, returns = gae(torch.stack(rewards[k]), torch.stack(values[k]),
+                                          done_terminated, done_truncated, next_value,
+                                          discount=env.discount, lam=config.gae_lambda,
+                                          final_values=torch.stack(final_values[k]))
+            if config.value_normalization:
+                self.normalizers[k].update(returns)
+            batches.append({
+                "obs": torch.stack(observations[k]).flatten(0, 1),
+                "critic": torch.stack(critic_inputs[k]).flatten(0, 1),
+                "action": torch.stack(actions[k]).flatten(0, 1),
+                "log_prob": torch.stack(log_probs[k]).flatten(0, 1),
+                "advantage": advantages.flatten(0, 1),
+                "return": returns.flatten(0, 1)})
+        statistics.update(self._update(batches))
+        return statistics
+
+    def _update(self, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+        config: PPOConfig = self.config  # type: ignore[assignment]
+        size = batches[0]["obs"].shape[0]
+        minibatch = max(1, size // config.minibatches)
+        totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0}
+        updates = 0
+        for _ in range(config.epochs):
+            order = torch.randperm(size, generator=self.generator)
+            for start in range(0, size, minibatch):
+                index = order[start:start + minibatch]
+                loss = torch.zeros(())
+                for k, batch in enumerate(batches):
+                    advantage = batch["advantage"][index]
+                    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8) \
+                        if advantage.numel() > 1 else advantage
+                    logits = self.logits(k, batch["obs"][index])
+                    log_all = torch.log_softmax(logits, dim=-1)
+                    new_log = log_all.gather(1, batch["action"][index][:, None]).squeeze(1)
+                    ratio = torch.exp(new_log - batch["log_prob"][index])
+                    surrogate = torch.minimum(
+                        ratio * advantage,
+                        ratio.clamp(1 - config.clip, 1 + config.clip) * advantage)
+                    entropy = -(log_all.exp() * log_all).sum(-1).mean()
+                    target = batch["return"][index]
+                    if config.value_normalization:
+                        target = self.normalizers[k].normalize(target)
+                    value_loss = (self.value(k, batch["critic"][index]) - target).pow(2).mean()
+                    loss = loss - surrogate.mean() + config.value_coef * value_loss \
+                        - config.entropy_coef * entropy
+                    totals["policy_loss"] += float(-surrogate.mean().detach())
+                    totals["value_loss"] += float(value_loss.detach())
+                    totals["entropy"] += float(entropy.detach())
+                self.optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_([*self.actor_nets.parameters(),
+                                          *self.critic_nets.parameters()], config.max_grad_norm)
+                self.optimizer.step()
+                updates += 1
+        return {k: v / max(1, updates * len(batches)) for k, v in totals.items()}
+
+
+class MAPPO(PPOLearner):
+    """Multi-agent PPO: decentralised actors, centralised critics (global state)."""
+
+    name = "mappo"
+    critic_input = staticmethod(centralised_critic_input)  # type: ignore[assignment]
+
+
+class IPPO(PPOLearner):
+    """Independent PPO: the same actors with local critics (own observation)."""
+
+    name = "ippo"
+    critic_input = staticmethod(local_critic_input)  # type: ignore[assignment]

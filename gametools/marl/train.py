@@ -1,0 +1,446 @@
+"""Training driver: ``train(game_or_scenario, config, seed=...) -> TrainResult``.
+
+The driver builds the vectorised environment, runs a learner, measures the exact exploitability of
+its current policies at evaluation points (the policies are turned into tabular policies on the
+game, see :func:`tabular_profile`), writes a tidy ``metrics.csv``, checkpoints atomically and
+resumes a killed run exactly. The output folder finally holds ``game.npz`` and ``policy.npz``
+(the game trained on and the final tabular joint policy, in the DESIGN.md formats) so anyone can
+re-evaluate with ``gametools exploit out/game.npz out/policy.npz``, plus ``result.json``.
+
+Tabular policies
+----------------
+For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent ``i``'s network is queried at
+the one-hot encoding of each of its observation ids, giving a ``(O_i, n_i)`` policy directly.
+For a continuous scenario simulator, the scenario's ``projection`` supplies a representative
+continuous observation for every observation id of the discretised game and maps the
+deterministic action there to the nearest grid action.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gametools.errors import GametoolsError, InvalidArgumentError
+from gametools.exploitability import ExploitabilityResult, nash_conv
+from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
+from gametools.marl.learner import Learner, LearnerConfig
+from gametools.model import MarkovGame, NormalFormGame
+from gametools.policies import Profile, validate_profile
+from gametools.scenarios import Scenario, get_scenario
+
+__all__ = ["ALGORITHMS", "TrainResult", "CheckpointError", "train", "make_config",
+           "learner_class", "tabular_profile", "RecordEpisodes"]
+
+#: algorithm name -> (module, class); the one table of algorithms, iterated by the tests and CLI.
+ALGORITHMS: dict[str, tuple[str, str]] = {
+    "mappo": ("gametools.marl.mappo", "MAPPO"),
+    "ippo": ("gametools.marl.mappo", "IPPO"),
+    "maddpg": ("gametools.marl.maddpg", "MADDPG"),
+    "qmix": ("gametools.marl.qmix", "QMIX"),
+    "iql": ("gametools.marl.iql", "IQL"),
+    "central": ("gametools.marl.central", "CentralPPO"),
+}
+
+CHECKPOINT_FORMAT = 1
+
+
+class CheckpointError(GametoolsError, ValueError):
+    """A checkpoint that is corrupt, not a gametools checkpoint, or made for another run."""
+
+
+def learner_class(algorithm: str) -> type[Learner]:
+    """The learner class registered under ``algorithm``."""
+    if algorithm not in ALGORITHMS:
+        raise InvalidArgumentError(f"unknown algorithm {algorithm!r}; available: "
+                                   f"{', '.join(ALGORITHMS)}")
+    module, name = ALGORITHMS[algorithm]
+    return getattr(importlib.import_module(module), name)
+
+
+def make_config(algorithm: str, **fields: Any) -> LearnerConfig:
+    """The algorithm's default config with ``fields`` changed (strings are parsed)."""
+    return learner_class(algorithm).config_type().replace(**fields)
+
+
+# ------------------------------------------------------------------------------------------
+# episode statistics
+# ------------------------------------------------------------------------------------------
+
+class RecordEpisodes(VectorEnv):
+    """Wraps a :class:`VectorEnv` and records the undiscounted return of finished episodes."""
+
+    def __init__(self, env: VectorEnv) -> None:
+        self.inner = env
+        for name in ("num_agents", "num_envs", "device", "observation_sizes", "state_size",
+                     "action_spaces", "discount"):
+            setattr(self, name, getattr(env, name))
+        self._running = torch.zeros(env.num_envs, env.num_agents, dtype=torch.float64)
+        self._sum = torch.zeros(env.num_agents, dtype=torch.float64)
+        self._count = 0
+
+    @property
+    def cooperative(self) -> bool:
+        return self.inner.cooperative
+
+    def reset(self, *, seed: int | None = None) -> Reset:
+        self._running.zero_()
+        return self.inner.reset(seed=seed)
+
+    def observe(self) -> Reset:
+        return self.inner.observe()
+
+    def step(self, actions: Sequence[torch.Tensor]) -> Step:
+        step = self.inner.step(actions)
+        self._running += step.rewards.double().cpu()
+        done = (step.terminated | step.truncated).cpu()
+        if bool(done.any()):
+            self._sum += self._running[done].sum(0)
+            self._count += int(done.sum())
+            self._running[done] = 0.0
+        return step
+
+    def pop_returns(self) -> np.ndarray:
+        """Mean return per agent of the episodes finished since the last call (nan if none)."""
+        mean = (self._sum / self._count).numpy() if self._count else \
+            np.full(self.num_agents, np.nan)
+        self._sum.zero_()
+        self._count = 0
+        return mean
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"inner": self.inner.state_dict(), "running": self._running.clone(),
+                "sum": self._sum.clone(), "count": torch.tensor(self._count)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.inner.load_state_dict(state["inner"])
+        self._running = state["running"].clone()
+        self._sum = state["sum"].clone()
+        self._count = int(state["count"])
+
+
+# ------------------------------------------------------------------------------------------
+# results
+# ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    algorithm : str
+    seed : int
+    config : LearnerConfig
+    profile : tuple of ndarray
+        The final tabular joint policy on ``game``, ``(O_i, n_i)`` per agent.
+    exploitability : ExploitabilityResult
+        Exact (or bounded) NashConv of ``profile``.
+    metrics : tuple of dict
+        One row per evaluation point (``step``, ``wall_time``, ``return_i``, ``nash_conv``,
+        ``gain_i``, ``kind``).
+    game : MarkovGame
+    out : Path or None
+    """
+
+    algorithm: str
+    seed: int
+    config: LearnerConfig
+    profile: Profile
+    exploitability: ExploitabilityResult
+    metrics: tuple[dict[str, Any], ...]
+    game: MarkovGame
+    out: Path | None
+    steps: int
+    wall_time: float
+
+
+# ------------------------------------------------------------------------------------------
+# tabular policies
+# ------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | None = None
+                    ) -> Profile:
+    """The learner's current policies as a tabular profile on ``game`` (see module docstring)."""
+    policies = []
+    for agent in range(game.num_players):
+        if learner.discrete:
+            observations = torch.eye(game.num_observations[agent])
+            probabilities = learner.policy(agent, observations).double().cpu().numpy()
+            # network outputs sum to one up to float32 rounding; renormalising in float64 is the
+            # representation change, not a repair of an invalid policy
+            probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
+            policies.append(probabilities)
+        else:
+            projection = None if scenario is None else scenario.projection
+            if projection is None:
+                raise InvalidArgumentError("continuous actions need the scenario's projection "
+                                           "onto its discretised game")
+            observations = projection.observations(game, agent)
+            actions = learner.policy(agent, observations).double().cpu().numpy()
+            index = np.asarray(projection.actions(game, agent, actions), dtype=int)
+            policies.append(np.eye(game.num_actions[agent])[index])
+    return validate_profile(game, policies, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------
+# checkpoints
+# ------------------------------------------------------------------------------------------
+
+def _fingerprint(game: MarkovGame) -> str:
+    digest = hashlib.sha256()
+    matrix = game.transition_matrix
+    for array in (matrix.data, matrix.indices, matrix.indptr, game.rewards, game.initial,
+                  game.terminal, game.observations, np.array([game.discount])):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def _save_checkpoint(path: Path, document: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(document, buffer)
+    _atomic_write_bytes(path, buffer.getvalue())
+
+
+def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        document = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise CheckpointError(f"{path}: not a readable gametools checkpoint ({exc})") from None
+    if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a gametools checkpoint (format "
+                              f"{document.get('format') if isinstance(document, dict) else '?'})")
+    for key, value in expected.items():
+        if document.get(key) != value:
+            raise CheckpointError(f"{path}: checkpoint was made with a different {key} "
+                                  f"({document.get(key)!r}, this run {value!r}); use another "
+                                  "--out folder or drop --resume")
+    return document
+
+
+# ------------------------------------------------------------------------------------------
+# the driver
+# ------------------------------------------------------------------------------------------
+
+def _resolve_game(game_or_scenario: Any, params: Mapping[str, Any]
+                  ) -> tuple[MarkovGame, Scenario | None, dict[str, Any]]:
+    scenario = None
+    resolved: dict[str, Any] = {}
+    if isinstance(game_or_scenario, str):
+        game_or_scenario = get_scenario(game_or_scenario)
+    if isinstance(game_or_scenario, Scenario):
+        scenario = game_or_scenario
+        resolved = scenario.resolve(**params)
+        game = scenario.builder(**resolved)
+    else:
+        if params:
+            raise InvalidArgumentError("params apply to scenarios, not to game objects")
+        game = game_or_scenario
+    if isinstance(game, NormalFormGame):
+        game = game.to_markov_game()
+    if not isinstance(game, MarkovGame):
+        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame or scenario, got "
+                                   f"{type(game).__name__}")
+    return game, scenario, resolved
+
+
+def _make_env(game: MarkovGame, scenario: Scenario | None, resolved: Mapping[str, Any],
+              learner_type: type[Learner], config: LearnerConfig, seed: int,
+              device: str) -> VectorEnv:
+    if learner_type.supports_continuous and scenario is not None and scenario.simulator:
+        return scenario.simulator(num_envs=config.num_envs, seed=seed, device=device,
+                                  **resolved)
+    return TensorGameEnv(game, num_envs=config.num_envs, seed=seed,
+                         max_steps=config.max_episode_steps, device=device)
+
+
+def _write_metrics(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = list(rows[0])
+    for row in rows[1:]:
+        columns += [c for c in row if c not in columns]
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write_bytes(path, text.getvalue().encode())
+
+
+def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorithm: str | None
+          = None, seed: int = 0, params: Mapping[str, Any] | None = None,
+          out: str | os.PathLike[str] | None = None, resume: bool = False,
+          progress: bool = False, device: str = "cpu") -> TrainResult:
+    """Train one algorithm on a game or scenario and measure its exploitability.
+
+    Parameters
+    ----------
+    game_or_scenario : MarkovGame, NormalFormGame, Scenario or str
+        A scenario name is looked up with :func:`gametools.scenarios.get_scenario`.
+    config : LearnerConfig, optional
+        The algorithm's config (its type selects the algorithm); defaults when absent.
+    algorithm : str, optional
+        A key of :data:`ALGORITHMS`; needed when ``config`` is absent.
+    seed : int
+        Seeds the environment and the learner (same seed, same metrics).
+    params : mapping, optional
+        Scenario parameters.
+    out : path, optional
+        Output folder for metrics, checkpoints, ``game.npz``, ``policy.npz``, ``result.json``.
+    resume : bool
+        Continue from ``out/checkpoint.pt`` when it exists (refused if it belongs to another run).
+    progress : bool
+        Show a progress bar.
+    device : {"cpu", "cuda"}
+
+    Returns
+    -------
+    TrainResult
+    """
+    if config is None:
+        if algorithm is None:
+            raise InvalidArgumentError("give a config or an algorithm name")
+        config = make_config(algorithm)
+    if algorithm is None:
+        names = [name for name in ALGORITHMS if learner_class(name).config_type is type(config)]
+        if len(names) != 1:
+            raise InvalidArgumentError(f"{type(config).__name__} serves several algorithms "
+                                       f"({', '.join(names)}); name one")
+        algorithm = names[0]
+    learner_type = learner_class(algorithm)
+    if not isinstance(config, learner_type.config_type):
+        raise InvalidArgumentError(f"{algorithm} needs a {learner_type.config_type.__name__}, "
+                                   f"got {type(config).__name__}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InvalidArgumentError("device 'cuda' requested but torch sees no CUDA GPU")
+    game, scenario, resolved = _resolve_game(game_or_scenario, dict(params or {}))
+    env = RecordEpisodes(_make_env(game, scenario, resolved, learner_type, config, seed, device))
+    learner = learner_type(env, config, seed=seed)
+    env.reset(seed=seed)
+
+    folder = None if out is None else Path(out)
+    checkpoint = None if folder is None else folder / "checkpoint.pt"
+    identity = {"algorithm": algorithm, "seed": int(seed), "config": config.to_dict(),
+                "game": _fingerprint(game)}
+    steps, rows, elapsed = 0, [], 0.0
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if resume and checkpoint is not None and checkpoint.exists():
+            document = _load_checkpoint(checkpoint, identity)
+            learner.load_state_dict(document["learner"])
+            env.load_state_dict(document["env"])
+            steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
+                float(document["wall_time"])
+        elif checkpoint is not None and checkpoint.exists() and not resume:
+            checkpoint.unlink()  # a fresh run must not be resumed from an older one later
+
+    def evaluate() -> ExploitabilityResult:
+        profile = tabular_profile(learner, game, scenario)
+        report = nash_conv(game, profile)
+        returns = env.pop_returns()
+        row: dict[str, Any] = {"step": steps, "wall_time": round(elapsed + time.perf_counter()
+                                                                 - started, 3)}
+        row.update({f"return_{i}": float(r) for i, r in enumerate(returns)})
+        row["nash_conv"] = report.nash_conv
+        row.update({f"gain_{i}": float(g) for i, g in enumerate(report.per_player)})
+        row["kind"] = report.kind
+        rows.append(row)
+        return report
+
+    def save() -> None:
+        if checkpoint is None:
+            return
+        _save_checkpoint(checkpoint, {
+            "format": CHECKPOINT_FORMAT, **identity, "steps": steps,
+            "learner": learner.state_dict(), "env": env.state_dict(), "metrics": rows,
+            "wall_time": elapsed + time.perf_counter() - started})
+        _write_metrics(folder / "metrics.csv", rows)  # type: ignore[operator]
+
+    started = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=config.total_steps, initial=steps, unit="step", desc=algorithm,
+                   dynamic_ncols=True)
+    if steps == 0:
+        evaluate()
+    next_eval = (steps // config.eval_interval + 1) * config.eval_interval
+    interval = config.checkpoint_interval
+    next_checkpoint = math.inf if not interval else (steps // interval + 1) * interval
+    while steps < config.total_steps:
+        stats = learner.iterate()
+        consumed = int(stats["env_steps"])
+        steps += consumed
+        if bar is not None:
+            bar.update(consumed)
+            bar.set_postfix(nash_conv=f"{rows[-1]['nash_conv']:.3g}")
+        if steps >= next_eval and steps < config.total_steps:
+            evaluate()
+            next_eval += config.eval_interval * max(1, (steps - next_eval) //
+                                                    config.eval_interval + 1)
+        if steps >= next_checkpoint and steps < config.total_steps:
+            save()
+            next_checkpoint += interval * max(1, (steps - next_checkpoint) // interval + 1)
+    report = evaluate()
+    if bar is not None:
+        bar.close()
+    elapsed += time.perf_counter() - started
+    profile = tabular_profile(learner, game, scenario)
+    if folder is not None:
+        from gametools.formats.npz import save_game, save_profile
+        save()
+        save_game(folder / "game.npz", game)
+        save_profile(folder / "policy.npz", profile)
+        summary = {"algorithm": algorithm, "seed": seed, "config": config.to_dict(),
+                   "steps": steps, "wall_time": elapsed, "exploitability": report.to_dict(),
+                   "scenario": None if scenario is None else scenario.name,
+                   "params": resolved}
+        if scenario is not None and scenario.summarize is not None:
+            summary["summary"] = _jsonable(scenario.summarize(game, profile, **resolved))
+        if scenario is not None and scenario.reference is not None:
+            summary["reference"] = _jsonable(scenario.reference(**resolved))
+        _atomic_write_bytes(folder / "result.json",
+                            json.dumps(summary, indent=2, default=float).encode())
+    return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
+                       steps, elapsed)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+

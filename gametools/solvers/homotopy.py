@@ -1,0 +1,831 @@
+"""Stationary Markov perfect equilibria of discounted stochastic games by the logit QRE homotopy.
+
+Definitions
+-----------
+For a fully observed discounted Markov game, a stationary profile ``sigma`` (``sigma_i(s)`` on
+the simplex of player ``i``'s actions in state ``s``) with values ``V_i(s)`` defines the
+*continuation payoffs*
+
+    Q_i(s, a_i) = E_{a_-i ~ sigma_-i(s)} [ r_i(s, a) + gamma * sum_s' P(s' | s, a) V_i(s') ].
+
+A *logit Markov quantal response equilibrium* (Markov QRE) at precision ``lam >= 0`` solves, in
+every state and for every player,
+
+    sigma_i(s) = softmax(lam * Q_i(s, .)),        V_i(s) = sum_a sigma_i(s, a) Q_i(s, a).
+
+At ``lam = 0`` it is unique: uniform policies, with values solving the linear system
+``(I - gamma P_sigma) V_i = r_i^sigma``. For generic games the Markov QRE correspondence contains
+a smooth curve from there whose limit as ``lam -> infinity`` is a stationary (Markov perfect)
+equilibrium (Eibelshaeuser and Poensgen 2019; McKelvey and Palfrey 1995 for one state).
+
+The curve is traced in ``y = (beta, V, lam)`` with ``beta = log sigma`` and the equations (per
+state ``s`` and player ``i``)
+
+    sum_a exp(beta_i(s, a)) - 1 = 0,
+    beta_i(s, a) - beta_i(s, 0) - lam * (Q_i(s, a) - Q_i(s, 0)) = 0      (a >= 1),
+    V_i(s) - sum_a exp(beta_i(s, a)) Q_i(s, a) = 0.
+
+``lam`` itself is the path parameter: as ``lam`` grows the curve becomes a straight ray
+(``beta`` of inferior actions falls linearly in ``lam``), so the step size grows geometrically
+and large precisions are reached in few steps; progress is shown as the bounded
+``t = lam / (1 + lam)`` (``lam`` relative to the reward range).
+
+Numerics
+--------
+- Predictor-corrector continuation (Allgower and Georg 2003): Euler predictor along the unit
+  tangent, which solves ``[DH; tau_prev] tau = e`` (so the orientation follows the previous
+  tangent through turning points in ``lam``), and a chord-Newton corrector in the hyperplane
+  orthogonal to the tangent that reuses the factorisation made for the tangent. The step grows
+  when the corrector converges fast and is halved when it drifts, contracts slowly or the curve
+  turns sharply.
+- The analytic Jacobian has block structure: the strategy rows of state ``s`` depend on
+  ``beta(s)`` only (``S`` blocks of size ``sum_i n_i``) and on the values of all states; the
+  value rows couple through ``I - gamma P_sigma``. Linear solves eliminate the per-state blocks
+  (batched small inverses) and factor the Schur complement of size ``N * S + 1`` with LAPACK;
+  when a per-state block is ill-conditioned the full dense system is factored instead.
+- Every residual and Jacobian block is vectorised over states with ``einsum``.
+- Rewards are divided by the reward range internally; ``lam`` is reported in payoff units.
+- A QRE at precision ``lam`` is only ``O(1 / lam)`` from equilibrium. Along the path, once the
+  probabilities separate, a *support polish* solves the equilibrium equations on the support the
+  path suggests (each player indifferent on her support in every state, values consistent) by
+  Newton's method. A polished profile becomes the answer only if its exact NashConv (from
+  :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``max_regret`` and the
+  path keeps approaching it while ``lam`` doubles (so the path, not luck, selects it).
+
+References
+----------
+- S. Eibelshaeuser and D. Poensgen (2019), Markov quantal response equilibrium and a homotopy
+  method for computing and selecting Markov perfect equilibria of dynamic stochastic games,
+  SSRN 3314404; the ``sgamesolver`` package (``sgamesolver.homotopy.QRE``).
+- R. D. McKelvey and T. R. Palfrey (1995), Quantal response equilibria for normal form games,
+  Games and Economic Behavior 10, 6-38.
+- E. L. Allgower and K. Georg (2003), Introduction to Numerical Continuation Methods, SIAM.
+
+Examples
+--------
+Matching pennies repeated forever (one state that loops to itself): the stationary equilibrium
+mixes evenly and is worth 0 to both players.
+
+>>> import numpy as np
+>>> from gametools import MarkovGame
+>>> from gametools.solvers.homotopy import markov_qre_homotopy
+>>> pennies = np.array([[1.0, -1.0], [-1.0, 1.0]])
+>>> game = MarkovGame(np.ones((1, 2, 2, 1)), np.stack([pennies, -pennies])[:, None], [1.0], 0.9)
+>>> result = markov_qre_homotopy(game)
+>>> result.status, result.max_regret <= 1e-8
+('success', True)
+>>> [np.round(p, 6).tolist() for p in result.equilibria[0].strategies]
+[[[0.5, 0.5]], [[0.5, 0.5]]]
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from gametools.errors import GametoolsError
+from gametools.model import MarkovGame
+from gametools.solvers.result import (Equilibrium, SolverResult, make_markov_equilibrium,
+                                      reward_range)
+
+__all__ = ["markov_qre_homotopy", "HomotopyInputError"]
+
+_LETTERS = "abcdefghijklmnopqr"
+
+#: Per-state blocks whose condition number exceeds this are not eliminated (dense fallback).
+_CONDITION_LIMIT = 1e9
+_DEBUG = False
+
+#: Nominal first corrector distance, chord contraction rate and tangent turning angle (radians):
+#: the step size is adapted so that they approach these values and a step is rejected when one
+#: exceeds twice its value (Allgower and Georg 2003, sec. 6.1).
+_STEP_CONTROL = (0.3, 0.3, 0.3)
+#: The corrector stops at this step length: only staying on the path matters, since the answer
+#: comes from the support polish (or is certified directly).
+_CORRECTOR_TOL = 1e-7
+
+
+class HomotopyInputError(GametoolsError, ValueError):
+    """The game or an option is outside what the homotopy handles (the message says why)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# tensor helpers
+# ---------------------------------------------------------------------------------------------
+
+def _contract(tensor: np.ndarray, sigmas: Sequence[np.ndarray], keep: Sequence[int]
+              ) -> np.ndarray:
+    """Contract the action axes of ``tensor`` ``(S, n_1, ..., n_N, *rest)`` with ``sigmas``.
+
+    Player ``k``'s axis is summed against ``sigmas[k]`` ``(S, n_k)`` (state by state) unless
+    ``k`` is in ``keep``; kept axes stay in player order: shape ``(S, *n_keep, *rest)``.
+    """
+    num_players = len(sigmas)
+    players = _LETTERS[:num_players]
+    operands: list[np.ndarray] = [tensor]
+    subscripts = ["s" + players + "..."]
+    for k in range(num_players):
+        if k not in keep:
+            operands.append(sigmas[k])
+            subscripts.append("s" + players[k])
+    output = "s" + "".join(players[k] for k in sorted(keep)) + "..."
+    if len(operands) == 1:
+        return tensor
+    return np.einsum(",".join(subscripts) + "->" + output, *operands)
+
+
+def _pair(tensor: np.ndarray, sigmas: Sequence[np.ndarray], i: int, j: int) -> np.ndarray:
+    """``tensor`` with every player but ``i`` and ``j`` contracted, axes ``(S, n_i, n_j, ...)``."""
+    block = _contract(tensor, sigmas, (i, j))
+    return block if i < j else np.swapaxes(block, 1, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# block-structured linear systems
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Blocks:
+    """Jacobian of a system in ``(x, v[, lam])`` with per-state unknowns ``x`` ``(S, m)``.
+
+    ``local`` rows (``S x m``) depend on ``x(s)`` through ``A`` ``(S, m, m)`` and on the global
+    unknowns ``v`` ``(K,)`` through ``B`` ``(S, m, K)``; ``global`` rows ``(K,)`` (ordered
+    ``i * S + s``) depend on ``x(s)`` through ``C`` ``(S, N, m)`` and on ``v`` through ``D``
+    ``(K, K)``. ``c`` ``(S, m)`` is the derivative of the local rows in ``lam`` (the global rows
+    do not depend on ``lam``), None for square systems.
+    """
+
+    A: np.ndarray
+    B: np.ndarray
+    C: np.ndarray
+    D: np.ndarray
+    c: np.ndarray | None = None
+
+    def dense(self) -> np.ndarray:
+        """The full matrix ``(S*m + K, S*m + K [+ 1])``."""
+        num_states, m, _ = self.A.shape
+        k = self.D.shape[0]
+        local = num_states * m
+        width = local + k + (0 if self.c is None else 1)
+        out = np.zeros((local + k, width))
+        rows = np.arange(local).reshape(num_states, m)
+        out[rows[:, :, None], rows[:, None, :]] = self.A
+        out[:local, local:local + k] = self.B.reshape(local, k)
+        num_players = self.C.shape[1]
+        global_rows = local + (np.arange(num_players)[None, :] * num_states
+                               + np.arange(num_states)[:, None])  # (S, N)
+        out[global_rows[:, :, None], rows[:, None, :]] = self.C
+        out[local:, local:local + k] = self.D
+        if self.c is not None:
+            out[:local, -1] = self.c.ravel()
+        return out
+
+
+class _Factorization:
+    """Solves a system given by :class:`_Blocks`, bordered by a row when ``c`` is present.
+
+    The per-state blocks ``A(s)`` that are well conditioned are eliminated (batched inverses
+    from one batched SVD); the remaining unknowns (the values, ``lam``, and the local unknowns
+    of states whose block is singular or ill-conditioned) form a Schur complement that is
+    LU-factored densely. Singular blocks are legitimate: in a stochastic game a player can be
+    kept indifferent in a state by the others' play elsewhere, through the values.
+    """
+
+    def __init__(self, blocks: _Blocks, border: np.ndarray | None = None) -> None:
+        self.blocks = blocks
+        num_states, m, _ = blocks.A.shape
+        k = blocks.D.shape[0]
+        self.shape, self.size_k = (num_states, m), k
+        self.bordered = blocks.c is not None
+        with np.errstate(all="ignore"):
+            try:
+                inverse = np.linalg.inv(blocks.A)
+                # inf-norm condition numbers, cheap to get once the inverses are known
+                condition = (np.abs(blocks.A).sum(axis=2).max(axis=1)
+                             * np.abs(inverse).sum(axis=2).max(axis=1))
+                good = np.isfinite(condition) & (condition <= _CONDITION_LIMIT)
+            except np.linalg.LinAlgError:  # some block is exactly singular
+                u, singular, vt = np.linalg.svd(blocks.A)
+                good = ((singular[:, -1] > 0)
+                        & (singular[:, 0] <= _CONDITION_LIMIT * singular[:, -1])
+                        & np.all(np.isfinite(singular), axis=1))
+                inverse = np.zeros_like(blocks.A)
+                inverse[good] = np.einsum("sji,sj,skj->sik", vt[good], 1.0 / singular[good],
+                                          u[good])
+        self.good = np.flatnonzero(good)
+        self.bad = np.flatnonzero(~good)
+        self.num_bad = len(self.bad)
+        g = self.good
+        self.inverse = inverse[g]
+        columns = blocks.B[g] if not self.bordered else np.concatenate(
+            [blocks.B[g], blocks.c[g][:, :, None]], axis=2)  # type: ignore[index]
+        self.inverse_columns = self.inverse @ columns  # (G, m, K [+1])
+        # unknowns of the reduced system: local unknowns of bad states, values, [lam]
+        nb = self.num_bad * m
+        size = nb + k + (1 if self.bordered else 0)
+        reduced = np.zeros((size, size))
+        bad_rows = np.arange(nb).reshape(self.num_bad, m)
+        if self.num_bad:
+            reduced[bad_rows[:, :, None], bad_rows[:, None, :]] = blocks.A[self.bad]
+            reduced[:nb, nb:nb + k] = blocks.B[self.bad].reshape(nb, k)
+            if self.bordered:
+                reduced[:nb, -1] = blocks.c[self.bad].ravel()  # type: ignore[index]
+            global_rows = nb + (np.arange(blocks.C.shape[1])[None, :] * num_states
+                                + self.bad[:, None])  # (Bd, N)
+            reduced[global_rows[:, :, None], bad_rows[:, None, :]] = blocks.C[self.bad]
+        # global rows of good states lose C(s) A(s)^-1 [B(s) c(s)]
+        correction = np.zeros((blocks.C.shape[1], num_states, columns.shape[2]))
+        correction[:, g] = np.einsum("sim,smk->isk", blocks.C[g], self.inverse_columns)
+        reduced[nb:nb + k, nb:] -= correction.reshape(k, -1)
+        reduced[nb:nb + k, nb:nb + k] += blocks.D
+        if self.bordered:
+            assert border is not None
+            local = num_states * m
+            border_x = border[:local].reshape(num_states, m)
+            self.border_good = border_x[g]
+            if self.num_bad:
+                reduced[-1, :nb] = border_x[self.bad].ravel()
+            reduced[-1, nb:] = border[local:] - np.einsum("sm,smk->k", self.border_good,
+                                                          self.inverse_columns)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # checked just below
+            self.lu = scipy.linalg.lu_factor(reduced, check_finite=False)
+        if not np.all(np.isfinite(self.lu[0])) or np.any(np.diag(self.lu[0]) == 0):
+            raise np.linalg.LinAlgError("singular Jacobian")
+
+    @property
+    def dense(self) -> bool:
+        """Whether some per-state block could not be eliminated."""
+        return self.num_bad > 0
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        """Solve for a right-hand side laid out like the unknowns ``(x, v[, lam])``."""
+        num_states, m = self.shape
+        local = num_states * m
+        f_local = rhs[:local].reshape(num_states, m)
+        g = np.einsum("smn,sn->sm", self.inverse, f_local[self.good])
+        tail_rhs = np.concatenate([f_local[self.bad].ravel(), rhs[local:]])
+        nb = self.num_bad * m
+        contribution = np.zeros((self.blocks.C.shape[1], num_states))
+        contribution[:, self.good] = np.einsum("sim,sm->is", self.blocks.C[self.good], g)
+        tail_rhs[nb:nb + self.size_k] -= contribution.ravel()
+        if self.bordered:
+            tail_rhs[-1] -= float(np.sum(self.border_good * g))
+        tail = scipy.linalg.lu_solve(self.lu, tail_rhs, check_finite=False)
+        x = np.empty((num_states, m))
+        x[self.good] = g - np.einsum("smk,k->sm", self.inverse_columns, tail[nb:])
+        x[self.bad] = tail[:nb].reshape(self.num_bad, m)
+        return np.concatenate([x.ravel(), tail[nb:]])
+
+
+# ---------------------------------------------------------------------------------------------
+# the Markov QRE system
+# ---------------------------------------------------------------------------------------------
+
+class _MarkovQRE:
+    """The Markov QRE equations in ``y = (beta (S, m), V (N, S), lam)``, rewards scaled."""
+
+    def __init__(self, game: MarkovGame) -> None:
+        self.num_players = game.num_players
+        self.num_states = game.num_states
+        self.num_actions = game.num_actions
+        self.offsets = np.concatenate([[0], np.cumsum(self.num_actions)]).astype(int)
+        self.m = int(self.offsets[-1])
+        self.scale = reward_range(game)
+        self.discount = game.discount
+        live = ~game.terminal
+        # terminal states pay nothing and lead nowhere: their values solve V = 0 and their
+        # policies stay uniform, so they need no special equations
+        shape = (self.num_states,) + (1,) * len(self.num_actions)
+        self.rewards = game.rewards / self.scale * live.reshape(shape)[None]
+        self.transitions = game.dense_transitions() * live.reshape(shape)[..., None]
+        self.transition_rows = self.transitions.reshape(-1, self.num_states)
+        self.size_local = self.num_states * self.m
+        self.size_k = self.num_players * self.num_states
+        self.dim = self.size_local + self.size_k
+
+    # unknown vector ---------------------------------------------------------------------
+
+    def split(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        local = y[:self.size_local].reshape(self.num_states, self.m)
+        values = y[self.size_local:self.dim].reshape(self.num_players, self.num_states)
+        return local, values
+
+    def per_player(self, local: np.ndarray) -> list[np.ndarray]:
+        return [local[:, self.offsets[i]:self.offsets[i + 1]] for i in range(self.num_players)]
+
+    def continuation(self, values: np.ndarray) -> np.ndarray:
+        """``u_i(s, a) = r_i(s, a) + gamma E[V_i(s') | s, a]``, shape ``(N, S, n_1..n_N)``."""
+        expected = (self.transition_rows @ values.T).T.reshape(self.rewards.shape)
+        return self.rewards + self.discount * expected
+
+    def start(self) -> np.ndarray:
+        sigmas = [np.full((self.num_states, n), 1.0 / n) for n in self.num_actions]
+        chain = _contract(self.transitions, sigmas, ())
+        matrix = np.eye(self.num_states) - self.discount * chain
+        mean_rewards = np.stack([_contract(r, sigmas, ()) for r in self.rewards])
+        values = np.linalg.solve(matrix, mean_rewards.T).T
+        beta = np.concatenate([np.full((self.num_states, n), -math.log(n))
+                               for n in self.num_actions], axis=1)
+        return np.concatenate([beta.ravel(), values.ravel(), [0.0]])
+
+    # QRE residual and Jacobian ----------------------------------------------------------
+
+    def residual(self, y: np.ndarray) -> np.ndarray:
+        return self._evaluate(y, jacobian=False)[0]
+
+    def evaluate(self, y: np.ndarray) -> tuple[np.ndarray, _Blocks]:
+        residual, blocks = self._evaluate(y, jacobian=True)
+        assert blocks is not None
+        return residual, blocks
+
+    def _evaluate(self, y: np.ndarray, *, jacobian: bool) -> tuple[np.ndarray, _Blocks | None]:
+        lam = float(y[-1])
+        beta, values = self.split(y)
+        sigma_all = np.exp(beta)
+        betas, sigmas = self.per_player(beta), self.per_player(sigma_all)
+        payoffs = self.continuation(values)
+        num_states, num_players, m = self.num_states, self.num_players, self.m
+        local = np.empty((num_states, m))
+        value_rows = np.empty((num_players, num_states))
+        q_values = []
+        for i in range(num_players):
+            o, n = self.offsets[i], self.num_actions[i]
+            q = _contract(payoffs[i], sigmas, (i,))
+            q_values.append(q)
+            local[:, o] = sigmas[i].sum(axis=1) - 1.0
+            local[:, o + 1:o + n] = (betas[i][:, 1:] - betas[i][:, :1]
+                                     - lam * (q[:, 1:] - q[:, :1]))
+            value_rows[i] = values[i] - np.sum(sigmas[i] * q, axis=1)
+        residual = np.concatenate([local.ravel(), value_rows.ravel()])
+        if not jacobian:
+            return residual, None
+        gamma = self.discount
+        A = np.zeros((num_states, m, m))
+        B = np.zeros((num_states, m, self.size_k))
+        C = np.zeros((num_states, num_players, m))
+        D = np.zeros((self.size_k, self.size_k))
+        c = np.zeros((num_states, m))
+        chain = None
+        for i in range(num_players):
+            o, n = self.offsets[i], self.num_actions[i]
+            q = q_values[i]
+            A[:, o, o:o + n] = sigmas[i]
+            A[:, o + 1:o + n, o + 1:o + n] += np.eye(n - 1)
+            A[:, o + 1:o + n, o] -= 1.0
+            C[:, i, o:o + n] = -sigmas[i] * q
+            for j in range(num_players):
+                if j == i:
+                    continue
+                oj, nj = self.offsets[j], self.num_actions[j]
+                # d Q_i(s, a) / d beta_j(s, b) = sigma_j(s, b) * u_i(s, a, b | others mixed)
+                pair = _pair(payoffs[i], sigmas, i, j)
+                A[:, o + 1:o + n, oj:oj + nj] = (-lam * (pair[:, 1:, :] - pair[:, :1, :])
+                                                 * sigmas[j][:, None, :])
+                C[:, i, oj:oj + nj] = -sigmas[j] * np.einsum("sab,sa->sb", pair, sigmas[i])
+            own_chain = _contract(self.transitions, sigmas, (i,))  # (S, n_i, S)
+            B[:, o + 1:o + n, i * num_states:(i + 1) * num_states] = (
+                -lam * gamma * (own_chain[:, 1:, :] - own_chain[:, :1, :]))
+            c[:, o + 1:o + n] = -(q[:, 1:] - q[:, :1])
+            if chain is None:
+                chain = np.einsum("sat,sa->st", own_chain, sigmas[i])
+        assert chain is not None
+        block = np.eye(num_states) - gamma * chain
+        for i in range(num_players):
+            D[i * num_states:(i + 1) * num_states, i * num_states:(i + 1) * num_states] = block
+        return residual, _Blocks(A, B, C, D, c)
+
+    def policies(self, y: np.ndarray) -> list[np.ndarray]:
+        sigma = np.exp(self.split(y)[0])
+        out = []
+        for x in self.per_player(sigma):
+            out.append(x / x.sum(axis=1, keepdims=True))
+        return out
+
+    # support polish -----------------------------------------------------------------------
+
+    def polish(self, policies: Sequence[np.ndarray], values: np.ndarray,
+               supports: Sequence[np.ndarray], *, max_iterations: int = 12,
+               tol: float = 1e-13) -> tuple[list[np.ndarray], np.ndarray, bool, int]:
+        """Newton's method on the equilibrium equations restricted to ``supports``.
+
+        Unknowns: probabilities ``sigma`` ``(S, m)`` (zero off the supports) and values ``V``.
+        Per state and player, with ``a0`` the most likely action: ``Q(a) - Q(a0) = 0`` on the
+        support, ``sigma(a) = 0`` off it, ``sum sigma = 1`` (in row ``a0``), and the value row
+        ``V - Q(a0) = 0``. Returns policies, values, whether Newton converged, iterations.
+        """
+        num_states, num_players, m = self.num_states, self.num_players, self.m
+        gamma = self.discount
+        sigma = np.concatenate([np.where(s, p, 0.0) for p, s in zip(policies, supports)], axis=1)
+        sigma /= np.concatenate([np.repeat(x.sum(axis=1, keepdims=True), x.shape[1], axis=1)
+                                 for x in self.per_player(sigma)], axis=1)
+        anchors = [np.argmax(p, axis=1) for p in policies]
+        differences, anchor_rows, off = [], [], []
+        for i in range(num_players):
+            n = self.num_actions[i]
+            one_hot = np.eye(n)[anchors[i]]  # (S, n)
+            inside = supports[i] & (one_hot == 0)
+            # T(s): row a = e_a - e_a0 for support actions other than a0, zero elsewhere
+            differences.append(inside[:, :, None] * (np.eye(n)[None] - one_hot[:, None, :]))
+            anchor_rows.append(one_hot)
+            off.append(~supports[i])
+        y = np.concatenate([sigma.ravel(), values.ravel()])
+        converged = False
+        iteration = 0
+        for iteration in range(1, max_iterations + 1):
+            local_x, v = y[:self.size_local].reshape(num_states, m), y[self.size_local:]
+            v = v.reshape(num_players, num_states)
+            sigmas = self.per_player(local_x)
+            payoffs = self.continuation(v)
+            local = np.empty((num_states, m))
+            value_rows = np.empty((num_players, num_states))
+            A = np.zeros((num_states, m, m))
+            B = np.zeros((num_states, m, self.size_k))
+            C = np.zeros((num_states, num_players, m))
+            D = np.zeros((self.size_k, self.size_k))
+            for i in range(num_players):
+                o, n = self.offsets[i], self.num_actions[i]
+                t, one_hot = differences[i], anchor_rows[i]
+                q = _contract(payoffs[i], sigmas, (i,))
+                local[:, o:o + n] = (np.einsum("sab,sb->sa", t, q) + off[i] * sigmas[i]
+                                     + one_hot * (sigmas[i].sum(axis=1, keepdims=True) - 1.0))
+                value_rows[i] = v[i] - np.sum(one_hot * q, axis=1)
+                A[:, o:o + n, o:o + n] = (off[i][:, :, None] * np.eye(n)[None]
+                                          + one_hot[:, :, None])
+                for j in range(num_players):
+                    if j == i:
+                        continue
+                    oj, nj = self.offsets[j], self.num_actions[j]
+                    pair = _pair(payoffs[i], sigmas, i, j)
+                    A[:, o:o + n, oj:oj + nj] = np.einsum("sab,sbc->sac", t, pair)
+                    C[:, i, oj:oj + nj] = -np.einsum("sa,sab->sb", one_hot, pair)
+                own_chain = _contract(self.transitions, sigmas, (i,))
+                cols = slice(i * num_states, (i + 1) * num_states)
+                B[:, o:o + n, cols] = gamma * np.einsum("sab,sbt->sat", t, own_chain)
+                D[cols, cols] = (np.eye(num_states)
+                                 - gamma * np.einsum("sa,sat->st", one_hot, own_chain))
+            residual = np.concatenate([local.ravel(), value_rows.ravel()])
+            if not np.all(np.isfinite(residual)):
+                break
+            if np.abs(residual).max() <= tol * (1.0 + np.abs(v).max()):
+                converged = True
+                break
+            try:
+                with np.errstate(all="ignore"):
+                    step = _Factorization(_Blocks(A, B, C, D)).solve(-residual)
+            except (np.linalg.LinAlgError, ValueError):
+                break
+            if not np.all(np.isfinite(step)):
+                break
+            y = y + step
+            if np.abs(step).max() > 10.0:  # Newton is diverging: the support is wrong
+                break
+        local_x, v = y[:self.size_local].reshape(num_states, m), y[self.size_local:]
+        return self.per_player(local_x), v.reshape(num_players, num_states), converged, iteration
+
+    def gains(self, policies: Sequence[np.ndarray], values: np.ndarray) -> float:
+        """Largest one-shot deviation gain ``max_a Q_i(s, a) - V_i(s)`` (scaled rewards)."""
+        payoffs = self.continuation(values)
+        worst = 0.0
+        for i in range(self.num_players):
+            q = _contract(payoffs[i], list(policies), (i,))
+            worst = max(worst, float((q.max(axis=1) - np.sum(policies[i] * q, axis=1)).max()),
+                        float(np.abs(np.sum(policies[i] * q, axis=1) - values[i]).max()))
+        return worst
+
+
+# ---------------------------------------------------------------------------------------------
+# path following
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _PathStats:
+    steps: int = 0
+    rejected: int = 0
+    corrector_iterations: int = 0
+    jacobians: int = 0
+    dense_fallbacks: int = 0
+    arc_length: float = 0.0
+    polish_attempts: int = 0
+    polish_iterations: int = 0
+
+
+class _Progress:
+    """tqdm bar of ``t = lam / (1 + lam)`` when tqdm is installed, else lines on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar = None
+        self.enabled = enabled
+        self.last_print = 0.0
+        if not enabled:
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # tqdm is optional: fall back to plain lines
+            return
+        self.bar = tqdm(total=1.0, desc="Markov QRE path t", unit="",
+                        bar_format="{desc}: {n:.6f} |{bar}| [{elapsed}] {postfix}")
+
+    def update(self, t: float, lam: float, steps: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.n = min(t, 1.0)
+            self.bar.set_postfix_str(f"lambda={lam:.4g} steps={steps}", refresh=False)
+            self.bar.refresh()
+        elif time.monotonic() - self.last_print > 1.0:
+            self.last_print = time.monotonic()
+            print(f"markov_qre_homotopy: step {steps:6d}  t {t:.6f}  lambda {lam:.6g}",
+                  file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _check_options(**options: float) -> None:
+    for name, value in options.items():
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise HomotopyInputError(f"{name} must be a finite number > 0 (got {value!r})")
+
+
+def _check_game(game: Any) -> MarkovGame:
+    if not isinstance(game, MarkovGame):
+        raise TypeError(f"markov_qre_homotopy needs a MarkovGame, got {type(game).__name__}; "
+                        "for a normal-form game use gametools.solvers.logit.logit_solve")
+    if not game.fully_observed:
+        raise HomotopyInputError(
+            "markov_qre_homotopy needs a fully observed game (stationary Markov equilibria "
+            "condition on the state); this game has observations, so players act on "
+            "information sets and the Markov QRE equations do not apply")
+    if game.discount >= 1.0:
+        raise HomotopyInputError(
+            "markov_qre_homotopy needs discount < 1 (got 1.0): an undiscounted terminating game "
+            "is solved by backward induction over its finite horizon (unroll it with "
+            "gametools.time_indexed and solve the stage games from the end)")
+    return game
+
+
+def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
+                        first_step: float = 0.1, max_accel: float = 2.0,
+                        max_steps: int = 5000, max_lambda: float | None = None,
+                        polish: bool = True, progress: bool | Callable[[int, float], None] = False
+                        ) -> SolverResult:
+    """A stationary Markov perfect equilibrium at the end of the logit Markov-QRE path.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        Fully observed, ``discount < 1``; dense or sparse transitions (materialised densely,
+        ``S * prod(n_i) * S`` floats).
+    max_regret : float
+        Succeed when the exact NashConv-type regret (largest per-player deviation gain divided
+        by the reward range, :func:`~gametools.solvers.result.make_markov_equilibrium`) is at
+        most this.
+    first_step : float
+        First arclength step in ``(log sigma, V / range, lam * range)`` coordinates.
+    max_accel : float
+        Largest factor (> 1) by which the step may grow from one step to the next.
+    max_steps : int
+        Give up (status ``"max_iterations"``) after this many accepted steps.
+    max_lambda : float, optional
+        Give up (status ``"max_iterations"``) when ``lam`` exceeds this, in payoff units;
+        default ``1e12 / reward_range``.
+    polish : bool
+        Try the support polish (module docstring). Without it the path alone must reach
+        ``max_regret``, which needs ``lam`` of order ``1 / ((1 - discount) * max_regret)``.
+    progress : bool or callable
+        True shows a tqdm bar of ``t = lam / (1 + lam)`` (relative precision, in ``[0, 1)``);
+        a callable is called after every accepted step with ``(step, lam)``.
+
+    Returns
+    -------
+    SolverResult
+        One equilibrium (the best point found, certified by the exact evaluator, with
+        ``state_values`` ``(N, S)``); policies ``(S, n_i)``. Status ``"success"`` iff its
+        regret is at most ``max_regret``; ``"failed"`` when the step size collapsed,
+        ``"max_iterations"`` when ``max_steps`` or ``max_lambda`` ran out. ``extra``: ``steps``,
+        ``rejected_steps``, ``corrector_iterations``, ``jacobians``, ``dense_fallbacks``,
+        ``polish_attempts``, ``polish_iterations``, ``polished``, ``lambda`` (payoff units),
+        ``t``, ``arc_length``, ``time_s``.
+
+    Raises
+    ------
+    TypeError
+        If ``game`` is not a MarkovGame.
+    HomotopyInputError
+        For partially observed games, ``discount == 1`` or invalid options.
+    """
+    started = time.perf_counter()
+    game = _check_game(game)
+    _check_options(max_regret=max_regret, first_step=first_step, max_steps=max_steps)
+    if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
+        raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
+    system = _MarkovQRE(game)
+    scale = system.scale
+    lam_limit = 1e12 if max_lambda is None else float(max_lambda) * scale
+    _check_options(max_lambda=lam_limit)
+    callback = progress if callable(progress) else None
+    bar = _Progress(bool(progress) and callback is None)
+    stats = _PathStats()
+
+    nominal_distance, nominal_contraction, nominal_angle = _STEP_CONTROL
+    corrector_tol, max_corrector = _CORRECTOR_TOL, 12
+    min_step = 1e-10
+
+    y = system.start()
+    unit_last = np.zeros(system.dim + 1)
+    unit_last[-1] = 1.0
+    _, blocks = system.evaluate(y)
+    stats.jacobians += 1
+    tangent = _Factorization(blocks, unit_last).solve(unit_last)  # towards increasing lam
+    tangent /= np.linalg.norm(tangent)
+
+    step = first_step
+    status, message = "running", ""
+    best: Equilibrium | None = None
+    polished_found = False
+    candidates: list[list[Any]] = []  # [equilibrium, lam_ref, distance_ref]
+    tried: dict[bytes, float] = {}
+    previous_keys: list[bytes] = []
+
+    def try_polish(point: np.ndarray, direction: np.ndarray) -> None:
+        lam = float(point[-1])
+        policies = system.policies(point)
+        beta, _ = system.split(point)
+        beta_rate, _ = system.split(direction)
+        # The support the path is heading for: along the path, the log-probability ratio
+        # d = beta(a) - max beta of an action that vanishes falls like -gap * lam, so its
+        # elasticity lam * dd/dlam tends to -infinity, while the ratio of a support action
+        # converges (elasticity -> 0). This separates supports once lam * gap is of order 1,
+        # long before the probabilities themselves are small.
+        elasticity = []
+        for b, rate in zip(system.per_player(beta), system.per_player(beta_rate)):
+            top = np.argmax(b, axis=1)[:, None]
+            elasticity.append(lam * (rate - np.take_along_axis(rate, top, axis=1))
+                              / float(direction[-1]))
+        keys = []
+        for kappa in (1.0, 4.0):
+            supports = [(e > -kappa) & (p >= 1e-12 * p.max(axis=1, keepdims=True))
+                        for e, p in zip(elasticity, policies)]
+            key = b"".join(np.packbits(s).tobytes() for s in supports)
+            keys.append(key)
+            # polish a support only once the path has suggested it twice in a row: Newton
+            # steps cost as much as path steps, and a support still in flux is rarely right
+            if key in previous_keys:
+                attempt(key, lam, policies, system.split(point)[1], supports)
+        previous_keys[:] = keys
+
+    def attempt(key: bytes, lam: float, policies: list[np.ndarray], values: np.ndarray,
+                supports: list[np.ndarray]) -> None:
+        if key in tried and lam < 2.0 * tried[key]:
+            return
+        tried[key] = lam
+        stats.polish_attempts += 1
+        polished, polished_values, converged, iterations = system.polish(
+            policies, values.copy(), supports)
+        stats.polish_iterations += iterations
+        if not converged or min(float(p.min()) for p in polished) < -1e-9:
+            return
+        cleaned = [np.clip(p, 0.0, None) for p in polished]
+        cleaned = [p / p.sum(axis=1, keepdims=True) for p in cleaned]
+        # one-shot deviation gains bound the exact regret by gain / (1 - gamma): screen cheaply
+        if system.gains(cleaned, polished_values) > 10.0 * max_regret:
+            return
+        equilibrium = make_markov_equilibrium(game, cleaned)
+        if equilibrium.regret > max_regret:
+            return
+        distance = max(float(np.abs(a - b).max()) for a, b in zip(cleaned, policies))
+        candidates.append([equilibrium, lam, distance])
+
+    def confirmed(point: np.ndarray, lam_velocity: float) -> Equilibrium | None:
+        """A candidate the path keeps approaching while lam doubles (see module docstring)."""
+        lam = float(point[-1])
+        policies = system.policies(point)
+        kept = []
+        for candidate in candidates:
+            equilibrium, lam_ref, distance_ref = candidate
+            distance = max(float(np.abs(a - b).max())
+                           for a, b in zip(equilibrium.strategies, policies))
+            if distance <= 1e-9:
+                return equilibrium  # the path itself has arrived there
+            if lam < 2.0 * lam_ref:
+                kept.append(candidate)
+                continue
+            if lam_velocity > 0 and distance <= 0.6 * distance_ref:
+                return equilibrium
+        candidates[:] = kept
+        return None
+
+    while True:
+        lam = float(y[-1])
+        bar.update(lam / (1.0 + lam), lam / scale, stats.steps)
+        if polish and stats.steps > 0 and tangent[-1] > 0:
+            found = confirmed(y, float(tangent[-1]))
+            if found is not None:
+                best, polished_found, status = found, True, "success"
+                message = "support polish of the path's end, confirmed along the path"
+                break
+            try_polish(y, tangent)
+        if lam > lam_limit:
+            status = "max_iterations"
+            message = "lambda exceeded max_lambda before reaching max_regret"
+            break
+        if stats.steps >= max_steps:
+            status, message = "max_iterations", f"stopped after max_steps = {max_steps} steps"
+            break
+        if step < min_step:
+            status = "failed"
+            message = f"step size fell below {min_step:g} (a bifurcation or a singularity)"
+            break
+        # Euler predictor; the Jacobian at the predicted point gives the next tangent and the
+        # chord-Newton corrector (in the plane orthogonal to the current tangent)
+        candidate = y + step * tangent
+        accepted = False
+        first_distance, worst_contraction, previous_distance, angle = 0.0, 0.0, 0.0, 0.0
+        iteration = 0
+        with np.errstate(all="ignore"):
+            current, new_blocks = system.evaluate(candidate)
+            stats.jacobians += 1
+            try:
+                new_factorization = _Factorization(new_blocks, tangent)
+                new_tangent = new_factorization.solve(unit_last)
+                new_tangent /= np.linalg.norm(new_tangent)
+                cosine = float(new_tangent @ tangent)
+                angle = math.acos(min(1.0, cosine)) if math.isfinite(cosine) else math.inf
+            except (np.linalg.LinAlgError, ValueError):
+                angle = math.inf
+            for iteration in range(1, max_corrector + 1):
+                if angle > 2.0 * nominal_angle or not np.all(np.isfinite(current)):
+                    break
+                stats.corrector_iterations += 1
+                correction = new_factorization.solve(np.concatenate([-current, [0.0]]))
+                distance = float(np.linalg.norm(correction))
+                candidate = candidate + correction
+                if not math.isfinite(distance) or distance > 2.0 * nominal_distance:
+                    break
+                if iteration == 1:
+                    first_distance = distance
+                # Rounding in the residual grows with the point's size (log-probabilities of
+                # vanishing actions fall like -lam * gap) times the conditioning (about lam).
+                noise = 1e-13 * max(1.0, abs(float(candidate[-1]))) * float(
+                    np.abs(candidate).max())
+                if distance <= max(corrector_tol, noise):
+                    accepted = True
+                    break
+                if iteration >= 2:
+                    contraction = distance / (previous_distance + 1e-300)
+                    worst_contraction = max(worst_contraction, contraction)
+                    if contraction > 2.0 * nominal_contraction:
+                        break
+                previous_distance = distance
+                current = system.residual(candidate)
+        if _DEBUG:
+            print("step", stats.steps, accepted, f"lam={float(y[-1]):.4g} h={step:.3g} d1={first_distance:.2e} kappa={worst_contraction:.2e} it={iteration} angle={angle:.2e}", file=sys.stderr)
+        if not accepted:
+            stats.rejected += 1
+            step *= 0.5
+            continue
+        stats.steps += 1
+        stats.arc_length += float(np.linalg.norm(candidate - y))
+        stats.dense_fallbacks += new_factorization.dense
+        y, tangent = candidate, new_tangent
+        # Allgower and Georg (2003, sec. 6.1): scale the step so that the first correction,
+        # the contraction and the turning angle approach their nominal values
+        ratio = max(math.sqrt(first_distance / nominal_distance),
+                    math.sqrt(worst_contraction / nominal_contraction),
+                    angle / nominal_angle, 1.0 / max_accel)
+        step = step / min(ratio, 2.0)
+        if callback is not None:
+            callback(stats.steps, float(y[-1]) / scale)
+    bar.close()
+
+    if best is None:
+        best = make_markov_equilibrium(game, system.policies(y))
+        if best.regret <= max_regret:
+            status, message = "success", "reached max_regret on the path"
+        for candidate in candidates:  # unconfirmed but certified candidates beat a failure
+            if best.regret > max_regret and candidate[0].regret <= max_regret:
+                best, polished_found = candidate[0], True
+                status = "success"
+                message = ("support polish along the path (not confirmed by the path: "
+                           + message + ")")
+    if best.regret > max_regret and status == "success":
+        status = "failed"
+    lam = float(y[-1])
+    extra = {"steps": stats.steps, "rejected_steps": stats.rejected,
+             "corrector_iterations": stats.corrector_iterations, "jacobians": stats.jacobians,
+             "dense_fallbacks": stats.dense_fallbacks, "polish_attempts": stats.polish_attempts,
+             "polish_iterations": stats.polish_iterations, "polished": polished_found,
+             "lambda": lam / scale, "t": lam / (1.0 + lam), "arc_length": stats.arc_length,
+             "time_s": time.perf_counter() - started}
+    return SolverResult((best,), method="markov-qre", status=status,  # type: ignore[arg-type]
+                        iterations=stats.steps, message=message, extra=extra)

@@ -1,0 +1,284 @@
+"""Tests of the Lemke-Howson solver (gametools.solvers.lemke_howson).
+
+Ground truth comes from outside the code: von Stengel's 3x2 game (equilibria published in his
+survey and in the QuantEcon / nashpy documentation), Gambit's exact extreme-equilibrium sets
+(/work/shared/fixtures/gambit, computed by Gambit 16.7.0 ``enummixed_solve``), QuantEcon's and
+nashpy's own Lemke-Howson implementations, and exact rational regret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import gametools.solvers.lemke_howson as lh_module
+from gametools import GameValidationError, NormalFormGame
+from gametools.solvers.lemke_howson import lemke_howson, lemke_howson_all
+from gametools.solvers.result import exact_regret, max_regret
+
+SHARED = Path(os.environ.get("GAMETOOLS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+GAMBIT = SHARED / "fixtures" / "gambit"
+
+F = Fraction
+
+# von Stengel (2002, 2007) 3x2 example, as in REFERENCES.md ("Normal-form classics"), the
+# QuantEcon lemke_howson docstring and nashpy's documentation.
+STENGEL_A = [[3, 3], [2, 5], [0, 6]]
+STENGEL_B = [[3, 2], [2, 6], [3, 1]]
+STENGEL_EQUILIBRIA = {
+    ((F(1), F(0), F(0)), (F(1), F(0))),
+    ((F(4, 5), F(1, 5), F(0)), (F(2, 3), F(1, 3))),
+    ((F(0), F(1, 3), F(2, 3)), (F(1, 3), F(2, 3))),
+}
+
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def stengel() -> NormalFormGame:
+    return NormalFormGame.from_bimatrix(STENGEL_A, STENGEL_B)
+
+
+def bimatrix_games(max_actions: int = 5, low: int = -3, high: int = 3):
+    """Small integer bimatrix games: ties everywhere, so most are degenerate."""
+    return st.tuples(st.integers(1, max_actions), st.integers(1, max_actions)).flatmap(
+        lambda shape: st.tuples(
+            st.lists(st.lists(st.integers(low, high), min_size=shape[1], max_size=shape[1]),
+                     min_size=shape[0], max_size=shape[0]),
+            st.lists(st.lists(st.integers(low, high), min_size=shape[1], max_size=shape[1]),
+                     min_size=shape[0], max_size=shape[0])))
+
+
+# --------------------------------------------------------------------------------------------
+# known games
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("label", range(5))
+@pytest.mark.parametrize("exact", [None, False])
+def test_stengel_every_label_lands_in_the_known_set(label, exact):
+    result = lemke_howson(stengel(), initial_label=label, exact=exact)
+    assert result.status == "success" and len(result.equilibria) == 1
+    equilibrium = result.equilibria[0]
+    if exact is None:
+        assert result.exact and equilibrium.strategies_exact in STENGEL_EQUILIBRIA
+        assert equilibrium.regret == 0.0
+    else:
+        assert not result.exact
+        assert any(all(np.allclose(s, [float(v) for v in t], atol=1e-12)
+                       for s, t in zip(equilibrium.strategies, known))
+                   for known in STENGEL_EQUILIBRIA)
+
+
+def test_stengel_label_one_matches_quantecon_docstring():
+    # QuantEcon lemke_howson docstring: init_pivot=1 gives ((0, 1/3, 2/3), (1/3, 2/3)) in 4 pivots
+    result = lemke_howson(stengel(), initial_label=1)
+    assert result.equilibria[0].strategies_exact == ((F(0), F(1, 3), F(2, 3)), (F(1, 3), F(2, 3)))
+    assert result.iterations == 4
+    assert result.equilibria[0].payoffs_exact == (F(4), F(8, 3))
+
+
+def test_stengel_all_labels_finds_the_two_reachable_equilibria():
+    # The mixed equilibrium ((4/5, 1/5, 0), (2/3, 1/3)) has the "wrong" index and lies on no
+    # Lemke-Howson path from the artificial equilibrium (von Stengel 2002, section 6).
+    result = lemke_howson_all(stengel())
+    found = {e.strategies_exact for e in result.equilibria}
+    assert found == STENGEL_EQUILIBRIA - {((F(4, 5), F(1, 5), F(0)), (F(2, 3), F(1, 3)))}
+    assert result.complete is False and result.exact
+    assert len(result.extra["label_equilibrium"]) == 5
+
+
+def test_nashpy_game_is_accepted():
+    nashpy = pytest.importorskip("nashpy")
+    game = nashpy.Game(np.array(STENGEL_A), np.array(STENGEL_B))
+    result = lemke_howson(game, initial_label=1)
+    np.testing.assert_allclose(result.equilibria[0].strategies[0], [0, 1 / 3, 2 / 3])
+
+
+# --------------------------------------------------------------------------------------------
+# Gambit's exact sets
+# --------------------------------------------------------------------------------------------
+
+def _gambit_cases():
+    expected = GAMBIT / "expected.json"
+    if not expected.exists():
+        return []
+    return [case for case in json.loads(expected.read_text()) if case["file"].startswith("f")]
+
+
+@pytest.mark.skipif(not (GAMBIT / "expected.json").exists(),
+                    reason="shared Gambit fixtures not found (set GAMETOOLS_SHARED)")
+@pytest.mark.parametrize("float_pivoting", [False, True])
+def test_every_result_is_one_of_gambits_extreme_equilibria(float_pivoting, monkeypatch):
+    from gametools.formats.nfg import read_nfg
+    if float_pivoting:
+        # force "pivot in floats, rebuild the basis exactly, certify" on these small games
+        monkeypatch.setattr(lh_module, "EXACT_PIVOTING_SIZE", 0)
+    for case in _gambit_cases():
+        game = NormalFormGame(read_nfg(GAMBIT / case["file"]).payoffs)
+        gambit = {tuple(tuple(F(v) for v in s) for s in eq) for eq in case["extreme_equilibria"]}
+        result = lemke_howson_all(game)
+        assert result.status == "success" and result.exact, case["file"]
+        assert result.equilibria, case["file"]
+        for equilibrium in result.equilibria:
+            assert equilibrium.strategies_exact in gambit, case["file"]
+
+
+# --------------------------------------------------------------------------------------------
+# properties
+# --------------------------------------------------------------------------------------------
+
+@FAST
+@given(bimatrix_games())
+def test_degenerate_integer_games_exact_equilibrium_from_every_label(matrices):
+    row, column = matrices
+    game = NormalFormGame.from_bimatrix(row, column)
+    m, n = game.num_actions
+    for label in range(m + n):
+        # a cycle would hit this generous cap (paths in games this small are far shorter)
+        result = lemke_howson(game, initial_label=label, max_pivots=2000)
+        assert result.status == "success", (label, result.message)
+        equilibrium = result.equilibria[0]
+        assert result.exact and exact_regret(game, equilibrium.strategies_exact) == 0
+        assert all(min(x) >= 0 and sum(x) == 1 for x in equilibrium.strategies_exact)
+
+
+@FAST
+@given(bimatrix_games(max_actions=4, low=0, high=1))
+def test_zero_one_games_never_cycle_in_float_pivoting(matrices):
+    # {0, 1} payoffs are as degenerate as games get; float pivoting must still terminate
+    row, column = matrices
+    game = NormalFormGame.from_bimatrix(np.array(row, dtype=float), np.array(column, dtype=float))
+    m, n = game.num_actions
+    for label in range(m + n):
+        result = lemke_howson(game, initial_label=label, max_pivots=2000)
+        assert result.status == "success"
+        assert result.equilibria[0].regret <= 1e-9
+
+
+def test_highly_degenerate_games_terminate():
+    games = [
+        NormalFormGame.from_bimatrix(np.ones((4, 4), dtype=int), np.ones((4, 4), dtype=int)),
+        NormalFormGame.from_bimatrix([[1, 1, 0], [1, 1, 0], [0, 0, 1]],
+                                     [[1, 1, 0], [1, 1, 0], [0, 0, 1]]),
+        # von Stengel's degenerate variant: column 1 of B has a tie at the pure strategy row 0
+        NormalFormGame.from_bimatrix([[3, 3], [2, 5], [0, 6]], [[3, 3], [2, 6], [3, 1]]),
+    ]
+    for game in games:
+        result = lemke_howson_all(game, max_pivots=500)
+        assert result.status == "success" and result.exact
+        for equilibrium in result.equilibria:
+            assert exact_regret(game, equilibrium.strategies_exact) == 0
+    assert lemke_howson_all(games[0]).degenerate is True
+
+
+@FAST
+@given(st.integers(1, 8), st.integers(1, 8), st.integers(0, 2 ** 32 - 1))
+def test_gaussian_games_regret_and_quantecon_agreement(m, n, seed):
+    quantecon = pytest.importorskip("quantecon.game_theory")
+    rng = np.random.default_rng(seed)
+    row, column = rng.standard_normal((m, n)), rng.standard_normal((m, n))
+    game = NormalFormGame.from_bimatrix(row, column)
+    reference = quantecon.NormalFormGame((quantecon.Player(row), quantecon.Player(column.T)))
+    for label in range(m + n):
+        result = lemke_howson(game, initial_label=label)
+        assert result.status == "success" and not result.exact
+        equilibrium = result.equilibria[0]
+        assert equilibrium.regret <= 1e-9
+        # Gaussian games are nondegenerate almost surely: the path is unique, so QuantEcon's
+        # Lemke-Howson (quantecon.game_theory.lemke_howson, same label convention) must agree
+        expected = quantecon.lemke_howson(reference, init_pivot=label)
+        for ours, theirs in zip(equilibrium.strategies, expected):
+            np.testing.assert_allclose(ours, theirs, atol=1e-8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 5), st.integers(0, 2 ** 32 - 1))
+def test_agrees_with_nashpy_integer_pivoting(m, n, seed):
+    nashpy = pytest.importorskip("nashpy")
+    rng = np.random.default_rng(seed)
+    # integers from a wide range: nondegenerate with overwhelming probability, exact on both sides
+    row = rng.integers(-10 ** 6, 10 ** 6, size=(m, n))
+    column = rng.integers(-10 ** 6, 10 ** 6, size=(m, n))
+    game = NormalFormGame.from_bimatrix(row, column)
+    for label in range(m + n):
+        ours = lemke_howson(game, initial_label=label).equilibria[0]
+        theirs = nashpy.Game(row, column).lemke_howson(initial_dropped_label=label)
+        for x, y in zip(ours.strategies, theirs):
+            np.testing.assert_allclose(x, y, atol=1e-9)
+
+
+@FAST
+@given(bimatrix_games(max_actions=4), st.integers(1, 5), st.integers(-5, 5), st.integers(1, 3),
+       st.integers(-5, 5))
+def test_positive_affine_payoff_changes_keep_the_result(matrices, a, b, c, d):
+    row, column = (np.array(x, dtype=object) for x in matrices)
+    game = NormalFormGame.from_bimatrix(row, column)
+    changed = NormalFormGame.from_bimatrix(row * a + b, column * c + d)
+    m, n = game.num_actions
+    for label in range(m + n):
+        first = lemke_howson(game, initial_label=label).equilibria[0]
+        second = lemke_howson(changed, initial_label=label).equilibria[0]
+        assert first.strategies_exact == second.strategies_exact
+
+
+def test_float_pivoting_then_exact_certificate_on_a_larger_integer_game():
+    rng = np.random.default_rng(7)
+    row, column = rng.integers(0, 4, size=(25, 25)), rng.integers(0, 4, size=(25, 25))
+    game = NormalFormGame.from_bimatrix(row, column)  # m + n = 50 > EXACT_PIVOTING_SIZE
+    result = lemke_howson(game, initial_label=3)
+    assert result.status == "success" and result.exact
+    assert exact_regret(game, result.equilibria[0].strategies_exact) == 0
+
+
+def test_200x200_gaussian_game():
+    rng = np.random.default_rng(0)
+    game = NormalFormGame.from_bimatrix(rng.standard_normal((200, 200)),
+                                        rng.standard_normal((200, 200)))
+    result = lemke_howson(game)
+    assert result.status == "success"
+    assert max_regret(game, result.equilibria[0].strategies) <= 1e-9
+    # QuantEcon's Lemke-Howson needs 423 pivots on this game from label 0 (measured)
+    assert result.iterations == 423
+
+
+# --------------------------------------------------------------------------------------------
+# status and validation
+# --------------------------------------------------------------------------------------------
+
+def test_pivot_cap_gives_max_iterations_status():
+    result = lemke_howson(stengel(), initial_label=1, max_pivots=2)
+    assert result.status == "max_iterations" and result.equilibria == () and result.iterations == 2
+    assert not result.success and "cap" in result.message
+    everything = lemke_howson_all(stengel(), max_pivots=2)
+    assert everything.status == "max_iterations"
+    assert -1 in everything.extra["label_equilibrium"]
+
+
+def test_result_is_json_serialisable():
+    json.dumps(lemke_howson_all(stengel()).to_dict())
+
+
+@pytest.mark.parametrize("label", [-1, 5, 1.5, True])
+def test_bad_initial_label_is_rejected(label):
+    with pytest.raises(GameValidationError, match="initial_label"):
+        lemke_howson(stengel(), initial_label=label)
+
+
+def test_three_player_game_is_rejected():
+    game = NormalFormGame(np.zeros((3, 2, 2, 2)))
+    with pytest.raises(GameValidationError, match="two-player"):
+        lemke_howson(game)
+    with pytest.raises(GameValidationError, match="two-player"):
+        lemke_howson_all(game)
+
+
+def test_exact_requested_for_float_game_is_rejected():
+    game = NormalFormGame.from_bimatrix([[0.5, 1.0]], [[1.0, 0.25]])
+    with pytest.raises(GameValidationError, match="exact"):
+        lemke_howson(game, exact=True)
