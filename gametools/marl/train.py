@@ -51,8 +51,8 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
     "mappo": ("gametools.marl.mappo", "MAPPO"),
     "ippo": ("gametools.marl.mappo", "IPPO"),
     "maddpg": ("gametools.marl.maddpg", "MADDPG"),
-    "qmix": ("gametools.marl.qmix", "QMIX"),
-    "iql": ("gametools.marl.iql", "IQL"),
+    "qmix": ("gametools.marl.qlearning", "QMIX"),
+    "iql": ("gametools.marl.qlearning", "IQL"),
     "central": ("gametools.marl.central", "CentralPPO"),
 }
 

@@ -1,0 +1,232 @@
+"""Value-based multi-agent learners: independent Q-learning and QMIX.
+
+Both are :class:`QLearner`: per-agent utility networks ``Q_i(o_i, .)`` trained from a replay
+buffer with double-Q targets and target networks, acting epsilon-greedily. The variants differ by
+the *mixer* composed in:
+
+- :class:`IQL` (Tan 1993; Tampuu et al. 2017): no mixer, each agent regresses its own reward —
+  the non-stationarity baseline;
+- :class:`QMIX` (Rashid et al. 2018): a monotonic mixing network whose non-negative weights come
+  from hypernetworks of the global state, regressing the team reward; it refuses games whose
+  agents' rewards differ (QMIX's factorisation assumes one team value).
+
+The greedy policies are deterministic; their tabular profile is one-hot.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from gametools.errors import InvalidArgumentError
+from gametools.marl.common import ReplayBuffer, mlp, soft_update
+from gametools.marl.env import Discrete, VectorEnv
+from gametools.marl.learner import Learner, LearnerConfig
+
+__all__ = ["QConfig", "QLearner", "IQL", "QMIX", "QMixer"]
+
+
+@dataclass(frozen=True)
+class QConfig(LearnerConfig):
+    """Settings of the value-based learners.
+
+    Attributes
+    ----------
+    buffer_size : int
+        Replay capacity in transitions (one transition is one step of one environment).
+    batch_size : int
+    learning_starts : int
+        Environment steps collected before the first update.
+    updates_per_iteration : int
+        Gradient steps after each environment step of all ``num_envs`` episodes.
+    epsilon_start, epsilon_end : float
+        Exploration rate, annealed linearly...
+    epsilon_fraction : float
+        ...over this fraction of ``total_steps``.
+    target_tau : float
+        Polyak rate of the target networks (1 = hard copy every update).
+    double_q : bool
+        Choose next actions with the online networks (van Hasselt et al. 2016).
+    mixing_embed : int
+        QMIX: width of the mixing network.
+    max_grad_norm : float
+    """
+
+    learning_rate: float = 1e-3
+    buffer_size: int = 50_000
+    batch_size: int = 256
+    learning_starts: int = 1_000
+    updates_per_iteration: int = 1
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.05
+    epsilon_fraction: float = 0.5
+    target_tau: float = 0.01
+    double_q: bool = True
+    mixing_embed: int = 32
+    max_grad_norm: float = 10.0
+
+
+class QMixer(nn.Module):
+    """QMIX's monotonic mixer: ``Q_tot = elu(q W_1(s) + b_1(s)) W_2(s) + V(s)``, ``W >= 0``."""
+
+    def __init__(self, num_agents: int, state_size: int, embed: int, *,
+                 generator: torch.Generator) -> None:
+        super().__init__()
+        self.num_agents, self.embed = num_agents, embed
+        self.weights_1 = mlp(state_size, (embed,), num_agents * embed, generator=generator)
+        self.bias_1 = mlp(state_size, (), embed, generator=generator)
+        self.weights_2 = mlp(state_size, (embed,), embed, generator=generator)
+        self.value = mlp(state_size, (embed,), 1, generator=generator)
+
+    def forward(self, agent_values: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """``agent_values`` ``(B, N)``, ``state`` ``(B, state)`` -> ``Q_tot`` ``(B,)``."""
+        batch = agent_values.shape[0]
+        w1 = self.weights_1(state).abs().reshape(batch, self.num_agents, self.embed)
+        hidden = torch.nn.functional.elu(torch.bmm(agent_values[:, None, :], w1).squeeze(1)
+                                         + self.bias_1(state))
+        w2 = self.weights_2(state).abs()
+        return (hidden * w2).sum(dim=1) + self.value(state).squeeze(-1)
+
+
+class QLearner(Learner):
+    """Replay-based Q-learning for several agents, with an optional mixer."""
+
+    config_type = QConfig
+    mixes = False
+
+    def __init__(self, env: VectorEnv, config: QConfig, *, seed: int) -> None:
+        super().__init__(env, config, seed=seed)
+        if not all(isinstance(space, Discrete) for space in env.action_spaces):
+            raise InvalidArgumentError(f"{self.name} needs discrete actions")
+        self.num_actions = [space.n for space in env.action_spaces]  # type: ignore[union-attr]
+        self.agents = nn.ModuleList(
+            mlp(size, config.hidden_sizes, n, generator=self.generator, activation=nn.ReLU)
+            for size, n in zip(env.observation_sizes, self.num_actions)).to(env.device)
+        self.mixer = (QMixer(env.num_agents, env.state_size, config.mixing_embed,
+                             generator=self.generator).to(env.device) if self.mixes else None)
+        online = nn.ModuleList([self.agents] + ([self.mixer] if self.mixer is not None else []))
+        self.online = online
+        self.target = copy.deepcopy(online)
+        self.optimizer = torch.optim.Adam(online.parameters(), lr=config.learning_rate)
+        shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
+        for i, size in enumerate(env.observation_sizes):
+            shapes[f"obs{i}"] = ((size,), torch.float32)
+            shapes[f"next_obs{i}"] = ((size,), torch.float32)
+            shapes[f"action{i}"] = ((), torch.int64)
+        shapes["state"] = ((env.state_size,), torch.float32)
+        shapes["next_state"] = ((env.state_size,), torch.float32)
+        shapes["reward"] = ((env.num_agents,), torch.float32)
+        shapes["terminated"] = ((), torch.float32)
+        self.buffer = ReplayBuffer(config.buffer_size, shapes, device=env.device)
+        self.env_steps = 0
+
+    # acting ---------------------------------------------------------------------------------
+
+    def epsilon(self) -> float:
+        config: QConfig = self.config  # type: ignore[assignment]
+        horizon = max(1.0, config.epsilon_fraction * config.total_steps)
+        fraction = min(1.0, self.env_steps / horizon)
+        return config.epsilon_start + fraction * (config.epsilon_end - config.epsilon_start)
+
+    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
+        values = self.agents[agent](observations.to(self.env.device))
+        return torch.nn.functional.one_hot(values.argmax(dim=1),
+                                           self.num_actions[agent]).to(torch.float32)
+
+    def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
+        return {"online": self.online, "target": self.target, "optimizer": self.optimizer}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.state_dict(), "env_steps": self.env_steps}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.buffer.load_state_dict(state["buffer"])
+        self.env_steps = int(state["env_steps"])
+
+    # learning -------------------------------------------------------------------------------
+
+    def iterate(self) -> dict[str, float]:
+        config: QConfig = self.config  # type: ignore[assignment]
+        env = self.env
+        current = env.observe()
+        epsilon = self.epsilon()
+        actions = []
+        with torch.no_grad():
+            for i, obs in enumerate(current.observations):
+                greedy = self.agents[i](obs).argmax(dim=1).cpu()
+                explore = torch.rand(env.num_envs, generator=self.generator) < epsilon
+                random = torch.randint(0, self.num_actions[i], (env.num_envs,),
+                                       generator=self.generator)
+                actions.append(torch.where(explore, random, greedy).to(env.device))
+        step = env.step(actions)
+        record: dict[str, torch.Tensor] = {"state": current.state,
+                                           "next_state": step.final_state,
+                                           "reward": step.rewards,
+                                           "terminated": step.terminated.float()}
+        for i in range(env.num_agents):
+            record[f"obs{i}"] = current.observations[i]
+            record[f"next_obs{i}"] = step.final_observations[i]
+            record[f"action{i}"] = actions[i]
+        self.buffer.add(**record)
+        self.env_steps += env.num_envs
+        statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
+        if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
+            losses = [self._update(self.buffer.sample(config.batch_size, self.generator))
+                      for _ in range(config.updates_per_iteration)]
+            statistics["loss"] = sum(losses) / len(losses)
+        return statistics
+
+    def _agent_values(self, agents: nn.ModuleList, batch: dict[str, torch.Tensor], prefix: str
+                      ) -> list[torch.Tensor]:
+        return [agents[i](batch[f"{prefix}{i}"]) for i in range(self.env.num_agents)]
+
+    def _update(self, batch: dict[str, torch.Tensor]) -> float:
+        config: QConfig = self.config  # type: ignore[assignment]
+        discount = self.env.discount
+        online_agents, target_agents = self.online[0], self.target[0]
+        chosen = torch.stack([values.gather(1, batch[f"action{i}"][:, None]).squeeze(1)
+                              for i, values in enumerate(
+                                  self._agent_values(online_agents, batch, "obs"))], dim=1)
+        with torch.no_grad():
+            next_target = self._agent_values(target_agents, batch, "next_obs")
+            if config.double_q:
+                next_online = self._agent_values(online_agents, batch, "next_obs")
+                best = [values.argmax(dim=1, keepdim=True) for values in next_online]
+            else:
+                best = [values.argmax(dim=1, keepdim=True) for values in next_target]
+            next_values = torch.stack([values.gather(1, b).squeeze(1)
+                                       for values, b in zip(next_target, best)], dim=1)
+            alive = 1.0 - batch["terminated"]
+        if self.mixer is not None:
+            predicted = self.online[1](chosen, batch["state"])
+            with torch.no_grad():
+                target = batch["reward"][:, 0] + discount * alive * self.target[1](
+                    next_values, batch["next_state"])
+        else:
+            predicted = chosen
+            target = batch["reward"] + discount * alive[:, None] * next_values
+        loss = torch.nn.functional.mse_loss(predicted, target)
+        self.optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
+        self.optimizer.step()
+        soft_update(self.target, self.online, config.target_tau)
+        return float(loss.detach())
+
+
+class IQL(QLearner):
+    """Independent Q-learners: each agent regresses its own reward, no mixing."""
+
+    name = "iql"
+
+
+class QMIX(QLearner):
+    """QMIX: per-agent utilities mixed monotonically by state-conditioned hypernetworks."""
+
+    name = "qmix"
+    mixes = True
+    requires_cooperative = True
