@@ -68,8 +68,8 @@ Examples
 >>> reference()["lambda"]
 0.5
 >>> stats = summarize(game, reference_profile(game))
->>> round(stats["lambda"], 1), round(stats["beta"], 1)
-(0.5, 1.0)
+>>> abs(stats["lambda"] - 0.5) < 0.05, abs(stats["beta"] - 1.0) < 0.1
+(True, True)
 """
 
 from __future__ import annotations
@@ -623,6 +623,22 @@ class KyleEnv(VectorEnv):
         self._step = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
         observations, state = self._encode(self._full, self._step)
         return Reset(observations, state)
+
+    def observe(self) -> Reset:
+        observations, state = self._encode(self._full, self._step)
+        return Reset(observations, state)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"full": self._full.clone(), "step": self._step.clone(),
+                "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if tuple(state["full"].shape) != tuple(self._full.shape):
+            raise GametoolsError(f"saved environment has shape {tuple(state['full'].shape)}, "
+                                 f"this one {tuple(self._full.shape)}")
+        self._full = state["full"].to(self.device, torch.float64).clone()
+        self._step = state["step"].to(self.device).clone()
+        self.generator.set_state(state["generator"])
 
     def step(self, actions: Sequence[torch.Tensor]) -> Step:
         if len(actions) != 2:

@@ -67,6 +67,11 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _freeze(matrix: sp.csr_array) -> None:
+    for array in (matrix.data, matrix.indices, matrix.indptr):
+        array.flags.writeable = False
+
+
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.flatnonzero(mask.ravel())[0]), mask.shape))
 
@@ -75,6 +80,8 @@ def _as_float_array(name: str, values: Any, error: type[GameValidationError] = G
                     ) -> np.ndarray:
     try:
         array = np.array(values, dtype=float)
+    except OverflowError:
+        raise error(name, "must be finite (an entry is too large for a float)") from None
     except (TypeError, ValueError) as exc:
         raise error(name, f"must be an array of real numbers ({exc})") from None
     bad = ~np.isfinite(array)
@@ -93,9 +100,10 @@ def _exact_array(values: Any) -> np.ndarray | None:
     if array.dtype.kind != "O":
         return None
     flat = array.ravel()
-    if not all(isinstance(v, (int, Fraction, Decimal, np.integer)) and not isinstance(v, bool)
-               or isinstance(v, bool) for v in flat):
+    if not all(isinstance(v, (int, Fraction, Decimal, np.integer)) for v in flat):
         return None
+    if any(isinstance(v, Decimal) and not v.is_finite() for v in flat):
+        return None  # reported as a non-finite payoff by the float validation
     exact = np.empty(array.shape, dtype=object)
     exact.ravel()[:] = [Fraction(int(v)) if isinstance(v, (np.integer, bool)) else Fraction(v)
                         for v in flat]
@@ -445,7 +453,8 @@ class MarkovGame:
     def _validate_sparse(transitions: Any, num_states: int, num_actions: tuple[int, ...],
                          terminal: np.ndarray) -> sp.csr_array:
         num_joint = math.prod(num_actions)
-        matrix = sp.csr_array(transitions, dtype=float)
+        # a private copy: the caller's matrix must not be able to change a validated game
+        matrix = sp.csr_array(transitions, dtype=float, copy=True)
         matrix.sum_duplicates()
         if matrix.shape != (num_states * num_joint, num_states):
             raise GameValidationError(
@@ -469,7 +478,7 @@ class MarkovGame:
             index = (state, *(int(i) for i in np.unravel_index(joint, num_actions)))
             raise GameValidationError("transitions", "each row P(. | s, a) of a non-terminal state "
                                       "must sum to 1", index, float(sums[row]))
-        matrix.data.flags.writeable = False
+        _freeze(matrix)
         return matrix
 
     @staticmethod
@@ -548,7 +557,7 @@ class MarkovGame:
         if self.is_sparse:
             return self.transitions
         matrix = sp.csr_array(self.transitions.reshape(-1, self.num_states))
-        matrix.data.flags.writeable = False
+        _freeze(matrix)
         return matrix
 
     def dense_transitions(self) -> np.ndarray:

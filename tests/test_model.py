@@ -310,9 +310,6 @@ def test_arrays_are_read_only_and_copied() -> None:
     assert not normal.payoffs.flags.writeable and not normal.payoffs_exact.flags.writeable
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (lead): MarkovGame keeps the caller's CSR arrays "
-                   "(no copy), so mutating the caller's matrix after construction changes a "
-                   "validated game; the game's indices/indptr are also writeable")
 def test_sparse_transitions_are_copied_and_read_only() -> None:
     matrix = sp.csr_array(np.full((8, 2), 0.5))
     game = _build(transitions=matrix)
@@ -337,8 +334,6 @@ def test_exact_payoffs_are_kept() -> None:
     assert not NormalFormGame.from_bimatrix([[1, 2]], [[0.5, 1.0]]).is_exact
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (lead): Decimal NaN/Infinity payoffs escape "
-                   "validation as bare ValueError/OverflowError from Fraction()")
 @pytest.mark.parametrize("bad", ["NaN", "Infinity"])
 def test_non_finite_decimal_payoffs_are_validation_errors(bad: str) -> None:
     with pytest.raises(GameValidationError, match=r"payoffs\[0, 0\]: must be finite"):

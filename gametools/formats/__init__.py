@@ -17,9 +17,17 @@ from gametools.formats.nfg import (
     read_nfg,
     write_nfg,
 )
+from gametools.formats.npz import (
+    FileFormatError,
+    load_game,
+    load_profile,
+    save_game,
+    save_profile,
+)
 from gametools.model import MarkovGame, NormalFormGame
 
-__all__ = ["NfgData", "NfgFormatError", "format_nfg", "parse_nfg", "read_nfg", "read_game",
+__all__ = ["FileFormatError", "NfgData", "NfgFormatError", "format_nfg", "load_game",
+           "load_profile", "parse_nfg", "read_game", "read_nfg", "save_game", "save_profile",
            "write_nfg"]
 
 
@@ -38,7 +46,6 @@ def read_game(path: str | os.PathLike[str]) -> NormalFormGame | MarkovGame:
         return NormalFormGame(data.payoffs, player_labels=data.player_labels,
                               action_labels=data.action_labels, title=data.title)
     if suffix == ".npz":
-        from gametools.formats.npz import load_game
         return load_game(path)
     raise GametoolsError(f"{path}: unknown game file type {suffix or '(no suffix)'!r}; "
                          "expected .nfg or .npz")

@@ -470,9 +470,11 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
     tol : float
         Stop when the bound on ``max_s |v(s) - v*(s)|`` (``|T v - v| / (1 - gamma)``, or times
         the longest expected time to termination when ``gamma = 1``) is at most
-        ``tol * reward_range(game)``.
+        ``tol * reward_range(game)``; or when the residual reaches floating-point rounding
+        level (``1e3 * eps * max|v|``; the message then says so).
     max_iterations : int
     zero_sum_tol : float
+        Allowed ``|rewards[0] + rewards[1]|``, relative to the reward range.
 
     Returns
     -------
@@ -546,7 +548,8 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
     tol : float
         Stop when the Shapley residual bound ``|T v - v| / (1 - gamma)`` (times the longest
         expected time to termination when ``gamma = 1``) is at most ``tol * reward_range``, or
-        when the values stop increasing (the exact fixed point up to rounding).
+        when the residual stops decreasing or reaches floating-point rounding level (the exact
+        fixed point up to rounding; the message then says so).
     max_iterations : int
     zero_sum_tol : float
 
