@@ -16,7 +16,9 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 demo: $(STAMP)   ## encode a game, solve it, measure exploitability, write figures
 	$(BIN)/python -m analyses.quickstart --out $(OUT)
 
+# one BLAS/torch thread per test worker: two workers already fill two cores
 test: $(STAMP)   ## the test suite (doctests included)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)  ## benchmarks against peer libraries (prints tables)

@@ -658,18 +658,22 @@ def time_indexed(game: MarkovGame, horizon: int) -> MarkovGame:
     base = game.transition_matrix.tocoo()
     end = horizon * num_states
     rows, cols, data = [], [], []
-    for t in range(horizon):
+    for t in range(horizon - 1):
         rows.append(base.row + t * num_states * num_joint)
-        cols.append(base.col + (t + 1) * num_states if t + 1 < horizon
-                    else np.full(base.col.shape, end))
+        cols.append(base.col + (t + 1) * num_states)
         data.append(base.data)
-    # terminal states of the original game keep no outgoing transitions (they end the episode)
+    # the last step goes to the end state with probability exactly 1 (summing the row's
+    # probabilities could round to 1 + 1e-16)
+    rows.append((horizon - 1) * num_states * num_joint + np.arange(num_states * num_joint))
+    cols.append(np.full(num_states * num_joint, end))
+    data.append(np.ones(num_states * num_joint))
     transitions = sp.csr_array((np.concatenate(data), (np.concatenate(rows), np.concatenate(cols))),
                                shape=((end + 1) * num_joint, end + 1))
-    transitions.sum_duplicates()
     terminal = np.concatenate([np.tile(game.terminal, horizon), [True]])
+    # terminal states of the original game keep no outgoing transitions (they end the episode)
     mask = np.repeat(terminal, num_joint)
     transitions = sp.csr_array(sp.diags_array((~mask).astype(float)) @ transitions)
+    transitions.eliminate_zeros()
     rewards = np.concatenate([np.tile(game.rewards, (1, horizon) + (1,) * len(game.num_actions)),
                               np.zeros((game.num_players, 1, *game.num_actions))], axis=1)
     initial = np.concatenate([game.initial, np.zeros(end + 1 - num_states)])

@@ -8,18 +8,21 @@ import warnings
 from fractions import Fraction
 from pathlib import Path
 
+import known_games
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import known_games
 from gametools import NormalFormGame
 from gametools.errors import GameValidationError
 from gametools.solvers import _polytope
 from gametools.solvers.dominance import iterated_elimination
-from gametools.solvers.enumeration import (support_enumeration, vertex_enumeration,
-                                           vertex_enumeration_gen)
+from gametools.solvers.enumeration import (
+    support_enumeration,
+    vertex_enumeration,
+    vertex_enumeration_gen,
+)
 from gametools.solvers.result import exact_regret
 
 SHARED = Path(os.environ.get("GAMETOOLS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -208,7 +211,7 @@ def test_property_exact_regret_zero_and_matches_exact_bases(game):
         assert exact_regret(game, equilibrium.strategies_exact) == 0
     # independent route: exact enumeration of every basis (no Qhull)
     a, b = (game.payoffs_exact[i] for i in range(2))
-    shift = lambda m: np.array([[int(v - min(m.ravel())) + 1 for v in row] for row in m])  # noqa
+    shift = lambda m: np.array([[int(v - min(m.ravel())) + 1 for v in row] for row in m])
     p = _polytope._all_bases(shift(b).T)
     q = _polytope._all_bases(shift(a))
     got_p = set(zip(_polytope.polytope_vertices(shift(b).T)[0].numerators,
@@ -313,7 +316,7 @@ def test_iesds_three_players_keeps_equilibria():
         payoffs[i] = np.moveaxis(np.broadcast_to(np.array([0.0, 1.0]).reshape(2, 1, 1),
                                                  (2, 2, 2)), 0, i)
     payoffs += 0.25 * np.arange(8).reshape(1, 2, 2, 2) / 8
-    reduced, surviving = iterated_elimination(NormalFormGame(payoffs), tol=1e-12)
+    _, surviving = iterated_elimination(NormalFormGame(payoffs), tol=1e-12)
     assert [s.tolist() for s in surviving] == [[1], [1], [1]]
 
 

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from gametools import MarkovGame, NormalFormGame, nash_conv
@@ -266,6 +268,28 @@ def test_zero_sum_time_indexed_agrees_with_backward_induction():
         np.testing.assert_allclose(result.extra["state_values"],
                                    by_induction.equilibria[0].state_values[0], atol=1e-9)
         assert_certified(result, game)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(0.1, 10.0), shift=st.floats(-5.0, 5.0),
+       discount=st.sampled_from([0.0, 0.6, 0.95]))
+def test_zero_sum_values_are_affine_equivariant_and_antisymmetric(seed, scale, shift, discount):
+    # properties of the value: V(a r + b) = a V(r) + b / (1 - gamma) for a > 0, and swapping the
+    # players (transpose the actions, negate the rewards) negates the value
+    rng = np.random.default_rng(seed)
+    game = random_zero_sum(rng, 3, 2, 3, discount)
+    reward = game.rewards[0]
+    transitions = game.dense_transitions()
+    moved = MarkovGame(transitions, np.stack([scale * reward + shift, -(scale * reward + shift)]),
+                       game.initial, discount)
+    swapped = MarkovGame(transitions.transpose(0, 2, 1, 3),
+                         np.stack([-reward.transpose(0, 2, 1), reward.transpose(0, 2, 1)]),
+                         game.initial, discount)
+    values = hoffman_karp(game).extra["state_values"]
+    np.testing.assert_allclose(hoffman_karp(moved).extra["state_values"],
+                               scale * values + shift / (1 - discount), atol=1e-8 * (1 + scale))
+    np.testing.assert_allclose(shapley_iteration(swapped).extra["state_values"], -values,
+                               atol=1e-8)
 
 
 def test_zero_sum_solvers_reject_bad_games():

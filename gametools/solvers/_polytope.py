@@ -190,18 +190,17 @@ def _bitmasks(tight: np.ndarray) -> list[int]:
     if width <= 63:
         weights = np.left_shift(np.uint64(1), np.arange(width, dtype=np.uint64))
         return (tight.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64).tolist()
-    weights = [1 << i for i in range(width)]
-    return [sum(w for w, t in zip(weights, row) if t) for row in tight.tolist()]
+    powers = [1 << i for i in range(width)]
+    return [sum(w for w, t in zip(powers, row) if t) for row in tight.tolist()]
 
 
 def _ridges_even(simplices: np.ndarray, width: int) -> bool:
     """Whether every ``(d-1)``-subset of the simplices occurs an even number of times."""
-    count, d = simplices.shape
+    d = simplices.shape[1]
     if width <= 63:
         bits = np.left_shift(np.uint64(1), simplices.astype(np.uint64))
         total = np.bitwise_or.reduce(bits, axis=1)
-        ridges = (total[:, None] ^ bits).ravel()
-        _, counts = np.unique(ridges, return_counts=True)
+        _, counts = np.unique((total[:, None] ^ bits).ravel(), return_counts=True)
     else:
         ordered = np.sort(simplices, axis=1)
         ridges = np.concatenate([np.delete(ordered, j, axis=1) for j in range(d)])
@@ -215,7 +214,7 @@ def _ridges_even(simplices: np.ndarray, width: int) -> bool:
 
 def _qhull_bases(matrix: np.ndarray, options: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Triangulated facets of the polar polytope: ``(K, d)`` constraint indices and float vertices."""
-    r, d = matrix.shape
+    d = matrix.shape[1]
     floats = matrix.astype(float)
     row_sums = floats.sum(axis=1)
     shift = 1.0 / (2.0 * row_sums.max())  # z = w + shift * 1 is interior
@@ -238,7 +237,7 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
     r, d = matrix.shape
     try:
         simplices, float_vertices = _qhull_bases(matrix, options)
-    except Exception as exc:  # Qhull precision errors surface as QhullError
+    except (scipy.spatial.QhullError, ValueError) as exc:  # precision or input errors
         return None, f"qhull failed ({type(exc).__name__})"
     zero_masks, row_masks = _masks(simplices, d, r)
     if not ((~zero_masks).sum(axis=1) == row_masks.sum(axis=1)).all():
@@ -284,7 +283,9 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
 def _collect(num: np.ndarray, den: np.ndarray, masks: list[int], complete: bool, method: str
              ) -> PolytopeVertices:
     seen: dict[tuple[tuple[int, ...], int], int] = {}
-    numerators, denominators, tight = [], [], []
+    numerators: list[tuple[int, ...]] = []
+    denominators: list[int] = []
+    tight: list[int] = []
     for row, q, mask in zip(num.tolist(), den.tolist(), masks):
         g = math.gcd(q, *row)
         key = (tuple(v // g for v in row), q // g)
@@ -301,7 +302,7 @@ def _all_bases(matrix: np.ndarray) -> PolytopeVertices:
     """Every basic feasible solution, exactly (complete; exponential in the size)."""
     r, d = matrix.shape
     zero_list, row_list = [], []
-    for k in range(0, min(d, r) + 1):
+    for k in range(min(d, r) + 1):
         for support in combinations(range(d), k):
             zeros = np.ones(d, dtype=bool)
             zeros[list(support)] = False

@@ -50,7 +50,7 @@ def _pure_dominated(rows: np.ndarray, exact: np.ndarray | None, tol: float) -> n
     else:
         better = ((rows[:, None, :] - rows[None, :, :]) > tol).all(axis=2)  # [b, a]
     np.fill_diagonal(better, False)
-    return better.any(axis=0)
+    return np.asarray(better.any(axis=0), dtype=bool)
 
 
 def _mixed_dominated(rows: np.ndarray, exact: np.ndarray | None, action: int,

@@ -70,11 +70,20 @@ from gametools.errors import GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
-from gametools.solvers.result import (Clique, Equilibrium, SolverResult, _fraction_text,
-                                      make_equilibrium)
+from gametools.solvers.result import (
+    Clique,
+    Equilibrium,
+    SolverResult,
+    _fraction_text,
+    make_equilibrium,
+)
 
-__all__ = ["vertex_enumeration", "vertex_enumeration_gen", "support_enumeration",
-           "support_enumeration_gen"]
+__all__ = [
+    "support_enumeration",
+    "support_enumeration_gen",
+    "vertex_enumeration",
+    "vertex_enumeration_gen",
+]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -157,15 +166,15 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     q_vertices, q_note = polytope_vertices(data.row, tol=tol)        # y: A y <= 1
     p_labels = _game_labels(p_vertices, m, 0, m)
     q_labels = _game_labels(q_vertices, n, m, 0)
-    degenerate = any(bin(t).count("1") > m for t in p_vertices.tight) or \
-        any(bin(t).count("1") > n for t in q_vertices.tight)
+    degenerate = any(t.bit_count() > m for t in p_vertices.tight) or \
+        any(t.bit_count() > n for t in q_vertices.tight)
     full = (1 << (m + n)) - 1
     p_keep = [k for k, v in enumerate(p_vertices.numerators) if any(v)]
     q_keep = [k for k, v in enumerate(q_vertices.numerators) if any(v)]
     # Both nondegenerate: the partner's labels are exactly the complement (hash lookup). A pair
     # with a degenerate side (more labels than its dimension) is matched by bitmask supersets.
-    p_degenerate = {k for k in p_keep if bin(p_labels[k]).count("1") > m}
-    q_degenerate = {k for k in q_keep if bin(q_labels[k]).count("1") > n}
+    p_degenerate = {k for k in p_keep if p_labels[k].bit_count() > m}
+    q_degenerate = {k for k in q_keep if q_labels[k].bit_count() > n}
     lookup = {q_labels[k]: k for k in q_keep if k not in q_degenerate}
     pairs_raw = [(k, lookup[full ^ p_labels[k]]) for k in p_keep
                  if k not in p_degenerate and (full ^ p_labels[k]) in lookup]
@@ -202,7 +211,7 @@ def _match_supersets(p_labels: list[int], q_labels: list[int], width: int
     full = as_words([(1 << width) - 1])[0]
     p_words, q_words = as_words(p_labels), as_words(q_labels)
     needed = full & ~p_words                                     # (Vp, W)
-    result = []
+    result: list[tuple[int, int]] = []
     chunk = max(1, 4_000_000 // max(1, len(q_labels) * words))
     for start in range(0, len(p_labels), chunk):
         need = needed[start:start + chunk, None, :]
@@ -399,6 +408,7 @@ def _support_enumeration(game: NormalFormGame, tol: float, stats: dict[str, Any]
                          ) -> Iterator[Equilibrium]:
     data = _exact_bimatrix(game)
     exact = data.exact_game.payoffs_exact
+    assert exact is not None  # _exact_bimatrix always builds an exact game
     m, n = game.num_actions
     a, b = game.payoffs[0], game.payoffs[1]
     scale = game.payoff_range()
@@ -429,9 +439,10 @@ def _support_enumeration(game: NormalFormGame, tol: float, stats: dict[str, Any]
                 if equilibrium is None:
                     stats["rejected"] += 1
                     continue
-                if equilibrium.strategies_exact in seen:
+                key = equilibrium.strategies_exact
+                if key is None or key in seen:
                     continue
-                seen.add(equilibrium.strategies_exact)
+                seen.add(key)
                 support_sizes = k
                 best_responses = max(int((np.abs(game.action_payoffs(equilibrium.strategies)[i]
                                                  - equilibrium.payoffs[i]) <= tol * scale).sum())

@@ -50,24 +50,20 @@ from typing import Any
 import numpy as np
 
 from gametools.solvers.logit import (InvalidOptionError, _accept_polished, _check_game,
-                                     _payoff_blocks, _positive, _scaled_payoffs, _split,
-                                     _support_polish, _trace, _TraceState)
+                                     _orientation, _payoff_blocks, _positive, _scaled_payoffs,
+                                     _split, _support_polish, _tangent, _TraceState)
 from gametools.solvers.result import SolverResult, make_equilibrium
 
 __all__ = ["global_newton"]
 
 
-def _project(block: np.ndarray) -> np.ndarray:
-    """Euclidean projection of ``block`` ``(n,)`` onto the probability simplex."""
-    ordered = np.sort(block)[::-1]
-    cumulative = np.cumsum(ordered) - 1.0
-    ranks = np.arange(1, len(block) + 1)
-    count = int(np.flatnonzero(ordered - cumulative / ranks > 0)[-1]) + 1
-    return np.maximum(block - cumulative[count - 1] / count, 0.0)
-
-
 class _StructureSystem:
-    """``H(z, lam)`` of the module docstring with its (one-sided) Jacobian."""
+    """``H(z, lam)`` of the module docstring restricted to one cell (fixed supports).
+
+    On the cell where player ``i``'s projection has support ``S_i``, ``r(z)_ia = z_ia - tau_i``
+    on ``S_i`` (``tau_i = (sum_{S_i} z_i - 1) / |S_i|``) and 0 elsewhere, so ``H`` is a
+    polynomial there; the path is traced cell by cell, switching supports at the boundaries.
+    """
 
     def __init__(self, payoffs: np.ndarray, bonus: np.ndarray) -> None:
         self.payoffs = payoffs
@@ -75,9 +71,32 @@ class _StructureSystem:
         self.num_actions = payoffs.shape[1:]
         self.offsets = np.concatenate([[0], np.cumsum(self.num_actions)]).astype(int)
         self.dim = int(self.offsets[-1])
+        self.supports = [np.zeros(n, dtype=bool) for n in self.num_actions]
+
+    def levels(self, point: np.ndarray) -> list[float]:
+        return [float((z[s].sum() - 1.0) / s.sum())
+                for z, s in zip(_split(point[:-1], self.offsets), self.supports)]
 
     def strategies(self, point: np.ndarray) -> list[np.ndarray]:
-        return [_project(z) for z in _split(point[:-1], self.offsets)]
+        """``r_S(z)``: may be negative outside the cell (that is how leaving it is detected)."""
+        out = []
+        for z, s, tau in zip(_split(point[:-1], self.offsets), self.supports,
+                             self.levels(point)):
+            x = np.zeros(len(z))
+            x[s] = z[s] - tau
+            out.append(x)
+        return out
+
+    def violation(self, point: np.ndarray) -> tuple[float, int, int]:
+        """Most negative cell slack (``x_ia`` on supports, ``tau_i - z_ia`` off them)."""
+        worst, where = np.inf, (-1, -1)
+        for i, (z, s, tau) in enumerate(zip(_split(point[:-1], self.offsets), self.supports,
+                                            self.levels(point))):
+            slack = np.where(s, z - tau, tau - z)
+            a = int(np.argmin(slack))
+            if slack[a] < worst:
+                worst, where = float(slack[a]), (i, a)
+        return worst, where[0], where[1]
 
     def __call__(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, offsets = self.dim, self.offsets
@@ -94,12 +113,131 @@ class _StructureSystem:
                     coupling[offsets[i]:offsets[i + 1], offsets[j]:offsets[j + 1]] = block
         jacobian = np.zeros((m, m + 1))
         jacobian[:, :m] = np.eye(m)
-        for j, x in enumerate(xs):
-            columns = offsets[j] + np.flatnonzero(x > 0)
+        for j, support in enumerate(self.supports):
+            columns = offsets[j] + np.flatnonzero(support)
             part = coupling[:, columns]
             jacobian[:, columns] -= part - part.mean(axis=1, keepdims=True)
         jacobian[:, m] = -self.bonus
         return residual, jacobian
+
+
+def _correct(system: _StructureSystem, candidate: np.ndarray, tol: float = 1e-11,
+             max_distance: float = 0.4, max_contraction: float = 0.6
+             ) -> tuple[np.ndarray | None, int]:
+    """Newton corrector (minimum-norm steps); None when it diverges or stalls."""
+    previous = np.inf
+    for iteration in range(1, 12):
+        residual, jacobian = system(candidate)
+        correction = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
+        distance = float(np.linalg.norm(correction))
+        candidate = candidate + correction
+        if not np.isfinite(distance) or distance >= max_distance or \
+                (iteration >= 2 and distance > max_contraction * previous + 1e-14):
+            return None, iteration
+        if distance <= tol * max(1.0, float(np.abs(candidate).max())):
+            return candidate, iteration
+        previous = distance
+    return None, 11
+
+
+def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: float,
+                 max_accel: float, max_steps: int, stop_lambda: float, max_crossings: int
+                 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], _TraceState]:
+    """Follow ``H = 0`` from ``start`` (lam decreasing), cell by cell; collect lam = 0 crossings.
+
+    A step that leaves the current cell is shortened by the secant rule until it ends on the
+    boundary (slack ``<= 1e-10``); there the support gains or loses the action whose slack
+    vanished and the new tangent keeps the sign of ``det [DH; t]``, which orients the
+    piecewise-smooth curve consistently (Govindan and Wilson 2003, section 3).
+    """
+    _, jacobian = system(start)
+    tangent = _tangent(jacobian)
+    if tangent[-1] > 0:
+        tangent = -tangent
+    orientation = _orientation(jacobian, tangent)
+    state = _TraceState(start.copy(), tangent, start.copy())
+    crossings: list[tuple[np.ndarray, np.ndarray]] = []
+    step, min_step = first_step, 1e-13
+    while True:
+        if state.steps >= max_steps:
+            state.status, state.message = "max_iterations", f"stopped after {max_steps} steps"
+            break
+        if step < min_step:
+            state.status, state.message = "failed", f"step size fell below {min_step:g}"
+            break
+        point, iterations = _correct(system, state.point + step * state.tangent)
+        state.newton_iterations += iterations
+        if point is None:
+            step *= 0.5
+            continue
+        slack, player, action = system.violation(point)
+        switched = False
+        if slack < -1e-10:
+            # Secant search for the step that lands on the cell boundary.
+            low, high, slack_high = 0.0, step, slack
+            slack_low = system.violation(state.point)[0]
+            landed = None
+            for _ in range(40):
+                trial = high if slack_high == slack_low else \
+                    low + (high - low) * slack_low / (slack_low - slack_high)
+                trial = min(max(trial, low + 0.01 * (high - low)), high - 0.01 * (high - low))
+                candidate, iterations = _correct(system, state.point + trial * state.tangent)
+                state.newton_iterations += iterations
+                if candidate is None:
+                    high, slack_high = trial, slack_high
+                    continue
+                value, player, action = system.violation(candidate)
+                if abs(value) <= 1e-10 or (value >= 0 and high - low < 1e-14):
+                    landed = candidate
+                    break
+                if value > 0:
+                    low, slack_low = trial, value
+                else:
+                    high, slack_high = trial, value
+            if landed is None:
+                step *= 0.5
+                continue
+            point, switched = landed, True
+        _, jacobian = system(point)
+        new_tangent = _tangent(jacobian)
+        if _orientation(jacobian, new_tangent) != orientation:
+            new_tangent = -new_tangent
+        if switched:
+            support = system.supports[player]
+            if support[action] and support.sum() == 1:
+                state.status, state.message = "failed", "a support would become empty"
+                break
+            support[action] = not support[action]
+            _, jacobian = system(point)
+            candidate_tangent = _tangent(jacobian)
+            if _orientation(jacobian, candidate_tangent) != orientation:
+                candidate_tangent = -candidate_tangent
+            new_tangent = candidate_tangent
+        state.previous, state.point, state.tangent = state.point, point, new_tangent
+        state.steps += 1
+        if state.previous[-1] > 0 >= point[-1] or state.previous[-1] < 0 <= point[-1]:
+            crossings.append((state.previous.copy(), point.copy()))
+            if len(crossings) >= max_crossings:
+                state.status = "success"
+                break
+        if point[-1] < stop_lambda:
+            state.status = "success"
+            break
+        step = first_step if switched else min(step * max_accel, 1.0)
+    return crossings, state
+
+
+def _project(block: np.ndarray) -> np.ndarray:
+    """Euclidean projection of ``block`` ``(n,)`` onto the probability simplex."""
+    ordered = np.sort(block)[::-1]
+    cumulative = np.cumsum(ordered) - 1.0
+    ranks = np.arange(1, len(block) + 1)
+    count = int(np.flatnonzero(ordered - cumulative / ranks > 0)[-1]) + 1
+    return np.maximum(block - cumulative[count - 1] / count, 0.0)
+
+
+def _project_all(system: _StructureSystem, point: np.ndarray) -> list[np.ndarray]:
+    return [_project(z) for z in _split(point[:-1], system.offsets)]
 
 
 def global_newton(game: Any, *, start: Sequence[int] | None = None,
@@ -170,31 +308,25 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     values, _ = _payoff_blocks(payoffs, pure)
     point = np.concatenate([np.concatenate(pure) + np.concatenate(values) + lam0 * bonus, [lam0]])
 
-    crossings: list[tuple[np.ndarray, np.ndarray]] = []
-
-    def stop(state: _TraceState) -> bool:
-        if state.steps > 0 and state.previous[-1] > 0 >= state.point[-1] or \
-                state.previous[-1] < 0 <= state.point[-1] and state.steps > 0:
-            crossings.append((state.previous.copy(), state.point.copy()))
-        # Beyond -lam0 the bonus makes the least-favoured profile dominant: the path has ended.
-        return len(crossings) >= max_equilibria or float(state.point[-1]) < -lam0
-
-    state = _trace(system, point, direction_index=system.dim, direction_sign=-1.0,
-                   first_step=first_step, max_accel=max_accel, max_steps=max_steps, stop=stop,
-                   min_cosine=None)
+    for support, a in zip(system.supports, start):
+        support[a] = True
+    crossings, state = _trace_cells(system, point, first_step=first_step, max_accel=max_accel,
+                                    max_steps=max_steps, stop_lambda=-lam0,
+                                    max_crossings=int(max_equilibria))
     equilibria = []
     refine_iterations = 0
     for low, high in crossings:
         span = float(high[-1] - low[-1])
         point = low + (-float(low[-1]) / span) * (high - low) if span != 0 else high.copy()
         point[-1] = 0.0
+        system.supports = [x > 0 for x in _project_all(system, high)]
         for _ in range(30):
             residual, jacobian = system(point)
             refine_iterations += 1
             if np.abs(residual).max() <= 1e-13:
                 break
             point[:-1] += np.linalg.lstsq(jacobian[:, :-1], -residual, rcond=None)[0]
-        xs = system.strategies(point)
+        xs = _project_all(system, point)
         candidates = [xs]
         for threshold in (0.0, 1e-9, 1e-6):
             supports = tuple(np.flatnonzero(x > threshold) for x in xs)

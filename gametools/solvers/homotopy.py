@@ -102,7 +102,6 @@ _LETTERS = "abcdefghijklmnopqr"
 
 #: Per-state blocks whose condition number exceeds this are not eliminated (dense fallback).
 _CONDITION_LIMIT = 1e9
-_DEBUG = False
 
 #: Nominal first corrector distance, chord contraction rate and tangent turning angle (radians):
 #: the step size is adapted so that they approach these values and a step is rejected when one
@@ -535,14 +534,14 @@ class _Progress:
                         bar_format="{desc}: {n:.6f} |{bar}| [{elapsed}] {postfix}")
 
     def update(self, t: float, lam: float, steps: int) -> None:
-        if not self.enabled:
+        if not self.enabled or time.monotonic() - self.last_print < 0.1:
             return
+        self.last_print = time.monotonic()
         if self.bar is not None:
-            self.bar.n = min(t, 1.0)
+            self.bar.n = min(t, 1.0)  # t can fall back where the path turns in lam
             self.bar.set_postfix_str(f"lambda={lam:.4g} steps={steps}", refresh=False)
             self.bar.refresh()
-        elif time.monotonic() - self.last_print > 1.0:
-            self.last_print = time.monotonic()
+        else:
             print(f"markov_qre_homotopy: step {steps:6d}  t {t:.6f}  lambda {lam:.6g}",
                   file=sys.stderr)
 
@@ -577,7 +576,8 @@ def _check_game(game: Any) -> MarkovGame:
 def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                         first_step: float = 0.1, max_accel: float = 2.0,
                         max_steps: int = 5000, max_lambda: float | None = None,
-                        polish: bool = True, progress: bool | Callable[[int, float], None] = False
+                        polish: bool = True, return_path: bool = False,
+                        progress: bool | Callable[[int, float], None] = False
                         ) -> SolverResult:
     """A stationary Markov perfect equilibrium at the end of the logit Markov-QRE path.
 
@@ -602,6 +602,9 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     polish : bool
         Try the support polish (module docstring). Without it the path alone must reach
         ``max_regret``, which needs ``lam`` of order ``1 / ((1 - discount) * max_regret)``.
+    return_path : bool
+        Store the accepted points in ``extra["path"]``: ``{"lambda": (K,), "policies":
+        [(K, S, n_i), ...], "values": (K, N, S)}`` (payoff units), starting at ``lam = 0``.
     progress : bool or callable
         True shows a tqdm bar of ``t = lam / (1 + lam)`` (relative precision, in ``[0, 1)``);
         a callable is called after every accepted step with ``(step, lam)``.
@@ -655,6 +658,7 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     polished_found = False
     candidates: list[list[Any]] = []  # [equilibrium, lam_ref, distance_ref]
     tried: dict[bytes, float] = {}
+    path = [y.copy()] if return_path else None
     previous_keys: list[bytes] = []
 
     def try_polish(point: np.ndarray, direction: np.ndarray) -> None:
@@ -788,8 +792,6 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                         break
                 previous_distance = distance
                 current = system.residual(candidate)
-        if _DEBUG:
-            print("step", stats.steps, accepted, f"lam={float(y[-1]):.4g} h={step:.3g} d1={first_distance:.2e} kappa={worst_contraction:.2e} it={iteration} angle={angle:.2e}", file=sys.stderr)
         if not accepted:
             stats.rejected += 1
             step *= 0.5
@@ -798,6 +800,8 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
         stats.arc_length += float(np.linalg.norm(candidate - y))
         stats.dense_fallbacks += new_factorization.dense
         y, tangent = candidate, new_tangent
+        if path is not None:
+            path.append(y.copy())
         # Allgower and Georg (2003, sec. 6.1): scale the step so that the first correction,
         # the contraction and the turning angle approach their nominal values
         ratio = max(math.sqrt(first_distance / nominal_distance),
@@ -827,5 +831,14 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
              "polish_iterations": stats.polish_iterations, "polished": polished_found,
              "lambda": lam / scale, "t": lam / (1.0 + lam), "arc_length": stats.arc_length,
              "time_s": time.perf_counter() - started}
+    if path is not None:
+        points = np.array(path)
+        beta = points[:, :system.size_local].reshape(len(points), system.num_states, system.m)
+        extra["path"] = {
+            "lambda": points[:, -1] / scale,
+            "policies": [np.exp(beta[..., o:e]) / np.exp(beta[..., o:e]).sum(axis=2, keepdims=True)
+                         for o, e in zip(system.offsets[:-1], system.offsets[1:])],
+            "values": points[:, system.size_local:system.dim].reshape(
+                len(points), system.num_players, system.num_states) * scale}
     return SolverResult((best,), method="markov-qre", status=status,  # type: ignore[arg-type]
                         iterations=stats.steps, message=message, extra=extra)

@@ -490,6 +490,14 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
             callback(state.steps, lam, regret)
         if regret <= max_regret:
             found["profile"] = xs
+            # The path point is good enough; snapping it onto the exact equilibrium of its
+            # support costs a few Newton steps and removes the O(exp(-lam)) residue.
+            for threshold in (1e-2, 1e-4, 1e-6):
+                polished, _, _ = _support_polish(payoffs, xs, _supports(xs, threshold))
+                accepted = _accept_polished(game, polished, max_regret=regret)
+                if accepted is not None and _distance(accepted, xs) <= 1e-3:
+                    found["profile"], found["polished"] = accepted, True
+                    break
             return True
         if polish and state.steps > 0 and state.point[-1] > 1.0:
             if _confirm_candidates(found["candidates"], xs, float(state.point[-1]),

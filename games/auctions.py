@@ -1,0 +1,659 @@
+"""Sealed-bid auctions with private values: first price, second price and all pay, on grids and in torch.
+
+Economics
+---------
+One object is sold to ``n`` risk-neutral bidders. Bidder ``i`` has a private value ``v_i``, drawn
+independently from the same distribution (``U[0, 1]`` in the continuous model); it knows only its
+own value. All bidders submit sealed bids at once; the highest bid wins and
+
+- *first price*: the winner pays its bid;
+- *second price*: the winner pays the highest other bid (Vickrey);
+- *all pay*: every bidder pays its bid, win or lose.
+
+A *reserve* price ``r`` (default 0) rejects every bid below ``r``: a rejected bid neither wins nor
+pays (in the all-pay auction too, so bidding below ``r`` is abstaining); the second-price winner
+pays ``max(r, highest other accepted bid)``; with no accepted bid the object stays unsold.
+*Ties* among the highest accepted bids are split equally: each of ``k`` tied bidders receives
+``1 / k`` of the object and pays ``1 / k`` of the price (the expected payoff of a uniformly random
+tie-break; in the all-pay auction every bidder pays its whole bid regardless). Bidder ``i``'s reward
+is ``share_i v_i - payment_i``.
+
+As a MarkovGame (one step)
+--------------------------
+Chance draws the value profile: the initial distribution puts probability ``prod_i P(v_i)`` on the
+state of each value profile (``K^n`` states, bidder 0's value the most significant digit); bidder
+``i`` observes only its own value index (``observations[i, s] = k_i(s)``, ``K`` observations); all
+bidders bid at once, rewards are paid and the game ends in one terminal state (whose observation
+is 0 for every bidder; nobody acts there). Each bidder's observation is its whole history, so the
+game has perfect recall and :func:`gametools.exploitability.nash_conv` is exact.
+
+Discretisation
+--------------
+- *Values*: ``n_values = K`` equally likely midpoints ``v_k = (k + 1/2) / K``: the node of value
+  bin ``[k / K, (k + 1) / K)`` is its conditional mean, so the discrete game is the continuous
+  model in which each bidder sees only the bin of its value (rewards are linear in ``v_i``).
+- *Bids*: ``n_bids = M`` equally spaced points ``b_j = j / (M - 1)`` in ``[0, 1]``. The default
+  ``M = 2 K + 1`` makes the bid grid contain the value grid (aligned grids), so truthful bidding in
+  the second-price auction is exactly an equilibrium (weakly dominant).
+
+Closed forms (REFERENCES.md "Auctions"; Krishna, *Auction Theory*, 2nd ed., ch. 2-3)
+------------------------------------------------------------------------------------
+Values iid ``U[0, 1]``, reserve ``r``, the symmetric equilibrium bids of a bidder with value
+``v >= r`` (bidders with ``v < r`` do not bid) are
+
+- first price: ``b(v) = ((n - 1) v^n + r^n) / (n v^(n-1))`` (``(n - 1) v / n`` at ``r = 0``);
+- second price: ``b(v) = v`` (weakly dominant);
+- all pay: ``b(v) = ((n - 1) v^n + r^n) / n`` (``(n - 1) v^n / n`` at ``r = 0``).
+
+Revenue is the same in all three (revenue equivalence): ``(n - 1)/(n + 1) + r^n - 2 n r^(n+1)/(n + 1)``
+(``(n - 1)/(n + 1)`` at ``r = 0``; the optimal reserve is ``1/2`` for every ``n``, Myerson 1981);
+each bidder's expected surplus is ``(1 - r^(n+1)) / (n (n + 1)) - r^n (1 - r) / n``
+(``1 / (n (n + 1))`` at ``r = 0``); the object goes to the highest-value bidder unless all values
+are below ``r``: efficiency ``1 - r^n``. On the grids the closed form is only approximately an
+equilibrium (discrete first-price and all-pay auctions generally have mixed equilibria); its
+projection's NashConv and the statistics' errors shrink as the grids are refined together.
+
+Complete-information instances (REFERENCES.md [C])
+--------------------------------------------------
+:func:`common_value_all_pay`: all-pay auction of a prize ``V`` known to all, integer bids
+``0..V``, ties split; for ``V = 3`` and two bidders the unique equilibrium mixes uniformly on
+``{0, 1, 2}`` with payoff ``1/2`` each. :func:`auction_game` with ``values=(1, 2, 3)``,
+``bids=(0, 1, 2)`` rebuilds OpenSpiel's ``first_sealed_auction`` (``max_value=3``): OpenSpiel only
+lets a bidder bid below its value, bids at or above it are weakly dominated by bidding 0 here, so
+equilibria of OpenSpiel's game stay equilibria; the unique one bids ``(0, 1, 1)`` for values
+``(1, 2, 3)``, payoff ``13/18`` each.
+
+The continuous game (exact ``U[0, 1]`` values, Box bids) runs batched in torch as
+:class:`AuctionEnv` (:func:`simulator`); :func:`observation_index`, :func:`project_actions`,
+:func:`grid_observations` and :data:`PROJECTION` translate between it and the grid game.
+
+References
+----------
+V. Krishna, *Auction Theory*, 2nd ed., Academic Press, 2010, ch. 2 (first and second price),
+ch. 3 (revenue equivalence, all-pay, reserve prices). W. Vickrey, "Counterspeculation, auctions,
+and competitive sealed tenders", J. Finance 16(1), 1961. R. B. Myerson, "Optimal auction
+design", Math. Oper. Res. 6(1), 1981. M. R. Baye, D. Kovenock and C. G. de Vries, "The all-pay
+auction with complete information", Economic Theory 8, 1996.
+
+Examples
+--------
+>>> from games.auctions import build, reference, reference_profile, summarize
+>>> game = build(auction="first_price")
+>>> game.num_states, game.num_actions, game.num_observations
+(37, (13, 13), (6, 6))
+>>> round(reference(auction="first_price")["revenue"], 6)
+0.333333
+>>> stats = summarize(game, reference_profile(game, auction="first_price"), auction="first_price")
+>>> abs(stats["revenue"] - 1 / 3) < 0.02, stats["efficiency"] > 0.8
+(True, True)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from gametools.errors import GametoolsError
+from gametools.marl.env import Box, Reset, Step, VectorEnv
+from gametools.model import MarkovGame, NormalFormGame
+from gametools.policies import validate_profile
+from gametools.scenarios import Parameter, Scenario, ScenarioError
+
+__all__ = ["AUCTIONS", "AuctionEnv", "AuctionProjection", "PROJECTION", "auction_game", "build",
+           "value_grid", "bid_grid", "bid_function", "reference", "reference_profile",
+           "summarize", "simulator", "observation_index", "project_actions", "grid_observations",
+           "common_value_all_pay", "SCENARIOS"]
+
+#: The auction formats, as passed to ``auction=``.
+AUCTIONS = ("first_price", "second_price", "all_pay")
+
+#: Largest ``states x joint bids`` the builders accept (reward table rows per bidder).
+MAX_ROWS = 4_000_000
+
+#: A bid counts as meeting the reserve when ``bid >= reserve - RESERVE_TOLERANCE`` (grid bids
+#: such as ``3 / 10`` are not exact binary numbers).
+RESERVE_TOLERANCE = 1e-9
+
+
+# ------------------------------------------------------------------------------------------
+# parameters and grids
+# ------------------------------------------------------------------------------------------
+
+def _check_auction(auction: str) -> str:
+    if auction not in AUCTIONS:
+        raise ScenarioError(f"auction must be one of {list(AUCTIONS)}, got {auction!r}")
+    return auction
+
+
+def _resolve(auction: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Defaults filled in and ranges checked by the auction's scenario."""
+    return _SCENARIO_BY_AUCTION[_check_auction(auction)].resolve(**params)
+
+
+def value_grid(n_values: int) -> np.ndarray:
+    """The ``K`` value nodes ``(k + 1/2) / K``, equally likely, shape ``(K,)``."""
+    return (np.arange(n_values) + 0.5) / n_values
+
+
+def bid_grid(n_bids: int) -> np.ndarray:
+    """The ``M`` bids ``j / (M - 1)``, shape ``(M,)``."""
+    return np.linspace(0.0, 1.0, n_bids)
+
+
+# ------------------------------------------------------------------------------------------
+# the tabular game
+# ------------------------------------------------------------------------------------------
+
+def _outcomes(auction: str, bids: np.ndarray, n_bidders: int, reserve: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Object shares and payments of every joint bid, each ``(n, M^n)`` (C order).
+
+    Ties are decided on bid indices (equal grid points), so no float comparison decides a tie.
+    """
+    m = len(bids)
+    index = np.stack(np.unravel_index(np.arange(m ** n_bidders), (m,) * n_bidders))  # (n, M^n)
+    amount = bids[index]
+    accepted = amount >= reserve - RESERVE_TOLERANCE
+    ranked = np.where(accepted, index, -1)
+    top = ranked.max(axis=0)
+    winners = accepted & (ranked == top)
+    count = winners.sum(axis=0)
+    share = winners / np.maximum(count, 1)
+    if auction == "first_price":
+        payment = share * amount
+    elif auction == "second_price":
+        # the price is the second-highest accepted bid with multiplicity (the top bid on a tie)
+        second = np.sort(ranked, axis=0)[-2] if n_bidders > 1 else np.full(top.shape, -1)
+        price = np.where(second >= 0, bids[np.maximum(second, 0)], 0.0)
+        payment = share * np.maximum(price, reserve)
+    else:
+        payment = accepted * amount
+    return share, payment
+
+
+def auction_game(*, auction: str, values: Sequence[float], bids: Sequence[float], n_bidders: int,
+                 reserve: float = 0.0, value_probabilities: Sequence[float] | None = None
+                 ) -> MarkovGame:
+    """An independent-private-values auction on given value and bid grids, as a MarkovGame.
+
+    Parameters
+    ----------
+    auction : {"first_price", "second_price", "all_pay"}
+    values : sequence of float, shape (K,)
+        Each bidder's possible values (iid across bidders).
+    bids : sequence of float, shape (M,)
+        The bids every bidder may submit, strictly increasing.
+    n_bidders : int
+    reserve : float
+        Bids below it are rejected (they neither win nor pay).
+    value_probabilities : sequence of float, shape (K,), optional
+        ``P(v = values[k])``; uniform by default.
+
+    Returns
+    -------
+    MarkovGame
+        ``K^n + 1`` states (value profiles, then the terminal state), ``M`` actions per bidder,
+        sparse transitions, discount 1; bidder ``i`` observes its value index.
+
+    Raises
+    ------
+    GametoolsError
+        On an unknown auction, unsorted bids, bad probabilities or a game above
+        :data:`MAX_ROWS` rows.
+    """
+    _check_auction(auction)
+    values_ = np.asarray(values, dtype=float)
+    bids_ = np.asarray(bids, dtype=float)
+    if values_.ndim != 1 or values_.size < 1 or not np.isfinite(values_).all():
+        raise GametoolsError(f"values must be a non-empty 1-d array of finite numbers, got "
+                             f"{values!r}")
+    if bids_.ndim != 1 or bids_.size < 1 or not np.isfinite(bids_).all() or \
+            (np.diff(bids_) <= 0).any():
+        raise GametoolsError(f"bids must be a strictly increasing 1-d array, got {bids!r}")
+    if int(n_bidders) != n_bidders or n_bidders < 1:
+        raise GametoolsError(f"n_bidders must be a positive integer, got {n_bidders!r}")
+    n, k, m = int(n_bidders), values_.size, bids_.size
+    probabilities = np.full(k, 1.0 / k) if value_probabilities is None else \
+        np.asarray(value_probabilities, dtype=float)
+    if probabilities.shape != (k,) or (probabilities < 0).any() or \
+            abs(probabilities.sum() - 1.0) > 1e-9:
+        raise GametoolsError(f"value_probabilities must be {k} probabilities summing to 1, got "
+                             f"{value_probabilities!r}")
+    live, joint = k ** n, m ** n
+    if live * joint > MAX_ROWS:
+        raise ScenarioError(f"the auction has {live} value profiles x {joint} joint bids, above "
+                            f"the limit of {MAX_ROWS} rows; use fewer values, bids or bidders")
+    profiles = np.stack(np.unravel_index(np.arange(live), (k,) * n))  # (n, K^n) value indices
+    share, payment = _outcomes(auction, bids_, n, float(reserve))
+    rewards = np.zeros((n, live + 1, joint))
+    rewards[:, :live] = values_[profiles][:, :, None] * share[:, None, :] - payment[:, None, :]
+    transitions = sp.csr_array((np.ones(live * joint), np.full(live * joint, live),
+                                np.concatenate([np.arange(live * joint + 1),
+                                                np.full(joint, live * joint)])),
+                               shape=((live + 1) * joint, live + 1))
+    initial = np.append(np.prod(probabilities[profiles], axis=0), 0.0)
+    terminal = np.zeros(live + 1, dtype=bool)
+    terminal[live] = True
+    observations = np.concatenate([profiles, np.zeros((n, 1), dtype=profiles.dtype)], axis=1)
+    state_labels = ["v=(" + ",".join(f"{values_[i]:.6g}" for i in column) + ")"
+                    for column in profiles.T] + ["end"]
+    return MarkovGame(transitions, rewards.reshape(n, live + 1, *(m,) * n), initial, 1.0,
+                      terminal=terminal, observations=observations, state_labels=state_labels,
+                      player_labels=[f"bidder {i}" for i in range(n)],
+                      action_labels=[[f"{b:.12g}" for b in bids_]] * n)
+
+
+def build(*, auction: str = "first_price", **params: Any) -> MarkovGame:
+    """The auction on the value and bid grids of the module docstring.
+
+    Parameters
+    ----------
+    auction : {"first_price", "second_price", "all_pay"}
+    **params
+        ``n_bidders``, ``n_values``, ``n_bids``, ``reserve`` (see :data:`SCENARIOS`).
+
+    Returns
+    -------
+    MarkovGame
+        See :func:`auction_game`.
+    """
+    q = _resolve(auction, params)
+    return auction_game(auction=auction, values=value_grid(q["n_values"]),
+                        bids=bid_grid(q["n_bids"]), n_bidders=q["n_bidders"],
+                        reserve=q["reserve"])
+
+
+def _check_game(game: MarkovGame, q: dict[str, Any]) -> None:
+    n, k, m = q["n_bidders"], q["n_values"], q["n_bids"]
+    if game.num_actions != (m,) * n or game.num_states != k ** n + 1:
+        raise GametoolsError(f"the game ({game.num_states} states, actions {game.num_actions}) "
+                             f"was not built with these parameters ({k ** n + 1} states, actions "
+                             f"{(m,) * n}); pass the parameters used to build it")
+
+
+# ------------------------------------------------------------------------------------------
+# closed forms
+# ------------------------------------------------------------------------------------------
+
+def bid_function(auction: str, values: Any, *, n_bidders: int, reserve: float = 0.0
+                 ) -> np.ndarray:
+    """The symmetric equilibrium bid of each value (``U[0, 1]`` values), same shape as ``values``.
+
+    Values below the reserve do not bid; they get bid 0.
+    """
+    _check_auction(auction)
+    v = np.asarray(values, dtype=float)
+    n, r = n_bidders, reserve
+    if auction == "second_price":
+        bid = v.copy()
+    elif auction == "all_pay":
+        bid = ((n - 1) * v ** n + r ** n) / n
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bid = np.where(v > 0, ((n - 1) * v ** n + r ** n) / (n * v ** (n - 1)), 0.0)
+    return np.where(v >= r, bid, 0.0)
+
+
+def reference(*, auction: str = "first_price", **params: Any) -> dict[str, Any]:
+    """The closed-form symmetric equilibrium with ``U[0, 1]`` values (module docstring).
+
+    Returns
+    -------
+    dict
+        ``revenue``, ``bidder_surplus`` (per bidder), ``efficiency`` (probability that a
+        highest-value bidder gets the object), ``sale_probability``, ``optimal_reserve`` (1/2),
+        ``values`` (the grid's value nodes) and ``bid_function`` (the closed-form bid at each
+        node, 0 below the reserve).
+    """
+    q = _resolve(auction, params)
+    n, r = q["n_bidders"], q["reserve"]
+    nodes = value_grid(q["n_values"])
+    return {"revenue": (n - 1) / (n + 1) + r ** n - 2 * n * r ** (n + 1) / (n + 1),
+            "bidder_surplus": (1 - r ** (n + 1)) / (n * (n + 1)) - r ** n * (1 - r) / n,
+            "efficiency": 1 - r ** n, "sale_probability": 1 - r ** n, "optimal_reserve": 0.5,
+            "values": tuple(float(v) for v in nodes),
+            "bid_function": tuple(float(b) for b in bid_function(auction, nodes, n_bidders=n,
+                                                                 reserve=r))}
+
+
+def _nearest(grid: np.ndarray, targets: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Index of the nearest point of a sorted grid; exact halfway ties go to the lower point."""
+    targets = np.asarray(targets, dtype=float)
+    if grid.size == 1:
+        return np.zeros(targets.shape, dtype=np.int64)
+    right = np.clip(np.searchsorted(grid, targets), 1, grid.size - 1)
+    left = right - 1
+    return np.where(targets - grid[left] <= grid[right] - targets + tol, left, right)
+
+
+def reference_profile(game: MarkovGame, *, auction: str = "first_price", **params: Any
+                      ) -> tuple[np.ndarray, ...]:
+    """The closed-form bid function projected onto the bid grid, a deterministic profile.
+
+    A bidder with value node ``v >= reserve`` bids the grid point nearest ``b(v)`` among those
+    that meet the reserve (halfway ties go down); a bidder with ``v < reserve`` bids 0.
+
+    Returns
+    -------
+    tuple of ndarray
+        One ``(K, M)`` one-hot policy per bidder (the same for all).
+    """
+    q = _resolve(auction, params)
+    _check_game(game, q)
+    nodes, bids, r = value_grid(q["n_values"]), bid_grid(q["n_bids"]), q["reserve"]
+    target = bid_function(auction, nodes, n_bidders=q["n_bidders"], reserve=r)
+    first_accepted = int(np.argmax(bids >= r - RESERVE_TOLERANCE))
+    chosen = first_accepted + _nearest(bids[first_accepted:], target)
+    chosen = np.where(nodes >= r, chosen, 0)
+    policy = np.eye(q["n_bids"])[chosen]
+    policy.flags.writeable = False
+    return (policy,) * q["n_bidders"]
+
+
+def summarize(game: MarkovGame, profile: Sequence[Any], *, auction: str = "first_price",
+              **params: Any) -> dict[str, Any]:
+    """Economic statistics of a tabular profile, exact (by enumerating values and bids).
+
+    Returns
+    -------
+    dict
+        - ``revenue``: the seller's expected revenue;
+        - ``bidder_surplus``: expected surplus per bidder (mean over bidders);
+        - ``surplus_by_bidder``: tuple, one entry per bidder;
+        - ``bid_function``: ``(n, K)`` array, bidder ``i``'s mean bid at each value node;
+        - ``values``: the value nodes, tuple ``(K,)``;
+        - ``efficiency``: probability that the object goes to a bidder of the highest value;
+        - ``sale_probability``: probability that the object is sold.
+    """
+    q = _resolve(auction, params)
+    _check_game(game, q)
+    policies = validate_profile(game, profile)
+    n, k, m = q["n_bidders"], q["n_values"], q["n_bids"]
+    nodes, bids = value_grid(k), bid_grid(m)
+    live = k ** n
+    profiles = np.stack(np.unravel_index(np.arange(live), (k,) * n))
+    # P(value profile, joint bid), (K^n, M^n)
+    joint = game.initial[:live].copy()
+    joint = joint.reshape(live, *(1,) * n)
+    for i in range(n):
+        shape = [live] + [1] * n
+        shape[1 + i] = m
+        joint = joint * policies[i][profiles[i]].reshape(shape)
+    joint = joint.reshape(live, -1)
+    share, payment = _outcomes(auction, bids, n, q["reserve"])
+    bid_mass = joint.sum(axis=0)  # (M^n,)
+    revenue = float(payment.sum(axis=0) @ bid_mass)
+    value_share = (joint @ share.T) * nodes[profiles].T  # (K^n, n): E[v_i share_i] per profile
+    surplus = value_share.sum(axis=0) - payment @ bid_mass
+    best = profiles == profiles.max(axis=0)  # (n, K^n): bidders of the highest value
+    efficiency = float(np.sum((joint @ share.T) * best.T))
+    return {"revenue": revenue, "bidder_surplus": float(surplus.mean()),
+            "surplus_by_bidder": tuple(float(s) for s in surplus),
+            "bid_function": np.stack([p[:k] @ bids for p in policies]),
+            "values": tuple(float(v) for v in nodes), "efficiency": efficiency,
+            "sale_probability": float(share.sum(axis=0) @ bid_mass)}
+
+
+# ------------------------------------------------------------------------------------------
+# complete information
+# ------------------------------------------------------------------------------------------
+
+def common_value_all_pay(*, prize: int = 3, n_bidders: int = 2) -> NormalFormGame:
+    """All-pay auction of a commonly known prize, integer bids ``0..prize``, ties split.
+
+    Bidder ``i`` pays its bid and receives ``prize / k`` when it is one of ``k`` highest bidders.
+    Payoffs are exact (Fractions), shape ``(n, prize + 1, ..., prize + 1)``. For ``prize = 3`` and
+    two bidders the unique equilibrium mixes uniformly on ``{0, 1, 2}`` (payoff 1/2 each;
+    REFERENCES.md [C]).
+    """
+    if int(prize) != prize or not 1 <= prize <= 20:
+        raise GametoolsError(f"prize must be an integer in [1, 20], got {prize!r}")
+    if int(n_bidders) != n_bidders or not 2 <= n_bidders <= 4:
+        raise GametoolsError(f"n_bidders must be an integer in [2, 4], got {n_bidders!r}")
+    prize, n = int(prize), int(n_bidders)
+    shape = (prize + 1,) * n
+    bids = np.stack(np.unravel_index(np.arange(int(np.prod(shape))), shape))  # (n, (V+1)^n)
+    winners = bids == bids.max(axis=0)
+    count = winners.sum(axis=0)
+    payoffs = np.empty((n, bids.shape[1]), dtype=object)
+    for i in range(n):
+        payoffs[i] = [Fraction(prize, int(c)) * bool(w) - int(b)
+                      for w, c, b in zip(winners[i], count, bids[i])]
+    labels = [str(b) for b in range(prize + 1)]
+    return NormalFormGame(payoffs.reshape(n, *shape), action_labels=[labels] * n,
+                          player_labels=[f"bidder {i}" for i in range(n)],
+                          title=f"all-pay auction, common prize {prize}")
+
+
+# ------------------------------------------------------------------------------------------
+# the continuous game and the maps between it and the grid game
+# ------------------------------------------------------------------------------------------
+
+class AuctionEnv(VectorEnv):
+    """The continuous auction, batched: values ``U[0, 1]`` (or the grid), Box bids in ``[0, 1]``.
+
+    Every episode is one step: values are drawn, all bidders bid, rewards are paid and the episode
+    terminates (``terminated`` is all true); the next episode's values are drawn at once.
+    Observations are ``(B, 1)`` float32 (own value); the state is ``(B, n)`` (all values); the
+    final observations of a step are the finished episode's values. Bids are clipped to
+    ``[0, 1]``. Ties (equal bids, as gridded policies produce) are split as in the grid game.
+
+    With ``value_grid=True`` values are drawn uniformly from the grid's value nodes instead of
+    ``U[0, 1]``. Either way a policy that acts on the value's bin (:func:`observation_index`)
+    earns in expectation exactly the grid game's value, because rewards are linear in the own
+    value and each node is its bin's conditional mean; drawing on the grid only removes the
+    within-bin variance from the Monte-Carlo error.
+    """
+
+    def __init__(self, *, auction: str, n_bidders: int, n_values: int, reserve: float,
+                 value_grid: bool, num_envs: int, seed: int,
+                 device: str | torch.device) -> None:
+        if num_envs < 1:
+            raise GametoolsError(f"num_envs must be >= 1, got {num_envs}")
+        self.auction = _check_auction(auction)
+        self.num_agents = int(n_bidders)
+        self.num_envs = int(num_envs)
+        self.device = torch.device(device)
+        self.discount = 1.0
+        self.observation_sizes = (1,) * self.num_agents
+        self.state_size = self.num_agents
+        self.action_spaces = (Box(0.0, 1.0),) * self.num_agents
+        self.reserve = float(reserve)
+        self.n_values = int(n_values)
+        self.value_grid = bool(value_grid)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(int(seed))
+        self._values = torch.zeros(self.num_envs, self.num_agents, dtype=torch.float64,
+                                   device=self.device)
+
+    def _draw(self) -> torch.Tensor:
+        shape = (self.num_envs, self.num_agents)
+        if self.value_grid:
+            bins = torch.randint(self.n_values, shape, generator=self.generator,
+                                 device=self.device)
+            return (bins.to(torch.float64) + 0.5) / self.n_values
+        return torch.rand(shape, generator=self.generator, device=self.device,
+                          dtype=torch.float64)
+
+    def _encode(self, values: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        state = values.to(torch.float32)
+        return tuple(state[:, i:i + 1].clone() for i in range(self.num_agents)), state
+
+    def reset(self, *, seed: int | None = None) -> Reset:
+        if seed is not None:
+            self.generator.manual_seed(int(seed))
+        self._values = self._draw()
+        return Reset(*self._encode(self._values))
+
+    def observe(self) -> Reset:
+        return Reset(*self._encode(self._values))
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"values": self._values.clone(), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        if tuple(state["values"].shape) != tuple(self._values.shape):
+            raise GametoolsError(f"saved environment has shape {tuple(state['values'].shape)}, "
+                                 f"this one {tuple(self._values.shape)}")
+        self._values = state["values"].to(self.device, torch.float64).clone()
+        self.generator.set_state(state["generator"])
+
+    def rewards(self, values: torch.Tensor, bids: torch.Tensor) -> torch.Tensor:
+        """Rewards ``(B, n)`` of values and bids ``(B, n)`` (float64)."""
+        accepted = bids >= self.reserve - RESERVE_TOLERANCE
+        ranked = torch.where(accepted, bids, torch.full_like(bids, -torch.inf))
+        top = ranked.max(dim=1, keepdim=True).values
+        # a tie is an exact equality of bids: gridded policies bid identical grid floats
+        winners = accepted & (ranked == top)
+        share = winners / winners.sum(dim=1, keepdim=True).clamp(min=1)
+        if self.auction == "first_price":
+            payment = share * bids
+        elif self.auction == "second_price":
+            if self.num_agents > 1:
+                second = torch.topk(ranked, 2, dim=1).values[:, 1:2]
+            else:
+                second = torch.full_like(top, -torch.inf)
+            payment = share * torch.clamp(second, min=self.reserve)
+        else:
+            payment = accepted * bids
+        return share * values - payment
+
+    def step(self, actions: Sequence[torch.Tensor]) -> Step:
+        if len(actions) != self.num_agents:
+            raise GametoolsError(f"step needs one action tensor per agent ({self.num_agents}), "
+                                 f"got {len(actions)}")
+        bids = torch.stack([a.to(self.device, torch.float64).reshape(self.num_envs)
+                            for a in actions], dim=1).clamp(0.0, 1.0)
+        rewards = self.rewards(self._values, bids)
+        final_observations, final_state = self._encode(self._values)
+        self._values = self._draw()
+        observations, state = self._encode(self._values)
+        terminated = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        return Step(observations, state, rewards.to(torch.float32), terminated,
+                    torch.zeros_like(terminated), final_observations, final_state)
+
+
+def simulator(*, num_envs: int = 1, seed: int = 0, device: str | torch.device = "cpu",
+              auction: str = "first_price", value_grid: bool = False, **params: Any
+              ) -> AuctionEnv:
+    """The batched continuous auction for MADDPG (parameters as in :data:`SCENARIOS`).
+
+    ``value_grid=True`` draws values from the grid's nodes (for exact agreement tests); the bid
+    grid parameter is ignored (bids are continuous).
+    """
+    q = _resolve(auction, params)
+    return AuctionEnv(auction=auction, n_bidders=q["n_bidders"], n_values=q["n_values"],
+                      reserve=q["reserve"], value_grid=value_grid, num_envs=num_envs, seed=seed,
+                      device=device)
+
+
+def _as_numpy(values: Any) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().to(torch.float64).numpy()
+    return np.asarray(values, dtype=float)
+
+
+def _check_player(game: MarkovGame, player: int) -> None:
+    if not 0 <= player < game.num_players:
+        raise GametoolsError(f"player must be in [0, {game.num_players - 1}], got {player}")
+
+
+def project_actions(game: MarkovGame, player: int, values: Any) -> np.ndarray:
+    """Grid bid ids nearest to continuous bids (halfway ties go down; beyond the grid: its ends).
+
+    Parameters
+    ----------
+    game : MarkovGame
+        Built by :func:`build` (the bid grid is read from its action labels).
+    player : int
+    values : array_like or torch.Tensor, shape (B,) or (B, 1)
+
+    Returns
+    -------
+    ndarray of int, shape (B,)
+    """
+    _check_player(game, player)
+    grid = np.array([float(label) for label in game.action_labels[player]])
+    return _nearest(grid, _as_numpy(values).reshape(-1))
+
+
+def observation_index(game: MarkovGame, player: int, observations: Any) -> np.ndarray:
+    """Grid observation ids (value bins) of :class:`AuctionEnv` observations.
+
+    A value ``v`` maps to bin ``floor(v K)`` (clipped to ``[0, K - 1]``), whose node is the
+    midpoint ``(k + 1/2) / K``.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        Built by :func:`build` (``K`` is its number of observations).
+    player : int
+    observations : array_like or torch.Tensor, shape (B, 1)
+
+    Returns
+    -------
+    ndarray of int, shape (B,)
+    """
+    _check_player(game, player)
+    obs = _as_numpy(observations)
+    if obs.ndim != 2 or obs.shape[1] != 1:
+        raise GametoolsError(f"observations must have shape (B, 1), got {obs.shape}")
+    k = game.num_observations[player]
+    return np.clip(np.floor(obs[:, 0] * k), 0, k - 1).astype(np.int64)
+
+
+def grid_observations(game: MarkovGame, player: int) -> torch.Tensor:
+    """The :class:`AuctionEnv` observation of every grid observation id: its value node, ``(K, 1)``."""
+    _check_player(game, player)
+    nodes = value_grid(game.num_observations[player])
+    return torch.tensor(nodes[:, None], dtype=torch.float32)
+
+
+@dataclass(frozen=True)
+class AuctionProjection:
+    """The :class:`gametools.scenarios.Projection` of the auction scenarios.
+
+    ``observations`` is :func:`grid_observations` (value nodes), ``actions`` is
+    :func:`project_actions` (nearest grid bid).
+    """
+
+    def observations(self, game: MarkovGame, player: int) -> torch.Tensor:
+        return grid_observations(game, player)
+
+    def actions(self, game: MarkovGame, player: int, values: Any) -> np.ndarray:
+        return project_actions(game, player, values)
+
+
+PROJECTION = AuctionProjection()
+
+_PARAMETERS = (
+    Parameter("n_bidders", 2, "number of bidders", low=2, high=4),
+    Parameter("n_values", 6, "value nodes (k + 1/2) / K, equally likely", low=2, high=40),
+    Parameter("n_bids", 13, "bids equally spaced in [0, 1] (2 n_values + 1 contains the value "
+              "nodes)", low=2, high=201),
+    Parameter("reserve", 0.0, "reserve price: lower bids are rejected", low=0.0, high=1.0),
+)
+
+_DESCRIPTIONS = {
+    "first_price": "First-price sealed-bid auction, iid private values on a grid.",
+    "second_price": "Second-price (Vickrey) sealed-bid auction, iid private values on a grid.",
+    "all_pay": "All-pay sealed-bid auction, iid private values on a grid.",
+}
+
+SCENARIOS = tuple(
+    Scenario(f"{auction}_auction", _DESCRIPTIONS[auction],
+             functools.partial(build, auction=auction), _PARAMETERS,
+             reference=functools.partial(reference, auction=auction),
+             summarize=functools.partial(summarize, auction=auction),
+             simulator=functools.partial(simulator, auction=auction),
+             projection=PROJECTION, tags=("continuous", "information"))
+    for auction in AUCTIONS)
+
+_SCENARIO_BY_AUCTION = dict(zip(AUCTIONS, SCENARIOS))
