@@ -4,8 +4,8 @@
 the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
-from games import classic, oligopoly
+from games import bank_run, classic, kyle, oligopoly
 
-SCENARIOS = (*classic.SCENARIOS, *oligopoly.SCENARIOS)
+SCENARIOS = (*classic.SCENARIOS, *oligopoly.SCENARIOS, *bank_run.SCENARIOS, *kyle.SCENARIOS)
 
 __all__ = ["SCENARIOS"]

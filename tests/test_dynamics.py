@@ -60,7 +60,7 @@ def _coordination_basin(p: float, q: float) -> int:
     manifold is the branch of g(p) = g(q) off the diagonal. For p < 1/3 < q, points with
     g(p) > g(q) lie on the side of the diagonal's upper half, the basin of (A0, A0).
     """
-    g = lambda t: t * (1 - t) ** 2  # noqa: E731
+    g = lambda t: t * (1 - t) ** 2
     low, high = sorted((p, q))
     assert low < 1 / 3 < high
     return 0 if g(low) > g(high) else 1

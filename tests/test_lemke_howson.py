@@ -287,7 +287,7 @@ def test_result_is_json_serialisable():
     json.dumps(lemke_howson_all(stengel()).to_dict())
 
 
-@pytest.mark.parametrize("label", [-1, 5, 1.5, True])
+@pytest.mark.parametrize("label", [-1, 5, 1.5, True, "0"])
 def test_bad_initial_label_is_rejected(label):
     with pytest.raises(GameValidationError, match="initial_label"):
         lemke_howson(stengel(), initial_label=label)

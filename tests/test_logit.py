@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from fractions import Fraction
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from gametools import NormalFormGame
 from gametools.solvers.global_newton import global_newton
 from gametools.solvers.logit import InvalidOptionError, logit_qre, logit_solve
-from gametools.solvers.result import max_regret
+from gametools.solvers.result import exact_regret, max_regret
 
 SHARED = Path(os.environ.get("GAMETOOLS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 GAMBIT = SHARED / "fixtures" / "gambit"
@@ -193,7 +194,7 @@ def test_qre_satisfies_the_logit_fixed_point_equations(game, lam):
 def test_qre_moves_towards_the_logit_solution():
     # Along the (monotone, here) principal branch the regret of the QRE falls with lambda.
     regrets = [logit_qre(STENGEL, lam).max_regret for lam in (0.5, 2.0, 8.0, 32.0)]
-    assert all(b < a for a, b in zip(regrets, regrets[1:]))
+    assert all(b < a for a, b in itertools.pairwise(regrets))
 
 
 # ------------------------------------------------------------------------------ Gambit fixtures
@@ -220,7 +221,21 @@ def test_three_player_fixtures_match_gambit(case):
         assert result.status == "success"
         for equilibrium in result.equilibria:
             assert equilibrium.regret <= 1e-8
-            assert _close_to_one_of(equilibrium.strategies, case["equilibria"], atol=1e-6)
+            assert _close_to_one_of(equilibrium.strategies, case["equilibria"], atol=1e-6) \
+                or _on_t5_component(game, case["file"], equilibrium.strategies)
+
+
+def _on_t5_component(game, name, strategies):
+    """t5 is degenerate: with players 1 and 3 at (A2, A1) player 2 gets -9 whatever she plays
+    (payoffs[1][1, :, 0] in the file), so Gambit's isolated point ((0,1), (0,1), (1,0)) lies on
+    a segment of equilibria that enumpoly does not list. A point of it is accepted when its
+    rational rounding has exact regret 0 (certified in exact arithmetic, not by the solver)."""
+    if name != "t5_2x2x2.nfg" or not (np.allclose(strategies[0], [0, 1], atol=1e-9)
+                                       and np.allclose(strategies[2], [1, 0], atol=1e-9)):
+        return False
+    assert len(set(game.payoffs_exact[1][1, :, 0])) == 1
+    q = Fraction(float(strategies[1][0])).limit_denominator(10**6)
+    return exact_regret(game, [(0, 1), (q, 1 - q), (1, 0)]) == 0
 
 
 # ------------------------------------------------------------------------------- global Newton

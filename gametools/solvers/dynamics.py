@@ -46,8 +46,13 @@ from typing import Any
 import numpy as np
 
 from gametools.policies import validate_profile
-from gametools.solvers.logit import (InvalidOptionError, _check_game, _payoff_blocks, _positive,
-                                     _scaled_payoffs)
+from gametools.solvers.logit import (
+    InvalidOptionError,
+    _check_game,
+    _payoff_blocks,
+    _positive,
+    _scaled_payoffs,
+)
 from gametools.solvers.result import SolverResult, make_equilibrium
 
 __all__ = ["fictitious_play", "regret_matching", "replicator_dynamics"]

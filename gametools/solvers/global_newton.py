@@ -49,10 +49,20 @@ from typing import Any
 
 import numpy as np
 
-from gametools.solvers.logit import (InvalidOptionError, _accept_polished, _check_game,
-                                     _orientation, _payoff_blocks, _positive, _scaled_payoffs,
-                                     _split, _support_polish, _tangent, _TraceState)
-from gametools.solvers.result import SolverResult, make_equilibrium
+from gametools.solvers.logit import (
+    InvalidOptionError,
+    _accept_polished,
+    _check_game,
+    _orientation,
+    _payoff_blocks,
+    _positive,
+    _scaled_payoffs,
+    _split,
+    _support_polish,
+    _tangent,
+    _TraceState,
+)
+from gametools.solvers.result import SolverResult, Status, make_equilibrium
 
 __all__ = ["global_newton"]
 
@@ -184,7 +194,7 @@ def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: flo
                 candidate, iterations = _correct(system, state.point + trial * state.tangent)
                 state.newton_iterations += iterations
                 if candidate is None:
-                    high, slack_high = trial, slack_high
+                    high = trial
                     continue
                 value, player, action = system.violation(candidate)
                 if abs(value) <= 1e-10 or (value >= 0 and high - low < 1e-14):
@@ -317,28 +327,37 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     refine_iterations = 0
     for low, high in crossings:
         span = float(high[-1] - low[-1])
-        point = low + (-float(low[-1]) / span) * (high - low) if span != 0 else high.copy()
-        point[-1] = 0.0
-        system.supports = [x > 0 for x in _project_all(system, high)]
-        for _ in range(30):
-            residual, jacobian = system(point)
-            refine_iterations += 1
-            if np.abs(residual).max() <= 1e-13:
-                break
-            point[:-1] += np.linalg.lstsq(jacobian[:, :-1], -residual, rcond=None)[0]
-        xs = _project_all(system, point)
-        candidates = [xs]
-        for threshold in (0.0, 1e-9, 1e-6):
-            supports = tuple(np.flatnonzero(x > threshold) for x in xs)
-            polished, _, iterations = _support_polish(payoffs, xs, supports)
-            refine_iterations += iterations
-            accepted = _accept_polished(game, polished, max_regret=max_regret)
-            if accepted is not None:
-                candidates.insert(0, accepted)
+        weight = -float(low[-1]) / span if span != 0 else 1.0
+        candidates: list[list[np.ndarray]] = []
+        # The crossing step may also cross a cell boundary, so Newton at lam = 0 is tried in
+        # the cells of both ends; the end points' projections are polished as well.
+        for cell_source in (high, low):
+            point = low + weight * (high - low)
+            point[-1] = 0.0
+            system.supports = [x > 0 for x in _project_all(system, cell_source)]
+            for _ in range(30):
+                residual, jacobian = system(point)
+                refine_iterations += 1
+                if np.abs(residual).max() <= 1e-13:
+                    break
+                point[:-1] += np.linalg.lstsq(jacobian[:, :-1], -residual, rcond=None)[0]
+            candidates.append(_project_all(system, point))
+        candidates += [_project_all(system, high), _project_all(system, low)]
+        for xs in list(candidates):
+            for threshold in (0.0, 1e-9, 1e-6):
+                supports = tuple(np.flatnonzero(x > threshold) for x in xs)
+                polished, _, iterations = _support_polish(payoffs, xs, supports)
+                refine_iterations += iterations
+                accepted = _accept_polished(game, polished, max_regret=max_regret)
+                if accepted is not None:
+                    candidates.insert(0, accepted)
+                    break
+            if len(candidates) > 4:
                 break
         best = min((make_equilibrium(game, c) for c in candidates), key=lambda e: e.regret)
         equilibria.append(best)
     good = [e for e in equilibria if e.regret <= max_regret]
+    status: Status
     if good:
         status, message = "success", f"{len(good)} crossing(s) of lam = 0 certified"
     elif state.status == "failed":
@@ -348,6 +367,9 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     else:
         status = "max_iterations" if state.status == "max_iterations" else "failed"
         message = state.message or "the path ended without crossing lam = 0"
+    if not equilibria:
+        # No crossing: report where the path stopped, certified by its (large) regret.
+        equilibria.append(make_equilibrium(game, _project_all(system, state.point)))
     return SolverResult(tuple(good) if good else tuple(equilibria), method="global_newton",
                         status=status, iterations=state.steps, message=message,
                         extra={"steps": state.steps,

@@ -438,7 +438,7 @@ class _MarkovQRE:
             off.append(~supports[i])
         y = np.concatenate([sigma.ravel(), values.ravel()])
         converged = False
-        iteration = 0
+        iteration, previous_size = 0, math.inf
         for iteration in range(1, max_iterations + 1):
             local_x, v = y[:self.size_local].reshape(num_states, m), y[self.size_local:]
             v = v.reshape(num_players, num_states)
@@ -474,14 +474,29 @@ class _MarkovQRE:
             residual = np.concatenate([local.ravel(), value_rows.ravel()])
             if not np.all(np.isfinite(residual)):
                 break
-            if np.abs(residual).max() <= tol * (1.0 + np.abs(v).max()):
+            size = float(np.abs(residual).max())
+            if size <= tol * (1.0 + np.abs(v).max()):
                 converged = True
                 break
-            try:
-                with np.errstate(all="ignore"):
-                    step = _Factorization(_Blocks(A, B, C, D)).solve(-residual)
-            except (np.linalg.LinAlgError, ValueError):
+            # Newton converges quadratically from a good start; slow progress means a wrong
+            # support (or a start too far away), and the attempt is not worth finishing
+            if iteration >= 3 and size > 0.25 * previous_size:
                 break
+            previous_size = size
+            blocks = _Blocks(A, B, C, D)
+            with np.errstate(all="ignore"):
+                try:
+                    step = _Factorization(blocks).solve(-residual)
+                except (np.linalg.LinAlgError, ValueError):
+                    # Degenerate games (a player's choice irrelevant in some state, as in
+                    # absorbing states) make the equations singular but consistent: the
+                    # minimum-norm Newton step still converges (Gauss-Newton).
+                    try:
+                        step = scipy.linalg.lstsq(blocks.dense(), -residual, cond=1e-12,
+                                                  lapack_driver="gelsy",
+                                                  check_finite=False)[0]
+                    except (np.linalg.LinAlgError, ValueError):
+                        break
             if not np.all(np.isfinite(step)):
                 break
             y = y + step
@@ -523,7 +538,7 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self.bar = None
         self.enabled = enabled
-        self.last_print = 0.0
+        self.last_print = -math.inf
         if not enabled:
             return
         try:

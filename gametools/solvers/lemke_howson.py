@@ -60,6 +60,7 @@ equilibrium, so running from every label finds two.
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 from typing import Any
@@ -70,9 +71,9 @@ from scipy.linalg.blas import dger
 from gametools.errors import GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
-from gametools.solvers.result import Equilibrium, SolverResult, max_regret
+from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret
 
-__all__ = ["lemke_howson", "lemke_howson_all", "DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE"]
+__all__ = ["DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE", "lemke_howson", "lemke_howson_all"]
 
 #: Pivot cap used when ``max_pivots`` is None (the lexicographic rule never cycles, but the
 #: Lemke-Howson path can be exponentially long).
@@ -110,12 +111,13 @@ def _integer_matrix(exact: np.ndarray) -> tuple[np.ndarray, int, int]:
 
     Returns the object array of Python ints, ``scale`` and ``shift``.
     """
-    scale = 1
-    for v in exact.ravel():
-        scale = math.lcm(scale, v.denominator)
-    ints = np.array([int(v * scale) for v in exact.ravel()], dtype=object).reshape(exact.shape)
-    shift = min(ints.ravel()) - 1
-    return ints - shift, scale, shift
+    flat = exact.ravel().tolist()
+    scale = math.lcm(*{v.denominator for v in flat})
+    ints = [v.numerator * (scale // v.denominator) for v in flat]
+    shift = min(ints) - 1
+    shifted = np.empty(len(ints), dtype=object)
+    shifted[:] = [v - shift for v in ints]
+    return shifted.reshape(exact.shape), scale, shift
 
 
 def _float_matrix(values: np.ndarray) -> np.ndarray:
@@ -197,7 +199,7 @@ class _Tableau:
             edges = list(range(0, cols + 1, width)) + [cols + 1]
             # views stay valid: every update below writes into self.table in place
             self.blocks = [(self.table[:, a:b], slice(a, b))
-                           for a, b in zip(edges[:-1], edges[1:]) if b > a]
+                           for a, b in itertools.pairwise(edges) if b > a]
             self.ratios = np.empty(rows)
         self.denominator = 1
         self.basic = basic.copy()
@@ -222,27 +224,40 @@ class _Tableau:
 
     def leaving_row(self, column: int, tol_pivot: float, tol_ratio: float) -> int:
         """Lexicographic minimum-ratio test for the entering ``column``; -1 if unbounded."""
-        entering = self.table[:, column]
         if self.exact:
-            candidates = np.flatnonzero(np.array([v > 0 for v in entering], dtype=bool))
-            if candidates.size == 0:
-                return -1
-            ratios = [Fraction(self.table[r, -1], entering[r]) for r in candidates]
-            best = min(ratios)
-            ties = candidates[[q == best for q in ratios]]
-        else:
-            positive = entering > tol_pivot
-            ratios = self.ratios
-            ratios.fill(np.inf)
-            np.divide(self.table[:, -1], entering, out=ratios, where=positive)
-            best_row = int(ratios.argmin())
-            best = ratios[best_row]
-            if best == np.inf:
-                return -1
-            tied = ratios <= best + tol_ratio * max(1.0, abs(best))
-            if np.count_nonzero(tied) == 1:
-                return best_row
-            ties = np.flatnonzero(tied)
+            return self._exact_leaving_row(column)
+        entering = self.table[:, column]
+        positive = entering > tol_pivot
+        ratios = self.ratios
+        ratios.fill(np.inf)
+        np.divide(self.table[:, -1], entering, out=ratios, where=positive)
+        best_row = int(ratios.argmin())
+        best = float(ratios[best_row])
+        if best == np.inf:
+            return -1
+        tied = ratios <= best + tol_ratio * max(1.0, abs(best))
+        if np.count_nonzero(tied) == 1:
+            return best_row
+        self.ties += 1
+        ties = np.flatnonzero(tied)
+        entering_label = self.nonbasic[column]
+        for label in self.slacks:
+            if label == entering_label:
+                continue  # its column is the pivot column: every ratio equals 1
+            values = self.slack_column(int(label), ties) / entering[ties]
+            ties = ties[values <= values.min() + tol_ratio]
+            if ties.size == 1:
+                break
+        return int(ties[0])
+
+    def _exact_leaving_row(self, column: int) -> int:
+        entering = self.table[:, column]
+        candidates = np.flatnonzero(np.array([v > 0 for v in entering], dtype=bool))
+        if candidates.size == 0:
+            return -1
+        ratios = [Fraction(self.table[r, -1], entering[r]) for r in candidates]
+        best = min(ratios)
+        ties = candidates[[q == best for q in ratios]]
         if ties.size == 1:
             return int(ties[0])
         self.ties += 1
@@ -251,13 +266,9 @@ class _Tableau:
             if label == entering_label:
                 continue  # its column is the pivot column: every ratio equals 1
             values = self.slack_column(int(label), ties)
-            if self.exact:
-                ratios = [Fraction(v, entering[r]) for v, r in zip(values, ties)]
-                best = min(ratios)
-                ties = ties[[q == best for q in ratios]]
-            else:
-                ratios = values / entering[ties]
-                ties = ties[ratios <= ratios.min() + tol_ratio]
+            ratios = [Fraction(v, entering[r]) for v, r in zip(values, ties)]
+            best = min(ratios)
+            ties = ties[[q == best for q in ratios]]
             if ties.size == 1:
                 break
         return int(ties[0])
@@ -295,7 +306,7 @@ class _Tableau:
 
 def _complementary_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, m: int,
                             max_pivots: int, tol_pivot: float, tol_ratio: float
-                            ) -> tuple[str, int]:
+                            ) -> tuple[Status, int]:
     """Run Lemke-Howson in place; returns (status, number of pivots)."""
     side = 0 if initial_label < m else 1  # x_k is nonbasic in P's tableau, y_j in Q's
     entering = initial_label
@@ -427,8 +438,12 @@ def _build_tableaux(row_matrix: np.ndarray, column_matrix: np.ndarray, exact: bo
 
 
 def _check_label(initial_label: int, total: int) -> int:
-    if isinstance(initial_label, bool) or int(initial_label) != initial_label \
-            or not 0 <= initial_label < total:
+    try:
+        valid = not isinstance(initial_label, bool) and int(initial_label) == initial_label \
+            and 0 <= initial_label < total
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
         raise GameValidationError(
             "initial_label", f"must be an integer in 0..{total - 1} (0..m-1 drop a row action, "
             "m..m+n-1 a column action)", None, initial_label)
@@ -570,7 +585,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     found: list[Equilibrium] = []
     label_equilibrium: list[int] = []
     total_pivots, ties, all_exact = 0, 0, True
-    status: str = "success"
+    status: Status = "success"
     degenerate: bool | None = None
     for label in range(m + n):
         result = _run(game, label, cap, exact, tol_pivot, tol_ratio)
@@ -589,7 +604,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
             found.append(candidate)
             index = len(found) - 1
         label_equilibrium.append(index)
-    return SolverResult(tuple(found), "lemke_howson_all", status,  # type: ignore[arg-type]
+    return SolverResult(tuple(found), "lemke_howson_all", status,
                         False, all_exact and bool(found), degenerate, total_pivots,
                         "equilibria reachable by Lemke-Howson from each initial label; "
                         "not necessarily all equilibria",

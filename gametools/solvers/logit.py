@@ -69,9 +69,10 @@ import numpy as np
 from gametools.errors import GametoolsError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
-from gametools.solvers.result import SolverResult, make_equilibrium, max_regret as _max_regret
+from gametools.solvers.result import SolverResult, Status, make_equilibrium
+from gametools.solvers.result import max_regret as _max_regret
 
-__all__ = ["logit_solve", "logit_qre", "InvalidOptionError"]
+__all__ = ["InvalidOptionError", "logit_qre", "logit_solve"]
 
 ProgressCallback = Callable[[int, float, float], None]
 
@@ -490,6 +491,8 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
             callback(state.steps, lam, regret)
         if regret <= max_regret:
             found["profile"] = xs
+            if not polish:
+                return True
             # The path point is good enough; snapping it onto the exact equilibrium of its
             # support costs a few Newton steps and removes the O(exp(-lam)) residue.
             for threshold in (1e-2, 1e-4, 1e-6):
@@ -534,6 +537,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
     if profile is None:
         profile = [x / x.sum() for x in system.strategies(state.point)]
     equilibrium = make_equilibrium(game, profile)
+    status: Status
     if equilibrium.regret <= max_regret:
         status, message = "success", "reached max_regret" + (
             " after support polish" if found.get("polished") else " on the path")

@@ -48,7 +48,7 @@ from gametools.interop import as_game
 from gametools.model import NormalFormGame
 from gametools.solvers.result import Equilibrium, SolverResult
 
-__all__ = ["pure_equilibria", "pure_equilibria_gen", "SLAB_ENTRIES"]
+__all__ = ["SLAB_ENTRIES", "pure_equilibria", "pure_equilibria_gen"]
 
 #: Joint profiles examined per slab (bounds the temporary memory of the scan).
 SLAB_ENTRIES = 1 << 22
@@ -62,10 +62,9 @@ def _comparable_payoffs(game: NormalFormGame, exact: bool) -> np.ndarray:
     players = []
     for i in range(game.num_players):
         values = game.payoffs_exact[i]
-        scale = 1
-        for v in values.ravel():
-            scale = math.lcm(scale, v.denominator)
-        ints = [int(v * scale) for v in values.ravel()]
+        flat = values.ravel().tolist()
+        scale = math.lcm(*{v.denominator for v in flat})
+        ints = [v.numerator * (scale // v.denominator) for v in flat]
         # int64 keeps the comparison vectorised; huge numerators fall back to Python ints
         bound = max((abs(v) for v in ints), default=0)
         dtype: Any = np.int64 if bound < 2 ** 62 else object
@@ -92,14 +91,15 @@ def _equilibrium(game: NormalFormGame, profile: tuple[int, ...], regret: float,
         x[action] = 1.0
         x.flags.writeable = False
         strategies.append(x)
-    payoffs = game.payoffs[(slice(None), *profile)].copy()
+    index: tuple[Any, ...] = (slice(None), *profile)
+    payoffs = game.payoffs[index].copy()
     payoffs.flags.writeable = False
     if not exact:
         return Equilibrium(tuple(strategies), payoffs, regret)
     assert game.payoffs_exact is not None
     strategies_exact = tuple(tuple(Fraction(int(k == action)) for k in range(n))
                              for n, action in zip(game.num_actions, profile))
-    payoffs_exact = tuple(Fraction(v) for v in game.payoffs_exact[(slice(None), *profile)])
+    payoffs_exact = tuple(Fraction(v) for v in game.payoffs_exact[index])
     return Equilibrium(tuple(strategies), payoffs, regret, strategies_exact, payoffs_exact)
 
 

@@ -47,13 +47,13 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linprog
 
-from gametools.errors import GameValidationError, GametoolsError
+from gametools.errors import GametoolsError, GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
 from gametools.solvers.lemke_howson import _solve_integer_system
 from gametools.solvers.result import Equilibrium, SolverResult, max_regret
 
-__all__ = ["zero_sum_lp", "matrix_game_value", "LinearProgramError"]
+__all__ = ["LinearProgramError", "matrix_game_value", "zero_sum_lp"]
 
 
 class LinearProgramError(GametoolsError, RuntimeError):
@@ -108,10 +108,11 @@ def matrix_game_value(payoffs: Any) -> tuple[float, np.ndarray, np.ndarray]:
 
 
 def _fraction_matrix_to_ints(exact: np.ndarray) -> np.ndarray:
-    scale = 1
-    for v in exact.ravel():
-        scale = math.lcm(scale, v.denominator)
-    return np.array([int(v * scale) for v in exact.ravel()], dtype=object).reshape(exact.shape)
+    flat = exact.ravel().tolist()
+    scale = math.lcm(*{v.denominator for v in flat})
+    ints = np.empty(len(flat), dtype=object)
+    ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
+    return ints.reshape(exact.shape)
 
 
 def _exact_strategy(matrix: np.ndarray, own_support: np.ndarray,
