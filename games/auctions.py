@@ -38,20 +38,23 @@ Discretisation
 
 Closed forms (REFERENCES.md "Auctions"; Krishna, *Auction Theory*, 2nd ed., ch. 2-3)
 ------------------------------------------------------------------------------------
-Values iid ``U[0, 1]``, reserve ``r``, the symmetric equilibrium bids of a bidder with value
-``v >= r`` (bidders with ``v < r`` do not bid) are
+Values iid ``U[0, 1]``, reserve ``r``. In the symmetric equilibrium only values at or above a
+cutoff ``c`` bid: ``c = r`` in the first- and second-price auctions and ``c = r^(1/n)`` in the
+all-pay auction (the marginal bidder pays ``r`` win or lose, so ``c`` solves ``c G(c) = r`` with
+``G(c) = c^(n-1)`` the probability of winning). A bidder of value ``v >= c`` bids
 
-- first price: ``b(v) = ((n - 1) v^n + r^n) / (n v^(n-1))`` (``(n - 1) v / n`` at ``r = 0``);
+- first price: ``b(v) = ((n - 1) v^n + c^n) / (n v^(n-1))`` (``(n - 1) v / n`` at ``r = 0``);
 - second price: ``b(v) = v`` (weakly dominant);
-- all pay: ``b(v) = ((n - 1) v^n + r^n) / n`` (``(n - 1) v^n / n`` at ``r = 0``).
+- all pay: ``b(v) = ((n - 1) v^n + c^n) / n`` (``(n - 1) v^n / n`` at ``r = 0``).
 
-Revenue is the same in all three (revenue equivalence): ``(n - 1)/(n + 1) + r^n - 2 n r^(n+1)/(n + 1)``
-(``(n - 1)/(n + 1)`` at ``r = 0``; the optimal reserve is ``1/2`` for every ``n``, Myerson 1981);
-each bidder's expected surplus is ``(1 - r^(n+1)) / (n (n + 1)) - r^n (1 - r) / n``
+Revenue is the same in all three (revenue equivalence): ``(n - 1)/(n + 1) + c^n - 2 n c^(n+1)/(n + 1)``
+(``(n - 1)/(n + 1)`` at ``r = 0``; the revenue-maximising cutoff is ``1/2`` for every ``n``,
+Myerson 1981); each bidder's expected surplus is ``(1 - c^(n+1)) / (n (n + 1)) - c^n (1 - c) / n``
 (``1 / (n (n + 1))`` at ``r = 0``); the object goes to the highest-value bidder unless all values
-are below ``r``: efficiency ``1 - r^n``. On the grids the closed form is only approximately an
-equilibrium (discrete first-price and all-pay auctions generally have mixed equilibria); its
-projection's NashConv and the statistics' errors shrink as the grids are refined together.
+are below ``c``: efficiency ``1 - c^n``. On the grids the closed form is only approximately an
+equilibrium (with finitely many values, first-price and all-pay equilibria are generally mixed);
+its mean-preserving projection (:func:`reference_profile`) has a NashConv and statistics errors
+that shrink as the value and bid grids are refined together.
 
 Complete-information instances (REFERENCES.md [C])
 --------------------------------------------------
@@ -107,7 +110,7 @@ from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
 __all__ = ["AUCTIONS", "AuctionEnv", "AuctionProjection", "PROJECTION", "auction_game", "build",
-           "value_grid", "bid_grid", "bid_function", "reference", "reference_profile",
+           "value_grid", "bid_grid", "cutoff_value", "bid_function", "reference", "reference_profile",
            "summarize", "simulator", "observation_index", "project_actions", "grid_observations",
            "common_value_all_pay", "SCENARIOS"]
 
@@ -282,45 +285,63 @@ def _check_game(game: MarkovGame, q: dict[str, Any]) -> None:
 # closed forms
 # ------------------------------------------------------------------------------------------
 
+def cutoff_value(auction: str, *, n_bidders: int, reserve: float) -> float:
+    """The lowest value that bids in the symmetric equilibrium with reserve (minimum bid) ``r``.
+
+    ``r`` in the first- and second-price auctions; ``r^(1/n)`` in the all-pay auction, whose
+    marginal bidder pays its bid whether or not it wins, so it bids ``r`` only when
+    ``r = c G(c) = c^n`` (Krishna 2010, section 2.5 and ch. 3).
+    """
+    _check_auction(auction)
+    return float(reserve) ** (1.0 / n_bidders) if auction == "all_pay" else float(reserve)
+
+
 def bid_function(auction: str, values: Any, *, n_bidders: int, reserve: float = 0.0
                  ) -> np.ndarray:
     """The symmetric equilibrium bid of each value (``U[0, 1]`` values), same shape as ``values``.
 
-    Values below the reserve do not bid; they get bid 0.
+    With ``c`` the :func:`cutoff_value`, a bidder of value ``v >= c`` bids ``v`` (second price),
+    ``((n - 1) v^n + c^n) / (n v^(n-1))`` (first price) or ``((n - 1) v^n + c^n) / n`` (all pay);
+    values below ``c`` do not bid (bid 0 here).
     """
-    _check_auction(auction)
     v = np.asarray(values, dtype=float)
-    n, r = n_bidders, reserve
+    n = n_bidders
+    c = cutoff_value(auction, n_bidders=n, reserve=reserve)
     if auction == "second_price":
         bid = v.copy()
     elif auction == "all_pay":
-        bid = ((n - 1) * v ** n + r ** n) / n
+        bid = ((n - 1) * v ** n + c ** n) / n
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            bid = np.where(v > 0, ((n - 1) * v ** n + r ** n) / (n * v ** (n - 1)), 0.0)
-    return np.where(v >= r, bid, 0.0)
+            bid = np.where(v > 0, ((n - 1) * v ** n + c ** n) / (n * v ** (n - 1)), 0.0)
+    return np.where(v >= c, bid, 0.0)
 
 
 def reference(*, auction: str = "first_price", **params: Any) -> dict[str, Any]:
     """The closed-form symmetric equilibrium with ``U[0, 1]`` values (module docstring).
 
+    With the cutoff ``c`` (:func:`cutoff_value`; ``c = r`` except in the all-pay auction), revenue
+    is ``(n - 1)/(n + 1) + c^n - 2 n c^(n+1)/(n + 1)`` and each bidder's surplus
+    ``(1 - c^(n+1)) / (n (n + 1)) - c^n (1 - c) / n`` (revenue equivalence).
+
     Returns
     -------
     dict
         ``revenue``, ``bidder_surplus`` (per bidder), ``efficiency`` (probability that a
-        highest-value bidder gets the object), ``sale_probability``, ``optimal_reserve`` (1/2),
-        ``values`` (the grid's value nodes) and ``bid_function`` (the closed-form bid at each
-        node, 0 below the reserve).
+        highest-value bidder gets the object), ``sale_probability``, ``cutoff_value``,
+        ``optimal_reserve`` (the revenue-maximising cutoff value, 1/2), ``values`` (the grid's
+        value nodes) and ``bid_function`` (the closed-form bid at each node, 0 below the cutoff).
     """
     q = _resolve(auction, params)
-    n, r = q["n_bidders"], q["reserve"]
+    n = q["n_bidders"]
+    c = cutoff_value(auction, n_bidders=n, reserve=q["reserve"])
     nodes = value_grid(q["n_values"])
-    return {"revenue": (n - 1) / (n + 1) + r ** n - 2 * n * r ** (n + 1) / (n + 1),
-            "bidder_surplus": (1 - r ** (n + 1)) / (n * (n + 1)) - r ** n * (1 - r) / n,
-            "efficiency": 1 - r ** n, "sale_probability": 1 - r ** n, "optimal_reserve": 0.5,
-            "values": tuple(float(v) for v in nodes),
+    return {"revenue": (n - 1) / (n + 1) + c ** n - 2 * n * c ** (n + 1) / (n + 1),
+            "bidder_surplus": (1 - c ** (n + 1)) / (n * (n + 1)) - c ** n * (1 - c) / n,
+            "efficiency": 1 - c ** n, "sale_probability": 1 - c ** n, "cutoff_value": c,
+            "optimal_reserve": 0.5, "values": tuple(float(v) for v in nodes),
             "bid_function": tuple(float(b) for b in bid_function(auction, nodes, n_bidders=n,
-                                                                 reserve=r))}
+                                                                 reserve=q["reserve"]))}
 
 
 def _nearest(grid: np.ndarray, targets: np.ndarray, tol: float = 1e-12) -> np.ndarray:
@@ -333,28 +354,54 @@ def _nearest(grid: np.ndarray, targets: np.ndarray, tol: float = 1e-12) -> np.nd
     return np.where(targets - grid[left] <= grid[right] - targets + tol, left, right)
 
 
+def _mean_preserving(grid: np.ndarray, targets: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Mix the two grid points around each target so the mean is the target, ``(T, len(grid))``.
+
+    Targets beyond the grid get its end point; targets on a grid point (within ``tol``) get it
+    alone.
+    """
+    targets = np.clip(np.asarray(targets, dtype=float), grid[0], grid[-1])
+    out = np.zeros((targets.size, grid.size))
+    rows = np.arange(targets.size)
+    if grid.size == 1:
+        out[:, 0] = 1.0
+        return out
+    low = np.clip(np.searchsorted(grid, targets, side="right") - 1, 0, grid.size - 2)
+    weight = (targets - grid[low]) / (grid[low + 1] - grid[low])
+    weight = np.where(weight < tol, 0.0, np.where(weight > 1 - tol, 1.0, weight))
+    out[rows, low] += 1.0 - weight
+    out[rows, low + 1] += weight
+    return out
+
+
 def reference_profile(game: MarkovGame, *, auction: str = "first_price", **params: Any
                       ) -> tuple[np.ndarray, ...]:
-    """The closed-form bid function projected onto the bid grid, a deterministic profile.
+    """The closed-form bid function projected onto the bid grid, mean-preserving.
 
-    A bidder with value node ``v >= reserve`` bids the grid point nearest ``b(v)`` among those
-    that meet the reserve (halfway ties go down); a bidder with ``v < reserve`` bids 0.
+    A bidder with value node ``v`` at or above the cutoff mixes the two grid bids around ``b(v)``
+    (among those meeting the reserve) with the weights that make its mean bid exactly ``b(v)``
+    (a pure bid when ``b(v)`` is a grid point, as truthful second-price bids are on aligned
+    grids); a bidder below the cutoff bids 0. Rounding to the nearest grid bid instead would
+    bias bids systematically (on aligned grids every first-price bid ``v / 2`` is halfway between
+    grid points), and its NashConv does not decrease smoothly with refinement.
 
     Returns
     -------
     tuple of ndarray
-        One ``(K, M)`` one-hot policy per bidder (the same for all).
+        One ``(K, M)`` policy per bidder (the same for all).
     """
     q = _resolve(auction, params)
     _check_game(game, q)
     nodes, bids, r = value_grid(q["n_values"]), bid_grid(q["n_bids"]), q["reserve"]
-    target = bid_function(auction, nodes, n_bidders=q["n_bidders"], reserve=r)
+    n = q["n_bidders"]
+    target = bid_function(auction, nodes, n_bidders=n, reserve=r)
     first_accepted = int(np.argmax(bids >= r - RESERVE_TOLERANCE))
-    chosen = first_accepted + _nearest(bids[first_accepted:], target)
-    chosen = np.where(nodes >= r, chosen, 0)
-    policy = np.eye(q["n_bids"])[chosen]
+    policy = np.zeros((q["n_values"], q["n_bids"]))
+    policy[:, first_accepted:] = _mean_preserving(bids[first_accepted:], target)
+    below = nodes < cutoff_value(auction, n_bidders=n, reserve=r)
+    policy[below] = np.eye(q["n_bids"])[0]
     policy.flags.writeable = False
-    return (policy,) * q["n_bidders"]
+    return (policy,) * n
 
 
 def summarize(game: MarkovGame, profile: Sequence[Any], *, auction: str = "first_price",
