@@ -50,8 +50,11 @@ def cournot_study() -> dict[str, Any]:
     theory = cournot_reference(**COURNOT)
     monopoly_half = (COURNOT["a"] - COURNOT["c"]) / (4 * COURNOT["b"])
     collusive = int(np.argmin(np.abs(grid - monopoly_half)))
+    # the grid game has several pure equilibria (best-reply ties); compare the one nearest theory
+    nearest = min(result.equilibria, key=lambda e: max(
+        abs(grid[int(np.argmax(s))] - theory["quantity"]) for s in e.strategies))
     candidates = {
-        "equilibrium": result.equilibria[0].strategies,
+        "equilibrium": nearest.strategies,
         "collusion": deterministic_profile(game, [collusive, collusive]),
         "uniform": uniform_profile(game),
     }
@@ -59,8 +62,7 @@ def cournot_study() -> dict[str, Any]:
     return {
         "game": game,
         "profiles": candidates,
-        "equilibrium_quantities": [float(grid[np.argmax(s)]) for s in
-                                   result.equilibria[0].strategies],
+        "equilibrium_quantities": [float(grid[np.argmax(s)]) for s in nearest.strategies],
         "theory": theory,
         "nash_conv": {name: m.to_dict() for name, m in measured.items()},
         "solver": {"method": result.method, "complete": result.complete,

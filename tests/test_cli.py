@@ -61,9 +61,10 @@ def test_solve_pure_with_scenario_parameter(capsys: pytest.CaptureFixture[str]) 
                          "--method", "pure", "--json")
     assert code == 0, err
     document = json.loads(out)
-    # Cournot closed form (a - c) / (3 b) = 30 for a = 100, c = 10, b = 1; 30 is on the grid.
-    quantities = [10 * int(np.argmax(s)) for s in document["equilibria"][0]["strategies"]]
-    assert quantities == [30, 30]
+    # Cournot closed form (a - c) / (3 b) = 30 for a = 100, c = 10, b = 1; 30 is on the grid and
+    # (30, 30) is a grid equilibrium (best-reply ties on this grid add asymmetric ones)
+    found = [[10 * int(np.argmax(s)) for s in e["strategies"]] for e in document["equilibria"]]
+    assert [30, 30] in found
     assert document["complete"] is True
 
 
@@ -132,7 +133,8 @@ def test_exploit_partially_observed_reports_bound(capsys: pytest.CaptureFixture[
     (["solve", "cournot", "--param", "n_firms=99"], "n_firms"),
     (["solve", "cournot", "--param", "colour=red"], "no parameter 'colour'"),
     (["solve", "rock_paper_scissors", "--method", "magic"], "unknown method 'magic'"),
-    (["solve", "big_match"], "normal-form games only"),
+    (["solve", "big_match", "--method", "lp"], "method 'lp' solves normal-form games"),
+    (["solve", "rock_paper_scissors", "--method", "shapley"], "solves markov-form games"),
 ])
 def test_user_errors_exit_2_with_message(capsys: pytest.CaptureFixture[str], argv: list[str],
                                          fragment: str) -> None:
@@ -161,6 +163,19 @@ def test_exploit_rejects_policy_of_wrong_shape(capsys: pytest.CaptureFixture[str
                                       np.array([[0.5, 0.5]] * 2)))
     code, _, err = run(capsys, "exploit", str(tmp_path / "g.npz"), str(tmp_path / "p.npz"))
     assert code == 2 and "policy_0" in err and "shape" in err
+
+
+def test_solve_markov_scenario_default_is_exact_zero_sum(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    # Big Match (REFERENCES.md): value 1/2 per step, i.e. 0.5 / (1 - 0.9) = 5 in state 0
+    code, out, err = run(capsys, "solve", "big_match", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["method"] == "hoffman-karp"
+    (equilibrium,) = document["equilibria"]
+    assert equilibrium["payoffs"][0] == pytest.approx(5.0, abs=1e-8)
+    assert equilibrium["state_values"][0][0] == pytest.approx(5.0, abs=1e-8)
+    assert equilibrium["regret"] <= 1e-10
 
 
 def test_console_script_entry_point(tmp_path: Path) -> None:

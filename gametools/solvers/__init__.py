@@ -1,75 +1,121 @@
 """Equilibrium solvers.
 
 Every solver is a free function with keyword-only options returning a
-:class:`~gametools.solvers.result.SolverResult`; :func:`solve` picks one by name (the one method
-table of the package, iterated by the tests and the command line).
+:class:`~gametools.solvers.result.SolverResult`; :func:`solve` picks one by name from
+:data:`METHODS`, the one method table of the package (iterated by the tests and the command line).
+A result's ``method`` is its key in this table.
 
-Methods for normal-form games
------------------------------
-=================  ======================================================================
-``vertex``         all extreme equilibria of a 2-player game, exact and complete, cliques
-``lemke-howson``   Lemke-Howson from every initial label (2 players, lexicographic pivoting)
-``support``        support enumeration (2 players; cross-check)
-``lp``             zero-sum linear program (2 players)
-``pure``           all pure equilibria (N players)
-``logit``          logit QRE path to a Nash equilibrium (N players)
-``simpdiv``        simplicial subdivision (N players)
-``ce`` / ``cce``   welfare-maximising (coarse) correlated equilibrium by LP (N players)
+Normal-form games
+-----------------
+=====================  ===================================================================
+``vertex``             all extreme equilibria of a 2-player game, exact and complete, cliques
+``lemke-howson``       Lemke-Howson from every initial label (lexicographic pivoting)
+``support``            support enumeration (2 players; a cross-check)
+``lp``                 zero-sum linear program (2 players)
+``pure``               all pure equilibria (N players)
+``logit``              logit QRE path to a Nash equilibrium (N players)
+``global-newton``      Govindan-Wilson global Newton method (N players)
+``ce`` / ``cce``       welfare-maximising (coarse) correlated equilibrium by LP (N players)
 ``fictitious-play``, ``regret-matching``, ``replicator``   learning dynamics (approximate)
-=================  ======================================================================
+=====================  ===================================================================
+
+Markov (stochastic) games
+-------------------------
+=====================  ===================================================================
+``hoffman-karp``       two-player zero-sum: strategy iteration, exact values and policies
+``shapley``            two-player zero-sum: Shapley's value iteration
+``backward-induction`` finite horizon: subgame-perfect equilibria with a selection rule
+``homotopy``           discounted general-sum: logit Markov-QRE path to a stationary equilibrium
+``stochastic-fp``      discounted general-sum: two-timescale fictitious play (approximate)
+=====================  ===================================================================
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from gametools.errors import GametoolsError
+from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.result import Clique, Equilibrium, SolverResult, make_equilibrium
 
 __all__ = ["Clique", "Equilibrium", "SolverResult", "make_equilibrium", "solve", "METHODS",
-           "default_method"]
+           "Method", "default_method"]
 
-#: method name -> (module, function); modules are imported on first use.
-METHODS: dict[str, tuple[str, str]] = {
-    "vertex": ("gametools.solvers.enumeration", "vertex_enumeration"),
-    "lemke-howson": ("gametools.solvers.lemke_howson", "lemke_howson_all"),
-    "support": ("gametools.solvers.enumeration", "support_enumeration"),
-    "lp": ("gametools.solvers.zero_sum", "zero_sum_lp"),
-    "pure": ("gametools.solvers.pure", "pure_equilibria"),
-    "logit": ("gametools.solvers.logit", "logit_solve"),
-    "simpdiv": ("gametools.solvers.simplicial", "simplicial_subdivision"),
-    "ce": ("gametools.solvers.correlated", "correlated_equilibrium"),
-    "cce": ("gametools.solvers.correlated", "coarse_correlated_equilibrium"),
-    "fictitious-play": ("gametools.solvers.dynamics", "fictitious_play"),
-    "regret-matching": ("gametools.solvers.dynamics", "regret_matching"),
-    "replicator": ("gametools.solvers.dynamics", "replicator_dynamics"),
+
+@dataclass(frozen=True)
+class Method:
+    """Where a solver lives, which games it takes and the options :func:`solve` adds."""
+
+    module: str
+    function: str
+    games: Literal["normal", "markov"]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    enumerates: bool = False
+
+
+_S = "gametools.solvers."
+
+#: method name -> solver; modules are imported on first use.
+METHODS: dict[str, Method] = {
+    "vertex": Method(_S + "enumeration", "vertex_enumeration", "normal", enumerates=True),
+    "lemke-howson": Method(_S + "lemke_howson", "lemke_howson_all", "normal"),
+    "support": Method(_S + "enumeration", "support_enumeration", "normal", enumerates=True),
+    "lp": Method(_S + "zero_sum", "zero_sum_lp", "normal"),
+    "pure": Method(_S + "pure", "pure_equilibria", "normal", enumerates=True),
+    "logit": Method(_S + "logit", "logit_solve", "normal"),
+    "global-newton": Method(_S + "global_newton", "global_newton", "normal"),
+    "ce": Method(_S + "correlated", "correlated_equilibrium", "normal"),
+    "cce": Method(_S + "correlated", "correlated_equilibrium", "normal", {"coarse": True}),
+    "fictitious-play": Method(_S + "dynamics", "fictitious_play", "normal"),
+    "regret-matching": Method(_S + "dynamics", "regret_matching", "normal"),
+    "replicator": Method(_S + "dynamics", "replicator_dynamics", "normal"),
+    "hoffman-karp": Method(_S + "stochastic", "hoffman_karp", "markov"),
+    "shapley": Method(_S + "stochastic", "shapley_iteration", "markov"),
+    "backward-induction": Method(_S + "backward_induction", "backward_induction", "markov"),
+    "homotopy": Method(_S + "homotopy", "markov_qre_homotopy", "markov"),
+    "stochastic-fp": Method(_S + "stochastic", "stochastic_fictitious_play", "markov"),
 }
 
 
-class UnknownMethodError(GametoolsError, ValueError):
-    """A solver name that is not in :data:`METHODS`."""
+class UnknownMethodError(InvalidArgumentError):
+    """A solver name that is not in :data:`METHODS`, or one that does not fit the game."""
 
 
 def _resolve(method: str) -> Callable[..., SolverResult]:
     if method not in METHODS:
         raise UnknownMethodError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
-    module, name = METHODS[method]
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise UnknownMethodError(f"method {method!r} is not available in this installation "
-                                 f"({exc})") from None
+    entry = METHODS[method]
+    return getattr(importlib.import_module(entry.module), entry.function)
 
 
-def default_method(game: NormalFormGame, *, all_equilibria: bool = False) -> str:
+def _is_zero_sum_markov(game: MarkovGame) -> bool:
+    if game.num_players != 2:
+        return False
+    scale = float(abs(game.rewards).max()) or 1.0
+    return bool(abs(game.rewards.sum(axis=0)).max() <= 1e-12 * scale)
+
+
+def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = False) -> str:
     """The method :func:`solve` uses when none is named.
 
-    Two players: ``vertex`` for ``--all`` or small games, ``lp`` for zero-sum games,
-    ``lemke-howson`` for large ones. More players: ``pure`` for ``--all``, else ``logit``.
+    Normal form, two players: ``vertex`` for ``all_equilibria`` or small games, ``lp`` for
+    zero-sum games, ``lemke-howson`` for large ones; more players: ``pure`` for
+    ``all_equilibria``, else ``logit``. Markov games: ``hoffman-karp`` for two-player zero-sum
+    games, ``backward-induction`` for finite-horizon (terminating, acyclic) games, else
+    ``homotopy``.
     """
+    if isinstance(game, MarkovGame):
+        from gametools.exploitability import _heights
+
+        if _is_zero_sum_markov(game) and not all_equilibria:
+            return "hoffman-karp"
+        if _heights(game) is not None:
+            return "backward-induction"
+        return "homotopy"
     if game.num_players == 2:
         if all_equilibria:
             return "vertex"
@@ -85,11 +131,12 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
 
     Parameters
     ----------
-    game : NormalFormGame, nashpy.Game or OpenSpiel matrix/tensor game
+    game : NormalFormGame, MarkovGame, nashpy.Game or OpenSpiel matrix/tensor game
     method : str, optional
         A key of :data:`METHODS`.
     all_equilibria : bool
-        Ask for the complete set (``vertex`` for two players, ``pure`` otherwise).
+        Ask for the complete set (an enumeration method for normal-form games; all
+        combinations of stage equilibria for backward induction).
     **options
         Passed to the solver.
 
@@ -104,11 +151,21 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
     from gametools.interop import as_game
 
     game = as_game(game)
-    if isinstance(game, MarkovGame):
-        raise GametoolsError("this version solves normal-form games only; for a Markov game, "
-                             "measure a profile with `gametools exploit`")
     name = method or default_method(game, all_equilibria=all_equilibria)
-    if all_equilibria and method is not None and method not in ("vertex", "pure", "support"):
-        raise UnknownMethodError(f"--all needs an enumeration method (vertex, support, pure), "
-                                 f"not {method!r}")
-    return _resolve(name)(game, **options)
+    function = _resolve(name)
+    entry = METHODS[name]
+    kind = "markov" if isinstance(game, MarkovGame) else "normal"
+    if entry.games != kind:
+        suitable = [k for k, m in METHODS.items() if m.games == kind]
+        raise UnknownMethodError(f"method {name!r} solves {entry.games}-form games; for this "
+                                 f"{'Markov' if kind == 'markov' else 'normal-form'} game use "
+                                 f"one of: {', '.join(suitable)}")
+    arguments = dict(entry.options, **options)
+    if all_equilibria:
+        if name == "backward-induction":
+            arguments.setdefault("enumerate_all", True)
+        elif not entry.enumerates:
+            raise UnknownMethodError(f"--all needs an enumeration method (vertex, support, pure"
+                                     f" or backward-induction), not {name!r}")
+    result = function(game, **arguments)
+    return dataclasses.replace(result, method=name)

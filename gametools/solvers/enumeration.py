@@ -334,7 +334,7 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
     if found.bimatrix.from_floats:
         message += "; float payoffs solved as their exact rational values"
     return SolverResult(
-        equilibria=equilibria, method="vertex_enumeration", status="success",
+        equilibria=equilibria, method="vertex", status="success",
         complete=found.complete, exact=True, degenerate=found.degenerate,
         iterations=sum(found.counts), message=message, cliques=cliques,
         extra={"row_vertices": [[_fraction_text(v) for v in x] for x in found.row_vertices],
@@ -500,7 +500,7 @@ def support_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
     stats: dict[str, Any] = {}
     equilibria = tuple(_support_enumeration(game, tol, stats))
     return SolverResult(
-        equilibria=equilibria, method="support_enumeration", status="success", complete=False,
+        equilibria=equilibria, method="support", status="success", complete=False,
         exact=True, degenerate=True if stats.get("degenerate") else None,
         message="equal-size supports: complete only for nondegenerate games (not checked)",
         extra={"rejected_candidates": int(stats.get("rejected", 0))})

@@ -370,7 +370,7 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     if not equilibria:
         # No crossing: report where the path stopped, certified by its (large) regret.
         equilibria.append(make_equilibrium(game, _project_all(system, state.point)))
-    return SolverResult(tuple(good) if good else tuple(equilibria), method="global_newton",
+    return SolverResult(tuple(good) if good else tuple(equilibria), method="global-newton",
                         status=status, iterations=state.steps, message=message,
                         extra={"steps": state.steps,
                                "newton_iterations": state.newton_iterations + refine_iterations,

@@ -33,22 +33,27 @@ and large precisions are reached in few steps; progress is shown as the bounded
 Numerics
 --------
 - Predictor-corrector continuation (Allgower and Georg 2003): Euler predictor along the unit
-  tangent, which solves ``[DH; tau_prev] tau = e`` (so the orientation follows the previous
-  tangent through turning points in ``lam``), and a chord-Newton corrector in the hyperplane
-  orthogonal to the tangent that reuses the factorisation made for the tangent. The step grows
-  when the corrector converges fast and is halved when it drifts, contracts slowly or the curve
-  turns sharply.
+  tangent; one analytic Jacobian per step, at the predicted point, gives both the next tangent
+  (solving ``[DH; tau_prev] tau = e``, so the orientation follows the previous tangent through
+  turning points in ``lam``) and a chord-Newton corrector in the plane orthogonal to the
+  current tangent. The step adapts so that the first correction, the chord contraction rate
+  and the turning angle approach nominal values; a step exceeding twice one is halved.
 - The analytic Jacobian has block structure: the strategy rows of state ``s`` depend on
   ``beta(s)`` only (``S`` blocks of size ``sum_i n_i``) and on the values of all states; the
   value rows couple through ``I - gamma P_sigma``. Linear solves eliminate the per-state blocks
   (batched small inverses) and factor the Schur complement of size ``N * S + 1`` with LAPACK;
-  when a per-state block is ill-conditioned the full dense system is factored instead.
+  the local unknowns of a state whose block is singular or ill-conditioned stay in the Schur
+  complement instead (a player can be held indifferent in one state by play elsewhere).
 - Every residual and Jacobian block is vectorised over states with ``einsum``.
 - Rewards are divided by the reward range internally; ``lam`` is reported in payoff units.
-- A QRE at precision ``lam`` is only ``O(1 / lam)`` from equilibrium. Along the path, once the
-  probabilities separate, a *support polish* solves the equilibrium equations on the support the
-  path suggests (each player indifferent on her support in every state, values consistent) by
-  Newton's method. A polished profile becomes the answer only if its exact NashConv (from
+- A QRE at precision ``lam`` is only ``O(1 / lam)`` from equilibrium. Along the path a *support
+  polish* solves the equilibrium equations on the support the path is heading for (each player
+  indifferent on her support in every state, values consistent) by Newton's method. The
+  support is read from the tangent: the log-probability ratio of a vanishing action falls like
+  ``-gap * lam`` (elasticity ``lam * d/dlam`` tending to ``-infinity``) while that of a support
+  action converges, which separates supports once ``lam * gap`` is of order one. Players whose
+  choice cannot matter in a state (absorbing or terminal states) keep the path's strategy there.
+  A polished profile becomes the answer only if its exact NashConv (from
   :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``max_regret`` and the
   path keeps approaching it while ``lam`` doubles (so the path, not luck, selects it).
 
@@ -308,6 +313,14 @@ class _MarkovQRE:
         self.transitions = game.dense_transitions() * live.reshape(shape)[..., None]
         self.transition_rows = self.transitions.reshape(-1, self.num_states)
         self.size_local = self.num_states * self.m
+        self.irrelevant = []
+        for i in range(self.num_players):
+            axis = 1 + i
+            same_reward = np.ptp(self.rewards[i], axis=axis) <= 1e-12
+            same_move = np.ptp(self.transitions, axis=axis) <= 1e-12
+            self.irrelevant.append(
+                same_reward.reshape(self.num_states, -1).all(axis=1)
+                & same_move.reshape(self.num_states, -1).all(axis=1))
         self.size_k = self.num_players * self.num_states
         self.dim = self.size_local + self.size_k
 
@@ -423,19 +436,28 @@ class _MarkovQRE:
         """
         num_states, num_players, m = self.num_states, self.num_players, self.m
         gamma = self.discount
+        # A player whose choice cannot matter in a state (rewards and transitions independent
+        # of her action, e.g. absorbing or terminal states) is indifferent between all actions
+        # whatever the others do: her indifference equations vanish identically, so her
+        # strategy there is frozen at the path's (any strategy is a best response).
+        supports = [np.where(frozen[:, None], True, s)
+                    for s, frozen in zip(supports, self.irrelevant)]
         sigma = np.concatenate([np.where(s, p, 0.0) for p, s in zip(policies, supports)], axis=1)
         sigma /= np.concatenate([np.repeat(x.sum(axis=1, keepdims=True), x.shape[1], axis=1)
                                  for x in self.per_player(sigma)], axis=1)
         anchors = [np.argmax(p, axis=1) for p in policies]
-        differences, anchor_rows, off = [], [], []
-        for i in range(num_players):
+        differences, anchor_rows, off, targets = [], [], [], []
+        for i, start in enumerate(self.per_player(sigma)):
             n = self.num_actions[i]
             one_hot = np.eye(n)[anchors[i]]  # (S, n)
-            inside = supports[i] & (one_hot == 0)
+            frozen = self.irrelevant[i][:, None]
+            inside = supports[i] & (one_hot == 0) & ~frozen
             # T(s): row a = e_a - e_a0 for support actions other than a0, zero elsewhere
             differences.append(inside[:, :, None] * (np.eye(n)[None] - one_hot[:, None, :]))
             anchor_rows.append(one_hot)
-            off.append(~supports[i])
+            # rows "sigma(a) = target(a)": 0 off the support, the start where frozen
+            off.append((~supports[i] | frozen) & (one_hot == 0))
+            targets.append(np.where(frozen, start, 0.0))
         y = np.concatenate([sigma.ravel(), values.ravel()])
         converged = False
         iteration, previous_size = 0, math.inf
@@ -454,7 +476,8 @@ class _MarkovQRE:
                 o, n = self.offsets[i], self.num_actions[i]
                 t, one_hot = differences[i], anchor_rows[i]
                 q = _contract(payoffs[i], sigmas, (i,))
-                local[:, o:o + n] = (np.einsum("sab,sb->sa", t, q) + off[i] * sigmas[i]
+                local[:, o:o + n] = (np.einsum("sab,sb->sa", t, q)
+                                     + off[i] * (sigmas[i] - targets[i])
                                      + one_hot * (sigmas[i].sum(axis=1, keepdims=True) - 1.0))
                 value_rows[i] = v[i] - np.sum(one_hot * q, axis=1)
                 A[:, o:o + n, o:o + n] = (off[i][:, :, None] * np.eye(n)[None]
@@ -483,20 +506,11 @@ class _MarkovQRE:
             if iteration >= 3 and size > 0.25 * previous_size:
                 break
             previous_size = size
-            blocks = _Blocks(A, B, C, D)
             with np.errstate(all="ignore"):
                 try:
-                    step = _Factorization(blocks).solve(-residual)
+                    step = _Factorization(_Blocks(A, B, C, D)).solve(-residual)
                 except (np.linalg.LinAlgError, ValueError):
-                    # Degenerate games (a player's choice irrelevant in some state, as in
-                    # absorbing states) make the equations singular but consistent: the
-                    # minimum-norm Newton step still converges (Gauss-Newton).
-                    try:
-                        step = scipy.linalg.lstsq(blocks.dense(), -residual, cond=1e-12,
-                                                  lapack_driver="gelsy",
-                                                  check_finite=False)[0]
-                    except (np.linalg.LinAlgError, ValueError):
-                        break
+                    break  # singular: the support cannot be that of a regular equilibrium
             if not np.all(np.isfinite(step)):
                 break
             y = y + step
@@ -590,7 +604,7 @@ def _check_game(game: Any) -> MarkovGame:
 
 def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                         first_step: float = 0.1, max_accel: float = 2.0,
-                        max_steps: int = 5000, max_lambda: float | None = None,
+                        max_steps: int = 10000, max_lambda: float | None = None,
                         polish: bool = True, return_path: bool = False,
                         progress: bool | Callable[[int, float], None] = False
                         ) -> SolverResult:
@@ -831,23 +845,23 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
         best = make_markov_equilibrium(game, system.policies(y))
         if best.regret <= max_regret:
             status, message = "success", "reached max_regret on the path"
-        for candidate in candidates:  # unconfirmed but certified candidates beat a failure
-            if best.regret > max_regret and candidate[0].regret <= max_regret:
-                best, polished_found = candidate[0], True
+        for entry in candidates:  # unconfirmed but certified candidates beat a failure
+            if best.regret > max_regret and entry[0].regret <= max_regret:
+                best, polished_found = entry[0], True
                 status = "success"
                 message = ("support polish along the path (not confirmed by the path: "
                            + message + ")")
     if best.regret > max_regret and status == "success":
         status = "failed"
     lam = float(y[-1])
-    extra = {"steps": stats.steps, "rejected_steps": stats.rejected,
+    extra: dict[str, Any] = {"steps": stats.steps, "rejected_steps": stats.rejected,
              "corrector_iterations": stats.corrector_iterations, "jacobians": stats.jacobians,
              "dense_fallbacks": stats.dense_fallbacks, "polish_attempts": stats.polish_attempts,
              "polish_iterations": stats.polish_iterations, "polished": polished_found,
              "lambda": lam / scale, "t": lam / (1.0 + lam), "arc_length": stats.arc_length,
              "time_s": time.perf_counter() - started}
     if path is not None:
-        points = np.array(path)
+        points = np.asarray(path)
         beta = points[:, :system.size_local].reshape(len(points), system.num_states, system.m)
         extra["path"] = {
             "lambda": points[:, -1] / scale,
@@ -855,5 +869,5 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                          for o, e in zip(system.offsets[:-1], system.offsets[1:])],
             "values": points[:, system.size_local:system.dim].reshape(
                 len(points), system.num_players, system.num_states) * scale}
-    return SolverResult((best,), method="markov-qre", status=status,  # type: ignore[arg-type]
+    return SolverResult((best,), method="homotopy", status=status,  # type: ignore[arg-type]
                         iterations=stats.steps, message=message, extra=extra)

@@ -604,7 +604,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
             found.append(candidate)
             index = len(found) - 1
         label_equilibrium.append(index)
-    return SolverResult(tuple(found), "lemke_howson_all", status,
+    return SolverResult(tuple(found), "lemke-howson", status,
                         False, all_exact and bool(found), degenerate, total_pivots,
                         "equilibria reachable by Lemke-Howson from each initial label; "
                         "not necessarily all equilibria",

@@ -183,5 +183,5 @@ def pure_equilibria(game: Any, *, tol: float = 0.0) -> SolverResult:
     profiles = [tuple(int(np.flatnonzero(x)[0]) for x in e.strategies) for e in found]
     exact = game.is_exact and tol == 0.0
     message = f"{len(found)} pure equilibria" + ("" if tol == 0.0 else f" (tol={tol})")
-    return SolverResult(found, "pure_equilibria", "success", True, exact, None,
+    return SolverResult(found, "pure", "success", True, exact, None,
                         math.prod(game.num_actions), message, extra={"profiles": profiles})

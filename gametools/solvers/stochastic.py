@@ -780,7 +780,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
                f"the reward range (exact NashConv); {'within' if status == 'success' else 'above'}"
                f" tol {tol:.3g}"
                + ("; the rounded (pure) beliefs certified best" if polished else ""))
-    return SolverResult((equilibrium,), "stochastic-fictitious-play",
+    return SolverResult((equilibrium,), "stochastic-fp",
                         status=status,  # type: ignore[arg-type]
                         complete=False, exact=False, iterations=iteration, message=message,
                         extra={"regret_history": history, "best_iteration": best[1],

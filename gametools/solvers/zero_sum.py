@@ -241,7 +241,7 @@ def zero_sum_lp(game: Any, *, tol: float = 1e-9, exact: bool | None = None) -> S
             equilibrium, exact_value = certified
             extra.update(value=float(exact_value), value_column=float(exact_value),
                          value_exact=exact_value)
-            return SolverResult((equilibrium,), "zero_sum_lp", "success", False, True, None, 0,
+            return SolverResult((equilibrium,), "lp", "success", False, True, None, 0,
                                 "optimal strategies certified in rational arithmetic",
                                 extra=extra)
     for array in (x, y):
@@ -251,5 +251,5 @@ def zero_sum_lp(game: Any, *, tol: float = 1e-9, exact: bool | None = None) -> S
     equilibrium = Equilibrium((x, y), payoffs, max_regret(game, (x, y)))
     message = "float solution (rational re-solve of the supports did not certify)" \
         if want_exact else ""
-    return SolverResult((equilibrium,), "zero_sum_lp", "success", False, False, None, 0, message,
+    return SolverResult((equilibrium,), "lp", "success", False, False, None, 0, message,
                         extra=extra)
