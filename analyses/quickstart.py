@@ -25,8 +25,13 @@ import numpy as np
 from games.classic import big_match
 from games.oligopoly import cournot, cournot_reference, quantity_grid
 from gametools import deterministic_profile, nash_conv, uniform_profile
-from gametools.plotting import (paper_style, plot_nash_conv_curve, plot_payoff_heatmap,
-                                plot_profile_bars, save_figure)
+from gametools.plotting import (
+    paper_style,
+    plot_nash_conv_curve,
+    plot_payoff_heatmap,
+    plot_profile_bars,
+    save_figure,
+)
 from gametools.solvers import solve
 
 COURNOT = {"n_firms": 2, "a": 100.0, "b": 1.0, "c": 10.0, "quantity_step": 5.0,

@@ -4,8 +4,16 @@
 the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
-from games import bank_run, classic, kyle, oligopoly
+from games import auctions, bank_run, classic, execution, kyle, oligopoly, portfolio
 
-SCENARIOS = (*classic.SCENARIOS, *oligopoly.SCENARIOS, *bank_run.SCENARIOS, *kyle.SCENARIOS)
+SCENARIOS = (
+    *classic.SCENARIOS,
+    *oligopoly.SCENARIOS,
+    *auctions.SCENARIOS,
+    *bank_run.SCENARIOS,
+    *kyle.SCENARIOS,
+    *execution.SCENARIOS,
+    *portfolio.SCENARIOS,
+)
 
 __all__ = ["SCENARIOS"]

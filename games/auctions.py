@@ -1,4 +1,4 @@
-"""Sealed-bid auctions with private values: first price, second price and all pay, on grids and in torch.
+"""Sealed-bid private-value auctions (first price, second price, all pay) on grids and in torch.
 
 Economics
 ---------
@@ -47,14 +47,15 @@ all-pay auction (the marginal bidder pays ``r`` win or lose, so ``c`` solves ``c
 - second price: ``b(v) = v`` (weakly dominant);
 - all pay: ``b(v) = ((n - 1) v^n + c^n) / n`` (``(n - 1) v^n / n`` at ``r = 0``).
 
-Revenue is the same in all three (revenue equivalence): ``(n - 1)/(n + 1) + c^n - 2 n c^(n+1)/(n + 1)``
-(``(n - 1)/(n + 1)`` at ``r = 0``; the revenue-maximising cutoff is ``1/2`` for every ``n``,
-Myerson 1981); each bidder's expected surplus is ``(1 - c^(n+1)) / (n (n + 1)) - c^n (1 - c) / n``
-(``1 / (n (n + 1))`` at ``r = 0``); the object goes to the highest-value bidder unless all values
-are below ``c``: efficiency ``1 - c^n``. On the grids the closed form is only approximately an
-equilibrium (with finitely many values, first-price and all-pay equilibria are generally mixed);
-its mean-preserving projection (:func:`reference_profile`) has a NashConv and statistics errors
-that shrink as the value and bid grids are refined together.
+Revenue is the same in all three (revenue equivalence):
+``(n - 1)/(n + 1) + c^n - 2 n c^(n+1)/(n + 1)``, i.e. ``(n - 1)/(n + 1)`` at ``r = 0`` (the
+revenue-maximising cutoff is ``1/2`` for every ``n``, Myerson 1981). Each bidder's expected
+surplus is ``(1 - c^(n+1)) / (n (n + 1)) - c^n (1 - c) / n`` (``1 / (n (n + 1))`` at ``r = 0``);
+the object goes to the highest-value bidder unless all values are below ``c``: efficiency
+``1 - c^n``. On the grids the closed form is only approximately an equilibrium (with finitely
+many values, first-price and all-pay equilibria are generally mixed); its mean-preserving
+projection (:func:`reference_profile`) has a NashConv and statistics errors that shrink as the
+value and bid grids are refined together.
 
 Complete-information instances (REFERENCES.md [C])
 --------------------------------------------------
@@ -66,9 +67,14 @@ lets a bidder bid below its value, bids at or above it are weakly dominated by b
 equilibria of OpenSpiel's game stay equilibria; the unique one bids ``(0, 1, 1)`` for values
 ``(1, 2, 3)``, payoff ``13/18`` each.
 
-The continuous game (exact ``U[0, 1]`` values, Box bids) runs batched in torch as
-:class:`AuctionEnv` (:func:`simulator`); :func:`observation_index`, :func:`project_actions`,
-:func:`grid_observations` and :data:`PROJECTION` translate between it and the grid game.
+The continuous game (exact ``U[0, 1]`` values, Box bids in ``[0, 1]``, one-step episodes) runs
+batched in torch as :class:`AuctionEnv` (:func:`simulator`; ``value_grid=True`` draws values from
+the grid's nodes instead, for agreement tests); :func:`observation_index` (value -> bin),
+:func:`project_actions` (bid -> nearest grid bid), :func:`grid_observations` and
+:data:`PROJECTION` translate between it and the grid game.
+
+Sizes: ``K^n`` states by ``M^n`` joint bids, limited to :data:`MAX_ROWS` rows (defaults: 36 x 169;
+three bidders 216 x 2197; four bidders need smaller grids, e.g. 4 values and 9 bids).
 
 References
 ----------
@@ -100,6 +106,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 
@@ -109,10 +116,27 @@ from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
-__all__ = ["AUCTIONS", "AuctionEnv", "AuctionProjection", "PROJECTION", "auction_game", "build",
-           "value_grid", "bid_grid", "cutoff_value", "bid_function", "reference", "reference_profile",
-           "summarize", "simulator", "observation_index", "project_actions", "grid_observations",
-           "common_value_all_pay", "SCENARIOS"]
+__all__ = [
+    "AUCTIONS",
+    "PROJECTION",
+    "SCENARIOS",
+    "AuctionEnv",
+    "AuctionProjection",
+    "auction_game",
+    "bid_function",
+    "bid_grid",
+    "build",
+    "common_value_all_pay",
+    "cutoff_value",
+    "grid_observations",
+    "observation_index",
+    "project_actions",
+    "reference",
+    "reference_profile",
+    "simulator",
+    "summarize",
+    "value_grid",
+]
 
 #: The auction formats, as passed to ``auction=``.
 AUCTIONS = ("first_price", "second_price", "all_pay")
@@ -181,8 +205,8 @@ def _outcomes(auction: str, bids: np.ndarray, n_bidders: int, reserve: float
     return share, payment
 
 
-def auction_game(*, auction: str, values: Sequence[float], bids: Sequence[float], n_bidders: int,
-                 reserve: float = 0.0, value_probabilities: Sequence[float] | None = None
+def auction_game(*, auction: str, values: npt.ArrayLike, bids: npt.ArrayLike, n_bidders: int,
+                 reserve: float = 0.0, value_probabilities: npt.ArrayLike | None = None
                  ) -> MarkovGame:
     """An independent-private-values auction on given value and bid grids, as a MarkovGame.
 
@@ -657,7 +681,8 @@ def observation_index(game: MarkovGame, player: int, observations: Any) -> np.nd
 
 
 def grid_observations(game: MarkovGame, player: int) -> torch.Tensor:
-    """The :class:`AuctionEnv` observation of every grid observation id: its value node, ``(K, 1)``."""
+    """The :class:`AuctionEnv` observation of each grid observation id (its value node), ``(K, 1)``.
+    """
     _check_player(game, player)
     nodes = value_grid(game.num_observations[player])
     return torch.tensor(nodes[:, None], dtype=torch.float32)

@@ -47,7 +47,9 @@ Competing dealers with inventory (``market_making``)
 In the spirit of Ho and Stoll (1981), Avellaneda and Stoikov (2008) and Das (2005), kept small.
 ``n_dealers`` dealers each hold an inventory ``q_i in {-max_inventory..max_inventory}`` (units).
 The public mid-price ``m_t`` is the current fundamental; it moves by ``Delta = +-volatility``
-(probability 1/2 each) at the end of every period. In each period:
+(probability 1/2 each) at the end of every period; by default the widest quote offset equals the
+move, so quoting it (``m +- volatility``, the bounds of the next value) shuts informed traders
+out. In each period:
 
 1. Every dealer quotes ``ask_i = m_t + a_i tick`` and ``bid_i = m_t - b_i tick`` with
    ``a_i, b_i in {1..n_quotes}`` (action ``(a_i - 1) n_quotes + (b_i - 1)``; the half-spread is
@@ -73,12 +75,18 @@ to it and every payoff is invariant to shifting it, so it would only label state
 
 *Reference.* No closed form beyond limits. With ``inventory_penalty = 0`` and inventory limits
 that do not bind, a period is a Glosten-Milgrom Bertrand game with ``V = m +- volatility`` and
-``theta = 1/2``: filling a buy at offset ``a`` earns ``(a tick - informed_fraction volatility)``
-per half unit of probability, so the zero-profit half-spread is ``informed_fraction
-volatility`` and on the grid the lowest non-losing offset (at least one tick) is an equilibrium
-quote (:func:`market_making_reference`). Spreads widen with the informed fraction; with no
+``theta = 1/2``: a buy order is informed with probability ``informed_fraction``, so filling it
+at offset ``a`` earns ``a tick - informed_fraction volatility`` in expectation (whatever the
+inventory), the zero-profit half-spread is ``informed_fraction volatility``, and on the grid the
+lowest non-losing offset (at least one tick) is an equilibrium quote
+(:func:`market_making_reference`). Spreads widen with the informed fraction; with no
 informed flow and no inventory penalty Bertrand competition drives the spread to the minimum,
 one tick each side. An inventory penalty makes dealers skew quotes against their inventory.
+Measured (default parameters, equilibria found by alternating exact best responses from the
+competitive profile, NashConv 0): mean inside spread 2.58, 4.17, 5.17, 6.37 ticks at
+``informed_fraction`` 0, 0.2, 0.4, 0.6. Pure equilibria need not exist or be reached by
+best-response dynamics (with no informed flow and no penalty the infinite-horizon dynamics
+cycle), as usual for Bertrand games on grids.
 
 References
 ----------
@@ -125,11 +133,11 @@ from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
-__all__ = ["glosten_milgrom", "glosten_milgrom_reference", "glosten_milgrom_profile",
-           "glosten_milgrom_summary", "posterior", "zero_profit_quotes", "spread_formula",
-           "history_labels", "market_making", "market_making_reference", "market_making_profile",
-           "market_making_summary", "build", "reference", "reference_profile", "summarize",
-           "SCENARIOS"]
+__all__ = ["SCENARIOS", "build", "glosten_milgrom", "glosten_milgrom_profile",
+           "glosten_milgrom_reference", "glosten_milgrom_summary", "history_labels",
+           "market_making", "market_making_profile", "market_making_reference",
+           "market_making_summary", "posterior", "reference", "reference_profile",
+           "spread_formula", "summarize", "zero_profit_quotes"]
 
 #: Largest ``states x joint actions`` (rows of the sparse transition matrix) a builder accepts.
 MAX_ROWS = 2_000_000
@@ -511,7 +519,7 @@ def _mm_tables(q: dict[str, Any]) -> dict[str, np.ndarray]:
     """
     n, k, cap = q["n_dealers"], q["n_quotes"], q["max_inventory"]
     alpha, sigma, tick = q["informed_fraction"], q["volatility"], q["tick"]
-    _, configurations, num_joint, _ = _mm_layout(q)
+    num_joint = _mm_layout(q)[2]
     inventory = _mm_inventories(q)  # (M, N)
     digits = np.stack(np.unravel_index(np.arange(num_joint), (k,) * (2 * n)))  # (2N, J)
     ask_offsets, bid_offsets = digits[0::2] + 1, digits[1::2] + 1  # (N, J) ticks

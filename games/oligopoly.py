@@ -34,10 +34,10 @@ Examples
 
 from __future__ import annotations
 
-import numpy as np
-
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.scenarios import Parameter, Scenario

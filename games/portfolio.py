@@ -75,7 +75,6 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -87,7 +86,7 @@ from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
-__all__ = ["build", "reference", "reference_profile", "team_optimum", "summarize", "SCENARIOS"]
+__all__ = ["SCENARIOS", "build", "reference", "reference_profile", "summarize", "team_optimum"]
 
 REGIMES = 2  # 0 = bad, 1 = good
 

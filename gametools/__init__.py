@@ -10,12 +10,17 @@ exploitable a profile (computed or learned) is, and draw research figures.
 0.0
 """
 
-from gametools.errors import GameValidationError, GametoolsError, PolicyValidationError
-from gametools.exploitability import (BestResponse, ExploitabilityResult, best_response,
-                                      nash_conv, policy_values, state_values)
+from gametools.errors import GametoolsError, GameValidationError, PolicyValidationError
+from gametools.exploitability import (
+                                      BestResponse,
+                                      ExploitabilityResult,
+                                      best_response,
+                                      nash_conv,
+                                      policy_values,
+                                      state_values,
+)
 from gametools.model import MarkovGame, NormalFormGame, time_indexed
-from gametools.policies import (Profile, deterministic_profile, uniform_profile,
-                                validate_profile)
+from gametools.policies import Profile, deterministic_profile, uniform_profile, validate_profile
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["GameValidationError", "PolicyValidationError", "GametoolsError",
-           "InvalidArgumentError"]
+           "InvalidArgumentError", "UnsupportedGameError"]
 
 
 class GametoolsError(Exception):
@@ -18,6 +18,10 @@ class GametoolsError(Exception):
 
 class InvalidArgumentError(GametoolsError, ValueError):
     """An argument or option has a value the function cannot accept (the message says which)."""
+
+
+class UnsupportedGameError(InvalidArgumentError):
+    """The game lacks a property the method needs (zero-sum, fully observed, acyclic, ...)."""
 
 
 class _NamedValueError(GametoolsError, ValueError):

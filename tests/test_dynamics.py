@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gametools import NormalFormGame
+from gametools.errors import InvalidArgumentError
 from gametools.solvers.dynamics import fictitious_play, regret_matching, replicator_dynamics
-from gametools.solvers.logit import InvalidOptionError
 
 # Matching pennies and rock-paper-scissors: unique equilibrium, uniform (textbook).
 PENNIES = NormalFormGame.zero_sum([[1, -1], [-1, 1]])
@@ -92,9 +92,9 @@ def test_replicator_records_trajectory_and_reports_cycles_honestly():
 
 
 def test_dynamics_validate_options():
-    with pytest.raises(InvalidOptionError, match="iterations"):
+    with pytest.raises(InvalidArgumentError, match="iterations"):
         fictitious_play(RPS, iterations=0)
-    with pytest.raises(InvalidOptionError, match="time"):
+    with pytest.raises(InvalidArgumentError, match="time"):
         replicator_dynamics(RPS, time=-1.0)
     with pytest.raises(ValueError):
         replicator_dynamics(RPS, x0=([1.0, 0.0], [0.5, 0.5]))

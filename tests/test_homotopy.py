@@ -13,8 +13,13 @@ import scipy.optimize
 import scipy.sparse as sp
 
 from gametools import MarkovGame, NormalFormGame, nash_conv
-from gametools.solvers.homotopy import (HomotopyInputError, _Blocks, _Factorization,
-                                        _MarkovQRE, markov_qre_homotopy)
+from gametools.solvers.homotopy import (
+    HomotopyInputError,
+    _Blocks,
+    _Factorization,
+    _MarkovQRE,
+    markov_qre_homotopy,
+)
 from gametools.solvers.result import max_regret, reward_range
 
 

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gametools import NormalFormGame
+from gametools.errors import InvalidArgumentError
 from gametools.solvers.global_newton import global_newton
-from gametools.solvers.logit import InvalidOptionError, logit_qre, logit_solve
+from gametools.solvers.logit import logit_qre, logit_solve
 from gametools.solvers.result import exact_regret, max_regret
 
 SHARED = Path(os.environ.get("GAMETOOLS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -155,13 +156,13 @@ def test_logit_invariant_under_affine_payoff_changes_and_permutations(seed, scal
 
 
 def test_logit_invalid_options():
-    with pytest.raises(InvalidOptionError, match="max_regret"):
+    with pytest.raises(InvalidArgumentError, match="max_regret"):
         logit_solve(PENNIES, max_regret=0.0)
     with pytest.raises(ValueError, match="max_accel"):
         logit_solve(PENNIES, max_accel=1.0)
     with pytest.raises(TypeError):
         logit_solve([[1, 0], [0, 1]])
-    with pytest.raises(InvalidOptionError, match="lam"):
+    with pytest.raises(InvalidArgumentError, match="lam"):
         logit_qre(PENNIES, -1.0)
 
 
@@ -276,7 +277,7 @@ def test_global_newton_is_reproducible_and_validates():
     first, second = global_newton(game, rng=3), global_newton(game, rng=3)
     for a, b in zip(first.equilibria[0].strategies, second.equilibria[0].strategies):
         np.testing.assert_array_equal(a, b)
-    with pytest.raises(InvalidOptionError, match="start"):
+    with pytest.raises(InvalidArgumentError, match="start"):
         global_newton(game, start=[0, 0])
-    with pytest.raises(InvalidOptionError, match="perturbation"):
+    with pytest.raises(InvalidArgumentError, match="perturbation"):
         global_newton(game, perturbation=0.7)

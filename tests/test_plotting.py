@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 
 from gametools import NormalFormGame
-from gametools.plotting import (paper_style, plot_nash_conv_curve, plot_payoff_heatmap,
-                                plot_profile_bars, save_figure)
+from gametools.plotting import (
+    paper_style,
+    plot_nash_conv_curve,
+    plot_payoff_heatmap,
+    plot_profile_bars,
+    save_figure,
+)
 
 
 def test_figures_are_written_as_pdf_and_png(tmp_path: Path) -> None:

@@ -15,6 +15,26 @@ import torch
 from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
+from games.auctions import (
+    AUCTIONS,
+    PROJECTION,
+    SCENARIOS,
+    AuctionEnv,
+    auction_game,
+    bid_function,
+    bid_grid,
+    build,
+    common_value_all_pay,
+    cutoff_value,
+    grid_observations,
+    observation_index,
+    project_actions,
+    reference,
+    reference_profile,
+    simulator,
+    summarize,
+    value_grid,
+)
 from gametools.errors import GametoolsError
 from gametools.exploitability import nash_conv, policy_values
 from gametools.interop.openspiel import from_openspiel
@@ -22,10 +42,6 @@ from gametools.marl.train import tabular_profile
 from gametools.policies import uniform_profile
 from gametools.scenarios import ScenarioError
 from gametools.solvers.enumeration import vertex_enumeration
-from games.auctions import (AUCTIONS, PROJECTION, SCENARIOS, AuctionEnv, auction_game,
-                            bid_function, bid_grid, build, common_value_all_pay, cutoff_value,
-                            grid_observations, observation_index, project_actions, reference,
-                            reference_profile, simulator, summarize, value_grid)
 
 SECOND = {"n_bidders": 3}  # the second parameter set
 
@@ -405,7 +421,8 @@ def test_observation_maps_and_projection() -> None:
     ids = observation_index(game, 0, torch.tensor([[0.0], [1 / 6 + 1e-9], [0.999], [1.0], [-1.0]]))
     assert ids.tolist() == [0, 1, 5, 5, 0]
     assert project_actions(game, 1, [-0.5, 0.04, 0.05, 0.5, 2.0]).tolist() == [0, 0, 1, 6, 12]
-    assert project_actions(game, 0, torch.tensor([[1 / 24]], dtype=torch.float64)).tolist() == [0]  # halfway: down
+    halfway = torch.tensor([[1 / 24]], dtype=torch.float64)
+    assert project_actions(game, 0, halfway).tolist() == [0]  # halfway ties go down
 
 
 def test_projection_turns_a_truthful_actor_into_the_equilibrium() -> None:

@@ -9,11 +9,20 @@ gamma = 1, lambda = 0.5, T = 1, the seller sells one unit: its cost is 1.0 alone
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from games.execution import (SCENARIOS, build, clv_equilibrium, open_loop_equilibrium, reference,
-                             reference_profile, summarize)
+from games.execution import (
+    SCENARIOS,
+    build,
+    clv_equilibrium,
+    open_loop_equilibrium,
+    reference,
+    reference_profile,
+    summarize,
+)
 from gametools import nash_conv, uniform_profile
 from gametools.scenarios import ScenarioError
 from gametools.solvers.backward_induction import backward_induction
@@ -61,7 +70,7 @@ def test_discrete_open_loop_converges_to_clv(params: dict, scale: float) -> None
     clv = clv_equilibrium(n_predators=1, **params)
     errors = [abs(open_loop_equilibrium(n_steps=n, n_predators=1, **params)["seller_shortfall"]
                   - clv["seller_shortfall"]) for n in (2, 4, 8, 16, 32, 64, 256)]
-    assert all(a > b for a, b in zip(errors, errors[1:]))
+    assert all(a > b for a, b in itertools.pairwise(errors))
     assert errors[-1] < 2e-6 * scale
     profit = open_loop_equilibrium(n_steps=256, n_predators=1, **params)["predator_profit"][0]
     assert profit == pytest.approx(clv["predator_profit"][0], abs=3e-6 * scale)

@@ -11,9 +11,20 @@ import numpy as np
 import pytest
 import torch
 
-from games.kyle import (SCENARIOS, build, grid_observations, grids, kyle_recursion,
-                        observation_index, project_actions, reference, reference_profile,
-                        simulator, summarize, tabular_policy)
+from games.kyle import (
+    SCENARIOS,
+    build,
+    grid_observations,
+    grids,
+    kyle_recursion,
+    observation_index,
+    project_actions,
+    reference,
+    reference_profile,
+    simulator,
+    summarize,
+    tabular_policy,
+)
 from gametools import best_response, nash_conv, policy_values, uniform_profile
 from gametools.scenarios import ScenarioError
 

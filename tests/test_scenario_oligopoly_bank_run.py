@@ -5,10 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from games.bank_run import build as bank_run, reference as bank_reference, reference_profile
+from games.bank_run import build as bank_run
+from games.bank_run import reference as bank_reference
+from games.bank_run import reference_profile
 from games.bank_run import summarize as bank_summary
-from games.oligopoly import (bertrand, bertrand_reference, cournot, cournot_reference,
-                             price_grid, quantity_grid, summarize_cournot)
+from games.oligopoly import (
+    bertrand,
+    bertrand_reference,
+    cournot,
+    cournot_reference,
+    price_grid,
+    quantity_grid,
+    summarize_cournot,
+)
 from gametools import nash_conv, state_values
 from gametools.solvers.pure import pure_equilibria
 

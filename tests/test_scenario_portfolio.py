@@ -13,8 +13,7 @@ import itertools
 import numpy as np
 import pytest
 
-from games.portfolio import (SCENARIOS, build, reference, reference_profile, summarize,
-                             team_optimum)
+from games.portfolio import SCENARIOS, build, reference, reference_profile, summarize, team_optimum
 from gametools import nash_conv, policy_values, uniform_profile
 from gametools.marl.env import TensorGameEnv
 from gametools.scenarios import ScenarioError

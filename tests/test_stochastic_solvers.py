@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from gametools import MarkovGame, NormalFormGame, nash_conv
+from gametools.errors import InvalidArgumentError
 from gametools.model import time_indexed
 from gametools.solvers.backward_induction import NotAcyclicError, backward_induction
 from gametools.solvers.pure import pure_equilibria
 from gametools.solvers.result import reward_range
 from gametools.solvers.stochastic import (
-    InvalidOptionError,
     NotFullyObservedError,
     NotZeroSumError,
     hoffman_karp,
@@ -307,7 +307,7 @@ def test_zero_sum_solvers_reject_bad_games():
                         [1, 0], 0.9, observations=[[0, 0], [0, 1]])
     with pytest.raises(NotFullyObservedError, match="player 0"):
         hoffman_karp(hidden)
-    with pytest.raises(InvalidOptionError, match="tol"):
+    with pytest.raises(InvalidArgumentError, match="tol"):
         shapley_iteration(big_match(0.9), tol=-1.0)
 
 
@@ -510,5 +510,5 @@ def test_backward_induction_three_players():
 def test_backward_induction_rejects_cycles_and_bad_options():
     with pytest.raises(NotAcyclicError, match="cycle"):
         backward_induction(big_match(0.9))
-    with pytest.raises(InvalidOptionError, match="selection"):
+    with pytest.raises(InvalidArgumentError, match="selection"):
         backward_induction(two_stage(STAG_HUNT), selection="nicest")  # type: ignore[arg-type]

@@ -75,12 +75,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gametools.errors import GametoolsError
+from gametools.errors import GametoolsError, UnsupportedGameError
 from gametools.exploitability import _heights
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium
 from gametools.solvers.stochastic import (
-    InvalidOptionError,
+    InvalidArgumentError,
     _check_fully_observed,
     _observation_policies,
     _prepare,
@@ -92,7 +92,7 @@ Selection = Literal["payoff_dominance", "risk_dominance", "max_welfare", "first"
 SELECTION_RULES: tuple[str, ...] = ("payoff_dominance", "risk_dominance", "max_welfare", "first")
 
 
-class NotAcyclicError(GametoolsError, ValueError):
+class NotAcyclicError(UnsupportedGameError):
     """Backward induction needs a game whose reachable state graph has no cycle."""
 
 
@@ -215,16 +215,16 @@ def backward_induction(game: MarkovGame, *, selection: Selection = "payoff_domin
 
     Raises
     ------
-    NotAcyclicError, NotFullyObservedError, InvalidOptionError
+    NotAcyclicError, NotFullyObservedError, InvalidArgumentError
     """
     if selection not in SELECTION_RULES:
-        raise InvalidOptionError(f"selection must be one of {', '.join(SELECTION_RULES)}, "
+        raise InvalidArgumentError(f"selection must be one of {', '.join(SELECTION_RULES)}, "
                                  f"got {selection!r}")
     if int(max_combinations) != max_combinations or max_combinations < 1:
-        raise InvalidOptionError(f"max_combinations must be a positive integer, got "
+        raise InvalidArgumentError(f"max_combinations must be a positive integer, got "
                                  f"{max_combinations!r}")
     if not tol >= 0 or not np.isfinite(tol):
-        raise InvalidOptionError(f"tol must be finite and >= 0, got {tol!r}")
+        raise InvalidArgumentError(f"tol must be finite and >= 0, got {tol!r}")
     game = _check_fully_observed(game, "backward_induction")
     heights = _heights(game)
     if heights is None:

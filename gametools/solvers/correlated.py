@@ -69,7 +69,7 @@ import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
 
-from gametools.errors import GametoolsError, PolicyValidationError
+from gametools.errors import InvalidArgumentError, PolicyValidationError
 from gametools.interop import as_game
 from gametools.model import ROW_SUM_TOLERANCE, NormalFormGame
 from gametools.solvers.result import SolverResult
@@ -82,9 +82,6 @@ EXACT_MAX_OUTCOMES = 20_000
 # Denominator bounds tried when rounding the LP vertex to rationals.
 _DENOMINATOR_BOUNDS = (10**3, 10**6, 10**9)
 
-
-class _OptionError(GametoolsError, ValueError):
-    """An option of a solver has an invalid value."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,15 +146,15 @@ def _weights(game: NormalFormGame, objective: Any) -> np.ndarray:
             return np.ones(game.num_players)
         if objective == "feasibility":
             return np.zeros(game.num_players)
-        raise _OptionError(f"objective: expected 'welfare', 'feasibility' or an array of "
+        raise InvalidArgumentError(f"objective: expected 'welfare', 'feasibility' or an array of "
                            f"{game.num_players} player weights, got {objective!r}")
     try:
         weights = np.array(objective, dtype=float)
     except (TypeError, ValueError):
-        raise _OptionError(f"objective: expected 'welfare', 'feasibility' or an array of "
+        raise InvalidArgumentError(f"objective: expected 'welfare', 'feasibility' or an array of "
                            f"{game.num_players} player weights, got {objective!r}") from None
     if weights.shape != (game.num_players,) or not np.isfinite(weights).all():
-        raise _OptionError(f"objective: weights must be {game.num_players} finite numbers, one "
+        raise InvalidArgumentError(f"objective: weights must be {game.num_players} finite numbers, one "
                            f"per player, got shape {weights.shape}")
     return weights
 

@@ -45,9 +45,9 @@ from typing import Any
 
 import numpy as np
 
+from gametools.errors import InvalidArgumentError
 from gametools.policies import validate_profile
 from gametools.solvers.logit import (
-    InvalidOptionError,
     _check_game,
     _payoff_blocks,
     _positive,
@@ -60,7 +60,7 @@ __all__ = ["fictitious_play", "regret_matching", "replicator_dynamics"]
 
 def _iterations(value: int) -> int:
     if int(value) != value or int(value) < 1:
-        raise InvalidOptionError(f"iterations: must be a positive integer (got {value!r})")
+        raise InvalidArgumentError(f"iterations: must be a positive integer (got {value!r})")
     return int(value)
 
 

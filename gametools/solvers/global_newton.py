@@ -49,8 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from gametools.errors import InvalidArgumentError
 from gametools.solvers.logit import (
-    InvalidOptionError,
     _accept_polished,
     _check_game,
     _orientation,
@@ -287,11 +287,11 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     max_regret = _positive("max_regret", max_regret)
     first_step = _positive("first_step", first_step)
     if not 0.0 < perturbation < 0.5:
-        raise InvalidOptionError(f"perturbation: must be in (0, 0.5) (got {perturbation!r})")
+        raise InvalidArgumentError(f"perturbation: must be in (0, 0.5) (got {perturbation!r})")
     if int(max_equilibria) < 1:
-        raise InvalidOptionError(f"max_equilibria: must be >= 1 (got {max_equilibria!r})")
+        raise InvalidArgumentError(f"max_equilibria: must be >= 1 (got {max_equilibria!r})")
     if not max_accel > 1.0:
-        raise InvalidOptionError(f"max_accel: must be > 1 (got {max_accel!r})")
+        raise InvalidArgumentError(f"max_accel: must be > 1 (got {max_accel!r})")
     payoffs, _ = _scaled_payoffs(game)
     num_actions = game.num_actions
     if start is None:
@@ -300,7 +300,7 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
         start = [int(np.argmax(u)) for u in values]
     start = [int(a) for a in start]
     if len(start) != game.num_players or any(not 0 <= a < n for a, n in zip(start, num_actions)):
-        raise InvalidOptionError(f"start: must hold one action index per player within "
+        raise InvalidArgumentError(f"start: must hold one action index per player within "
                                  f"{num_actions} (got {start!r})")
     generator = np.random.default_rng(0 if rng is None else rng)
     bonus_blocks = []

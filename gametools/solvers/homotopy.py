@@ -96,10 +96,14 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from gametools.errors import GametoolsError
+from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.model import MarkovGame
-from gametools.solvers.result import (Equilibrium, SolverResult, make_markov_equilibrium,
-                                      reward_range)
+from gametools.solvers.result import (
+    Equilibrium,
+    SolverResult,
+    make_markov_equilibrium,
+    reward_range,
+)
 
 __all__ = ["markov_qre_homotopy", "HomotopyInputError"]
 
@@ -117,7 +121,7 @@ _STEP_CONTROL = (0.3, 0.3, 0.3)
 _CORRECTOR_TOL = 1e-7
 
 
-class HomotopyInputError(GametoolsError, ValueError):
+class HomotopyInputError(InvalidArgumentError):
     """The game or an option is outside what the homotopy handles (the message says why)."""
 
 

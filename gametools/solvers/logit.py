@@ -66,19 +66,16 @@ from typing import Any
 
 import numpy as np
 
-from gametools.errors import GametoolsError
+from gametools.errors import InvalidArgumentError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
 from gametools.solvers.result import SolverResult, Status, make_equilibrium
 from gametools.solvers.result import max_regret as _max_regret
 
-__all__ = ["InvalidOptionError", "logit_qre", "logit_solve"]
+__all__ = ["logit_qre", "logit_solve"]
 
 ProgressCallback = Callable[[int, float, float], None]
 
-
-class InvalidOptionError(GametoolsError, ValueError):
-    """A solver option is out of its allowed range (the message names it and the rule)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +93,7 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
         rule = "must be a finite number >= 0" if allow_zero else "must be a finite number > 0"
-        raise InvalidOptionError(f"{name}: {rule} (got {value!r})")
+        raise InvalidArgumentError(f"{name}: {rule} (got {value!r})")
     return value
 
 
@@ -461,7 +458,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
 
     Raises
     ------
-    InvalidOptionError
+    InvalidArgumentError
         For non-positive tolerances or step options.
     """
     game = _check_game(game, "logit_solve")
@@ -469,7 +466,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
     first_step = _positive("first_step", first_step)
     max_lambda = _positive("max_lambda", max_lambda)
     if not max_accel > 1.0:
-        raise InvalidOptionError(f"max_accel: must be > 1 (got {max_accel!r})")
+        raise InvalidArgumentError(f"max_accel: must be > 1 (got {max_accel!r})")
     payoffs, scale = _scaled_payoffs(game)
     system = _LogitSystem(payoffs)
     callback: ProgressCallback | None

@@ -7,6 +7,8 @@ its certification (max regret relative to the payoff range; exact rationals when
 
 from __future__ import annotations
 
+import math
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -176,6 +178,47 @@ def max_regret(game: NormalFormGame, strategies: Sequence[np.ndarray]) -> float:
     return max(0.0, max(gains)) / game.payoff_range()
 
 
+_INTEGER_PAYOFFS: weakref.WeakKeyDictionary[NormalFormGame, tuple[np.ndarray, int]] = \
+    weakref.WeakKeyDictionary()
+
+
+def _integer_payoffs(game: NormalFormGame) -> tuple[np.ndarray, int]:
+    """Exact payoffs as Python integers over one common denominator (cached per game)."""
+    if game not in _INTEGER_PAYOFFS:
+        exact = game.payoffs_exact
+        assert exact is not None
+        denominator = math.lcm(*(v.denominator for v in exact.ravel()))
+        integers = np.empty(exact.shape, dtype=object)
+        integers.ravel()[:] = [v.numerator * (denominator // v.denominator)
+                               for v in exact.ravel()]
+        _INTEGER_PAYOFFS[game] = (integers, denominator)
+    return _INTEGER_PAYOFFS[game]
+
+
+def _exact_payoffs_and_regret(game: NormalFormGame, strategies: Sequence[Sequence[Fraction]]
+                              ) -> tuple[tuple[Fraction, ...], Fraction]:
+    """Each player's exact expected payoff and the largest exact deviation gain.
+
+    Payoffs and strategies are scaled to integers over common denominators, so the
+    contractions run on Python integers rather than Fractions.
+    """
+    integers, payoff_denominator = _integer_payoffs(game)
+    denominators = [math.lcm(*(Fraction(v).denominator for v in x)) for x in strategies]
+    scaled = [np.array([int(Fraction(v) * d) for v in x], dtype=object)
+              for x, d in zip(strategies, denominators)]
+    total = payoff_denominator * math.prod(denominators)
+    payoffs, worst = [], Fraction(0)
+    for i in range(game.num_players):
+        tensor = integers[i]
+        for j in reversed(range(game.num_players)):
+            if j != i:
+                tensor = np.tensordot(tensor, scaled[j], axes=([j], [0]))
+        value = int(np.dot(tensor, scaled[i]))
+        payoffs.append(Fraction(value, total))
+        worst = max(worst, Fraction(int(max(tensor)) * denominators[i] - value, total))
+    return tuple(payoffs), worst
+
+
 def exact_regret(game: NormalFormGame, strategies: Sequence[Sequence[Fraction]]) -> Fraction:
     """Largest deviation gain over players in exact rational arithmetic (not normalised).
 
@@ -183,16 +226,7 @@ def exact_regret(game: NormalFormGame, strategies: Sequence[Sequence[Fraction]])
     """
     if game.payoffs_exact is None:
         raise ValueError("exact_regret needs a game with exact payoffs")
-    columns = [np.array(list(x), dtype=object) for x in strategies]
-    worst = Fraction(0)
-    for i in range(game.num_players):
-        tensor = game.payoffs_exact[i]
-        for j in reversed(range(game.num_players)):
-            if j != i:
-                tensor = np.tensordot(tensor, columns[j], axes=([j], [0]))
-        value = sum((u * p for u, p in zip(tensor, columns[i])), Fraction(0))
-        worst = max(worst, max(tensor) - value)
-    return Fraction(worst)
+    return _exact_payoffs_and_regret(game, strategies)[1]
 
 
 def make_equilibrium(game: NormalFormGame, strategies: Sequence[Any], *,
@@ -213,15 +247,9 @@ def make_equilibrium(game: NormalFormGame, strategies: Sequence[Any], *,
     payoffs.flags.writeable = False
     if exact and game.payoffs_exact is not None:
         rationals = tuple(tuple(Fraction(v) for v in x) for x in strategies)
-        regret = float(exact_regret(game, rationals)) / game.payoff_range()
-        exact_payoffs = []
-        for i in range(game.num_players):
-            tensor = game.payoffs_exact[i]
-            for j in reversed(range(game.num_players)):
-                tensor = np.tensordot(tensor, np.array(rationals[j], dtype=object),
-                                      axes=([j], [0]))
-            exact_payoffs.append(Fraction(tensor.item() if hasattr(tensor, "item") else tensor))
-        return Equilibrium(floats, payoffs, regret, rationals, tuple(exact_payoffs))
+        exact_payoffs, worst = _exact_payoffs_and_regret(game, rationals)
+        return Equilibrium(floats, payoffs, float(worst) / game.payoff_range(), rationals,
+                           exact_payoffs)
     return Equilibrium(floats, payoffs, max_regret(game, floats))
 
 

@@ -101,13 +101,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from gametools.errors import GametoolsError
+from gametools.errors import GametoolsError, InvalidArgumentError, UnsupportedGameError
 from gametools.exploitability import _policy_iteration, _solve, nash_conv
 from gametools.model import MarkovGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium, reward_range
 
 __all__ = [
-    "InvalidOptionError",
     "NotFullyObservedError",
     "NotZeroSumError",
     "hoffman_karp",
@@ -116,16 +115,13 @@ __all__ = [
 ]
 
 
-class NotFullyObservedError(GametoolsError, ValueError):
+class NotFullyObservedError(UnsupportedGameError):
     """The solver needs every player to observe the state (one-to-one observations)."""
 
 
-class NotZeroSumError(GametoolsError, ValueError):
+class NotZeroSumError(UnsupportedGameError):
     """A zero-sum solver was given a game whose rewards do not sum to zero."""
 
-
-class InvalidOptionError(GametoolsError, ValueError):
-    """A solver option is out of its allowed range (the message names it and the rule)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -216,13 +212,13 @@ def _check_zero_sum(game: MarkovGame, solver: str, tol: float) -> None:
 def _positive(name: str, value: float) -> float:
     value = float(value)
     if not value > 0 or not np.isfinite(value):
-        raise InvalidOptionError(f"{name} must be a positive finite number, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a positive finite number, got {value!r}")
     return value
 
 
 def _positive_int(name: str, value: int) -> int:
     if int(value) != value or value < 1:
-        raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
@@ -487,7 +483,7 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
 
     Raises
     ------
-    NotZeroSumError, NotFullyObservedError, InvalidOptionError
+    NotZeroSumError, NotFullyObservedError, InvalidArgumentError
     """
     tol = _positive("tol", tol)
     max_iterations = _positive_int("max_iterations", max_iterations)
@@ -564,7 +560,7 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
 
     Raises
     ------
-    NotZeroSumError, NotFullyObservedError, InvalidOptionError
+    NotZeroSumError, NotFullyObservedError, InvalidArgumentError
     """
     tol = _positive("tol", tol)
     max_iterations = _positive_int("max_iterations", max_iterations)
@@ -721,7 +717,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
 
     Raises
     ------
-    NotFullyObservedError, InvalidOptionError
+    NotFullyObservedError, InvalidArgumentError
     """
     iterations = _positive_int("iterations", iterations)
     tol = _positive("tol", tol)
@@ -730,7 +726,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
     for name, value in (("policy_rate", policy_rate), ("value_rate", value_rate)):
         _positive(name, value)
     if not np.isfinite(value_delay) or value_delay < 0:
-        raise InvalidOptionError(f"value_delay must be finite and >= 0, got {value_delay!r}")
+        raise InvalidArgumentError(f"value_delay must be finite and >= 0, got {value_delay!r}")
     if rng is not None and not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     game = _check_fully_observed(game, "stochastic_fictitious_play")
