@@ -4,7 +4,8 @@
 the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
-from games import auctions, bank_run, classic, execution, kyle, oligopoly, portfolio
+from games import (auctions, bank_run, classic, execution, kyle, microstructure, oligopoly,
+                   portfolio)
 
 SCENARIOS = (
     *classic.SCENARIOS,
@@ -12,6 +13,7 @@ SCENARIOS = (
     *auctions.SCENARIOS,
     *bank_run.SCENARIOS,
     *kyle.SCENARIOS,
+    *microstructure.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
 )
