@@ -37,14 +37,14 @@ class CommandError(GametoolsError):
     """A mistake in how the command was called."""
 
 
-def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any]:
+def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any, dict[str, Any]]:
     """Load ``GAME``: a ``.nfg`` / ``.npz`` file or a registered scenario name.
 
     Returns
     -------
-    (game, scenario)
-        ``scenario`` is the :class:`~gametools.scenarios.Scenario` when ``spec`` names one, else
-        None.
+    (game, scenario, params)
+        ``scenario`` is the :class:`~gametools.scenarios.Scenario` when ``spec`` names one (else
+        None) and ``params`` its resolved parameters.
     """
     from gametools.formats import read_game
     from gametools.scenarios import available_scenarios, parse_parameter_assignments
@@ -55,13 +55,28 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any]
             raise CommandError("--param applies to scenarios, not to game files")
         if not path.is_file():
             raise CommandError(f"no such game file: {spec}")
-        return read_game(path), None
+        return read_game(path), None, {}
     scenarios = available_scenarios()
     if spec not in scenarios:
         raise CommandError(f"{spec!r} is neither a game file (.nfg, .npz) nor a scenario; "
                            f"scenarios: {', '.join(scenarios) or '(none installed)'}")
     scenario = scenarios[spec]
-    return scenario.build(**parse_parameter_assignments(params)), scenario
+    resolved = scenario.resolve(**parse_parameter_assignments(params))
+    return scenario.builder(**resolved), scenario, resolved
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None  # JSON has no NaN
+    return value
 
 
 def _print_json(document: Any) -> None:
@@ -76,10 +91,18 @@ def _format_vector(values: Any) -> str:
 def _command_solve(args: argparse.Namespace) -> int:
     from gametools.solvers import solve
 
-    game, _ = load_game_argument(args.game, args.param)
+    game, scenario, params = load_game_argument(args.game, args.param)
     result = solve(game, method=args.method, all_equilibria=args.all)
+    document = result.to_dict()
+    if scenario is not None:
+        # the scenario's own statistics of the first equilibrium, and the closed form if known
+        if scenario.summarize is not None and result.equilibria:
+            document["summary"] = _jsonable(scenario.summarize(
+                game, result.equilibria[0].strategies, **params))
+        if scenario.reference is not None:
+            document["reference"] = _jsonable(scenario.reference(**params))
     if args.json:
-        _print_json(result.to_dict())
+        _print_json(document)
         return 0
     print(f"method: {result.method}   status: {result.status}   complete: {result.complete}   "
           f"exact: {result.exact}")
@@ -96,6 +119,9 @@ def _command_solve(args: argparse.Namespace) -> int:
     if not result.equilibria:
         print("no equilibrium found" + (" (the set is complete: there is none of this kind)"
                                          if result.complete else ""))
+    for key in ("summary", "reference"):
+        if key in document:
+            print(f"{key}: {json.dumps(document[key])}")
     return 0
 
 
@@ -103,7 +129,7 @@ def _command_exploit(args: argparse.Namespace) -> int:
     from gametools.exploitability import nash_conv
     from gametools.formats.npz import load_profile
 
-    game, _ = load_game_argument(args.game, args.param)
+    game, _, _ = load_game_argument(args.game, args.param)
     policy_path = Path(args.policy)
     if not policy_path.is_file():
         raise CommandError(f"no such policy file: {args.policy}")

@@ -27,6 +27,8 @@ Markov (stochastic) games
 ``backward-induction`` finite horizon: subgame-perfect equilibria with a selection rule
 ``homotopy``           discounted general-sum: logit Markov-QRE path to a stationary equilibrium
 ``stochastic-fp``      discounted general-sum: two-timescale fictitious play (approximate)
+``cfr``                finite horizon, partially observed (perfect recall): counterfactual regret
+                       minimisation (exact NashConv certificate; equilibrium in zero-sum games)
 =====================  ===================================================================
 """
 
@@ -78,6 +80,7 @@ METHODS: dict[str, Method] = {
     "backward-induction": Method(_S + "backward_induction", "backward_induction", "markov"),
     "homotopy": Method(_S + "homotopy", "markov_qre_homotopy", "markov"),
     "stochastic-fp": Method(_S + "stochastic", "stochastic_fictitious_play", "markov"),
+    "cfr": Method(_S + "cfr", "cfr", "markov"),
 }
 
 
@@ -89,7 +92,11 @@ def _resolve(method: str) -> Callable[..., SolverResult]:
     if method not in METHODS:
         raise UnknownMethodError(f"unknown method {method!r}; available: {', '.join(METHODS)}")
     entry = METHODS[method]
-    return getattr(importlib.import_module(entry.module), entry.function)
+    try:
+        return getattr(importlib.import_module(entry.module), entry.function)
+    except (ImportError, AttributeError) as exc:
+        raise UnknownMethodError(f"method {method!r} is not available in this installation "
+                                 f"({exc})") from None
 
 
 def _is_zero_sum_markov(game: MarkovGame) -> bool:
@@ -99,23 +106,34 @@ def _is_zero_sum_markov(game: MarkovGame) -> bool:
     return bool(abs(game.rewards.sum(axis=0)).max() <= 1e-12 * scale)
 
 
+def _observes_state(game: MarkovGame) -> bool:
+    """Whether every player's observation identifies the state (on reachable live states)."""
+    live = game.reachable_states() & ~game.terminal
+    return all(len(set(row[live].tolist())) == int(live.sum()) for row in game.observations)
+
+
 def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = False) -> str:
     """The method :func:`solve` uses when none is named.
 
     Normal form, two players: ``vertex`` for ``all_equilibria`` or small games, ``lp`` for
     zero-sum games, ``lemke-howson`` for large ones; more players: ``pure`` for
-    ``all_equilibria``, else ``logit``. Markov games: ``hoffman-karp`` for two-player zero-sum
-    games, ``backward-induction`` for finite-horizon (terminating, acyclic) games, else
-    ``homotopy``.
+    ``all_equilibria``, else ``logit``. Markov games where every player sees the state:
+    ``hoffman-karp`` for two-player zero-sum games, ``backward-induction`` for finite-horizon
+    (terminating, acyclic) games, else ``homotopy``; partially observed finite-horizon games:
+    ``cfr``.
     """
     if isinstance(game, MarkovGame):
         from gametools.exploitability import _heights
 
+        finite = _heights(game) is not None
+        if not _observes_state(game):
+            if finite:
+                return "cfr"
+            raise UnknownMethodError("no solver handles partially observed games without a "
+                                     "finite horizon; unroll it with gametools.time_indexed")
         if _is_zero_sum_markov(game) and not all_equilibria:
             return "hoffman-karp"
-        if _heights(game) is not None:
-            return "backward-induction"
-        return "homotopy"
+        return "backward-induction" if finite else "homotopy"
     if game.num_players == 2:
         if all_equilibria:
             return "vertex"
