@@ -166,3 +166,425 @@ def plot_profile_bars(labels: Sequence[str], values: Sequence[float] | np.ndarra
     ax.set_xticks(positions, labels, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     return ax
+
+
+# ------------------------------------------------------------------------------------------
+# study figures: tidy rows (mappings; numbers may be strings read back from a CSV) in, axes out
+# ------------------------------------------------------------------------------------------
+
+from collections.abc import Mapping  # noqa: E402
+
+
+def _number(value: Any) -> float:
+    """A row entry as a float (nan for empty or missing entries of a CSV)."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "nan", "None")):
+        return float("nan")
+    return float(value)
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95
+                  ) -> tuple[float, float, float]:
+    """Mean and two-sided Student-t confidence interval of the mean, ignoring NaNs.
+
+    Returns ``(mean, low, high)``; ``low == high == mean`` for a single value and all three are
+    nan for none.
+
+    >>> mean_interval([1.0, 2.0, 3.0])[0]
+    2.0
+    """
+    from scipy.stats import t as student
+
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    data = np.asarray([_number(v) for v in values], dtype=float)
+    data = data[~np.isnan(data)]
+    if data.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(data.mean())
+    if data.size == 1:
+        return mean, mean, mean
+    half = float(student.ppf(0.5 + confidence / 2, data.size - 1) * data.std(ddof=1)
+                 / np.sqrt(data.size))
+    return mean, mean - half, mean + half
+
+
+def _last_steps(rows: Sequence[Any], keys: Sequence[str]) -> list[Any]:
+    """The row with the largest ``step`` for every combination of ``keys`` and ``seed``."""
+    last: dict[tuple[str, ...], Any] = {}
+    for row in rows:
+        identity = tuple(str(row.get(k, "")) for k in (*keys, "seed"))
+        step = _number(row.get("step", 0))
+        if identity not in last or step > _number(last[identity].get("step", 0)):
+            last[identity] = row
+    return list(last.values())
+
+
+def _ordered(values: Any, order: Sequence[str] | None) -> list[str]:
+    seen = list(dict.fromkeys(str(v) for v in values))
+    if order is None:
+        return seen
+    return [v for v in order if v in seen] + [v for v in seen if v not in order]
+
+
+def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
+                        outcome: str = "equilibrium", groups: Sequence[str] | None = None,
+                        outcomes: Sequence[str] | None = None, ylabel: str = "share of seeds",
+                        xlabel: str | None = None, ax: Axes | None = None) -> Axes:
+    """Stacked bars: for every ``group`` (e.g. algorithm), the share of rows per ``outcome``.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        One row per run (e.g. the final row of every seed), with columns ``group`` and
+        ``outcome``.
+    groups, outcomes : sequence of str, optional
+        Display order (default: order of appearance).
+    """
+    ax = _axes(ax)
+    names = _ordered((row[group] for row in rows), groups)
+    kinds = _ordered((row[outcome] for row in rows), outcomes)
+    counts = np.zeros((len(names), len(kinds)))
+    for row in rows:
+        counts[names.index(str(row[group])), kinds.index(str(row[outcome]))] += 1
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    positions = np.arange(len(names))
+    bottom = np.zeros(len(names))
+    for k, kind in enumerate(kinds):
+        ax.bar(positions, shares[:, k], bottom=bottom, color=PALETTE[k % len(PALETTE)],
+               label=kind, edgecolor="white", linewidth=0.5)
+        bottom += shares[:, k]
+    ax.set_xticks(positions, names, rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel(xlabel if xlabel is not None else group)
+    ax.legend(frameon=False, title=outcome, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def plot_equilibrium_map(rows: Sequence[Any], *, x: str = "x0", y: str = "y0",
+                         outcome: str = "equilibrium", outcomes: Sequence[str] | None = None,
+                         equilibria: Mapping[str, tuple[float, float]] | None = None,
+                         xlabel: str = "initial P(player 1 plays action 1)",
+                         ylabel: str = "initial P(player 2 plays action 1)",
+                         ax: Axes | None = None) -> Axes:
+    """Basin map of a 2x2 game: the equilibrium reached from every starting point of a grid.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Columns ``x``, ``y`` (the starting point: each player's probability of its first action)
+        and ``outcome`` (the equilibrium label reached). Repeated starting points (e.g. several
+        recorded steps of one trajectory) must agree; the last one is drawn.
+    equilibria : mapping of label to (x, y), optional
+        Equilibria to mark (stars), coloured like their basins.
+    """
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax)
+    kinds = _ordered((row[outcome] for row in rows), outcomes)
+    if equilibria:
+        kinds += [k for k in equilibria if k not in kinds]
+    xs = np.unique([round(_number(row[x]), 12) for row in rows])
+    ys = np.unique([round(_number(row[y]), 12) for row in rows])
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for row in rows:
+        i = int(np.searchsorted(ys, round(_number(row[y]), 12)))
+        j = int(np.searchsorted(xs, round(_number(row[x]), 12)))
+        grid[i, j] = kinds.index(str(row[outcome]))
+
+    def edges(centres: np.ndarray) -> np.ndarray:
+        if centres.size == 1:
+            return np.array([centres[0] - 0.5, centres[0] + 0.5])
+        middle = (centres[1:] + centres[:-1]) / 2
+        return np.concatenate([[2 * centres[0] - middle[0]], middle,
+                               [2 * centres[-1] - middle[-1]]])
+
+    colours = [PALETTE[k % len(PALETTE)] for k in range(len(kinds))]
+    ax.pcolormesh(edges(xs), edges(ys), np.ma.masked_invalid(grid),
+                  cmap=ListedColormap(colours),
+                  norm=BoundaryNorm(np.arange(len(kinds) + 1) - 0.5, len(kinds)), alpha=0.45)
+    handles = [Patch(facecolor=c, alpha=0.45, label=k) for k, c in zip(kinds, colours)]
+    for label, (ex, ey) in (equilibria or {}).items():
+        ax.plot([ex], [ey], marker="*", markersize=10, color=colours[kinds.index(label)],
+                markeredgecolor="black", markeredgewidth=0.6, linestyle="none")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(handles=handles, frameon=False, title=outcome, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def _ternary(points: np.ndarray) -> np.ndarray:
+    """Barycentric points ``(T, 3)`` on the 2-simplex as plane coordinates ``(T, 2)``."""
+    corners = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
+    return points @ corners
+
+
+def plot_simplex_trajectories(trajectories: Sequence[np.ndarray], *,
+                              color: str | None = None,
+                              vertex_labels: Sequence[str] | None = None,
+                              xlabel: str = "P(player 1 plays action 1)",
+                              ylabel: str = "P(player 2 plays action 1)",
+                              ax: Axes | None = None) -> Axes:
+    """Trajectories of a learning dynamic, start marked by a dot and end by an arrow.
+
+    Parameters
+    ----------
+    trajectories : sequence of ndarray
+        Either ``(T, 2)`` points ``(x, y)`` in the unit square (a 2x2 game: each player's
+        probability of its first action), or ``(T, 3)`` mixed strategies of a three-action
+        population drawn on the 2-simplex (ternary coordinates).
+    vertex_labels : sequence of 3 str, optional
+        Simplex corners' labels (three-action case).
+    """
+    ax = _axes(ax)
+    colour = color or PALETTE[7]
+    if not trajectories:
+        raise ValueError("plot_simplex_trajectories needs at least one trajectory")
+    width = np.asarray(trajectories[0]).shape[1]
+    if width not in (2, 3) or any(np.asarray(t).ndim != 2 or np.asarray(t).shape[1] != width
+                                  for t in trajectories):
+        raise ValueError("trajectories must all have shape (T, 2) (unit square) or all (T, 3) "
+                         "(simplex)")
+    for trajectory in trajectories:
+        points = np.asarray(trajectory, dtype=float)
+        if width == 3:
+            points = _ternary(points)
+        ax.plot(points[:, 0], points[:, 1], color=colour, linewidth=0.8, alpha=0.8)
+        ax.plot(points[:1, 0], points[:1, 1], marker="o", markersize=2.5, color=colour,
+                linestyle="none")
+        if len(points) >= 2:
+            ax.annotate("", xy=points[-1], xytext=points[-2],
+                        arrowprops={"arrowstyle": "-|>", "color": colour, "lw": 0.8})
+    if width == 3:
+        corners = _ternary(np.eye(3))
+        ax.plot(*np.vstack([corners, corners[:1]]).T, color="black", linewidth=0.8)
+        for corner, text in zip(corners, vertex_labels or ("1", "2", "3")):
+            ax.annotate(text, corner, textcoords="offset points", xytext=(0, 4),
+                        ha="center", fontsize=7)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+    else:
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    return ax
+
+
+def _agents(row: Any, column: str) -> float:
+    """Number of agents from ``row[column]``, else from ``"column=K"`` in the row's label."""
+    import re
+
+    value = _number(row.get(column)) if row.get(column) not in (None, "") else float("nan")
+    if np.isnan(value):
+        found = re.search(rf"{re.escape(column)}\s*=\s*(\d+)", str(row.get("label", "")))
+        if found:
+            value = float(found.group(1))
+    return value
+
+
+def plot_metric_vs_agents(rows: Sequence[Any], *, metric: str = "nash_conv",
+                          agents: str = "n_agents", group: str = "algorithm",
+                          groups: Sequence[str] | None = None, ylabel: str | None = None,
+                          xlabel: str = "number of agents", log: bool = False,
+                          confidence: float = 0.95, ax: Axes | None = None) -> Axes:
+    """Mean of ``metric`` across seeds against the number of agents, one line per ``group``.
+
+    The last step of every seed counts; the shaded band is the Student-t confidence interval of
+    the mean. The number of agents is the ``agents`` column or ``"n_agents=K"`` in ``label``.
+    """
+    ax = _axes(ax)
+    usable = [row for row in rows if not np.isnan(_agents(row, agents))
+              and not np.isnan(_number(row.get(metric)))]
+    final = _last_steps(usable, (group, agents, "label", "scenario"))
+    for k, name in enumerate(_ordered((row[group] for row in final), groups)):
+        members = [row for row in final if str(row[group]) == name]
+        counts = sorted({_agents(row, agents) for row in members})
+        stats = np.array([mean_interval([row[metric] for row in members
+                                         if _agents(row, agents) == n], confidence=confidence)
+                          for n in counts])
+        colour = PALETTE[k % len(PALETTE)]
+        ax.plot(counts, stats[:, 0], marker="o", markersize=3, color=colour, label=name)
+        ax.fill_between(counts, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)
+    ax.set_xticks(sorted({_agents(row, agents) for row in final}))
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel if ylabel is not None else metric.replace("_", " "))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def plot_heatmap_with_intervals(rows: Sequence[Any], *, metric: str = "nash_conv",
+                                row: str = "scenario", column: str = "algorithm",
+                                rows_order: Sequence[str] | None = None,
+                                columns_order: Sequence[str] | None = None,
+                                colorbar_label: str | None = None, confidence: float = 0.95,
+                                digits: int = 2, ax: Axes | None = None) -> Axes:
+    """Heatmap of the mean of ``metric`` across seeds, each cell annotated ``mean [low, high]``.
+
+    The last step of every seed counts; ``[low, high]`` is the Student-t confidence interval of
+    the mean (omitted for one seed). Missing (row, column) pairs are left blank and marked
+    "n/a". Colours: viridis (colour-blind safe, monotone in lightness).
+    """
+    ax = _axes(ax)
+    usable = [r for r in rows if not np.isnan(_number(r.get(metric)))]
+    final = _last_steps(usable, (row, column))
+    names = _ordered((r[row] for r in final), rows_order)
+    columns = _ordered((r[column] for r in final), columns_order)
+    means = np.full((len(names), len(columns)), np.nan)
+    text = [["n/a"] * len(columns) for _ in names]
+    for i, name in enumerate(names):
+        for j, col in enumerate(columns):
+            values = [r[metric] for r in final if str(r[row]) == name and str(r[column]) == col]
+            if not values:
+                continue
+            mean, low, high = mean_interval(values, confidence=confidence)
+            means[i, j] = mean
+            text[i][j] = f"{mean:.{digits}g}"
+            if len(values) > 1:
+                text[i][j] += f"\n[{low:.{digits}g}, {high:.{digits}g}]"
+    image = ax.imshow(np.ma.masked_invalid(means), cmap="viridis", aspect="auto")
+    ax.figure.colorbar(image, ax=ax, label=colorbar_label or metric.replace("_", " "))
+    finite = means[np.isfinite(means)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
+    for i in range(len(names)):
+        for j in range(len(columns)):
+            dark = np.isfinite(means[i, j]) and means[i, j] < middle
+            ax.text(j, i, text[i][j], ha="center", va="center", fontsize=5.5,
+                    color="white" if dark else "black")
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel(column)
+    ax.set_ylabel(row)
+    ax.grid(False)
+    return ax
+
+
+__all__ += ["mean_interval", "plot_outcome_shares", "plot_equilibrium_map",
+            "plot_simplex_trajectories", "plot_metric_vs_agents", "plot_heatmap_with_intervals"]
+
+
+# ------------------------------------------------------------------------------------------
+# training curves and estimates against theory (the Kyle study; any train rows)
+# ------------------------------------------------------------------------------------------
+
+def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x: str = "step",
+                               y: str = "nash_conv", group: str = "algorithm",
+                               groups: Sequence[str] | None = None, log: bool = True,
+                               confidence: float = 0.95, xlabel: str | None = None,
+                               ylabel: str | None = None,
+                               floor: float | None = None) -> Axes:
+    """Mean of ``y`` across seeds against ``x``, one line per ``group``, with an interval band.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Tidy rows with columns ``x``, ``y``, ``group`` and ``seed`` (e.g. the rows of every
+        train cell of a study). Rows whose ``y`` is missing are ignored.
+    log : bool
+        Logarithmic ``y`` axis; the band's lower edge is clipped to the smallest positive value
+        drawn (a Student-t band can reach below zero).
+    confidence : float
+        Level of the Student-t interval of the mean at every ``x`` (no band where one seed has
+        that ``x``).
+    floor : float, optional
+        A dashed horizontal reference line (e.g. the NashConv of the projected theoretical
+        equilibrium on the grid).
+    """
+    ax = _axes(ax)
+    usable = [r for r in rows if not np.isnan(_number(r.get(y)))
+              and not np.isnan(_number(r.get(x)))]
+    positive = [_number(r[y]) for r in usable if _number(r[y]) > 0]
+    smallest = min(positive) if positive else 1e-12
+    for k, name in enumerate(_ordered((r[group] for r in usable), groups)):
+        members = [r for r in usable if str(r[group]) == name]
+        xs = sorted({_number(r[x]) for r in members})
+        stats = np.array([mean_interval([r[y] for r in members if _number(r[x]) == value],
+                                        confidence=confidence) for value in xs])
+        colour = PALETTE[k % len(PALETTE)]
+        ax.plot(xs, stats[:, 0], color=colour, label=name)
+        low = np.maximum(stats[:, 1], smallest) if log else stats[:, 1]
+        ax.fill_between(xs, low, stats[:, 2], color=colour, alpha=0.2, linewidth=0)
+    if floor is not None:
+        ax.axhline(floor, color=PALETTE[7], linestyle="--", linewidth=0.8,
+                   label="equilibrium (theory, on the grid)")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel if xlabel is not None else
+                  ("environment steps" if x == "step" else x.replace("_", " ")))
+    ax.set_ylabel(ylabel if ylabel is not None else
+                  ("NashConv" if y == "nash_conv" else y.replace("_", " ")))
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = ("lambda",
+                                                                                  "beta"),
+                             theory: Mapping[str, float] | None = None,
+                             group: str = "algorithm", groups: Sequence[str] | None = None,
+                             names: Mapping[str, str] | None = None, confidence: float = 0.95,
+                             ylabel: str = "estimate", ax: Axes | None = None) -> Axes:
+    """Learned statistics per seed (dots) and their mean with interval (bars) against theory.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Rows carrying the ``estimates`` columns (for a study, the final row of every seed; rows
+        where an estimate is missing are ignored for it), plus ``group`` and ``seed``.
+    estimates : sequence of str
+        Columns to draw, one category each along the x axis.
+    theory : mapping, optional
+        Theoretical value of each estimate, drawn as a dashed segment across its category;
+        default: the rows' ``reference_<estimate>`` column when present.
+    names : mapping, optional
+        Display names of the estimates (e.g. ``{"lambda": "price impact λ"}``).
+    """
+    ax = _axes(ax)
+    members = _ordered((r[group] for r in rows
+                        if any(not np.isnan(_number(r.get(e))) for e in estimates)), groups)
+    width = 0.8 / max(len(members), 1)
+    theory_drawn = False
+    for j, estimate in enumerate(estimates):
+        for k, name in enumerate(members):
+            values = [_number(r.get(estimate)) for r in rows if str(r[group]) == name]
+            values = [v for v in values if not np.isnan(v)]
+            if not values:
+                continue
+            centre = j - 0.4 + width * (k + 0.5)
+            colour = PALETTE[k % len(PALETTE)]
+            spread = np.linspace(-0.25, 0.25, len(values)) * width if len(values) > 1 else [0.0]
+            ax.plot(centre + np.asarray(spread), values, linestyle="none", marker="o",
+                    markersize=2.5, color=colour, alpha=0.6)
+            mean, low, high = mean_interval(values, confidence=confidence)
+            ax.errorbar([centre], [mean], yerr=[[mean - low], [high - mean]], marker="s",
+                        markersize=4, color=colour, capsize=2, linewidth=1,
+                        label=name if j == 0 else None)
+        target = None if theory is None else theory.get(estimate)
+        if target is None:
+            known = [_number(r.get(f"reference_{estimate}")) for r in rows]
+            known = [v for v in known if not np.isnan(v)]
+            target = known[0] if known else None
+        if target is not None:
+            ax.hlines(target, j - 0.45, j + 0.45, colors=PALETTE[7], linestyles="--",
+                      linewidth=1, label=None if theory_drawn else "theory")
+            theory_drawn = True
+    labels = [(names or {}).get(e, e) for e in estimates]
+    ax.set_xticks(range(len(estimates)), labels)
+    ax.set_xlim(-0.5, len(estimates) - 0.5)
+    ax.set_xlabel("statistic")
+    ax.set_ylabel(ylabel)
+    ax.legend(frameon=False)
+    return ax
+
+
+__all__ += ["plot_exploitability_curves", "plot_estimates_vs_theory"]

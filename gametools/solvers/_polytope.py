@@ -28,10 +28,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 
 import numpy as np
 import scipy.spatial
+
+from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
 #: Largest number of bases the exact brute-force fallback may visit.
@@ -40,28 +43,41 @@ BRUTE_FORCE_LIMIT = 400_000
 
 @dataclass(frozen=True)
 class PolytopeVertices:
-    """Exact vertices of ``{z >= 0, M z <= 1}``.
+    """Exact vertices of ``{z >= 0, M z <= 1}``, in lowest terms, each once.
 
     Attributes
     ----------
-    numerators : list of tuple of int
+    numerator_array : ndarray of int64 or object (Python int), shape (V, d)
         ``z = numerators / denominator`` for each vertex.
-    denominators : list of int
+    denominator_array : ndarray, shape (V,)
         Positive.
-    tight : list of int
-        Bitmask of tight constraints per vertex (bit ``i < d``: ``z_i = 0``; bit ``d + j``: row
-        ``j`` tight).
+    tight_array : ndarray of bool, shape (V, d + r)
+        Tight constraints per vertex (column ``i < d``: ``z_i = 0``; ``d + j``: row ``j``).
     complete : bool
         Whether the list is certified to contain every vertex.
     method : str
         ``"qhull+certificate"``, ``"bases"`` (exact brute force) or ``"qhull"`` (uncertified).
     """
 
-    numerators: list[tuple[int, ...]]
-    denominators: list[int]
-    tight: list[int]
+    numerator_array: np.ndarray
+    denominator_array: np.ndarray
+    tight_array: np.ndarray
     complete: bool
     method: str
+
+    @cached_property
+    def numerators(self) -> list[tuple[int, ...]]:
+        """Numerators as tuples of Python ints."""
+        return [tuple(int(v) for v in row) for row in self.numerator_array.tolist()]
+
+    @cached_property
+    def denominators(self) -> list[int]:
+        return [int(v) for v in self.denominator_array.tolist()]
+
+    @cached_property
+    def tight(self) -> list[int]:
+        """Tight sets as bitmasks (bit ``i < d``: ``z_i = 0``; bit ``d + j``: row ``j``)."""
+        return _bitmasks(self.tight_array)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,6 +201,121 @@ def _evaluate_bases(matrix: np.ndarray, zero_masks: np.ndarray, row_masks: np.nd
     return numerators, denominators, tight, valid
 
 
+#: Unit roundoff of float64.
+_UNIT = 2.0 ** -53
+#: Float denominators (rounded determinants) must be exact integers well inside float64.
+_FLOAT_DET_LIMIT = 2.0 ** 50
+
+
+def _fast_evaluate(matrix: np.ndarray, simplices: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Float-solve bases, then prove the result exactly in int64 where possible.
+
+    For each basis (``d`` constraint indices) the system is solved in floating point, the
+    solution is rounded to ``numerators / denominator`` with ``denominator = round(|det|)``, and
+    then *proved*:
+
+    - ``N_B numerators = denominator * rhs_B`` is checked in exact int64 arithmetic (with an
+      a-priori bound excluding overflow), so ``numerators / denominator`` solves the basis system;
+    - the basis matrix is proved nonsingular by a rigorous floating-point bound: for the computed
+      approximate inverse ``R``, ``||I - R N_B||_inf < 1/2`` including the worst-case rounding
+      error ``2 (d + 2) u |R| |N_B|`` of the product (Rump's criterion), so the solution is the
+      unique one, i.e. the vertex of that basis;
+    - feasibility and the full tight set follow exactly from the same int64 products.
+
+    Parameters
+    ----------
+    matrix : ndarray of int64, shape (r, d)
+        Positive entries.
+    simplices : ndarray of int, shape (K, d)
+        Constraint indices (``i < d``: ``z_i >= 0``; ``d + j``: row ``j``).
+
+    Returns
+    -------
+    numerators : ndarray of int64, shape (K, d)
+    denominators : ndarray of int64, shape (K,)
+    tight : ndarray of bool, shape (K, d + r)
+    proved : ndarray of bool, shape (K,)
+        Nonsingular, feasible and verified; the other rows are undecided (use the exact route).
+    """
+    r, d = matrix.shape
+    count = simplices.shape[0]
+    constraints = np.vstack([np.eye(d, dtype=np.int64), matrix.astype(np.int64)])
+    rhs = np.concatenate([np.zeros(d), np.ones(r)])
+    systems = constraints[simplices].astype(float)                       # (K, d, d)
+    determinant = np.linalg.det(systems)
+    usable = (np.abs(determinant) >= 0.5) & (np.abs(determinant) < _FLOAT_DET_LIMIT)
+    # singular systems would stop the batched inverse: replace them by the identity
+    systems[~usable] = np.eye(d)
+    inverse = np.linalg.inv(systems)
+    product = inverse @ systems
+    rounding = 2.0 * (d + 2) * _UNIT * (np.abs(inverse) @ np.abs(systems))
+    defect = (np.abs(np.eye(d) - product) + rounding).sum(axis=2).max(axis=1)
+    nonsingular = usable & (defect < 0.5)
+    denominators = np.where(nonsingular, np.rint(np.abs(determinant)), 1.0).astype(np.int64)
+    solution = np.einsum("kij,kj->ki", inverse, rhs[simplices])
+    numerators = np.where(nonsingular[:, None], np.rint(solution * denominators[:, None]), 0.0)
+    # int64 products M @ numerators stay below 2^62 (exact)
+    limit = 2.0 ** 62 / (float(np.abs(matrix).max(initial=1)) * d + 1.0)
+    small = np.abs(numerators).max(axis=1, initial=0.0) < limit
+    nonsingular &= small
+    numerators[~nonsingular] = 0
+    numerators = numerators.astype(np.int64)
+    values = numerators @ matrix.T.astype(np.int64)                      # (K, r)
+    tight = np.concatenate([numerators == 0, values == denominators[:, None]], axis=1)
+    feasible = (numerators >= 0).all(axis=1) & (values <= denominators[:, None]).all(axis=1)
+    basis_tight = np.take_along_axis(tight, simplices, axis=1).all(axis=1)
+    proved = nonsingular & basis_tight & feasible
+    return numerators, denominators, tight, proved
+
+
+def _evaluate_simplices(matrix: np.ndarray, simplices: np.ndarray, *, exact_rest: bool = True,
+                        fast: bool = True
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_evaluate_bases` on simplices, through the fast proof where it succeeds.
+
+    Same outputs as :func:`_evaluate_bases` (numerators int64 unless some exact rows need
+    Python integers). ``exact_rest=False`` leaves the rows the fast route could not prove as
+    invalid instead of solving them by exact elimination; ``fast=False`` skips the fast route.
+    """
+    r, d = matrix.shape
+    count = len(simplices)
+    # the fast route needs the matrix exactly representable in float64
+    if fast and matrix.dtype != object and count and np.abs(matrix).max(initial=0) < 2 ** 52:
+        if _kernels.NUMBA_AVAILABLE:
+            num = np.zeros((count, d), dtype=np.int64)
+            den = np.ones(count, dtype=np.int64)
+            tight = np.zeros((count, d + r), dtype=bool)
+            valid = np.zeros(count, dtype=bool)
+            _kernels.prove_bases(np.ascontiguousarray(matrix, dtype=np.int64),
+                                 np.ascontiguousarray(simplices, dtype=np.int64),
+                                 num, den, tight, valid)
+        else:
+            num, den, tight, valid = _fast_evaluate(matrix, simplices)
+        rest = np.flatnonzero(~valid)
+        if not len(rest) or not exact_rest:
+            return num, den, tight, valid
+    else:
+        rest = np.arange(count)
+        num = np.zeros((count, d), dtype=object)
+        den = np.ones(count, dtype=object)
+        tight = np.zeros((count, d + r), dtype=bool)
+        valid = np.zeros(count, dtype=bool)
+    zero_masks, row_masks = _masks(simplices[rest], d, r)
+    n_, q_, t_, v_ = _evaluate_bases(matrix, zero_masks, row_masks)
+    if num.dtype != object and n_.size and not _fits_int64(n_, q_):
+        num, den = num.astype(object), den.astype(object)
+    num[rest] = n_ if num.dtype == object else n_.astype(np.int64)
+    den[rest] = q_ if den.dtype == object else q_.astype(np.int64)
+    tight[rest], valid[rest] = t_, v_
+    return num, den, tight, valid
+
+
+def _fits_int64(numerators: np.ndarray, denominators: np.ndarray) -> bool:
+    largest = max((abs(v) for v in numerators.ravel().tolist()), default=0)
+    return max(largest, max(denominators.tolist(), default=1)) < _INT64_SAFE
+
+
 def _bitmasks(tight: np.ndarray) -> list[int]:
     width = tight.shape[1]
     if width <= 63:
@@ -200,11 +331,12 @@ def _ridges_even(simplices: np.ndarray, width: int) -> bool:
     if width <= 63:
         bits = np.left_shift(np.uint64(1), simplices.astype(np.uint64))
         total = np.bitwise_or.reduce(bits, axis=1)
-        _, counts = np.unique((total[:, None] ^ bits).ravel(), return_counts=True)
-    else:
-        ordered = np.sort(simplices, axis=1)
-        ridges = np.concatenate([np.delete(ordered, j, axis=1) for j in range(d)])
-        _, counts = np.unique(ridges, axis=0, return_counts=True)
+        ridges = np.sort((total[:, None] ^ bits).ravel())
+        # sorted values all have even counts iff they pair up as (0, 1), (2, 3), ...
+        return len(ridges) % 2 == 0 and bool((ridges[0::2] == ridges[1::2]).all())
+    ordered = np.sort(simplices, axis=1)
+    ridges = np.concatenate([np.delete(ordered, j, axis=1) for j in range(d)])
+    _, counts = np.unique(ridges, axis=0, return_counts=True)
     return bool((counts % 2 == 0).all())
 
 
@@ -236,66 +368,93 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
                           ) -> tuple[PolytopeVertices | None, str]:
     r, d = matrix.shape
     try:
-        simplices, float_vertices = _qhull_bases(matrix, options)
+        simplices, _ = _qhull_bases(matrix, options)
     except (scipy.spatial.QhullError, ValueError) as exc:  # precision or input errors
         return None, f"qhull failed ({type(exc).__name__})"
     zero_masks, row_masks = _masks(simplices, d, r)
     if not ((~zero_masks).sum(axis=1) == row_masks.sum(axis=1)).all():
         return None, "qhull returned a malformed simplex"
-    scale = np.maximum(np.abs(float_vertices).max(axis=1, keepdims=True), 1e-300)
-    keys = np.round(float_vertices / scale / max(tol, 1e-14)).astype(np.int64)
-    keys = np.concatenate([keys, np.round(np.log2(scale)).astype(np.int64)], axis=1)
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    groups = int(inverse.max()) + 1
-    # One exactly solved, nonsingular and feasible basis per float vertex. Qhull's triangulation
-    # ('Qt') may add zero-volume simplices; those only need to lie on a verified face (below).
-    order = np.argsort(inverse, kind="stable")
-    starts = np.searchsorted(inverse[order], np.arange(groups))
-    ends = np.append(starts[1:], len(order))
-    num = np.zeros((groups, d), dtype=object)
-    den = np.ones(groups, dtype=object)
-    tight = np.zeros((groups, d + r), dtype=bool)
-    done = np.zeros(groups, dtype=bool)
-    attempt = 0
-    while not done.all():
-        pending = np.flatnonzero(~done & (starts + attempt < ends))
-        if len(pending) < (~done).sum():
-            return None, "a float vertex has no nonsingular qhull basis"
-        chosen = order[starts[pending] + attempt]
-        n_, q_, t_, v_ = _evaluate_bases(matrix, zero_masks[chosen], row_masks[chosen])
-        num[pending], den[pending], tight[pending] = n_, q_, t_
-        done[pending] = v_
-        attempt += 1
-    # every basis, degenerate ones included, must be tight at its group's exact vertex
-    if not np.take_along_axis(tight[inverse], simplices, axis=1).all():
-        return None, "a qhull basis is not tight at its vertex in exact arithmetic"
+    # Every simplex is solved and proved exactly (nonsingular, feasible, full tight set).
+    num, den, tight, valid = _evaluate_simplices(matrix, simplices, exact_rest=False)
+    rest = np.flatnonzero(~valid)
+    if len(rest):
+        # Qhull's triangulation ('Qt') may add zero-volume simplices: those need only lie on the
+        # face of a proved vertex. The others (e.g. numbers too large for the fast route) are
+        # solved in exact rational arithmetic.
+        on_face = _on_proved_face(simplices[rest], tight[valid])
+        redo = rest[~on_face]
+        if len(redo):
+            n_, q_, t_, v_ = _evaluate_simplices(matrix, simplices[redo], exact_rest=True,
+                                                 fast=False)
+            if n_.dtype == object and num.dtype != object:
+                num, den = num.astype(object), den.astype(object)
+            num[redo], den[redo], tight[redo], valid[redo] = n_, q_, t_, v_
+            unsolved = redo[~v_]
+            if len(unsolved) and not _on_proved_face(simplices[unsolved], tight[valid]).all():
+                return None, "a qhull basis is not tight at any exactly proved vertex"
     if not _ridges_even(simplices, d + r):
         return None, "qhull's triangulation is not a closed cycle"
-    origin = np.zeros(d + r, dtype=bool)
-    origin[:d] = True
     at_origin = (np.sort(simplices, axis=1) == np.arange(d)).all(axis=1)
     if int(at_origin.sum()) != 1:
         return None, "the facet of the origin is not covered exactly once"
-    return _collect(num, den, _bitmasks(tight), True, "qhull+certificate"), ""
+    keep = np.flatnonzero(valid)
+    return _collect(num[keep], den[keep], tight[keep], True, "qhull+certificate"), ""
 
 
-def _collect(num: np.ndarray, den: np.ndarray, masks: list[int], complete: bool, method: str
+def _on_proved_face(simplices: np.ndarray, tight: np.ndarray) -> np.ndarray:
+    """Whether each simplex's constraints are all tight at one of the proved vertices."""
+    if not len(tight):
+        return np.zeros(len(simplices), dtype=bool)
+    out = np.empty(len(simplices), dtype=bool)
+    for k, simplex in enumerate(simplices):
+        out[k] = tight[:, simplex].all(axis=1).any()
+    return out
+
+
+def _row_groups(keys: np.ndarray) -> np.ndarray:
+    """Group index of each row of an integer array (equal rows, equal index), shape (K,).
+
+    Lexicographic sort on the columns: much faster than ``np.unique(axis=0)``, which sorts rows
+    as opaque byte strings.
+    """
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    new = np.empty(len(keys), dtype=bool)
+    new[0] = True
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    labels = np.empty(len(keys), dtype=np.int64)
+    labels[order] = np.cumsum(new) - 1
+    return labels
+
+
+def _collect(num: np.ndarray, den: np.ndarray, tight: np.ndarray, complete: bool, method: str
              ) -> PolytopeVertices:
+    """Reduce ``num / den`` to lowest terms and drop repeated vertices."""
+    if num.dtype != object:
+        divisor = np.gcd.reduce(np.concatenate([num, den[:, None]], axis=1), axis=1)
+        divisor[divisor == 0] = 1
+        reduced = np.concatenate([num, den[:, None]], axis=1) // divisor[:, None]
+        labels = _row_groups(reduced)
+        _, first = np.unique(labels, return_index=True)
+        first.sort()
+        return PolytopeVertices(reduced[first, :-1], reduced[first, -1], tight[first],
+                                complete, method)
     seen: dict[tuple[tuple[int, ...], int], int] = {}
-    numerators: list[tuple[int, ...]] = []
-    denominators: list[int] = []
-    tight: list[int] = []
-    for row, q, mask in zip(num.tolist(), den.tolist(), masks):
+    rows: list[list[int]] = []
+    keep: list[int] = []
+    for k, (row, q) in enumerate(zip(num.tolist(), den.tolist())):
         g = math.gcd(q, *row)
         key = (tuple(v // g for v in row), q // g)
         if key in seen:
             continue
-        seen[key] = len(numerators)
-        numerators.append(key[0])
-        denominators.append(key[1])
-        tight.append(mask)
-    return PolytopeVertices(numerators, denominators, tight, complete, method)
+        seen[key] = len(rows)
+        rows.append([*key[0], key[1]])
+        keep.append(k)
+    reduced = np.empty((len(rows), num.shape[1] + 1), dtype=object)
+    reduced[:] = rows if rows else reduced
+    return PolytopeVertices(reduced[:, :-1], reduced[:, -1], tight[keep], complete, method)
 
 
 def _all_bases(matrix: np.ndarray) -> PolytopeVertices:
@@ -313,11 +472,17 @@ def _all_bases(matrix: np.ndarray) -> PolytopeVertices:
                 row_list.append(rows)
     num, den, tight, valid = _evaluate_bases(matrix, np.array(zero_list), np.array(row_list))
     keep = np.flatnonzero(valid)
-    return _collect(num[keep], den[keep], _bitmasks(tight[keep]), True, "bases")
+    return _collect(num[keep], den[keep], tight[keep], True, "bases")
 
 
 def count_bases(d: int, r: int) -> int:
     return math.comb(d + r, d)
+
+
+#: Qhull options tried in turn. 'Q0' (no pre-merging of nearly coplanar facets) is about twice
+#: as fast as the default merging; whatever it returns must still pass the exact checks and the
+#: certificate, and a failure only moves on to the default options.
+QHULL_OPTIONS: tuple[str | None, ...] = ("Q0", None, "QJ Qbb Q12")
 
 
 def polytope_vertices(matrix: np.ndarray, *, tol: float = 1e-9) -> tuple[PolytopeVertices, str]:
@@ -329,17 +494,15 @@ def polytope_vertices(matrix: np.ndarray, *, tol: float = 1e-9) -> tuple[Polytop
     r, d = matrix.shape
     notes = []
     if count_bases(d, r) > 64:
-        for options in (None, "QJ Qbb Q12"):
+        for options in QHULL_OPTIONS:
             found, why = _certified_from_qhull(matrix, options, tol)
             if found is not None:
                 return found, ""
-            notes.append(why)
+            notes.append(f"{options or 'default'}: {why}")
     if count_bases(d, r) <= BRUTE_FORCE_LIMIT:
         return _all_bases(matrix), "; ".join(notes)
     # Uncertified: exact vertices from the qhull bases that verify, completeness not proven.
     simplices, _ = _qhull_bases(matrix, "QJ Qbb Q12")
-    zero_masks, row_masks = _masks(simplices, d, r)
-    num, den, tight, valid = _evaluate_bases(matrix, zero_masks, row_masks)
+    num, den, tight, valid = _evaluate_simplices(matrix, simplices)
     keep = np.flatnonzero(valid)
-    return (_collect(num[keep], den[keep], _bitmasks(tight[keep]), False, "qhull"),
-            "; ".join(notes))
+    return _collect(num[keep], den[keep], tight[keep], False, "qhull"), "; ".join(notes)

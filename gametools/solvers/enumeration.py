@@ -146,17 +146,23 @@ class _Enumeration:
     notes: str
 
 
-def _game_labels(vertices: PolytopeVertices, dim: int, own_offset: int, rows_offset: int
-                 ) -> list[int]:
-    """Polytope tight-sets (bits: coordinates, then rows) as game label bitmasks."""
-    low = (1 << dim) - 1
-    return [((mask & low) << own_offset) | ((mask >> dim) << rows_offset)
-            for mask in vertices.tight]
+def _game_labels(vertices: PolytopeVertices, own_first: bool) -> np.ndarray:
+    """Polytope tight sets (coordinates, then rows) as game labels, shape ``(V, m + n)``.
+
+    ``P``'s coordinates are the row actions (labels first); ``Q``'s are the column actions, so
+    its rows (the row actions) come first.
+    """
+    tight = vertices.tight_array
+    if own_first:
+        return tight
+    dim = vertices.numerator_array.shape[1]
+    return np.concatenate([tight[:, dim:], tight[:, :dim]], axis=1)
 
 
-def _normalised(numerators: tuple[int, ...]) -> tuple[Fraction, ...]:
-    total = sum(numerators)
-    return tuple(Fraction(v, total) for v in numerators)
+def _normalised(numerators: np.ndarray) -> tuple[Fraction, ...]:
+    values = [int(v) for v in numerators.tolist()]
+    total = sum(values)
+    return tuple(Fraction(v, total) for v in values)
 
 
 def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
@@ -164,56 +170,52 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     m, n = game.num_actions
     p_vertices, p_note = polytope_vertices(data.column.T, tol=tol)   # x: B^T x <= 1
     q_vertices, q_note = polytope_vertices(data.row, tol=tol)        # y: A y <= 1
-    p_labels = _game_labels(p_vertices, m, 0, m)
-    q_labels = _game_labels(q_vertices, n, m, 0)
-    degenerate = any(t.bit_count() > m for t in p_vertices.tight) or \
-        any(t.bit_count() > n for t in q_vertices.tight)
-    full = (1 << (m + n)) - 1
-    p_keep = [k for k, v in enumerate(p_vertices.numerators) if any(v)]
-    q_keep = [k for k, v in enumerate(q_vertices.numerators) if any(v)]
+    p_labels = _game_labels(p_vertices, True)
+    q_labels = _game_labels(q_vertices, False)
+    p_count, q_count = p_labels.sum(axis=1), q_labels.sum(axis=1)
+    degenerate = bool((p_count > m).any() or (q_count > n).any())
+    p_nonzero = (p_vertices.numerator_array != 0).any(axis=1)
+    q_nonzero = (q_vertices.numerator_array != 0).any(axis=1)
     # Both nondegenerate: the partner's labels are exactly the complement (hash lookup). A pair
     # with a degenerate side (more labels than its dimension) is matched by bitmask supersets.
-    p_degenerate = {k for k in p_keep if p_labels[k].bit_count() > m}
-    q_degenerate = {k for k in q_keep if q_labels[k].bit_count() > n}
-    lookup = {q_labels[k]: k for k in q_keep if k not in q_degenerate}
-    pairs_raw = [(k, lookup[full ^ p_labels[k]]) for k in p_keep
-                 if k not in p_degenerate and (full ^ p_labels[k]) in lookup]
-    for p_side, q_side in ((sorted(p_degenerate), q_keep),
-                           ([k for k in p_keep if k not in p_degenerate], sorted(q_degenerate))):
-        matched = _match_supersets([p_labels[k] for k in p_side],
-                                   [q_labels[k] for k in q_side], m + n)
-        pairs_raw += [(p_side[a], q_side[b]) for a, b in matched]
+    p_plain = np.flatnonzero(p_nonzero & (p_count <= m))
+    q_plain = np.flatnonzero(q_nonzero & (q_count <= n))
+    p_degenerate = np.flatnonzero(p_nonzero & (p_count > m))
+    q_degenerate = np.flatnonzero(q_nonzero & (q_count > n))
+    q_keys = np.packbits(q_labels[q_plain], axis=1)
+    lookup = {key.tobytes(): int(k) for key, k in zip(q_keys, q_plain)}
+    wanted = np.packbits(~p_labels[p_plain], axis=1)
+    pairs_raw = [(int(k), lookup[key.tobytes()]) for key, k in zip(wanted, p_plain)
+                 if key.tobytes() in lookup]
+    for p_side, q_side in ((p_degenerate, np.flatnonzero(q_nonzero)), (p_plain, q_degenerate)):
+        matched = _match_supersets(p_labels[p_side], q_labels[q_side])
+        pairs_raw += [(int(p_side[a]), int(q_side[b])) for a, b in matched]
     # distinct strategies, sorted so the output order does not depend on Qhull's
-    rows = sorted({_normalised(p_vertices.numerators[a]) for a, _ in pairs_raw}, reverse=True)
-    cols = sorted({_normalised(q_vertices.numerators[b]) for _, b in pairs_raw}, reverse=True)
+    p_strategies = {a: _normalised(p_vertices.numerator_array[a]) for a, _ in pairs_raw}
+    q_strategies = {b: _normalised(q_vertices.numerator_array[b]) for _, b in pairs_raw}
+    rows = sorted(set(p_strategies.values()), reverse=True)
+    cols = sorted(set(q_strategies.values()), reverse=True)
     row_index = {v: i for i, v in enumerate(rows)}
     col_index = {v: i for i, v in enumerate(cols)}
-    pairs = sorted({(row_index[_normalised(p_vertices.numerators[a])],
-                     col_index[_normalised(q_vertices.numerators[b])]) for a, b in pairs_raw})
+    pairs = sorted({(row_index[p_strategies[a]], col_index[q_strategies[b]])
+                    for a, b in pairs_raw})
     notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note)) if note)
     return _Enumeration(data, pairs, rows, cols, p_vertices.complete and q_vertices.complete,
-                        degenerate, (len(p_vertices.tight), len(q_vertices.tight)), notes)
+                        degenerate, (len(p_labels), len(q_labels)), notes)
 
 
-def _match_supersets(p_labels: list[int], q_labels: list[int], width: int
-                     ) -> list[tuple[int, int]]:
-    """All ``(a, b)`` with ``p_labels[a] | q_labels[b]`` covering every label (vectorised)."""
-    if not p_labels or not q_labels:
+def _match_supersets(p_labels: np.ndarray, q_labels: np.ndarray) -> list[tuple[int, int]]:
+    """All ``(a, b)`` with ``p_labels[a] | q_labels[b]`` covering every label (vectorised).
+
+    ``p_labels`` ``(Vp, L)`` and ``q_labels`` ``(Vq, L)`` are boolean label sets.
+    """
+    if not len(p_labels) or not len(q_labels):
         return []
-    words = (width + 63) // 64
-
-    def as_words(masks: list[int]) -> np.ndarray:
-        out = np.empty((len(masks), words), dtype=np.uint64)
-        for w in range(words):
-            out[:, w] = [(v >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for v in masks]
-        return out
-
-    full = as_words([(1 << width) - 1])[0]
-    p_words, q_words = as_words(p_labels), as_words(q_labels)
-    needed = full & ~p_words                                     # (Vp, W)
+    q_words = np.packbits(q_labels, axis=1)
+    needed = np.packbits(~p_labels, axis=1)                        # (Vp, W), padding bits 0
     result: list[tuple[int, int]] = []
-    chunk = max(1, 4_000_000 // max(1, len(q_labels) * words))
-    for start in range(0, len(p_labels), chunk):
+    chunk = max(1, 4_000_000 // max(1, q_words.size))
+    for start in range(0, len(needed), chunk):
         need = needed[start:start + chunk, None, :]
         ok = ((q_words[None, :, :] & need) == need).all(axis=2)
         a, b = np.nonzero(ok)

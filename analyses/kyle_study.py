@@ -1,0 +1,163 @@
+"""Kyle study: do MADDPG and MAPPO learn Kyle's (1985) insider-trading equilibrium?
+
+Both algorithms train on the ``kyle`` scenario (one auction, default grids: 5 value bins,
+9 orders, 17 order-flow points, 11 prices) over several seeds; at every evaluation point the
+exact NashConv of the learned tabular policies is measured on the grid game. MAPPO trains on the
+tabular game; MADDPG trains on the scenario's simulator when it registers one (continuous
+actions, projected onto the grids for evaluation) and otherwise on the tabular game too.
+
+The final policies' price impact ``lambda`` (slope of the price change on the order flow) and
+trading intensity ``beta`` (slope of the order on ``v - p0``), computed exactly by
+:func:`games.kyle.summarize`, are compared with Kyle's closed form ``lambda = sigma_v /
+(2 sigma_u) = 1/2``, ``beta = sigma_u / sigma_v = 1``. A reference cell measures the same
+statistics, and the NashConv, of the closed-form equilibrium projected onto the grids (NashConv
+about 3e-4: the floor a learner can approach on these grids).
+
+Figures: ``kyle_nash_conv`` (NashConv over training, log scale, mean and 95% Student-t band
+across seeds, one line per algorithm) and ``kyle_estimates`` (learned ``lambda`` and ``beta`` per
+seed and their means against theory).
+
+Run ``gametools run kyle --quick`` (about two minutes on two cores) or ``gametools run kyle``.
+
+References
+----------
+A. S. Kyle, "Continuous Auctions and Insider Trading", Econometrica 53(6), 1985.
+R. Lowe et al., "Multi-Agent Actor-Critic for Mixed Cooperative-Competitive Environments",
+NeurIPS 2017 (MADDPG). C. Yu et al., "The Surprising Effectiveness of PPO in Cooperative
+Multi-Agent Games", NeurIPS 2022 (MAPPO).
+
+Examples
+--------
+>>> from analyses.kyle_study import STUDY
+>>> cells = STUDY.cells(True)
+>>> sorted({c.algorithm for c in cells if c.task == "train"}), len({c.seed for c in cells})
+(['maddpg', 'mappo'], 2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gametools.studies import Cell, Study
+
+__all__ = ["STUDY", "SCENARIO", "PARAMS", "BUDGETS", "cells", "figures", "summarize",
+           "reference_rows"]
+
+SCENARIO = "kyle"
+#: Scenario parameters (the defaults, spelled out so the study does not drift with them).
+PARAMS: dict[str, Any] = {"sigma_v": 1.0, "sigma_u": 1.0, "p0": 0.0, "n_auctions": 1,
+                          "n_values": 5, "n_orders": 9, "n_flows": 17, "n_prices": 11,
+                          "lattice_step": 0.5}
+REFERENCE = "theory (on the grid)"
+
+#: (quick, full) learner settings per algorithm; quick is sized so the whole quick study takes
+#: about two minutes on two cores.
+BUDGETS: dict[str, dict[bool, dict[str, Any]]] = {
+    "mappo": {True: {"total_steps": 80_000, "eval_interval": 4_000},
+              False: {"total_steps": 1_000_000, "eval_interval": 20_000}},
+    "maddpg": {True: {"total_steps": 24_000, "eval_interval": 2_000},
+               False: {"total_steps": 200_000, "eval_interval": 5_000}},
+}
+SEEDS = {True: (0, 1), False: (0, 1, 2, 3, 4)}
+
+
+def cells(quick: bool) -> list[Cell]:
+    """Every algorithm x seed, plus the projected closed-form equilibrium."""
+    grid = [Cell("train", SCENARIO, algorithm, seed=seed, params=PARAMS,
+                 config=BUDGETS[algorithm][quick])
+            for algorithm in BUDGETS for seed in SEEDS[quick]]
+    grid.append(Cell("call", SCENARIO, REFERENCE, params=PARAMS,
+                     function="analyses.kyle_study:reference_rows"))
+    return grid
+
+
+def reference_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
+    """NashConv and statistics of Kyle's linear equilibrium projected onto the grids."""
+    from games.kyle import build, reference, reference_profile
+    from games.kyle import summarize as kyle_summary
+    from gametools.exploitability import nash_conv
+
+    game = build(**cell.params)
+    profile = reference_profile(game, **cell.params)
+    report = nash_conv(game, profile)
+    row: dict[str, Any] = {"step": 0, "nash_conv": report.nash_conv,
+                           **{f"gain_{i}": float(g) for i, g in enumerate(report.per_player)},
+                           "kind": report.kind}
+    row.update({k: float(v) for k, v in kyle_summary(game, profile, **cell.params).items()})
+    row.update({f"reference_{k}": float(v) for k, v in reference(**cell.params).items()})
+    return [row]
+
+
+def _trained(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return [r for r in rows if r["algorithm"] in BUDGETS]
+
+
+def _final(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The last row of every (algorithm, seed) run."""
+    last: dict[tuple[str, Any], Mapping[str, Any]] = {}
+    for row in rows:
+        key = (row["algorithm"], row["seed"])
+        if key not in last or row["step"] >= last[key]["step"]:
+            last[key] = row
+    return list(last.values())
+
+
+def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
+    """NashConv over training, and learned lambda / beta against theory."""
+    import matplotlib.pyplot as plt
+
+    from gametools.plotting import (
+        plot_estimates_vs_theory,
+        plot_exploitability_curves,
+        save_figure,
+    )
+
+    reference = [r for r in rows if r["algorithm"] == REFERENCE]
+    floor = reference[0]["nash_conv"] if reference else None
+    written: list[Path] = []
+
+    fig, ax = plt.subplots()
+    plot_exploitability_curves(_trained(rows), floor=floor, ax=ax)
+    ax.set_title("Kyle (1985): exploitability during training")
+    written += save_figure(fig, out / "kyle_nash_conv")
+    plt.close(fig)
+
+    fig, ax = plt.subplots()
+    plot_estimates_vs_theory(_final(_trained(rows)) + reference, estimates=("lambda", "beta"),
+                             names={"lambda": "price impact λ", "beta": "trading intensity β"},
+                             groups=[*BUDGETS, REFERENCE], ax=ax)
+    ax.set_title("Learned price impact and trading intensity")
+    written += save_figure(fig, out / "kyle_estimates")
+    plt.close(fig)
+    return written
+
+
+def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Final NashConv, lambda and beta per algorithm (mean and 95% interval across seeds)."""
+    from gametools.plotting import mean_interval
+
+    table: dict[str, Any] = {}
+    final = _final(_trained(rows))
+    for algorithm in BUDGETS:
+        members = [r for r in final if r["algorithm"] == algorithm]
+        if not members:
+            continue
+        entry: dict[str, Any] = {"seeds": len(members), "steps": max(r["step"] for r in members)}
+        for column in ("nash_conv", "lambda", "beta", "insider_profit"):
+            mean, low, high = mean_interval([r.get(column) for r in members])
+            entry[column] = {"mean": mean, "low": low, "high": high}
+        table[algorithm] = entry
+    for row in rows:
+        if row["algorithm"] == REFERENCE:
+            table["reference"] = {k: row[k] for k in ("nash_conv", "lambda", "beta",
+                                                      "reference_lambda", "reference_beta")}
+    return table
+
+
+STUDY = Study(
+    "kyle",
+    "MADDPG and MAPPO on Kyle's insider-trading game: NashConv over training; learned "
+    "price impact and trading intensity against Kyle (1985).",
+    cells, figures, summarize)
