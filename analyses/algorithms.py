@@ -49,9 +49,21 @@ from gametools.solvers import solve
 from gametools.solvers.result import reward_range
 from gametools.studies import Cell, Study
 
-__all__ = ["STUDY", "cells", "figures", "summarize", "train_and_measure", "budget",
-           "valid_algorithm", "equilibrium_candidates", "policy_distance", "nearest_equilibrium",
-           "visits", "SCENARIOS", "QUICK_SCENARIOS"]
+__all__ = [
+    "QUICK_SCENARIOS",
+    "SCENARIOS",
+    "STUDY",
+    "budget",
+    "cells",
+    "equilibrium_candidates",
+    "figures",
+    "nearest_equilibrium",
+    "policy_distance",
+    "summarize",
+    "train_and_measure",
+    "valid_algorithm",
+    "visits",
+]
 
 #: (scenario, parameters, label) of the full grid; small enough for exact NashConv in seconds.
 SCENARIOS: tuple[tuple[str, Mapping[str, Any], str], ...] = (
@@ -114,9 +126,7 @@ def valid_algorithm(algorithm: str, game: NormalFormGame | MarkovGame) -> bool:
     markov = _as_markov(game)
     if learner_class(algorithm).requires_cooperative and not _cooperative(markov):
         return False
-    if algorithm == "central" and not _fully_observed(markov):
-        return False
-    return True
+    return not (algorithm == "central" and not _fully_observed(markov))
 
 
 # ------------------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import numpy as np
 from games.classic import big_match
 from games.oligopoly import cournot, cournot_reference, quantity_grid
 from gametools import deterministic_profile, nash_conv, uniform_profile
+from gametools._io import atomic_write
 from gametools.plotting import (
     paper_style,
     plot_nash_conv_curve,
@@ -40,10 +39,7 @@ DISCOUNT = 0.9
 
 
 def _write_json(path: Path, document: Any) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        json.dump(document, stream, indent=2)
-    os.replace(temporary, path)
+    atomic_write(path, json.dumps(document, indent=2))
 
 
 def cournot_study() -> dict[str, Any]:

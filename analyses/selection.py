@@ -47,8 +47,18 @@ from gametools.solvers import solve
 from gametools.solvers.dynamics import replicator_dynamics
 from gametools.studies import Cell, Study
 
-__all__ = ["STUDY", "cells", "figures", "summarize", "stag_hunt", "train_and_classify",
-           "replicator_basins", "solver_equilibria", "ALGORITHMS", "UNCONVERGED_DISTANCE"]
+__all__ = [
+    "ALGORITHMS",
+    "STUDY",
+    "UNCONVERGED_DISTANCE",
+    "cells",
+    "figures",
+    "replicator_basins",
+    "solver_equilibria",
+    "stag_hunt",
+    "summarize",
+    "train_and_classify",
+]
 
 #: Learners compared (the team learners need a cooperative game; neither game is one).
 ALGORITHMS = ("mappo", "ippo", "iql", "maddpg")
@@ -61,6 +71,8 @@ QUICK_GRID, FULL_GRID = 7, 19
 REPLICATOR_TIME, REPLICATOR_STEPS, RECORDED_POINTS = 60.0, 1200, 25
 
 _GAMES = {"stag_hunt": "stag hunt", "bank_run": "bank run"}
+#: Display order (and so colours) of the outcomes, shared by every panel.
+_OUTCOMES = ("stag/stag", "hare/hare", "mixed", "unconverged", "no-run", "run")
 
 
 def stag_hunt() -> NormalFormGame:
@@ -138,7 +150,10 @@ def replicator_basins(cell: Cell, out_dir: Path) -> list[dict[str, Any]]:
     x0 = float(params["x0"])
     game = stag_hunt()
     candidates = equilibrium_candidates("", game=game)
-    recorded = np.linspace(0, REPLICATOR_STEPS, RECORDED_POINTS).round().astype(int)
+    # geometric spacing: the flow moves fast first and then creeps into the equilibrium
+    recorded = np.unique(np.concatenate([[0], np.geomspace(1, REPLICATOR_STEPS,
+                                                           RECORDED_POINTS - 1).round()])
+                         ).astype(int)
     rows = []
     for y0 in _grid(int(params["grid"])):
         result = replicator_dynamics(game, x0=([x0, 1 - x0], [y0, 1 - y0]),
@@ -195,15 +210,15 @@ def cells(quick: bool) -> list[Cell]:
     seeds = range(QUICK_SEEDS if quick else FULL_SEEDS)
     grid = QUICK_GRID if quick else FULL_GRID
     out = []
-    for game in _GAMES:
+    for game, label in _GAMES.items():
         scenario, params = (game, {}) if game == "bank_run" else ("", {"game": game})
-        out.append(Cell(task="call", scenario=scenario, params=params, label=_GAMES[game],
+        out.append(Cell(task="call", scenario=scenario, params=params, label=label,
                         function="analyses.selection:solver_equilibria"))
         for algorithm in ALGORITHMS:
             for seed in seeds:
                 out.append(Cell(task="call", scenario=scenario, algorithm=algorithm, seed=seed,
                                 params=params, config=budget(algorithm, quick=quick),
-                                label=_GAMES[game],
+                                label=label,
                                 function="analyses.selection:train_and_classify"))
     for x0 in _grid(grid):
         out.append(Cell(task="call", scenario="", params={"game": "stag_hunt",
@@ -213,10 +228,15 @@ def cells(quick: bool) -> list[Cell]:
     return out
 
 
+def _present(value: Any) -> bool:
+    """Whether a row entry holds a value (rows read back from CSV hold None for empty ones)."""
+    return value is not None and str(value) not in ("", "nan", "None")
+
+
 def _kind(row: Mapping[str, Any]) -> str:
-    if str(row.get("method", "")) not in ("", "nan"):
+    if _present(row.get("method")):
         return "solver"
-    if str(row.get("x0", "")) not in ("", "nan"):
+    if _present(row.get("x0")):
         return "replicator"
     return "train"
 
@@ -232,8 +252,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any
             continue
         who = "replicator basins" if kind == "replicator" else str(row["algorithm"])
         key = (str(row["game"]), who)
-        counts[key + (str(row["equilibrium"]),)] = counts.get(key + (str(row["equilibrium"]),),
-                                                              0) + 1
+        outcome = (*key, str(row["equilibrium"]))
+        counts[outcome] = counts.get(outcome, 0) + 1
         totals[key] = totals.get(key, 0) + 1
     outcomes = [{"game": g, "learner": who, "equilibrium": eq, "count": n,
                  "share": n / totals[(g, who)]} for (g, who, eq), n in sorted(counts.items())]
@@ -262,16 +282,15 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     games = list(dict.fromkeys(str(row["game"]) for row in trained))
     with paper_style():
         if games:
-            fig, axes = plt.subplots(1, len(games), figsize=(3.4 * len(games), 2.6),
-                                     squeeze=False)
+            fig, axes = plt.subplots(1, len(games), figsize=(4.2 * len(games), 2.6),
+                                     squeeze=False, layout="constrained")
             for ax, game in zip(axes[0], games):
                 members = [row for row in trained if str(row["game"]) == game]
                 if game == "stag hunt":
                     members += [dict(row, algorithm="replicator\n(basin share)")
                                 for row in replicator if int(float(row["step"])) == 0]
-                order = ("stag/stag", "no-run", "hare/hare", "run", "mixed", "unconverged")
                 plot_outcome_shares(members, group="algorithm", outcome="equilibrium",
-                                    outcomes=order, xlabel="learner", ax=ax)
+                                    outcomes=_OUTCOMES, xlabel="learner", ax=ax)
                 ax.set_title(f"{game}: equilibrium reached across seeds")
             written += save_figure(fig, Path(out) / "selection_outcomes")
             plt.close(fig)
@@ -281,6 +300,7 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
             marked = {str(row["equilibrium"]): (float(row["x"]), float(row["y"]))
                       for row in solvers if str(row["game"]) == "stag hunt"}
             plot_equilibrium_map(starts, x="x0", y="y0", equilibria=marked or None,
+                                 outcomes=_OUTCOMES,
                                  xlabel="initial P(hunter 1 hunts stag)",
                                  ylabel="initial P(hunter 2 hunts stag)", ax=ax)
             by_start: dict[tuple[str, str], list[tuple[float, float, float]]] = {}

@@ -90,6 +90,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from gametools.exploitability import state_visits
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
@@ -387,24 +388,6 @@ def _joint(game: MarkovGame, profile: Sequence[np.ndarray]) -> np.ndarray:
     return joint
 
 
-def _state_distribution(game: MarkovGame, joint: np.ndarray) -> np.ndarray:
-    """Expected number of visits of every state (finite horizon), ``(S,)``."""
-    num_joint = joint.shape[1]
-    live = np.repeat((~game.terminal).astype(float), num_joint)
-    mixer = sp.csr_array((joint.ravel() * live, np.arange(joint.size),
-                          np.arange(0, joint.size + 1, num_joint)),
-                         shape=(game.num_states, joint.size))
-    step = sp.csr_array(mixer @ game.transition_matrix).T.tocsr()
-    reach = game.initial.copy()
-    total = reach.copy()
-    for _ in range(game.num_states):
-        reach = step @ reach
-        if not reach.any():
-            break
-        total += reach
-    return total
-
-
 def summarize(game: MarkovGame, profile: Sequence[Any], **params: Any) -> dict[str, Any]:
     """Trajectories and payoffs of a profile, exactly from its state distribution.
 
@@ -421,7 +404,7 @@ def summarize(game: MarkovGame, profile: Sequence[Any], **params: Any) -> dict[s
     _check_game(game, q)
     policies = validate_profile(game, profile)
     joint = _joint(game, policies)
-    reach = _state_distribution(game, joint)
+    reach = state_visits(game, policies)
     num_players = game.num_players
     values = np.einsum("s,sa,nsa->n", reach, joint,
                        game.rewards.reshape(num_players, game.num_states, -1))

@@ -86,6 +86,7 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from gametools.errors import GametoolsError
+from gametools.exploitability import state_visits
 from gametools.marl.env import Box, Reset, Step, VectorEnv
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
@@ -389,26 +390,6 @@ def reference_profile(game: MarkovGame, **params: Any) -> tuple[np.ndarray, np.n
     return np.eye(n_x)[insider], np.eye(n_p)[market]
 
 
-def _state_distribution(game: MarkovGame, profile: Sequence[np.ndarray]) -> np.ndarray:
-    """Probability of visiting each state under the profile (a finite-horizon game), ``(S,)``."""
-    joint = (profile[0][game.observations[0]][:, :, None]
-             * profile[1][game.observations[1]][:, None, :]).reshape(game.num_states, -1)
-    live = (~game.terminal).astype(float)
-    num_joint = joint.shape[1]
-    mixer = sp.csr_array((joint.ravel() * np.repeat(live, num_joint), np.arange(joint.size),
-                          np.arange(0, joint.size + 1, num_joint)),
-                         shape=(game.num_states, joint.size))
-    step = sp.csr_array(mixer @ game.transition_matrix).T.tocsr()
-    reach = game.initial.copy()
-    total = reach.copy()
-    for _ in range(game.num_states):
-        reach = step @ reach
-        if not reach.any():
-            break
-        total += reach
-    return total
-
-
 def _slope(weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     """Weighted least-squares slope of ``y`` on ``x``."""
     mean_x, mean_y = weights @ x, weights @ y
@@ -436,7 +417,7 @@ def summarize(game: MarkovGame, profile: Sequence[Any], **params: Any) -> dict[s
     g = grids(**params)
     _check_game(game, g)
     insider, market = validate_profile(game, profile)
-    reach = _state_distribution(game, (insider, market))
+    reach = state_visits(game, (insider, market))
     offsets = g.level_offsets()
     lambdas, betas, posterior = [], [], []
     profit = error = 0.0

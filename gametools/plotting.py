@@ -17,8 +17,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import numpy as np  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from gametools._io import atomic_open  # noqa: E402
 from gametools.model import NormalFormGame  # noqa: E402
 
 __all__ = ["PALETTE", "paper_style", "save_figure", "plot_nash_conv_curve", "plot_payoff_heatmap",
@@ -76,14 +75,8 @@ def save_figure(figure: Figure, stem: str | Path, *, formats: Sequence[str] = ("
     written = []
     for fmt in formats:
         target = stem.with_suffix(f".{fmt}")
-        handle, temporary = tempfile.mkstemp(dir=stem.parent, suffix=f".{fmt}.tmp")
-        os.close(handle)
-        try:
-            figure.savefig(temporary, format=fmt)
-            os.replace(temporary, target)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        with atomic_open(target, "wb") as handle:
+            figure.savefig(handle, format=fmt)
         written.append(target)
     return written
 
@@ -226,6 +219,12 @@ def _ordered(values: Any, order: Sequence[str] | None) -> list[str]:
     return [v for v in order if v in seen] + [v for v in seen if v not in order]
 
 
+def _category_colour(kind: str, order: Sequence[str] | None, present: Sequence[str]) -> str:
+    """A category's colour: its position in ``order`` when given (stable across panels)."""
+    full = [*(order or ()), *(k for k in present if k not in (order or ()))]
+    return PALETTE[full.index(kind) % len(PALETTE)]
+
+
 def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
                         outcome: str = "equilibrium", groups: Sequence[str] | None = None,
                         outcomes: Sequence[str] | None = None, ylabel: str = "share of seeds",
@@ -238,7 +237,8 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
         One row per run (e.g. the final row of every seed), with columns ``group`` and
         ``outcome``.
     groups, outcomes : sequence of str, optional
-        Display order (default: order of appearance).
+        Display order; an outcome keeps the colour of its position in ``outcomes`` (so panels
+        agree). Default: order of appearance.
     """
     ax = _axes(ax)
     names = _ordered((row[group] for row in rows), groups)
@@ -250,7 +250,8 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
     positions = np.arange(len(names))
     bottom = np.zeros(len(names))
     for k, kind in enumerate(kinds):
-        ax.bar(positions, shares[:, k], bottom=bottom, color=PALETTE[k % len(PALETTE)],
+        ax.bar(positions, shares[:, k], bottom=bottom, color=_category_colour(kind, outcomes,
+                                                                              kinds),
                label=kind, edgecolor="white", linewidth=0.5)
         bottom += shares[:, k]
     ax.set_xticks(positions, names, rotation=20, ha="right")
@@ -300,7 +301,7 @@ def plot_equilibrium_map(rows: Sequence[Any], *, x: str = "x0", y: str = "y0",
         return np.concatenate([[2 * centres[0] - middle[0]], middle,
                                [2 * centres[-1] - middle[-1]]])
 
-    colours = [PALETTE[k % len(PALETTE)] for k in range(len(kinds))]
+    colours = [_category_colour(kind, outcomes, kinds) for kind in kinds]
     ax.pcolormesh(edges(xs), edges(ys), np.ma.masked_invalid(grid),
                   cmap=ListedColormap(colours),
                   norm=BoundaryNorm(np.arange(len(kinds) + 1) - 0.5, len(kinds)), alpha=0.45)

@@ -69,6 +69,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, entry_points, version
 from pathlib import Path
@@ -520,6 +521,11 @@ def _run_local(tasks: Sequence[tuple[Cell, Path]], workers: int, on_done: OnDone
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     error = future.exception()
+                    if isinstance(error, BrokenProcessPool):
+                        error = StudyError(
+                            f"a worker process died ({error}); out of memory, or a script that "
+                            "calls run_study outside an `if __name__ == '__main__':` block "
+                            "(worker processes are spawned and import the main script)")
                     on_done(futures[future], None if error else future.result(), error)
         except BaseException:
             for future in pending:

@@ -53,13 +53,11 @@ Where this module differs from Gambit's own reader (``src/games/file.cc``):
 
 from __future__ import annotations
 
-import contextlib
 import decimal
 import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -69,6 +67,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from gametools._io import atomic_write
 from gametools.errors import GametoolsError, GameValidationError
 
 __all__ = [
@@ -773,21 +772,4 @@ def write_nfg(
     data = format_nfg(payoffs, title=title, player_labels=player_labels,
                       action_labels=action_labels, comment=comment,
                       version=version).encode("utf-8")
-    target = Path(path)
-    try:
-        mode = target.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, mode)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    atomic_write(path, data)

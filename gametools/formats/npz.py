@@ -72,16 +72,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from gametools._io import atomic_open
 from gametools.errors import GametoolsError, GameValidationError
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
@@ -127,21 +126,9 @@ class FileFormatError(GametoolsError, ValueError):
 # --------------------------------------------------------------------------------------------
 
 def _write_atomic(path: PathLike, arrays: Mapping[str, np.ndarray], compressed: bool) -> None:
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            writer: Any = np.savez_compressed if compressed else np.savez
-            writer(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    writer: Any = np.savez_compressed if compressed else np.savez
+    with atomic_open(path, "wb") as handle:
+        writer(handle, **arrays)
 
 
 def _unicode(labels: Sequence[str]) -> np.ndarray:

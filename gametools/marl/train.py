@@ -25,7 +25,6 @@ import io
 import json
 import math
 import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gametools._io import atomic_open, atomic_write
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, nash_conv
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
@@ -211,23 +211,9 @@ def _fingerprint(game: MarkovGame) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-
-
 def _save_checkpoint(path: Path, document: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    torch.save(document, buffer)
-    _atomic_write_bytes(path, buffer.getvalue())
+    with atomic_open(path, "wb") as handle:
+        torch.save(document, handle)
 
 
 def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,7 +278,7 @@ def _write_metrics(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
     writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _atomic_write_bytes(path, text.getvalue().encode())
+    atomic_write(path, text.getvalue())
 
 
 def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorithm: str | None
@@ -427,8 +413,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             summary["summary"] = _jsonable(scenario.summarize(game, profile, **resolved))
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = _jsonable(scenario.reference(**resolved))
-        _atomic_write_bytes(folder / "result.json",
-                            json.dumps(summary, indent=2, default=float).encode())
+        atomic_write(folder / "result.json", json.dumps(summary, indent=2, default=float))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
                        steps, elapsed)
 

@@ -178,8 +178,8 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
                         pivot_row_values, out):  # pragma: no cover
     """Complementary pivoting on two float tableaux, in place (see ``lemke_howson``).
 
-    ``tables[s]`` is tableau ``s`` (rows x (cols + 1), last column the right-hand side; P's
-    tableau padded to the common shape), ``basics``/``nonbasics`` the labels of its basic rows
+    ``tables[s]`` is tableau ``s`` (rows x (cols + 1), last column the right-hand side),
+    flattened in column-major order, ``basics``/``nonbasics`` the labels of its basic rows
     and nonbasic columns, ``row_of``/``col_of`` their inverses (-1 when absent), ``slacks`` the
     labels of the initial basis (whose full-tableau columns form the basis inverse used by the
     lexicographic rule). ``out`` receives ``(status, pivots, ties)`` with status 0 success, 1
@@ -201,9 +201,9 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
         best = np.inf
         best_row = -1
         for i in range(rows):
-            value = table[i, column]
+            value = table[(column) * rows + i]
             if value > tol_pivot:
-                ratio = table[i, cols] / value
+                ratio = table[(cols) * rows + i] / value
                 ratios[i] = ratio
                 if ratio < best:
                     best, best_row = ratio, i
@@ -238,10 +238,10 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
                 for c in range(count):
                     i = candidates[c]
                     if slack_col >= 0:
-                        value = table[i, slack_col]
+                        value = table[(slack_col) * rows + i]
                     else:
                         value = 1.0 if i == slack_row else 0.0
-                    value /= table[i, column]
+                    value /= table[(column) * rows + i]
                     ratios[i] = value
                     if value < smallest:
                         smallest = value
@@ -256,22 +256,22 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
                     break
             row = candidates[0]
         # pivot: rows i != row become T_i - T_ic * T_row / p
-        pivot = table[row, column]
+        pivot = table[(column) * rows + row]
         for i in range(rows):
-            entering_col[i] = table[i, column]
+            entering_col[i] = table[(column) * rows + i]
         inverse = 1.0 / pivot
         for j in range(cols + 1):
-            pivot_row_values[j] = table[row, j] * inverse
+            pivot_row_values[j] = table[(j) * rows + row] * inverse
         for j in range(cols + 1):
             factor = pivot_row_values[j]
             if factor != 0.0:
                 for i in range(rows):
-                    table[i, j] -= entering_col[i] * factor
+                    table[(j) * rows + i] -= entering_col[i] * factor
         for j in range(cols + 1):
-            table[row, j] = pivot_row_values[j]
+            table[(j) * rows + row] = pivot_row_values[j]
         for i in range(rows):
-            table[i, column] = -entering_col[i] * inverse
-        table[row, column] = inverse
+            table[(column) * rows + i] = -entering_col[i] * inverse
+        table[(column) * rows + row] = inverse
         entering_label = nonbasic[column]
         leaving_label = basic[row]
         basic[row], nonbasic[column] = entering_label, leaving_label

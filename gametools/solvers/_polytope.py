@@ -353,7 +353,8 @@ def _qhull_bases(matrix: np.ndarray, options: str | None) -> tuple[np.ndarray, n
     normals = np.vstack([-np.eye(d), floats])
     offsets = np.concatenate([np.full(d, shift), 1.0 - shift * row_sums])
     hull = scipy.spatial.ConvexHull(normals / offsets[:, None], qhull_options=options)
-    vertices = -hull.equations[:, :-1] / hull.equations[:, -1:] + shift
+    with np.errstate(divide="ignore", invalid="ignore"):  # 'Po' may keep degenerate facets
+        vertices = -hull.equations[:, :-1] / hull.equations[:, -1:] + shift
     return hull.simplices.astype(np.int64), vertices
 
 
@@ -480,9 +481,10 @@ def count_bases(d: int, r: int) -> int:
 
 
 #: Qhull options tried in turn. 'Q0' (no pre-merging of nearly coplanar facets) is about twice
-#: as fast as the default merging; whatever it returns must still pass the exact checks and the
-#: certificate, and a failure only moves on to the default options.
-QHULL_OPTIONS: tuple[str | None, ...] = ("Q0", None, "QJ Qbb Q12")
+#: as fast as the default merging, and 'Po' makes Qhull return its output despite precision
+#: errors instead of stopping. Whatever it returns must still pass the exact checks and the
+#: certificate; a failure only moves on to the default options.
+QHULL_OPTIONS: tuple[str | None, ...] = ("Q0 Po", None, "QJ Qbb Q12")
 
 
 def polytope_vertices(matrix: np.ndarray, *, tol: float = 1e-9) -> tuple[PolytopeVertices, str]:

@@ -96,7 +96,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-from gametools.errors import GametoolsError, InvalidArgumentError
+from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame
 from gametools.solvers.result import (
     Equilibrium,

@@ -71,6 +71,7 @@ from scipy.linalg.blas import dger
 from gametools.errors import GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
+from gametools.solvers import _kernels
 from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret
 
 __all__ = ["DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE", "lemke_howson", "lemke_howson_all"]
@@ -325,6 +326,37 @@ def _complementary_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: 
     return "max_iterations", pivots
 
 
+def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, m: int,
+                       max_pivots: int, tol_pivot: float, tol_ratio: float
+                       ) -> tuple[Status, int]:
+    """:func:`_complementary_pivoting` for float tableaux, in the compiled kernel.
+
+    Same pivoting rules and tolerances (the path and the pivot count are the same); the
+    tableaux's state is updated in place, so the final basis is read as usual.
+    """
+    first, second = tableaux
+    total = len(first.row_of)
+    row_of = np.array([first.row_of, second.row_of], dtype=np.int64)
+    col_of = np.array([first.col_of, second.col_of], dtype=np.int64)
+    size = max(first.table.shape[0], second.table.shape[0], first.table.shape[1],
+               second.table.shape[1]) + 1
+    out = np.zeros(3, dtype=np.int64)
+    _kernels.lemke_howson_pivots(
+        # column-major flat views: updates land in the tableaux themselves
+        (first.table.reshape(-1, order="F"), second.table.reshape(-1, order="F")),
+        (first.basic, second.basic),
+        (first.nonbasic, second.nonbasic), row_of, col_of, (first.slacks, second.slacks),
+        initial_label, m, max_pivots, tol_pivot, tol_ratio, np.empty(size), np.empty(size),
+        np.empty(size), out)
+    for side, tableau in enumerate(tableaux):
+        tableau.row_of = row_of[side].tolist()
+        tableau.col_of = col_of[side].tolist()
+    assert len(first.row_of) == total
+    first.ties, second.ties = int(out[2]), 0
+    status: Status = ("success", "failed", "max_iterations")[int(out[0])]  # type: ignore[assignment]
+    return status, int(out[1])
+
+
 def _basis_supports(tableaux: tuple[_Tableau, _Tableau], m: int, n: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Support of x, tight columns of B^T x <= 1, support of y, tight rows of A y <= 1."""
@@ -520,8 +552,9 @@ def _run(game: NormalFormGame, initial_label: int, cap: int, exact: bool | None,
             tableaux = _build_tableaux(*integers, exact=True)
         else:
             tableaux = _build_tableaux(row_float, column_float, exact=False)
-        status, pivots = _complementary_pivoting(tableaux, initial_label, m, cap,
-                                                 tol_pivot, tol_ratio)
+        pivoting = _compiled_pivoting if arithmetic == "float" and _kernels.NUMBA_AVAILABLE \
+            else _complementary_pivoting
+        status, pivots = pivoting(tableaux, initial_label, m, cap, tol_pivot, tol_ratio)
         ties = tableaux[0].ties + tableaux[1].ties
         extra = {"initial_label": initial_label, "arithmetic": arithmetic, "ratio_ties": ties}
         if status != "success":

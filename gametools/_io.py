@@ -1,0 +1,51 @@
+"""Atomic file writing, used by every writer in the package.
+
+A reader of a file written here sees either the old file or the complete new one, never a
+partial write: data goes to a temporary file beside the target, is flushed to disk, and then
+replaces the target with :func:`os.replace`. A failure leaves the target untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_open", "atomic_write"]
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "wb", **options: Any
+                ) -> Iterator[IO[Any]]:
+    """Open a temporary file that replaces ``path`` when the ``with`` block ends cleanly.
+
+    The target keeps its permission bits when it exists (0o644 otherwise).
+    """
+    target = Path(path)
+    try:
+        permissions = target.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        permissions = 0o644
+    handle_number, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                                dir=target.parent)
+    try:
+        with os.fdopen(handle_number, mode, **options) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, permissions)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
+    """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_open(path, "wb") as handle:
+        handle.write(payload)

@@ -1,0 +1,435 @@
+"""Study runner (gametools.studies): keys, skip, resume, manifest, backends, registry, figures.
+
+A tiny synthetic study runs once per module (two spawned workers): four "call" cells whose rows
+are known in closed form and one short MAPPO "train" cell on a tiny Kyle grid (which has a
+``summarize`` and a ``reference``, so the final row carries lambda / beta columns). The other
+tests rerun it into copies of that folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gametools.studies import (
+    ROW_KEYS,
+    Cell,
+    Study,
+    StudyError,
+    available_studies,
+    get_study,
+    read_results,
+    run_from_cli,
+    run_study,
+)
+
+# ------------------------------------------------------------------------------------------
+# the tiny study (module-level functions: worker processes import this module by name)
+# ------------------------------------------------------------------------------------------
+
+TINY_KYLE = {"n_values": 2, "n_orders": 3, "n_flows": 3, "n_prices": 3}
+TINY_MAPPO = {"total_steps": 2048, "num_envs": 32, "rollout_steps": 8, "eval_interval": 512,
+              "checkpoint_interval": 1024, "learning_rate": 3e-3}
+THIS = __name__
+
+
+def square_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
+    """Rows ``value = x^2 + step / 10`` for steps 0 and 1; counts its calls in ``calls.txt``."""
+    with open(out / "calls.txt", "a") as stream:
+        stream.write("call\n")
+    x = cell.params["x"]
+    return [{"step": step, "value": x * x + step / 10, "third": 1 / 3, "wall_time": 1.0}
+            for step in (1, 0)]
+
+
+def failing_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
+    raise RuntimeError("this cell fails on purpose")
+
+
+def tiny_cells(quick: bool) -> list[Cell]:
+    grid = [Cell("call", "", "square", seed=seed, params={"x": x}, label=f"x={x}",
+                 function=f"{THIS}:square_rows") for x in (2, 1) for seed in (1, 0)]
+    grid.append(Cell("train", "kyle", "mappo", seed=3, params=TINY_KYLE, config=TINY_MAPPO))
+    return grid[:1] + grid[-1:] if quick else grid
+
+
+def tiny_figures(rows: Any, out: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from gametools.plotting import plot_exploitability_curves, save_figure
+
+    fig, ax = plt.subplots()
+    plot_exploitability_curves([r for r in rows if r["algorithm"] == "mappo"], ax=ax)
+    written = save_figure(fig, out / "curves")
+    plt.close(fig)
+    return written
+
+
+def tiny_summary(rows: Any) -> dict[str, Any]:
+    return {"rows": len(rows)}
+
+
+TINY = Study("tiny", "a synthetic study for the tests", tiny_cells, tiny_figures, tiny_summary)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("study") / "tiny"
+    return run_study(TINY, out=out, workers=2, progress=False)
+
+
+def copy_of(result: Any, tmp_path: Path) -> Path:
+    target = tmp_path / "copy"
+    shutil.copytree(result.out, target)
+    return target
+
+
+# ------------------------------------------------------------------------------------------
+# cells
+# ------------------------------------------------------------------------------------------
+
+def test_cell_keys_are_stable_distinct_and_filesystem_safe() -> None:
+    base = dict(task="train", scenario="kyle", algorithm="mappo", seed=1,
+                params={"n_values": 3}, config={"total_steps": 10})
+    key = Cell(**base).key
+    assert key == Cell(**dict(base, params={"n_values": 3})).key
+    changed = [dict(base, seed=2), dict(base, params={"n_values": 4}), dict(base, label="a"),
+               dict(base, config={"total_steps": 11}), dict(base, algorithm="maddpg")]
+    keys = {Cell(**c).key for c in changed} | {key}
+    assert len(keys) == len(changed) + 1
+    weird = Cell("call", "", "x/y", function="m:f", label="a b/../c: d")
+    assert all(ch.isalnum() or ch in "._=+-" for ch in weird.key)
+    assert key.startswith("train-kyle-mappo-s1-")
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(task="fit"), "task"),
+    (dict(task="train", scenario="kyle"), "algorithm"),
+    (dict(task="call", function="no_colon"), "module:function"),
+    (dict(task="call", function="m:f", seed=1.5), "seed"),
+    (dict(task="call", function="m:f", params={"x": object()}), "params"),
+])
+def test_malformed_cells_are_refused(fields: dict, message: str) -> None:
+    with pytest.raises(StudyError, match=message):
+        Cell(**fields)
+
+
+def test_duplicate_cells_and_bad_arguments_are_refused(tmp_path: Path) -> None:
+    cell = Cell("call", function=f"{THIS}:square_rows", params={"x": 1})
+    twice = Study("twice", "", lambda quick: [cell, cell], tiny_figures)
+    with pytest.raises(StudyError, match="appears twice"):
+        run_study(twice, out=tmp_path, progress=False)
+    with pytest.raises(StudyError, match="backend"):
+        run_study(TINY, out=tmp_path, backend="dask", progress=False)  # type: ignore[arg-type]
+    with pytest.raises(StudyError, match="workers"):
+        run_study(TINY, out=tmp_path, workers=0, progress=False)
+
+
+# ------------------------------------------------------------------------------------------
+# a first run: rows, files, manifest, figures
+# ------------------------------------------------------------------------------------------
+
+def test_rows_are_tidy_sorted_and_free_of_wall_times(first_run: Any) -> None:
+    rows = first_run.rows
+    assert first_run.ran == 5 and first_run.skipped == 0
+    header = first_run.results.read_text().splitlines()[0].split(",")
+    assert header[:len(ROW_KEYS)] == list(ROW_KEYS) and "wall_time" not in header
+    keys = [(r["scenario"], r["algorithm"], r["label"], r["seed"], r["step"]) for r in rows]
+    assert keys == sorted(keys)
+    calls = [r for r in rows if r["algorithm"] == "square"]
+    assert len(calls) == 8
+    for row in calls:
+        x = int(row["label"].split("=")[1])
+        # closed form of square_rows, exact after the CSV round trip (repr is exact)
+        assert row["value"] == x * x + row["step"] / 10 and row["third"] == 1 / 3
+    trained = [r for r in rows if r["algorithm"] == "mappo"]
+    assert [r["step"] for r in trained] == [0, 512, 1024, 1536, 2048]
+    assert all(r["kind"] == "exact" and r["nash_conv"] >= 0 for r in trained)
+    # the scenario's statistics of the final policy, and Kyle's closed form (lambda = 1/2,
+    # beta = 1 for unit variances, Kyle 1985 Thm 1), sit on the final row only
+    assert trained[-1]["reference_lambda"] == 0.5 and trained[-1]["reference_beta"] == 1.0
+    assert np.isfinite(trained[-1]["lambda"]) and trained[-1]["lambda"] is not None
+    assert all(r["lambda"] is None for r in trained[:-1])
+    assert read_results(first_run.results) == list(rows)
+
+
+def test_cell_folders_hold_outputs_and_done_markers(first_run: Any) -> None:
+    for cell in tiny_cells(False):
+        folder = first_run.out / "cells" / cell.key
+        done = json.loads((folder / "done.json").read_text())
+        assert done["key"] == cell.key and done["wall_time"] >= 0
+        assert (folder / "rows.csv").exists()
+        if cell.task == "train":
+            for name in ("metrics.csv", "checkpoint.pt", "game.npz", "policy.npz",
+                         "result.json"):
+                assert (folder / name).exists(), name
+        else:
+            assert (folder / "calls.txt").read_text() == "call\n"
+
+
+def test_manifest_records_the_run(first_run: Any) -> None:
+    manifest = json.loads(first_run.manifest.read_text())
+    assert manifest["study"] == "tiny" and manifest["quick"] is False
+    assert manifest["backend"] == "local" and manifest["workers"] == 2
+    assert {"gametools", "numpy", "scipy", "torch", "matplotlib", "python"} <= set(
+        manifest["versions"])
+    cells = {c["key"]: c for c in manifest["cells"]}
+    assert set(cells) == {c.key for c in tiny_cells(False)}
+    assert sorted(c["seed"] for c in cells.values()) == [0, 0, 1, 1, 3]
+    assert all(c["status"] == "ran" and c["wall_time"] >= 0 for c in cells.values())
+    assert manifest["wall_time"] >= manifest["cell_wall_time"] / 2 > 0
+    assert manifest["ran"] == 5 and manifest["rows"] == len(first_run.rows)
+    assert json.loads((first_run.out / "summary.json").read_text()) == {"rows": 13}
+
+
+def test_figures_are_written(first_run: Any) -> None:
+    names = sorted(p.name for p in first_run.figures)
+    assert names == ["curves.pdf", "curves.png"]
+    assert all(p.exists() and p.stat().st_size > 1000 for p in first_run.figures)
+
+
+# ------------------------------------------------------------------------------------------
+# reruns: skip, recompute, resume
+# ------------------------------------------------------------------------------------------
+
+def test_rerun_executes_nothing_and_gives_identical_results(first_run: Any,
+                                                            tmp_path: Path) -> None:
+    out = copy_of(first_run, tmp_path)
+    again = run_study(TINY, out=out, workers=2, progress=False)
+    assert (again.ran, again.skipped) == (0, 5)
+    assert again.results.read_bytes() == first_run.results.read_bytes()
+    for cell in tiny_cells(False)[:4]:
+        assert (out / "cells" / cell.key / "calls.txt").read_text() == "call\n"  # not called
+    assert all(c["status"] == "skipped" for c in
+               json.loads(again.manifest.read_text())["cells"])
+
+
+def test_missing_done_marker_reruns_only_that_cell(first_run: Any, tmp_path: Path) -> None:
+    out = copy_of(first_run, tmp_path)
+    call, train = tiny_cells(False)[0], tiny_cells(False)[-1]
+    checkpoint = out / "cells" / train.key / "checkpoint.pt"
+    before = checkpoint.stat().st_mtime_ns
+    for cell in (call, train):
+        (out / "cells" / cell.key / "done.json").unlink()
+    again = run_study(TINY, out=out, workers=1, progress=False)
+    assert (again.ran, again.skipped) == (2, 3)
+    assert again.results.read_bytes() == first_run.results.read_bytes()
+    assert (out / "cells" / call.key / "calls.txt").read_text() == "call\ncall\n"
+    # the finished training run (result.json present) is read back, not trained again
+    assert checkpoint.stat().st_mtime_ns == before
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_killed_training_cell_resumes_from_its_checkpoint(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    from gametools.marl import train as train_module
+
+    cell = Cell("train", "kyle", "mappo", seed=3, params=TINY_KYLE, config=TINY_MAPPO)
+    study = Study("one", "", lambda quick: [cell], lambda rows, out: [])
+    original = train_module.learner_class
+    iterations: list[int] = []
+    limit: list[int | None] = [None]
+
+    def counting(algorithm: str) -> Any:
+        base = original(algorithm)
+
+        class Counting(base):  # type: ignore[valid-type, misc]
+            def iterate(self) -> dict[str, float]:
+                if limit[0] is not None and len(iterations) >= limit[0]:
+                    raise Interrupted("killed")
+                iterations.append(1)
+                return super().iterate()
+
+        return Counting
+
+    monkeypatch.setattr(train_module, "learner_class", counting)
+    # 2048 steps of 32 envs x 8 rollout steps: 8 iterations, a checkpoint after the fourth
+    whole = run_study(study, out=tmp_path / "whole", workers=1, progress=False)
+    assert len(iterations) == 8
+    iterations.clear()
+    limit[0] = 6
+    with pytest.raises(StudyError, match="Interrupted"):
+        run_study(study, out=tmp_path / "killed", workers=1, progress=False)
+    folder = tmp_path / "killed" / "cells" / cell.key
+    assert (folder / "checkpoint.pt").exists() and not (folder / "done.json").exists()
+    manifest = json.loads((tmp_path / "killed" / "manifest.json").read_text())
+    assert manifest["cells"][0]["status"] == "failed" and "killed" in manifest["cells"][0]["error"]
+    iterations.clear()
+    limit[0] = None
+    resumed = run_study(study, out=tmp_path / "killed", workers=1, progress=False)
+    assert len(iterations) == 4  # only the steps after the checkpoint at 1024
+    assert resumed.results.read_bytes() == whole.results.read_bytes()
+
+
+def test_failed_cell_is_reported_and_others_are_kept(tmp_path: Path) -> None:
+    good = Cell("call", function=f"{THIS}:square_rows", params={"x": 1})
+    bad = Cell("call", function=f"{THIS}:failing_rows", label="bad")
+    study = Study("mixed", "", lambda quick: [good, bad], lambda rows, out: [])
+    with pytest.raises(StudyError, match=f"{bad.key}.*fails on purpose"):
+        run_study(study, out=tmp_path, workers=1, progress=False)
+    assert (tmp_path / "cells" / good.key / "done.json").exists()
+    assert not (tmp_path / "results.csv").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# backends
+# ------------------------------------------------------------------------------------------
+
+def test_ray_backend_gives_byte_identical_results(first_run: Any, tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'gametools[ray]')")
+    try:
+        result = run_study(TINY, out=tmp_path / "ray", backend="ray", workers=2,
+                           progress=False)
+    except StudyError as exc:
+        if "could not start" in str(exc):
+            pytest.skip(f"a local Ray instance cannot start in this sandbox: {exc}")
+        raise
+    assert result.ran == 5
+    assert result.results.read_bytes() == first_run.results.read_bytes()
+    assert json.loads(result.manifest.read_text())["backend"] == "ray"
+
+
+def test_missing_ray_gives_install_instructions(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    with pytest.raises(StudyError, match=r"pip install 'gametools\[ray\]'"):
+        run_study(TINY, out=tmp_path, backend="ray", progress=False)
+    assert not (tmp_path / "cells").exists()  # refused before any work
+
+
+# ------------------------------------------------------------------------------------------
+# registry and command line
+# ------------------------------------------------------------------------------------------
+
+class FakeEntryPoint:
+    name = "tests"
+
+    def load(self) -> tuple[Study, ...]:
+        return (TINY,)
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gametools.studies as studies
+
+    monkeypatch.setattr(studies, "entry_points", lambda group: [FakeEntryPoint()]
+                        if group == studies.ENTRY_POINT_GROUP else [])
+
+
+def test_unknown_study_lists_the_available_ones(registered: None) -> None:
+    assert list(available_studies()) == ["tiny"]
+    assert get_study("tiny") is TINY
+    with pytest.raises(StudyError, match="unknown study 'nope'; available: tiny"):
+        get_study("nope")
+
+
+def test_cli_runs_and_lists(registered: None, first_run: Any, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = copy_of(first_run, tmp_path)
+    assert run_from_cli("tiny", out=str(out), json=True) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["skipped"] == 5 and document["results"] == str(out / "results.csv")
+    assert run_from_cli(None, list_studies=True) == 0
+    assert capsys.readouterr().out.startswith("tiny: a synthetic study")
+    with pytest.raises(StudyError, match="unknown study"):
+        run_from_cli("nope")
+
+
+# ------------------------------------------------------------------------------------------
+# plotting functions the studies compose
+# ------------------------------------------------------------------------------------------
+
+def test_exploitability_curves_draw_mean_and_t_interval() -> None:
+    import matplotlib.pyplot as plt
+
+    from gametools.plotting import paper_style, plot_exploitability_curves
+
+    rows = [{"algorithm": "a", "seed": s, "step": step, "nash_conv": value}
+            for s, values in enumerate(([10.0, 1.0], [12.0, 1.0], [14.0, 1.0]))
+            for step, value in zip((0, 100), values)]
+    with paper_style():
+        ax = plot_exploitability_curves(rows)
+    assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "NashConv"
+    assert ax.get_yscale() == "log"
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), [12.0, 1.0])
+    # 95% Student-t interval of the mean of (10, 12, 14): 12 +- t(0.975, 2) * 2 / sqrt(3),
+    # t(0.975, 2) = 4.303 (standard t table): [7.032, 16.968]
+    vertices = ax.collections[0].get_paths()[0].vertices
+    at_zero = vertices[np.isclose(vertices[:, 0], 0.0), 1]
+    assert at_zero.min() == pytest.approx(7.032, abs=2e-3)
+    assert at_zero.max() == pytest.approx(16.968, abs=2e-3)
+    plt.close(ax.figure)
+
+
+def test_estimates_vs_theory_marks_theory_from_reference_columns() -> None:
+    import matplotlib.pyplot as plt
+
+    from gametools.plotting import plot_estimates_vs_theory
+
+    rows = [{"algorithm": "a", "seed": s, "lambda": 0.4 + 0.1 * s, "beta": 1.2,
+             "reference_lambda": 0.5, "reference_beta": 1.0} for s in range(3)]
+    ax = plot_estimates_vs_theory(rows, names={"lambda": "λ"})
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["λ", "beta"]
+    assert ax.get_ylabel() == "estimate"
+    # the theory marks are horizontal segments (LineCollections drawn by hlines)
+    levels = sorted(float(seg[0, 1]) for c in ax.collections
+                    for seg in getattr(c, "get_segments", lambda: [])()
+                    if len(seg) == 2 and seg[0, 0] != seg[1, 0] and seg[0, 1] == seg[1, 1])
+    assert 0.5 in levels and 1.0 in levels
+    plt.close(ax.figure)
+
+
+# ------------------------------------------------------------------------------------------
+# the Kyle study's grid and figures (the study itself is run by the slow test below)
+# ------------------------------------------------------------------------------------------
+
+def test_kyle_study_grid_is_valid() -> None:
+    from analyses.kyle_study import STUDY
+    from gametools.marl.train import make_config
+
+    for quick, seeds in ((True, 2), (False, 5)):
+        cells = STUDY.cells(quick)
+        trained = [c for c in cells if c.task == "train"]
+        assert {c.algorithm for c in trained} == {"mappo", "maddpg"}
+        assert len({c.seed for c in trained}) == seeds
+        assert len({c.key for c in cells}) == len(cells)
+        for cell in trained:
+            make_config(cell.algorithm, **cell.config)  # every field name is a real field
+
+
+def test_kyle_figures_from_synthetic_rows(tmp_path: Path) -> None:
+    from analyses.kyle_study import REFERENCE, STUDY
+
+    rows = [{"scenario": "kyle", "algorithm": algorithm, "label": "", "seed": seed,
+             "step": step, "cell": "c", "nash_conv": 1.0 / (1 + step),
+             "lambda": 0.4 if step == 10 else None, "beta": 1.1 if step == 10 else None,
+             "reference_lambda": 0.5, "reference_beta": 1.0}
+            for algorithm in ("mappo", "maddpg") for seed in (0, 1) for step in (0, 10)]
+    rows.append({"scenario": "kyle", "algorithm": REFERENCE, "label": "", "seed": 0,
+                 "step": 0, "cell": "r", "nash_conv": 3e-4, "lambda": 0.504, "beta": 1.05,
+                 "reference_lambda": 0.5, "reference_beta": 1.0})
+    written = STUDY.figures(rows, tmp_path)
+    assert sorted(p.name for p in written) == ["kyle_estimates.pdf", "kyle_estimates.png",
+                                               "kyle_nash_conv.pdf", "kyle_nash_conv.png"]
+    summary = STUDY.summarize(rows)  # type: ignore[misc]
+    assert summary["mappo"]["seeds"] == 2 and summary["mappo"]["lambda"]["mean"] == 0.4
+
+
+@pytest.mark.slow
+def test_quick_kyle_study_lowers_nash_conv(tmp_path: Path) -> None:
+    from analyses.kyle_study import STUDY
+
+    result = run_study(STUDY, out=tmp_path, quick=True, progress=False)
+    # the untrained networks' policies (step 0) have NashConv about 2.33 on the default grids
+    assert all(result.summary[a]["nash_conv"]["mean"] < 1.0 for a in ("mappo", "maddpg"))
