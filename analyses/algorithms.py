@@ -374,11 +374,15 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     n_rows = len({row["scenario"] for row in final})
     n_columns = len({row["algorithm"] for row in final})
     with paper_style():
-        for metric, title in (("relative_nash_conv", "NashConv / (N x reward range)"),
-                              ("distance", "L1 distance to nearest equilibrium")):
+        for metric, colorbar, title in (
+                ("relative_nash_conv", "NashConv / (N x reward range)",
+                 "Final relative NashConv"),
+                ("distance", "L1 distance", "Distance to the nearest equilibrium")):
             fig, ax = plt.subplots(figsize=(1.0 + 0.9 * n_columns, 0.8 + 0.45 * n_rows))
-            plot_heatmap_with_intervals(final, metric=metric, colorbar_label=title, ax=ax)
-            ax.set_title(f"Final {title.split(' (')[0].lower()} across seeds (mean [95% CI])")
+            plot_heatmap_with_intervals(final, metric=metric, colorbar_label=colorbar,
+                                        rows_order=[label for _, _, label in SCENARIOS],
+                                        columns_order=list(ALGORITHMS), ax=ax)
+            ax.set_title(f"{title} across seeds (mean [95% CI])")
             written += save_figure(fig, Path(out) / f"algorithms_{metric}")
             plt.close(fig)
     return written

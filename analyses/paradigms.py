@@ -151,7 +151,8 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     for row in final:
         row["wall_time_s"] = times.get(str(row.get("cell", "")), float("nan"))
         row["algorithm"] = f"{row['algorithm']} ({row['paradigm']})"
-    scenarios = list(dict.fromkeys(str(row["scenario"]) for row in final))
+    present = {str(row["scenario"]) for row in final}
+    scenarios = [s for s in SCENARIOS if s in present] + sorted(present - set(SCENARIOS))
     order = [f"{a} ({p})" for a, p in PARADIGMS.items()]
     written: list[Path] = []
     metrics = [("nash_conv", "final NashConv", True), ("team_return", "return per agent",

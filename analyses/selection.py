@@ -290,7 +290,8 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
                     members += [dict(row, algorithm="replicator\n(basin share)")
                                 for row in replicator if int(float(row["step"])) == 0]
                 plot_outcome_shares(members, group="algorithm", outcome="equilibrium",
-                                    outcomes=_OUTCOMES, xlabel="learner", ax=ax)
+                                    groups=ALGORITHMS, outcomes=_OUTCOMES, xlabel="learner",
+                                    ax=ax)
                 ax.set_title(f"{game}: equilibrium reached across seeds")
             written += save_figure(fig, Path(out) / "selection_outcomes")
             plt.close(fig)

@@ -14,19 +14,21 @@ Ground truth from outside the solver:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
-
-from gametools import MarkovGame, NormalFormGame
-from gametools.errors import InvalidArgumentError, UnsupportedGameError
-from gametools.exploitability import nash_conv
-from gametools.solvers.cfr import ImperfectRecallError, NotAcyclicError, cfr
 from known_games import (
     biased_rock_paper_scissors,
     bluffing_game,
     bluffing_game_dummy_moves,
     float_profile,
 )
+
+from gametools import MarkovGame, NormalFormGame
+from gametools.errors import InvalidArgumentError, UnsupportedGameError
+from gametools.exploitability import nash_conv
+from gametools.solvers.cfr import ImperfectRecallError, NotAcyclicError, Variant, cfr
 
 KUHN_VALUE = -1.0 / 18.0  # Kuhn (1950): the first player's value of Kuhn poker
 
@@ -93,7 +95,7 @@ def test_kuhn_cfr_plus_reaches_the_game_value() -> None:
 
 
 @pytest.mark.parametrize("variant", ["cfr", "cfr+", "linear"])
-def test_every_variant_converges_on_kuhn(variant: str) -> None:
+def test_every_variant_converges_on_kuhn(variant: Variant) -> None:
     result = cfr(kuhn_poker(), iterations=400, variant=variant, check_every=100)
     history = _history(result)
     assert history[-1] < history[0] / 3  # the average's NashConv falls
@@ -108,7 +110,8 @@ def test_identical_iterates_to_openspiel_on_native_kuhn_poker() -> None:
 
     native = pyspiel.load_game("kuhn_poker")
     game = kuhn_poker()
-    solvers = {  # (variant, alternating) -> OpenSpiel's solver of the same algorithm
+    # (variant, alternating) -> OpenSpiel's solver of the same algorithm
+    solvers: dict[tuple[Variant, bool], Any] = {
         ("cfr+", True): os_cfr.CFRPlusSolver(native),
         ("cfr", True): os_cfr.CFRSolver(native),
         ("cfr", False): os_cfr._CFRSolver(native, regret_matching_plus=False,
@@ -171,7 +174,7 @@ def test_bluffing_game_hand_solution(dummy_moves: bool) -> None:
 
 def test_first_price_auction() -> None:
     auctions = pytest.importorskip("games.auctions")
-    params = dict(auction="first_price", n_values=4, n_bids=9)
+    params = {"auction": "first_price", "n_values": 4, "n_bids": 9}
     game = auctions.build(**params)
     uniform = tuple(np.full((o, n), 1 / n) for o, n in zip(game.num_observations,
                                                             game.num_actions))
@@ -264,8 +267,8 @@ def test_progress_callback() -> None:
 # ------------------------------------------------------------------------------------------
 
 def test_imperfect_recall_is_rejected_naming_the_player() -> None:
-    known = bluffing_game()
-    game = known.game
+    game = bluffing_game().game
+    assert isinstance(game, MarkovGame)
     # player 1 now sees the same observation before and after a bet: it forgets the bet
     forgetful = MarkovGame(game.transitions, game.rewards, game.initial, game.discount,
                            terminal=game.terminal,

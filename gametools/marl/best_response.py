@@ -82,8 +82,16 @@ from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile, validate_profile
 from gametools.scenarios import Scenario, get_scenario
 
-__all__ = ["Policy", "EnvFactory", "FrozenOpponents", "GridResponse", "ApproximateExploitability",
-           "approximate_gains", "frozen_policies", "episode_returns"]
+__all__ = [
+    "ApproximateExploitability",
+    "EnvFactory",
+    "FrozenOpponents",
+    "GridResponse",
+    "Policy",
+    "approximate_gains",
+    "episode_returns",
+    "frozen_policies",
+]
 
 #: A frozen policy: observations ``(B, obs_size)`` -> action probabilities ``(B, n)`` (discrete)
 #: or actions ``(B, *shape)`` (continuous).
@@ -139,9 +147,7 @@ def frozen_policies(policies: Learner | Sequence[Policy | np.ndarray | None],
     list of callables or None, length ``num_agents``
     """
     if isinstance(policies, Learner):
-        learner = policies
-        return [(lambda obs, agent=agent: learner.policy(agent, obs)) for agent in
-                range(num_agents)]
+        return [_LearnerPolicy(policies, agent) for agent in range(num_agents)]
     if isinstance(policies, (str, bytes)) or not isinstance(policies, Sequence):
         raise InvalidArgumentError(f"policies must be a Learner or a sequence with one policy per "
                                    f"agent, got {type(policies).__name__}")
@@ -159,6 +165,17 @@ def frozen_policies(policies: Learner | Sequence[Policy | np.ndarray | None],
                                        f"(O_i, n_i), got an array of shape {table.shape}")
         out.append(_TablePolicy(torch.tensor(table, dtype=torch.float32)))
     return out
+
+
+@dataclass(frozen=True)
+class _LearnerPolicy:
+    """A learner's current policy of one agent, as a frozen callable."""
+
+    learner: Learner
+    agent: int
+
+    def __call__(self, observations: torch.Tensor) -> torch.Tensor:
+        return self.learner.policy(self.agent, observations)
 
 
 @dataclass(frozen=True)
@@ -311,7 +328,7 @@ Actor = Callable[[torch.Tensor, int], torch.Tensor]
 def _default_horizon(discount: float) -> int:
     if discount < 1.0:
         # beyond this many steps the discount weight is below 1e-8
-        return int(math.ceil(math.log(1e-8) / math.log(discount))) if discount > 0 else 1
+        return math.ceil(math.log(1e-8) / math.log(discount)) if discount > 0 else 1
     return DEFAULT_UNDISCOUNTED_HORIZON
 
 
@@ -371,6 +388,17 @@ def _policy_actor(policy: Policy, space: Discrete | Box, generator: torch.Genera
 @dataclass(frozen=True, eq=False)
 class GridResponse:
     """A grid-searched responder: one action per observation bin at ``decision_step``.
+
+    The search simulates ``budget`` episodes (one batch of that many environments) once per
+    candidate action, plus once with the frozen policy, re-seeding the environment, the frozen
+    opponents and the player's own sampling identically each time: every candidate meets the
+    same episodes (common random numbers), and the frozen policy's row makes the responder no
+    worse than the profile on the search sample in any bin. Candidates are simulated one batch
+    after another rather than as one ``candidates x samples`` batch because environments draw
+    their randomness batch-wide from one generator: only equal-size, equally seeded batches
+    share draws. Each bin then takes the candidate with the highest mean return. The
+    responder's gain is measured afterwards on fresh episodes, so the winner's curse of the
+    search biases nothing.
 
     At step ``decision_step`` of an episode the responder plays ``actions[bin(obs)]`` where
     ``use_frozen[bin]`` is false and its frozen policy otherwise (a bin where no candidate beat
@@ -685,12 +713,14 @@ def _z(confidence: float) -> float:
 # tabular bounds
 # ------------------------------------------------------------------------------------------
 
-def _state_observing_gains(game: MarkovGame, profile: Profile, players: Sequence[int]
+def _state_observing_gains(game: MarkovGame, profile: Profile, players: Sequence[int],
+                           values: ExploitabilityResult
                            ) -> tuple[np.ndarray, tuple[Kind, ...], float]:
     """Gains of exact best responses that see the state, and their kinds and tolerance."""
     reachable = game.reachable_states() & ~game.terminal
-    values = nash_conv(game, profile)
-    gains, kinds, tolerance = [], [], float(values.tolerance)
+    gains: list[float] = []
+    kinds: list[Kind] = []
+    tolerance = float(values.tolerance)
     for player in players:
         observed = game.observations[player]
         sees_state = np.unique(observed[reachable]).size == int(reachable.sum())
@@ -706,7 +736,7 @@ def _state_observing_gains(game: MarkovGame, profile: Profile, players: Sequence
         gains.append(response.value - float(values.values[player]))
         kinds.append("exact" if sees_state else "upper_bound")
         tolerance = max(tolerance, response.tolerance)
-    return np.array(gains), tuple(kinds), tolerance  # type: ignore[return-value]
+    return np.array(gains), tuple(kinds), tolerance
 
 
 class _PolicyView:
@@ -879,6 +909,8 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
         raise InvalidArgumentError(f"confidence must be in (0, 1), got {confidence}")
     if int(episodes) != episodes or episodes < 2:
         raise InvalidArgumentError(f"episodes must be an integer >= 2, got {episodes}")
+    if int(seed) != seed or seed < 0:
+        raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed!r}")
     if budget is None:
         budget = DEFAULT_SEARCH_EPISODES if method == "grid" else DEFAULT_TRAINING_STEPS
     if int(budget) != budget or budget < 1:
@@ -953,7 +985,7 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
     upper, kinds, tolerance, report = None, None, None, None
     if game is not None and profile is not None:
         report = nash_conv(game, profile)
-        upper, kinds, tolerance = _state_observing_gains(game, profile, players)
+        upper, kinds, tolerance = _state_observing_gains(game, profile, players, report)
     return ApproximateExploitability(
         players, method, "lower_bound", float(confidence), episodes, budget,
         _readonly(table[:, 0]), _readonly(table[:, 1]), _readonly(table[:, 2]),

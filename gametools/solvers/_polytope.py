@@ -420,6 +420,14 @@ def _row_groups(keys: np.ndarray) -> np.ndarray:
     """
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
+    # Usually a 64-bit hash of each row separates distinct rows; equality is then verified
+    # exactly against each group's first row, and only a collision needs the full sort.
+    weights = np.random.default_rng(0).integers(1, 2 ** 62, size=keys.shape[1]) | 1
+    hashes = (keys * weights).sum(axis=1)  # wraps modulo 2^64: a hash, not a value
+    _, first, labels = np.unique(hashes, return_index=True, return_inverse=True)
+    labels = labels.ravel()
+    if (keys == keys[first[labels]]).all():
+        return labels
     order = np.lexsort(keys.T[::-1])
     ordered = keys[order]
     new = np.empty(len(keys), dtype=bool)
@@ -437,8 +445,7 @@ def _collect(num: np.ndarray, den: np.ndarray, tight: np.ndarray, complete: bool
         divisor = np.gcd.reduce(np.concatenate([num, den[:, None]], axis=1), axis=1)
         divisor[divisor == 0] = 1
         reduced = np.concatenate([num, den[:, None]], axis=1) // divisor[:, None]
-        labels = _row_groups(reduced)
-        _, first = np.unique(labels, return_index=True)
+        _, first = np.unique(_row_groups(reduced), return_index=True)
         first.sort()
         return PolytopeVertices(reduced[first, :-1], reduced[first, -1], tight[first],
                                 complete, method)

@@ -22,10 +22,10 @@ iterations and plays *regret matching* (each action with probability proportiona
 positive accumulated regret; uniform when none is positive). By default the players update in
 turn within an iteration (*alternating* updates: player ``i`` computes its regrets against the
 policies players ``0..i-1`` have just adopted), as in CFR+ and OpenSpiel; ``alternating=False``
-gives the original simultaneous updates, which converge markedly slower. The output is the *average policy*, weighted at every observation by the
-player's own reach probability ``rho_i(o)`` (the product of its own action probabilities
-along the unique own history that perfect recall gives ``o``), i.e. the average of the
-realisation plans. Variants:
+gives the original simultaneous updates, which converge markedly slower. The output is the
+*average policy*, weighted at every observation by the player's own reach probability
+``rho_i(o)`` (the product of its own action probabilities along the unique own history that
+perfect recall gives ``o``), i.e. the average of the realisation plans. Variants:
 
 ``"cfr"``
     Plain accumulation, uniform averaging.
@@ -40,7 +40,11 @@ Every iteration runs level by level over the states grouped by *height* (longest
 steps to termination), vectorised over the states of a level: per player, a backward sweep
 computes ``Q_i``, a forward sweep the counterfactual reach ``rho_{-i}``, and a sparse sum
 aggregates per observation. The cost per iteration is linear in the number of
-nonzero transitions.
+nonzero transitions. A player whose action changes nothing in a state (a waiting player in a
+turn-based game) need not remember that action; such idle moves are handled as perfect recall
+allows. Games in which histories merge (a fully observed game where two paths lead to one
+state, say) are not perfect-recall games over observations and are rejected; backward
+induction solves the fully observed ones.
 
 What the result means
 ---------------------
@@ -97,7 +101,7 @@ from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.backward_induction import NotAcyclicError
 from gametools.solvers.result import SolverResult, make_equilibrium, make_markov_equilibrium
 
-__all__ = ["cfr", "Variant", "VARIANTS", "ImperfectRecallError", "NotAcyclicError"]
+__all__ = ["VARIANTS", "ImperfectRecallError", "NotAcyclicError", "Variant", "cfr"]
 
 Variant = Literal["cfr+", "cfr", "linear"]
 VARIANTS: tuple[str, ...] = ("cfr+", "cfr", "linear")

@@ -96,6 +96,8 @@ class _Bimatrix:
     row: np.ndarray                     # (m, n) positive integers, a positive affine image of A
     column: np.ndarray                  # (m, n) positive integers, a positive affine image of B
     from_floats: bool
+    # (scale, offset) per player: payoff = (integer + offset) / scale
+    transforms: tuple[tuple[int, int], tuple[int, int]] = ((1, 0), (1, 0))
 
 
 def _two_player(game: Any, name: str) -> NormalFormGame:
@@ -118,6 +120,7 @@ def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
     else:
         exact, exact_game = game.payoffs_exact, game
     integer = []
+    transforms = []
     for player in range(2):
         values = exact[player].ravel().tolist()
         scale = math.lcm(*(v.denominator for v in values))
@@ -127,7 +130,9 @@ def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
         if max(ints) - low + 1 < 2 ** 62:
             shifted = shifted.astype(np.int64)
         integer.append(shifted)
-    return _Bimatrix(exact_game, integer[0], integer[1], from_floats)
+        transforms.append((scale, low - 1))
+    return _Bimatrix(exact_game, integer[0], integer[1], from_floats,
+                     (transforms[0], transforms[1]))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,11 +187,8 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     q_plain = np.flatnonzero(q_nonzero & (q_count <= n))
     p_degenerate = np.flatnonzero(p_nonzero & (p_count > m))
     q_degenerate = np.flatnonzero(q_nonzero & (q_count > n))
-    q_keys = np.packbits(q_labels[q_plain], axis=1)
-    lookup = {key.tobytes(): int(k) for key, k in zip(q_keys, q_plain)}
-    wanted = np.packbits(~p_labels[p_plain], axis=1)
-    pairs_raw = [(int(k), lookup[key.tobytes()]) for key, k in zip(wanted, p_plain)
-                 if key.tobytes() in lookup]
+    pairs_raw = _match_complements(p_labels[p_plain], q_labels[q_plain])
+    pairs_raw = [(int(p_plain[a]), int(q_plain[b])) for a, b in pairs_raw]
     for p_side, q_side in ((p_degenerate, np.flatnonzero(q_nonzero)), (p_plain, q_degenerate)):
         matched = _match_supersets(p_labels[p_side], q_labels[q_side])
         pairs_raw += [(int(p_side[a]), int(q_side[b])) for a, b in matched]
@@ -204,6 +206,31 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
                         degenerate, (len(p_labels), len(q_labels)), notes)
 
 
+def _label_words(labels: np.ndarray) -> np.ndarray:
+    """Boolean label sets ``(V, L)`` as one uint64 bitmask each (``L <= 64``), shape (V,)."""
+    weights = np.left_shift(np.uint64(1), np.arange(labels.shape[1], dtype=np.uint64))
+    return (labels.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+
+
+def _match_complements(p_labels: np.ndarray, q_labels: np.ndarray) -> list[tuple[int, int]]:
+    """All ``(a, b)`` with ``q_labels[b]`` exactly the complement of ``p_labels[a]``.
+
+    Nondegenerate vertices are determined by their label sets, so each ``a`` has at most one
+    partner.
+    """
+    if not len(p_labels) or not len(q_labels):
+        return []
+    if p_labels.shape[1] <= 64:
+        wanted, keys = _label_words(~p_labels), _label_words(q_labels)
+        order = np.argsort(keys)
+        position = np.minimum(np.searchsorted(keys[order], wanted), len(keys) - 1)
+        hit = keys[order][position] == wanted
+        return list(zip(np.flatnonzero(hit).tolist(), order[position[hit]].tolist()))
+    lookup = {key.tobytes(): k for k, key in enumerate(np.packbits(q_labels, axis=1))}
+    wanted_bytes = [key.tobytes() for key in np.packbits(~p_labels, axis=1)]
+    return [(a, lookup[key]) for a, key in enumerate(wanted_bytes) if key in lookup]
+
+
 def _match_supersets(p_labels: np.ndarray, q_labels: np.ndarray) -> list[tuple[int, int]]:
     """All ``(a, b)`` with ``p_labels[a] | q_labels[b]`` covering every label (vectorised).
 
@@ -211,6 +238,15 @@ def _match_supersets(p_labels: np.ndarray, q_labels: np.ndarray) -> list[tuple[i
     """
     if not len(p_labels) or not len(q_labels):
         return []
+    if p_labels.shape[1] <= 64:
+        needed, have = _label_words(~p_labels), _label_words(q_labels)
+        out: list[tuple[int, int]] = []
+        chunk = max(1, 4_000_000 // len(have))
+        for start in range(0, len(needed), chunk):
+            need = needed[start:start + chunk, None]
+            a, b = np.nonzero((have[None, :] & need) == need)
+            out.extend(zip((a + start).tolist(), b.tolist()))
+        return out
     q_words = np.packbits(q_labels, axis=1)
     needed = np.packbits(~p_labels, axis=1)                        # (Vp, W), padding bits 0
     result: list[tuple[int, int]] = []
@@ -262,12 +298,39 @@ def _bits(mask: int) -> list[int]:
     return out
 
 
-def _certified(game: NormalFormGame, strategies: tuple[tuple[Fraction, ...], ...]
+def _certified(data: _Bimatrix, row: tuple[Fraction, ...], column: tuple[Fraction, ...]
                ) -> Equilibrium:
-    equilibrium = make_equilibrium(game, strategies, exact=True)
-    if equilibrium.regret != 0:  # an internal error, never a property of the input
-        raise AssertionError(f"exact regret {equilibrium.regret} of an enumerated equilibrium")
-    return equilibrium
+    """Certify ``(row, column)`` as an exact equilibrium in integer arithmetic.
+
+    With ``x = p / P`` and ``y = q / Q`` over common denominators, and ``A'``, ``B'`` the positive
+    integer images of the payoffs, ``(x, y)`` is an equilibrium iff ``max(A' q) P = p . A' q``
+    and ``max(p B') Q = p B' q`` (exact regret 0 for both players; a positive affine change
+    keeps best responses). The payoffs are mapped back exactly.
+    """
+    p, p_den = _integer_vector(row)
+    q, q_den = _integer_vector(column)
+    row_values = data.row.astype(object).dot(q)
+    column_values = p.dot(data.column.astype(object))
+    row_value, column_value = int(p.dot(row_values)), int(column_values.dot(q))
+    if max(row_values) * p_den != row_value or max(column_values) * q_den != column_value:
+        # an internal error, never a property of the input
+        raise AssertionError("an enumerated equilibrium failed its exact certificate")
+    (row_scale, row_offset), (column_scale, column_offset) = data.transforms
+    total = p_den * q_den
+    payoffs_exact = ((Fraction(row_value, total) + row_offset) / row_scale,
+                     (Fraction(column_value, total) + column_offset) / column_scale)
+    floats = (np.array([float(v) for v in row]), np.array([float(v) for v in column]))
+    payoffs = np.array([float(v) for v in payoffs_exact])
+    for array in (*floats, payoffs):
+        array.flags.writeable = False
+    return Equilibrium(floats, payoffs, 0.0, (row, column), payoffs_exact)
+
+
+def _integer_vector(strategy: tuple[Fraction, ...]) -> tuple[np.ndarray, int]:
+    denominator = math.lcm(*(v.denominator for v in strategy))
+    values = np.empty(len(strategy), dtype=object)
+    values[:] = [v.numerator * (denominator // v.denominator) for v in strategy]
+    return values, denominator
 
 
 def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
@@ -285,8 +348,7 @@ def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibr
     game = _two_player(game, "vertex_enumeration")
     found = _enumerate(game, tol)
     for a, b in found.pairs:
-        yield _certified(found.bimatrix.exact_game,
-                         (found.row_vertices[a], found.column_vertices[b]))
+        yield _certified(found.bimatrix, found.row_vertices[a], found.column_vertices[b])
 
 
 def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
@@ -324,8 +386,7 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
     """
     game = _two_player(game, "vertex_enumeration")
     found = _enumerate(game, tol)
-    exact_game = found.bimatrix.exact_game
-    equilibria = tuple(_certified(exact_game, (found.row_vertices[a], found.column_vertices[b]))
+    equilibria = tuple(_certified(found.bimatrix, found.row_vertices[a], found.column_vertices[b])
                        for a, b in found.pairs)
     index = {pair: k for k, pair in enumerate(found.pairs)}
     cliques = tuple(
