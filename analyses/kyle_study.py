@@ -119,7 +119,7 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     written: list[Path] = []
 
     fig, ax = plt.subplots()
-    plot_exploitability_curves(_trained(rows), floor=floor, ax=ax)
+    plot_exploitability_curves(_trained(rows), floor=floor, groups=list(BUDGETS), ax=ax)
     ax.set_title("Kyle (1985): exploitability during training")
     written += save_figure(fig, out / "kyle_nash_conv")
     plt.close(fig)

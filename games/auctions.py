@@ -696,10 +696,10 @@ class AuctionProjection:
     :func:`project_actions` (nearest grid bid).
     """
 
-    def observations(self, game: MarkovGame, player: int) -> torch.Tensor:
+    def observations(self, game: MarkovGame, player: int, **params: Any) -> torch.Tensor:
         return grid_observations(game, player)
 
-    def actions(self, game: MarkovGame, player: int, values: Any) -> np.ndarray:
+    def actions(self, game: MarkovGame, player: int, values: Any, **params: Any) -> np.ndarray:
         return project_actions(game, player, values)
 
 

@@ -796,6 +796,20 @@ def tabular_policy(game: MarkovGame, player: int, actor: Callable[[np.ndarray], 
     return np.eye(game.num_actions[player])[actions]
 
 
+class KyleProjection:
+    """The :class:`gametools.scenarios.Projection` of the Kyle scenario.
+
+    ``observations`` is :func:`grid_observations` (value nodes and grid flows/prices),
+    ``actions`` is :func:`project_actions` (nearest grid order or price).
+    """
+
+    def observations(self, game: MarkovGame, player: int, **params: Any) -> np.ndarray:
+        return grid_observations(game, player, **params)
+
+    def actions(self, game: MarkovGame, player: int, values: Any, **params: Any) -> np.ndarray:
+        return project_actions(game, player, values)
+
+
 SCENARIOS = (
     Scenario(
         "kyle", "Kyle (1985) insider trading: insider vs competitive market maker, N auctions.",
@@ -814,5 +828,6 @@ SCENARIOS = (
                    low=2, high=121),
          Parameter("lattice_step", 0.5, "order / flow lattice step in units of the per-auction "
                    "noise standard deviation sigma_u sqrt(1 / n_auctions)", low=0.01, high=4.0)),
-        reference=reference, summarize=summarize, tags=("continuous", "information")),
+        reference=reference, summarize=summarize, simulator=simulator,
+        projection=KyleProjection(), tags=("continuous", "information")),
 )

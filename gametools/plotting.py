@@ -521,6 +521,12 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
                    label="equilibrium (theory, on the grid)")
     if log:
         ax.set_yscale("log")
+    if usable and max(abs(_number(r[x])) for r in usable) >= 1e4:
+        from matplotlib.ticker import EngFormatter, MaxNLocator
+
+        # 20k, 40k, ... instead of colliding 20000, 40000 tick labels
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
     ax.set_xlabel(xlabel if xlabel is not None else
                   ("environment steps" if x == "step" else x.replace("_", " ")))
     ax.set_ylabel(ylabel if ylabel is not None else

@@ -114,15 +114,16 @@ class Parameter:
 class Projection(Protocol):
     """Maps a continuous scenario onto its discretised game (for tabular evaluation).
 
-    ``observations(game, player)`` returns a ``(O_i, obs_size)`` tensor: a representative
-    continuous observation for every observation id of the discretised game;
-    ``actions(game, player, values)`` maps continuous actions ``(K, *shape)`` to grid action
-    indices ``(K,)`` (nearest grid point unless the scenario documents otherwise).
+    ``observations(game, player, **params)`` returns a ``(O_i, obs_size)`` array: a
+    representative continuous observation for every observation id of the discretised game;
+    ``actions(game, player, values, **params)`` maps continuous actions ``(K, *shape)`` to grid
+    action indices ``(K,)`` (nearest grid point unless the scenario documents otherwise).
+    ``params`` are the scenario's resolved parameters.
     """
 
-    def observations(self, game: Any, player: int) -> Any: ...
+    def observations(self, game: Any, player: int, **params: Any) -> Any: ...
 
-    def actions(self, game: Any, player: int, values: Any) -> Any: ...
+    def actions(self, game: Any, player: int, values: Any, **params: Any) -> Any: ...
 
 
 @dataclass(frozen=True)

@@ -783,7 +783,8 @@ def _resolve_source(source: Any, policies: Any, params: Mapping[str, Any], devic
             from gametools.marl.train import tabular_profile
             callables = frozen_policies(policies, game.num_players)
             view = policies if isinstance(policies, Learner) else _PolicyView(callables, False)
-            return make, game, tabular_profile(view, game, scenario), "tabular_projection"  # type: ignore[arg-type]
+            return (make, game, tabular_profile(view, game, scenario, resolved),  # type: ignore[arg-type]
+                    "tabular_projection")
         source = game
     elif params:
         raise InvalidArgumentError("params apply to scenarios, not to games or environment "

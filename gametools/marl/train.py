@@ -174,8 +174,8 @@ class TrainResult:
 # ------------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | None = None
-                    ) -> Profile:
+def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | None = None,
+                    params: Mapping[str, Any] | None = None) -> Profile:
     """The learner's current policies as a tabular profile on ``game`` (see module docstring)."""
     policies = []
     for agent in range(game.num_players):
@@ -191,9 +191,11 @@ def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | Non
             if projection is None:
                 raise InvalidArgumentError("continuous actions need the scenario's projection "
                                            "onto its discretised game")
-            observations = projection.observations(game, agent)
+            params = dict(params or {})
+            observations = torch.as_tensor(
+                np.asarray(projection.observations(game, agent, **params)), dtype=torch.float32)
             actions = learner.policy(agent, observations).double().cpu().numpy()
-            index = np.asarray(projection.actions(game, agent, actions), dtype=int)
+            index = np.asarray(projection.actions(game, agent, actions, **params), dtype=int)
             policies.append(np.eye(game.num_actions[agent])[index])
     return validate_profile(game, policies, atol=1e-6)
 
@@ -349,7 +351,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             checkpoint.unlink()  # a fresh run must not be resumed from an older one later
 
     def evaluate() -> ExploitabilityResult:
-        profile = tabular_profile(learner, game, scenario)
+        profile = tabular_profile(learner, game, scenario, resolved)
         report = nash_conv(game, profile)
         returns = env.pop_returns()
         row: dict[str, Any] = {"step": steps, "wall_time": round(elapsed + time.perf_counter()
@@ -399,7 +401,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     if bar is not None:
         bar.close()
     elapsed += time.perf_counter() - started
-    profile = tabular_profile(learner, game, scenario)
+    profile = tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile
         save()

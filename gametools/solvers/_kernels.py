@@ -38,7 +38,8 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
     """Solve and prove the vertex of each basis of ``{z >= 0, M z <= 1}``; outputs in place.
 
     For basis ``k`` (``d`` constraint indices: ``i < d`` is ``z_i = 0``, ``d + j`` is row ``j``
-    of ``M z = 1``) the system is solved by LU with partial pivoting in float64, rounded to
+    of ``M z = 1``) the system (reduced to the support of ``z``: the tight rows of ``M`` on the
+    free coordinates) is solved by LU with partial pivoting in float64, rounded to
     ``numerators / denominator`` with ``denominator = round(|det|)``, and proved:
 
     1. every basis constraint holds with equality in exact int64 arithmetic (the bound
@@ -71,27 +72,41 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
     rhs = np.empty(d)
     solution = np.empty(d)
     residues = np.empty((d, d), dtype=np.int64)
+    support = np.empty(d, dtype=np.int64)
+    rows = np.empty(d, dtype=np.int64)
+    is_zero = np.empty(d, dtype=np.bool_)
     for k in range(count):
         proved[k] = False
+        # the basis fixes z_i = 0 for its coordinate constraints; the rest is a k x k system
+        # (rows of M restricted to the support)
+        for j in range(d):
+            is_zero[j] = False
+        size = 0
         for i in range(d):
             c = simplices[k, i]
             if c < d:
-                for j in range(d):
-                    system[i, j] = 0.0
-                    residues[i, j] = 0
-                system[i, c] = 1.0
-                residues[i, c] = 1
-                rhs[i] = 0.0
+                is_zero[c] = True
             else:
-                for j in range(d):
-                    system[i, j] = matrix[c - d, j]
-                    residues[i, j] = matrix[c - d, j] % _PRIME
-                rhs[i] = 1.0
+                rows[size] = c - d
+                size += 1
+        free = 0
+        for j in range(d):
+            if not is_zero[j]:
+                support[free] = j
+                free += 1
+        if free != size:
+            continue
+        for i in range(size):
+            for j in range(size):
+                value = matrix[rows[i], support[j]]
+                system[i, j] = value
+                residues[i, j] = value % _PRIME
+            rhs[i] = 1.0
         # float LU with partial pivoting: determinant and solution
         det = 1.0
-        for col in range(d):
+        for col in range(size):
             best, pivot_row = 0.0, col
-            for i in range(col, d):
+            for i in range(col, size):
                 if abs(system[i, col]) > best:
                     best, pivot_row = abs(system[i, col]), i
             if best == 0.0:
@@ -99,32 +114,35 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
                 break
             if pivot_row != col:
                 det = -det
-                for j in range(d):
+                for j in range(size):
                     system[col, j], system[pivot_row, j] = system[pivot_row, j], system[col, j]
                 rhs[col], rhs[pivot_row] = rhs[pivot_row], rhs[col]
             det *= system[col, col]
-            for i in range(col + 1, d):
-                factor = system[i, col] / system[col, col]
+            reciprocal = 1.0 / system[col, col]
+            for i in range(col + 1, size):
+                factor = system[i, col] * reciprocal
                 if factor != 0.0:
-                    for j in range(col + 1, d):
+                    for j in range(col + 1, size):
                         system[i, j] -= factor * system[col, j]
                     rhs[i] -= factor * rhs[col]
-        size = abs(det)
-        if not (size >= 0.5 and size < 2.0 ** 50):
+        magnitude = abs(det)
+        if not (magnitude >= 0.5 and magnitude < 2.0 ** 50):
             continue
-        for i in range(d - 1, -1, -1):
+        for i in range(size - 1, -1, -1):
             total = rhs[i]
-            for j in range(i + 1, d):
+            for j in range(i + 1, size):
                 total -= system[i, j] * solution[j]
             solution[i] = total / system[i, i]
-        denominator = np.int64(np.rint(size))
+        denominator = np.int64(np.rint(magnitude))
         fits = True
         for j in range(d):
+            numerators[k, j] = 0
+        for j in range(size):
             value = np.rint(solution[j] * denominator)
             if not abs(value) < limit:
                 fits = False
                 break
-            numerators[k, j] = np.int64(value)
+            numerators[k, support[j]] = np.int64(value)
         if not fits:
             continue
         denominators[k] = denominator
@@ -135,8 +153,8 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
             feasible = feasible and numerators[k, j] >= 0
         for i in range(r):
             value = np.int64(0)
-            for j in range(d):
-                value += matrix[i, j] * numerators[k, j]
+            for j in range(size):
+                value += matrix[i, support[j]] * numerators[k, support[j]]
             tight[k, d + i] = value == denominator
             feasible = feasible and value <= denominator
         if not feasible:
@@ -148,9 +166,9 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
             continue
         # nonsingular modulo a prime (hence over the integers): division-free elimination
         nonsingular = True
-        for col in range(d):
+        for col in range(size):
             pivot_row = -1
-            for i in range(col, d):
+            for i in range(col, size):
                 if residues[i, col] != 0:
                     pivot_row = i
                     break
@@ -158,14 +176,14 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
                 nonsingular = False
                 break
             if pivot_row != col:
-                for j in range(d):
+                for j in range(size):
                     residues[col, j], residues[pivot_row, j] = \
                         residues[pivot_row, j], residues[col, j]
             pivot = residues[col, col]
-            for i in range(col + 1, d):
+            for i in range(col + 1, size):
                 factor = residues[i, col]
                 if factor != 0:
-                    for j in range(col + 1, d):
+                    for j in range(col + 1, size):
                         # both products < 2^62: the difference fits in int64
                         residues[i, j] = (pivot * residues[i, j]
                                           - factor * residues[col, j]) % _PRIME
