@@ -33,7 +33,7 @@ from gametools.plotting import (
 )
 from gametools.solvers import solve
 
-COURNOT = {"n_firms": 2, "a": 100.0, "b": 1.0, "c": 10.0, "quantity_step": 5.0,
+COURNOT: dict[str, Any] = {"n_firms": 2, "a": 100.0, "b": 1.0, "c": 10.0, "quantity_step": 5.0,
            "max_quantity": 60.0}
 DISCOUNT = 0.9
 

@@ -200,6 +200,7 @@ class KyleGrids:
         flows = [(d // n_p) % n_y for d in digits]
         prices = [d % n_p for d in digits]
         if mm_step:
+            assert current_order is not None and current_flow is not None
             orders.append(current_order)
             flows.append(current_flow)
             prices.append(np.full(local.shape, -1))

@@ -467,8 +467,9 @@ class MarkovGame:
             if bad.any():
                 k = int(np.flatnonzero(bad)[0])
                 state, joint = divmod(int(rows[k]), num_joint)
-                index = (state, *np.unravel_index(joint, num_actions), int(matrix.indices[k]))
-                raise GameValidationError("transitions", rule, tuple(int(i) for i in index),
+                actions = tuple(int(i) for i in np.unravel_index(joint, num_actions))
+                raise GameValidationError("transitions", rule,
+                                          (state, *actions, int(matrix.indices[k])),
                                           float(matrix.data[k]))
         sums = np.asarray(matrix.sum(axis=1)).ravel()
         bad = (np.abs(sums - 1.0) > ROW_SUM_TOLERANCE) & ~np.repeat(terminal, num_joint)

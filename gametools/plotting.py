@@ -26,6 +26,7 @@ import matplotlib
 matplotlib.use("Agg")  # figures are files; never require a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from cycler import cycler  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -39,7 +40,7 @@ __all__ = ["PALETTE", "paper_style", "save_figure", "plot_nash_conv_curve", "plo
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000")
 
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "figure.figsize": (3.4, 2.5),  # one column of a two-column paper
     "figure.dpi": 150,
     "savefig.dpi": 300,
@@ -56,14 +57,14 @@ _STYLE = {
     "grid.alpha": 0.3,
     "lines.linewidth": 1.4,
     "pdf.fonttype": 42,  # embed TrueType so journals accept the PDF
-    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    "axes.prop_cycle": cycler(color=PALETTE),
 }
 
 
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
     """Matplotlib settings for figures readable at column width."""
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         yield
 
 

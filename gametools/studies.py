@@ -29,7 +29,7 @@ Reruns skip cells whose ``done.json`` exists; a cell killed during training resu
 checkpoint (``train(..., resume=True)``, which is exact on CPU).
 
 Backends: ``"local"`` runs cells in a ``spawn`` process pool (``workers`` processes, default
-``min(2, cpu_count)``; ``workers=1`` runs them in this process, handy for debugging); ``"ray"``
+``min(2, cpu_count)``), each cell single-threaded (torch, BLAS, OpenMP); ``"ray"``
 runs them as Ray tasks on ``ray.init(address=address)`` or on a local Ray instance with
 ``workers`` CPUs (``pip install 'gametools[ray]'``). On a multi-node Ray cluster ``out`` should
 be on a shared file system; otherwise only the rows (not the training artefacts) come back.
@@ -53,6 +53,7 @@ gametools.studies.StudyError: Cell.task must be 'train' or 'call', got 'fit'
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import hashlib
@@ -67,7 +68,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -500,19 +501,34 @@ def _initialize_worker() -> None:
 OnDone = Callable[[Cell, "dict[str, Any] | None", "BaseException | None"], None]
 
 
-def _run_local(tasks: Sequence[tuple[Cell, Path]], workers: int, on_done: OnDone) -> None:
-    if workers == 1:
-        for cell, folder in tasks:
-            try:
-                outcome = _execute_cell(cell, str(folder))
-            except Exception as exc:  # recorded per cell; the study reports all failures
-                on_done(cell, None, exc)
+#: One BLAS / OpenMP thread per cell process: cells run side by side, and multi-threaded BLAS
+#: orders its reductions by thread count, which changes the last digits of NashConv.
+_SINGLE_THREAD_ENV = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+                                             "NUMEXPR_NUM_THREADS")}
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for processes started inside the block."""
+    saved = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
             else:
-                on_done(cell, outcome, None)
-        return
+                os.environ[name] = value
+
+
+def _run_local(tasks: Sequence[tuple[Cell, Path]], workers: int, on_done: OnDone) -> None:
+    # always worker processes, even for workers=1: a cell must compute the same numbers
+    # whatever the backend, so it never runs in this (possibly multi-threaded) process
     context = multiprocessing.get_context("spawn")  # torch is not fork-safe
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_initialize_worker) as pool:
+    with _environment(_SINGLE_THREAD_ENV), ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_initialize_worker) as pool:
         futures: dict[Future[dict[str, Any]], Cell] = {
             pool.submit(_execute_cell, cell, str(folder)): cell for cell, folder in tasks}
         pending = set(futures)
@@ -551,13 +567,14 @@ def _run_ray(tasks: Sequence[tuple[Cell, Path]], workers: int, address: str | No
     started_here = not ray.is_initialized()
     if started_here:
         options: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
+        env = dict(_SINGLE_THREAD_ENV)
         if address is None:
             # a local instance: workers import what this process imports (tests' modules too)
-            paths = [p for p in sys.path if p and os.path.isdir(p)]
-            options.update(num_cpus=workers, include_dashboard=False, runtime_env={
-                "env_vars": {"PYTHONPATH": os.pathsep.join(paths)}})
+            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+            options.update(num_cpus=workers, include_dashboard=False)
         else:
             options["address"] = address
+        options["runtime_env"] = {"env_vars": env}
         try:
             ray.init(**options)
         except Exception as exc:

@@ -232,42 +232,50 @@ class Interrupted(Exception):
 def test_killed_training_cell_resumes_from_its_checkpoint(tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
+    import torch
+
     from gametools.marl import train as train_module
+    from gametools.marl.train import make_config, train
 
     cell = Cell("train", "kyle", "mappo", seed=3, params=TINY_KYLE, config=TINY_MAPPO)
     study = Study("one", "", lambda quick: [cell], lambda rows, out: [])
+    whole = run_study(study, out=tmp_path / "whole", progress=False)
+    # kill the cell's training run (in this process, into the folder the runner uses) during
+    # its sixth of eight iterations (32 envs x 8 steps each), after the checkpoint at 1024
     original = train_module.learner_class
-    iterations: list[int] = []
-    limit: list[int | None] = [None]
 
-    def counting(algorithm: str) -> Any:
-        base = original(algorithm)
+    def interrupted(algorithm: str) -> Any:
+        class Killed(original(algorithm)):  # type: ignore[misc]
+            calls = 0
 
-        class Counting(base):  # type: ignore[valid-type, misc]
             def iterate(self) -> dict[str, float]:
-                if limit[0] is not None and len(iterations) >= limit[0]:
-                    raise Interrupted("killed")
-                iterations.append(1)
+                Killed.calls += 1
+                if Killed.calls == 6:
+                    raise Interrupted
                 return super().iterate()
 
-        return Counting
+        return Killed
 
-    monkeypatch.setattr(train_module, "learner_class", counting)
-    # 2048 steps of 32 envs x 8 rollout steps: 8 iterations, a checkpoint after the fourth
-    whole = run_study(study, out=tmp_path / "whole", workers=1, progress=False)
-    assert len(iterations) == 8
-    iterations.clear()
-    limit[0] = 6
-    with pytest.raises(StudyError, match="Interrupted"):
-        run_study(study, out=tmp_path / "killed", workers=1, progress=False)
+    monkeypatch.setattr(train_module, "learner_class", interrupted)
     folder = tmp_path / "killed" / "cells" / cell.key
-    assert (folder / "checkpoint.pt").exists() and not (folder / "done.json").exists()
-    manifest = json.loads((tmp_path / "killed" / "manifest.json").read_text())
-    assert manifest["cells"][0]["status"] == "failed" and "killed" in manifest["cells"][0]["error"]
-    iterations.clear()
-    limit[0] = None
-    resumed = run_study(study, out=tmp_path / "killed", workers=1, progress=False)
-    assert len(iterations) == 4  # only the steps after the checkpoint at 1024
+    with pytest.raises(Interrupted):
+        train(cell.scenario, make_config("mappo", **cell.config), algorithm="mappo",
+              seed=cell.seed, params=cell.params, out=folder, resume=True)
+    monkeypatch.setattr(train_module, "learner_class", original)
+    # mark the checkpointed rows, so the resumed run shows it continued from them
+    checkpoint = folder / "checkpoint.pt"
+    document = torch.load(checkpoint, weights_only=True)
+    assert document["steps"] == 1024 and not (folder / "done.json").exists()
+    for row in document["metrics"]:
+        row["wall_time"] = 1e6
+    document["wall_time"] = 1e6
+    torch.save(document, checkpoint)
+
+    resumed = run_study(study, out=tmp_path / "killed", progress=False)
+    assert resumed.ran == 1
+    metrics = read_results(folder / "metrics.csv")
+    assert [r["wall_time"] == 1e6 for r in metrics] == [True, True, True, False, False]
+    assert all(r["wall_time"] > 1e6 for r in metrics[3:])  # elapsed time continued
     assert resumed.results.read_bytes() == whole.results.read_bytes()
 
 
@@ -279,6 +287,10 @@ def test_failed_cell_is_reported_and_others_are_kept(tmp_path: Path) -> None:
         run_study(study, out=tmp_path, workers=1, progress=False)
     assert (tmp_path / "cells" / good.key / "done.json").exists()
     assert not (tmp_path / "results.csv").exists()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    status = {c["key"]: (c["status"], c["error"]) for c in manifest["cells"]}
+    assert status[good.key] == ("ran", None)
+    assert status[bad.key][0] == "failed" and "fails on purpose" in status[bad.key][1]
 
 
 # ------------------------------------------------------------------------------------------

@@ -107,7 +107,8 @@ class MarkovGameParallelEnv(ParallelEnv):  # type: ignore[misc]
             if not 0 <= action < n:
                 raise InvalidArgumentError(f"action of {agent} must be in [0, {n}), got {action}")
         flat = int(np.ravel_multi_index(joint, self.game.num_actions))
-        reward_vector = self.game.rewards[(slice(None), self._state, *joint)]
+        reward_vector = self.game.rewards.reshape(self.game.num_players, -1)[
+            :, self._state * self.game.num_joint_actions + flat]
         row = self._state * self.game.num_joint_actions + flat
         start, stop = self._matrix.indptr[row], self._matrix.indptr[row + 1]
         probabilities = self._matrix.data[start:stop]

@@ -20,7 +20,7 @@ torch.Size([3, 2])
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -119,6 +119,10 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor,
 class RunningNormalizer(nn.Module):
     """Running mean and variance (Chan et al. parallel update), for value normalisation."""
 
+    mean: torch.Tensor
+    var: torch.Tensor
+    count: torch.Tensor
+
     def __init__(self, shape: Sequence[int] = (), epsilon: float = 1e-5) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(shape, dtype=torch.float64))
@@ -127,7 +131,7 @@ class RunningNormalizer(nn.Module):
 
     @torch.no_grad()
     def update(self, batch: torch.Tensor) -> None:
-        batch = batch.double().reshape(-1, *self.mean.shape)
+        batch = batch.double().reshape(-1, *tuple(self.mean.shape))
         batch_mean, batch_var, n = batch.mean(0), batch.var(0, unbiased=False), batch.shape[0]
         delta = batch_mean - self.mean
         total = self.count + n
@@ -153,7 +157,8 @@ class ReplayBuffer:
         One entry per stored field, shapes without the batch axis.
     """
 
-    def __init__(self, capacity: int, shapes: dict[str, tuple[Sequence[int], torch.dtype]],
+    def __init__(self, capacity: int,
+                 shapes: Mapping[str, tuple[Sequence[int], torch.dtype]],
                  device: torch.device | str = "cpu") -> None:
         self.capacity = int(capacity)
         self.data = {name: torch.zeros((self.capacity, *shape), dtype=dtype, device=device)

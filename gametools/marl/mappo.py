@@ -24,9 +24,10 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import torch
 from torch import nn
@@ -116,6 +117,14 @@ def local_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], to
     return (lambda reset: reset.observations[agent]), env.observation_sizes[agent]
 
 
+def _own_observation(agent: int, reset: Reset) -> torch.Tensor:
+    return reset.observations[agent]
+
+
+def _own_reward(agent: int, rewards: torch.Tensor) -> torch.Tensor:
+    return rewards[:, agent]
+
+
 class PPOLearner(Learner):
     """Clipped PPO over a list of actors (see the module docstring)."""
 
@@ -162,10 +171,10 @@ class PPOLearner(Learner):
         for agent in range(env.num_agents):
             critic_input, critic_size = type(self).critic_input(env, agent)
             actors.append(Actor(
-                observe=lambda reset, agent=agent: reset.observations[agent],
+                observe=functools.partial(_own_observation, agent),
                 critic_input=critic_input, observation_size=env.observation_sizes[agent],
                 critic_size=critic_size, num_actions=env.action_spaces[agent].n,  # type: ignore
-                reward=lambda rewards, agent=agent: rewards[:, agent]))
+                reward=functools.partial(_own_reward, agent)))
         return actors
 
     def decode(self, actions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -197,10 +206,13 @@ class PPOLearner(Learner):
 
     # one iteration ----------------------------------------------------------------------------
 
+    def _normalizer(self, index: int) -> RunningNormalizer:
+        return cast(RunningNormalizer, self.normalizers[index])
+
     def _denormalized_value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
         value = self.value(index, inputs)
         if self.config.value_normalization:  # type: ignore[attr-defined]
-            value = self.normalizers[index].denormalize(value)
+            value = self._normalizer(index).denormalize(value)
         return value
 
     def iterate(self) -> dict[str, float]:
@@ -248,7 +260,7 @@ class PPOLearner(Learner):
                                           discount=env.discount, lam=config.gae_lambda,
                                           final_values=torch.stack(final_values[k]))
             if config.value_normalization:
-                self.normalizers[k].update(returns)
+                self._normalizer(k).update(returns)
             batches.append({
                 "obs": torch.stack(observations[k]).flatten(0, 1),
                 "critic": torch.stack(critic_inputs[k]).flatten(0, 1),
@@ -284,7 +296,7 @@ class PPOLearner(Learner):
                     entropy = -(log_all.exp() * log_all).sum(-1).mean()
                     target = batch["return"][index]
                     if config.value_normalization:
-                        target = self.normalizers[k].normalize(target)
+                        target = self._normalizer(k).normalize(target)
                     value_loss = (self.value(k, batch["critic"][index]) - target).pow(2).mean()
                     loss = loss - surrogate.mean() + config.value_coef * value_loss \
                         - config.entropy_coef * entropy

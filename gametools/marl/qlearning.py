@@ -187,7 +187,8 @@ class QLearner(Learner):
     def _update(self, batch: dict[str, torch.Tensor]) -> float:
         config: QConfig = self.config  # type: ignore[assignment]
         discount = self.env.discount
-        online_agents, target_agents = self.online[0], self.target[0]
+        online_agents: nn.ModuleList = self.online[0]  # type: ignore[assignment]
+        target_agents: nn.ModuleList = self.target[0]  # type: ignore[assignment]
         chosen = torch.stack([values.gather(1, batch[f"action{i}"][:, None]).squeeze(1)
                               for i, values in enumerate(
                                   self._agent_values(online_agents, batch, "obs"))], dim=1)

@@ -19,7 +19,7 @@ import numpy as np
 try:
     import numba
 except ImportError:  # pragma: no cover - exercised only without numba
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 NUMBA_AVAILABLE = numba is not None
 
@@ -261,8 +261,7 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
                         value = 1.0 if i == slack_row else 0.0
                     value /= table[(column) * rows + i]
                     ratios[i] = value
-                    if value < smallest:
-                        smallest = value
+                    smallest = min(smallest, value)
                 kept = 0
                 for c in range(count):
                     i = candidates[c]

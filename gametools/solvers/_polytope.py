@@ -239,7 +239,6 @@ def _fast_evaluate(matrix: np.ndarray, simplices: np.ndarray
         Nonsingular, feasible and verified; the other rows are undecided (use the exact route).
     """
     r, d = matrix.shape
-    count = simplices.shape[0]
     constraints = np.vstack([np.eye(d, dtype=np.int64), matrix.astype(np.int64)])
     rhs = np.concatenate([np.zeros(d), np.ones(r)])
     systems = constraints[simplices].astype(float)                       # (K, d, d)
@@ -372,8 +371,8 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
         simplices, _ = _qhull_bases(matrix, options)
     except (scipy.spatial.QhullError, ValueError) as exc:  # precision or input errors
         return None, f"qhull failed ({type(exc).__name__})"
-    zero_masks, row_masks = _masks(simplices, d, r)
-    if not ((~zero_masks).sum(axis=1) == row_masks.sum(axis=1)).all():
+    # d distinct constraints: as many free coordinates as tight rows
+    if not (np.diff(np.sort(simplices, axis=1), axis=1) > 0).all():
         return None, "qhull returned a malformed simplex"
     # Every simplex is solved and proved exactly (nonsingular, feasible, full tight set).
     num, den, tight, valid = _evaluate_simplices(matrix, simplices, exact_rest=False)
