@@ -36,14 +36,15 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gametools.studies import Cell, Study
 
-__all__ = ["STUDY", "SCENARIO", "PARAMS", "BUDGETS", "cells", "figures", "summarize",
-           "reference_rows"]
+__all__ = ["BUDGETS", "PARAMS", "REFERENCE", "SCENARIO", "STUDY", "cells", "figures",
+           "reference_rows", "summarize"]
 
 SCENARIO = "kyle"
 #: Scenario parameters (the defaults, spelled out so the study does not drift with them).
@@ -146,7 +147,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {"seeds": len(members), "steps": max(r["step"] for r in members)}
         for column in ("nash_conv", "lambda", "beta", "insider_profit"):
-            mean, low, high = mean_interval([r.get(column) for r in members])
+            mean, low, high = mean_interval([math.nan if r.get(column) is None else
+                                             float(r[column]) for r in members])
             entry[column] = {"mean": mean, "low": low, "high": high}
         table[algorithm] = entry
     for row in rows:

@@ -408,13 +408,14 @@ def plot_metric_vs_agents(rows: Sequence[Any], *, metric: str = "nash_conv",
     usable = [row for row in rows if not np.isnan(_agents(row, agents))
               and not np.isnan(_number(row.get(metric)))]
     final = _last_steps(usable, (group, agents, "label", "scenario"))
-    for k, name in enumerate(_ordered((row[group] for row in final), groups)):
+    names = _ordered((row[group] for row in final), groups)
+    for name in names:
         members = [row for row in final if str(row[group]) == name]
         counts = sorted({_agents(row, agents) for row in members})
         stats = np.array([mean_interval([row[metric] for row in members
                                          if _agents(row, agents) == n], confidence=confidence)
                           for n in counts])
-        colour = PALETTE[k % len(PALETTE)]
+        colour = _category_colour(name, groups, names)
         ax.plot(counts, stats[:, 0], marker="o", markersize=3, color=colour, label=name)
         ax.fill_between(counts, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)
     ax.set_xticks(sorted({_agents(row, agents) for row in final}))
@@ -595,4 +596,4 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
     return ax
 
 
-__all__ += ["plot_exploitability_curves", "plot_estimates_vs_theory"]
+__all__ += ["plot_estimates_vs_theory", "plot_exploitability_curves"]

@@ -78,8 +78,8 @@ from typing import Any, Literal
 
 from gametools.errors import GametoolsError
 
-__all__ = ["Cell", "Study", "StudyResult", "StudyError", "run_study", "available_studies",
-           "get_study", "read_results", "run_from_cli", "ROW_KEYS", "ENTRY_POINT_GROUP"]
+__all__ = ["ENTRY_POINT_GROUP", "ROW_KEYS", "Cell", "Study", "StudyError", "StudyResult",
+           "available_studies", "get_study", "read_results", "run_from_cli", "run_study"]
 
 ENTRY_POINT_GROUP = "gametools.studies"
 
@@ -589,7 +589,7 @@ def _run_ray(tasks: Sequence[tuple[Cell, Path]], workers: int, address: str | No
                 cell = references.pop(reference)
                 try:
                     outcome = ray.get(reference)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a task's error fails its cell only
                     on_done(cell, None, exc)
                 else:
                     on_done(cell, outcome, None)
@@ -692,7 +692,7 @@ def run_study(study: Study, *, out: str | os.PathLike[str], quick: bool = False,
     if backend == "ray":
         _ray_module()  # fail before any work when Ray is missing
     started = time.perf_counter()
-    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     out = Path(out)
     cells = list(study.cells(bool(quick)))
     _validate_grid(study, cells)

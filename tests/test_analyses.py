@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from gametools import NormalFormGame  # noqa: E402
-from gametools.marl.train import ALGORITHMS, learner_class  # noqa: E402
-from gametools.plotting import (  # noqa: E402
+from gametools import NormalFormGame
+from gametools.marl.train import ALGORITHMS, learner_class
+from gametools.plotting import (
     PALETTE,
     mean_interval,
     paper_style,
@@ -27,11 +27,11 @@ from gametools.plotting import (  # noqa: E402
     plot_simplex_trajectories,
     save_figure,
 )
-from gametools.scenarios import get_scenario  # noqa: E402
+from gametools.scenarios import get_scenario
 
 studies = pytest.importorskip("gametools.studies", reason="gametools.studies not written yet")
 
-from analyses import algorithms, paradigms, selection  # noqa: E402
+from analyses import algorithms, paradigms, selection
 
 STUDY_MODULES = (selection, paradigms, algorithms)
 

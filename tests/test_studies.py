@@ -95,8 +95,8 @@ def copy_of(result: Any, tmp_path: Path) -> Path:
 # ------------------------------------------------------------------------------------------
 
 def test_cell_keys_are_stable_distinct_and_filesystem_safe() -> None:
-    base = dict(task="train", scenario="kyle", algorithm="mappo", seed=1,
-                params={"n_values": 3}, config={"total_steps": 10})
+    base = {"task": "train", "scenario": "kyle", "algorithm": "mappo", "seed": 1,
+            "params": {"n_values": 3}, "config": {"total_steps": 10}}
     key = Cell(**base).key
     assert key == Cell(**dict(base, params={"n_values": 3})).key
     changed = [dict(base, seed=2), dict(base, params={"n_values": 4}), dict(base, label="a"),
@@ -109,11 +109,11 @@ def test_cell_keys_are_stable_distinct_and_filesystem_safe() -> None:
 
 
 @pytest.mark.parametrize("fields, message", [
-    (dict(task="fit"), "task"),
-    (dict(task="train", scenario="kyle"), "algorithm"),
-    (dict(task="call", function="no_colon"), "module:function"),
-    (dict(task="call", function="m:f", seed=1.5), "seed"),
-    (dict(task="call", function="m:f", params={"x": object()}), "params"),
+    ({"task": "fit"}, "task"),
+    ({"task": "train", "scenario": "kyle"}, "algorithm"),
+    ({"task": "call", "function": "no_colon"}, "module:function"),
+    ({"task": "call", "function": "m:f", "seed": 1.5}, "seed"),
+    ({"task": "call", "function": "m:f", "params": {"x": object()}}, "params"),
 ])
 def test_malformed_cells_are_refused(fields: dict, message: str) -> None:
     with pytest.raises(StudyError, match=message):
@@ -229,19 +229,14 @@ class Interrupted(Exception):
     pass
 
 
-def test_killed_training_cell_resumes_from_its_checkpoint(tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch
-                                                          ) -> None:
+def kill_training(cell: Cell, folder: Path, at_iteration: int) -> None:
+    """Run the cell's training into ``folder`` and die during iteration ``at_iteration``."""
     import torch
 
     from gametools.marl import train as train_module
     from gametools.marl.train import make_config, train
 
-    cell = Cell("train", "kyle", "mappo", seed=3, params=TINY_KYLE, config=TINY_MAPPO)
-    study = Study("one", "", lambda quick: [cell], lambda rows, out: [])
-    whole = run_study(study, out=tmp_path / "whole", progress=False)
-    # kill the cell's training run (in this process, into the folder the runner uses) during
-    # its sixth of eight iterations (32 envs x 8 steps each), after the checkpoint at 1024
+    torch.set_num_threads(1)
     original = train_module.learner_class
 
     def interrupted(algorithm: str) -> Any:
@@ -250,18 +245,39 @@ def test_killed_training_cell_resumes_from_its_checkpoint(tmp_path: Path,
 
             def iterate(self) -> dict[str, float]:
                 Killed.calls += 1
-                if Killed.calls == 6:
+                if Killed.calls == at_iteration:
                     raise Interrupted
                 return super().iterate()
 
         return Killed
 
-    monkeypatch.setattr(train_module, "learner_class", interrupted)
+    train_module.learner_class = interrupted  # this is a throw-away worker process
+    try:
+        train(cell.scenario, make_config(cell.algorithm, **cell.config),
+              algorithm=cell.algorithm, seed=cell.seed, params=cell.params, out=folder,
+              resume=True)
+    except Interrupted:
+        return
+    raise AssertionError("the training run was not interrupted")
+
+
+def test_killed_training_cell_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    import torch
+
+    from gametools.studies import _SINGLE_THREAD_ENV, _environment
+
+    cell = Cell("train", "kyle", "mappo", seed=3, params=TINY_KYLE, config=TINY_MAPPO)
+    study = Study("one", "", lambda quick: [cell], lambda rows, out: [])
+    whole = run_study(study, out=tmp_path / "whole", progress=False)
+    # kill the cell's training run during its sixth of eight iterations (32 envs x 8 steps
+    # each), after the checkpoint at 1024 steps, in a worker process set up as the runner's
     folder = tmp_path / "killed" / "cells" / cell.key
-    with pytest.raises(Interrupted):
-        train(cell.scenario, make_config("mappo", **cell.config), algorithm="mappo",
-              seed=cell.seed, params=cell.params, out=folder, resume=True)
-    monkeypatch.setattr(train_module, "learner_class", original)
+    with _environment(_SINGLE_THREAD_ENV), ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(kill_training, cell, folder, 6).result()
     # mark the checkpointed rows, so the resumed run shows it continued from them
     checkpoint = folder / "checkpoint.pt"
     document = torch.load(checkpoint, weights_only=True)
@@ -332,7 +348,7 @@ class FakeEntryPoint:
 
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gametools.studies as studies
+    from gametools import studies
 
     monkeypatch.setattr(studies, "entry_points", lambda group: [FakeEntryPoint()]
                         if group == studies.ENTRY_POINT_GROUP else [])
@@ -396,7 +412,7 @@ def test_estimates_vs_theory_marks_theory_from_reference_columns() -> None:
     assert ax.get_ylabel() == "estimate"
     # the theory marks are horizontal segments (LineCollections drawn by hlines)
     levels = sorted(float(seg[0, 1]) for c in ax.collections
-                    for seg in getattr(c, "get_segments", lambda: [])()
+                    for seg in getattr(c, "get_segments", list)()
                     if len(seg) == 2 and seg[0, 0] != seg[1, 0] and seg[0, 1] == seg[1, 1])
     assert 0.5 in levels and 1.0 in levels
     plt.close(ax.figure)
