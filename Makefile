@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 	$(BIN)/python -m pip install --quiet -c constraints-cpu.txt -e ".[dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)   ## encode a game, solve it, measure exploitability, write figures
+# the quickstart (solve, certify, measure, figures), then the flagship study in quick mode
+demo: $(STAMP)   ## encode games, solve them, measure exploitability, train agents, write figures
 	$(BIN)/python -m analyses.quickstart --out $(OUT)
+	$(BIN)/gametools run kyle --quick --out $(OUT)/kyle
 
 # one BLAS/torch thread per test worker: two workers already fill two cores
 test: $(STAMP)   ## the test suite (doctests included)

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from analyses import kyle_study
+from analyses import algorithms, kyle_study, paradigms, selection
 
 __all__ = ["STUDIES"]
 
-STUDIES = (kyle_study.STUDY,)
+STUDIES = (kyle_study.STUDY, selection.STUDY, paradigms.STUDY, algorithms.STUDY)

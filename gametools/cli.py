@@ -6,6 +6,7 @@
     gametools exploit GAME POLICY [--bound upper|lower] [--param k=v ...] [--json]
     gametools train SCENARIO --algo {maddpg,mappo,qmix,iql,ippo,central} [--param k=v] [--set k=v]
                     [--steps T] [--seed S] [--seeds K] [--out DIR] [--resume] [--device cpu|cuda]
+    gametools run STUDY [--quick] [--out DIR] [--backend local|ray] [--address ADDR] [--workers K]
     gametools games [--json]
 
 ``GAME`` is a Gambit ``.nfg`` file, a ``.npz`` game or a scenario name (see ``gametools games``).
@@ -177,6 +178,14 @@ def _command_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_run(args: argparse.Namespace) -> int:
+    from gametools.studies import run_from_cli
+
+    return run_from_cli(args.study, quick=args.quick, out=args.out, backend=args.backend,
+                        address=args.address, workers=args.workers, json=args.json,
+                        list_studies=args.list)
+
+
 def _command_games(args: argparse.Namespace) -> int:
     from gametools.scenarios import available_scenarios
 
@@ -234,6 +243,18 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     train.add_argument("--json", action="store_true", help="print one JSON document")
     train.set_defaults(handler=_command_train)
+
+    run = commands.add_parser("run", help="run a study from analyses/ and draw its figures")
+    run.add_argument("study", nargs="?", help="study name (see `gametools run --list`)")
+    run.add_argument("--list", action="store_true", help="list the registered studies")
+    run.add_argument("--quick", action="store_true", help="the study's small grid")
+    run.add_argument("--out", default=None, help="output folder (default runs/STUDY[-quick])")
+    run.add_argument("--backend", choices=("local", "ray"), default="local")
+    run.add_argument("--address", default=None, help="Ray cluster address (--backend ray)")
+    run.add_argument("--workers", type=int, default=None,
+                     help="cells run in parallel (default: min(2, CPUs))")
+    run.add_argument("--json", action="store_true", help="print one JSON document")
+    run.set_defaults(handler=_command_run)
 
     games = commands.add_parser("games", help="list scenarios and their parameters")
     games.add_argument("--json", action="store_true", help="print one JSON document")

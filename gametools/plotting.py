@@ -495,8 +495,8 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
         Tidy rows with columns ``x``, ``y``, ``group`` and ``seed`` (e.g. the rows of every
         train cell of a study). Rows whose ``y`` is missing are ignored.
     log : bool
-        Logarithmic ``y`` axis; the band's lower edge is clipped to the smallest positive value
-        drawn (a Student-t band can reach below zero).
+        Logarithmic ``y`` axis; where the interval reaches zero or below (a Student-t band over
+        few seeds can) the band runs to the bottom of the axes.
     confidence : float
         Level of the Student-t interval of the mean at every ``x`` (no band where one seed has
         that ``x``).
@@ -508,7 +508,10 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
     usable = [r for r in rows if not np.isnan(_number(r.get(y)))
               and not np.isnan(_number(r.get(x)))]
     positive = [_number(r[y]) for r in usable if _number(r[y]) > 0]
-    smallest = min(positive) if positive else 1e-12
+    if floor is not None and floor > 0:
+        positive.append(floor)
+    # on a log axis an interval reaching zero or below runs to the bottom of the axes
+    bottom = 0.5 * min(positive) if positive else 1e-12
     for k, name in enumerate(_ordered((r[group] for r in usable), groups)):
         members = [r for r in usable if str(r[group]) == name]
         xs = sorted({_number(r[x]) for r in members})
@@ -516,13 +519,14 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
                                         confidence=confidence) for value in xs])
         colour = PALETTE[k % len(PALETTE)]
         ax.plot(xs, stats[:, 0], color=colour, label=name)
-        low = np.maximum(stats[:, 1], smallest) if log else stats[:, 1]
+        low = np.maximum(stats[:, 1], bottom) if log else stats[:, 1]
         ax.fill_between(xs, low, stats[:, 2], color=colour, alpha=0.2, linewidth=0)
     if floor is not None:
         ax.axhline(floor, color=PALETTE[7], linestyle="--", linewidth=0.8,
                    label="equilibrium (theory, on the grid)")
     if log:
         ax.set_yscale("log")
+        ax.set_ylim(bottom=bottom)
     if usable and max(abs(_number(r[x])) for r in usable) >= 1e4:
         from matplotlib.ticker import EngFormatter, MaxNLocator
 

@@ -397,7 +397,9 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         if steps >= next_checkpoint and steps < config.total_steps:
             save()
             next_checkpoint += interval * max(1, (steps - next_checkpoint) // interval + 1)
-    report = evaluate()
+    # a resumed run that had already finished keeps its final evaluation instead of repeating it
+    report = evaluate() if rows[-1]["step"] != steps else nash_conv(
+        game, tabular_profile(learner, game, scenario, resolved))
     if bar is not None:
         bar.close()
     elapsed += time.perf_counter() - started
