@@ -10,11 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_open", "atomic_write"]
+import numpy as np
+
+__all__ = ["atomic_open", "atomic_write", "jsonable", "fraction_text"]
 
 
 @contextlib.contextmanager
@@ -49,3 +52,29 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with atomic_open(path, "wb") as handle:
         handle.write(payload)
+
+
+def fraction_text(value: Fraction | int) -> str:
+    """``"p/q"`` (or ``"p"`` for an integer), the exact-number format of the JSON output."""
+    value = Fraction(value)
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with arrays, numpy scalars and Fractions turned into JSON types.
+
+    NaN becomes ``None`` (JSON has no NaN); Fractions become ``"p/q"`` strings.
+    """
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Fraction):
+        return fraction_text(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from gametools._io import jsonable
 from gametools.errors import GametoolsError
 
 __all__ = ["main", "load_game_argument"]
@@ -66,20 +67,6 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
     return scenario.builder(**resolved), scenario, resolved
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None  # JSON has no NaN
-    return value
-
-
 def _print_json(document: Any) -> None:
     json.dump(document, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")
@@ -98,10 +85,10 @@ def _command_solve(args: argparse.Namespace) -> int:
     if scenario is not None:
         # the scenario's own statistics of the first equilibrium, and the closed form if known
         if scenario.summarize is not None and result.equilibria:
-            document["summary"] = _jsonable(scenario.summarize(
+            document["summary"] = jsonable(scenario.summarize(
                 game, result.equilibria[0].strategies, **params))
         if scenario.reference is not None:
-            document["reference"] = _jsonable(scenario.reference(**params))
+            document["reference"] = jsonable(scenario.reference(**params))
     if args.json:
         _print_json(document)
         return 0

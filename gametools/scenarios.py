@@ -26,9 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+from gametools._registry import load_registered
 from gametools.errors import GametoolsError
 
 __all__ = ["Parameter", "Projection", "Scenario", "ScenarioError", "available_scenarios", "get_scenario",
@@ -181,14 +181,7 @@ class Scenario:
 
 def available_scenarios() -> dict[str, Scenario]:
     """All registered scenarios by name, in registration order."""
-    found: dict[str, Scenario] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        for scenario in entry.load():
-            if scenario.name in found:
-                raise ScenarioError(f"scenario {scenario.name!r} is registered twice "
-                                    f"(entry point {entry.name!r})")
-            found[scenario.name] = scenario
-    return found
+    return load_registered(ENTRY_POINT_GROUP, Scenario, ScenarioError)
 
 
 def get_scenario(name: str) -> Scenario:

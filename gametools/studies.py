@@ -72,10 +72,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, entry_points, version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from gametools._registry import load_registered
 from gametools.errors import GametoolsError
 
 __all__ = ["ENTRY_POINT_GROUP", "ROW_KEYS", "Cell", "Study", "StudyError", "StudyResult",
@@ -280,17 +281,7 @@ class StudyResult:
 
 def available_studies() -> dict[str, Study]:
     """All registered studies by name, in registration order."""
-    found: dict[str, Study] = {}
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        for study in entry.load():
-            if not isinstance(study, Study):
-                raise StudyError(f"entry point {entry.name!r} of {ENTRY_POINT_GROUP!r} holds "
-                                 f"{type(study).__name__}, not Study")
-            if study.name in found:
-                raise StudyError(f"study {study.name!r} is registered twice (entry point "
-                                 f"{entry.name!r})")
-            found[study.name] = study
-    return found
+    return load_registered(ENTRY_POINT_GROUP, Study, StudyError)
 
 
 def get_study(name: str) -> Study:

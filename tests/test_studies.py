@@ -348,9 +348,9 @@ class FakeEntryPoint:
 
 @pytest.fixture
 def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gametools import studies
+    from gametools import _registry, studies
 
-    monkeypatch.setattr(studies, "entry_points", lambda group: [FakeEntryPoint()]
+    monkeypatch.setattr(_registry, "entry_points", lambda group: [FakeEntryPoint()]
                         if group == studies.ENTRY_POINT_GROUP else [])
 
 

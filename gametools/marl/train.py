@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gametools._io import atomic_open, atomic_write
+from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, nash_conv
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
@@ -414,22 +414,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                    "scenario": None if scenario is None else scenario.name,
                    "params": resolved}
         if scenario is not None and scenario.summarize is not None:
-            summary["summary"] = _jsonable(scenario.summarize(game, profile, **resolved))
+            summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
         if scenario is not None and scenario.reference is not None:
-            summary["reference"] = _jsonable(scenario.reference(**resolved))
+            summary["reference"] = jsonable(scenario.reference(**resolved))
         atomic_write(folder / "result.json", json.dumps(summary, indent=2, default=float))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
                        steps, elapsed)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
 

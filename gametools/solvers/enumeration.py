@@ -66,16 +66,15 @@ from typing import Any
 
 import numpy as np
 
-from gametools.errors import GameValidationError
-from gametools.interop import as_game
+from gametools._io import fraction_text
 from gametools.model import NormalFormGame
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
 from gametools.solvers.result import (
     Clique,
     Equilibrium,
     SolverResult,
-    _fraction_text,
     make_equilibrium,
+    two_player_game,
 )
 
 __all__ = [
@@ -98,16 +97,6 @@ class _Bimatrix:
     from_floats: bool
     # (scale, offset) per player: payoff = (integer + offset) / scale
     transforms: tuple[tuple[int, int], tuple[int, int]] = ((1, 0), (1, 0))
-
-
-def _two_player(game: Any, name: str) -> NormalFormGame:
-    game = as_game(game)
-    if not isinstance(game, NormalFormGame):
-        raise TypeError(f"{name} needs a NormalFormGame, got {type(game).__name__}")
-    if game.num_players != 2:
-        raise GameValidationError("payoffs", f"{name} needs a two-player game", None,
-                                  game.num_players)
-    return game
 
 
 def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
@@ -345,7 +334,7 @@ def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibr
     Equilibrium
         Exact (``strategies_exact`` set), with exact regret 0.
     """
-    game = _two_player(game, "vertex_enumeration")
+    game = two_player_game(game, "vertex_enumeration")
     found = _enumerate(game, tol)
     for a, b in found.pairs:
         yield _certified(found.bimatrix, found.row_vertices[a], found.column_vertices[b])
@@ -384,7 +373,7 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
     TypeError
         If ``game`` is not a game.
     """
-    game = _two_player(game, "vertex_enumeration")
+    game = two_player_game(game, "vertex_enumeration")
     found = _enumerate(game, tol)
     equilibria = tuple(_certified(found.bimatrix, found.row_vertices[a], found.column_vertices[b])
                        for a, b in found.pairs)
@@ -400,8 +389,8 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
         equilibria=equilibria, method="vertex", status="success",
         complete=found.complete, exact=True, degenerate=found.degenerate,
         iterations=sum(found.counts), message=message, cliques=cliques,
-        extra={"row_vertices": [[_fraction_text(v) for v in x] for x in found.row_vertices],
-               "column_vertices": [[_fraction_text(v) for v in y] for y in found.column_vertices],
+        extra={"row_vertices": [[fraction_text(v) for v in x] for x in found.row_vertices],
+               "column_vertices": [[fraction_text(v) for v in y] for y in found.column_vertices],
                "vertex_counts": list(found.counts),
                "float_payoffs": found.bimatrix.from_floats})
 
@@ -463,7 +452,7 @@ def _solve_exact_support(payoff: np.ndarray, own: tuple[int, ...], other: tuple[
 
 def support_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
     """Generator twin of :func:`support_enumeration`."""
-    game = _two_player(game, "support_enumeration")
+    game = two_player_game(game, "support_enumeration")
     yield from _support_enumeration(game, tol, {})
 
 
@@ -559,7 +548,7 @@ def support_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
         responses than its support size, else None (not established);
         ``extra["rejected_candidates"]``: float candidates that failed the exact check.
     """
-    game = _two_player(game, "support_enumeration")
+    game = two_player_game(game, "support_enumeration")
     stats: dict[str, Any] = {}
     equilibria = tuple(_support_enumeration(game, tol, stats))
     return SolverResult(

@@ -69,10 +69,9 @@ import numpy as np
 from scipy.linalg.blas import dger
 
 from gametools.errors import GameValidationError
-from gametools.interop import as_game
 from gametools.model import NormalFormGame
 from gametools.solvers import _kernels
-from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret
+from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret, two_player_game
 
 __all__ = ["DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE", "lemke_howson", "lemke_howson_all"]
 
@@ -96,16 +95,6 @@ _BLAS_LARGE = 4_000_000
 # --------------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------------
-
-def _two_player_game(game: Any, name: str) -> NormalFormGame:
-    game = as_game(game)
-    if not isinstance(game, NormalFormGame):
-        raise TypeError(f"{name} needs a NormalFormGame, got {type(game).__name__}")
-    if game.num_players != 2:
-        raise GameValidationError("payoffs", f"{name} needs a two-player game", None,
-                                  game.num_players)
-    return game
-
 
 def _integer_matrix(exact: np.ndarray) -> tuple[np.ndarray, int, int]:
     """Positive integer matrix ``scale * M - shift`` (entries >= 1) from a Fraction matrix.
@@ -521,7 +510,7 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
     GameValidationError
         If the game does not have two players or ``initial_label`` is out of range.
     """
-    game = _two_player_game(game, "lemke_howson")
+    game = two_player_game(game, "lemke_howson")
     m, n = game.num_actions
     initial_label = _check_label(initial_label, m + n)
     cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
@@ -612,7 +601,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
         ``iterations`` is the total number of pivots; status ``"max_iterations"`` when any run
         hit the cap.
     """
-    game = _two_player_game(game, "lemke_howson_all")
+    game = two_player_game(game, "lemke_howson_all")
     m, n = game.num_actions
     cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
     found: list[Equilibrium] = []

@@ -16,11 +16,14 @@ from typing import Any, Literal
 
 import numpy as np
 
+from gametools._io import fraction_text, jsonable
+from gametools.errors import GameValidationError
 from gametools.exploitability import nash_conv, state_values
 from gametools.model import MarkovGame, NormalFormGame
 
 __all__ = ["Equilibrium", "Clique", "SolverResult", "make_equilibrium",
-           "make_markov_equilibrium", "reward_range", "max_regret", "exact_regret", "Status"]
+           "make_markov_equilibrium", "reward_range", "max_regret", "exact_regret", "Status",
+           "two_player_game"]
 
 Status = Literal["success", "max_iterations", "failed"]
 
@@ -65,10 +68,10 @@ class Equilibrium:
             "exact": self.exact,
         }
         if self.strategies_exact is not None:
-            out["strategies_exact"] = [[_fraction_text(v) for v in x]
+            out["strategies_exact"] = [[fraction_text(v) for v in x]
                                        for x in self.strategies_exact]
         if self.payoffs_exact is not None:
-            out["payoffs_exact"] = [_fraction_text(v) for v in self.payoffs_exact]
+            out["payoffs_exact"] = [fraction_text(v) for v in self.payoffs_exact]
         if self.state_values is not None:
             out["state_values"] = np.asarray(self.state_values, dtype=float).tolist()
         return out
@@ -148,27 +151,21 @@ class SolverResult:
         if self.cliques:
             out["cliques"] = [c.to_dict() for c in self.cliques]
         if self.extra:
-            out["extra"] = _jsonable(dict(self.extra))
+            out["extra"] = jsonable(dict(self.extra))
         return out
 
 
-def _fraction_text(value: Fraction | int) -> str:
-    value = Fraction(value)
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+def two_player_game(game: Any, method: str) -> NormalFormGame:
+    """``game`` as a two-player :class:`NormalFormGame` (nashpy/OpenSpiel games accepted)."""
+    from gametools.interop import as_game
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Fraction):
-        return _fraction_text(value)
-    if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
-    return value
+    game = as_game(game)
+    if not isinstance(game, NormalFormGame):
+        raise TypeError(f"{method} needs a NormalFormGame, got {type(game).__name__}")
+    if game.num_players != 2:
+        raise GameValidationError("payoffs", f"{method} needs a two-player game", None,
+                                  game.num_players)
+    return game
 
 
 def max_regret(game: NormalFormGame, strategies: Sequence[np.ndarray]) -> float:
