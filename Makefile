@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo test typecheck bench clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ demo: $(STAMP)   ## encode games, solve them, measure exploitability, train agen
 test: $(STAMP)   ## the test suite (doctests included)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+typecheck: $(STAMP)  ## static types of the package (mypy)
+	$(BIN)/python -m mypy gametools games analyses
 
 bench: $(STAMP)  ## benchmarks against peer libraries (prints tables)
 	$(BIN)/python bench/bench_exploitability.py

@@ -4,8 +4,7 @@
 the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
-from games import (auctions, bank_run, classic, execution, kyle, microstructure, oligopoly,
-                   portfolio)
+from games import auctions, bank_run, classic, execution, kyle, microstructure, oligopoly, portfolio
 
 SCENARIOS = (
     *classic.SCENARIOS,

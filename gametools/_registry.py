@@ -25,7 +25,7 @@ def load_registered(group: str, kind: type[T], error: type[Exception]) -> dict[s
             if not isinstance(item, kind):
                 raise error(f"entry point {entry.name!r} of {group!r} holds "
                             f"{type(item).__name__}, not {kind.__name__}")
-            name: Any = getattr(item, "name")
+            name: Any = item.name
             if name in found:
                 raise error(f"{kind.__name__.lower()} {name!r} is registered twice (entry "
                             f"point {entry.name!r})")

@@ -589,7 +589,7 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
             target = known[0] if known else None
         if target is not None:
             ax.hlines(target, j - 0.45, j + 0.45, colors=PALETTE[7], linestyles="--",
-                      linewidth=1, label=None if theory_drawn else "theory")
+                      linewidth=1, label="_nolegend_" if theory_drawn else "theory")
             theory_drawn = True
     labels = [(names or {}).get(e, e) for e in estimates]
     ax.set_xticks(range(len(estimates)), labels)
