@@ -23,7 +23,7 @@ relative NashConv with intervals (:func:`gametools.plotting.plot_heatmap_with_in
 
 Examples
 --------
->>> from analyses.algorithms import policy_distance
+>>> from gametools.exploitability import policy_distance
 >>> import numpy as np
 >>> from gametools import NormalFormGame
 >>> game = NormalFormGame.from_bimatrix([[1, 0], [0, 1]], [[1, 0], [0, 1]]).to_markov_game()
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
+from gametools.exploitability import policy_distance
 from gametools.marl.train import ALGORITHMS, learner_class, make_config, train
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.scenarios import get_scenario
@@ -58,11 +58,9 @@ __all__ = [
     "equilibrium_candidates",
     "figures",
     "nearest_equilibrium",
-    "policy_distance",
     "summarize",
     "train_and_measure",
     "valid_algorithm",
-    "visits",
 ]
 
 #: (scenario, parameters, label) of the full grid; small enough for exact NashConv in seconds.
@@ -220,51 +218,6 @@ def equilibrium_candidates(scenario: str, params: Mapping[str, Any] | None = Non
     return [(f"{result.method} {k + 1}" if len(result.equilibria) > 1 else result.method,
              tuple(np.asarray(s, dtype=float) for s in e.strategies))
             for k, e in enumerate(result.equilibria)]
-
-
-def visits(game: MarkovGame, profile: Sequence[Any], *, tol: float = 1e-12,
-           max_steps: int = 100_000) -> np.ndarray:
-    """Expected discounted visits of every non-terminal state under ``profile``, shape (S,)."""
-    states = game.num_states
-    joint = np.ones((states, 1))
-    for player, policy in enumerate(profile):
-        rows = np.asarray(policy, dtype=float)[game.observations[player]]  # (S, n_i)
-        joint = (joint[:, :, None] * rows[:, None, :]).reshape(states, -1)
-    live = (~np.asarray(game.terminal)).astype(float)
-    joint *= live[:, None]
-    mixer = sp.csr_array((joint.ravel(), np.arange(joint.size),
-                          np.arange(0, joint.size + 1, joint.shape[1])),
-                         shape=(states, joint.size))
-    step = sp.csr_array(mixer @ game.transition_matrix).T.tocsr()
-    reach = np.asarray(game.initial, dtype=float) * live
-    total = reach.copy()
-    for _ in range(max_steps):
-        reach = game.discount * (step @ reach) * live
-        total += reach
-        if reach.sum() <= tol:
-            break
-    return total
-
-
-def policy_distance(game: MarkovGame, profile: Sequence[Any], equilibrium: Sequence[Any]
-                    ) -> float:
-    """L1 distance between two profiles on the states ``equilibrium`` visits (module docstring).
-
-    Parameters
-    ----------
-    game : MarkovGame
-    profile, equilibrium : sequence of ndarray, shapes (O_i, n_i)
-    """
-    weights = visits(game, equilibrium)
-    if weights.sum() <= 0:
-        raise ValueError("the equilibrium visits no non-terminal state")
-    total = 0.0
-    for player, (mine, theirs) in enumerate(zip(profile, equilibrium)):
-        observed = game.observations[player]
-        gaps = np.abs(np.asarray(mine, dtype=float)[observed]
-                      - np.asarray(theirs, dtype=float)[observed]).sum(axis=1)  # (S,)
-        total += float(weights @ gaps)
-    return total / float(weights.sum())
 
 
 def nearest_equilibrium(game: MarkovGame, profile: Sequence[Any],

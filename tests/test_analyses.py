@@ -11,6 +11,8 @@ import matplotlib
 import numpy as np
 import pytest
 
+from gametools.exploitability import policy_distance, state_visits
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
@@ -162,7 +164,7 @@ def test_policy_distance_on_the_stag_hunt() -> None:
     label, distance = algorithms.nearest_equilibrium(markov, profile, candidates)
     # |0.9-1| + |0.1-0| + |0.8-1| + |0.2-0| = 0.6 to stag/stag; to mixed 0.3 + 0.1 = 0.4
     assert label == "mixed" and distance == pytest.approx(0.4)
-    assert algorithms.policy_distance(markov, profile, dict(candidates)["stag/stag"]) == \
+    assert policy_distance(markov, profile, dict(candidates)["stag/stag"]) == \
         pytest.approx(0.6)
 
 
@@ -173,14 +175,14 @@ def test_bank_run_candidates_follow_the_reference() -> None:
     assert candidates["mixed"][0][0, 0] == pytest.approx(0.53, abs=0.01)
 
 
-def test_visits_weight_only_live_states() -> None:
+def test_state_visits_count_one_per_period() -> None:
     portfolio = get_scenario("portfolio").build(n_agents=2, n_periods=2, observation="full")
     profile = algorithms.equilibrium_candidates("portfolio", {"n_agents": 2, "n_periods": 2,
                                                               "observation": "full"})[0][1]
-    weights = algorithms.visits(portfolio, profile)
-    assert weights[portfolio.terminal].sum() == 0
-    # one visit per period of a two-period episode
-    assert weights.sum() == pytest.approx(2.0)
+    weights = state_visits(portfolio, profile)
+    # one visit per period of a two-period episode, then the end
+    assert weights[~portfolio.terminal].sum() == pytest.approx(2.0)
+    assert weights[portfolio.terminal].sum() == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------------------

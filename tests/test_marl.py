@@ -148,6 +148,14 @@ def test_output_folder_can_be_reevaluated_independently(tmp_path) -> None:
     assert again.nash_conv == pytest.approx(result.exploitability.nash_conv, abs=1e-12)
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header[:2] == ["step", "wall_time"] and "nash_conv" in header and "gain_1" in header
+    # the comparison with the computed equilibrium: the dominance game's unique equilibrium is
+    # (2, 1) with values (3, 4) (iterated strict dominance, see dominance_game)
+    import json
+    comparison = json.loads((tmp_path / "result.json").read_text())["equilibrium"]
+    assert comparison["equilibrium_values"] == pytest.approx([3.0, 4.0])
+    values = result.exploitability.values
+    assert comparison["value_differences"] == pytest.approx([values[0] - 3.0, values[1] - 4.0])
+    assert 0.0 <= comparison["distance"] <= 4.0
 
 
 def test_unknown_algorithm_and_config_field_are_named() -> None:

@@ -417,7 +417,42 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
+        summary["equilibrium"] = _compare_with_equilibrium(game, profile)
         atomic_write(folder / "result.json", json.dumps(summary, indent=2, default=float))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
                        steps, elapsed)
 
+
+#: Games up to this many (state, joint action) rows are solved for the comparison in result.json.
+COMPARISON_SIZE_LIMIT = 100_000
+
+
+def _compare_with_equilibrium(game: MarkovGame, profile: Profile) -> dict[str, Any]:
+    """Nearest computed equilibrium: its distance in policy space and the value differences.
+
+    Uses :func:`gametools.solvers.solve` (all equilibria when its default method enumerates
+    them); skipped, with the reason, for large games or when no solver applies.
+    """
+    from gametools.exploitability import policy_distance, policy_values
+    from gametools.solvers import solve
+
+    if game.num_states * game.num_joint_actions > COMPARISON_SIZE_LIMIT:
+        return {"skipped": f"game larger than {COMPARISON_SIZE_LIMIT} (state, action) rows"}
+    try:
+        try:  # every equilibrium when the method can enumerate them, else the default one
+            result = solve(game, all_equilibria=True)
+        except InvalidArgumentError:
+            result = solve(game)
+    except GametoolsError as exc:
+        return {"skipped": str(exc)}
+    if not result.equilibria:
+        return {"method": result.method, "status": result.status, "skipped": "no equilibrium"}
+    distances = [policy_distance(game, profile, e.strategies) for e in result.equilibria]
+    nearest = int(np.argmin(distances))
+    equilibrium = result.equilibria[nearest]
+    values = policy_values(game, profile)
+    return {"method": result.method, "status": result.status,
+            "equilibrium_regret": float(equilibrium.regret), "distance": distances[nearest],
+            "equilibrium_values": [float(v) for v in equilibrium.payoffs],
+            "value_differences": [float(v - w) for v, w in zip(values, equilibrium.payoffs)],
+            "strategies": jsonable(equilibrium.strategies)}
