@@ -7,11 +7,17 @@ without importing the library by name, so dependencies keep pointing one way.
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 __all__ = ["load_registered"]
 
-T = TypeVar("T")
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Named)
 
 
 def load_registered(group: str, kind: type[T], error: type[Exception]) -> dict[str, T]:
@@ -25,7 +31,7 @@ def load_registered(group: str, kind: type[T], error: type[Exception]) -> dict[s
             if not isinstance(item, kind):
                 raise error(f"entry point {entry.name!r} of {group!r} holds "
                             f"{type(item).__name__}, not {kind.__name__}")
-            name: Any = item.name
+            name = item.name
             if name in found:
                 raise error(f"{kind.__name__.lower()} {name!r} is registered twice (entry "
                             f"point {entry.name!r})")
