@@ -34,7 +34,10 @@ from gametools._io import atomic_open  # noqa: E402
 from gametools.model import NormalFormGame  # noqa: E402
 
 __all__ = ["PALETTE", "paper_style", "save_figure", "plot_nash_conv_curve", "plot_payoff_heatmap",
-           "plot_profile_bars"]
+           "plot_profile_bars", "mean_interval", "plot_outcome_shares", "plot_equilibrium_map",
+           "plot_simplex_trajectories", "plot_metric_vs_agents", "plot_heatmap_with_intervals",
+           "plot_estimates_vs_theory", "plot_exploitability_curves", "plot_policy_vs_equilibrium",
+           "plot_solver_benchmark"]
 
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -473,8 +476,6 @@ def plot_heatmap_with_intervals(rows: Sequence[Any], *, metric: str = "nash_conv
     return ax
 
 
-__all__ += ["mean_interval", "plot_outcome_shares", "plot_equilibrium_map",
-            "plot_simplex_trajectories", "plot_metric_vs_agents", "plot_heatmap_with_intervals"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -600,4 +601,69 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
     return ax
 
 
-__all__ += ["plot_estimates_vs_theory", "plot_exploitability_curves"]
+
+
+def plot_policy_vs_equilibrium(policy: Any, equilibrium: Any, *, ax: Axes | None = None,
+                               observation_labels: Sequence[str] | None = None,
+                               action_labels: Sequence[str] | None = None,
+                               tol: float = 1e-9) -> Axes:
+    """Heatmap of a (learned) policy with the equilibrium's support outlined.
+
+    Parameters
+    ----------
+    policy, equilibrium : array_like, shape (O, n)
+        One player's action probabilities per observation.
+    tol : float
+        Probabilities above ``tol`` count as the equilibrium's support.
+    """
+    learned = np.asarray(policy, dtype=float)
+    reference = np.asarray(equilibrium, dtype=float)
+    if learned.shape != reference.shape or learned.ndim != 2:
+        raise ValueError(f"policy and equilibrium must have the same shape (O, n), got "
+                         f"{learned.shape} and {reference.shape}")
+    ax = _axes(ax)
+    image = ax.imshow(learned, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto",
+                      origin="upper")
+    ax.figure.colorbar(image, ax=ax, label="probability (learned)")
+    rows, cols = learned.shape
+    for r, c in zip(*np.nonzero(reference > tol)):
+        ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False,
+                                   edgecolor=PALETTE[3], linewidth=1.5))
+    ax.set_xticks(range(cols), [str(a) for a in action_labels] if action_labels is not None
+                  else [str(c) for c in range(cols)], rotation=90)
+    if observation_labels is not None:
+        ax.set_yticks(range(rows), observation_labels)
+    ax.set_xlabel("action")
+    ax.set_ylabel("observation")
+    ax.grid(False)
+    ax.set_title("learned policy; equilibrium support outlined", fontsize=7)
+    return ax
+
+
+def plot_solver_benchmark(rows: Sequence[Any], *, ax: Axes | None = None, x: str = "size",
+                          y: str = "seconds", group: str = "solver", log: bool = True,
+                          incomplete: str | None = "incomplete") -> Axes:
+    """Solver time against problem size, one line per solver (benchmark tables).
+
+    ``rows`` are mappings with columns ``x``, ``y`` and ``group``; a truthy ``incomplete`` column
+    marks runs that missed equilibria (drawn as open markers).
+    """
+    ax = _axes(ax)
+    groups = list(dict.fromkeys(str(r[group]) for r in rows))
+    for k, name in enumerate(groups):
+        mine = sorted((r for r in rows if str(r[group]) == name), key=lambda r: float(r[x]))
+        sizes = [float(r[x]) for r in mine]
+        times = [float(r[y]) for r in mine]
+        color = PALETTE[k % len(PALETTE)]
+        ax.plot(sizes, times, marker="o", color=color, label=name)
+        if incomplete is not None:
+            missed = [(s, t) for s, t, r in zip(sizes, times, mine) if r.get(incomplete)]
+            if missed:
+                ax.scatter([m[0] for m in missed], [m[1] for m in missed], s=40,
+                           facecolors="white", edgecolors=color, zorder=3)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(f"{y} (log scale)" if log else y)
+    ax.legend(frameon=False)
+    return ax

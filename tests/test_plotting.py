@@ -61,3 +61,34 @@ def test_quickstart_demo_writes_figures_and_recovers_theory(tmp_path: Path) -> N
     assert curve.min() > 0 or np.isclose(
         results["big_match"]["probabilities"][int(curve.argmin())],
         results["big_match"]["theory_probability"])
+
+
+def test_policy_vs_equilibrium_outlines_the_support(tmp_path: Path) -> None:
+    from gametools.plotting import plot_policy_vs_equilibrium
+
+    learned = np.array([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5]])
+    equilibrium = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]])
+    with paper_style():
+        fig, ax = plt.subplots()
+        plot_policy_vs_equilibrium(learned, equilibrium, ax=ax)
+        save_figure(fig, tmp_path / "policy")
+        plt.close(fig)
+    # three support cells: (0, 0), (1, 1), (1, 2)
+    assert len(ax.patches) == 3
+    assert ax.get_xlabel() == "action" and ax.get_ylabel() == "observation"
+    with pytest.raises(ValueError, match="same shape"):
+        plot_policy_vs_equilibrium(learned, equilibrium[:1])
+
+
+def test_solver_benchmark_chart_marks_incomplete_runs() -> None:
+    from gametools.plotting import plot_solver_benchmark
+
+    rows = [{"solver": "ours", "size": 4, "seconds": 0.01},
+            {"solver": "ours", "size": 8, "seconds": 0.02},
+            {"solver": "peer", "size": 4, "seconds": 0.02},
+            {"solver": "peer", "size": 8, "seconds": 0.5, "incomplete": True}]
+    with paper_style():
+        ax = plot_solver_benchmark(rows)
+    assert [line.get_label() for line in ax.get_lines()] == ["ours", "peer"]
+    assert ax.get_yscale() == "log" and len(ax.collections) == 1  # one open marker
+    plt.close(ax.figure)
