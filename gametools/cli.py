@@ -55,6 +55,8 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
     if path.suffix.lower() in (".nfg", ".npz") or path.exists():
         if params:
             raise CommandError("--param applies to scenarios, not to game files")
+        if path.is_dir():
+            raise CommandError(f"{spec} is a directory, not a game file")
         if not path.is_file():
             raise CommandError(f"no such game file: {spec}")
         return read_game(path), None, {}
@@ -68,8 +70,13 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
 
 
 def _print_json(document: Any) -> None:
-    json.dump(document, sys.stdout, indent=2, allow_nan=False)
-    sys.stdout.write("\n")
+    # the whole document is built before anything is written: stdout never holds half of one
+    try:
+        text = json.dumps(document, indent=2, allow_nan=False)
+    except ValueError:
+        raise CommandError("the result holds non-finite numbers (inf/nan), which JSON cannot "
+                           "represent; are the payoffs too large for floating point?") from None
+    sys.stdout.write(text + "\n")
 
 
 def _format_vector(values: Any) -> str:
@@ -187,6 +194,13 @@ def _command_games(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gametools", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -223,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="algorithm config field, e.g. learning_rate=1e-3 (repeatable)")
     train.add_argument("--steps", type=int, default=None, help="environment steps")
     train.add_argument("--seed", type=int, default=0, help="first seed")
-    train.add_argument("--seeds", type=int, default=1, help="number of seeds")
+    train.add_argument("--seeds", type=_positive_int, default=1, help="number of seeds")
     train.add_argument("--out", default="runs", help="output folder")
     train.add_argument("--resume", action="store_true",
                        help="continue from the checkpoints in --out")

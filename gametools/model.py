@@ -110,6 +110,13 @@ def _exact_array(values: Any) -> np.ndarray | None:
     return exact
 
 
+def _check_range(name: str, array: np.ndarray) -> None:
+    # differences of payoffs (regrets, NashConv) must stay finite
+    if array.size and not np.isfinite(float(array.max()) - float(array.min())):
+        raise GameValidationError(name, "the range max - min overflows float64; rescale the "
+                                  "values")
+
+
 def _check_probabilities(name: str, array: np.ndarray) -> None:
     low = array < 0
     if low.any():
@@ -202,6 +209,7 @@ class NormalFormGame:
         if min(array.shape[1:]) < 1:
             raise GameValidationError("payoffs", "every player needs at least one action", None,
                                       array.shape)
+        _check_range("payoffs", array)
         num_actions = tuple(int(n) for n in array.shape[1:])
         object.__setattr__(self, "payoffs", _readonly(array))
         object.__setattr__(self, "payoffs_exact", None if exact is None else _readonly(exact))
@@ -373,6 +381,7 @@ class MarkovGame:
         if num_states < 1 or min(num_actions) < 1:
             raise GameValidationError("rewards", "needs at least one state and one action per "
                                       "player", None, rewards_array.shape)
+        _check_range("rewards", rewards_array)
         set_ = functools.partial(object.__setattr__, self)
         set_("rewards", _readonly(rewards_array))
 

@@ -456,19 +456,15 @@ def _execute_cell(cell: Cell, folder_name: str) -> dict[str, Any]:
 
     Top-level so process pools and Ray can pickle it.
     """
-    import torch
+    from gametools.marl.common import single_thread
 
-    threads = torch.get_num_threads()
-    # one thread per cell: cells run side by side, and results must not depend on the thread
-    # count of the machine (reductions would be ordered differently)
-    torch.set_num_threads(1)
     folder = Path(folder_name)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    try:
+    # one thread per cell: cells run side by side, and results must not depend on the thread
+    # count of the machine (reductions would be ordered differently)
+    with single_thread():
         raw = _train_rows(cell, folder) if cell.task == "train" else _call_rows(cell, folder)
-    finally:
-        torch.set_num_threads(threads)
     rows = [_tidy(cell, row) for row in raw]
     rows_text = _csv_text(rows, _columns(rows))
     done = {"format": _DONE_FORMAT, "key": cell.key, "cell": cell.to_dict(),
@@ -480,9 +476,9 @@ def _execute_cell(cell: Cell, folder_name: str) -> dict[str, Any]:
 
 
 def _initialize_worker() -> None:
-    import torch
+    from gametools.marl.common import single_thread
 
-    torch.set_num_threads(1)
+    single_thread().__enter__()  # for the worker's whole life
 
 
 # ------------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ episode at a time; for training use the batched :class:`gametools.marl.env.Tenso
 
 Examples
 --------
->>> from games.classic import big_match
+>>> from gametools import NormalFormGame
 >>> from gametools.interop.pettingzoo import MarkovGameParallelEnv
->>> env = MarkovGameParallelEnv(big_match(discount=0.9), max_steps=5)
+>>> pennies = NormalFormGame.zero_sum([[1, -1], [-1, 1]]).to_markov_game()
+>>> env = MarkovGameParallelEnv(pennies, max_steps=5)
 >>> observations, infos = env.reset(seed=0)
 >>> sorted(observations)
 ['player_0', 'player_1']

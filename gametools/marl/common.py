@@ -19,14 +19,15 @@ torch.Size([3, 2])
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
 __all__ = ["mlp", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
-           "sample_categorical", "gumbel_softmax", "explained_variance"]
+           "sample_categorical", "gumbel_softmax", "explained_variance", "single_thread"]
 
 
 def _init_linear(layer: nn.Linear, gain: float, generator: torch.Generator) -> nn.Linear:
@@ -206,6 +207,17 @@ def gumbel_softmax(logits: torch.Tensor, generator: torch.Generator, *, temperat
     index = soft.argmax(dim=-1, keepdim=True)
     hard_sample = torch.zeros_like(soft).scatter_(-1, index, 1.0)
     return hard_sample - soft.detach() + soft
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch on one intra-op thread inside the block (restored afterwards)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:

@@ -22,13 +22,14 @@ Conventions
 Examples
 --------
 >>> import torch
->>> from games.classic import big_match
+>>> from gametools import NormalFormGame
 >>> from gametools.marl.env import TensorGameEnv
->>> env = TensorGameEnv(big_match(discount=0.9), num_envs=4, seed=0, max_steps=10)
+>>> pennies = NormalFormGame.zero_sum([[1, -1], [-1, 1]]).to_markov_game()
+>>> env = TensorGameEnv(pennies, num_envs=4, seed=0)
 >>> first = env.reset()
 >>> step = env.step([torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)])
->>> step.rewards.shape, bool(step.terminated.any())
-(torch.Size([4, 2]), False)
+>>> step.rewards.shape, bool(step.terminated.all()), step.rewards[0].tolist()
+(torch.Size([4, 2]), True, [-1.0, 1.0])
 """
 
 from __future__ import annotations

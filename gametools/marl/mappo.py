@@ -13,10 +13,11 @@ input) needs equal observation sizes and action counts.
 
 Examples
 --------
->>> from games.classic import matching_pennies
+>>> from gametools import NormalFormGame
 >>> from gametools.marl.mappo import MAPPOConfig
 >>> from gametools.marl.train import train
->>> result = train(matching_pennies(), MAPPOConfig(total_steps=512, num_envs=16,
+>>> pennies = NormalFormGame.zero_sum([[1, -1], [-1, 1]])
+>>> result = train(pennies, MAPPOConfig(total_steps=512, num_envs=16,
 ...                eval_interval=256), algorithm="mappo", seed=0)
 >>> result.steps >= 512, result.exploitability.kind
 (True, 'exact')

@@ -222,15 +222,26 @@ def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
     try:
         document = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise CheckpointError(f"{path}: not a readable gametools checkpoint ({exc})") from None
+        # the type only: torch's message suggests weights_only=False, i.e. running code
+        raise CheckpointError(f"{path}: not a readable gametools checkpoint "
+                              f"({type(exc).__name__})") from None
     if not isinstance(document, dict) or document.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a gametools checkpoint (format "
                               f"{document.get('format') if isinstance(document, dict) else '?'})")
     for key, value in expected.items():
-        if document.get(key) != value:
-            raise CheckpointError(f"{path}: checkpoint was made with a different {key} "
-                                  f"({document.get(key)!r}, this run {value!r}); use another "
-                                  "--out folder or drop --resume")
+        saved = document.get(key)
+        if saved == value:
+            continue
+        if key == "config" and isinstance(saved, dict):
+            changed = sorted(k for k in set(saved) | set(value) if saved.get(k) != value.get(k))
+            detail = ", ".join(f"{k}: {saved.get(k)!r} -> {value.get(k)!r}" for k in changed)
+        elif key == "game":
+            detail = "the game's arrays differ"
+        else:
+            detail = f"{saved!r} -> {value!r}"
+        raise CheckpointError(f"{path}: checkpoint was made with a different {key} ({detail}); "
+                              "a resumed run must use the same settings (use another --out "
+                              "folder or drop --resume)")
     return document
 
 
@@ -418,7 +429,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
         summary["equilibrium"] = _compare_with_equilibrium(game, profile)
-        atomic_write(folder / "result.json", json.dumps(summary, indent=2, default=float))
+        atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
+                                                        allow_nan=False))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
                        steps, elapsed)
 

@@ -40,9 +40,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame, NormalFormGame
-from gametools.solvers.result import Clique, Equilibrium, SolverResult, make_equilibrium
+from gametools.solvers.result import (Clique, Equilibrium, SolverResult, make_equilibrium,
+                                      make_markov_equilibrium)
 
 __all__ = ["Clique", "Equilibrium", "SolverResult", "make_equilibrium", "solve", "METHODS",
            "Method", "default_method"]
@@ -133,6 +136,10 @@ def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = 
                                      "finite horizon; unroll it with gametools.time_indexed")
         if _is_zero_sum_markov(game) and not all_equilibria:
             return "hoffman-karp"
+        if all_equilibria and not finite:
+            raise UnknownMethodError("no method enumerates the equilibria of infinite-horizon "
+                                     "stochastic games; drop --all (or unroll the game with "
+                                     "gametools.time_indexed)")
         return "backward-induction" if finite else "homotopy"
     if game.num_players == 2:
         if all_equilibria:
@@ -179,6 +186,33 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
                                  f"{'Markov' if kind == 'markov' else 'normal-form'} game use "
                                  f"one of: {', '.join(suitable)}")
     arguments = dict(entry.options, **options)
+    if isinstance(game, MarkovGame) and name != "cfr" and not game.fully_observed \
+            and _observes_state(game):
+        # the state-based solvers need no observation map; lift their policies back onto the
+        # observations (which identify the states) and certify them on the original game
+        stateful = MarkovGame(game.transitions, game.rewards, game.initial, game.discount,
+                              terminal=game.terminal, state_labels=game.state_labels,
+                              player_labels=game.player_labels, action_labels=game.action_labels)
+        result = _solve_checked(function, stateful, name, all_equilibria, entry, arguments)
+        return dataclasses.replace(result, equilibria=tuple(
+            make_markov_equilibrium(game, _observation_policies(game, e.strategies))
+            for e in result.equilibria))
+    return _solve_checked(function, game, name, all_equilibria, entry, arguments)
+
+
+def _observation_policies(game: MarkovGame, state_policies: Any) -> tuple[np.ndarray, ...]:
+    """Per-observation policies from per-state ones, for observations that identify states."""
+    out = []
+    for observed, policy, n in zip(game.observations, state_policies, game.num_actions):
+        lifted = np.full((int(observed.max()) + 1, n), 1.0 / n)
+        lifted[observed] = np.asarray(policy, dtype=float)
+        out.append(lifted)
+    return tuple(out)
+
+
+def _solve_checked(function: Callable[..., SolverResult], game: Any, name: str,
+                   all_equilibria: bool, entry: Method, arguments: dict[str, Any]
+                   ) -> SolverResult:
     if all_equilibria:
         if name == "backward-induction":
             arguments.setdefault("enumerate_all", True)

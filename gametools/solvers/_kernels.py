@@ -7,9 +7,10 @@ through the validating public functions of those modules; each module keeps a Nu
 when numba is not installed (``NUMBA_AVAILABLE``). Kernels are compiled on first use and cached
 on disk (``cache=True``).
 
-Nothing in this module decides exactness on its own terms: the polytope kernel reports a vertex
-as *proved* only after exact int64 checks (see :func:`prove_bases`), and the Lemke-Howson kernel
-only pivots in floating point; the caller certifies its final basis.
+Nothing in this module decides exactness on its own terms: the polytope kernels report a vertex
+as *proved* only after exact int64 checks (:func:`prove_bases`) or rigorous floating-point error
+bounds that hold for every matrix in the given enclosure (:func:`enclose_bases`), and the
+Lemke-Howson kernel only pivots in floating point; the caller certifies its final basis.
 """
 
 from __future__ import annotations
@@ -188,6 +189,196 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
                         residues[i, j] = (pivot * residues[i, j]
                                           - factor * residues[col, j]) % _PRIME
         proved[k] = nonsingular
+
+
+#: Unit roundoff of float64.
+_UNIT = 2.0 ** -53
+
+
+@_jit
+def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
+    """Prove, in floating point with rigorous error bounds, nondegenerate vertices of bases.
+
+    The polytope is ``{z >= 0, M z <= 1}`` with ``M`` known only as an enclosure: the exact
+    matrix satisfies ``|M - values| <= radius`` entrywise (``values`` float64, e.g. the rounded
+    image of huge exact integers). For basis ``k`` (as in :func:`prove_bases`) with ``S`` its
+    free coordinates and ``B`` its tight rows of ``M`` on ``S``, ``proved[k]`` is set True only
+    when all of the following are established for every exact ``M`` in the enclosure:
+
+    1. ``B`` is nonsingular: for the computed approximate inverse ``R``,
+       ``alpha >= ||I - R B||_inf`` with ``alpha < 1/2`` (Rump's criterion), where ``alpha``
+       bounds the computed ``|I - R B~|``, its rounding error ``gamma_{s+1} (I + |R| |B~|)`` and the
+       enclosure term ``|R| radius``;
+    2. the exact solution ``z*`` of ``B z = 1`` lies within ``eps`` of the computed ``z~``
+       (infinity norm): ``|z* - z~| <= ||R r|| / (1 - alpha)`` with ``|r|`` bounded by the computed
+       residual plus its rounding and enclosure terms;
+    3. every free coordinate is strictly positive (``z~_j > eps``) and every row of ``M`` not in
+       the basis has strictly positive slack (its computed slack exceeds a bound on the slack's
+       rounding, enclosure and ``eps`` error).
+
+    Then ``z*`` is a feasible vertex whose tight set is exactly the basis (nondegenerate).
+    Every bound is a sum of nonnegative floating-point terms; it is inflated by the factor
+    ``1 + 4 (d + 4) u`` (``u = 2^-53``), which exceeds the relative rounding error of such sums,
+    and an absolute ``1e-300`` guards against underflow. A basis that is degenerate,
+    ill-conditioned or infeasible is simply left unproved (the caller decides it exactly).
+
+    Parameters
+    ----------
+    values : float64 (r, d), positive and finite
+    radius : float64 (r, d), nonnegative
+    simplices : int64 (K, d)
+    proved : bool (K,), out
+    """
+    r, d = values.shape
+    count = simplices.shape[0]
+    inflate = 1.0 + 4.0 * (d + 4) * _UNIT
+    tiny = 1e-300
+    system = np.empty((d, d))
+    lu = np.empty((d, d))
+    inverse = np.empty((d, d))
+    column = np.empty(d)
+    perm = np.empty(d, dtype=np.int64)
+    solution = np.empty(d)
+    bound = np.empty(d)
+    support = np.empty(d, dtype=np.int64)
+    rows = np.empty(d, dtype=np.int64)
+    is_zero = np.empty(d, dtype=np.bool_)
+    in_basis = np.empty(r, dtype=np.bool_)
+    for k in range(count):
+        proved[k] = False
+        for j in range(d):
+            is_zero[j] = False
+        for i in range(r):
+            in_basis[i] = False
+        size = 0
+        for i in range(d):
+            c = simplices[k, i]
+            if c < d:
+                is_zero[c] = True
+            else:
+                rows[size] = c - d
+                in_basis[c - d] = True
+                size += 1
+        free = 0
+        for j in range(d):
+            if not is_zero[j]:
+                support[free] = j
+                free += 1
+        if free != size:
+            continue
+        if size == 0:
+            # z = 0: every row has slack exactly 1
+            proved[k] = True
+            continue
+        gamma = 1.01 * (size + 1) * _UNIT
+        for i in range(size):
+            perm[i] = i
+            for j in range(size):
+                system[i, j] = values[rows[i], support[j]]
+                lu[i, j] = system[i, j]
+        # LU with partial pivoting (row swaps recorded in perm)
+        singular = False
+        for col in range(size):
+            best, pivot_row = 0.0, col
+            for i in range(col, size):
+                if abs(lu[i, col]) > best:
+                    best, pivot_row = abs(lu[i, col]), i
+            if not best > 0.0:
+                singular = True
+                break
+            if pivot_row != col:
+                for j in range(size):
+                    lu[col, j], lu[pivot_row, j] = lu[pivot_row, j], lu[col, j]
+                perm[col], perm[pivot_row] = perm[pivot_row], perm[col]
+            for i in range(col + 1, size):
+                factor = lu[i, col] / lu[col, col]
+                lu[i, col] = factor
+                if factor != 0.0:
+                    for j in range(col + 1, size):
+                        lu[i, j] -= factor * lu[col, j]
+        if singular:
+            continue
+        # approximate inverse R, column by column; the solution of B z = 1 is R 1
+        for e in range(size):
+            for i in range(size):
+                column[i] = 1.0 if perm[i] == e else 0.0
+            for i in range(size):
+                total = column[i]
+                for j in range(i):
+                    total -= lu[i, j] * column[j]
+                column[i] = total
+            for i in range(size - 1, -1, -1):
+                total = column[i]
+                for j in range(i + 1, size):
+                    total -= lu[i, j] * column[j]
+                column[i] = total / lu[i, i]
+            for i in range(size):
+                inverse[i, e] = column[i]
+        for i in range(size):
+            total = 0.0
+            for j in range(size):
+                total += inverse[i, j]
+            solution[i] = total
+        # 1. alpha >= ||I - R B||_inf for every B in the enclosure
+        alpha = 0.0
+        for i in range(size):
+            row_sum = 0.0
+            for j in range(size):
+                product = 0.0
+                magnitude = 0.0
+                spread = 0.0
+                for t in range(size):
+                    product += inverse[i, t] * system[t, j]
+                    magnitude += abs(inverse[i, t]) * abs(system[t, j])
+                    spread += abs(inverse[i, t]) * radius[rows[t], support[j]]
+                identity = 1.0 if i == j else 0.0
+                row_sum += abs(identity - product) + gamma * (identity + magnitude) + spread
+            alpha = max(alpha, row_sum)
+        alpha = alpha * inflate + tiny
+        if not alpha < 0.5:
+            continue
+        # 2. bound on the residual 1 - B z~, then eps >= |z* - z~|_inf
+        for i in range(size):
+            residual = 1.0
+            magnitude = 0.0
+            spread = 0.0
+            for j in range(size):
+                residual -= system[i, j] * solution[j]
+                magnitude += abs(system[i, j]) * abs(solution[j])
+                spread += radius[rows[i], support[j]] * abs(solution[j])
+            bound[i] = abs(residual) + gamma * (1.0 + magnitude) + spread
+        eps = 0.0
+        for i in range(size):
+            total = 0.0
+            for j in range(size):
+                total += abs(inverse[i, j]) * bound[j]
+            eps = max(eps, total)
+        eps = (eps * inflate + tiny) / (1.0 - alpha) * inflate
+        # 3. strictly positive free coordinates and non-basis slacks
+        ok = True
+        for j in range(size):
+            if not solution[j] > eps * inflate:
+                ok = False
+                break
+        if not ok:
+            continue
+        for i in range(r):
+            if in_basis[i]:
+                continue
+            slack = 1.0
+            magnitude = 0.0
+            spread = 0.0
+            for j in range(size):
+                value = values[i, support[j]]
+                slack -= value * solution[j]
+                magnitude += abs(value) * abs(solution[j])
+                spread += radius[i, support[j]] * abs(solution[j]) \
+                    + (abs(value) + radius[i, support[j]]) * eps
+            error = (gamma * (1.0 + magnitude) + spread) * inflate + tiny
+            if not slack > error:
+                ok = False
+                break
+        proved[k] = ok
 
 
 @_jit

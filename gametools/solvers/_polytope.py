@@ -9,11 +9,22 @@ Method
 ------
 1. Floating point: Qhull (through :class:`scipy.spatial.ConvexHull`) computes the facets of the
    polar polytope, whose triangulated facets are bases (``d`` constraints) of the vertices.
-2. Exact: one basis per distinct float vertex is solved in integer arithmetic (fraction-free
-   Gauss-Jordan elimination, batched; ``int64`` when a Hadamard bound proves it cannot
-   overflow, Python integers otherwise); the full tight set and feasibility are evaluated
-   exactly, and every other basis is checked to be tight at its group's exact vertex (Qhull's
-   triangulation may add zero-volume simplices; they need only lie on a verified face).
+2. Proof of each simplex's vertex and FULL tight set, by the cheapest route that succeeds:
+
+   a. entries below ``2^52``: float solve, then exact int64 checks (``_kernels.prove_bases``);
+   b. larger entries (float payoffs made integer are typically ``2^60``-``2^70``): a rigorous
+      floating-point enclosure (``_kernels.enclose_bases``: verified approximate inverse,
+      residual bound, every rounding and the float image's own error bounded) proves that the
+      basis is nonsingular, that its exact solution has strictly positive free coordinates and
+      strictly positive slack in every other row; it is then a feasible *nondegenerate* vertex
+      whose tight set is exactly the simplex. Its exact coordinates are computed on demand,
+      from the basis, only where needed (the vertices of equilibria);
+   c. everything else (degenerate or ill-conditioned vertices, zero-volume simplices of Qhull's
+      triangulation that lie on no proved face): exact fraction-free elimination in Python
+      integers, with the full tight set evaluated exactly.
+
+   A simplex counts as proved only through (a), (b) or (c); zero-volume simplices of the
+   triangulation need only lie on the face of a proved vertex.
 3. Certificate of completeness: the verified bases are simplices on the boundary of the polar
    polytope (each lies in the face of an exactly verified vertex); if every ridge is shared by an even number of them they form a mod-2
    cycle on that sphere, and since the facet of the (always nondegenerate) vertex ``z = 0`` is
@@ -43,27 +54,68 @@ BRUTE_FORCE_LIMIT = 400_000
 
 @dataclass(frozen=True)
 class PolytopeVertices:
-    """Exact vertices of ``{z >= 0, M z <= 1}``, in lowest terms, each once.
+    """Exact vertices of ``{z >= 0, M z <= 1}``, each once, with their exact tight sets.
+
+    A vertex is either stored with its exact coordinates or, when it was proved by the
+    interval route (see :func:`_certified_from_intervals`), by a nonsingular basis whose
+    exact solution is the vertex; its coordinates are then computed exactly on demand
+    (:meth:`exact_rows`), so only the vertices a caller needs pay for rational arithmetic.
 
     Attributes
     ----------
-    numerator_array : ndarray of int64 or object (Python int), shape (V, d)
-        ``z = numerators / denominator`` for each vertex.
-    denominator_array : ndarray, shape (V,)
-        Positive.
     tight_array : ndarray of bool, shape (V, d + r)
         Tight constraints per vertex (column ``i < d``: ``z_i = 0``; ``d + j``: row ``j``).
     complete : bool
         Whether the list is certified to contain every vertex.
     method : str
         ``"qhull+certificate"``, ``"bases"`` (exact brute force) or ``"qhull"`` (uncertified).
+    stored_numerators : ndarray of int64 or object, shape (V, d), or None
+        ``z = numerators / denominator`` in lowest terms (None: computed from ``bases``).
+    stored_denominators : ndarray, shape (V,), or None
+    matrix : ndarray, shape (r, d), or None
+        The exact ``M`` (needed with ``bases``).
+    bases : ndarray of int64, shape (V, d), or None
+        A nonsingular basis (constraint indices) of each vertex.
     """
 
-    numerator_array: np.ndarray
-    denominator_array: np.ndarray
     tight_array: np.ndarray
     complete: bool
     method: str
+    stored_numerators: np.ndarray | None = None
+    stored_denominators: np.ndarray | None = None
+    matrix: np.ndarray | None = None
+    bases: np.ndarray | None = None
+
+    @property
+    def dimension(self) -> int:
+        """``d``, the number of coordinates."""
+        if self.stored_numerators is not None:
+            return int(self.stored_numerators.shape[1])
+        assert self.matrix is not None
+        return int(self.matrix.shape[1])
+
+    def exact_rows(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Exact numerators ``(len(indices), d)`` and denominators of the chosen vertices."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if self.stored_numerators is not None:
+            assert self.stored_denominators is not None
+            return self.stored_numerators[indices], self.stored_denominators[indices]
+        assert self.matrix is not None and self.bases is not None
+        return _solve_bases_exact(self.matrix, self.bases[indices])
+
+    @cached_property
+    def numerator_array(self) -> np.ndarray:
+        """Numerators of every vertex, shape (V, d) (int64 or Python ints)."""
+        return self._all_exact[0]
+
+    @cached_property
+    def denominator_array(self) -> np.ndarray:
+        """Positive denominators, shape (V,)."""
+        return self._all_exact[1]
+
+    @cached_property
+    def _all_exact(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.exact_rows(np.arange(len(self.tight_array)))
 
     @cached_property
     def numerators(self) -> list[tuple[int, ...]]:
@@ -78,6 +130,18 @@ class PolytopeVertices:
     def tight(self) -> list[int]:
         """Tight sets as bitmasks (bit ``i < d``: ``z_i = 0``; bit ``d + j``: row ``j``)."""
         return _bitmasks(self.tight_array)
+
+
+def _solve_bases_exact(matrix: np.ndarray, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,)."""
+    r, d = matrix.shape
+    zero_masks, row_masks = _masks(bases, d, r)
+    num, den, _, _ = _evaluate_bases(matrix.astype(object), zero_masks, row_masks)
+    for k in range(len(den)):
+        g = math.gcd(int(den[k]), *(int(v) for v in num[k]))
+        num[k] = [int(v) // g for v in num[k]]
+        den[k] = int(den[k]) // g
+    return num, den
 
 
 # ------------------------------------------------------------------------------------------------
@@ -374,12 +438,34 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
     # d distinct constraints: as many free coordinates as tight rows
     if not (np.diff(np.sort(simplices, axis=1), axis=1) > 0).all():
         return None, "qhull returned a malformed simplex"
-    # Every simplex is solved and proved exactly (nonsingular, feasible, full tight set).
-    num, den, tight, valid = _evaluate_simplices(matrix, simplices, exact_rest=False)
+    count = len(simplices)
+    # 1. int64 matrices: every simplex solved and proved exactly (nonsingular, feasible, full
+    #    tight set) by the int64 kernel where its numbers fit
+    if matrix.dtype != object and np.abs(matrix).max(initial=0) < 2 ** 52:
+        num, den, tight, valid = _evaluate_simplices(matrix, simplices, exact_rest=False)
+    else:
+        num, den = np.zeros((count, d), dtype=object), np.ones(count, dtype=object)
+        tight, valid = np.zeros((count, d + r), dtype=bool), np.zeros(count, dtype=bool)
+    # 2. numbers too large (e.g. float payoffs made integer): rigorous float enclosures prove
+    #    nondegenerate vertices, whose tight set is their simplex; their exact coordinates are
+    #    left for later (only equilibrium vertices need them)
+    enclosed = np.zeros(count, dtype=bool)
     rest = np.flatnonzero(~valid)
+    if len(rest) and _kernels.NUMBA_AVAILABLE:
+        enclosure = _float_enclosure(matrix)
+        if enclosure is not None:
+            proved = np.zeros(len(rest), dtype=bool)
+            _kernels.enclose_bases(*enclosure, np.ascontiguousarray(simplices[rest],
+                                                                    dtype=np.int64), proved)
+            enclosed[rest[proved]] = True
+            member = np.zeros((int(proved.sum()), d + r), dtype=bool)
+            np.put_along_axis(member, simplices[rest[proved]], True, axis=1)
+            tight[rest[proved]] = member
+            valid |= enclosed
+            rest = rest[~proved]
     if len(rest):
-        # Qhull's triangulation ('Qt') may add zero-volume simplices: those need only lie on the
-        # face of a proved vertex. The others (e.g. numbers too large for the fast route) are
+        # 3. Qhull's triangulation ('Qt') may add zero-volume simplices: those need only lie on
+        # the face of a proved vertex. The others (degenerate or ill-conditioned vertices) are
         # solved in exact rational arithmetic.
         on_face = _on_proved_face(simplices[rest], tight[valid])
         redo = rest[~on_face]
@@ -392,13 +478,46 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
             unsolved = redo[~v_]
             if len(unsolved) and not _on_proved_face(simplices[unsolved], tight[valid]).all():
                 return None, "a qhull basis is not tight at any exactly proved vertex"
+    why = _cycle_failure(simplices, d, r)
+    if why:
+        return None, why
+    keep = np.flatnonzero(valid)
+    if not enclosed.any():
+        return _collect(num[keep], den[keep], tight[keep], True, "qhull+certificate"), ""
+    # distinct vertices have distinct tight sets (a tight set contains a nonsingular basis,
+    # which determines the point), so repeated vertices are dropped by tight set
+    _, first = np.unique(_row_groups(tight[keep].astype(np.int64)), return_index=True)
+    chosen = keep[np.sort(first)]
+    return PolytopeVertices(tight[chosen], True, "qhull+certificate", matrix=matrix,
+                            bases=simplices[chosen]), ""
+
+
+def _cycle_failure(simplices: np.ndarray, d: int, r: int) -> str:
+    """Why the simplices fail the mod-2 cycle certificate (empty when they pass)."""
     if not _ridges_even(simplices, d + r):
-        return None, "qhull's triangulation is not a closed cycle"
+        return "qhull's triangulation is not a closed cycle"
     at_origin = (np.sort(simplices, axis=1) == np.arange(d)).all(axis=1)
     if int(at_origin.sum()) != 1:
-        return None, "the facet of the origin is not covered exactly once"
-    keep = np.flatnonzero(valid)
-    return _collect(num[keep], den[keep], tight[keep], True, "qhull+certificate"), ""
+        return "the facet of the origin is not covered exactly once"
+    return ""
+
+
+def _float_enclosure(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Float64 image of an exact integer matrix and a bound on its error, or None if out of range.
+
+    ``float(int)`` rounds to nearest, so ``|M - values| <= u |values| <= 2 u |values|``; entries
+    below ``2^53`` are exact (radius 0).
+    """
+    try:
+        values = np.array([float(v) for v in matrix.ravel().tolist()]).reshape(matrix.shape)
+    except (OverflowError, TypeError):
+        return None
+    magnitude = np.abs(values)
+    # keep every bound computed in the kernel far from overflow
+    if not np.isfinite(values).all() or magnitude.max(initial=0.0) > 2.0 ** 600:
+        return None
+    radius = np.where(magnitude < 2.0 ** 53, 0.0, 2.0 * _UNIT * magnitude)
+    return values, radius
 
 
 def _on_proved_face(simplices: np.ndarray, tight: np.ndarray) -> np.ndarray:
@@ -446,8 +565,8 @@ def _collect(num: np.ndarray, den: np.ndarray, tight: np.ndarray, complete: bool
         reduced = np.concatenate([num, den[:, None]], axis=1) // divisor[:, None]
         _, first = np.unique(_row_groups(reduced), return_index=True)
         first.sort()
-        return PolytopeVertices(reduced[first, :-1], reduced[first, -1], tight[first],
-                                complete, method)
+        return PolytopeVertices(tight[first], complete, method, reduced[first, :-1],
+                                reduced[first, -1])
     seen: dict[tuple[tuple[int, ...], int], int] = {}
     rows: list[list[int]] = []
     keep: list[int] = []
@@ -461,7 +580,7 @@ def _collect(num: np.ndarray, den: np.ndarray, tight: np.ndarray, complete: bool
         keep.append(k)
     reduced = np.empty((len(rows), num.shape[1] + 1), dtype=object)
     reduced[:] = rows if rows else reduced
-    return PolytopeVertices(reduced[:, :-1], reduced[:, -1], tight[keep], complete, method)
+    return PolytopeVertices(tight[keep], complete, method, reduced[:, :-1], reduced[:, -1])
 
 
 def _all_bases(matrix: np.ndarray) -> PolytopeVertices:

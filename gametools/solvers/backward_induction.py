@@ -109,9 +109,28 @@ class _Branch:
     choices: list[int]  # index of the chosen stage equilibrium, per processed state
 
 
-def _stage_equilibria(stage: NormalFormGame, tol: float
+#: Two-player stage games with more actions than this (n_1 + n_2) are not vertex-enumerated when
+#: only a selection is needed: degenerate ones (Bertrand quoting games) have huge vertex sets.
+ENUMERATION_SIZE_LIMIT = 24
+
+
+def _stage_equilibria(stage: NormalFormGame, tol: float, enumerate_all: bool = True
                       ) -> tuple[list[_StageEquilibrium], bool, str]:
-    """All (extreme) equilibria of a stage game, whether the list is complete, and the method."""
+    """All (extreme) equilibria of a stage game, whether the list is complete, and the method.
+
+    Without ``enumerate_all``, large two-player stage games get their pure equilibria (or, when
+    there are none, Lemke-Howson's from every label): a candidate set, not the complete one.
+    """
+    if stage.num_players == 2 and not enumerate_all and \
+            sum(stage.num_actions) > ENUMERATION_SIZE_LIMIT:
+        from gametools.solvers.lemke_howson import lemke_howson_all
+        from gametools.solvers.pure import pure_equilibria
+        candidates = pure_equilibria(stage, tol=tol)
+        method = "pure_equilibria"
+        if not candidates.equilibria:
+            candidates, method = lemke_howson_all(stage), "lemke_howson"
+        return ([_StageEquilibrium(e.strategies, e.payoffs) for e in candidates.equilibria],
+                False, method)
     if stage.num_players == 2:
         from gametools.solvers.enumeration import vertex_enumeration
         result = vertex_enumeration(stage)
@@ -250,7 +269,7 @@ def backward_induction(game: MarkovGame, *, selection: Selection = "payoff_domin
         for branch in branches:
             payoffs = (arrays.rewards[:, s] + game.discount * (rows @ branch.values.T).T)
             stage = NormalFormGame(payoffs.reshape(num_players, *game.num_actions))
-            found, stage_complete, method = _stage_equilibria(stage, tol)
+            found, stage_complete, method = _stage_equilibria(stage, tol, enumerate_all)
             complete &= stage_complete
             methods.add(method)
             if enumerate_all:

@@ -21,7 +21,8 @@ best responses, i.e. some vertex of ``P`` or ``Q`` has more labels than its dime
 Methods
 -------
 :func:`vertex_enumeration` enumerates the vertices of ``P`` and ``Q`` with Qhull (floating point),
-recomputes every vertex and its FULL set of tight constraints in exact integer arithmetic, proves
+proves every vertex and its FULL set of tight constraints (exact integer arithmetic, or for
+nondegenerate vertices of float games rigorous floating-point error bounds), proves
 the vertex lists complete with a combinatorial certificate (see
 ``gametools.solvers._polytope``), falls back to exact enumeration of all bases when the
 certificate fails, and pairs vertices by label bitmasks. Unlike pairing by Qhull's triangulated
@@ -149,7 +150,7 @@ def _game_labels(vertices: PolytopeVertices, own_first: bool) -> np.ndarray:
     tight = vertices.tight_array
     if own_first:
         return tight
-    dim = vertices.numerator_array.shape[1]
+    dim = vertices.dimension
     return np.concatenate([tight[:, dim:], tight[:, :dim]], axis=1)
 
 
@@ -157,6 +158,15 @@ def _normalised(numerators: np.ndarray) -> tuple[Fraction, ...]:
     values = [int(v) for v in numerators.tolist()]
     total = sum(values)
     return tuple(Fraction(v, total) for v in values)
+
+
+def _exact_strategies(vertices: PolytopeVertices, indices: list[int]
+                      ) -> dict[int, tuple[Fraction, ...]]:
+    """Normalised exact coordinates of the chosen vertices, by index."""
+    if not indices:
+        return {}
+    numerators, _ = vertices.exact_rows(np.array(indices, dtype=np.int64))
+    return {k: _normalised(row) for k, row in zip(indices, numerators)}
 
 
 def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
@@ -168,8 +178,9 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     q_labels = _game_labels(q_vertices, False)
     p_count, q_count = p_labels.sum(axis=1), q_labels.sum(axis=1)
     degenerate = bool((p_count > m).any() or (q_count > n).any())
-    p_nonzero = (p_vertices.numerator_array != 0).any(axis=1)
-    q_nonzero = (q_vertices.numerator_array != 0).any(axis=1)
+    # z = 0 exactly when every coordinate constraint is tight (tight sets are exact)
+    p_nonzero = ~p_vertices.tight_array[:, :m].all(axis=1)
+    q_nonzero = ~q_vertices.tight_array[:, :n].all(axis=1)
     # Both nondegenerate: the partner's labels are exactly the complement (hash lookup). A pair
     # with a degenerate side (more labels than its dimension) is matched by bitmask supersets.
     p_plain = np.flatnonzero(p_nonzero & (p_count <= m))
@@ -182,8 +193,10 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
         matched = _match_supersets(p_labels[p_side], q_labels[q_side])
         pairs_raw += [(int(p_side[a]), int(q_side[b])) for a, b in matched]
     # distinct strategies, sorted so the output order does not depend on Qhull's
-    p_strategies = {a: _normalised(p_vertices.numerator_array[a]) for a, _ in pairs_raw}
-    q_strategies = {b: _normalised(q_vertices.numerator_array[b]) for _, b in pairs_raw}
+    # exact coordinates only of the vertices in equilibria (the others may be known only by
+    # their proved tight sets)
+    p_strategies = _exact_strategies(p_vertices, sorted({a for a, _ in pairs_raw}))
+    q_strategies = _exact_strategies(q_vertices, sorted({b for _, b in pairs_raw}))
     rows = sorted(set(p_strategies.values()), reverse=True)
     cols = sorted(set(q_strategies.values()), reverse=True)
     row_index = {v: i for i, v in enumerate(rows)}
@@ -348,7 +361,14 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
     game : NormalFormGame (2 players) or nashpy.Game
         Exact (integer / rational) payoffs are used as given. Float payoffs are converted to the
         exact rationals they represent (``Fraction(float)`` is exact), so the equilibria are
-        those of exactly the float game given, certified in rational arithmetic.
+        those of exactly the float game given, certified in rational arithmetic. For float
+        games (integers too large for int64 proofs) the vertices of the best-response
+        polytopes are proved by rigorous floating-point error bounds where they are
+        nondegenerate and well conditioned (tight set proved equal to the basis, nonsingularity
+        and strict slacks with every rounding error bounded) and by exact rational elimination
+        otherwise; the completeness certificate, the label sets used for pairing and every
+        returned equilibrium (exact coordinates, exact regret 0) are then exact statements
+        about the float game, as for integer games.
     tol : float
         Only groups Qhull's floating-point vertices before they are recomputed exactly; it
         affects speed, never the result.
