@@ -184,3 +184,47 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
                                check=False, cwd=tmp_path)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["equilibria"]
+
+
+def test_observations_that_identify_states_are_solved(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    # an explicit observation map that only relabels the states: the state-based solvers apply
+    rng = np.random.default_rng(0)
+    transitions = rng.dirichlet(np.ones(2), size=(2, 2, 2))
+    rewards = rng.normal(size=(2, 2, 2, 2))
+    game = MarkovGame(transitions, rewards, [0.5, 0.5], 0.9, observations=[[1, 0], [0, 1]])
+    save_game(tmp_path / "relabelled.npz", game)
+    code, out, err = run(capsys, "solve", str(tmp_path / "relabelled.npz"), "--json")
+    assert code == 0, err
+    (equilibrium,) = json.loads(out)["equilibria"]
+    assert equilibrium["regret"] <= 1e-8
+    assert np.array(equilibrium["strategies"][0]).shape == (2, 2)
+
+
+def test_all_on_an_infinite_horizon_game_says_why(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "solve", "big_match", "--all")
+    assert code == 2 and "no method enumerates the equilibria of infinite-horizon" in err
+
+
+def test_directory_and_bad_seed_count_are_user_errors(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "games.npz"
+    folder.mkdir()
+    code, _, err = run(capsys, "solve", str(folder))
+    assert code == 2 and "is a directory" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "cournot", "--algo", "mappo", "--seeds", "0"])
+    assert exit_info.value.code == 2
+    assert "must be a positive integer" in capsys.readouterr().err
+
+
+def test_bertrand_quoting_scenario_solves_quickly(capsys: pytest.CaptureFixture[str]) -> None:
+    # Glosten-Milgrom's stage games are degenerate Bertrand games on a 21-point grid: the default
+    # (a selection, not --all) must not enumerate their huge vertex sets
+    code, out, err = run(capsys, "solve", "glosten_milgrom", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["equilibria"][0]["regret"] <= 1e-9
+    # REFERENCES.md: zero-profit quotes 97/103 at theta = 1/2; Bertrand grid equilibria quote at
+    # least as wide (weakly dominated wider quotes are equilibria on a grid)
+    assert document["summary"]["bid"] <= 97 and document["summary"]["ask"] >= 103

@@ -328,3 +328,20 @@ def test_property_iesds_keeps_every_equilibrium(game):
         for strategy, kept in zip(equilibrium.strategies_exact, surviving):
             support = {i for i, v in enumerate(strategy) if v > 0}
             assert support <= set(kept.tolist())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float_games_match_the_fully_exact_route(seed: int, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    # Float (Gaussian) games prove most vertices with rigorous floating-point enclosures; the
+    # fully exact route (no compiled kernels) must give the same complete set.
+    from gametools.solvers import _kernels
+
+    rng = np.random.default_rng(100 + seed)
+    game = NormalFormGame.from_bimatrix(rng.normal(size=(7, 7)), rng.normal(size=(7, 7)))
+    fast = vertex_enumeration(game)
+    monkeypatch.setattr(_kernels, "NUMBA_AVAILABLE", False)
+    exact = vertex_enumeration(game)
+    as_set = lambda result: {e.strategies_exact for e in result.equilibria}  # noqa: E731
+    assert fast.complete and exact.complete
+    assert as_set(fast) == as_set(exact)

@@ -448,3 +448,13 @@ def test_sparse_and_dense_games_give_identical_nash_conv(seed: int) -> None:
     assert a.nash_conv == pytest.approx(b.nash_conv, abs=1e-10)
     np.testing.assert_allclose(a.per_player, b.per_player, atol=1e-10)
     np.testing.assert_allclose(a.values, b.values, atol=1e-10)
+
+
+def test_payoff_and_reward_ranges_must_not_overflow() -> None:
+    # regrets are differences of payoffs: a range beyond float64 would make them infinite
+    with pytest.raises(GameValidationError, match=r"payoffs: the range max - min overflows"):
+        NormalFormGame.zero_sum([[1e308, -1e308], [-1e308, 1e308]])
+    rewards = np.zeros((1, 1, 2))
+    rewards[0, 0] = [1e308, -1e308]
+    with pytest.raises(GameValidationError, match=r"rewards: the range max - min overflows"):
+        MarkovGame(np.ones((1, 2, 1)), rewards, [1.0], 0.5)
