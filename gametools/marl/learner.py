@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -18,9 +19,9 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.env import Box, Discrete, VectorEnv
+from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
-__all__ = ["LearnerConfig", "Learner"]
+__all__ = ["LearnerConfig", "Learner", "ReplayLearner"]
 
 
 @dataclass(frozen=True)
@@ -180,3 +181,35 @@ class Learner(abc.ABC):
             module.load_state_dict(state["modules"][name])
         self.generator.set_state(state["generator"])
         self.load_extra_state(state["extra"])
+
+
+class ReplayLearner(Learner):
+    """A learner that trains from a replay buffer of transitions (MADDPG, IQL, QMIX).
+
+    Subclasses create ``self.buffer`` (a :class:`~gametools.marl.common.ReplayBuffer` with fields
+    ``obs{i}``, ``next_obs{i}``, ``action{i}``, ``reward``, ``terminated`` and optionally
+    ``state``/``next_state``); the buffer and the step counter are checkpointed here.
+    """
+
+    buffer: Any
+    env_steps: int = 0
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"buffer": self.buffer.state_dict(), "env_steps": self.env_steps}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.buffer.load_state_dict(state["buffer"])
+        self.env_steps = int(state["env_steps"])
+
+    def store(self, current: Reset, actions: Sequence[torch.Tensor], step: Step) -> None:
+        """Append one step of every episode to the buffer (``actions`` as the buffer keeps them)."""
+        record: dict[str, torch.Tensor] = {"reward": step.rewards,
+                                           "terminated": step.terminated.float()}
+        if "state" in self.buffer.data:
+            record["state"], record["next_state"] = current.state, step.final_state
+        for i in range(self.env.num_agents):
+            record[f"obs{i}"] = current.observations[i]
+            record[f"next_obs{i}"] = step.final_observations[i]
+            record[f"action{i}"] = actions[i]
+        self.buffer.add(**record)
+        self.env_steps += self.env.num_envs

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
 
 from gametools.marl.common import ReplayBuffer, gumbel_softmax, mlp, soft_update
 from gametools.marl.env import Box, Discrete, VectorEnv
-from gametools.marl.learner import Learner, LearnerConfig
+from gametools.marl.learner import LearnerConfig, ReplayLearner
 
 __all__ = ["MADDPGConfig", "MADDPG"]
 
@@ -58,7 +57,7 @@ class MADDPGConfig(LearnerConfig):
     max_grad_norm: float = 0.5
 
 
-class MADDPG(Learner):
+class MADDPG(ReplayLearner):
     """Multi-agent deep deterministic policy gradient."""
 
     name = "maddpg"
@@ -129,13 +128,6 @@ class MADDPG(Learner):
                 "actor_optimizer": self.actor_optimizer,
                 "critic_optimizer": self.critic_optimizer}
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"buffer": self.buffer.state_dict(), "env_steps": self.env_steps}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.buffer.load_state_dict(state["buffer"])
-        self.env_steps = int(state["env_steps"])
-
     # one iteration ----------------------------------------------------------------------------
 
     def iterate(self) -> dict[str, float]:
@@ -148,13 +140,7 @@ class MADDPG(Learner):
         actions = [e.argmax(dim=1) if isinstance(space, Discrete) else e
                    for e, space in zip(encoded, self.spaces)]
         step = env.step(actions)
-        record = {"reward": step.rewards, "terminated": step.terminated.float()}
-        for i in range(env.num_agents):
-            record[f"obs{i}"] = current.observations[i]
-            record[f"next_obs{i}"] = step.final_observations[i]
-            record[f"action{i}"] = encoded[i]
-        self.buffer.add(**record)
-        self.env_steps += env.num_envs
+        self.store(current, encoded, step)
         statistics = {"env_steps": float(env.num_envs)}
         if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
             for _ in range(config.updates_per_iteration):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -25,7 +24,7 @@ from torch import nn
 from gametools.errors import InvalidArgumentError
 from gametools.marl.common import ReplayBuffer, mlp, soft_update
 from gametools.marl.env import Discrete, VectorEnv
-from gametools.marl.learner import Learner, LearnerConfig
+from gametools.marl.learner import LearnerConfig, ReplayLearner
 
 __all__ = ["QConfig", "QLearner", "IQL", "QMIX", "QMixer"]
 
@@ -92,7 +91,7 @@ class QMixer(nn.Module):
         return (hidden * w2).sum(dim=1) + self.value(state).squeeze(-1)
 
 
-class QLearner(Learner):
+class QLearner(ReplayLearner):
     """Replay-based Q-learning for several agents, with an optional mixer."""
 
     config_type = QConfig
@@ -140,13 +139,6 @@ class QLearner(Learner):
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         return {"online": self.online, "target": self.target, "optimizer": self.optimizer}
 
-    def extra_state(self) -> dict[str, Any]:
-        return {"buffer": self.buffer.state_dict(), "env_steps": self.env_steps}
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.buffer.load_state_dict(state["buffer"])
-        self.env_steps = int(state["env_steps"])
-
     # learning -------------------------------------------------------------------------------
 
     def iterate(self) -> dict[str, float]:
@@ -163,16 +155,7 @@ class QLearner(Learner):
                                        generator=self.generator)
                 actions.append(torch.where(explore, random, greedy).to(env.device))
         step = env.step(actions)
-        record: dict[str, torch.Tensor] = {"state": current.state,
-                                           "next_state": step.final_state,
-                                           "reward": step.rewards,
-                                           "terminated": step.terminated.float()}
-        for i in range(env.num_agents):
-            record[f"obs{i}"] = current.observations[i]
-            record[f"next_obs{i}"] = step.final_observations[i]
-            record[f"action{i}"] = actions[i]
-        self.buffer.add(**record)
-        self.env_steps += env.num_envs
+        self.store(current, actions, step)
         statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
         if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
             losses = [self._update(self.buffer.sample(config.batch_size, self.generator))
