@@ -35,6 +35,26 @@ def _jit(function):  # type: ignore[no-untyped-def]
 
 
 @_jit
+def _split_basis(simplex, d, is_zero, rows, in_basis):  # pragma: no cover
+    """Decode a basis: ``is_zero[j]`` for its coordinate constraints ``z_j = 0``, ``rows[:size]``
+    and ``in_basis`` for its rows of ``M z = 1``; returns ``size``."""
+    for j in range(d):
+        is_zero[j] = False
+    for i in range(in_basis.shape[0]):
+        in_basis[i] = False
+    size = 0
+    for i in range(d):
+        c = simplex[i]
+        if c < d:
+            is_zero[c] = True
+        else:
+            rows[size] = c - d
+            in_basis[c - d] = True
+            size += 1
+    return size
+
+
+@_jit
 def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # pragma: no cover
     """Solve and prove the vertex of each basis of ``{z >= 0, M z <= 1}``; outputs in place.
 
@@ -76,20 +96,12 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
     support = np.empty(d, dtype=np.int64)
     rows = np.empty(d, dtype=np.int64)
     is_zero = np.empty(d, dtype=np.bool_)
+    in_basis = np.empty(matrix.shape[0], dtype=np.bool_)
     for k in range(count):
         proved[k] = False
         # the basis fixes z_i = 0 for its coordinate constraints; the rest is a k x k system
         # (rows of M restricted to the support)
-        for j in range(d):
-            is_zero[j] = False
-        size = 0
-        for i in range(d):
-            c = simplices[k, i]
-            if c < d:
-                is_zero[c] = True
-            else:
-                rows[size] = c - d
-                size += 1
+        size = _split_basis(simplices[k], d, is_zero, rows, in_basis)
         free = 0
         for j in range(d):
             if not is_zero[j]:
@@ -246,19 +258,7 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     in_basis = np.empty(r, dtype=np.bool_)
     for k in range(count):
         proved[k] = False
-        for j in range(d):
-            is_zero[j] = False
-        for i in range(r):
-            in_basis[i] = False
-        size = 0
-        for i in range(d):
-            c = simplices[k, i]
-            if c < d:
-                is_zero[c] = True
-            else:
-                rows[size] = c - d
-                in_basis[c - d] = True
-                size += 1
+        size = _split_basis(simplices[k], d, is_zero, rows, in_basis)
         free = 0
         for j in range(d):
             if not is_zero[j]:
