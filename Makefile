@@ -26,9 +26,12 @@ test: $(STAMP)   ## the test suite (doctests included)
 typecheck: $(STAMP)  ## static types of the package (mypy)
 	$(BIN)/python -m mypy gametools games analyses
 
-bench: $(STAMP)  ## benchmarks against peer libraries (prints tables)
-	$(BIN)/python bench/bench_exploitability.py
+# quick versions; run a script without --quick for the full table
+bench: $(STAMP)  ## benchmarks against peer libraries (prints tables with ratios)
+	$(BIN)/python bench/bench_exploitability.py --quick
 	$(BIN)/python bench/bench_normal_form.py --quick
+	$(BIN)/python bench/bench_stochastic.py --quick
+	$(BIN)/python bench/bench_marl.py --quick
 
 clean:
 	rm -rf $(VENV) out
