@@ -234,6 +234,19 @@ def _gm_resolve(params: dict[str, Any]) -> dict[str, Any]:
     return q
 
 
+def _quotes_by_round(probabilities: np.ndarray, bids: np.ndarray, asks: np.ndarray,
+                     n_trades: int) -> dict[str, list[float]]:
+    """Expected bid, ask and spread in each round; histories are stored round by round."""
+    by_round: dict[str, list[float]] = {"bid": [], "ask": [], "spread": []}
+    for t in range(n_trades):
+        level = slice(2 ** t - 1, 2 ** (t + 1) - 1)
+        weights = probabilities[level]
+        by_round["bid"].append(float(weights @ bids[level]))
+        by_round["ask"].append(float(weights @ asks[level]))
+        by_round["spread"].append(float(weights @ (asks[level] - bids[level])))
+    return by_round
+
+
 def glosten_milgrom_reference(**params: Any) -> dict[str, Any]:
     """The Glosten-Milgrom zero-profit quotes for the parameters (grid parameters ignored).
 
@@ -253,13 +266,7 @@ def glosten_milgrom_reference(**params: Any) -> dict[str, Any]:
     probabilities = _history_probabilities(theta, mu, n_trades)
     bids, asks = (np.asarray(x) for x in zero_profit_quotes(beliefs, **bounds))
     labels = history_labels(n_trades)
-    by_round: dict[str, list[float]] = {"bid": [], "ask": [], "spread": []}
-    for t in range(n_trades):
-        level = slice(2 ** t - 1, 2 ** (t + 1) - 1)
-        weights = probabilities[level]
-        by_round["bid"].append(float(weights @ bids[level]))
-        by_round["ask"].append(float(weights @ asks[level]))
-        by_round["spread"].append(float(weights @ (asks[level] - bids[level])))
+    by_round = _quotes_by_round(probabilities, bids, asks, n_trades)
     return {"bid": float(bids[0]), "ask": float(asks[0]), "spread": float(asks[0] - bids[0]),
             "spread_formula": float(spread_formula(theta, **bounds)),
             "theta_after_buy": float(posterior(theta, mu, buy=True)),
@@ -461,13 +468,7 @@ def glosten_milgrom_summary(game: MarkovGame, profile: Sequence[Any], **params: 
         asks[k] = _expected_extreme(prices, np.stack([p[2 * k] for p in policies]), lowest=True)
         bids[k] = _expected_extreme(prices, np.stack([p[2 * k + 1] for p in policies]),
                                     lowest=False)
-    by_round: dict[str, list[float]] = {"bid": [], "ask": [], "spread": []}
-    for t in range(n_trades):
-        level = slice(2 ** t - 1, 2 ** (t + 1) - 1)
-        weights = probabilities[level]
-        by_round["bid"].append(float(weights @ bids[level]))
-        by_round["ask"].append(float(weights @ asks[level]))
-        by_round["spread"].append(float(weights @ (asks[level] - bids[level])))
+    by_round = _quotes_by_round(probabilities, bids, asks, n_trades)
     seen = probabilities > 0
     error = np.maximum(np.abs(asks - zero_asks), np.abs(bids - zero_bids))[seen]
     return {"bid": float(bids[0]), "ask": float(asks[0]), "spread": float(asks[0] - bids[0]),

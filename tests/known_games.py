@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from games import classic
 from gametools.model import MarkovGame, NormalFormGame
 
 F = Fraction
@@ -242,16 +243,7 @@ def big_match(discount: Fraction = NINE_TENTHS) -> KnownGame:
     The rows of the absorbing states (actions irrelevant there) are uniform.
     """
     d = Fraction(discount)
-    transitions = np.zeros((3, 2, 2, 3))
-    transitions[0, 0, 0, 1] = transitions[0, 0, 1, 2] = 1.0
-    transitions[0, 1, :, 0] = 1.0
-    transitions[1, :, :, 1] = transitions[2, :, :, 2] = 1.0
-    reward = np.zeros((3, 2, 2))
-    reward[0] = [[1, 0], [0, 1]]
-    reward[1] = 1.0
-    game = MarkovGame(transitions, np.stack([reward, -reward]), [1.0, 0.0, 0.0], float(d),
-                      state_labels=["play", "won", "lost"],
-                      action_labels=[["T", "B"], ["L", "R"]])
+    game = classic.big_match(discount=float(d))  # the game under test is the scenario's
     p = (1 - d) / (2 - d)
     half = [F(1, 2), F(1, 2)]
     profile = _profile([[p, 1 - p], half, half], [half, half, half])

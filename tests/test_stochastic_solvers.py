@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from games.classic import big_match
 from gametools import MarkovGame, NormalFormGame, nash_conv
 from gametools.errors import InvalidArgumentError
 from gametools.model import time_indexed
@@ -36,18 +37,6 @@ EXACT_METHODS = [shapley_iteration, hoffman_karp]
 # ------------------------------------------------------------------------------------------
 # games and an independent reference solver
 # ------------------------------------------------------------------------------------------
-
-def big_match(discount: float) -> MarkovGame:
-    """The Big Match as in games/classic.py: state 0 plays, states 1 / 2 absorb paying 1 / 0."""
-    transitions = np.zeros((3, 2, 2, 3))
-    transitions[0, 0, 0, 1] = transitions[0, 0, 1, 2] = 1.0
-    transitions[0, 1, :, 0] = 1.0
-    transitions[1, :, :, 1] = transitions[2, :, :, 2] = 1.0
-    reward = np.zeros((3, 2, 2))
-    reward[0] = [[1, 0], [0, 1]]
-    reward[1] = 1.0
-    return MarkovGame(transitions, np.stack([reward, -reward]), [1.0, 0.0, 0.0], discount)
-
 
 def two_state_game() -> MarkovGame:
     """REFERENCES.md two-state game [C]: state 0 pays [[2, -1], [-1, 1]]; matching actions stay in
@@ -128,7 +117,7 @@ def assert_certified(result, game: MarkovGame, tol: float = 1e-8) -> None:
 def test_big_match_value_and_strategies(method, discount):
     # REFERENCES.md "Stochastic games" (Blackwell-Ferguson 1968): normalised value 1/2 for every
     # discount, so V(play) = 0.5 / (1 - d); T w.p. (1 - d)/(2 - d); player 2 plays L w.p. 1/2.
-    game = big_match(discount)
+    game = big_match(discount=discount)
     result = method(game)
     assert result.status == "success"
     values = result.extra["state_values"]
@@ -308,11 +297,11 @@ def test_zero_sum_solvers_reject_bad_games():
     with pytest.raises(NotFullyObservedError, match="player 0"):
         hoffman_karp(hidden)
     with pytest.raises(InvalidArgumentError, match="tol"):
-        shapley_iteration(big_match(0.9), tol=-1.0)
+        shapley_iteration(big_match(discount=0.9), tol=-1.0)
 
 
 def test_shapley_reports_max_iterations():
-    result = shapley_iteration(big_match(0.99), max_iterations=5)
+    result = shapley_iteration(big_match(discount=0.99), max_iterations=5)
     assert result.status == "max_iterations"
     assert result.equilibria  # still a certified profile, never None
     assert result.equilibria[0].regret > 0
@@ -509,6 +498,6 @@ def test_backward_induction_three_players():
 
 def test_backward_induction_rejects_cycles_and_bad_options():
     with pytest.raises(NotAcyclicError, match="cycle"):
-        backward_induction(big_match(0.9))
+        backward_induction(big_match(discount=0.9))
     with pytest.raises(InvalidArgumentError, match="selection"):
         backward_induction(two_stage(STAG_HUNT), selection="nicest")  # type: ignore[arg-type]

@@ -44,8 +44,13 @@ import numpy as np
 
 from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame, NormalFormGame
-from gametools.solvers.result import (Clique, Equilibrium, SolverResult, make_equilibrium,
-                                      make_markov_equilibrium)
+from gametools.solvers.result import (
+    Clique,
+    Equilibrium,
+    SolverResult,
+    make_equilibrium,
+    make_markov_equilibrium,
+)
 
 __all__ = ["Clique", "Equilibrium", "SolverResult", "make_equilibrium", "solve", "METHODS",
            "Method", "default_method"]

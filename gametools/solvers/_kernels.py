@@ -35,9 +35,10 @@ def _jit(function):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def _split_basis(simplex, d, is_zero, rows, in_basis):  # pragma: no cover
+def _split_basis(simplex, d, is_zero, rows, in_basis, support):  # pragma: no cover
     """Decode a basis: ``is_zero[j]`` for its coordinate constraints ``z_j = 0``, ``rows[:size]``
-    and ``in_basis`` for its rows of ``M z = 1``; returns ``size``."""
+    and ``in_basis`` for its rows of ``M z = 1``, ``support[:free]`` for the other coordinates;
+    returns ``(size, free)`` (a square reduced system needs ``size == free``)."""
     for j in range(d):
         is_zero[j] = False
     for i in range(in_basis.shape[0]):
@@ -51,7 +52,12 @@ def _split_basis(simplex, d, is_zero, rows, in_basis):  # pragma: no cover
             rows[size] = c - d
             in_basis[c - d] = True
             size += 1
-    return size
+    free = 0
+    for j in range(d):
+        if not is_zero[j]:
+            support[free] = j
+            free += 1
+    return size, free
 
 
 @_jit
@@ -101,12 +107,7 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
         proved[k] = False
         # the basis fixes z_i = 0 for its coordinate constraints; the rest is a k x k system
         # (rows of M restricted to the support)
-        size = _split_basis(simplices[k], d, is_zero, rows, in_basis)
-        free = 0
-        for j in range(d):
-            if not is_zero[j]:
-                support[free] = j
-                free += 1
+        size, free = _split_basis(simplices[k], d, is_zero, rows, in_basis, support)
         if free != size:
             continue
         for i in range(size):
@@ -258,12 +259,7 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     in_basis = np.empty(r, dtype=np.bool_)
     for k in range(count):
         proved[k] = False
-        size = _split_basis(simplices[k], d, is_zero, rows, in_basis)
-        free = 0
-        for j in range(d):
-            if not is_zero[j]:
-                support[free] = j
-                free += 1
+        size, free = _split_basis(simplices[k], d, is_zero, rows, in_basis, support)
         if free != size:
             continue
         if size == 0:
