@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from gametools._io import jsonable
 from gametools.cli.common import (
     add_json_flag,
     add_param_flag,
-    format_vector,
     load_game_argument,
     print_json,
 )
+from gametools.cli.tables import solve_report
 
 __all__ = ["register"]
 
@@ -46,22 +45,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(document)
         return 0
-    print(f"method: {result.method}   status: {result.status}   complete: {result.complete}   "
-          f"exact: {result.exact}")
-    if result.message:
-        print(result.message)
-    for k, equilibrium in enumerate(result.equilibria):
-        print(f"equilibrium {k}: payoffs {format_vector(equilibrium.payoffs)}  "
-              f"regret {equilibrium.regret:.2e}")
-        exact = equilibrium.strategies_exact
-        for i, strategy in enumerate(equilibrium.strategies):
-            shown = ("[" + ", ".join(map(str, exact[i])) + "]" if exact is not None
-                     else format_vector(strategy))
-            print(f"  player {i}: {shown}")
-    if not result.equilibria:
-        print("no equilibrium found" + (" (the set is complete: there is none of this kind)"
-                                         if result.complete else ""))
-    for key in ("summary", "reference"):
-        if key in document:
-            print(f"{key}: {json.dumps(document[key])}")
+    print(solve_report(game, result, summary=document.get("summary"),
+                       reference=document.get("reference")))
     return 0
