@@ -41,7 +41,7 @@ BLOCK_TORCH = textwrap.dedent("""
 def run_without_torch(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` after BLOCK_TORCH in a fresh interpreter; stdout/stderr captured."""
     return subprocess.run([sys.executable, "-c", BLOCK_TORCH + textwrap.dedent(code)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
 def cli_without_torch(*argv: str) -> subprocess.CompletedProcess[str]:

@@ -27,9 +27,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from gametools import __version__
 from gametools.cli import examples, exploit, games, run, solve, train
 from gametools.cli.common import EXIT_USER_ERROR, CommandError, load_game_argument
-from gametools import __version__
 from gametools.errors import GametoolsError
 
 __all__ = ["EXIT_USER_ERROR", "CommandError", "load_game_argument", "main"]

@@ -32,5 +32,5 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(str(path)) for path in paths)
     for path in paths:
-        print(f"{str(path):<{width}}  {EXAMPLES[path.name]}")
+        print(f"{path!s:<{width}}  {EXAMPLES[path.name]}")
     return 0

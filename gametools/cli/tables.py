@@ -288,8 +288,9 @@ def exploit_report(game: Any, result: Any) -> str:
     """The plain-text report of ``gametools exploit``: NashConv, then one row per player."""
     tolerance = (f", tolerance {format_number(result.tolerance, 2)}"
                  if result.tolerance else "")
-    lines = [f"NashConv {format_number(result.nash_conv, 10)} ({result.kind}{tolerance})   "
-             f"exploitability (NashConv / N) {format_number(result.exploitability, 10)}"]
+    headline = (f"NashConv {format_number(result.nash_conv, 10)} ({result.kind}{tolerance})   "
+                f"exploitability (NashConv / N) {format_number(result.exploitability, 10)}")
+    lines = [headline]
     rows = [[game.player_labels[i], format_number(result.values[i], 10),
              format_number(result.best_response_values[i], 10),
              format_number(result.per_player[i], 10), result.per_player_kind[i]]
