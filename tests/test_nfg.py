@@ -480,3 +480,18 @@ def test_read_nfg_error_names_the_file(tmp_path: Path) -> None:
         read_nfg(path)
     assert info.value.line == 2 and info.value.source == str(path)
     assert isinstance(info.value, ValueError)
+
+
+def test_tiny_exact_payoff_solves_and_prints_json(tmp_path, capsys) -> None:
+    # 1e-5000 is an exact rational with a 5001-digit denominator: beyond str(int)'s default
+    # 4300-digit limit, it must still print exactly (the game is pure coordination, by hand
+    # (row 0, col 0) is an equilibrium)
+    import json
+
+    from gametools.cli import main
+    path = tmp_path / "tiny.nfg"
+    path.write_text('NFG 1 R "t" { "a" "b" } { 2 2 }\n1e-5000 0 0 1 1 0 0 1\n')
+    assert main(["solve", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["status"] == "success" and document["equilibria"]
+    assert main(["solve", str(path)]) == 0
