@@ -51,6 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gametools.errors import GameValidationError
+from gametools.limits import check
 
 __all__ = ["NormalFormGame", "MarkovGame", "time_indexed", "contract_others", "ROW_SUM_TOLERANCE",
            "EXIT_PROBABILITY_FLOOR"]
@@ -511,6 +512,9 @@ class MarkovGame:
                     not np.all(array == np.round(array)):
                 raise GameValidationError("observations", "must be integers (observation ids)")
         array = array.astype(np.int64)
+        if array.size:
+            # policies get one row per observation id: an id of 10^12 would ask for terabytes
+            check("max_observation_id", int(array.max()), "largest observation id")
         negative = array < 0
         if negative.any():
             index = _first_index(negative)
