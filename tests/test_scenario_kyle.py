@@ -32,12 +32,10 @@ SECOND = {"sigma_v": 2.0, "sigma_u": 0.5, "p0": 10.0}
 
 
 def require_exact(result) -> None:
-    """The market maker's dummy move at the insider step must not cost the exact evaluator."""
+    """The evaluator must be exact: the market maker's no-effect action in the insider step is a
+    dummy move that perfect recall ignores, so its best response is exact, not an upper bound."""
     kinds = getattr(result, "per_player_kind", (result.kind,))
-    if any(kind != "exact" for kind in kinds):
-        pytest.xfail("ENHANCEMENT (lead, see test_dummy_moves_keep_the_exact_best_response): the "
-                     "perfect-recall check treats the market maker's no-effect action in the "
-                     "insider step as forgotten, so its best response is only an upper bound")
+    assert all(kind == "exact" for kind in kinds), kinds
 
 
 # ------------------------------------------------------------------------------------------
