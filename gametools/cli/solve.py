@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
                 game, result.equilibria[0].strategies, **params))
         if scenario.reference is not None:
             document["reference"] = jsonable(scenario.reference(**params))
+        if scenario.continuum is not None:  # solved without a grid; the grid's error beside it
+            document["continuum"] = jsonable(scenario.continuum(document.get("summary"), **params))
     if args.json:
         print_json(document)
         return 0
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if not result.equilibria:
         print("no equilibrium found" + (" (the set is complete: there is none of this kind)"
                                          if result.complete else ""))
-    for key in ("summary", "reference"):
+    for key in ("summary", "reference", "continuum"):
         if key in document:
             print(f"{key}: {json.dumps(document[key])}")
     return 0
