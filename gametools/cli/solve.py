@@ -8,6 +8,7 @@ Exit status: 0 when the result is certified, 2 for a user error, 3 when the solv
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -55,11 +56,15 @@ def run(args: argparse.Namespace) -> int:
                 game, result.equilibria[0].strategies, **params))
         if scenario.reference is not None:
             document["reference"] = jsonable(scenario.reference(**params))
+        if scenario.continuum is not None:  # solved without a grid; the grid's error beside it
+            document["continuum"] = jsonable(scenario.continuum(document.get("summary"), **params))
     if args.json:
         print_json(document)
         return _exit_status(result, certified)
     print(solve_report(game, result, summary=document.get("summary"),
                        reference=document.get("reference")))
+    if "continuum" in document:
+        print("\nsolved in the continuum (no grid): " + json.dumps(document["continuum"]))
     return _exit_status(result, certified)
 
 
