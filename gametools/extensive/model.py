@@ -645,32 +645,32 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         infoset_parent[mine] = reference[mine]
         # sequence -> infoset it belongs to (sequence 0: none)
         seq_infoset = np.full(game.num_sequences[i], -1, dtype=np.int64)
-        for k in mine:
-            sl = game.infoset_slice(int(k))
-            seq_infoset[1 + sl.start:1 + sl.stop] = k
+        seq_infoset[1:] = np.repeat(mine, game.infoset_num_actions[mine])
         seq_infoset_all.append(seq_infoset)
         ok = mismatch.size == 0
         bad_infoset = int(mine_ids[mismatch[0]]) if mismatch.size else -1
         depth = np.zeros(num_infosets, dtype=np.int64)
         if ok:
-            # own depth of infosets by pointer jumping; absent-mindedness shows as a cycle
+            # own depth of every infoset by pointer doubling (O(log depth) passes); with
+            # absent-mindedness the chain of own parent infosets has a cycle and never ends
             above = seq_infoset[reference[mine]]
-            depth_mine = np.zeros(mine.size, dtype=np.int64)
             position = np.full(num_infosets, -1, dtype=np.int64)
             position[mine] = np.arange(mine.size)
-            current = above.copy()
-            for _ in range(mine.size + 1):
-                alive = current >= 0
+            pointer = np.where(above >= 0, position[np.maximum(above, 0)], -1)
+            depth_mine = (pointer >= 0).astype(np.int64)
+            for _ in range(int(np.log2(max(mine.size, 1))) + 3):
+                alive = pointer >= 0
                 if not alive.any():
                     break
-                depth_mine[alive] += 1
-                current[alive] = seq_infoset[reference[current[alive]]]
+                target = pointer[alive]
+                new_depth = depth_mine.copy()
+                new_depth[alive] += depth_mine[target]
+                new_pointer = pointer.copy()
+                new_pointer[alive] = pointer[target]
+                depth_mine, pointer = new_depth, new_pointer
             else:
                 ok = False
-                bad_infoset = int(mine[np.flatnonzero(current >= 0)[0]])
-            if ok and (above == mine).any():
-                ok = False
-                bad_infoset = int(mine[np.flatnonzero(above == mine)[0]])
+                bad_infoset = int(mine[np.flatnonzero(pointer >= 0)[0]])
             depth[mine] = depth_mine
         recall.append(ok)
         witness.append(bad_infoset)

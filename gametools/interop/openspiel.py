@@ -899,7 +899,8 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
             node = builder.chance(at, probabilities=[_exact_number(p) for _, p in outcomes],
                                   labels=[state.action_to_string(pyspiel.PlayerId.CHANCE, a)
                                           for a, _ in outcomes])
-            for k, (action, _) in enumerate(outcomes):
+            # children are pushed last-first so that the walk is in preorder
+            for k, (action, _) in reversed(list(enumerate(outcomes))):
                 stack.append((state.child(action), (node, k)))
         elif state.is_simultaneous_node():
             legal = [state.legal_actions(p) for p in range(num_players)]
@@ -913,7 +914,7 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
                     following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
                 parents = following
                 count += len(following)
-            for where, joint in parents:
+            for where, joint in reversed(parents):
                 child = state.clone()
                 child.apply_actions(list(joint))
                 stack.append((child, where))
@@ -923,7 +924,7 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
             ident = infoset(player, state.information_state_string(player), legal, state)
             node = builder.decision(at, player=player, infoset=ident[1],
                                     actions=[state.action_to_string(player, a) for a in legal])
-            for k, action in enumerate(legal):
+            for k, action in reversed(list(enumerate(legal))):
                 stack.append((state.child(action), (node, k)))
     extensive = builder.build(title=game_type.long_name,
                               player_labels=[f"Player {i}" for i in range(num_players)])
