@@ -75,7 +75,12 @@ def test_team_learners_reach_the_team_optimum(algorithm: str) -> None:
     # the team optimum (0, 0) pays 10 to both; it is the payoff-dominant equilibrium
     assert [int(np.argmax(p[0])) for p in result.profile] == [0, 0]
     # stochastic policies are near-deterministic after a tiny budget: within 1% of the payoff 10
-    assert result.exploitability.nash_conv <= 0.1
+    report = result.exploitability
+    assert min(report.values) >= 9.9
+    if algorithm == "central":  # a correlated policy: its gap to a coarse correlated equilibrium
+        assert report.concept == "coarse_correlated" and report.gap <= 0.1
+    else:
+        assert report.nash_conv <= 0.1
 
 
 @pytest.mark.parametrize("algorithm", ["qmix", "central"])

@@ -123,6 +123,8 @@ class Learner(abc.ABC):
     config_type: ClassVar[type[LearnerConfig]]
     supports_continuous: ClassVar[bool] = False
     requires_cooperative: ClassVar[bool] = False
+    #: whether the learner plays one correlated joint policy (see :meth:`joint_policy`)
+    correlated: ClassVar[bool] = False
 
     def __init__(self, env: VectorEnv, config: LearnerConfig, *, seed: int) -> None:
         if not isinstance(config, self.config_type):
@@ -156,6 +158,11 @@ class Learner(abc.ABC):
         Returns action probabilities ``(K, n)`` for discrete actions, or deterministic actions
         ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy).
         """
+
+    def joint_policy(self) -> Any:
+        """A correlated learner's joint policy ``(S, A)`` on its tabular game (others: none)."""
+        raise InvalidArgumentError(f"{self.name} plays independent per-agent policies; use "
+                                   "policy()")
 
     @abc.abstractmethod
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
