@@ -238,6 +238,11 @@ def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
                               f"{document.get('format') if isinstance(document, dict) else '?'})")
     for key, value in expected.items():
         saved = document.get(key)
+        if key == "config" and isinstance(saved, dict) and isinstance(value, dict):
+            # total_steps may grow (extending a finished run); fields added to the config since
+            # the checkpoint was written compare at their defaults
+            saved = {**value, **saved, "total_steps": value.get("total_steps")}
+            saved = {k: v for k, v in saved.items() if k in value}
         if saved == value:
             continue
         if key == "config" and isinstance(saved, dict):
@@ -324,6 +329,11 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         Output folder for metrics, checkpoints, ``game.npz``, ``policy.npz``, ``result.json``.
     resume : bool
         Continue from ``out/checkpoint.pt`` when it exists (refused if it belongs to another run).
+        A killed run resumes exactly (on CPU, the same metrics and policies as an uninterrupted
+        run). A finished run is *extended* by resuming it with a larger ``config.total_steps``;
+        schedules defined by ``total_steps`` (IQL/QMIX's epsilon annealing) then follow the new
+        total from the resume point on, so an extended run equals an uninterrupted run of the
+        new length only for learners without such schedules.
     progress : bool
         Show a progress bar.
     device : {"cpu", "cuda"}
@@ -366,6 +376,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             env.load_state_dict(document["env"])
             steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
                 float(document["wall_time"])
+            if steps > config.total_steps:
+                raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
+                                      f"beyond total_steps={config.total_steps}; raise "
+                                      "total_steps to extend it")
         elif checkpoint is not None and checkpoint.exists() and not resume:
             checkpoint.unlink()  # a fresh run must not be resumed from an older one later
 
