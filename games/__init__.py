@@ -4,7 +4,8 @@
 the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
-from games import auctions, bank_run, classic, execution, kyle, microstructure, oligopoly, portfolio
+from games import (auctions, bank_run, classic, execution, kyle, microstructure, oligopoly,
+                   order_book, portfolio)
 
 SCENARIOS = (
     *classic.SCENARIOS,
@@ -15,6 +16,7 @@ SCENARIOS = (
     *microstructure.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
+    *order_book.SCENARIOS,
 )
 
 __all__ = ["SCENARIOS"]
