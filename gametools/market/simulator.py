@@ -293,6 +293,28 @@ def mean_and_error(values: np.ndarray) -> dict[str, float | int]:
 _NO_KEY = torch.iinfo(torch.int64).min
 
 
+@dataclass
+class _Book:
+    """``B`` limit order books over a fixed set of slots (see :meth:`MarketSimulator.run`)."""
+
+    price: torch.Tensor        # (B, S) int64 ticks
+    quantity: torch.Tensor     # (B, S) int64: > 0 bid, < 0 ask, 0 empty
+    priority: torch.Tensor     # (B, S) int64: side * price * scale - time
+    scale: int                 # exceeds every time stamp
+
+
+@dataclass
+class _Ledger:
+    """Accounts and running statistics updated by each fill."""
+
+    cash: torch.Tensor
+    position: torch.Tensor
+    stats: dict[str, torch.Tensor]
+    fundamental: torch.Tensor
+    equilibrium: torch.Tensor
+    half_quantity: torch.Tensor
+
+
 class MarketSimulator:
     """``B`` markets of one design run in lockstep; :meth:`run` plays one episode in each.
 
@@ -350,22 +372,25 @@ class MarketSimulator:
         """``(B, N, 2Q)`` int64 marginal private values, non-increasing along the last axis."""
         c, b, q = self.config, self.num_markets, self.config.max_units
         pv = torch.zeros(b, c.num_agents, 2 * q, dtype=torch.int64, device=self.device)
-        for i, model in enumerate(c.value_model):
-            if model == "units":
-                draws = torch.randint(c.value_low, c.value_high + 1, (b, q),
-                                      generator=self.generator, device=self.device)
-                if c.fixed_side[i] > 0:   # values of units 1..Q, decreasing
-                    pv[:, i, q:] = torch.sort(draws, dim=1, descending=True).values
-                    pv[:, i, :q] = pv[:, i, q:q + 1]
-                else:                     # costs of units 1..Q at Q-1, Q-2, ..., increasing
-                    costs = torch.sort(draws, dim=1).values
-                    pv[:, i, :q] = costs.flip(1)
-                    pv[:, i, q:] = pv[:, i, q - 1:q]
-            elif model == "wellman":
-                draws = torch.randn(b, 2 * q, generator=self.generator, device=self.device,
-                                    dtype=torch.float64) * math.sqrt(c.private_variance)
-                pv[:, i] = torch.sort(draws.round().to(torch.int64), dim=1,
-                                      descending=True).values
+        units = [i for i, m in enumerate(c.value_model) if m == "units"]
+        if units:
+            draws = torch.randint(c.value_low, c.value_high + 1, (b, len(units), q),
+                                  generator=self.generator, device=self.device)
+            buyer = torch.tensor([c.fixed_side[i] > 0 for i in units], device=self.device)
+            values = torch.sort(draws, dim=2, descending=True).values  # units 1..Q, decreasing
+            costs = torch.sort(draws, dim=2).values                      # units 1..Q, increasing
+            # a buyer's value of unit k+1 at Q + k (positions below 0 repeat the first value);
+            # a seller's cost of unit k+1 at Q - 1 - k (positions above 0 repeat the first cost)
+            as_buyer = torch.cat([values[:, :, :1].expand(b, len(units), q), values], 2)
+            as_seller = torch.cat([costs.flip(2), costs[:, :, :1].expand(b, len(units), q)], 2)
+            pv[:, units] = torch.where(buyer[None, :, None], as_buyer, as_seller)
+        wellman = [i for i, m in enumerate(c.value_model) if m == "wellman"]
+        if wellman:
+            draws = torch.randn(b, len(wellman), 2 * q, generator=self.generator,
+                                device=self.device, dtype=torch.float64
+                                ) * math.sqrt(c.private_variance)
+            pv[:, wellman] = torch.sort(draws.round().to(torch.int64), dim=2,
+                                        descending=True).values
         return pv
 
     def _competitive(self, pv: torch.Tensor
@@ -446,10 +471,13 @@ class MarketSimulator:
             s.reset(self, pv)
 
         slots = self.num_slots
-        book_price = torch.zeros(b, slots, dtype=torch.int64, device=dev)
-        book_qty = torch.zeros(b, slots, dtype=torch.int64, device=dev)
-        book_side = torch.zeros(b, slots, dtype=torch.int64, device=dev)
-        book_time = torch.zeros(b, slots, dtype=torch.int64, device=dev)
+        # the book: per slot its price, signed quantity (+ bid, - ask, 0 empty) and priority key
+        # (higher = better for a counterparty: price first, then earlier time), so finding the
+        # best eligible resting order is one masked argmax
+        book = _Book(torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     (t_max + 1) * self.max_orders + 1)
         cash = torch.zeros(b, n, dtype=torch.int64, device=dev)
         position = torch.zeros(b, n, dtype=torch.int64, device=dev)
         fundamental = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
@@ -457,7 +485,6 @@ class MarketSimulator:
             "volume", "trades", "sq_fund", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
             "vol_late", "spread_sum", "spread_n", "eq_sum")}
         owner = self.owner
-        key_scale = (t_max + 1) * self.max_orders + 1
         for t in range(t_max):
             if c.fundamental:
                 fundamental = (c.mean_reversion * c.mean_fundamental
@@ -467,15 +494,13 @@ class MarketSimulator:
                     fundamental - c.mean_fundamental)
             else:
                 estimate = fundamental
+            equilibrium = fundamental + ce_offset if c.fundamental else ce_offset
             agent = arrivals[:, t]
             # the arriving agent withdraws all its resting orders
-            book_qty = torch.where(owner[None, :] == agent[:, None], 0, book_qty)
-            live = book_qty > 0
-            bids = live & (book_side > 0)
-            asks = live & (book_side < 0)
-            best_bid = torch.where(bids, book_price.to(torch.float64),
-                                   -math.inf).amax(1)
-            best_ask = torch.where(asks, book_price.to(torch.float64), math.inf).amin(1)
+            book.quantity = torch.where(owner[None, :] == agent[:, None], 0, book.quantity)
+            prices = book.price.to(torch.float64)
+            best_bid = torch.where(book.quantity > 0, prices, -math.inf).amax(1)
+            best_ask = torch.where(book.quantity < 0, prices, math.inf).amin(1)
             both = torch.isfinite(best_bid) & torch.isfinite(best_ask)
             stats["spread_sum"] += torch.where(both, best_ask - best_bid, 0.0)
             stats["spread_n"] += both.to(torch.float64)
@@ -507,76 +532,40 @@ class MarketSimulator:
                 price[idx, :width] = orders.price.clamp(c.min_price, c.max_price)
                 qty[idx, :width] = orders.quantity.clamp(min=0)
                 market[idx, :width] = orders.market_order
+            # position limits count this arrival's earlier orders as if they had filled
+            buys = torch.where(side > 0, qty, 0)
+            sells = torch.where(side < 0, qty, 0)
+            buy_room = (high[agent] - pos)[:, None] - (buys.cumsum(1) - buys)
+            sell_room = (pos - low[agent])[:, None] - (sells.cumsum(1) - sells)
+            qty = torch.where(side != 0, torch.minimum(
+                qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
+            limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
             traded = torch.zeros(b, dtype=torch.bool, device=dev)
-            shout_price = torch.zeros(b, dtype=torch.float64, device=dev)
-            shout_side = torch.zeros(b, dtype=torch.int64, device=dev)
-            committed_buy = torch.zeros(b, dtype=torch.int64, device=dev)
-            committed_sell = torch.zeros(b, dtype=torch.int64, device=dev)
+            shouting = qty > 0
+            last = shouting.any(1)
+            last_k = (shouting.cumsum(1) == shouting.sum(1, keepdim=True)).to(torch.int64
+                                                                              ).argmax(1)
+            shout_side = torch.where(last, side.gather(1, last_k[:, None])[:, 0], 0)
+            shout_price = torch.where(last, limit.gather(1, last_k[:, None])[:, 0], 0
+                                      ).to(torch.float64)
+            ledger = _Ledger(cash, position, stats, fundamental, equilibrium, half_quantity)
             for k in range(self.max_orders):
-                s_k = side[:, k]
-                # position limits count this arrival's earlier orders as if filled
-                room = torch.where(s_k > 0, high[agent] - pos - committed_buy,
-                                   pos - low[agent] - committed_sell)
-                remaining = torch.where(s_k != 0, torch.minimum(qty[:, k], room.clamp(min=0)), 0)
-                committed_buy += torch.where(s_k > 0, remaining, 0)
-                committed_sell += torch.where(s_k < 0, remaining, 0)
-                limit = torch.where(market[:, k], torch.where(s_k > 0, c.max_price, c.min_price),
-                                    price[:, k])
-                shouting = remaining > 0
-                shout_side = torch.where(shouting, s_k, shout_side)
-                shout_price = torch.where(shouting, limit.to(torch.float64), shout_price)
-                active = shouting
-                while bool(active.any()):
-                    crosses = torch.where(s_k[:, None] > 0, book_price <= limit[:, None],
-                                          book_price >= limit[:, None])
-                    eligible = (book_qty > 0) & (book_side == -s_k[:, None]) & crosses \
-                        & active[:, None]
-                    key = torch.where(s_k[:, None] > 0, -book_price, book_price) * key_scale \
-                        - book_time
-                    key = torch.where(eligible, key, _NO_KEY)
-                    best = key.argmax(1)
-                    hit = eligible.any(1)
-                    resting_qty = book_qty.gather(1, best[:, None])[:, 0]
-                    fill = torch.where(hit, torch.minimum(remaining, resting_qty), 0)
-                    trade_price = book_price.gather(1, best[:, None])[:, 0]
-                    book_qty.scatter_add_(1, best[:, None], -fill[:, None])
-                    counterparty = owner[best]
-                    buyer = torch.where(s_k > 0, agent, counterparty)
-                    seller = torch.where(s_k > 0, counterparty, agent)
-                    value = fill * trade_price
-                    cash.scatter_add_(1, buyer[:, None], -value[:, None])
-                    cash.scatter_add_(1, seller[:, None], value[:, None])
-                    position.scatter_add_(1, buyer[:, None], fill[:, None])
-                    position.scatter_add_(1, seller[:, None], -fill[:, None])
-                    remaining = remaining - fill
-                    f = fill.to(torch.float64)
-                    p = trade_price.to(torch.float64)
-                    equilibrium = fundamental + ce_offset if c.fundamental else ce_offset
-                    stats["trades"] += hit.to(torch.float64)
-                    stats["sq_fund"] += f * (p - fundamental) ** 2
-                    deviation = f * (p - equilibrium) ** 2
-                    stats["sq_eq"] += deviation
-                    stats["eq_sum"] += f * equilibrium
-                    early = stats["volume"] < half_quantity
-                    stats["sq_eq_early"] += torch.where(early, deviation, 0.0)
-                    stats["vol_early"] += torch.where(early, f, 0.0)
-                    stats["sq_eq_late"] += torch.where(early, 0.0, deviation)
-                    stats["vol_late"] += torch.where(early, 0.0, f)
-                    stats["volume"] += f
-                    traded |= hit
-                    # the accepted shout is the resting order, on the other side
-                    shout_price = torch.where(hit, p, shout_price)
-                    shout_side = torch.where(hit, -s_k, shout_side)
-                    active = hit & (remaining > 0)
-                rest = (remaining > 0) & ~market[:, k]
-                slot = self.slot_start[agent] + k
-                book_price[rows, slot] = torch.where(rest, limit, book_price[rows, slot])
-                book_side[rows, slot] = torch.where(rest, s_k, book_side[rows, slot])
-                book_time[rows, slot] = torch.where(rest, t * self.max_orders + k,
-                                                    book_time[rows, slot])
-                book_qty[rows, slot] = torch.where(rest, remaining, book_qty[rows, slot])
+                if k == 0:
+                    subset = None
+                else:
+                    subset = torch.nonzero(shouting[:, k])[:, 0]
+                    if subset.numel() == 0:
+                        continue
+                hit, hit_price = self._submit(book, ledger, subset, agent, side[:, k],
+                                              limit[:, k], qty[:, k], ~market[:, k],
+                                              t * self.max_orders + k)
+                where = rows if subset is None else subset
+                traded[where] |= hit
+                # the accepted shout is the resting order hit, on the other side
+                shout_price[where] = torch.where(hit, hit_price, shout_price[where])
+                shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
             if c.clear_after_trade:
-                book_qty = torch.where(traded[:, None], 0, book_qty)
+                book.quantity = torch.where(traded[:, None], 0, book.quantity)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
@@ -591,6 +580,79 @@ class MarketSimulator:
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
         return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
+
+    def _submit(self, book: _Book, ledger: _Ledger, subset: torch.Tensor | None,
+                agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
+                quantity: torch.Tensor, rests: torch.Tensor, time: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Match one incoming order per market (in ``subset``, all when None) against the book,
+        fill by price-time priority at resting prices, and rest a limit order's remainder.
+
+        Returns whether it traded and its last trade price, ``(M,)`` each.
+        """
+        if subset is not None:
+            agent, side, limit = agent[subset], side[subset], limit[subset]
+            quantity, rests = quantity[subset], rests[subset]
+            price, signed, priority = (book.price[subset], book.quantity[subset],
+                                       book.priority[subset])
+            markets = subset
+        else:
+            price, signed, priority = book.price, book.quantity, book.priority
+            markets = torch.arange(agent.shape[0], device=agent.device)
+        scale = book.scale
+        # a resting ask at price p (key -p*scale - time) is acceptable to a bid at L iff
+        # p <= L iff key > -(L + 1) * scale; a bid at p to an ask at L iff key > (L - 1) * scale
+        threshold = torch.where(side > 0, -(limit + 1) * scale, (limit - 1) * scale)
+        remaining = quantity.clone()
+        hit_any = torch.zeros_like(side, dtype=torch.bool)
+        hit_price = torch.zeros_like(side, dtype=torch.float64)
+        n = ledger.cash.shape[1]
+        stats = ledger.stats
+        active = remaining > 0
+        while bool(active.any()):
+            opposite = (signed * side[:, None] < 0) & active[:, None]
+            key = torch.where(opposite, priority, _NO_KEY)
+            best = key.argmax(1, keepdim=True)
+            hit = key.gather(1, best)[:, 0] > threshold
+            resting = signed.gather(1, best)[:, 0].abs()
+            fill = torch.where(hit, torch.minimum(remaining, resting), 0)
+            signed.scatter_add_(1, best, (fill * side)[:, None])  # shrinks the resting order
+            trade_price = price.gather(1, best)[:, 0]
+            counterparty = self.owner[best[:, 0]]
+            buyer = torch.where(side > 0, agent, counterparty)
+            seller = torch.where(side > 0, counterparty, agent)
+            value = fill * trade_price
+            ledger.cash.view(-1).index_add_(0, markets * n + buyer, -value)
+            ledger.cash.view(-1).index_add_(0, markets * n + seller, value)
+            ledger.position.view(-1).index_add_(0, markets * n + buyer, fill)
+            ledger.position.view(-1).index_add_(0, markets * n + seller, -fill)
+            remaining = remaining - fill
+            f = fill.to(torch.float64)
+            p = trade_price.to(torch.float64)
+            equilibrium = ledger.equilibrium[markets]
+            deviation = f * (p - equilibrium) ** 2
+            early = (stats["volume"][markets] < ledger.half_quantity[markets]).to(torch.float64)
+            for name, contribution in (
+                    ("sq_fund", f * (p - ledger.fundamental[markets]) ** 2),
+                    ("sq_eq", deviation), ("eq_sum", f * equilibrium),
+                    ("sq_eq_early", early * deviation), ("vol_early", early * f),
+                    ("sq_eq_late", (1 - early) * deviation), ("vol_late", (1 - early) * f),
+                    ("volume", f), ("trades", hit.to(torch.float64))):
+                stats[name].index_add_(0, markets, contribution)
+            hit_any |= hit
+            hit_price = torch.where(hit, p, hit_price)
+            active = hit & (remaining > 0)
+        rest = (remaining > 0) & rests
+        slot = self.slot_start[agent] + time % self.max_orders  # the order's own slot
+        local = torch.arange(agent.shape[0], device=agent.device)
+        price[local, slot] = torch.where(rest, limit, price[local, slot])
+        signed[local, slot] = torch.where(rest, side * remaining, signed[local, slot])
+        priority[local, slot] = torch.where(rest, side * limit * scale - time,
+                                            priority[local, slot])
+        if subset is not None:
+            book.price[subset], book.quantity[subset], book.priority[subset] = \
+                price, signed, priority
+        return hit_any, hit_price
 
     def _statistics(self, stats: dict[str, torch.Tensor], profit: torch.Tensor,
                     cash: torch.Tensor, position: torch.Tensor, gains: torch.Tensor,
