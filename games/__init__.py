@@ -13,6 +13,7 @@ from games import (
     kyle,
     microstructure,
     oligopoly,
+    order_book,
     portfolio,
 )
 
@@ -26,6 +27,7 @@ SCENARIOS = (
     *microstructure.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
+    *order_book.SCENARIOS,
 )
 
 __all__ = ["SCENARIOS"]
