@@ -17,12 +17,15 @@ Column  14/5
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
+
+from gametools._io import fraction_text
 
 __all__ = ["MAX_ROWS", "comparison_table", "exploit_report", "format_number", "format_strategy",
            "render_table", "solve_report"]
@@ -41,7 +44,14 @@ def format_number(value: Any, digits: int = 6) -> str:
     ['0', '0', '0.333333', '14/5', '-1e-17']
     """
     if isinstance(value, Fraction):
-        return str(value)
+        text = fraction_text(value)
+        if len(text) <= 40:
+            return text
+        # a long exact number (such as 1e-5000) as a decimal: float would round it to 0 or inf
+        exact = decimal.Context(prec=digits, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+        quotient = exact.divide(exact.create_decimal(value.numerator),
+                                exact.create_decimal(value.denominator))
+        return f"{quotient:.{digits}g} (exact value in --json)"
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
