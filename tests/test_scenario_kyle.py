@@ -397,3 +397,16 @@ def test_actor_exploitability_reads_the_simulator_observations() -> None:
     # the simulator's boxes clip prices to the value nodes' range (about +-2.3 sd here), so the
     # unclipped equilibrium is a near-equilibrium of the clipped game only
     assert 0 <= out.nash_conv < 0.02 and out.quadrature_error < 1e-4  # kinks at the clips
+
+
+def test_back_1992_limit_and_the_recursion_gap() -> None:
+    from games.kyle import back_1992
+
+    # Back (1992) / REFERENCES.md: N -> infinity, profit -> sigma_v sigma_u, lambda -> sigma_v /
+    # sigma_u; at N = 3 the recursion's profit is 0.687104 (Kyle 1985 Thm 2 instance)
+    out = back_1992(n_auctions=3)
+    assert out["lambda"] == 1.0 and out["insider_profit"] == 1.0
+    assert out["limit_gap"]["insider_profit"] == pytest.approx(0.687104 - 1.0, abs=1e-6)
+    scaled = back_1992(sigma_v=2.0, sigma_u=10.0, n_auctions=2)
+    assert scaled["lambda"] == pytest.approx(0.2) and scaled["insider_profit"] == pytest.approx(20)
+    assert scaled["limit_gap"]["insider_profit"] == pytest.approx(20 * (0.620555 - 1), abs=1e-4)
