@@ -478,7 +478,9 @@ def summarize(game: MarkovGame, profile: Sequence[Any], *, auction: str = "first
 
 #: Grid settings measured to bring the first-price revenue within 2% of (n - 1) / (n + 1)
 #: (CFR on the grid game; revenue error in parentheses).
-GRID_WITHIN_2_PERCENT = {2: "n_values=12, n_bids=25 (-1.2%)"}
+GRID_WITHIN_2_PERCENT = {2: "n_values=12, n_bids=25 (-1.2%)",
+                         3: "no grid under MAX_ROWS (n_values=8, n_bids=17 gives -4.5%; use the "
+                            "continuum value)"}
 
 
 def continuum_solution(grid_summary: Any = None, *, auction: str = "first_price",
