@@ -804,9 +804,8 @@ def glosten_milgrom_select(game: MarkovGame, result: Any, **params: Any) -> Any:
     maker gains from undercutting by one tick). The candidate is the zero-profit quotes at the
     nearest grid prices when that is an exact equilibrium, else rounded outward (always one).
     """
-    from gametools import nash_conv
-
     from games.selection import select_theory_equilibrium
+    from gametools import nash_conv
 
     candidate = glosten_milgrom_profile(game, rounding="nearest", **params)
     rule = "zero-profit quotes (Bertrand competition among market makers, Glosten-Milgrom 1985)"

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from games.kyle import market as kyle_market
 from games.kyle import (
     SCENARIOS,
     build,
@@ -26,6 +25,7 @@ from games.kyle import (
     summarize,
     tabular_policy,
 )
+from games.kyle import market as kyle_market
 from gametools import best_response, nash_conv, policy_values, uniform_profile
 from gametools.scenarios import ScenarioError
 

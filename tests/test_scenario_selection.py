@@ -43,7 +43,7 @@ def test_glosten_milgrom_zero_profit_quotes_come_first() -> None:
 
 
 def test_bank_run_no_run_first_and_run_listed() -> None:
-    game, result, params, scenario = solve_selected("bank_run")
+    _, result, _, _ = solve_selected("bank_run")
     assert np.asarray(result.equilibria[0].payoffs) == pytest.approx([1.812327] * 3, abs=1e-6)
     payoffs = [e["payoffs"] for e in result.extra["selection"]["equilibria"]]
     assert any(p == pytest.approx([1.0] * 3) for p in payoffs)  # the run is listed
@@ -64,7 +64,7 @@ def test_cournot_and_bertrand_symmetric_closed_form_first() -> None:
 def test_theory_profile_off_the_grid_keeps_the_solver_first() -> None:
     # Cournot n = 3: q = 22.5 is not on the step-5 grid; the symmetric pure profile at 20 or 25
     # is not an equilibrium, and the result says so
-    game, result, params, scenario = solve_selected("cournot", n_firms=3)
+    _, result, _, _ = solve_selected("cournot", n_firms=3)
     assert result.extra["selection"]["selected"] == "solver"
     assert "is not an equilibrium of this grid" in result.message
 
