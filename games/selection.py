@@ -73,7 +73,8 @@ def select_theory_equilibrium(game: NormalFormGame | MarkovGame, result: SolverR
     -------
     SolverResult
         Equilibria reordered (theory first, then the others found, duplicates dropped); the
-        message says which rule chose the first one; ``extra["selection"]`` has ``rule``,
+        message says which rule chose the first one; the status becomes ``"success"`` when the
+        theory's profile certifies (even if the solver itself failed); ``extra["selection"]`` has ``rule``,
         ``selected`` (``"theory"`` or ``"solver"`` when the theory's profile is not an
         equilibrium of this grid), ``candidate_regret`` and ``equilibria`` (payoffs and summary
         of each, in the new order).
@@ -111,7 +112,14 @@ def select_theory_equilibrium(game: NormalFormGame | MarkovGame, result: SolverR
     message = "; ".join(x for x in (result.message, note + (
         f"; {others} other equilibri{'um' if others == 1 else 'a'} found, listed with payoffs "
         f"in extra.selection" if others else "")) if x)
+    status = result.status
+    if selected == "theory" and status != "success":
+        # the theory's profile is certified by the exact evaluator whatever the solver did
+        message += (f"; the solver stopped with status {status!r}, the selected profile is "
+                    f"certified by the exact evaluator")
+        status = "success"
     extra = dict(result.extra)
     extra["selection"] = {"rule": rule, "selected": selected,
                           "candidate_regret": float(theory.regret), "equilibria": listing}
-    return dataclasses.replace(result, equilibria=tuple(ordered), message=message, extra=extra)
+    return dataclasses.replace(result, equilibria=tuple(ordered), message=message, extra=extra,
+                               status=status)

@@ -75,3 +75,16 @@ def test_solve_command_reports_the_selection(capsys) -> None:
     assert document["summary"]["bid"] == pytest.approx(97.0)
     assert document["summary"]["ask"] == pytest.approx(103.0)
     assert document["extra"]["selection"]["selected"] == "theory"
+
+
+def test_a_failed_solver_result_gets_the_certified_theory_profile() -> None:
+    import dataclasses
+
+    scenario = get_scenario("bank_run")
+    params = scenario.resolve()
+    game = scenario.builder(**params)
+    failed = dataclasses.replace(solve(game), equilibria=(), status="failed", message="gave up")
+    result = scenario.select(game, failed, **params)
+    # the no-run profile is an exact equilibrium (Diamond-Dybvig; payoff 1.8123 each)
+    assert result.status == "success" and result.equilibria[0].regret == 0.0
+    assert "gave up" in result.message and "certified by the exact evaluator" in result.message
