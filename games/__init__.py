@@ -14,6 +14,7 @@ from games import (
     kyle,
     microstructure,
     oligopoly,
+    order_book,
     portfolio,
 )
 
@@ -28,6 +29,7 @@ SCENARIOS = (
     *avellaneda_stoikov.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
+    *order_book.SCENARIOS,
 )
 
 __all__ = ["SCENARIOS"]
