@@ -6,6 +6,7 @@ the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 
 from games import (
     auctions,
+    avellaneda_stoikov,
     bank_run,
     classic,
     execution,
@@ -25,6 +26,7 @@ SCENARIOS = (
     *kyle.SCENARIOS,
     *holden_subrahmanyam.SCENARIOS,
     *microstructure.SCENARIOS,
+    *avellaneda_stoikov.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
     *order_book.SCENARIOS,

@@ -106,6 +106,7 @@ __all__ = ["KyleGrids", "KyleEnv", "build", "grids", "reference", "kyle_recursio
            "reference_profile", "summarize", "simulator", "project_actions",
            "observation_index", "grid_observations", "tabular_policy", "market",
            "continuum_solution", "linear_profile_exploitability", "actor_exploitability",
+           "back_1992",
            "SCENARIOS"]
 
 INSIDER, MARKET_MAKER = 0, 1
@@ -517,6 +518,24 @@ def reference(**params: Any) -> dict[str, Any]:
             "posterior_variance": out["posterior_variance"]}
 
 
+def back_1992(**params: Any) -> dict[str, Any]:
+    """Back's (1992) continuous-time limit of Kyle's auctions (grid parameters are ignored).
+
+    Price impact ``lambda = sigma_v / sigma_u`` throughout, intensity ``beta(t) = sigma_u /
+    (sigma_v (1 - t))``, posterior variance ``Sigma(t) = sigma_v^2 (1 - t)`` (all information in
+    the price by ``t = 1``) and insider profit ``sigma_v sigma_u``. The ``N``-auction recursion
+    (:func:`kyle_recursion`) converges to it: ``limit_gap`` is the recursion's profit and first
+    price impact minus the limit at this ``n_auctions``.
+    """
+    q = _resolve(params)
+    sigma_v, sigma_u = q["sigma_v"], q["sigma_u"]
+    finite = linear_equilibrium(market(**q))
+    return {"lambda": sigma_v / sigma_u, "insider_profit": sigma_v * sigma_u,
+            "beta_at_start": sigma_u / sigma_v, "posterior_variance_at_end": 0.0,
+            "limit_gap": {"insider_profit": finite.insider_profit - sigma_v * sigma_u,
+                          "first_lambda": finite.profile.lambda_[0] - sigma_v / sigma_u}}
+
+
 def market(**params: Any) -> LinearGaussianMarket:
     """The continuous model of a parameter set (grid parameters are ignored)."""
     q = _resolve(params)
@@ -554,7 +573,8 @@ def continuum_solution(grid_summary: Any = None, **params: Any) -> dict[str, Any
     out: dict[str, Any] = {
         "method": "continuum: linear fixed point (Kyle's backward recursion), certified by the "
                   "exact NashConv against unrestricted deviations",
-        "summary": summary, "nash_conv": eq.nash_conv}
+        "summary": summary, "nash_conv": eq.nash_conv,
+        "back_1992_limit": back_1992(**params)}
     if grid_summary is not None:
         out["discretisation_error"] = {
             key: (float(grid_summary[key] - value) if np.ndim(value) == 0 else

@@ -57,9 +57,9 @@ from scipy.optimize import brentq
 
 from gametools.errors import InvalidArgumentError
 
-__all__ = ["LinearGaussianMarket", "LinearProfile", "LinearEquilibrium", "LinearExploitability",
-           "PolicyExploitability", "linear_equilibrium", "linear_exploitability",
-           "insider_best_response", "market_maker_best_response", "best_response_fixed_point",
+__all__ = ["LinearEquilibrium", "LinearExploitability", "LinearGaussianMarket", "LinearProfile",
+           "PolicyExploitability", "best_response_fixed_point", "insider_best_response",
+           "linear_equilibrium", "linear_exploitability", "market_maker_best_response",
            "policy_exploitability", "posterior_mean"]
 
 

@@ -151,6 +151,11 @@ class Scenario:
         Continuous scenarios solved without a grid: ``continuum(grid_summary, **params)`` returns
         a dict with ``method``, ``summary`` (the continuous equilibrium's statistics, same keys
         as ``summarize``) and, given the grid equilibrium's summary, ``discretisation_error``.
+    select : callable, optional
+        Scenarios whose theory predicts one of several equilibria:
+        ``select(game, result, **params)`` returns the solver's result with that equilibrium
+        first, the selection rule in its message and the equilibria found listed in
+        ``extra["selection"]``.
     """
 
     name: str
@@ -162,6 +167,7 @@ class Scenario:
     simulator: Callable[..., Any] | None = None
     projection: Projection | None = None
     continuum: Callable[..., Mapping[str, Any]] | None = None
+    select: Callable[..., Any] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def resolve(self, **params: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ are derived in the comments.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -89,7 +90,7 @@ def test_back_1992_is_the_limit_of_many_auctions() -> None:
         eq = linear_equilibrium(LinearGaussianMarket(n_auctions=n))
         errors.append(1.0 - eq.insider_profit)
         assert eq.nash_conv < 1e-10
-    assert all(a > b > 0 for a, b in zip(errors, errors[1:]))
+    assert all(a > b > 0 for a, b in itertools.pairwise(errors))
     eq = linear_equilibrium(LinearGaussianMarket(n_auctions=256))
     assert eq.insider_profit == pytest.approx(1.0, abs=0.02)
     assert eq.profile.lambda_[0] == pytest.approx(1.0, abs=0.02)

@@ -8,12 +8,20 @@ M = 1 is Kyle (1985) Thm 1.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
-from games.holden_subrahmanyam import SCENARIOS, build, continuum_solution, grids, reference, summarize
+from games.holden_subrahmanyam import (
+    SCENARIOS,
+    build,
+    continuum_solution,
+    grids,
+    reference,
+    summarize,
+)
 from games.kyle import reference as kyle_reference
 from gametools import nash_conv
 from gametools.scenarios import ScenarioError
@@ -46,7 +54,7 @@ def test_prices_reveal_more_as_insiders_compete() -> None:
     shares = [reference(n_insiders=m)["revealed_share"] for m in (1, 2, 3, 4)]
     assert shares == pytest.approx([1 / 2, 2 / 3, 3 / 4, 4 / 5])
     totals = [reference(n_insiders=m)["total_insider_profit"] for m in (1, 2, 3, 4)]
-    assert all(a > b for a, b in zip(totals, totals[1:]))
+    assert all(a > b for a, b in itertools.pairwise(totals))
 
 
 @pytest.mark.parametrize("n_insiders", [1, 2, 3])

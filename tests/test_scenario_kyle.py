@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from games.kyle import market as kyle_market
 from games.kyle import (
     SCENARIOS,
     build,
@@ -26,6 +25,7 @@ from games.kyle import (
     summarize,
     tabular_policy,
 )
+from games.kyle import market as kyle_market
 from gametools import best_response, nash_conv, policy_values, uniform_profile
 from gametools.scenarios import ScenarioError
 
@@ -397,3 +397,35 @@ def test_actor_exploitability_reads_the_simulator_observations() -> None:
     # the simulator's boxes clip prices to the value nodes' range (about +-2.3 sd here), so the
     # unclipped equilibrium is a near-equilibrium of the clipped game only
     assert 0 <= out.nash_conv < 0.02 and out.quadrature_error < 1e-4  # kinks at the clips
+
+
+def test_back_1992_limit_and_the_recursion_gap() -> None:
+    from games.kyle import back_1992
+
+    # Back (1992) / REFERENCES.md: N -> infinity, profit -> sigma_v sigma_u, lambda -> sigma_v /
+    # sigma_u; at N = 3 the recursion's profit is 0.687104 (Kyle 1985 Thm 2 instance)
+    out = back_1992(n_auctions=3)
+    assert out["lambda"] == 1.0 and out["insider_profit"] == 1.0
+    assert out["limit_gap"]["insider_profit"] == pytest.approx(0.687104 - 1.0, abs=1e-6)
+    scaled = back_1992(sigma_v=2.0, sigma_u=10.0, n_auctions=2)
+    assert scaled["lambda"] == pytest.approx(0.2) and scaled["insider_profit"] == pytest.approx(20)
+    assert scaled["limit_gap"]["insider_profit"] == pytest.approx(20 * (0.620555 - 1), abs=1e-4)
+
+
+def test_exact_continuum_exploitability_of_a_trained_maddpg_profile(tmp_path) -> None:
+    # a tiny MADDPG run: the plumbing from checkpoint to exact continuous NashConv; a NashConv
+    # is non-negative and the continuum evaluation agrees with itself at two quadrature grids
+    from analyses.kyle_study import maddpg_continuum_exploitability
+    from gametools.marl.maddpg import MADDPGConfig
+    from gametools.marl.train import train
+
+    config = MADDPGConfig(total_steps=600, eval_interval=600, learning_starts=200,
+                          batch_size=32)
+    result = train("kyle", config, seed=0, out=tmp_path)
+    assert result.exploitability.kind == "exact"  # the grid figure's number
+    out = maddpg_continuum_exploitability(tmp_path / "checkpoint.pt")
+    fine = maddpg_continuum_exploitability(tmp_path / "checkpoint.pt", grid_points=2049)
+    assert out["steps"] == result.steps
+    assert out["nash_conv"] >= 0 and np.isfinite(out["nash_conv"])
+    assert out["nash_conv"] == pytest.approx(fine["nash_conv"], abs=10 * out["quadrature_error"]
+                                             + 1e-9)

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     game, scenario, params = load_game_argument(args.game, args.param)
     result = solve(game, method=args.method, all_equilibria=args.all)
+    if scenario is not None and scenario.select is not None:  # the theory's equilibrium first
+        result = scenario.select(game, result, **params)
     document = result.to_dict()
     certified = result.certified
     if scenario is not None:
