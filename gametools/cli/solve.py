@@ -20,7 +20,8 @@ __all__ = ["register"]
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("solve", help="compute equilibria of a game")
-    parser.add_argument("game", help=".nfg or .npz file, or a scenario name")
+    parser.add_argument("game", help=".nfg, .efg or .npz file, openspiel:GAME_STRING, or a "
+                        "scenario name")
     parser.add_argument("--method", default=None,
                         help="solver (default: chosen from the game; see README)")
     parser.add_argument("--all", action="store_true",

@@ -162,6 +162,7 @@ class ExtensiveGame:
     node_labels: tuple[str, ...]
     chance_labels: tuple[str, ...]
     chance_infoset: np.ndarray
+    _sequences: _SequenceData | None
 
     def __init__(self, num_players: int, parent: Any, player: Any, infoset: Any,
                  chance_probabilities: Any, payoffs: Any, *,
@@ -386,7 +387,8 @@ class ExtensiveGame:
                     flat[k] = Fraction(value)
                 except (TypeError, ValueError, ZeroDivisionError):
                     raise GameValidationError("payoffs", "must be finite numbers",
-                                              np.unravel_index(k, raw.shape), value) from None
+                                              tuple(int(x) for x in np.unravel_index(k, raw.shape)),
+                                              value) from None
             floats = np.array([float(v) for v in flat], dtype=float).reshape(raw.shape)
         else:
             floats = raw.astype(float, copy=True)
@@ -499,10 +501,11 @@ class ExtensiveGame:
         data = self.sequences
         if not data.perfect_recall[player]:
             self.require_perfect_recall("realization_plan")
-        plan = np.empty(self.num_sequences[player])
-        plan[0] = 1.0
-        for sequences, parents in data.forward[player]:
-            plan[sequences] = plan[parents] * behaviour[sequences - 1]
+        exact = behaviour.dtype == object
+        plan = np.empty(self.num_sequences[player], dtype=object if exact else float)
+        plan[0] = Fraction(1) if exact else 1.0
+        for level in reversed(data.levels[player]):
+            plan[level.actions + 1] = plan[level.action_parents] * behaviour[level.actions]
         return plan
 
     def terminal_reach(self, profile: Sequence[np.ndarray], *, skip: int | None = None
@@ -510,11 +513,32 @@ class ExtensiveGame:
         """Probability of reaching each terminal ``(Z,)`` (chance included), optionally with
         player ``skip``'s own probabilities replaced by one (counterfactual reach)."""
         data = self.sequences
-        reach = data.terminal_chance.copy()
+        exact = any(np.asarray(p).dtype == object for p in profile)
+        reach = self.terminal_chance_exact() if exact else data.terminal_chance.copy()
         for j in range(self.num_players):
             if j != skip:
                 reach *= self.realization_plan(j, profile[j])[data.terminal_sequence[j]]
         return reach
+
+    def terminal_chance_exact(self) -> np.ndarray:
+        """Exact chance probability of reaching each terminal (object array of Fractions).
+
+        Raises
+        ------
+        GameValidationError
+            When the game's chance probabilities are not exact.
+        """
+        if self.chance_exact is None:
+            if self.has_chance:
+                raise GameValidationError("chance_exact", "the game's chance probabilities are "
+                                          "floats, so exact arithmetic is unavailable")
+            return np.array([Fraction(1)] * self.num_terminals, dtype=object)
+        probability = np.array(self.chance_exact, dtype=object)
+        reach = np.empty(self.num_nodes, dtype=object)
+        reach[0] = Fraction(1)
+        for level in _depth_levels(self.parent)[1:]:
+            reach[level] = reach[self.parent[level]] * probability[level]
+        return reach[self.terminals]
 
     def expected_payoffs(self, profile: Sequence[Any]) -> np.ndarray:
         """Each player's expected payoff ``(N,)`` under a behaviour profile."""
@@ -572,13 +596,32 @@ def _labels(name: str, labels: Sequence[Any] | None, count: int, default: Any
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class InfosetLevel:
+    """Infosets of one player at one own depth, with the flat positions of their actions.
+
+    ``actions`` are positions in the player's behaviour vector (sequence ``actions + 1``),
+    grouped by infoset; ``boundaries`` the start of each infoset's group (for ``reduceat``);
+    ``parents`` the own sequence leading to each infoset, ``action_parents`` repeated per
+    action.
+    """
+
+    infosets: np.ndarray
+    actions: np.ndarray
+    boundaries: np.ndarray
+    counts: np.ndarray
+    parents: np.ndarray
+    action_parents: np.ndarray
+
+
+@dataclass(frozen=True)
 class _SequenceData:
     """Per-player sequence tables of a game (see :attr:`ExtensiveGame.sequences`).
 
     ``terminal_sequence[i, z]``: player ``i``'s last own sequence (0 = empty) on the path to
     terminal ``z``; ``infoset_parent[I]``: the own sequence leading to infoset ``I``;
-    ``forward[i]``: ``(sequences, parent_sequences)`` groups by own depth, shallow first;
-    ``levels[i]``: infosets grouped by own depth, deepest first.
+    ``levels[i]``: player ``i``'s infosets grouped by own depth, deepest first (empty without
+    perfect recall); ``segments[i]``: ``(offsets, counts, parent sequence per action)`` of all
+    its infosets in id order.
     """
 
     terminal_chance: np.ndarray  # (Z,)
@@ -586,8 +629,8 @@ class _SequenceData:
     infoset_parent: np.ndarray  # (I,)
     perfect_recall: tuple[bool, ...]
     recall_witness: tuple[int, ...]
-    forward: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]
-    levels: tuple[tuple[np.ndarray, ...], ...]
+    levels: tuple[tuple[InfosetLevel, ...], ...]
+    segments: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
 
 
 def _depth_levels(parent: np.ndarray) -> list[slice]:
@@ -631,8 +674,8 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
     witness: list[int] = []
     decision = np.flatnonzero(player >= 0)
     ids = infoset[decision]
-    forward: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = []
-    levels: list[tuple[np.ndarray, ...]] = []
+    levels: list[tuple[InfosetLevel, ...]] = []
+    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     seq_infoset_all = []
     for i in range(num_players):
         mine_nodes = decision[player[decision] == i]
@@ -676,26 +719,27 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         witness.append(bad_infoset)
         if ok and mine.size:
             groups = []
-            forward_groups = []
             for d in range(int(depth[mine].max()) + 1):
                 group = mine[depth[mine] == d]
-                groups.append(group)
                 counts = game.infoset_num_actions[group]
-                starts = 1 + game.infoset_offset[group]
-                sequences = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])),
-                                      counts) + np.arange(int(counts.sum()))
-                forward_groups.append((sequences, np.repeat(reference[group], counts)))
+                boundaries = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+                actions = np.repeat(game.infoset_offset[group] - boundaries, counts) \
+                    + np.arange(int(counts.sum()))
+                parents = reference[group]
+                groups.append(InfosetLevel(group, actions, boundaries, counts, parents,
+                                           np.repeat(parents, counts)))
             levels.append(tuple(reversed(groups)))
-            forward.append(tuple(forward_groups))
         else:
             levels.append(())
-            forward.append(())
+        counts = game.infoset_num_actions[mine]
+        segments.append((game.infoset_offset[mine], counts,
+                         np.repeat(reference[mine], counts)))
     return _SequenceData(
         terminal_chance=_readonly(chance[terminals]),
         terminal_sequence=_readonly(own[:, terminals]),
         infoset_parent=_readonly(infoset_parent),
         perfect_recall=tuple(recall), recall_witness=tuple(witness),
-        forward=tuple(forward), levels=tuple(levels))
+        levels=tuple(levels), segments=tuple(segments))
 
 
 # --------------------------------------------------------------------------------------------

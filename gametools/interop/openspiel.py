@@ -115,6 +115,7 @@ __all__ = [
     "CyclicGameError",
     "OpenSpielTree",
     "extensive_from_openspiel",
+    "is_normal_form",
     "load_openspiel",
     "policy_from_openspiel",
     "policy_to_openspiel_tabular",
@@ -821,13 +822,41 @@ def _exact_number(value: float) -> Fraction:
     return simple if float(simple) == value else Fraction(value)
 
 
+def is_normal_form(game: Any) -> bool:
+    """Whether :func:`from_openspiel` loads ``game`` (matrix, tensor or one-shot game)."""
+    if isinstance(game, (pyspiel.MatrixGame, pyspiel.TensorGame)):
+        return True
+    if game.get_type().dynamics != pyspiel.GameType.Dynamics.SIMULTANEOUS:
+        return False
+    try:
+        _from_simultaneous(game, _game_name(game))
+    except OpenSpielConversionError:
+        return False
+    return True
+
+
 def load_openspiel(spec: str) -> Any:
     """``pyspiel.load_game(spec)`` with a one-line error for an unknown name or parameter."""
+    import os
+    import tempfile
+
+    # OpenSpiel's C++ layer also prints the error (with every game name) on the process's
+    # stderr before raising; keep that out of the one-line message the user sees
+    saved = os.dup(2)
     try:
-        return pyspiel.load_game(spec)
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                return pyspiel.load_game(spec)
+            finally:
+                os.dup2(saved, 2)
     except (pyspiel.SpielError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        first = first.split(" Available games are")[0]
         raise OpenSpielConversionError(f"OpenSpiel cannot load {spec!r}: {first}") from None
+    finally:
+        os.close(saved)
 
 
 def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> OpenSpielTree:
@@ -908,7 +937,7 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
             for p in range(num_players):
                 ident = infoset(p, state.information_state_string(p), legal[p], state)
                 labels = [state.action_to_string(p, a) for a in legal[p]]
-                following = []
+                following: list[tuple[tuple[int, int] | None, tuple[int, ...]]] = []
                 for where, chosen in parents:
                     node = builder.decision(where, player=p, infoset=ident[1], actions=labels)
                     following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
