@@ -65,8 +65,9 @@ def test_lp_refuses_general_sum_and_three_players() -> None:
         sequence_form_lp(extensive_from_openspiel("kuhn_poker(players=3)").game)
 
 
-@pytest.mark.parametrize("name, iterations", [("kuhn_poker", 40), ("leduc_poker", 2)])
-@pytest.mark.parametrize("variant, solver", [("cfr+", "CFRPlusSolver"), ("cfr", "CFRSolver")])
+@pytest.mark.parametrize("name, iterations, variant, solver", [
+    ("kuhn_poker", 40, "cfr+", "CFRPlusSolver"), ("kuhn_poker", 40, "cfr", "CFRSolver"),
+    ("leduc_poker", 2, "cfr+", "CFRPlusSolver")])
 def test_iterates_identical_to_openspiel(name: str, iterations: int, variant: str,
                                          solver: str) -> None:
     from gametools.extensive.cfr import cfr_iterations, new_state

@@ -356,7 +356,8 @@ class ExtensiveGame:
         if len(chance_exact) != size:
             raise GameValidationError("chance_exact", f"needs one entry per node ({size})",
                                       None, len(chance_exact))
-        exact = tuple(Fraction(x) if chance_child[k] else Fraction(1)
+        one = Fraction(1)
+        exact = tuple((x if type(x) is Fraction else Fraction(x)) if chance_child[k] else one
                       for k, x in enumerate(chance_exact))
         totals: dict[int, Fraction] = {}
         for v in np.flatnonzero(chance_child):
@@ -384,12 +385,14 @@ class ExtensiveGame:
             flat = exact.reshape(-1)
             for k, value in enumerate(raw.reshape(-1)):
                 try:
-                    flat[k] = Fraction(value)
+                    flat[k] = value if type(value) is Fraction else Fraction(value)
                 except (TypeError, ValueError, ZeroDivisionError):
                     raise GameValidationError("payoffs", "must be finite numbers",
                                               tuple(int(x) for x in np.unravel_index(k, raw.shape)),
                                               value) from None
-            floats = np.array([float(v) for v in flat], dtype=float).reshape(raw.shape)
+            cache: dict[Fraction, float] = {}
+            floats = np.array([cache[v] if v in cache else cache.setdefault(v, float(v))
+                               for v in flat], dtype=float).reshape(raw.shape)
         else:
             floats = raw.astype(float, copy=True)
         bad = np.argwhere(~np.isfinite(floats))
@@ -866,13 +869,15 @@ class TreeBuilder:
         infoset = np.array([k if k is not None else -1 for k in keys], dtype=np.int64)
         exact_chance = all(isinstance(x, (int, Fraction, str)) and not isinstance(x, bool)
                            for x in chance_p)
-        probabilities = np.array([float(Fraction(x)) if isinstance(x, str) else float(x)
-                                  for x in chance_p])
+        as_float: dict[Any, float] = {}
+        probabilities = np.array([as_float[x] if x in as_float else as_float.setdefault(
+            x, float(Fraction(x)) if isinstance(x, str) else float(x)) for x in chance_p])
         payoff_rows = [self._payoffs[v] for v in order if self._kind[v] == TERMINAL]
         payoffs = [[row[i] for row in payoff_rows] for i in range(self.num_players)]
         return ExtensiveGame(
             self.num_players, parent, kinds, infoset, probabilities, payoffs,
-            chance_exact=[Fraction(x) for x in chance_p] if exact_chance else None,
+            chance_exact=[x if type(x) is Fraction else Fraction(x) for x in chance_p]
+            if exact_chance else None,
             title=title, player_labels=player_labels, infoset_labels=self._infoset_labels,
             action_labels=self._infoset_actions,
             node_labels=[self._node_labels[v] for v in order], chance_labels=chance_labels,
