@@ -10,7 +10,8 @@ size above the process's size after imports and game loading) is its own:
 
 - ``ours``: :func:`gametools.extensive.nash_conv` of the uniform profile on the tree unrolled
   by :func:`~gametools.interop.openspiel.extensive_from_openspiel` (``unroll_s`` is the one-off
-  tree walk, ``nash_conv_s`` the evaluation, both reported);
+  tree walk, ``first_s`` the first evaluation, which also builds the game's sequence tables
+  once, ``seconds`` a repeated evaluation of another profile on the same game);
 - ``openspiel-python``: ``open_spiel.python.algorithms.exploitability.nash_conv`` (Python
   best response, which walks every history);
 - ``openspiel-cpp``: ``pyspiel.nash_conv`` (C++ ``TabularBestResponse``) on the tabular
@@ -66,7 +67,13 @@ def measure(implementation: str, name: str) -> dict[str, Any]:
         out["unroll_s"] = time.perf_counter() - start
         start = time.perf_counter()
         value = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
-        out["nash_conv_s"] = time.perf_counter() - start
+        out["first_nash_conv_s"] = time.perf_counter() - start  # builds the sequence tables
+        start = time.perf_counter()
+        repeats = 0
+        while repeats < 3 or time.perf_counter() - start < 0.2:
+            nash_conv(tree.game, tree.game.uniform_profile())
+            repeats += 1
+        out["nash_conv_s"] = (time.perf_counter() - start) / repeats
         out["nodes"] = tree.game.num_nodes
     elif implementation == "openspiel-python":
         from open_spiel.python.algorithms import exploitability
@@ -76,6 +83,10 @@ def measure(implementation: str, name: str) -> dict[str, Any]:
         value = exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
         out["nash_conv_s"] = time.perf_counter() - start
     else:
+        if game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+            # the C++ best response handles turn-based games only; OpenSpiel's own conversion
+            game = pyspiel.convert_to_turn_based(game)
+            out["note"] = "convert_to_turn_based"
         tabular = os_policy.python_policy_to_pyspiel_policy(os_policy.TabularPolicy(game))
         base = _rss_mb()
         start = time.perf_counter()
@@ -124,6 +135,10 @@ def _subprocess(implementation: str, name: str, timeout: float) -> dict[str, Any
                               check=True)
     except subprocess.TimeoutExpired:
         return {"game": name, "implementation": implementation, "timeout_s": timeout}
+    except subprocess.CalledProcessError as exc:
+        last = (exc.stderr or "").strip().splitlines()
+        return {"game": name, "implementation": implementation,
+                "error": last[-1] if last else f"exit {exc.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -140,18 +155,21 @@ def main() -> int:
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
     print(f"{'game':48s} {'impl':17s} {'NashConv':>14s} {'seconds':>9s} {'unroll_s':>9s} "
-          f"{'peak MB':>8s}")
+          f"{'first_s':>9s} {'peak MB':>8s}")
     for name in games:
         rows = [_subprocess(impl, name, args.timeout)
                 for impl in ("ours", "openspiel-cpp", "openspiel-python")]
         for row in rows:
+            if "error" in row:
+                print(f"{name:48s} {row['implementation']:17s} failed: {row['error'][:60]}")
+                continue
             if "timeout_s" in row:
                 print(f"{name:48s} {row['implementation']:17s} {'(timeout)':>14s} "
                       f">{row['timeout_s']:.0f}")
                 continue
             print(f"{name:48s} {row['implementation']:17s} {row['nash_conv']:14.10f} "
                   f"{row['nash_conv_s']:9.4f} {row.get('unroll_s', float('nan')):9.3f} "
-                  f"{row['peak_mb']:8.1f}")
+                  f"{row.get('first_nash_conv_s', float('nan')):9.4f} {row['peak_mb']:8.1f}")
         ours = rows[0]
         for row in rows[1:]:
             if "nash_conv_s" in row:

@@ -47,9 +47,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("--roundtrip", action="store_true")
+    parser.add_argument("--solve", action="store_true",
+                        help="also solve every two-player perfect-recall game exactly with the "
+                             "sequence-form LCP (and the LP when zero-sum); count certificates")
     args = parser.parse_args()
     files = _files(args.source)
     read = imperfect = chance = two = roundtrip = 0
+    solved = attempted = lp_solved = lp_attempted = 0
     for name, text in files:
         try:
             game = parse_efg(text)
@@ -62,9 +66,25 @@ def main() -> int:
         two += game.num_players == 2
         if args.roundtrip and _same(game, parse_efg(format_efg(game))):
             roundtrip += 1
+        if args.solve and game.num_players == 2 and all(game.perfect_recall):
+            from gametools.extensive.lcp import sequence_form_lcp
+            from gametools.extensive.solve import sequence_form_lp
+
+            attempted += 1
+            result = sequence_form_lcp(game, max_pivots=20_000)
+            if result.status == "success" and result.exact:
+                solved += 1
+            else:
+                print(f"LCP {name}: {result.message}")
+            if game.is_zero_sum():
+                lp_attempted += 1
+                lp = sequence_form_lp(game)
+                lp_solved += lp.status == "success"
     print(f"efg files: {len(files)}  read: {read}  imperfect recall: {imperfect}  "
           f"with chance: {chance}  two-player: {two}"
-          + (f"  round trip identical: {roundtrip}" if args.roundtrip else ""))
+          + (f"  round trip identical: {roundtrip}" if args.roundtrip else "")
+          + (f"\ntwo-player perfect recall: {attempted}, LCP exact equilibria: {solved}; "
+             f"zero-sum: {lp_attempted}, LP certified: {lp_solved}" if args.solve else ""))
     return 0 if read == len(files) else 1
 
 

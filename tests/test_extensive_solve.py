@@ -18,7 +18,7 @@ from test_extensive import signalling_game
 
 from gametools.cli import main
 from gametools.errors import InvalidArgumentError, UnsupportedGameError
-from gametools.extensive import ImperfectRecallError, nash_conv
+from gametools.extensive import ExtensiveGame, ImperfectRecallError, nash_conv
 from gametools.extensive.solve import extensive_cfr, sequence_form_lp
 from gametools.formats.efg import parse_efg, write_efg
 from gametools.formats.npz import save_profile
@@ -154,3 +154,43 @@ def test_cli_openspiel_game_string(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out)["equilibria"][0]["payoffs_exact"] == ["-1/18", "1/18"]
     code, out, err = run(capsys, "solve", "openspiel:no_such_game")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def entry_game() -> ExtensiveGame:
+    """Selten's entry deterrence: Out (0, 2); In then Fight (-1, -1) or Accommodate (1, 1).
+    Its equilibria (by hand): (In, Accommodate) with payoffs (1, 1), and Out with Fight played
+    with probability >= 1/2, payoffs (0, 2)."""
+    from gametools.extensive import TreeBuilder
+
+    tree = TreeBuilder(num_players=2)
+    root = tree.decision(None, player=0, infoset="entrant", actions=("out", "in"))
+    tree.terminal((root, 0), payoffs=(0, 2))
+    incumbent = tree.decision((root, 1), player=1, infoset="incumbent",
+                              actions=("fight", "accommodate"))
+    tree.terminal((incumbent, 0), payoffs=(-1, -1))
+    tree.terminal((incumbent, 1), payoffs=(1, 1))
+    return tree.build()
+
+
+def test_lcp_general_sum_entry_game() -> None:
+    from gametools.extensive.lcp import sequence_form_lcp
+
+    result = sequence_form_lcp(entry_game())
+    assert result.status == "success" and result.exact
+    equilibrium = result.equilibria[0]
+    assert equilibrium.regret == 0.0
+    assert equilibrium.payoffs_exact in ((1, 1), (0, 2))
+    if equilibrium.payoffs_exact == (0, 2):
+        assert equilibrium.strategies_exact[1][0] >= Fraction(1, 2)
+    assert solve(entry_game()).method == "lcp"  # the default for small general-sum games
+
+
+@pytest.mark.parametrize("make, value", [(signalling_game, Fraction(1, 3)),
+                                         (lambda: extensive_from_openspiel("kuhn_poker").game,
+                                          Fraction(-1, 18))])
+def test_lcp_agrees_with_the_zero_sum_value(make, value) -> None:  # type: ignore[no-untyped-def]
+    from gametools.extensive.lcp import sequence_form_lcp
+
+    result = sequence_form_lcp(make())
+    # every equilibrium of a zero-sum game pays the value (Kuhn 1950; hand solution above)
+    assert result.exact and result.equilibria[0].payoffs_exact[0] == value

@@ -418,8 +418,12 @@ class ExtensiveGame:
     @property
     def num_actions_per_player(self) -> tuple[int, ...]:
         """Length of each player's flat behaviour vector (sum of its infosets' actions)."""
-        return tuple(int(self.infoset_num_actions[self.infoset_player == i].sum())
-                     for i in range(self.num_players))
+        cached: tuple[int, ...] | None = self.__dict__.get("_num_actions")
+        if cached is None:
+            cached = tuple(int(self.infoset_num_actions[self.infoset_player == i].sum())
+                           for i in range(self.num_players))
+            object.__setattr__(self, "_num_actions", cached)
+        return cached
 
     @property
     def num_sequences(self) -> tuple[int, ...]:

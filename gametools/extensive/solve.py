@@ -54,6 +54,8 @@ __all__ = ["EXTENSIVE_METHODS", "extensive_cfr", "make_extensive_equilibrium", "
 
 #: Methods for extensive-form games (``gametools solve GAME.efg --method``).
 EXTENSIVE_METHODS: dict[str, str] = {
+    "lcp": "sequence-form LCP by Lemke's algorithm (two players, general-sum, perfect recall; "
+           "exact rational arithmetic)",
     "lp": "sequence-form linear program (two-player zero-sum, perfect recall; exact on rational "
           "games)",
     "cfr": "counterfactual regret minimisation (variants cfr+, cfr, linear, dcfr; certified by "
@@ -180,8 +182,11 @@ def sequence_form_lp(game: ExtensiveGame, *, exact: bool = True) -> SolverResult
                                    "use method 'cfr' for other games")
     start = time.perf_counter()
     (payoff, _), (e_matrix, f_matrix) = sequence_form(game)
-    x, value = _maximin(payoff, e_matrix, f_matrix)
-    y, negative = _maximin(sp.csr_array(-payoff.T), f_matrix, e_matrix)
+    # HiGHS treats coefficients beyond 1e15 as infinite: solve with payoffs scaled to [-1, 1]
+    scale = float(np.abs(game.payoffs).max(initial=0.0)) or 1.0
+    x, value = _maximin(payoff / scale, e_matrix, f_matrix)
+    y, negative = _maximin(sp.csr_array(-payoff.T / scale), f_matrix, e_matrix)
+    value, negative = value * scale, negative * scale
     profile = (_behaviour(game, 0, x), _behaviour(game, 1, y))
     seconds = time.perf_counter() - start
     report = nash_conv(game, profile)
@@ -267,10 +272,17 @@ def extensive_cfr(game: ExtensiveGame, *, iterations: int = 1000, variant: str =
                         message=message, extra=extra)
 
 
+#: Largest two-player game (total sequences) the default method solves with the exact LCP.
+LCP_DEFAULT_LIMIT = 400
+
+
 def default_extensive_method(game: ExtensiveGame) -> str:
-    """``lp`` for two-player zero-sum games, ``cfr`` otherwise."""
+    """``lp`` for two-player zero-sum games, ``lcp`` for small two-player general-sum games
+    (at most :data:`LCP_DEFAULT_LIMIT` sequences), ``cfr`` otherwise."""
     if game.num_players == 2 and game.is_zero_sum(tol=1e-12 * game.payoff_range()):
         return "lp"
+    if game.num_players == 2 and sum(game.num_sequences) <= LCP_DEFAULT_LIMIT:
+        return "lcp"
     return "cfr"
 
 
@@ -295,7 +307,11 @@ def solve_extensive(game: ExtensiveGame, *, method: str | None = None,
     game.require_perfect_recall(f"method {name!r}")
     if name == "lp":
         return sequence_form_lp(game, **options)
-    if "tol" not in options and default_extensive_method(game) != "lp":
+    if name == "lcp":
+        from gametools.extensive.lcp import sequence_form_lcp
+        return sequence_form_lcp(game, **options)
+    if "tol" not in options and not (game.num_players == 2 and game.is_zero_sum(
+            tol=1e-12 * game.payoff_range())):
         # general-sum: CFR need not converge to Nash; certify against a tolerance
         options["tol"] = 1e-6 * game.payoff_range()
     return extensive_cfr(game, **options)
