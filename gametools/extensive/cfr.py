@@ -100,44 +100,108 @@ def _counterfactual_values(game: ExtensiveGame, policies: list[np.ndarray], play
     return values[1:], own
 
 
+@dataclass(frozen=True)
+class _PlayerTables:
+    """What one CFR update of one player reads, gathered once per game."""
+
+    num_sequences: int
+    terminal_sequence: np.ndarray  # (Z,)
+    payoffs: np.ndarray  # (Z,) chance-weighted payoffs of the player
+    levels: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # (actions, parents, starts)
+    starts: np.ndarray  # first action of each infoset
+    counts: np.ndarray
+    action_parents: np.ndarray  # own parent sequence of every action
+
+
+def _tables(game: ExtensiveGame) -> tuple[_PlayerTables, ...]:
+    data = game.sequences
+    out = []
+    for i in range(game.num_players):
+        starts, counts, parents = data.segments[i]
+        out.append(_PlayerTables(
+            game.num_sequences[i], data.terminal_sequence[i],
+            data.terminal_chance * game.payoffs[i],
+            tuple((level.actions, level.action_parents, level.boundaries)
+                  for level in data.levels[i]),
+            starts, counts, parents))
+    return tuple(out)
+
+
+def _plan(table: _PlayerTables, behaviour: np.ndarray) -> np.ndarray:
+    plan = np.empty(table.num_sequences)
+    plan[0] = 1.0
+    for actions, parents, _ in reversed(table.levels):
+        plan[actions + 1] = plan[parents] * behaviour[actions]
+    return plan
+
+
+def _infoset_sums(table: _PlayerTables, values: np.ndarray) -> np.ndarray:
+    if values.size == 0:
+        return values
+    return np.repeat(np.add.reduceat(values, table.starts), table.counts)
+
+
+def _matching(table: _PlayerTables, regrets: np.ndarray) -> np.ndarray:
+    positive = np.maximum(regrets, 0.0)
+    totals = _infoset_sums(table, positive)
+    uniform = 1.0 / np.repeat(table.counts, table.counts)
+    return np.where(totals > 0, positive / np.where(totals > 0, totals, 1.0), uniform)
+
+
 def cfr_iterations(game: ExtensiveGame, state: CFRState, iterations: int, *,
                    variant: str = "cfr+", alternating: bool = True) -> None:
-    """Run ``iterations`` CFR iterations in place on ``state``."""
+    """Run ``iterations`` CFR iterations in place on ``state``.
+
+    Per player update: the others' reach on every terminal (products of their realization
+    plans, cached between updates), one ``bincount`` onto the player's sequences, and one
+    pass up its infoset levels (``q``), then the regret and average updates.
+    """
+    game.require_perfect_recall("cfr")
+    tables = _tables(game)
     num_players = game.num_players
+    plans = [_plan(t, p)[t.terminal_sequence] for t, p in zip(tables, state.policies)]
     for _ in range(iterations):
         state.iteration += 1
         t = state.iteration
-        policies = state.policies
-        updated = list(policies)
-        for i in range(num_players):
-            source = policies if alternating else state.policies
-            q, own = _counterfactual_values(game, list(source), i)
-            instant = q - _segment_sum(game, i, q * source[i])
-            parent_reach = own[game.sequences.segments[i][2]]
+        current = list(state.policies)
+        for i, table in enumerate(tables):
+            policy = current[i]
+            weights = table.payoffs.copy()
+            for j in range(num_players):
+                if j != i:
+                    weights *= plans[j]
+            values = np.bincount(table.terminal_sequence, weights=weights,
+                                 minlength=table.num_sequences)
+            for actions, parents, starts in table.levels:
+                np.add.at(values, parents[starts],
+                          np.add.reduceat(values[actions + 1] * policy[actions], starts))
+            q = values[1:]
+            instant = q - _infoset_sums(table, q * policy)
+            own = _plan(table, policy)
+            contribution = own[table.action_parents] * policy
+            regrets = state.regrets[i]
             if variant == "cfr":
-                state.regrets[i] += instant
-                weight = 1.0
+                regrets += instant
+                state.averages[i] += contribution
             elif variant == "cfr+":
-                state.regrets[i] = np.maximum(state.regrets[i] + instant, 0.0)
-                weight = float(t)
+                np.maximum(regrets + instant, 0.0, out=regrets)
+                state.averages[i] += t * contribution
             elif variant == "linear":
-                state.regrets[i] += t * instant
-                weight = float(t)
+                regrets += t * instant
+                state.averages[i] += t * contribution
             else:  # dcfr: what iterations 1..t-1 accumulated is discounted, then t is added
-                regrets = state.regrets[i]
                 done = t - 1.0
                 regrets *= np.where(regrets > 0, done ** 1.5 / (done ** 1.5 + 1.0), 0.5)
                 regrets += instant
                 state.averages[i] *= (done / t) ** 2
-                weight = 1.0
-            state.averages[i] += weight * parent_reach * source[i]
-            new_policy = _regret_matching(game, i, state.regrets[i])
+                state.averages[i] += contribution
+            updated = _matching(table, regrets)
             if alternating:
-                policies[i] = new_policy
-            else:
-                updated[i] = new_policy
+                current[i] = updated
+                plans[i] = _plan(table, updated)[table.terminal_sequence]
+            state.policies[i] = updated
         if not alternating:
-            state.policies = updated
+            plans = [_plan(tb, p)[tb.terminal_sequence] for tb, p in zip(tables, state.policies)]
 
 
 def new_state(game: ExtensiveGame) -> CFRState:

@@ -428,7 +428,11 @@ class ExtensiveGame:
     @property
     def num_sequences(self) -> tuple[int, ...]:
         """Each player's number of sequences (its actions plus the empty sequence)."""
-        return tuple(n + 1 for n in self.num_actions_per_player)
+        cached: tuple[int, ...] | None = self.__dict__.get("_num_sequences")
+        if cached is None:
+            cached = tuple(n + 1 for n in self.num_actions_per_player)
+            object.__setattr__(self, "_num_sequences", cached)
+        return cached
 
     @property
     def has_chance(self) -> bool:
