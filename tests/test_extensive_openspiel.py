@@ -12,13 +12,13 @@ import pytest
 
 pyspiel = pytest.importorskip("pyspiel", reason="OpenSpiel is an optional peer")
 
-from open_spiel.python import policy as os_policy  # noqa: E402
-from open_spiel.python.algorithms import cfr as os_cfr  # noqa: E402
-from open_spiel.python.algorithms import exploitability as os_exploitability  # noqa: E402
+from open_spiel.python import policy as os_policy
+from open_spiel.python.algorithms import cfr as os_cfr
+from open_spiel.python.algorithms import exploitability as os_exploitability
 
-from gametools.extensive import nash_conv  # noqa: E402
-from gametools.interop import as_game  # noqa: E402
-from gametools.interop.openspiel import (  # noqa: E402
+from gametools.extensive import nash_conv
+from gametools.interop import as_game
+from gametools.interop.openspiel import (
     OpenSpielConversionError,
     extensive_from_openspiel,
     policy_from_openspiel,

@@ -27,9 +27,9 @@ from gametools.solvers.cfr import cfr
 
 pyspiel = pytest.importorskip("pyspiel", reason="OpenSpiel is an optional peer")
 
-from open_spiel.python.algorithms import cfr as os_cfr  # noqa: E402
+from open_spiel.python.algorithms import cfr as os_cfr
 
-from gametools.interop.openspiel import (  # noqa: E402
+from gametools.interop.openspiel import (
     extensive_from_openspiel,
     policy_from_openspiel,
 )

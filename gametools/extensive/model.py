@@ -68,7 +68,6 @@ Matching pennies with player 2 moving second without seeing player 1's move:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -78,8 +77,14 @@ import numpy as np
 
 from gametools.errors import GameValidationError, UnsupportedGameError
 
-__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "TreeBuilder",
-           "PROBABILITY_TOLERANCE"]
+__all__ = [
+    "CHANCE",
+    "PROBABILITY_TOLERANCE",
+    "TERMINAL",
+    "ExtensiveGame",
+    "ImperfectRecallError",
+    "TreeBuilder",
+]
 
 CHANCE = -1
 TERMINAL = -2
@@ -684,7 +689,6 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
     recall: list[bool] = []
     witness: list[int] = []
     decision = np.flatnonzero(player >= 0)
-    ids = infoset[decision]
     levels: list[tuple[InfosetLevel, ...]] = []
     segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     seq_infoset_all = []

@@ -114,20 +114,20 @@ from gametools.policies import validate_profile
 
 __all__ = [
     "CyclicGameError",
-    "OpenSpielTree",
-    "extensive_from_openspiel",
-    "is_normal_form",
-    "load_openspiel",
-    "policy_from_openspiel",
-    "policy_to_openspiel_tabular",
     "MarkovOpenSpielGame",
     "MarkovOpenSpielState",
     "MarkovProfilePolicy",
     "OpenSpielConversionError",
+    "OpenSpielTree",
+    "extensive_from_openspiel",
     "finite_horizon",
     "from_openspiel",
+    "is_normal_form",
+    "load_openspiel",
     "openspiel_nash_conv",
+    "policy_from_openspiel",
     "policy_to_openspiel",
+    "policy_to_openspiel_tabular",
     "to_openspiel",
 ]
 
