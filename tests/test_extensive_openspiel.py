@@ -111,3 +111,22 @@ def test_goofspiel_information_states_are_refined_to_perfect_recall() -> None:
     refined = extensive_from_openspiel(name).game
     assert not all(kept.perfect_recall) and all(refined.perfect_recall)
     assert refined.num_infosets > kept.num_infosets
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_markov_game_and_its_tree_agree(seed: int) -> None:
+    # the existing Markov-game evaluator (exact for perfect recall in the observations) and
+    # the new tree evaluator on the same game: Kuhn poker as a Markov game (tests/test_cfr.py)
+    from test_cfr import kuhn_poker
+
+    from gametools.exploitability import nash_conv as markov_nash_conv
+    from gametools.interop.openspiel import extensive_from_markov, markov_profile_to_extensive
+
+    markov = kuhn_poker()
+    rng = np.random.default_rng(seed)
+    profile = [rng.dirichlet(np.ones(n), size=o)
+               for o, n in zip(markov.num_observations, markov.num_actions)]
+    tree = extensive_from_markov(markov)
+    converted = markov_profile_to_extensive(tree, markov, profile)
+    assert nash_conv(tree.game, converted).nash_conv == pytest.approx(
+        markov_nash_conv(markov, profile).nash_conv, abs=1e-9)

@@ -119,12 +119,14 @@ __all__ = [
     "MarkovProfilePolicy",
     "OpenSpielConversionError",
     "OpenSpielTree",
+    "extensive_from_markov",
     "extensive_from_openspiel",
     "finite_horizon",
     "from_openspiel",
     "is_normal_form",
     "load_openspiel",
     "openspiel_nash_conv",
+    "markov_profile_to_extensive",
     "policy_from_openspiel",
     "policy_to_openspiel",
     "policy_to_openspiel_tabular",
@@ -1041,3 +1043,25 @@ def policy_to_openspiel_tabular(tree: OpenSpielTree, profile: Sequence[Any]) -> 
         row[:] = 0.0
         row[list(actions)] = values
     return tabular
+
+
+def extensive_from_markov(game: MarkovGame, *, horizon: int | None = None) -> OpenSpielTree:
+    """A finite-horizon Markov game as a game tree: :func:`to_openspiel`, then unrolled.
+
+    The tree is the perfect-recall extensive form of the Markov game (information states =
+    own observation and action histories; the players of one stage move in turn without
+    seeing each other); its NashConv is OpenSpiel's, which equals gametools' exact
+    Markov-game NashConv wherever that is exact (fully observed, or perfect recall in the
+    observations). Convert profiles with :func:`markov_profile_to_extensive`.
+    """
+    return extensive_from_openspiel(to_openspiel(game, horizon=horizon))
+
+
+def markov_profile_to_extensive(tree: OpenSpielTree, game: MarkovGame,
+                                profile: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """A Markov-game profile (``(O_i, n_i)`` per player) as behaviour vectors of ``tree``,
+    which :func:`extensive_from_markov` made from ``game``."""
+    game_os = tree.openspiel_game
+    wrapped = policy_to_openspiel(game_os, game, profile)
+    tabular = os_policy.tabular_policy_from_callable(game_os, wrapped)
+    return policy_from_openspiel(tree, tabular)
