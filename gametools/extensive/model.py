@@ -803,15 +803,21 @@ class TreeBuilder:
     def decision(self, at: tuple[int, int] | None, *, player: int, infoset: Any,
                  actions: Sequence[str] | int, infoset_label: str | None = None,
                  label: str = "") -> int:
-        """Add a decision node of ``player`` in the infoset keyed ``infoset``."""
-        names = tuple(str(a + 1) for a in range(actions)) if isinstance(actions, int) \
-            else tuple(str(a) for a in actions)
+        """Add a decision node of ``player`` in the infoset keyed ``infoset``.
+
+        ``actions`` (labels, or a count for labels "1", "2", ...) is read only at the
+        infoset's first node; later nodes may pass just the count.
+        """
         key = (int(player), infoset)
-        if key not in self._infoset_ids:
-            self._infoset_ids[key] = len(self._infoset_labels)
+        ident = self._infoset_ids.get(key)
+        count = actions if isinstance(actions, int) else len(actions)
+        if ident is None:
+            names = tuple(str(a + 1) for a in range(actions)) if isinstance(actions, int) \
+                else tuple(str(a) for a in actions)
+            ident = self._infoset_ids[key] = len(self._infoset_labels)
             self._infoset_labels.append(str(infoset) if infoset_label is None else infoset_label)
             self._infoset_actions.append(names)
-        return self._add(at, int(player), self._infoset_ids[key], len(names), label)
+        return self._add(at, int(player), ident, count, label)
 
     def chance(self, at: tuple[int, int] | None, *, probabilities: Sequence[Any],
                labels: Sequence[str] | None = None, label: str = "",

@@ -960,9 +960,12 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
             parents: list[tuple[Where, tuple[int, ...]]] = [(at, ())]
             identities = []
             for p in range(num_players):
+                known = len(keys)
                 key, ident = infoset(p, state.information_state_string(p), legal[p], own[p])
                 identities.append(ident)
-                labels = [state.action_to_string(p, a) for a in legal[p]]
+                # labels are read at an infoset's first node only
+                labels: list[str] | int = ([state.action_to_string(p, a) for a in legal[p]]
+                                           if ident == known else len(legal[p]))
                 following: list[tuple[Where, tuple[int, ...]]] = []
                 for where, chosen in parents:
                     node = builder.decision(where, player=p, infoset=key, actions=labels,
@@ -979,10 +982,12 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
         else:
             player = state.current_player()
             legal = state.legal_actions()
+            known = len(keys)
             key, ident = infoset(player, state.information_state_string(player), legal,
                                  own[player])
             node = builder.decision(at, player=player, infoset=key, infoset_label=key[0],
-                                    actions=[state.action_to_string(player, a) for a in legal])
+                                    actions=[state.action_to_string(player, a) for a in legal]
+                                    if ident == known else len(legal))
             for k, action in reversed(list(enumerate(legal))):
                 after = own
                 if refine:
