@@ -7,6 +7,8 @@ for OpenSpiel CFR's average policy; Kuhn poker's value -1/18 (Kuhn 1950).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,22 @@ def test_markov_game_and_its_tree_agree(seed: int) -> None:
     converted = markov_profile_to_extensive(tree, markov, profile)
     assert nash_conv(tree.game, converted).nash_conv == pytest.approx(
         markov_nash_conv(markov, profile).nash_conv, abs=1e-9)
+
+
+def test_openspiel_kuhn_efg_file() -> None:
+    # OpenSpiel ships Kuhn poker as a Gambit .efg text (pyspiel.get_kuhn_poker_efg_data);
+    # our reader, OpenSpiel's efg_game loader and the value -1/18 (Kuhn 1950) must agree
+    from gametools.extensive.solve import sequence_form_lp
+    from gametools.formats.efg import format_efg, parse_efg
+
+    text = pyspiel.get_kuhn_poker_efg_data()
+    game = parse_efg(text)
+    theirs = os_exploitability.nash_conv(pyspiel.load_efg_game(text),
+                                         os_policy.UniformRandomPolicy(
+                                             pyspiel.load_efg_game(text)))
+    assert nash_conv(game, game.uniform_profile()).nash_conv == pytest.approx(theirs, abs=1e-12)
+    assert sequence_form_lp(game).equilibria[0].payoffs_exact[0] == -Fraction(1, 18)
+    # what we write, OpenSpiel reads, with the same NashConv
+    again = pyspiel.load_efg_game(format_efg(game))
+    assert os_exploitability.nash_conv(again, os_policy.UniformRandomPolicy(again)) == \
+        pytest.approx(theirs, abs=1e-12)
