@@ -67,13 +67,17 @@ def test_lp_refuses_general_sum_and_three_players() -> None:
 
 @pytest.mark.parametrize("name, iterations, variant, solver", [
     ("kuhn_poker", 40, "cfr+", "CFRPlusSolver"), ("kuhn_poker", 40, "cfr", "CFRSolver"),
+    ("kuhn_poker", 40, "linear", "LCFRSolver"), ("kuhn_poker", 40, "dcfr", "DCFRSolver"),
     ("leduc_poker", 2, "cfr+", "CFRPlusSolver")])
 def test_iterates_identical_to_openspiel(name: str, iterations: int, variant: str,
                                          solver: str) -> None:
+    from open_spiel.python.algorithms import discounted_cfr
+
     from gametools.extensive.cfr import cfr_iterations, new_state
 
     game = pyspiel.load_game(name)
-    reference = getattr(os_cfr, solver)(game)
+    module = discounted_cfr if solver in ("LCFRSolver", "DCFRSolver") else os_cfr
+    reference = getattr(module, solver)(game)
     for _ in range(iterations):
         reference.evaluate_and_update_policy()
     tree = extensive_from_openspiel(game)

@@ -8,10 +8,14 @@ instantaneous regret ``q(I, a) - v(I)`` (Zinkevich et al. 2007). The average pol
 ``w_t * rho_i(I) * pi_t(a | I)`` with ``rho_i`` the player's own reach. All steps are NumPy
 operations over a level of infosets; no history is visited in Python.
 
-Variants: ``"cfr"`` (regret matching, uniform averaging), ``"cfr+"`` (regrets clipped at zero
-after each update, averaging weight ``t``; Tammelin 2014 — iterates identical to OpenSpiel's
-``CFRPlusSolver``), ``"linear"`` (regrets and average weighted by ``t``; Brown and Sandholm
-2019), ``"dcfr"`` (discounted CFR with ``alpha = 3/2, beta = 0, gamma = 2``; same paper).
+Variants, each with iterates identical to OpenSpiel's Python solver named in brackets:
+``"cfr"`` (regret matching, uniform averaging; ``CFRSolver``), ``"cfr+"`` (regrets clipped at
+zero after each update, averaging weight ``t``; Tammelin 2014; ``CFRPlusSolver``),
+``"linear"`` (regrets and average weighted by ``t``; Brown and Sandholm 2019; ``LCFRSolver``,
+whose regrets are a positive multiple of ours, so the policies coincide), ``"dcfr"``
+(discounted CFR, ``alpha = 3/2, beta = 0, gamma = 2``: after adding iteration ``t``'s regrets,
+non-negative accumulated regrets are multiplied by ``t^1.5 / (t^1.5 + 1)`` and negative ones by
+``1/2``; the average weights iteration ``t`` by ``t^2``; same paper; ``DCFRSolver``).
 
 The result is certified by the exact NashConv of :func:`gametools.extensive.nash_conv`; in
 two-player zero-sum games the average converges to a Nash equilibrium, elsewhere only to a
@@ -189,12 +193,10 @@ def cfr_iterations(game: ExtensiveGame, state: CFRState, iterations: int, *,
             elif variant == "linear":
                 regrets += t * instant
                 state.averages[i] += t * contribution
-            else:  # dcfr: what iterations 1..t-1 accumulated is discounted, then t is added
-                done = t - 1.0
-                regrets *= np.where(regrets > 0, done ** 1.5 / (done ** 1.5 + 1.0), 0.5)
+            else:  # dcfr (alpha 3/2, beta 0, gamma 2), in OpenSpiel's order: add, discount
                 regrets += instant
-                state.averages[i] *= (done / t) ** 2
-                state.averages[i] += contribution
+                regrets *= np.where(regrets >= 0, t ** 1.5 / (t ** 1.5 + 1.0), 0.5)
+                state.averages[i] += float(t) ** 2 * contribution
             updated = _matching(table, regrets)
             if alternating:
                 current[i] = updated
