@@ -49,6 +49,10 @@ def test_uniform_nash_conv_equals_openspiel(name: str) -> None:
     ours = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
     theirs = os_exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
     assert ours == pytest.approx(theirs, abs=1e-9)
+    # OpenSpiel's own uniform policy object, converted, is our uniform profile
+    for ours_row, uniform in zip(policy_from_openspiel(tree, os_policy.UniformRandomPolicy(game)),
+                                 tree.game.uniform_profile()):
+        np.testing.assert_allclose(ours_row, uniform, atol=1e-15)
 
 
 @pytest.mark.parametrize("name, iterations", [("kuhn_poker", 30), ("leduc_poker", 1)])

@@ -1004,22 +1004,21 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
 def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray, ...]:
     """Behaviour profile (flat vectors) of an OpenSpiel policy on ``tree``'s infosets.
 
-    ``policy`` is any ``open_spiel.python.policy.Policy`` with ``action_probabilities(state,
-    player)`` keyed by information state, or a ``TabularPolicy`` (read from its array).
-    Actions missing from a policy's dictionary get probability 0.
+    ``policy`` is a ``TabularPolicy`` (read from its table) or any other
+    ``open_spiel.python.policy.Policy`` (tabulated first with OpenSpiel's
+    ``tabular_policy_from_callable``, which walks the game once). Infosets that refine one
+    OpenSpiel information state (``recall="refine"``) get that state's row.
     """
+    if not isinstance(policy, os_policy.TabularPolicy):
+        if not isinstance(policy, os_policy.Policy):
+            raise OpenSpielConversionError(f"expected an OpenSpiel Policy, got "
+                                           f"{type(policy).__name__}")
+        policy = os_policy.tabular_policy_from_callable(tree.openspiel_game, policy)
     game = tree.game
     profile = [np.zeros(n) for n in game.num_actions_per_player]
-    tabular = isinstance(policy, os_policy.TabularPolicy)
     for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
-        sl = game.infoset_slice(k)
-        if tabular:
-            row = policy.policy_for_key(key)
-            profile[player][sl] = [row[a] for a in actions]
-        else:
-            raise OpenSpielConversionError(
-                "only TabularPolicy objects can be read without states; convert with "
-                "open_spiel.python.policy.tabular_policy_from_callable first")
+        row = policy.policy_for_key(key)
+        profile[player][game.infoset_slice(k)] = [row[a] for a in actions]
     return tuple(profile)
 
 
