@@ -49,6 +49,8 @@ def test_uniform_nash_conv_equals_openspiel(name: str) -> None:
     ours = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
     theirs = os_exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
     assert ours == pytest.approx(theirs, abs=1e-9)
+    if game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+        return
     # OpenSpiel's own uniform policy object, converted, is our uniform profile
     for ours_row, uniform in zip(policy_from_openspiel(tree, os_policy.UniformRandomPolicy(game)),
                                  tree.game.uniform_profile()):
@@ -155,3 +157,29 @@ def test_openspiel_kuhn_efg_file() -> None:
     again = pyspiel.load_efg_game(format_efg(game))
     assert os_exploitability.nash_conv(again, os_policy.UniformRandomPolicy(again)) == \
         pytest.approx(theirs, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["goofspiel(num_cards=3,imp_info=True)", "leduc_poker",
+                                  "liars_dice(numdice=1,dice_sides=3)"])
+def test_random_tabular_policy_nash_conv_equals_openspiel(name: str) -> None:
+    # a non-uniform policy catches action-order and simultaneous-node mix-ups that the
+    # uniform policy cannot (public-information goofspiel is left out: OpenSpiel's
+    # TabularPolicy gives both players one shared row there, see the next test)
+    game = pyspiel.load_game(name)
+    tabular = os_policy.TabularPolicy(game)
+    rng = np.random.default_rng(7)
+    weights = rng.random(tabular.action_probability_array.shape) * tabular.legal_actions_mask
+    tabular.action_probability_array[:] = weights / weights.sum(axis=1, keepdims=True)
+    tree = extensive_from_openspiel(game)
+    ours = nash_conv(tree.game, policy_from_openspiel(tree, tabular)).nash_conv
+    assert ours == pytest.approx(os_exploitability.nash_conv(game, tabular), abs=1e-9)
+
+
+def test_shared_tabular_rows_are_refused() -> None:
+    game = pyspiel.load_game("goofspiel(num_cards=3)")
+    tabular = os_policy.TabularPolicy(game)
+    rng = np.random.default_rng(7)
+    weights = rng.random(tabular.action_probability_array.shape) * tabular.legal_actions_mask
+    tabular.action_probability_array[:] = weights / weights.sum(axis=1, keepdims=True)
+    with pytest.raises(OpenSpielConversionError, match="cannot tell players apart"):
+        policy_from_openspiel(extensive_from_openspiel(game), tabular)

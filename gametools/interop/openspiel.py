@@ -1005,7 +1005,7 @@ def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray,
     """Behaviour profile (flat vectors) of an OpenSpiel policy on ``tree``'s infosets.
 
     ``policy`` is a ``TabularPolicy`` (read from its table) or any other
-    ``open_spiel.python.policy.Policy`` (tabulated first with OpenSpiel's
+    ``open_spiel.python.policy.Policy`` of a turn-based game (tabulated first with OpenSpiel's
     ``tabular_policy_from_callable``, which walks the game once). Infosets that refine one
     OpenSpiel information state (``recall="refine"``) get that state's row.
     """
@@ -1013,12 +1013,27 @@ def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray,
         if not isinstance(policy, os_policy.Policy):
             raise OpenSpielConversionError(f"expected an OpenSpiel Policy, got "
                                            f"{type(policy).__name__}")
+        if tree.openspiel_game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+            # OpenSpiel's tabulation asks simultaneous nodes for joint-action probabilities
+            raise OpenSpielConversionError(
+                "for simultaneous-move games pass a TabularPolicy (OpenSpiel's tabulation of "
+                "other policies mixes the players' actions at simultaneous nodes)")
         policy = os_policy.tabular_policy_from_callable(tree.openspiel_game, policy)
     game = tree.game
     profile = [np.zeros(n) for n in game.num_actions_per_player]
     for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
         row = policy.policy_for_key(key)
-        profile[player][game.infoset_slice(k)] = [row[a] for a in actions]
+        values = [row[a] for a in actions]
+        if abs(sum(values) - 1.0) > 1e-9:
+            # TabularPolicy keys rows by the string alone: when two players' information
+            # states read the same (public-information simultaneous games such as goofspiel
+            # without imp_info), they share one row, laid out for one player's legal actions
+            raise OpenSpielConversionError(
+                f"the OpenSpiel policy's row for information state {key!r} of player {player}"
+                f" does not sum to 1 over that player's legal actions ({sum(values):.6g}); "
+                "TabularPolicy cannot tell players apart whose information-state strings "
+                "coincide")
+        profile[player][game.infoset_slice(k)] = values
     return tuple(profile)
 
 
