@@ -691,7 +691,6 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
     decision = np.flatnonzero(player >= 0)
     levels: list[tuple[InfosetLevel, ...]] = []
     segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    seq_infoset_all = []
     for i in range(num_players):
         mine_nodes = decision[player[decision] == i]
         mine_ids = infoset[mine_nodes]
@@ -704,7 +703,6 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         # sequence -> infoset it belongs to (sequence 0: none)
         seq_infoset = np.full(game.num_sequences[i], -1, dtype=np.int64)
         seq_infoset[1:] = np.repeat(mine, game.infoset_num_actions[mine])
-        seq_infoset_all.append(seq_infoset)
         ok = mismatch.size == 0
         bad_infoset = int(mine_ids[mismatch[0]]) if mismatch.size else -1
         depth = np.zeros(num_infosets, dtype=np.int64)
