@@ -198,3 +198,13 @@ def test_lcp_agrees_with_the_zero_sum_value(make, value) -> None:  # type: ignor
     result = sequence_form_lcp(make())
     # every equilibrium of a zero-sum game pays the value (Kuhn 1950; hand solution above)
     assert result.exact and result.equilibria[0].payoffs_exact[0] == value
+
+
+def test_cli_human_report_lists_information_sets(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bet.efg"
+    write_efg(path, signalling_game())
+    code, out, _ = run(capsys, "solve", str(path))
+    # the hand solution: bluff with the low card 1/3, call 2/3, value 1/3
+    assert code == 0
+    assert "1/3 bet + 2/3 fold" in out and "2/3 call + 1/3 fold" in out and "1/3" in out
