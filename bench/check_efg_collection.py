@@ -43,13 +43,43 @@ def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
             and a.action_labels == b.action_labels and a.player_labels == b.player_labels)
 
 
+def _openspiel_uniform_nash_conv(text: str) -> float:
+    import os
+    import tempfile
+
+    import pyspiel
+    from open_spiel.python import policy as os_policy
+    from open_spiel.python.algorithms import exploitability
+
+    saved = os.dup(2)  # OpenSpiel prints its parse errors on stderr
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                game = pyspiel.load_efg_game(text)
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+    return float(exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game)))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("--roundtrip", action="store_true")
+    parser.add_argument("--openspiel", action="store_true",
+                        help="compare the uniform profile's NashConv with OpenSpiel's on its own "
+                             "efg_game loader (perfect-recall games it loads)")
+    parser.add_argument("--solve", action="store_true",
+                        help="also solve every two-player perfect-recall game exactly with the "
+                             "sequence-form LCP (and the LP when zero-sum); count certificates")
     args = parser.parse_args()
     files = _files(args.source)
     read = imperfect = chance = two = roundtrip = 0
+    solved = attempted = lp_solved = lp_attempted = 0
+    compared = agreed = os_failed = 0
+    worst = 0.0
     for name, text in files:
         try:
             game = parse_efg(text)
@@ -62,9 +92,40 @@ def main() -> int:
         two += game.num_players == 2
         if args.roundtrip and _same(game, parse_efg(format_efg(game))):
             roundtrip += 1
+        if args.openspiel and all(game.perfect_recall):
+            from gametools.extensive import nash_conv
+
+            ours = nash_conv(game, game.uniform_profile()).nash_conv
+            try:
+                theirs = _openspiel_uniform_nash_conv(text)
+            except Exception:  # noqa: BLE001 - OpenSpiel's own parser refuses some files
+                os_failed += 1
+            else:
+                compared += 1
+                worst = max(worst, abs(ours - theirs))
+                agreed += abs(ours - theirs) <= 1e-9
+        if args.solve and game.num_players == 2 and all(game.perfect_recall):
+            from gametools.extensive.lcp import sequence_form_lcp
+            from gametools.extensive.solve import sequence_form_lp
+
+            attempted += 1
+            result = sequence_form_lcp(game, max_pivots=20_000)
+            if result.status == "success" and result.exact:
+                solved += 1
+            else:
+                print(f"LCP {name}: {result.message}")
+            if game.is_zero_sum():
+                lp_attempted += 1
+                lp = sequence_form_lp(game)
+                lp_solved += lp.status == "success"
     print(f"efg files: {len(files)}  read: {read}  imperfect recall: {imperfect}  "
           f"with chance: {chance}  two-player: {two}"
-          + (f"  round trip identical: {roundtrip}" if args.roundtrip else ""))
+          + (f"  round trip identical: {roundtrip}" if args.roundtrip else "")
+          + (f"\nOpenSpiel efg_game: compared {compared}, equal to 1e-9: {agreed} (largest "
+             f"difference {worst:.1e}), not loaded by OpenSpiel: {os_failed}"
+             if args.openspiel else "")
+          + (f"\ntwo-player perfect recall: {attempted}, LCP exact equilibria: {solved}; "
+             f"zero-sum: {lp_attempted}, LP certified: {lp_solved}" if args.solve else ""))
     return 0 if read == len(files) else 1
 
 

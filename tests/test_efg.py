@@ -137,7 +137,7 @@ def test_chance_probabilities_must_sum_to_one() -> None:
 
 def test_large_file_is_refused_before_reading(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    import gametools.formats.efg as efg
+    from gametools.formats import efg
 
     path = tmp_path / "big.efg"
     path.write_text(GUESS)
@@ -149,7 +149,7 @@ def test_large_file_is_refused_before_reading(tmp_path: Path,
 def test_deep_tree_does_not_recurse() -> None:
     # a 1500-move chain (Python's default recursion limit is 1000)
     depth = 1500
-    lines = ['EFG 2 R "" { "A" }'] + ['p "" 1 %d "" { "go" "stop" } 0\nt "" 0' % (k + 1)
+    lines = ['EFG 2 R "" { "A" }'] + [f'p "" 1 {k + 1} "" {{ "go" "stop" }} 0\nt "" 0'
                                       for k in range(depth)]
     lines.append('t "" 1 "" { 1 }')
     game = parse_efg("\n".join(lines))

@@ -87,20 +87,20 @@ def test_signalling_game_equilibrium_by_hand() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(parent=[-1, 0, 1, 0], player=[0, 0, -2, -2], infoset=[0, 1, -1, -1],
-          chance_probabilities=[1.0] * 4), "breadth-first"),
-    (dict(parent=[0, 0, 0]), "root"),
-    (dict(player=[0, -2, 0]), "without children must be terminal"),
-    (dict(player=[1, -2, -2]), "must be 0..0"),
-    (dict(infoset=[-1, -1, -1]), "needs an infoset"),
-    (dict(chance_probabilities=[1.0, 0.5, 0.4], player=[-1, -2, -2], infoset=[-1, -1, -1]),
+    ({"parent": [-1, 0, 1, 0], "player": [0, 0, -2, -2], "infoset": [0, 1, -1, -1],
+          "chance_probabilities": [1.0] * 4}, "breadth-first"),
+    ({"parent": [0, 0, 0]}, "root"),
+    ({"player": [0, -2, 0]}, "without children must be terminal"),
+    ({"player": [1, -2, -2]}, "must be 0..0"),
+    ({"infoset": [-1, -1, -1]}, "needs an infoset"),
+    ({"chance_probabilities": [1.0, 0.5, 0.4], "player": [-1, -2, -2], "infoset": [-1, -1, -1]},
      "sum to 1"),
-    (dict(payoffs=[[1.0, np.nan]]), "finite"),
-    (dict(payoffs=[[1.0, 2.0, 3.0]]), "shape"),
+    ({"payoffs": [[1.0, np.nan]]}, "finite"),
+    ({"payoffs": [[1.0, 2.0, 3.0]]}, "shape"),
 ])
 def test_validation_names_the_rule(change: dict, message: str) -> None:
-    arguments = dict(parent=[-1, 0, 0], player=[0, -2, -2], infoset=[0, -1, -1],
-                     chance_probabilities=[1.0, 1.0, 1.0], payoffs=[[1.0, 0.0]])
+    arguments = {"parent": [-1, 0, 0], "player": [0, -2, -2], "infoset": [0, -1, -1],
+                 "chance_probabilities": [1.0, 1.0, 1.0], "payoffs": [[1.0, 0.0]]}
     arguments.update(change)
     with pytest.raises(GameValidationError, match=message):
         ExtensiveGame(1, **arguments)

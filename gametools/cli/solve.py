@@ -32,7 +32,8 @@ def register(commands: Any) -> None:
                "3 the solver did not certify an equilibrium within its tolerance (without "
                "--method after trying the fallback methods too): a one-line message on stderr, "
                "and --json still prints the document with \"certified\": false")
-    parser.add_argument("game", help=".nfg or .npz file, or a scenario name")
+    parser.add_argument("game", help=".nfg, .efg or .npz file, openspiel:GAME_STRING, or a "
+                        "scenario name")
     parser.add_argument("--method", default=None,
                         help="solver (default: chosen from the game; see README)")
     parser.add_argument("--all", action="store_true",
@@ -62,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
             document["continuum"] = jsonable(scenario.continuum(document.get("summary"), **params))
     if args.json:
         print_json(document)
+        return _exit_status(result, certified)
+    from gametools.extensive import ExtensiveGame
+
+    if isinstance(game, ExtensiveGame):  # game trees: one table of infosets per player
+        from gametools.extensive.report import extensive_solve_report
+        print(extensive_solve_report(game, result))
         return _exit_status(result, certified)
     print(solve_report(game, result, summary=document.get("summary"),
                        reference=document.get("reference")))

@@ -68,7 +68,6 @@ Matching pennies with player 2 moving second without seeing player 1's move:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -78,8 +77,14 @@ import numpy as np
 
 from gametools.errors import GameValidationError, UnsupportedGameError
 
-__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "TreeBuilder",
-           "PROBABILITY_TOLERANCE"]
+__all__ = [
+    "CHANCE",
+    "PROBABILITY_TOLERANCE",
+    "TERMINAL",
+    "ExtensiveGame",
+    "ImperfectRecallError",
+    "TreeBuilder",
+]
 
 CHANCE = -1
 TERMINAL = -2
@@ -162,6 +167,7 @@ class ExtensiveGame:
     node_labels: tuple[str, ...]
     chance_labels: tuple[str, ...]
     chance_infoset: np.ndarray
+    _sequences: _SequenceData | None
 
     def __init__(self, num_players: int, parent: Any, player: Any, infoset: Any,
                  chance_probabilities: Any, payoffs: Any, *,
@@ -355,7 +361,8 @@ class ExtensiveGame:
         if len(chance_exact) != size:
             raise GameValidationError("chance_exact", f"needs one entry per node ({size})",
                                       None, len(chance_exact))
-        exact = tuple(Fraction(x) if chance_child[k] else Fraction(1)
+        one = Fraction(1)
+        exact = tuple((x if type(x) is Fraction else Fraction(x)) if chance_child[k] else one
                       for k, x in enumerate(chance_exact))
         totals: dict[int, Fraction] = {}
         for v in np.flatnonzero(chance_child):
@@ -383,11 +390,14 @@ class ExtensiveGame:
             flat = exact.reshape(-1)
             for k, value in enumerate(raw.reshape(-1)):
                 try:
-                    flat[k] = Fraction(value)
+                    flat[k] = value if type(value) is Fraction else Fraction(value)
                 except (TypeError, ValueError, ZeroDivisionError):
                     raise GameValidationError("payoffs", "must be finite numbers",
-                                              np.unravel_index(k, raw.shape), value) from None
-            floats = np.array([float(v) for v in flat], dtype=float).reshape(raw.shape)
+                                              tuple(int(x) for x in np.unravel_index(k, raw.shape)),
+                                              value) from None
+            cache: dict[Fraction, float] = {}
+            floats = np.array([cache[v] if v in cache else cache.setdefault(v, float(v))
+                               for v in flat], dtype=float).reshape(raw.shape)
         else:
             floats = raw.astype(float, copy=True)
         bad = np.argwhere(~np.isfinite(floats))
@@ -413,13 +423,21 @@ class ExtensiveGame:
     @property
     def num_actions_per_player(self) -> tuple[int, ...]:
         """Length of each player's flat behaviour vector (sum of its infosets' actions)."""
-        return tuple(int(self.infoset_num_actions[self.infoset_player == i].sum())
-                     for i in range(self.num_players))
+        cached: tuple[int, ...] | None = self.__dict__.get("_num_actions")
+        if cached is None:
+            cached = tuple(int(self.infoset_num_actions[self.infoset_player == i].sum())
+                           for i in range(self.num_players))
+            object.__setattr__(self, "_num_actions", cached)
+        return cached
 
     @property
     def num_sequences(self) -> tuple[int, ...]:
         """Each player's number of sequences (its actions plus the empty sequence)."""
-        return tuple(n + 1 for n in self.num_actions_per_player)
+        cached: tuple[int, ...] | None = self.__dict__.get("_num_sequences")
+        if cached is None:
+            cached = tuple(n + 1 for n in self.num_actions_per_player)
+            object.__setattr__(self, "_num_sequences", cached)
+        return cached
 
     @property
     def has_chance(self) -> bool:
@@ -499,10 +517,11 @@ class ExtensiveGame:
         data = self.sequences
         if not data.perfect_recall[player]:
             self.require_perfect_recall("realization_plan")
-        plan = np.empty(self.num_sequences[player])
-        plan[0] = 1.0
-        for sequences, parents in data.forward[player]:
-            plan[sequences] = plan[parents] * behaviour[sequences - 1]
+        exact = behaviour.dtype == object
+        plan = np.empty(self.num_sequences[player], dtype=object if exact else float)
+        plan[0] = Fraction(1) if exact else 1.0
+        for level in reversed(data.levels[player]):
+            plan[level.actions + 1] = plan[level.action_parents] * behaviour[level.actions]
         return plan
 
     def terminal_reach(self, profile: Sequence[np.ndarray], *, skip: int | None = None
@@ -510,11 +529,32 @@ class ExtensiveGame:
         """Probability of reaching each terminal ``(Z,)`` (chance included), optionally with
         player ``skip``'s own probabilities replaced by one (counterfactual reach)."""
         data = self.sequences
-        reach = data.terminal_chance.copy()
+        exact = any(np.asarray(p).dtype == object for p in profile)
+        reach = self.terminal_chance_exact() if exact else data.terminal_chance.copy()
         for j in range(self.num_players):
             if j != skip:
                 reach *= self.realization_plan(j, profile[j])[data.terminal_sequence[j]]
         return reach
+
+    def terminal_chance_exact(self) -> np.ndarray:
+        """Exact chance probability of reaching each terminal (object array of Fractions).
+
+        Raises
+        ------
+        GameValidationError
+            When the game's chance probabilities are not exact.
+        """
+        if self.chance_exact is None:
+            if self.has_chance:
+                raise GameValidationError("chance_exact", "the game's chance probabilities are "
+                                          "floats, so exact arithmetic is unavailable")
+            return np.array([Fraction(1)] * self.num_terminals, dtype=object)
+        probability = np.array(self.chance_exact, dtype=object)
+        reach = np.empty(self.num_nodes, dtype=object)
+        reach[0] = Fraction(1)
+        for level in _depth_levels(self.parent)[1:]:
+            reach[level] = reach[self.parent[level]] * probability[level]
+        return reach[self.terminals]
 
     def expected_payoffs(self, profile: Sequence[Any]) -> np.ndarray:
         """Each player's expected payoff ``(N,)`` under a behaviour profile."""
@@ -572,13 +612,32 @@ def _labels(name: str, labels: Sequence[Any] | None, count: int, default: Any
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class InfosetLevel:
+    """Infosets of one player at one own depth, with the flat positions of their actions.
+
+    ``actions`` are positions in the player's behaviour vector (sequence ``actions + 1``),
+    grouped by infoset; ``boundaries`` the start of each infoset's group (for ``reduceat``);
+    ``parents`` the own sequence leading to each infoset, ``action_parents`` repeated per
+    action.
+    """
+
+    infosets: np.ndarray
+    actions: np.ndarray
+    boundaries: np.ndarray
+    counts: np.ndarray
+    parents: np.ndarray
+    action_parents: np.ndarray
+
+
+@dataclass(frozen=True)
 class _SequenceData:
     """Per-player sequence tables of a game (see :attr:`ExtensiveGame.sequences`).
 
     ``terminal_sequence[i, z]``: player ``i``'s last own sequence (0 = empty) on the path to
     terminal ``z``; ``infoset_parent[I]``: the own sequence leading to infoset ``I``;
-    ``forward[i]``: ``(sequences, parent_sequences)`` groups by own depth, shallow first;
-    ``levels[i]``: infosets grouped by own depth, deepest first.
+    ``levels[i]``: player ``i``'s infosets grouped by own depth, deepest first (empty without
+    perfect recall); ``segments[i]``: ``(offsets, counts, parent sequence per action)`` of all
+    its infosets in id order.
     """
 
     terminal_chance: np.ndarray  # (Z,)
@@ -586,8 +645,8 @@ class _SequenceData:
     infoset_parent: np.ndarray  # (I,)
     perfect_recall: tuple[bool, ...]
     recall_witness: tuple[int, ...]
-    forward: tuple[tuple[tuple[np.ndarray, np.ndarray], ...], ...]
-    levels: tuple[tuple[np.ndarray, ...], ...]
+    levels: tuple[tuple[InfosetLevel, ...], ...]
+    segments: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
 
 
 def _depth_levels(parent: np.ndarray) -> list[slice]:
@@ -630,10 +689,8 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
     recall: list[bool] = []
     witness: list[int] = []
     decision = np.flatnonzero(player >= 0)
-    ids = infoset[decision]
-    forward: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = []
-    levels: list[tuple[np.ndarray, ...]] = []
-    seq_infoset_all = []
+    levels: list[tuple[InfosetLevel, ...]] = []
+    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for i in range(num_players):
         mine_nodes = decision[player[decision] == i]
         mine_ids = infoset[mine_nodes]
@@ -646,7 +703,6 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         # sequence -> infoset it belongs to (sequence 0: none)
         seq_infoset = np.full(game.num_sequences[i], -1, dtype=np.int64)
         seq_infoset[1:] = np.repeat(mine, game.infoset_num_actions[mine])
-        seq_infoset_all.append(seq_infoset)
         ok = mismatch.size == 0
         bad_infoset = int(mine_ids[mismatch[0]]) if mismatch.size else -1
         depth = np.zeros(num_infosets, dtype=np.int64)
@@ -676,26 +732,27 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         witness.append(bad_infoset)
         if ok and mine.size:
             groups = []
-            forward_groups = []
             for d in range(int(depth[mine].max()) + 1):
                 group = mine[depth[mine] == d]
-                groups.append(group)
                 counts = game.infoset_num_actions[group]
-                starts = 1 + game.infoset_offset[group]
-                sequences = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])),
-                                      counts) + np.arange(int(counts.sum()))
-                forward_groups.append((sequences, np.repeat(reference[group], counts)))
+                boundaries = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+                actions = np.repeat(game.infoset_offset[group] - boundaries, counts) \
+                    + np.arange(int(counts.sum()))
+                parents = reference[group]
+                groups.append(InfosetLevel(group, actions, boundaries, counts, parents,
+                                           np.repeat(parents, counts)))
             levels.append(tuple(reversed(groups)))
-            forward.append(tuple(forward_groups))
         else:
             levels.append(())
-            forward.append(())
+        counts = game.infoset_num_actions[mine]
+        segments.append((game.infoset_offset[mine], counts,
+                         np.repeat(reference[mine], counts)))
     return _SequenceData(
         terminal_chance=_readonly(chance[terminals]),
         terminal_sequence=_readonly(own[:, terminals]),
         infoset_parent=_readonly(infoset_parent),
         perfect_recall=tuple(recall), recall_witness=tuple(witness),
-        forward=tuple(forward), levels=tuple(levels))
+        levels=tuple(levels), segments=tuple(segments))
 
 
 # --------------------------------------------------------------------------------------------
@@ -744,15 +801,21 @@ class TreeBuilder:
     def decision(self, at: tuple[int, int] | None, *, player: int, infoset: Any,
                  actions: Sequence[str] | int, infoset_label: str | None = None,
                  label: str = "") -> int:
-        """Add a decision node of ``player`` in the infoset keyed ``infoset``."""
-        names = tuple(str(a + 1) for a in range(actions)) if isinstance(actions, int) \
-            else tuple(str(a) for a in actions)
+        """Add a decision node of ``player`` in the infoset keyed ``infoset``.
+
+        ``actions`` (labels, or a count for labels "1", "2", ...) is read only at the
+        infoset's first node; later nodes may pass just the count.
+        """
         key = (int(player), infoset)
-        if key not in self._infoset_ids:
-            self._infoset_ids[key] = len(self._infoset_labels)
+        ident = self._infoset_ids.get(key)
+        count = actions if isinstance(actions, int) else len(actions)
+        if ident is None:
+            names = tuple(str(a + 1) for a in range(actions)) if isinstance(actions, int) \
+                else tuple(str(a) for a in actions)
+            ident = self._infoset_ids[key] = len(self._infoset_labels)
             self._infoset_labels.append(str(infoset) if infoset_label is None else infoset_label)
             self._infoset_actions.append(names)
-        return self._add(at, int(player), self._infoset_ids[key], len(names), label)
+        return self._add(at, int(player), ident, count, label)
 
     def chance(self, at: tuple[int, int] | None, *, probabilities: Sequence[Any],
                labels: Sequence[str] | None = None, label: str = "",
@@ -822,13 +885,15 @@ class TreeBuilder:
         infoset = np.array([k if k is not None else -1 for k in keys], dtype=np.int64)
         exact_chance = all(isinstance(x, (int, Fraction, str)) and not isinstance(x, bool)
                            for x in chance_p)
-        probabilities = np.array([float(Fraction(x)) if isinstance(x, str) else float(x)
-                                  for x in chance_p])
+        as_float: dict[Any, float] = {}
+        probabilities = np.array([as_float[x] if x in as_float else as_float.setdefault(
+            x, float(Fraction(x)) if isinstance(x, str) else float(x)) for x in chance_p])
         payoff_rows = [self._payoffs[v] for v in order if self._kind[v] == TERMINAL]
         payoffs = [[row[i] for row in payoff_rows] for i in range(self.num_players)]
         return ExtensiveGame(
             self.num_players, parent, kinds, infoset, probabilities, payoffs,
-            chance_exact=[Fraction(x) for x in chance_p] if exact_chance else None,
+            chance_exact=[x if type(x) is Fraction else Fraction(x) for x in chance_p]
+            if exact_chance else None,
             title=title, player_labels=player_labels, infoset_labels=self._infoset_labels,
             action_labels=self._infoset_actions,
             node_labels=[self._node_labels[v] for v in order], chance_labels=chance_labels,

@@ -59,8 +59,14 @@ from gametools._io import atomic_write
 from gametools.errors import GametoolsError
 from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame, TreeBuilder
 
-__all__ = ["EfgFormatError", "MAX_FILE_BYTES", "format_efg", "parse_efg", "read_efg",
-           "write_efg"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "EfgFormatError",
+    "format_efg",
+    "parse_efg",
+    "read_efg",
+    "write_efg",
+]
 
 #: Largest ``.efg`` file read (bytes).
 MAX_FILE_BYTES = 512 * 1024 * 1024

@@ -94,6 +94,7 @@ OpenSpiel pitfalls handled here
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -113,19 +114,22 @@ from gametools.policies import validate_profile
 
 __all__ = [
     "CyclicGameError",
-    "OpenSpielTree",
-    "extensive_from_openspiel",
-    "load_openspiel",
-    "policy_from_openspiel",
-    "policy_to_openspiel_tabular",
     "MarkovOpenSpielGame",
     "MarkovOpenSpielState",
     "MarkovProfilePolicy",
     "OpenSpielConversionError",
+    "OpenSpielTree",
+    "extensive_from_markov",
+    "extensive_from_openspiel",
     "finite_horizon",
     "from_openspiel",
+    "is_normal_form",
+    "load_openspiel",
+    "markov_profile_to_extensive",
     "openspiel_nash_conv",
+    "policy_from_openspiel",
     "policy_to_openspiel",
+    "policy_to_openspiel_tabular",
     "to_openspiel",
 ]
 
@@ -804,7 +808,8 @@ class OpenSpielTree:
         The tree; its ``infoset_labels`` are OpenSpiel information-state strings.
     openspiel_game : pyspiel.Game
     infoset_keys : tuple of (int, str)
-        ``(player, information_state_string)`` of every infoset.
+        ``(player, information_state_string)`` of every infoset (several infosets share one
+        when ``recall="refine"`` split an OpenSpiel information state).
     legal_actions : tuple of tuple of int
         OpenSpiel action ids of every infoset, in the order of its actions in the tree.
     """
@@ -815,22 +820,52 @@ class OpenSpielTree:
     legal_actions: tuple[tuple[int, ...], ...]
 
 
+@functools.lru_cache(maxsize=65536)
 def _exact_number(value: float) -> Fraction:
     """A float from OpenSpiel as the simple fraction it stands for (1/3, not 0x3FD5...)."""
     simple = Fraction(value).limit_denominator(10_000)
     return simple if float(simple) == value else Fraction(value)
 
 
+def is_normal_form(game: Any) -> bool:
+    """Whether :func:`from_openspiel` loads ``game`` (matrix, tensor or one-shot game)."""
+    if isinstance(game, (pyspiel.MatrixGame, pyspiel.TensorGame)):
+        return True
+    if game.get_type().dynamics != pyspiel.GameType.Dynamics.SIMULTANEOUS:
+        return False
+    try:
+        _from_simultaneous(game, _game_name(game))
+    except OpenSpielConversionError:
+        return False
+    return True
+
+
 def load_openspiel(spec: str) -> Any:
     """``pyspiel.load_game(spec)`` with a one-line error for an unknown name or parameter."""
+    import os
+    import tempfile
+
+    # OpenSpiel's C++ layer also prints the error (with every game name) on the process's
+    # stderr before raising; keep that out of the one-line message the user sees
+    saved = os.dup(2)
     try:
-        return pyspiel.load_game(spec)
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                return pyspiel.load_game(spec)
+            finally:
+                os.dup2(saved, 2)
     except (pyspiel.SpielError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        first = first.split(" Available games are")[0]
         raise OpenSpielConversionError(f"OpenSpiel cannot load {spec!r}: {first}") from None
+    finally:
+        os.close(saved)
 
 
-def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> OpenSpielTree:
+def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
+                             recall: str = "refine") -> OpenSpielTree:
     """Unroll an OpenSpiel game into an :class:`~gametools.extensive.ExtensiveGame`.
 
     Parameters
@@ -839,6 +874,16 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
         A loaded game (C++ or Python implemented) or a game string for ``pyspiel.load_game``.
     max_nodes : int
         Refuse trees with more nodes (checked while walking, before the arrays are built).
+    recall : {"refine", "keep"}
+        Some OpenSpiel information-state strings forget what the player saw or did before
+        (goofspiel without ``imp_info`` shows the cards left and who won each round, not the
+        order in which cards were played), which is imperfect recall. ``"refine"`` (default)
+        splits such an infoset by the player's own history of (information state, action)
+        pairs, giving the perfect-recall game in which players remember what they saw and did
+        (the coarsest such refinement; nothing changes for games whose strings already have
+        perfect recall, e.g. the poker games). NashConv equals OpenSpiel's whenever what the
+        string forgets is irrelevant to the future, as in goofspiel. ``"keep"`` keeps OpenSpiel's partition; the game is then flagged
+        imperfect-recall and the exact solvers refuse it.
 
     Returns
     -------
@@ -857,6 +902,8 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
     """
     from gametools.extensive import TreeBuilder
 
+    if recall not in ("refine", "keep"):
+        raise OpenSpielConversionError(f"recall must be 'refine' or 'keep', got {recall!r}")
     if isinstance(game, str):
         game = load_openspiel(game)
     if not isinstance(game, pyspiel.Game):
@@ -869,25 +916,31 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
     if game_type.chance_mode == pyspiel.GameType.ChanceMode.SAMPLED_STOCHASTIC:
         raise OpenSpielConversionError(f"{name} has sampled chance (no explicit outcomes)")
     num_players = game.num_players()
+    refine = recall == "refine"
     builder = TreeBuilder(num_players)
-    keys: dict[tuple[int, str], int] = {}
+    keys: dict[tuple[int, str, tuple[int, ...]], int] = {}
     legal_of: list[tuple[int, ...]] = []
 
-    def infoset(player: int, key: str, actions: list[int], state: Any) -> tuple[int, str]:
-        ident = (player, key)
+    def infoset(player: int, key: str, actions: list[int], own: tuple[int, ...]
+                ) -> tuple[tuple[str, tuple[int, ...]], int]:
+        ident = (player, key, own if refine else ())
         if ident not in keys:
             keys[ident] = len(keys)
             legal_of.append(tuple(actions))
         elif legal_of[keys[ident]] != tuple(actions):
             raise OpenSpielConversionError(f"{name}: infoset {key!r} of player {player} has "
                                            "different legal actions at different histories")
-        return ident
+        return ident[1:], keys[ident]
 
+    Where = tuple[int, int] | None
+    History = tuple[tuple[int, ...], ...]
     count = 0
-    # each stack entry: (state, where it hangs in the tree)
-    stack: list[tuple[Any, tuple[int, int] | None]] = [(game.new_initial_state(), None)]
+    # each stack entry: (state, where it hangs in the tree, every player's last own (infoset,
+    # action); the infoset id stands for the whole own history before it)
+    stack: list[tuple[Any, Where, History]] = [
+        (game.new_initial_state(), None, ((),) * num_players)]
     while stack:
-        state, at = stack.pop()
+        state, at, own = stack.pop()
         count += 1
         if count > max_nodes:
             raise OpenSpielConversionError(f"{name} has more than {max_nodes} tree nodes; "
@@ -901,67 +954,133 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> O
                                           for a, _ in outcomes])
             # children are pushed last-first so that the walk is in preorder
             for k, (action, _) in reversed(list(enumerate(outcomes))):
-                stack.append((state.child(action), (node, k)))
+                stack.append((state.child(action), (node, k), own))
         elif state.is_simultaneous_node():
             legal = [state.legal_actions(p) for p in range(num_players)]
-            parents: list[tuple[tuple[int, int] | None, tuple[int, ...]]] = [(at, ())]
+            parents: list[tuple[Where, tuple[int, ...]]] = [(at, ())]
+            identities = []
             for p in range(num_players):
-                ident = infoset(p, state.information_state_string(p), legal[p], state)
-                labels = [state.action_to_string(p, a) for a in legal[p]]
-                following = []
+                known = len(keys)
+                key, ident = infoset(p, state.information_state_string(p), legal[p], own[p])
+                identities.append(ident)
+                # labels are read at an infoset's first node only
+                labels: list[str] | int = ([state.action_to_string(p, a) for a in legal[p]]
+                                           if ident == known else len(legal[p]))
+                following: list[tuple[Where, tuple[int, ...]]] = []
                 for where, chosen in parents:
-                    node = builder.decision(where, player=p, infoset=ident[1], actions=labels)
+                    node = builder.decision(where, player=p, infoset=key, actions=labels,
+                                            infoset_label=key[0])
                     following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
                 parents = following
                 count += len(following)
             for where, joint in reversed(parents):
                 child = state.clone()
                 child.apply_actions(list(joint))
-                stack.append((child, where))
+                stack.append((child, where,
+                              tuple((ident, a) for ident, a in zip(identities, joint))
+                              if refine else own))
         else:
             player = state.current_player()
             legal = state.legal_actions()
-            ident = infoset(player, state.information_state_string(player), legal, state)
-            node = builder.decision(at, player=player, infoset=ident[1],
-                                    actions=[state.action_to_string(player, a) for a in legal])
+            known = len(keys)
+            key, ident = infoset(player, state.information_state_string(player), legal,
+                                 own[player])
+            node = builder.decision(at, player=player, infoset=key, infoset_label=key[0],
+                                    actions=[state.action_to_string(player, a) for a in legal]
+                                    if ident == known else len(legal))
             for k, action in reversed(list(enumerate(legal))):
-                stack.append((state.child(action), (node, k)))
+                after = own
+                if refine:
+                    after = own[:player] + ((ident, action),) + own[player + 1:]
+                stack.append((state.child(action), (node, k), after))
     extensive = builder.build(title=game_type.long_name,
                               player_labels=[f"Player {i}" for i in range(num_players)])
     # builder numbers infosets by first appearance, as ``keys`` does
     ordered = sorted(keys, key=keys.__getitem__)
-    return OpenSpielTree(extensive, game, tuple(ordered),
+    return OpenSpielTree(extensive, game, tuple((k[0], k[1]) for k in ordered),
                          tuple(legal_of[keys[k]] for k in ordered))
 
 
 def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray, ...]:
     """Behaviour profile (flat vectors) of an OpenSpiel policy on ``tree``'s infosets.
 
-    ``policy`` is any ``open_spiel.python.policy.Policy`` with ``action_probabilities(state,
-    player)`` keyed by information state, or a ``TabularPolicy`` (read from its array).
-    Actions missing from a policy's dictionary get probability 0.
+    ``policy`` is a ``TabularPolicy`` (read from its table) or any other
+    ``open_spiel.python.policy.Policy`` of a turn-based game (tabulated first with OpenSpiel's
+    ``tabular_policy_from_callable``, which walks the game once). Infosets that refine one
+    OpenSpiel information state (``recall="refine"``) get that state's row.
     """
+    if not isinstance(policy, os_policy.TabularPolicy):
+        if not isinstance(policy, os_policy.Policy):
+            raise OpenSpielConversionError(f"expected an OpenSpiel Policy, got "
+                                           f"{type(policy).__name__}")
+        if tree.openspiel_game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+            # OpenSpiel's tabulation asks simultaneous nodes for joint-action probabilities
+            raise OpenSpielConversionError(
+                "for simultaneous-move games pass a TabularPolicy (OpenSpiel's tabulation of "
+                "other policies mixes the players' actions at simultaneous nodes)")
+        policy = os_policy.tabular_policy_from_callable(tree.openspiel_game, policy)
     game = tree.game
     profile = [np.zeros(n) for n in game.num_actions_per_player]
-    tabular = isinstance(policy, os_policy.TabularPolicy)
     for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
-        sl = game.infoset_slice(k)
-        if tabular:
-            row = policy.policy_for_key(key)
-            profile[player][sl] = [row[a] for a in actions]
-        else:
+        row = policy.policy_for_key(key)
+        values = [row[a] for a in actions]
+        if abs(sum(values) - 1.0) > 1e-9:
+            # TabularPolicy keys rows by the string alone: when two players' information
+            # states read the same (public-information simultaneous games such as goofspiel
+            # without imp_info), they share one row, laid out for one player's legal actions
             raise OpenSpielConversionError(
-                "only TabularPolicy objects can be read without states; convert with "
-                "open_spiel.python.policy.tabular_policy_from_callable first")
+                f"the OpenSpiel policy's row for information state {key!r} of player {player}"
+                f" does not sum to 1 over that player's legal actions ({sum(values):.6g}); "
+                "TabularPolicy cannot tell players apart whose information-state strings "
+                "coincide")
+        profile[player][game.infoset_slice(k)] = values
     return tuple(profile)
 
 
 def policy_to_openspiel_tabular(tree: OpenSpielTree, profile: Sequence[Any]) -> Any:
-    """An OpenSpiel ``TabularPolicy`` holding a behaviour profile of ``tree.game``."""
+    """An OpenSpiel ``TabularPolicy`` holding a behaviour profile of ``tree.game``.
+
+    Raises
+    ------
+    OpenSpielConversionError
+        When infosets that refine one OpenSpiel information state carry different rows
+        (OpenSpiel's table has one row per information state).
+    """
     checked = tree.game.check_profile(profile)
     tabular = os_policy.TabularPolicy(tree.openspiel_game)
+    written: dict[tuple[int, str], np.ndarray] = {}
     for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
+        values = checked[player][tree.game.infoset_slice(k)]
+        if (player, key) in written:
+            if not np.allclose(written[(player, key)], values, atol=1e-12):
+                raise OpenSpielConversionError(
+                    f"infosets refining OpenSpiel's information state {key!r} of player "
+                    f"{player} hold different rows; OpenSpiel's table cannot represent that")
+            continue
+        written[(player, key)] = values
         row = tabular.policy_for_key(key)
         row[:] = 0.0
-        row[list(actions)] = checked[player][tree.game.infoset_slice(k)]
+        row[list(actions)] = values
     return tabular
+
+
+def extensive_from_markov(game: MarkovGame, *, horizon: int | None = None) -> OpenSpielTree:
+    """A finite-horizon Markov game as a game tree: :func:`to_openspiel`, then unrolled.
+
+    The tree is the perfect-recall extensive form of the Markov game (information states =
+    own observation and action histories; the players of one stage move in turn without
+    seeing each other); its NashConv is OpenSpiel's, which equals gametools' exact
+    Markov-game NashConv wherever that is exact (fully observed, or perfect recall in the
+    observations). Convert profiles with :func:`markov_profile_to_extensive`.
+    """
+    return extensive_from_openspiel(to_openspiel(game, horizon=horizon))
+
+
+def markov_profile_to_extensive(tree: OpenSpielTree, game: MarkovGame,
+                                profile: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """A Markov-game profile (``(O_i, n_i)`` per player) as behaviour vectors of ``tree``,
+    which :func:`extensive_from_markov` made from ``game``."""
+    game_os = tree.openspiel_game
+    wrapped = policy_to_openspiel(game_os, game, profile)
+    tabular = os_policy.tabular_policy_from_callable(game_os, wrapped)
+    return policy_from_openspiel(tree, tabular)
