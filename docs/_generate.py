@@ -115,8 +115,8 @@ def gallery(source: Path, out: Path) -> None:
         _write(out / "gallery" / f"{script.stem}.rst", "\n".join(page))
         entries.append(script.stem)
     index = [_heading("Gallery", "="), "",
-             "Finance examples, executed by every docs build (the figures below are drawn by "
-             "it).", "", ".. toctree::", "   :maxdepth: 1", ""] + [f"   {e}" for e in entries]
+             ("Finance examples, executed by every docs build (the figures below are drawn by "
+              "it)."), "", ".. toctree::", "   :maxdepth: 1", ""] + [f"   {e}" for e in entries]
     _write(out / "gallery" / "index.rst", "\n".join(index) + "\n")
 
 

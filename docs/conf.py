@@ -11,8 +11,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("MPLBACKEND", "Agg")  # the docs build draws figures into files
 
-import gametools  # noqa: E402
-from _generate import generate  # noqa: E402
+from _generate import generate
+
+import gametools
 
 project = "gametools"
 copyright = "the gametools developers; Apache-2.0"
