@@ -49,6 +49,9 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
         raise CommandError(f"{spec!r} is neither a game file (.nfg, .npz) nor a scenario; "
                            f"scenarios: {', '.join(scenarios) or '(none installed)'}")
     scenario = scenarios[spec]
+    if "simulation" in scenario.tags:  # a market design, not a game: simulate / egta take it
+        raise CommandError(f"scenario {spec!r} is a market simulation, not a game; use "
+                           f"`gametools simulate {spec}` or `gametools egta {spec}`")
     resolved = scenario.resolve(**parse_parameter_assignments(params))
     return scenario.builder(**resolved), scenario, resolved
 

@@ -140,12 +140,14 @@ def _strategy_cells(game: Any, equilibrium: Any, player: int) -> list[tuple[str,
              format_strategy(strategy[o], labels)) for o in range(strategy.shape[0])]
 
 
-def _equilibrium_block(game: Any, equilibrium: Any, index: int, count: int) -> list[str]:
+def _equilibrium_block(game: Any, equilibrium: Any, index: int, count: int,
+                       certified: bool = True) -> list[str]:
     payoffs = (equilibrium.payoffs_exact if equilibrium.payoffs_exact is not None
                else equilibrium.payoffs)
     regret = "0 (exact)" if equilibrium.exact and equilibrium.regret == 0 \
         else format_number(equilibrium.regret, 3)
-    lines = [f"equilibrium {index + 1} of {count}   regret {regret}"]
+    title = "equilibrium" if certified else "NOT CERTIFIED: best point reached"
+    lines = [f"{title} {index + 1} of {count}   regret {regret}"]
     normal_form = np.asarray(equilibrium.strategies[0]).ndim == 1
     if normal_form:
         rows = [[game.player_labels[i], format_number(payoffs[i]),
@@ -272,7 +274,7 @@ def solve_report(game: Any, result: Any, *, summary: Mapping[str, Any] | None = 
         lines.append(result.message)
     for k, equilibrium in enumerate(result.equilibria):
         lines.append("")
-        lines += _equilibrium_block(game, equilibrium, k, count)
+        lines += _equilibrium_block(game, equilibrium, k, count, result.certified)
     if not result.equilibria:
         lines.append("no equilibrium found" + (" (the set is complete: there is none of this "
                                                "kind)" if result.complete else ""))

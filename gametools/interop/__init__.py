@@ -13,6 +13,14 @@ from gametools.model import MarkovGame, NormalFormGame
 __all__ = ["as_game"]
 
 
+def _is_openspiel_game(game: Any) -> bool:
+    """Whether ``game`` is a ``pyspiel.Game`` (C++ or Python implemented, any module)."""
+    import sys
+
+    pyspiel = sys.modules.get("pyspiel")  # an OpenSpiel game implies pyspiel is imported
+    return pyspiel is not None and isinstance(game, pyspiel.Game)
+
+
 def as_game(game: Any) -> NormalFormGame | MarkovGame:
     """Accept a gametools game, a ``nashpy.Game`` or an OpenSpiel matrix/tensor game.
 
@@ -27,7 +35,7 @@ def as_game(game: Any) -> NormalFormGame | MarkovGame:
     if module.startswith("nashpy"):
         row, column = game.payoff_matrices
         return NormalFormGame.from_bimatrix(row, column)
-    if module.startswith("pyspiel") or type(game).__name__ in ("MatrixGame", "TensorGame"):
+    if _is_openspiel_game(game):
         from gametools.interop.openspiel import from_openspiel
         return from_openspiel(game)
     raise TypeError(f"expected a NormalFormGame, MarkovGame, nashpy.Game or OpenSpiel matrix/"

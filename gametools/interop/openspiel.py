@@ -10,6 +10,22 @@ Two directions are supported:
 - :func:`from_openspiel` loads an OpenSpiel normal-form game (``pyspiel.MatrixGame``,
   ``pyspiel.TensorGame`` or any one-shot simultaneous-move game such as ``blotto``) as a
   :class:`~gametools.model.NormalFormGame`.
+- :func:`extensive_from_openspiel` unrolls any OpenSpiel game whose tree fits in memory
+  (turn-based or simultaneous-move, with chance and imperfect information; C++ or Python
+  implemented) into an :class:`~gametools.extensive.ExtensiveGame`;
+  :func:`policy_from_openspiel` and :func:`policy_to_openspiel_tabular` convert behaviour
+  profiles to and from OpenSpiel's ``TabularPolicy`` layout.
+
+Unrolling an OpenSpiel game
+---------------------------
+Turn-based decision nodes become decision nodes whose infoset is the acting player's
+``information_state_string``. A simultaneous node becomes ``N`` consecutive decision nodes,
+players in id order, each in the infoset of that player's ``information_state_string`` at the
+simultaneous node (so no player sees the others' simultaneous actions), followed by the joint
+action; this is the standard turn-based encoding, and best responses and NashConv are those of
+the simultaneous game. Chance outcomes keep their probabilities; terminal payoffs are
+``returns()``. The tree is walked once, iteratively (no recursion limit), and its size is
+checked against ``max_nodes`` while walking.
 
 Encoding of a Markov game
 -------------------------
@@ -81,6 +97,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -89,11 +107,17 @@ from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 from gametools.errors import GametoolsError
+from gametools.extensive.model import ExtensiveGame
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 
 __all__ = [
     "CyclicGameError",
+    "OpenSpielTree",
+    "extensive_from_openspiel",
+    "load_openspiel",
+    "policy_from_openspiel",
+    "policy_to_openspiel_tabular",
     "MarkovOpenSpielGame",
     "MarkovOpenSpielState",
     "MarkovProfilePolicy",
@@ -760,3 +784,184 @@ def from_openspiel(game: pyspiel.Game) -> NormalFormGame:
             "simultaneous-move games load as normal-form games (pyspiel.extensive_to_tensor_game "
             "gives the induced normal form of a small sequential game)")
     return _from_simultaneous(game, name)
+
+
+# --------------------------------------------------------------------------------------------
+# OpenSpiel game trees -> ExtensiveGame
+# --------------------------------------------------------------------------------------------
+
+#: Default largest number of tree nodes :func:`extensive_from_openspiel` unrolls.
+MAX_TREE_NODES = 20_000_000
+
+
+@dataclass(frozen=True)
+class OpenSpielTree:
+    """An unrolled OpenSpiel game and the key of every infoset back into OpenSpiel.
+
+    Attributes
+    ----------
+    game : ExtensiveGame
+        The tree; its ``infoset_labels`` are OpenSpiel information-state strings.
+    openspiel_game : pyspiel.Game
+    infoset_keys : tuple of (int, str)
+        ``(player, information_state_string)`` of every infoset.
+    legal_actions : tuple of tuple of int
+        OpenSpiel action ids of every infoset, in the order of its actions in the tree.
+    """
+
+    game: ExtensiveGame
+    openspiel_game: Any
+    infoset_keys: tuple[tuple[int, str], ...]
+    legal_actions: tuple[tuple[int, ...], ...]
+
+
+def _exact_number(value: float) -> Fraction:
+    """A float from OpenSpiel as the simple fraction it stands for (1/3, not 0x3FD5...)."""
+    simple = Fraction(value).limit_denominator(10_000)
+    return simple if float(simple) == value else Fraction(value)
+
+
+def load_openspiel(spec: str) -> Any:
+    """``pyspiel.load_game(spec)`` with a one-line error for an unknown name or parameter."""
+    try:
+        return pyspiel.load_game(spec)
+    except (pyspiel.SpielError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OpenSpielConversionError(f"OpenSpiel cannot load {spec!r}: {first}") from None
+
+
+def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES) -> OpenSpielTree:
+    """Unroll an OpenSpiel game into an :class:`~gametools.extensive.ExtensiveGame`.
+
+    Parameters
+    ----------
+    game : pyspiel.Game or str
+        A loaded game (C++ or Python implemented) or a game string for ``pyspiel.load_game``.
+    max_nodes : int
+        Refuse trees with more nodes (checked while walking, before the arrays are built).
+
+    Returns
+    -------
+    OpenSpielTree
+
+    Raises
+    ------
+    OpenSpielConversionError
+        For a game without information-state strings, with sampled chance, or too large.
+
+    Examples
+    --------
+    >>> tree = extensive_from_openspiel("kuhn_poker")
+    >>> tree.game.num_terminals, tree.game.num_infosets
+    (30, 12)
+    """
+    from gametools.extensive import TreeBuilder
+
+    if isinstance(game, str):
+        game = load_openspiel(game)
+    if not isinstance(game, pyspiel.Game):
+        raise OpenSpielConversionError(f"expected a pyspiel.Game, got {type(game).__name__}")
+    name = _game_name(game)
+    game_type = game.get_type()
+    if not game_type.provides_information_state_string:
+        raise OpenSpielConversionError(f"{name} provides no information-state strings, so its "
+                                       "information sets are unknown")
+    if game_type.chance_mode == pyspiel.GameType.ChanceMode.SAMPLED_STOCHASTIC:
+        raise OpenSpielConversionError(f"{name} has sampled chance (no explicit outcomes)")
+    num_players = game.num_players()
+    builder = TreeBuilder(num_players)
+    keys: dict[tuple[int, str], int] = {}
+    legal_of: list[tuple[int, ...]] = []
+
+    def infoset(player: int, key: str, actions: list[int], state: Any) -> tuple[int, str]:
+        ident = (player, key)
+        if ident not in keys:
+            keys[ident] = len(keys)
+            legal_of.append(tuple(actions))
+        elif legal_of[keys[ident]] != tuple(actions):
+            raise OpenSpielConversionError(f"{name}: infoset {key!r} of player {player} has "
+                                           "different legal actions at different histories")
+        return ident
+
+    count = 0
+    # each stack entry: (state, where it hangs in the tree)
+    stack: list[tuple[Any, tuple[int, int] | None]] = [(game.new_initial_state(), None)]
+    while stack:
+        state, at = stack.pop()
+        count += 1
+        if count > max_nodes:
+            raise OpenSpielConversionError(f"{name} has more than {max_nodes} tree nodes; "
+                                           "raise max_nodes if memory allows")
+        if state.is_terminal():
+            builder.terminal(at, payoffs=[_exact_number(float(r)) for r in state.returns()])
+        elif state.is_chance_node():
+            outcomes = state.chance_outcomes()
+            node = builder.chance(at, probabilities=[_exact_number(p) for _, p in outcomes],
+                                  labels=[state.action_to_string(pyspiel.PlayerId.CHANCE, a)
+                                          for a, _ in outcomes])
+            # children are pushed last-first so that the walk is in preorder
+            for k, (action, _) in reversed(list(enumerate(outcomes))):
+                stack.append((state.child(action), (node, k)))
+        elif state.is_simultaneous_node():
+            legal = [state.legal_actions(p) for p in range(num_players)]
+            parents: list[tuple[tuple[int, int] | None, tuple[int, ...]]] = [(at, ())]
+            for p in range(num_players):
+                ident = infoset(p, state.information_state_string(p), legal[p], state)
+                labels = [state.action_to_string(p, a) for a in legal[p]]
+                following = []
+                for where, chosen in parents:
+                    node = builder.decision(where, player=p, infoset=ident[1], actions=labels)
+                    following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
+                parents = following
+                count += len(following)
+            for where, joint in reversed(parents):
+                child = state.clone()
+                child.apply_actions(list(joint))
+                stack.append((child, where))
+        else:
+            player = state.current_player()
+            legal = state.legal_actions()
+            ident = infoset(player, state.information_state_string(player), legal, state)
+            node = builder.decision(at, player=player, infoset=ident[1],
+                                    actions=[state.action_to_string(player, a) for a in legal])
+            for k, action in reversed(list(enumerate(legal))):
+                stack.append((state.child(action), (node, k)))
+    extensive = builder.build(title=game_type.long_name,
+                              player_labels=[f"Player {i}" for i in range(num_players)])
+    # builder numbers infosets by first appearance, as ``keys`` does
+    ordered = sorted(keys, key=keys.__getitem__)
+    return OpenSpielTree(extensive, game, tuple(ordered),
+                         tuple(legal_of[keys[k]] for k in ordered))
+
+
+def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray, ...]:
+    """Behaviour profile (flat vectors) of an OpenSpiel policy on ``tree``'s infosets.
+
+    ``policy`` is any ``open_spiel.python.policy.Policy`` with ``action_probabilities(state,
+    player)`` keyed by information state, or a ``TabularPolicy`` (read from its array).
+    Actions missing from a policy's dictionary get probability 0.
+    """
+    game = tree.game
+    profile = [np.zeros(n) for n in game.num_actions_per_player]
+    tabular = isinstance(policy, os_policy.TabularPolicy)
+    for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
+        sl = game.infoset_slice(k)
+        if tabular:
+            row = policy.policy_for_key(key)
+            profile[player][sl] = [row[a] for a in actions]
+        else:
+            raise OpenSpielConversionError(
+                "only TabularPolicy objects can be read without states; convert with "
+                "open_spiel.python.policy.tabular_policy_from_callable first")
+    return tuple(profile)
+
+
+def policy_to_openspiel_tabular(tree: OpenSpielTree, profile: Sequence[Any]) -> Any:
+    """An OpenSpiel ``TabularPolicy`` holding a behaviour profile of ``tree.game``."""
+    checked = tree.game.check_profile(profile)
+    tabular = os_policy.TabularPolicy(tree.openspiel_game)
+    for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
+        row = tabular.policy_for_key(key)
+        row[:] = 0.0
+        row[list(actions)] = checked[player][tree.game.infoset_slice(k)]
+    return tabular
