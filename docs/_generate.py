@@ -82,9 +82,9 @@ def scenario_pages(out: Path) -> list[str]:
         _write(out / "scenarios" / f"{name}.rst", "\n".join(lines))
         names.append(name)
     index = [_heading("Scenarios", "="), "",
-             "One page per registered scenario (``gametools games`` lists them): its parameters, "
-             "its closed form where one exists, and the model with its references from the "
-             "module's documentation.", "", ".. toctree::", "   :maxdepth: 1", ""]
+             ("One page per registered scenario (``gametools games`` lists them): its "
+              "parameters, its closed form where one exists, and the model with its references "
+              "from the module's documentation."), "", ".. toctree::", "   :maxdepth: 1", ""]
     index += [f"   {name}" for name in names]
     _write(out / "scenarios" / "index.rst", "\n".join(index) + "\n")
     return names
