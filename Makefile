@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out/demo
 
-.PHONY: demo test typecheck bench clean
+.PHONY: demo test typecheck bench docs clean
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 
 # the quickstart (solve, certify, measure, figures), then the flagship study in quick mode
 demo: $(STAMP)   ## encode games, solve them, measure exploitability, train agents, write figures
+	@echo "== demo 1/2: quickstart (Cournot and Big Match: solve, certify, exact NashConv, figures)"
 	$(BIN)/python -m analyses.quickstart --out $(OUT)
+	@echo "== demo 2/2: quick Kyle study (MAPPO and MADDPG across seeds, exact NashConv, figures)"
 	$(BIN)/gametools run kyle --quick --out $(OUT)/kyle
+	@echo "== demo done: figures in $(OUT) and $(OUT)/kyle/figures"
 
 # one BLAS/torch thread per test worker: two workers already fill two cores
 test: $(STAMP)   ## the test suite (doctests included)
@@ -33,5 +36,10 @@ bench: $(STAMP)  ## benchmarks against peer libraries (prints tables with ratios
 	$(BIN)/python bench/bench_stochastic.py --quick
 	$(BIN)/python bench/bench_marl.py --quick
 
+# the documentation site, warnings as errors, then a check that every internal link resolves
+docs: $(STAMP)  ## build the documentation site into docs/_build/html
+	MPLBACKEND=Agg $(BIN)/python -m sphinx -W --keep-going -b html -q docs docs/_build/html
+	$(BIN)/python docs/check_links.py docs/_build/html
+
 clean:
-	rm -rf $(VENV) out
+	rm -rf $(VENV) out docs/_build docs/_generated

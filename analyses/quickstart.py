@@ -93,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
+    print("[1/3] Cournot duopoly on a quantity grid: all pure equilibria, exact NashConv of "
+          "equilibrium, collusion and uniform play", flush=True)
     cournot_results = cournot_study()
+    print("[2/3] Big Match: exact NashConv along player 1's stationary strategies", flush=True)
     big_match_results = big_match_study()
+    print(f"[3/3] figures -> {out}", flush=True)
     figures = []
     with paper_style():
         import matplotlib.pyplot as plt
@@ -110,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         fig, ax = plt.subplots(figsize=(3.4, 3.0))
         plot_payoff_heatmap(cournot_results["game"], player=0,
                             profile=cournot_results["profiles"]["equilibrium"], ax=ax)
-        ax.set_title("Firm 0 profit; equilibrium outlined")
+        ax.set_title("Firm 1 profit; equilibrium outlined")
         figures += save_figure(fig, out / "cournot_payoffs")
         plt.close(fig)
 

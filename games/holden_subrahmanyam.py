@@ -20,7 +20,7 @@ insider ``m`` earns ``beta_m sigma_v^2 (1 - lambda B)`` and the market maker
 ``M + 1`` players (``n_slopes^M n_impacts`` profiles).
 
 Closed form (Holden and Subrahmanyam 1992; REFERENCES.md "Kyle (1985)")
-----------------------------------------------------------------------
+-----------------------------------------------------------------------
 ``beta = sigma_u / (sqrt(M) sigma_v)``, ``lambda = sqrt(M) sigma_v / ((M + 1) sigma_u)``; each
 insider earns ``sigma_v sigma_u / ((M + 1) sqrt(M))`` (total ``sqrt(M) sigma_v sigma_u /
 (M + 1)``); ``Var(v | y) = sigma_v^2 / (M + 1)``: the price reveals the share ``M / (M + 1)`` of

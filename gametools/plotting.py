@@ -1,8 +1,16 @@
 """Research figures: one :func:`paper_style`, pure ``plot_*(data, ax=None)`` functions.
 
-Nothing runs at import beyond importing matplotlib; every plotting function draws on the axes it
+Nothing runs at import beyond importing matplotlib, and importing this module never changes the
+user's matplotlib backend (in Jupyter, figures keep showing inline; on a machine without a display
+matplotlib falls back to a file backend by itself). Every plotting function draws on the axes it
 is given (or on new ones) and returns them, so figures compose. :func:`save_figure` writes vector
 (PDF) and raster (PNG) files atomically. The palette is Okabe-Ito (colour-blind safe).
+
+Intervals across seeds (:func:`seed_band`) are Student-t intervals of the mean from
+:data:`MIN_SEEDS_FOR_INTERVAL` seeds on, clipped to the metric's range (NashConv is never below
+0); with fewer seeds a band shows the range of the seeds instead. Legends give the number of
+seeds ``n`` of every line and say what the band is. Players and agents are numbered from 1 in
+figures.
 
 Examples
 --------
@@ -17,27 +25,42 @@ Examples
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # figures are files; never require a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from cycler import cycler  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from gametools._io import atomic_open
+from gametools.model import NormalFormGame
 
-from gametools._io import atomic_open  # noqa: E402
-from gametools.model import NormalFormGame  # noqa: E402
-
-__all__ = ["PALETTE", "paper_style", "save_figure", "plot_nash_conv_curve", "plot_payoff_heatmap",
-           "plot_profile_bars", "mean_interval", "plot_outcome_shares", "plot_equilibrium_map",
-           "plot_simplex_trajectories", "plot_metric_vs_agents", "plot_heatmap_with_intervals",
-           "plot_estimates_vs_theory", "plot_exploitability_curves", "plot_policy_vs_equilibrium",
-           "plot_solver_benchmark"]
+__all__ = [
+    "MIN_SEEDS_FOR_INTERVAL",
+    "PALETTE",
+    "SeedBand",
+    "mean_interval",
+    "paper_style",
+    "player_label",
+    "plot_equilibrium_map",
+    "plot_estimates_vs_theory",
+    "plot_exploitability_curves",
+    "plot_heatmap_with_intervals",
+    "plot_metric_vs_agents",
+    "plot_nash_conv_curve",
+    "plot_outcome_shares",
+    "plot_payoff_heatmap",
+    "plot_policy_vs_equilibrium",
+    "plot_profile_bars",
+    "plot_simplex_trajectories",
+    "plot_solver_benchmark",
+    "save_figure",
+    "seed_band",
+]
 
 #: Okabe-Ito colour-blind-safe palette.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -83,6 +106,25 @@ def save_figure(figure: Figure, stem: str | Path, *, formats: Sequence[str] = ("
             figure.savefig(handle, format=fmt)
         written.append(target)
     return written
+
+
+def player_label(game: Any, player: int) -> str:
+    """The label figures show for a player: numbered from 1.
+
+    Games label players ``"player 0"``, ``"firm 0"``, ... (the index in arrays); figures number
+    agents from 1 everywhere, so a label that ends in its own 0-based index shows that index + 1.
+    Other labels (``"insider"``, ``"Row"``) show unchanged.
+
+    >>> from gametools import NormalFormGame
+    >>> game = NormalFormGame.from_bimatrix([[1]], [[1]])
+    >>> [player_label(game, i) for i in range(2)]
+    ['player 1', 'player 2']
+    """
+    label = str(game.player_labels[player])
+    stem, _, number = label.rpartition(" ")
+    if stem and number == str(player):
+        return f"{stem} {player + 1}"
+    return label
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -137,12 +179,12 @@ def plot_payoff_heatmap(game: NormalFormGame, *, player: int = 0,
         raise ValueError("plot_payoff_heatmap draws two-player games")
     ax = _axes(ax)
     image = ax.imshow(game.payoffs[player], cmap="viridis", origin="upper", aspect="auto")
-    ax.figure.colorbar(image, ax=ax, label=f"payoff of {game.player_labels[player]}")
+    ax.figure.colorbar(image, ax=ax, label=f"payoff of {player_label(game, player)}")
     rows, cols = game.num_actions
     ax.set_xticks(range(cols), game.action_labels[1], rotation=90)
     ax.set_yticks(range(rows), game.action_labels[0])
-    ax.set_xlabel(game.player_labels[1])
-    ax.set_ylabel(game.player_labels[0])
+    ax.set_xlabel(player_label(game, 1))
+    ax.set_ylabel(player_label(game, 0))
     ax.grid(False)
     if profile is not None:
         for r in np.flatnonzero(np.asarray(profile[0]) > 1e-9):
@@ -155,11 +197,24 @@ def plot_payoff_heatmap(game: NormalFormGame, *, player: int = 0,
 def plot_profile_bars(labels: Sequence[str], values: Sequence[float] | np.ndarray, *,
                       errors: Sequence[float] | None = None, ylabel: str = "NashConv",
                       ax: Axes | None = None, **bar_options: Any) -> Axes:
-    """Bar chart of one number per profile (e.g. NashConv of several candidate profiles)."""
+    """Bar chart of one number per profile (e.g. NashConv of several candidate profiles).
+
+    Every bar carries its value as text, so a bar of height 0 (an equilibrium's NashConv) is
+    visible as a marked ``0`` rather than as no bar.
+    """
     ax = _axes(ax)
     positions = np.arange(len(labels))
     colors = [PALETTE[k % len(PALETTE)] for k in range(len(labels))]
-    ax.bar(positions, np.asarray(values, dtype=float), yerr=errors, color=colors, **bar_options)
+    heights = np.asarray(values, dtype=float)
+    bars = ax.bar(positions, heights, yerr=errors, color=colors, **bar_options)
+    ax.bar_label(bars, labels=[f"{v:.3g}" if v != 0 else "0" for v in heights], padding=2,
+                 fontsize=6)
+    zero = np.flatnonzero(heights == 0)
+    if zero.size:  # a zero-height bar: a short line on the axis in the bar's colour
+        ax.scatter(positions[zero], heights[zero], marker="_", s=200, linewidths=2.5,
+                   color=[colors[k] for k in zero], zorder=3, clip_on=False)
+    ax.set_ylim(bottom=min(0.0, float(np.nanmin(heights))) if heights.size else 0.0)
+    ax.margins(y=0.15)
     ax.set_xticks(positions, labels, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     return ax
@@ -169,7 +224,6 @@ def plot_profile_bars(labels: Sequence[str], values: Sequence[float] | np.ndarra
 # study figures: tidy rows (mappings; numbers may be strings read back from a CSV) in, axes out
 # ------------------------------------------------------------------------------------------
 
-from collections.abc import Mapping  # noqa: E402
 
 
 def _number(value: Any) -> float:
@@ -179,15 +233,19 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def mean_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95
+def mean_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95,
+                  bounds: tuple[float | None, float | None] = (None, None)
                   ) -> tuple[float, float, float]:
     """Mean and two-sided Student-t confidence interval of the mean, ignoring NaNs.
 
     Returns ``(mean, low, high)``; ``low == high == mean`` for a single value and all three are
-    nan for none.
+    nan for none. ``bounds`` is the metric's range (e.g. ``(0, None)`` for NashConv): the
+    interval is clipped to it, since the mean cannot leave it.
 
     >>> mean_interval([1.0, 2.0, 3.0])[0]
     2.0
+    >>> mean_interval([0.0, 0.1], bounds=(0.0, None))[1]
+    0.0
     """
     from scipy.stats import t as student
 
@@ -202,7 +260,72 @@ def mean_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0
         return mean, mean, mean
     half = float(student.ppf(0.5 + confidence / 2, data.size - 1) * data.std(ddof=1)
                  / np.sqrt(data.size))
-    return mean, mean - half, mean + half
+    return mean, _clip(mean - half, bounds), _clip(mean + half, bounds)
+
+
+def _clip(value: float, bounds: tuple[float | None, float | None]) -> float:
+    low, high = bounds
+    if low is not None:
+        value = max(value, low)
+    if high is not None:
+        value = min(value, high)
+    return value
+
+
+#: Seeds from which :func:`seed_band` draws a Student-t interval of the mean (fewer: the range).
+MIN_SEEDS_FOR_INTERVAL = 5
+
+
+class SeedBand(NamedTuple):
+    """A statistic across seeds: the mean, a band ``[low, high]``, the count and the band's kind.
+
+    ``kind`` is ``"t"`` (Student-t interval of the mean at ``confidence``) or ``"range"`` (the
+    smallest and largest seed, used below :data:`MIN_SEEDS_FOR_INTERVAL` seeds).
+    """
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    kind: str
+
+
+def seed_band(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95,
+              bounds: tuple[float | None, float | None] = (None, None),
+              min_seeds: int = MIN_SEEDS_FOR_INTERVAL) -> SeedBand:
+    """Mean across seeds with an honest band: a t-interval from ``min_seeds`` seeds, else the range.
+
+    A Student-t interval from two or three seeds is wide enough to leave the metric's range (a
+    negative NashConv) and says little; below ``min_seeds`` the band is the range of the seeds,
+    which is what the data show. The t-interval is clipped to ``bounds``.
+
+    >>> seed_band([1.0, 3.0])
+    SeedBand(mean=2.0, low=1.0, high=3.0, n=2, kind='range')
+    >>> band = seed_band([1.0, 2.0, 3.0, 4.0, 5.0])
+    >>> band.kind, band.n, round(band.high - band.mean, 3)   # t_{0.975, 4} = 2.776; sd 1.581
+    ('t', 5, 1.963)
+    """
+    data = np.asarray([_number(v) for v in values], dtype=float)
+    data = data[~np.isnan(data)]
+    if data.size >= max(min_seeds, 2):
+        mean, low, high = mean_interval(data, confidence=confidence, bounds=bounds)
+        return SeedBand(mean, low, high, int(data.size), "t")
+    if data.size == 0:
+        nan = float("nan")
+        return SeedBand(nan, nan, nan, 0, "range")
+    return SeedBand(float(data.mean()), float(data.min()), float(data.max()), int(data.size),
+                    "range")
+
+
+def band_description(kinds: Sequence[str], confidence: float = 0.95) -> str:
+    """Legend title saying what the shaded bands or error bars are."""
+    found = set(kinds)
+    parts = []
+    if "t" in found:
+        parts.append(f"{confidence:.0%} t-interval of the mean")
+    if "range" in found:
+        parts.append(f"min-max of seeds (n < {MIN_SEEDS_FOR_INTERVAL})")
+    return "band: " + "; ".join(parts) if parts else ""
 
 
 def _last_steps(rows: Sequence[Any], keys: Sequence[str]) -> list[Any]:
@@ -404,29 +527,35 @@ def plot_metric_vs_agents(rows: Sequence[Any], *, metric: str = "nash_conv",
                           confidence: float = 0.95, ax: Axes | None = None) -> Axes:
     """Mean of ``metric`` across seeds against the number of agents, one line per ``group``.
 
-    The last step of every seed counts; the shaded band is the Student-t confidence interval of
-    the mean. The number of agents is the ``agents`` column or ``"n_agents=K"`` in ``label``.
+    The last step of every seed counts; the shaded band is :func:`seed_band`'s (a Student-t
+    interval of the mean from :data:`MIN_SEEDS_FOR_INTERVAL` seeds, else the seeds' range), and
+    the legend gives each line's number of seeds. The number of agents is the ``agents`` column or ``"n_agents=K"`` in ``label``.
     """
     ax = _axes(ax)
     usable = [row for row in rows if not np.isnan(_agents(row, agents))
               and not np.isnan(_number(row.get(metric)))]
     final = _last_steps(usable, (group, agents, "label", "scenario"))
     names = _ordered((row[group] for row in final), groups)
+    kinds: list[str] = []
     for name in names:
         members = [row for row in final if str(row[group]) == name]
         counts = sorted({_agents(row, agents) for row in members})
-        stats = np.array([mean_interval([row[metric] for row in members
-                                         if _agents(row, agents) == n], confidence=confidence)
-                          for n in counts])
+        bands = [seed_band([row[metric] for row in members if _agents(row, agents) == n],
+                           confidence=confidence) for n in counts]
+        kinds += [band.kind for band in bands if band.n > 1]
+        seeds = max(band.n for band in bands)
         colour = _category_colour(name, groups, names)
-        ax.plot(counts, stats[:, 0], marker="o", markersize=3, color=colour, label=name)
-        ax.fill_between(counts, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)
+        ax.plot(counts, [band.mean for band in bands], marker="o", markersize=3, color=colour,
+                label=f"{name} (n={seeds})")
+        ax.fill_between(counts, [band.low for band in bands], [band.high for band in bands],
+                        color=colour, alpha=0.2, linewidth=0)
     ax.set_xticks(sorted({_agents(row, agents) for row in final}))
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel if ylabel is not None else metric.replace("_", " "))
-    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+              title=band_description(kinds, confidence) or None, title_fontsize=6)
     return ax
 
 
@@ -487,8 +616,9 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
                                groups: Sequence[str] | None = None, log: bool = True,
                                confidence: float = 0.95, xlabel: str | None = None,
                                ylabel: str | None = None,
-                               floor: float | None = None) -> Axes:
-    """Mean of ``y`` across seeds against ``x``, one line per ``group``, with an interval band.
+                               floor: float | None = None,
+                               bounds: tuple[float | None, float | None] = (0.0, None)) -> Axes:
+    """Mean of ``y`` across seeds against ``x``, one line per ``group``, with a band (:func:`seed_band`).
 
     Parameters
     ----------
@@ -496,14 +626,17 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
         Tidy rows with columns ``x``, ``y``, ``group`` and ``seed`` (e.g. the rows of every
         train cell of a study). Rows whose ``y`` is missing are ignored.
     log : bool
-        Logarithmic ``y`` axis; where the interval reaches zero or below (a Student-t band over
-        few seeds can) the band runs to the bottom of the axes.
+        Logarithmic ``y`` axis.
     confidence : float
-        Level of the Student-t interval of the mean at every ``x`` (no band where one seed has
-        that ``x``).
+        Level of the Student-t interval of the mean (from :data:`MIN_SEEDS_FOR_INTERVAL` seeds;
+        fewer seeds show their range).
     floor : float, optional
         A dashed horizontal reference line (e.g. the NashConv of the projected theoretical
         equilibrium on the grid).
+    bounds : (low, high)
+        The metric's range; intervals are clipped to it (NashConv is never below 0).
+
+    The legend gives each line's number of seeds ``n`` and says what the band is.
     """
     ax = _axes(ax)
     usable = [r for r in rows if not np.isnan(_number(r.get(y)))
@@ -511,17 +644,22 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
     positive = [_number(r[y]) for r in usable if _number(r[y]) > 0]
     if floor is not None and floor > 0:
         positive.append(floor)
-    # on a log axis an interval reaching zero or below runs to the bottom of the axes
+    # on a log axis a band reaching zero (a seed at exactly 0) runs to the bottom of the axes
     bottom = 0.5 * min(positive) if positive else 1e-12
+    kinds = []
     for k, name in enumerate(_ordered((r[group] for r in usable), groups)):
         members = [r for r in usable if str(r[group]) == name]
         xs = sorted({_number(r[x]) for r in members})
-        stats = np.array([mean_interval([r[y] for r in members if _number(r[x]) == value],
-                                        confidence=confidence) for value in xs])
+        bands = [seed_band([r[y] for r in members if _number(r[x]) == value],
+                           confidence=confidence, bounds=bounds) for value in xs]
+        seeds = len({str(r.get("seed", "")) for r in members})
+        kinds += [band.kind for band in bands if band.n > 1]
         colour = PALETTE[k % len(PALETTE)]
-        ax.plot(xs, stats[:, 0], color=colour, label=name)
-        low = np.maximum(stats[:, 1], bottom) if log else stats[:, 1]
-        ax.fill_between(xs, low, stats[:, 2], color=colour, alpha=0.2, linewidth=0)
+        ax.plot(xs, [band.mean for band in bands], color=colour, label=f"{name} (n={seeds})")
+        low = np.array([band.low for band in bands])
+        low = np.maximum(low, bottom) if log else low
+        ax.fill_between(xs, low, [band.high for band in bands], color=colour, alpha=0.2,
+                        linewidth=0)
     if floor is not None:
         ax.axhline(floor, color=PALETTE[7], linestyle="--", linewidth=0.8,
                    label="equilibrium (theory, on the grid)")
@@ -538,7 +676,8 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
                   ("environment steps" if x == "step" else x.replace("_", " ")))
     ax.set_ylabel(ylabel if ylabel is not None else
                   ("NashConv" if y == "nash_conv" else y.replace("_", " ")))
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, title=band_description(kinds, confidence) or None,
+              title_fontsize=6)
     return ax
 
 
@@ -547,8 +686,13 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
                              theory: Mapping[str, float] | None = None,
                              group: str = "algorithm", groups: Sequence[str] | None = None,
                              names: Mapping[str, str] | None = None, confidence: float = 0.95,
-                             ylabel: str = "estimate", ax: Axes | None = None) -> Axes:
-    """Learned statistics per seed (dots) and their mean with interval (bars) against theory.
+                             ylabel: str | None = None, ax: Axes | None = None) -> Axes:
+    """Learned statistics per seed (dots) and their mean with a band (bars) against theory.
+
+    Statistics with different units (a price impact, a trading intensity) never share an axis:
+    with several ``estimates`` the area of ``ax`` is split into one panel per estimate, each with
+    its own y axis labelled by its name (the panels are ``ax.child_axes``; ``ax`` itself keeps
+    only its title).
 
     Parameters
     ----------
@@ -556,51 +700,70 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
         Rows carrying the ``estimates`` columns (for a study, the final row of every seed; rows
         where an estimate is missing are ignored for it), plus ``group`` and ``seed``.
     estimates : sequence of str
-        Columns to draw, one category each along the x axis.
+        Columns to draw, one panel each.
     theory : mapping, optional
-        Theoretical value of each estimate, drawn as a dashed segment across its category;
+        Theoretical value of each estimate, drawn as a dashed line across its panel;
         default: the rows' ``reference_<estimate>`` column when present.
     names : mapping, optional
         Display names of the estimates (e.g. ``{"lambda": "price impact λ"}``).
+    confidence : float
+        Level of the Student-t interval (from :data:`MIN_SEEDS_FOR_INTERVAL` seeds; fewer seeds:
+        their range), see :func:`seed_band`.
+    ylabel : str, optional
+        Label of the y axis when there is one estimate (default: its name).
+
+    Returns
+    -------
+    Axes
+        ``ax`` (or the new axes); with several estimates its panels are ``ax.child_axes``.
     """
     ax = _axes(ax)
     members = _ordered((r[group] for r in rows
                         if any(not np.isnan(_number(r.get(e))) for e in estimates)), groups)
-    width = 0.8 / max(len(members), 1)
-    theory_drawn = False
-    for j, estimate in enumerate(estimates):
+    if len(estimates) == 1:
+        panels = [ax]
+    else:
+        ax.axis("off")
+        gap = 0.35 / len(estimates)
+        width = (1.0 - gap * (len(estimates) - 1)) / len(estimates)
+        panels = [ax.inset_axes((j * (width + gap), 0.0, width, 1.0))
+                  for j in range(len(estimates))]
+    kinds: list[str] = []
+    handles: dict[str, Any] = {}
+    for j, (estimate, panel) in enumerate(zip(estimates, panels)):
         for k, name in enumerate(members):
             values = [_number(r.get(estimate)) for r in rows if str(r[group]) == name]
             values = [v for v in values if not np.isnan(v)]
             if not values:
                 continue
-            centre = j - 0.4 + width * (k + 0.5)
             colour = PALETTE[k % len(PALETTE)]
-            spread = np.linspace(-0.25, 0.25, len(values)) * width if len(values) > 1 else [0.0]
-            ax.plot(centre + np.asarray(spread), values, linestyle="none", marker="o",
-                    markersize=2.5, color=colour, alpha=0.6)
-            mean, low, high = mean_interval(values, confidence=confidence)
-            ax.errorbar([centre], [mean], yerr=[[mean - low], [high - mean]], marker="s",
-                        markersize=4, color=colour, capsize=2, linewidth=1,
-                        label=name if j == 0 else None)
+            spread = np.linspace(-0.2, 0.2, len(values)) if len(values) > 1 else [0.0]
+            panel.plot(k + np.asarray(spread), values, linestyle="none", marker="o",
+                       markersize=2.5, color=colour, alpha=0.6)
+            band = seed_band(values, confidence=confidence)
+            if band.n > 1:
+                kinds.append(band.kind)
+            handle = panel.errorbar([k], [band.mean], yerr=[[band.mean - band.low],
+                                                            [band.high - band.mean]],
+                                    marker="s", markersize=4, color=colour, capsize=2,
+                                    linewidth=1)
+            handles.setdefault(f"{name} (n={band.n})", handle)
         target = None if theory is None else theory.get(estimate)
         if target is None:
             known = [_number(r.get(f"reference_{estimate}")) for r in rows]
             known = [v for v in known if not np.isnan(v)]
             target = known[0] if known else None
         if target is not None:
-            ax.hlines(target, j - 0.45, j + 0.45, colors=PALETTE[7], linestyles="--",
-                      linewidth=1, label="_nolegend_" if theory_drawn else "theory")
-            theory_drawn = True
-    labels = [(names or {}).get(e, e) for e in estimates]
-    ax.set_xticks(range(len(estimates)), labels)
-    ax.set_xlim(-0.5, len(estimates) - 0.5)
-    ax.set_xlabel("statistic")
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False)
+            handles.setdefault("theory", panel.axhline(target, color=PALETTE[7], linestyle="--",
+                                                       linewidth=1))
+        label = (names or {}).get(estimate, estimate)
+        panel.set_xticks(range(len(members)), members, rotation=30, ha="right")
+        panel.set_xlim(-0.6, len(members) - 0.4)
+        panel.set_ylabel(ylabel if ylabel is not None and len(estimates) == 1 else label)
+    panels[-1].legend(list(handles.values()), list(handles), frameon=False,
+                      loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                      title=band_description(kinds, confidence) or None, title_fontsize=6)
     return ax
-
-
 
 
 def plot_policy_vs_equilibrium(policy: Any, equilibrium: Any, *, ax: Axes | None = None,

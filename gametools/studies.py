@@ -274,6 +274,11 @@ class StudyResult:
     skipped: int
     wall_time: float
 
+    def to_frame(self) -> Any:
+        """The rows of ``results.csv`` as a pandas DataFrame (:func:`gametools.frames.to_frame`)."""
+        from gametools.frames import to_frame
+        return to_frame(self)
+
 
 # ------------------------------------------------------------------------------------------
 # registry

@@ -124,9 +124,13 @@ def test_metric_vs_agents_draws_means_and_intervals(tmp_path: Path) -> None:
     # the last step of each seed counts: means (2+3+4)/3 = 3 at n = 2 and 4 at n = 3
     np.testing.assert_allclose(ax.lines[0].get_xydata(), [[2, 3.0], [3, 4.0]])
     band = ax.collections[0].get_paths()[0].vertices
-    half = 4.3027 / np.sqrt(3)  # sd 1 over 3 seeds
-    assert band[:, 1].max() == pytest.approx(4.0 + half, rel=1e-4)
-    assert band[:, 1].min() == pytest.approx(3.0 - half, rel=1e-4)
+    # 3 seeds (< 5, gametools.plotting.MIN_SEEDS_FOR_INTERVAL): the band is the seeds' range,
+    # [2, 4] at n = 2 and [3, 5] at n = 3, and the legend says so and gives n
+    assert band[:, 1].max() == pytest.approx(5.0)
+    assert band[:, 1].min() == pytest.approx(2.0)
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["mappo (n=3)"]
+    assert "min-max of seeds" in legend.get_title().get_text()
     assert ax.get_xlabel() == "number of agents" and ax.get_ylabel()
     assert all(f.exists() for f in files)
 

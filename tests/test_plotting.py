@@ -33,7 +33,8 @@ def test_figures_are_written_as_pdf_and_png(tmp_path: Path) -> None:
     assert (tmp_path / "figure.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "figure.png").read_bytes().startswith(b"\x89PNG")
     assert not list(tmp_path.glob("*.tmp"))
-    assert axes[0].get_ylabel() == "NashConv" and axes[1].get_xlabel() == "player 1"
+    # figures number players from 1: the column player (index 1) is "player 2"
+    assert axes[0].get_ylabel() == "NashConv" and axes[1].get_xlabel() == "player 2"
     # the equilibrium cell (0, 0) is outlined
     assert len(axes[1].patches) == 1
 
@@ -92,3 +93,72 @@ def test_solver_benchmark_chart_marks_incomplete_runs() -> None:
     assert [line.get_label() for line in ax.get_lines()] == ["ours", "peer"]
     assert ax.get_yscale() == "log" and len(ax.collections) == 1  # one open marker
     plt.close(ax.figure)
+
+
+def test_importing_plotting_keeps_the_users_backend() -> None:
+    # a notebook's inline backend must survive `import gametools.plotting` (and the studies that
+    # import it); run in a fresh interpreter so no earlier import decides the backend
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); import gametools.plotting, analyses; "
+            "import analyses.quickstart; print(matplotlib.get_backend())")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "svg"
+
+
+def test_seed_band_is_a_clipped_t_interval_from_five_seeds_else_the_range() -> None:
+    from gametools.plotting import seed_band
+
+    # two seeds: the band is their range (a t-interval from 2 seeds, t_{0.975,1} = 12.71, would
+    # run far below zero)
+    assert seed_band([0.01, 0.5], bounds=(0.0, None))[1:] == (0.01, 0.5, 2, "range")
+    # five seeds 1..5: mean 3, sd sqrt(2.5), t_{0.975,4} = 2.7764 (any t table): half-width 1.963
+    band = seed_band([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert band.kind == "t" and band.n == 5
+    assert band.high - band.mean == pytest.approx(2.7764 * np.sqrt(2.5) / np.sqrt(5), rel=1e-4)
+    # a NashConv interval never goes below 0, the metric's lower bound
+    clipped = seed_band([0.0, 0.0, 0.0, 0.0, 1.0], bounds=(0.0, None))
+    assert clipped.low == 0.0 and clipped.high > clipped.mean
+
+
+def test_training_curves_state_n_and_the_band_in_the_legend() -> None:
+    from gametools.plotting import plot_exploitability_curves
+
+    rows = [{"algorithm": algo, "seed": seed, "step": step, "nash_conv": 1.0 / (step + seed + 1)}
+            for algo, seeds in (("mappo", 2), ("maddpg", 5)) for seed in range(seeds)
+            for step in (0, 10, 20)]
+    fig, ax = plt.subplots()
+    plot_exploitability_curves(rows, ax=ax)
+    legend = ax.get_legend()
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts == ["mappo (n=2)", "maddpg (n=5)"]
+    assert "t-interval" in legend.get_title().get_text()
+    assert "min-max of seeds" in legend.get_title().get_text()
+    plt.close(fig)
+
+
+def test_estimates_with_different_units_get_separate_axes() -> None:
+    from gametools.plotting import plot_estimates_vs_theory
+
+    rows = [{"algorithm": "mappo", "seed": s, "lambda": 0.5 + 0.01 * s, "beta": 1.0 - 0.02 * s}
+            for s in range(3)]
+    fig, ax = plt.subplots()
+    plot_estimates_vs_theory(rows, theory={"lambda": 0.5, "beta": 1.0},
+                             names={"lambda": "price impact", "beta": "trading intensity"}, ax=ax)
+    panels = ax.child_axes
+    assert [panel.get_ylabel() for panel in panels] == ["price impact", "trading intensity"]
+    # each panel's y range holds its own estimate and theory line only (0.5 vs 1.0 scales)
+    assert panels[0].get_ylim()[1] < 1.0 and panels[1].get_ylim()[0] > 0.5
+    plt.close(fig)
+
+
+def test_a_zero_bar_is_visible_and_labelled() -> None:
+    fig, ax = plt.subplots()
+    plot_profile_bars(["equilibrium", "collusion"], [0.0, 450.0], ax=ax)
+    labels = [t.get_text() for t in ax.texts]
+    assert labels == ["0", "450"]
+    assert len(ax.collections) == 1  # the zero marker on the axis
+    plt.close(fig)

@@ -32,13 +32,14 @@ from gametools.cli import examples, exploit, games, run, simulate, solve, train
 from gametools.cli.common import EXIT_USER_ERROR, CommandError, load_game_argument
 from gametools.errors import GametoolsError
 
-__all__ = ["EXIT_USER_ERROR", "CommandError", "load_game_argument", "main"]
+__all__ = ["EXIT_USER_ERROR", "CommandError", "build_parser", "load_game_argument", "main"]
 
 # the order in which `gametools --help` lists the commands
 COMMANDS = (solve, exploit, train, run, simulate, games, examples)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The `gametools` argument parser with every command's sub-parser (the docs print its help)."""
     parser = argparse.ArgumentParser(prog="gametools", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gametools {__version__}")
@@ -50,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gametools`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if hasattr(signal, "SIGPIPE"):  # `gametools ... | head` ends quietly, as Unix tools do
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:

@@ -8,7 +8,6 @@ Exit status: 0 when the result is certified, 2 for a user error, 3 when the solv
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -71,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(extensive_solve_report(game, result))
         return _exit_status(result, certified)
     print(solve_report(game, result, summary=document.get("summary"),
-                       reference=document.get("reference")))
-    if "continuum" in document:
-        print("\nsolved in the continuum (no grid): " + json.dumps(document["continuum"]))
+                       reference=document.get("reference"), continuum=document.get("continuum")))
     return _exit_status(result, certified)
 
 

@@ -27,8 +27,8 @@ import numpy as np
 
 from gametools._io import fraction_text
 
-__all__ = ["MAX_ROWS", "comparison_table", "exploit_report", "format_number", "format_strategy",
-           "render_table", "solve_report"]
+__all__ = ["MAX_ROWS", "comparison_table", "continuum_table", "exploit_report", "format_number",
+           "format_strategy", "render_table", "solve_report"]
 
 #: Rows of a policy table printed before the rest is elided (``--json`` prints everything).
 MAX_ROWS = 12
@@ -262,8 +262,38 @@ def comparison_table(summary: Mapping[str, Any] | None,
     return render_table(["statistic", "equilibrium", "closed form", "relative error"], rows)
 
 
+def continuum_table(continuum: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:
+    """A scenario's continuum solution (no grid) beside the grid equilibrium's statistics.
+
+    ``continuum`` holds ``summary`` (the continuum equilibrium's statistics) and optionally
+    ``discretisation_error`` (grid minus continuum, per statistic); its other entries print as
+    ``key: value`` lines above the table.
+
+    >>> print(continuum_table({"method": "linear fixed point", "nash_conv": 0.0,
+    ...                        "summary": {"lambda": 0.5}, "discretisation_error": {"lambda": -0.04}},
+    ...                       {"lambda": 0.46}))
+    method: linear fixed point
+    nash_conv: 0
+    statistic  continuum  grid equilibrium  grid - continuum
+    ---------  ---------  ----------------  ----------------
+    lambda     0.5        0.46              -0.04
+    """
+    lines = [f"{key}: {_cell(value)}" for key, value in continuum.items()
+             if key not in ("summary", "discretisation_error")]
+    solved = _flatten(continuum.get("summary") or {})
+    grid = _flatten(summary or {})
+    error = _flatten(continuum.get("discretisation_error") or {})
+    rows = [[name, _cell(value), _cell(grid[name]) if name in grid else "-",
+             _cell(error[name]) if name in error else ""] for name, value in solved.items()]
+    if rows:
+        lines.append(render_table(["statistic", "continuum", "grid equilibrium",
+                                   "grid - continuum"], rows))
+    return "\n".join(lines)
+
+
 def solve_report(game: Any, result: Any, *, summary: Mapping[str, Any] | None = None,
-                 reference: Mapping[str, Any] | None = None) -> str:
+                 reference: Mapping[str, Any] | None = None,
+                 continuum: Mapping[str, Any] | None = None) -> str:
     """The plain-text report of ``gametools solve``.
 
     Parameters
@@ -273,6 +303,8 @@ def solve_report(game: Any, result: Any, *, summary: Mapping[str, Any] | None = 
     result : SolverResult
     summary, reference : mapping, optional
         A scenario's statistics of the first equilibrium and its closed form.
+    continuum : mapping, optional
+        A scenario's solution without a grid (:func:`continuum_table`).
     """
     count = len(result.equilibria)
     status = [f"method {result.method}", f"status {result.status}",
@@ -293,6 +325,10 @@ def solve_report(game: Any, result: Any, *, summary: Mapping[str, Any] | None = 
         lines.append("the first equilibrium in the scenario's terms"
                      + (", against the closed form" if reference is not None else ""))
         lines.append(comparison_table(summary, reference))
+    if continuum is not None:
+        lines.append("")
+        lines.append("solved in the continuum (no grid), beside the grid equilibrium")
+        lines.append(continuum_table(continuum, summary))
     return "\n".join(lines)
 
 

@@ -152,6 +152,11 @@ class SolverResult:
     def max_regret(self) -> float:
         return max((e.regret for e in self.equilibria), default=0.0)
 
+    def to_frame(self) -> Any:
+        """One row per (equilibrium, player) as a pandas DataFrame (:func:`gametools.frames.to_frame`)."""
+        from gametools.frames import to_frame
+        return to_frame(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``gametools solve --json``."""
         out: dict[str, Any] = {
