@@ -25,14 +25,14 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from gametools.cli import exploit, games, run, simulate, solve, train
+from gametools.cli import egta, exploit, games, run, simulate, solve, train
 from gametools.cli.common import EXIT_USER_ERROR, CommandError, load_game_argument
 from gametools.errors import GametoolsError
 
 __all__ = ["EXIT_USER_ERROR", "CommandError", "load_game_argument", "main"]
 
 # the order in which `gametools --help` lists the commands
-COMMANDS = (solve, exploit, train, run, games, simulate)
+COMMANDS = (solve, exploit, train, run, games, simulate, egta)
 
 
 def _parser() -> argparse.ArgumentParser:

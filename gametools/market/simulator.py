@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from gametools.market.strategies import Strategy
 
 __all__ = ["MarketConfig", "ArrivalView", "Orders", "MarketEvent", "EpisodeStatistics",
-           "MarketSimulator", "simulate", "mean_and_error", "STATISTICS"]
+           "MarketSimulator", "simulate", "simulate_profiles", "mean_and_error", "STATISTICS"]
 
 # per-episode statistics reported by :func:`simulate`, in a fixed order
 STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
@@ -232,7 +232,8 @@ class EpisodeStatistics:
     ``values`` maps each name of :data:`STATISTICS` to a ``(B,)`` float array (price units; NaN
     where undefined, e.g. no trade); ``profits`` is ``(B, N)`` in price units, ``cash_ticks``,
     ``positions``, ``gains_ticks`` (realised gains from trade, ``(B,)``) are the exact integer
-    accounts.
+    accounts. ``assignment`` ``(B, N)`` indexes ``strategy_set``, the names of the strategies
+    played; ``strategies`` names the strategy of each agent in the first market.
     """
 
     config: MarketConfig
@@ -243,6 +244,8 @@ class EpisodeStatistics:
     cash_ticks: np.ndarray
     positions: np.ndarray
     gains_ticks: np.ndarray
+    assignment: np.ndarray
+    strategy_set: tuple[str, ...]
 
     @property
     def episodes(self) -> int:
@@ -272,11 +275,15 @@ class EpisodeStatistics:
         return out
 
     def strategy_profits(self) -> dict[str, np.ndarray]:
-        """Mean profit per agent playing each strategy, ``(B,)`` per strategy present."""
+        """Mean profit per agent playing each strategy, ``(B,)`` per strategy (NaN in an
+        episode where nobody plays it)."""
         out = {}
-        for name in dict.fromkeys(self.strategies):
-            members = [i for i, s in enumerate(self.strategies) if s == name]
-            out[name] = self.profits[:, members].mean(axis=1)
+        for k, name in enumerate(self.strategy_set):
+            playing = self.assignment == k
+            count = playing.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name] = np.where(count > 0, (self.profits * playing).sum(axis=1)
+                                     / np.maximum(count, 1), np.nan)
         return out
 
 
@@ -329,37 +336,46 @@ class MarketSimulator:
     """
 
     def __init__(self, config: MarketConfig, strategies: Sequence[Strategy], *,
-                 num_markets: int, seed: int = 0, device: str | torch.device = "cpu") -> None:
-        if len(strategies) != config.num_agents:
-            raise InvalidArgumentError(f"need one strategy per agent ({config.num_agents}), "
-                                       f"got {len(strategies)}")
+                 num_markets: int, seed: int = 0, device: str | torch.device = "cpu",
+                 profiles: Sequence[Sequence[Strategy]] | None = None) -> None:
         if num_markets < 1:
             raise InvalidArgumentError(f"num_markets must be >= 1, got {num_markets}")
+        groups = [list(strategies)] if profiles is None else [list(p) for p in profiles]
+        if not groups or num_markets % len(groups):
+            raise InvalidArgumentError(f"num_markets ({num_markets}) must be a multiple of the "
+                                       f"number of profiles ({len(groups)})")
+        for group in groups:
+            if len(group) != config.num_agents:
+                raise InvalidArgumentError(f"need one strategy per agent ({config.num_agents}), "
+                                           f"got {len(group)}")
         self.config = config
         self.device = torch.device(device)
         self.num_markets = int(num_markets)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
-        # distinct strategy objects, in first-use order; agent -> strategy index
+        # distinct strategy objects, in first-use order; (market, agent) -> strategy index
         self.strategy_objects: list[Strategy] = []
-        index: list[int] = []
-        for s in strategies:
-            for k, known in enumerate(self.strategy_objects):
-                if known is s:
-                    index.append(k)
-                    break
-            else:
-                self.strategy_objects.append(s)
-                index.append(len(self.strategy_objects) - 1)
-        for k, s in enumerate(self.strategy_objects):
-            allowed = s.roles
-            for i, r in enumerate(config.agent_roles):
-                if index[i] == k and allowed is not None and config.roles[r] not in allowed:
-                    raise InvalidArgumentError(f"strategy {s.name!r} cannot play role "
-                                               f"{config.roles[r]!r} (it plays {list(allowed)})")
-        self.agent_strategy = torch.tensor(index, dtype=torch.int64, device=self.device)
-        self.strategy_names = tuple(self.strategy_objects[k].name for k in index)
-        slots = [max(1, s.max_orders) for s in (self.strategy_objects[k] for k in index)]
+        index = np.zeros((len(groups), config.num_agents), dtype=np.int64)
+        for g, group in enumerate(groups):
+            for i, strategy in enumerate(group):
+                for k, known in enumerate(self.strategy_objects):
+                    if known is strategy:
+                        index[g, i] = k
+                        break
+                else:
+                    self.strategy_objects.append(strategy)
+                    index[g, i] = len(self.strategy_objects) - 1
+                allowed = strategy.roles
+                role = config.roles[config.agent_roles[i]]
+                if allowed is not None and role not in allowed:
+                    raise InvalidArgumentError(f"strategy {strategy.name!r} cannot play role "
+                                               f"{role!r} (it plays {list(allowed)})")
+        per_market = np.repeat(index, num_markets // len(groups), axis=0)
+        self.assignment = per_market
+        self.agent_strategy = torch.tensor(per_market, dtype=torch.int64, device=self.device)
+        self.strategy_names = tuple(self.strategy_objects[k].name for k in index[0])
+        slots = [max(self.strategy_objects[k].max_orders for k in set(index[:, i].tolist()))
+                 for i in range(config.num_agents)]
         self.slot_start = torch.tensor(np.concatenate([[0], np.cumsum(slots)[:-1]]),
                                        dtype=torch.int64, device=self.device)
         self.num_slots = int(sum(slots))
@@ -517,7 +533,7 @@ class MarketSimulator:
             price = torch.zeros_like(side)
             qty = torch.zeros_like(side)
             market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
-            which = self.agent_strategy[agent]
+            which = self.agent_strategy[rows, agent]
             for k, strategy in enumerate(self.strategy_objects):
                 idx = torch.nonzero(which == k)[:, 0]
                 if idx.numel() == 0:
@@ -696,7 +712,8 @@ class MarketSimulator:
         profit_ticks = profit.cpu().numpy()
         return EpisodeStatistics(c, self.strategy_names, values, profit_ticks * tick,
                                  profit_ticks, cash.cpu().numpy(), position.cpu().numpy(),
-                                 gains.cpu().numpy())
+                                 gains.cpu().numpy(), self.assignment,
+                                 tuple(s.name for s in self.strategy_objects))
 
 
 def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: int,
@@ -707,3 +724,13 @@ def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: 
     """
     return MarketSimulator(config, strategies, num_markets=episodes, seed=seed,
                            device=device).run()
+
+
+def simulate_profiles(config: MarketConfig, profiles: Sequence[Sequence[Strategy]], *,
+                      episodes: int, seed: int = 0, device: str | torch.device = "cpu"
+                      ) -> EpisodeStatistics:
+    """``episodes`` episodes of each strategy profile, all in one batch: markets
+    ``g * episodes .. (g + 1) * episodes - 1`` play ``profiles[g]``."""
+    return MarketSimulator(config, profiles[0] if profiles else [], num_markets=episodes
+                           * max(len(profiles), 1), seed=seed, device=device,
+                           profiles=profiles).run()

@@ -169,7 +169,7 @@ class ZeroIntelligencePlus(Strategy):
         self.max_units = simulator.config.max_units
         self.tick = simulator.config.tick
         index = simulator.strategy_objects.index(self)
-        self.mine = (simulator.agent_strategy == index)[None, :].expand(b, n)
+        self.mine = simulator.agent_strategy == index
 
         def uniform(low: float, high: float) -> torch.Tensor:
             return low + (high - low) * torch.rand(b, n, generator=gen, device=dev,
