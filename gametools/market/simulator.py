@@ -192,12 +192,18 @@ class ArrivalView:
 
 @dataclass
 class Orders:
-    """Up to ``K`` new orders per arriving agent: side ``+1`` buy / ``-1`` sell / ``0`` none."""
+    """Up to ``K`` new orders per arriving agent: side ``+1`` buy / ``-1`` sell / ``0`` none.
+
+    A *post-only* limit order rests in the book if it does not cross the other side and is
+    dropped if it does (it never takes liquidity; the rule exchanges offer market makers). The
+    post-only orders of an arrival are placed together after its other orders.
+    """
 
     side: torch.Tensor            # (M, K) int64
     price: torch.Tensor           # (M, K) int64 ticks (ignored for market orders)
     quantity: torch.Tensor        # (M, K) int64 >= 0
     market_order: torch.Tensor    # (M, K) bool
+    post_only: torch.Tensor | None = None  # (M, K) bool: rest or drop, never take
 
     @staticmethod
     def single(side: torch.Tensor, price: torch.Tensor, quantity: torch.Tensor | None = None,
@@ -298,6 +304,7 @@ def mean_and_error(values: np.ndarray) -> dict[str, float | int]:
 
 
 _NO_KEY = torch.iinfo(torch.int64).min
+_NO_MAX = torch.iinfo(torch.int64).max
 
 
 @dataclass
@@ -533,6 +540,7 @@ class MarketSimulator:
             price = torch.zeros_like(side)
             qty = torch.zeros_like(side)
             market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
+            passive = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
             which = self.agent_strategy[rows, agent]
             for k, strategy in enumerate(self.strategy_objects):
                 idx = torch.nonzero(which == k)[:, 0]
@@ -548,6 +556,8 @@ class MarketSimulator:
                 price[idx, :width] = orders.price.clamp(c.min_price, c.max_price)
                 qty[idx, :width] = orders.quantity.clamp(min=0)
                 market[idx, :width] = orders.market_order
+                if orders.post_only is not None:
+                    passive[idx, :width] = orders.post_only & ~orders.market_order
             # position limits count this arrival's earlier orders as if they had filled
             buys = torch.where(side > 0, qty, 0)
             sells = torch.where(side < 0, qty, 0)
@@ -557,6 +567,8 @@ class MarketSimulator:
                 qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
             limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
             traded = torch.zeros(b, dtype=torch.bool, device=dev)
+            post_quantity = torch.where(passive, qty, 0)
+            qty = torch.where(passive, 0, qty)
             shouting = qty > 0
             last = shouting.any(1)
             last_k = (shouting.cumsum(1) == shouting.sum(1, keepdim=True)).to(torch.int64
@@ -582,6 +594,7 @@ class MarketSimulator:
                 shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
             if c.clear_after_trade:
                 book.quantity = torch.where(traded[:, None], 0, book.quantity)
+            self._post(book, agent, side, limit, post_quantity, t)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
@@ -596,6 +609,29 @@ class MarketSimulator:
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
         return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
+
+    def _post(self, book: _Book, agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
+              quantity: torch.Tensor, t: int) -> None:
+        """Rest the post-only orders ``(B, K)`` that do not cross the book; drop the others."""
+        subset = torch.nonzero((quantity > 0).any(1))[:, 0]
+        if subset.numel() == 0:
+            return
+        agent, side, limit, quantity = agent[subset], side[subset], limit[subset], \
+            quantity[subset]
+        price, signed, priority = (book.price[subset], book.quantity[subset],
+                                   book.priority[subset])
+        best_bid = torch.where(signed > 0, price, _NO_KEY).amax(1, keepdim=True)
+        best_ask = torch.where(signed < 0, price, _NO_MAX).amin(1, keepdim=True)
+        rest = (quantity > 0) & torch.where(side > 0, limit < best_ask, limit > best_bid)
+        k = torch.arange(quantity.shape[1], device=quantity.device)
+        slot = self.slot_start[agent][:, None] + k[None, :]
+        time = t * self.max_orders + k[None, :]
+        price.scatter_(1, slot, torch.where(rest, limit, price.gather(1, slot)))
+        signed.scatter_(1, slot, torch.where(rest, side * quantity, signed.gather(1, slot)))
+        priority.scatter_(1, slot, torch.where(rest, side * limit * book.scale - time,
+                                               priority.gather(1, slot)))
+        book.price[subset], book.quantity[subset], book.priority[subset] = \
+            price, signed, priority
 
     def _submit(self, book: _Book, ledger: _Ledger, subset: torch.Tensor | None,
                 agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
