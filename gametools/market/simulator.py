@@ -389,6 +389,12 @@ class MarketSimulator:
         self.max_orders = max(slots)
         self.owner = torch.tensor(np.repeat(np.arange(config.num_agents), slots),
                                   dtype=torch.int64, device=self.device)
+        # priority keys are price * scale - time in int64
+        scale = (config.n_arrivals + 1) * self.max_orders + 1
+        if (config.max_price + 2) * scale >= 2 ** 62:
+            raise InvalidArgumentError(
+                f"max_price ({config.max_price}) x arrivals ({config.n_arrivals}) x orders per "
+                f"arrival ({self.max_orders}) is too large for 64-bit order priorities")
 
     # ------------------------------------------------------------------ episode set-up
     def _private_values(self) -> torch.Tensor:
