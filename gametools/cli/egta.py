@@ -4,7 +4,7 @@
 
     gametools egta SCENARIO --strategies [ROLE:]NAME,... [--players N | ROLE=N,...]
                    [--samples K] [--out DIR] [--backend local] [--seed S] [--param k=v]...
-                   [--bootstrap R] [--device cpu|cuda] [--json]
+                   [--bootstrap R] [--time T] [--steps K] [--device cpu|cuda] [--json]
 
 Strategies without a role go to every role that can play them; a role given none plays its
 default strategy only. The game is reduced by deviation-preserving reduction to ``--players``
@@ -40,6 +40,10 @@ def register(commands: Any) -> None:
                         help="episodes per simulated profile (default 32)")
     parser.add_argument("--bootstrap", type=positive_int, default=200,
                         help="bootstrap resamples for the regret intervals (default 200)")
+    parser.add_argument("--time", type=float, default=1000.0,
+                        help="replicator dynamics horizon in inverse payoff ranges (1000)")
+    parser.add_argument("--steps", type=positive_int, default=1000,
+                        help="replicator dynamics RK4 steps (1000)")
     parser.add_argument("--out", default=None, help="folder for resumable results")
     parser.add_argument("--backend", default="local", choices=("local",),
                         help="where profiles are simulated (local only so far)")
@@ -110,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--device cuda: no CUDA device is available")
     result = run_egta(config, strategies, players=players, samples=args.samples, seed=args.seed,
                       out=args.out, device=args.device, bootstrap=args.bootstrap,
-                      progress=not args.json and sys.stderr.isatty())
+                      progress=not args.json and sys.stderr.isatty(), time=args.time,
+                      steps=args.steps)
     certified = any(e.solver_status == "success" for e in result.equilibria)
     if args.json:
         print_json({"scenario": args.scenario, "params": resolved, "samples": args.samples,

@@ -376,14 +376,15 @@ def _role_gains(game: NormalFormGame, player_roles: Sequence[int], mixture: Sequ
 
 
 def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidence: float = 0.95,
-                         seed: int = 0, tol: float = 1e-3, time: float = 100.0,
-                         steps: int = 500) -> EgtaResult:
+                         seed: int = 0, tol: float = 1e-3, time: float = 1000.0,
+                         steps: int = 1000) -> EgtaResult:
     """Role-symmetric equilibria of the reduced game by replicator dynamics, with regret CIs.
 
     ``tol`` is the replicator dynamics' certificate (regret over the payoff range): a rest
     point above it keeps ``solver_status`` ``"max_iterations"`` and is not an equilibrium.
-    ``time`` and ``steps`` are the dynamics' horizon (in inverse payoff ranges) and RK4 steps,
-    from the uniform mixture and from each strategy's half-weighted vertex in every role.
+    ``time`` and ``steps`` are the dynamics' horizon (in inverse payoff ranges: deviation gains
+    of a small fraction of the payoff range need a long horizon) and RK4 steps, from the
+    uniform mixture and from each strategy's half-weighted vertex in every role.
     """
     from gametools.solvers.dynamics import replicator_dynamics
 
@@ -435,7 +436,7 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
 def run_egta(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
              players: Sequence[int] | None = None, samples: int = 32, seed: int = 0,
              out: str | Path | None = None, device: str = "cpu", bootstrap: int = 200,
-             progress: bool = False) -> EgtaResult:
+             progress: bool = False, time: float = 1000.0, steps: int = 1000) -> EgtaResult:
     """Build the empirical game, solve it, and (with ``out``) write ``out/egta.json``."""
     def report(done: int, total: int, key: str) -> None:
         bar = "#" * (30 * done // total)
@@ -446,7 +447,7 @@ def run_egta(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
 
     game = build_empirical_game(config, strategies, players=players, samples=samples, seed=seed,
                                 out=out, device=device, progress=report if progress else None)
-    result = solve_empirical_game(game, bootstrap=bootstrap, seed=seed)
+    result = solve_empirical_game(game, bootstrap=bootstrap, seed=seed, time=time, steps=steps)
     if out is not None:
         import json
 
