@@ -10,7 +10,7 @@ process-CPU rates are printed (on a shared machine the second is the steadier). 
 
 Not done here: the ABIDES comparison the issue asks for (no ABIDES run beside ours yet).
 
-Run ``python bench/bench_market.py [--quick] [--device cpu|cuda]``. Nothing here asserts a time.
+Run ``python bench/bench_market.py [--quick] [--sizes 1,64,4096] [--steps T] [--device cpu|cuda]``. Nothing here asserts a time.
 """
 
 from __future__ import annotations
@@ -41,9 +41,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--sizes", default=None, help="comma-separated B values")
+    parser.add_argument("--steps", type=int, default=None, help="arrivals per market")
     args = parser.parse_args()
     sizes = (1, 64, 256) if args.quick else (1, 64, 1024, 4096)
-    steps = 50 if args.quick else 200
+    if args.sizes:
+        sizes = tuple(int(x) for x in args.sizes.split(","))
+    steps = args.steps or (50 if args.quick else 200)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device "
           f"{args.device}")
     print(f"order_book: 63 x zi_0_1000 + 1 x mm (64 agents), {steps} arrivals per market")
