@@ -305,6 +305,7 @@ def mean_and_error(values: np.ndarray) -> dict[str, float | int]:
 
 _NO_KEY = torch.iinfo(torch.int64).min
 _NO_MAX = torch.iinfo(torch.int64).max
+_SENTINEL = 1 << 60
 
 
 @dataclass
@@ -427,20 +428,23 @@ class MarketSimulator:
         """Maximum gains from trade ``(B,)`` int64, the competitive price offset ``(B,)`` and
         the competitive quantity ``(B,)``."""
         c, q = self.config, self.config.max_units
-        agents = [i for i in range(c.num_agents) if c.value_model[i] != "none"]
-        demand, supply = [], []
-        for i in agents:
-            if c.position_high[i] > 0:
-                demand.append(pv[:, i, q:q + c.position_high[i]])
-            if c.position_low[i] < 0:
-                supply.append(pv[:, i, q + c.position_low[i]:q])
+        traders = [m != "none" for m in c.value_model]
+        high = torch.tensor([h if t else 0 for h, t in zip(c.position_high, traders)],
+                            device=self.device)
+        low = torch.tensor([lo if t else 0 for lo, t in zip(c.position_low, traders)],
+                           device=self.device)
         b = pv.shape[0]
-        if not demand or not supply:
+        if not bool((high > 0).any()) or not bool((low < 0).any()):
             zero = torch.zeros(b, dtype=torch.int64, device=self.device)
             return zero, torch.full((b,), float("nan"), dtype=torch.float64,
                                     device=self.device), zero
-        d = torch.sort(torch.cat(demand, 1), dim=1, descending=True).values
-        s = torch.sort(torch.cat(supply, 1), dim=1).values
+        # units an agent cannot trade get sentinels that sort last and never pair
+        j = torch.arange(q, device=self.device)
+        buy_units = torch.where((j[None, :] < high[:, None])[None], pv[:, :, q:], -_SENTINEL)
+        sell_units = torch.where((j[None, :] >= (q + low)[:, None])[None], pv[:, :, :q],
+                                 _SENTINEL)
+        d = torch.sort(buy_units.reshape(b, -1), dim=1, descending=True).values
+        s = torch.sort(sell_units.reshape(b, -1), dim=1).values
         k = min(d.shape[1], s.shape[1])
         gain = (d[:, :k] - s[:, :k]).clamp(min=0)
         trades = (d[:, :k] > s[:, :k]).sum(1)  # efficient quantity
