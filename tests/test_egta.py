@@ -66,7 +66,7 @@ def hawk_dove_game(noise: float = 0.0, samples: int = 8) -> EmpiricalGame:
 
 
 def test_replicator_finds_the_hand_solved_mixed_equilibrium() -> None:
-    result = solve_empirical_game(hawk_dove_game(), bootstrap=10)
+    result = solve_empirical_game(hawk_dove_game(), bootstrap=10, time=100.0, steps=300)
     best = result.equilibria[0]
     assert best.solver_status == "success"
     assert best.mixture[0][0] == pytest.approx(1 / 3, abs=2e-3)
@@ -77,8 +77,10 @@ def test_replicator_finds_the_hand_solved_mixed_equilibrium() -> None:
 
 
 def test_regret_interval_widens_with_payoff_noise() -> None:
-    quiet = solve_empirical_game(hawk_dove_game(noise=0.01), bootstrap=20).equilibria[0]
-    loud = solve_empirical_game(hawk_dove_game(noise=0.5), bootstrap=20).equilibria[0]
+    quiet = solve_empirical_game(hawk_dove_game(noise=0.01), bootstrap=20, time=100.0,
+                                 steps=300).equilibria[0]
+    loud = solve_empirical_game(hawk_dove_game(noise=0.5), bootstrap=20, time=100.0,
+                                steps=300).equilibria[0]
     assert loud.regret_interval[1] > quiet.regret_interval[1]
     assert quiet.mixture[0][0] == pytest.approx(1 / 3, abs=0.02)
 
@@ -133,7 +135,7 @@ def test_egta_command_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> None
     # one buyer and one seller: the reduced game is the full 2-player game (fast to solve)
     code = main(["egta", "double_auction", "--param", "n_buyers=1", "--param", "n_sellers=1",
                  "--param", "units=4", "--param", "n_arrivals=60", "--strategies", "zi_c,zi_u",
-                 "--samples", "4",
+                 "--samples", "4", "--steps", "300", "--time", "100",
                  "--bootstrap", "5", "--out", str(tmp_path), "--json"])
     document = json.loads(capsys.readouterr().out)
     assert code in (0, 3)
