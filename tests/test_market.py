@@ -98,10 +98,10 @@ def test_profits_sum_to_realised_gains_exactly_on_every_episode(market: str) -> 
     # cash and units only change hands, so sum of profits = sum_i PV_i(q_i) (module docstring);
     # integer ticks make it exact.
     if market == "double_auction":
-        config = double_auction(n_arrivals=200)
+        config = double_auction(n_arrivals=120)
         strategies = assign_strategies(config, ["zi_c=3", "zi_u=3", "zip"])
     else:
-        config = small_order_book()
+        config = small_order_book(n_arrivals=100)
         strategies = assign_strategies(config, ["zi_0_1000=4", "zip", "mm_3_100_200"])
     stats = simulate(config, strategies, episodes=16, seed=3)
     assert stats.cash_ticks.dtype == np.int64
@@ -116,7 +116,7 @@ def test_profits_sum_to_realised_gains_exactly_on_every_episode(market: str) -> 
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
-    config = small_order_book(n_arrivals=80)
+    config = small_order_book(n_arrivals=40)
     specs = ["zip=3", "zi_0_500"]
     first = simulate(config, assign_strategies(config, specs), episodes=8, seed=11)
     again = simulate(config, assign_strategies(config, specs), episodes=8, seed=11)
@@ -131,37 +131,41 @@ def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
 def test_zi_c_is_near_fully_efficient_and_zi_u_markedly_less() -> None:
     # Gode and Sunder (1993), Table 2: ZI-C traders reach 97-99% allocative efficiency in their
     # five markets, ZI-U traders 49-90%. Our schedules are random (values U[20, 180]), where
-    # ZI-U's random allocation of all units wastes nearly all surplus; ZI-C at 0.95 leaves
-    # about 6 standard errors of room (std of one episode's efficiency ~ 0.05, 24 episodes).
-    config = double_auction(n_arrivals=400)
-    zi_c = simulate(config, assign_strategies(config, ["zi_c"]), episodes=24, seed=0)
-    zi_u = simulate(config, assign_strategies(config, ["zi_u"]), episodes=24, seed=0)
+    # ZI-U's random allocation of all units wastes nearly all surplus. With 300 arrivals ZI-C
+    # measured 0.953-0.963 over three seeds (one episode's std ~ 0.035, 16 episodes: standard
+    # error ~ 0.009), so 0.93 leaves about 3 standard errors.
+    config = double_auction(n_arrivals=300)
+    zi_c = simulate(config, assign_strategies(config, ["zi_c"]), episodes=16, seed=0)
+    zi_u = simulate(config, assign_strategies(config, ["zi_u"]), episodes=16, seed=0)
     efficiency_c = zi_c.values["allocative_efficiency"].mean()
     efficiency_u = zi_u.values["allocative_efficiency"].mean()
-    assert efficiency_c > 0.95
+    assert efficiency_c > 0.93
     assert efficiency_u < 0.5 and efficiency_c - efficiency_u > 0.4
 
 
-@pytest.mark.parametrize("name", ["zi_c", "zip"])
-def test_smith_alpha_falls_over_the_period(name: str) -> None:
+@pytest.mark.parametrize(("name", "ratio"), [("zi_c", 0.9), ("zip", 0.7)])
+def test_smith_alpha_falls_over_the_period(name: str, ratio: float) -> None:
     # Smith (1962); Gode and Sunder (1993) Fig. 2-3 and Cliff (1997) Sec. 4: transaction prices
-    # approach the competitive price as the period goes on (intra-marginal units trade first).
-    config = double_auction(n_arrivals=400)
-    stats = simulate(config, assign_strategies(config, [name]), episodes=24, seed=5)
+    # approach the competitive price as the period goes on (intra-marginal units trade first;
+    # ZIP's margins adapt besides). Measured late/early alpha: ZI-C 0.65-0.79, ZIP 0.39-0.51
+    # over three seeds of 16 episodes.
+    config = double_auction(n_arrivals=300)
+    stats = simulate(config, assign_strategies(config, [name]), episodes=16, seed=5)
     early, late = stats.values["smith_alpha_early"], stats.values["smith_alpha_late"]
     both = np.isfinite(early) & np.isfinite(late)
     assert both.sum() >= 12
-    assert late[both].mean() < 0.8 * early[both].mean()
+    assert late[both].mean() < ratio * early[both].mean()
 
 
 def test_market_maker_trades_and_quotes_tighten_the_spread() -> None:
     # A ladder market maker quotes both sides around the fundamental (Wah, Wright and Wellman
     # 2017): it trades, and with its quotes in the book the mean quoted spread is narrower
     # than its ladder's innermost spread plus the background traders' typical gap.
-    with_mm = small_order_book(n_arrivals=200)
-    without = small_order_book(n_arrivals=200, n_market_makers=0)
-    a = simulate(with_mm, assign_strategies(with_mm, ["mm_4_100_200"]), episodes=16, seed=2)
-    b = simulate(without, assign_strategies(without, []), episodes=16, seed=2)
+    # Measured over three seeds: about 430 ticks with the market maker, 870 without.
+    with_mm = small_order_book(n_arrivals=100)
+    without = small_order_book(n_arrivals=100, n_market_makers=0)
+    a = simulate(with_mm, assign_strategies(with_mm, ["mm_4_100_200"]), episodes=8, seed=2)
+    b = simulate(without, assign_strategies(without, []), episodes=8, seed=2)
     assert np.abs(a.positions[:, -1]).mean() > 0
     assert np.nanmean(a.values["spread"]) < np.nanmean(b.values["spread"])
 

@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from gametools.market.strategies import Strategy
 
 __all__ = ["MarketConfig", "ArrivalView", "Orders", "MarketEvent", "EpisodeStatistics",
-           "MarketSimulator", "simulate", "mean_and_error", "STATISTICS"]
+           "MarketSimulator", "simulate", "simulate_profiles", "mean_and_error", "STATISTICS"]
 
 # per-episode statistics reported by :func:`simulate`, in a fixed order
 STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
@@ -192,12 +192,18 @@ class ArrivalView:
 
 @dataclass
 class Orders:
-    """Up to ``K`` new orders per arriving agent: side ``+1`` buy / ``-1`` sell / ``0`` none."""
+    """Up to ``K`` new orders per arriving agent: side ``+1`` buy / ``-1`` sell / ``0`` none.
+
+    A *post-only* limit order rests in the book if it does not cross the other side and is
+    dropped if it does (it never takes liquidity; the rule exchanges offer market makers). The
+    post-only orders of an arrival are placed together after its other orders.
+    """
 
     side: torch.Tensor            # (M, K) int64
     price: torch.Tensor           # (M, K) int64 ticks (ignored for market orders)
     quantity: torch.Tensor        # (M, K) int64 >= 0
     market_order: torch.Tensor    # (M, K) bool
+    post_only: torch.Tensor | None = None  # (M, K) bool: rest or drop, never take
 
     @staticmethod
     def single(side: torch.Tensor, price: torch.Tensor, quantity: torch.Tensor | None = None,
@@ -232,7 +238,8 @@ class EpisodeStatistics:
     ``values`` maps each name of :data:`STATISTICS` to a ``(B,)`` float array (price units; NaN
     where undefined, e.g. no trade); ``profits`` is ``(B, N)`` in price units, ``cash_ticks``,
     ``positions``, ``gains_ticks`` (realised gains from trade, ``(B,)``) are the exact integer
-    accounts.
+    accounts. ``assignment`` ``(B, N)`` indexes ``strategy_set``, the names of the strategies
+    played; ``strategies`` names the strategy of each agent in the first market.
     """
 
     config: MarketConfig
@@ -243,6 +250,8 @@ class EpisodeStatistics:
     cash_ticks: np.ndarray
     positions: np.ndarray
     gains_ticks: np.ndarray
+    assignment: np.ndarray
+    strategy_set: tuple[str, ...]
 
     @property
     def episodes(self) -> int:
@@ -272,11 +281,15 @@ class EpisodeStatistics:
         return out
 
     def strategy_profits(self) -> dict[str, np.ndarray]:
-        """Mean profit per agent playing each strategy, ``(B,)`` per strategy present."""
+        """Mean profit per agent playing each strategy, ``(B,)`` per strategy (NaN in an
+        episode where nobody plays it)."""
         out = {}
-        for name in dict.fromkeys(self.strategies):
-            members = [i for i, s in enumerate(self.strategies) if s == name]
-            out[name] = self.profits[:, members].mean(axis=1)
+        for k, name in enumerate(self.strategy_set):
+            playing = self.assignment == k
+            count = playing.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name] = np.where(count > 0, (self.profits * playing).sum(axis=1)
+                                     / np.maximum(count, 1), np.nan)
         return out
 
 
@@ -291,6 +304,8 @@ def mean_and_error(values: np.ndarray) -> dict[str, float | int]:
 
 
 _NO_KEY = torch.iinfo(torch.int64).min
+_NO_MAX = torch.iinfo(torch.int64).max
+_SENTINEL = 1 << 60
 
 
 @dataclass
@@ -329,43 +344,58 @@ class MarketSimulator:
     """
 
     def __init__(self, config: MarketConfig, strategies: Sequence[Strategy], *,
-                 num_markets: int, seed: int = 0, device: str | torch.device = "cpu") -> None:
-        if len(strategies) != config.num_agents:
-            raise InvalidArgumentError(f"need one strategy per agent ({config.num_agents}), "
-                                       f"got {len(strategies)}")
+                 num_markets: int, seed: int = 0, device: str | torch.device = "cpu",
+                 profiles: Sequence[Sequence[Strategy]] | None = None) -> None:
         if num_markets < 1:
             raise InvalidArgumentError(f"num_markets must be >= 1, got {num_markets}")
+        groups = [list(strategies)] if profiles is None else [list(p) for p in profiles]
+        if not groups or num_markets % len(groups):
+            raise InvalidArgumentError(f"num_markets ({num_markets}) must be a multiple of the "
+                                       f"number of profiles ({len(groups)})")
+        for group in groups:
+            if len(group) != config.num_agents:
+                raise InvalidArgumentError(f"need one strategy per agent ({config.num_agents}), "
+                                           f"got {len(group)}")
         self.config = config
         self.device = torch.device(device)
         self.num_markets = int(num_markets)
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(int(seed))
-        # distinct strategy objects, in first-use order; agent -> strategy index
+        # distinct strategy objects, in first-use order; (market, agent) -> strategy index
         self.strategy_objects: list[Strategy] = []
-        index: list[int] = []
-        for s in strategies:
-            for k, known in enumerate(self.strategy_objects):
-                if known is s:
-                    index.append(k)
-                    break
-            else:
-                self.strategy_objects.append(s)
-                index.append(len(self.strategy_objects) - 1)
-        for k, s in enumerate(self.strategy_objects):
-            allowed = s.roles
-            for i, r in enumerate(config.agent_roles):
-                if index[i] == k and allowed is not None and config.roles[r] not in allowed:
-                    raise InvalidArgumentError(f"strategy {s.name!r} cannot play role "
-                                               f"{config.roles[r]!r} (it plays {list(allowed)})")
-        self.agent_strategy = torch.tensor(index, dtype=torch.int64, device=self.device)
-        self.strategy_names = tuple(self.strategy_objects[k].name for k in index)
-        slots = [max(1, s.max_orders) for s in (self.strategy_objects[k] for k in index)]
+        index = np.zeros((len(groups), config.num_agents), dtype=np.int64)
+        for g, group in enumerate(groups):
+            for i, strategy in enumerate(group):
+                for k, known in enumerate(self.strategy_objects):
+                    if known is strategy:
+                        index[g, i] = k
+                        break
+                else:
+                    self.strategy_objects.append(strategy)
+                    index[g, i] = len(self.strategy_objects) - 1
+                allowed = strategy.roles
+                role = config.roles[config.agent_roles[i]]
+                if allowed is not None and role not in allowed:
+                    raise InvalidArgumentError(f"strategy {strategy.name!r} cannot play role "
+                                               f"{role!r} (it plays {list(allowed)})")
+        per_market = np.repeat(index, num_markets // len(groups), axis=0)
+        self.assignment = per_market
+        self.agent_strategy = torch.tensor(per_market, dtype=torch.int64, device=self.device)
+        self.strategy_names = tuple(self.strategy_objects[k].name for k in index[0])
+        slots = [max(self.strategy_objects[k].max_orders for k in set(index[:, i].tolist()))
+                 for i in range(config.num_agents)]
         self.slot_start = torch.tensor(np.concatenate([[0], np.cumsum(slots)[:-1]]),
                                        dtype=torch.int64, device=self.device)
         self.num_slots = int(sum(slots))
         self.max_orders = max(slots)
         self.owner = torch.tensor(np.repeat(np.arange(config.num_agents), slots),
                                   dtype=torch.int64, device=self.device)
+        # priority keys are price * scale - time in int64
+        scale = (config.n_arrivals + 1) * self.max_orders + 1
+        if (config.max_price + 2) * scale >= 2 ** 62:
+            raise InvalidArgumentError(
+                f"max_price ({config.max_price}) x arrivals ({config.n_arrivals}) x orders per "
+                f"arrival ({self.max_orders}) is too large for 64-bit order priorities")
 
     # ------------------------------------------------------------------ episode set-up
     def _private_values(self) -> torch.Tensor:
@@ -398,20 +428,23 @@ class MarketSimulator:
         """Maximum gains from trade ``(B,)`` int64, the competitive price offset ``(B,)`` and
         the competitive quantity ``(B,)``."""
         c, q = self.config, self.config.max_units
-        agents = [i for i in range(c.num_agents) if c.value_model[i] != "none"]
-        demand, supply = [], []
-        for i in agents:
-            if c.position_high[i] > 0:
-                demand.append(pv[:, i, q:q + c.position_high[i]])
-            if c.position_low[i] < 0:
-                supply.append(pv[:, i, q + c.position_low[i]:q])
+        traders = [m != "none" for m in c.value_model]
+        high = torch.tensor([h if t else 0 for h, t in zip(c.position_high, traders)],
+                            device=self.device)
+        low = torch.tensor([lo if t else 0 for lo, t in zip(c.position_low, traders)],
+                           device=self.device)
         b = pv.shape[0]
-        if not demand or not supply:
+        if not bool((high > 0).any()) or not bool((low < 0).any()):
             zero = torch.zeros(b, dtype=torch.int64, device=self.device)
             return zero, torch.full((b,), float("nan"), dtype=torch.float64,
                                     device=self.device), zero
-        d = torch.sort(torch.cat(demand, 1), dim=1, descending=True).values
-        s = torch.sort(torch.cat(supply, 1), dim=1).values
+        # units an agent cannot trade get sentinels that sort last and never pair
+        j = torch.arange(q, device=self.device)
+        buy_units = torch.where((j[None, :] < high[:, None])[None], pv[:, :, q:], -_SENTINEL)
+        sell_units = torch.where((j[None, :] >= (q + low)[:, None])[None], pv[:, :, :q],
+                                 _SENTINEL)
+        d = torch.sort(buy_units.reshape(b, -1), dim=1, descending=True).values
+        s = torch.sort(sell_units.reshape(b, -1), dim=1).values
         k = min(d.shape[1], s.shape[1])
         gain = (d[:, :k] - s[:, :k]).clamp(min=0)
         trades = (d[:, :k] > s[:, :k]).sum(1)  # efficient quantity
@@ -517,7 +550,8 @@ class MarketSimulator:
             price = torch.zeros_like(side)
             qty = torch.zeros_like(side)
             market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
-            which = self.agent_strategy[agent]
+            passive = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
+            which = self.agent_strategy[rows, agent]
             for k, strategy in enumerate(self.strategy_objects):
                 idx = torch.nonzero(which == k)[:, 0]
                 if idx.numel() == 0:
@@ -532,6 +566,8 @@ class MarketSimulator:
                 price[idx, :width] = orders.price.clamp(c.min_price, c.max_price)
                 qty[idx, :width] = orders.quantity.clamp(min=0)
                 market[idx, :width] = orders.market_order
+                if orders.post_only is not None:
+                    passive[idx, :width] = orders.post_only & ~orders.market_order
             # position limits count this arrival's earlier orders as if they had filled
             buys = torch.where(side > 0, qty, 0)
             sells = torch.where(side < 0, qty, 0)
@@ -541,6 +577,8 @@ class MarketSimulator:
                 qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
             limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
             traded = torch.zeros(b, dtype=torch.bool, device=dev)
+            post_quantity = torch.where(passive, qty, 0)
+            qty = torch.where(passive, 0, qty)
             shouting = qty > 0
             last = shouting.any(1)
             last_k = (shouting.cumsum(1) == shouting.sum(1, keepdim=True)).to(torch.int64
@@ -566,6 +604,7 @@ class MarketSimulator:
                 shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
             if c.clear_after_trade:
                 book.quantity = torch.where(traded[:, None], 0, book.quantity)
+            self._post(book, agent, side, limit, post_quantity, t)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
@@ -580,6 +619,29 @@ class MarketSimulator:
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
         return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
+
+    def _post(self, book: _Book, agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
+              quantity: torch.Tensor, t: int) -> None:
+        """Rest the post-only orders ``(B, K)`` that do not cross the book; drop the others."""
+        subset = torch.nonzero((quantity > 0).any(1))[:, 0]
+        if subset.numel() == 0:
+            return
+        agent, side, limit, quantity = agent[subset], side[subset], limit[subset], \
+            quantity[subset]
+        price, signed, priority = (book.price[subset], book.quantity[subset],
+                                   book.priority[subset])
+        best_bid = torch.where(signed > 0, price, _NO_KEY).amax(1, keepdim=True)
+        best_ask = torch.where(signed < 0, price, _NO_MAX).amin(1, keepdim=True)
+        rest = (quantity > 0) & torch.where(side > 0, limit < best_ask, limit > best_bid)
+        k = torch.arange(quantity.shape[1], device=quantity.device)
+        slot = self.slot_start[agent][:, None] + k[None, :]
+        time = t * self.max_orders + k[None, :]
+        price.scatter_(1, slot, torch.where(rest, limit, price.gather(1, slot)))
+        signed.scatter_(1, slot, torch.where(rest, side * quantity, signed.gather(1, slot)))
+        priority.scatter_(1, slot, torch.where(rest, side * limit * book.scale - time,
+                                               priority.gather(1, slot)))
+        book.price[subset], book.quantity[subset], book.priority[subset] = \
+            price, signed, priority
 
     def _submit(self, book: _Book, ledger: _Ledger, subset: torch.Tensor | None,
                 agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
@@ -696,7 +758,8 @@ class MarketSimulator:
         profit_ticks = profit.cpu().numpy()
         return EpisodeStatistics(c, self.strategy_names, values, profit_ticks * tick,
                                  profit_ticks, cash.cpu().numpy(), position.cpu().numpy(),
-                                 gains.cpu().numpy())
+                                 gains.cpu().numpy(), self.assignment,
+                                 tuple(s.name for s in self.strategy_objects))
 
 
 def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: int,
@@ -707,3 +770,13 @@ def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: 
     """
     return MarketSimulator(config, strategies, num_markets=episodes, seed=seed,
                            device=device).run()
+
+
+def simulate_profiles(config: MarketConfig, profiles: Sequence[Sequence[Strategy]], *,
+                      episodes: int, seed: int = 0, device: str | torch.device = "cpu"
+                      ) -> EpisodeStatistics:
+    """``episodes`` episodes of each strategy profile, all in one batch: markets
+    ``g * episodes .. (g + 1) * episodes - 1`` play ``profiles[g]``."""
+    return MarketSimulator(config, profiles[0] if profiles else [], num_markets=episodes
+                           * max(len(profiles), 1), seed=seed, device=device,
+                           profiles=profiles).run()

@@ -25,8 +25,8 @@ Names (:func:`make_strategy`)
 ``mm`` / ``mm_K_XI_OMEGA``
     A market maker quoting a ladder of ``K`` unit bids and ``K`` unit asks around the estimated
     fundamental: bids at ``F - OMEGA/2 - k XI``, asks at ``F + OMEGA/2 + k XI``, ``k = 0..K-1``,
-    rungs that would cross the other side of the book dropped (Wah, Wright and Wellman 2017's
-    ladder market maker). ``mm`` is ``mm_4_200_400``.
+    rungs that would cross the other side of the book dropped (post-only orders; Wah, Wright
+    and Wellman 2017's ladder market maker). ``mm`` is ``mm_4_200_400``.
 
 Traders whose side is not fixed by the market (background traders) pick buy or sell with
 probability 1/2 at each arrival and do not trade when the chosen side would break their position
@@ -169,7 +169,7 @@ class ZeroIntelligencePlus(Strategy):
         self.max_units = simulator.config.max_units
         self.tick = simulator.config.tick
         index = simulator.strategy_objects.index(self)
-        self.mine = (simulator.agent_strategy == index)[None, :].expand(b, n)
+        self.mine = simulator.agent_strategy == index
 
         def uniform(low: float, high: float) -> torch.Tensor:
             return low + (high - low) * torch.rand(b, n, generator=gen, device=dev,
@@ -275,7 +275,8 @@ class LadderMarketMaker(Strategy):
                          ).to(torch.int64)
         price = torch.cat([bids, asks], 1)
         quantity = (side != 0).to(torch.int64)
-        return Orders(side, price, quantity, torch.zeros(m, 2 * k, dtype=torch.bool, device=dev))
+        return Orders(side, price, quantity, torch.zeros(m, 2 * k, dtype=torch.bool, device=dev),
+                      post_only=torch.ones(m, 2 * k, dtype=torch.bool, device=dev))
 
 
 _ZI_RANGE = re.compile(r"zi_(\d+)_(\d+)$")

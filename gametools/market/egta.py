@@ -1,0 +1,455 @@
+"""Empirical game-theoretic analysis of market strategies (Wellman 2006).
+
+A market with ``N_r`` agents in role ``r`` and a strategy set ``S_r`` per role is a
+*role-symmetric* game: an agent's payoff depends on its own strategy and on how many agents of
+each role play each strategy. It is estimated by simulation and reduced with
+**deviation-preserving reduction** (DPR; Wiedenbeck and Wellman 2012) to a game with ``n_r``
+players per role: in the reduced profile ``P`` (``P[r][s]`` reduced players of role ``r`` play
+``s``) the payoff of strategy ``s`` of role ``r`` is the payoff of ``s`` in the *full* profile
+where one agent of role ``r`` plays ``s`` and the other ``N_r - 1`` agents of that role are the
+other ``n_r - 1`` reduced players each scaled by ``(N_r - 1) / (n_r - 1)``, while every other
+role ``r'`` is scaled by ``N_r' / n_r'``. So a 64-agent market becomes a game of a few players
+whose deviation incentives are those of the full game at the profiles it samples. (The
+scalings must be integers; :func:`default_players` picks reduced sizes that make them so.)
+
+Each needed full profile is simulated for ``samples`` episodes (one batched market each); the
+payoff of ``(r, s)`` in it is, per episode, the mean profit of the agents of role ``r`` playing
+``s``, so payoffs carry standard errors. Results are written to ``out/profiles/<key>.npz``
+atomically as each profile finishes; a rerun with the same ``out`` skips finished profiles.
+
+The reduced game is expanded to a :class:`~gametools.NormalFormGame` (one player per reduced
+player) and solved with the library's :func:`~gametools.solvers.dynamics.replicator_dynamics`
+from role-symmetric starting points (the dynamics preserve role symmetry); for each equilibrium
+the regret ``max_r max_s u_r(s, sigma) - u_r(sigma)`` is reported with a bootstrap confidence
+interval (episodes resampled within every profile).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gametools._io import atomic_open, atomic_write, jsonable
+from gametools.errors import InvalidArgumentError
+from gametools.market.simulator import MarketConfig, simulate_profiles
+from gametools.market.strategies import make_strategy
+from gametools.model import NormalFormGame
+
+__all__ = ["EmpiricalGame", "EgtaResult", "EgtaEquilibrium", "default_players",
+           "reduced_profiles", "dpr_full_profile", "build_empirical_game", "solve_empirical_game",
+           "run_egta"]
+
+Counts = tuple[tuple[int, ...], ...]  # per role, per strategy
+
+
+def _role_sizes(config: MarketConfig) -> list[int]:
+    return [len(config.agents_of(r)) for r in range(len(config.roles))]
+
+
+def _dpr_valid(full: int, reduced: int, several_roles: bool) -> bool:
+    if full == reduced:
+        return True
+    if reduced < 2 or reduced > full:
+        return False
+    return (full - 1) % (reduced - 1) == 0 and (not several_roles or full % reduced == 0)
+
+
+def default_players(config: MarketConfig, *, preferred: int = 4) -> tuple[int, ...]:
+    """Reduced players per role: the largest ``n <= preferred`` (at least 2) whose DPR scalings
+    are integers, else the smallest that works; roles of one agent keep one player."""
+    sizes = _role_sizes(config)
+    several = sum(1 for s in sizes if s > 0) > 1
+    out = []
+    for full in sizes:
+        if full <= 1:
+            out.append(full)
+            continue
+        good = [n for n in range(2, full + 1) if _dpr_valid(full, n, several)]
+        small = [n for n in good if n <= preferred]
+        out.append(max(small) if small else min(good))
+    return tuple(out)
+
+
+def reduced_profiles(players: Sequence[int], num_strategies: Sequence[int]) -> list[Counts]:
+    """Every reduced profile: per role, the counts of its ``players[r]`` over its strategies."""
+    per_role = []
+    for n, k in zip(players, num_strategies):
+        per_role.append([c for c in itertools.product(range(n + 1), repeat=k) if sum(c) == n])
+    return [tuple(p) for p in itertools.product(*per_role)]
+
+
+def dpr_full_profile(profile: Counts, role: int, strategy: int, full_sizes: Sequence[int],
+                     players: Sequence[int]) -> Counts:
+    """The full profile DPR simulates for ``(role, strategy)`` in reduced ``profile``."""
+    if profile[role][strategy] < 1:
+        raise InvalidArgumentError("the deviating strategy must be played in the profile")
+    out = []
+    for r, counts in enumerate(profile):
+        full, n = full_sizes[r], players[r]
+        if full == 0:
+            out.append(tuple(counts))
+        elif r == role:
+            scale = (full - 1) // (n - 1) if n > 1 else 0
+            out.append(tuple((1 + scale * (c - 1)) if s == strategy else scale * c
+                             for s, c in enumerate(counts)))
+        else:
+            scale = full // n
+            out.append(tuple(scale * c for c in counts))
+    return tuple(out)
+
+
+def _key(profile: Counts, strategies: Sequence[Sequence[str]]) -> str:
+    return "__".join("-".join(f"{name}x{c}" for name, c in zip(names, counts) if c)
+                     for names, counts in zip(strategies, profile))
+
+
+@dataclass(frozen=True)
+class EmpiricalGame:
+    """A DPR-reduced role-symmetric empirical game.
+
+    Attributes
+    ----------
+    roles : tuple of str
+    strategies : tuple of tuple of str
+        Per role.
+    players : tuple of int
+        Reduced players per role.
+    full_sizes : tuple of int
+        Agents per role in the market.
+    samples : dict
+        Full profile -> ``(K, sum_r |S_r|)`` per-episode payoffs (NaN where a strategy is not
+        played), columns role-major.
+    """
+
+    roles: tuple[str, ...]
+    strategies: tuple[tuple[str, ...], ...]
+    players: tuple[int, ...]
+    full_sizes: tuple[int, ...]
+    samples: Mapping[Counts, np.ndarray]
+
+    @property
+    def offsets(self) -> list[int]:
+        return list(np.cumsum([0] + [len(s) for s in self.strategies]))
+
+    def payoff_table(self, means: Mapping[Counts, np.ndarray] | None = None
+                     ) -> dict[tuple[Counts, int, int], tuple[float, float]]:
+        """``(reduced profile, role, strategy) -> (mean payoff, standard error)``."""
+        offsets = self.offsets
+        out = {}
+        for profile in reduced_profiles(self.players, [len(s) for s in self.strategies]):
+            for r, counts in enumerate(profile):
+                for s, c in enumerate(counts):
+                    if c == 0 or self.players[r] == 0:
+                        continue
+                    full = dpr_full_profile(profile, r, s, self.full_sizes, self.players)
+                    column = self.samples[full][:, offsets[r] + s]
+                    mean = float(column.mean()) if means is None else \
+                        float(means[full][offsets[r] + s])
+                    error = float(column.std(ddof=1) / np.sqrt(len(column))) \
+                        if len(column) > 1 else float("nan")
+                    out[(profile, r, s)] = (mean, error)
+        return out
+
+    def to_normal_form(self, means: Mapping[Counts, np.ndarray] | None = None
+                       ) -> tuple[NormalFormGame, list[int]]:
+        """The reduced game with one player per reduced player, and each player's role.
+
+        ``means`` replaces the sample means (the bootstrap uses it).
+        """
+        table = self.payoff_table(means)
+        player_roles = [r for r, n in enumerate(self.players) for _ in range(n)]
+        sizes = [len(self.strategies[r]) for r in player_roles]
+        payoffs = np.zeros((len(player_roles), *sizes))
+        for actions in itertools.product(*(range(k) for k in sizes)):
+            counts = [[0] * len(s) for s in self.strategies]
+            for r, a in zip(player_roles, actions):
+                counts[r][a] += 1
+            profile = tuple(tuple(c) for c in counts)
+            for p, (r, a) in enumerate(zip(player_roles, actions)):
+                payoffs[(p, *actions)] = table[(profile, r, a)][0]
+        return NormalFormGame(payoffs), player_roles
+
+
+def _simulate_profiles(config: MarketConfig, strategies: Sequence[Sequence[str]],
+                       profiles: Sequence[Counts], *, samples: int, seed: int, device: str
+                       ) -> list[np.ndarray]:
+    """Per-episode mean profit of each (role, strategy) in each full profile, ``(K, columns)``;
+    all profiles simulated in one batch."""
+    objects: dict[str, Any] = {}
+    assignments = []
+    for full in profiles:
+        agents: list[Any] = [None] * config.num_agents
+        for r, counts in enumerate(full):
+            members = config.agents_of(r)
+            position = 0
+            for s, c in enumerate(counts):
+                name = strategies[r][s]
+                if name not in objects:
+                    objects[name] = make_strategy(name)
+                for i in members[position:position + c]:
+                    agents[i] = objects[name]
+                position += c
+        assignments.append(agents)
+    stats = simulate_profiles(config, assignments, episodes=samples, seed=seed, device=device)
+    out = []
+    for g, full in enumerate(profiles):
+        profits = stats.profits[g * samples:(g + 1) * samples]
+        columns = []
+        for r, counts in enumerate(full):
+            members = config.agents_of(r)
+            position = 0
+            for c in counts:
+                chosen = members[position:position + c]
+                position += c
+                columns.append(profits[:, chosen].mean(axis=1) if chosen
+                               else np.full(samples, np.nan))
+        out.append(np.stack(columns, axis=1))
+    return out
+
+
+def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
+                         players: Sequence[int] | None = None, samples: int = 32,
+                         seed: int = 0, out: str | Path | None = None, device: str = "cpu",
+                         batch_markets: int = 4096,
+                         progress: Callable[[int, int, str], None] | None = None
+                         ) -> EmpiricalGame:
+    """Simulate every full profile DPR needs (skipping those finished in ``out``).
+
+    Parameters
+    ----------
+    config : MarketConfig
+    strategies : sequence of sequence of str
+        The strategy names of each role.
+    players : sequence of int, optional
+        Reduced players per role (default :func:`default_players`).
+    samples : int
+        Episodes per full profile.
+    seed : int
+        The needed profiles are simulated in fixed chunks of ``batch_markets // samples``
+        profiles (one batch each) seeded from ``seed`` and the chunk, so a resumed run gives
+        the numbers a fresh run gives.
+    out : path, optional
+        Folder for ``profiles/<key>.npz`` (resumable).
+    progress : callable, optional
+        ``progress(done, total, key)`` after every profile.
+    """
+    sizes = _role_sizes(config)
+    if len(strategies) != len(config.roles):
+        raise InvalidArgumentError(f"need a strategy list per role ({', '.join(config.roles)})")
+    for r, names in enumerate(strategies):
+        if sizes[r] and not names:
+            raise InvalidArgumentError(f"role {config.roles[r]!r} has no strategy")
+        if len(set(names)) != len(names):
+            raise InvalidArgumentError(f"role {config.roles[r]!r} lists a strategy twice")
+        for name in names:
+            allowed = make_strategy(name).roles
+            if allowed is not None and config.roles[r] not in allowed:
+                raise InvalidArgumentError(f"strategy {name!r} cannot play role "
+                                           f"{config.roles[r]!r}")
+    players = tuple(default_players(config) if players is None else players)
+    several = sum(1 for s in sizes if s > 0) > 1
+    for r, (full, n) in enumerate(zip(sizes, players)):
+        if full and not _dpr_valid(full, n, several):
+            raise InvalidArgumentError(
+                f"role {config.roles[r]!r}: {n} reduced players do not divide its {full} agents "
+                f"(DPR needs (N-1)/(n-1){' and N/n' if several else ''} integer); try "
+                f"{default_players(config)[r]}")
+    if samples < 2:
+        raise InvalidArgumentError(f"samples must be >= 2 (standard errors), got {samples}")
+    needed: dict[Counts, None] = {}
+    for profile in reduced_profiles(players, [len(s) for s in strategies]):
+        for r, counts in enumerate(profile):
+            for s, c in enumerate(counts):
+                if c and players[r]:
+                    needed[dpr_full_profile(profile, r, s, sizes, players)] = None
+    folder = None if out is None else Path(out) / "profiles"
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    found: dict[Counts, np.ndarray] = {}
+    order = list(needed)
+    paths = {fp: None if folder is None else folder / f"{_key(fp, strategies)}.npz"
+             for fp in order}
+    for fp in order:
+        path = paths[fp]
+        if path is not None and path.exists():
+            with np.load(path, allow_pickle=False) as stored:
+                if int(stored["samples"]) == samples and int(stored["seed"]) == seed:
+                    found[fp] = stored["payoffs"]
+    # fixed chunks of the profile list, each simulated as one batch with its own seed, so a
+    # resumed run draws exactly the numbers a fresh run would
+    per_batch = max(1, batch_markets // samples)
+    done = len(found)
+    if progress is not None and done:
+        progress(done, len(order), "(finished profiles found)")
+    for start in range(0, len(order), per_batch):
+        chunk = order[start:start + per_batch]
+        if all(fp in found for fp in chunk):
+            continue
+        chunk_seed = (seed * 1_000_003 + start) % (2 ** 63)
+        results = _simulate_profiles(config, strategies, chunk, samples=samples,
+                                     seed=chunk_seed, device=device)
+        for fp, data in zip(chunk, results):
+            path = paths[fp]
+            if fp not in found:
+                done += 1
+            found[fp] = data
+            if path is not None:
+                with atomic_open(path, "wb") as handle:
+                    np.savez(handle, payoffs=data, samples=samples, seed=seed)
+        if progress is not None:
+            progress(done, len(order), _key(chunk[-1], strategies))
+    return EmpiricalGame(tuple(config.roles), tuple(tuple(s) for s in strategies), players,
+                         tuple(sizes), found)
+
+
+@dataclass(frozen=True)
+class EgtaEquilibrium:
+    """A role-symmetric mixed equilibrium of the reduced game with its regret.
+
+    ``regret`` is the estimate (sample means), ``regret_interval`` its bootstrap confidence
+    interval at level ``confidence``; ``deviation_gains[r][s] = u_r(s, sigma) - u_r(sigma)``.
+    """
+
+    mixture: tuple[tuple[float, ...], ...]
+    payoffs: tuple[float, ...]
+    regret: float
+    regret_interval: tuple[float, float]
+    confidence: float
+    deviation_gains: tuple[tuple[float, ...], ...]
+    solver_status: str
+
+    def to_dict(self, game: EmpiricalGame) -> dict[str, Any]:
+        return {"mixture": {role: dict(zip(game.strategies[r], self.mixture[r]))
+                            for r, role in enumerate(game.roles) if game.players[r]},
+                "payoffs": dict(zip(game.roles, self.payoffs)),
+                "regret": self.regret, "regret_interval": list(self.regret_interval),
+                "confidence": self.confidence,
+                "deviation_gains": {role: dict(zip(game.strategies[r], self.deviation_gains[r]))
+                                    for r, role in enumerate(game.roles) if game.players[r]},
+                "solver_status": self.solver_status}
+
+
+@dataclass(frozen=True)
+class EgtaResult:
+    game: EmpiricalGame
+    equilibria: tuple[EgtaEquilibrium, ...]
+    payoff_table: dict[tuple[Counts, int, int], tuple[float, float]] = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        g = self.game
+        table = []
+        for (profile, r, s), (mean, error) in self.payoff_table.items():
+            table.append({"profile": {g.roles[k]: {g.strategies[k][j]: c
+                                                  for j, c in enumerate(counts) if c}
+                                      for k, counts in enumerate(profile) if g.players[k]},
+                          "role": g.roles[r], "strategy": g.strategies[r][s],
+                          "payoff": mean, "stderr": error})
+        return jsonable({"roles": list(g.roles), "strategies": [list(s) for s in g.strategies],
+                         "full_players": list(g.full_sizes), "reduced_players": list(g.players),
+                         "full_profiles_simulated": len(g.samples),
+                         "equilibria": [e.to_dict(g) for e in self.equilibria],
+                         "payoffs": table})
+
+
+def _role_gains(game: NormalFormGame, player_roles: Sequence[int], mixture: Sequence[np.ndarray]
+                ) -> tuple[list[np.ndarray], list[float]]:
+    """Deviation gains of each role's strategies and each role's payoff at ``mixture``."""
+    profile = [mixture[r] for r in player_roles]
+    values = game.action_payoffs(profile)
+    gains, payoffs = [], []
+    for r in range(len(mixture)):
+        if r not in player_roles:
+            gains.append(np.zeros(len(mixture[r])))
+            payoffs.append(float("nan"))
+            continue
+        p = player_roles.index(r)
+        value = float(values[p] @ mixture[r])
+        gains.append(values[p] - value)
+        payoffs.append(value)
+    return gains, payoffs
+
+
+def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidence: float = 0.95,
+                         seed: int = 0, tol: float = 1e-3, time: float = 1000.0,
+                         steps: int = 1000) -> EgtaResult:
+    """Role-symmetric equilibria of the reduced game by replicator dynamics, with regret CIs.
+
+    ``tol`` is the replicator dynamics' certificate (regret over the payoff range): a rest
+    point above it keeps ``solver_status`` ``"max_iterations"`` and is not an equilibrium.
+    ``time`` and ``steps`` are the dynamics' horizon (in inverse payoff ranges: deviation gains
+    of a small fraction of the payoff range need a long horizon) and RK4 steps, from the
+    uniform mixture and from each strategy's half-weighted vertex in every role.
+    """
+    from gametools.solvers.dynamics import replicator_dynamics
+
+    normal, player_roles = game.to_normal_form()
+    sizes = [len(s) for s in game.strategies]
+    starts = [[np.full(k, 1.0 / k) for k in sizes]]
+    for r, k in enumerate(sizes):
+        if game.players[r] == 0:
+            continue
+        for s in range(k):
+            start = [np.full(m, 1.0 / m) for m in sizes]
+            start[r] = 0.5 * start[r] + 0.5 * np.eye(k)[s]
+            starts.append(start)
+    found: list[tuple[list[np.ndarray], str]] = []
+    for start in starts:
+        result = replicator_dynamics(normal, x0=[start[r] for r in player_roles], time=time,
+                                     steps=steps, tol=tol)
+        strategies = result.equilibria[0].strategies
+        mixture = []
+        for r in range(len(sizes)):
+            members = [p for p, role in enumerate(player_roles) if role == r]
+            mixture.append(np.mean([np.asarray(strategies[p], dtype=float) for p in members],
+                                   axis=0) if members else np.full(sizes[r], 1.0 / sizes[r]))
+        if all(np.abs(np.concatenate(mixture) - np.concatenate(m)).sum() > 1e-3
+               for m, _ in found):
+            found.append((mixture, result.status))
+    rng = np.random.default_rng(seed)
+    resampled_games = []
+    for _ in range(bootstrap):
+        means = {full: data[rng.integers(0, len(data), len(data))].mean(axis=0)
+                 for full, data in game.samples.items()}
+        resampled_games.append(game.to_normal_form(means)[0])
+    equilibria = []
+    for mixture, status in found:
+        gains, payoffs = _role_gains(normal, player_roles, mixture)
+        regret = max(float(g.max()) for g in gains)
+        boot = [max(float(g.max()) for g in _role_gains(b, player_roles, mixture)[0])
+                for b in resampled_games]
+        lower, upper = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2]) \
+            if boot else (float("nan"), float("nan"))
+        equilibria.append(EgtaEquilibrium(
+            tuple(tuple(float(x) for x in m) for m in mixture), tuple(payoffs), max(regret, 0.0),
+            (max(float(lower), 0.0), max(float(upper), 0.0)), confidence,
+            tuple(tuple(float(x) for x in g) for g in gains), status))
+    equilibria.sort(key=lambda e: e.regret)
+    return EgtaResult(game, tuple(equilibria), game.payoff_table())
+
+
+def run_egta(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
+             players: Sequence[int] | None = None, samples: int = 32, seed: int = 0,
+             out: str | Path | None = None, device: str = "cpu", bootstrap: int = 200,
+             progress: bool = False, time: float = 1000.0, steps: int = 1000) -> EgtaResult:
+    """Build the empirical game, solve it, and (with ``out``) write ``out/egta.json``."""
+    def report(done: int, total: int, key: str) -> None:
+        bar = "#" * (30 * done // total)
+        sys.stderr.write(f"\r[{bar:<30}] {done}/{total} profiles  {key[:60]:<60}")
+        if done == total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    game = build_empirical_game(config, strategies, players=players, samples=samples, seed=seed,
+                                out=out, device=device, progress=report if progress else None)
+    result = solve_empirical_game(game, bootstrap=bootstrap, seed=seed, time=time, steps=steps)
+    if out is not None:
+        import json
+
+        atomic_write(Path(out) / "egta.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
