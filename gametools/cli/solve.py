@@ -12,6 +12,7 @@ from gametools.cli.common import (
     add_param_flag,
     format_vector,
     load_game_argument,
+    nonempty_text,
     print_json,
 )
 
@@ -21,7 +22,7 @@ __all__ = ["register"]
 def register(commands: Any) -> None:
     parser = commands.add_parser("solve", help="compute equilibria of a game")
     parser.add_argument("game", help=".nfg or .npz file, or a scenario name")
-    parser.add_argument("--method", default=None,
+    parser.add_argument("--method", default=None, type=nonempty_text,
                         help="solver (default: chosen from the game; see README)")
     parser.add_argument("--all", action="store_true",
                         help="all extreme equilibria (two players) / all equilibria of the kind")
