@@ -364,13 +364,13 @@ def _parse_value(column: str, text: str) -> Any:
         return text
 
 
-def _parse_csv(text: str) -> list[dict[str, Any]]:
+def _parse_csv(text: str, required: Sequence[str] = ()) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     try:
         rows = list(reader)
     except csv.Error as exc:
         raise StudyError(f"malformed CSV ({exc})") from None
-    missing = [key for key in ROW_KEYS if key not in (reader.fieldnames or ())]
+    missing = [key for key in required if key not in (reader.fieldnames or ())]
     if missing:
         raise StudyError(f"not a table of study rows: column(s) {', '.join(missing)} missing")
     for number, row in enumerate(rows, start=2):
@@ -387,7 +387,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     empty entries become None, integers int, other numbers float.
     """
     try:
-        return _parse_csv(Path(path).read_text(encoding="utf-8"))
+        return _parse_csv(Path(path).read_text(encoding="utf-8"), ROW_KEYS)
     except UnicodeDecodeError as exc:
         raise StudyError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except StudyError as exc:

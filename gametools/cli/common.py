@@ -50,6 +50,7 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
                            f"scenarios: {', '.join(scenarios) or '(none installed)'}")
     scenario = scenarios[spec]
     resolved = scenario.resolve(**parse_parameter_assignments(params))
+    scenario.check_size(resolved)
     return scenario.builder(**resolved), scenario, resolved
 
 
