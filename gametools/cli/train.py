@@ -27,13 +27,18 @@ def register(commands: Any) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoints in --out")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=limited_count("max_workers"), default=None,
+                        help="torch/BLAS threads (default: the CPUs available to this process)")
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from gametools._io import folder_lock
+    from gametools.limits import configure_threads
     from gametools.marl.train import make_config, train
+
+    configure_threads(args.threads)
     from gametools.scenarios import get_scenario, parse_parameter_assignments
 
     scenario = get_scenario(args.scenario)

@@ -354,10 +354,17 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         folder.mkdir(parents=True, exist_ok=True)
         if resume and checkpoint is not None and checkpoint.exists():
             document = _load_checkpoint(checkpoint, identity)
-            learner.load_state_dict(document["learner"])
-            env.load_state_dict(document["env"])
-            steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
-                float(document["wall_time"])
+            try:  # a tampered checkpoint that keeps the run's identity is still refused
+                learner.load_state_dict(document["learner"])
+                env.load_state_dict(document["env"])
+                steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
+                    float(document["wall_time"])
+                if not 0 <= steps <= config.total_steps or not 0 <= elapsed < math.inf:
+                    raise ValueError(f"steps {steps} outside [0, {config.total_steps}]")
+            except (KeyError, IndexError, TypeError, ValueError, RuntimeError,
+                    AttributeError) as exc:
+                raise CheckpointError(f"{checkpoint}: damaged checkpoint ({type(exc).__name__}: "
+                                      f"{str(exc)[:200]})") from None
         elif checkpoint is not None and checkpoint.exists() and not resume:
             checkpoint.unlink()  # a fresh run must not be resumed from an older one later
 
