@@ -387,7 +387,7 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     empty entries become None, integers int, other numbers float.
     """
     try:
-        return _parse_csv(Path(path).read_text(encoding="utf-8"), ROW_KEYS)
+        return _parse_csv(Path(path).read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise StudyError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except StudyError as exc:
@@ -676,8 +676,8 @@ def _is_done(cell: Cell, folder: Path) -> dict[str, Any] | None:
         return None
     # a truncated or garbled rows.csv makes the cell unfinished (it reruns), not a crash later
     try:
-        rows = read_results(folder / "rows.csv")
-    except (OSError, StudyError):
+        rows = _parse_csv((folder / "rows.csv").read_text(encoding="utf-8"), ROW_KEYS)
+    except (OSError, UnicodeDecodeError, StudyError):
         return None
     if len(rows) != document.get("rows") or any(
             not row.get("cell") for row in rows):

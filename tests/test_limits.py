@@ -213,3 +213,26 @@ def test_empty_method_and_closed_stdout_are_user_errors(tmp_path, capsys, monkey
     monkeypatch.setattr(sys, "stdout", None)
     assert main(["games", "--json"]) == 2
     assert "standard output is closed" in capsys.readouterr().err
+
+
+def test_available_cpus_follows_the_affinity_mask(monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert limits.available_cpus() == 1
+
+
+def test_configure_threads_sets_torch_and_child_environment(monkeypatch) -> None:
+    import os
+
+    torch = pytest.importorskip("torch", reason="torch sets its own thread count")
+    before = torch.get_num_threads()
+    for name in limits._THREAD_VARIABLES:  # restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    try:
+        assert limits.configure_threads(2) == 2 and torch.get_num_threads() == 2
+        assert os.environ["OMP_NUM_THREADS"] == "2"
+        with pytest.raises(ResourceLimitError):
+            limits.configure_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -490,7 +490,7 @@ def test_damaged_rows_csv_of_a_finished_cell_is_rerun(tmp_path: Path) -> None:
 def test_read_results_of_a_garbled_file_is_a_study_error(tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("scenario,algorithm\nkyle\n")
-    with pytest.raises(StudyError, match="column"):
+    with pytest.raises(StudyError, match="malformed CSV: line 2"):
         read_results(path)
 
 
