@@ -495,19 +495,30 @@ def _execute_cell(cell: Cell, folder_name: str) -> dict[str, Any]:
 
 
 def _initialize_worker() -> None:
+    _exit_with_parent()  # first: importing torch below can take a minute on a loaded machine
     from gametools.marl.common import single_thread
 
     single_thread().__enter__()  # for the worker's whole life
-    _exit_with_parent()
 
 
 def _exit_with_parent(interval: float = 1.0) -> None:
     """End this worker process within ``interval`` seconds of its parent's death.
 
-    A killed ``gametools run`` must not leave its pool workers training for minutes. The
-    parent's death re-parents the worker, changing ``os.getppid()``; a daemon thread polls it.
+    A killed ``gametools run`` must not leave its pool workers training for minutes. On Linux
+    the kernel is asked to send SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    everywhere, the parent's death re-parents the worker, changing ``os.getppid()``, which a
+    daemon thread polls.
     """
     parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        # the kernel kills this process the moment the parent dies (PR_SET_PDEATHSIG = 1)
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
 
     def watch() -> None:
         while True:
