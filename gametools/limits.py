@@ -33,7 +33,7 @@ max_actions             1_000_000       strategies (and labels) of one player
 max_payoff_entries      50_000_000      entries ``N * n_1 * ... * n_N`` of a payoff table
 max_number_digits       4_000           digits of one exact number's mantissa/numerator/denominator
 max_exponent            10_000          decimal exponent of one exact number
-max_array_bytes         2 GiB           decompressed size of one ``.npz`` member / ``.npy`` array
+max_array_bytes         1 GiB           decompressed size of one ``.npz`` member / ``.npy`` array
 max_observation_id      10_000_000      observation ids (policies are sized by the largest id)
 max_memory_bytes        4 GiB           estimated size of a game a scenario would build
 max_seeds               10_000          ``--seeds`` of one command
@@ -69,7 +69,7 @@ class Limits:
     max_payoff_entries: int = 50_000_000
     max_number_digits: int = 4_000
     max_exponent: int = 10_000
-    max_array_bytes: int = 2 * 1024**3
+    max_array_bytes: int = 1024**3
     max_observation_id: int = 10_000_000
     max_memory_bytes: int = 4 * 1024**3
     max_seeds: int = 10_000
