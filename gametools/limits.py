@@ -187,7 +187,7 @@ def check_number_text(text: str, what: str = "number") -> None:
                                  f"max_number_digits = {limits.max_number_digits}; "
                                  f"{_how_to_raise('max_number_digits')}")
     exponent_digits = exponent_text.lstrip("+-")
-    if exponent_digits:
+    if exponent_digits.isascii() and exponent_digits.isdigit():  # else: the grammar's problem
         if len(exponent_digits) > 18 or int(exponent_digits) > limits.max_exponent:
             raise ResourceLimitError(f"{what} has exponent {exponent_text[:20]}, beyond the limit "
                                      f"max_exponent = +-{limits.max_exponent}; "

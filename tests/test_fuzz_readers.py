@@ -37,6 +37,7 @@ LONG = settings(max_examples=int(os.environ.get("GAMETOOLS_FUZZ_EXAMPLES", "5000
 
 @SHORT
 @given(nfg_texts())
+@example('NFG 1 R "t" { "a" } { 1 } EFG')  # found by the fuzzer: a word with 'E' as a payoff
 @example('NFG 1 R "t" { "a" "b" } { 1000000000 2 }')
 @example('NFG 1 R "t" { "a" } { ' + "9" * 5000 + " }")
 @example('NFG 1 R "t" { "a" "b" } { 2 2 } ' + "1" * 5000 + " 1 1 1 1 1 1 1")
