@@ -20,18 +20,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from fuzz_targets import (  # noqa: E402
+from fuzz_targets import (
     VALID_GAME_ARCHIVES,
     VALID_PROFILE_ARCHIVES,
+    check_nfg,
     check_npz_game,
     check_npz_profile,
-    check_nfg,
     mutated,
-    npz_structured,
     nfg_texts,
+    npz_structured,
 )
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 TARGETS = {
     "nfg": (nfg_texts(), check_nfg),

@@ -141,7 +141,7 @@ def _how_to_raise(name: str) -> str:
             f"gametools.limits.set_limits({name}=...)")
 
 
-def check(name: str, value: int | float, what: str) -> None:
+def check(name: str, value: float, what: str) -> None:
     """Raise :class:`ResourceLimitError` when ``value`` exceeds the limit ``name``.
 
     Parameters
@@ -187,11 +187,12 @@ def check_number_text(text: str, what: str = "number") -> None:
                                  f"max_number_digits = {limits.max_number_digits}; "
                                  f"{_how_to_raise('max_number_digits')}")
     exponent_digits = exponent_text.lstrip("+-")
-    if exponent_digits.isascii() and exponent_digits.isdigit():  # else: the grammar's problem
-        if len(exponent_digits) > 18 or int(exponent_digits) > limits.max_exponent:
-            raise ResourceLimitError(f"{what} has exponent {exponent_text[:20]}, beyond the limit "
-                                     f"max_exponent = +-{limits.max_exponent}; "
-                                     f"{_how_to_raise('max_exponent')}")
+    # a malformed exponent is the caller's grammar problem, not a size problem
+    if exponent_digits.isascii() and exponent_digits.isdigit() and (
+            len(exponent_digits) > 18 or int(exponent_digits) > limits.max_exponent):
+        raise ResourceLimitError(f"{what} has exponent {exponent_text[:20]}, beyond the limit "
+                                 f"max_exponent = +-{limits.max_exponent}; "
+                                 f"{_how_to_raise('max_exponent')}")
 
 
 def parse_count(text: str, name: str, what: str) -> int:

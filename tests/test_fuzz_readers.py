@@ -17,13 +17,13 @@ from fuzz_targets import (
     DAMAGES,
     VALID_GAME_ARCHIVES,
     VALID_PROFILE_ARCHIVES,
+    check_nfg,
     check_npz_game,
     check_npz_profile,
-    check_nfg,
     leaf_paths,
     mutated,
-    npz_structured,
     nfg_texts,
+    npz_structured,
     tamper,
 )
 from hypothesis import HealthCheck, example, given, settings
@@ -129,10 +129,10 @@ def _resume_tampered(finished_run, path, damage) -> None:
 
 @pytest.mark.parametrize("damage", ["negative", "huge", "delete", "string"])
 def test_tampered_steps_are_refused(finished_run, damage: str) -> None:
+    import torch
+
     from gametools.errors import GametoolsError
     from gametools.marl.train import train
-
-    import torch
 
     game, config, folder, document = finished_run
     target = folder.parent / f"steps-{damage}"
