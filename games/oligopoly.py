@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from gametools.model import MarkovGame, NormalFormGame
-from gametools.scenarios import Parameter, Scenario
+from gametools.scenarios import Parameter, Scenario, grid_game_bytes
 
 __all__ = ["cournot", "cournot_reference", "bertrand", "bertrand_reference", "quantity_grid",
            "price_grid",
@@ -212,7 +212,10 @@ SCENARIOS = (
               Parameter("stay_high", 0.7, "P(high -> high)", low=0.0, high=1.0),
               Parameter("discount", 0.9, "discount factor (Markov demand)", low=0.0,
                         high=0.999)),
-             reference=cournot_reference, summarize=summarize_cournot, select=select_cournot),
+             reference=cournot_reference, summarize=summarize_cournot, select=select_cournot,
+             size_estimate=lambda **p: grid_game_bytes(
+                 p["n_firms"], p["max_quantity"] / p["quantity_step"] + 1,
+                 2 if p["markov_demand"] else 1)),
     Scenario("bertrand", "Differentiated Bertrand price competition, one shot on a grid.",
              bertrand,
              (Parameter("n_firms", 3, "number of firms", low=1, high=4),

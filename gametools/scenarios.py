@@ -32,7 +32,7 @@ from gametools._registry import load_registered
 from gametools.errors import GametoolsError
 
 __all__ = ["Parameter", "Projection", "Scenario", "ScenarioError", "available_scenarios", "get_scenario",
-           "parse_parameter_assignments"]
+           "grid_game_bytes", "parse_parameter_assignments"]
 
 ENTRY_POINT_GROUP = "gametools.scenarios"
 
@@ -169,6 +169,10 @@ class Scenario:
     continuum: Callable[..., Mapping[str, Any]] | None = None
     select: Callable[..., Any] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
+    #: ``size_estimate(**params)``: bytes the built game would take; checked against the
+    #: ``max_memory_bytes`` limit of :mod:`gametools.limits` before building (see
+    #: :func:`grid_game_bytes`).
+    size_estimate: Callable[..., float] | None = None
 
     def resolve(self, **params: Any) -> dict[str, Any]:
         """Defaults overridden by ``params``, each converted and range-checked."""
@@ -182,12 +186,46 @@ class Scenario:
                 for name, p in known.items()}
 
     def build(self, **params: Any) -> Any:
-        """Build the game with validated parameters."""
-        return self.builder(**self.resolve(**params))
+        """Build the game with validated parameters (refused first if it would be too large)."""
+        resolved = self.resolve(**params)
+        self.check_size(resolved)
+        return self.builder(**resolved)
+
+    def check_size(self, params: Mapping[str, Any]) -> None:
+        """Refuse resolved parameters whose game would exceed the memory limit.
+
+        Raises
+        ------
+        gametools.errors.ResourceLimitError
+            Naming the estimated size and how to raise the limit.
+        """
+        if self.size_estimate is None:
+            return
+        from gametools.limits import check_memory
+
+        check_memory(float(self.size_estimate(**params)),
+                     f"scenario {self.name!r} with these parameters")
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description,
                 "params": [p.to_dict() for p in self.parameters]}
+
+
+def grid_game_bytes(num_players: int, actions_per_player: float, num_states: int = 1) -> float:
+    """Estimated bytes of a game on an action grid: its float64 payoff (reward) table, its
+    transitions when it has several states, and one table-sized temporary while building.
+
+    Parameters
+    ----------
+    num_players : int
+    actions_per_player : float
+        Grid points per player (a float: the estimate is made before the grid exists).
+    num_states : int
+    """
+    joint = float(actions_per_player) ** int(num_players)
+    table = 8.0 * num_players * num_states * joint
+    transitions = 8.0 * num_states * joint * num_states if num_states > 1 else 0.0
+    return 2.0 * table + transitions
 
 
 def available_scenarios() -> dict[str, Scenario]:

@@ -67,6 +67,7 @@ import platform
 import re
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -76,8 +77,10 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
+from gametools._io import folder_lock
 from gametools._registry import load_registered
 from gametools.errors import GametoolsError
+from gametools.limits import check
 
 __all__ = ["ENTRY_POINT_GROUP", "ROW_KEYS", "Cell", "Study", "StudyError", "StudyResult",
            "available_studies", "get_study", "read_results", "run_from_cli", "run_study"]
@@ -366,9 +369,20 @@ def _parse_value(column: str, text: str) -> Any:
         return text
 
 
-def _parse_csv(text: str) -> list[dict[str, Any]]:
+def _parse_csv(text: str, required: Sequence[str] = ()) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
-    return [{k: _parse_value(k, v) for k, v in row.items()} for row in reader]
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise StudyError(f"malformed CSV ({exc})") from None
+    missing = [key for key in required if key not in (reader.fieldnames or ())]
+    if missing:
+        raise StudyError(f"not a table of study rows: column(s) {', '.join(missing)} missing")
+    for number, row in enumerate(rows, start=2):
+        if None in row or any(value is None for value in row.values()):
+            raise StudyError(f"malformed CSV: line {number} has a different number of fields "
+                             "than the header (truncated file?)")
+    return [{k: _parse_value(k, v) for k, v in row.items()} for row in rows]
 
 
 def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -377,7 +391,12 @@ def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     Text columns (``scenario``, ``algorithm``, ``label``, ``cell``, ``kind``) stay strings,
     empty entries become None, integers int, other numbers float.
     """
-    return _parse_csv(Path(path).read_text(encoding="utf-8"))
+    try:
+        return _parse_csv(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise StudyError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except StudyError as exc:
+        raise StudyError(f"{path}: {exc}") from None
 
 
 def _columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -481,9 +500,38 @@ def _execute_cell(cell: Cell, folder_name: str) -> dict[str, Any]:
 
 
 def _initialize_worker() -> None:
+    _exit_with_parent()  # first: importing torch below can take a minute on a loaded machine
     from gametools.marl.common import single_thread
 
     single_thread().__enter__()  # for the worker's whole life
+
+
+def _exit_with_parent(interval: float = 1.0) -> None:
+    """End this worker process within ``interval`` seconds of its parent's death.
+
+    A killed ``gametools run`` must not leave its pool workers training for minutes. On Linux
+    the kernel is asked to send SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``);
+    everywhere, the parent's death re-parents the worker, changing ``os.getppid()``, which a
+    daemon thread polls.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        # the kernel kills this process the moment the parent dies (PR_SET_PDEATHSIG = 1)
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # ------------------------------------------------------------------------------------------
@@ -551,6 +599,30 @@ def _ray_module() -> Any:
     return ray
 
 
+#: Seconds to wait for a Ray head to accept a connection before giving up.
+RAY_CONNECT_TIMEOUT = 10.0
+
+
+def _probe_ray_address(address: str, timeout: float = RAY_CONNECT_TIMEOUT) -> None:
+    """Fail within ``timeout`` seconds when ``host:port`` does not accept TCP connections.
+
+    ``ray.init(address=...)`` waits far longer (minutes) on an address where nothing answers.
+    ``"auto"`` and addresses without a port are left to Ray.
+    """
+    import socket
+
+    target = address.split("://", 1)[-1]
+    host, sep, port_text = target.rpartition(":")
+    if not sep or not port_text.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout):
+            pass
+    except (OSError, ValueError, OverflowError) as exc:
+        raise StudyError(f"no Ray cluster answers at {address!r} ({exc}); check the address "
+                         "and that the head node is running (`ray start --head`)") from None
+
+
 def _run_ray(tasks: Sequence[tuple[Cell, Path]], workers: int, address: str | None,
              on_done: OnDone) -> None:
     ray = _ray_module()
@@ -565,6 +637,7 @@ def _run_ray(tasks: Sequence[tuple[Cell, Path]], workers: int, address: str | No
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             options.update(num_cpus=workers, include_dashboard=False)
         else:
+            _probe_ray_address(address)
             options["address"] = address
         options["runtime_env"] = {"env_vars": env}
         try:
@@ -615,7 +688,17 @@ def _is_done(cell: Cell, folder: Path) -> dict[str, Any] | None:
         document = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return document if document.get("key") == cell.key else None
+    if not isinstance(document, dict) or document.get("key") != cell.key:
+        return None
+    # a truncated or garbled rows.csv makes the cell unfinished (it reruns), not a crash later
+    try:
+        rows = _parse_csv((folder / "rows.csv").read_text(encoding="utf-8"), ROW_KEYS)
+    except (OSError, UnicodeDecodeError, StudyError):
+        return None
+    if len(rows) != document.get("rows") or any(
+            not row.get("cell") for row in rows):
+        return None
+    return document
 
 
 def _sort_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -681,11 +764,17 @@ def run_study(study: Study, *, out: str | os.PathLike[str], quick: bool = False,
         workers = min(2, os.cpu_count() or 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise StudyError(f"workers must be a positive integer, got {workers!r}")
+    check("max_workers", workers, "workers")
     if backend == "ray":
         _ray_module()  # fail before any work when Ray is missing
+    with folder_lock(out):
+        return _run_study_locked(study, Path(out), quick, backend, address, workers, progress)
+
+
+def _run_study_locked(study: Study, out: Path, quick: bool, backend: str, address: str | None,
+                      workers: int, progress: bool) -> StudyResult:
     started = time.perf_counter()
     started_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    out = Path(out)
     cells = list(study.cells(bool(quick)))
     _validate_grid(study, cells)
     folders = {cell.key: out / "cells" / cell.key for cell in cells}
@@ -797,6 +886,9 @@ def run_from_cli(name: str | None, *, quick: bool = False, out: str | None = Non
     """
     import json as json_module
 
+    if list_studies and name:
+        raise StudyError(f"--list takes no study name (got {name!r}); run `gametools run "
+                         f"{name}` to run it")
     if list_studies:
         studies = available_studies()
         if json:

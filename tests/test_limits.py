@@ -165,3 +165,74 @@ def test_cli_reports_limits_in_one_line_with_exit_2(tmp_path, capsys, text: str)
 def test_resource_limit_error_is_a_project_error() -> None:
     assert issubclass(ResourceLimitError, GametoolsError)
     assert issubclass(ResourceLimitError, ValueError)
+
+
+def test_scenario_too_large_for_memory_is_refused_with_its_size(capsys) -> None:
+    # cournot with quantity_step=1e-6 (inside the documented range): 6e7 grid points per firm,
+    # a (6e7)^2 payoff table; refused before the grid is built
+    assert main(["solve", "cournot", "--param", "quantity_step=1e-6"]) == 2
+    error = capsys.readouterr().err
+    assert "would need about" in error and "TiB" in error and "max_memory_bytes" in error
+    from gametools.scenarios import get_scenario
+
+    with pytest.raises(ResourceLimitError, match="max_memory_bytes"):
+        get_scenario("cournot").build(quantity_step=1e-6)
+
+
+@pytest.mark.parametrize("argv,limit", [
+    (["train", "kyle", "--algo", "mappo", "--seeds", "1000000000"], "max_seeds"),
+    (["run", "kyle", "--workers", "99999999999999999999"], "max_workers"),
+])
+def test_cli_counts_are_bounded(argv, limit: str, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and limit in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change,message", [
+    ("learning_rate=inf", "finite"), ("minibatches=0", "minibatches must be >= 1"),
+    ("rollout_steps=0", "rollout_steps must be >= 1"), ("num_envs=100000000", "max_num_envs"),
+    ("hidden_sizes=100000,100000", "max_hidden_size")])
+def test_learner_config_is_validated_at_construction(change: str, message: str) -> None:
+    pytest.importorskip("torch", reason="the MARL configs need torch")
+    from gametools.marl.train import make_config
+
+    key, _, value = change.partition("=")
+    with pytest.raises(GametoolsError, match=message):
+        make_config("mappo", **{key: value})
+
+
+def test_empty_method_and_closed_stdout_are_user_errors(tmp_path, capsys, monkeypatch) -> None:
+    path = tmp_path / "g.nfg"
+    path.write_text(HEAD + "1 0 0 1 1 0 0 1")
+    with pytest.raises(SystemExit) as stop:
+        main(["solve", str(path), "--method", ""])
+    assert stop.value.code == 2
+    import sys
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["games", "--json"]) == 2
+    assert "standard output is closed" in capsys.readouterr().err
+
+
+def test_available_cpus_follows_the_affinity_mask(monkeypatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert limits.available_cpus() == 1
+
+
+def test_configure_threads_sets_torch_and_child_environment(monkeypatch) -> None:
+    import os
+
+    torch = pytest.importorskip("torch", reason="torch sets its own thread count")
+    before = torch.get_num_threads()
+    for name in limits._THREAD_VARIABLES:  # restored after the test
+        monkeypatch.setenv(name, os.environ.get(name, "1"))
+    try:
+        assert limits.configure_threads(2) == 2 and torch.get_num_threads() == 2
+        assert os.environ["OMP_NUM_THREADS"] == "2"
+        with pytest.raises(ResourceLimitError):
+            limits.configure_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -461,3 +461,75 @@ def test_quick_kyle_study_lowers_nash_conv(tmp_path: Path) -> None:
     result = run_study(STUDY, out=tmp_path, quick=True, progress=False)
     # the untrained networks' policies (step 0) have NashConv about 2.33 on the default grids
     assert all(result.summary[a]["nash_conv"]["mean"] < 1.0 for a in ("mappo", "maddpg"))
+
+
+# ------------------------------------------------------------------------------------------
+# reliability: damaged cells, concurrent runs, bad arguments, unreachable clusters
+# ------------------------------------------------------------------------------------------
+
+def call_only_cells(quick: bool) -> list[Cell]:
+    return tiny_cells(False)[:2]
+
+
+CALLS = Study("calls", "call cells only", call_only_cells, lambda rows, out: [], None)
+
+
+def test_damaged_rows_csv_of_a_finished_cell_is_rerun(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    first = run_study(CALLS, out=out, workers=1, progress=False)
+    cell = call_only_cells(False)[0]
+    rows = out / "cells" / cell.key / "rows.csv"
+    text = rows.read_text()
+    for damage in (b"no,columns\n1,2\n", text[:len(text) - 30].encode()):  # garbage, truncated
+        rows.write_bytes(damage)
+        again = run_study(CALLS, out=out, workers=1, progress=False)
+        assert (again.ran, again.skipped) == (1, 1)
+        assert again.results.read_bytes() == first.results.read_bytes()
+
+
+def test_read_results_of_a_garbled_file_is_a_study_error(tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("scenario,algorithm\nkyle\n")
+    with pytest.raises(StudyError, match="malformed CSV: line 2"):
+        read_results(path)
+
+
+def test_second_run_into_a_folder_in_use_is_refused_with_the_pid(tmp_path: Path) -> None:
+    import os
+
+    from gametools._io import FolderInUseError, folder_lock
+
+    out = tmp_path / "study"
+    with folder_lock(out), pytest.raises(FolderInUseError, match=f"pid {os.getpid()}"):
+        run_study(CALLS, out=out, workers=1, progress=False)
+    # released afterwards, and stale temporary files of a killed writer are cleaned
+    stale = out / "cells" / ".rows.csv.abc12345.tmp"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("half a file")
+    run_study(CALLS, out=out, workers=1, progress=False)
+    assert not stale.exists()
+
+
+def test_list_with_a_study_name_is_an_error(registered: None) -> None:
+    with pytest.raises(StudyError, match="--list takes no study name"):
+        run_from_cli("extra", list_studies=True)
+
+
+@pytest.mark.parametrize("workers", [99999999999999999999, 10**6])
+def test_absurd_worker_counts_are_refused(tmp_path: Path, workers: int) -> None:
+    from gametools.errors import ResourceLimitError
+
+    with pytest.raises(ResourceLimitError, match="max_workers"):
+        run_study(CALLS, out=tmp_path / "s", workers=workers, progress=False)
+
+
+def test_ray_address_that_does_not_answer_fails_fast() -> None:
+    import socket
+
+    from gametools.studies import _probe_ray_address
+
+    with socket.socket() as server:  # a port that is bound but never accepts: nothing answers
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+    with pytest.raises(StudyError, match="no Ray cluster answers"):
+        _probe_ray_address(f"127.0.0.1:{port}", timeout=2.0)

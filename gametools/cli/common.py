@@ -14,7 +14,7 @@ import numpy as np
 from gametools.errors import GametoolsError
 
 __all__ = ["EXIT_USER_ERROR", "CommandError", "add_json_flag", "add_param_flag", "format_vector",
-           "load_game_argument", "positive_int", "print_json"]
+           "limited_count", "load_game_argument", "nonempty_text", "positive_int", "print_json"]
 
 EXIT_USER_ERROR = 2
 
@@ -57,6 +57,7 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
         raise CommandError(f"scenario {spec!r} is a market simulation, not a game; use "
                            f"`gametools simulate {spec}` or `gametools egta {spec}`")
     resolved = scenario.resolve(**parse_parameter_assignments(params))
+    scenario.check_size(resolved)
     return scenario.builder(**resolved), scenario, resolved
 
 
@@ -86,7 +87,11 @@ def print_json(document: Any) -> None:
     except ValueError:
         raise CommandError("the result holds non-finite numbers (inf/nan), which JSON cannot "
                            "represent; are the payoffs too large for floating point?") from None
-    sys.stdout.write(text + "\n")
+    stream = sys.stdout
+    if stream is None or stream.closed:
+        raise CommandError("standard output is closed; nowhere to write the JSON document")
+    stream.write(text + "\n")
+    stream.flush()  # a write error (full disk, closed pipe) surfaces here, as one line
 
 
 def format_vector(values: Any) -> str:
@@ -99,6 +104,34 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def nonempty_text(text: str) -> str:
+    """argparse type: a non-blank string (``--method ""`` must not silently mean the default)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def limited_count(limit: str) -> Any:
+    """argparse type factory: a positive integer at most the :mod:`gametools.limits` ``limit``.
+
+    ``--seeds 1000000000`` or ``--workers 99999999999999999999`` is refused while parsing the
+    command line, before anything is allocated.
+    """
+    def parse(text: str) -> int:
+        from gametools.limits import parse_count
+
+        try:
+            value = parse_count(text.strip(), limit, "value")
+        except GametoolsError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix("value: ")) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+        return value
+
+    parse.__name__ = "count"  # argparse names the type in its messages
+    return parse
 
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gametools.cli.common import add_json_flag
+from gametools.cli.common import add_json_flag, limited_count
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--out", default=None, help="output folder (default runs/STUDY[-quick])")
     parser.add_argument("--backend", choices=("local", "ray"), default="local")
     parser.add_argument("--address", default=None, help="Ray cluster address (--backend ray)")
-    parser.add_argument("--workers", type=int, default=None,
+    parser.add_argument("--workers", type=limited_count("max_workers"), default=None,
                         help="cells run in parallel (default: min(2, CPUs))")
     add_json_flag(parser)
     parser.set_defaults(handler=run)

@@ -16,6 +16,7 @@ from gametools.cli.common import (
     add_json_flag,
     add_param_flag,
     load_game_argument,
+    nonempty_text,
     print_json,
 )
 from gametools.cli.tables import solve_report
@@ -33,7 +34,7 @@ def register(commands: Any) -> None:
                "and --json still prints the document with \"certified\": false")
     parser.add_argument("game", help=".nfg, .efg or .npz file, openspiel:GAME_STRING, or a "
                         "scenario name")
-    parser.add_argument("--method", default=None,
+    parser.add_argument("--method", default=None, type=nonempty_text,
                         help="solver (default: chosen from the game; see README)")
     parser.add_argument("--all", action="store_true",
                         help="all extreme equilibria (two players) / all equilibria of the kind")

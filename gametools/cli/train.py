@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gametools.cli.common import add_json_flag, add_param_flag, positive_int, print_json
+from gametools.cli.common import add_json_flag, add_param_flag, limited_count, print_json
 
 __all__ = ["register"]
 
@@ -22,18 +22,24 @@ def register(commands: Any) -> None:
                         help="algorithm config field, e.g. learning_rate=1e-3 (repeatable)")
     parser.add_argument("--steps", type=int, default=None, help="environment steps")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument("--seeds", type=positive_int, default=1, help="number of seeds")
+    parser.add_argument("--seeds", type=limited_count("max_seeds"), default=1, help="number of seeds")
     parser.add_argument("--out", default="runs", help="output folder")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoints in --out")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--threads", type=limited_count("max_workers"), default=None,
+                        help="torch/BLAS threads (default: the CPUs available to this process)")
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from gametools.marl.correlated import CorrelatedGap
+    from gametools._io import folder_lock
+    from gametools.limits import configure_threads
     from gametools.marl.train import make_config, train
+
+    configure_threads(args.threads)
     from gametools.scenarios import get_scenario, parse_parameter_assignments
 
     scenario = get_scenario(args.scenario)
@@ -46,9 +52,10 @@ def run(args: argparse.Namespace) -> int:
     summaries = []
     for seed in seeds:
         out = Path(args.out) / f"{scenario.name}-{args.algo}" / f"seed{seed}"
-        result = train(scenario, config, algorithm=args.algo, seed=seed, params=params, out=out,
-                       resume=args.resume, progress=not args.json and sys.stderr.isatty(),
-                       device=args.device)
+        with folder_lock(out):  # a second run into the same folder is refused, not merged
+            result = train(scenario, config, algorithm=args.algo, seed=seed, params=params,
+                           out=out, resume=args.resume,
+                           progress=not args.json and sys.stderr.isatty(), device=args.device)
         summaries.append({"seed": seed, "out": str(out), "steps": result.steps,
                           "wall_time": result.wall_time,
                           "exploitability": result.exploitability.to_dict()})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -19,9 +20,15 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
+from gametools.limits import check
 from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
 __all__ = ["LearnerConfig", "Learner", "ReplayLearner"]
+
+
+#: Config fields that must be at least 1 wherever an algorithm defines them.
+_AT_LEAST_ONE = ("total_steps", "num_envs", "eval_interval", "rollout_steps", "minibatches",
+                 "epochs", "batch_size", "updates_per_iteration", "buffer_size")
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,13 @@ class LearnerConfig:
                 raise InvalidArgumentError(f"{type(self).__name__}.{field.name} must be a "
                                            f"non-negative integer, got {value!r}")
             if field.type in ("float", float) and (not isinstance(value, (int, float))
-                                                   or value != value or value < 0):
+                                                   or not math.isfinite(value) or value < 0):
                 raise InvalidArgumentError(f"{type(self).__name__}.{field.name} must be a "
-                                           f"non-negative number, got {value!r}")
-        if self.num_envs < 1 or self.total_steps < 1 or self.eval_interval < 1:
-            raise InvalidArgumentError("total_steps, num_envs and eval_interval must be >= 1")
+                                           f"finite non-negative number, got {value!r}")
+        for name in _AT_LEAST_ONE:  # counts that divide or size the work: 0 is meaningless
+            if getattr(self, name, 1) < 1:
+                raise InvalidArgumentError(f"{type(self).__name__}.{name} must be >= 1, got "
+                                           f"{getattr(self, name)!r}")
         if self.gamma is not None and (not isinstance(self.gamma, (int, float))
                                        or not 0.0 <= self.gamma <= 1.0):
             raise InvalidArgumentError(f"gamma must be in [0, 1] (or None: the game's discount), "
@@ -78,6 +87,12 @@ class LearnerConfig:
         if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
             raise InvalidArgumentError(f"hidden_sizes must be positive integers, got "
                                        f"{self.hidden_sizes!r}")
+        check("max_num_envs", self.num_envs, "num_envs")
+        for size in self.hidden_sizes:
+            check("max_hidden_size", int(size), "a hidden layer size")
+        widths = [int(h) for h in self.hidden_sizes]
+        check("max_parameters", sum(a * b for a, b in zip(widths, widths[1:])),
+              "weights between the hidden layers")
 
     def replace(self, **changes: Any) -> Self:
         """A copy with some fields changed (unknown names are an error that lists the valid)."""

@@ -372,10 +372,17 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         folder.mkdir(parents=True, exist_ok=True)
         if resume and checkpoint is not None and checkpoint.exists():
             document = _load_checkpoint(checkpoint, identity)
-            learner.load_state_dict(document["learner"])
-            env.load_state_dict(document["env"])
-            steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
-                float(document["wall_time"])
+            try:  # a tampered checkpoint that keeps the run's identity is still refused
+                learner.load_state_dict(document["learner"])
+                env.load_state_dict(document["env"])
+                steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
+                    float(document["wall_time"])
+                if steps < 0 or not 0 <= elapsed < math.inf:
+                    raise ValueError(f"steps {steps} or wall time {elapsed} out of range")
+            except (KeyError, IndexError, TypeError, ValueError, RuntimeError,
+                    AttributeError) as exc:
+                raise CheckpointError(f"{checkpoint}: damaged checkpoint ({type(exc).__name__}: "
+                                      f"{str(exc)[:200]})") from None
             if steps > config.total_steps:
                 raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
                                       f"beyond total_steps={config.total_steps}; raise "
