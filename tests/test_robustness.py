@@ -74,6 +74,17 @@ def test_mckelvey_mclennan_default_solve_is_certified() -> None:
         np.testing.assert_allclose(strategy, [1.0, 0.0], atol=1e-8)
 
 
+def test_logit_path_switches_branch_at_the_bifurcation() -> None:
+    # the logit path itself (no fallback) passes the bifurcation and ends at (1, 1, 1)
+    from gametools.solvers.logit import logit_solve
+
+    result = logit_solve(mckelvey_mclennan())
+    assert result.status == "success"
+    assert result.extra["bifurcations"] >= 1 and result.extra["branch_switches"] == 1
+    for strategy in result.equilibria[0].strategies:
+        np.testing.assert_allclose(strategy, [1.0, 0.0], atol=1e-8)
+
+
 def test_cli_exit_status_3_when_not_certified(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     # Shapley's (1964) 3x3 game: fictitious play cycles and never approaches the unique (uniform)

@@ -32,12 +32,14 @@ and large precisions are reached in few steps; progress is shown as the bounded
 
 Numerics
 --------
-- Predictor-corrector continuation (Allgower and Georg 2003): Euler predictor along the unit
-  tangent; one analytic Jacobian per step, at the predicted point, gives both the next tangent
-  (solving ``[DH; tau_prev] tau = e``, so the orientation follows the previous tangent through
-  turning points in ``lam``) and a chord-Newton corrector in the plane orthogonal to the
-  current tangent. The step adapts so that the first correction, the chord contraction rate
-  and the turning angle approach nominal values; a step exceeding twice one is halved.
+- The path is followed by the package's continuation engine
+  (:func:`gametools.solvers._continuation.trace_path`, shared with the normal-form logit path):
+  Euler predictor, chord-Newton corrector, step control, orientation by the sign of the
+  bordered Jacobian's determinant, turning-point counts and branch switching at simple
+  bifurcations. When the path does not reach a certified equilibrium (a collapsed step or
+  ``max_steps``: games with ties, e.g. integer rewards, have paths that fold back and forth),
+  it is traced once more on a game whose rewards are perturbed by ``1e-3`` of their range,
+  and what that path finds is polished and certified on the original game.
 - The analytic Jacobian has block structure: the strategy rows of state ``s`` depend on
   ``beta(s)`` only (``S`` blocks of size ``sum_i n_i``) and on the values of all states; the
   value rows couple through ``I - gamma P_sigma``. Linear solves eliminate the per-state blocks
@@ -117,6 +119,8 @@ _CONDITION_LIMIT = 1e9
 #: the step size is adapted so that they approach these values and a step is rejected when one
 #: exceeds twice its value (Allgower and Georg 2003, sec. 6.1).
 _STEP_CONTROL = (0.3, 0.3, 0.3)
+#: Relative size (of the reward range) of the random reward perturbation of the recovery path.
+_RECOVERY_PERTURBATION = 1e-3
 #: The corrector stops at this step length: only staying on the path matters, since the answer
 #: comes from the support polish (or is certified directly).
 _CORRECTOR_TOL = 1e-7
@@ -691,12 +695,14 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                       max_steps=max_steps, lam_limit_units=lam_limit_units, polish=polish,
                       control=control, bar=bar, callback=callback, record=return_path)
     recoveries = 0
-    if outcome.best is None and polish and outcome.state.status == "collapsed":
-        # recovery: trace a slightly perturbed game (a generic one, whose path is regular) and
+    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_steps"):
+        # recovery: trace a perturbed game (a generic one: games with ties, such as integer
+        # rewards, have paths that fold back and forth or meet singular points) and polish and
         # certify what it finds on the original game (Gambit's and sgamesolver's remedy)
         recoveries = 1
         generator = np.random.default_rng(0)
-        perturbed = MarkovGame(game.transitions, game.rewards + 1e-6 * original.scale
+        perturbed = MarkovGame(game.transitions, game.rewards + _RECOVERY_PERTURBATION
+                               * original.scale
                                * generator.uniform(-1.0, 1.0, game.rewards.shape),
                                game.initial, game.discount, terminal=game.terminal)
         retry = _follow(game, _MarkovQRE(perturbed), original, max_regret=max_regret,

@@ -15,10 +15,13 @@ branch*) that starts there and converges, as ``lam -> infinity``, to a Nash equi
 
 The path is traced in log-probability coordinates ``(log x, lam)`` with Gambit's equations
 (``gambit-logit``): per player ``sum_a x_ia = 1`` and
-``log x_ia - log x_i0 = lam (u_ia - u_i0)`` for ``a >= 1``. Tracing is by predictor-corrector
-continuation: an Euler predictor along the unit tangent (the null vector of the analytic
-Jacobian), Newton corrector steps with the Moore-Penrose pseudo-inverse, and step-size control
-from the corrector's first step and contraction rate (Allgower and Georg 2003, ch. 6).
+``log x_ia - log x_i0 = lam (u_ia - u_i0)`` for ``a >= 1``, by the package's continuation
+engine (:func:`gametools.solvers._continuation.trace_path`, shared with the Markov-QRE path):
+Euler predictor, chord-Newton corrector with step control (Allgower and Georg 2003, ch. 6),
+orientation by the sign of the bordered Jacobian's determinant and branch switching at simple
+bifurcations (McKelvey and McLennan's 2x2x2 game has one near ``lam = 7`` in scaled units).
+When the step still collapses, the path of a slightly perturbed game is traced and its end is
+polished and certified on the original game.
 
 A QRE at large ``lam`` approximates a Nash equilibrium only to ``O(1/lam)``. To reach
 ``max_regret`` without following the path to astronomically large ``lam``, every accepted step
