@@ -48,7 +48,7 @@ import scipy.linalg
 __all__ = ["Linearization", "Homotopy", "PathState", "trace_path", "DenseLinearization",
            "unit_tangent", "orientation_sign"]
 
-PathStatus = Literal["running", "stopped", "max_steps", "collapsed"]
+PathStatus = Literal["running", "stopped", "max_iterations", "collapsed"]
 
 
 class Linearization(Protocol):
@@ -146,22 +146,22 @@ class StepControl:
     bifurcation_shift: float = 1e-7
 
 
-def trace_path(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_steps: int,
+def trace_path(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_iterations: int,
                stop: Callable[[PathState], bool], control: StepControl = StepControl(),
                lambda_min: float | None = 0.0, record: bool = False) -> PathState:
     """Follow ``H = 0`` from ``start`` towards increasing ``lam`` until ``stop`` says so.
 
     ``stop`` is called at the start and after every accepted step; it may set the state's
     ``status``/``message`` itself (the engine then reports them). The result's status is
-    ``"stopped"`` (``stop`` returned True), ``"max_steps"`` or ``"collapsed"`` (the step fell
+    ``"stopped"`` (``stop`` returned True), ``"max_iterations"`` or ``"collapsed"`` (the step fell
     below ``control.min_step``: a singularity the engine could not pass).
     """
     with np.errstate(all="ignore"):
-        return _trace(homotopy, start, first_step=first_step, max_steps=max_steps, stop=stop,
+        return _trace(homotopy, start, first_step=first_step, max_iterations=max_iterations, stop=stop,
                       control=control, lambda_min=lambda_min, record=record)
 
 
-def _trace(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_steps: int,
+def _trace(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_iterations: int,
            stop: Callable[[PathState], bool], control: StepControl, lambda_min: float | None,
            record: bool) -> PathState:
     unit_last = np.zeros(homotopy.dim + 1)
@@ -183,8 +183,8 @@ def _trace(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_step
             return state
         if state.status != "running":
             return state
-        if state.steps >= max_steps:
-            state.status, state.message = "max_steps", f"stopped after max_steps = {max_steps}"
+        if state.steps >= max_iterations:
+            state.status, state.message = "max_iterations", f"stopped after max_iterations = {max_iterations}"
             return state
         if step < control.min_step:
             state.status = "collapsed"

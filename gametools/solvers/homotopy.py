@@ -37,7 +37,7 @@ Numerics
   Euler predictor, chord-Newton corrector, step control, orientation by the sign of the
   bordered Jacobian's determinant, turning-point counts and branch switching at simple
   bifurcations. When the path does not reach a certified equilibrium (a collapsed step or
-  ``max_steps``: games with ties, e.g. integer rewards, have paths that fold back and forth),
+  ``max_iterations``: games with ties, e.g. integer rewards, have paths that fold back and forth),
   it is traced once more on a game whose rewards are perturbed by ``1e-3`` of their range,
   and what that path finds is polished and certified on the original game.
 - The analytic Jacobian has block structure: the strategy rows of state ``s`` depend on
@@ -56,7 +56,7 @@ Numerics
   action converges, which separates supports once ``lam * gap`` is of order one. Players whose
   choice cannot matter in a state (absorbing or terminal states) keep the path's strategy there.
   A polished profile becomes the answer only if its exact NashConv (from
-  :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``max_regret`` and the
+  :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``tol`` and the
   path keeps approaching it while ``lam`` doubles (so the path, not luck, selects it).
 
 References
@@ -624,9 +624,9 @@ def _check_game(game: Any) -> MarkovGame:
     return game
 
 
-def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
+def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                         first_step: float = 0.1, max_accel: float = 2.0,
-                        max_steps: int = 10000, max_lambda: float | None = None,
+                        max_iterations: int = 10000, max_lambda: float | None = None,
                         polish: bool = True, return_path: bool = False,
                         progress: bool | Callable[[int, float], None] = False
                         ) -> SolverResult:
@@ -637,7 +637,7 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     game : MarkovGame
         Fully observed, ``discount < 1``; dense or sparse transitions (materialised densely,
         ``S * prod(n_i) * S`` floats).
-    max_regret : float
+    tol : float
         Succeed when the exact NashConv-type regret (largest per-player deviation gain divided
         by the reward range, :func:`~gametools.solvers.result.make_markov_equilibrium`) is at
         most this.
@@ -645,14 +645,14 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
         First arclength step in ``(log sigma, V / range, lam * range)`` coordinates.
     max_accel : float
         Largest factor (> 1) by which the step may grow from one step to the next.
-    max_steps : int
+    max_iterations : int
         Give up (status ``"max_iterations"``) after this many accepted steps.
     max_lambda : float, optional
         Give up (status ``"max_iterations"``) when ``lam`` exceeds this, in payoff units;
         default ``1e12 / reward_range``.
     polish : bool
         Try the support polish (module docstring). Without it the path alone must reach
-        ``max_regret``, which needs ``lam`` of order ``1 / ((1 - discount) * max_regret)``.
+        ``tol``, which needs ``lam`` of order ``1 / ((1 - discount) * tol)``.
     return_path : bool
         Store the accepted points in ``extra["path"]``: ``{"lambda": (K,), "policies":
         [(K, S, n_i), ...], "values": (K, N, S)}`` (payoff units), starting at ``lam = 0``.
@@ -665,8 +665,8 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     SolverResult
         One equilibrium (the best point found, certified by the exact evaluator, with
         ``state_values`` ``(N, S)``); policies ``(S, n_i)``. Status ``"success"`` iff its
-        regret is at most ``max_regret``; ``"failed"`` when the step size collapsed,
-        ``"max_iterations"`` when ``max_steps`` or ``max_lambda`` ran out. ``extra``: ``steps``,
+        regret is at most ``tol``; ``"failed"`` when the step size collapsed,
+        ``"max_iterations"`` when ``max_iterations`` or ``max_lambda`` ran out. ``extra``: ``steps``,
         ``rejected_steps``, ``corrector_iterations``, ``jacobians``, ``dense_fallbacks``,
         ``polish_attempts``, ``polish_iterations``, ``polished``, ``lambda`` (payoff units),
         ``t``, ``arc_length``, ``time_s``.
@@ -680,7 +680,7 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     """
     started = time.perf_counter()
     game = _check_game(game)
-    _check_options(max_regret=max_regret, first_step=first_step, max_steps=max_steps)
+    _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations)
     if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
     lam_limit_units = None if max_lambda is None else float(max_lambda)
@@ -691,11 +691,11 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     original = _MarkovQRE(game)
     control = StepControl(*_STEP_CONTROL, max_accel=float(max_accel),
                           corrector_tol=_CORRECTOR_TOL)
-    outcome = _follow(game, original, original, max_regret=max_regret, first_step=first_step,
-                      max_steps=max_steps, lam_limit_units=lam_limit_units, polish=polish,
+    outcome = _follow(game, original, original, tol=tol, first_step=first_step,
+                      max_iterations=max_iterations, lam_limit_units=lam_limit_units, polish=polish,
                       control=control, bar=bar, callback=callback, record=return_path)
     recoveries = 0
-    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_steps"):
+    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations"):
         # recovery: trace a perturbed game (a generic one: games with ties, such as integer
         # rewards, have paths that fold back and forth or meet singular points) and polish and
         # certify what it finds on the original game (Gambit's and sgamesolver's remedy)
@@ -705,8 +705,8 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                                * original.scale
                                * generator.uniform(-1.0, 1.0, game.rewards.shape),
                                game.initial, game.discount, terminal=game.terminal)
-        retry = _follow(game, _MarkovQRE(perturbed), original, max_regret=max_regret,
-                        first_step=first_step, max_steps=max_steps,
+        retry = _follow(game, _MarkovQRE(perturbed), original, tol=tol,
+                        first_step=first_step, max_iterations=max_iterations,
                         lam_limit_units=lam_limit_units, polish=polish, control=control,
                         bar=bar, callback=callback, record=return_path)
         retry.message = (f"{retry.message} (on a perturbed game after the path of the "
@@ -720,15 +720,15 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     y = state.point
     if best is None:
         best = make_markov_equilibrium(game, system.policies(y))
-        if best.regret <= max_regret:
-            status, message = "success", "reached max_regret on the path"
+        if best.regret <= tol:
+            status, message = "success", "reached tol on the path"
         for entry in outcome.candidates:  # unconfirmed but certified candidates beat a failure
-            if best.regret > max_regret and entry[0].regret <= max_regret:
+            if best.regret > tol and entry[0].regret <= tol:
                 best, polished_found = entry[0], True
                 status = "success"
                 message = ("support polish along the path (not confirmed by the path: "
                            + message + ")")
-    if best.regret > max_regret or status != "success":
+    if best.regret > tol or status != "success":
         status = "failed"
     lam = float(y[-1])
     extra: dict[str, Any] = {
@@ -768,8 +768,8 @@ class _Outcome:
     polish_iterations: int = 0
 
 
-def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, max_regret: float,
-            first_step: float, max_steps: int, lam_limit_units: float | None, polish: bool,
+def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: float,
+            first_step: float, max_iterations: int, lam_limit_units: float | None, polish: bool,
             control: StepControl, bar: _Progress, callback: Callable[[int, float], None] | None,
             record: bool) -> _Outcome:
     """Trace the Markov-QRE path of ``system``; polish and certify on ``target`` (``game``).
@@ -826,10 +826,10 @@ def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, max_reg
         cleaned = [np.clip(p, 0.0, None) for p in polished]
         cleaned = [p / p.sum(axis=1, keepdims=True) for p in cleaned]
         # one-shot deviation gains bound the exact regret by gain / (1 - gamma): screen cheaply
-        if target.gains(cleaned, polished_values) > 10.0 * max_regret:
+        if target.gains(cleaned, polished_values) > 10.0 * tol:
             return
         equilibrium = make_markov_equilibrium(game, cleaned)
-        if equilibrium.regret > max_regret:
+        if equilibrium.regret > tol:
             return
         distance = max(float(np.abs(a - b).max()) for a, b in zip(cleaned, policies))
         candidates.append([equilibrium, lam, distance])
@@ -870,12 +870,12 @@ def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, max_reg
                 return True
             try_polish(y, tangent)
         if lam > lam_limit:
-            outcome.message = "lambda exceeded max_lambda before reaching max_regret"
+            outcome.message = "lambda exceeded max_lambda before reaching tol"
             return True
         return False
 
     outcome.state = trace_path(system, system.start(), first_step=first_step,
-                               max_steps=max_steps, stop=stop, control=control,
+                               max_iterations=max_iterations, stop=stop, control=control,
                                lambda_min=0.0, record=record)
     if outcome.best is None and outcome.state.status != "stopped":
         outcome.message = outcome.state.message

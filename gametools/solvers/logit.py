@@ -24,11 +24,11 @@ When the step still collapses, the path of a slightly perturbed game is traced a
 polished and certified on the original game.
 
 A QRE at large ``lam`` approximates a Nash equilibrium only to ``O(1/lam)``. To reach
-``max_regret`` without following the path to astronomically large ``lam``, every accepted step
+``tol`` without following the path to astronomically large ``lam``, every accepted step
 with a new candidate support tries a *support polish*: Newton's method on the Nash equations
 restricted to the actions with non-negligible probability (each player indifferent on her
 support, probabilities summing to one). A polished profile is accepted only when its
-probabilities are non-negative and its regret is at most ``max_regret``, so the result is always
+probabilities are non-negative and its regret is at most ``tol``, so the result is always
 certified by its regret, never by the heuristic.
 
 Internally payoffs are rescaled to ``[0, 1]`` (divided by the payoff range); every ``lam`` that
@@ -201,7 +201,7 @@ def _support_polish(payoffs: np.ndarray, strategies: Sequence[np.ndarray],
 
 
 def _accept_polished(game: NormalFormGame, polished: Sequence[np.ndarray], *,
-                     max_regret: float, negative_tol: float = 1e-12
+                     tol: float, negative_tol: float = 1e-12
                      ) -> list[np.ndarray] | None:
     """The polished profile, cleaned onto the simplex, if it is a certified equilibrium."""
     cleaned = []
@@ -213,7 +213,7 @@ def _accept_polished(game: NormalFormGame, polished: Sequence[np.ndarray], *,
         if total <= 0:
             return None
         cleaned.append(x / total)
-    if _max_regret(game, cleaned) > max_regret:
+    if _max_regret(game, cleaned) > tol:
         return None
     return cleaned
 
@@ -319,8 +319,8 @@ def _progress_printer(step: int, lam: float, regret: float) -> None:
     print(f"logit: step {step:6d}  lambda {lam:12.6g}  max regret {regret:.3e}", file=sys.stderr)
 
 
-def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03,
-                max_accel: float = 1.1, max_lambda: float = 1e8, max_steps: int = 20000,
+def logit_solve(game: Any, *, tol: float = 1e-8, first_step: float = 0.03,
+                max_accel: float = 1.1, max_lambda: float = 1e8, max_iterations: int = 20000,
                 polish: bool = True, return_path: bool = False,
                 progress: bool | ProgressCallback = False) -> SolverResult:
     """Nash equilibrium at the end of the principal branch of the logit QRE correspondence.
@@ -329,7 +329,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
     ----------
     game : NormalFormGame or nashpy.Game
         Any number of players.
-    max_regret : float
+    tol : float
         Stop when the largest deviation gain, divided by the payoff range, is at most this.
     first_step : float
         First arclength step in ``(log x, lam * payoff_range)`` coordinates.
@@ -337,17 +337,17 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         Largest factor (> 1) by which the step size may grow from one step to the next.
     max_lambda : float
         Give up (status ``"max_iterations"``) when ``lam`` exceeds this (payoff units).
-    max_steps : int
+    max_iterations : int
         Give up (status ``"max_iterations"``) after this many accepted steps.
     polish : bool
         Try the support polish (module docstring) along the path; without it the path alone
-        must reach ``max_regret``, which needs ``lam`` of order ``1 / max_regret``.
+        must reach ``tol``, which needs ``lam`` of order ``1 / tol``.
     return_path : bool
         Store the accepted points in ``extra["path"]`` as ``{"lambda": (K,),
         "strategies": [(K, n_i), ...]}``.
     progress : bool or callable
         True prints one line to stderr every 50 steps; a callable is called after every step
-        with ``(step, lam, max_regret)``.
+        with ``(step, lam, max regret)``.
 
     Returns
     -------
@@ -355,7 +355,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         One equilibrium (the terminal profile, certified by its regret). ``extra`` holds
         ``steps``, ``newton_iterations``, ``lambda`` (final, payoff units), ``polished``
         (whether the support polish produced the profile), ``polish_attempts`` and, on
-        request, ``path``. Status ``"success"`` iff the regret is at most ``max_regret``.
+        request, ``path``. Status ``"success"`` iff the regret is at most ``tol``.
 
     Raises
     ------
@@ -363,7 +363,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         For non-positive tolerances or step options.
     """
     game = _check_game(game, "logit_solve")
-    max_regret = _positive("max_regret", max_regret)
+    tol = _positive("tol", tol)
     first_step = _positive("first_step", first_step)
     max_lambda = _positive("max_lambda", max_lambda)
     if not max_accel > 1.0:
@@ -390,7 +390,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
             regret = _max_regret(game, xs)
             if callback is not None and (callable(progress) or state.steps % 50 == 0):
                 callback(state.steps, lam, regret)
-            if regret <= max_regret:
+            if regret <= tol:
                 found["profile"] = xs
                 if not polish:
                     return True
@@ -398,7 +398,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
                 # support costs a few Newton steps and removes the O(exp(-lam)) residue.
                 for threshold in (1e-2, 1e-4, 1e-6):
                     polished, _, _ = _support_polish(payoffs, xs, _supports(xs, threshold))
-                    accepted = _accept_polished(game, polished, max_regret=regret)
+                    accepted = _accept_polished(game, polished, tol=regret)
                     if accepted is not None and _distance(accepted, xs) <= 1e-3:
                         found["profile"], found["polished"] = accepted, True
                         break
@@ -419,7 +419,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
                     found["attempts"] += 1
                     polished, _, iterations = _support_polish(payoffs, xs, supports)
                     found["polish_iterations"] += iterations
-                    accepted = _accept_polished(game, polished, max_regret=max_regret)
+                    accepted = _accept_polished(game, polished, tol=tol)
                     if accepted is not None and not any(
                             _distance(accepted, c[0]) <= 1e-9 for c in found["candidates"]):
                         found["candidates"].append(
@@ -431,7 +431,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
                 return True
             return False
 
-        state = trace_path(system, system.start(), first_step=first_step, max_steps=max_steps,
+        state = trace_path(system, system.start(), first_step=first_step, max_iterations=max_iterations,
                            stop=stop, control=control, lambda_min=0.0, record=return_path)
         found["message"] = found["message"] or state.message
         return state, found
@@ -455,12 +455,12 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         profile = [x / x.sum() for x in system.strategies(state.point)]
     equilibrium = make_equilibrium(game, profile)
     status: Status
-    if equilibrium.regret <= max_regret:
-        status, message = "success", "reached max_regret" + (
+    if equilibrium.regret <= tol:
+        status, message = "success", "regret within tol" + (
             " after support polish" if found.get("polished") else " on the path")
     else:
         status = "failed"
-        message = found["message"] or "stopped before reaching max_regret"
+        message = found["message"] or "stopped before reaching tol"
     extra: dict[str, Any] = {
         "steps": state.steps, "newton_iterations": state.corrector_iterations,
         "rejected_steps": state.rejected, "turning_points": state.turning_points,
@@ -479,7 +479,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
 
 
 def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 0.03,
-              max_accel: float = 1.1, max_steps: int = 20000) -> SolverResult:
+              max_accel: float = 1.1, max_iterations: int = 20000) -> SolverResult:
     """The logit QRE at precision ``lam`` on the principal branch.
 
     The path from ``lam = 0`` is followed until it first reaches ``lam``; the point is then
@@ -516,7 +516,7 @@ def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 
 
     control = StepControl(distance=_STEP_CONTROL[0], contraction=_STEP_CONTROL[1],
                           angle=_STEP_CONTROL[2], max_accel=float(max_accel), min_step=1e-12)
-    state = trace_path(system, start, first_step=first_step, max_steps=max_steps,
+    state = trace_path(system, start, first_step=first_step, max_iterations=max_iterations,
                        stop=lambda s: float(s.point[-1]) >= target, control=control)
     low, high = state.previous, state.point
     if state.status != "stopped":
