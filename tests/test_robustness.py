@@ -129,3 +129,42 @@ def test_random_stochastic_default_solve_certifies(index: int) -> None:
     assert result.status == "success", result.message
     report = nash_conv(game, result.equilibria[0].strategies)
     assert report.per_player.max() / reward_range(game) <= 1e-8
+
+
+class _Cubic:
+    """H(x, lam) = x^3 - 3x + 18 - lam: from (-3, 0) lam rises to a fold at x = -1 (lam = 20),
+    falls to a fold at x = 1 (lam = 16) and rises again (calculus: dlam/dx = 3x^2 - 3)."""
+
+    dim = 1
+
+    def residual(self, y: np.ndarray) -> np.ndarray:
+        return np.array([y[0] ** 3 - 3 * y[0] + 18 - y[1]])
+
+    def jacobian(self, y: np.ndarray) -> np.ndarray:
+        return np.array([[3 * y[0] ** 2 - 3, -1.0]])
+
+    def linearize(self, y: np.ndarray, border: np.ndarray):  # type: ignore[no-untyped-def]
+        from gametools.solvers._continuation import DenseLinearization
+
+        return self.residual(y), DenseLinearization(self.jacobian(y), border)
+
+
+def test_engine_follows_the_path_through_both_folds() -> None:
+    from gametools.solvers._continuation import trace_path
+
+    lambdas: list[float] = []
+
+    def stop(state) -> bool:  # type: ignore[no-untyped-def]
+        lambdas.append(float(state.point[-1]))
+        return bool(state.point[-1] > 30.0)
+
+    state = trace_path(_Cubic(), np.array([-3.0, 0.0]), first_step=0.1, max_iterations=10_000,
+                       stop=stop, lambda_min=None)
+    assert state.status == "stopped" and state.turning_points == 2
+    x, lam = state.point
+    # on the curve to the corrector's tolerance (1e-7 in step length, relative to the size)
+    assert x > 1.0 and abs(x ** 3 - 3 * x + 18 - lam) <= 1e-7 * lam
+    # the folds are where the closed form puts them
+    top = int(np.argmax(lambdas[:len(lambdas) // 2]))
+    assert lambdas[top] == pytest.approx(20.0, abs=1e-2)
+    assert min(lambdas[top:]) == pytest.approx(16.0, abs=1e-2)
