@@ -3,10 +3,11 @@
 Usage::
 
     PYTHONPATH=. python bench/bench_robustness.py [--quick] [--only normal|stochastic|gambit]
-                                                  [--timeout S] [--workers K]
+                                                  [--cpu-limit S] [--workers K]
 
 Three sets, every game solved by :func:`gametools.solvers.solve` with no method named (the
-default method and its fallbacks), each in a worker process with a wall-clock limit:
+default method and its fallbacks), each in a fresh process with a CPU-time limit (independent
+of the machine's load; a game past it counts as a failure):
 
 - ``normal``: 200 random N-player normal-form games, 2x2x2 up to 4x4x4 and 5 players x 2
   actions; Gaussian payoffs, integers in [0, 100) and integers in {0, 1, 2} (degenerate: ties).
@@ -27,8 +28,11 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import glob
+import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -126,56 +130,78 @@ def run_one(kind: str, index: int) -> dict[str, Any]:
             "steps": result.extra.get("steps"), "recoveries": result.extra.get("recoveries", 0)}
 
 
+def _child_limits(cpu_seconds: float) -> None:
+    import resource
+
+    limit = int(cpu_seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (limit, limit))
+
+
+def run_isolated(kind: str, index: int, cpu_limit: float) -> dict[str, Any]:
+    """:func:`run_one` in a fresh process limited to ``cpu_limit`` CPU seconds (a limit that
+    does not depend on how loaded the machine is); a game past it counts as a failure."""
+    command = [sys.executable, __file__, "--one", kind, str(index)]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    failure = {"kind": kind, "index": index, "label": "?", "method": "-", "fallback": [],
+               "certificate": float("inf"), "wall_s": float("nan"), "cpu_s": float("nan")}
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
+                                   timeout=20.0 * cpu_limit,
+                                   preexec_fn=lambda: _child_limits(cpu_limit))
+    except subprocess.TimeoutExpired:
+        return dict(failure, status="timeout")
+    if completed.returncode != 0:
+        killed = completed.returncode in (-signal.SIGXCPU, -signal.SIGKILL)
+        return dict(failure, status="cpu-limit" if killed else "error",
+                    label=(completed.stderr.strip().splitlines() or ["?"])[-1][:44])
+    return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small prefix of each set")
     parser.add_argument("--only", choices=["normal", "stochastic", "gambit"], action="append")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="wall-clock seconds per game (a game past it counts as a failure)")
+    parser.add_argument("--cpu-limit", type=float, default=300.0,
+                        help="CPU seconds per game (a game past it counts as a failure)")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--start", type=int, default=0, help="first game index of each set")
+    parser.add_argument("--stop", type=int, default=None, help="last game index + 1")
+    parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one[0], int(args.one[1]))))
+        return
     sizes = {"normal": 24 if args.quick else 200, "stochastic": 12 if args.quick else 100,
              "gambit": len(glob.glob(str(GAMBIT / "*.nfg")))}
     kinds = args.only or ["gambit", "normal", "stochastic"]
     print(f"default solve on random games; {os.cpu_count()} CPUs, {args.workers} worker(s), "
           f"load average at start {', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     for kind in kinds:
-        print(f"\n== {kind}: {sizes[kind] - args.start} games ==")
-        print(f"{'#':>4} {'game':<44} {'status':>8} {'method':>14} {'certificate':>12} "
+        stop = sizes[kind] if args.stop is None else min(args.stop, sizes[kind])
+        print(f"\n== {kind}: games {args.start}..{stop - 1} ==")
+        print(f"{'#':>4} {'game':<44} {'status':>9} {'method':>14} {'certificate':>12} "
               f"{'wall s':>8} {'cpu s':>7}  fallback", flush=True)
         rows: list[dict[str, Any]] = []
-        with concurrent.futures.ProcessPoolExecutor(args.workers) as pool:
-            futures = {index: pool.submit(run_one, kind, index)
-                       for index in range(args.start, sizes[kind])}
-            for index, future in futures.items():
-                try:
-                    row = future.result(timeout=args.timeout)
-                except concurrent.futures.TimeoutError:
-                    row = {"kind": kind, "index": index, "label": "?", "status": "timeout",
-                           "method": "-", "fallback": [], "certificate": float("inf"),
-                           "wall_s": args.timeout, "cpu_s": float("nan")}
-                    future.cancel()
-                except Exception as exc:  # report the crash as a failure of that game
-                    row = {"kind": kind, "index": index, "label": repr(exc)[:44],
-                           "status": "error", "method": "-", "fallback": [],
-                           "certificate": float("inf"), "wall_s": float("nan"),
-                           "cpu_s": float("nan")}
+        with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+            futures = [pool.submit(run_isolated, kind, index, args.cpu_limit)
+                       for index in range(args.start, stop)]
+            for future in futures:
+                row = future.result()
                 rows.append(row)
-                print(f"{index:>4} {row['label']:<44} {row['status']:>8} {row['method']:>14} "
-                      f"{row['certificate']:>12.2e} {row['wall_s']:>8.2f} {row['cpu_s']:>7.2f}  "
-                      f"{','.join(row['fallback'])}", flush=True)
+                print(f"{row['index']:>4} {row['label']:<44} {row['status']:>9} "
+                      f"{row['method']:>14} {row['certificate']:>12.2e} {row['wall_s']:>8.2f} "
+                      f"{row['cpu_s']:>7.2f}  {','.join(row['fallback'])}", flush=True)
         certified = [r for r in rows if r["status"] == "success"
                      and r["certificate"] <= TOLERANCE]
         silent = [r for r in rows if r["status"] == "success" and r["certificate"] > TOLERANCE]
-        walls = [r["wall_s"] for r in rows if np.isfinite(r["wall_s"])]
+        cpus = [r["cpu_s"] for r in rows if np.isfinite(r["cpu_s"])]
         print(f"{kind}: certified {len(certified)}/{len(rows)}; reported failures "
-              f"{sum(r['status'] != 'success' for r in rows)}; silent failures (success but "
-              f"certificate > {TOLERANCE:g}) {len(silent)}; fallbacks used "
-              f"{sum(bool(r['fallback']) for r in rows)}; wall s median "
-              f"{statistics.median(walls) if walls else float('nan'):.2f} max "
-              f"{max(walls) if walls else float('nan'):.2f}", flush=True)
-    sys.stdout.flush()
+              f"{sum(r['status'] == 'failed' for r in rows)}; over the CPU limit or crashed "
+              f"{sum(r['status'] not in ('success', 'failed') for r in rows)}; silent failures "
+              f"(success but certificate > {TOLERANCE:g}) {len(silent)}; fallbacks used "
+              f"{sum(bool(r['fallback']) for r in rows)}; CPU s median "
+              f"{statistics.median(cpus) if cpus else float('nan'):.2f} max "
+              f"{max(cpus) if cpus else float('nan'):.2f} total {sum(cpus):.1f}", flush=True)
 
 
 if __name__ == "__main__":
