@@ -32,6 +32,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gametools.marl.correlated import CorrelatedGap
     from gametools.marl.train import make_config, train
     from gametools.scenarios import get_scenario, parse_parameter_assignments
 
@@ -52,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
                           "wall_time": result.wall_time,
                           "exploitability": result.exploitability.to_dict()})
         if not args.json:
-            print(f"seed {seed}: NashConv {result.exploitability.nash_conv:.6g} "
-                  f"({result.exploitability.kind}) after {result.steps} steps in "
+            report = result.exploitability
+            measured = (f"CCE gap of the joint policy {report.gap:.6g}"
+                        if isinstance(report, CorrelatedGap) else f"NashConv {report.nash_conv:.6g}")
+            print(f"seed {seed}: {measured} ({report.kind}) after {result.steps} steps in "
                   f"{result.wall_time:.1f} s -> {out}")
     if args.json:
         print_json({"scenario": scenario.name, "algorithm": args.algo,

@@ -6,9 +6,13 @@ combinations; the team reward is the agents' common reward. It is the PPO learne
 shows where centralisation stops scaling: the output layer grows exponentially with the number of
 agents.
 
-Its tabular profile gives each agent the marginal of the joint policy in each state, so it needs
-fully observed games (each agent's observation determines the state); correlation between the
-agents' actions is not representable in a product profile and is lost in that view.
+The learned policy is *correlated*: :meth:`CentralPPO.joint_policy` gives it as one distribution
+over joint actions per state, and the training driver evaluates that joint policy (its values,
+and the coarse-correlated-equilibrium gap of :func:`gametools.marl.correlated.cce_gap`), never
+the product of its marginals, which is a different policy (in the penalty game the joint policy
+``1/2 (0, 2) + 1/2 (2, 0)`` earns 10 a step and the product of its marginals -45).
+:meth:`CentralPPO.policy` still gives each agent's marginal, for fully observed games, as a view
+for tools that need per-agent policies; it is not what the learner plays.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class CentralPPO(PPOLearner):
     name = "central"
     config_type = MAPPOConfig
     requires_cooperative = True
+    correlated = True
 
     def make_actors(self, env: VectorEnv) -> list[Actor]:
         if not all(isinstance(space, Discrete) for space in env.action_spaces):
@@ -48,10 +53,24 @@ class CentralPPO(PPOLearner):
         (joint,) = actions
         return [(joint // int(stride)) % n for stride, n in zip(self.strides, self.num_actions)]
 
-    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
-        env = self.env.inner if hasattr(self.env, "inner") else self.env
+    def _game_env(self) -> TensorGameEnv:
+        env = getattr(self.env, "inner", self.env)
         if not isinstance(env, TensorGameEnv):
-            raise InvalidArgumentError("central's per-agent policies are defined on tabular games")
+            raise InvalidArgumentError("central's tabular policies are defined on tabular games")
+        return env
+
+    @torch.no_grad()
+    def joint_policy(self) -> np.ndarray:
+        """The learned correlated policy, ``(S, n_1 * ... * n_N)`` (C-order joint actions)."""
+        env = self._game_env()
+        states = torch.arange(env.game.num_states, device=env.device)
+        inputs = env.encode_states(states).state
+        joint = torch.softmax(self.logits(0, inputs), dim=-1).double().cpu().numpy()
+        return joint / joint.sum(axis=1, keepdims=True)
+
+    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
+        """Agent ``agent``'s marginal of the joint policy (a view, not the policy played)."""
+        env = self._game_env()
         observed = env.game.observations[agent]
         if len(set(observed.tolist())) != env.game.num_states:
             raise InvalidArgumentError("central's per-agent marginals need each agent to observe "

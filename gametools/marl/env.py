@@ -216,6 +216,11 @@ class TensorGameEnv(VectorEnv):
             encoded_state = state.to(torch.float32)[:, None]
         return observations, encoded_state
 
+    def encode_states(self, states: torch.Tensor) -> Reset:
+        """Observations and global-state inputs of the given state indices ``(K,)`` int64."""
+        observations, state = self._encode(states.to(self.device))
+        return Reset(observations, state)
+
     def _sample_initial(self, count: int) -> torch.Tensor:
         u = torch.rand(count, generator=self.generator, device=self.device, dtype=torch.float64)
         index = torch.searchsorted(self._initial_cumulative, u * self._initial_cumulative[-1],

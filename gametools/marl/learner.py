@@ -44,6 +44,10 @@ class LearnerConfig:
     max_episode_steps : int or None
         Truncate episodes of non-terminating games after this many steps (default: the
         environment's, ``ceil(10 / (1 - discount))``).
+    gamma : float or None
+        The learner's discount in its returns, targets and advantages (default: the game's).
+        Exploitability is always measured with the game's own discount: ``gamma = 0.99`` on an
+        undiscounted episodic game trains as deep-RL practice does without rebuilding the game.
     """
 
     total_steps: int = 100_000
@@ -53,6 +57,7 @@ class LearnerConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     learning_rate: float = 5e-4
     max_episode_steps: int | None = None
+    gamma: float | None = None
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -66,6 +71,10 @@ class LearnerConfig:
                                            f"non-negative number, got {value!r}")
         if self.num_envs < 1 or self.total_steps < 1 or self.eval_interval < 1:
             raise InvalidArgumentError("total_steps, num_envs and eval_interval must be >= 1")
+        if self.gamma is not None and (not isinstance(self.gamma, (int, float))
+                                       or not 0.0 <= self.gamma <= 1.0):
+            raise InvalidArgumentError(f"gamma must be in [0, 1] (or None: the game's discount), "
+                                       f"got {self.gamma!r}")
         if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
             raise InvalidArgumentError(f"hidden_sizes must be positive integers, got "
                                        f"{self.hidden_sizes!r}")
@@ -103,8 +112,12 @@ def _parse_text(name: str, text: str, current: Any) -> Any:
         if isinstance(current, tuple):
             return tuple(int(part) for part in text.replace("(", "").replace(")", "")
                          .split(",") if part.strip())
-        if current is None:
-            return None if text.lower() == "none" else int(text)
+        if current is None:  # optional int or float fields: the text decides
+            if text.lower() == "none":
+                return None
+            number = float(text)
+            return int(number) if number.is_integer() and "." not in text and "e" not in \
+                text.lower() else number
     except ValueError:
         pass
     raise InvalidArgumentError(f"cannot read {text!r} as the value of {name!r} "
@@ -123,6 +136,8 @@ class Learner(abc.ABC):
     config_type: ClassVar[type[LearnerConfig]]
     supports_continuous: ClassVar[bool] = False
     requires_cooperative: ClassVar[bool] = False
+    #: whether the learner plays one correlated joint policy (see :meth:`joint_policy`)
+    correlated: ClassVar[bool] = False
 
     def __init__(self, env: VectorEnv, config: LearnerConfig, *, seed: int) -> None:
         if not isinstance(config, self.config_type):
@@ -142,6 +157,12 @@ class Learner(abc.ABC):
         self.generator.manual_seed(int(seed))
 
     @property
+    def discount(self) -> float:
+        """The learner's discount: ``config.gamma``, else the environment's."""
+        gamma = self.config.gamma
+        return float(self.env.discount if gamma is None else gamma)
+
+    @property
     def discrete(self) -> bool:
         return all(isinstance(space, Discrete) for space in self.env.action_spaces)
 
@@ -156,6 +177,11 @@ class Learner(abc.ABC):
         Returns action probabilities ``(K, n)`` for discrete actions, or deterministic actions
         ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy).
         """
+
+    def joint_policy(self) -> Any:
+        """A correlated learner's joint policy ``(S, A)`` on its tabular game (others: none)."""
+        raise InvalidArgumentError(f"{self.name} plays independent per-agent policies; use "
+                                   "policy()")
 
     @abc.abstractmethod
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:

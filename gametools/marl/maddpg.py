@@ -162,7 +162,7 @@ class MADDPG(ReplayLearner):
         critic_loss = torch.zeros(())
         for i in range(count):
             with torch.no_grad():
-                target = batch["reward"][:, i] + self.env.discount * (1 - batch["terminated"]) \
+                target = batch["reward"][:, i] + self.discount * (1 - batch["terminated"]) \
                     * self.target_critics[i](next_input).squeeze(-1)
             critic_loss = critic_loss + (self.critics[i](state_input).squeeze(-1)
                                          - target).pow(2).mean()

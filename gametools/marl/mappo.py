@@ -258,7 +258,7 @@ class PPOLearner(Learner):
                 next_value = self._denormalized_value(k, actor.critic_input(current))
                 advantages, returns = gae(torch.stack(rewards[k]), torch.stack(values[k]),
                                           done_terminated, done_truncated, next_value,
-                                          discount=env.discount, lam=config.gae_lambda,
+                                          discount=self.discount, lam=config.gae_lambda,
                                           final_values=torch.stack(final_values[k]))
             if config.value_normalization:
                 self._normalizer(k).update(returns)

@@ -169,7 +169,7 @@ class QLearner(ReplayLearner):
 
     def _update(self, batch: dict[str, torch.Tensor]) -> float:
         config: QConfig = self.config  # type: ignore[assignment]
-        discount = self.env.discount
+        discount = self.discount
         online_agents: nn.ModuleList = self.online[0]  # type: ignore[assignment]
         target_agents: nn.ModuleList = self.target[0]  # type: ignore[assignment]
         chosen = torch.stack([values.gather(1, batch[f"action{i}"][:, None]).squeeze(1)

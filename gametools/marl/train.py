@@ -37,6 +37,7 @@ import torch
 from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, nash_conv
+from gametools.marl.correlated import CorrelatedGap, cce_gap
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 from gametools.model import MarkovGame, NormalFormGame
@@ -146,13 +147,19 @@ class TrainResult:
     algorithm : str
     seed : int
     config : LearnerConfig
-    profile : tuple of ndarray
-        The final tabular joint policy on ``game``, ``(O_i, n_i)`` per agent.
-    exploitability : ExploitabilityResult
-        Exact (or bounded) NashConv of ``profile``.
+    profile : tuple of ndarray or None
+        The final tabular joint policy on ``game``, ``(O_i, n_i)`` per agent. For a correlated
+        (centralised) learner, each agent's marginal of its joint policy (``None`` unless every
+        agent observes the state): a view, not the policy it plays.
+    exploitability : ExploitabilityResult or CorrelatedGap
+        Exact (or bounded) NashConv of ``profile``; for a correlated learner, the values of its
+        joint policy and its coarse-correlated-equilibrium gap (``concept ==
+        "coarse_correlated"``).
     metrics : tuple of dict
-        One row per evaluation point (``step``, ``wall_time``, ``return_i``, ``nash_conv``,
-        ``gain_i``, ``kind``).
+        One row per evaluation point (``step``, ``wall_time``, ``return_i``, then ``nash_conv``
+        or ``cce_gap``, ``gain_i``, ``value_i``, ``kind``).
+    joint_policy : ndarray or None
+        A correlated learner's joint policy ``(S, A)``.
     game : MarkovGame
     out : Path or None
     """
@@ -160,13 +167,14 @@ class TrainResult:
     algorithm: str
     seed: int
     config: LearnerConfig
-    profile: Profile
-    exploitability: ExploitabilityResult
+    profile: Profile | None
+    exploitability: ExploitabilityResult | CorrelatedGap
     metrics: tuple[dict[str, Any], ...]
     game: MarkovGame
     out: Path | None
     steps: int
     wall_time: float
+    joint_policy: np.ndarray | None = None
 
 
 # ------------------------------------------------------------------------------------------
@@ -230,6 +238,11 @@ def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
                               f"{document.get('format') if isinstance(document, dict) else '?'})")
     for key, value in expected.items():
         saved = document.get(key)
+        if key == "config" and isinstance(saved, dict) and isinstance(value, dict):
+            # total_steps may grow (extending a finished run); fields added to the config since
+            # the checkpoint was written compare at their defaults
+            saved = {**value, **saved, "total_steps": value.get("total_steps")}
+            saved = {k: v for k, v in saved.items() if k in value}
         if saved == value:
             continue
         if key == "config" and isinstance(saved, dict):
@@ -316,6 +329,11 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         Output folder for metrics, checkpoints, ``game.npz``, ``policy.npz``, ``result.json``.
     resume : bool
         Continue from ``out/checkpoint.pt`` when it exists (refused if it belongs to another run).
+        A killed run resumes exactly (on CPU, the same metrics and policies as an uninterrupted
+        run). A finished run is *extended* by resuming it with a larger ``config.total_steps``;
+        schedules defined by ``total_steps`` (IQL/QMIX's epsilon annealing) then follow the new
+        total from the resume point on, so an extended run equals an uninterrupted run of the
+        new length only for learners without such schedules.
     progress : bool
         Show a progress bar.
     device : {"cpu", "cuda"}
@@ -358,18 +376,30 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             env.load_state_dict(document["env"])
             steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
                 float(document["wall_time"])
+            if steps > config.total_steps:
+                raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
+                                      f"beyond total_steps={config.total_steps}; raise "
+                                      "total_steps to extend it")
         elif checkpoint is not None and checkpoint.exists() and not resume:
             checkpoint.unlink()  # a fresh run must not be resumed from an older one later
 
-    def evaluate() -> ExploitabilityResult:
-        profile = tabular_profile(learner, game, scenario, resolved)
-        report = nash_conv(game, profile)
+    def measure() -> ExploitabilityResult | CorrelatedGap:
+        if learner.correlated:
+            return cce_gap(game, learner.joint_policy())
+        return nash_conv(game, tabular_profile(learner, game, scenario, resolved))
+
+    def evaluate() -> ExploitabilityResult | CorrelatedGap:
+        report = measure()
         returns = env.pop_returns()
         row: dict[str, Any] = {"step": steps, "wall_time": round(elapsed + time.perf_counter()
                                                                  - started, 3)}
         row.update({f"return_{i}": float(r) for i, r in enumerate(returns)})
-        row["nash_conv"] = report.nash_conv
+        if isinstance(report, CorrelatedGap):
+            row["cce_gap"] = report.gap
+        else:
+            row["nash_conv"] = report.nash_conv
         row.update({f"gain_{i}": float(g) for i, g in enumerate(report.per_player)})
+        row.update({f"value_{i}": float(v) for i, v in enumerate(report.values)})
         row["kind"] = report.kind
         rows.append(row)
         return report
@@ -400,7 +430,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         steps += consumed
         if bar is not None:
             bar.update(consumed)
-            bar.set_postfix(nash_conv=f"{rows[-1]['nash_conv']:.3g}")
+            label = "cce_gap" if learner.correlated else "nash_conv"
+            bar.set_postfix({label: f"{rows[-1][label]:.3g}"})
         if steps >= next_eval and steps < config.total_steps:
             evaluate()
             next_eval += config.eval_interval * max(1, (steps - next_eval) //
@@ -409,30 +440,41 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             save()
             next_checkpoint += interval * max(1, (steps - next_checkpoint) // interval + 1)
     # a resumed run that had already finished keeps its final evaluation instead of repeating it
-    report = evaluate() if rows[-1]["step"] != steps else nash_conv(
-        game, tabular_profile(learner, game, scenario, resolved))
+    report = evaluate() if rows[-1]["step"] != steps else measure()
     if bar is not None:
         bar.close()
     elapsed += time.perf_counter() - started
-    profile = tabular_profile(learner, game, scenario, resolved)
+    joint = learner.joint_policy() if learner.correlated else None
+    marginals_defined = all(len(np.unique(row)) == game.num_states for row in game.observations)
+    profile = None if joint is not None and not marginals_defined else \
+        tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile
         save()
         save_game(folder / "game.npz", game)
-        save_profile(folder / "policy.npz", profile)
+        if profile is not None:
+            save_profile(folder / "policy.npz", profile)
+        if joint is not None:
+            with atomic_open(folder / "joint_policy.npz", "wb") as handle:
+                np.savez(handle, joint=joint.reshape(game.num_states, *game.num_actions))
         summary = {"algorithm": algorithm, "seed": seed, "config": config.to_dict(),
                    "steps": steps, "wall_time": elapsed, "exploitability": report.to_dict(),
                    "scenario": None if scenario is None else scenario.name,
                    "params": resolved}
-        if scenario is not None and scenario.summarize is not None:
-            summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
+        if joint is not None:
+            summary["policy"] = ("joint_policy.npz holds the correlated joint policy played; "
+                                 "policy.npz (fully observed games only) its per-agent "
+                                 "marginals, a different policy")
+        if profile is not None:
+            if scenario is not None and scenario.summarize is not None:
+                summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
+            summary["equilibrium"] = _compare_with_equilibrium(game, profile)
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
-        summary["equilibrium"] = _compare_with_equilibrium(game, profile)
         atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
                                                         allow_nan=False))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
-                       steps, elapsed)
+                       steps, elapsed, joint)
 
 
 #: Games up to this many (state, joint action) rows are solved for the comparison in result.json.

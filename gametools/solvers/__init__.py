@@ -198,8 +198,13 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
     >>> result.method, [s.tolist() for s in result.equilibria[0].strategies]
     ('lp', [[0.5, 0.5], [0.5, 0.5]])
     """
-    from gametools.interop import as_game
+    from gametools.interop import as_extensive_game, as_game
 
+    extensive = as_extensive_game(game)
+    if extensive is not None:  # game trees (.efg, OpenSpiel): gametools.extensive.solve
+        from gametools.extensive.solve import solve_extensive
+        return solve_extensive(extensive, method=method, all_equilibria=all_equilibria,
+                               **options)
     game = as_game(game)
     name = method or default_method(game, all_equilibria=all_equilibria)
     function = _resolve(name)
