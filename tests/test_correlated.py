@@ -132,13 +132,13 @@ def test_chicken_welfare_maximising_ce():
     assert isinstance(result, SolverResult) and result.success and result.exact
     assert result.equilibria == ()
     half, quarter = Fraction(1, 2), Fraction(1, 4)
-    assert result.extra["distribution_exact"] == [[half, quarter], [quarter, 0]]
-    assert result.extra["payoffs_exact"] == [Fraction(21, 4), Fraction(21, 4)]
-    assert result.extra["welfare"] == pytest.approx(10.5, abs=1e-12)
-    np.testing.assert_allclose(result.extra["distribution"], [[0.5, 0.25], [0.25, 0.0]],
+    assert result.correlated.distribution_exact == [[half, quarter], [quarter, 0]]
+    assert result.correlated.payoffs_exact == (Fraction(21, 4), Fraction(21, 4))
+    assert result.correlated.welfare == pytest.approx(10.5, abs=1e-12)
+    np.testing.assert_allclose(result.correlated.distribution, [[0.5, 0.25], [0.25, 0.0]],
                                atol=1e-12)
-    np.testing.assert_allclose(result.extra["marginals"][0], [0.75, 0.25], atol=1e-12)
-    assert result.extra["max_violation"] <= TOL
+    np.testing.assert_allclose(result.correlated.marginals[0], [0.75, 0.25], atol=1e-12)
+    assert result.correlated.max_violation <= TOL
     # The row constraint "told C, deviate to D" is tight; perturbing towards (C,C) breaks it.
     assert correlated_violation(CHICKEN, [[0.6, 0.2], [0.2, 0.0]]) > 1e-3
 
@@ -148,17 +148,17 @@ def test_chicken_weighted_objective_and_feasibility():
     # (7 is player 1's largest payoff in the game, so nothing can do better).
     best_for_row = correlated_equilibrium(CHICKEN, objective=[1.0, 0.0])
     assert best_for_row.success
-    assert best_for_row.extra["payoffs"][0] == pytest.approx(7.0, abs=1e-9)
-    assert best_for_row.extra["objective_value"] == pytest.approx(7.0, abs=1e-9)
+    assert best_for_row.correlated.payoffs[0] == pytest.approx(7.0, abs=1e-9)
+    assert best_for_row.correlated.objective_value == pytest.approx(7.0, abs=1e-9)
     feasible = correlated_equilibrium(CHICKEN, objective="feasibility")
-    assert feasible.success and feasible.extra["max_violation"] <= TOL
-    assert feasible.extra["welfare"] <= 10.5 + 1e-9
+    assert feasible.success and feasible.correlated.max_violation <= TOL
+    assert feasible.correlated.welfare <= 10.5 + 1e-9
 
 
 def test_result_is_json_serialisable():
     document = correlated_equilibrium(CHICKEN).to_dict()
     text = json.dumps(document)
-    assert json.loads(text)["extra"]["distribution_exact"] == [["1/2", "1/4"], ["1/4", "0"]]
+    assert json.loads(text)["correlated"]["distribution_exact"] == [["1/2", "1/4"], ["1/4", "0"]]
     assert document["equilibria"] == [] and document["method"] == "ce_lp"
 
 
@@ -200,8 +200,8 @@ def test_every_ce_found_is_a_cce_and_cce_welfare_dominates():
         ce = correlated_equilibrium(game)
         cce = correlated_equilibrium(game, coarse=True)
         assert ce.success and cce.success
-        assert correlated_violation(game, ce.extra["distribution"], coarse=True) <= TOL
-        assert cce.extra["welfare"] >= ce.extra["welfare"] - 1e-9 * game.payoff_range()
+        assert correlated_violation(game, ce.correlated.distribution, coarse=True) <= TOL
+        assert cce.correlated.welfare >= ce.correlated.welfare - 1e-9 * game.payoff_range()
 
 
 def test_two_action_games_ce_equals_cce():
@@ -212,7 +212,7 @@ def test_two_action_games_ce_equals_cce():
         for _ in range(5):
             game = NormalFormGame(rng.normal(size=(num_players,) + (2,) * num_players))
             ce, cce = correlated_equilibrium(game), correlated_equilibrium(game, coarse=True)
-            assert ce.extra["welfare"] == pytest.approx(cce.extra["welfare"], abs=1e-9)
+            assert ce.correlated.welfare == pytest.approx(cce.correlated.welfare, abs=1e-9)
 
 
 @pytest.mark.parametrize("coarse", [False, True])
@@ -221,8 +221,8 @@ def test_rps_value(coarse):
     for objective in ("welfare", [1.0, 0.0], [0.0, 1.0]):
         result = correlated_equilibrium(RPS, objective=objective, coarse=coarse)
         assert result.success
-        np.testing.assert_allclose(result.extra["payoffs"], [0.0, 0.0], atol=1e-9)
-        assert result.extra["welfare"] == pytest.approx(0.0, abs=1e-9)
+        np.testing.assert_allclose(result.correlated.payoffs, [0.0, 0.0], atol=1e-9)
+        assert result.correlated.welfare == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize("coarse", [False, True])
@@ -231,7 +231,7 @@ def test_zero_sum_value_nonzero(coarse):
     # (2/7, 5/7) and the value is 1/7. Maximising either player's payoff gives the value.
     game = NormalFormGame.zero_sum([[3, -1], [-2, 1]])
     for objective in ([1.0, 0.0], [0.0, 1.0]):
-        payoffs = correlated_equilibrium(game, objective=objective, coarse=coarse).extra["payoffs"]
+        payoffs = correlated_equilibrium(game, objective=objective, coarse=coarse).correlated.payoffs
         np.testing.assert_allclose(payoffs, [1 / 7, -1 / 7], atol=1e-9)
 
 
@@ -239,12 +239,12 @@ def test_three_player_ce():
     game = _jordan_game()
     for coarse in (False, True):
         result = correlated_equilibrium(game, coarse=coarse)
-        assert result.success and result.extra["max_violation"] <= TOL
-        mu = result.extra["distribution"]
+        assert result.success and result.correlated.max_violation <= TOL
+        mu = result.correlated.distribution
         assert mu.shape == (2, 2, 2)
         gains = _reference_gains(game.payoffs, mu, coarse)
         assert max(gains) <= TOL * game.payoff_range()
-        assert result.extra["welfare"] == pytest.approx(1.0, abs=1e-9)
+        assert result.correlated.welfare == pytest.approx(1.0, abs=1e-9)
 
 
 def test_jordan_game_max_welfare_by_hand():
@@ -262,7 +262,7 @@ def test_jordan_game_max_welfare_by_hand():
             mu[a] = 1 / 6
     assert correlated_violation(game, mu) == 0.0
     assert float((game.payoffs.sum(axis=0) * mu).sum()) == pytest.approx(1.0)
-    assert correlated_equilibrium(game).extra["welfare"] == pytest.approx(1.0, abs=1e-9)
+    assert correlated_equilibrium(game).correlated.welfare == pytest.approx(1.0, abs=1e-9)
 
 
 def test_incentive_constraints_match_definition():
@@ -281,7 +281,7 @@ def test_incentive_constraints_match_definition():
 def test_accepts_nashpy_game():
     nashpy = pytest.importorskip("nashpy")
     result = correlated_equilibrium(nashpy.Game([[6, 2], [7, 0]], [[6, 7], [2, 0]]))
-    assert result.extra["welfare"] == pytest.approx(10.5, abs=1e-9)
+    assert result.correlated.welfare == pytest.approx(10.5, abs=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,14 +319,14 @@ def test_lp_solution_is_certified_and_beats_pure_equilibria(spec, integer, coars
     game = _random_game(spec, integer=integer)
     result = correlated_equilibrium(game, coarse=coarse)
     assert result.success
-    mu = result.extra["distribution"]
+    mu = result.correlated.distribution
     assert mu.min() >= 0 and mu.sum() == pytest.approx(1.0, abs=1e-12)
-    assert result.extra["max_violation"] <= TOL
+    assert result.correlated.max_violation <= TOL
     assert max(_reference_gains(game.payoffs, mu, coarse), default=0) <= TOL * game.payoff_range()
     for a in _pure_equilibria(game):
-        assert result.extra["welfare"] >= game.payoffs[(slice(None), *a)].sum() - 1e-9
+        assert result.correlated.welfare >= game.payoffs[(slice(None), *a)].sum() - 1e-9
     if result.exact:
-        exact = np.array(result.extra["distribution_exact"], dtype=object)
+        exact = np.array(result.correlated.distribution_exact, dtype=object)
         assert sum(exact.ravel()) == 1 and min(exact.ravel()) >= 0
         assert max(_reference_gains(game.payoffs_exact, exact, coarse), default=0) <= 0
 
@@ -341,7 +341,7 @@ def test_ce_invariant_under_affine_payoff_changes(spec, seed):
     shifts = rng.normal(size=game.num_players) * 10
     changed = NormalFormGame(game.payoffs * scales.reshape((-1,) + (1,) * game.num_players)
                              + shifts.reshape((-1,) + (1,) * game.num_players))
-    mu = correlated_equilibrium(game, objective="feasibility").extra["distribution"]
+    mu = correlated_equilibrium(game, objective="feasibility").correlated.distribution
     assert correlated_violation(changed, mu) <= 1e-8
 
 
@@ -353,5 +353,5 @@ def test_zero_sum_payoffs_equal_minimax_value(size, seed, coarse):
     game = NormalFormGame.zero_sum(matrix)
     value = _maximin_value(matrix)
     for objective in ([1.0, 0.0], [0.0, 1.0]):
-        payoffs = correlated_equilibrium(game, objective=objective, coarse=coarse).extra["payoffs"]
+        payoffs = correlated_equilibrium(game, objective=objective, coarse=coarse).correlated.payoffs
         assert payoffs[0] == pytest.approx(value, abs=1e-8)

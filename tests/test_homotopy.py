@@ -143,7 +143,7 @@ def test_deterministic():
 
 def test_budget_exhaustion_is_a_status_with_a_certified_point():
     game = random_game(8, 2, 3, 10)
-    result = markov_qre_homotopy(game, max_steps=3)
+    result = markov_qre_homotopy(game, max_iterations=3)
     assert result.status == "failed"
     assert not result.success
     equilibrium = result.equilibria[0]
@@ -155,7 +155,7 @@ def test_budget_exhaustion_is_a_status_with_a_certified_point():
 
 def test_path_alone_without_polish():
     game = random_game(3, 2, 2, 12, discount=0.5)
-    result = markov_qre_homotopy(game, polish=False, max_regret=1e-6)
+    result = markov_qre_homotopy(game, polish=False, tol=1e-6)
     assert result.status == "success" and not result.extra["polished"]
     assert relative_nash_conv(game, result.equilibria[0].strategies) <= 1e-6
 
@@ -340,8 +340,8 @@ def test_rejects_other_inputs():
     with pytest.raises(TypeError, match="MarkovGame"):
         markov_qre_homotopy(NormalFormGame.zero_sum([[1, -1], [-1, 1]]))
     game = random_game(2, 2, 2, 18)
-    with pytest.raises(HomotopyInputError, match="max_regret"):
-        markov_qre_homotopy(game, max_regret=0.0)
+    with pytest.raises(HomotopyInputError, match="tol"):
+        markov_qre_homotopy(game, tol=0.0)
     with pytest.raises(HomotopyInputError, match="max_accel"):
         markov_qre_homotopy(game, max_accel=1.0)
     with pytest.raises(HomotopyInputError, match="max_lambda"):

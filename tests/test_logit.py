@@ -90,7 +90,7 @@ def test_logit_polish_agrees_with_the_bare_path():
     for seed in range(4):
         game = _gaussian_game(seed, (4, 4, 4))
         polished = logit_solve(game)
-        bare = logit_solve(game, polish=False, max_regret=1e-6)
+        bare = logit_solve(game, polish=False, tol=1e-6)
         assert polished.status == bare.status == "success"
         assert not bare.extra["polished"]
         distance = max(float(np.abs(a - b).max()) for a, b in zip(
@@ -107,7 +107,7 @@ def test_logit_three_players_ten_actions():
 
 def test_logit_budget_exhausted_is_a_status_not_an_exception():
     game = _gaussian_game(3, (5, 5, 5))
-    result = logit_solve(game, max_steps=3)
+    result = logit_solve(game, max_iterations=3)
     assert result.status == "failed"
     assert result.max_regret > 1e-8
     assert len(result.equilibria) == 1   # the last point, certified by its (large) regret
@@ -156,8 +156,8 @@ def test_logit_invariant_under_affine_payoff_changes_and_permutations(seed, scal
 
 
 def test_logit_invalid_options():
-    with pytest.raises(InvalidArgumentError, match="max_regret"):
-        logit_solve(PENNIES, max_regret=0.0)
+    with pytest.raises(InvalidArgumentError, match="tol"):
+        logit_solve(PENNIES, tol=0.0)
     with pytest.raises(ValueError, match="max_accel"):
         logit_solve(PENNIES, max_accel=1.0)
     with pytest.raises(TypeError):

@@ -7,20 +7,25 @@ the loud-failure contract (exit 3 from ``gametools solve`` when nothing is certi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gametools import MarkovGame, NormalFormGame, nash_conv
+from gametools import NormalFormGame, nash_conv
 from gametools.cli import main
 from gametools.formats import write_nfg
 from gametools.formats.npz import save_game
 from gametools.solvers import solve
 from gametools.solvers.result import max_regret, reward_range
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+_SPEC = importlib.util.spec_from_file_location(
+    "bench_robustness", Path(__file__).resolve().parents[1] / "bench" / "bench_robustness.py")
+assert _SPEC is not None and _SPEC.loader is not None
+bench = importlib.util.module_from_spec(_SPEC)  # the random sets live in the benchmark
+_SPEC.loader.exec_module(bench)
 
 # McKelvey and McLennan's 2x2x2 game with 9 Nash equilibria (2 totally mixed), Gambit's
 # contrib/games/2x2x2.nfg (github:gambitproject/gambit, commit 8883f75), payoffs in Gambit's
@@ -38,31 +43,6 @@ def mckelvey_mclennan() -> NormalFormGame:
     return NormalFormGame(payoffs)
 
 
-def random_normal_game(seed: int, shape: tuple[int, ...], kind: str) -> NormalFormGame:
-    """Random N-player game: Gaussian payoffs, small integers (degenerate: ties), or integers."""
-    rng = np.random.default_rng(seed)
-    size = (len(shape), *shape)
-    if kind == "gaussian":
-        return NormalFormGame(rng.standard_normal(size))
-    high = 3 if kind == "degenerate" else 100
-    return NormalFormGame(rng.integers(0, high, size=size))
-
-
-def random_markov_game(seed: int, num_states: int, num_players: int, num_actions: int,
-                       discount: float, *, successors: int | None = None) -> MarkovGame:
-    """Random discounted game: uniform rewards, transitions dense or on ``successors`` states."""
-    rng = np.random.default_rng(seed)
-    shape = (num_states,) + (num_actions,) * num_players
-    rewards = rng.uniform(0.0, 1.0, (num_players,) + shape)
-    transitions = rng.uniform(0.0, 1.0, shape + (num_states,))
-    if successors is not None:
-        keep = rng.permuted(np.arange(num_states) < successors
-                            * np.ones(shape + (1,), dtype=bool), axis=-1)
-        transitions *= keep
-    transitions /= transitions.sum(axis=-1, keepdims=True)
-    return MarkovGame(transitions, rewards, np.full(num_states, 1.0 / num_states), discount)
-
-
 def test_mckelvey_mclennan_default_solve_is_certified() -> None:
     game = mckelvey_mclennan()
     result = solve(game)
@@ -71,6 +51,17 @@ def test_mckelvey_mclennan_default_solve_is_certified() -> None:
     assert max_regret(game, strategies) <= 1e-8
     # Gambit's logit reaches the pure profile (1, 1, 1), payoffs (9, 8, 12) from the table above
     for strategy in strategies:
+        np.testing.assert_allclose(strategy, [1.0, 0.0], atol=1e-8)
+
+
+def test_logit_path_switches_branch_at_the_bifurcation() -> None:
+    # the logit path itself (no fallback) passes the bifurcation and ends at (1, 1, 1)
+    from gametools.solvers.logit import logit_solve
+
+    result = logit_solve(mckelvey_mclennan())
+    assert result.status == "success"
+    assert result.extra["bifurcations"] >= 1 and result.extra["branch_switches"] == 1
+    for strategy in result.equilibria[0].strategies:
         np.testing.assert_allclose(strategy, [1.0, 0.0], atol=1e-8)
 
 
@@ -93,7 +84,9 @@ def test_cli_exit_status_3_when_not_certified(tmp_path: Path,
 def test_cli_mckelvey_mclennan_exits_0(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "2x2x2.nfg"
-    write_nfg(path, mckelvey_mclennan().payoffs_exact)
+    exact = mckelvey_mclennan().payoffs_exact
+    assert exact is not None
+    write_nfg(path, exact)
     code = main(["solve", str(path), "--json"])
     document = json.loads(capsys.readouterr().out)
     assert code == 0 and document["certified"] is True
@@ -104,7 +97,7 @@ def test_stochastic_64_states_certifies_or_exits_3(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     # the shape of the report: 64 states, 2 players x 4 actions, transitions over all 64
     # successors, discount 0.95; exit 0 must mean a certified equilibrium (independent check)
-    game = random_markov_game(4, 64, 2, 4, 0.95)
+    game = bench.markov_game(np.random.default_rng(4), 64, 2, 4, 0.95)
     path = tmp_path / "game.npz"
     save_game(path, game)
     code = main(["solve", str(path), "--json"])
@@ -118,28 +111,60 @@ def test_stochastic_64_states_certifies_or_exits_3(tmp_path: Path,
         assert document["certified"] is False
 
 
-@pytest.mark.parametrize("seed,shape,kind", [
-    (0, (2, 2, 2), "gaussian"), (1, (2, 2, 2), "degenerate"), (2, (3, 3, 3), "integer"),
-    (3, (3, 3, 3), "degenerate"), (4, (4, 4, 4), "gaussian"), (5, (2, 2, 2, 2, 2), "integer"),
-    (6, (2, 2, 2, 2, 2), "degenerate"), (7, (2, 3, 4), "gaussian"),
-])
-def test_random_normal_form_default_solve_certifies(seed: int, shape: tuple[int, ...],
-                                                    kind: str) -> None:
-    game = random_normal_game(seed, shape, kind)
+# a sample of the benchmark's sets (bench/bench_robustness.py runs all 200 + 100 + 16):
+# 2x2x2 Gaussian, 5 x 2 Gaussian, 3x3x3 integer, 3x3x3 / 4x4x4 / 5 x 2 degenerate
+@pytest.mark.parametrize("index", [0, 7, 11, 19, 22, 23])
+def test_random_normal_form_default_solve_certifies(index: int) -> None:
+    _, game = bench.normal_game(index)
     result = solve(game)
     assert result.status == "success", result.message
     assert max_regret(game, result.equilibria[0].strategies) <= 1e-8
 
 
-@pytest.mark.parametrize("seed,states,players,actions,discount,successors", [
-    (0, 4, 2, 2, 0.8, None), (1, 8, 3, 2, 0.9, 2), (2, 16, 2, 3, 0.95, 3),
-    (3, 6, 2, 4, 0.99, None),
-])
-def test_random_stochastic_default_solve_certifies(seed: int, states: int, players: int,
-                                                   actions: int, discount: float,
-                                                   successors: int | None) -> None:
-    game = random_markov_game(seed, states, players, actions, discount, successors=successors)
+# 4 and 8 states, 2 and 3 players, dense and sparse, uniform and integer rewards
+@pytest.mark.parametrize("index", [0, 1, 6, 7, 12, 13])
+def test_random_stochastic_default_solve_certifies(index: int) -> None:
+    _, game = bench.stochastic_game(index)
     result = solve(game)
     assert result.status == "success", result.message
     report = nash_conv(game, result.equilibria[0].strategies)
     assert report.per_player.max() / reward_range(game) <= 1e-8
+
+
+class _Cubic:
+    """H(x, lam) = x^3 - 3x + 18 - lam: from (-3, 0) lam rises to a fold at x = -1 (lam = 20),
+    falls to a fold at x = 1 (lam = 16) and rises again (calculus: dlam/dx = 3x^2 - 3)."""
+
+    dim = 1
+
+    def residual(self, y: np.ndarray) -> np.ndarray:
+        return np.array([y[0] ** 3 - 3 * y[0] + 18 - y[1]])
+
+    def jacobian(self, y: np.ndarray) -> np.ndarray:
+        return np.array([[3 * y[0] ** 2 - 3, -1.0]])
+
+    def linearize(self, y: np.ndarray, border: np.ndarray):  # type: ignore[no-untyped-def]
+        from gametools.solvers._continuation import DenseLinearization
+
+        return self.residual(y), DenseLinearization(self.jacobian(y), border)
+
+
+def test_engine_follows_the_path_through_both_folds() -> None:
+    from gametools.solvers._continuation import trace_path
+
+    lambdas: list[float] = []
+
+    def stop(state) -> bool:  # type: ignore[no-untyped-def]
+        lambdas.append(float(state.point[-1]))
+        return bool(state.point[-1] > 30.0)
+
+    state = trace_path(_Cubic(), np.array([-3.0, 0.0]), first_step=0.1, max_iterations=10_000,
+                       stop=stop, lambda_min=None)
+    assert state.status == "stopped" and state.turning_points == 2
+    x, lam = state.point
+    # on the curve to the corrector's tolerance (1e-7 in step length, relative to the size)
+    assert x > 1.0 and abs(x ** 3 - 3 * x + 18 - lam) <= 1e-7 * lam
+    # the folds are where the closed form puts them
+    top = int(np.argmax(lambdas[:len(lambdas) // 2]))
+    assert lambdas[top] == pytest.approx(20.0, abs=1e-2)
+    assert min(lambdas[top:]) == pytest.approx(16.0, abs=1e-2)

@@ -332,7 +332,7 @@ def test_markov_cournot_by_fictitious_play():
         static = NormalFormGame(game.rewards[:, s])
         profiles = pure_equilibria(static, tol=1e-12).extra["profiles"]
         assert (round(3 * (a - 10) / 10 / 3), round(3 * (a - 10) / 10 / 3)) in profiles
-    result = stochastic_fictitious_play(game, iterations=400, tol=1e-9)
+    result = stochastic_fictitious_play(game, max_iterations=400, tol=1e-9)
     assert result.status == "success" and not result.exact
     assert "approximate" in result.message
     equilibrium = result.equilibria[0]
@@ -345,7 +345,7 @@ def test_markov_cournot_by_fictitious_play():
 
 def test_fictitious_play_zero_sum_converges_and_is_labelled_approximate():
     game = two_state_game()
-    result = stochastic_fictitious_play(game, iterations=1000, tol=1e-12,
+    result = stochastic_fictitious_play(game, max_iterations=1000, tol=1e-12,
                                         rng=np.random.default_rng(0))
     assert result.status == "failed"  # approximate: tol 1e-12 is out of reach
     assert not result.exact and "approximate" in result.message
@@ -356,7 +356,7 @@ def test_fictitious_play_zero_sum_converges_and_is_labelled_approximate():
     assert result.equilibria[0].regret == pytest.approx(
         report.per_player.max() / reward_range(game), abs=1e-12)
     # same seed, same numbers
-    again = stochastic_fictitious_play(game, iterations=1000, tol=1e-12,
+    again = stochastic_fictitious_play(game, max_iterations=1000, tol=1e-12,
                                        rng=np.random.default_rng(0))
     np.testing.assert_array_equal(again.equilibria[0].strategies[0],
                                   result.equilibria[0].strategies[0])
@@ -367,7 +367,7 @@ def test_fictitious_play_three_players_returns_certified_profile():
     transitions = rng.dirichlet(np.ones(3), size=(3, 2, 2, 2))
     rewards = rng.normal(size=(3, 3, 2, 2, 2))
     game = MarkovGame(transitions, rewards, np.full(3, 1 / 3), 0.8)
-    result = stochastic_fictitious_play(game, iterations=200)
+    result = stochastic_fictitious_play(game, max_iterations=200)
     report = nash_conv(game, result.equilibria[0].strategies)
     assert result.equilibria[0].regret == pytest.approx(
         report.per_player.max() / reward_range(game), abs=1e-12)

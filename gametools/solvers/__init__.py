@@ -283,7 +283,7 @@ def _solve_checked(function: Callable[..., SolverResult], game: Any, name: str,
     status = result.status
     if status == "max_iterations":
         # a cap stopped the method: its profiles still count only when each is certified
-        given = arguments.get("tol", arguments.get("max_regret"))
+        given = arguments.get("tol")
         tolerance = CERTIFIED_REGRET if given is None else float(given)
         if not result.equilibria or result.max_regret > tolerance:
             status = "failed"

@@ -142,7 +142,7 @@ def _stage_equilibria(stage: NormalFormGame, tol: float, enumerate_all: bool = T
         return ([_StageEquilibrium(e.strategies, e.payoffs) for e in pure.equilibria], False,
                 "pure_equilibria")
     from gametools.solvers.logit import logit_solve
-    result = logit_solve(stage, max_regret=tol)
+    result = logit_solve(stage, tol=tol)
     if not result.success:
         raise GametoolsError(f"backward_induction: the logit solver found no equilibrium of a "
                              f"stage game within regret {tol:g} ({result.message})")

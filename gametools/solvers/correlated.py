@@ -22,18 +22,19 @@ Representation in :class:`~gametools.solvers.result.SolverResult`
 -----------------------------------------------------------------------
 A correlated distribution is not a profile of independent strategies, so it is *not* put in
 ``equilibria`` (whose entries promise Nash regret and product payoffs): ``equilibria`` is empty
-and ``extra`` holds
+and the typed field ``correlated`` (:class:`~gametools.solvers.result.CorrelatedEquilibrium`)
+holds
 
-- ``"distribution"``: ndarray ``(n_1, ..., n_N)``, the joint distribution;
-- ``"marginals"``: list of ndarray ``(n_i,)`` (for display only; their product is generally no
+- ``distribution``: ndarray ``(n_1, ..., n_N)``, the joint distribution;
+- ``marginals``: tuple of ndarray ``(n_i,)`` (for display only; their product is generally no
   equilibrium);
-- ``"payoffs"``: ndarray ``(N,)``, each player's expected payoff under the distribution;
-- ``"welfare"``: their sum; ``"objective_value"``: the weighted sum that was maximised;
-- ``"max_violation"``: the largest incentive-constraint violation divided by the payoff range
+- ``payoffs``: ndarray ``(N,)``, each player's expected payoff under the distribution;
+- ``welfare``: their sum; ``objective_value``: the weighted sum that was maximised;
+- ``max_violation``: the largest incentive-constraint violation divided by the payoff range
   (the certificate; ``status == "success"`` only when it is at most ``tol``);
-- ``"coarse"``: whether CCE constraints were used;
+- ``coarse``: whether CCE constraints were used;
 - with exact payoffs, when the LP vertex rounds to a rational point that satisfies every
-  constraint exactly: ``"distribution_exact"`` (nested lists of Fraction), ``"payoffs_exact"``
+  constraint exactly: ``distribution_exact`` (nested lists of Fraction), ``payoffs_exact``
   and ``result.exact == True``.
 
 References
@@ -52,9 +53,9 @@ on each of (C, D), (D, C).
 >>> from gametools.solvers.correlated import correlated_equilibrium, correlated_violation
 >>> chicken = NormalFormGame.from_bimatrix([[6, 2], [7, 0]], [[6, 7], [2, 0]])
 >>> result = correlated_equilibrium(chicken)
->>> result.exact, [[str(p) for p in row] for row in result.extra["distribution_exact"]]
+>>> result.exact, [[str(p) for p in row] for row in result.correlated.distribution_exact]
 (True, [['1/2', '1/4'], ['1/4', '0']])
->>> float(result.extra["welfare"])
+>>> float(result.correlated.welfare)
 10.5
 >>> correlated_violation(chicken, [[0.0, 0.5], [0.5, 0.0]])  # mixing the two pure equilibria
 0.0
@@ -72,7 +73,7 @@ import scipy.sparse as sp
 from gametools.errors import InvalidArgumentError, PolicyValidationError
 from gametools.interop import as_game
 from gametools.model import ROW_SUM_TOLERANCE, NormalFormGame
-from gametools.solvers.result import SolverResult
+from gametools.solvers.result import CorrelatedEquilibrium, SolverResult
 
 __all__ = ["correlated_equilibrium", "correlated_violation", "incentive_constraints"]
 
@@ -293,7 +294,7 @@ def correlated_equilibrium(game: Any, *, objective: str | Any = "welfare", coars
     -------
     SolverResult
         ``equilibria`` is empty (a correlated distribution is not a product profile); the
-        distribution and its certificate are in ``extra`` (see the module docstring).
+        distribution and its certificate are in ``correlated`` (see the module docstring).
 
     Raises
     ------
@@ -320,39 +321,36 @@ def correlated_equilibrium(game: Any, *, objective: str | Any = "welfare", coars
     iterations = int(getattr(solution, "nit", 0) or 0)
     if solution.status != 0 or solution.x is None:
         return SolverResult((), method, status="failed", iterations=iterations,
-                            message=f"HiGHS: {solution.message}", extra={"coarse": coarse})
+                            message=f"HiGHS: {solution.message}")
 
     mu = np.clip(solution.x, 0.0, None)
     mu = (mu / mu.sum()).reshape(shape)
     exact_mu = _certify_exact(game, mu, coarse, weights, tol) if certify_exact else None
-    extra: dict[str, Any] = {}
+    exact_payoffs = None
     if exact_mu is not None:
         mu = exact_mu.astype(float)
         exact_payoffs = tuple(Fraction((exact_mu * game.payoffs_exact[i]).sum())
                               for i in range(num_players))
-        extra["distribution_exact"] = exact_mu.tolist()
-        extra["payoffs_exact"] = list(exact_payoffs)
     mu.flags.writeable = False
     violation = correlated_violation(game, mu, coarse=coarse)
     expected = payoffs @ mu.ravel()
-    extra.update({
-        "distribution": mu,
-        "marginals": [mu.sum(axis=tuple(j for j in range(num_players) if j != i))
-                      for i in range(num_players)],
-        "payoffs": expected,
-        "welfare": float(expected.sum()),
-        "objective_value": float(weights @ expected),
-        "max_violation": violation,
-        "coarse": coarse,
-    })
+    correlated = CorrelatedEquilibrium(
+        distribution=mu,
+        marginals=tuple(mu.sum(axis=tuple(j for j in range(num_players) if j != i))
+                        for i in range(num_players)),
+        payoffs=expected, welfare=float(expected.sum()),
+        objective_value=float(weights @ expected), max_violation=violation, coarse=coarse,
+        distribution_exact=None if exact_mu is None else exact_mu.tolist(),
+        payoffs_exact=exact_payoffs)
     kind = "coarse correlated" if coarse else "correlated"
     if violation > tol:
-        return SolverResult((), method, status="failed", iterations=iterations, extra=extra,
+        return SolverResult((), method, status="failed", iterations=iterations,
+                            correlated=correlated,
                             message=f"LP solution violates the {kind} equilibrium constraints by "
                                     f"{violation:.3g} of the payoff range (tol {tol:g})")
     return SolverResult((), method, status="success", exact=exact_mu is not None,
-                        iterations=iterations, extra=extra,
+                        iterations=iterations, correlated=correlated,
                         message=f"{kind} equilibrium maximising "
                                 f"{objective if isinstance(objective, str) else 'weighted payoffs'}"
                                 f"; equilibria is empty, the joint distribution is in "
-                                f"extra['distribution']")
+                                f"correlated.distribution")

@@ -50,17 +50,15 @@ from typing import Any
 import numpy as np
 
 from gametools.errors import InvalidArgumentError
+from gametools.solvers._continuation import PathState, orientation_sign, unit_tangent
 from gametools.solvers.logit import (
     _accept_polished,
     _check_game,
-    _orientation,
     _payoff_blocks,
     _positive,
     _scaled_payoffs,
     _split,
     _support_polish,
-    _tangent,
-    _TraceState,
 )
 from gametools.solvers.result import SolverResult, Status, make_equilibrium
 
@@ -151,8 +149,8 @@ def _correct(system: _StructureSystem, candidate: np.ndarray, tol: float = 1e-11
 
 
 def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: float,
-                 max_accel: float, max_steps: int, stop_lambda: float, max_crossings: int
-                 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], _TraceState]:
+                 max_accel: float, max_iterations: int, stop_lambda: float, max_crossings: int
+                 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], PathState]:
     """Follow ``H = 0`` from ``start`` (lam decreasing), cell by cell; collect lam = 0 crossings.
 
     A step that leaves the current cell is shortened by the secant rule until it ends on the
@@ -161,22 +159,22 @@ def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: flo
     piecewise-smooth curve consistently (Govindan and Wilson 2003, section 3).
     """
     _, jacobian = system(start)
-    tangent = _tangent(jacobian)
+    tangent = unit_tangent(jacobian)
     if tangent[-1] > 0:
         tangent = -tangent
-    orientation = _orientation(jacobian, tangent)
-    state = _TraceState(start.copy(), tangent, start.copy())
+    orientation = orientation_sign(jacobian, tangent)
+    state = PathState(start.copy(), tangent, start.copy())
     crossings: list[tuple[np.ndarray, np.ndarray]] = []
     step, min_step = first_step, 1e-13
     while True:
-        if state.steps >= max_steps:
-            state.status, state.message = "max_iterations", f"stopped after {max_steps} steps"
+        if state.steps >= max_iterations:
+            state.status, state.message = "max_iterations", f"stopped after {max_iterations} steps"
             break
         if step < min_step:
-            state.status, state.message = "failed", f"step size fell below {min_step:g}"
+            state.status, state.message = "collapsed", f"step size fell below {min_step:g}"
             break
         point, iterations = _correct(system, state.point + step * state.tangent)
-        state.newton_iterations += iterations
+        state.corrector_iterations += iterations
         if point is None:
             step *= 0.5
             continue
@@ -192,7 +190,7 @@ def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: flo
                     low + (high - low) * slack_low / (slack_low - slack_high)
                 trial = min(max(trial, low + 0.01 * (high - low)), high - 0.01 * (high - low))
                 candidate, iterations = _correct(system, state.point + trial * state.tangent)
-                state.newton_iterations += iterations
+                state.corrector_iterations += iterations
                 if candidate is None:
                     high = trial
                     continue
@@ -209,18 +207,18 @@ def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: flo
                 continue
             point, switched = landed, True
         _, jacobian = system(point)
-        new_tangent = _tangent(jacobian)
-        if _orientation(jacobian, new_tangent) != orientation:
+        new_tangent = unit_tangent(jacobian)
+        if orientation_sign(jacobian, new_tangent) != orientation:
             new_tangent = -new_tangent
         if switched:
             support = system.supports[player]
             if support[action] and support.sum() == 1:
-                state.status, state.message = "failed", "a support would become empty"
+                state.status, state.message = "collapsed", "a support would become empty"
                 break
             support[action] = not support[action]
             _, jacobian = system(point)
-            candidate_tangent = _tangent(jacobian)
-            if _orientation(jacobian, candidate_tangent) != orientation:
+            candidate_tangent = unit_tangent(jacobian)
+            if orientation_sign(jacobian, candidate_tangent) != orientation:
                 candidate_tangent = -candidate_tangent
             new_tangent = candidate_tangent
         state.previous, state.point, state.tangent = state.point, point, new_tangent
@@ -228,10 +226,10 @@ def _trace_cells(system: _StructureSystem, start: np.ndarray, *, first_step: flo
         if state.previous[-1] > 0 >= point[-1] or state.previous[-1] < 0 <= point[-1]:
             crossings.append((state.previous.copy(), point.copy()))
             if len(crossings) >= max_crossings:
-                state.status = "success"
+                state.status = "stopped"
                 break
         if point[-1] < stop_lambda:
-            state.status = "success"
+            state.status = "stopped"
             break
         step = first_step if switched else min(step * max_accel, 1.0)
     return crossings, state
@@ -252,8 +250,8 @@ def _project_all(system: _StructureSystem, point: np.ndarray) -> list[np.ndarray
 
 def global_newton(game: Any, *, start: Sequence[int] | None = None,
                   rng: np.random.Generator | int | None = None, perturbation: float = 0.05,
-                  max_regret: float = 1e-8, max_equilibria: int = 1, first_step: float = 0.03,
-                  max_accel: float = 1.5, max_steps: int = 20000) -> SolverResult:
+                  tol: float = 1e-8, max_equilibria: int = 1, first_step: float = 0.03,
+                  max_accel: float = 1.5, max_iterations: int = 20000) -> SolverResult:
     """Nash equilibria where the Govindan-Wilson bonus path crosses ``lam = 0``.
 
     Parameters
@@ -267,13 +265,13 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
         Source of the generic perturbation of the bonus (None: a fixed seed, reproducible).
     perturbation : float
         Size of the random part of the bonus, in ``(0, 0.5)``.
-    max_regret : float
+    tol : float
         A crossing counts as an equilibrium when its regret (relative to the payoff range) is at
         most this after refinement.
     max_equilibria : int
         Keep following the path through further crossings until this many are found (the path
         crosses ``lam = 0`` an odd number of times, once per equilibrium it meets).
-    first_step, max_accel, max_steps : float, float, int
+    first_step, max_accel, max_iterations : float, float, int
         Continuation controls (arclength of the first step, largest step growth per step, step
         budget).
 
@@ -281,10 +279,10 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     -------
     SolverResult
         The certified equilibria found (status ``"success"`` when at least one reached
-        ``max_regret``). ``extra``: ``steps``, ``newton_iterations``, ``crossings``, ``start``.
+        ``tol``). ``extra``: ``steps``, ``newton_iterations``, ``crossings``, ``start``.
     """
     game = _check_game(game, "global_newton")
-    max_regret = _positive("max_regret", max_regret)
+    tol = _positive("tol", tol)
     first_step = _positive("first_step", first_step)
     if not 0.0 < perturbation < 0.5:
         raise InvalidArgumentError(f"perturbation: must be in (0, 0.5) (got {perturbation!r})")
@@ -321,7 +319,7 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     for support, a in zip(system.supports, start):
         support[a] = True
     crossings, state = _trace_cells(system, point, first_step=first_step, max_accel=max_accel,
-                                    max_steps=max_steps, stop_lambda=-lam0,
+                                    max_iterations=max_iterations, stop_lambda=-lam0,
                                     max_crossings=int(max_equilibria))
     equilibria = []
     refine_iterations = 0
@@ -348,7 +346,7 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
                 supports = tuple(np.flatnonzero(x > threshold) for x in xs)
                 polished, _, iterations = _support_polish(payoffs, xs, supports)
                 refine_iterations += iterations
-                accepted = _accept_polished(game, polished, max_regret=max_regret)
+                accepted = _accept_polished(game, polished, tol=tol)
                 if accepted is not None:
                     candidates.insert(0, accepted)
                     break
@@ -356,14 +354,14 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
                 break
         best = min((make_equilibrium(game, c) for c in candidates), key=lambda e: e.regret)
         equilibria.append(best)
-    good = [e for e in equilibria if e.regret <= max_regret]
+    good = [e for e in equilibria if e.regret <= tol]
     status: Status
     if good:
         status, message = "success", f"{len(good)} crossing(s) of lam = 0 certified"
-    elif state.status == "failed":
+    elif state.status == "collapsed":
         status, message = "failed", state.message
     elif crossings:
-        status, message = "failed", "crossings found but none reached max_regret"
+        status, message = "failed", "crossings found but none reached tol"
     else:
         status = "failed"
         message = state.message or "the path ended without crossing lam = 0"
@@ -373,5 +371,5 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     return SolverResult(tuple(good) if good else tuple(equilibria), method="global-newton",
                         status=status, iterations=state.steps, message=message,
                         extra={"steps": state.steps,
-                               "newton_iterations": state.newton_iterations + refine_iterations,
+                               "newton_iterations": state.corrector_iterations + refine_iterations,
                                "crossings": len(crossings), "start": start})

@@ -32,12 +32,14 @@ and large precisions are reached in few steps; progress is shown as the bounded
 
 Numerics
 --------
-- Predictor-corrector continuation (Allgower and Georg 2003): Euler predictor along the unit
-  tangent; one analytic Jacobian per step, at the predicted point, gives both the next tangent
-  (solving ``[DH; tau_prev] tau = e``, so the orientation follows the previous tangent through
-  turning points in ``lam``) and a chord-Newton corrector in the plane orthogonal to the
-  current tangent. The step adapts so that the first correction, the chord contraction rate
-  and the turning angle approach nominal values; a step exceeding twice one is halved.
+- The path is followed by the package's continuation engine
+  (:func:`gametools.solvers._continuation.trace_path`, shared with the normal-form logit path):
+  Euler predictor, chord-Newton corrector, step control, orientation by the sign of the
+  bordered Jacobian's determinant, turning-point counts and branch switching at simple
+  bifurcations. When the path does not reach a certified equilibrium (a collapsed step or
+  ``max_iterations``: games with ties, e.g. integer rewards, have paths that fold back and forth),
+  it is traced once more on a game whose rewards are perturbed by ``1e-3`` of their range,
+  and what that path finds is polished and certified on the original game.
 - The analytic Jacobian has block structure: the strategy rows of state ``s`` depend on
   ``beta(s)`` only (``S`` blocks of size ``sum_i n_i``) and on the values of all states; the
   value rows couple through ``I - gamma P_sigma``. Linear solves eliminate the per-state blocks
@@ -54,7 +56,7 @@ Numerics
   action converges, which separates supports once ``lam * gap`` is of order one. Players whose
   choice cannot matter in a state (absorbing or terminal states) keep the path's strategy there.
   A polished profile becomes the answer only if its exact NashConv (from
-  :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``max_regret`` and the
+  :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``tol`` and the
   path keeps approaching it while ``lam`` doubles (so the path, not luck, selects it).
 
 References
@@ -90,7 +92,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -98,6 +100,7 @@ import scipy.linalg
 
 from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame
+from gametools.solvers._continuation import PathState, StepControl, trace_path
 from gametools.solvers.result import (
     Equilibrium,
     SolverResult,
@@ -116,6 +119,8 @@ _CONDITION_LIMIT = 1e9
 #: the step size is adapted so that they approach these values and a step is rejected when one
 #: exceeds twice its value (Allgower and Georg 2003, sec. 6.1).
 _STEP_CONTROL = (0.3, 0.3, 0.3)
+#: Relative size (of the reward range) of the random reward perturbation of the recovery path.
+_RECOVERY_PERTURBATION = 1e-3
 #: The corrector stops at this step length: only staying on the path matters, since the answer
 #: comes from the support polish (or is certified directly).
 _CORRECTOR_TOL = 1e-7
@@ -268,6 +273,19 @@ class _Factorization:
             self.lu = scipy.linalg.lu_factor(reduced, check_finite=False)
         if not np.all(np.isfinite(self.lu[0])) or np.any(np.diag(self.lu[0]) == 0):
             raise np.linalg.LinAlgError("singular Jacobian")
+        self._good_blocks = blocks.A[g]
+
+    def determinant_sign(self) -> float:
+        """Sign of the determinant of the (bordered) matrix.
+
+        The eliminated unknowns and their rows are permuted together (a similarity), so the
+        determinant is the product of the eliminated blocks' determinants and the Schur
+        complement's.
+        """
+        signs = np.linalg.slogdet(self._good_blocks)[0] if len(self._good_blocks) else [1.0]
+        diagonal = np.diag(self.lu[0])
+        swaps = int(np.count_nonzero(self.lu[1] != np.arange(len(self.lu[1]))))
+        return float(np.prod(signs) * np.prod(np.sign(diagonal)) * (-1.0) ** swaps)
 
     @property
     def dense(self) -> bool:
@@ -327,6 +345,7 @@ class _MarkovQRE:
                 & same_move.reshape(self.num_states, -1).all(axis=1))
         self.size_k = self.num_players * self.num_states
         self.dim = self.size_local + self.size_k
+        self.dense_fallbacks = 0
 
     # unknown vector ---------------------------------------------------------------------
 
@@ -357,6 +376,17 @@ class _MarkovQRE:
 
     def residual(self, y: np.ndarray) -> np.ndarray:
         return self._evaluate(y, jacobian=False)[0]
+
+    def linearize(self, y: np.ndarray, border: np.ndarray) -> tuple[np.ndarray, _Factorization]:
+        """Residual and factorized bordered Jacobian (the continuation engine's interface)."""
+        residual, blocks = self.evaluate(y)
+        factorization = _Factorization(blocks, border)
+        self.dense_fallbacks += factorization.dense
+        return residual, factorization
+
+    def jacobian(self, y: np.ndarray) -> np.ndarray:
+        """The dense Jacobian (the engine needs it only at bifurcation points)."""
+        return self.evaluate(y)[1].dense()
 
     def evaluate(self, y: np.ndarray) -> tuple[np.ndarray, _Blocks]:
         residual, blocks = self._evaluate(y, jacobian=True)
@@ -538,18 +568,6 @@ class _MarkovQRE:
 # path following
 # ---------------------------------------------------------------------------------------------
 
-@dataclass
-class _PathStats:
-    steps: int = 0
-    rejected: int = 0
-    corrector_iterations: int = 0
-    jacobians: int = 0
-    dense_fallbacks: int = 0
-    arc_length: float = 0.0
-    polish_attempts: int = 0
-    polish_iterations: int = 0
-
-
 class _Progress:
     """tqdm bar of ``t = lam / (1 + lam)`` when tqdm is installed, else lines on stderr."""
 
@@ -606,9 +624,9 @@ def _check_game(game: Any) -> MarkovGame:
     return game
 
 
-def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
+def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                         first_step: float = 0.1, max_accel: float = 2.0,
-                        max_steps: int = 10000, max_lambda: float | None = None,
+                        max_iterations: int = 10000, max_lambda: float | None = None,
                         polish: bool = True, return_path: bool = False,
                         progress: bool | Callable[[int, float], None] = False
                         ) -> SolverResult:
@@ -619,7 +637,7 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     game : MarkovGame
         Fully observed, ``discount < 1``; dense or sparse transitions (materialised densely,
         ``S * prod(n_i) * S`` floats).
-    max_regret : float
+    tol : float
         Succeed when the exact NashConv-type regret (largest per-player deviation gain divided
         by the reward range, :func:`~gametools.solvers.result.make_markov_equilibrium`) is at
         most this.
@@ -627,14 +645,14 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
         First arclength step in ``(log sigma, V / range, lam * range)`` coordinates.
     max_accel : float
         Largest factor (> 1) by which the step may grow from one step to the next.
-    max_steps : int
+    max_iterations : int
         Give up (status ``"max_iterations"``) after this many accepted steps.
     max_lambda : float, optional
         Give up (status ``"max_iterations"``) when ``lam`` exceeds this, in payoff units;
         default ``1e12 / reward_range``.
     polish : bool
         Try the support polish (module docstring). Without it the path alone must reach
-        ``max_regret``, which needs ``lam`` of order ``1 / ((1 - discount) * max_regret)``.
+        ``tol``, which needs ``lam`` of order ``1 / ((1 - discount) * tol)``.
     return_path : bool
         Store the accepted points in ``extra["path"]``: ``{"lambda": (K,), "policies":
         [(K, S, n_i), ...], "values": (K, N, S)}`` (payoff units), starting at ``lam = 0``.
@@ -647,8 +665,8 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     SolverResult
         One equilibrium (the best point found, certified by the exact evaluator, with
         ``state_values`` ``(N, S)``); policies ``(S, n_i)``. Status ``"success"`` iff its
-        regret is at most ``max_regret``; ``"failed"`` when the step size collapsed,
-        ``"max_iterations"`` when ``max_steps`` or ``max_lambda`` ran out. ``extra``: ``steps``,
+        regret is at most ``tol``; ``"failed"`` when the step size collapsed,
+        ``"max_iterations"`` when ``max_iterations`` or ``max_lambda`` ran out. ``extra``: ``steps``,
         ``rejected_steps``, ``corrector_iterations``, ``jacobians``, ``dense_fallbacks``,
         ``polish_attempts``, ``polish_iterations``, ``polished``, ``lambda`` (payoff units),
         ``t``, ``arc_length``, ``time_s``.
@@ -662,37 +680,110 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
     """
     started = time.perf_counter()
     game = _check_game(game)
-    _check_options(max_regret=max_regret, first_step=first_step, max_steps=max_steps)
+    _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations)
     if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
-    system = _MarkovQRE(game)
-    scale = system.scale
-    lam_limit = 1e12 if max_lambda is None else float(max_lambda) * scale
-    _check_options(max_lambda=lam_limit)
+    lam_limit_units = None if max_lambda is None else float(max_lambda)
+    if lam_limit_units is not None:
+        _check_options(max_lambda=lam_limit_units)
     callback = progress if callable(progress) else None
     bar = _Progress(bool(progress) and callback is None)
-    stats = _PathStats()
+    original = _MarkovQRE(game)
+    control = StepControl(*_STEP_CONTROL, max_accel=float(max_accel),
+                          corrector_tol=_CORRECTOR_TOL)
+    outcome = _follow(game, original, original, tol=tol, first_step=first_step,
+                      max_iterations=max_iterations, lam_limit_units=lam_limit_units, polish=polish,
+                      control=control, bar=bar, callback=callback, record=return_path)
+    recoveries = 0
+    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations"):
+        # recovery: trace a perturbed game (a generic one: games with ties, such as integer
+        # rewards, have paths that fold back and forth or meet singular points) and polish and
+        # certify what it finds on the original game (Gambit's and sgamesolver's remedy)
+        recoveries = 1
+        generator = np.random.default_rng(0)
+        perturbed = MarkovGame(game.transitions, game.rewards + _RECOVERY_PERTURBATION
+                               * original.scale
+                               * generator.uniform(-1.0, 1.0, game.rewards.shape),
+                               game.initial, game.discount, terminal=game.terminal)
+        retry = _follow(game, _MarkovQRE(perturbed), original, tol=tol,
+                        first_step=first_step, max_iterations=max_iterations,
+                        lam_limit_units=lam_limit_units, polish=polish, control=control,
+                        bar=bar, callback=callback, record=return_path)
+        retry.message = (f"{retry.message} (on a perturbed game after the path of the "
+                         f"original collapsed: {outcome.state.message})")
+        outcome = retry if retry.best is not None else outcome
+    bar.close()
+    system, state, stats = outcome.system, outcome.state, outcome
+    scale = system.scale
+    best, polished_found, status, message = (outcome.best, outcome.polished, outcome.status,
+                                             outcome.message)
+    y = state.point
+    if best is None:
+        best = make_markov_equilibrium(game, system.policies(y))
+        if best.regret <= tol:
+            status, message = "success", "reached tol on the path"
+        for entry in outcome.candidates:  # unconfirmed but certified candidates beat a failure
+            if best.regret > tol and entry[0].regret <= tol:
+                best, polished_found = entry[0], True
+                status = "success"
+                message = ("support polish along the path (not confirmed by the path: "
+                           + message + ")")
+    if best.regret > tol or status != "success":
+        status = "failed"
+    lam = float(y[-1])
+    extra: dict[str, Any] = {
+        "steps": state.steps, "rejected_steps": state.rejected,
+        "corrector_iterations": state.corrector_iterations, "jacobians": state.jacobians,
+        "dense_fallbacks": system.dense_fallbacks, "polish_attempts": stats.polish_attempts,
+        "polish_iterations": stats.polish_iterations, "polished": polished_found,
+        "turning_points": state.turning_points, "bifurcations": state.bifurcations,
+        "branch_switches": state.branch_switches,
+        "recoveries": recoveries, "lambda": lam / scale, "t": lam / (1.0 + lam),
+        "arc_length": state.arc_length, "time_s": time.perf_counter() - started}
+    if return_path:
+        points = np.asarray(state.path)
+        beta = points[:, :system.size_local].reshape(len(points), system.num_states, system.m)
+        extra["path"] = {
+            "lambda": points[:, -1] / scale,
+            "policies": [np.exp(beta[..., o:e]) / np.exp(beta[..., o:e]).sum(axis=2, keepdims=True)
+                         for o, e in zip(system.offsets[:-1], system.offsets[1:])],
+            "values": points[:, system.size_local:system.dim].reshape(
+                len(points), system.num_players, system.num_states) * scale}
+    return SolverResult((best,), method="homotopy", status=status,  # type: ignore[arg-type]
+                        iterations=state.steps, message=message, extra=extra)
 
-    nominal_distance, nominal_contraction, nominal_angle = _STEP_CONTROL
-    corrector_tol, max_corrector = _CORRECTOR_TOL, 12
-    min_step = 1e-10
 
-    y = system.start()
-    unit_last = np.zeros(system.dim + 1)
-    unit_last[-1] = 1.0
-    _, blocks = system.evaluate(y)
-    stats.jacobians += 1
-    tangent = _Factorization(blocks, unit_last).solve(unit_last)  # towards increasing lam
-    tangent /= np.linalg.norm(tangent)
+@dataclass
+class _Outcome:
+    """What one traced path produced (certified on the original game)."""
 
-    step = first_step
-    status, message = "running", ""
+    system: _MarkovQRE
+    state: PathState
     best: Equilibrium | None = None
-    polished_found = False
-    candidates: list[list[Any]] = []  # [equilibrium, lam_ref, distance_ref]
+    polished: bool = False
+    status: str = "failed"
+    message: str = ""
+    candidates: list[list[Any]] = field(default_factory=list)
+    polish_attempts: int = 0
+    polish_iterations: int = 0
+
+
+def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: float,
+            first_step: float, max_iterations: int, lam_limit_units: float | None, polish: bool,
+            control: StepControl, bar: _Progress, callback: Callable[[int, float], None] | None,
+            record: bool) -> _Outcome:
+    """Trace the Markov-QRE path of ``system``; polish and certify on ``target`` (``game``).
+
+    ``target`` is ``system`` itself, or the original game when ``system`` is a perturbed copy.
+    """
+    scale = system.scale
+    lam_limit = 1e12 if lam_limit_units is None else lam_limit_units * scale
+    outcome = _Outcome(system, PathState(system.start(), np.zeros(system.dim + 1),
+                                         system.start()))
+    candidates = outcome.candidates  # [equilibrium, lam_ref, distance_ref]
     tried: dict[bytes, float] = {}
-    path = [y.copy()] if return_path else None
     previous_keys: list[bytes] = []
+    value_ratio = system.scale / target.scale
 
     def try_polish(point: np.ndarray, direction: np.ndarray) -> None:
         lam = float(point[-1])
@@ -718,7 +809,7 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
             # polish a support only once the path has suggested it twice in a row: Newton
             # steps cost as much as path steps, and a support still in flux is rarely right
             if key in previous_keys:
-                attempt(key, lam, policies, system.split(point)[1], supports)
+                attempt(key, lam, policies, system.split(point)[1] * value_ratio, supports)
         previous_keys[:] = keys
 
     def attempt(key: bytes, lam: float, policies: list[np.ndarray], values: np.ndarray,
@@ -726,19 +817,19 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
         if key in tried and lam < 2.0 * tried[key]:
             return
         tried[key] = lam
-        stats.polish_attempts += 1
-        polished, polished_values, converged, iterations = system.polish(
+        outcome.polish_attempts += 1
+        polished, polished_values, converged, iterations = target.polish(
             policies, values.copy(), supports)
-        stats.polish_iterations += iterations
+        outcome.polish_iterations += iterations
         if not converged or min(float(p.min()) for p in polished) < -1e-9:
             return
         cleaned = [np.clip(p, 0.0, None) for p in polished]
         cleaned = [p / p.sum(axis=1, keepdims=True) for p in cleaned]
         # one-shot deviation gains bound the exact regret by gain / (1 - gamma): screen cheaply
-        if system.gains(cleaned, polished_values) > 10.0 * max_regret:
+        if target.gains(cleaned, polished_values) > 10.0 * tol:
             return
         equilibrium = make_markov_equilibrium(game, cleaned)
-        if equilibrium.regret > max_regret:
+        if equilibrium.regret > tol:
             return
         distance = max(float(np.abs(a - b).max()) for a, b in zip(cleaned, policies))
         candidates.append([equilibrium, lam, distance])
@@ -762,116 +853,30 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
         candidates[:] = kept
         return None
 
-    while True:
+    reported = [0]
+
+    def stop(state: PathState) -> bool:
+        y, tangent = state.point, state.tangent
         lam = float(y[-1])
-        bar.update(lam / (1.0 + lam), lam / scale, stats.steps)
-        if polish and stats.steps > 0 and tangent[-1] > 0:
+        bar.update(lam / (1.0 + lam), lam / scale, state.steps)
+        if callback is not None and state.steps > reported[0]:
+            reported[0] = state.steps
+            callback(state.steps, lam / scale)
+        if polish and state.steps > 0 and tangent[-1] > 0:
             found = confirmed(y, float(tangent[-1]))
             if found is not None:
-                best, polished_found, status = found, True, "success"
-                message = "support polish of the path's end, confirmed along the path"
-                break
+                outcome.best, outcome.polished, outcome.status = found, True, "success"
+                outcome.message = "support polish of the path's end, confirmed along the path"
+                return True
             try_polish(y, tangent)
         if lam > lam_limit:
-            status = "max_iterations"
-            message = "lambda exceeded max_lambda before reaching max_regret"
-            break
-        if stats.steps >= max_steps:
-            status, message = "max_iterations", f"stopped after max_steps = {max_steps} steps"
-            break
-        if step < min_step:
-            status = "failed"
-            message = f"step size fell below {min_step:g} (a bifurcation or a singularity)"
-            break
-        # Euler predictor; the Jacobian at the predicted point gives the next tangent and the
-        # chord-Newton corrector (in the plane orthogonal to the current tangent)
-        candidate = y + step * tangent
-        accepted = False
-        first_distance, worst_contraction, previous_distance, angle = 0.0, 0.0, 0.0, 0.0
-        iteration = 0
-        with np.errstate(all="ignore"):
-            current, new_blocks = system.evaluate(candidate)
-            stats.jacobians += 1
-            try:
-                new_factorization = _Factorization(new_blocks, tangent)
-                new_tangent = new_factorization.solve(unit_last)
-                new_tangent /= np.linalg.norm(new_tangent)
-                cosine = float(new_tangent @ tangent)
-                angle = math.acos(min(1.0, cosine)) if math.isfinite(cosine) else math.inf
-            except (np.linalg.LinAlgError, ValueError):
-                angle = math.inf
-            for iteration in range(1, max_corrector + 1):
-                if angle > 2.0 * nominal_angle or not np.all(np.isfinite(current)):
-                    break
-                stats.corrector_iterations += 1
-                correction = new_factorization.solve(np.concatenate([-current, [0.0]]))
-                distance = float(np.linalg.norm(correction))
-                candidate = candidate + correction
-                if not math.isfinite(distance) or distance > 2.0 * nominal_distance:
-                    break
-                if iteration == 1:
-                    first_distance = distance
-                # Rounding in the residual grows with the point's size (log-probabilities of
-                # vanishing actions fall like -lam * gap) times the conditioning (about lam).
-                noise = 1e-13 * max(1.0, abs(float(candidate[-1]))) * float(
-                    np.abs(candidate).max())
-                if distance <= max(corrector_tol, noise):
-                    accepted = True
-                    break
-                if iteration >= 2:
-                    contraction = distance / (previous_distance + 1e-300)
-                    worst_contraction = max(worst_contraction, contraction)
-                    if contraction > 2.0 * nominal_contraction:
-                        break
-                previous_distance = distance
-                current = system.residual(candidate)
-        if not accepted:
-            stats.rejected += 1
-            step *= 0.5
-            continue
-        stats.steps += 1
-        stats.arc_length += float(np.linalg.norm(candidate - y))
-        stats.dense_fallbacks += new_factorization.dense
-        y, tangent = candidate, new_tangent
-        if path is not None:
-            path.append(y.copy())
-        # Allgower and Georg (2003, sec. 6.1): scale the step so that the first correction,
-        # the contraction and the turning angle approach their nominal values
-        ratio = max(math.sqrt(first_distance / nominal_distance),
-                    math.sqrt(worst_contraction / nominal_contraction),
-                    angle / nominal_angle, 1.0 / max_accel)
-        step = step / min(ratio, 2.0)
-        if callback is not None:
-            callback(stats.steps, float(y[-1]) / scale)
-    bar.close()
+            outcome.message = "lambda exceeded max_lambda before reaching tol"
+            return True
+        return False
 
-    if best is None:
-        best = make_markov_equilibrium(game, system.policies(y))
-        if best.regret <= max_regret:
-            status, message = "success", "reached max_regret on the path"
-        for entry in candidates:  # unconfirmed but certified candidates beat a failure
-            if best.regret > max_regret and entry[0].regret <= max_regret:
-                best, polished_found = entry[0], True
-                status = "success"
-                message = ("support polish along the path (not confirmed by the path: "
-                           + message + ")")
-    if best.regret > max_regret or status != "success":
-        status = "failed"
-    lam = float(y[-1])
-    extra: dict[str, Any] = {"steps": stats.steps, "rejected_steps": stats.rejected,
-             "corrector_iterations": stats.corrector_iterations, "jacobians": stats.jacobians,
-             "dense_fallbacks": stats.dense_fallbacks, "polish_attempts": stats.polish_attempts,
-             "polish_iterations": stats.polish_iterations, "polished": polished_found,
-             "lambda": lam / scale, "t": lam / (1.0 + lam), "arc_length": stats.arc_length,
-             "time_s": time.perf_counter() - started}
-    if path is not None:
-        points = np.asarray(path)
-        beta = points[:, :system.size_local].reshape(len(points), system.num_states, system.m)
-        extra["path"] = {
-            "lambda": points[:, -1] / scale,
-            "policies": [np.exp(beta[..., o:e]) / np.exp(beta[..., o:e]).sum(axis=2, keepdims=True)
-                         for o, e in zip(system.offsets[:-1], system.offsets[1:])],
-            "values": points[:, system.size_local:system.dim].reshape(
-                len(points), system.num_players, system.num_states) * scale}
-    return SolverResult((best,), method="homotopy", status=status,  # type: ignore[arg-type]
-                        iterations=stats.steps, message=message, extra=extra)
+    outcome.state = trace_path(system, system.start(), first_step=first_step,
+                               max_iterations=max_iterations, stop=stop, control=control,
+                               lambda_min=0.0, record=record)
+    if outcome.best is None and outcome.state.status != "stopped":
+        outcome.message = outcome.state.message
+    return outcome

@@ -15,17 +15,20 @@ branch*) that starts there and converges, as ``lam -> infinity``, to a Nash equi
 
 The path is traced in log-probability coordinates ``(log x, lam)`` with Gambit's equations
 (``gambit-logit``): per player ``sum_a x_ia = 1`` and
-``log x_ia - log x_i0 = lam (u_ia - u_i0)`` for ``a >= 1``. Tracing is by predictor-corrector
-continuation: an Euler predictor along the unit tangent (the null vector of the analytic
-Jacobian), Newton corrector steps with the Moore-Penrose pseudo-inverse, and step-size control
-from the corrector's first step and contraction rate (Allgower and Georg 2003, ch. 6).
+``log x_ia - log x_i0 = lam (u_ia - u_i0)`` for ``a >= 1``, by the package's continuation
+engine (:func:`gametools.solvers._continuation.trace_path`, shared with the Markov-QRE path):
+Euler predictor, chord-Newton corrector with step control (Allgower and Georg 2003, ch. 6),
+orientation by the sign of the bordered Jacobian's determinant and branch switching at simple
+bifurcations (McKelvey and McLennan's 2x2x2 game has one near ``lam = 7`` in scaled units).
+When the step still collapses, the path of a slightly perturbed game is traced and its end is
+polished and certified on the original game.
 
 A QRE at large ``lam`` approximates a Nash equilibrium only to ``O(1/lam)``. To reach
-``max_regret`` without following the path to astronomically large ``lam``, every accepted step
+``tol`` without following the path to astronomically large ``lam``, every accepted step
 with a new candidate support tries a *support polish*: Newton's method on the Nash equations
 restricted to the actions with non-negligible probability (each player indifferent on her
 support, probabilities summing to one). A polished profile is accepted only when its
-probabilities are non-negative and its regret is at most ``max_regret``, so the result is always
+probabilities are non-negative and its regret is at most ``tol``, so the result is always
 certified by its regret, never by the heuristic.
 
 Internally payoffs are rescaled to ``[0, 1]`` (divided by the payoff range); every ``lam`` that
@@ -69,12 +72,22 @@ import numpy as np
 from gametools.errors import InvalidArgumentError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
+from gametools.solvers._continuation import (
+    DenseLinearization,
+    PathState,
+    StepControl,
+    trace_path,
+)
 from gametools.solvers.result import SolverResult, Status, make_equilibrium
 from gametools.solvers.result import max_regret as _max_regret
 
 __all__ = ["logit_qre", "logit_solve"]
 
 ProgressCallback = Callable[[int, float, float], None]
+
+#: Nominal first corrector distance, chord contraction rate and turning angle of the
+#: continuation engine's step control for the logit path.
+_STEP_CONTROL = (0.2, 0.3, 0.2)
 
 
 
@@ -188,7 +201,7 @@ def _support_polish(payoffs: np.ndarray, strategies: Sequence[np.ndarray],
 
 
 def _accept_polished(game: NormalFormGame, polished: Sequence[np.ndarray], *,
-                     max_regret: float, negative_tol: float = 1e-12
+                     tol: float, negative_tol: float = 1e-12
                      ) -> list[np.ndarray] | None:
     """The polished profile, cleaned onto the simplex, if it is a certified equilibrium."""
     cleaned = []
@@ -200,132 +213,9 @@ def _accept_polished(game: NormalFormGame, polished: Sequence[np.ndarray], *,
         if total <= 0:
             return None
         cleaned.append(x / total)
-    if _max_regret(game, cleaned) > max_regret:
+    if _max_regret(game, cleaned) > tol:
         return None
     return cleaned
-
-
-# ---------------------------------------------------------------------------------------------
-# predictor-corrector path tracing
-# ---------------------------------------------------------------------------------------------
-
-Homotopy = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-
-
-@dataclass
-class _TraceState:
-    """Where the tracer is; ``previous`` is the last accepted point before ``point``."""
-
-    point: np.ndarray
-    tangent: np.ndarray
-    previous: np.ndarray
-    steps: int = 0
-    newton_iterations: int = 0
-    status: str = "running"
-    message: str = ""
-    path: list[np.ndarray] = field(default_factory=list)
-
-
-def _tangent(jacobian: np.ndarray) -> np.ndarray:
-    """Unit null vector of a full-rank ``(m, m + 1)`` Jacobian (last column of Q in J^T = QR)."""
-    q, _ = np.linalg.qr(jacobian.T, mode="complete")
-    return q[:, -1]
-
-
-def _orientation(jacobian: np.ndarray, tangent: np.ndarray) -> float:
-    return float(np.sign(np.linalg.det(np.vstack([jacobian, tangent]))))
-
-
-def _trace(homotopy: Homotopy, start: np.ndarray, *, direction_index: int, direction_sign: float,
-           first_step: float, max_accel: float, max_steps: int,
-           stop: Callable[[_TraceState], bool], corrector_tol: float = 1e-7,
-           min_step: float = 1e-12, max_distance: float = 0.4, max_contraction: float = 0.6,
-           min_cosine: float | None = 0.5, record: bool = False) -> _TraceState:
-    """Follow the zero curve of ``homotopy`` (``z -> (H(z), DH(z))``, ``H: R^(m+1) -> R^m``).
-
-    The starting tangent is oriented so that its ``direction_index`` component has
-    ``direction_sign``; afterwards the sign of ``det [DH; t]`` is kept, which orients the curve
-    consistently through turning points (and through the kinks of piecewise-smooth homotopies,
-    where ``min_cosine`` must be None). The step size ``h`` grows by at most ``max_accel`` per
-    accepted step, and is halved when the corrector drifts more than ``max_distance``,
-    contracts slower than ``max_contraction`` or turns more than ``arccos(min_cosine)``.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _trace_loop(homotopy, start, direction_index=direction_index,
-                           direction_sign=direction_sign, first_step=first_step,
-                           max_accel=max_accel, max_steps=max_steps, stop=stop,
-                           corrector_tol=corrector_tol, min_step=min_step,
-                           max_distance=max_distance, max_contraction=max_contraction,
-                           min_cosine=min_cosine, record=record)
-
-
-def _trace_loop(homotopy: Homotopy, start: np.ndarray, *, direction_index: int,
-                direction_sign: float, first_step: float, max_accel: float, max_steps: int,
-                stop: Callable[[_TraceState], bool], corrector_tol: float, min_step: float,
-                max_distance: float, max_contraction: float, min_cosine: float | None,
-                record: bool) -> _TraceState:
-    _, jacobian = homotopy(start)
-    tangent = _tangent(jacobian)
-    if tangent[direction_index] * direction_sign < 0:
-        tangent = -tangent
-    orientation = _orientation(jacobian, tangent)
-    state = _TraceState(start.copy(), tangent, start.copy())
-    if record:
-        state.path.append(start.copy())
-    step = first_step
-    while not stop(state):
-        if state.steps >= max_steps:
-            state.status, state.message = "max_iterations", f"stopped after {max_steps} steps"
-            return state
-        if step < min_step:
-            state.status = "failed"
-            state.message = f"step size fell below {min_step:g} (a bifurcation or a singularity)"
-            return state
-        candidate = state.point + step * state.tangent
-        accepted = False
-        decel = 1.0 / max_accel
-        previous_distance = 0.0
-        for iteration in range(1, 16):
-            residual, jacobian = homotopy(candidate)
-            state.newton_iterations += 1
-            if not np.all(np.isfinite(residual)) or not np.all(np.isfinite(jacobian)):
-                break
-            correction = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
-            distance = float(np.linalg.norm(correction))
-            candidate = candidate + correction
-            if distance >= max_distance:
-                break
-            decel = max(decel, math.sqrt(distance / max_distance) * max_accel)
-            if iteration >= 2:
-                contraction = distance / (previous_distance + 1e-12)
-                if contraction > max_contraction:
-                    break
-                decel = max(decel, math.sqrt(contraction / max_contraction) * max_accel)
-            # The residual is only accurate to rounding times the size of the coordinates
-            # (lam * payoffs), so the tolerance is relative to the point's size.
-            if distance <= corrector_tol * max(1.0, float(np.abs(candidate).max())):
-                accepted = True
-                break
-            previous_distance = distance
-        if accepted:
-            _, jacobian = homotopy(candidate)
-            new_tangent = _tangent(jacobian)
-            if _orientation(jacobian, new_tangent) != orientation:
-                new_tangent = -new_tangent
-            if min_cosine is not None and float(new_tangent @ state.tangent) < min_cosine:
-                accepted = False
-        if not accepted:
-            step *= 0.5
-            continue
-        state.previous = state.point
-        state.point, state.tangent = candidate, new_tangent
-        state.steps += 1
-        if record:
-            state.path.append(candidate.copy())
-        step = step / min(decel, max_accel)
-    if state.status == "running":
-        state.status = "success"
-    return state
 
 
 # ---------------------------------------------------------------------------------------------
@@ -346,6 +236,17 @@ class _LogitSystem:
 
     def start(self) -> np.ndarray:
         return np.concatenate([np.full(n, -math.log(n)) for n in self.num_actions] + [[0.0]])
+
+    def residual(self, point: np.ndarray) -> np.ndarray:
+        return self(point)[0]
+
+    def jacobian(self, point: np.ndarray) -> np.ndarray:
+        return self(point)[1]
+
+    def linearize(self, point: np.ndarray, border: np.ndarray
+                  ) -> tuple[np.ndarray, DenseLinearization]:
+        residual, jacobian = self(point)
+        return residual, DenseLinearization(jacobian, border)
 
     def __call__(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lam = float(point[-1])
@@ -418,8 +319,8 @@ def _progress_printer(step: int, lam: float, regret: float) -> None:
     print(f"logit: step {step:6d}  lambda {lam:12.6g}  max regret {regret:.3e}", file=sys.stderr)
 
 
-def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03,
-                max_accel: float = 1.1, max_lambda: float = 1e8, max_steps: int = 20000,
+def logit_solve(game: Any, *, tol: float = 1e-8, first_step: float = 0.03,
+                max_accel: float = 1.1, max_lambda: float = 1e8, max_iterations: int = 20000,
                 polish: bool = True, return_path: bool = False,
                 progress: bool | ProgressCallback = False) -> SolverResult:
     """Nash equilibrium at the end of the principal branch of the logit QRE correspondence.
@@ -428,7 +329,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
     ----------
     game : NormalFormGame or nashpy.Game
         Any number of players.
-    max_regret : float
+    tol : float
         Stop when the largest deviation gain, divided by the payoff range, is at most this.
     first_step : float
         First arclength step in ``(log x, lam * payoff_range)`` coordinates.
@@ -436,17 +337,17 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         Largest factor (> 1) by which the step size may grow from one step to the next.
     max_lambda : float
         Give up (status ``"max_iterations"``) when ``lam`` exceeds this (payoff units).
-    max_steps : int
+    max_iterations : int
         Give up (status ``"max_iterations"``) after this many accepted steps.
     polish : bool
         Try the support polish (module docstring) along the path; without it the path alone
-        must reach ``max_regret``, which needs ``lam`` of order ``1 / max_regret``.
+        must reach ``tol``, which needs ``lam`` of order ``1 / tol``.
     return_path : bool
         Store the accepted points in ``extra["path"]`` as ``{"lambda": (K,),
         "strategies": [(K, n_i), ...]}``.
     progress : bool or callable
         True prints one line to stderr every 50 steps; a callable is called after every step
-        with ``(step, lam, max_regret)``.
+        with ``(step, lam, max regret)``.
 
     Returns
     -------
@@ -454,7 +355,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         One equilibrium (the terminal profile, certified by its regret). ``extra`` holds
         ``steps``, ``newton_iterations``, ``lambda`` (final, payoff units), ``polished``
         (whether the support polish produced the profile), ``polish_attempts`` and, on
-        request, ``path``. Status ``"success"`` iff the regret is at most ``max_regret``.
+        request, ``path``. Status ``"success"`` iff the regret is at most ``tol``.
 
     Raises
     ------
@@ -462,87 +363,109 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         For non-positive tolerances or step options.
     """
     game = _check_game(game, "logit_solve")
-    max_regret = _positive("max_regret", max_regret)
+    tol = _positive("tol", tol)
     first_step = _positive("first_step", first_step)
     max_lambda = _positive("max_lambda", max_lambda)
     if not max_accel > 1.0:
         raise InvalidArgumentError(f"max_accel: must be > 1 (got {max_accel!r})")
     payoffs, scale = _scaled_payoffs(game)
-    system = _LogitSystem(payoffs)
     callback: ProgressCallback | None
     if callable(progress):
         callback = progress
     else:
         callback = _progress_printer if progress else None
+    control = StepControl(distance=_STEP_CONTROL[0], contraction=_STEP_CONTROL[1],
+                          angle=_STEP_CONTROL[2], max_accel=float(max_accel), min_step=1e-12)
 
-    found: dict[str, Any] = {"profile": None, "attempts": 0, "polish_iterations": 0,
-                             "candidates": []}
-    tried: dict[tuple[Any, ...], float] = {}
+    def follow(system: _LogitSystem) -> tuple[PathState, dict[str, Any]]:
+        """Trace ``system``'s path; polish and certify on the original game."""
+        found: dict[str, Any] = {"profile": None, "attempts": 0, "polish_iterations": 0,
+                                 "candidates": [], "message": ""}
+        tried: dict[tuple[Any, ...], float] = {}
 
-    def stop(state: _TraceState) -> bool:
-        lam = float(state.point[-1]) / scale
-        xs = system.strategies(state.point)
-        xs = [x / x.sum() for x in xs]
-        regret = _max_regret(game, xs)
-        if callback is not None and (callable(progress) or state.steps % 50 == 0):
-            callback(state.steps, lam, regret)
-        if regret <= max_regret:
-            found["profile"] = xs
-            if not polish:
+        def stop(state: PathState) -> bool:
+            lam = float(state.point[-1]) / scale
+            xs = system.strategies(state.point)
+            xs = [x / x.sum() for x in xs]
+            regret = _max_regret(game, xs)
+            if callback is not None and (callable(progress) or state.steps % 50 == 0):
+                callback(state.steps, lam, regret)
+            if regret <= tol:
+                found["profile"] = xs
+                if not polish:
+                    return True
+                # The path point is good enough; snapping it onto the exact equilibrium of its
+                # support costs a few Newton steps and removes the O(exp(-lam)) residue.
+                for threshold in (1e-2, 1e-4, 1e-6):
+                    polished, _, _ = _support_polish(payoffs, xs, _supports(xs, threshold))
+                    accepted = _accept_polished(game, polished, tol=regret)
+                    if accepted is not None and _distance(accepted, xs) <= 1e-3:
+                        found["profile"], found["polished"] = accepted, True
+                        break
                 return True
-            # The path point is good enough; snapping it onto the exact equilibrium of its
-            # support costs a few Newton steps and removes the O(exp(-lam)) residue.
-            for threshold in (1e-2, 1e-4, 1e-6):
-                polished, _, _ = _support_polish(payoffs, xs, _supports(xs, threshold))
-                accepted = _accept_polished(game, polished, max_regret=regret)
-                if accepted is not None and _distance(accepted, xs) <= 1e-3:
-                    found["profile"], found["polished"] = accepted, True
-                    break
-            return True
-        if polish and state.steps > 0 and state.point[-1] > 1.0:
-            if _confirm_candidates(found["candidates"], xs, float(state.point[-1]),
-                                   float(state.tangent[-1])):
-                found["profile"], found["polished"] = found["candidates"][0][0], True
+            if polish and state.steps > 0 and state.point[-1] > 1.0:
+                if _confirm_candidates(found["candidates"], xs, float(state.point[-1]),
+                                       float(state.tangent[-1])):
+                    found["profile"], found["polished"] = found["candidates"][0][0], True
+                    return True
+                for threshold in (1e-2, 1e-4, 1e-6):
+                    supports = _supports(xs, threshold)
+                    key = tuple(tuple(s.tolist()) for s in supports)
+                    # Retry a support that failed only once lambda has grown, since Newton may
+                    # have failed because the start was still too far from the equilibrium.
+                    if key in tried and state.point[-1] < 2.0 * tried[key]:
+                        continue
+                    tried[key] = float(state.point[-1])
+                    found["attempts"] += 1
+                    polished, _, iterations = _support_polish(payoffs, xs, supports)
+                    found["polish_iterations"] += iterations
+                    accepted = _accept_polished(game, polished, tol=tol)
+                    if accepted is not None and not any(
+                            _distance(accepted, c[0]) <= 1e-9 for c in found["candidates"]):
+                        found["candidates"].append(
+                            [accepted, float(state.point[-1]), _distance(accepted, xs), 0])
+            if lam > max_lambda:
+                found["profile"] = xs
+                found["message"] = (f"lambda exceeded max_lambda = {max_lambda:g} before max "
+                                    f"regret was reached")
                 return True
-            for threshold in (1e-2, 1e-4, 1e-6):
-                supports = _supports(xs, threshold)
-                key = tuple(tuple(s.tolist()) for s in supports)
-                # Retry a support that failed only once lambda has grown, since Newton may
-                # have failed because the start was still too far from the equilibrium.
-                if key in tried and state.point[-1] < 2.0 * tried[key]:
-                    continue
-                tried[key] = float(state.point[-1])
-                found["attempts"] += 1
-                polished, _, iterations = _support_polish(payoffs, xs, supports)
-                found["polish_iterations"] += iterations
-                accepted = _accept_polished(game, polished, max_regret=max_regret)
-                if accepted is not None and not any(
-                        _distance(accepted, c[0]) <= 1e-9 for c in found["candidates"]):
-                    found["candidates"].append(
-                        [accepted, float(state.point[-1]), _distance(accepted, xs), 0])
-        if lam > max_lambda:
-            found["profile"] = xs
-            state.status, state.message = "max_iterations", \
-                f"lambda exceeded max_lambda = {max_lambda:g} before max regret was reached"
-            return True
-        return False
+            return False
 
-    state = _trace(system, system.start(), direction_index=system.dim, direction_sign=1.0,
-                   first_step=first_step, max_accel=max_accel, max_steps=max_steps, stop=stop,
-                   record=return_path)
+        state = trace_path(system, system.start(), first_step=first_step, max_iterations=max_iterations,
+                           stop=stop, control=control, lambda_min=0.0, record=return_path)
+        found["message"] = found["message"] or state.message
+        return state, found
+
+    system = _LogitSystem(payoffs)
+    state, found = follow(system)
+    recoveries = 0
+    if found["profile"] is None and polish and state.status == "collapsed":
+        # recovery: the path of a slightly perturbed (generic) game passes the singularity;
+        # what it finds is polished and certified on the original game (as Gambit does)
+        recoveries = 1
+        noise = np.random.default_rng(0).uniform(-1.0, 1.0, payoffs.shape)
+        retry_system = _LogitSystem(payoffs + 1e-6 * noise)
+        retry_state, retry_found = follow(retry_system)
+        if retry_found["profile"] is not None:
+            retry_found["message"] = (f"{retry_found['message']} (on a perturbed game after the "
+                                      f"path of the original collapsed: {state.message})")
+            system, state, found = retry_system, retry_state, retry_found
     profile = found["profile"]
     if profile is None:
         profile = [x / x.sum() for x in system.strategies(state.point)]
     equilibrium = make_equilibrium(game, profile)
     status: Status
-    if equilibrium.regret <= max_regret:
-        status, message = "success", "reached max_regret" + (
+    if equilibrium.regret <= tol:
+        status, message = "success", "regret within tol" + (
             " after support polish" if found.get("polished") else " on the path")
     else:
         status = "failed"
-        message = state.message or "stopped before reaching max_regret"
+        message = found["message"] or "stopped before reaching tol"
     extra: dict[str, Any] = {
-        "steps": state.steps, "newton_iterations": state.newton_iterations,
+        "steps": state.steps, "newton_iterations": state.corrector_iterations,
+        "rejected_steps": state.rejected, "turning_points": state.turning_points,
+        "bifurcations": state.bifurcations, "branch_switches": state.branch_switches,
+        "recoveries": recoveries,
         "lambda": float(state.point[-1]) / scale, "polished": bool(found.get("polished")),
         "polish_attempts": found["attempts"], "polish_iterations": found["polish_iterations"],
     }
@@ -556,7 +479,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
 
 
 def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 0.03,
-              max_accel: float = 1.1, max_steps: int = 20000) -> SolverResult:
+              max_accel: float = 1.1, max_iterations: int = 20000) -> SolverResult:
     """The logit QRE at precision ``lam`` on the principal branch.
 
     The path from ``lam = 0`` is followed until it first reaches ``lam``; the point is then
@@ -591,18 +514,19 @@ def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 
                             extra={"lambda": 0.0, "residual": 0.0, "steps": 0,
                                    "newton_iterations": 0})
 
-    state = _trace(system, start, direction_index=system.dim, direction_sign=1.0,
-                   first_step=first_step, max_accel=max_accel, max_steps=max_steps,
-                   stop=lambda s: float(s.point[-1]) >= target)
+    control = StepControl(distance=_STEP_CONTROL[0], contraction=_STEP_CONTROL[1],
+                          angle=_STEP_CONTROL[2], max_accel=float(max_accel), min_step=1e-12)
+    state = trace_path(system, start, first_step=first_step, max_iterations=max_iterations,
+                       stop=lambda s: float(s.point[-1]) >= target, control=control)
     low, high = state.previous, state.point
-    if state.status != "success":
+    if state.status != "stopped":
         profile = [x / x.sum() for x in system.strategies(state.point)]
         return SolverResult((make_equilibrium(game, profile),), method="logit_qre",
                             status="failed",
                             iterations=state.steps, message=state.message,
                             extra={"lambda": float(state.point[-1]) / scale,
                                    "residual": float("nan"), "steps": state.steps,
-                                   "newton_iterations": state.newton_iterations})
+                                   "newton_iterations": state.corrector_iterations})
     span = float(high[-1] - low[-1])
     weight = 1.0 if span <= 0 else (target - float(low[-1])) / span
     point = low + weight * (high - low)
@@ -626,7 +550,7 @@ def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 
         status="success" if converged else "failed", iterations=state.steps,
         message="QRE on the principal branch" if converged else "Newton did not reach tol",
         extra={"lambda": lam, "residual": logit_residual, "steps": state.steps,
-               "newton_iterations": state.newton_iterations + newton})
+               "newton_iterations": state.corrector_iterations + newton})
 
 
 def _logsumexp(values: np.ndarray) -> float:

@@ -21,7 +21,7 @@ from gametools.errors import GameValidationError
 from gametools.exploitability import nash_conv, state_values
 from gametools.model import MarkovGame, NormalFormGame
 
-__all__ = ["Equilibrium", "Clique", "SolverResult", "make_equilibrium",
+__all__ = ["Equilibrium", "Clique", "CorrelatedEquilibrium", "SolverResult", "make_equilibrium",
            "make_markov_equilibrium", "reward_range", "max_regret", "exact_regret", "Status",
            "two_player_game"]
 
@@ -97,6 +97,53 @@ class Clique:
 
 
 @dataclass(frozen=True)
+class CorrelatedEquilibrium:
+    """A (coarse) correlated equilibrium: a joint distribution over action profiles.
+
+    Attributes
+    ----------
+    distribution : ndarray, shape (n_1, ..., n_N)
+    marginals : tuple of ndarray
+        Each player's marginal ``(n_i,)``.
+    payoffs : ndarray, shape (N,)
+        Expected payoffs under the distribution.
+    welfare : float
+        Sum of the expected payoffs.
+    objective_value : float
+        Value of the LP objective (weighted expected payoffs).
+    max_violation : float
+        Largest incentive-constraint violation relative to the payoff range (the certificate).
+    coarse : bool
+        Whether the constraints are those of a coarse correlated equilibrium.
+    distribution_exact : nested list of Fraction, or None
+        The exact rational distribution when certified in exact arithmetic.
+    payoffs_exact : tuple of Fraction, or None
+    """
+
+    distribution: np.ndarray
+    marginals: tuple[np.ndarray, ...]
+    payoffs: np.ndarray
+    welfare: float
+    objective_value: float
+    max_violation: float
+    coarse: bool
+    distribution_exact: list[Any] | None = None
+    payoffs_exact: tuple[Fraction, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = jsonable({
+            "distribution": self.distribution, "marginals": list(self.marginals),
+            "payoffs": self.payoffs, "welfare": self.welfare,
+            "objective_value": self.objective_value, "max_violation": self.max_violation,
+            "coarse": self.coarse})
+        if self.distribution_exact is not None:
+            out["distribution_exact"] = jsonable(self.distribution_exact)
+        if self.payoffs_exact is not None:
+            out["payoffs_exact"] = [fraction_text(v) for v in self.payoffs_exact]
+        return out
+
+
+@dataclass(frozen=True)
 class SolverResult:
     """What every solver returns.
 
@@ -121,6 +168,9 @@ class SolverResult:
         Human-readable detail (why a method stopped, which selection rule was used, ...).
     cliques : tuple of Clique
         Maximal convex sets of equilibria (two-player enumeration methods only).
+    correlated : CorrelatedEquilibrium or None
+        The (coarse) correlated equilibrium of the ``ce`` / ``cce`` methods (``equilibria`` is
+        empty for them: a correlated distribution is not a product profile).
     extra : mapping
         Method-specific statistics (path length, state values, ...), JSON-serialisable.
     """
@@ -135,6 +185,7 @@ class SolverResult:
     message: str = ""
     cliques: tuple[Clique, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    correlated: CorrelatedEquilibrium | None = None
 
     @property
     def success(self) -> bool:
@@ -146,7 +197,8 @@ class SolverResult:
         some profile (or a complete, possibly empty, set) is there, or the method succeeded."""
         if self.status == "failed":
             return False
-        return self.status == "success" or bool(self.equilibria) or self.complete
+        return self.status == "success" or bool(self.equilibria) or self.complete \
+            or self.correlated is not None
 
     @property
     def max_regret(self) -> float:
@@ -168,6 +220,8 @@ class SolverResult:
         }
         if self.cliques:
             out["cliques"] = [c.to_dict() for c in self.cliques]
+        if self.correlated is not None:
+            out["correlated"] = self.correlated.to_dict()
         if self.extra:
             out["extra"] = jsonable(dict(self.extra))
         return out

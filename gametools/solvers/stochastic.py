@@ -674,7 +674,7 @@ def _others_expectation(tensor: np.ndarray, policies: Sequence[np.ndarray], keep
     return np.einsum(*operands, [num_players, keep])
 
 
-def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
+def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
                                tol: float = 1e-6, check_every: int | None = None,
                                policy_rate: float = 1.0, value_rate: float = 1.0,
                                value_delay: float = 1.0,
@@ -692,14 +692,14 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
     ----------
     game : MarkovGame
         Any number of players, general-sum, fully observed.
-    iterations : int
-        Number of fictitious-play updates.
+    max_iterations : int
+        Largest number of fictitious-play updates.
     tol : float
         Stop early once the certified regret (largest deviation gain over the reward range)
         of the current beliefs is at most this.
     check_every : int, optional
         Certify the beliefs with the exact NashConv evaluator every this many iterations
-        (default ``max(1, iterations // 20)``); the best certified profile is returned.
+        (default ``max(1, max_iterations // 20)``); the best certified profile is returned.
     policy_rate, value_rate, value_delay : float
         Step-size schedules (above).
     rng : numpy Generator, int or None
@@ -719,9 +719,9 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
     ------
     NotFullyObservedError, InvalidArgumentError
     """
-    iterations = _positive_int("iterations", iterations)
+    max_iterations = _positive_int("max_iterations", max_iterations)
     tol = _positive("tol", tol)
-    check_every = max(1, iterations // 20) if check_every is None else \
+    check_every = max(1, max_iterations // 20) if check_every is None else \
         _positive_int("check_every", check_every)
     for name, value in (("policy_rate", policy_rate), ("value_rate", value_rate)):
         _positive(name, value)
@@ -741,7 +741,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
     history: list[tuple[int, float]] = []
     best: tuple[float, int, tuple[np.ndarray, ...], bool] | None = None
     iteration = 0
-    for iteration in range(1, iterations + 1):
+    for iteration in range(1, max_iterations + 1):
         stage = arrays.stage_payoffs(values).reshape(num_players, num_states, *shape)
         alpha = (iteration + 1.0) ** -policy_rate
         beta = alpha / (1.0 + value_delay * np.log(iteration + 1.0)) ** value_rate
@@ -753,7 +753,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
             responses.append(np.eye(shape[i])[np.argmax(payoffs, axis=1)])
         for i in range(num_players):
             beliefs[i] += alpha * (responses[i] - beliefs[i])
-        if iteration % check_every == 0 or iteration == iterations:
+        if iteration % check_every == 0 or iteration == max_iterations:
             # fictitious play approaches a pure equilibrium only at rate 1/t, so the rounding of
             # the beliefs (most likely action everywhere) is certified as well
             mixed = _observation_policies(game, beliefs)
