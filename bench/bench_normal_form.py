@@ -157,7 +157,82 @@ def main() -> None:
     _other_solvers(args.quick)
 
 
+def _direct_linprog(a: np.ndarray) -> float:
+    """The textbook maximin LP in one direct scipy.optimize.linprog (HiGHS) call."""
+    from scipy.optimize import linprog
+    m, n = a.shape
+    cost = np.zeros(m + 1)
+    cost[-1] = -1.0
+    upper = np.hstack([-a.T, np.ones((n, 1))])
+    equality = np.hstack([np.ones((1, m)), np.zeros((1, 1))])
+    result = linprog(cost, A_ub=upper, b_ub=np.zeros(n), A_eq=equality, b_eq=[1.0],
+                     bounds=[(0.0, None)] * m + [(None, None)], method="highs")
+    return float(result.x[-1])
+
+
+def _zero_sum(quick: bool) -> None:
+    from gametools.solvers.zero_sum import zero_sum_lp
+    print(f"{'zero-sum LP':14} {'size':>9} {'ours s':>8} {'linprog s':>9} {'ratio':>6} "
+          f"{'nashpy s':>8}  certificate")
+    for size in ([200] if quick else [200, 1000]):
+        for kind in ("integer", "gaussian"):
+            rng = np.random.default_rng([11, size])
+            a = rng.integers(-5, 6, size=(size, size)) if kind == "integer" \
+                else rng.standard_normal((size, size))
+            game = NormalFormGame.zero_sum(a)
+            ours, result = _timed(lambda: zero_sum_lp(game), 1 if size > 200 else 3)
+            direct, _ = _timed(lambda: _direct_linprog(a.astype(float)), 1 if size > 200 else 3)
+            nash = float("nan")
+            if size <= 200:
+                try:
+                    import nashpy
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        nash, _ = _timed(lambda: next(iter(
+                            nashpy.Game(a.astype(float)).linear_program())), 1)
+                except (ImportError, AttributeError):
+                    pass
+            cert = "exact" if result.exact else \
+                f"float, regret <= {result.extra['regret_bound']:.1e} (rigorous)"
+            print(f"{kind:14} {size:>4}x{size:<4} {ours:8.3f} {direct:9.3f} "
+                  f"{ours / direct:6.2f} {nash:8.3f}  {cert}")
+    print()
+
+
+def _lemke_howson(quick: bool) -> None:
+    try:
+        from quantecon import game_theory as qe
+    except ImportError:
+        qe = None
+    from gametools.solvers.lemke_howson import lemke_howson
+    print(f"{'Lemke-Howson':14} {'size':>9} {'seed':>4} {'ours s':>8} {'pivots':>7} "
+          f"{'qe s':>8} {'qe piv':>7} {'ratio':>6}  result / QuantEcon")
+    for size in ([200] if quick else [200, 500]):
+        for kind in ("gaussian", "integer"):
+            for seed in range(2 if quick else 3):
+                rng = np.random.default_rng([seed, size])
+                a, b = (rng.integers(0, 10, size=(2, size, size)) if kind == "integer"
+                        else rng.standard_normal(size=(2, size, size)))
+                game = NormalFormGame.from_bimatrix(a, b)
+                ours, result = _timed(lambda: lemke_howson(game, initial_label=0), 1)
+                line = (f"{kind:14} {size:>4}x{size:<4} {seed:>4} {ours:8.3f} "
+                        f"{result.iterations:7d}")
+                stages = "->".join(f"{s}:{p}" for s, p, _ in result.extra.get("attempts", []))
+                what = f"{result.status}{' exact' if result.exact else ''} {stages}"
+                if qe is not None:
+                    qg = qe.NormalFormGame(np.stack([a, b], axis=-1).astype(float))
+                    cap = max(10 * result.iterations, 10_000)
+                    seconds, (_, info) = _timed(lambda: qe.lemke_howson(
+                        qg, init_pivot=0, max_iter=cap, full_output=True), 1)
+                    line += f" {seconds:8.3f} {info.num_iter:7d} {ours / seconds:6.2f}"
+                    what += f" / qe {'converged' if info.converged else 'NOT converged'}"
+                print(f"{line}  {what}")
+    print()
+
+
 def _other_solvers(quick: bool) -> None:
+    _zero_sum(quick)
+    _lemke_howson(quick)
     rng = np.random.default_rng(7)
     try:
         from gametools.solvers.lemke_howson import lemke_howson
