@@ -38,7 +38,7 @@ Examples
 >>> [[str(p) for p in x] for x in result.equilibria[0].strategies_exact]
 [['1/3', '1/3', '1/3'], ['1/3', '1/3', '1/3']]
 >>> value, x, y = matrix_game_value([[1, -1], [-1, 1]])
->>> round(value, 9), x.round(6).tolist()
+>>> abs(round(value, 9)), x.round(6).tolist()
 (0.0, [0.5, 0.5])
 """
 
