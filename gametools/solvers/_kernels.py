@@ -15,14 +15,16 @@ Lemke-Howson kernel only pivots in floating point; the caller certifies its fina
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - exercised only without numba
-    numba = None  # type: ignore[assignment]
-
-NUMBA_AVAILABLE = numba is not None
+#: Whether numba is installed. It is imported only when a kernel first runs (importing it costs
+#: a good part of a second, which a command that needs no kernel should not pay).
+NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
 
 #: Prime for the nonsingularity proof (residues below 2^31, products below 2^62).
 _PRIME = 2_147_483_647
@@ -30,10 +32,35 @@ _PRIME = 2_147_483_647
 PRIME = _PRIME
 
 
+#: Python functions of the kernels, by name, in definition order (callees first).
+_SOURCES: dict[str, Callable[..., Any]] = {}
+
+
+class _Lazy:
+    """Stand-in for a kernel until numba is imported: the first call compiles every kernel
+    (``numba.njit(cache=True)``, so later processes load them from the on-disk cache) and
+    rebinds the module's names to the compiled dispatchers, which kernels calling each other
+    then see as globals."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any) -> Any:
+        _compile_all()
+        return globals()[self.name](*args)
+
+
+def _compile_all() -> None:
+    numba = importlib.import_module("numba")
+    names = globals()
+    for name, function in _SOURCES.items():
+        if isinstance(names[name], _Lazy):
+            names[name] = numba.njit(cache=True, nogil=True)(function)
+
+
 def _jit(function):  # type: ignore[no-untyped-def]
-    if numba is None:  # pragma: no cover
-        return function
-    return numba.njit(cache=True, nogil=True)(function)
+    _SOURCES[function.__name__] = function
+    return _Lazy(function.__name__)
 
 
 @_jit

@@ -71,7 +71,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.linalg.blas import dger
 
 from gametools.errors import GameValidationError
 from gametools.model import NormalFormGame
@@ -283,6 +282,8 @@ class _Tableau:
             table[row, column] = self.denominator
             self.denominator = pivot
         else:
+            from scipy.linalg.blas import dger  # only the NumPy route (no numba) pivots here
+
             pivot_row = table[row] / pivot
             for block, columns in self.blocks:
                 # in place on each Fortran-contiguous column block (see _BLAS_BLOCK)
