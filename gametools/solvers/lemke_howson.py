@@ -419,8 +419,12 @@ def _float_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
 def _integer_block(exact: np.ndarray) -> tuple[np.ndarray, int]:
     """``scale * block`` as an integer object array, ``scale`` the lcm of the denominators."""
     flat = exact.ravel().tolist()
-    scale = math.lcm(*{v.denominator for v in flat}) if flat else 1
+    denominators = {v.denominator for v in flat}
     ints = np.empty(len(flat), dtype=object)
+    if denominators == {1}:
+        ints[:] = [v.numerator for v in flat]
+        return ints.reshape(exact.shape), 1
+    scale = math.lcm(*denominators) if flat else 1
     ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
     return ints.reshape(exact.shape), scale
 
@@ -483,7 +487,9 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
         y[j] = v
     payoffs_exact = (Fraction(int(row_value), y_den * row_scale),
                      Fraction(int(column_value), x_den * column_scale))
-    floats = (np.array([float(v) for v in x]), np.array([float(v) for v in y]))
+    floats = (np.zeros(m), np.zeros(n))
+    floats[0][x_support] = [float(v) for v in x_part]
+    floats[1][y_support] = [float(v) for v in y_part]
     payoffs = np.array([float(v) for v in payoffs_exact])
     for array in (*floats, payoffs):
         array.flags.writeable = False
