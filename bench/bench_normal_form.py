@@ -10,8 +10,12 @@ payoffs, sizes 4x4 .. 14x14. For each game: time and number of equilibria of our
 QuantEcon (vertex / support enumeration, Lemke-Howson), pygambit (``enummixed_solve``; rational for integer
 games, floating point for Gaussian ones) if importable. Ratios are peer time / our vertex-enumeration time; "count!=" flags a peer whose number
 of equilibria differs from ours (our set is exact and certified complete). Peers expected to take
-longer than ~30 s at a size are skipped. Then Lemke-Howson on 200x200 and the logit path on
-3 players x 10 actions, if those solvers are available. No timing is asserted anywhere.
+longer than ~30 s at a size are skipped. Then the zero-sum LP against one direct
+``scipy.optimize.linprog`` (HiGHS) call of the textbook maximin program and nashpy's
+``linear_program`` (200x200; 1000x1000 in full mode), Lemke-Howson from label 0 against
+QuantEcon's ``lemke_howson`` on Gaussian and 0..9 integer games (200x200; 500x500 in full mode;
+"ratio" is our time / QuantEcon's, the stages column shows which arithmetic produced the
+certified result), then the earlier Lemke-Howson and logit lines. No timing is asserted.
 """
 
 from __future__ import annotations
