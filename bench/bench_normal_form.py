@@ -118,6 +118,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     args = parser.parse_args()
     sizes = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12, 14]
+    if args.quick:  # quick mode stays quick: no peer run that takes minutes
+        LIMITS.update({"nashpy support": 6, "nashpy vertex": 6})
     repeat = 1 if args.quick else 3
     peers = _peers()
     warm_a, warm_b = np.array([[3, 3], [2, 5], [0, 6]]), np.array([[3, 2], [2, 6], [3, 1]])
