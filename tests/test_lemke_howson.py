@@ -382,3 +382,19 @@ def test_wide_range_integer_games_match_quantecon_from_every_label(seed):
         assert info.converged and info.num_iter == result.iterations
         for ours, theirs in zip(result.equilibria[0].strategies, expected):
             np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+def test_all_labels_on_a_degenerate_game_give_exact_payoffs():
+    # Truth: each player's expected payoff x^T M y computed in Fractions from the certified
+    # strategies, with negative payoffs so the internal shift to positive entries must be undone.
+    rng = np.random.default_rng(12)
+    row, column = rng.integers(-4, 3, size=(2, 25, 25))
+    game = NormalFormGame.from_bimatrix(row, column)
+    result = lemke_howson_all(game)
+    assert result.status == "success" and result.exact and result.equilibria
+    for equilibrium in result.equilibria:
+        x, y = equilibrium.strategies_exact
+        expected = tuple(sum(x[i] * int(matrix[i, j]) * y[j] for i in range(25) for j in range(25))
+                         for matrix in (row, column))
+        assert tuple(equilibrium.payoffs_exact) == expected
+        assert exact_regret(game, equilibrium.strategies_exact) == 0

@@ -444,8 +444,8 @@ def _indifferent_strategy(block: np.ndarray) -> list[Fraction] | None:
     return None if solution is None else solution[:cols]
 
 
-def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
-                       ) -> Equilibrium | None:
+def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau],
+                       small: tuple[np.ndarray, np.ndarray] | None = None) -> Equilibrium | None:
     """Rebuild the final basis in exact arithmetic and certify it; None if it is no equilibrium.
 
     Only the payoff entries the certificate needs are made exact: the supports' columns of the
@@ -461,8 +461,16 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     x_support, tight_columns, y_support, tight_rows = _basis_supports(tableaux, m, n)
     if not len(x_support) or not len(y_support):
         return None
-    row_block, row_scale = _integer_block(game.payoffs_exact[0][:, y_support])     # (m, |S_y|)
-    column_block, column_scale = _integer_block(game.payoffs_exact[1][x_support, :])
+    shifts = (Fraction(0), Fraction(0))
+    if small is not None:
+        # int64 matrices shifted to entries >= 1 (see _small_integers): shift back at the end
+        row_block, row_scale = small[0][:, y_support].astype(object), 1
+        column_block, column_scale = small[1][x_support, :].astype(object), 1
+        shifts = (Fraction(int(game.payoffs[0].min()) - 1),
+                  Fraction(int(game.payoffs[1].min()) - 1))
+    else:
+        row_block, row_scale = _integer_block(game.payoffs_exact[0][:, y_support])  # (m, |S_y|)
+        column_block, column_scale = _integer_block(game.payoffs_exact[1][x_support, :])
     y_part = _indifferent_strategy(row_block[tight_rows])
     x_part = _indifferent_strategy(column_block[:, tight_columns].T)
     if x_part is None or y_part is None or min(x_part) < 0 or min(y_part) < 0:
@@ -485,8 +493,8 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
         x[i] = v
     for j, v in zip(y_support.tolist(), y_part):
         y[j] = v
-    payoffs_exact = (Fraction(int(row_value), y_den * row_scale),
-                     Fraction(int(column_value), x_den * column_scale))
+    payoffs_exact = (Fraction(int(row_value), y_den * row_scale) + shifts[0],
+                     Fraction(int(column_value), x_den * column_scale) + shifts[1])
     floats = (np.zeros(m), np.zeros(n))
     floats[0][x_support] = [float(v) for v in x_part]
     floats[1][y_support] = [float(v) for v in y_part]
@@ -590,12 +598,12 @@ def _small_integers(game: NormalFormGame) -> tuple[np.ndarray, np.ndarray] | Non
     return ints[0] - ints[0].min() + 1, ints[1] - ints[1].min() + 1
 
 
-def _tracked_tableaux(game: NormalFormGame, integers: tuple[np.ndarray, np.ndarray] | None
+def _tracked_tableaux(game: NormalFormGame, integers: tuple[np.ndarray, np.ndarray] | None,
+                      small: tuple[np.ndarray, np.ndarray] | None
                       ) -> tuple[tuple[_Tableau, _Tableau], tuple[np.ndarray, np.ndarray]]:
     """Float tableaux proportional to the positive integer matrices, and their residues
     modulo the kernel's prime (column-major, ones appended), for the tracked kernel."""
     assert game.payoffs_exact is not None
-    small = _small_integers(game)
     if small is not None:
         row, column = small
         largest = (float(row.max()), float(column.max()))
@@ -624,14 +632,15 @@ def _tracked_tableaux(game: NormalFormGame, integers: tuple[np.ndarray, np.ndarr
 
 
 def _run(game: NormalFormGame, initial_label: int, cap: int, exact: bool | None,
-         tol_pivot: float, tol_ratio: float) -> SolverResult:
+         tol_pivot: float, tol_ratio: float, cache: dict[str, Any] | None = None
+         ) -> SolverResult:
     m, n = game.num_actions
     want_exact = game.is_exact if exact is None else bool(exact)
     if want_exact and not game.is_exact:
         raise GameValidationError("payoffs", "exact=True needs exact (integer or rational) payoffs")
     if not want_exact:
         return _run_float(game, initial_label, cap, tol_pivot, tol_ratio)
-    return _run_exact(game, initial_label, cap, tol_pivot, tol_ratio)
+    return _run_exact(game, initial_label, cap, tol_pivot, tol_ratio, {} if cache is None else cache)
 
 
 def _run_float(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: float,
@@ -652,7 +661,7 @@ def _run_float(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
         # float ties led around a cycle: every float is a dyadic rational, so follow the exact
         # lexicographic path of the given (float) payoffs with exactly decided ties
         exact_game = NormalFormGame(np.vectorize(Fraction, otypes=[object])(game.payoffs))
-        tableaux, residues = _tracked_tableaux(exact_game, None)
+        tableaux, residues = _tracked_tableaux(exact_game, None, _small_integers(exact_game))
         code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot, tol_ratio,
                                           residues=residues)
         status, message = _KERNEL_STATUS[code], _KERNEL_MESSAGE.get(code, "")
@@ -673,7 +682,7 @@ def _run_float(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
 
 
 def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: float,
-               tol_ratio: float) -> SolverResult:
+               tol_ratio: float, cache: dict[str, Any]) -> SolverResult:
     """Exact payoffs: the exact lexicographic path, by the cheapest arithmetic that follows it.
 
     1. float pivoting, ties within ``tol_ratio`` broken lexicographically (nondegenerate paths,
@@ -688,6 +697,8 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
     basis, failed certificate) hands over to the next one. The
     pivot cap applies to each stage; ``iterations`` counts the pivots of the path that
     produced the result, ``extra["attempts"]`` every stage's ``(arithmetic, pivots, outcome)``.
+    ``cache`` keeps the game's int64 payoffs (``"small"``) across the runs of one call of
+    :func:`lemke_howson_all`; a single run computes them only when stage 2 needs them.
     """
     assert game.payoffs_exact is not None
     m, n = game.num_actions
@@ -704,7 +715,9 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
             code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot,
                                               tol_ratio)
         elif arithmetic == "float+modular":
-            tableaux, residues = _tracked_tableaux(game, integers)
+            if "small" not in cache:
+                cache["small"] = _small_integers(game)
+            tableaux, residues = _tracked_tableaux(game, integers, cache["small"])
             code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot,
                                               tol_ratio, residues=residues)
         else:
@@ -727,7 +740,7 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
             attempts.append((arithmetic, pivots, _KERNEL_MESSAGE[code]))
             message = _KERNEL_MESSAGE[code]
             continue
-        certified = _exact_equilibrium(game, tableaux)
+        certified = _exact_equilibrium(game, tableaux, cache.get("small"))
         if certified is None:
             attempts.append((arithmetic, pivots, "final basis failed the exact certificate"))
             status, message = "failed", "exact certification failed"
@@ -778,10 +791,13 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     found: list[Equilibrium] = []
     label_equilibrium: list[int] = []
     total_pivots, ties, all_exact = 0, 0, True
+    cache: dict[str, Any] = {}
+    if game.is_exact and exact is not False:
+        cache["small"] = _small_integers(game)  # once for all m + n runs
     status: Status = "success"
     degenerate: bool | None = None
     for label in range(m + n):
-        result = _run(game, label, cap, exact, tol_pivot, tol_ratio)
+        result = _run(game, label, cap, exact, tol_pivot, tol_ratio, cache)
         total_pivots += result.iterations
         ties += int(result.extra.get("ratio_ties", 0))
         if result.degenerate:
