@@ -250,7 +250,7 @@ def _other_solvers(quick: bool) -> None:
             from quantecon import game_theory as qe
             qg = qe.NormalFormGame(np.stack([game.payoffs[0], game.payoffs[1]], axis=-1))
             qe_seconds, _ = _timed(lambda: qe.lemke_howson(qg, init_pivot=0), 1)
-            extra = f"  quantecon {qe_seconds:.4f} s (ratio {qe_seconds / seconds:.2f})"
+            extra = f"  quantecon {qe_seconds:.4f} s (ours / quantecon {seconds / qe_seconds:.2f})"
         except ImportError:
             pass
         print(f"lemke_howson {size}x{size}: {seconds:.4f} s, status {result.status}, "
