@@ -448,14 +448,14 @@ def _grown(table):  # pragma: no cover
 
 
 #: Statuses of :func:`lemke_howson_path`.
-LH_SUCCESS, LH_UNBOUNDED, LH_CAP, LH_AMBIGUOUS, LH_CYCLE = 0, 1, 2, 3, 4
+LH_SUCCESS, LH_UNBOUNDED, LH_CAP, LH_CYCLE = 0, 1, 2, 4
 
 
 @_jit
-def lemke_howson_path(tables, residues, tracked, stop_on_near_tie, basics, nonbasics, row_of,
-                      col_of, slacks, keys, initial_label, m, max_pivots, tol_pivot, tol_ratio,
-                      tol_near, ratios, entering_col, pivot_row_values, entering_res,
-                      pivot_row_res, candidates, out):  # pragma: no cover
+def lemke_howson_path(tables, residues, tracked, basics, nonbasics, row_of, col_of, slacks,
+                      keys, initial_label, m, max_pivots, tol_pivot, tol_ratio, ratios,
+                      entering_col, pivot_row_values, entering_res, pivot_row_res, candidates,
+                      out):  # pragma: no cover
     """Complementary pivoting on two float tableaux, in place (see ``lemke_howson``).
 
     ``tables[s]`` is tableau ``s`` (rows x (cols + 1), last column the right-hand side),
@@ -469,9 +469,7 @@ def lemke_howson_path(tables, residues, tracked, stop_on_near_tie, basics, nonba
     a positive multiple of the integer one): a ratio tie is then decided *exactly* (up to the
     negligible chance that the prime divides a nonzero numerator), by cross-multiplying residues,
     and floating point only orders values that are exactly different. Without it, ties are
-    ratios within ``tol_ratio`` (relative), and ``stop_on_near_tie`` makes the run stop with
-    status :data:`LH_AMBIGUOUS` instead at the first ratio test whose two smallest ratios are
-    within ``tol_near`` (the caller then reruns tracked).
+    ratios within ``tol_ratio`` (relative).
 
     Cycling. Every visited pair of bases is remembered by a 64-bit Zobrist hash (``keys[s,
     label]``); the exact lexicographic path never visits a pair twice, so a repetition means
@@ -539,18 +537,11 @@ def lemke_howson_path(tables, residues, tracked, stop_on_near_tie, basics, nonba
             row = best_row
         else:
             threshold = best + tol_ratio * max(1.0, abs(best))
-            near = best + tol_near * max(1.0, abs(best))
             for c in range(count):
                 i = candidates[c]
                 if ratios[i] <= threshold:
                     candidates[kept] = i
                     kept += 1
-                elif stop_on_near_tie and ratios[i] <= near:
-                    out[0], out[1], out[2] = LH_AMBIGUOUS, pivots, ties
-                    return
-            if stop_on_near_tie and kept > 1:
-                out[0], out[1], out[2] = LH_AMBIGUOUS, pivots, ties
-                return
         count = kept
         if count > 1:
             ties += 1

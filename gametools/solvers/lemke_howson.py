@@ -328,8 +328,7 @@ _KEYS_SEED = 20240611
 
 def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, m: int,
                        max_pivots: int, tol_pivot: float, tol_ratio: float, *,
-                       residues: tuple[np.ndarray, np.ndarray] | None = None,
-                       stop_on_near_tie: bool = False, tol_near: float = 1e-9
+                       residues: tuple[np.ndarray, np.ndarray] | None = None
                        ) -> tuple[int, int]:
     """:func:`_complementary_pivoting` for float tableaux, in the compiled kernel.
 
@@ -354,9 +353,9 @@ def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, 
         # column-major flat views: updates land in the tableaux themselves
         (first.table.reshape(-1, order="F"), second.table.reshape(-1, order="F")),
         (residues[0].reshape(-1, order="F"), residues[1].reshape(-1, order="F")),
-        tracked, stop_on_near_tie, (first.basic, second.basic),
+        tracked, (first.basic, second.basic),
         (first.nonbasic, second.nonbasic), row_of, col_of, (first.slacks, second.slacks), keys,
-        initial_label, m, max_pivots, tol_pivot, tol_ratio, tol_near, np.empty(size),
+        initial_label, m, max_pivots, tol_pivot, tol_ratio, np.empty(size),
         np.empty(size), np.empty(size), np.empty(size, dtype=np.int64),
         np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), out)
     for side, tableau in enumerate(tableaux):
@@ -578,10 +577,9 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
 _STAGES = ("float", "float+modular", "integer")
 
 _KERNEL_STATUS: dict[int, Status] = {0: "success", 1: "failed", 2: "max_iterations",
-                                     3: "failed", 4: "failed"}
+                                     4: "failed"}
 _KERNEL_MESSAGE = {
     1: "unbounded ray: no positive pivot-column entry (numerical failure)",
-    3: "near tie in floating point",
     4: "a basis repeated: floating-point ties sent the path around a cycle",
 }
 
