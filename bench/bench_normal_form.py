@@ -10,8 +10,12 @@ payoffs, sizes 4x4 .. 14x14. For each game: time and number of equilibria of our
 QuantEcon (vertex / support enumeration, Lemke-Howson), pygambit (``enummixed_solve``; rational for integer
 games, floating point for Gaussian ones) if importable. Ratios are peer time / our vertex-enumeration time; "count!=" flags a peer whose number
 of equilibria differs from ours (our set is exact and certified complete). Peers expected to take
-longer than ~30 s at a size are skipped. Then Lemke-Howson on 200x200 and the logit path on
-3 players x 10 actions, if those solvers are available. No timing is asserted anywhere.
+longer than ~30 s at a size are skipped. Then the zero-sum LP against one direct
+``scipy.optimize.linprog`` (HiGHS) call of the textbook maximin program and nashpy's
+``linear_program`` (200x200; 1000x1000 in full mode), Lemke-Howson from label 0 against
+QuantEcon's ``lemke_howson`` on Gaussian and 0..9 integer games (200x200; 500x500 in full mode;
+"ratio" is our time / QuantEcon's, the stages column shows which arithmetic produced the
+certified result), then the earlier Lemke-Howson and logit lines. No timing is asserted.
 """
 
 from __future__ import annotations
@@ -114,6 +118,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     args = parser.parse_args()
     sizes = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12, 14]
+    if args.quick:  # quick mode stays quick: no peer run that takes minutes
+        LIMITS.update({"nashpy support": 6, "nashpy vertex": 6})
     repeat = 1 if args.quick else 3
     peers = _peers()
     warm_a, warm_b = np.array([[3, 3], [2, 5], [0, 6]]), np.array([[3, 2], [2, 6], [3, 1]])
@@ -157,7 +163,82 @@ def main() -> None:
     _other_solvers(args.quick)
 
 
+def _direct_linprog(a: np.ndarray) -> float:
+    """The textbook maximin LP in one direct scipy.optimize.linprog (HiGHS) call."""
+    from scipy.optimize import linprog
+    m, n = a.shape
+    cost = np.zeros(m + 1)
+    cost[-1] = -1.0
+    upper = np.hstack([-a.T, np.ones((n, 1))])
+    equality = np.hstack([np.ones((1, m)), np.zeros((1, 1))])
+    result = linprog(cost, A_ub=upper, b_ub=np.zeros(n), A_eq=equality, b_eq=[1.0],
+                     bounds=[(0.0, None)] * m + [(None, None)], method="highs")
+    return float(result.x[-1])
+
+
+def _zero_sum(quick: bool) -> None:
+    from gametools.solvers.zero_sum import zero_sum_lp
+    print(f"{'zero-sum LP':14} {'size':>9} {'ours s':>8} {'linprog s':>9} {'ratio':>6} "
+          f"{'nashpy s':>8}  certificate")
+    for size in ([200] if quick else [200, 1000]):
+        for kind in ("integer", "gaussian"):
+            rng = np.random.default_rng([11, size])
+            a = rng.integers(-5, 6, size=(size, size)) if kind == "integer" \
+                else rng.standard_normal((size, size))
+            game = NormalFormGame.zero_sum(a)
+            ours, result = _timed(lambda: zero_sum_lp(game), 1 if size > 200 else 3)
+            direct, _ = _timed(lambda: _direct_linprog(a.astype(float)), 1 if size > 200 else 3)
+            nash = float("nan")
+            if size <= 200:
+                try:
+                    import nashpy
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        nash, _ = _timed(lambda: next(iter(
+                            nashpy.Game(a.astype(float)).linear_program())), 1)
+                except (ImportError, AttributeError):
+                    pass
+            cert = "exact" if result.exact else \
+                f"float, regret <= {result.extra['regret_bound']:.1e} (rigorous)"
+            print(f"{kind:14} {size:>4}x{size:<4} {ours:8.3f} {direct:9.3f} "
+                  f"{ours / direct:6.2f} {nash:8.3f}  {cert}")
+    print()
+
+
+def _lemke_howson(quick: bool) -> None:
+    try:
+        from quantecon import game_theory as qe
+    except ImportError:
+        qe = None
+    from gametools.solvers.lemke_howson import lemke_howson
+    print(f"{'Lemke-Howson':14} {'size':>9} {'seed':>4} {'ours s':>8} {'pivots':>7} "
+          f"{'qe s':>8} {'qe piv':>7} {'ratio':>6}  result / QuantEcon")
+    for size in ([200] if quick else [200, 500]):
+        for kind in ("gaussian", "integer"):
+            for seed in range(2 if quick else 3):
+                rng = np.random.default_rng([seed, size])
+                a, b = (rng.integers(0, 10, size=(2, size, size)) if kind == "integer"
+                        else rng.standard_normal(size=(2, size, size)))
+                game = NormalFormGame.from_bimatrix(a, b)
+                ours, result = _timed(lambda: lemke_howson(game, initial_label=0), 1)
+                line = (f"{kind:14} {size:>4}x{size:<4} {seed:>4} {ours:8.3f} "
+                        f"{result.iterations:7d}")
+                stages = "->".join(f"{s}:{p}" for s, p, _ in result.extra.get("attempts", []))
+                what = f"{result.status}{' exact' if result.exact else ''} {stages}"
+                if qe is not None:
+                    qg = qe.NormalFormGame(np.stack([a, b], axis=-1).astype(float))
+                    cap = max(10 * result.iterations, 10_000)
+                    seconds, (_, info) = _timed(lambda: qe.lemke_howson(
+                        qg, init_pivot=0, max_iter=cap, full_output=True), 1)
+                    line += f" {seconds:8.3f} {info.num_iter:7d} {ours / seconds:6.2f}"
+                    what += f" / qe {'converged' if info.converged else 'NOT converged'}"
+                print(f"{line}  {what}")
+    print()
+
+
 def _other_solvers(quick: bool) -> None:
+    _zero_sum(quick)
+    _lemke_howson(quick)
     rng = np.random.default_rng(7)
     try:
         from gametools.solvers.lemke_howson import lemke_howson
@@ -169,7 +250,7 @@ def _other_solvers(quick: bool) -> None:
             from quantecon import game_theory as qe
             qg = qe.NormalFormGame(np.stack([game.payoffs[0], game.payoffs[1]], axis=-1))
             qe_seconds, _ = _timed(lambda: qe.lemke_howson(qg, init_pivot=0), 1)
-            extra = f"  quantecon {qe_seconds:.4f} s (ratio {qe_seconds / seconds:.2f})"
+            extra = f"  quantecon {qe_seconds:.4f} s (ours / quantecon {seconds / qe_seconds:.2f})"
         except ImportError:
             pass
         print(f"lemke_howson {size}x{size}: {seconds:.4f} s, status {result.status}, "

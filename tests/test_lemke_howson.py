@@ -305,3 +305,96 @@ def test_exact_requested_for_float_game_is_rejected():
     game = NormalFormGame.from_bimatrix([[0.5, 1.0]], [[1.0, 0.25]])
     with pytest.raises(GameValidationError, match="exact"):
         lemke_howson(game, exact=True)
+
+
+# --------------------------------------------------------------------------------------------
+# degenerate games: the path never cycles (exact lexicographic ties)
+# --------------------------------------------------------------------------------------------
+
+def _small_integer_game(size: int, high: int, seed: int) -> NormalFormGame:
+    rng = np.random.default_rng([seed, size, high])
+    row, column = rng.integers(0, high + 1, size=(2, size, size))
+    return NormalFormGame.from_bimatrix(row, column)
+
+
+@pytest.mark.parametrize(("size", "high", "seed"), [(30, 3, 2), (30, 1, 6), (40, 9, 3)])
+def test_degenerate_integer_games_certified_from_every_label(size, high, seed):
+    # Payoffs in {0..high} tie everywhere. Floating-point ratio tests with a tolerance cycle on
+    # these games (they did: a basis repeated within a few hundred pivots, found by the kernel's
+    # cycle detection); the exact lexicographic rule cannot cycle (von Stengel 2002, sec. 6).
+    # Truth: exact rational regret 0 on the certified profile.
+    game = _small_integer_game(size, high, seed)
+    handed_over = 0
+    for label in range(2 * size):
+        result = lemke_howson(game, initial_label=label)
+        assert result.status == "success" and result.exact, (label, result.message)
+        assert 0 < result.iterations < lh_module.DEFAULT_MAX_PIVOTS
+        assert result.extra["attempts"][-1] == (result.extra["arithmetic"], result.iterations,
+                                                "certified")
+        handed_over += len(result.extra["attempts"]) > 1
+        assert exact_regret(game, result.equilibria[0].strategies_exact) == 0
+    assert handed_over >= 1  # at least one float run cycled and was handed to exact ties
+
+
+@pytest.mark.parametrize(("size", "high", "seed", "label"),
+                         [(30, 3, 2, 47), (30, 1, 6, 6), (40, 9, 3, 22)])
+def test_exact_tie_decisions_follow_the_integer_lexicographic_path(size, high, seed, label,
+                                                                 monkeypatch):
+    # Fraction-free integer pivoting is the textbook exact lexicographic rule (von Stengel 2002,
+    # sec. 6); the float path with ties decided modulo a prime must take the same path: same
+    # pivot count, same equilibrium.
+    game = _small_integer_game(size, high, seed)
+    monkeypatch.setattr(lh_module, "_STAGES", ("float+modular",))
+    tracked = lemke_howson(game, initial_label=label)
+    monkeypatch.setattr(lh_module, "_STAGES", ("integer",))
+    integer = lemke_howson(game, initial_label=label)
+    assert tracked.status == integer.status == "success"
+    assert tracked.iterations == integer.iterations
+    assert tracked.equilibria[0].strategies_exact == integer.equilibria[0].strategies_exact
+
+
+def test_float_game_with_ties_does_not_cycle():
+    # The same degenerate payoffs given as floats: float ties cycle, the exact path of the
+    # (dyadic rational) float payoffs does not. Truth: regret of the profile below 1e-9.
+    game = _small_integer_game(30, 3, 2)
+    floats = NormalFormGame.from_bimatrix(game.payoffs[0], game.payoffs[1])
+    assert not floats.is_exact
+    result = lemke_howson(floats, initial_label=47)
+    assert result.status == "success" and result.iterations < lh_module.DEFAULT_MAX_PIVOTS
+    assert max_regret(floats, result.equilibria[0].strategies) <= 1e-9
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_wide_range_integer_games_match_quantecon_from_every_label(seed):
+    # Payoffs spread over 10^6 values: no ties, so the Lemke-Howson path is unique and
+    # QuantEcon's lemke_howson (which does not cycle here) must reach the same equilibrium,
+    # which we certify exactly.
+    quantecon = pytest.importorskip("quantecon.game_theory")
+    rng = np.random.default_rng(seed)
+    row, column = rng.integers(0, 10 ** 6, size=(2, 25, 25))
+    game = NormalFormGame.from_bimatrix(row, column)
+    reference = quantecon.NormalFormGame((quantecon.Player(row.astype(float)),
+                                          quantecon.Player(column.T.astype(float))))
+    for label in range(50):
+        result = lemke_howson(game, initial_label=label)
+        assert result.exact
+        expected, info = quantecon.lemke_howson(reference, init_pivot=label, full_output=True)
+        assert info.converged and info.num_iter == result.iterations
+        for ours, theirs in zip(result.equilibria[0].strategies, expected):
+            np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+def test_all_labels_on_a_degenerate_game_give_exact_payoffs():
+    # Truth: each player's expected payoff x^T M y computed in Fractions from the certified
+    # strategies, with negative payoffs so the internal shift to positive entries must be undone.
+    rng = np.random.default_rng(12)
+    row, column = rng.integers(-4, 3, size=(2, 25, 25))
+    game = NormalFormGame.from_bimatrix(row, column)
+    result = lemke_howson_all(game)
+    assert result.status == "success" and result.exact and result.equilibria
+    for equilibrium in result.equilibria:
+        x, y = equilibrium.strategies_exact
+        expected = tuple(sum(x[i] * int(matrix[i, j]) * y[j] for i in range(25) for j in range(25))
+                         for matrix in (row, column))
+        assert tuple(equilibrium.payoffs_exact) == expected
+        assert exact_regret(game, equilibrium.strategies_exact) == 0

@@ -293,3 +293,35 @@ def test_larger_game_is_vectorised():
             others = list(profile)
             others[i] = slice(None)
             assert payoffs[(i, *profile)] >= payoffs[(i, *others)].max()
+
+
+def test_float_certificate_is_a_rigorous_upper_bound_on_the_exact_duality_gap():
+    # Truth: the duality gap max_i (A y)_i - min_j (x^T A)_j of the returned floats, computed in
+    # exact rational arithmetic (every float is a rational); it bounds both regrets.
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((30, 40))
+    result = zero_sum_lp(NormalFormGame.zero_sum(matrix))
+    assert not result.exact
+    x, y = result.equilibria[0].strategies
+    xs = [Fraction(float(v)) for v in x]
+    ys = [Fraction(float(v)) for v in y]
+    exact_a = [[Fraction(float(v)) for v in row] for row in matrix]
+    sx, sy = sum(xs), sum(ys)
+    conceded = max(sum(a * b for a, b in zip(row, ys)) for row in exact_a) / sy
+    guaranteed = min(sum(exact_a[i][j] * xs[i] for i in range(30)) for j in range(40)) / sx
+    gap = conceded - guaranteed
+    bound = result.extra["regret_bound"]
+    assert 0 <= gap <= Fraction(bound) and bound < 1e-8
+    assert result.equilibria[0].regret == bound
+
+
+def test_large_integer_game_exact_when_supports_are_small():
+    # A 60x60 integer game with a saddle point planted at (0, 0): its value is exactly A[0, 0]
+    # (a pure saddle point: row 0's minimum equals column 0's maximum).
+    rng = np.random.default_rng(5)
+    matrix = rng.integers(-5, 6, size=(60, 60))
+    matrix[0, :] = np.maximum(matrix[0, :], 6)
+    matrix[:, 0] = np.minimum(matrix[:, 0], 6)
+    matrix[0, 0] = 6
+    result = zero_sum_lp(NormalFormGame.zero_sum(matrix))
+    assert result.exact and result.extra["value_exact"] == 6

@@ -15,23 +15,52 @@ Lemke-Howson kernel only pivots in floating point; the caller certifies its fina
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - exercised only without numba
-    numba = None  # type: ignore[assignment]
-
-NUMBA_AVAILABLE = numba is not None
+#: Whether numba is installed. It is imported only when a kernel first runs (importing it costs
+#: a good part of a second, which a command that needs no kernel should not pay).
+NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
 
 #: Prime for the nonsingularity proof (residues below 2^31, products below 2^62).
 _PRIME = 2_147_483_647
+#: The same prime, for callers that prepare residues.
+PRIME = _PRIME
+
+
+#: Python functions of the kernels, by name, in definition order (callees first).
+_SOURCES: dict[str, Callable[..., Any]] = {}
+
+
+class _Lazy:
+    """Stand-in for a kernel until numba is imported: the first call compiles every kernel
+    (``numba.njit(cache=True)``, so later processes load them from the on-disk cache) and
+    rebinds the module's names to the compiled dispatchers, which kernels calling each other
+    then see as globals."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, *args: Any) -> Any:
+        _compile_all()
+        return globals()[self.name](*args)
+
+
+def _compile_all() -> None:
+    numba = importlib.import_module("numba")
+    names = globals()
+    for name, function in _SOURCES.items():
+        if isinstance(names[name], _Lazy):
+            names[name] = numba.njit(cache=True, nogil=True)(function)
 
 
 def _jit(function):  # type: ignore[no-untyped-def]
-    if numba is None:  # pragma: no cover
-        return function
-    return numba.njit(cache=True, nogil=True)(function)
+    _SOURCES[function.__name__] = function
+    return _Lazy(function.__name__)
 
 
 @_jit
@@ -378,60 +407,145 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
 
 
 @_jit
-def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initial_label,
-                        m, max_pivots, tol_pivot, tol_ratio, ratios, entering_col,
-                        pivot_row_values, out):  # pragma: no cover
+def _inverse_mod(value):  # pragma: no cover
+    """Inverse of ``value`` (in ``1.._PRIME-1``) modulo the prime, by Fermat's little theorem."""
+    result = np.int64(1)
+    base = np.int64(value)
+    exponent = _PRIME - 2
+    while exponent > 0:
+        if exponent & 1:
+            result = result * base % _PRIME
+        base = base * base % _PRIME
+        exponent >>= 1
+    return result
+
+
+@_jit
+def _remember(table, key):  # pragma: no cover
+    """Insert ``key`` (nonzero) into the open-addressing set ``table[1:]`` (``table[0]`` counts
+    the entries); returns True if it was already there. The caller grows full tables."""
+    size = table.shape[0] - 1
+    slot = (key ^ (key >> 29)) & (size - 1)
+    while True:
+        value = table[1 + slot]
+        if value == 0:
+            table[1 + slot] = key
+            table[0] += 1
+            return False
+        if value == key:
+            return True
+        slot = (slot + 1) & (size - 1)
+
+
+@_jit
+def _grown(table):  # pragma: no cover
+    size = table.shape[0] - 1
+    bigger = np.zeros(2 * size + 1, dtype=np.int64)
+    for slot in range(size):
+        if table[1 + slot] != 0:
+            _remember(bigger, table[1 + slot])
+    return bigger
+
+
+#: Statuses of :func:`lemke_howson_path`.
+LH_SUCCESS, LH_UNBOUNDED, LH_CAP, LH_CYCLE = 0, 1, 2, 4
+
+
+@_jit
+def lemke_howson_path(tables, residues, tracked, basics, nonbasics, row_of, col_of, slacks,
+                      keys, initial_label, m, max_pivots, tol_pivot, tol_ratio, ratios,
+                      entering_col, pivot_row_values, entering_res, pivot_row_res, candidates,
+                      out):  # pragma: no cover
     """Complementary pivoting on two float tableaux, in place (see ``lemke_howson``).
 
     ``tables[s]`` is tableau ``s`` (rows x (cols + 1), last column the right-hand side),
     flattened in column-major order, ``basics``/``nonbasics`` the labels of its basic rows
     and nonbasic columns, ``row_of``/``col_of`` their inverses (-1 when absent), ``slacks`` the
     labels of the initial basis (whose full-tableau columns form the basis inverse used by the
-    lexicographic rule). ``out`` receives ``(status, pivots, ties)`` with status 0 success, 1
-    unbounded ray, 2 pivot cap.
+    lexicographic rule).
+
+    Ties. With ``tracked`` the same tableaux are also kept modulo the prime ``2^31 - 1``
+    (``residues``, same layout; the game's payoffs must then be integers whose float tableau is
+    a positive multiple of the integer one): a ratio tie is then decided *exactly* (up to the
+    negligible chance that the prime divides a nonzero numerator), by cross-multiplying residues,
+    and floating point only orders values that are exactly different. Without it, ties are
+    ratios within ``tol_ratio`` (relative).
+
+    Cycling. Every visited pair of bases is remembered by a 64-bit Zobrist hash (``keys[s,
+    label]``); the exact lexicographic path never visits a pair twice, so a repetition means
+    floating point misled the rule and the run stops with status :data:`LH_CYCLE`.
+
+    ``out`` receives ``(status, pivots, ties)``.
     """
     shapes = np.empty((2, 2), dtype=np.int64)
     shapes[0, 0], shapes[0, 1] = basics[0].shape[0], nonbasics[0].shape[0]
     shapes[1, 0], shapes[1, 1] = basics[1].shape[0], nonbasics[1].shape[0]
+    state = np.int64(0)
+    for s in range(2):
+        for i in range(basics[s].shape[0]):
+            state ^= keys[s, basics[s][i]]
+    seen = np.zeros(1 + 4096, dtype=np.int64)
+    _remember(seen, state | 1)
     side = 0 if initial_label < m else 1
     entering = initial_label
     pivots = 0
     ties = 0
     while pivots < max_pivots:
         table = tables[side]
+        residue = residues[side]
         rows, cols = shapes[side, 0], shapes[side, 1]
         basic, nonbasic = basics[side], nonbasics[side]
         column = col_of[side, entering]
-        # minimum-ratio test
+        rhs = cols * rows
+        start = column * rows
+        # minimum-ratio test: candidates have a positive pivot-column entry
         best = np.inf
         best_row = -1
+        count = 0
+        zero_rhs = -1
         for i in range(rows):
-            value = table[(column) * rows + i]
-            if value > tol_pivot:
-                ratio = table[(cols) * rows + i] / value
+            value = table[start + i]
+            if tracked and residue[start + i] == 0:
+                continue  # exactly zero
+            if value > (0.0 if tracked else tol_pivot):
+                ratio = table[rhs + i] / value
+                if tracked and residue[rhs + i] == 0:
+                    ratio = 0.0
+                    zero_rhs = i
                 ratios[i] = ratio
+                candidates[count] = i
+                count += 1
                 if ratio < best:
                     best, best_row = ratio, i
-            else:
-                ratios[i] = np.inf
         if best_row < 0:
-            out[0], out[1], out[2] = 1, pivots, ties
+            out[0], out[1], out[2] = LH_UNBOUNDED, pivots, ties
             return
-        threshold = best + tol_ratio * max(1.0, abs(best))
-        tied = 0
-        for i in range(rows):
-            if ratios[i] <= threshold:
-                tied += 1
         row = best_row
-        if tied > 1:
+        kept = 0
+        if tracked:
+            if zero_rhs >= 0:
+                best_row = zero_rhs
+            # rows whose ratio equals the best one exactly: rhs_k c_r - rhs_r c_k = 0 (mod p)
+            c_best = residue[start + best_row]
+            r_best = residue[rhs + best_row]
+            for c in range(count):
+                i = candidates[c]
+                cross = (residue[rhs + i] * c_best - r_best * residue[start + i]) % _PRIME
+                if cross == 0:
+                    candidates[kept] = i
+                    kept += 1
+            row = best_row
+        else:
+            threshold = best + tol_ratio * max(1.0, abs(best))
+            for c in range(count):
+                i = candidates[c]
+                if ratios[i] <= threshold:
+                    candidates[kept] = i
+                    kept += 1
+        count = kept
+        if count > 1:
             ties += 1
             # lexicographic rule over the columns of the initial basis (the basis inverse)
-            candidates = np.empty(tied, dtype=np.int64)
-            count = 0
-            for i in range(rows):
-                if ratios[i] <= threshold:
-                    candidates[count] = i
-                    count += 1
             entering_label = nonbasic[column]
             for s in range(slacks[side].shape[0]):
                 label = slacks[side][s]
@@ -440,42 +554,87 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
                 slack_col = col_of[side, label]
                 slack_row = row_of[side, label]
                 smallest = np.inf
+                arg = candidates[0]
                 for c in range(count):
                     i = candidates[c]
                     if slack_col >= 0:
-                        value = table[(slack_col) * rows + i]
+                        value = table[slack_col * rows + i]
+                        if tracked and residue[slack_col * rows + i] == 0:
+                            value = 0.0
                     else:
                         value = 1.0 if i == slack_row else 0.0
-                    value /= table[(column) * rows + i]
+                    value /= table[start + i]
                     ratios[i] = value
-                    smallest = min(smallest, value)
+                    if value < smallest:
+                        smallest, arg = value, i
                 kept = 0
-                for c in range(count):
-                    i = candidates[c]
-                    if ratios[i] <= smallest + tol_ratio:
-                        candidates[kept] = i
-                        kept += 1
+                if tracked:
+                    if slack_col >= 0:
+                        s_arg = residue[slack_col * rows + arg]
+                    else:
+                        s_arg = 1 if arg == slack_row else 0
+                    c_arg = residue[start + arg]
+                    for c in range(count):
+                        i = candidates[c]
+                        if slack_col >= 0:
+                            s_i = residue[slack_col * rows + i]
+                        else:
+                            s_i = 1 if i == slack_row else 0
+                        if (s_i * c_arg - s_arg * residue[start + i]) % _PRIME == 0:
+                            candidates[kept] = i
+                            kept += 1
+                else:
+                    for c in range(count):
+                        i = candidates[c]
+                        if ratios[i] <= smallest + tol_ratio:
+                            candidates[kept] = i
+                            kept += 1
                 count = kept
-                if count == 1:
+                if count <= 1:
                     break
             row = candidates[0]
         # pivot: rows i != row become T_i - T_ic * T_row / p
-        pivot = table[(column) * rows + row]
+        pivot = table[start + row]
         for i in range(rows):
-            entering_col[i] = table[(column) * rows + i]
+            entering_col[i] = table[start + i]
         inverse = 1.0 / pivot
         for j in range(cols + 1):
-            pivot_row_values[j] = table[(j) * rows + row] * inverse
+            pivot_row_values[j] = table[j * rows + row] * inverse
         for j in range(cols + 1):
             factor = pivot_row_values[j]
             if factor != 0.0:
+                base = j * rows
                 for i in range(rows):
-                    table[(j) * rows + i] -= entering_col[i] * factor
+                    table[base + i] -= entering_col[i] * factor
         for j in range(cols + 1):
-            table[(j) * rows + row] = pivot_row_values[j]
+            table[j * rows + row] = pivot_row_values[j]
         for i in range(rows):
-            table[(column) * rows + i] = -entering_col[i] * inverse
-        table[(column) * rows + row] = inverse
+            table[start + i] = -entering_col[i] * inverse
+        table[start + row] = inverse
+        if tracked:
+            # the same pivot modulo the prime (all residues in 0..p-1; products below 2^62)
+            inverse_res = _inverse_mod(residue[start + row])
+            for i in range(rows):
+                entering_res[i] = residue[start + i]
+            for j in range(cols + 1):
+                pivot_row_res[j] = residue[j * rows + row] * inverse_res % _PRIME
+            for j in range(cols + 1):
+                factor_res = pivot_row_res[j]
+                if factor_res != 0:
+                    base = j * rows
+                    for i in range(rows):
+                        # Mersenne reduction of the product (below 2^62) by two folds
+                        product = entering_res[i] * factor_res
+                        product = (product & _PRIME) + (product >> 31)
+                        product = (product & _PRIME) + (product >> 31)
+                        product = product - _PRIME if product >= _PRIME else product
+                        value_res = residue[base + i] - product
+                        residue[base + i] = value_res + _PRIME if value_res < 0 else value_res
+            for j in range(cols + 1):
+                residue[j * rows + row] = pivot_row_res[j]
+            for i in range(rows):
+                residue[start + i] = (_PRIME - entering_res[i] * inverse_res % _PRIME) % _PRIME
+            residue[start + row] = inverse_res
         entering_label = nonbasic[column]
         leaving_label = basic[row]
         basic[row], nonbasic[column] = entering_label, leaving_label
@@ -483,7 +642,13 @@ def lemke_howson_pivots(tables, basics, nonbasics, row_of, col_of, slacks, initi
         row_of[side, leaving_label], col_of[side, leaving_label] = -1, column
         pivots += 1
         if leaving_label == initial_label:
-            out[0], out[1], out[2] = 0, pivots, ties
+            out[0], out[1], out[2] = LH_SUCCESS, pivots, ties
+            return
+        state ^= keys[side, entering_label] ^ keys[side, leaving_label]
+        if 2 * seen[0] >= seen.shape[0] - 1:
+            seen = _grown(seen)
+        if _remember(seen, state | 1):
+            out[0], out[1], out[2] = LH_CYCLE, pivots, ties
             return
         entering, side = leaving_label, 1 - side
-    out[0], out[1], out[2] = 2, pivots, ties
+    out[0], out[1], out[2] = LH_CAP, pivots, ties

@@ -23,12 +23,17 @@ the ratio ``rhs / pivot column`` are broken by comparing the rows of the current
 classical perturbation ``rhs = (1 + eps, 1 + eps^2, ...)``; it makes every basis nondegenerate,
 so the path never cycles on a degenerate game (von Stengel 2002, section 6).
 
-Arithmetic. Integer and rational games pivot in exact integer arithmetic (fraction-free
-"integer pivoting", as in Bareiss elimination) when small; larger ones pivot in floating point
-and then rebuild the final basis exactly in integers and certify the result with rational
-arithmetic, falling back to integer pivoting if the certificate fails. Float games pivot in
-floating point with an in-place BLAS rank-one update per pivot, rebuild the final basis by a
-linear solve and are certified by their (float) maximum regret.
+Arithmetic. Small integer and rational games pivot in exact integer arithmetic (fraction-free
+"integer pivoting", as in Bareiss elimination). Larger ones pivot in floating point in a compiled
+kernel: first with ratio ties within a float tolerance; float noise can then miss or invent a
+tie, which breaks the lexicographic rule and can make the path cycle (it does on most random
+30x30 games with payoffs in 0..3), so every visited pair of bases is hashed and a repeated one
+stops the run. The path is then followed again with the tableaux also kept modulo a prime, so
+every tie is decided exactly (the exact lexicographic path, which cannot cycle); integer
+pivoting is the last resort. Whatever path ends, its final basis is rebuilt and certified in
+rational arithmetic on the supports only. Float games pivot in floating point, are certified by
+their (float) maximum regret, and use the same exactly decided ties (their float payoffs are
+dyadic rationals) when float ties send the path around a cycle.
 
 References
 ----------
@@ -66,7 +71,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy.linalg.blas import dger
 
 from gametools.errors import GameValidationError
 from gametools.model import NormalFormGame
@@ -278,6 +282,8 @@ class _Tableau:
             table[row, column] = self.denominator
             self.denominator = pivot
         else:
+            from scipy.linalg.blas import dger  # only the NumPy route (no numba) pivots here
+
             pivot_row = table[row] / pivot
             for block, columns in self.blocks:
                 # in place on each Fortran-contiguous column block (see _BLAS_BLOCK)
@@ -315,13 +321,21 @@ def _complementary_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: 
     return "max_iterations", pivots
 
 
+#: Fixed Zobrist keys of (tableau, label) for the kernel's cycle detection (any fixed random
+#: 64-bit values do; a seed keeps runs reproducible).
+_KEYS_SEED = 20240611
+
+
 def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, m: int,
-                       max_pivots: int, tol_pivot: float, tol_ratio: float
-                       ) -> tuple[Status, int]:
+                       max_pivots: int, tol_pivot: float, tol_ratio: float, *,
+                       residues: tuple[np.ndarray, np.ndarray] | None = None
+                       ) -> tuple[int, int]:
     """:func:`_complementary_pivoting` for float tableaux, in the compiled kernel.
 
-    Same pivoting rules and tolerances (the path and the pivot count are the same); the
-    tableaux's state is updated in place, so the final basis is read as usual.
+    Same pivoting rules; with ``residues`` (the tableaux modulo the kernel's prime, column-major
+    like the float ones) ties are decided exactly. The tableaux's state is updated in place, so
+    the final basis is read as usual. Returns the kernel's status code
+    (``_kernels.LH_SUCCESS`` ...) and the number of pivots.
     """
     first, second = tableaux
     total = len(first.row_of)
@@ -329,21 +343,26 @@ def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, 
     col_of = np.array([first.col_of, second.col_of], dtype=np.int64)
     size = max(first.table.shape[0], second.table.shape[0], first.table.shape[1],
                second.table.shape[1]) + 1
+    keys = np.random.default_rng(_KEYS_SEED).integers(
+        np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=(2, total), dtype=np.int64)
+    tracked = residues is not None
+    if residues is None:
+        residues = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
     out = np.zeros(3, dtype=np.int64)
-    _kernels.lemke_howson_pivots(
+    _kernels.lemke_howson_path(
         # column-major flat views: updates land in the tableaux themselves
         (first.table.reshape(-1, order="F"), second.table.reshape(-1, order="F")),
-        (first.basic, second.basic),
-        (first.nonbasic, second.nonbasic), row_of, col_of, (first.slacks, second.slacks),
-        initial_label, m, max_pivots, tol_pivot, tol_ratio, np.empty(size), np.empty(size),
-        np.empty(size), out)
+        (residues[0].reshape(-1, order="F"), residues[1].reshape(-1, order="F")),
+        tracked, (first.basic, second.basic),
+        (first.nonbasic, second.nonbasic), row_of, col_of, (first.slacks, second.slacks), keys,
+        initial_label, m, max_pivots, tol_pivot, tol_ratio, np.empty(size),
+        np.empty(size), np.empty(size), np.empty(size, dtype=np.int64),
+        np.empty(size, dtype=np.int64), np.empty(size, dtype=np.int64), out)
     for side, tableau in enumerate(tableaux):
         tableau.row_of = row_of[side].tolist()
         tableau.col_of = col_of[side].tolist()
-    assert len(first.row_of) == total
     first.ties, second.ties = int(out[2]), 0
-    status: Status = ("success", "failed", "max_iterations")[int(out[0])]  # type: ignore[assignment]
-    return status, int(out[1])
+    return int(out[0]), int(out[1])
 
 
 def _basis_supports(tableaux: tuple[_Tableau, _Tableau], m: int, n: int
@@ -396,51 +415,88 @@ def _float_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     return best
 
 
+def _integer_block(exact: np.ndarray) -> tuple[np.ndarray, int]:
+    """``scale * block`` as an integer object array, ``scale`` the lcm of the denominators."""
+    flat = exact.ravel().tolist()
+    denominators = {v.denominator for v in flat}
+    ints = np.empty(len(flat), dtype=object)
+    if denominators == {1}:
+        ints[:] = [v.numerator for v in flat]
+        return ints.reshape(exact.shape), 1
+    scale = math.lcm(*denominators) if flat else 1
+    ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
+    return ints.reshape(exact.shape), scale
+
+
+def _indifferent_strategy(block: np.ndarray) -> list[Fraction] | None:
+    """Exact ``z`` with ``sum z = 1`` and ``block @ z`` constant (``block``: tight rows x
+    support, integers); None if that system has no unique solution."""
+    rows, cols = block.shape
+    system = np.empty((rows + 1, cols + 1), dtype=object)
+    system[:rows, :cols] = block
+    system[:rows, cols] = -1
+    system[rows, :cols] = 1
+    system[rows, cols] = 0
+    rhs = np.zeros(rows + 1, dtype=object)
+    rhs[rows] = 1
+    solution = _solve_integer_system(system, rhs)
+    return None if solution is None else solution[:cols]
+
+
 def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau],
-                       row_ints: np.ndarray, column_ints: np.ndarray,
-                       scales: tuple[tuple[int, int], tuple[int, int]]) -> Equilibrium | None:
+                       small: tuple[np.ndarray, np.ndarray] | None = None) -> Equilibrium | None:
     """Rebuild the final basis in exact arithmetic and certify it; None if it is no equilibrium.
 
-    ``row_ints``/``column_ints`` are the positive integer matrices ``scale * M - shift``.
+    Only the payoff entries the certificate needs are made exact: the supports' columns of the
+    row player's matrix and rows of the column player's (``(m + n) k`` entries for supports of
+    size ``k``, not ``2 m n``). On each support the strategy is the exact solution of the
+    indifference system on the basis's tight actions; it is then checked to be a probability
+    vector to which every action of the other player is weakly worse than the support's value,
+    exactly in integers (each player's block scaled by the lcm of its denominators, which keeps
+    the comparison).
     """
-    m, n = row_ints.shape
+    assert game.payoffs_exact is not None
+    m, n = game.num_actions
     x_support, tight_columns, y_support, tight_rows = _basis_supports(tableaux, m, n)
-    x_part = _solve_integer_system(column_ints[np.ix_(x_support, tight_columns)].T,
-                                   np.ones(len(x_support), dtype=object))
-    y_part = _solve_integer_system(row_ints[np.ix_(tight_rows, y_support)],
-                                   np.ones(len(y_support), dtype=object))
-    if x_part is None or y_part is None or not x_part or not y_part:
+    if not len(x_support) or not len(y_support):
         return None
-    if min(x_part) < 0 or min(y_part) < 0:
+    shifts = (Fraction(0), Fraction(0))
+    if small is not None:
+        # int64 matrices shifted to entries >= 1 (see _small_integers): shift back at the end
+        row_block, row_scale = small[0][:, y_support].astype(object), 1
+        column_block, column_scale = small[1][x_support, :].astype(object), 1
+        shifts = (Fraction(int(game.payoffs[0].min()) - 1),
+                  Fraction(int(game.payoffs[1].min()) - 1))
+    else:
+        row_block, row_scale = _integer_block(game.payoffs_exact[0][:, y_support])  # (m, |S_y|)
+        column_block, column_scale = _integer_block(game.payoffs_exact[1][x_support, :])
+    y_part = _indifferent_strategy(row_block[tight_rows])
+    x_part = _indifferent_strategy(column_block[:, tight_columns].T)
+    if x_part is None or y_part is None or min(x_part) < 0 or min(y_part) < 0:
+        return None
+    x_den = math.lcm(*(v.denominator for v in x_part))
+    y_den = math.lcm(*(v.denominator for v in y_part))
+    p = np.array([int(v * x_den) for v in x_part], dtype=object)
+    q = np.array([int(v * y_den) for v in y_part], dtype=object)
+    row_values = row_block.dot(q)          # y_den * scale * (A y), every row action
+    column_values = p.dot(column_block)    # x_den * scale * (x^T B), every column action
+    row_value = max(row_values)
+    column_value = max(column_values)
+    # every action the strategy plays is a best response (exactly)
+    if any(v != row_value for v in row_values[x_support][p != 0]) or \
+            any(v != column_value for v in column_values[y_support][q != 0]):
         return None
     x = [Fraction(0)] * m
     y = [Fraction(0)] * n
-    for i, v in zip(x_support, x_part):
-        x[int(i)] = v
-    for j, v in zip(y_support, y_part):
-        y[int(j)] = v
-    x_total, y_total = sum(x), sum(y)
-    if x_total <= 0 or y_total <= 0:
-        return None
-    x = [v / x_total for v in x]
-    y = [v / y_total for v in y]
-    # certify on integers: x = p / D, y = q / E
-    x_den = math.lcm(*(v.denominator for v in x))
-    y_den = math.lcm(*(v.denominator for v in y))
-    p = np.array([int(v * x_den) for v in x], dtype=object)
-    q = np.array([int(v * y_den) for v in y], dtype=object)
-    row_values = row_ints.dot(q)          # (m,) = D_y * (A' y)
-    column_values = p.dot(column_ints)    # (n,) = D_x * (x^T B')
-    row_value = int(p.dot(row_values))    # D_x * D_y * x^T A' y
-    column_value = int(column_values.dot(q))
-    if max(row_values) * x_den != row_value or max(column_values) * y_den != column_value:
-        return None
-    (row_scale, row_shift), (column_scale, column_shift) = scales
-    payoffs_exact = (
-        (Fraction(row_value, x_den * y_den) + row_shift) / row_scale,
-        (Fraction(column_value, x_den * y_den) + column_shift) / column_scale,
-    )
-    floats = (np.array([float(v) for v in x]), np.array([float(v) for v in y]))
+    for i, v in zip(x_support.tolist(), x_part):
+        x[i] = v
+    for j, v in zip(y_support.tolist(), y_part):
+        y[j] = v
+    payoffs_exact = (Fraction(int(row_value), y_den * row_scale) + shifts[0],
+                     Fraction(int(column_value), x_den * column_scale) + shifts[1])
+    floats = (np.zeros(m), np.zeros(n))
+    floats[0][x_support] = [float(v) for v in x_part]
+    floats[1][y_support] = [float(v) for v in y_part]
     payoffs = np.array([float(v) for v in payoffs_exact])
     for array in (*floats, payoffs):
         array.flags.writeable = False
@@ -517,60 +573,186 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
     return _run(game, initial_label, cap, exact, tol_pivot, tol_ratio)
 
 
+#: Arithmetic stages tried in turn for exact games larger than :data:`EXACT_PIVOTING_SIZE`.
+_STAGES = ("float", "float+modular", "integer")
+
+_KERNEL_STATUS: dict[int, Status] = {0: "success", 1: "failed", 2: "max_iterations",
+                                     4: "failed"}
+_KERNEL_MESSAGE = {
+    1: "unbounded ray: no positive pivot-column entry (numerical failure)",
+    4: "a basis repeated: floating-point ties sent the path around a cycle",
+}
+
+
+def _small_integers(game: NormalFormGame) -> tuple[np.ndarray, np.ndarray] | None:
+    """The payoff matrices as int64 arrays shifted to entries >= 1 (as :func:`_integer_matrix`
+    with scale 1), when every payoff is an integer of magnitude below 2^52; else None."""
+    assert game.payoffs_exact is not None
+    if float(np.abs(game.payoffs).max()) >= 2.0 ** 52 or \
+            any(v.denominator != 1 for v in game.payoffs_exact.ravel().tolist()):
+        return None
+    # every float payoff equals its exact integer value (below 2^53)
+    ints = game.payoffs.astype(np.int64)
+    return ints[0] - ints[0].min() + 1, ints[1] - ints[1].min() + 1
+
+
+def _tracked_tableaux(game: NormalFormGame, integers: tuple[np.ndarray, np.ndarray] | None,
+                      small: tuple[np.ndarray, np.ndarray] | None
+                      ) -> tuple[tuple[_Tableau, _Tableau], tuple[np.ndarray, np.ndarray]]:
+    """Float tableaux proportional to the positive integer matrices, and their residues
+    modulo the kernel's prime (column-major, ones appended), for the tracked kernel."""
+    assert game.payoffs_exact is not None
+    if small is not None:
+        row, column = small
+        largest = (float(row.max()), float(column.max()))
+        floats = (row / largest[0], column / largest[1])
+        modular = (row % _kernels.PRIME, column % _kernels.PRIME)
+    else:
+        row, column = integers if integers is not None else (
+            _integer_matrix(game.payoffs_exact[0])[0], _integer_matrix(game.payoffs_exact[1])[0])
+        floats_list, modular_list = [], []
+        for ints in (row, column):
+            flat = ints.ravel().tolist()
+            top = max(flat)
+            floats_list.append(np.array([v / top for v in flat]).reshape(ints.shape))
+            modular_list.append(np.array([v % _kernels.PRIME for v in flat],
+                                         dtype=np.int64).reshape(ints.shape))
+        floats = (floats_list[0], floats_list[1])
+        modular = (modular_list[0], modular_list[1])
+    residues = []
+    for matrix in (modular[1].T, modular[0]):   # P's tableau holds B^T, Q's holds A
+        rows, cols = matrix.shape
+        table = np.empty((rows, cols + 1), dtype=np.int64, order="F")
+        table[:, :cols] = matrix
+        table[:, cols] = 1
+        residues.append(table)
+    return _build_tableaux(*floats, exact=False), (residues[0], residues[1])
+
+
 def _run(game: NormalFormGame, initial_label: int, cap: int, exact: bool | None,
-         tol_pivot: float, tol_ratio: float) -> SolverResult:
+         tol_pivot: float, tol_ratio: float, cache: dict[str, Any] | None = None
+         ) -> SolverResult:
     m, n = game.num_actions
     want_exact = game.is_exact if exact is None else bool(exact)
     if want_exact and not game.is_exact:
         raise GameValidationError("payoffs", "exact=True needs exact (integer or rational) payoffs")
-    integers: tuple[np.ndarray, np.ndarray] | None = None
-    scales = ((1, 0), (1, 0))
-    if want_exact:
-        assert game.payoffs_exact is not None
-        row_ints, row_scale, row_shift = _integer_matrix(game.payoffs_exact[0])
-        column_ints, column_scale, column_shift = _integer_matrix(game.payoffs_exact[1])
-        integers = (row_ints, column_ints)
-        scales = ((row_scale, row_shift), (column_scale, column_shift))
-    row_float, column_float = _float_matrix(game.payoffs[0]), _float_matrix(game.payoffs[1])
+    if not want_exact:
+        return _run_float(game, initial_label, cap, tol_pivot, tol_ratio)
+    return _run_exact(game, initial_label, cap, tol_pivot, tol_ratio, {} if cache is None else cache)
 
-    arithmetic = "integer" if integers is not None and m + n <= EXACT_PIVOTING_SIZE else "float"
-    message = ""
-    while True:
-        if arithmetic == "integer":
-            assert integers is not None
-            tableaux = _build_tableaux(*integers, exact=True)
+
+def _run_float(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: float,
+               tol_ratio: float) -> SolverResult:
+    """Float payoffs: float pivoting, ties within ``tol_ratio``; certified by float regret."""
+    m, n = game.num_actions
+    row_float, column_float = _float_matrix(game.payoffs[0]), _float_matrix(game.payoffs[1])
+    tableaux = _build_tableaux(row_float, column_float, exact=False)
+    if _kernels.NUMBA_AVAILABLE:
+        code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot, tol_ratio)
+        status, message = _KERNEL_STATUS[code], _KERNEL_MESSAGE.get(code, "")
+    else:
+        status, pivots = _complementary_pivoting(tableaux, initial_label, m, cap, tol_pivot,
+                                                 tol_ratio)
+        message = _KERNEL_MESSAGE[1] if status == "failed" else ""
+    arithmetic = "float"
+    if status == "failed" and message == _KERNEL_MESSAGE[4]:
+        # float ties led around a cycle: every float is a dyadic rational, so follow the exact
+        # lexicographic path of the given (float) payoffs with exactly decided ties
+        exact_game = NormalFormGame(np.vectorize(Fraction, otypes=[object])(game.payoffs))
+        tableaux, residues = _tracked_tableaux(exact_game, None, _small_integers(exact_game))
+        code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot, tol_ratio,
+                                          residues=residues)
+        status, message = _KERNEL_STATUS[code], _KERNEL_MESSAGE.get(code, "")
+        arithmetic = "float+modular"
+    ties = tableaux[0].ties + tableaux[1].ties
+    extra: dict[str, Any] = {"initial_label": initial_label, "arithmetic": arithmetic,
+                             "ratio_ties": ties}
+    if status != "success":
+        if status == "max_iterations":
+            message = f"pivot cap {cap} reached"
+        return SolverResult((), "lemke_howson", status, False, False, None, pivots, message,
+                            extra=extra)
+    equilibrium = _float_equilibrium(game, tableaux, row_float, column_float)
+    if ties:
+        message = "ratio ties met (float tolerance): the game may be degenerate"
+    return SolverResult((equilibrium,), "lemke_howson", "success", False, False, None, pivots,
+                        message, extra=extra)
+
+
+def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: float,
+               tol_ratio: float, cache: dict[str, Any]) -> SolverResult:
+    """Exact payoffs: the exact lexicographic path, by the cheapest arithmetic that follows it.
+
+    1. float pivoting, ties within ``tol_ratio`` broken lexicographically (nondegenerate paths,
+       and most degenerate ones, finish here);
+    2. float pivoting with exact tie decisions from the same tableaux kept modulo a prime
+       (the exact lexicographic rule, up to a chance of about 1e-9 per tie test that the prime
+       divides a nonzero number, which the certificate below would catch);
+    3. fraction-free integer pivoting (always exact; first for small games).
+
+    Each stage's final basis is certified exactly (:func:`_exact_equilibrium`), so a result is
+    an equilibrium whatever path found it; a stage that stops early (unbounded ray, repeated
+    basis, failed certificate) hands over to the next one. The
+    pivot cap applies to each stage; ``iterations`` counts the pivots of the path that
+    produced the result, ``extra["attempts"]`` every stage's ``(arithmetic, pivots, outcome)``.
+    ``cache`` keeps the game's int64 payoffs (``"small"``) across the runs of one call of
+    :func:`lemke_howson_all`; a single run computes them only when stage 2 needs them.
+    """
+    assert game.payoffs_exact is not None
+    m, n = game.num_actions
+    stages = ["integer"] if m + n <= EXACT_PIVOTING_SIZE or not _kernels.NUMBA_AVAILABLE \
+        else list(_STAGES)
+    attempts: list[tuple[str, int, str]] = []
+    integers: tuple[np.ndarray, np.ndarray] | None = None
+    status: Status = "failed"
+    pivots, ties, message = 0, 0, ""
+    for arithmetic in stages:
+        if arithmetic == "float":
+            tableaux = _build_tableaux(_float_matrix(game.payoffs[0]),
+                                       _float_matrix(game.payoffs[1]), exact=False)
+            code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot,
+                                              tol_ratio)
+        elif arithmetic == "float+modular":
+            if "small" not in cache:
+                cache["small"] = _small_integers(game)
+            tableaux, residues = _tracked_tableaux(game, integers, cache["small"])
+            code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot,
+                                              tol_ratio, residues=residues)
         else:
-            tableaux = _build_tableaux(row_float, column_float, exact=False)
-        pivoting = _compiled_pivoting if arithmetic == "float" and _kernels.NUMBA_AVAILABLE \
-            else _complementary_pivoting
-        status, pivots = pivoting(tableaux, initial_label, m, cap, tol_pivot, tol_ratio)
+            if integers is None:
+                integers = (_integer_matrix(game.payoffs_exact[0])[0],
+                            _integer_matrix(game.payoffs_exact[1])[0])
+            tableaux = _build_tableaux(*integers, exact=True)
+            integer_status, pivots = _complementary_pivoting(
+                tableaux, initial_label, m, cap, tol_pivot, tol_ratio)
+            code = {"success": 0, "failed": 1, "max_iterations": 2}[integer_status]
         ties = tableaux[0].ties + tableaux[1].ties
-        extra = {"initial_label": initial_label, "arithmetic": arithmetic, "ratio_ties": ties}
+        status = _KERNEL_STATUS[code]
+        if status == "max_iterations":
+            attempts.append((arithmetic, pivots, "pivot cap"))
+            message = f"pivot cap {cap} reached"
+            if arithmetic != "float" or not ties:
+                break  # the exact path itself is at least this long
+            continue  # a float tie may have led astray: the exact rule may end sooner
         if status != "success":
-            message = (f"pivot cap {cap} reached" if status == "max_iterations"
-                       else "unbounded ray: no positive pivot-column entry (numerical failure)")
-            if status == "failed" and integers is not None and arithmetic == "float":
-                arithmetic = "integer"
-                continue
-            return SolverResult((), "lemke_howson", status, False, False, None, pivots, message,
-                                extra=extra)
-        degenerate = True if ties and arithmetic == "integer" else None
-        if integers is None:
-            equilibrium = _float_equilibrium(game, tableaux, row_float, column_float)
-            if ties:
-                message = "ratio ties met (float tolerance): the game may be degenerate"
-            return SolverResult((equilibrium,), "lemke_howson", "success", False, False,
-                                degenerate, pivots, message, extra=extra)
-        certified = _exact_equilibrium(game, tableaux, *integers, scales)
-        if certified is None and arithmetic == "float":
-            # float pivoting strayed from the exact lexicographic path: redo it exactly
-            arithmetic = "integer"
+            attempts.append((arithmetic, pivots, _KERNEL_MESSAGE[code]))
+            message = _KERNEL_MESSAGE[code]
             continue
-        if certified is None:  # pragma: no cover - integer pivoting is exact
-            return SolverResult((), "lemke_howson", "failed", False, False, degenerate, pivots,
-                                "exact certification failed", extra=extra)
+        certified = _exact_equilibrium(game, tableaux, cache.get("small"))
+        if certified is None:
+            attempts.append((arithmetic, pivots, "final basis failed the exact certificate"))
+            status, message = "failed", "exact certification failed"
+            continue
+        attempts.append((arithmetic, pivots, "certified"))
+        degenerate = True if ties and arithmetic != "float" else None
+        extra = {"initial_label": initial_label, "arithmetic": arithmetic, "ratio_ties": ties,
+                 "attempts": attempts}
         return SolverResult((certified,), "lemke_howson", "success", False, True, degenerate,
-                            pivots, message, extra=extra)
+                            pivots, "", extra=extra)
+    extra = {"initial_label": initial_label, "arithmetic": attempts[-1][0], "ratio_ties": ties,
+             "attempts": attempts}
+    return SolverResult((), "lemke_howson", status, False, False, None, pivots, message,
+                        extra=extra)
 
 
 def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | None = None,
@@ -607,10 +789,13 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     found: list[Equilibrium] = []
     label_equilibrium: list[int] = []
     total_pivots, ties, all_exact = 0, 0, True
+    cache: dict[str, Any] = {}
+    if game.is_exact and exact is not False:
+        cache["small"] = _small_integers(game)  # once for all m + n runs
     status: Status = "success"
     degenerate: bool | None = None
     for label in range(m + n):
-        result = _run(game, label, cap, exact, tol_pivot, tol_ratio)
+        result = _run(game, label, cap, exact, tol_pivot, tol_ratio, cache)
         total_pivots += result.iterations
         ties += int(result.extra.get("ratio_ties", 0))
         if result.degenerate:

@@ -13,10 +13,14 @@ and the column player's minimax strategy solves
 
 By von Neumann's minimax theorem (LP duality) ``max_x min_y x^T A y = min_y max_x x^T A y``:
 the optimal ``v`` and ``w`` coincide and equal the *value* of the game, and every pair of optimal
-strategies is a Nash equilibrium. Both programs are solved with HiGHS
-(``scipy.optimize.linprog(method="highs")``). For exact (integer or rational) games the supports
-found by the LP are re-solved in exact rational arithmetic and, when the rational solution passes
-the optimality certificate, the equilibrium is returned exactly.
+strategies is a Nash equilibrium. The two programs are dual to each other, so one call of HiGHS
+(``scipy.optimize.linprog(method="highs")``) on the payoffs shifted into ``[1, 2]`` gives both
+strategies (the primal solution and the constraint marginals). For exact (integer or rational)
+games with supports of at most :data:`EXACT_SUPPORT_LIMIT` actions, the supports are re-solved in
+exact rational arithmetic (only the support rows and columns of ``A`` are made exact) and, when
+the rational solution passes the optimality certificate, the equilibrium is returned exactly.
+Otherwise the float strategies come with a rigorous upper bound on their duality gap (hence on
+each player's regret), computed in floating point with its rounding errors bounded.
 
 References
 ----------
@@ -34,7 +38,7 @@ Examples
 >>> [[str(p) for p in x] for x in result.equilibria[0].strategies_exact]
 [['1/3', '1/3', '1/3'], ['1/3', '1/3', '1/3']]
 >>> value, x, y = matrix_game_value([[1, -1], [-1, 1]])
->>> round(value, 9), x.round(6).tolist()
+>>> abs(round(value, 9)), x.round(6).tolist()
 (0.0, [0.5, 0.5])
 """
 
@@ -51,7 +55,7 @@ from gametools.errors import GametoolsError, GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
 from gametools.solvers.lemke_howson import _solve_integer_system
-from gametools.solvers.result import Equilibrium, SolverResult, max_regret
+from gametools.solvers.result import Equilibrium, SolverResult
 
 __all__ = ["LinearProgramError", "matrix_game_value", "zero_sum_lp"]
 
@@ -60,24 +64,60 @@ class LinearProgramError(GametoolsError, RuntimeError):
     """HiGHS did not solve a matrix game's linear program (should not happen: it is feasible)."""
 
 
-def _row_player_lp(matrix: np.ndarray) -> tuple[float, np.ndarray]:
-    """Maximin strategy of the row player of ``matrix`` (m, n) and its guaranteed value."""
-    m, n = matrix.shape
-    cost = np.zeros(m + 1)
-    cost[-1] = -1.0  # maximise v
-    upper = np.hstack([-matrix.T, np.ones((n, 1))])  # v - (x^T A)_j <= 0
-    equality = np.hstack([np.ones((1, m)), np.zeros((1, 1))])
-    bounds = [(0.0, None)] * m + [(None, None)]
-    result = linprog(cost, A_ub=upper, b_ub=np.zeros(n), A_eq=equality, b_eq=[1.0],
-                     bounds=bounds, method="highs")
+def _matrix_lp(scaled: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Value and optimal strategies of ``scaled`` (entries in ``[1, 2]``) from *one* LP.
+
+    ``min 1^T u  s.t.  scaled^T u >= 1, u >= 0`` has value ``1 / v`` and ``x = v u``; its dual
+    ``max 1^T w  s.t.  scaled w <= 1, w >= 0`` (HiGHS's constraint marginals) gives ``y = v w``.
+    """
+    m, n = scaled.shape
+    result = linprog(np.ones(m), A_ub=-scaled.T, b_ub=-np.ones(n), bounds=(0.0, None),
+                     method="highs")
     if result.status != 0:
-        raise LinearProgramError(f"HiGHS failed on the maximin program: {result.message}")
-    x = np.clip(result.x[:m], 0.0, None)
-    return float(result.x[-1]), x / x.sum()
+        raise LinearProgramError(f"HiGHS failed on the matrix game's program: {result.message}")
+    x = np.clip(result.x, 0.0, None)
+    y = np.clip(-np.asarray(result.ineqlin.marginals, dtype=float), 0.0, None)
+    if not x.sum() > 0 or not y.sum() > 0:  # pragma: no cover - HiGHS returns a basic solution
+        raise LinearProgramError("HiGHS returned a zero primal or dual solution")
+    return 1.0 / float(result.x.sum()), x / x.sum(), y / y.sum()
+
+
+def _rigorous_gap(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
+    """Upper bound, valid despite rounding, on ``max_i (A y)_i - min_j (x^T A)_j``.
+
+    The strategies are the rational points ``x / sum(x)`` and ``y / sum(y)`` of the given
+    floats. Each inner product of length ``k`` and each sum is computed in float64 with error at
+    most ``gamma_k = k u / (1 - k u)`` times the sum of absolute terms (Higham, *Accuracy and
+    Stability of Numerical Algorithms*, 2nd ed., sec. 3.1); the bounds are widened by these
+    terms and inflated once more for the rounding of the bound itself. The gap bounds both
+    players' regrets (each is at most the gap). For an exact game whose payoffs are not floats,
+    each entry's rounding (at most ``u |A_ij|``) is included too.
+    """
+    unit = 2.0 ** -53
+    m, n = matrix.shape
+    gamma_m = (m + 2) * unit / (1 - (m + 2) * unit)
+    gamma_n = (n + 2) * unit / (1 - (n + 2) * unit)
+    absolute = np.abs(matrix)
+    row_values = matrix @ y                          # n-term products
+    # (+ unit: an exact game's payoffs may differ from their float images by that much)
+    row_error = (gamma_n + unit) * (absolute @ np.abs(y))
+    column_values = x @ matrix                       # m-term products
+    column_error = (gamma_m + unit) * (np.abs(x) @ absolute)
+    y_sum, x_sum = float(y.sum()), float(x.sum())
+    y_low = y_sum * (1 - gamma_n)
+    x_low = x_sum * (1 - gamma_m)
+    upper = float(np.max(row_values + row_error))
+    lower = float(np.min(column_values - column_error))
+    # divide by the normalising sums, rounding the quotient bounds outward
+    upper = upper / y_low if upper >= 0 else upper / (y_sum * (1 + gamma_n))
+    lower = lower / (x_sum * (1 + gamma_m)) if lower >= 0 else lower / x_low
+    return max(0.0, (upper - lower) * (1 + 4 * unit) + 1e-300)
 
 
 def matrix_game_value(payoffs: Any) -> tuple[float, np.ndarray, np.ndarray]:
     """Value and optimal strategies of the zero-sum matrix game ``A`` (row player maximises).
+
+    One linear program (and its dual) is solved by HiGHS.
 
     Parameters
     ----------
@@ -87,32 +127,40 @@ def matrix_game_value(payoffs: Any) -> tuple[float, np.ndarray, np.ndarray]:
     Returns
     -------
     value : float
-        ``max_x min_y x^T A y`` (from the row player's program).
+        ``max_x min_y x^T A y`` (from the LP's optimum).
     x : ndarray, shape (m,)
         A maximin strategy of the row player.
     y : ndarray, shape (n,)
-        A minimax strategy of the column player (solved from its own program).
+        A minimax strategy of the column player (the LP's dual solution).
     """
     matrix = np.asarray(payoffs, dtype=float)
     if matrix.ndim != 2 or min(matrix.shape) < 1 or not np.all(np.isfinite(matrix)):
         raise GameValidationError("payoffs", "must be a finite matrix of shape (m, n)", None,
                                   matrix.shape)
-    # rescaling into [0, 1] keeps HiGHS's tolerances meaningful for any payoff unit
+    # rescaling into [1, 2] keeps HiGHS's tolerances meaningful for any payoff unit and makes
+    # the value positive
     low, high = float(matrix.min()), float(matrix.max())
     spread = high - low if high > low else 1.0
-    scaled = (matrix - low) / spread
-    value, x = _row_player_lp(scaled)
-    negative_value, y = _row_player_lp(-scaled.T)  # the column player maximises -A^T
-    del negative_value
-    return value * spread + low, x, y
+    value, x, y = _matrix_lp(1.0 + (matrix - low) / spread)
+    return (value - 1.0) * spread + low, x, y
 
 
-def _fraction_matrix_to_ints(exact: np.ndarray) -> np.ndarray:
-    flat = exact.ravel().tolist()
-    scale = math.lcm(*{v.denominator for v in flat})
-    ints = np.empty(len(flat), dtype=object)
-    ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
-    return ints.reshape(exact.shape)
+#: Exact certification is attempted only when both optimal supports have at most this many
+#: actions (exact elimination on the supports costs their size cubed in big integers); larger
+#: solutions keep the rigorous float bound.
+EXACT_SUPPORT_LIMIT = 40
+
+
+def _fraction_blocks_to_ints(*blocks: np.ndarray) -> tuple[list[np.ndarray], int]:
+    """The blocks times one common scale (lcm of all denominators), as integer object arrays."""
+    flats = [block.ravel().tolist() for block in blocks]
+    scale = math.lcm(*{v.denominator for flat in flats for v in flat})
+    out = []
+    for block, flat in zip(blocks, flats):
+        ints = np.empty(len(flat), dtype=object)
+        ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
+        out.append(ints.reshape(block.shape))
+    return out, scale
 
 
 def _exact_strategy(matrix: np.ndarray, own_support: np.ndarray,
@@ -138,50 +186,71 @@ def _exact_strategy(matrix: np.ndarray, own_support: np.ndarray,
 
 def _exact_equilibrium(game: NormalFormGame, x: np.ndarray, y: np.ndarray, tol: float
                        ) -> tuple[Equilibrium, Fraction] | None:
-    """Re-solve the LP's supports in rationals and certify optimality exactly."""
+    """Re-solve the LP's supports in rationals and certify optimality exactly.
+
+    Only the support rows and columns of ``A`` are made exact (``(m + n) k`` entries); None when
+    a support exceeds :data:`EXACT_SUPPORT_LIMIT` or the rational solution does not certify.
+    """
     assert game.payoffs_exact is not None
-    matrix = _fraction_matrix_to_ints(game.payoffs_exact[0])  # positive multiple of A
-    m, n = matrix.shape
+    m, n = game.num_actions
     x_support = np.flatnonzero(x > tol)
     y_support = np.flatnonzero(y > tol)
+    if max(len(x_support), len(y_support)) > EXACT_SUPPORT_LIMIT:
+        return None
     # binding constraints (a superset of the other player's support) pin down a vertex solution
     # even when the supports have different sizes
     payoffs = game.payoffs[0]
     slack = tol * game.payoff_range()
-    row_values = payoffs @ y
-    column_values = x @ payoffs
+    row_values = payoffs[:, y_support] @ y[y_support]
+    column_values = x[x_support] @ payoffs[x_support]
     binding_rows = np.flatnonzero(row_values >= row_values.max() - slack)
     binding_columns = np.flatnonzero(column_values <= column_values.min() + slack)
-    column = _exact_strategy(matrix, y_support, binding_rows)
-    row = _exact_strategy(matrix.T, x_support, binding_columns)
+    (rows_block, columns_block), scale = _fraction_blocks_to_ints(
+        game.payoffs_exact[0][x_support, :], game.payoffs_exact[0][:, y_support])
+    column = _exact_strategy(columns_block, np.arange(len(y_support)), binding_rows)
+    row = _exact_strategy(rows_block.T, np.arange(len(x_support)), binding_columns)
     if column is None or row is None:
         return None
     y_part, _ = column
     x_part, _ = row
     if min(x_part) < 0 or min(y_part) < 0:
         return None
-    x_exact = [Fraction(0)] * m
-    y_exact = [Fraction(0)] * n
-    for i, v in zip(x_support, x_part):
-        x_exact[int(i)] = v
-    for j, v in zip(y_support, y_part):
-        y_exact[int(j)] = v
+    x_den = math.lcm(*(v.denominator for v in x_part))
+    y_den = math.lcm(*(v.denominator for v in y_part))
+    p = np.array([int(v * x_den) for v in x_part], dtype=object)
+    q = np.array([int(v * y_den) for v in y_part], dtype=object)
     # certificate: min_j (x^T A)_j >= max_i (A y)_i  <=>  both strategies optimal
-    a_exact = game.payoffs_exact[0]
-    x_object = np.array(x_exact, dtype=object)
-    y_object = np.array(y_exact, dtype=object)
-    guaranteed = min(x_object.dot(a_exact))
-    conceded = max(a_exact.dot(y_object))
+    guaranteed = Fraction(int(min(p.dot(rows_block))), x_den * scale)
+    conceded = Fraction(int(max(columns_block.dot(q))), y_den * scale)
     if guaranteed != conceded:
         return None
-    value = Fraction(guaranteed)
+    value = guaranteed
+    x_exact = [Fraction(0)] * m
+    y_exact = [Fraction(0)] * n
+    for i, v in zip(x_support.tolist(), x_part):
+        x_exact[i] = v
+    for j, v in zip(y_support.tolist(), y_part):
+        y_exact[j] = v
     floats = (np.array([float(v) for v in x_exact]), np.array([float(v) for v in y_exact]))
-    payoffs = np.array([float(value), -float(value)])
-    for array in (*floats, payoffs):
+    payoffs_float = np.array([float(value), -float(value)])
+    for array in (*floats, payoffs_float):
         array.flags.writeable = False
-    equilibrium = Equilibrium(floats, payoffs, 0.0, (tuple(x_exact), tuple(y_exact)),
+    equilibrium = Equilibrium(floats, payoffs_float, 0.0, (tuple(x_exact), tuple(y_exact)),
                               (value, -value))
     return equilibrium, value
+
+
+def _is_zero_sum(game: NormalFormGame, tol: float) -> bool:
+    """Zero-sum check; exact games with integer payoffs below 2^52 are checked in int64."""
+    if not game.is_exact:
+        return game.is_zero_sum(tol=tol * game.payoff_range())
+    assert game.payoffs_exact is not None
+    if float(np.abs(game.payoffs).max()) < 2.0 ** 52 and \
+            all(v.denominator == 1 for v in game.payoffs_exact.ravel().tolist()):
+        # every float payoff equals its integer value exactly
+        ints = game.payoffs.astype(np.int64)
+        return not np.any(ints[0] + ints[1])
+    return game.is_zero_sum()
 
 
 def zero_sum_lp(game: Any, *, tol: float = 1e-9, exact: bool | None = None) -> SolverResult:
@@ -220,9 +289,7 @@ def zero_sum_lp(game: Any, *, tol: float = 1e-9, exact: bool | None = None) -> S
         raise GameValidationError("payoffs", "zero_sum_lp needs a two-player game", None,
                                   game.num_players)
     sums = game.payoffs.sum(axis=0)
-    zero_sum = game.is_zero_sum() if game.is_exact else \
-        game.is_zero_sum(tol=tol * game.payoff_range())
-    if not zero_sum:
+    if not _is_zero_sum(game, tol):
         worst = tuple(int(i) for i in np.unravel_index(int(np.abs(sums).argmax()), sums.shape))
         raise GameValidationError(
             "payoffs", "zero_sum_lp needs a zero-sum game (payoffs[0] + payoffs[1] == 0 at every "
@@ -248,8 +315,12 @@ def zero_sum_lp(game: Any, *, tol: float = 1e-9, exact: bool | None = None) -> S
         array.flags.writeable = False
     payoffs = game.expected_payoffs((x, y))
     payoffs.flags.writeable = False
-    equilibrium = Equilibrium((x, y), payoffs, max_regret(game, (x, y)))
-    message = "float solution (rational re-solve of the supports did not certify)" \
-        if want_exact else ""
+    bound = _rigorous_gap(game.payoffs[0], x, y)
+    extra["regret_bound"] = bound
+    equilibrium = Equilibrium((x, y), payoffs, bound)
+    message = ("float solution; regret at most the rigorous bound extra['regret_bound'] = "
+               f"{bound:.3g} (rounding accounted for)")
+    if want_exact:
+        message += "; the rational re-solve of the supports did not certify (or was too large)"
     return SolverResult((equilibrium,), "lp", "success", False, False, None, 0, message,
                         extra=extra)
