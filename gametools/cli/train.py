@@ -16,7 +16,8 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("train", help="train MARL agents and measure exploitability")
     parser.add_argument("scenario", help="scenario name (see `gametools games`)")
     parser.add_argument("--algo", required=True,
-                        choices=("maddpg", "mappo", "qmix", "iql", "ippo", "central"))
+                        choices=("maddpg", "mappo", "ippo", "maa2c", "qmix", "vdn", "iql",
+                                 "central"))
     add_param_flag(parser)
     parser.add_argument("--set", action="append", default=[], metavar="K=V",
                         help="algorithm config field, e.g. learning_rate=1e-3 (repeatable)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
+from gametools.marl.common import homogeneous
 from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
 __all__ = ["LearnerConfig", "Learner", "ReplayLearner"]
@@ -44,6 +45,10 @@ class LearnerConfig:
     max_episode_steps : int or None
         Truncate episodes of non-terminating games after this many steps (default: the
         environment's, ``ceil(10 / (1 - discount))``).
+    share_parameters : bool or None
+        One network for all agents, each agent's one-hot id appended to its input (EPyMARL's
+        default). ``None`` (default): shared exactly when the agents are homogeneous (equal
+        observation sizes and action spaces); ``True`` refuses heterogeneous agents.
     gamma : float or None
         The learner's discount in its returns, targets and advantages (default: the game's).
         Exploitability is always measured with the game's own discount: ``gamma = 0.99`` on an
@@ -57,6 +62,7 @@ class LearnerConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     learning_rate: float = 5e-4
     max_episode_steps: int | None = None
+    share_parameters: bool | None = None
     gamma: float | None = None
 
     def __post_init__(self) -> None:
@@ -113,8 +119,10 @@ def _parse_text(name: str, text: str, current: Any) -> Any:
             return tuple(int(part) for part in text.replace("(", "").replace(")", "")
                          .split(",") if part.strip())
         if current is None:  # optional int or float fields: the text decides
-            if text.lower() == "none":
+            if text.lower() in ("none", "auto"):
                 return None
+            if text.lower() in ("true", "false"):
+                return text.lower() == "true"
             number = float(text)
             return int(number) if number.is_integer() and "." not in text and "e" not in \
                 text.lower() else number
@@ -155,6 +163,15 @@ class Learner(abc.ABC):
         self.config = config
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(int(seed))
+
+    def shares_parameters(self, input_sizes: Sequence[Hashable],
+                          output_sizes: Sequence[Hashable]) -> bool:
+        """Whether networks with these per-agent sizes are shared (``config.share_parameters``,
+        resolved for homogeneous agents when ``None``)."""
+        choice = self.config.share_parameters
+        if choice is None:
+            return len(input_sizes) > 1 and homogeneous(input_sizes, output_sizes)
+        return bool(choice)
 
     @property
     def discount(self) -> float:

@@ -51,9 +51,11 @@ __all__ = ["ALGORITHMS", "TrainResult", "CheckpointError", "train", "make_config
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "mappo": ("gametools.marl.mappo", "MAPPO"),
     "ippo": ("gametools.marl.mappo", "IPPO"),
+    "maa2c": ("gametools.marl.mappo", "MAA2C"),
     "maddpg": ("gametools.marl.maddpg", "MADDPG"),
     "qmix": ("gametools.marl.qlearning", "QMIX"),
     "iql": ("gametools.marl.qlearning", "IQL"),
+    "vdn": ("gametools.marl.qlearning", "VDN"),
     "central": ("gametools.marl.central", "CentralPPO"),
 }
 
