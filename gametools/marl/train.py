@@ -40,6 +40,8 @@ from gametools.exploitability import ExploitabilityResult, nash_conv
 from gametools.marl.correlated import CorrelatedGap, cce_gap
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
+from gametools.marl.parallel_env import (EnvironmentSource, ParallelVectorEnv, is_environment_spec,
+                                         resolve_environment)
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile, validate_profile
 from gametools.scenarios import Scenario, get_scenario
@@ -170,9 +172,9 @@ class TrainResult:
     seed: int
     config: LearnerConfig
     profile: Profile | None
-    exploitability: ExploitabilityResult | CorrelatedGap
+    exploitability: ExploitabilityResult | CorrelatedGap | None
     metrics: tuple[dict[str, Any], ...]
-    game: MarkovGame
+    game: MarkovGame | None
     out: Path | None
     steps: int
     wall_time: float
@@ -264,31 +266,65 @@ def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
 # the driver
 # ------------------------------------------------------------------------------------------
 
+def _is_parallel_env_factory(target: Any) -> bool:
+    """A PettingZoo ParallelEnv class, a module with ``parallel_env``, or an EnvironmentSource."""
+    if isinstance(target, EnvironmentSource):
+        return True
+    if hasattr(target, "parallel_env") and callable(target.parallel_env):
+        return True
+    try:
+        from pettingzoo import ParallelEnv
+    except ImportError:
+        return False
+    return isinstance(target, type) and issubclass(target, ParallelEnv)
+
+
 def _resolve_game(game_or_scenario: Any, params: Mapping[str, Any]
-                  ) -> tuple[MarkovGame, Scenario | None, dict[str, Any]]:
+                  ) -> tuple[MarkovGame | None, Scenario | None, dict[str, Any],
+                             EnvironmentSource | None]:
+    """(game, scenario, resolved params, outside environment) of what :func:`train` was given."""
     scenario = None
     resolved: dict[str, Any] = {}
-    if isinstance(game_or_scenario, str):
-        game_or_scenario = get_scenario(game_or_scenario)
-    if isinstance(game_or_scenario, Scenario):
-        scenario = game_or_scenario
+    target = game_or_scenario
+    if isinstance(target, (str, os.PathLike)):
+        text = os.fspath(target)
+        path = Path(text)
+        if path.suffix.lower() in (".npz", ".nfg") or path.is_file():
+            if params:
+                raise InvalidArgumentError("params apply to scenarios and environments, not to "
+                                           "game files")
+            from gametools.formats import read_game
+            target = read_game(path)
+        elif is_environment_spec(text):
+            return None, None, dict(params), resolve_environment(text, params)
+        else:
+            target = get_scenario(text)
+    if _is_parallel_env_factory(target) or (callable(target) and not isinstance(
+            target, (Scenario, MarkovGame, NormalFormGame, type))):
+        return None, None, dict(params), resolve_environment(target, params)
+    if isinstance(target, Scenario):
+        scenario = target
         resolved = scenario.resolve(**params)
         game = scenario.builder(**resolved)
     else:
         if params:
-            raise InvalidArgumentError("params apply to scenarios, not to game objects")
-        game = game_or_scenario
+            raise InvalidArgumentError("params apply to scenarios and environments, not to game "
+                                       "objects")
+        game = target
     if isinstance(game, NormalFormGame):
         game = game.to_markov_game()
     if not isinstance(game, MarkovGame):
-        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame or scenario, got "
-                                   f"{type(game).__name__}")
-    return game, scenario, resolved
+        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame, game file, scenario "
+                                   f"or PettingZoo ParallelEnv factory, got {type(game).__name__}")
+    return game, scenario, resolved, None
 
 
-def _make_env(game: MarkovGame, scenario: Scenario | None, resolved: Mapping[str, Any],
-              learner_type: type[Learner], config: LearnerConfig, seed: int,
-              device: str) -> VectorEnv:
+def _make_env(game: MarkovGame | None, scenario: Scenario | None, resolved: Mapping[str, Any],
+              source: EnvironmentSource | None, learner_type: type[Learner],
+              config: LearnerConfig, seed: int, device: str) -> VectorEnv:
+    if source is not None:
+        return ParallelVectorEnv(source, num_envs=config.num_envs, seed=seed, device=device)
+    assert game is not None
     if learner_type.supports_continuous and scenario is not None and scenario.simulator:
         return scenario.simulator(num_envs=config.num_envs, seed=seed, device=device,
                                   **resolved)
@@ -317,8 +353,13 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
 
     Parameters
     ----------
-    game_or_scenario : MarkovGame, NormalFormGame, Scenario or str
-        A scenario name is looked up with :func:`gametools.scenarios.get_scenario`.
+    game_or_scenario : MarkovGame, NormalFormGame, Scenario, str, or a PettingZoo environment
+        A string is a game file (``.npz``, ``.nfg``), an import path of an environment
+        (``"pettingzoo:mpe2.simple_spread_v3"``, ``"package.module:factory"``) or a scenario
+        name (:func:`gametools.scenarios.get_scenario`). An environment is a PettingZoo
+        ``ParallelEnv`` factory, class, or module with ``parallel_env``, or an
+        :class:`~gametools.marl.parallel_env.EnvironmentSource`; it has no tabular game, so the
+        run reports returns and no NashConv (``exploitability`` is ``None``).
     config : LearnerConfig, optional
         The algorithm's config (its type selects the algorithm); defaults when absent.
     algorithm : str, optional
@@ -326,7 +367,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     seed : int
         Seeds the environment and the learner (same seed, same metrics).
     params : mapping, optional
-        Scenario parameters.
+        Scenario parameters, or the environment factory's keyword arguments.
     out : path, optional
         Output folder for metrics, checkpoints, ``game.npz``, ``policy.npz``, ``result.json``.
     resume : bool
@@ -360,15 +401,17 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                                    f"got {type(config).__name__}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidArgumentError("device 'cuda' requested but torch sees no CUDA GPU")
-    game, scenario, resolved = _resolve_game(game_or_scenario, dict(params or {}))
-    env = RecordEpisodes(_make_env(game, scenario, resolved, learner_type, config, seed, device))
+    game, scenario, resolved, source = _resolve_game(game_or_scenario, dict(params or {}))
+    env = RecordEpisodes(_make_env(game, scenario, resolved, source, learner_type, config, seed,
+                                   device))
     learner = learner_type(env, config, seed=seed)
     env.reset(seed=seed)
 
     folder = None if out is None else Path(out)
     checkpoint = None if folder is None else folder / "checkpoint.pt"
     identity = {"algorithm": algorithm, "seed": int(seed), "config": config.to_dict(),
-                "game": _fingerprint(game)}
+                "game": _fingerprint(game) if game is not None else
+                source.fingerprint() if source is not None else ""}
     steps, rows, elapsed = 0, [], 0.0
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -385,17 +428,23 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         elif checkpoint is not None and checkpoint.exists() and not resume:
             checkpoint.unlink()  # a fresh run must not be resumed from an older one later
 
-    def measure() -> ExploitabilityResult | CorrelatedGap:
+    def measure() -> ExploitabilityResult | CorrelatedGap | None:
+        if game is None:  # an outside environment: no tabular game to measure on
+            return None
         if learner.correlated:
             return cce_gap(game, learner.joint_policy())
         return nash_conv(game, tabular_profile(learner, game, scenario, resolved))
 
-    def evaluate() -> ExploitabilityResult | CorrelatedGap:
+    def evaluate() -> ExploitabilityResult | CorrelatedGap | None:
         report = measure()
         returns = env.pop_returns()
         row: dict[str, Any] = {"step": steps, "wall_time": round(elapsed + time.perf_counter()
                                                                  - started, 3)}
         row.update({f"return_{i}": float(r) for i, r in enumerate(returns)})
+        if report is None:
+            row["kind"] = "none"
+            rows.append(row)
+            return report
         if isinstance(report, CorrelatedGap):
             row["cce_gap"] = report.gap
         else:
@@ -432,7 +481,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         steps += consumed
         if bar is not None:
             bar.update(consumed)
-            label = "cce_gap" if learner.correlated else "nash_conv"
+            label = next((c for c in ("cce_gap", "nash_conv", "return_0") if c in rows[-1]),
+                         "step")
             bar.set_postfix({label: f"{rows[-1][label]:.3g}"})
         if steps >= next_eval and steps < config.total_steps:
             evaluate()
@@ -446,23 +496,31 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     if bar is not None:
         bar.close()
     elapsed += time.perf_counter() - started
-    joint = learner.joint_policy() if learner.correlated else None
-    marginals_defined = all(len(np.unique(row)) == game.num_states for row in game.observations)
-    profile = None if joint is not None and not marginals_defined else \
-        tabular_profile(learner, game, scenario, resolved)
+    joint = learner.joint_policy() if learner.correlated and game is not None else None
+    profile = None
+    if game is not None and (joint is None or all(len(np.unique(row)) == game.num_states
+                                                  for row in game.observations)):
+        profile = tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile
         save()
-        save_game(folder / "game.npz", game)
+        if game is not None:
+            save_game(folder / "game.npz", game)
         if profile is not None:
             save_profile(folder / "policy.npz", profile)
-        if joint is not None:
+        if joint is not None and game is not None:
             with atomic_open(folder / "joint_policy.npz", "wb") as handle:
                 np.savez(handle, joint=joint.reshape(game.num_states, *game.num_actions))
         summary = {"algorithm": algorithm, "seed": seed, "config": config.to_dict(),
-                   "steps": steps, "wall_time": elapsed, "exploitability": report.to_dict(),
+                   "steps": steps, "wall_time": elapsed,
+                   "exploitability": None if report is None else report.to_dict(),
                    "scenario": None if scenario is None else scenario.name,
-                   "params": resolved}
+                   "params": resolved if source is None else {k: repr(v) for k, v in
+                                                              resolved.items()}}
+        if source is not None:
+            summary["environment"] = source.name
+            summary["exploitability_note"] = ("an outside environment has no tabular game: no "
+                                              "NashConv is computed")
         if joint is not None:
             summary["policy"] = ("joint_policy.npz holds the correlated joint policy played; "
                                  "policy.npz (fully observed games only) its per-agent "
@@ -470,7 +528,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         if profile is not None:
             if scenario is not None and scenario.summarize is not None:
                 summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
-            summary["equilibrium"] = _compare_with_equilibrium(game, profile)
+            summary["equilibrium"] = _compare_with_equilibrium(game, profile)  # type: ignore[arg-type]
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
         atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
