@@ -237,3 +237,39 @@ def test_parameter_sharing_defaults_to_homogeneous_agents(algorithm: str) -> Non
     assert not getattr(learner, networks(learner)).shared
     with pytest.raises(ValueError, match="parameter sharing needs"):
         learner_class(algorithm)(uneven, make_config(algorithm, share_parameters="true"), seed=0)
+
+
+@pytest.mark.parametrize("algorithm", ["mappo", "qmix", "maddpg"])
+def test_metrics_log_learner_statistics_and_greedy_evaluation(algorithm: str, tmp_path) -> None:
+    budget = dict(BUDGETS[algorithm], total_steps=1024, eval_interval=512, eval_episodes=4)
+    if "learning_starts" in budget:
+        budget["learning_starts"] = 128
+    result = train(team_game(), make_config(algorithm, **budget), algorithm=algorithm, seed=0,
+                   out=tmp_path)
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
+    expected = {"mappo": {"policy_loss", "value_loss", "entropy", "grad_norm", "approx_kl"},
+                "qmix": {"loss", "grad_norm", "epsilon", "q_mean"},
+                "maddpg": {"critic_loss", "actor_loss", "critic_grad_norm",
+                           "actor_grad_norm"}}[algorithm]
+    assert expected <= set(header) and {"eval_return_0", "eval_return_1"} <= set(header)
+    last = result.metrics[-1]
+    assert all(np.isfinite(last[name]) for name in expected)
+    # a greedy one-shot episode pays the team game's entry of the greedy joint action (the
+    # game's payoffs are 10, 4 or 0), and the exact value of that deterministic profile
+    greedy = [int(np.argmax(p[0])) for p in result.profile]
+    payoff = team_game().payoffs[0][tuple(greedy)]
+    assert last["eval_return_0"] == payoff == last["eval_return_1"]
+    if algorithm == "qmix":  # the exploration rate anneals from 1 towards 0.05
+        assert 0.05 <= last["epsilon"] < 1.0
+
+
+def test_tensorboard_is_optional(tmp_path) -> None:
+    config = make_config("mappo", **dict(BUDGETS["mappo"], total_steps=256, eval_interval=128))
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="pip install tensorboard"):
+            train(team_game(), config, algorithm="mappo", out=tmp_path, tensorboard=True)
+        return
+    train(team_game(), config, algorithm="mappo", out=tmp_path, tensorboard=True)
+    assert any((tmp_path / "tensorboard").iterdir())

@@ -32,6 +32,8 @@ def register(commands: Any) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from the checkpoints in --out")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write the metrics as TensorBoard events in OUT/.../tensorboard")
     parser.add_argument("--team-reward", action="store_true",
                         help="declare an outside environment cooperative (every agent receives "
                         "the same reward), as VDN, QMIX and central need")
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         out = Path(args.out) / f"{label}-{args.algo}" / f"seed{seed}"
         result = train(target, config, algorithm=args.algo, seed=seed, params=params, out=out,
                        resume=args.resume, progress=not args.json and sys.stderr.isatty(),
-                       device=args.device)
+                       device=args.device, tensorboard=args.tensorboard)
         report = result.exploitability
         summaries.append({"seed": seed, "out": str(out), "steps": result.steps,
                           "wall_time": result.wall_time,

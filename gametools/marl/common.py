@@ -222,14 +222,17 @@ class ReplayBuffer:
     def add(self, **batch: torch.Tensor) -> None:
         """Append a batch (first axis) of every field."""
         count = next(iter(batch.values())).shape[0]
-        index = (self.position + torch.arange(count)) % self.capacity
+        device = next(iter(self.data.values())).device
+        index = (self.position + torch.arange(count, device=device)) % self.capacity
         for name, values in batch.items():
             self.data[name][index] = values.to(self.data[name].dtype)
         self.position = (self.position + count) % self.capacity
         self.size = min(self.size + count, self.capacity)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        index = torch.randint(0, self.size, (batch_size,), generator=generator)
+        """A minibatch drawn with ``generator`` (on the buffer's device)."""
+        device = next(iter(self.data.values())).device
+        index = torch.randint(0, self.size, (batch_size,), generator=generator, device=device)
         return {name: values[index] for name, values in self.data.items()}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -250,7 +253,8 @@ def sample_categorical(probabilities: torch.Tensor, generator: torch.Generator) 
 
 def gumbel_softmax(logits: torch.Tensor, generator: torch.Generator, *, temperature: float = 1.0,
                    hard: bool = True) -> torch.Tensor:
-    """Straight-through Gumbel-softmax (Jang et al. 2017) with noise from ``generator``."""
+    """Straight-through Gumbel-softmax (Jang et al. 2017) with noise from ``generator``, which
+    must live on ``logits``' device."""
     uniform = torch.rand(logits.shape, generator=generator, device=logits.device)
     gumbel = -torch.log(-torch.log(uniform.clamp(1e-10, 1.0 - 1e-10)))
     soft = torch.softmax((logits + gumbel) / temperature, dim=-1)

@@ -45,6 +45,10 @@ class LearnerConfig:
     max_episode_steps : int or None
         Truncate episodes of non-terminating games after this many steps (default: the
         environment's, ``ceil(10 / (1 - discount))``).
+    eval_episodes : int
+        Deterministic evaluation episodes (greedy actions, a separately seeded environment) run
+        at every evaluation point; their mean undiscounted return is logged as
+        ``eval_return_i`` (0: none).
     share_parameters : bool or None
         One network for all agents, each agent's one-hot id appended to its input (EPyMARL's
         default). ``None`` (default): shared exactly when the agents are homogeneous (equal
@@ -62,6 +66,7 @@ class LearnerConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     learning_rate: float = 5e-4
     max_episode_steps: int | None = None
+    eval_episodes: int = 8
     share_parameters: bool | None = None
     gamma: float | None = None
 
@@ -137,7 +142,10 @@ class Learner(abc.ABC):
 
     Subclasses set ``name`` and ``config_type``, build their modules in ``__init__`` (drawing
     every random number from ``self.generator``) and implement :meth:`iterate` and
-    :meth:`policy`. ``continuous`` says whether they act in ``Box`` action spaces.
+    :meth:`policy`. ``continuous`` says whether they act in ``Box`` action spaces. Random
+    numbers drawn on the environment's device come from ``self.device_generator`` (a generator
+    on that device; ``self.generator`` itself on CPU), so nothing is copied to the host to
+    sample.
     """
 
     name: ClassVar[str]
@@ -163,6 +171,12 @@ class Learner(abc.ABC):
         self.config = config
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(int(seed))
+        # draws made on the environment's device (sampling, exploration, minibatch order) use a
+        # generator on that device; on CPU it is the same generator
+        self.device_generator = self.generator
+        if env.device.type != "cpu":
+            self.device_generator = torch.Generator(device=env.device)
+            self.device_generator.manual_seed(int(seed) + 1)
 
     def shares_parameters(self, input_sizes: Sequence[Hashable],
                           output_sizes: Sequence[Hashable]) -> bool:
@@ -195,6 +209,17 @@ class Learner(abc.ABC):
         ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy).
         """
 
+    @torch.no_grad()
+    def act(self, current: Reset) -> list[torch.Tensor]:
+        """Deterministic actions at ``current``: the most probable action of each agent's
+        policy (discrete), or its deterministic action (continuous)."""
+        actions = []
+        for agent, observations in enumerate(current.observations):
+            output = self.policy(agent, observations)
+            space = self.env.action_spaces[agent]
+            actions.append(output.argmax(dim=1) if isinstance(space, Discrete) else output)
+        return actions
+
     def joint_policy(self) -> Any:
         """A correlated learner's joint policy ``(S, A)`` on its tabular game (others: none)."""
         raise InvalidArgumentError(f"{self.name} plays independent per-agent policies; use "
@@ -213,7 +238,9 @@ class Learner(abc.ABC):
 
     def state_dict(self) -> dict[str, Any]:
         return {"modules": {name: m.state_dict() for name, m in self.modules().items()},
-                "generator": self.generator.get_state(), "extra": self.extra_state()}
+                "generator": self.generator.get_state(),
+                "device_generator": self.device_generator.get_state(),
+                "extra": self.extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         modules = self.modules()
@@ -223,6 +250,8 @@ class Learner(abc.ABC):
         for name, module in modules.items():
             module.load_state_dict(state["modules"][name])
         self.generator.set_state(state["generator"])
+        if self.device_generator is not self.generator and "device_generator" in state:
+            self.device_generator.set_state(state["device_generator"])
         self.load_extra_state(state["extra"])
 
 

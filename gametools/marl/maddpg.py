@@ -107,14 +107,15 @@ class MADDPG(ReplayLearner):
         space = self.spaces[agent]
         if isinstance(space, Discrete):
             if explore:
-                return gumbel_softmax(output, self.generator,
+                return gumbel_softmax(output, self.device_generator,
                                       temperature=self.config.gumbel_temperature)  # type: ignore
             return torch.nn.functional.one_hot(output.argmax(dim=1), space.n).float()
         assert isinstance(space, Box)
         half, middle = (space.high - space.low) / 2, (space.high + space.low) / 2
         action = middle + half * torch.tanh(output)
         if explore:
-            noise = torch.randn(action.shape, generator=self.generator).to(action.device)
+            noise = torch.randn(action.shape, generator=self.device_generator,
+                                device=action.device)
             action = (action + self.config.exploration_noise * half * noise  # type: ignore
                       ).clamp(space.low, space.high)
         return action
@@ -150,7 +151,7 @@ class MADDPG(ReplayLearner):
         if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
             for _ in range(config.updates_per_iteration):
                 statistics.update(self._update(self.buffer.sample(config.batch_size,
-                                                                  self.generator)))
+                                                                  self.device_generator)))
         return statistics
 
     def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -173,7 +174,8 @@ class MADDPG(ReplayLearner):
                                          - target).pow(2).mean()
         self.critic_optimizer.zero_grad()
         critic_loss.backward()
-        nn.utils.clip_grad_norm_(self.critics.parameters(), config.max_grad_norm)
+        critic_grad_norm = nn.utils.clip_grad_norm_(self.critics.parameters(),
+                                                    config.max_grad_norm)
         self.critic_optimizer.step()
 
         actor_loss = torch.zeros(())
@@ -187,9 +189,11 @@ class MADDPG(ReplayLearner):
                     self.actors(i, observations[i]).pow(2).mean()
         self.actor_optimizer.zero_grad()
         actor_loss.backward()
-        nn.utils.clip_grad_norm_(self.actors.parameters(), config.max_grad_norm)
+        actor_grad_norm = nn.utils.clip_grad_norm_(self.actors.parameters(), config.max_grad_norm)
         self.actor_optimizer.step()
         soft_update(self.target_actors, self.actors, config.tau)
         soft_update(self.target_critics, self.critics, config.tau)
         return {"critic_loss": float(critic_loss.detach()),
-                "actor_loss": float(actor_loss.detach())}
+                "actor_loss": float(actor_loss.detach()),
+                "critic_grad_norm": float(critic_grad_norm), "actor_grad_norm":
+                float(actor_grad_norm)}

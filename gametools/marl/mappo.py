@@ -150,7 +150,7 @@ class PPOLearner(Learner):
                                          shared=shared, generator=self.generator)
         self.actor_nets.to(env.device)
         self.critic_nets.to(env.device)
-        self.normalizers = nn.ModuleList(RunningNormalizer() for _ in self.actors)
+        self.normalizers = nn.ModuleList(RunningNormalizer() for _ in self.actors).to(env.device)
         self.optimizer = torch.optim.Adam([*self.actor_nets.parameters(),
                                            *self.critic_nets.parameters()],
                                           lr=config.learning_rate, eps=1e-5)
@@ -219,7 +219,7 @@ class PPOLearner(Learner):
                 for k, actor in enumerate(self.actors):
                     obs, critic_in = actor.observe(current), actor.critic_input(current)
                     probabilities = torch.softmax(self.logits(k, obs), dim=-1)
-                    action = sample_categorical(probabilities.cpu(), self.generator).to(obs.device)
+                    action = sample_categorical(probabilities, self.device_generator)
                     observations[k].append(obs)
                     critic_inputs[k].append(critic_in)
                     actions[k].append(action)
@@ -261,10 +261,14 @@ class PPOLearner(Learner):
         config: PPOConfig = self.config  # type: ignore[assignment]
         size = batches[0]["obs"].shape[0]
         minibatch = max(1, size // config.minibatches)
-        totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0}
+        # summed as tensors and read once at the end: no host synchronisation per minibatch
+        names = ("policy_loss", "value_loss", "entropy", "approx_kl")
+        totals = {name: torch.zeros((), device=self.env.device) for name in names}
+        grad_norm = torch.zeros((), device=self.env.device)
         updates = 0
         for _ in range(config.epochs):
-            order = torch.randperm(size, generator=self.generator)
+            order = torch.randperm(size, generator=self.device_generator,
+                                   device=self.env.device)
             for start in range(0, size, minibatch):
                 index = order[start:start + minibatch]
                 loss = torch.zeros(())
@@ -286,16 +290,23 @@ class PPOLearner(Learner):
                     value_loss = (self.value(k, batch["critic"][index]) - target).pow(2).mean()
                     loss = loss - surrogate.mean() + config.value_coef * value_loss \
                         - config.entropy_coef * entropy
-                    totals["policy_loss"] += float(-surrogate.mean().detach())
-                    totals["value_loss"] += float(value_loss.detach())
-                    totals["entropy"] += float(entropy.detach())
+                    with torch.no_grad():
+                        totals["policy_loss"] += -surrogate.mean()
+                        totals["value_loss"] += value_loss
+                        totals["entropy"] += entropy
+                        # Schulman's estimator of KL(old || new), always >= 0
+                        log_ratio = new_log - batch["log_prob"][index]
+                        totals["approx_kl"] += ((log_ratio.exp() - 1) - log_ratio).mean()
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_([*self.actor_nets.parameters(),
-                                          *self.critic_nets.parameters()], config.max_grad_norm)
+                grad_norm += nn.utils.clip_grad_norm_([*self.actor_nets.parameters(),
+                                                       *self.critic_nets.parameters()],
+                                                      config.max_grad_norm).detach()
                 self.optimizer.step()
                 updates += 1
-        return {k: v / max(1, updates * len(batches)) for k, v in totals.items()}
+        statistics = {k: float(v) / max(1, updates * len(batches)) for k, v in totals.items()}
+        statistics["grad_norm"] = float(grad_norm) / max(1, updates)
+        return statistics
 
 
 @dataclass(frozen=True)

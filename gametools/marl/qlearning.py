@@ -165,25 +165,28 @@ class QLearner(ReplayLearner):
         actions = []
         with torch.no_grad():
             for i, obs in enumerate(current.observations):
-                greedy = self.agents(i, obs).argmax(dim=1).cpu()
-                explore = torch.rand(env.num_envs, generator=self.generator) < epsilon
+                greedy = self.agents(i, obs).argmax(dim=1)
+                explore = torch.rand(env.num_envs, generator=self.device_generator,
+                                     device=env.device) < epsilon
                 random = torch.randint(0, self.num_actions[i], (env.num_envs,),
-                                       generator=self.generator)
-                actions.append(torch.where(explore, random, greedy).to(env.device))
+                                       generator=self.device_generator, device=env.device)
+                actions.append(torch.where(explore, random, greedy))
         step = env.step(actions)
         self.store(current, actions, step)
         statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
         if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
-            losses = [self._update(self.buffer.sample(config.batch_size, self.generator))
-                      for _ in range(config.updates_per_iteration)]
-            statistics["loss"] = sum(losses) / len(losses)
+            updates = [self._update(self.buffer.sample(config.batch_size,
+                                                       self.device_generator))
+                       for _ in range(config.updates_per_iteration)]
+            for name in ("loss", "grad_norm", "q_mean"):
+                statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
         return statistics
 
     def _agent_values(self, agents: AgentNetworks, batch: dict[str, torch.Tensor], prefix: str
                       ) -> list[torch.Tensor]:
         return [agents(i, batch[f"{prefix}{i}"]) for i in range(self.env.num_agents)]
 
-    def _update(self, batch: dict[str, torch.Tensor]) -> float:
+    def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         config: QConfig = self.config  # type: ignore[assignment]
         discount = self.discount
         online_agents: AgentNetworks = self.online[0]  # type: ignore[assignment]
@@ -212,10 +215,11 @@ class QLearner(ReplayLearner):
         loss = torch.nn.functional.mse_loss(predicted, target)
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
         self.optimizer.step()
         soft_update(self.target, self.online, config.target_tau)
-        return float(loss.detach())
+        return {"loss": loss.detach(), "grad_norm": grad_norm.detach(),
+                "q_mean": predicted.detach().mean()}
 
 
 class IQL(QLearner):

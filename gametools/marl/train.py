@@ -63,6 +63,9 @@ ALGORITHMS: dict[str, tuple[str, str]] = {
 
 CHECKPOINT_FORMAT = 1
 
+#: Deterministic evaluation episodes still running after this many steps report no return.
+EVALUATION_STEP_LIMIT = 100_000
+
 
 class CheckpointError(GametoolsError, ValueError):
     """A checkpoint that is corrupt, not a gametools checkpoint, or made for another run."""
@@ -94,9 +97,13 @@ class RecordEpisodes(VectorEnv):
         for name in ("num_agents", "num_envs", "device", "observation_sizes", "state_size",
                      "action_spaces", "discount"):
             setattr(self, name, getattr(env, name))
-        self._running = torch.zeros(env.num_envs, env.num_agents, dtype=torch.float64)
-        self._sum = torch.zeros(env.num_agents, dtype=torch.float64)
-        self._count = 0
+        # kept on the environment's device and updated without branching on tensor values: no
+        # host copy or synchronisation per step (the totals are read at evaluation points)
+        device = env.device
+        self._running = torch.zeros(env.num_envs, env.num_agents, dtype=torch.float64,
+                                    device=device)
+        self._sum = torch.zeros(env.num_agents, dtype=torch.float64, device=device)
+        self._count = torch.zeros((), dtype=torch.int64, device=device)
 
     @property
     def cooperative(self) -> bool:
@@ -111,31 +118,31 @@ class RecordEpisodes(VectorEnv):
 
     def step(self, actions: Sequence[torch.Tensor]) -> Step:
         step = self.inner.step(actions)
-        self._running += step.rewards.double().cpu()
-        done = (step.terminated | step.truncated).cpu()
-        if bool(done.any()):
-            self._sum += self._running[done].sum(0)
-            self._count += int(done.sum())
-            self._running[done] = 0.0
+        self._running += step.rewards.double()
+        done = (step.terminated | step.truncated)[:, None]
+        self._sum += torch.where(done, self._running, 0.0).sum(0)
+        self._count += done.sum()
+        self._running.masked_fill_(done, 0.0)
         return step
 
     def pop_returns(self) -> np.ndarray:
         """Mean return per agent of the episodes finished since the last call (nan if none)."""
-        mean = (self._sum / self._count).numpy() if self._count else \
-            np.full(self.num_agents, np.nan)
+        count = int(self._count)
+        mean = (self._sum / count).cpu().numpy() if count else np.full(self.num_agents, np.nan)
         self._sum.zero_()
-        self._count = 0
+        self._count.zero_()
         return mean
 
     def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict(), "running": self._running.clone(),
-                "sum": self._sum.clone(), "count": torch.tensor(self._count)}
+        return {"inner": self.inner.state_dict(), "running": self._running.cpu().clone(),
+                "sum": self._sum.cpu().clone(), "count": self._count.cpu().clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.inner.load_state_dict(state["inner"])
-        self._running = state["running"].clone()
-        self._sum = state["sum"].clone()
-        self._count = int(state["count"])
+        device = self.device
+        self._running = state["running"].to(device).clone()
+        self._sum = state["sum"].to(device).clone()
+        self._count = torch.as_tensor(state["count"]).to(device).clone()
 
 
 # ------------------------------------------------------------------------------------------
@@ -348,7 +355,8 @@ def _write_metrics(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorithm: str | None
           = None, seed: int = 0, params: Mapping[str, Any] | None = None,
           out: str | os.PathLike[str] | None = None, resume: bool = False,
-          progress: bool = False, device: str = "cpu") -> TrainResult:
+          progress: bool = False, device: str = "cpu", tensorboard: bool = False
+          ) -> TrainResult:
     """Train one algorithm on a game or scenario and measure its exploitability.
 
     Parameters
@@ -378,7 +386,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         total from the resume point on, so an extended run equals an uninterrupted run of the
         new length only for learners without such schedules.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (a widget in notebooks).
+    tensorboard : bool
+        Also write every metrics row to TensorBoard event files in ``out/tensorboard`` (needs
+        the ``tensorboard`` package).
     device : {"cpu", "cuda"}
 
     Returns
@@ -413,6 +424,9 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                 "game": _fingerprint(game) if game is not None else
                 source.fingerprint() if source is not None else ""}
     steps, rows, elapsed = 0, [], 0.0
+    # learner statistics (losses, entropy, epsilon, gradient norms) summed since the last row
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         if resume and checkpoint is not None and checkpoint.exists():
@@ -421,6 +435,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             env.load_state_dict(document["env"])
             steps, rows, elapsed = int(document["steps"]), list(document["metrics"]), \
                 float(document["wall_time"])
+            sums = dict(document.get("statistic_sums", {}))
+            counts = dict(document.get("statistic_counts", {}))
             if steps > config.total_steps:
                 raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
                                       f"beyond total_steps={config.total_steps}; raise "
@@ -435,12 +451,49 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             return cce_gap(game, learner.joint_policy())
         return nash_conv(game, tabular_profile(learner, game, scenario, resolved))
 
+    evaluation_env: list[VectorEnv] = []
+
+    @torch.no_grad()
+    def evaluation_returns() -> np.ndarray:
+        """Mean undiscounted return of ``eval_episodes`` greedy episodes (one per copy)."""
+        if config.eval_episodes == 0:
+            return np.zeros(0)
+        if not evaluation_env:
+            evaluation_env.append(_make_env(game, scenario, resolved, source, learner_type,
+                                            config.replace(num_envs=config.eval_episodes),
+                                            seed, device))
+        copies = evaluation_env[0]
+        # seeded by the step: the same episodes in an uninterrupted and in a resumed run
+        current = copies.reset(seed=(int(seed) * 1_000_003 + steps + 1) % 2 ** 62)
+        totals = torch.zeros(copies.num_envs, copies.num_agents, dtype=torch.float64,
+                             device=copies.device)
+        done = torch.zeros(copies.num_envs, dtype=torch.bool, device=copies.device)
+        for _ in range(EVALUATION_STEP_LIMIT):
+            step = copies.step(learner.act(current))
+            totals += step.rewards.double() * (~done)[:, None]
+            done |= step.terminated | step.truncated
+            if bool(done.all()):  # one synchronisation per evaluation step, not in training
+                break
+            current = Reset(step.observations, step.state)
+        else:
+            return np.full(copies.num_agents, np.nan)  # episodes that never end: no return
+        return totals.mean(dim=0).cpu().numpy()
+
     def evaluate() -> ExploitabilityResult | CorrelatedGap | None:
         report = measure()
         returns = env.pop_returns()
         row: dict[str, Any] = {"step": steps, "wall_time": round(elapsed + time.perf_counter()
                                                                  - started, 3)}
         row.update({f"return_{i}": float(r) for i, r in enumerate(returns)})
+        row.update({f"eval_return_{i}": float(r) for i, r in enumerate(evaluation_returns())})
+        row.update({name: sums[name] / counts[name] for name in sorted(sums)})
+        sums.clear()
+        counts.clear()
+        if writer is not None:
+            for name, value in row.items():
+                if isinstance(value, (int, float)) and name != "step" and value == value:
+                    writer.add_scalar(name, value, steps)
+            writer.flush()
         if report is None:
             row["kind"] = "none"
             rows.append(row)
@@ -461,13 +514,24 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         _save_checkpoint(checkpoint, {
             "format": CHECKPOINT_FORMAT, **identity, "steps": steps,
             "learner": learner.state_dict(), "env": env.state_dict(), "metrics": rows,
+            "statistic_sums": dict(sums), "statistic_counts": dict(counts),
             "wall_time": elapsed + time.perf_counter() - started})
         _write_metrics(folder / "metrics.csv", rows)  # type: ignore[operator]
 
     started = time.perf_counter()
+    writer = None
+    if tensorboard:
+        if folder is None:
+            raise InvalidArgumentError("tensorboard logging needs an output folder (out=...)")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise InvalidArgumentError("tensorboard logging needs the tensorboard package: "
+                                       "pip install tensorboard") from None
+        writer = SummaryWriter(log_dir=str(folder / "tensorboard"))
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in notebooks, text in terminals
         bar = tqdm(total=config.total_steps, initial=steps, unit="step", desc=algorithm,
                    dynamic_ncols=True)
     if steps == 0:
@@ -477,7 +541,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     next_checkpoint = math.inf if not interval else (steps // interval + 1) * interval
     while steps < config.total_steps:
         stats = learner.iterate()
-        consumed = int(stats["env_steps"])
+        consumed = int(stats.pop("env_steps"))
+        for name, value in stats.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+            counts[name] = counts.get(name, 0) + 1
         steps += consumed
         if bar is not None:
             bar.update(consumed)
@@ -495,6 +562,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     report = evaluate() if rows[-1]["step"] != steps else measure()
     if bar is not None:
         bar.close()
+    if writer is not None:
+        writer.close()
     elapsed += time.perf_counter() - started
     joint = learner.joint_policy() if learner.correlated and game is not None else None
     profile = None
