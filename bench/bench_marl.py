@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from gametools import NormalFormGame, nash_conv, uniform_profile
+from gametools.exploitability import ExploitabilityResult
 from gametools.interop.pettingzoo import MarkovGameParallelEnv
 from gametools.marl.env import TensorGameEnv
 from gametools.marl.train import make_config, train
@@ -102,26 +103,27 @@ def training_table(quick: bool) -> None:
         game = as_markov(spec.build(**params))
         uniform = nash_conv(game, uniform_profile(game)).nash_conv
         result = train(spec, make_config(algorithm), algorithm=algorithm, seed=0, params=params)
-        fraction = result.exploitability.nash_conv / uniform
+        report = result.exploitability
+        assert isinstance(report, ExploitabilityResult)  # a tabular game, independent agents
+        fraction = report.nash_conv / uniform
         ok = fraction <= goal and (time_goal is None or result.wall_time <= time_goal)
         print(f"{scenario:<10} {algorithm:<7} {result.steps:>8} {result.wall_time:>8.1f} "
-              f"{result.exploitability.nash_conv:>10.4g} {uniform:>10.4g} {fraction:>9.3f} "
+              f"{report.nash_conv:>10.4g} {uniform:>10.4g} {fraction:>9.3f} "
               f"{goal:>6.2f}  {'PASS' if ok else 'MISS'}")
 
 
-#: (label, game builder, known result per episode, the algorithms it applies to)
 def _matrix_cases(quick: bool) -> list[tuple[str, Any, dict[str, float]]]:
+    """(label, game, known return per episode by algorithm) of the matrix-game table."""
     from gametools.marl.matrix_games import (CLIMBING, penalty_payoff, repeated_matrix_game,
                                              two_step_game)
 
-    decentralised = {name: 0.0 for name in ("iql", "ippo", "mappo", "maa2c", "maddpg")}
+    learners = ("iql", "ippo", "mappo", "maa2c", "maddpg", "vdn", "qmix")
     cases: list[tuple[str, Any, dict[str, float]]] = [
-        ("climbing", repeated_matrix_game(CLIMBING),
-         {**{k: 175.0 for k in decentralised}, "vdn": 175.0, "qmix": 175.0})]
+        ("climbing", repeated_matrix_game(CLIMBING), dict.fromkeys(learners, 175.0))]
     for k in ((-100,) if quick else (0, -25, -50, -75, -100)):
         known = 250.0 if k == 0 else 50.0
         cases.append((f"penalty {k}", repeated_matrix_game(penalty_payoff(k)),
-                      {**{a: known for a in decentralised}, "vdn": known, "qmix": known}))
+                      dict.fromkeys(learners, known)))
     cases.append(("two-step", two_step_game(), {"qmix": 8.0, "vdn": 7.0, "iql": 7.0}))
     return cases
 

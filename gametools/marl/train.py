@@ -187,6 +187,24 @@ class TrainResult:
     wall_time: float
     joint_policy: np.ndarray | None = None
 
+    def nash_report(self) -> tuple[MarkovGame, Profile, ExploitabilityResult]:
+        """``(game, profile, NashConv report)`` of a run of per-agent policies on a tabular game.
+
+        Raises
+        ------
+        InvalidArgumentError
+            For a correlated (centralised) learner, whose ``exploitability`` is a
+            :class:`~gametools.marl.correlated.CorrelatedGap`, and for an outside environment
+            (no tabular game).
+        """
+        report = self.exploitability
+        if self.game is None or self.profile is None or not isinstance(report,
+                                                                       ExploitabilityResult):
+            raise InvalidArgumentError(f"{self.algorithm}'s run has no NashConv of per-agent "
+                                       "policies (a correlated learner reports a CCE gap; an "
+                                       "outside environment has no tabular game)")
+        return self.game, self.profile, report
+
 
 # ------------------------------------------------------------------------------------------
 # tabular policies
