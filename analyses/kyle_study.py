@@ -46,7 +46,7 @@ from typing import Any
 from gametools.studies import Cell, Study
 
 __all__ = ["BUDGETS", "PARAMS", "REFERENCE", "SCENARIO", "STUDY", "cells", "figures",
-           "reference_rows", "summarize"]
+           "maddpg_continuum_exploitability", "reference_rows", "summarize"]
 
 SCENARIO = "kyle"
 #: Scenario parameters (the defaults, spelled out so the study does not drift with them).
@@ -91,6 +91,44 @@ def reference_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
     row.update({k: float(v) for k, v in kyle_summary(game, profile, **cell.params).items()})
     row.update({f"reference_{k}": float(v) for k, v in reference(**cell.params).items()})
     return [row]
+
+
+def maddpg_continuum_exploitability(checkpoint: str | Path, *, grid_points: int = 1025,
+                                    **params: Any) -> dict[str, Any]:
+    """Exact NashConv, in the continuous one-auction game, of a trained MADDPG Kyle profile.
+
+    ``checkpoint`` is the ``checkpoint.pt`` that :func:`gametools.marl.train.train` writes into
+    its ``out`` folder for the ``kyle`` scenario with ``params``. The deterministic actors are
+    rebuilt from it and evaluated without a grid by
+    :func:`games.kyle.actor_exploitability` (best responses by quadrature and one-dimensional
+    optimisation, in the simulator's action boxes); the grid figure's NashConv is the projected
+    tabular profile's. Loading uses ``torch.load(weights_only=True)``.
+
+    Returns
+    -------
+    dict
+        :meth:`gametools.continuum.PolicyExploitability.to_dict` plus ``steps``.
+    """
+    import torch
+
+    from games.kyle import actor_exploitability, simulator
+    from gametools.marl.maddpg import MADDPG, MADDPGConfig
+
+    document = torch.load(Path(checkpoint), map_location="cpu", weights_only=True)
+    saved = dict(document["config"])
+    config = MADDPGConfig().replace(**{k: tuple(v) if isinstance(v, list) else v
+                                       for k, v in saved.items()})
+    learner = MADDPG(simulator(num_envs=1, seed=0, **params), config, seed=0)
+    learner.load_state_dict(document["learner"])
+
+    def actor(agent: int) -> Any:
+        def act(observations: Any) -> Any:
+            with torch.no_grad():
+                return learner.policy(agent, torch.as_tensor(observations, dtype=torch.float32))
+        return act
+
+    out = actor_exploitability(actor(0), actor(1), grid_points=grid_points, **params)
+    return {**out.to_dict(), "steps": int(document["steps"])}
 
 
 def _trained(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -4,7 +4,19 @@
 the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
-from games import auctions, bank_run, classic, execution, kyle, microstructure, oligopoly, portfolio
+from games import (
+    auctions,
+    avellaneda_stoikov,
+    bank_run,
+    classic,
+    execution,
+    holden_subrahmanyam,
+    kyle,
+    microstructure,
+    oligopoly,
+    order_book,
+    portfolio,
+)
 
 SCENARIOS = (
     *classic.SCENARIOS,
@@ -12,9 +24,12 @@ SCENARIOS = (
     *auctions.SCENARIOS,
     *bank_run.SCENARIOS,
     *kyle.SCENARIOS,
+    *holden_subrahmanyam.SCENARIOS,
     *microstructure.SCENARIOS,
+    *avellaneda_stoikov.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
+    *order_book.SCENARIOS,
 )
 
 __all__ = ["SCENARIOS"]

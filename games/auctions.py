@@ -103,18 +103,21 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-import torch
 
 from gametools.errors import GametoolsError
-from gametools.marl.env import Box, Reset, Step, VectorEnv
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
+
+if TYPE_CHECKING:
+    import torch
+
+    from games.auction_env import AuctionEnv
 
 __all__ = [
     "AUCTIONS",
@@ -127,6 +130,7 @@ __all__ = [
     "bid_grid",
     "build",
     "common_value_all_pay",
+    "continuum_solution",
     "cutoff_value",
     "grid_observations",
     "observation_index",
@@ -472,6 +476,57 @@ def summarize(game: MarkovGame, profile: Sequence[Any], *, auction: str = "first
             "sale_probability": float(share.sum(axis=0) @ bid_mass)}
 
 
+#: Grid settings measured to bring the first-price revenue within 2% of (n - 1) / (n + 1)
+#: (CFR on the grid game; revenue error in parentheses).
+GRID_WITHIN_2_PERCENT = {2: "n_values=12, n_bids=25 (-1.2%)",
+                         3: "no grid under MAX_ROWS (n_values=8, n_bids=17 gives -4.5%; use the "
+                            "continuum value)"}
+
+
+def continuum_solution(grid_summary: Any = None, *, auction: str = "first_price",
+                       **params: Any) -> dict[str, Any]:
+    """The symmetric equilibrium of the continuous auction (``U[0, 1]`` values), no grid.
+
+    The bid function comes from the envelope condition by numerical quadrature (not from the
+    closed forms): with ``G(v) = v^(n-1)`` the probability of winning and ``c`` the cutoff, the
+    expected payment of value ``v >= c`` is ``m(v) = v G(v) - int_c^v G`` (every format, revenue
+    equivalence), the first-price bid ``m(v) / G(v)``, the all-pay bid ``m(v)``, the second-price
+    bid ``v``; revenue ``n int_c^1 m``, each bidder's surplus ``int_c^1 (v G(v) - m(v))``.
+
+    Returns
+    -------
+    dict
+        ``method``, ``summary`` (``revenue``, ``bidder_surplus``, ``efficiency``,
+        ``sale_probability``), ``discretisation_error`` (grid minus continuum, given the grid
+        summary) and ``grid_note`` (how far the grid is and which grid reaches 2%).
+    """
+    from scipy.integrate import quad
+
+    q = _resolve(auction, params)
+    n, r = q["n_bidders"], q["reserve"]
+    c = cutoff_value(auction, n_bidders=n, reserve=r)
+
+    def payment(v: float) -> float:
+        return v * v ** (n - 1) - quad(lambda x: x ** (n - 1), c, v, epsabs=1e-14)[0]
+
+    revenue = n * quad(payment, c, 1.0, epsabs=1e-13)[0]
+    surplus = quad(lambda v: v * v ** (n - 1) - payment(v), c, 1.0, epsabs=1e-13)[0]
+    summary = {"revenue": revenue, "bidder_surplus": surplus, "efficiency": 1 - c ** n,
+               "sale_probability": 1 - c ** n}
+    out: dict[str, Any] = {
+        "method": "continuum: symmetric equilibrium from the envelope condition, by quadrature",
+        "summary": summary}
+    if grid_summary is not None:
+        out["discretisation_error"] = {key: float(grid_summary[key] - value)
+                                       for key, value in summary.items() if key in grid_summary}
+        relative = (grid_summary["revenue"] - revenue) / revenue if revenue else 0.0
+        reach = GRID_WITHIN_2_PERCENT.get(n, "") if auction == "first_price" else ""
+        out["grid_note"] = (f"grid revenue {100 * relative:+.1f}% from the continuum (value and "
+                            f"bid grids {q['n_values']} x {q['n_bids']}: discrete values and bids "
+                            f"with ties)" + (f"; within 2%: {reach}" if reach else ""))
+    return out
+
+
 # ------------------------------------------------------------------------------------------
 # complete information
 # ------------------------------------------------------------------------------------------
@@ -507,110 +562,6 @@ def common_value_all_pay(*, prize: int = 3, n_bidders: int = 2) -> NormalFormGam
 # the continuous game and the maps between it and the grid game
 # ------------------------------------------------------------------------------------------
 
-class AuctionEnv(VectorEnv):
-    """The continuous auction, batched: values ``U[0, 1]`` (or the grid), Box bids in ``[0, 1]``.
-
-    Every episode is one step: values are drawn, all bidders bid, rewards are paid and the episode
-    terminates (``terminated`` is all true); the next episode's values are drawn at once.
-    Observations are ``(B, 1)`` float32 (own value); the state is ``(B, n)`` (all values); the
-    final observations of a step are the finished episode's values. Bids are clipped to
-    ``[0, 1]``. Ties (equal bids, as gridded policies produce) are split as in the grid game.
-
-    With ``value_grid=True`` values are drawn uniformly from the grid's value nodes instead of
-    ``U[0, 1]``. Either way a policy that acts on the value's bin (:func:`observation_index`)
-    earns in expectation exactly the grid game's value, because rewards are linear in the own
-    value and each node is its bin's conditional mean; drawing on the grid only removes the
-    within-bin variance from the Monte-Carlo error.
-    """
-
-    def __init__(self, *, auction: str, n_bidders: int, n_values: int, reserve: float,
-                 value_grid: bool, num_envs: int, seed: int,
-                 device: str | torch.device) -> None:
-        if num_envs < 1:
-            raise GametoolsError(f"num_envs must be >= 1, got {num_envs}")
-        self.auction = _check_auction(auction)
-        self.num_agents = int(n_bidders)
-        self.num_envs = int(num_envs)
-        self.device = torch.device(device)
-        self.discount = 1.0
-        self.observation_sizes = (1,) * self.num_agents
-        self.state_size = self.num_agents
-        self.action_spaces = (Box(0.0, 1.0),) * self.num_agents
-        self.reserve = float(reserve)
-        self.n_values = int(n_values)
-        self.value_grid = bool(value_grid)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(int(seed))
-        self._values = torch.zeros(self.num_envs, self.num_agents, dtype=torch.float64,
-                                   device=self.device)
-
-    def _draw(self) -> torch.Tensor:
-        shape = (self.num_envs, self.num_agents)
-        if self.value_grid:
-            bins = torch.randint(self.n_values, shape, generator=self.generator,
-                                 device=self.device)
-            return (bins.to(torch.float64) + 0.5) / self.n_values
-        return torch.rand(shape, generator=self.generator, device=self.device,
-                          dtype=torch.float64)
-
-    def _encode(self, values: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        state = values.to(torch.float32)
-        return tuple(state[:, i:i + 1].clone() for i in range(self.num_agents)), state
-
-    def reset(self, *, seed: int | None = None) -> Reset:
-        if seed is not None:
-            self.generator.manual_seed(int(seed))
-        self._values = self._draw()
-        return Reset(*self._encode(self._values))
-
-    def observe(self) -> Reset:
-        return Reset(*self._encode(self._values))
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"values": self._values.clone(), "generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if tuple(state["values"].shape) != tuple(self._values.shape):
-            raise GametoolsError(f"saved environment has shape {tuple(state['values'].shape)}, "
-                                 f"this one {tuple(self._values.shape)}")
-        self._values = state["values"].to(self.device, torch.float64).clone()
-        self.generator.set_state(state["generator"])
-
-    def rewards(self, values: torch.Tensor, bids: torch.Tensor) -> torch.Tensor:
-        """Rewards ``(B, n)`` of values and bids ``(B, n)`` (float64)."""
-        accepted = bids >= self.reserve - RESERVE_TOLERANCE
-        ranked = torch.where(accepted, bids, torch.full_like(bids, -torch.inf))
-        top = ranked.max(dim=1, keepdim=True).values
-        # a tie is an exact equality of bids: gridded policies bid identical grid floats
-        winners = accepted & (ranked == top)
-        share = winners / winners.sum(dim=1, keepdim=True).clamp(min=1)
-        if self.auction == "first_price":
-            payment = share * bids
-        elif self.auction == "second_price":
-            if self.num_agents > 1:
-                second = torch.topk(ranked, 2, dim=1).values[:, 1:2]
-            else:
-                second = torch.full_like(top, -torch.inf)
-            payment = share * torch.clamp(second, min=self.reserve)
-        else:
-            payment = accepted * bids
-        return share * values - payment
-
-    def step(self, actions: Sequence[torch.Tensor]) -> Step:
-        if len(actions) != self.num_agents:
-            raise GametoolsError(f"step needs one action tensor per agent ({self.num_agents}), "
-                                 f"got {len(actions)}")
-        bids = torch.stack([a.to(self.device, torch.float64).reshape(self.num_envs)
-                            for a in actions], dim=1).clamp(0.0, 1.0)
-        rewards = self.rewards(self._values, bids)
-        final_observations, final_state = self._encode(self._values)
-        self._values = self._draw()
-        observations, state = self._encode(self._values)
-        terminated = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
-        return Step(observations, state, rewards.to(torch.float32), terminated,
-                    torch.zeros_like(terminated), final_observations, final_state)
-
-
 def simulator(*, num_envs: int = 1, seed: int = 0, device: str | torch.device = "cpu",
               auction: str = "first_price", value_grid: bool = False, **params: Any
               ) -> AuctionEnv:
@@ -619,6 +570,8 @@ def simulator(*, num_envs: int = 1, seed: int = 0, device: str | torch.device = 
     ``value_grid=True`` draws values from the grid's nodes (for exact agreement tests); the bid
     grid parameter is ignored (bids are continuous).
     """
+    from games.auction_env import AuctionEnv
+
     q = _resolve(auction, params)
     return AuctionEnv(auction=auction, n_bidders=q["n_bidders"], n_values=q["n_values"],
                       reserve=q["reserve"], value_grid=value_grid, num_envs=num_envs, seed=seed,
@@ -626,8 +579,9 @@ def simulator(*, num_envs: int = 1, seed: int = 0, device: str | torch.device = 
 
 
 def _as_numpy(values: Any) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().to(torch.float64).numpy()
+    """A float64 array of an array-like or a torch tensor (without importing torch)."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().numpy()
     return np.asarray(values, dtype=float)
 
 
@@ -683,6 +637,8 @@ def observation_index(game: MarkovGame, player: int, observations: Any) -> np.nd
 def grid_observations(game: MarkovGame, player: int) -> torch.Tensor:
     """The :class:`AuctionEnv` observation of each grid observation id (its value node), ``(K, 1)``.
     """
+    import torch
+
     _check_player(game, player)
     nodes = value_grid(game.num_observations[player])
     return torch.tensor(nodes[:, None], dtype=torch.float32)
@@ -725,7 +681,17 @@ SCENARIOS = tuple(
              reference=functools.partial(reference, auction=auction),
              summarize=functools.partial(summarize, auction=auction),
              simulator=functools.partial(simulator, auction=auction),
+             continuum=functools.partial(continuum_solution, auction=auction),
              projection=PROJECTION, tags=("continuous", "information"))
     for auction in AUCTIONS)
 
 _SCENARIO_BY_AUCTION = dict(zip(AUCTIONS, SCENARIOS))
+
+
+def __getattr__(name: str) -> Any:
+    # AuctionEnv lives in games.auction_env so that importing this module does not import torch
+    if name == "AuctionEnv":
+        from games.auction_env import AuctionEnv
+
+        return AuctionEnv
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,7 +46,8 @@ from scipy.optimize import brentq
 from gametools.model import MarkovGame
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
-__all__ = ["build", "reference", "reference_profile", "summarize", "contract", "SCENARIOS"]
+__all__ = ["build", "reference", "reference_profile", "summarize", "contract", "select",
+           "SCENARIOS"]
 
 WITHDRAW, WAIT = 0, 1
 
@@ -164,6 +165,18 @@ def summarize(game: MarkovGame, profile: Sequence[np.ndarray], **params: Any) ->
             "payoffs": [float(v) for v in payoffs], "run_probability": run}
 
 
+def select(game: MarkovGame, result: Any, **params: Any) -> Any:
+    """The solver's result with the no-run equilibrium first (it Pareto-dominates the run;
+    Diamond and Dybvig 1983), the run and mixed equilibria listed after it."""
+    from games.selection import select_theory_equilibrium
+
+    return select_theory_equilibrium(
+        game, result, reference_profile(game, equilibrium="no_run", **params),
+        rule="no-run equilibrium (patient depositors wait; Pareto-dominant, Diamond-Dybvig 1983)",
+        summarize=summarize, params=params,
+        alternatives=[reference_profile(game, equilibrium="run", **params)])
+
+
 SCENARIOS = (
     Scenario("bank_run", "Diamond-Dybvig depositors, sequential service: run and no-run "
              "equilibria.", build,
@@ -177,5 +190,5 @@ SCENARIOS = (
                         low=1.0),
               Parameter("impatient_share", 0.25, "share of impatient depositors the contract "
                         "plans for", low=0.01, high=0.99)),
-             reference=reference, summarize=summarize),
+             reference=reference, summarize=summarize, select=select),
 )

@@ -77,24 +77,37 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-import torch
-from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
+from gametools.continuum import (
+    LinearGaussianMarket,
+    LinearProfile,
+    PolicyExploitability,
+    linear_equilibrium,
+    linear_exploitability,
+    policy_exploitability,
+)
 from gametools.errors import GametoolsError
 from gametools.exploitability import state_visits
-from gametools.marl.env import Box, Reset, Step, VectorEnv
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
+if TYPE_CHECKING:
+    import torch
+
+    from games.kyle_env import KyleEnv
+
 __all__ = ["KyleGrids", "KyleEnv", "build", "grids", "reference", "kyle_recursion",
            "reference_profile", "summarize", "simulator", "project_actions",
-           "observation_index", "grid_observations", "tabular_policy", "SCENARIOS"]
+           "observation_index", "grid_observations", "tabular_policy", "market",
+           "continuum_solution", "linear_profile_exploitability", "actor_exploitability",
+           "back_1992",
+           "SCENARIOS"]
 
 INSIDER, MARKET_MAKER = 0, 1
 
@@ -460,15 +473,15 @@ def kyle_recursion(*, n_auctions: int, sigma_v: float = 1.0, sigma_u: float = 1.
                    ) -> dict[str, tuple[float, ...] | float]:
     """Kyle's (1985, Thm 2) linear equilibrium of ``N`` equally spaced auctions.
 
-    Backward recursion with ``alpha_N = delta_N = 0`` (REFERENCES.md):
-    ``lambda_n`` is the root in ``(0, 1 / (2 alpha_n))`` of
+    Backward recursion with ``alpha_N = delta_N = 0`` (REFERENCES.md), computed by
+    :func:`gametools.continuum.linear_equilibrium` (one insider): ``lambda_n`` is the root in
+    ``(0, 1 / (2 alpha_n))`` of
     ``2 sigma_u^2 dt lambda^2 (1 - alpha_n lambda) = (1 - 2 alpha_n lambda) Sigma_n``, then
     ``beta_n dt = (1 - 2 alpha_n lambda_n) / (2 lambda_n (1 - alpha_n lambda_n))``,
     ``Sigma_{n-1} = Sigma_n / (1 - beta_n lambda_n dt)``,
     ``alpha_{n-1} = 1 / (4 lambda_n (1 - alpha_n lambda_n))``,
     ``delta_{n-1} = delta_n + alpha_n lambda_n^2 sigma_u^2 dt``; solved from ``Sigma_N = 1`` and
-    rescaled so ``Sigma_0 = sigma_v^2`` (``lambda``, ``delta`` scale by ``sqrt(s)``, ``beta dt``,
-    ``alpha`` by ``1 / sqrt(s)``, ``Sigma`` by ``s``).
+    rescaled so ``Sigma_0 = sigma_v^2``.
 
     Returns
     -------
@@ -479,34 +492,11 @@ def kyle_recursion(*, n_auctions: int, sigma_v: float = 1.0, sigma_u: float = 1.
     """
     if int(n_auctions) != n_auctions or n_auctions < 1:
         raise ScenarioError(f"n_auctions must be a positive integer, got {n_auctions!r}")
-    n_auctions = int(n_auctions)
-    dt = 1.0 / n_auctions
-    noise = sigma_u ** 2 * dt
-    alpha, delta, sigma = 0.0, 0.0, 1.0
-    lambdas, betas, sigmas, alphas, deltas = [], [], [], [], []
-    for _ in range(n_auctions):
-        def cubic(lam: float, a: float = alpha, s: float = sigma) -> float:
-            return 2 * noise * lam ** 2 * (1 - a * lam) - (1 - 2 * a * lam) * s
-        if alpha == 0.0:
-            lam = math.sqrt(sigma / (2 * noise))
-        else:
-            lam = brentq(cubic, 0.0, 1.0 / (2 * alpha), xtol=1e-15, rtol=1e-15)
-        beta_dt = (1 - 2 * alpha * lam) / (2 * lam * (1 - alpha * lam))
-        lambdas.append(lam)
-        betas.append(beta_dt)
-        sigmas.append(sigma)
-        sigma = sigma / (1 - beta_dt * lam)
-        delta = delta + alpha * lam ** 2 * noise
-        alpha = 1 / (4 * lam * (1 - alpha * lam))
-        alphas.append(alpha)
-        deltas.append(delta)
-    scale = sigma_v ** 2 / sigma  # sigma now holds Sigma_0 of the normalised solution
-    root = math.sqrt(scale)
-    rev = (lambda values, factor: tuple(float(v * factor) for v in reversed(values)))
-    return {"lambda": rev(lambdas, root), "beta_dt": rev(betas, 1 / root),
-            "posterior_variance": rev(sigmas, scale), "alpha": rev(alphas, 1 / root),
-            "delta": rev(deltas, root),
-            "insider_profit": float((alphas[-1] * sigma + deltas[-1]) * root)}
+    eq = linear_equilibrium(LinearGaussianMarket(sigma_v=sigma_v, sigma_u=sigma_u,
+                                                 n_auctions=int(n_auctions)))
+    return {"lambda": eq.profile.lambda_, "beta_dt": eq.profile.beta_dt,
+            "posterior_variance": eq.posterior_variance, "alpha": eq.alpha, "delta": eq.delta,
+            "insider_profit": eq.insider_profit}
 
 
 def reference(**params: Any) -> dict[str, Any]:
@@ -528,6 +518,117 @@ def reference(**params: Any) -> dict[str, Any]:
             "posterior_variance": out["posterior_variance"]}
 
 
+def back_1992(**params: Any) -> dict[str, Any]:
+    """Back's (1992) continuous-time limit of Kyle's auctions (grid parameters are ignored).
+
+    Price impact ``lambda = sigma_v / sigma_u`` throughout, intensity ``beta(t) = sigma_u /
+    (sigma_v (1 - t))``, posterior variance ``Sigma(t) = sigma_v^2 (1 - t)`` (all information in
+    the price by ``t = 1``) and insider profit ``sigma_v sigma_u``. The ``N``-auction recursion
+    (:func:`kyle_recursion`) converges to it: ``limit_gap`` is the recursion's profit and first
+    price impact minus the limit at this ``n_auctions``.
+    """
+    q = _resolve(params)
+    sigma_v, sigma_u = q["sigma_v"], q["sigma_u"]
+    finite = linear_equilibrium(market(**q))
+    return {"lambda": sigma_v / sigma_u, "insider_profit": sigma_v * sigma_u,
+            "beta_at_start": sigma_u / sigma_v, "posterior_variance_at_end": 0.0,
+            "limit_gap": {"insider_profit": finite.insider_profit - sigma_v * sigma_u,
+                          "first_lambda": finite.profile.lambda_[0] - sigma_v / sigma_u}}
+
+
+def market(**params: Any) -> LinearGaussianMarket:
+    """The continuous model of a parameter set (grid parameters are ignored)."""
+    q = _resolve(params)
+    return LinearGaussianMarket(sigma_v=q["sigma_v"], sigma_u=q["sigma_u"], p0=q["p0"],
+                                n_auctions=q["n_auctions"])
+
+
+def continuum_solution(grid_summary: Any = None, **params: Any) -> dict[str, Any]:
+    """The equilibrium of the continuous game, its exact NashConv, and the grid's error.
+
+    Solved in the continuum (no grid): the linear fixed point by Kyle's backward recursion
+    (:func:`gametools.continuum.linear_equilibrium`), certified by the exact NashConv of the
+    linear profile against unrestricted deviations
+    (:func:`gametools.continuum.linear_exploitability`).
+
+    Parameters
+    ----------
+    grid_summary : mapping, optional
+        :func:`summarize` of a grid equilibrium; its ``discretisation_error`` (grid minus
+        continuum) is reported for the keys both share.
+
+    Returns
+    -------
+    dict
+        ``method``, ``summary`` (``lambda``, ``beta``, ``insider_profit``,
+        ``posterior_variance`` as in :func:`summarize`), ``nash_conv`` (exact, of the continuum
+        equilibrium) and, with a grid summary, ``discretisation_error``.
+    """
+    model = market(**params)
+    eq = linear_equilibrium(model)
+    pack = (lambda values: values[0] if model.n_auctions == 1 else values)
+    summary = {"lambda": pack(eq.profile.lambda_), "beta": pack(eq.profile.beta_dt),
+               "insider_profit": eq.insider_profit,
+               "posterior_variance": pack(eq.posterior_variance)}
+    out: dict[str, Any] = {
+        "method": "continuum: linear fixed point (Kyle's backward recursion), certified by the "
+                  "exact NashConv against unrestricted deviations",
+        "summary": summary, "nash_conv": eq.nash_conv,
+        "back_1992_limit": back_1992(**params)}
+    if grid_summary is not None:
+        out["discretisation_error"] = {
+            key: (float(grid_summary[key] - value) if np.ndim(value) == 0 else
+                  tuple(float(g - c) for g, c in zip(grid_summary[key], value)))
+            for key, value in summary.items() if key in grid_summary}
+    return out
+
+
+def linear_profile_exploitability(beta: Sequence[float] | float, lambda_: Sequence[float] | float,
+                                  **params: Any) -> dict[str, Any]:
+    """Exact NashConv of the linear profile ``x_n = beta_n (v - p_{n-1})``,
+    ``p_n = p_{n-1} + lambda_n y_n`` in the continuous game (``beta`` is Kyle's ``beta_n dt``,
+    as in :func:`summarize`)."""
+    profile = LinearProfile(tuple(np.atleast_1d(beta).astype(float)),
+                            tuple(np.atleast_1d(lambda_).astype(float)))
+    return linear_exploitability(market(**params), profile).to_dict()
+
+
+def actor_exploitability(insider: Callable[[np.ndarray], Any],
+                         market_maker: Callable[[np.ndarray], Any], *, grid_points: int = 1025, **params: Any) -> PolicyExploitability:
+    """NashConv of continuous actors (e.g. MADDPG's) in the continuous one-auction game.
+
+    ``insider`` and ``market_maker`` map :class:`KyleEnv` observations ``(B, d_i)`` to actions
+    ``(B,)`` or ``(B, 1)``, as :func:`tabular_policy` takes them. Each is evaluated at its
+    decision observation (the insider sees ``v`` at step 0, the market maker the flow ``y`` at
+    step 1) and the pair is passed to :func:`gametools.continuum.policy_exploitability`, with
+    the simulator's action boxes as the deviation ranges (orders and prices are clipped to them
+    as :class:`KyleEnv` clips them). No grid: the error is the quadrature's, reported.
+    """
+    model = market(**params)
+    if model.n_auctions != 1:
+        raise GametoolsError("actor_exploitability handles one auction (n_auctions=1)")
+    g = grids(**params)
+    layout_insider = _observation_layout(1, INSIDER)
+    layout_mm = _observation_layout(1, MARKET_MAKER)
+
+    def insider_rule(values: np.ndarray) -> np.ndarray:
+        obs = np.zeros((len(values), layout_insider["step"].stop))
+        obs[:, 0] = values
+        obs[:, layout_insider["step"].start] = 1.0
+        return _as_numpy(insider(obs)).reshape(-1)
+
+    def pricing_rule(flows: np.ndarray) -> np.ndarray:
+        obs = np.zeros((len(flows), layout_mm["step"].stop))
+        obs[:, layout_mm["flow"].start] = flows
+        obs[:, layout_mm["step"].start + 1] = 1.0
+        return _as_numpy(market_maker(obs)).reshape(-1)
+
+    return policy_exploitability(insider_rule, pricing_rule, model,
+                                 order_bounds=(float(g.orders[0]), float(g.orders[-1])),
+                                 price_bounds=(float(g.prices[0]), float(g.prices[-1])),
+                                 grid_points=grid_points)
+
+
 # ------------------------------------------------------------------------------------------
 # the continuous game and the maps between it and the grid game
 # ------------------------------------------------------------------------------------------
@@ -541,136 +642,23 @@ def _observation_layout(n_auctions: int, player: int) -> dict[str, slice]:
     return {"flow": slice(0, n), "price": slice(n, 2 * n), "step": slice(2 * n, 4 * n)}
 
 
-class KyleEnv(VectorEnv):
-    """The continuous Kyle game, batched: exact normal ``v`` and ``u``, Box actions.
-
-    Each episode has ``2 N`` steps (insider, market maker, per auction) with the timing and
-    rewards of the grid game. Actions are clipped to their boxes: orders to the order lattice's
-    range, prices to the price grid's range.
-
-    Observations (float32; entries of auctions not yet reached are 0):
-
-    - insider, ``1 + 5 N`` columns: ``v``, orders ``x_1..x_N``, flows ``y_1..y_N``, prices
-      ``p_1..p_N``, a one-hot of the step ``(2 N)``;
-    - market maker, ``4 N`` columns: flows, prices, step one-hot.
-
-    The global ``state`` is the insider's observation (it sees everything). The step one-hot is
-    all zero in the final observation of an episode.
-    """
-
-    def __init__(self, grids_: KyleGrids, *, sigma_v: float, sigma_u: float, num_envs: int,
-                 seed: int, device: str | torch.device) -> None:
-        if num_envs < 1:
-            raise GametoolsError(f"num_envs must be >= 1, got {num_envs}")
-        self.grids = grids_
-        self.num_agents = 2
-        self.num_envs = int(num_envs)
-        self.device = torch.device(device)
-        self.discount = 1.0
-        n = grids_.n_auctions
-        self.observation_sizes = (1 + 5 * n, 4 * n)
-        self.state_size = 1 + 5 * n
-        self.action_spaces = (Box(float(grids_.orders[0]), float(grids_.orders[-1])),
-                              Box(float(grids_.prices[0]), float(grids_.prices[-1])))
-        self.sigma_v, self.sigma_u = float(sigma_v), float(sigma_u)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(int(seed))
-        self._full = torch.zeros(self.num_envs, 1 + 5 * n, dtype=torch.float64, device=self.device)
-        self._step = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
-
-    def _normal(self, count: int) -> torch.Tensor:
-        return torch.randn(count, generator=self.generator, device=self.device,
-                           dtype=torch.float64)
-
-    def _fresh(self, count: int) -> torch.Tensor:
-        full = torch.zeros(count, self._full.shape[1], dtype=torch.float64, device=self.device)
-        full[:, 0] = self.grids.p0 + self.sigma_v * self._normal(count)
-        return full
-
-    def _encode(self, full: torch.Tensor, step: torch.Tensor
-                ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        n = self.grids.n_auctions
-        insider = full.clone()
-        insider[:, 1 + 3 * n:] = 0.0
-        live = step < 2 * n
-        rows = torch.nonzero(live).flatten()
-        insider[rows, 1 + 3 * n + step[rows]] = 1.0
-        insider = insider.to(torch.float32)
-        return (insider, insider[:, 1 + n:].clone()), insider
-
-    def reset(self, *, seed: int | None = None) -> Reset:
-        if seed is not None:
-            self.generator.manual_seed(int(seed))
-        self._full = self._fresh(self.num_envs)
-        self._step = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
-        observations, state = self._encode(self._full, self._step)
-        return Reset(observations, state)
-
-    def observe(self) -> Reset:
-        observations, state = self._encode(self._full, self._step)
-        return Reset(observations, state)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"full": self._full.clone(), "step": self._step.clone(),
-                "generator": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        if tuple(state["full"].shape) != tuple(self._full.shape):
-            raise GametoolsError(f"saved environment has shape {tuple(state['full'].shape)}, "
-                                 f"this one {tuple(self._full.shape)}")
-        self._full = state["full"].to(self.device, torch.float64).clone()
-        self._step = state["step"].to(self.device).clone()
-        self.generator.set_state(state["generator"])
-
-    def step(self, actions: Sequence[torch.Tensor]) -> Step:
-        if len(actions) != 2:
-            raise GametoolsError(f"step needs one action tensor per agent (2), got {len(actions)}")
-        g, n_total = self.grids, self.grids.n_auctions
-        order = actions[0].to(self.device, torch.float64).reshape(self.num_envs)
-        price = actions[1].to(self.device, torch.float64).reshape(self.num_envs)
-        order = order.clamp(float(g.orders[0]), float(g.orders[-1]))
-        price = price.clamp(float(g.prices[0]), float(g.prices[-1]))
-        full, step = self._full.clone(), self._step
-        auction, mm_step = torch.div(step, 2, rounding_mode="floor"), step % 2
-        rows = torch.arange(self.num_envs, device=self.device)
-        rewards = torch.zeros(self.num_envs, 2, dtype=torch.float64, device=self.device)
-        ins = mm_step == 0
-        noise = self._normal(self.num_envs) * self.sigma_u * math.sqrt(g.dt)
-        # insider step: record the order and the resulting flow
-        full[rows[ins], 1 + auction[ins]] = order[ins]
-        full[rows[ins], 1 + n_total + auction[ins]] = order[ins] + noise[ins]
-        # market-maker step: record the price and pay the trade
-        mm = ~ins
-        v = full[:, 0]
-        x = full[rows, 1 + auction]
-        full[rows[mm], 1 + 2 * n_total + auction[mm]] = price[mm]
-        rewards[mm, 0] = (v[mm] - price[mm]) * x[mm]
-        rewards[mm, 1] = -(price[mm] - v[mm]) ** 2
-        following = step + 1
-        terminated = following >= 2 * n_total
-        final_observations, final_state = self._encode(full, following)
-        finished = torch.nonzero(terminated).flatten()
-        observations, state = final_observations, final_state
-        if finished.numel():
-            full[finished] = self._fresh(int(finished.numel()))
-            following = torch.where(terminated, torch.zeros_like(following), following)
-            observations, state = self._encode(full, following)
-        self._full, self._step = full, following
-        return Step(observations, state, rewards.to(torch.float32), terminated,
-                    torch.zeros_like(terminated), final_observations, final_state)
-
-
 def simulator(*, num_envs: int = 1, seed: int = 0, device: str | torch.device = "cpu",
               **params: Any) -> KyleEnv:
-    """The batched continuous Kyle game for MADDPG (parameters as in :data:`SCENARIOS`)."""
+    """The batched continuous Kyle game for MADDPG (parameters as in :data:`SCENARIOS`).
+
+    Needs torch (imported here, not when the scenario is listed or its grid game solved).
+    """
+    from games.kyle_env import KyleEnv
+
     q = _resolve(params)
     return KyleEnv(grids(**q), sigma_v=q["sigma_v"], sigma_u=q["sigma_u"], num_envs=num_envs,
                    seed=seed, device=device)
 
 
 def _as_numpy(values: Any) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        return values.detach().cpu().to(torch.float64).numpy()
+    """A float64 array of an array-like or a torch tensor (without importing torch)."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().double().numpy()
     return np.asarray(values, dtype=float)
 
 
@@ -830,5 +818,15 @@ SCENARIOS = (
          Parameter("lattice_step", 0.5, "order / flow lattice step in units of the per-auction "
                    "noise standard deviation sigma_u sqrt(1 / n_auctions)", low=0.01, high=4.0)),
         reference=reference, summarize=summarize, simulator=simulator,
-        projection=KyleProjection(), tags=("continuous", "information")),
+        projection=KyleProjection(), continuum=continuum_solution,
+        tags=("continuous", "information")),
 )
+
+
+def __getattr__(name: str) -> Any:
+    # KyleEnv lives in games.kyle_env so that importing this module does not import torch
+    if name == "KyleEnv":
+        from games.kyle_env import KyleEnv
+
+        return KyleEnv
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -134,7 +134,8 @@ from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
 
 __all__ = ["SCENARIOS", "build", "glosten_milgrom", "glosten_milgrom_profile",
-           "glosten_milgrom_reference", "glosten_milgrom_summary", "history_labels",
+           "glosten_milgrom_reference", "glosten_milgrom_select", "glosten_milgrom_summary",
+           "history_labels",
            "market_making", "market_making_profile", "market_making_reference",
            "market_making_summary", "posterior", "reference", "reference_profile",
            "spread_formula", "summarize", "zero_profit_quotes"]
@@ -795,6 +796,26 @@ def summarize(game: MarkovGame, profile: Sequence[Any], *, scenario: str = "glos
     return _family(scenario)[3](game, profile, **params)
 
 
+def glosten_milgrom_select(game: MarkovGame, result: Any, **params: Any) -> Any:
+    """The solver's result with the zero-profit (competitive) quotes first.
+
+    Bertrand competition among market makers drives quotes to ``E[V | h, trade]`` (Glosten and
+    Milgrom 1985); the grid game also has collusive equilibria (wider quotes that no market
+    maker gains from undercutting by one tick). The candidate is the zero-profit quotes at the
+    nearest grid prices when that is an exact equilibrium, else rounded outward (always one).
+    """
+    from games.selection import select_theory_equilibrium
+    from gametools import nash_conv
+
+    candidate = glosten_milgrom_profile(game, rounding="nearest", **params)
+    rule = "zero-profit quotes (Bertrand competition among market makers, Glosten-Milgrom 1985)"
+    if nash_conv(game, candidate).nash_conv > 1e-9:
+        candidate = glosten_milgrom_profile(game, rounding="outward", **params)
+        rule += ", rounded outward to the grid"
+    return select_theory_equilibrium(game, result, candidate, rule=rule,
+                                     summarize=glosten_milgrom_summary, params=params)
+
+
 SCENARIOS = (
     Scenario(
         "glosten_milgrom", "Glosten-Milgrom (1985) sequential trade: competing market makers "
@@ -810,7 +831,7 @@ SCENARIOS = (
          Parameter("n_prices", 21, "quote grid points, equally spaced from v_low to v_high",
                    low=2, high=201)),
         reference=glosten_milgrom_reference, summarize=glosten_milgrom_summary,
-        tags=("information", "market making")),
+        select=glosten_milgrom_select, tags=("information", "market making")),
     Scenario(
         "market_making", "Competing dealers with inventory quote spreads against informed and "
         "noise order flow.",

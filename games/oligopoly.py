@@ -44,7 +44,8 @@ from gametools.scenarios import Parameter, Scenario
 
 __all__ = ["cournot", "cournot_reference", "bertrand", "bertrand_reference", "quantity_grid",
            "price_grid",
-           "summarize_cournot", "summarize_bertrand", "SCENARIOS"]
+           "summarize_cournot", "summarize_bertrand", "select_cournot", "select_bertrand",
+           "SCENARIOS"]
 
 
 def quantity_grid(*, quantity_step: float, max_quantity: float) -> np.ndarray:
@@ -159,6 +160,42 @@ def summarize_bertrand(game: NormalFormGame, profile: Sequence[np.ndarray], **pa
             "profit": [float(v) for v in game.expected_payoffs(profile)]}
 
 
+def _symmetric_pure(game: NormalFormGame, grid: np.ndarray, target: float
+                    ) -> tuple[np.ndarray, ...]:
+    index = int(np.argmin(np.abs(grid - target)))
+    return tuple(np.eye(len(grid))[index] for _ in range(game.num_players))
+
+
+def select_cournot(game: NormalFormGame | MarkovGame, result: Any, **params: Any) -> Any:
+    """The solver's result with the symmetric equilibrium at the closed-form quantity first
+    (Cournot 1838; the grid game may also have asymmetric equilibria). Markov demand: unchanged.
+    """
+    if params.get("markov_demand") or not isinstance(game, NormalFormGame):
+        return result
+    from games.selection import select_theory_equilibrium
+
+    grid = quantity_grid(quantity_step=params.get("quantity_step", 5.0),
+                         max_quantity=params.get("max_quantity", 60.0))
+    target = float(cournot_reference(**params)["quantity"])
+    return select_theory_equilibrium(
+        game, result, _symmetric_pure(game, grid, target),
+        rule="symmetric equilibrium at the closed-form Cournot quantity (a - c) / (b (n + 1))",
+        summarize=summarize_cournot, params=params)
+
+
+def select_bertrand(game: NormalFormGame, result: Any, **params: Any) -> Any:
+    """The solver's result with the symmetric equilibrium at the closed-form price first."""
+    from games.selection import select_theory_equilibrium
+
+    grid = price_grid(price_step=params.get("price_step", 5.0),
+                      max_price=params.get("max_price", 80.0))
+    target = bertrand_reference(**params)["price"]
+    return select_theory_equilibrium(
+        game, result, _symmetric_pure(game, grid, target),
+        rule="symmetric equilibrium at the closed-form Bertrand price (alpha + beta c) / "
+             "(2 beta - (n - 1) gamma)", summarize=summarize_bertrand, params=params)
+
+
 SCENARIOS = (
     Scenario("cournot", "Cournot quantity competition, linear demand, one shot on a grid.",
              cournot,
@@ -175,7 +212,7 @@ SCENARIOS = (
               Parameter("stay_high", 0.7, "P(high -> high)", low=0.0, high=1.0),
               Parameter("discount", 0.9, "discount factor (Markov demand)", low=0.0,
                         high=0.999)),
-             reference=cournot_reference, summarize=summarize_cournot),
+             reference=cournot_reference, summarize=summarize_cournot, select=select_cournot),
     Scenario("bertrand", "Differentiated Bertrand price competition, one shot on a grid.",
              bertrand,
              (Parameter("n_firms", 3, "number of firms", low=1, high=4),
@@ -185,5 +222,6 @@ SCENARIOS = (
               Parameter("c", 10.0, "marginal cost", low=0.0),
               Parameter("price_step", 5.0, "grid spacing", low=1e-6),
               Parameter("max_price", 80.0, "largest price on the grid", low=0.0)),
-             reference=bertrand_reference, summarize=summarize_bertrand),
+             reference=bertrand_reference, summarize=summarize_bertrand,
+             select=select_bertrand),
 )

@@ -8,6 +8,7 @@ replaces the target with :func:`os.replace`. A failure leaves the target untouch
 from __future__ import annotations
 
 import contextlib
+import decimal
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -17,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_open", "atomic_write", "jsonable", "fraction_text"]
+__all__ = ["atomic_open", "atomic_write", "jsonable", "fraction_text", "integer_text"]
 
 
 @contextlib.contextmanager
@@ -57,7 +58,22 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | str) -> None:
 def fraction_text(value: Fraction | int) -> str:
     """``"p/q"`` (or ``"p"`` for an integer), the exact-number format of the JSON output."""
     value = Fraction(value)
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    numerator = integer_text(value.numerator)
+    return numerator if value.denominator == 1 else f"{numerator}/{integer_text(value.denominator)}"
+
+
+def integer_text(value: int) -> str:
+    """Decimal digits of an integer of any size.
+
+    ``str(int)`` refuses integers beyond ``sys.get_int_max_str_digits()`` (4300 digits), a guard
+    against quadratic-time conversions of untrusted text; exact payoffs such as ``1e-5000`` are
+    legitimately longer, so they go through :mod:`decimal`, whose conversion is not limited.
+    """
+    if -10**4000 < value < 10**4000:
+        return str(value)
+    context = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
+                              Emin=decimal.MIN_EMIN)
+    return format(context.create_decimal(value), "f")
 
 
 def jsonable(value: Any) -> Any:

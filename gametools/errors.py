@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["GameValidationError", "PolicyValidationError", "GametoolsError",
-           "InvalidArgumentError", "UnsupportedGameError"]
+           "InvalidArgumentError", "UnsupportedGameError", "ResourceLimitError"]
 
 
 class GametoolsError(Exception):
@@ -22,6 +22,13 @@ class InvalidArgumentError(GametoolsError, ValueError):
 
 class UnsupportedGameError(InvalidArgumentError):
     """The game lacks a property the method needs (zero-sum, fully observed, acyclic, ...)."""
+
+
+class ResourceLimitError(InvalidArgumentError):
+    """An input asks for more memory or work than a limit of :mod:`gametools.limits` allows.
+
+    The message names the limit and how to raise it.
+    """
 
 
 class _NamedValueError(GametoolsError, ValueError):

@@ -51,11 +51,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from gametools.errors import GameValidationError
+from gametools.limits import check
 
-__all__ = ["NormalFormGame", "MarkovGame", "time_indexed", "ROW_SUM_TOLERANCE"]
+__all__ = ["NormalFormGame", "MarkovGame", "time_indexed", "contract_others", "ROW_SUM_TOLERANCE",
+           "EXIT_PROBABILITY_FLOOR"]
 
 #: Absolute tolerance on probability rows summing to one (inputs are never renormalised).
 ROW_SUM_TOLERANCE = 1e-9
+
+#: With discount 1, a set of states left with at most this probability per step counts as a
+#: trap (its expected stay, over 1e12 steps, leaves float64 values without correct digits).
+EXIT_PROBABILITY_FLOOR = 1e-12
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,8 +154,12 @@ def _action_labels(labels: Sequence[Sequence[Any]] | None, num_actions: tuple[in
                  for i, (player, n) in enumerate(zip(labels, num_actions)))
 
 
-def _contract_others(tensor: np.ndarray, strategies: Sequence[np.ndarray], keep: int) -> np.ndarray:
-    """Contract axes ``j != keep`` of ``tensor`` (shape ``(n_1, ..., n_N)``) with ``strategies[j]``."""
+def contract_others(tensor: np.ndarray, strategies: Sequence[np.ndarray], keep: int) -> np.ndarray:
+    """Contract axes ``j != keep`` of ``tensor`` (shape ``(n_1, ..., n_N)``) with ``strategies[j]``.
+
+    Returns player ``keep``'s payoff of each own action, shape ``(n_keep,)``, when ``tensor``
+    holds that player's payoffs.
+    """
     out = tensor
     for j in reversed(range(len(strategies))):
         if j != keep:
@@ -288,7 +298,7 @@ class NormalFormGame:
         tuple of ndarray, shapes (n_i,)
         """
         strategies = [np.asarray(x, dtype=float) for x in profile]
-        return tuple(_contract_others(self.payoffs[i], strategies, i)
+        return tuple(contract_others(self.payoffs[i], strategies, i)
                      for i in range(self.num_players))
 
     def expected_payoffs(self, profile: Sequence[np.ndarray]) -> np.ndarray:
@@ -502,6 +512,9 @@ class MarkovGame:
                     not np.all(array == np.round(array)):
                 raise GameValidationError("observations", "must be integers (observation ids)")
         array = array.astype(np.int64)
+        if array.size:
+            # policies get one row per observation id: an id of 10^12 would ask for terabytes
+            check("max_observation_id", int(array.max()), "largest observation id")
         negative = array < 0
         if negative.any():
             index = _first_index(negative)
@@ -516,13 +529,14 @@ class MarkovGame:
         ``W`` of non-terminal states such that every state of ``W`` has a joint action whose
         successors all lie in ``W``. We compute ``W`` restricted to reachable states.
         """
-        support = self.transition_matrix.copy()
-        support.data = np.ones_like(support.data)
+        matrix = self.transition_matrix
         num_joint = self.num_joint_actions
         reachable = self.reachable_states()
         safe = reachable & ~self.terminal
         while True:
-            leaves = (support @ (~safe).astype(float)) > 0
+            # leaving with a probability that float64 cannot tell from 0 counts as staying: the
+            # evaluation system would be numerically singular
+            leaves = (matrix @ (~safe).astype(float)) > EXIT_PROBABILITY_FLOOR
             stays = safe & (~leaves.reshape(self.num_states, num_joint)).any(axis=1)
             if np.array_equal(stays, safe):
                 break
@@ -532,7 +546,8 @@ class MarkovGame:
             raise GameValidationError(
                 "discount", "discount = 1 needs every joint policy to terminate almost surely, but "
                 f"from reachable state {state} ({self.state_labels[state]!r}) the players can stay "
-                "among non-terminal states forever; use a discount < 1 or add termination",
+                "among non-terminal states forever (or leave with probability below "
+                f"{EXIT_PROBABILITY_FLOOR:g} per step); use a discount < 1 or add termination",
                 None, 1.0)
 
     # structure --------------------------------------------------------------------------------

@@ -147,6 +147,15 @@ class Scenario:
         batched :class:`gametools.marl.env.VectorEnv` with the same dynamics as the game.
     projection : Projection, optional
         How continuous observations and actions map onto the discretised game.
+    continuum : callable, optional
+        Continuous scenarios solved without a grid: ``continuum(grid_summary, **params)`` returns
+        a dict with ``method``, ``summary`` (the continuous equilibrium's statistics, same keys
+        as ``summarize``) and, given the grid equilibrium's summary, ``discretisation_error``.
+    select : callable, optional
+        Scenarios whose theory predicts one of several equilibria:
+        ``select(game, result, **params)`` returns the solver's result with that equilibrium
+        first, the selection rule in its message and the equilibria found listed in
+        ``extra["selection"]``.
     """
 
     name: str
@@ -157,6 +166,8 @@ class Scenario:
     summarize: Callable[..., Mapping[str, Any]] | None = None
     simulator: Callable[..., Any] | None = None
     projection: Projection | None = None
+    continuum: Callable[..., Mapping[str, Any]] | None = None
+    select: Callable[..., Any] | None = None
     tags: tuple[str, ...] = field(default_factory=tuple)
 
     def resolve(self, **params: Any) -> dict[str, Any]:

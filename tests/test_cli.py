@@ -228,3 +228,50 @@ def test_bertrand_quoting_scenario_solves_quickly(capsys: pytest.CaptureFixture[
     # REFERENCES.md: zero-profit quotes 97/103 at theta = 1/2; Bertrand grid equilibria quote at
     # least as wide (weakly dominated wider quotes are equilibria on a grid)
     assert document["summary"]["bid"] <= 97 and document["summary"]["ask"] >= 103
+
+
+def test_exploit_scenario_accepts_the_policy_shape_training_writes(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # training plays a one-shot game as its Markov form (states play, end) and writes policies
+    # of shape (2, n_i); `exploit SCENARIO policy.npz` evaluates them on that form.
+    path = tmp_path / "policy.npz"
+    cooperate = [[1.0, 0.0], [0.5, 0.5]]  # row 0: the playing state; row 1: the terminal state
+    save_profile(path, [np.array(cooperate), np.array(cooperate)])
+    code, out, err = run(capsys, "exploit", "prisoners_dilemma", str(path), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    # prisoner's dilemma (R, T, S, P) = (3, 5, 0, 1): against cooperation each player gains
+    # T - R = 2 by defecting (textbook), so NashConv = 4, exact
+    assert report["kind"] == "exact"
+    assert report["per_player"] == pytest.approx([2.0, 2.0], abs=1e-12)
+    assert report["nash_conv"] == pytest.approx(4.0, abs=1e-12)
+
+
+def test_version_and_python_dash_m(capsys: pytest.CaptureFixture[str]) -> None:
+    import gametools
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"gametools {gametools.__version__}"
+    result = subprocess.run([sys.executable, "-m", "gametools", "--version"], capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0 and result.stdout.strip() == f"gametools {gametools.__version__}"
+
+
+def test_examples_copy_then_the_readme_commands_run_as_written(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, err = run(capsys, "examples", "--copy", str(tmp_path), "--json")
+    assert code == 0, err
+    assert sorted(entry["name"] for entry in json.loads(out)) == ["game.nfg", "game.npz",
+                                                                   "policy.npz"]
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "solve", "game.nfg", "--all", "--json")
+    assert code == 0, err
+    # von Stengel's 3x2 game has exactly three equilibria (von Stengel 2007, AGT ch. 3)
+    assert len(json.loads(out)["equilibria"]) == 3
+    code, out, err = run(capsys, "exploit", "game.npz", "policy.npz", "--json")
+    assert code == 0, err
+    # Big Match at discount 0.9, both players 1/2-1/2: NashConv 45/11 by hand (see
+    # tests/test_without_torch.py for the computation)
+    assert json.loads(out)["nash_conv"] == pytest.approx(45 / 11, abs=1e-9)

@@ -78,7 +78,8 @@ def test_tensor_env_rejects_wrong_number_of_actions() -> None:
         env.step([torch.zeros(2, dtype=torch.long)])
 
 
-@pytest.mark.parametrize("scenario", [s for s in SCENARIOS], ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if "simulation" not in s.tags],
+                         ids=lambda s: s.name)  # market simulations: tests/test_market.py
 def test_pettingzoo_view_passes_the_parallel_api_test(scenario) -> None:
     game = scenario.build()
     if isinstance(game, NormalFormGame):

@@ -144,7 +144,7 @@ def test_deterministic():
 def test_budget_exhaustion_is_a_status_with_a_certified_point():
     game = random_game(8, 2, 3, 10)
     result = markov_qre_homotopy(game, max_steps=3)
-    assert result.status == "max_iterations"
+    assert result.status == "failed"
     assert not result.success
     equilibrium = result.equilibria[0]
     # the regret reported is the true one, far from equilibrium: never a silent non-equilibrium

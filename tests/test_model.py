@@ -458,3 +458,21 @@ def test_payoff_and_reward_ranges_must_not_overflow() -> None:
     rewards[0, 0] = [1e308, -1e308]
     with pytest.raises(GameValidationError, match=r"rewards: the range max - min overflows"):
         MarkovGame(np.ones((1, 2, 1)), rewards, [1.0], 0.5)
+
+
+def test_discount_one_rejects_an_exit_probability_that_rounds_away() -> None:
+    # stay with probability 1 - 1e-17 (which rounds to 1.0 in float64) and leave with 1e-17:
+    # the expected stay of 1e17 steps cannot be evaluated, so validation refuses it
+    transitions = np.zeros((2, 2, 2, 2))
+    transitions[0, :, :, 0] = 1.0 - 1e-17
+    transitions[0, :, :, 1] = 1e-17
+    with pytest.raises(GameValidationError, match=r"leave with probability below 1e-12"):
+        _build(transitions=transitions, terminal=[False, True], discount=1.0)
+    # a small but representable exit probability is evaluated; expected steps 1 / 1e-6 (by hand)
+    transitions[0, :, :, 0] = 1.0 - 1e-6
+    transitions[0, :, :, 1] = 1e-6
+    game = MarkovGame(transitions, np.ones((2, 2, 2, 2)), [1.0, 0.0], 1.0,
+                      terminal=[False, True])
+    from gametools import nash_conv, uniform_profile
+    result = nash_conv(game, uniform_profile(game))
+    assert abs(result.values[0] - 1e6) <= result.tolerance + 1e-6 * 1e6 * 1e-6

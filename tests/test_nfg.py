@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gametools.errors import GameValidationError
+from gametools.errors import GameValidationError, ResourceLimitError
 from gametools.formats.nfg import (
     NfgData,
     NfgFormatError,
@@ -421,7 +421,8 @@ def test_bad_number_token() -> None:
         parse_nfg(HEAD + "3/0")
     with pytest.raises(NfgFormatError, match=r"bad number token '1e'.*malformed exponent"):
         parse_nfg(HEAD + "1e")
-    with pytest.raises(NfgFormatError, match=r"bad number token '1e99999'.*exponent beyond"):
+    with pytest.raises(ResourceLimitError, match=r"^line 2: the number 1e99999 has exponent 99999, "
+                                                 r"beyond the limit max_exponent"):
         parse_nfg(HEAD + "1e99999")
     with pytest.raises(NfgFormatError, match=r"^line 2: expected a payoff number, found ','"):
         parse_nfg(HEAD + "1, 2")
@@ -480,3 +481,18 @@ def test_read_nfg_error_names_the_file(tmp_path: Path) -> None:
         read_nfg(path)
     assert info.value.line == 2 and info.value.source == str(path)
     assert isinstance(info.value, ValueError)
+
+
+def test_tiny_exact_payoff_solves_and_prints_json(tmp_path, capsys) -> None:
+    # 1e-5000 is an exact rational with a 5001-digit denominator: beyond str(int)'s default
+    # 4300-digit limit, it must still print exactly (the game is pure coordination, by hand
+    # (row 0, col 0) is an equilibrium)
+    import json
+
+    from gametools.cli import main
+    path = tmp_path / "tiny.nfg"
+    path.write_text('NFG 1 R "t" { "a" "b" } { 2 2 }\n1e-5000 0 0 1 1 0 0 1\n')
+    assert main(["solve", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["status"] == "success" and document["equilibria"]
+    assert main(["solve", str(path)]) == 0

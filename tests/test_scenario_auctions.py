@@ -509,3 +509,30 @@ def test_simulator_rewards_by_hand_and_seeding() -> None:
     grid_env = simulator(num_envs=1000, seed=0, value_grid=True)
     drawn = grid_env.reset().state.numpy() * 6 - 0.5
     assert np.allclose(drawn, np.round(drawn), atol=1e-5)
+
+
+@pytest.mark.parametrize("auction", ["first_price", "second_price", "all_pay"])
+@pytest.mark.parametrize("n_bidders, reserve", [(2, 0.0), (3, 0.0), (4, 0.3), (2, 0.5)])
+def test_continuum_solution_is_the_closed_form(auction: str, n_bidders: int,
+                                               reserve: float) -> None:
+    # Krishna ch. 2-3 / REFERENCES.md: revenue (n-1)/(n+1) + c^n - 2 n c^(n+1)/(n+1), surplus
+    # (1 - c^(n+1))/(n (n+1)) - c^n (1 - c)/n; the continuum solution integrates the envelope
+    # condition numerically instead
+    from games.auctions import continuum_solution
+
+    out = continuum_solution(None, auction=auction, n_bidders=n_bidders, reserve=reserve)
+    ref = reference(auction=auction, n_bidders=n_bidders, reserve=reserve)
+    assert out["summary"]["revenue"] == pytest.approx(ref["revenue"], abs=1e-10)
+    assert out["summary"]["bidder_surplus"] == pytest.approx(ref["bidder_surplus"], abs=1e-10)
+    assert out["summary"]["efficiency"] == pytest.approx(ref["efficiency"], abs=1e-12)
+
+
+def test_continuum_solution_reports_the_grid_error() -> None:
+    from games.auctions import continuum_solution
+
+    game = build(auction="first_price")
+    grid = summarize(game, reference_profile(game, auction="first_price"), auction="first_price")
+    out = continuum_solution(grid, auction="first_price")
+    # revenue 1/3 for two bidders (REFERENCES.md)
+    assert out["discretisation_error"]["revenue"] == pytest.approx(grid["revenue"] - 1 / 3)
+    assert "within 2%" in out["grid_note"]

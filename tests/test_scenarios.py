@@ -14,7 +14,8 @@ def test_entry_point_registers_the_scenario_table() -> None:
     assert list(available_scenarios()) == [s.name for s in SCENARIOS]
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize("scenario", [s for s in SCENARIOS if "simulation" not in s.tags],
+                         ids=lambda s: s.name)  # market simulations: tests/test_market.py
 def test_every_scenario_builds_a_valid_game_with_defaults(scenario) -> None:
     game = scenario.build()
     assert isinstance(game, (NormalFormGame, MarkovGame))

@@ -8,6 +8,8 @@
                     [--steps T] [--seed S] [--seeds K] [--out DIR] [--resume] [--device cpu|cuda]
     gametools run STUDY [--quick] [--out DIR] [--backend local|ray] [--address ADDR] [--workers K]
     gametools games [--json]
+    gametools examples [--copy DIR] [--json]
+    gametools --version
 
 ``GAME`` is a Gambit ``.nfg`` file, a ``.npz`` game or a scenario name (see ``gametools games``).
 With ``--json`` exactly one JSON document is printed on stdout. User mistakes (missing files,
@@ -25,19 +27,21 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from gametools.cli import exploit, games, run, solve, train
+from gametools import __version__
+from gametools.cli import examples, exploit, games, run, simulate, solve, train
 from gametools.cli.common import EXIT_USER_ERROR, CommandError, load_game_argument
 from gametools.errors import GametoolsError
 
 __all__ = ["EXIT_USER_ERROR", "CommandError", "load_game_argument", "main"]
 
 # the order in which `gametools --help` lists the commands
-COMMANDS = (solve, exploit, train, run, games)
+COMMANDS = (solve, exploit, train, run, simulate, games, examples)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gametools", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"gametools {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(commands)

@@ -24,7 +24,8 @@ class CommandError(GametoolsError):
 
 
 def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any, dict[str, Any]]:
-    """Load ``GAME``: a ``.nfg`` / ``.npz`` file or a registered scenario name.
+    """Load ``GAME``: a ``.nfg`` / ``.efg`` / ``.npz`` file, ``openspiel:GAME_STRING`` (e.g.
+    ``openspiel:kuhn_poker``, ``openspiel:goofspiel(num_cards=4)``) or a scenario name.
 
     Returns
     -------
@@ -35,8 +36,10 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
     from gametools.formats import read_game
     from gametools.scenarios import available_scenarios, parse_parameter_assignments
 
+    if spec.startswith("openspiel:"):
+        return _load_openspiel(spec[len("openspiel:"):], params), None, {}
     path = Path(spec)
-    if path.suffix.lower() in (".nfg", ".npz") or path.exists():
+    if path.suffix.lower() in (".nfg", ".npz", ".efg") or path.exists():
         if params:
             raise CommandError("--param applies to scenarios, not to game files")
         if path.is_dir():
@@ -46,11 +49,33 @@ def load_game_argument(spec: str, params: Sequence[str] = ()) -> tuple[Any, Any,
         return read_game(path), None, {}
     scenarios = available_scenarios()
     if spec not in scenarios:
-        raise CommandError(f"{spec!r} is neither a game file (.nfg, .npz) nor a scenario; "
+        raise CommandError(f"{spec!r} is neither a game file (.nfg, .efg, .npz), nor "
+                           "openspiel:GAME_STRING, nor a scenario; "
                            f"scenarios: {', '.join(scenarios) or '(none installed)'}")
     scenario = scenarios[spec]
+    if "simulation" in scenario.tags:  # a market design, not a game: simulate / egta take it
+        raise CommandError(f"scenario {spec!r} is a market simulation, not a game; use "
+                           f"`gametools simulate {spec}` or `gametools egta {spec}`")
     resolved = scenario.resolve(**parse_parameter_assignments(params))
     return scenario.builder(**resolved), scenario, resolved
+
+
+def _load_openspiel(game_string: str, params: Sequence[str]) -> Any:
+    """An OpenSpiel game: normal-form when one-shot, else its unrolled game tree."""
+    if params:
+        raise CommandError("--param applies to scenarios; put OpenSpiel parameters in the game "
+                           "string, e.g. openspiel:goofspiel(num_cards=4)")
+    try:
+        from gametools.interop.openspiel import (
+            extensive_from_openspiel,
+            from_openspiel,
+            is_normal_form,
+            load_openspiel,
+        )
+    except ImportError:
+        raise CommandError("openspiel:GAME needs OpenSpiel: pip install open_spiel") from None
+    game = load_openspiel(game_string)
+    return from_openspiel(game) if is_normal_form(game) else extensive_from_openspiel(game).game
 
 
 def print_json(document: Any) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gametools.errors import GametoolsError
 from gametools.formats.nfg import (
@@ -26,13 +27,16 @@ from gametools.formats.npz import (
 )
 from gametools.model import MarkovGame, NormalFormGame
 
+if TYPE_CHECKING:
+    from gametools.extensive.model import ExtensiveGame
+
 __all__ = ["FileFormatError", "NfgData", "NfgFormatError", "format_nfg", "load_game",
            "load_profile", "parse_nfg", "read_game", "read_nfg", "save_game", "save_profile",
            "write_nfg"]
 
 
-def read_game(path: str | os.PathLike[str]) -> NormalFormGame | MarkovGame:
-    """Read a game from a Gambit ``.nfg`` file or a gametools ``.npz`` file.
+def read_game(path: str | os.PathLike[str]) -> NormalFormGame | MarkovGame | ExtensiveGame:
+    """Read a game from a Gambit ``.nfg`` or ``.efg`` file or a gametools ``.npz`` file.
 
     Raises
     ------
@@ -47,5 +51,8 @@ def read_game(path: str | os.PathLike[str]) -> NormalFormGame | MarkovGame:
                               action_labels=data.action_labels, title=data.title)
     if suffix == ".npz":
         return load_game(path)
+    if suffix == ".efg":
+        from gametools.formats.efg import read_efg
+        return read_efg(path)
     raise GametoolsError(f"{path}: unknown game file type {suffix or '(no suffix)'!r}; "
-                         "expected .nfg or .npz")
+                         "expected .nfg, .efg or .npz")

@@ -47,8 +47,11 @@ Where this module differs from Gambit's own reader (``src/games/file.cc``):
   read identically by both.
 * Strategy counts and outcome indices must be plain non-negative integers (Gambit silently
   truncates ``2.5`` to ``2``); NaN and infinite payoffs are rejected.
-* Decimal exponents are limited to ``|e| <= 10000`` so that a hostile file cannot make the
-  reader build an astronomically large integer.
+* Sizes are checked against :mod:`gametools.limits` before anything is built: players,
+  strategies per player, payoff-table entries, outcomes, and each number's digits and decimal
+  exponent (``|e| <= 10000`` by default), so a hostile file cannot make the reader allocate
+  gigabytes or build an astronomically large integer; the error names the limit and how to
+  raise it.
 """
 
 from __future__ import annotations
@@ -68,7 +71,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gametools._io import atomic_write
-from gametools.errors import GametoolsError, GameValidationError
+from gametools.errors import GametoolsError, GameValidationError, ResourceLimitError
+from gametools.limits import check, check_number_text, parse_count
 
 __all__ = [
     "NfgData",
@@ -79,8 +83,10 @@ __all__ = [
     "write_nfg",
 ]
 
-_MAX_EXPONENT = 10_000
 _DIGITS = frozenset("0123456789")
+
+#: numpy arrays have at most 64 axes; the payoff table has N + 1.
+_MOST_PLAYERS = 63
 
 
 class NfgFormatError(GametoolsError, ValueError):
@@ -234,6 +240,13 @@ def _all_digits(s: str) -> bool:
     return bool(s) and all(c in _DIGITS for c in s)
 
 
+def _to_int(digits: str) -> int:
+    """``int(digits)`` for any length the limits allow (``int`` refuses over 4300 digits)."""
+    if len(digits) <= 4000:
+        return int(digits)
+    return int(decimal.Decimal(digits))
+
+
 def _number_problem(text: str) -> tuple[Fraction | None, str]:
     """Exact value of a Gambit number token, or ``(None, why it is not one)``.
 
@@ -247,13 +260,14 @@ def _number_problem(text: str) -> tuple[Fraction | None, str]:
         body = body[1:]
     if body.lower() in ("nan", "inf", "infinity"):
         return None, "NaN and infinite payoffs are not allowed"
+    check_number_text(body, f"the number {text[:20]}{'...' if len(text) > 20 else ''}")
     if "/" in body:
         num, _, den = body.partition("/")
         if not (_all_digits(num) and _all_digits(den)):
             return None, "a rational must look like 3/4 or -7/2"
-        if int(den) == 0:
+        if _to_int(den) == 0:
             return None, "zero denominator"
-        value = Fraction(int(num), int(den))
+        value = Fraction(_to_int(num), _to_int(den))
         return (-value if negative else value), ""
     mantissa, exponent = body, 0
     for marker in ("e", "E"):
@@ -262,15 +276,13 @@ def _number_problem(text: str) -> tuple[Fraction | None, str]:
             exp_digits = exp_text[1:] if exp_text[:1] in ("+", "-") else exp_text
             if not _all_digits(exp_digits):
                 return None, "malformed exponent"
-            exponent = int(exp_text)
-            if abs(exponent) > _MAX_EXPONENT:
-                return None, f"exponent beyond +-{_MAX_EXPONENT}"
+            exponent = int(exp_text)  # short: check_number_text bounded it
             break
     int_part, _, frac_part = mantissa.partition(".")
     if not (int_part or frac_part) or not all(c in _DIGITS for c in int_part + frac_part):
         return None, "not an integer, decimal or rational"
     exponent -= len(frac_part)
-    digits = int(int_part + frac_part)
+    digits = _to_int(int_part + frac_part)
     if negative:
         digits = -digits
     if exponent >= 0:
@@ -316,20 +328,34 @@ class _Parser:
         cached = self._numbers.get(token.text)  # payoff files repeat the same few numbers
         if cached is not None:
             return cached
-        value, why = _number_problem(token.text)
+        try:
+            value, why = _number_problem(token.text)
+        except ResourceLimitError as exc:
+            raise ResourceLimitError(f"line {token.line}: {exc}") from None
         if value is None:
             raise self._fail(token, f"bad number token '{token.text}' for {what}: {why}")
         if len(self._numbers) < 100_000:
             self._numbers[token.text] = value
         return value
 
-    def _natural(self, token: _Token, what: str) -> int:
-        """A non-negative integer token (an optional leading '+' is allowed)."""
+    def _natural(self, token: _Token, what: str, limit: str) -> int:
+        """A non-negative integer token (an optional leading '+' is allowed), at most the
+        limit named ``limit`` of :mod:`gametools.limits`."""
         text = token.text.removeprefix("+")
         if token.kind != "word" or not _all_digits(text):
             raise self._fail(token, f"expected {what} (a non-negative integer), "
                                     f"found {_describe(token)}")
-        return int(text)
+        try:
+            return parse_count(text, limit, what)
+        except ResourceLimitError as exc:
+            raise ResourceLimitError(f"line {token.line}: {exc}") from None
+
+    @staticmethod
+    def _check(token: _Token, limit: str, value: int, what: str) -> None:
+        try:
+            check(limit, value, what)
+        except ResourceLimitError as exc:
+            raise ResourceLimitError(f"line {token.line}: {exc}") from None
 
     # -- grammar ----------------------------------------------------------------------------------
     def parse(self) -> NfgData:
@@ -341,6 +367,9 @@ class _Parser:
             comment = self._next().text
         shape = tuple(len(a) for a in actions)
         body = self._peek()
+        self._check(body, "max_payoff_entries", len(players) * math.prod(shape),
+                    f"payoff table of {len(players)} players x {' x '.join(map(str, shape))} "
+                    "strategies")
         if body.kind == "{":
             flat = self._outcome_body(len(players), shape)
         elif body.kind == "word":
@@ -377,6 +406,11 @@ class _Parser:
                 raise self._fail(token, "expected a quoted player name or '}' to close the "
                                         f"player list, found {_describe(token)}")
             players.append(token.text)
+            self._check(token, "max_players", len(players), "players in the player list")
+            if len(players) > _MOST_PLAYERS:
+                raise self._fail(token, f"more than {_MOST_PLAYERS} players: a payoff table has "
+                                        "one axis per player plus one, and numpy arrays have at "
+                                        "most 64 axes")
         if not players:
             raise self._fail(token, "the player list is empty: a game needs at least one player")
         return players
@@ -402,7 +436,8 @@ class _Parser:
             if token.kind == "}":
                 raise self._fail(token, f"the strategy block gives {i} strategy count(s) but "
                                         f"there are {len(players)} players")
-            count = self._natural(token, f"the number of strategies of player {i + 1}")
+            count = self._natural(token, f"the number of strategies of player {i + 1}",
+                                  "max_actions")
             if count == 0:
                 raise self._fail(token, f"player {i + 1} has no strategies (count 0)")
             counts.append(count)
@@ -430,6 +465,8 @@ class _Parser:
                                         f"strategy list of player {i + 1}, "
                                         f"found {_describe(token)}")
             labels.append(token.text)
+            self._check(token, "max_actions", len(labels),
+                        f"strategy labels of player {i + 1}")
         if not labels:
             raise self._fail(token, f'player {i + 1} ("{name}") has no strategies')
         return tuple(labels)
@@ -457,12 +494,15 @@ class _Parser:
                     raise self._fail(token, f"expected a payoff or '}}' to close outcome {k}, "
                                             f"found {_describe(token)}")
                 payoffs.append(self._number(token, f"a payoff of outcome {k}"))
+                self._check(token, "max_players", len(payoffs), f"payoffs of outcome {k}")
                 if self._peek().kind == ",":
                     self._next()
             if len(payoffs) != n_players:
                 raise self._fail(token, f"outcome {k} has {len(payoffs)} payoff(s), expected "
                                         f"{n_players} (one per player)")
             outcomes.append(tuple(payoffs))
+            self._check(token, "max_payoff_entries", len(outcomes) * n_players,
+                        "payoffs in the outcome list")
         n_profiles = math.prod(shape)
         flat: list[Fraction] = []
         found = 0
@@ -471,7 +511,7 @@ class _Parser:
             token = self._next()
             if token.kind == "eof":
                 break
-            index = self._natural(token, "an outcome index")
+            index = self._natural(token, "an outcome index", "max_payoff_entries")
             if index >= len(outcomes):
                 raise self._fail(token, f"outcome index {index} out of range: the file defines "
                                         f"{len(outcomes) - 1} outcome(s) (1..{len(outcomes) - 1};"

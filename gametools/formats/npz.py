@@ -70,9 +70,11 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -82,6 +84,7 @@ import scipy.sparse as sp
 
 from gametools._io import atomic_open
 from gametools.errors import GametoolsError, GameValidationError
+from gametools.limits import check, check_number_text
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 
@@ -262,35 +265,66 @@ def save_profile(path: PathLike, profile: Sequence[Any], *, compressed: bool = T
 # --------------------------------------------------------------------------------------------
 
 def _read_arrays(path: PathLike) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` archive, never unpickling anything."""
+    """Every array of an ``.npz`` archive, never unpickling anything.
+
+    Sizes are checked before anything is decompressed: each member's declared size against
+    ``max_array_bytes`` of :mod:`gametools.limits` (the zip reader never inflates past it, so a
+    zip bomb stops there), and each ``.npy`` header's shape against the member's size (a header
+    claiming 10^12 entries in a small member is refused, not allocated).
+    """
     name = os.fspath(path)
     if not os.path.exists(name):
         raise FileNotFoundError(f"{name}: no such file")
     if not zipfile.is_zipfile(name):
         raise FileFormatError(path, "not an .npz archive (not a zip file)")
-    try:
-        archive = np.load(name, allow_pickle=False)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise FileFormatError(path, f"not a readable .npz archive ({exc})") from None
     arrays: dict[str, np.ndarray] = {}
-    with archive:
-        for key in archive.files:
-            try:
-                arrays[key] = archive[key]
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise FileFormatError(path, "object arrays are refused (they need pickle, "
-                                          "which can run arbitrary code); store numbers or "
-                                          "unicode strings", key) from None
-                raise FileFormatError(path, f"unreadable array ({exc})", key) from None
-            except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-                raise FileFormatError(path, f"unreadable array ({exc})", key) from None
-            if not isinstance(arrays[key], np.ndarray):  # a zip member that is not a .npy file
-                raise FileFormatError(path, "not an .npz archive: member is not a .npy array",
-                                      key)
-            if arrays[key].dtype.kind == "O":  # pragma: no cover - np.load refuses these first
-                raise FileFormatError(path, "object arrays are refused", key)
+    try:
+        with zipfile.ZipFile(name) as archive:
+            for info in archive.infolist():
+                key = info.filename.removesuffix(".npy")
+                if key in arrays:
+                    raise FileFormatError(path, "the archive holds this array twice", key)
+                arrays[key] = _read_member(path, archive, info, key)
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError,
+            RuntimeError) as exc:
+        # corrupt data, unknown compression methods, encrypted members: one line, not a trace
+        raise FileFormatError(path, f"not a readable .npz archive ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from None
     return arrays
+
+
+def _read_member(path: PathLike, archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str
+                 ) -> np.ndarray:
+    """One ``.npy`` member, its size checked from the zip directory and the npy header first."""
+    check("max_array_bytes", info.file_size, f"{os.fspath(path)}: array {key!r} "
+          "(decompressed bytes)")
+    if not info.filename.endswith(".npy"):
+        raise FileFormatError(path, "not an .npz archive: member is not a .npy array", key)
+    with archive.open(info) as member:
+        try:
+            version = np.lib.format.read_magic(member)
+            header = (np.lib.format.read_array_header_1_0 if version == (1, 0) else
+                      np.lib.format.read_array_header_2_0)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f"unsupported .npy version {version}")
+            shape, _, dtype = header(member, max_header_size=10_000)
+        except ValueError as exc:
+            raise FileFormatError(path, f"unreadable array header ({str(exc)[:200]})",
+                                  key) from None
+        if dtype.hasobject:
+            raise FileFormatError(path, "object arrays are refused (they need pickle, which "
+                                  "can run arbitrary code); store numbers or unicode strings",
+                                  key)
+        entries = math.prod(shape)
+        if entries * dtype.itemsize > info.file_size:
+            raise FileFormatError(path, f"the header claims shape {shape} of {dtype} "
+                                  f"({entries * dtype.itemsize} bytes) but the member holds "
+                                  f"{info.file_size} bytes", key)
+    with archive.open(info) as member:
+        try:
+            return np.lib.format.read_array(member, allow_pickle=False)
+        except ValueError as exc:
+            raise FileFormatError(path, f"unreadable array ({str(exc)[:200]})", key) from None
 
 
 def _require(path: PathLike, arrays: Mapping[str, np.ndarray], name: str) -> np.ndarray:
@@ -377,8 +411,11 @@ def _load_normal_form(path: PathLike, arrays: Mapping[str, np.ndarray]) -> Norma
         text = _check_kind(path, "payoffs_rational", arrays["payoffs_rational"], "U",
                            "unicode strings 'p/q'")
         payoffs = np.empty(text.shape, dtype=object)
+        entries = [str(v) for v in text.ravel()]
+        for entry in entries:  # before converting: "1e100000000" would take minutes
+            check_number_text(entry, f"{os.fspath(path)}: a payoffs_rational entry")
         try:
-            payoffs.ravel()[:] = [Fraction(str(v)) for v in text.ravel()]
+            payoffs.ravel()[:] = [Fraction(entry) for entry in entries]
         except (ValueError, ZeroDivisionError) as exc:
             raise FileFormatError(path, f"entries must be rationals 'p/q' ({exc})",
                                   "payoffs_rational") from None

@@ -10,6 +10,22 @@ Two directions are supported:
 - :func:`from_openspiel` loads an OpenSpiel normal-form game (``pyspiel.MatrixGame``,
   ``pyspiel.TensorGame`` or any one-shot simultaneous-move game such as ``blotto``) as a
   :class:`~gametools.model.NormalFormGame`.
+- :func:`extensive_from_openspiel` unrolls any OpenSpiel game whose tree fits in memory
+  (turn-based or simultaneous-move, with chance and imperfect information; C++ or Python
+  implemented) into an :class:`~gametools.extensive.ExtensiveGame`;
+  :func:`policy_from_openspiel` and :func:`policy_to_openspiel_tabular` convert behaviour
+  profiles to and from OpenSpiel's ``TabularPolicy`` layout.
+
+Unrolling an OpenSpiel game
+---------------------------
+Turn-based decision nodes become decision nodes whose infoset is the acting player's
+``information_state_string``. A simultaneous node becomes ``N`` consecutive decision nodes,
+players in id order, each in the infoset of that player's ``information_state_string`` at the
+simultaneous node (so no player sees the others' simultaneous actions), followed by the joint
+action; this is the standard turn-based encoding, and best responses and NashConv are those of
+the simultaneous game. Chance outcomes keep their probabilities; terminal payoffs are
+``returns()``. The tree is walked once, iteratively (no recursion limit), and its size is
+checked against ``max_nodes`` while walking.
 
 Encoding of a Markov game
 -------------------------
@@ -78,9 +94,12 @@ OpenSpiel pitfalls handled here
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -89,6 +108,7 @@ from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 from gametools.errors import GametoolsError
+from gametools.extensive.model import ExtensiveGame
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 
@@ -98,10 +118,18 @@ __all__ = [
     "MarkovOpenSpielState",
     "MarkovProfilePolicy",
     "OpenSpielConversionError",
+    "OpenSpielTree",
+    "extensive_from_markov",
+    "extensive_from_openspiel",
     "finite_horizon",
     "from_openspiel",
+    "is_normal_form",
+    "load_openspiel",
+    "markov_profile_to_extensive",
     "openspiel_nash_conv",
+    "policy_from_openspiel",
     "policy_to_openspiel",
+    "policy_to_openspiel_tabular",
     "to_openspiel",
 ]
 
@@ -760,3 +788,299 @@ def from_openspiel(game: pyspiel.Game) -> NormalFormGame:
             "simultaneous-move games load as normal-form games (pyspiel.extensive_to_tensor_game "
             "gives the induced normal form of a small sequential game)")
     return _from_simultaneous(game, name)
+
+
+# --------------------------------------------------------------------------------------------
+# OpenSpiel game trees -> ExtensiveGame
+# --------------------------------------------------------------------------------------------
+
+#: Default largest number of tree nodes :func:`extensive_from_openspiel` unrolls.
+MAX_TREE_NODES = 20_000_000
+
+
+@dataclass(frozen=True)
+class OpenSpielTree:
+    """An unrolled OpenSpiel game and the key of every infoset back into OpenSpiel.
+
+    Attributes
+    ----------
+    game : ExtensiveGame
+        The tree; its ``infoset_labels`` are OpenSpiel information-state strings.
+    openspiel_game : pyspiel.Game
+    infoset_keys : tuple of (int, str)
+        ``(player, information_state_string)`` of every infoset (several infosets share one
+        when ``recall="refine"`` split an OpenSpiel information state).
+    legal_actions : tuple of tuple of int
+        OpenSpiel action ids of every infoset, in the order of its actions in the tree.
+    """
+
+    game: ExtensiveGame
+    openspiel_game: Any
+    infoset_keys: tuple[tuple[int, str], ...]
+    legal_actions: tuple[tuple[int, ...], ...]
+
+
+@functools.lru_cache(maxsize=65536)
+def _exact_number(value: float) -> Fraction:
+    """A float from OpenSpiel as the simple fraction it stands for (1/3, not 0x3FD5...)."""
+    simple = Fraction(value).limit_denominator(10_000)
+    return simple if float(simple) == value else Fraction(value)
+
+
+def is_normal_form(game: Any) -> bool:
+    """Whether :func:`from_openspiel` loads ``game`` (matrix, tensor or one-shot game)."""
+    if isinstance(game, (pyspiel.MatrixGame, pyspiel.TensorGame)):
+        return True
+    if game.get_type().dynamics != pyspiel.GameType.Dynamics.SIMULTANEOUS:
+        return False
+    try:
+        _from_simultaneous(game, _game_name(game))
+    except OpenSpielConversionError:
+        return False
+    return True
+
+
+def load_openspiel(spec: str) -> Any:
+    """``pyspiel.load_game(spec)`` with a one-line error for an unknown name or parameter."""
+    import os
+    import tempfile
+
+    # OpenSpiel's C++ layer also prints the error (with every game name) on the process's
+    # stderr before raising; keep that out of the one-line message the user sees
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                return pyspiel.load_game(spec)
+            finally:
+                os.dup2(saved, 2)
+    except (pyspiel.SpielError, RuntimeError, ValueError) as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        first = first.split(" Available games are")[0]
+        raise OpenSpielConversionError(f"OpenSpiel cannot load {spec!r}: {first}") from None
+    finally:
+        os.close(saved)
+
+
+def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
+                             recall: str = "refine") -> OpenSpielTree:
+    """Unroll an OpenSpiel game into an :class:`~gametools.extensive.ExtensiveGame`.
+
+    Parameters
+    ----------
+    game : pyspiel.Game or str
+        A loaded game (C++ or Python implemented) or a game string for ``pyspiel.load_game``.
+    max_nodes : int
+        Refuse trees with more nodes (checked while walking, before the arrays are built).
+    recall : {"refine", "keep"}
+        Some OpenSpiel information-state strings forget what the player saw or did before
+        (goofspiel without ``imp_info`` shows the cards left and who won each round, not the
+        order in which cards were played), which is imperfect recall. ``"refine"`` (default)
+        splits such an infoset by the player's own history of (information state, action)
+        pairs, giving the perfect-recall game in which players remember what they saw and did
+        (the coarsest such refinement; nothing changes for games whose strings already have
+        perfect recall, e.g. the poker games). NashConv equals OpenSpiel's whenever what the
+        string forgets is irrelevant to the future, as in goofspiel. ``"keep"`` keeps OpenSpiel's partition; the game is then flagged
+        imperfect-recall and the exact solvers refuse it.
+
+    Returns
+    -------
+    OpenSpielTree
+
+    Raises
+    ------
+    OpenSpielConversionError
+        For a game without information-state strings, with sampled chance, or too large.
+
+    Examples
+    --------
+    >>> tree = extensive_from_openspiel("kuhn_poker")
+    >>> tree.game.num_terminals, tree.game.num_infosets
+    (30, 12)
+    """
+    from gametools.extensive import TreeBuilder
+
+    if recall not in ("refine", "keep"):
+        raise OpenSpielConversionError(f"recall must be 'refine' or 'keep', got {recall!r}")
+    if isinstance(game, str):
+        game = load_openspiel(game)
+    if not isinstance(game, pyspiel.Game):
+        raise OpenSpielConversionError(f"expected a pyspiel.Game, got {type(game).__name__}")
+    name = _game_name(game)
+    game_type = game.get_type()
+    if not game_type.provides_information_state_string:
+        raise OpenSpielConversionError(f"{name} provides no information-state strings, so its "
+                                       "information sets are unknown")
+    if game_type.chance_mode == pyspiel.GameType.ChanceMode.SAMPLED_STOCHASTIC:
+        raise OpenSpielConversionError(f"{name} has sampled chance (no explicit outcomes)")
+    num_players = game.num_players()
+    refine = recall == "refine"
+    builder = TreeBuilder(num_players)
+    keys: dict[tuple[int, str, tuple[int, ...]], int] = {}
+    legal_of: list[tuple[int, ...]] = []
+
+    def infoset(player: int, key: str, actions: list[int], own: tuple[int, ...]
+                ) -> tuple[tuple[str, tuple[int, ...]], int]:
+        ident = (player, key, own if refine else ())
+        if ident not in keys:
+            keys[ident] = len(keys)
+            legal_of.append(tuple(actions))
+        elif legal_of[keys[ident]] != tuple(actions):
+            raise OpenSpielConversionError(f"{name}: infoset {key!r} of player {player} has "
+                                           "different legal actions at different histories")
+        return ident[1:], keys[ident]
+
+    Where = tuple[int, int] | None
+    History = tuple[tuple[int, ...], ...]
+    count = 0
+    # each stack entry: (state, where it hangs in the tree, every player's last own (infoset,
+    # action); the infoset id stands for the whole own history before it)
+    stack: list[tuple[Any, Where, History]] = [
+        (game.new_initial_state(), None, ((),) * num_players)]
+    while stack:
+        state, at, own = stack.pop()
+        count += 1
+        if count > max_nodes:
+            raise OpenSpielConversionError(f"{name} has more than {max_nodes} tree nodes; "
+                                           "raise max_nodes if memory allows")
+        if state.is_terminal():
+            builder.terminal(at, payoffs=[_exact_number(float(r)) for r in state.returns()])
+        elif state.is_chance_node():
+            outcomes = state.chance_outcomes()
+            node = builder.chance(at, probabilities=[_exact_number(p) for _, p in outcomes],
+                                  labels=[state.action_to_string(pyspiel.PlayerId.CHANCE, a)
+                                          for a, _ in outcomes])
+            # children are pushed last-first so that the walk is in preorder
+            for k, (action, _) in reversed(list(enumerate(outcomes))):
+                stack.append((state.child(action), (node, k), own))
+        elif state.is_simultaneous_node():
+            legal = [state.legal_actions(p) for p in range(num_players)]
+            parents: list[tuple[Where, tuple[int, ...]]] = [(at, ())]
+            identities = []
+            for p in range(num_players):
+                known = len(keys)
+                key, ident = infoset(p, state.information_state_string(p), legal[p], own[p])
+                identities.append(ident)
+                # labels are read at an infoset's first node only
+                labels: list[str] | int = ([state.action_to_string(p, a) for a in legal[p]]
+                                           if ident == known else len(legal[p]))
+                following: list[tuple[Where, tuple[int, ...]]] = []
+                for where, chosen in parents:
+                    node = builder.decision(where, player=p, infoset=key, actions=labels,
+                                            infoset_label=key[0])
+                    following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
+                parents = following
+                count += len(following)
+            for where, joint in reversed(parents):
+                child = state.clone()
+                child.apply_actions(list(joint))
+                stack.append((child, where,
+                              tuple((ident, a) for ident, a in zip(identities, joint))
+                              if refine else own))
+        else:
+            player = state.current_player()
+            legal = state.legal_actions()
+            known = len(keys)
+            key, ident = infoset(player, state.information_state_string(player), legal,
+                                 own[player])
+            node = builder.decision(at, player=player, infoset=key, infoset_label=key[0],
+                                    actions=[state.action_to_string(player, a) for a in legal]
+                                    if ident == known else len(legal))
+            for k, action in reversed(list(enumerate(legal))):
+                after = own
+                if refine:
+                    after = own[:player] + ((ident, action),) + own[player + 1:]
+                stack.append((state.child(action), (node, k), after))
+    extensive = builder.build(title=game_type.long_name,
+                              player_labels=[f"Player {i}" for i in range(num_players)])
+    # builder numbers infosets by first appearance, as ``keys`` does
+    ordered = sorted(keys, key=keys.__getitem__)
+    return OpenSpielTree(extensive, game, tuple((k[0], k[1]) for k in ordered),
+                         tuple(legal_of[keys[k]] for k in ordered))
+
+
+def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray, ...]:
+    """Behaviour profile (flat vectors) of an OpenSpiel policy on ``tree``'s infosets.
+
+    ``policy`` is a ``TabularPolicy`` (read from its table) or any other
+    ``open_spiel.python.policy.Policy`` of a turn-based game (tabulated first with OpenSpiel's
+    ``tabular_policy_from_callable``, which walks the game once). Infosets that refine one
+    OpenSpiel information state (``recall="refine"``) get that state's row.
+    """
+    if not isinstance(policy, os_policy.TabularPolicy):
+        if not isinstance(policy, os_policy.Policy):
+            raise OpenSpielConversionError(f"expected an OpenSpiel Policy, got "
+                                           f"{type(policy).__name__}")
+        if tree.openspiel_game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+            # OpenSpiel's tabulation asks simultaneous nodes for joint-action probabilities
+            raise OpenSpielConversionError(
+                "for simultaneous-move games pass a TabularPolicy (OpenSpiel's tabulation of "
+                "other policies mixes the players' actions at simultaneous nodes)")
+        policy = os_policy.tabular_policy_from_callable(tree.openspiel_game, policy)
+    game = tree.game
+    profile = [np.zeros(n) for n in game.num_actions_per_player]
+    for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
+        row = policy.policy_for_key(key)
+        values = [row[a] for a in actions]
+        if abs(sum(values) - 1.0) > 1e-9:
+            # TabularPolicy keys rows by the string alone: when two players' information
+            # states read the same (public-information simultaneous games such as goofspiel
+            # without imp_info), they share one row, laid out for one player's legal actions
+            raise OpenSpielConversionError(
+                f"the OpenSpiel policy's row for information state {key!r} of player {player}"
+                f" does not sum to 1 over that player's legal actions ({sum(values):.6g}); "
+                "TabularPolicy cannot tell players apart whose information-state strings "
+                "coincide")
+        profile[player][game.infoset_slice(k)] = values
+    return tuple(profile)
+
+
+def policy_to_openspiel_tabular(tree: OpenSpielTree, profile: Sequence[Any]) -> Any:
+    """An OpenSpiel ``TabularPolicy`` holding a behaviour profile of ``tree.game``.
+
+    Raises
+    ------
+    OpenSpielConversionError
+        When infosets that refine one OpenSpiel information state carry different rows
+        (OpenSpiel's table has one row per information state).
+    """
+    checked = tree.game.check_profile(profile)
+    tabular = os_policy.TabularPolicy(tree.openspiel_game)
+    written: dict[tuple[int, str], np.ndarray] = {}
+    for k, ((player, key), actions) in enumerate(zip(tree.infoset_keys, tree.legal_actions)):
+        values = checked[player][tree.game.infoset_slice(k)]
+        if (player, key) in written:
+            if not np.allclose(written[(player, key)], values, atol=1e-12):
+                raise OpenSpielConversionError(
+                    f"infosets refining OpenSpiel's information state {key!r} of player "
+                    f"{player} hold different rows; OpenSpiel's table cannot represent that")
+            continue
+        written[(player, key)] = values
+        row = tabular.policy_for_key(key)
+        row[:] = 0.0
+        row[list(actions)] = values
+    return tabular
+
+
+def extensive_from_markov(game: MarkovGame, *, horizon: int | None = None) -> OpenSpielTree:
+    """A finite-horizon Markov game as a game tree: :func:`to_openspiel`, then unrolled.
+
+    The tree is the perfect-recall extensive form of the Markov game (information states =
+    own observation and action histories; the players of one stage move in turn without
+    seeing each other); its NashConv is OpenSpiel's, which equals gametools' exact
+    Markov-game NashConv wherever that is exact (fully observed, or perfect recall in the
+    observations). Convert profiles with :func:`markov_profile_to_extensive`.
+    """
+    return extensive_from_openspiel(to_openspiel(game, horizon=horizon))
+
+
+def markov_profile_to_extensive(tree: OpenSpielTree, game: MarkovGame,
+                                profile: Sequence[Any]) -> tuple[np.ndarray, ...]:
+    """A Markov-game profile (``(O_i, n_i)`` per player) as behaviour vectors of ``tree``,
+    which :func:`extensive_from_markov` made from ``game``."""
+    game_os = tree.openspiel_game
+    wrapped = policy_to_openspiel(game_os, game, profile)
+    tabular = os_policy.tabular_policy_from_callable(game_os, wrapped)
+    return policy_from_openspiel(tree, tabular)

@@ -5,6 +5,14 @@ Every solver is a free function with keyword-only options returning a
 :data:`METHODS`, the one method table of the package (iterated by the tests and the command line).
 A result's ``method`` is its key in this table.
 
+Certification
+-------------
+A result with ``status == "success"`` holds profiles whose regret is within the solver's
+tolerance; a solver that did not get there returns ``status == "failed"`` and its profile is only
+the best point it reached (its ``regret`` says how far from equilibrium it is). When no method is
+named, :func:`solve` falls back along :data:`FALLBACKS` (e.g. ``logit`` -> ``global-newton``)
+before it gives up.
+
 Normal-form games
 -----------------
 =====================  ===================================================================
@@ -53,7 +61,7 @@ from gametools.solvers.result import (
 )
 
 __all__ = ["Clique", "Equilibrium", "SolverResult", "make_equilibrium", "solve", "METHODS",
-           "Method", "default_method"]
+           "Method", "default_method", "FALLBACKS"]
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,18 @@ METHODS: dict[str, Method] = {
     "stochastic-fp": Method(_S + "stochastic", "stochastic_fictitious_play", "markov"),
     "cfr": Method(_S + "cfr", "cfr", "markov"),
 }
+
+
+#: default method -> the globally convergent methods :func:`solve` tries next, in order, when the
+#: default one does not certify (only when no method was named).
+FALLBACKS: dict[str, tuple[str, ...]] = {
+    "logit": ("global-newton",),
+    "lemke-howson": ("global-newton",),
+}
+
+#: Tolerance (relative regret) below which a profile of a result stopped by an iteration cap
+#: still counts as certified; used by :func:`solve` when the caller gives none.
+CERTIFIED_REGRET = 1e-8
 
 
 class UnknownMethodError(InvalidArgumentError):
@@ -178,8 +198,13 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
     >>> result.method, [s.tolist() for s in result.equilibria[0].strategies]
     ('lp', [[0.5, 0.5], [0.5, 0.5]])
     """
-    from gametools.interop import as_game
+    from gametools.interop import as_extensive_game, as_game
 
+    extensive = as_extensive_game(game)
+    if extensive is not None:  # game trees (.efg, OpenSpiel): gametools.extensive.solve
+        from gametools.extensive.solve import solve_extensive
+        return solve_extensive(extensive, method=method, all_equilibria=all_equilibria,
+                               **options)
     game = as_game(game)
     name = method or default_method(game, all_equilibria=all_equilibria)
     function = _resolve(name)
@@ -190,6 +215,36 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
         raise UnknownMethodError(f"method {name!r} solves {entry.games}-form games; for this "
                                  f"{'Markov' if kind == 'markov' else 'normal-form'} game use "
                                  f"one of: {', '.join(suitable)}")
+    result = _solve_named(game, name, entry, function, all_equilibria, options)
+    if method is not None or result.success:
+        return result
+    failures = [result]
+    for fallback in FALLBACKS.get(name, ()):
+        entry = METHODS[fallback]
+        candidate = _solve_named(game, fallback, entry, _resolve(fallback), all_equilibria,
+                                 _accepted_options(entry, options))
+        failures.append(candidate)
+        if candidate.success:
+            break
+    chosen = failures[-1] if failures[-1].success else min(failures, key=lambda r: r.max_regret)
+    history = "; ".join(f"{r.method}: {r.message or r.status}" for r in failures
+                        if r is not chosen)
+    return dataclasses.replace(chosen, message=f"{chosen.message} (after {history})",
+                               extra=dict(chosen.extra, fallback_from=[
+                                   r.method for r in failures if r is not chosen]))
+
+
+def _accepted_options(entry: Method, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options a fallback solver accepts (the default method's own tuning is dropped)."""
+    import inspect
+
+    function = getattr(importlib.import_module(entry.module), entry.function)
+    accepted = inspect.signature(function).parameters
+    return {key: value for key, value in options.items() if key in accepted}
+
+
+def _solve_named(game: Any, name: str, entry: Method, function: Callable[..., SolverResult],
+                 all_equilibria: bool, options: Mapping[str, Any]) -> SolverResult:
     arguments = dict(entry.options, **options)
     if isinstance(game, MarkovGame) and name != "cfr" and not game.fully_observed \
             and _observes_state(game):
@@ -225,4 +280,11 @@ def _solve_checked(function: Callable[..., SolverResult], game: Any, name: str,
             raise UnknownMethodError(f"--all needs an enumeration method (vertex, support, pure"
                                      f" or backward-induction), not {name!r}")
     result = function(game, **arguments)
-    return dataclasses.replace(result, method=name)
+    status = result.status
+    if status == "max_iterations":
+        # a cap stopped the method: its profiles still count only when each is certified
+        given = arguments.get("tol", arguments.get("max_regret"))
+        tolerance = CERTIFIED_REGRET if given is None else float(given)
+        if not result.equilibria or result.max_regret > tolerance:
+            status = "failed"
+    return dataclasses.replace(result, method=name, status=status)

@@ -319,7 +319,7 @@ def _progress_printer(iteration: int, average: float, last: float) -> None:
 # ------------------------------------------------------------------------------------------
 
 def cfr(game: MarkovGame | NormalFormGame | Any, *, iterations: int = 1000,
-        variant: Variant = "cfr+", alternating: bool = True, tol: float | None = None,
+        variant: Variant | Literal["dcfr"] = "cfr+", alternating: bool = True, tol: float | None = None,
         check_every: int | None = None,
         rng: np.random.Generator | int | None = None,
         progress: bool | ProgressCallback = False) -> SolverResult:
@@ -327,9 +327,13 @@ def cfr(game: MarkovGame | NormalFormGame | Any, *, iterations: int = 1000,
 
     Parameters
     ----------
-    game : MarkovGame or NormalFormGame (or a nashpy / OpenSpiel normal-form game)
+    game : MarkovGame, NormalFormGame, ExtensiveGame, nashpy or OpenSpiel game
         Finite horizon (no reachable cycle); every player has perfect recall. A normal-form
-        game is solved as a one-shot Markov game.
+        game is solved as a one-shot Markov game. An
+        :class:`~gametools.extensive.ExtensiveGame` (or an OpenSpiel game tree) is solved by
+        :func:`gametools.extensive.solve.extensive_cfr`, starting from uniform policies as
+        OpenSpiel does (``rng`` is not used; ``variant`` may also be ``"dcfr"``); its CFR and
+        CFR+ iterates are OpenSpiel's ``CFRSolver`` / ``CFRPlusSolver`` iterates.
     iterations : int
         Largest number of CFR iterations (all players update simultaneously in each).
     variant : {"cfr+", "cfr", "linear"}
@@ -377,6 +381,14 @@ def cfr(game: MarkovGame | NormalFormGame | Any, *, iterations: int = 1000,
     InvalidArgumentError
         For a bad option value or an unsupported game type.
     """
+    from gametools.interop import as_extensive_game
+
+    extensive = as_extensive_game(game)
+    if extensive is not None:  # game trees: CFR over sequence trees, from uniform policies
+        from gametools.extensive.solve import extensive_cfr
+        return extensive_cfr(extensive, iterations=iterations, variant=variant,
+                             alternating=alternating, tol=tol, check_every=check_every,
+                             progress=progress)
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) \
             or iterations < 1:
         raise InvalidArgumentError(f"cfr: iterations must be a positive integer, got "

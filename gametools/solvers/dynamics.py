@@ -4,7 +4,7 @@ the replicator dynamics.
 These are *approximate* solvers: they return the profile the dynamics reach after a fixed
 budget, and the returned equilibrium's ``regret`` (largest deviation gain relative to the payoff
 range) says how close to a Nash equilibrium it is. ``status`` is ``"success"`` when that regret
-is at most ``tol`` and ``"max_iterations"`` otherwise; none of them is guaranteed to converge in
+is at most ``tol`` and ``"failed"`` otherwise; none of them is guaranteed to converge in
 general-sum games (Shapley's 3x3 game defeats fictitious play).
 
 Definitions
@@ -76,7 +76,7 @@ def _finish(game: Any, profile: Sequence[np.ndarray], method: str, iterations: i
     message = (f"approximate: regret {equilibrium.regret:.3g} "
                f"{'<=' if converged else '>'} tol {tol:g} after {iterations} iterations")
     return SolverResult((equilibrium,), method=method,
-                        status="success" if converged else "max_iterations",
+                        status="success" if converged else "failed",
                         iterations=iterations, message=message, extra=extra)
 
 

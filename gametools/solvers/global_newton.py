@@ -365,7 +365,7 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     elif crossings:
         status, message = "failed", "crossings found but none reached max_regret"
     else:
-        status = "max_iterations" if state.status == "max_iterations" else "failed"
+        status = "failed"
         message = state.message or "the path ended without crossing lam = 0"
     if not equilibria:
         # No crossing: report where the path stopped, certified by its (large) regret.

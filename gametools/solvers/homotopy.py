@@ -855,7 +855,7 @@ def markov_qre_homotopy(game: MarkovGame, *, max_regret: float = 1e-8,
                 status = "success"
                 message = ("support polish along the path (not confirmed by the path: "
                            + message + ")")
-    if best.regret > max_regret and status == "success":
+    if best.regret > max_regret or status != "success":
         status = "failed"
     lam = float(y[-1])
     extra: dict[str, Any] = {"steps": stats.steps, "rejected_steps": stats.rejected,

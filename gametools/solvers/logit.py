@@ -539,7 +539,7 @@ def logit_solve(game: Any, *, max_regret: float = 1e-8, first_step: float = 0.03
         status, message = "success", "reached max_regret" + (
             " after support polish" if found.get("polished") else " on the path")
     else:
-        status = "failed" if state.status == "failed" else "max_iterations"
+        status = "failed"
         message = state.message or "stopped before reaching max_regret"
     extra: dict[str, Any] = {
         "steps": state.steps, "newton_iterations": state.newton_iterations,
@@ -598,7 +598,7 @@ def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 
     if state.status != "success":
         profile = [x / x.sum() for x in system.strategies(state.point)]
         return SolverResult((make_equilibrium(game, profile),), method="logit_qre",
-                            status="failed" if state.status == "failed" else "max_iterations",
+                            status="failed",
                             iterations=state.steps, message=state.message,
                             extra={"lambda": float(state.point[-1]) / scale,
                                    "residual": float("nan"), "steps": state.steps,

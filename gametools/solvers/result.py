@@ -105,6 +105,10 @@ class SolverResult:
     equilibria : tuple of Equilibrium
     method : str
     status : {"success", "max_iterations", "failed"}
+        ``"success"``: every profile is certified (regret within the solver's tolerance);
+        ``"max_iterations"``: an iteration cap stopped an enumeration, the profiles returned are
+        certified but the list may be incomplete; ``"failed"``: no certified profile (the one
+        returned, if any, is the best point reached, *not* an equilibrium).
     complete : bool
         True only when ``equilibria`` is provably the complete set the method promises (e.g. all
         extreme equilibria of a two-player game, all pure equilibria).
@@ -137,6 +141,14 @@ class SolverResult:
         return self.status == "success"
 
     @property
+    def certified(self) -> bool:
+        """Whether the result may be presented as equilibria: ``status`` is not ``"failed"`` and
+        some profile (or a complete, possibly empty, set) is there, or the method succeeded."""
+        if self.status == "failed":
+            return False
+        return self.status == "success" or bool(self.equilibria) or self.complete
+
+    @property
     def max_regret(self) -> float:
         return max((e.regret for e in self.equilibria), default=0.0)
 
@@ -145,6 +157,7 @@ class SolverResult:
         out: dict[str, Any] = {
             "equilibria": [e.to_dict() for e in self.equilibria],
             "method": self.method, "complete": bool(self.complete), "status": self.status,
+            "certified": self.certified,
             "exact": bool(self.exact), "degenerate": self.degenerate,
             "iterations": int(self.iterations), "message": self.message,
         }

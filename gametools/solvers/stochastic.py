@@ -479,7 +479,7 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
         ``(O_i, n_i)``), certified by exact NashConv. ``extra["state_values"]`` ``(S,)`` is player
         0's value in every state (0 at terminal states), ``extra["error_bound"]`` the bound on
         the value error, ``extra["lp_calls"]`` how many stage games needed the LP (the others
-        reused their previous support). Status ``"max_iterations"`` if the bound was not reached.
+        reused their previous support). Status ``"failed"`` if the bound was not reached.
 
     Raises
     ------
@@ -496,7 +496,7 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
     solution = None
     lp_calls = 0
     bound = np.inf
-    status = "max_iterations"
+    status = "failed"
     limited = False
     iteration = 0
     for iteration in range(1, max_iterations + 1):
@@ -597,7 +597,7 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
     best_residual = residual
     responses = None
     newton_steps = strategy_steps = 0
-    status = "max_iterations"
+    status = "failed"
     bound = residual * factor
     iteration = 0
     stalled = 0
@@ -610,7 +610,7 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
         # Pollatschek-Avi-Itzhak (Newton) candidate: the exact values of the stage-optimal pair
         joint = x[:, :, None] * y[:, None, :]
         chain = mix(rows_joint, joint, num_states)
-        candidate, _ = _solve(chain, np.einsum("sab,sab->s", joint, rewards_0)[:, None],
+        candidate, _, _ = _solve(chain, np.einsum("sab,sab->s", joint, rewards_0)[:, None],
                               markov.discount)
         candidate = candidate[0]
         candidate_solution = _stage(arrays, candidate, live, solution)
@@ -710,7 +710,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
     SolverResult
         ``exact=False``; one profile, the best certified one, with its regret (an exact
         NashConv-based certificate of how far it is from an equilibrium). Status ``"success"``
-        iff the regret is at most ``tol``, else ``"max_iterations"``. ``extra`` holds
+        iff the regret is at most ``tol``, else ``"failed"``. ``extra`` holds
         ``regret_history`` (pairs ``(iteration, best regret so far)``), ``best_iteration`` and ``purified``
         (whether rounding the best beliefs to pure policies gave the returned, lower-regret
         profile).
@@ -770,7 +770,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, iterations: int = 2000,
     assert best is not None
     equilibrium = make_markov_equilibrium(game, best[2])
     polished = best[3]
-    status = "success" if equilibrium.regret <= tol else "max_iterations"
+    status = "success" if equilibrium.regret <= tol else "failed"
     message = (f"approximate: stochastic fictitious play, {iteration} iterations; the best "
                f"certified profile (iteration {best[1]}) has regret {equilibrium.regret:.3g} of "
                f"the reward range (exact NashConv); {'within' if status == 'success' else 'above'}"

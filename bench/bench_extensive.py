@@ -1,0 +1,190 @@
+"""Extensive-form games: exact NashConv and CFR speed against OpenSpiel, in the same run.
+
+Usage::
+
+    python bench/bench_extensive.py            # quick: Kuhn, Leduc, goofspiel 4
+    python bench/bench_extensive.py --full     # adds goofspiel 5 and Liar's dice (minutes)
+
+For every game, each measurement runs in a fresh subprocess so that peak memory (resident set
+size above the process's size after imports and game loading) is its own:
+
+- ``ours``: :func:`gametools.extensive.nash_conv` of the uniform profile on the tree unrolled
+  by :func:`~gametools.interop.openspiel.extensive_from_openspiel` (``unroll_s`` is the one-off
+  tree walk, ``first_s`` the first evaluation, which also builds the game's sequence tables
+  once, ``seconds`` a repeated evaluation of another profile on the same game);
+- ``openspiel-python``: ``open_spiel.python.algorithms.exploitability.nash_conv`` (Python
+  best response, which walks every history);
+- ``openspiel-cpp``: ``pyspiel.nash_conv`` (C++ ``TabularBestResponse``) on the tabular
+  uniform policy.
+
+CFR+: iterations per second of :func:`gametools.extensive.cfr.cfr_iterations` against
+OpenSpiel's C++ ``pyspiel.CFRPlusSolver`` and Python ``CFRPlusSolver`` (identical iterates),
+after a warm-up iteration each. Timings depend on the machine and its load: compare rows of
+the same run only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from typing import Any
+
+QUICK_GAMES = ["kuhn_poker", "leduc_poker", "goofspiel(num_cards=4)",
+               "goofspiel(num_cards=4,imp_info=True)"]
+FULL_GAMES = QUICK_GAMES + ["goofspiel(num_cards=5,points_order=descending)",
+                            "liars_dice(numdice=1,dice_sides=4)"]
+CFR_GAMES = {"kuhn_poker": 200, "leduc_poker": 20}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * resource.getpagesize() / 2 ** 20
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(implementation: str, name: str) -> dict[str, Any]:
+    """One measurement (run in a subprocess by :func:`main`)."""
+    import pyspiel
+    from open_spiel.python import policy as os_policy
+
+    game = pyspiel.load_game(name)
+    out: dict[str, Any] = {"game": name, "implementation": implementation}
+    if implementation == "ours":
+        from gametools.extensive import nash_conv
+        from gametools.interop.openspiel import extensive_from_openspiel
+
+        base = _rss_mb()
+        start = time.perf_counter()
+        tree = extensive_from_openspiel(game)
+        out["unroll_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        value = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
+        out["first_nash_conv_s"] = time.perf_counter() - start  # builds the sequence tables
+        start = time.perf_counter()
+        repeats = 0
+        while repeats < 3 or time.perf_counter() - start < 0.2:
+            nash_conv(tree.game, tree.game.uniform_profile())
+            repeats += 1
+        out["nash_conv_s"] = (time.perf_counter() - start) / repeats
+        out["nodes"] = tree.game.num_nodes
+    elif implementation == "openspiel-python":
+        from open_spiel.python.algorithms import exploitability
+
+        base = _rss_mb()
+        start = time.perf_counter()
+        value = exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
+        out["nash_conv_s"] = time.perf_counter() - start
+    else:
+        if game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+            # the C++ best response handles turn-based games only; OpenSpiel's own conversion
+            game = pyspiel.convert_to_turn_based(game)
+            out["note"] = "convert_to_turn_based"
+        tabular = os_policy.python_policy_to_pyspiel_policy(os_policy.TabularPolicy(game))
+        base = _rss_mb()
+        start = time.perf_counter()
+        value = pyspiel.nash_conv(game, tabular)
+        out["nash_conv_s"] = time.perf_counter() - start
+    out["nash_conv"] = float(value)
+    out["peak_mb"] = max(0.0, _peak_mb() - base)
+    return out
+
+
+def cfr_speed(name: str, iterations: int) -> dict[str, Any]:
+    import pyspiel
+    from open_spiel.python.algorithms import cfr as os_cfr
+
+    from gametools.extensive.cfr import cfr_iterations, new_state
+    from gametools.interop.openspiel import extensive_from_openspiel
+
+    game = pyspiel.load_game(name)
+    tree = extensive_from_openspiel(game)
+    state = new_state(tree.game)
+    cfr_iterations(tree.game, state, 1)
+    start = time.perf_counter()
+    cfr_iterations(tree.game, state, iterations)
+    ours = iterations / (time.perf_counter() - start)
+    cpp = pyspiel.CFRPlusSolver(game)
+    cpp.evaluate_and_update_policy()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        cpp.evaluate_and_update_policy()
+    cpp_rate = iterations / (time.perf_counter() - start)
+    python = os_cfr.CFRPlusSolver(game)
+    python.evaluate_and_update_policy()
+    few = max(1, iterations // 20)
+    start = time.perf_counter()
+    for _ in range(few):
+        python.evaluate_and_update_policy()
+    python_rate = few / (time.perf_counter() - start)
+    return {"game": name, "ours_it_s": ours, "openspiel_cpp_it_s": cpp_rate,
+            "openspiel_python_it_s": python_rate}
+
+
+def _subprocess(implementation: str, name: str, timeout: float) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--one", implementation, name]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              check=True)
+    except subprocess.TimeoutExpired:
+        return {"game": name, "implementation": implementation, "timeout_s": timeout}
+    except subprocess.CalledProcessError as exc:
+        last = (exc.stderr or "").strip().splitlines()
+        return {"game": name, "implementation": implementation,
+                "error": last[-1] if last else f"exit {exc.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="seconds per OpenSpiel measurement before giving up")
+    parser.add_argument("--one", nargs=2, metavar=("IMPLEMENTATION", "GAME"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure(*args.one)))
+        return 0
+    games = FULL_GAMES if args.full else QUICK_GAMES
+    print(f"{'game':48s} {'impl':17s} {'NashConv':>14s} {'seconds':>9s} {'unroll_s':>9s} "
+          f"{'first_s':>9s} {'peak MB':>8s}")
+    for name in games:
+        rows = [_subprocess(impl, name, args.timeout)
+                for impl in ("ours", "openspiel-cpp", "openspiel-python")]
+        for row in rows:
+            if "error" in row:
+                print(f"{name:48s} {row['implementation']:17s} failed: {row['error'][:60]}")
+                continue
+            if "timeout_s" in row:
+                print(f"{name:48s} {row['implementation']:17s} {'(timeout)':>14s} "
+                      f">{row['timeout_s']:.0f}")
+                continue
+            print(f"{name:48s} {row['implementation']:17s} {row['nash_conv']:14.10f} "
+                  f"{row['nash_conv_s']:9.4f} {row.get('unroll_s', float('nan')):9.3f} "
+                  f"{row.get('first_nash_conv_s', float('nan')):9.4f} {row['peak_mb']:8.1f}")
+        ours = rows[0]
+        for row in rows[1:]:
+            if "nash_conv_s" in row:
+                print(f"  {row['implementation']} / ours NashConv time: "
+                      f"{row['nash_conv_s'] / ours['nash_conv_s']:.1f}x   "
+                      f"|difference| {abs(row['nash_conv'] - ours['nash_conv']):.1e}")
+    print()
+    print(f"{'CFR+ game':20s} {'ours it/s':>10s} {'OS C++ it/s':>12s} {'OS Py it/s':>11s}")
+    for name, iterations in CFR_GAMES.items():
+        row = cfr_speed(name, iterations if args.full else max(2, iterations // 4))
+        print(f"{name:20s} {row['ours_it_s']:10.1f} {row['openspiel_cpp_it_s']:12.1f} "
+              f"{row['openspiel_python_it_s']:11.2f}   ours/C++ "
+              f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

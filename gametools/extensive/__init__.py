@@ -1,0 +1,18 @@
+"""Extensive-form games: the model, exact best responses and NashConv, sequence-form solvers.
+
+See :mod:`gametools.extensive.model` for the representation.
+"""
+
+from __future__ import annotations
+
+from gametools.extensive.exploitability import best_response, nash_conv
+from gametools.extensive.model import (
+    CHANCE,
+    TERMINAL,
+    ExtensiveGame,
+    ImperfectRecallError,
+    TreeBuilder,
+)
+
+__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "TreeBuilder",
+           "best_response", "nash_conv"]

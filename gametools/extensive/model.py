@@ -1,0 +1,900 @@
+"""Finite extensive-form games held in flat arrays.
+
+Definitions
+-----------
+A finite extensive-form game is a rooted tree. Every non-terminal node is a *decision node* of
+one of the ``N`` players or a *chance node*; its outgoing edges are its actions. Decision nodes
+are partitioned into *information sets* (infosets): the nodes of one infoset belong to one
+player, have the same number of actions, and the player cannot tell them apart. Chance nodes
+carry a probability for each outgoing edge. Every terminal node pays each player a payoff.
+Simultaneous moves are information sets: the second mover's infoset holds every node the first
+mover's actions lead to.
+
+Player ``i`` has *perfect recall* when all nodes of each of its infosets share the same history
+of its own (infoset, action) pairs. Its *sequences* are the empty sequence and the pairs
+``(I, a)`` with ``I`` one of its infosets; with perfect recall every node has a well-defined
+last own sequence, and the infosets form a tree under "``J`` follows sequence ``(I, a)``"
+(von Stengel 1996). All exact computations of :mod:`gametools.extensive` (best responses,
+NashConv, CFR, the sequence-form LP) run over terminals and these sequence trees, level by
+level; no Python recursion visits histories.
+
+Layout
+------
+``V`` nodes in breadth-first order: node 0 is the root, the children of a node are contiguous
+and ordered by action, and children of lower-numbered nodes come first (so ``parent`` is
+non-decreasing). Arrays:
+
+- ``parent`` ``(V,)``: parent node (``-1`` for the root), ``parent[v] < v``;
+- ``player`` ``(V,)``: ``0 .. N-1`` for a decision node, :data:`CHANCE` (``-1``) for a chance
+  node, :data:`TERMINAL` (``-2``) for a leaf;
+- ``infoset`` ``(V,)``: the infoset of a decision node (``0 .. I-1``), ``-1`` elsewhere;
+- ``chance_probabilities`` ``(V,)``: probability of the edge into ``v`` when its parent is a
+  chance node (``1.0`` elsewhere);
+- ``payoffs`` ``(N, Z)``: payoffs at the ``Z`` terminal nodes, in increasing node order
+  (``terminals``).
+
+Derived (read-only): ``first_child``/``num_children`` per node, ``infoset_player``,
+``infoset_num_actions``, ``infoset_offset`` (the position of an infoset's first action in its
+player's flat policy vector), ``num_sequences`` and per-terminal own sequences.
+
+A *behaviour profile* is one flat vector per player: the concatenation, over the player's
+infosets in increasing id, of the action distributions. ``game.uniform_profile()`` builds one;
+``game.infoset_slice(I)`` gives an infoset's slice.
+
+References
+----------
+- B. von Stengel, "Efficient computation of behavior strategies", GEB 14 (1996).
+- D. Koller, N. Megiddo and B. von Stengel, "Efficient computation of equilibria for extensive
+  two-person games", GEB 14 (1996).
+
+Examples
+--------
+Matching pennies with player 2 moving second without seeing player 1's move:
+
+>>> from gametools.extensive import TreeBuilder
+>>> tree = TreeBuilder(num_players=2)
+>>> root = tree.decision(None, player=0, infoset="P1", actions=("H", "T"))
+>>> for a in range(2):
+...     node = tree.decision((root, a), player=1, infoset="P2", actions=("h", "t"))
+...     for b in range(2):
+...         u = 1 if a == b else -1
+...         _ = tree.terminal((node, b), payoffs=(u, -u))
+>>> game = tree.build(title="pennies")
+>>> game.num_nodes, game.num_infosets, game.perfect_recall
+(7, 2, (True, True))
+>>> [float(v) for v in game.expected_payoffs(game.uniform_profile())]
+[0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from gametools.errors import GameValidationError, UnsupportedGameError
+
+__all__ = [
+    "CHANCE",
+    "PROBABILITY_TOLERANCE",
+    "TERMINAL",
+    "ExtensiveGame",
+    "ImperfectRecallError",
+    "TreeBuilder",
+]
+
+CHANCE = -1
+TERMINAL = -2
+
+#: Absolute tolerance on chance probabilities summing to one (never renormalised).
+PROBABILITY_TOLERANCE = 1e-9
+
+#: Largest tree accepted (nodes); larger trees are refused before anything is allocated.
+MAX_NODES = 200_000_000
+
+
+class ImperfectRecallError(UnsupportedGameError):
+    """A method needs perfect recall and some player of the game forgets (message names it)."""
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _int_array(name: str, values: Any, size: int | None = None) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise GameValidationError(name, "must be one-dimensional", None, array.shape)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise GameValidationError(name, "must hold integers", None, str(array.dtype))
+    if size is not None and array.size != size:
+        raise GameValidationError(name, f"must have one entry per node ({size})", None,
+                                  array.size)
+    return array.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class ExtensiveGame:
+    """A finite extensive-form game (layout in the module docstring).
+
+    Parameters
+    ----------
+    num_players : int
+    parent, player, infoset : array_like of int, shape (V,)
+    chance_probabilities : array_like of float, shape (V,)
+    payoffs : array_like, shape (N, Z)
+        Floats, or exact numbers (ints, Fractions, decimal strings), which are then kept in
+        ``payoffs_exact``.
+    chance_exact : sequence of Fraction, optional
+        Exact chance probabilities per node (``1`` where the parent is not chance); checked to
+        sum to exactly one.
+    title, player_labels, infoset_labels, action_labels, node_labels, chance_labels
+        Optional labels: ``action_labels`` one tuple per infoset, ``chance_labels`` one label per
+        node for the edge from a chance parent (empty elsewhere). Duplicates are allowed.
+    chance_infoset : array_like of int, shape (V,), optional
+        Chance "infoset" ids (Gambit numbers chance moves); kept only for writing files.
+
+    Raises
+    ------
+    GameValidationError
+        Naming the array, index and rule: a malformed tree, an infoset whose nodes differ in
+        player or number of actions, chance probabilities off the simplex, non-finite payoffs.
+    """
+
+    num_players: int
+    parent: np.ndarray
+    player: np.ndarray
+    infoset: np.ndarray
+    chance_probabilities: np.ndarray
+    payoffs: np.ndarray
+    payoffs_exact: np.ndarray | None
+    chance_exact: tuple[Fraction, ...] | None
+    first_child: np.ndarray
+    num_children: np.ndarray
+    terminals: np.ndarray
+    infoset_player: np.ndarray
+    infoset_num_actions: np.ndarray
+    infoset_offset: np.ndarray
+    infoset_node: np.ndarray
+    title: str
+    player_labels: tuple[str, ...]
+    infoset_labels: tuple[str, ...]
+    action_labels: tuple[tuple[str, ...], ...]
+    node_labels: tuple[str, ...]
+    chance_labels: tuple[str, ...]
+    chance_infoset: np.ndarray
+    _sequences: _SequenceData | None
+
+    def __init__(self, num_players: int, parent: Any, player: Any, infoset: Any,
+                 chance_probabilities: Any, payoffs: Any, *,
+                 chance_exact: Sequence[Fraction] | None = None, title: str = "",
+                 player_labels: Sequence[str] | None = None,
+                 infoset_labels: Sequence[str] | None = None,
+                 action_labels: Sequence[Sequence[str]] | None = None,
+                 node_labels: Sequence[str] | None = None,
+                 chance_labels: Sequence[str] | None = None,
+                 chance_infoset: Any = None) -> None:
+        if isinstance(num_players, bool) or not isinstance(num_players, (int, np.integer)) \
+                or num_players < 1:
+            raise GameValidationError("num_players", "must be a positive integer", None,
+                                      num_players)
+        num_players = int(num_players)
+        parent_a = _int_array("parent", parent)
+        size = parent_a.size
+        if size == 0:
+            raise GameValidationError("parent", "the tree needs at least one node (the root)")
+        if size > MAX_NODES:
+            raise GameValidationError("parent", f"at most {MAX_NODES} nodes are supported",
+                                      None, size)
+        player_a = _int_array("player", player, size)
+        infoset_a = _int_array("infoset", infoset, size)
+        self._check_tree(parent_a)
+        num_children = np.bincount(parent_a[1:], minlength=size).astype(np.int64)
+        first_child = np.searchsorted(parent_a[1:], np.arange(size)).astype(np.int64) + 1
+        first_child[num_children == 0] = -1
+        self._check_players(player_a, num_children, num_players)
+        infoset_player, infoset_num_actions, infoset_node = self._check_infosets(
+            infoset_a, player_a, num_children)
+        probabilities = np.asarray(chance_probabilities, dtype=float)
+        if probabilities.shape != (size,):
+            raise GameValidationError("chance_probabilities", f"must have shape ({size},)",
+                                      None, probabilities.shape)
+        chance_child = np.zeros(size, dtype=bool)
+        chance_child[1:] = player_a[parent_a[1:]] == CHANCE
+        self._check_chance(probabilities, chance_child, parent_a, player_a)
+        probabilities = np.where(chance_child, probabilities, 1.0)
+        exact_chance = None
+        if chance_exact is not None:
+            exact_chance = self._check_chance_exact(chance_exact, probabilities, chance_child,
+                                                    parent_a, size)
+        terminals = np.flatnonzero(player_a == TERMINAL)
+        payoff_float, payoff_exact = self._check_payoffs(payoffs, num_players, terminals.size)
+        offsets = np.zeros(infoset_player.size, dtype=np.int64)
+        for i in range(num_players):
+            mine = np.flatnonzero(infoset_player == i)
+            counts = infoset_num_actions[mine]
+            offsets[mine] = np.concatenate(([0], np.cumsum(counts)[:-1])) if mine.size else []
+        object.__setattr__(self, "num_players", num_players)
+        for name, value in (("parent", parent_a), ("player", player_a), ("infoset", infoset_a),
+                            ("chance_probabilities", probabilities), ("payoffs", payoff_float),
+                            ("first_child", first_child), ("num_children", num_children),
+                            ("terminals", terminals), ("infoset_player", infoset_player),
+                            ("infoset_num_actions", infoset_num_actions),
+                            ("infoset_offset", offsets), ("infoset_node", infoset_node)):
+            object.__setattr__(self, name, _readonly(value))
+        object.__setattr__(self, "payoffs_exact",
+                           None if payoff_exact is None else _readonly(payoff_exact))
+        object.__setattr__(self, "chance_exact", exact_chance)
+        num_infosets = infoset_player.size
+        object.__setattr__(self, "title", str(title))
+        object.__setattr__(self, "player_labels", _labels(
+            "player_labels", player_labels, num_players, lambda k: f"Player {k + 1}"))
+        object.__setattr__(self, "infoset_labels", _labels(
+            "infoset_labels", infoset_labels, num_infosets, lambda k: ""))
+        if action_labels is None:
+            actions = tuple(tuple(str(a + 1) for a in range(int(n)))
+                            for n in infoset_num_actions)
+        else:
+            if len(action_labels) != num_infosets:
+                raise GameValidationError("action_labels", "needs one tuple per infoset", None,
+                                          len(action_labels))
+            actions = tuple(tuple(str(x) for x in row) for row in action_labels)
+            for k, row in enumerate(actions):
+                if len(row) != infoset_num_actions[k]:
+                    raise GameValidationError("action_labels", "needs one label per action",
+                                              k, len(row))
+        object.__setattr__(self, "action_labels", actions)
+        object.__setattr__(self, "node_labels", _labels("node_labels", node_labels, size,
+                                                        lambda k: ""))
+        object.__setattr__(self, "chance_labels", _labels("chance_labels", chance_labels, size,
+                                                          lambda k: ""))
+        if chance_infoset is None:
+            chance_ids = np.where(player_a == CHANCE, np.cumsum(player_a == CHANCE), 0)
+        else:
+            chance_ids = _int_array("chance_infoset", chance_infoset, size)
+        object.__setattr__(self, "chance_infoset", _readonly(chance_ids.astype(np.int64)))
+        object.__setattr__(self, "_sequences", None)
+
+    # ------------------------------------------------------------------ validation helpers
+
+    @staticmethod
+    def _check_tree(parent: np.ndarray) -> None:
+        if parent[0] != -1:
+            raise GameValidationError("parent", "node 0 must be the root (parent -1)", 0,
+                                      int(parent[0]))
+        rest = parent[1:]
+        index = np.arange(1, parent.size)
+        bad = np.flatnonzero((rest < 0) | (rest >= index))
+        if bad.size:
+            v = int(bad[0]) + 1
+            raise GameValidationError("parent", "every non-root node needs a parent with a "
+                                      "smaller index", v, int(parent[v]))
+        bad = np.flatnonzero(np.diff(rest) < 0)
+        if bad.size:
+            v = int(bad[0]) + 2
+            raise GameValidationError("parent", "nodes must be in breadth-first order (parents "
+                                      "non-decreasing; TreeBuilder orders any tree)", v,
+                                      int(parent[v]))
+
+    @staticmethod
+    def _check_players(player: np.ndarray, num_children: np.ndarray, num_players: int) -> None:
+        bad = np.flatnonzero((player < TERMINAL) | (player >= num_players))
+        if bad.size:
+            v = int(bad[0])
+            raise GameValidationError("player", f"must be 0..{num_players - 1}, -1 (chance) or "
+                                      "-2 (terminal)", v, int(player[v]))
+        leaf = num_children == 0
+        bad = np.flatnonzero(leaf != (player == TERMINAL))
+        if bad.size:
+            v = int(bad[0])
+            rule = ("a node without children must be terminal (-2)" if leaf[v]
+                    else "a terminal node (-2) cannot have children")
+            raise GameValidationError("player", rule, v, int(player[v]))
+
+    @staticmethod
+    def _check_infosets(infoset: np.ndarray, player: np.ndarray, num_children: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        decision = player >= 0
+        bad = np.flatnonzero(decision & (infoset < 0))
+        if bad.size:
+            raise GameValidationError("infoset", "every decision node needs an infoset >= 0",
+                                      int(bad[0]), int(infoset[bad[0]]))
+        bad = np.flatnonzero(~decision & (infoset != -1))
+        if bad.size:
+            raise GameValidationError("infoset", "chance and terminal nodes have infoset -1",
+                                      int(bad[0]), int(infoset[bad[0]]))
+        nodes = np.flatnonzero(decision)
+        ids = infoset[nodes]
+        count = int(ids.max()) + 1 if ids.size else 0
+        if count > nodes.size:
+            raise GameValidationError("infoset", "infoset ids must be 0..I-1, each used", None,
+                                      count)
+        first = np.full(count, -1, dtype=np.int64)
+        # the first node of every infoset (reverse assignment keeps the smallest index)
+        first[ids[::-1]] = nodes[::-1]
+        if (first < 0).any():
+            missing = int(np.flatnonzero(first < 0)[0])
+            raise GameValidationError("infoset", "infoset ids must be 0..I-1, each used; "
+                                      "unused id", None, missing)
+        owner = player[first]
+        actions = num_children[first]
+        bad = np.flatnonzero(player[nodes] != owner[ids])
+        if bad.size:
+            v = int(nodes[bad[0]])
+            raise GameValidationError("player", f"all nodes of infoset {int(infoset[v])} must "
+                                      "belong to one player", v, int(player[v]))
+        bad = np.flatnonzero(num_children[nodes] != actions[ids])
+        if bad.size:
+            v = int(nodes[bad[0]])
+            raise GameValidationError("infoset", f"all nodes of infoset {int(infoset[v])} must "
+                                      f"have the same number of actions "
+                                      f"({int(actions[infoset[v]])})", v,
+                                      int(num_children[v]))
+        return owner.astype(np.int64), actions.astype(np.int64), first
+
+    @staticmethod
+    def _check_chance(probabilities: np.ndarray, chance_child: np.ndarray, parent: np.ndarray,
+                      player: np.ndarray) -> None:
+        values = probabilities[chance_child]
+        bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values > 1))
+        if bad.size:
+            v = int(np.flatnonzero(chance_child)[bad[0]])
+            raise GameValidationError("chance_probabilities", "must lie in [0, 1]", v,
+                                      float(probabilities[v]))
+        sums = np.bincount(parent[1:], weights=np.where(chance_child[1:], probabilities[1:], 0),
+                           minlength=player.size)
+        chance_nodes = np.flatnonzero(player == CHANCE)
+        bad = np.flatnonzero(np.abs(sums[chance_nodes] - 1.0) > PROBABILITY_TOLERANCE)
+        if bad.size:
+            v = int(chance_nodes[bad[0]])
+            raise GameValidationError("chance_probabilities", "the probabilities of a chance "
+                                      "node's children must sum to 1", v, float(sums[v]))
+
+    @staticmethod
+    def _check_chance_exact(chance_exact: Sequence[Any], probabilities: np.ndarray,
+                            chance_child: np.ndarray, parent: np.ndarray, size: int
+                            ) -> tuple[Fraction, ...]:
+        if len(chance_exact) != size:
+            raise GameValidationError("chance_exact", f"needs one entry per node ({size})",
+                                      None, len(chance_exact))
+        one = Fraction(1)
+        exact = tuple((x if type(x) is Fraction else Fraction(x)) if chance_child[k] else one
+                      for k, x in enumerate(chance_exact))
+        totals: dict[int, Fraction] = {}
+        for v in np.flatnonzero(chance_child):
+            totals[int(parent[v])] = totals.get(int(parent[v]), Fraction(0)) + exact[v]
+            if exact[v] < 0:
+                raise GameValidationError("chance_exact", "must be non-negative", int(v),
+                                          str(exact[v]))
+        for node, total in totals.items():
+            if total != 1:
+                raise GameValidationError("chance_exact", "the exact probabilities of a chance "
+                                          "node's children must sum to exactly 1", node,
+                                          str(total))
+        return exact
+
+    @staticmethod
+    def _check_payoffs(payoffs: Any, num_players: int, num_terminals: int
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+        raw = np.asarray(payoffs, dtype=object if _is_exact(payoffs) else float)
+        if raw.shape != (num_players, num_terminals):
+            raise GameValidationError("payoffs", f"must have shape (num_players, num_terminals)"
+                                      f" = ({num_players}, {num_terminals})", None, raw.shape)
+        exact = None
+        if raw.dtype == object:
+            exact = np.empty(raw.shape, dtype=object)
+            flat = exact.reshape(-1)
+            for k, value in enumerate(raw.reshape(-1)):
+                try:
+                    flat[k] = value if type(value) is Fraction else Fraction(value)
+                except (TypeError, ValueError, ZeroDivisionError):
+                    raise GameValidationError("payoffs", "must be finite numbers",
+                                              tuple(int(x) for x in np.unravel_index(k, raw.shape)),
+                                              value) from None
+            cache: dict[Fraction, float] = {}
+            floats = np.array([cache[v] if v in cache else cache.setdefault(v, float(v))
+                               for v in flat], dtype=float).reshape(raw.shape)
+        else:
+            floats = raw.astype(float, copy=True)
+        bad = np.argwhere(~np.isfinite(floats))
+        if bad.size:
+            index = tuple(int(x) for x in bad[0])
+            raise GameValidationError("payoffs", "must be finite", index, floats[index])
+        return floats, exact
+
+    # ------------------------------------------------------------------ sizes
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.parent.size)
+
+    @property
+    def num_terminals(self) -> int:
+        return int(self.terminals.size)
+
+    @property
+    def num_infosets(self) -> int:
+        return int(self.infoset_player.size)
+
+    @property
+    def num_actions_per_player(self) -> tuple[int, ...]:
+        """Length of each player's flat behaviour vector (sum of its infosets' actions)."""
+        cached: tuple[int, ...] | None = self.__dict__.get("_num_actions")
+        if cached is None:
+            cached = tuple(int(self.infoset_num_actions[self.infoset_player == i].sum())
+                           for i in range(self.num_players))
+            object.__setattr__(self, "_num_actions", cached)
+        return cached
+
+    @property
+    def num_sequences(self) -> tuple[int, ...]:
+        """Each player's number of sequences (its actions plus the empty sequence)."""
+        cached: tuple[int, ...] | None = self.__dict__.get("_num_sequences")
+        if cached is None:
+            cached = tuple(n + 1 for n in self.num_actions_per_player)
+            object.__setattr__(self, "_num_sequences", cached)
+        return cached
+
+    @property
+    def has_chance(self) -> bool:
+        return bool((self.player == CHANCE).any())
+
+    @property
+    def is_exact(self) -> bool:
+        """Whether payoffs (and chance probabilities, if any) are known exactly."""
+        return self.payoffs_exact is not None and (self.chance_exact is not None
+                                                   or not self.has_chance)
+
+    def payoff_range(self) -> float:
+        spread = float(self.payoffs.max() - self.payoffs.min()) if self.payoffs.size else 0.0
+        return spread if spread > 0 else 1.0
+
+    def is_zero_sum(self, *, tol: float = 0.0) -> bool:
+        """Two-player game whose payoffs sum to zero at every terminal (within ``tol``)."""
+        return self.num_players == 2 and bool(
+            np.abs(self.payoffs.sum(axis=0)).max(initial=0.0) <= tol)
+
+    def player_infosets(self, player: int) -> np.ndarray:
+        """Infoset ids of ``player`` in increasing order."""
+        return np.flatnonzero(self.infoset_player == player)
+
+    def infoset_slice(self, infoset: int) -> slice:
+        """The slice of an infoset's actions in its player's flat behaviour vector."""
+        start = int(self.infoset_offset[infoset])
+        return slice(start, start + int(self.infoset_num_actions[infoset]))
+
+    def uniform_profile(self) -> tuple[np.ndarray, ...]:
+        """Every player uniform at every infoset (flat behaviour vectors)."""
+        out = []
+        for i in range(self.num_players):
+            mine = self.player_infosets(i)
+            counts = self.infoset_num_actions[mine]
+            out.append(np.repeat(1.0 / np.maximum(counts, 1), counts))
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return (f"ExtensiveGame({self.title!r}, players={self.num_players}, "
+                f"nodes={self.num_nodes}, terminals={self.num_terminals}, "
+                f"infosets={self.num_infosets})")
+
+    # ------------------------------------------------------------------ sequences
+
+    @property
+    def sequences(self) -> _SequenceData:
+        """Sequence-form tables (own sequences per terminal and per infoset), built once."""
+        if self._sequences is None:
+            object.__setattr__(self, "_sequences", _build_sequences(self))
+        assert self._sequences is not None
+        return self._sequences
+
+    @property
+    def perfect_recall(self) -> tuple[bool, ...]:
+        """Per player: whether it has perfect recall."""
+        return self.sequences.perfect_recall
+
+    def require_perfect_recall(self, method: str) -> None:
+        """Raise :class:`ImperfectRecallError` naming the first forgetful player and infoset."""
+        data = self.sequences
+        for i, ok in enumerate(data.perfect_recall):
+            if not ok:
+                infoset = data.recall_witness[i]
+                label = self.infoset_labels[infoset] if infoset >= 0 else ""
+                raise ImperfectRecallError(
+                    f"{method} needs perfect recall, but player {i + 1} "
+                    f"({self.player_labels[i]!r}) forgets at infoset {infoset} ({label!r}): "
+                    "its nodes differ in the player's own earlier moves")
+
+    def realization_plan(self, player: int, behaviour: np.ndarray) -> np.ndarray:
+        """Realization plan ``(num_sequences[player],)`` of a flat behaviour vector.
+
+        Entry 0 is the empty sequence (1); entry ``1 + offset[I] + a`` is the product of the
+        player's own probabilities along the path to ``I`` times ``behaviour(a | I)``.
+        """
+        data = self.sequences
+        if not data.perfect_recall[player]:
+            self.require_perfect_recall("realization_plan")
+        exact = behaviour.dtype == object
+        plan = np.empty(self.num_sequences[player], dtype=object if exact else float)
+        plan[0] = Fraction(1) if exact else 1.0
+        for level in reversed(data.levels[player]):
+            plan[level.actions + 1] = plan[level.action_parents] * behaviour[level.actions]
+        return plan
+
+    def terminal_reach(self, profile: Sequence[np.ndarray], *, skip: int | None = None
+                       ) -> np.ndarray:
+        """Probability of reaching each terminal ``(Z,)`` (chance included), optionally with
+        player ``skip``'s own probabilities replaced by one (counterfactual reach)."""
+        data = self.sequences
+        exact = any(np.asarray(p).dtype == object for p in profile)
+        reach = self.terminal_chance_exact() if exact else data.terminal_chance.copy()
+        for j in range(self.num_players):
+            if j != skip:
+                reach *= self.realization_plan(j, profile[j])[data.terminal_sequence[j]]
+        return reach
+
+    def terminal_chance_exact(self) -> np.ndarray:
+        """Exact chance probability of reaching each terminal (object array of Fractions).
+
+        Raises
+        ------
+        GameValidationError
+            When the game's chance probabilities are not exact.
+        """
+        if self.chance_exact is None:
+            if self.has_chance:
+                raise GameValidationError("chance_exact", "the game's chance probabilities are "
+                                          "floats, so exact arithmetic is unavailable")
+            return np.array([Fraction(1)] * self.num_terminals, dtype=object)
+        probability = np.array(self.chance_exact, dtype=object)
+        reach = np.empty(self.num_nodes, dtype=object)
+        reach[0] = Fraction(1)
+        for level in _depth_levels(self.parent)[1:]:
+            reach[level] = reach[self.parent[level]] * probability[level]
+        return reach[self.terminals]
+
+    def expected_payoffs(self, profile: Sequence[Any]) -> np.ndarray:
+        """Each player's expected payoff ``(N,)`` under a behaviour profile."""
+        checked = self.check_profile(profile)
+        return self.payoffs @ self.terminal_reach(checked)
+
+    def check_profile(self, profile: Sequence[Any], *, tol: float = 1e-9
+                      ) -> tuple[np.ndarray, ...]:
+        """Validate a behaviour profile (one flat vector per player, rows on the simplex)."""
+        from gametools.errors import PolicyValidationError
+
+        if len(profile) != self.num_players:
+            raise PolicyValidationError("profile", f"needs one behaviour vector per player "
+                                        f"({self.num_players})", None, len(profile))
+        out = []
+        for i, (vector, size) in enumerate(zip(profile, self.num_actions_per_player)):
+            array = np.asarray(vector, dtype=float).reshape(-1)
+            if array.size != size:
+                raise PolicyValidationError(f"profile[{i}]", f"needs {size} entries (the actions"
+                                            " of the player's infosets)", None, array.size)
+            bad = np.flatnonzero(~np.isfinite(array) | (array < -tol))
+            if bad.size:
+                raise PolicyValidationError(f"profile[{i}]", "entries must be finite and >= 0",
+                                            int(bad[0]), float(array[bad[0]]))
+            mine = self.player_infosets(i)
+            if mine.size:
+                sums = np.add.reduceat(array, self.infoset_offset[mine]) if array.size else \
+                    np.zeros(0)
+                bad = np.flatnonzero(np.abs(sums - 1.0) > max(tol, 1e-9))
+                if bad.size:
+                    raise PolicyValidationError(
+                        f"profile[{i}]", f"the actions of infoset {int(mine[bad[0]])} must sum "
+                        "to 1", None, float(sums[bad[0]]))
+            out.append(np.clip(array, 0.0, None))
+        return tuple(out)
+
+
+def _is_exact(values: Any) -> bool:
+    array = np.asarray(values, dtype=object)
+    return array.size > 0 and all(isinstance(v, (int, Fraction, str, np.integer))
+                                  and not isinstance(v, bool) for v in array.reshape(-1))
+
+
+def _labels(name: str, labels: Sequence[Any] | None, count: int, default: Any
+            ) -> tuple[str, ...]:
+    if labels is None:
+        return tuple(default(k) for k in range(count))
+    if len(labels) != count:
+        raise GameValidationError(name, f"needs {count} labels", None, len(labels))
+    return tuple(str(x) for x in labels)
+
+
+# --------------------------------------------------------------------------------------------
+# sequence form
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InfosetLevel:
+    """Infosets of one player at one own depth, with the flat positions of their actions.
+
+    ``actions`` are positions in the player's behaviour vector (sequence ``actions + 1``),
+    grouped by infoset; ``boundaries`` the start of each infoset's group (for ``reduceat``);
+    ``parents`` the own sequence leading to each infoset, ``action_parents`` repeated per
+    action.
+    """
+
+    infosets: np.ndarray
+    actions: np.ndarray
+    boundaries: np.ndarray
+    counts: np.ndarray
+    parents: np.ndarray
+    action_parents: np.ndarray
+
+
+@dataclass(frozen=True)
+class _SequenceData:
+    """Per-player sequence tables of a game (see :attr:`ExtensiveGame.sequences`).
+
+    ``terminal_sequence[i, z]``: player ``i``'s last own sequence (0 = empty) on the path to
+    terminal ``z``; ``infoset_parent[I]``: the own sequence leading to infoset ``I``;
+    ``levels[i]``: player ``i``'s infosets grouped by own depth, deepest first (empty without
+    perfect recall); ``segments[i]``: ``(offsets, counts, parent sequence per action)`` of all
+    its infosets in id order.
+    """
+
+    terminal_chance: np.ndarray  # (Z,)
+    terminal_sequence: np.ndarray  # (N, Z)
+    infoset_parent: np.ndarray  # (I,)
+    perfect_recall: tuple[bool, ...]
+    recall_witness: tuple[int, ...]
+    levels: tuple[tuple[InfosetLevel, ...], ...]
+    segments: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
+
+
+def _depth_levels(parent: np.ndarray) -> list[slice]:
+    """Contiguous node ranges of equal depth (breadth-first order)."""
+    levels = [slice(0, 1)]
+    start = 1
+    while start < parent.size:
+        last = levels[-1].stop - 1
+        stop = int(np.searchsorted(parent, last, side="right"))
+        levels.append(slice(start, stop))
+        start = stop
+    return levels
+
+
+def _build_sequences(game: ExtensiveGame) -> _SequenceData:
+    parent, player, infoset = game.parent, game.player, game.infoset
+    size = parent.size
+    num_players = game.num_players
+    action = np.zeros(size, dtype=np.int64)
+    action[1:] = np.arange(1, size) - game.first_child[parent[1:]]
+    own = np.zeros((num_players, size), dtype=np.int64)
+    chance = np.ones(size)
+    seq_of_edge = np.zeros(size, dtype=np.int64)
+    decision_parent = np.zeros(size, dtype=bool)
+    decision_parent[1:] = player[parent[1:]] >= 0
+    v = np.flatnonzero(decision_parent)
+    seq_of_edge[v] = 1 + game.infoset_offset[infoset[parent[v]]] + action[v]
+    for level in _depth_levels(parent)[1:]:
+        p = parent[level]
+        own[:, level] = own[:, p]
+        chance[level] = chance[p] * game.chance_probabilities[level]
+        mover = player[p]
+        for i in range(num_players):
+            moved = mover == i
+            if moved.any():
+                own[i, level][moved] = seq_of_edge[level][moved]
+    terminals = game.terminals
+    num_infosets = game.num_infosets
+    infoset_parent = np.zeros(num_infosets, dtype=np.int64)
+    recall: list[bool] = []
+    witness: list[int] = []
+    decision = np.flatnonzero(player >= 0)
+    levels: list[tuple[InfosetLevel, ...]] = []
+    segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for i in range(num_players):
+        mine_nodes = decision[player[decision] == i]
+        mine_ids = infoset[mine_nodes]
+        parents_seq = own[i, mine_nodes]
+        reference = np.zeros(num_infosets, dtype=np.int64)
+        reference[mine_ids] = parents_seq
+        mismatch = np.flatnonzero(parents_seq != reference[mine_ids])
+        mine = game.player_infosets(i)
+        infoset_parent[mine] = reference[mine]
+        # sequence -> infoset it belongs to (sequence 0: none)
+        seq_infoset = np.full(game.num_sequences[i], -1, dtype=np.int64)
+        seq_infoset[1:] = np.repeat(mine, game.infoset_num_actions[mine])
+        ok = mismatch.size == 0
+        bad_infoset = int(mine_ids[mismatch[0]]) if mismatch.size else -1
+        depth = np.zeros(num_infosets, dtype=np.int64)
+        if ok:
+            # own depth of every infoset by pointer doubling (O(log depth) passes); with
+            # absent-mindedness the chain of own parent infosets has a cycle and never ends
+            above = seq_infoset[reference[mine]]
+            position = np.full(num_infosets, -1, dtype=np.int64)
+            position[mine] = np.arange(mine.size)
+            pointer = np.where(above >= 0, position[np.maximum(above, 0)], -1)
+            depth_mine = (pointer >= 0).astype(np.int64)
+            for _ in range(int(np.log2(max(mine.size, 1))) + 3):
+                alive = pointer >= 0
+                if not alive.any():
+                    break
+                target = pointer[alive]
+                new_depth = depth_mine.copy()
+                new_depth[alive] += depth_mine[target]
+                new_pointer = pointer.copy()
+                new_pointer[alive] = pointer[target]
+                depth_mine, pointer = new_depth, new_pointer
+            else:
+                ok = False
+                bad_infoset = int(mine[np.flatnonzero(pointer >= 0)[0]])
+            depth[mine] = depth_mine
+        recall.append(ok)
+        witness.append(bad_infoset)
+        if ok and mine.size:
+            groups = []
+            for d in range(int(depth[mine].max()) + 1):
+                group = mine[depth[mine] == d]
+                counts = game.infoset_num_actions[group]
+                boundaries = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+                actions = np.repeat(game.infoset_offset[group] - boundaries, counts) \
+                    + np.arange(int(counts.sum()))
+                parents = reference[group]
+                groups.append(InfosetLevel(group, actions, boundaries, counts, parents,
+                                           np.repeat(parents, counts)))
+            levels.append(tuple(reversed(groups)))
+        else:
+            levels.append(())
+        counts = game.infoset_num_actions[mine]
+        segments.append((game.infoset_offset[mine], counts,
+                         np.repeat(reference[mine], counts)))
+    return _SequenceData(
+        terminal_chance=_readonly(chance[terminals]),
+        terminal_sequence=_readonly(own[:, terminals]),
+        infoset_parent=_readonly(infoset_parent),
+        perfect_recall=tuple(recall), recall_witness=tuple(witness),
+        levels=tuple(levels), segments=tuple(segments))
+
+
+# --------------------------------------------------------------------------------------------
+# building trees in any order
+# --------------------------------------------------------------------------------------------
+
+class TreeBuilder:
+    """Build an :class:`ExtensiveGame` node by node, in any order (depth-first is natural).
+
+    Nodes are referred to by the integers the adding methods return; a child is attached by
+    ``(parent, action_index)``. Infosets are named by any hashable key, per player; the chance
+    "player" needs none. :meth:`build` reorders the nodes breadth-first and validates.
+    """
+
+    def __init__(self, num_players: int) -> None:
+        self.num_players = int(num_players)
+        self._kind: list[int] = []
+        self._key: list[Any] = []
+        self._edge: list[tuple[int, int] | None] = []
+        self._actions: list[int] = []
+        self._chance: list[tuple[Any, ...]] = []
+        self._payoffs: list[tuple[Any, ...]] = []
+        self._node_labels: list[str] = []
+        self._chance_labels: list[tuple[str, ...]] = []
+        self._infoset_ids: dict[tuple[int, Any], int] = {}
+        self._infoset_labels: list[str] = []
+        self._infoset_actions: list[tuple[str, ...]] = []
+        self._chance_infoset: list[int] = []
+
+    def _add(self, at: tuple[int, int] | None, kind: int, key: Any, actions: int,
+             label: str) -> int:
+        if at is None and self._edge.count(None):
+            raise GameValidationError("tree", "the tree has one root; attach nodes with "
+                                      "(parent, action)")
+        self._kind.append(kind)
+        self._key.append(key)
+        self._edge.append(at)
+        self._actions.append(actions)
+        self._node_labels.append(label)
+        self._chance.append(())
+        self._payoffs.append(())
+        self._chance_labels.append(())
+        self._chance_infoset.append(0)
+        return len(self._kind) - 1
+
+    def decision(self, at: tuple[int, int] | None, *, player: int, infoset: Any,
+                 actions: Sequence[str] | int, infoset_label: str | None = None,
+                 label: str = "") -> int:
+        """Add a decision node of ``player`` in the infoset keyed ``infoset``.
+
+        ``actions`` (labels, or a count for labels "1", "2", ...) is read only at the
+        infoset's first node; later nodes may pass just the count.
+        """
+        key = (int(player), infoset)
+        ident = self._infoset_ids.get(key)
+        count = actions if isinstance(actions, int) else len(actions)
+        if ident is None:
+            names = tuple(str(a + 1) for a in range(actions)) if isinstance(actions, int) \
+                else tuple(str(a) for a in actions)
+            ident = self._infoset_ids[key] = len(self._infoset_labels)
+            self._infoset_labels.append(str(infoset) if infoset_label is None else infoset_label)
+            self._infoset_actions.append(names)
+        return self._add(at, int(player), ident, count, label)
+
+    def chance(self, at: tuple[int, int] | None, *, probabilities: Sequence[Any],
+               labels: Sequence[str] | None = None, label: str = "",
+               chance_infoset: int = 0) -> int:
+        """Add a chance node; probabilities may be floats or exact (Fraction, int, str)."""
+        node = self._add(at, CHANCE, None, len(probabilities), label)
+        self._chance[node] = tuple(probabilities)
+        self._chance_labels[node] = tuple(str(x) for x in labels) if labels is not None \
+            else tuple(str(a + 1) for a in range(len(probabilities)))
+        self._chance_infoset[node] = int(chance_infoset)
+        return node
+
+    def terminal(self, at: tuple[int, int] | None, *, payoffs: Sequence[Any],
+                 label: str = "") -> int:
+        """Add a leaf paying ``payoffs`` (one per player; floats or exact numbers)."""
+        if len(payoffs) != self.num_players:
+            raise GameValidationError("payoffs", f"a terminal needs {self.num_players} payoffs",
+                                      len(self._kind), len(payoffs))
+        node = self._add(at, TERMINAL, None, 0, label)
+        self._payoffs[node] = tuple(payoffs)
+        return node
+
+    def build(self, *, title: str = "", player_labels: Sequence[str] | None = None
+              ) -> ExtensiveGame:
+        """Validate and return the game (nodes in breadth-first order)."""
+        count = len(self._kind)
+        if count == 0 or self._edge[0] is not None:
+            raise GameValidationError("tree", "the first node added must be the root")
+        children: list[list[int | None]] = [[None] * n for n in self._actions]
+        for node, edge in enumerate(self._edge):
+            if edge is None:
+                continue
+            p, a = edge
+            if not (0 <= p < count) or not (0 <= a < self._actions[p]):
+                raise GameValidationError("tree", f"node {node} hangs from a missing edge",
+                                          node, edge)
+            if children[p][a] is not None:
+                raise GameValidationError("tree", f"edge {a} of node {p} has two children",
+                                          node, edge)
+            children[p][a] = node
+        order = [0]
+        head = 0
+        while head < len(order):
+            node = order[head]
+            head += 1
+            for a, child in enumerate(children[node]):
+                if child is None:
+                    raise GameValidationError("tree", f"action {a} of node {node} leads "
+                                              "nowhere", node)
+                order.append(child)
+        if len(order) != count:
+            raise GameValidationError("tree", "some nodes are not connected to the root")
+        new_index = np.empty(count, dtype=np.int64)
+        new_index[order] = np.arange(count)
+        parent = np.full(count, -1, dtype=np.int64)
+        chance_p: list[Any] = [1] * count
+        chance_labels = [""] * count
+        for node, edge in enumerate(self._edge):
+            if edge is not None:
+                p, a = edge
+                parent[new_index[node]] = new_index[p]
+                if self._kind[p] == CHANCE:
+                    chance_p[new_index[node]] = self._chance[p][a]
+                    chance_labels[new_index[node]] = self._chance_labels[p][a]
+        kinds = np.asarray(self._kind, dtype=np.int64)[order]
+        keys = [self._key[v] for v in order]
+        infoset = np.array([k if k is not None else -1 for k in keys], dtype=np.int64)
+        exact_chance = all(isinstance(x, (int, Fraction, str)) and not isinstance(x, bool)
+                           for x in chance_p)
+        as_float: dict[Any, float] = {}
+        probabilities = np.array([as_float[x] if x in as_float else as_float.setdefault(
+            x, float(Fraction(x)) if isinstance(x, str) else float(x)) for x in chance_p])
+        payoff_rows = [self._payoffs[v] for v in order if self._kind[v] == TERMINAL]
+        payoffs = [[row[i] for row in payoff_rows] for i in range(self.num_players)]
+        return ExtensiveGame(
+            self.num_players, parent, kinds, infoset, probabilities, payoffs,
+            chance_exact=[x if type(x) is Fraction else Fraction(x) for x in chance_p]
+            if exact_chance else None,
+            title=title, player_labels=player_labels, infoset_labels=self._infoset_labels,
+            action_labels=self._infoset_actions,
+            node_labels=[self._node_labels[v] for v in order], chance_labels=chance_labels,
+            chance_infoset=[self._chance_infoset[v] for v in order])

@@ -1,0 +1,709 @@
+"""A batched continuous double auction: ``B`` independent order-book markets of ``N`` agents.
+
+Market rules
+------------
+Prices live on an integer tick grid ``[min_price, max_price]`` (price units = ticks x
+``tick``). Every market keeps a limit order book with price-time priority: an incoming order
+executes against the best resting order on the other side (highest bid / lowest ask, earliest
+first among equal prices) at the *resting* order's price, as often as its quantity and the book
+allow (partial fills); a limit order's unfilled remainder rests in the book, a market order's is
+cancelled. Each time step one agent *arrives* in every market (drawn independently per market
+with probabilities proportional to ``arrival_weights``); an arriving agent first cancels all its
+resting orders, then submits new ones chosen by its strategy (a trader one order, a market maker
+a ladder). With ``clear_after_trade`` every trade cancels all resting orders of its market, the
+rule of Gode and Sunder's (1993) markets.
+
+Valuations
+----------
+Agent ``i`` holds a position ``q`` in ``[position_low_i, position_high_i]`` (start 0) and a
+vector of *marginal private values* ``pv[i, j]``, ``j = 0 .. 2Q - 1``, non-increasing in ``j``:
+the unit that moves the position from ``q`` to ``q + 1`` is worth ``F + pv[i, q + Q]``, where
+``F`` is the final fundamental (Wellman's background traders, e.g. Wah, Wright and Wellman
+2017); with no fundamental (``F = 0``) a buyer's ``pv[i, Q + k]`` is its value of its
+``(k+1)``-th unit and a seller's ``pv[i, Q - 1 - k]`` its cost of its ``(k+1)``-th unit (Gode and
+Sunder's private-value market). The private value of a position is
+``PV_i(q) = sum_{j=Q}^{Q+q-1} pv[i, j]`` (negated sum over ``Q+q .. Q-1`` for ``q < 0``).
+
+The fundamental follows ``r_t = max(0, round(kappa rbar + (1 - kappa) r_{t-1} + u_t))``,
+``u_t ~ N(0, shock_variance)``, ``r_0 = rbar`` (Wellman's mean-reverting process, rounded to the
+grid); at time ``t`` traders estimate the final value as
+``rbar + (1 - kappa)^(T - t) (r_t - rbar)``.
+
+Accounting
+----------
+Cash is kept in integer ticks, so every identity is exact: each agent's profit is
+``cash_i + q_i r_T + PV_i(q_i)``; cash and positions are transfers, so
+``sum_i profit_i = sum_i PV_i(q_i)``, the realised gains from trade, exactly. The maximum gains
+from trade among agents with private values (market makers excluded) pair the k-th highest buy
+unit value with the k-th lowest sell unit value while the first exceeds the second (the
+competitive allocation; with non-increasing marginal values no agent both buys and sells in it);
+the competitive equilibrium price is the midpoint of the interval of market-clearing prices.
+*Allocative efficiency* is realised gains over that maximum (market makers can raise it above
+1 by absorbing inventory). *Smith's alpha* (Smith 1962) is ``100 x`` the root-mean-square
+deviation of transaction prices from the competitive price, in percent of that price;
+``smith_alpha_early`` counts the units traded before half the competitive quantity had traded,
+``smith_alpha_late`` the rest.
+
+References: Gode and Sunder (1993), JPE 101(1); Cliff (1997), HP Labs HPL-97-91; Wah, Wright and
+Wellman (2017), JAAMAS 31; Smith (1962), JPE 70(2).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from gametools.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from gametools.market.strategies import Strategy
+
+__all__ = ["MarketConfig", "ArrivalView", "Orders", "MarketEvent", "EpisodeStatistics",
+           "MarketSimulator", "simulate", "mean_and_error", "STATISTICS"]
+
+# per-episode statistics reported by :func:`simulate`, in a fixed order
+STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
+              "price_rmsd_fundamental", "price_rmsd_equilibrium", "smith_alpha",
+              "smith_alpha_early", "smith_alpha_late", "spread", "mean_abs_inventory")
+
+
+@dataclass(frozen=True)
+class MarketConfig:
+    """A market design: agents, roles, valuations and rules (shared by all ``B`` markets).
+
+    Attributes
+    ----------
+    roles : tuple of str
+        Role names.
+    agent_roles : tuple of int, length N
+        Role index of every agent.
+    n_arrivals : int
+        Time steps per episode ``T`` (one arrival per market per step).
+    min_price, max_price : int
+        The tick grid.
+    tick : float
+        Price units per tick (statistics are reported in price units).
+    max_units : int
+        ``Q``: marginal values are stored for positions ``-Q .. Q``.
+    position_low, position_high : tuple of int, length N
+        Position bounds of every agent.
+    fixed_side : tuple of int, length N
+        ``+1`` buyer only, ``-1`` seller only, ``0`` either.
+    value_model : {"units", "wellman", "none"} per agent
+        ``units``: unit values (buyers) or costs (sellers) drawn uniformly from
+        ``[value_low, value_high]`` per episode, sorted; ``wellman``: ``pv`` = ``2Q`` draws from
+        ``N(0, private_variance)`` sorted in decreasing order; ``none``: ``pv = 0`` (market
+        makers).
+    arrival_weights : tuple of float, length N
+    fundamental : bool
+        Whether a fundamental process runs (otherwise ``F = 0``).
+    default_strategies : tuple of str
+        The strategy name each role plays unless told otherwise (one per role).
+    """
+
+    roles: tuple[str, ...]
+    agent_roles: tuple[int, ...]
+    n_arrivals: int
+    min_price: int
+    max_price: int
+    max_units: int
+    position_low: tuple[int, ...]
+    position_high: tuple[int, ...]
+    fixed_side: tuple[int, ...]
+    value_model: tuple[str, ...]
+    arrival_weights: tuple[float, ...]
+    tick: float = 1.0
+    value_low: int = 1
+    value_high: int = 200
+    fundamental: bool = False
+    mean_fundamental: int = 0
+    mean_reversion: float = 0.05
+    shock_variance: float = 0.0
+    private_variance: float = 0.0
+    clear_after_trade: bool = False
+    default_strategies: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        n = len(self.agent_roles)
+        if n < 2:
+            raise InvalidArgumentError(f"a market needs at least 2 agents, got {n}")
+        for name in ("position_low", "position_high", "fixed_side", "value_model",
+                     "arrival_weights"):
+            if len(getattr(self, name)) != n:
+                raise InvalidArgumentError(f"MarketConfig.{name} needs one entry per agent ({n})")
+        if any(not 0 <= r < len(self.roles) for r in self.agent_roles):
+            raise InvalidArgumentError("MarketConfig.agent_roles holds an unknown role index")
+        if self.n_arrivals < 1:
+            raise InvalidArgumentError(f"n_arrivals must be >= 1, got {self.n_arrivals}")
+        if not 0 <= self.min_price < self.max_price:
+            raise InvalidArgumentError("the price grid needs 0 <= min_price < max_price")
+        for i in range(n):
+            if not -self.max_units <= self.position_low[i] <= 0 <= self.position_high[i] \
+                    <= self.max_units and self.value_model[i] != "none":
+                raise InvalidArgumentError(f"agent {i}: position bounds must lie in "
+                                           f"[-max_units, max_units] around 0")
+        if any(w < 0 or not math.isfinite(w) for w in self.arrival_weights) or \
+                sum(self.arrival_weights) <= 0:
+            raise InvalidArgumentError("arrival_weights must be finite, >= 0, not all 0")
+        if self.default_strategies and len(self.default_strategies) != len(self.roles):
+            raise InvalidArgumentError("MarketConfig.default_strategies needs one name per role")
+        if not 0.0 <= self.mean_reversion <= 1.0:
+            raise InvalidArgumentError("mean_reversion must be in [0, 1]")
+
+    @property
+    def num_agents(self) -> int:
+        return len(self.agent_roles)
+
+    def agents_of(self, role: int | str) -> list[int]:
+        """The agents holding ``role`` (an index or a name), in agent order."""
+        index = self.roles.index(role) if isinstance(role, str) else role
+        return [i for i, r in enumerate(self.agent_roles) if r == index]
+
+
+@dataclass
+class ArrivalView:
+    """What the strategy of the arriving agents sees (``M`` markets, one arriving agent each).
+
+    Prices are float ticks; ``best_bid`` is ``-inf`` on an empty bid side, ``best_ask`` ``+inf``.
+    """
+
+    markets: torch.Tensor         # (M,) int64 market indices
+    agents: torch.Tensor          # (M,) int64 arriving agent
+    time: int
+    buy_value: torch.Tensor       # (M,) float64: F_hat + pv[q + Q] (unit value of one more)
+    sell_value: torch.Tensor      # (M,) float64: F_hat + pv[q - 1 + Q] (unit value given up)
+    can_buy: torch.Tensor         # (M,) bool
+    can_sell: torch.Tensor        # (M,) bool
+    fixed_side: torch.Tensor      # (M,) int64
+    position: torch.Tensor        # (M,) int64
+    fundamental_estimate: torch.Tensor  # (M,) float64
+    best_bid: torch.Tensor        # (M,) float64
+    best_ask: torch.Tensor        # (M,) float64
+    min_price: int
+    max_price: int
+    tick: float
+    generator: torch.Generator
+
+
+@dataclass
+class Orders:
+    """Up to ``K`` new orders per arriving agent: side ``+1`` buy / ``-1`` sell / ``0`` none."""
+
+    side: torch.Tensor            # (M, K) int64
+    price: torch.Tensor           # (M, K) int64 ticks (ignored for market orders)
+    quantity: torch.Tensor        # (M, K) int64 >= 0
+    market_order: torch.Tensor    # (M, K) bool
+
+    @staticmethod
+    def single(side: torch.Tensor, price: torch.Tensor, quantity: torch.Tensor | None = None,
+               market_order: torch.Tensor | None = None) -> Orders:
+        """One order per arriving agent (``(M,)`` tensors)."""
+        if quantity is None:
+            quantity = (side != 0).to(torch.int64)
+        if market_order is None:
+            market_order = torch.zeros_like(side, dtype=torch.bool)
+        return Orders(side[:, None], price[:, None], quantity[:, None], market_order[:, None])
+
+
+@dataclass
+class MarketEvent:
+    """One arrival's public outcome in every market (for learning strategies such as ZIP).
+
+    In Cliff's (1997) terms: ``shout_side`` is the side of the last shout (``+1`` bid, ``-1``
+    offer, ``0`` none) and ``accepted`` whether it was accepted. When the arriving order trades,
+    the accepted shout is the resting order it hit (side opposite to the arriving order's) and
+    ``shout_price`` the trade price; otherwise the arriving order is the shout.
+    """
+
+    shout_price: torch.Tensor     # (B,) float64 ticks
+    shout_side: torch.Tensor      # (B,) int64
+    accepted: torch.Tensor        # (B,) bool
+
+
+@dataclass(frozen=True)
+class EpisodeStatistics:
+    """Per-episode results of ``B`` markets (one episode each), numpy arrays.
+
+    ``values`` maps each name of :data:`STATISTICS` to a ``(B,)`` float array (price units; NaN
+    where undefined, e.g. no trade); ``profits`` is ``(B, N)`` in price units, ``cash_ticks``,
+    ``positions``, ``gains_ticks`` (realised gains from trade, ``(B,)``) are the exact integer
+    accounts.
+    """
+
+    config: MarketConfig
+    strategies: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    profits: np.ndarray
+    profit_ticks: np.ndarray
+    cash_ticks: np.ndarray
+    positions: np.ndarray
+    gains_ticks: np.ndarray
+
+    @property
+    def episodes(self) -> int:
+        return int(self.profits.shape[0])
+
+    def summary(self) -> dict[str, dict[str, float | int]]:
+        """Mean, standard error and count of every per-episode statistic over the episodes
+        where it is defined: the :data:`STATISTICS`, ``profit_<role>`` (mean profit per agent of
+        the role), ``profit_strategy_<name>``, and ``accounting_error`` (``sum of profits -
+        realised gains``, in ticks; 0 exactly)."""
+        columns: dict[str, np.ndarray] = dict(self.values)
+        for role, values in self.role_profits().items():
+            columns[f"profit_{role}"] = values
+        for name, values in self.strategy_profits().items():
+            columns[f"profit_strategy_{name}"] = values
+        columns["accounting_error"] = (self.profit_ticks.sum(1) - self.gains_ticks).astype(
+            np.float64)
+        return {name: mean_and_error(values) for name, values in columns.items()}
+
+    def role_profits(self) -> dict[str, np.ndarray]:
+        """Mean profit per agent of each role, ``(B,)`` per role present."""
+        out = {}
+        for r, role in enumerate(self.config.roles):
+            members = self.config.agents_of(r)
+            if members:
+                out[role] = self.profits[:, members].mean(axis=1)
+        return out
+
+    def strategy_profits(self) -> dict[str, np.ndarray]:
+        """Mean profit per agent playing each strategy, ``(B,)`` per strategy present."""
+        out = {}
+        for name in dict.fromkeys(self.strategies):
+            members = [i for i, s in enumerate(self.strategies) if s == name]
+            out[name] = self.profits[:, members].mean(axis=1)
+        return out
+
+
+def mean_and_error(values: np.ndarray) -> dict[str, float | int]:
+    """``{"mean", "stderr", "n"}`` over the finite entries (NaN mean / error when too few)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    n = int(finite.size)
+    mean = float(finite.mean()) if n else float("nan")
+    stderr = float(finite.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+    return {"mean": mean, "stderr": stderr, "n": n}
+
+
+_NO_KEY = torch.iinfo(torch.int64).min
+
+
+@dataclass
+class _Book:
+    """``B`` limit order books over a fixed set of slots (see :meth:`MarketSimulator.run`)."""
+
+    price: torch.Tensor        # (B, S) int64 ticks
+    quantity: torch.Tensor     # (B, S) int64: > 0 bid, < 0 ask, 0 empty
+    priority: torch.Tensor     # (B, S) int64: side * price * scale - time
+    scale: int                 # exceeds every time stamp
+
+
+@dataclass
+class _Ledger:
+    """Accounts and running statistics updated by each fill."""
+
+    cash: torch.Tensor
+    position: torch.Tensor
+    stats: dict[str, torch.Tensor]
+    fundamental: torch.Tensor
+    equilibrium: torch.Tensor
+    half_quantity: torch.Tensor
+
+
+class MarketSimulator:
+    """``B`` markets of one design run in lockstep; :meth:`run` plays one episode in each.
+
+    Parameters
+    ----------
+    config : MarketConfig
+    strategies : sequence of Strategy, length N
+        Agent ``i`` plays ``strategies[i]`` (instances may be shared between agents).
+    num_markets : int
+    seed : int
+    device : str or torch.device
+    """
+
+    def __init__(self, config: MarketConfig, strategies: Sequence[Strategy], *,
+                 num_markets: int, seed: int = 0, device: str | torch.device = "cpu") -> None:
+        if len(strategies) != config.num_agents:
+            raise InvalidArgumentError(f"need one strategy per agent ({config.num_agents}), "
+                                       f"got {len(strategies)}")
+        if num_markets < 1:
+            raise InvalidArgumentError(f"num_markets must be >= 1, got {num_markets}")
+        self.config = config
+        self.device = torch.device(device)
+        self.num_markets = int(num_markets)
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(int(seed))
+        # distinct strategy objects, in first-use order; agent -> strategy index
+        self.strategy_objects: list[Strategy] = []
+        index: list[int] = []
+        for s in strategies:
+            for k, known in enumerate(self.strategy_objects):
+                if known is s:
+                    index.append(k)
+                    break
+            else:
+                self.strategy_objects.append(s)
+                index.append(len(self.strategy_objects) - 1)
+        for k, s in enumerate(self.strategy_objects):
+            allowed = s.roles
+            for i, r in enumerate(config.agent_roles):
+                if index[i] == k and allowed is not None and config.roles[r] not in allowed:
+                    raise InvalidArgumentError(f"strategy {s.name!r} cannot play role "
+                                               f"{config.roles[r]!r} (it plays {list(allowed)})")
+        self.agent_strategy = torch.tensor(index, dtype=torch.int64, device=self.device)
+        self.strategy_names = tuple(self.strategy_objects[k].name for k in index)
+        slots = [max(1, s.max_orders) for s in (self.strategy_objects[k] for k in index)]
+        self.slot_start = torch.tensor(np.concatenate([[0], np.cumsum(slots)[:-1]]),
+                                       dtype=torch.int64, device=self.device)
+        self.num_slots = int(sum(slots))
+        self.max_orders = max(slots)
+        self.owner = torch.tensor(np.repeat(np.arange(config.num_agents), slots),
+                                  dtype=torch.int64, device=self.device)
+
+    # ------------------------------------------------------------------ episode set-up
+    def _private_values(self) -> torch.Tensor:
+        """``(B, N, 2Q)`` int64 marginal private values, non-increasing along the last axis."""
+        c, b, q = self.config, self.num_markets, self.config.max_units
+        pv = torch.zeros(b, c.num_agents, 2 * q, dtype=torch.int64, device=self.device)
+        units = [i for i, m in enumerate(c.value_model) if m == "units"]
+        if units:
+            draws = torch.randint(c.value_low, c.value_high + 1, (b, len(units), q),
+                                  generator=self.generator, device=self.device)
+            buyer = torch.tensor([c.fixed_side[i] > 0 for i in units], device=self.device)
+            values = torch.sort(draws, dim=2, descending=True).values  # units 1..Q, decreasing
+            costs = torch.sort(draws, dim=2).values                      # units 1..Q, increasing
+            # a buyer's value of unit k+1 at Q + k (positions below 0 repeat the first value);
+            # a seller's cost of unit k+1 at Q - 1 - k (positions above 0 repeat the first cost)
+            as_buyer = torch.cat([values[:, :, :1].expand(b, len(units), q), values], 2)
+            as_seller = torch.cat([costs.flip(2), costs[:, :, :1].expand(b, len(units), q)], 2)
+            pv[:, units] = torch.where(buyer[None, :, None], as_buyer, as_seller)
+        wellman = [i for i, m in enumerate(c.value_model) if m == "wellman"]
+        if wellman:
+            draws = torch.randn(b, len(wellman), 2 * q, generator=self.generator,
+                                device=self.device, dtype=torch.float64
+                                ) * math.sqrt(c.private_variance)
+            pv[:, wellman] = torch.sort(draws.round().to(torch.int64), dim=2,
+                                        descending=True).values
+        return pv
+
+    def _competitive(self, pv: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Maximum gains from trade ``(B,)`` int64, the competitive price offset ``(B,)`` and
+        the competitive quantity ``(B,)``."""
+        c, q = self.config, self.config.max_units
+        agents = [i for i in range(c.num_agents) if c.value_model[i] != "none"]
+        demand, supply = [], []
+        for i in agents:
+            if c.position_high[i] > 0:
+                demand.append(pv[:, i, q:q + c.position_high[i]])
+            if c.position_low[i] < 0:
+                supply.append(pv[:, i, q + c.position_low[i]:q])
+        b = pv.shape[0]
+        if not demand or not supply:
+            zero = torch.zeros(b, dtype=torch.int64, device=self.device)
+            return zero, torch.full((b,), float("nan"), dtype=torch.float64,
+                                    device=self.device), zero
+        d = torch.sort(torch.cat(demand, 1), dim=1, descending=True).values
+        s = torch.sort(torch.cat(supply, 1), dim=1).values
+        k = min(d.shape[1], s.shape[1])
+        gain = (d[:, :k] - s[:, :k]).clamp(min=0)
+        trades = (d[:, :k] > s[:, :k]).sum(1)  # efficient quantity
+        max_gain = gain.sum(1)
+        df, sf = d.to(torch.float64), s.to(torch.float64)
+        pad_d = torch.cat([df, torch.full((b, 1), -math.inf, device=self.device,
+                                          dtype=torch.float64)], 1)
+        pad_s = torch.cat([sf, torch.full((b, 1), math.inf, device=self.device,
+                                          dtype=torch.float64)], 1)
+        last = (trades - 1).clamp(min=0)[:, None]
+        # clearing prices p: D_{k*} >= p >= S_{k*} for the k* traded units, and no further
+        # unit wants to trade: p >= D_{k*+1}, p <= S_{k*+1} (with no trade: D_1 <= p <= S_1)
+        none = trades == 0
+        low = torch.maximum(pad_d.gather(1, trades[:, None])[:, 0],
+                            torch.where(none, -math.inf, sf.gather(1, last)[:, 0]))
+        high = torch.minimum(pad_s.gather(1, trades[:, None])[:, 0],
+                             torch.where(none, math.inf, df.gather(1, last)[:, 0]))
+        return max_gain, 0.5 * (low + high), trades
+
+    # ------------------------------------------------------------------ one episode
+    def run(self, *, arrivals: torch.Tensor | None = None) -> EpisodeStatistics:
+        """Play one episode in every market and return its statistics.
+
+        Parameters
+        ----------
+        arrivals : tensor, shape (B, T), optional
+            Who arrives in each market at each step (default: drawn from ``arrival_weights``).
+        """
+        c, dev, gen = self.config, self.device, self.generator
+        b, n, q, t_max = self.num_markets, c.num_agents, c.max_units, c.n_arrivals
+        rows = torch.arange(b, device=dev)
+        pv = self._private_values()
+        max_gain, ce_offset, ce_quantity = self._competitive(pv)
+        # Smith's alpha early / late: trades before / after half the competitive quantity
+        half_quantity = ce_quantity.to(torch.float64) / 2
+        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
+        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
+        mm = torch.tensor([m == "none" for m in c.value_model], device=dev)
+        low = torch.where(mm, torch.full_like(low, -(1 << 40)), low)
+        high = torch.where(mm, torch.full_like(high, 1 << 40), high)
+        fixed = torch.tensor(c.fixed_side, dtype=torch.int64, device=dev)
+        weights = torch.tensor(c.arrival_weights, dtype=torch.float64, device=dev)
+        cumulative = torch.cumsum(weights / weights.sum(), 0)
+        drawn = torch.searchsorted(
+            cumulative, torch.rand(b, t_max, generator=gen, device=dev, dtype=torch.float64)
+        ).clamp(max=n - 1)
+        if arrivals is None:
+            arrivals = drawn
+        elif tuple(arrivals.shape) != (b, t_max) or not bool(
+                ((arrivals >= 0) & (arrivals < n)).all()):
+            raise InvalidArgumentError(f"arrivals must be ({b}, {t_max}) agent indices")
+        arrivals = arrivals.to(device=dev, dtype=torch.int64)
+        if c.fundamental:
+            shocks = torch.randn(b, t_max, generator=gen, device=dev, dtype=torch.float64) \
+                * math.sqrt(c.shock_variance)
+        for s in self.strategy_objects:
+            s.reset(self, pv)
+
+        slots = self.num_slots
+        # the book: per slot its price, signed quantity (+ bid, - ask, 0 empty) and priority key
+        # (higher = better for a counterparty: price first, then earlier time), so finding the
+        # best eligible resting order is one masked argmax
+        book = _Book(torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     (t_max + 1) * self.max_orders + 1)
+        cash = torch.zeros(b, n, dtype=torch.int64, device=dev)
+        position = torch.zeros(b, n, dtype=torch.int64, device=dev)
+        fundamental = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
+        stats = {k: torch.zeros(b, dtype=torch.float64, device=dev) for k in (
+            "volume", "trades", "sq_fund", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
+            "vol_late", "spread_sum", "spread_n", "eq_sum")}
+        owner = self.owner
+        for t in range(t_max):
+            if c.fundamental:
+                fundamental = (c.mean_reversion * c.mean_fundamental
+                               + (1 - c.mean_reversion) * fundamental + shocks[:, t]
+                               ).round().clamp(min=0)
+                estimate = c.mean_fundamental + (1 - c.mean_reversion) ** (t_max - 1 - t) * (
+                    fundamental - c.mean_fundamental)
+            else:
+                estimate = fundamental
+            equilibrium = fundamental + ce_offset if c.fundamental else ce_offset
+            agent = arrivals[:, t]
+            # the arriving agent withdraws all its resting orders
+            book.quantity = torch.where(owner[None, :] == agent[:, None], 0, book.quantity)
+            prices = book.price.to(torch.float64)
+            best_bid = torch.where(book.quantity > 0, prices, -math.inf).amax(1)
+            best_ask = torch.where(book.quantity < 0, prices, math.inf).amin(1)
+            both = torch.isfinite(best_bid) & torch.isfinite(best_ask)
+            stats["spread_sum"] += torch.where(both, best_ask - best_bid, 0.0)
+            stats["spread_n"] += both.to(torch.float64)
+
+            pos = position.gather(1, agent[:, None])[:, 0]
+            pv_agent = pv[rows, agent]
+            buy_value = estimate + pv_agent.gather(1, (pos + q).clamp(0, 2 * q - 1)[:, None]
+                                                   )[:, 0].to(torch.float64)
+            sell_value = estimate + pv_agent.gather(1, (pos - 1 + q).clamp(0, 2 * q - 1)[:, None]
+                                                    )[:, 0].to(torch.float64)
+            can_buy = pos < high[agent]
+            can_sell = pos > low[agent]
+            side = torch.zeros(b, self.max_orders, dtype=torch.int64, device=dev)
+            price = torch.zeros_like(side)
+            qty = torch.zeros_like(side)
+            market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
+            which = self.agent_strategy[agent]
+            for k, strategy in enumerate(self.strategy_objects):
+                idx = torch.nonzero(which == k)[:, 0]
+                if idx.numel() == 0:
+                    continue
+                view = ArrivalView(idx, agent[idx], t, buy_value[idx], sell_value[idx],
+                                   can_buy[idx], can_sell[idx], fixed[agent[idx]], pos[idx],
+                                   estimate[idx], best_bid[idx], best_ask[idx],
+                                   c.min_price, c.max_price, c.tick, gen)
+                orders = strategy.orders(view)
+                width = orders.side.shape[1]
+                side[idx, :width] = orders.side
+                price[idx, :width] = orders.price.clamp(c.min_price, c.max_price)
+                qty[idx, :width] = orders.quantity.clamp(min=0)
+                market[idx, :width] = orders.market_order
+            # position limits count this arrival's earlier orders as if they had filled
+            buys = torch.where(side > 0, qty, 0)
+            sells = torch.where(side < 0, qty, 0)
+            buy_room = (high[agent] - pos)[:, None] - (buys.cumsum(1) - buys)
+            sell_room = (pos - low[agent])[:, None] - (sells.cumsum(1) - sells)
+            qty = torch.where(side != 0, torch.minimum(
+                qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
+            limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
+            traded = torch.zeros(b, dtype=torch.bool, device=dev)
+            shouting = qty > 0
+            last = shouting.any(1)
+            last_k = (shouting.cumsum(1) == shouting.sum(1, keepdim=True)).to(torch.int64
+                                                                              ).argmax(1)
+            shout_side = torch.where(last, side.gather(1, last_k[:, None])[:, 0], 0)
+            shout_price = torch.where(last, limit.gather(1, last_k[:, None])[:, 0], 0
+                                      ).to(torch.float64)
+            ledger = _Ledger(cash, position, stats, fundamental, equilibrium, half_quantity)
+            for k in range(self.max_orders):
+                if k == 0:
+                    subset = None
+                else:
+                    subset = torch.nonzero(shouting[:, k])[:, 0]
+                    if subset.numel() == 0:
+                        continue
+                hit, hit_price = self._submit(book, ledger, subset, agent, side[:, k],
+                                              limit[:, k], qty[:, k], ~market[:, k],
+                                              t * self.max_orders + k)
+                where = rows if subset is None else subset
+                traded[where] |= hit
+                # the accepted shout is the resting order hit, on the other side
+                shout_price[where] = torch.where(hit, hit_price, shout_price[where])
+                shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
+            if c.clear_after_trade:
+                book.quantity = torch.where(traded[:, None], 0, book.quantity)
+            event = MarketEvent(shout_price, shout_side, traded)
+            for s in self.strategy_objects:
+                s.observe(event, position, estimate)
+
+        final = fundamental if c.fundamental else torch.zeros_like(fundamental)
+        final_ticks = final.to(torch.int64)
+        cumulative_pv = torch.cat([torch.zeros(b, n, 1, dtype=torch.int64, device=dev),
+                                   torch.cumsum(pv, 2)], 2)
+        index = (position.clamp(-q, q) + q)[:, :, None]
+        private = (cumulative_pv.gather(2, index) - cumulative_pv[:, :, q:q + 1])[:, :, 0]
+        private = torch.where(mm[None, :], 0, private)
+        profit = cash + position * final_ticks[:, None] + private
+        gains = private.sum(1)
+        return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
+
+    def _submit(self, book: _Book, ledger: _Ledger, subset: torch.Tensor | None,
+                agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
+                quantity: torch.Tensor, rests: torch.Tensor, time: int
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Match one incoming order per market (in ``subset``, all when None) against the book,
+        fill by price-time priority at resting prices, and rest a limit order's remainder.
+
+        Returns whether it traded and its last trade price, ``(M,)`` each.
+        """
+        if subset is not None:
+            agent, side, limit = agent[subset], side[subset], limit[subset]
+            quantity, rests = quantity[subset], rests[subset]
+            price, signed, priority = (book.price[subset], book.quantity[subset],
+                                       book.priority[subset])
+            markets = subset
+        else:
+            price, signed, priority = book.price, book.quantity, book.priority
+            markets = torch.arange(agent.shape[0], device=agent.device)
+        scale = book.scale
+        # a resting ask at price p (key -p*scale - time) is acceptable to a bid at L iff
+        # p <= L iff key > -(L + 1) * scale; a bid at p to an ask at L iff key > (L - 1) * scale
+        threshold = torch.where(side > 0, -(limit + 1) * scale, (limit - 1) * scale)
+        remaining = quantity.clone()
+        hit_any = torch.zeros_like(side, dtype=torch.bool)
+        hit_price = torch.zeros_like(side, dtype=torch.float64)
+        n = ledger.cash.shape[1]
+        stats = ledger.stats
+        active = remaining > 0
+        while bool(active.any()):
+            opposite = (signed * side[:, None] < 0) & active[:, None]
+            key = torch.where(opposite, priority, _NO_KEY)
+            best = key.argmax(1, keepdim=True)
+            hit = key.gather(1, best)[:, 0] > threshold
+            resting = signed.gather(1, best)[:, 0].abs()
+            fill = torch.where(hit, torch.minimum(remaining, resting), 0)
+            signed.scatter_add_(1, best, (fill * side)[:, None])  # shrinks the resting order
+            trade_price = price.gather(1, best)[:, 0]
+            counterparty = self.owner[best[:, 0]]
+            buyer = torch.where(side > 0, agent, counterparty)
+            seller = torch.where(side > 0, counterparty, agent)
+            value = fill * trade_price
+            ledger.cash.view(-1).index_add_(0, markets * n + buyer, -value)
+            ledger.cash.view(-1).index_add_(0, markets * n + seller, value)
+            ledger.position.view(-1).index_add_(0, markets * n + buyer, fill)
+            ledger.position.view(-1).index_add_(0, markets * n + seller, -fill)
+            remaining = remaining - fill
+            f = fill.to(torch.float64)
+            p = trade_price.to(torch.float64)
+            equilibrium = ledger.equilibrium[markets]
+            deviation = f * (p - equilibrium) ** 2
+            early = (stats["volume"][markets] < ledger.half_quantity[markets]).to(torch.float64)
+            for name, contribution in (
+                    ("sq_fund", f * (p - ledger.fundamental[markets]) ** 2),
+                    ("sq_eq", deviation), ("eq_sum", f * equilibrium),
+                    ("sq_eq_early", early * deviation), ("vol_early", early * f),
+                    ("sq_eq_late", (1 - early) * deviation), ("vol_late", (1 - early) * f),
+                    ("volume", f), ("trades", hit.to(torch.float64))):
+                stats[name].index_add_(0, markets, contribution)
+            hit_any |= hit
+            hit_price = torch.where(hit, p, hit_price)
+            active = hit & (remaining > 0)
+        rest = (remaining > 0) & rests
+        slot = self.slot_start[agent] + time % self.max_orders  # the order's own slot
+        local = torch.arange(agent.shape[0], device=agent.device)
+        price[local, slot] = torch.where(rest, limit, price[local, slot])
+        signed[local, slot] = torch.where(rest, side * remaining, signed[local, slot])
+        priority[local, slot] = torch.where(rest, side * limit * scale - time,
+                                            priority[local, slot])
+        if subset is not None:
+            book.price[subset], book.quantity[subset], book.priority[subset] = \
+                price, signed, priority
+        return hit_any, hit_price
+
+    def _statistics(self, stats: dict[str, torch.Tensor], profit: torch.Tensor,
+                    cash: torch.Tensor, position: torch.Tensor, gains: torch.Tensor,
+                    max_gain: torch.Tensor, low: torch.Tensor, high: torch.Tensor
+                    ) -> EpisodeStatistics:
+        c = self.config
+        tick = c.tick
+
+        def np64(x: torch.Tensor) -> np.ndarray:
+            return x.detach().cpu().numpy().astype(np.float64)
+
+        def ratio(num: torch.Tensor, den: torch.Tensor) -> np.ndarray:
+            n_, d_ = np64(num), np64(den)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(d_ > 0, n_ / np.where(d_ > 0, d_, 1.0), np.nan)
+
+        volume = np64(stats["volume"])
+        mean_eq = ratio(stats["eq_sum"], stats["volume"])
+        rmsd_eq = np.sqrt(ratio(stats["sq_eq"], stats["volume"]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            alpha = 100.0 * rmsd_eq / mean_eq
+            alpha_early = 100.0 * np.sqrt(ratio(stats["sq_eq_early"], stats["vol_early"])) / mean_eq
+            alpha_late = 100.0 * np.sqrt(ratio(stats["sq_eq_late"], stats["vol_late"])) / mean_eq
+        traders = [i for i in range(c.num_agents) if c.value_model[i] != "none"]
+        values = {
+            "surplus": np64(gains) * tick,
+            "max_surplus": np64(max_gain) * tick,
+            "allocative_efficiency": ratio(gains, max_gain),
+            "volume": volume,
+            "trades": np64(stats["trades"]),
+            "price_rmsd_fundamental": (np.sqrt(ratio(stats["sq_fund"], stats["volume"])) * tick
+                                       if c.fundamental else np.full(len(volume), np.nan)),
+            "price_rmsd_equilibrium": rmsd_eq * tick,
+            "smith_alpha": alpha,
+            "smith_alpha_early": alpha_early,
+            "smith_alpha_late": alpha_late,
+            "spread": ratio(stats["spread_sum"], stats["spread_n"]) * tick,
+            "mean_abs_inventory": np64(position[:, traders].abs().to(torch.float64).mean(1))
+            if traders else np.zeros(len(volume)),
+        }
+        profit_ticks = profit.cpu().numpy()
+        return EpisodeStatistics(c, self.strategy_names, values, profit_ticks * tick,
+                                 profit_ticks, cash.cpu().numpy(), position.cpu().numpy(),
+                                 gains.cpu().numpy())
+
+
+def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: int,
+             seed: int = 0, device: str | torch.device = "cpu") -> EpisodeStatistics:
+    """Run ``episodes`` independent episodes (one per batched market) and return their statistics.
+
+    Same ``seed``, same numbers (on the same device).
+    """
+    return MarketSimulator(config, strategies, num_markets=episodes, seed=seed,
+                           device=device).run()
