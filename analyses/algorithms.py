@@ -254,8 +254,8 @@ def train_and_measure(cell: Cell, out_dir: Path) -> list[dict[str, Any]]:
     result = train(cell.scenario, make_config(cell.algorithm, **dict(cell.config)),
                    algorithm=cell.algorithm, seed=int(cell.seed), params=params, out=out_dir,
                    resume=True)
-    report = result.exploitability
-    label, distance = nearest_equilibrium(markov, result.profile, candidates)
+    _, profile, report = result.nash_report()
+    label, distance = nearest_equilibrium(markov, profile, candidates)
     row = _base_row(cell)
     row.update({"step": int(result.steps), "nash_conv": float(report.nash_conv),
                 "relative_nash_conv": float(report.nash_conv)

@@ -132,7 +132,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any
                                  "algorithm": algorithm, "paradigm": PARADIGMS.get(algorithm),
                                  "seeds": len(members)}
         for metric in ("nash_conv", "team_return"):
-            mean, low, high = mean_interval([m[metric] for m in members])
+            mean, low, high = mean_interval([m.get(metric, float("nan")) for m in members])
             entry.update({f"{metric}_mean": mean, f"{metric}_low": low,
                           f"{metric}_high": high})
         table.append(entry)

@@ -121,12 +121,13 @@ def train_and_classify(cell: Cell, out_dir: Path) -> list[dict[str, Any]]:
     target: Any = game if name == "stag_hunt" else name
     result = train(target, config, algorithm=cell.algorithm, seed=int(cell.seed),
                    params=params if name != "stag_hunt" else None, out=out_dir, resume=True)
-    label, distance = nearest_equilibrium(result.game, result.profile, candidates)
+    trained, profile, report = result.nash_report()
+    label, distance = nearest_equilibrium(trained, profile, candidates)
     if distance > UNCONVERGED_DISTANCE:
         label = "unconverged"
-    first = float(np.mean([np.asarray(p)[0, 0] for p in result.profile]))
+    first = float(np.mean([np.asarray(p)[0, 0] for p in profile]))
     return [_row(cell, name, step=int(result.steps),
-                 nash_conv=float(result.exploitability.nash_conv), equilibrium=label,
+                 nash_conv=float(report.nash_conv), equilibrium=label,
                  distance=float(distance), first_action=first)]
 
 

@@ -6,19 +6,30 @@
 2. Training with default configs: final NashConv as a fraction of the uniform profile's, and wall
    time, for the goals of the MARL issue (cournot with mappo/ippo/maddpg/iql, portfolio with qmix,
    kyle with mappo).
+3. The EPyMARL matrix games (Papoudakis et al. 2021; payoffs from uoe-agents/matrix-games,
+   25-step episodes, constant observations) and the two-step game of Rashid et al. (2018): the
+   greedy evaluation return (best over evaluation points, as the paper's table reports maximum
+   returns) and the exact value of the final policy, beside the known result: decentralised
+   learners settle on the safe (1, 1) cell of the penalty games (2 x 25 = 50) and on (1, 1) of
+   the climbing game (7 x 25 = 175, relative overgeneralisation); QMIX reaches 8 on the two-step
+   game, VDN and independent learners 7. The paper's own numeric table is not reproduced here
+   (not in shared/REFERENCES.md); its budget is far beyond the quick mode.
 
-Run ``python bench/bench_marl.py [--quick] [--skip-training]``. Nothing here asserts a time.
+Run ``python bench/bench_marl.py [--quick] [--skip-training] [--skip-matrix]``. Nothing here
+asserts a time.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
 from gametools import NormalFormGame, nash_conv, uniform_profile
+from gametools.exploitability import ExploitabilityResult
 from gametools.interop.pettingzoo import MarkovGameParallelEnv
 from gametools.marl.env import TensorGameEnv
 from gametools.marl.train import make_config, train
@@ -92,22 +103,81 @@ def training_table(quick: bool) -> None:
         game = as_markov(spec.build(**params))
         uniform = nash_conv(game, uniform_profile(game)).nash_conv
         result = train(spec, make_config(algorithm), algorithm=algorithm, seed=0, params=params)
-        fraction = result.exploitability.nash_conv / uniform
+        report = result.exploitability
+        assert isinstance(report, ExploitabilityResult)  # a tabular game, independent agents
+        fraction = report.nash_conv / uniform
         ok = fraction <= goal and (time_goal is None or result.wall_time <= time_goal)
         print(f"{scenario:<10} {algorithm:<7} {result.steps:>8} {result.wall_time:>8.1f} "
-              f"{result.exploitability.nash_conv:>10.4g} {uniform:>10.4g} {fraction:>9.3f} "
+              f"{report.nash_conv:>10.4g} {uniform:>10.4g} {fraction:>9.3f} "
               f"{goal:>6.2f}  {'PASS' if ok else 'MISS'}")
+
+
+def _matrix_cases(quick: bool) -> list[tuple[str, Any, dict[str, float]]]:
+    """(label, game, known return per episode by algorithm) of the matrix-game table."""
+    from gametools.marl.matrix_games import (CLIMBING, penalty_payoff, repeated_matrix_game,
+                                             two_step_game)
+
+    learners = ("iql", "ippo", "mappo", "maa2c", "maddpg", "vdn", "qmix")
+    cases: list[tuple[str, Any, dict[str, float]]] = [
+        ("climbing", repeated_matrix_game(CLIMBING), dict.fromkeys(learners, 175.0))]
+    for k in ((-100,) if quick else (0, -25, -50, -75, -100)):
+        known = 250.0 if k == 0 else 50.0
+        cases.append((f"penalty {k}", repeated_matrix_game(penalty_payoff(k)),
+                      dict.fromkeys(learners, known)))
+    cases.append(("two-step", two_step_game(), {"qmix": 8.0, "vdn": 7.0, "iql": 7.0}))
+    return cases
+
+
+MATRIX_BUDGET: dict[str, dict[str, Any]] = {
+    "iql": {"learning_starts": 500, "batch_size": 64, "epsilon_fraction": 0.5},
+    "vdn": {"learning_starts": 500, "batch_size": 64, "epsilon_fraction": 0.5},
+    "qmix": {"learning_starts": 500, "batch_size": 64, "epsilon_fraction": 0.5},
+    "mappo": {"learning_rate": 3e-3}, "ippo": {"learning_rate": 3e-3},
+    "maa2c": {"learning_rate": 1e-2}, "central": {"learning_rate": 3e-3},
+    "maddpg": {"learning_starts": 500, "batch_size": 64},
+}
+
+
+def matrix_game_table(quick: bool) -> None:
+    print("\n== EPyMARL matrix games and the two-step game (return per episode) ==")
+    algorithms = ("iql", "vdn", "qmix", "mappo") if quick else \
+        ("iql", "vdn", "qmix", "mappo", "ippo", "maa2c", "maddpg", "central")
+    seeds = (0,) if quick else (0, 1, 2)
+    steps = 20_000 if quick else 200_000
+    print(f"{'game':<12} {'algo':<8} {'seeds':>5} {'steps':>8} {'greedy max':>14} "
+          f"{'final value':>14} {'known':>7} {'time s':>7}")
+    for label, game, known in _matrix_cases(quick):
+        for algorithm in algorithms:
+            if algorithm != "central" and algorithm not in known:
+                continue
+            best, values, times = [], [], []
+            for seed in seeds:
+                config = make_config(algorithm, total_steps=steps, num_envs=16,
+                                     eval_interval=steps // 4, checkpoint_interval=0,
+                                     eval_episodes=4, **MATRIX_BUDGET[algorithm])
+                result = train(game, config, algorithm=algorithm, seed=seed)
+                best.append(max(row["eval_return_0"] for row in result.metrics))
+                values.append(float(result.exploitability.values[0]))  # type: ignore[union-attr]
+                times.append(result.wall_time)
+            reference = known.get(algorithm)
+            print(f"{label:<12} {algorithm:<8} {len(seeds):>5} {steps:>8} "
+                  f"{np.mean(best):>8.1f}±{np.std(best):<5.1f} "
+                  f"{np.mean(values):>8.1f}±{np.std(values):<5.1f} "
+                  f"{'-' if reference is None else f'{reference:g}':>7} {np.mean(times):>7.1f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter measurements")
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-matrix", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     environment_table(0.5 if args.quick else 2.0)
     if not args.skip_training:
         training_table(args.quick)
+    if not args.skip_matrix:
+        matrix_game_table(args.quick)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,15 @@ TINY = {"total_steps": 3072, "num_envs": 32, "eval_interval": 1024}
 BUDGETS = {
     "mappo": dict(TINY, learning_rate=3e-3),
     "ippo": dict(TINY, learning_rate=3e-3),
+    "maa2c": dict(TINY, total_steps=6144, eval_interval=2048, learning_rate=1e-2),
     "central": dict(TINY, learning_rate=3e-3),
     "maddpg": dict(TINY, total_steps=12288, eval_interval=4096, learning_starts=256,
                    batch_size=64, updates_per_iteration=2),
     "qmix": dict(TINY, learning_starts=256, batch_size=64, epsilon_fraction=0.3,
                  updates_per_iteration=4),
     "iql": dict(TINY, learning_starts=256, batch_size=64, epsilon_fraction=0.3,
+                updates_per_iteration=4),
+    "vdn": dict(TINY, learning_starts=256, batch_size=64, epsilon_fraction=0.3,
                 updates_per_iteration=4),
 }
 
@@ -55,7 +58,7 @@ def test_every_registered_algorithm_has_a_budget() -> None:
     assert set(BUDGETS) == set(ALGORITHMS)
 
 
-@pytest.mark.parametrize("algorithm", ["mappo", "ippo", "maddpg", "iql"])
+@pytest.mark.parametrize("algorithm", ["mappo", "ippo", "maa2c", "maddpg", "iql"])
 def test_learning_lowers_nash_conv(algorithm: str) -> None:
     game = dominance_game()
     # uniform: row gains 3 - 5/3 = 4/3; column against row uniform gets (2/3, 5/3, 2/3) for its
@@ -68,7 +71,7 @@ def test_learning_lowers_nash_conv(algorithm: str) -> None:
     assert result.metrics[0]["step"] == 0 and result.metrics[-1]["step"] >= 3072
 
 
-@pytest.mark.parametrize("algorithm", ["qmix", "central"])
+@pytest.mark.parametrize("algorithm", ["qmix", "vdn", "central"])
 def test_team_learners_reach_the_team_optimum(algorithm: str) -> None:
     result = train(team_game(), make_config(algorithm, **BUDGETS[algorithm]),
                    algorithm=algorithm, seed=1)
@@ -83,7 +86,7 @@ def test_team_learners_reach_the_team_optimum(algorithm: str) -> None:
         assert report.nash_conv <= 0.1
 
 
-@pytest.mark.parametrize("algorithm", ["qmix", "central"])
+@pytest.mark.parametrize("algorithm", ["qmix", "vdn", "central"])
 def test_team_learners_refuse_general_sum_games(algorithm: str) -> None:
     with pytest.raises(ValueError, match="cooperative game"):
         train(dominance_game(), make_config(algorithm, **BUDGETS[algorithm]),
@@ -209,3 +212,64 @@ def test_a_finished_run_is_extended_to_more_steps(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="raise total_steps"):
         train(dominance_game(), short, algorithm="mappo", seed=4, out=tmp_path / "extended",
               resume=True)
+
+
+@pytest.mark.parametrize("algorithm", ["mappo", "maddpg", "iql"])
+def test_parameter_sharing_defaults_to_homogeneous_agents(algorithm: str) -> None:
+    from gametools.marl.env import TensorGameEnv
+    from gametools.marl.train import learner_class
+
+    def networks(learner):
+        return {"mappo": "actor_nets", "maddpg": "actors", "iql": "agents"}[algorithm]
+
+    # the dominance game's players both have 3 actions (homogeneous): shared by default, and
+    # the shared learner still learns the asymmetric equilibrium (2, 1) (test above)
+    square = TensorGameEnv(dominance_game().to_markov_game(), num_envs=2)
+    learner = learner_class(algorithm)(square, make_config(algorithm), seed=0)
+    assert getattr(learner, networks(learner)).shared
+    unshared = learner_class(algorithm)(square, make_config(algorithm, share_parameters=False),
+                                        seed=0)
+    assert not getattr(unshared, networks(unshared)).shared
+    # 2 actions against 3: heterogeneous, separate networks; forcing sharing is refused
+    uneven = TensorGameEnv(NormalFormGame.from_bimatrix(np.zeros((2, 3)), np.zeros((2, 3)))
+                           .to_markov_game(), num_envs=2)
+    learner = learner_class(algorithm)(uneven, make_config(algorithm), seed=0)
+    assert not getattr(learner, networks(learner)).shared
+    with pytest.raises(ValueError, match="parameter sharing needs"):
+        learner_class(algorithm)(uneven, make_config(algorithm, share_parameters="true"), seed=0)
+
+
+@pytest.mark.parametrize("algorithm", ["mappo", "qmix", "maddpg"])
+def test_metrics_log_learner_statistics_and_greedy_evaluation(algorithm: str, tmp_path) -> None:
+    budget = dict(BUDGETS[algorithm], total_steps=1024, eval_interval=512, eval_episodes=4)
+    if "learning_starts" in budget:
+        budget["learning_starts"] = 128
+    result = train(team_game(), make_config(algorithm, **budget), algorithm=algorithm, seed=0,
+                   out=tmp_path)
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
+    expected = {"mappo": {"policy_loss", "value_loss", "entropy", "grad_norm", "approx_kl"},
+                "qmix": {"loss", "grad_norm", "epsilon", "q_mean"},
+                "maddpg": {"critic_loss", "actor_loss", "critic_grad_norm",
+                           "actor_grad_norm"}}[algorithm]
+    assert expected <= set(header) and {"eval_return_0", "eval_return_1"} <= set(header)
+    last = result.metrics[-1]
+    assert all(np.isfinite(last[name]) for name in expected)
+    # a greedy one-shot episode pays the team game's entry of the greedy joint action (the
+    # game's payoffs are 10, 4 or 0), and the exact value of that deterministic profile
+    greedy = [int(np.argmax(p[0])) for p in result.profile]
+    payoff = team_game().payoffs[0][tuple(greedy)]
+    assert last["eval_return_0"] == payoff == last["eval_return_1"]
+    if algorithm == "qmix":  # the exploration rate anneals from 1 towards 0.05
+        assert 0.05 <= last["epsilon"] < 1.0
+
+
+def test_tensorboard_is_optional(tmp_path) -> None:
+    config = make_config("mappo", **dict(BUDGETS["mappo"], total_steps=256, eval_interval=128))
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="pip install tensorboard"):
+            train(team_game(), config, algorithm="mappo", out=tmp_path, tensorboard=True)
+        return
+    train(team_game(), config, algorithm="mappo", out=tmp_path, tensorboard=True)
+    assert any((tmp_path / "tensorboard").iterdir())

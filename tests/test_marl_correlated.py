@@ -112,6 +112,9 @@ def test_central_learner_reports_the_value_of_the_policy_it_plays(tmp_path) -> N
     assert report.gap == 0.0  # both optima are followed; deviating earns at most ~0
     row = result.metrics[-1]
     assert "cce_gap" in row and "nash_conv" not in row and row["value_0"] == report.values[0]
+    # greedy evaluation plays the most probable joint action, (0, 2) or (2, 0), every step:
+    # 25 x 10 = 250 per episode (the product of the marginals' modes could collide on -100)
+    assert row["eval_return_0"] == 250.0
     saved = np.load(tmp_path / "joint_policy.npz", allow_pickle=False)["joint"]
     assert saved.shape == (26, 3, 3)
     summary = json.loads((tmp_path / "result.json").read_text())

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from gametools.cli.common import add_json_flag, add_param_flag, limited_count, print_json
+from gametools.cli.common import (CommandError, add_json_flag, add_param_flag, limited_count,
+                                  positive_int, print_json)
 
 __all__ = ["register"]
 
 
 def register(commands: Any) -> None:
     parser = commands.add_parser("train", help="train MARL agents and measure exploitability")
-    parser.add_argument("scenario", help="scenario name (see `gametools games`)")
+    parser.add_argument("scenario", help="scenario name (see `gametools games`), game file "
+                        "(.npz, .nfg) or PettingZoo environment import path "
+                        "(pettingzoo:mpe2.simple_spread_v3, package.module:factory)")
     parser.add_argument("--algo", required=True,
-                        choices=("maddpg", "mappo", "qmix", "iql", "ippo", "central"))
+                        choices=("maddpg", "mappo", "ippo", "maa2c", "qmix", "vdn", "iql",
+                                 "central"))
     add_param_flag(parser)
     parser.add_argument("--set", action="append", default=[], metavar="K=V",
                         help="algorithm config field, e.g. learning_rate=1e-3 (repeatable)")
@@ -29,21 +34,53 @@ def register(commands: Any) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--threads", type=limited_count("max_workers"), default=None,
                         help="torch/BLAS threads (default: the CPUs available to this process)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write the metrics as TensorBoard events in OUT/.../tensorboard")
+    parser.add_argument("--team-reward", action="store_true",
+                        help="declare an outside environment cooperative (every agent receives "
+                        "the same reward), as VDN, QMIX and central need")
     add_json_flag(parser)
     parser.set_defaults(handler=run)
+
+
+def _environment_value(text: str) -> Any:
+    """An environment keyword argument from the command line: JSON (numbers, true/false,
+    lists), else the text itself."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def run(args: argparse.Namespace) -> int:
     from gametools.marl.correlated import CorrelatedGap
     from gametools._io import folder_lock
     from gametools.limits import configure_threads
+    from gametools.marl.parallel_env import is_environment_spec, resolve_environment
     from gametools.marl.train import make_config, train
 
     configure_threads(args.threads)
     from gametools.scenarios import get_scenario, parse_parameter_assignments
 
-    scenario = get_scenario(args.scenario)
-    params = parse_parameter_assignments(args.param)
+    spec = args.scenario
+    params: dict[str, Any] = dict(parse_parameter_assignments(args.param))
+    target: Any
+    path = Path(spec)
+    if path.suffix.lower() in (".npz", ".nfg") or path.is_file():
+        if params:
+            raise CommandError("--param applies to scenarios and environments, not to game files")
+        if not path.is_file():
+            raise CommandError(f"no such game file: {spec}")
+        target, label = spec, path.stem
+    elif is_environment_spec(spec):
+        target = resolve_environment(spec, {k: _environment_value(v) for k, v in params.items()},
+                                     cooperative=args.team_reward)
+        params, label = {}, spec.rpartition(":")[2].rpartition(".")[2] or "environment"
+    else:
+        scenario = get_scenario(spec)
+        target, label = scenario, scenario.name
+    if args.team_reward and not is_environment_spec(spec):
+        raise CommandError("--team-reward applies to outside environments (module:attribute)")
     changes = parse_parameter_assignments(args.set)
     if args.steps is not None:
         changes["total_steps"] = str(args.steps)
@@ -51,21 +88,29 @@ def run(args: argparse.Namespace) -> int:
     seeds = [args.seed + k for k in range(args.seeds)]
     summaries = []
     for seed in seeds:
-        out = Path(args.out) / f"{scenario.name}-{args.algo}" / f"seed{seed}"
+        out = Path(args.out) / f"{label}-{args.algo}" / f"seed{seed}"
         with folder_lock(out):  # a second run into the same folder is refused, not merged
-            result = train(scenario, config, algorithm=args.algo, seed=seed, params=params,
+            result = train(target, config, algorithm=args.algo, seed=seed, params=params,
                            out=out, resume=args.resume,
-                           progress=not args.json and sys.stderr.isatty(), device=args.device)
+                           progress=not args.json and sys.stderr.isatty(), device=args.device,
+                           tensorboard=args.tensorboard)
+        report = result.exploitability
         summaries.append({"seed": seed, "out": str(out), "steps": result.steps,
                           "wall_time": result.wall_time,
-                          "exploitability": result.exploitability.to_dict()})
+                          "exploitability": None if report is None else report.to_dict()})
         if not args.json:
-            report = result.exploitability
-            measured = (f"CCE gap of the joint policy {report.gap:.6g}"
-                        if isinstance(report, CorrelatedGap) else f"NashConv {report.nash_conv:.6g}")
-            print(f"seed {seed}: {measured} ({report.kind}) after {result.steps} steps in "
+            if report is None:
+                last = result.metrics[-1]
+                returns = [v for k, v in last.items() if k.startswith("return_")]
+                measured = (f"mean return {sum(returns) / len(returns):.6g} (no tabular game: "
+                            "no NashConv)")
+            elif isinstance(report, CorrelatedGap):
+                measured = f"CCE gap of the joint policy {report.gap:.6g} ({report.kind})"
+            else:
+                measured = f"NashConv {report.nash_conv:.6g} ({report.kind})"
+            print(f"seed {seed}: {measured} after {result.steps} steps in "
                   f"{result.wall_time:.1f} s -> {out}")
     if args.json:
-        print_json({"scenario": scenario.name, "algorithm": args.algo,
+        print_json({"scenario": label, "algorithm": args.algo,
                     "config": config.to_dict(), "runs": summaries})
     return 0

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.env import Discrete, TensorGameEnv, VectorEnv
+from gametools.marl.env import Discrete, Reset, TensorGameEnv, VectorEnv
 from gametools.marl.mappo import Actor, MAPPOConfig, PPOLearner
 
 __all__ = ["CentralPPO"]
@@ -52,6 +52,11 @@ class CentralPPO(PPOLearner):
     def decode(self, actions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         (joint,) = actions
         return [(joint // int(stride)) % n for stride, n in zip(self.strides, self.num_actions)]
+
+    @torch.no_grad()
+    def act(self, current: Reset) -> list[torch.Tensor]:
+        """The most probable joint action at each state, decoded into per-agent actions."""
+        return self.decode([self.logits(0, current.state).argmax(dim=1)])
 
     def _game_env(self) -> TensorGameEnv:
         env = getattr(self.env, "inner", self.env)

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["mlp", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
+from gametools.errors import InvalidArgumentError
+
+__all__ = ["mlp", "AgentNetworks", "homogeneous", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
            "sample_categorical", "gumbel_softmax", "explained_variance", "single_thread"]
 
 
@@ -66,6 +68,56 @@ def mlp(input_size: int, hidden_sizes: Sequence[int], output_size: int, *,
         size = hidden
     layers.append(_init_linear(nn.Linear(size, output_size), output_gain, generator))
     return nn.Sequential(*layers)
+
+
+def homogeneous(input_sizes: Sequence[Hashable], output_sizes: Sequence[Hashable]) -> bool:
+    """Whether several agents' networks can be one shared network (equal input and output sizes)."""
+    return len(set(input_sizes)) == 1 and len(set(output_sizes)) == 1
+
+
+class AgentNetworks(nn.Module):
+    """One network per agent, or one network shared by all agents (parameter sharing).
+
+    A shared network reads the agent's one-hot id appended to its input (as EPyMARL and
+    MAPPO do), so shared agents can still act differently; it needs equal input and output
+    sizes. ``networks(i, x)`` is agent ``i``'s output.
+
+    Parameters
+    ----------
+    input_sizes, output_sizes : sequence of int
+        One entry per agent.
+    hidden_sizes : sequence of int
+    shared : bool
+    generator : torch.Generator
+    activation, output_gain
+        As for :func:`mlp`.
+    """
+
+    def __init__(self, input_sizes: Sequence[int], output_sizes: Sequence[int],
+                 hidden_sizes: Sequence[int], *, shared: bool, generator: torch.Generator,
+                 activation: type[nn.Module] = nn.Tanh, output_gain: float = 1.0) -> None:
+        super().__init__()
+        count = len(input_sizes)
+        if shared and not homogeneous(input_sizes, output_sizes):
+            raise InvalidArgumentError("parameter sharing needs agents with equal observation sizes and "
+                             "action counts")
+        self.count, self.shared = count, bool(shared)
+        if self.shared:
+            self.nets = nn.ModuleList([mlp(input_sizes[0] + count, hidden_sizes, output_sizes[0],
+                                           generator=generator, activation=activation,
+                                           output_gain=output_gain)])
+        else:
+            self.nets = nn.ModuleList(
+                mlp(size, hidden_sizes, out, generator=generator, activation=activation,
+                    output_gain=output_gain) for size, out in zip(input_sizes, output_sizes))
+
+    def forward(self, index: int, inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        if not self.shared:
+            return self.nets[index](inputs)
+        identity = torch.zeros(*inputs.shape[:-1], self.count, device=inputs.device,
+                               dtype=inputs.dtype)
+        identity[..., index] = 1.0
+        return self.nets[0](torch.cat([inputs, identity], dim=-1))
 
 
 @torch.no_grad()
@@ -170,14 +222,17 @@ class ReplayBuffer:
     def add(self, **batch: torch.Tensor) -> None:
         """Append a batch (first axis) of every field."""
         count = next(iter(batch.values())).shape[0]
-        index = (self.position + torch.arange(count)) % self.capacity
+        device = next(iter(self.data.values())).device
+        index = (self.position + torch.arange(count, device=device)) % self.capacity
         for name, values in batch.items():
             self.data[name][index] = values.to(self.data[name].dtype)
         self.position = (self.position + count) % self.capacity
         self.size = min(self.size + count, self.capacity)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        index = torch.randint(0, self.size, (batch_size,), generator=generator)
+        """A minibatch drawn with ``generator`` (on the buffer's device)."""
+        device = next(iter(self.data.values())).device
+        index = torch.randint(0, self.size, (batch_size,), generator=generator, device=device)
         return {name: values[index] for name, values in self.data.items()}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -198,7 +253,8 @@ def sample_categorical(probabilities: torch.Tensor, generator: torch.Generator) 
 
 def gumbel_softmax(logits: torch.Tensor, generator: torch.Generator, *, temperature: float = 1.0,
                    hard: bool = True) -> torch.Tensor:
-    """Straight-through Gumbel-softmax (Jang et al. 2017) with noise from ``generator``."""
+    """Straight-through Gumbel-softmax (Jang et al. 2017) with noise from ``generator``, which
+    must live on ``logits``' device."""
     uniform = torch.rand(logits.shape, generator=generator, device=logits.device)
     gumbel = -torch.log(-torch.log(uniform.clamp(1e-10, 1.0 - 1e-10)))
     soft = torch.softmax((logits + gumbel) / temperature, dim=-1)

@@ -276,6 +276,17 @@ class TensorGameEnv(VectorEnv):
         final_observations, final_state = self._encode(following)
         observations, state = final_observations, final_state
         done = terminated | truncated
+        if self.device.type != "cpu":
+            # no nonzero() on an accelerator (it synchronises with the host every step): draw a
+            # restart for every episode and keep those of the finished ones
+            restart = self._sample_initial(self.num_envs)
+            self._steps = torch.where(done, 0, self._steps)
+            following = torch.where(done, restart, following)
+            fresh_observations, fresh_state = self._encode(following)
+            observations, state = fresh_observations, fresh_state
+            self._state = following
+            return Step(observations, state, rewards, terminated, truncated, final_observations,
+                        final_state)
         finished = torch.nonzero(done).flatten()
         if finished.numel():
             restart = self._sample_initial(int(finished.numel()))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -21,6 +21,7 @@ from torch import nn
 
 from gametools.errors import InvalidArgumentError
 from gametools.limits import check
+from gametools.marl.common import homogeneous
 from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
 __all__ = ["LearnerConfig", "Learner", "ReplayLearner"]
@@ -51,6 +52,14 @@ class LearnerConfig:
     max_episode_steps : int or None
         Truncate episodes of non-terminating games after this many steps (default: the
         environment's, ``ceil(10 / (1 - discount))``).
+    eval_episodes : int
+        Deterministic evaluation episodes (greedy actions, a separately seeded environment) run
+        at every evaluation point; their mean undiscounted return is logged as
+        ``eval_return_i`` (0: none).
+    share_parameters : bool or None
+        One network for all agents, each agent's one-hot id appended to its input (EPyMARL's
+        default). ``None`` (default): shared exactly when the agents are homogeneous (equal
+        observation sizes and action spaces); ``True`` refuses heterogeneous agents.
     gamma : float or None
         The learner's discount in its returns, targets and advantages (default: the game's).
         Exploitability is always measured with the game's own discount: ``gamma = 0.99`` on an
@@ -64,6 +73,8 @@ class LearnerConfig:
     hidden_sizes: tuple[int, ...] = (64, 64)
     learning_rate: float = 5e-4
     max_episode_steps: int | None = None
+    eval_episodes: int = 8
+    share_parameters: bool | None = None
     gamma: float | None = None
 
     def __post_init__(self) -> None:
@@ -128,8 +139,10 @@ def _parse_text(name: str, text: str, current: Any) -> Any:
             return tuple(int(part) for part in text.replace("(", "").replace(")", "")
                          .split(",") if part.strip())
         if current is None:  # optional int or float fields: the text decides
-            if text.lower() == "none":
+            if text.lower() in ("none", "auto"):
                 return None
+            if text.lower() in ("true", "false"):
+                return text.lower() == "true"
             number = float(text)
             return int(number) if number.is_integer() and "." not in text and "e" not in \
                 text.lower() else number
@@ -144,7 +157,10 @@ class Learner(abc.ABC):
 
     Subclasses set ``name`` and ``config_type``, build their modules in ``__init__`` (drawing
     every random number from ``self.generator``) and implement :meth:`iterate` and
-    :meth:`policy`. ``continuous`` says whether they act in ``Box`` action spaces.
+    :meth:`policy`. ``continuous`` says whether they act in ``Box`` action spaces. Random
+    numbers drawn on the environment's device come from ``self.device_generator`` (a generator
+    on that device; ``self.generator`` itself on CPU), so nothing is copied to the host to
+    sample.
     """
 
     name: ClassVar[str]
@@ -170,6 +186,21 @@ class Learner(abc.ABC):
         self.config = config
         self.generator = torch.Generator(device="cpu")
         self.generator.manual_seed(int(seed))
+        # draws made on the environment's device (sampling, exploration, minibatch order) use a
+        # generator on that device; on CPU it is the same generator
+        self.device_generator = self.generator
+        if env.device.type != "cpu":
+            self.device_generator = torch.Generator(device=env.device)
+            self.device_generator.manual_seed(int(seed) + 1)
+
+    def shares_parameters(self, input_sizes: Sequence[Hashable],
+                          output_sizes: Sequence[Hashable]) -> bool:
+        """Whether networks with these per-agent sizes are shared (``config.share_parameters``,
+        resolved for homogeneous agents when ``None``)."""
+        choice = self.config.share_parameters
+        if choice is None:
+            return len(input_sizes) > 1 and homogeneous(input_sizes, output_sizes)
+        return bool(choice)
 
     @property
     def discount(self) -> float:
@@ -193,6 +224,17 @@ class Learner(abc.ABC):
         ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy).
         """
 
+    @torch.no_grad()
+    def act(self, current: Reset) -> list[torch.Tensor]:
+        """Deterministic actions at ``current``: the most probable action of each agent's
+        policy (discrete), or its deterministic action (continuous)."""
+        actions = []
+        for agent, observations in enumerate(current.observations):
+            output = self.policy(agent, observations)
+            space = self.env.action_spaces[agent]
+            actions.append(output.argmax(dim=1) if isinstance(space, Discrete) else output)
+        return actions
+
     def joint_policy(self) -> Any:
         """A correlated learner's joint policy ``(S, A)`` on its tabular game (others: none)."""
         raise InvalidArgumentError(f"{self.name} plays independent per-agent policies; use "
@@ -211,7 +253,9 @@ class Learner(abc.ABC):
 
     def state_dict(self) -> dict[str, Any]:
         return {"modules": {name: m.state_dict() for name, m in self.modules().items()},
-                "generator": self.generator.get_state(), "extra": self.extra_state()}
+                "generator": self.generator.get_state(),
+                "device_generator": self.device_generator.get_state(),
+                "extra": self.extra_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         modules = self.modules()
@@ -221,6 +265,8 @@ class Learner(abc.ABC):
         for name, module in modules.items():
             module.load_state_dict(state["modules"][name])
         self.generator.set_state(state["generator"])
+        if self.device_generator is not self.generator and "device_generator" in state:
+            self.device_generator.set_state(state["device_generator"])
         self.load_extra_state(state["extra"])
 
 

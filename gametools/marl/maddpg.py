@@ -1,5 +1,8 @@
 """MADDPG (Lowe et al. 2017): decentralised deterministic actors, centralised critics.
 
+Homogeneous agents share one actor and one critic network by default (agent id appended;
+:class:`~gametools.marl.common.AgentNetworks`).
+
 Each agent ``i`` has an actor ``mu_i(o_i)`` and a critic ``Q_i(o_1..o_N, a_1..a_N)`` that sees every
 agent's observation and action; target copies of both are tracked by Polyak averaging. Continuous
 actions (``Box``) are native: ``tanh`` outputs scaled to the box, Gaussian exploration noise.
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gametools.marl.common import ReplayBuffer, gumbel_softmax, mlp, soft_update
+from gametools.marl.common import AgentNetworks, ReplayBuffer, gumbel_softmax, soft_update
 from gametools.marl.env import Box, Discrete, VectorEnv
 from gametools.marl.learner import LearnerConfig, ReplayLearner
 
@@ -71,13 +74,15 @@ class MADDPG(ReplayLearner):
                              for space in self.spaces]
         hidden = config.hidden_sizes
         critic_input = sum(env.observation_sizes) + sum(self.action_sizes)
-        self.actors = nn.ModuleList(
-            mlp(size, hidden, out, generator=self.generator, activation=nn.ReLU,
-                output_gain=0.01)
-            for size, out in zip(env.observation_sizes, self.action_sizes)).to(env.device)
-        self.critics = nn.ModuleList(
-            mlp(critic_input, hidden, 1, generator=self.generator, activation=nn.ReLU)
-            for _ in range(env.num_agents)).to(env.device)
+        count = env.num_agents
+        shared = self.shares_parameters([*zip(env.observation_sizes, self.spaces)],
+                                        self.action_sizes)
+        self.actors = AgentNetworks(env.observation_sizes, self.action_sizes, hidden,
+                                    shared=shared, generator=self.generator,
+                                    activation=nn.ReLU, output_gain=0.01).to(env.device)
+        self.critics = AgentNetworks([critic_input] * count, [1] * count, hidden, shared=shared,
+                                     generator=self.generator, activation=nn.ReLU
+                                     ).to(env.device)
         self.target_actors = copy.deepcopy(self.actors)
         self.target_critics = copy.deepcopy(self.critics)
         self.actor_optimizer = torch.optim.Adam(self.actors.parameters(),
@@ -95,27 +100,28 @@ class MADDPG(ReplayLearner):
 
     # actions --------------------------------------------------------------------------------
 
-    def _act(self, networks: nn.ModuleList, agent: int, observations: torch.Tensor, *,
+    def _act(self, networks: AgentNetworks, agent: int, observations: torch.Tensor, *,
              explore: bool) -> torch.Tensor:
         """Action encoding fed to critics: one-hot (discrete) or a point of the box."""
-        output = networks[agent](observations)
+        output = networks(agent, observations)
         space = self.spaces[agent]
         if isinstance(space, Discrete):
             if explore:
-                return gumbel_softmax(output, self.generator,
+                return gumbel_softmax(output, self.device_generator,
                                       temperature=self.config.gumbel_temperature)  # type: ignore
             return torch.nn.functional.one_hot(output.argmax(dim=1), space.n).float()
         assert isinstance(space, Box)
         half, middle = (space.high - space.low) / 2, (space.high + space.low) / 2
         action = middle + half * torch.tanh(output)
         if explore:
-            noise = torch.randn(action.shape, generator=self.generator).to(action.device)
+            noise = torch.randn(action.shape, generator=self.device_generator,
+                                device=action.device)
             action = (action + self.config.exploration_noise * half * noise  # type: ignore
                       ).clamp(space.low, space.high)
         return action
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
-        output = self.actors[agent](observations.to(self.env.device))
+        output = self.actors(agent, observations.to(self.env.device))
         space = self.spaces[agent]
         if isinstance(space, Discrete):
             return torch.softmax(output, dim=-1)
@@ -145,7 +151,7 @@ class MADDPG(ReplayLearner):
         if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
             for _ in range(config.updates_per_iteration):
                 statistics.update(self._update(self.buffer.sample(config.batch_size,
-                                                                  self.generator)))
+                                                                  self.device_generator)))
         return statistics
 
     def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -163,28 +169,31 @@ class MADDPG(ReplayLearner):
         for i in range(count):
             with torch.no_grad():
                 target = batch["reward"][:, i] + self.discount * (1 - batch["terminated"]) \
-                    * self.target_critics[i](next_input).squeeze(-1)
-            critic_loss = critic_loss + (self.critics[i](state_input).squeeze(-1)
+                    * self.target_critics(i, next_input).squeeze(-1)
+            critic_loss = critic_loss + (self.critics(i, state_input).squeeze(-1)
                                          - target).pow(2).mean()
         self.critic_optimizer.zero_grad()
         critic_loss.backward()
-        nn.utils.clip_grad_norm_(self.critics.parameters(), config.max_grad_norm)
+        critic_grad_norm = nn.utils.clip_grad_norm_(self.critics.parameters(),
+                                                    config.max_grad_norm)
         self.critic_optimizer.step()
 
         actor_loss = torch.zeros(())
         for i in range(count):
             own = self._act(self.actors, i, observations[i], explore=True)
             joint = actions[:i] + [own] + actions[i + 1:]
-            value = self.critics[i](torch.cat(observations + joint, dim=1)).mean()
+            value = self.critics(i, torch.cat(observations + joint, dim=1)).mean()
             actor_loss = actor_loss - value
             if isinstance(self.spaces[i], Discrete):
                 actor_loss = actor_loss + config.logit_penalty * \
-                    self.actors[i](observations[i]).pow(2).mean()
+                    self.actors(i, observations[i]).pow(2).mean()
         self.actor_optimizer.zero_grad()
         actor_loss.backward()
-        nn.utils.clip_grad_norm_(self.actors.parameters(), config.max_grad_norm)
+        actor_grad_norm = nn.utils.clip_grad_norm_(self.actors.parameters(), config.max_grad_norm)
         self.actor_optimizer.step()
         soft_update(self.target_actors, self.actors, config.tau)
         soft_update(self.target_critics, self.critics, config.tau)
         return {"critic_loss": float(critic_loss.detach()),
-                "actor_loss": float(actor_loss.detach())}
+                "actor_loss": float(actor_loss.detach()),
+                "critic_grad_norm": float(critic_grad_norm), "actor_grad_norm":
+                float(actor_grad_norm)}

@@ -6,10 +6,12 @@ normalisation for a list of *actors*. The variants differ only by the objects co
 - :class:`MAPPO` (Yu et al. 2022): decentralised actors, each with a **centralised** critic that
   sees the global state;
 - :class:`IPPO` (de Witt et al. 2020): the same actors with **local** critics (own observation);
+- :class:`MAA2C` (Papoudakis et al. 2021): MAPPO's actors and critics with :class:`A2CConfig`,
+  one gradient step per rollout (the advantage actor-critic baseline of EPyMARL);
 - :class:`gametools.marl.central.CentralPPO`: one actor over the joint action, seeing the state.
 
-Optional parameter sharing (one actor network for all agents, an agent one-hot appended to the
-input) needs equal observation sizes and action counts.
+Parameter sharing (one actor and one critic network for all agents, an agent one-hot appended to
+the input; :class:`~gametools.marl.common.AgentNetworks`) is on by default for homogeneous agents.
 
 Examples
 --------
@@ -28,17 +30,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, cast
+from typing import ClassVar, Literal, cast
 
 import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import RunningNormalizer, gae, mlp, sample_categorical
+from gametools.marl.common import AgentNetworks, RunningNormalizer, gae, sample_categorical
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 
-__all__ = ["PPOConfig", "MAPPOConfig", "PPOLearner", "MAPPO", "IPPO", "Actor",
+__all__ = ["PPOConfig", "MAPPOConfig", "A2CConfig", "PPOLearner", "MAPPO", "IPPO", "MAA2C", "Actor",
            "centralised_critic_input", "local_critic_input"]
 
 
@@ -63,8 +65,8 @@ class PPOConfig(LearnerConfig):
     max_grad_norm : float
     value_normalization : bool
         Learn normalised value targets (running mean and variance of the returns).
-    share_parameters : bool
-        One actor and one critic network for all agents (agent id appended).
+    advantage_normalization : bool
+        Standardise advantages in each minibatch.
     """
 
     rollout_steps: int = 16
@@ -76,7 +78,7 @@ class PPOConfig(LearnerConfig):
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     value_normalization: bool = True
-    share_parameters: bool = False
+    advantage_normalization: bool = True
 
     @property
     def batch_size(self) -> int:
@@ -129,35 +131,26 @@ def _own_reward(agent: int, rewards: torch.Tensor) -> torch.Tensor:
 class PPOLearner(Learner):
     """Clipped PPO over a list of actors (see the module docstring)."""
 
-    config_type = MAPPOConfig
-    critic_input: ClassVar[Callable[[VectorEnv, int], tuple[Callable[[Reset], torch.Tensor],
-                                                            int]]]
+    config_type: ClassVar[type[LearnerConfig]] = MAPPOConfig
+    #: the critics' input: the global ``"state"`` (centralised critic) or the agent's own
+    #: ``"observation"`` (local critic)
+    critic: ClassVar[Literal["state", "observation"]] = "state"
 
     def __init__(self, env: VectorEnv, config: PPOConfig, *, seed: int) -> None:
         super().__init__(env, config, seed=seed)
         self.actors = self.make_actors(env)
         hidden = config.hidden_sizes
-        count = len(self.actors)
-        if config.share_parameters:
-            sizes = {(a.observation_size, a.critic_size, a.num_actions) for a in self.actors}
-            if len(sizes) != 1:
-                raise InvalidArgumentError("share_parameters needs agents with equal observation "
-                                           "sizes and action counts")
-            actor = mlp(self.actors[0].observation_size + count, hidden,
-                        self.actors[0].num_actions, generator=self.generator, output_gain=0.01)
-            critic = mlp(self.actors[0].critic_size + count, hidden, 1,
-                         generator=self.generator)
-            self.actor_nets = nn.ModuleList([actor])
-            self.critic_nets = nn.ModuleList([critic])
-        else:
-            self.actor_nets = nn.ModuleList(
-                mlp(a.observation_size, hidden, a.num_actions, generator=self.generator,
-                    output_gain=0.01) for a in self.actors)
-            self.critic_nets = nn.ModuleList(
-                mlp(a.critic_size, hidden, 1, generator=self.generator) for a in self.actors)
+        observation_sizes = [a.observation_size for a in self.actors]
+        critic_sizes = [a.critic_size for a in self.actors]
+        action_counts = [a.num_actions for a in self.actors]
+        shared = self.shares_parameters([*zip(observation_sizes, critic_sizes)], action_counts)
+        self.actor_nets = AgentNetworks(observation_sizes, action_counts, hidden, shared=shared,
+                                        generator=self.generator, output_gain=0.01)
+        self.critic_nets = AgentNetworks(critic_sizes, [1] * len(self.actors), hidden,
+                                         shared=shared, generator=self.generator)
         self.actor_nets.to(env.device)
         self.critic_nets.to(env.device)
-        self.normalizers = nn.ModuleList(RunningNormalizer() for _ in self.actors)
+        self.normalizers = nn.ModuleList(RunningNormalizer() for _ in self.actors).to(env.device)
         self.optimizer = torch.optim.Adam([*self.actor_nets.parameters(),
                                            *self.critic_nets.parameters()],
                                           lr=config.learning_rate, eps=1e-5)
@@ -170,7 +163,9 @@ class PPOLearner(Learner):
             raise InvalidArgumentError(f"{self.name} needs discrete actions")
         actors = []
         for agent in range(env.num_agents):
-            critic_input, critic_size = type(self).critic_input(env, agent)
+            make_input = (centralised_critic_input if self.critic == "state"
+                          else local_critic_input)
+            critic_input, critic_size = make_input(env, agent)
             actors.append(Actor(
                 observe=functools.partial(_own_observation, agent),
                 critic_input=critic_input, observation_size=env.observation_sizes[agent],
@@ -182,21 +177,11 @@ class PPOLearner(Learner):
         """The environment's per-agent actions from the actors' actions."""
         return list(actions)
 
-    def _with_id(self, inputs: torch.Tensor, index: int) -> torch.Tensor:
-        if not self.config.share_parameters:  # type: ignore[attr-defined]
-            return inputs
-        identity = torch.zeros(inputs.shape[0], len(self.actors), device=inputs.device)
-        identity[:, index] = 1.0
-        return torch.cat([inputs, identity], dim=1)
-
-    def _net(self, nets: nn.ModuleList, index: int) -> nn.Module:
-        return nets[0] if self.config.share_parameters else nets[index]  # type: ignore
-
     def logits(self, index: int, observations: torch.Tensor) -> torch.Tensor:
-        return self._net(self.actor_nets, index)(self._with_id(observations, index))
+        return self.actor_nets(index, observations)
 
     def value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
-        return self._net(self.critic_nets, index)(self._with_id(inputs, index)).squeeze(-1)
+        return self.critic_nets(index, inputs).squeeze(-1)
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(agent, observations.to(self.env.device)), dim=-1)
@@ -234,7 +219,7 @@ class PPOLearner(Learner):
                 for k, actor in enumerate(self.actors):
                     obs, critic_in = actor.observe(current), actor.critic_input(current)
                     probabilities = torch.softmax(self.logits(k, obs), dim=-1)
-                    action = sample_categorical(probabilities.cpu(), self.generator).to(obs.device)
+                    action = sample_categorical(probabilities, self.device_generator)
                     observations[k].append(obs)
                     critic_inputs[k].append(critic_in)
                     actions[k].append(action)
@@ -276,17 +261,21 @@ class PPOLearner(Learner):
         config: PPOConfig = self.config  # type: ignore[assignment]
         size = batches[0]["obs"].shape[0]
         minibatch = max(1, size // config.minibatches)
-        totals = {"policy_loss": 0.0, "value_loss": 0.0, "entropy": 0.0}
+        # summed as tensors and read once at the end: no host synchronisation per minibatch
+        names = ("policy_loss", "value_loss", "entropy", "approx_kl")
+        totals = {name: torch.zeros((), device=self.env.device) for name in names}
+        grad_norm = torch.zeros((), device=self.env.device)
         updates = 0
         for _ in range(config.epochs):
-            order = torch.randperm(size, generator=self.generator)
+            order = torch.randperm(size, generator=self.device_generator,
+                                   device=self.env.device)
             for start in range(0, size, minibatch):
                 index = order[start:start + minibatch]
                 loss = torch.zeros(())
                 for k, batch in enumerate(batches):
                     advantage = batch["advantage"][index]
-                    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8) \
-                        if advantage.numel() > 1 else advantage
+                    if config.advantage_normalization and advantage.numel() > 1:
+                        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
                     logits = self.logits(k, batch["obs"][index])
                     log_all = torch.log_softmax(logits, dim=-1)
                     new_log = log_all.gather(1, batch["action"][index][:, None]).squeeze(1)
@@ -301,27 +290,58 @@ class PPOLearner(Learner):
                     value_loss = (self.value(k, batch["critic"][index]) - target).pow(2).mean()
                     loss = loss - surrogate.mean() + config.value_coef * value_loss \
                         - config.entropy_coef * entropy
-                    totals["policy_loss"] += float(-surrogate.mean().detach())
-                    totals["value_loss"] += float(value_loss.detach())
-                    totals["entropy"] += float(entropy.detach())
+                    with torch.no_grad():
+                        totals["policy_loss"] += -surrogate.mean()
+                        totals["value_loss"] += value_loss
+                        totals["entropy"] += entropy
+                        # Schulman's estimator of KL(old || new), always >= 0
+                        log_ratio = new_log - batch["log_prob"][index]
+                        totals["approx_kl"] += ((log_ratio.exp() - 1) - log_ratio).mean()
                 self.optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_([*self.actor_nets.parameters(),
-                                          *self.critic_nets.parameters()], config.max_grad_norm)
+                grad_norm += nn.utils.clip_grad_norm_([*self.actor_nets.parameters(),
+                                                       *self.critic_nets.parameters()],
+                                                      config.max_grad_norm).detach()
                 self.optimizer.step()
                 updates += 1
-        return {k: v / max(1, updates * len(batches)) for k, v in totals.items()}
+        statistics = {k: float(v) / max(1, updates * len(batches)) for k, v in totals.items()}
+        statistics["grad_norm"] = float(grad_norm) / max(1, updates)
+        return statistics
+
+
+@dataclass(frozen=True)
+class A2CConfig(PPOConfig):
+    """Advantage actor-critic defaults, as EPyMARL's MAA2C: 5-step rollouts, one gradient step
+    per rollout on the whole batch (the PPO ratio is then exactly 1 and the clipped objective
+    is the plain policy gradient ``A grad log pi``), lambda = 1 (n-step returns), no
+    normalisation of values or advantages."""
+
+    rollout_steps: int = 5
+    epochs: int = 1
+    minibatches: int = 1
+    gae_lambda: float = 1.0
+    value_normalization: bool = False
+    advantage_normalization: bool = False
+
+
+class MAA2C(PPOLearner):
+    """Multi-agent advantage actor-critic (Papoudakis et al. 2021): decentralised actors,
+    centralised critics, one on-policy gradient step per rollout."""
+
+    name = "maa2c"
+    config_type = A2CConfig
+    critic = "state"
 
 
 class MAPPO(PPOLearner):
     """Multi-agent PPO: decentralised actors, centralised critics (global state)."""
 
     name = "mappo"
-    critic_input = staticmethod(centralised_critic_input)  # type: ignore[assignment]
+    critic = "state"
 
 
 class IPPO(PPOLearner):
     """Independent PPO: the same actors with local critics (own observation)."""
 
     name = "ippo"
-    critic_input = staticmethod(local_critic_input)  # type: ignore[assignment]
+    critic = "observation"

@@ -1,14 +1,18 @@
-"""Value-based multi-agent learners: independent Q-learning and QMIX.
+"""Value-based multi-agent learners: independent Q-learning, VDN and QMIX.
 
-Both are :class:`QLearner`: per-agent utility networks ``Q_i(o_i, .)`` trained from a replay
+All are :class:`QLearner`: per-agent utility networks ``Q_i(o_i, .)`` (shared by homogeneous
+agents by default, see :class:`~gametools.marl.common.AgentNetworks`) trained from a replay
 buffer with double-Q targets and target networks, acting epsilon-greedily. The variants differ by
-the *mixer* composed in:
+the *mixer* composed in (:meth:`QLearner.make_mixer`):
 
 - :class:`IQL` (Tan 1993; Tampuu et al. 2017): no mixer, each agent regresses its own reward —
   the non-stationarity baseline;
+- :class:`VDN` (Sunehag et al. 2018): ``Q_tot = sum_i Q_i``, regressing the team reward;
 - :class:`QMIX` (Rashid et al. 2018): a monotonic mixing network whose non-negative weights come
-  from hypernetworks of the global state, regressing the team reward; it refuses games whose
-  agents' rewards differ (QMIX's factorisation assumes one team value).
+  from hypernetworks of the global state, regressing the team reward.
+
+VDN and QMIX refuse games whose agents' rewards differ (their factorisation assumes one team
+value).
 
 The greedy policies are deterministic; their tabular profile is one-hot.
 """
@@ -22,11 +26,11 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import ReplayBuffer, mlp, soft_update
+from gametools.marl.common import AgentNetworks, ReplayBuffer, mlp, soft_update
 from gametools.marl.env import Discrete, VectorEnv
 from gametools.marl.learner import LearnerConfig, ReplayLearner
 
-__all__ = ["QConfig", "QLearner", "IQL", "QMIX", "QMixer"]
+__all__ = ["QConfig", "QLearner", "IQL", "VDN", "QMIX", "QMixer", "SumMixer"]
 
 
 @dataclass(frozen=True)
@@ -91,22 +95,34 @@ class QMixer(nn.Module):
         return (hidden * w2).sum(dim=1) + self.value(state).squeeze(-1)
 
 
+class SumMixer(nn.Module):
+    """VDN's mixer: ``Q_tot = sum_i Q_i`` (no parameters)."""
+
+    def forward(self, agent_values: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """``agent_values`` ``(B, N)`` -> ``Q_tot`` ``(B,)`` (``state`` unused)."""
+        return agent_values.sum(dim=1)
+
+
 class QLearner(ReplayLearner):
     """Replay-based Q-learning for several agents, with an optional mixer."""
 
     config_type = QConfig
-    mixes = False
+
+    def make_mixer(self, env: VectorEnv, config: QConfig) -> nn.Module | None:
+        """The mixing network of the team value (none: independent learners)."""
+        return None
 
     def __init__(self, env: VectorEnv, config: QConfig, *, seed: int) -> None:
         super().__init__(env, config, seed=seed)
         if not all(isinstance(space, Discrete) for space in env.action_spaces):
             raise InvalidArgumentError(f"{self.name} needs discrete actions")
         self.num_actions = [space.n for space in env.action_spaces]  # type: ignore[union-attr]
-        self.agents = nn.ModuleList(
-            mlp(size, config.hidden_sizes, n, generator=self.generator, activation=nn.ReLU)
-            for size, n in zip(env.observation_sizes, self.num_actions)).to(env.device)
-        self.mixer = (QMixer(env.num_agents, env.state_size, config.mixing_embed,
-                             generator=self.generator).to(env.device) if self.mixes else None)
+        shared = self.shares_parameters(env.observation_sizes, self.num_actions)
+        self.agents = AgentNetworks(env.observation_sizes, self.num_actions, config.hidden_sizes,
+                                    shared=shared, generator=self.generator,
+                                    activation=nn.ReLU).to(env.device)
+        mixer = self.make_mixer(env, config)
+        self.mixer = None if mixer is None else mixer.to(env.device)
         online = nn.ModuleList([self.agents] + ([self.mixer] if self.mixer is not None else []))
         self.online = online
         self.target = copy.deepcopy(online)
@@ -132,7 +148,7 @@ class QLearner(ReplayLearner):
         return config.epsilon_start + fraction * (config.epsilon_end - config.epsilon_start)
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
-        values = self.agents[agent](observations.to(self.env.device))
+        values = self.agents(agent, observations.to(self.env.device))
         return torch.nn.functional.one_hot(values.argmax(dim=1),
                                            self.num_actions[agent]).to(torch.float32)
 
@@ -149,29 +165,32 @@ class QLearner(ReplayLearner):
         actions = []
         with torch.no_grad():
             for i, obs in enumerate(current.observations):
-                greedy = self.agents[i](obs).argmax(dim=1).cpu()
-                explore = torch.rand(env.num_envs, generator=self.generator) < epsilon
+                greedy = self.agents(i, obs).argmax(dim=1)
+                explore = torch.rand(env.num_envs, generator=self.device_generator,
+                                     device=env.device) < epsilon
                 random = torch.randint(0, self.num_actions[i], (env.num_envs,),
-                                       generator=self.generator)
-                actions.append(torch.where(explore, random, greedy).to(env.device))
+                                       generator=self.device_generator, device=env.device)
+                actions.append(torch.where(explore, random, greedy))
         step = env.step(actions)
         self.store(current, actions, step)
         statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
         if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
-            losses = [self._update(self.buffer.sample(config.batch_size, self.generator))
-                      for _ in range(config.updates_per_iteration)]
-            statistics["loss"] = sum(losses) / len(losses)
+            updates = [self._update(self.buffer.sample(config.batch_size,
+                                                       self.device_generator))
+                       for _ in range(config.updates_per_iteration)]
+            for name in ("loss", "grad_norm", "q_mean"):
+                statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
         return statistics
 
-    def _agent_values(self, agents: nn.ModuleList, batch: dict[str, torch.Tensor], prefix: str
+    def _agent_values(self, agents: AgentNetworks, batch: dict[str, torch.Tensor], prefix: str
                       ) -> list[torch.Tensor]:
-        return [agents[i](batch[f"{prefix}{i}"]) for i in range(self.env.num_agents)]
+        return [agents(i, batch[f"{prefix}{i}"]) for i in range(self.env.num_agents)]
 
-    def _update(self, batch: dict[str, torch.Tensor]) -> float:
+    def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         config: QConfig = self.config  # type: ignore[assignment]
         discount = self.discount
-        online_agents: nn.ModuleList = self.online[0]  # type: ignore[assignment]
-        target_agents: nn.ModuleList = self.target[0]  # type: ignore[assignment]
+        online_agents: AgentNetworks = self.online[0]  # type: ignore[assignment]
+        target_agents: AgentNetworks = self.target[0]  # type: ignore[assignment]
         chosen = torch.stack([values.gather(1, batch[f"action{i}"][:, None]).squeeze(1)
                               for i, values in enumerate(
                                   self._agent_values(online_agents, batch, "obs"))], dim=1)
@@ -196,10 +215,11 @@ class QLearner(ReplayLearner):
         loss = torch.nn.functional.mse_loss(predicted, target)
         self.optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
         self.optimizer.step()
         soft_update(self.target, self.online, config.target_tau)
-        return float(loss.detach())
+        return {"loss": loss.detach(), "grad_norm": grad_norm.detach(),
+                "q_mean": predicted.detach().mean()}
 
 
 class IQL(QLearner):
@@ -208,9 +228,22 @@ class IQL(QLearner):
     name = "iql"
 
 
+class VDN(QLearner):
+    """Value decomposition networks: the team value is the sum of the agents' utilities."""
+
+    name = "vdn"
+    requires_cooperative = True
+
+    def make_mixer(self, env: VectorEnv, config: QConfig) -> nn.Module | None:
+        return SumMixer()
+
+
 class QMIX(QLearner):
     """QMIX: per-agent utilities mixed monotonically by state-conditioned hypernetworks."""
 
     name = "qmix"
-    mixes = True
     requires_cooperative = True
+
+    def make_mixer(self, env: VectorEnv, config: QConfig) -> nn.Module | None:
+        return QMixer(env.num_agents, env.state_size, config.mixing_embed,
+                      generator=self.generator)

@@ -40,6 +40,8 @@ from gametools.exploitability import ExploitabilityResult, nash_conv
 from gametools.marl.correlated import CorrelatedGap, cce_gap
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
+from gametools.marl.parallel_env import (EnvironmentSource, ParallelVectorEnv, is_environment_spec,
+                                         resolve_environment)
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile, validate_profile
 from gametools.scenarios import Scenario, get_scenario
@@ -51,13 +53,18 @@ __all__ = ["ALGORITHMS", "TrainResult", "CheckpointError", "train", "make_config
 ALGORITHMS: dict[str, tuple[str, str]] = {
     "mappo": ("gametools.marl.mappo", "MAPPO"),
     "ippo": ("gametools.marl.mappo", "IPPO"),
+    "maa2c": ("gametools.marl.mappo", "MAA2C"),
     "maddpg": ("gametools.marl.maddpg", "MADDPG"),
     "qmix": ("gametools.marl.qlearning", "QMIX"),
     "iql": ("gametools.marl.qlearning", "IQL"),
+    "vdn": ("gametools.marl.qlearning", "VDN"),
     "central": ("gametools.marl.central", "CentralPPO"),
 }
 
 CHECKPOINT_FORMAT = 1
+
+#: Deterministic evaluation episodes still running after this many steps report no return.
+EVALUATION_STEP_LIMIT = 100_000
 
 
 class CheckpointError(GametoolsError, ValueError):
@@ -90,9 +97,13 @@ class RecordEpisodes(VectorEnv):
         for name in ("num_agents", "num_envs", "device", "observation_sizes", "state_size",
                      "action_spaces", "discount"):
             setattr(self, name, getattr(env, name))
-        self._running = torch.zeros(env.num_envs, env.num_agents, dtype=torch.float64)
-        self._sum = torch.zeros(env.num_agents, dtype=torch.float64)
-        self._count = 0
+        # kept on the environment's device and updated without branching on tensor values: no
+        # host copy or synchronisation per step (the totals are read at evaluation points)
+        device = env.device
+        self._running = torch.zeros(env.num_envs, env.num_agents, dtype=torch.float64,
+                                    device=device)
+        self._sum = torch.zeros(env.num_agents, dtype=torch.float64, device=device)
+        self._count = torch.zeros((), dtype=torch.int64, device=device)
 
     @property
     def cooperative(self) -> bool:
@@ -107,31 +118,31 @@ class RecordEpisodes(VectorEnv):
 
     def step(self, actions: Sequence[torch.Tensor]) -> Step:
         step = self.inner.step(actions)
-        self._running += step.rewards.double().cpu()
-        done = (step.terminated | step.truncated).cpu()
-        if bool(done.any()):
-            self._sum += self._running[done].sum(0)
-            self._count += int(done.sum())
-            self._running[done] = 0.0
+        self._running += step.rewards.double()
+        done = (step.terminated | step.truncated)[:, None]
+        self._sum += torch.where(done, self._running, 0.0).sum(0)
+        self._count += done.sum()
+        self._running.masked_fill_(done, 0.0)
         return step
 
     def pop_returns(self) -> np.ndarray:
         """Mean return per agent of the episodes finished since the last call (nan if none)."""
-        mean = (self._sum / self._count).numpy() if self._count else \
-            np.full(self.num_agents, np.nan)
+        count = int(self._count)
+        mean = (self._sum / count).cpu().numpy() if count else np.full(self.num_agents, np.nan)
         self._sum.zero_()
-        self._count = 0
+        self._count.zero_()
         return mean
 
     def state_dict(self) -> dict[str, Any]:
-        return {"inner": self.inner.state_dict(), "running": self._running.clone(),
-                "sum": self._sum.clone(), "count": torch.tensor(self._count)}
+        return {"inner": self.inner.state_dict(), "running": self._running.cpu().clone(),
+                "sum": self._sum.cpu().clone(), "count": self._count.cpu().clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.inner.load_state_dict(state["inner"])
-        self._running = state["running"].clone()
-        self._sum = state["sum"].clone()
-        self._count = int(state["count"])
+        device = self.device
+        self._running = state["running"].to(device).clone()
+        self._sum = state["sum"].to(device).clone()
+        self._count = torch.as_tensor(state["count"]).to(device).clone()
 
 
 # ------------------------------------------------------------------------------------------
@@ -168,13 +179,31 @@ class TrainResult:
     seed: int
     config: LearnerConfig
     profile: Profile | None
-    exploitability: ExploitabilityResult | CorrelatedGap
+    exploitability: ExploitabilityResult | CorrelatedGap | None
     metrics: tuple[dict[str, Any], ...]
-    game: MarkovGame
+    game: MarkovGame | None
     out: Path | None
     steps: int
     wall_time: float
     joint_policy: np.ndarray | None = None
+
+    def nash_report(self) -> tuple[MarkovGame, Profile, ExploitabilityResult]:
+        """``(game, profile, NashConv report)`` of a run of per-agent policies on a tabular game.
+
+        Raises
+        ------
+        InvalidArgumentError
+            For a correlated (centralised) learner, whose ``exploitability`` is a
+            :class:`~gametools.marl.correlated.CorrelatedGap`, and for an outside environment
+            (no tabular game).
+        """
+        report = self.exploitability
+        if self.game is None or self.profile is None or not isinstance(report,
+                                                                       ExploitabilityResult):
+            raise InvalidArgumentError(f"{self.algorithm}'s run has no NashConv of per-agent "
+                                       "policies (a correlated learner reports a CCE gap; an "
+                                       "outside environment has no tabular game)")
+        return self.game, self.profile, report
 
 
 # ------------------------------------------------------------------------------------------
@@ -262,31 +291,65 @@ def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
 # the driver
 # ------------------------------------------------------------------------------------------
 
+def _is_parallel_env_factory(target: Any) -> bool:
+    """A PettingZoo ParallelEnv class, a module with ``parallel_env``, or an EnvironmentSource."""
+    if isinstance(target, EnvironmentSource):
+        return True
+    if hasattr(target, "parallel_env") and callable(target.parallel_env):
+        return True
+    try:
+        from pettingzoo import ParallelEnv
+    except ImportError:
+        return False
+    return isinstance(target, type) and issubclass(target, ParallelEnv)
+
+
 def _resolve_game(game_or_scenario: Any, params: Mapping[str, Any]
-                  ) -> tuple[MarkovGame, Scenario | None, dict[str, Any]]:
+                  ) -> tuple[MarkovGame | None, Scenario | None, dict[str, Any],
+                             EnvironmentSource | None]:
+    """(game, scenario, resolved params, outside environment) of what :func:`train` was given."""
     scenario = None
     resolved: dict[str, Any] = {}
-    if isinstance(game_or_scenario, str):
-        game_or_scenario = get_scenario(game_or_scenario)
-    if isinstance(game_or_scenario, Scenario):
-        scenario = game_or_scenario
+    target = game_or_scenario
+    if isinstance(target, (str, os.PathLike)):
+        text = os.fspath(target)
+        path = Path(text)
+        if path.suffix.lower() in (".npz", ".nfg") or path.is_file():
+            if params:
+                raise InvalidArgumentError("params apply to scenarios and environments, not to "
+                                           "game files")
+            from gametools.formats import read_game
+            target = read_game(path)
+        elif is_environment_spec(text):
+            return None, None, dict(params), resolve_environment(text, params)
+        else:
+            target = get_scenario(text)
+    if _is_parallel_env_factory(target) or (callable(target) and not isinstance(
+            target, (Scenario, MarkovGame, NormalFormGame, type))):
+        return None, None, dict(params), resolve_environment(target, params)
+    if isinstance(target, Scenario):
+        scenario = target
         resolved = scenario.resolve(**params)
         game = scenario.builder(**resolved)
     else:
         if params:
-            raise InvalidArgumentError("params apply to scenarios, not to game objects")
-        game = game_or_scenario
+            raise InvalidArgumentError("params apply to scenarios and environments, not to game "
+                                       "objects")
+        game = target
     if isinstance(game, NormalFormGame):
         game = game.to_markov_game()
     if not isinstance(game, MarkovGame):
-        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame or scenario, got "
-                                   f"{type(game).__name__}")
-    return game, scenario, resolved
+        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame, game file, scenario "
+                                   f"or PettingZoo ParallelEnv factory, got {type(game).__name__}")
+    return game, scenario, resolved, None
 
 
-def _make_env(game: MarkovGame, scenario: Scenario | None, resolved: Mapping[str, Any],
-              learner_type: type[Learner], config: LearnerConfig, seed: int,
-              device: str) -> VectorEnv:
+def _make_env(game: MarkovGame | None, scenario: Scenario | None, resolved: Mapping[str, Any],
+              source: EnvironmentSource | None, learner_type: type[Learner],
+              config: LearnerConfig, seed: int, device: str) -> VectorEnv:
+    if source is not None:
+        return ParallelVectorEnv(source, num_envs=config.num_envs, seed=seed, device=device)
+    assert game is not None
     if learner_type.supports_continuous and scenario is not None and scenario.simulator:
         return scenario.simulator(num_envs=config.num_envs, seed=seed, device=device,
                                   **resolved)
@@ -310,13 +373,19 @@ def _write_metrics(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorithm: str | None
           = None, seed: int = 0, params: Mapping[str, Any] | None = None,
           out: str | os.PathLike[str] | None = None, resume: bool = False,
-          progress: bool = False, device: str = "cpu") -> TrainResult:
+          progress: bool = False, device: str = "cpu", tensorboard: bool = False
+          ) -> TrainResult:
     """Train one algorithm on a game or scenario and measure its exploitability.
 
     Parameters
     ----------
-    game_or_scenario : MarkovGame, NormalFormGame, Scenario or str
-        A scenario name is looked up with :func:`gametools.scenarios.get_scenario`.
+    game_or_scenario : MarkovGame, NormalFormGame, Scenario, str, or a PettingZoo environment
+        A string is a game file (``.npz``, ``.nfg``), an import path of an environment
+        (``"pettingzoo:mpe2.simple_spread_v3"``, ``"package.module:factory"``) or a scenario
+        name (:func:`gametools.scenarios.get_scenario`). An environment is a PettingZoo
+        ``ParallelEnv`` factory, class, or module with ``parallel_env``, or an
+        :class:`~gametools.marl.parallel_env.EnvironmentSource`; it has no tabular game, so the
+        run reports returns and no NashConv (``exploitability`` is ``None``).
     config : LearnerConfig, optional
         The algorithm's config (its type selects the algorithm); defaults when absent.
     algorithm : str, optional
@@ -324,7 +393,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     seed : int
         Seeds the environment and the learner (same seed, same metrics).
     params : mapping, optional
-        Scenario parameters.
+        Scenario parameters, or the environment factory's keyword arguments.
     out : path, optional
         Output folder for metrics, checkpoints, ``game.npz``, ``policy.npz``, ``result.json``.
     resume : bool
@@ -335,7 +404,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         total from the resume point on, so an extended run equals an uninterrupted run of the
         new length only for learners without such schedules.
     progress : bool
-        Show a progress bar.
+        Show a progress bar (a widget in notebooks).
+    tensorboard : bool
+        Also write every metrics row to TensorBoard event files in ``out/tensorboard`` (needs
+        the ``tensorboard`` package).
     device : {"cpu", "cuda"}
 
     Returns
@@ -358,16 +430,21 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                                    f"got {type(config).__name__}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidArgumentError("device 'cuda' requested but torch sees no CUDA GPU")
-    game, scenario, resolved = _resolve_game(game_or_scenario, dict(params or {}))
-    env = RecordEpisodes(_make_env(game, scenario, resolved, learner_type, config, seed, device))
+    game, scenario, resolved, source = _resolve_game(game_or_scenario, dict(params or {}))
+    env = RecordEpisodes(_make_env(game, scenario, resolved, source, learner_type, config, seed,
+                                   device))
     learner = learner_type(env, config, seed=seed)
     env.reset(seed=seed)
 
     folder = None if out is None else Path(out)
     checkpoint = None if folder is None else folder / "checkpoint.pt"
     identity = {"algorithm": algorithm, "seed": int(seed), "config": config.to_dict(),
-                "game": _fingerprint(game)}
+                "game": _fingerprint(game) if game is not None else
+                source.fingerprint() if source is not None else ""}
     steps, rows, elapsed = 0, [], 0.0
+    # learner statistics (losses, entropy, epsilon, gradient norms) summed since the last row
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
         if resume and checkpoint is not None and checkpoint.exists():
@@ -383,6 +460,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                     AttributeError) as exc:
                 raise CheckpointError(f"{checkpoint}: damaged checkpoint ({type(exc).__name__}: "
                                       f"{str(exc)[:200]})") from None
+            sums = dict(document.get("statistic_sums", {}))
+            counts = dict(document.get("statistic_counts", {}))
             if steps > config.total_steps:
                 raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
                                       f"beyond total_steps={config.total_steps}; raise "
@@ -390,17 +469,60 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         elif checkpoint is not None and checkpoint.exists() and not resume:
             checkpoint.unlink()  # a fresh run must not be resumed from an older one later
 
-    def measure() -> ExploitabilityResult | CorrelatedGap:
+    def measure() -> ExploitabilityResult | CorrelatedGap | None:
+        if game is None:  # an outside environment: no tabular game to measure on
+            return None
         if learner.correlated:
             return cce_gap(game, learner.joint_policy())
         return nash_conv(game, tabular_profile(learner, game, scenario, resolved))
 
-    def evaluate() -> ExploitabilityResult | CorrelatedGap:
+    evaluation_env: list[VectorEnv] = []
+
+    @torch.no_grad()
+    def evaluation_returns() -> np.ndarray:
+        """Mean undiscounted return of ``eval_episodes`` greedy episodes (one per copy)."""
+        if config.eval_episodes == 0:
+            return np.zeros(0)
+        if not evaluation_env:
+            evaluation_env.append(_make_env(game, scenario, resolved, source, learner_type,
+                                            config.replace(num_envs=config.eval_episodes),
+                                            seed, device))
+        copies = evaluation_env[0]
+        # seeded by the step: the same episodes in an uninterrupted and in a resumed run
+        current = copies.reset(seed=(int(seed) * 1_000_003 + steps + 1) % 2 ** 62)
+        totals = torch.zeros(copies.num_envs, copies.num_agents, dtype=torch.float64,
+                             device=copies.device)
+        done = torch.zeros(copies.num_envs, dtype=torch.bool, device=copies.device)
+        for _ in range(EVALUATION_STEP_LIMIT):
+            step = copies.step(learner.act(current))
+            totals += step.rewards.double() * (~done)[:, None]
+            done |= step.terminated | step.truncated
+            if bool(done.all()):  # one synchronisation per evaluation step, not in training
+                break
+            current = Reset(step.observations, step.state)
+        else:
+            return np.full(copies.num_agents, np.nan)  # episodes that never end: no return
+        return totals.mean(dim=0).cpu().numpy()
+
+    def evaluate() -> ExploitabilityResult | CorrelatedGap | None:
         report = measure()
         returns = env.pop_returns()
         row: dict[str, Any] = {"step": steps, "wall_time": round(elapsed + time.perf_counter()
                                                                  - started, 3)}
         row.update({f"return_{i}": float(r) for i, r in enumerate(returns)})
+        row.update({f"eval_return_{i}": float(r) for i, r in enumerate(evaluation_returns())})
+        row.update({name: sums[name] / counts[name] for name in sorted(sums)})
+        sums.clear()
+        counts.clear()
+        if writer is not None:
+            for name, value in row.items():
+                if isinstance(value, (int, float)) and name != "step" and value == value:
+                    writer.add_scalar(name, value, steps)
+            writer.flush()
+        if report is None:
+            row["kind"] = "none"
+            rows.append(row)
+            return report
         if isinstance(report, CorrelatedGap):
             row["cce_gap"] = report.gap
         else:
@@ -417,13 +539,24 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         _save_checkpoint(checkpoint, {
             "format": CHECKPOINT_FORMAT, **identity, "steps": steps,
             "learner": learner.state_dict(), "env": env.state_dict(), "metrics": rows,
+            "statistic_sums": dict(sums), "statistic_counts": dict(counts),
             "wall_time": elapsed + time.perf_counter() - started})
         _write_metrics(folder / "metrics.csv", rows)  # type: ignore[operator]
 
     started = time.perf_counter()
+    writer = None
+    if tensorboard:
+        if folder is None:
+            raise InvalidArgumentError("tensorboard logging needs an output folder (out=...)")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise InvalidArgumentError("tensorboard logging needs the tensorboard package: "
+                                       "pip install tensorboard") from None
+        writer = SummaryWriter(log_dir=str(folder / "tensorboard"))
     bar = None
     if progress:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in notebooks, text in terminals
         bar = tqdm(total=config.total_steps, initial=steps, unit="step", desc=algorithm,
                    dynamic_ncols=True)
     if steps == 0:
@@ -433,11 +566,15 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     next_checkpoint = math.inf if not interval else (steps // interval + 1) * interval
     while steps < config.total_steps:
         stats = learner.iterate()
-        consumed = int(stats["env_steps"])
+        consumed = int(stats.pop("env_steps"))
+        for name, value in stats.items():
+            sums[name] = sums.get(name, 0.0) + float(value)
+            counts[name] = counts.get(name, 0) + 1
         steps += consumed
         if bar is not None:
             bar.update(consumed)
-            label = "cce_gap" if learner.correlated else "nash_conv"
+            label = next((c for c in ("cce_gap", "nash_conv", "return_0") if c in rows[-1]),
+                         "step")
             bar.set_postfix({label: f"{rows[-1][label]:.3g}"})
         if steps >= next_eval and steps < config.total_steps:
             evaluate()
@@ -450,24 +587,34 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     report = evaluate() if rows[-1]["step"] != steps else measure()
     if bar is not None:
         bar.close()
+    if writer is not None:
+        writer.close()
     elapsed += time.perf_counter() - started
-    joint = learner.joint_policy() if learner.correlated else None
-    marginals_defined = all(len(np.unique(row)) == game.num_states for row in game.observations)
-    profile = None if joint is not None and not marginals_defined else \
-        tabular_profile(learner, game, scenario, resolved)
+    joint = learner.joint_policy() if learner.correlated and game is not None else None
+    profile = None
+    if game is not None and (joint is None or all(len(np.unique(row)) == game.num_states
+                                                  for row in game.observations)):
+        profile = tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile
         save()
-        save_game(folder / "game.npz", game)
+        if game is not None:
+            save_game(folder / "game.npz", game)
         if profile is not None:
             save_profile(folder / "policy.npz", profile)
-        if joint is not None:
+        if joint is not None and game is not None:
             with atomic_open(folder / "joint_policy.npz", "wb") as handle:
                 np.savez(handle, joint=joint.reshape(game.num_states, *game.num_actions))
         summary = {"algorithm": algorithm, "seed": seed, "config": config.to_dict(),
-                   "steps": steps, "wall_time": elapsed, "exploitability": report.to_dict(),
+                   "steps": steps, "wall_time": elapsed,
+                   "exploitability": None if report is None else report.to_dict(),
                    "scenario": None if scenario is None else scenario.name,
-                   "params": resolved}
+                   "params": resolved if source is None else {k: repr(v) for k, v in
+                                                              resolved.items()}}
+        if source is not None:
+            summary["environment"] = source.name
+            summary["exploitability_note"] = ("an outside environment has no tabular game: no "
+                                              "NashConv is computed")
         if joint is not None:
             summary["policy"] = ("joint_policy.npz holds the correlated joint policy played; "
                                  "policy.npz (fully observed games only) its per-agent "
@@ -475,7 +622,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         if profile is not None:
             if scenario is not None and scenario.summarize is not None:
                 summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
-            summary["equilibrium"] = _compare_with_equilibrium(game, profile)
+            summary["equilibrium"] = _compare_with_equilibrium(game, profile)  # type: ignore[arg-type]
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
         atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
