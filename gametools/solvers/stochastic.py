@@ -610,7 +610,7 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
         # Pollatschek-Avi-Itzhak (Newton) candidate: the exact values of the stage-optimal pair
         joint = x[:, :, None] * y[:, None, :]
         chain = mix(rows_joint, joint, num_states)
-        candidate, _, _ = _solve(chain, np.einsum("sab,sab->s", joint, rewards_0)[:, None],
+        candidate, _ = _solve(chain, np.einsum("sab,sab->s", joint, rewards_0)[:, None],
                               markov.discount)
         candidate = candidate[0]
         candidate_solution = _stage(arrays, candidate, live, solution)
