@@ -317,7 +317,10 @@ def solve_report(game: Any, result: Any, *, summary: Mapping[str, Any] | None = 
     for k, equilibrium in enumerate(result.equilibria):
         lines.append("")
         lines += _equilibrium_block(game, equilibrium, k, count, result.certified)
-    if not result.equilibria:
+    if result.correlated is not None:  # ce / cce: a joint distribution, not a profile
+        lines.append(f"correlated distribution: payoffs {result.correlated.payoffs.tolist()}  "
+                     f"max violation {result.correlated.max_violation:.2e}")
+    elif not result.equilibria:
         lines.append("no equilibrium found" + (" (the set is complete: there is none of this "
                                                "kind)" if result.complete else ""))
     if summary is not None or reference is not None:
