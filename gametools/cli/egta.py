@@ -10,8 +10,8 @@ Strategies without a role go to every role that can play them; a role given none
 default strategy only. The game is reduced by deviation-preserving reduction to ``--players``
 players per role (default: the largest of at most 4 that the agent counts allow), every needed
 profile is simulated ``--samples`` times, and the equilibria found by replicator dynamics are
-reported with their regret and its bootstrap confidence interval. With ``--out`` finished
-profiles are stored and not simulated again. Exit status 3 when no rest point was certified.
+reported with their regret and its one-sided bootstrap upper confidence bound. With ``--out``
+finished profiles are stored and not simulated again. Exit status 3 when no rest point was certified.
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
                                                     zip(g.strategies[r], e.mixture[r]) if p > 1e-3)
                             for r, role in enumerate(g.roles) if g.players[r])
             print(f"  [{k}] {mix}")
-            print(f"      regret {e.regret:.4g}, {100 * e.confidence:.0f}% bootstrap interval "
-                  f"[{e.regret_interval[0]:.4g}, {e.regret_interval[1]:.4g}]"
+            print(f"      regret {e.regret:.4g}, at most {e.regret_interval[1]:.4g} with "
+                  f"{100 * e.confidence:.0f}% confidence (one-sided bootstrap upper bound)"
                   f"{'' if e.solver_status == 'success' else ' (not certified: ' + e.solver_status + ')'}")
     if not certified:
         print("gametools egta: replicator dynamics certified no rest point as an equilibrium",

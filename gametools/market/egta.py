@@ -20,8 +20,8 @@ atomically as each profile finishes; a rerun with the same ``out`` skips finishe
 The reduced game is expanded to a :class:`~gametools.NormalFormGame` (one player per reduced
 player) and solved with the library's :func:`~gametools.solvers.dynamics.replicator_dynamics`
 from role-symmetric starting points (the dynamics preserve role symmetry); for each equilibrium
-the regret ``max_r max_s u_r(s, sigma) - u_r(sigma)`` is reported with a bootstrap confidence
-interval (episodes resampled within every profile).
+the regret ``max_r max_s u_r(s, sigma) - u_r(sigma)`` is reported with a one-sided bootstrap
+upper confidence bound (episodes resampled within every profile).
 """
 
 from __future__ import annotations
@@ -312,8 +312,9 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
 class EgtaEquilibrium:
     """A role-symmetric mixed equilibrium of the reduced game with its regret.
 
-    ``regret`` is the estimate (sample means), ``regret_interval`` its bootstrap confidence
-    interval at level ``confidence``; ``deviation_gains[r][s] = u_r(s, sigma) - u_r(sigma)``.
+    ``regret`` is the estimate (sample means), ``regret_interval`` ``(0, upper)`` a one-sided
+    bootstrap confidence interval at level ``confidence``: the regret is at most ``upper``;
+    ``deviation_gains[r][s] = u_r(s, sigma) - u_r(sigma)``.
     """
 
     mixture: tuple[tuple[float, ...], ...]
@@ -423,11 +424,14 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
         regret = max(float(g.max()) for g in gains)
         boot = [max(float(g.max()) for g in _role_gains(b, player_roles, mixture)[0])
                 for b in resampled_games]
-        lower, upper = np.quantile(boot, [(1 - confidence) / 2, (1 + confidence) / 2]) \
-            if boot else (float("nan"), float("nan"))
+        # one-sided: the regret is at most ``upper`` with probability ``confidence``. The
+        # bootstrap distribution of a maximum of gains is biased upwards, so its two-sided
+        # percentile interval can exclude the estimate itself; as an upper bound it is
+        # conservative, and it never falls below the estimate.
+        upper = float(np.quantile(boot, confidence)) if boot else float("nan")
         equilibria.append(EgtaEquilibrium(
             tuple(tuple(float(x) for x in m) for m in mixture), tuple(payoffs), max(regret, 0.0),
-            (max(float(lower), 0.0), max(float(upper), 0.0)), confidence,
+            (0.0, max(upper, regret, 0.0)), confidence,
             tuple(tuple(float(x) for x in g) for g in gains), status))
     equilibria.sort(key=lambda e: e.regret)
     return EgtaResult(game, tuple(equilibria), game.payoff_table())
