@@ -3,7 +3,7 @@
 Usage::
 
     PYTHONPATH=. python bench/bench_robustness.py [--quick] [--only normal|stochastic|gambit]
-                                                  [--cpu-limit S] [--workers K]
+                                                  [--cpu-limit S] [--workers K] [--gambit DIR]
 
 Three sets, every game solved by :func:`gametools.solvers.solve` with no method named (the
 default method and its fallbacks), each in a fresh process with a CPU-time limit (independent
@@ -14,9 +14,10 @@ of the machine's load; a game past it counts as a failure):
 - ``stochastic``: 100 random discounted stochastic games, 4 to 128 states, 2-3 players, 2-4
   actions, dense transitions or 3 successors per state and joint action, discount 0.8-0.99,
   uniform or integer rewards.
-- ``gambit``: every game with 3 or more players in Gambit's collection (16 ``.nfg`` files
-  copied into ``bench/data/gambit`` from github:gambitproject/gambit, commit 8883f75, paths
-  flattened with ``_``), to regret <= 1e-8 of the payoff range.
+- ``gambit``: every game with 3 or more players in Gambit's collection (16 ``.nfg`` files at
+  commit 8883f75), to regret <= 1e-8 of the payoff range. The collection is not shipped: pass
+  ``--gambit DIR``, a checkout of github.com/gambitproject/gambit (its ``.nfg`` files are found
+  anywhere below DIR); without it the set is skipped with a message.
 
 The certificate is recomputed here, independently of the result's own ``regret``: the largest
 deviation gain over the payoff range (normal form) or NashConv over the reward range (the exact
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import glob
 import json
 import os
 import signal
@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-GAMBIT = ROOT / "bench" / "data" / "gambit"
+# the Gambit checkout, passed to the per-game subprocesses through the environment
+GAMBIT_VARIABLE = "GAMETOOLS_BENCH_GAMBIT"
 TOLERANCE = 1e-8
 
 NORMAL_SHAPES = [(2, 2, 2), (2, 2, 3), (2, 3, 3), (3, 3, 3), (3, 3, 4), (3, 4, 4), (4, 4, 4),
@@ -98,11 +99,28 @@ def markov_game(rng: np.random.Generator, num_states: int, num_players: int, num
     return MarkovGame(transitions, rewards, np.full(num_states, 1.0 / num_states), discount)
 
 
+def gambit_files(root: str | None) -> list[Path]:
+    """The ``.nfg`` files with 3 or more players below ``root`` (sorted; none without a root)."""
+    from gametools.formats import read_game
+
+    if not root:
+        return []
+    found = []
+    for path in sorted(Path(root).rglob("*.nfg")):
+        try:
+            if read_game(path).num_players >= 3:
+                found.append(path)
+        except Exception as error:  # a file our reader refuses is reported, not skipped silently
+            print(f"  cannot read {path.relative_to(root)}: {error}")
+    return found
+
+
 def gambit_game(index: int) -> tuple[str, Any]:
     from gametools.formats import read_game
 
-    path = sorted(glob.glob(str(GAMBIT / "*.nfg")))[index]
-    return Path(path).name, read_game(path)
+    root = os.environ[GAMBIT_VARIABLE]
+    path = gambit_files(root)[index]
+    return str(path.relative_to(root)), read_game(path)
 
 
 def run_one(kind: str, index: int) -> dict[str, Any]:
@@ -166,17 +184,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--start", type=int, default=0, help="first game index of each set")
     parser.add_argument("--stop", type=int, default=None, help="last game index + 1")
+    parser.add_argument("--gambit", default=None,
+                        help="a checkout of github.com/gambitproject/gambit (the gambit set)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.gambit:
+        os.environ[GAMBIT_VARIABLE] = str(Path(args.gambit).resolve())
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]))))
         return
     sizes = {"normal": 24 if args.quick else 200, "stochastic": 12 if args.quick else 100,
-             "gambit": len(glob.glob(str(GAMBIT / "*.nfg")))}
+             "gambit": len(gambit_files(os.environ.get(GAMBIT_VARIABLE)))}
     kinds = args.only or ["gambit", "normal", "stochastic"]
     print(f"default solve on random games; {os.cpu_count()} CPUs, {args.workers} worker(s), "
           f"load average at start {', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     for kind in kinds:
+        if kind == "gambit" and not sizes["gambit"]:
+            print("\n== gambit: skipped: pass --gambit DIR, a checkout of "
+                  "github.com/gambitproject/gambit ==")
+            continue
         stop = sizes[kind] if args.stop is None else min(args.stop, sizes[kind])
         print(f"\n== {kind}: games {args.start}..{stop - 1} ==")
         print(f"{'#':>4} {'game':<44} {'status':>9} {'method':>14} {'certificate':>12} "
