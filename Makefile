@@ -35,6 +35,9 @@ bench: $(STAMP)  ## benchmarks against peer libraries (prints tables with ratios
 	$(BIN)/python bench/bench_normal_form.py --quick
 	$(BIN)/python bench/bench_stochastic.py --quick
 	$(BIN)/python bench/bench_marl.py --quick
+	$(BIN)/python bench/bench_extensive.py
+	$(BIN)/python bench/bench_market.py --quick
+	$(BIN)/python bench/bench_robustness.py --quick
 
 # the documentation site, warnings as errors, then a check that every internal link resolves
 docs: $(STAMP)  ## build the documentation site into docs/_build/html
