@@ -383,20 +383,22 @@ def test_exploitability_curves_draw_mean_and_t_interval() -> None:
     from gametools.plotting import paper_style, plot_exploitability_curves
 
     rows = [{"algorithm": "a", "seed": s, "step": step, "nash_conv": value}
-            for s, values in enumerate(([10.0, 1.0], [12.0, 1.0], [14.0, 1.0]))
+            for s, values in enumerate(([10.0, 1.0], [12.0, 1.0], [14.0, 1.0], [16.0, 1.0],
+                                        [18.0, 1.0]))
             for step, value in zip((0, 100), values)]
     with paper_style():
         ax = plot_exploitability_curves(rows)
     assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "NashConv"
     assert ax.get_yscale() == "log"
     line = ax.get_lines()[0]
-    np.testing.assert_allclose(line.get_ydata(), [12.0, 1.0])
-    # 95% Student-t interval of the mean of (10, 12, 14): 12 +- t(0.975, 2) * 2 / sqrt(3),
-    # t(0.975, 2) = 4.303 (standard t table): [7.032, 16.968]
+    np.testing.assert_allclose(line.get_ydata(), [14.0, 1.0])
+    # 95% Student-t interval of the mean of five seeds (10, 12, 14, 16, 18):
+    # 14 +- t(0.975, 4) * sqrt(10) / sqrt(5), t(0.975, 4) = 2.776 (standard t table):
+    # [10.074, 17.926]
     vertices = ax.collections[0].get_paths()[0].vertices
     at_zero = vertices[np.isclose(vertices[:, 0], 0.0), 1]
-    assert at_zero.min() == pytest.approx(7.032, abs=2e-3)
-    assert at_zero.max() == pytest.approx(16.968, abs=2e-3)
+    assert at_zero.min() == pytest.approx(10.074, abs=2e-3)
+    assert at_zero.max() == pytest.approx(17.926, abs=2e-3)
     plt.close(ax.figure)
 
 
@@ -408,13 +410,14 @@ def test_estimates_vs_theory_marks_theory_from_reference_columns() -> None:
     rows = [{"algorithm": "a", "seed": s, "lambda": 0.4 + 0.1 * s, "beta": 1.2,
              "reference_lambda": 0.5, "reference_beta": 1.0} for s in range(3)]
     ax = plot_estimates_vs_theory(rows, names={"lambda": "λ"})
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["λ", "beta"]
-    assert ax.get_ylabel() == "estimate"
-    # the theory marks are horizontal segments (LineCollections drawn by hlines)
-    levels = sorted(float(seg[0, 1]) for c in ax.collections
-                    for seg in getattr(c, "get_segments", list)()
-                    if len(seg) == 2 and seg[0, 0] != seg[1, 0] and seg[0, 1] == seg[1, 1])
-    assert 0.5 in levels and 1.0 in levels
+    # quantities with different units get one panel each, labelled by the estimate's name
+    panels = ax.child_axes
+    assert [panel.get_ylabel() for panel in panels] == ["λ", "beta"]
+    # the theory mark of each panel is a dashed horizontal line at the rows' reference column
+    for panel, expected in zip(panels, (0.5, 1.0)):
+        levels = [float(line.get_ydata()[0]) for line in panel.get_lines()
+                  if line.get_linestyle() == "--"]
+        assert levels == [expected]
     plt.close(ax.figure)
 
 
