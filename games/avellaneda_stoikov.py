@@ -7,8 +7,8 @@ horizon``) a market maker quotes a bid ``S - delta_b`` and an ask ``S + delta_a`
 hit them at Poisson rates ``A exp(-k delta)``. Avellaneda and Stoikov maximise
 ``-E exp(-gamma (X_T + q_T S_T))`` (cash ``X``, inventory ``q``, risk aversion ``gamma``).
 
-Closed form (Avellaneda and Stoikov 2008, eqs. (29)-(30); REFERENCES.md)
------------------------------------------------------------------------
+Closed form (Avellaneda and Stoikov 2008, eqs. (29)-(30))
+---------------------------------------------------------
 To first order in the inventory, the *reservation price* is ``r = s - q gamma sigma^2 (T - t)``
 and the optimal total spread, quoted around ``r``, is
 ``delta_a + delta_b = gamma sigma^2 (T - t) + (2 / gamma) ln(1 + gamma / k)``: at time 0 with zero

@@ -4,7 +4,7 @@ The driver builds the vectorised environment, runs a learner, measures the exact
 its current policies at evaluation points (the policies are turned into tabular policies on the
 game, see :func:`tabular_profile`), writes a tidy ``metrics.csv``, checkpoints atomically and
 resumes a killed run exactly. The output folder finally holds ``game.npz`` and ``policy.npz``
-(the game trained on and the final tabular joint policy, in the DESIGN.md formats) so anyone can
+(the game trained on and the final tabular joint policy, in the project's formats) so anyone can
 re-evaluate with ``gametools exploit out/game.npz out/policy.npz``, plus ``result.json``.
 
 Tabular policies
