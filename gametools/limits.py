@@ -41,6 +41,7 @@ max_workers             1_024           worker processes of one study
 max_num_envs            65_536          parallel environments of one learner
 max_hidden_size         65_536          width of one hidden layer
 max_parameters          100_000_000     parameters of one network
+max_tree_nodes          2_000_000       nodes of a game tree unrolled from OpenSpiel
 ======================  ==============  ===========================================================
 """
 
@@ -77,6 +78,7 @@ class Limits:
     max_num_envs: int = 65_536
     max_hidden_size: int = 65_536
     max_parameters: int = 100_000_000
+    max_tree_nodes: int = 2_000_000
 
 
 _NAMES = tuple(f.name for f in fields(Limits))

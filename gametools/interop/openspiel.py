@@ -794,10 +794,6 @@ def from_openspiel(game: pyspiel.Game) -> NormalFormGame:
 # OpenSpiel game trees -> ExtensiveGame
 # --------------------------------------------------------------------------------------------
 
-#: Default largest number of tree nodes :func:`extensive_from_openspiel` unrolls.
-MAX_TREE_NODES = 20_000_000
-
-
 @dataclass(frozen=True)
 class OpenSpielTree:
     """An unrolled OpenSpiel game and the key of every infoset back into OpenSpiel.
@@ -864,7 +860,7 @@ def load_openspiel(spec: str) -> Any:
         os.close(saved)
 
 
-def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
+def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
                              recall: str = "refine") -> OpenSpielTree:
     """Unroll an OpenSpiel game into an :class:`~gametools.extensive.ExtensiveGame`.
 
@@ -872,8 +868,10 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
     ----------
     game : pyspiel.Game or str
         A loaded game (C++ or Python implemented) or a game string for ``pyspiel.load_game``.
-    max_nodes : int
-        Refuse trees with more nodes (checked while walking, before the arrays are built).
+    max_nodes : int, optional
+        Refuse trees with more nodes (checked while walking, before the arrays are built);
+        default: the limit ``max_tree_nodes`` of :mod:`gametools.limits` (2,000,000, raised
+        with ``GAMETOOLS_MAX_TREE_NODES=...``).
     recall : {"refine", "keep"}
         Some OpenSpiel information-state strings forget what the player saw or did before
         (goofspiel without ``imp_info`` shows the cards left and who won each round, not the
@@ -901,7 +899,10 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
     (30, 12)
     """
     from gametools.extensive import TreeBuilder
+    from gametools.limits import current
 
+    if max_nodes is None:
+        max_nodes = current().max_tree_nodes
     if recall not in ("refine", "keep"):
         raise OpenSpielConversionError(f"recall must be 'refine' or 'keep', got {recall!r}")
     if isinstance(game, str):
@@ -943,8 +944,9 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int = MAX_TREE_NODES,
         state, at, own = stack.pop()
         count += 1
         if count > max_nodes:
-            raise OpenSpielConversionError(f"{name} has more than {max_nodes} tree nodes; "
-                                           "raise max_nodes if memory allows")
+            raise OpenSpielConversionError(
+                f"{name} has more than {max_nodes} tree nodes; raise max_nodes (or "
+                "GAMETOOLS_MAX_TREE_NODES) if memory and time allow")
         if state.is_terminal():
             builder.terminal(at, payoffs=[_exact_number(float(r)) for r in state.returns()])
         elif state.is_chance_node():

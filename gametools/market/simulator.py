@@ -59,6 +59,7 @@ import numpy as np
 import torch
 
 from gametools.errors import InvalidArgumentError
+from gametools.limits import check_memory
 
 if TYPE_CHECKING:
     from gametools.market.strategies import Strategy
@@ -378,12 +379,16 @@ class MarketSimulator:
                 if allowed is not None and role not in allowed:
                     raise InvalidArgumentError(f"strategy {strategy.name!r} cannot play role "
                                                f"{role!r} (it plays {list(allowed)})")
+        slots = [max(self.strategy_objects[k].max_orders for k in set(index[:, i].tolist()))
+                 for i in range(config.num_agents)]
+        # int64 words per market: the book and its per-step temporaries, per-agent cash,
+        # positions, values and strategy state, and the arrival schedule and shocks
+        words = 16 * sum(slots) + 80 * config.num_agents + 3 * config.n_arrivals + 64
+        check_memory(8.0 * words * num_markets, f"{num_markets} markets of this design")
         per_market = np.repeat(index, num_markets // len(groups), axis=0)
         self.assignment = per_market
         self.agent_strategy = torch.tensor(per_market, dtype=torch.int64, device=self.device)
         self.strategy_names = tuple(self.strategy_objects[k].name for k in index[0])
-        slots = [max(self.strategy_objects[k].max_orders for k in set(index[:, i].tolist()))
-                 for i in range(config.num_agents)]
         self.slot_start = torch.tensor(np.concatenate([[0], np.cumsum(slots)[:-1]]),
                                        dtype=torch.int64, device=self.device)
         self.num_slots = int(sum(slots))
