@@ -676,8 +676,9 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
                   ("environment steps" if x == "step" else x.replace("_", " ")))
     ax.set_ylabel(ylabel if ylabel is not None else
                   ("NashConv" if y == "nash_conv" else y.replace("_", " ")))
+    # beside the axes: inside, it would cover the curves or the equilibrium's reference line
     ax.legend(frameon=False, title=band_description(kinds, confidence) or None,
-              title_fontsize=6)
+              title_fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return ax
 
 
