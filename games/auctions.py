@@ -109,6 +109,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from gametools.continuum import discretisation_error
 from gametools.errors import GametoolsError
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
@@ -517,8 +518,7 @@ def continuum_solution(grid_summary: Any = None, *, auction: str = "first_price"
         "method": "continuum: symmetric equilibrium from the envelope condition, by quadrature",
         "summary": summary}
     if grid_summary is not None:
-        out["discretisation_error"] = {key: float(grid_summary[key] - value)
-                                       for key, value in summary.items() if key in grid_summary}
+        out["discretisation_error"] = discretisation_error(grid_summary, summary)
         relative = (grid_summary["revenue"] - revenue) / revenue if revenue else 0.0
         reach = GRID_WITHIN_2_PERCENT.get(n, "") if auction == "first_price" else ""
         out["grid_note"] = (f"grid revenue {100 * relative:+.1f}% from the continuum (value and "

@@ -51,7 +51,11 @@ from typing import Any
 
 import numpy as np
 
-from gametools.continuum import LinearGaussianMarket, linear_equilibrium
+from gametools.continuum import (
+    LinearGaussianMarket,
+    discretisation_error,
+    linear_equilibrium,
+)
 from gametools.model import NormalFormGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
@@ -166,10 +170,7 @@ def continuum_solution(grid_summary: Any = None, **params: Any) -> dict[str, Any
                   "NashConv against unrestricted deviations",
         "summary": summary, "nash_conv": eq.nash_conv}
     if grid_summary is not None:
-        out["discretisation_error"] = {
-            key: (float(grid_summary[key] - value) if np.ndim(value) == 0 else
-                  tuple(float(g - c) for g, c in zip(grid_summary[key], value)))
-            for key, value in summary.items() if key in grid_summary}
+        out["discretisation_error"] = discretisation_error(grid_summary, summary)
     return out
 
 

@@ -87,6 +87,7 @@ from gametools.continuum import (
     LinearGaussianMarket,
     LinearProfile,
     PolicyExploitability,
+    discretisation_error,
     linear_equilibrium,
     linear_exploitability,
     policy_exploitability,
@@ -576,10 +577,7 @@ def continuum_solution(grid_summary: Any = None, **params: Any) -> dict[str, Any
         "summary": summary, "nash_conv": eq.nash_conv,
         "back_1992_limit": back_1992(**params)}
     if grid_summary is not None:
-        out["discretisation_error"] = {
-            key: (float(grid_summary[key] - value) if np.ndim(value) == 0 else
-                  tuple(float(g - c) for g, c in zip(grid_summary[key], value)))
-            for key, value in summary.items() if key in grid_summary}
+        out["discretisation_error"] = discretisation_error(grid_summary, summary)
     return out
 
 

@@ -47,7 +47,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +58,8 @@ from scipy.optimize import brentq
 from gametools.errors import InvalidArgumentError
 
 __all__ = ["LinearEquilibrium", "LinearExploitability", "LinearGaussianMarket", "LinearProfile",
-           "PolicyExploitability", "best_response_fixed_point", "insider_best_response",
+           "PolicyExploitability", "best_response_fixed_point", "discretisation_error",
+           "insider_best_response",
            "linear_equilibrium", "linear_exploitability", "market_maker_best_response",
            "policy_exploitability", "posterior_mean"]
 
@@ -616,3 +617,17 @@ def policy_exploitability(insider: Callable[[np.ndarray], Any],
                                 fine["insider_profit"], fine["insider_best_profit"],
                                 fine["market_maker_loss"], fine["market_maker_best_loss"],
                                 error, grid_points)
+
+
+def discretisation_error(grid_summary: Mapping[str, Any],
+                         summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Grid minus continuum for every statistic both summaries hold (scalars, or tuples of them
+    per player or per auction).
+
+    >>> discretisation_error({"lambda": 0.098, "beta": (5.27,), "other": 1}, {"lambda": 0.1,
+    ...                                                                      "beta": (5.0,)})
+    {'lambda': -0.0020000000000000018, 'beta': (0.2699999999999996,)}
+    """
+    return {key: (float(grid_summary[key] - value) if np.ndim(value) == 0 else
+                  tuple(float(g - c) for g, c in zip(grid_summary[key], value)))
+            for key, value in summary.items() if key in grid_summary}
