@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -133,6 +133,12 @@ class LinearProfile:
             raise InvalidArgumentError("linear profile coefficients must be finite")
 
 
+def _numbers(result: Any) -> dict[str, Any]:
+    """The fields of an exploitability result but its best-response profile, in declaration
+    order (for ``to_dict``)."""
+    return {f.name: getattr(result, f.name) for f in fields(result) if f.name != "best_response"}
+
+
 @dataclass(frozen=True)
 class LinearExploitability:
     """Exact NashConv of a linear profile (closed-form algebra, floating-point rounding only).
@@ -167,12 +173,7 @@ class LinearExploitability:
     best_response: LinearProfile
 
     def to_dict(self) -> dict[str, Any]:
-        return {"nash_conv": self.nash_conv, "insider_gain": self.insider_gain,
-                "market_maker_gain": self.market_maker_gain,
-                "insider_profit": self.insider_profit,
-                "insider_best_profit": self.insider_best_profit,
-                "market_maker_loss": self.market_maker_loss,
-                "market_maker_best_loss": self.market_maker_best_loss, "kind": "exact"}
+        return _numbers(self) | {"kind": "exact"}
 
 
 @dataclass(frozen=True)
@@ -444,14 +445,7 @@ class PolicyExploitability:
     grid_points: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"nash_conv": self.nash_conv, "insider_gain": self.insider_gain,
-                "market_maker_gain": self.market_maker_gain,
-                "insider_profit": self.insider_profit,
-                "insider_best_profit": self.insider_best_profit,
-                "market_maker_loss": self.market_maker_loss,
-                "market_maker_best_loss": self.market_maker_best_loss,
-                "quadrature_error": self.quadrature_error, "grid_points": self.grid_points,
-                "kind": "quadrature"}
+        return _numbers(self) | {"kind": "quadrature"}
 
 
 def _normal_weights(points: np.ndarray, mean: float, sd: float) -> np.ndarray:
