@@ -26,6 +26,7 @@ import torch
 from gametools.errors import InvalidArgumentError
 from gametools.marl.env import Discrete, Reset, TensorGameEnv, VectorEnv
 from gametools.marl.mappo import Actor, MAPPOConfig, PPOLearner
+from gametools.structure import observation_states, sees_state
 
 __all__ = ["CentralPPO"]
 
@@ -76,13 +77,11 @@ class CentralPPO(PPOLearner):
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
         """Agent ``agent``'s marginal of the joint policy (a view, not the policy played)."""
         env = self._game_env()
-        observed = env.game.observations[agent]
-        if len(set(observed.tolist())) != env.game.num_states:
+        if not sees_state(env.game, agent):
             raise InvalidArgumentError("central's per-agent marginals need each agent to observe "
                                        "the state (a fully observed game)")
         # observation id -> the state it identifies, as the state one-hot the actor reads
-        states = torch.zeros(env.game.num_observations[agent], dtype=torch.int64)
-        states[torch.as_tensor(np.array(observed))] = torch.arange(env.game.num_states)
+        states = torch.as_tensor(np.maximum(observation_states(env.game, agent), 0))
         ids = observations.argmax(dim=1).cpu()
         state_inputs = torch.eye(env.game.num_states)[states[ids]]
         joint = torch.softmax(self.logits(0, state_inputs.to(env.device)), dim=-1)

@@ -45,6 +45,7 @@ from gametools.marl.parallel_env import (EnvironmentSource, ParallelVectorEnv, i
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile, validate_profile
 from gametools.scenarios import Scenario, get_scenario
+from gametools.structure import sees_state
 
 __all__ = ["ALGORITHMS", "TrainResult", "CheckpointError", "train", "make_config",
            "learner_class", "tabular_profile", "RecordEpisodes"]
@@ -592,8 +593,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     elapsed += time.perf_counter() - started
     joint = learner.joint_policy() if learner.correlated and game is not None else None
     profile = None
-    if game is not None and (joint is None or all(len(np.unique(row)) == game.num_states
-                                                  for row in game.observations)):
+    if game is not None and (joint is None or sees_state(game)):
         profile = tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile

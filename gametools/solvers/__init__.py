@@ -48,8 +48,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
-
 from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.result import (
@@ -57,8 +55,8 @@ from gametools.solvers.result import (
     Equilibrium,
     SolverResult,
     make_equilibrium,
-    make_markov_equilibrium,
 )
+from gametools.structure import heights, sees_state, state_game
 
 __all__ = ["Clique", "Equilibrium", "SolverResult", "make_equilibrium", "solve", "METHODS",
            "Method", "default_method", "FALLBACKS"]
@@ -134,12 +132,6 @@ def _is_zero_sum_markov(game: MarkovGame) -> bool:
     return bool(abs(game.rewards.sum(axis=0)).max() <= 1e-12 * scale)
 
 
-def _observes_state(game: MarkovGame) -> bool:
-    """Whether every player's observation identifies the state (on reachable live states)."""
-    live = game.reachable_states() & ~game.terminal
-    return all(len(set(row[live].tolist())) == int(live.sum()) for row in game.observations)
-
-
 def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = False) -> str:
     """The method :func:`solve` uses when none is named.
 
@@ -151,10 +143,8 @@ def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = 
     ``cfr``.
     """
     if isinstance(game, MarkovGame):
-        from gametools.exploitability import _heights
-
-        finite = _heights(game) is not None
-        if not _observes_state(game):
+        finite = heights(game) is not None
+        if not sees_state(game):
             if finite:
                 return "cfr"
             raise UnknownMethodError("no solver handles partially observed games without a "
@@ -247,27 +237,15 @@ def _solve_named(game: Any, name: str, entry: Method, function: Callable[..., So
                  all_equilibria: bool, options: Mapping[str, Any]) -> SolverResult:
     arguments = dict(entry.options, **options)
     if isinstance(game, MarkovGame) and name != "cfr" and not game.fully_observed \
-            and _observes_state(game):
+            and sees_state(game):
+        from gametools.solvers.support import lift_to_observations
+
         # the state-based solvers need no observation map; lift their policies back onto the
         # observations (which identify the states) and certify them on the original game
-        stateful = MarkovGame(game.transitions, game.rewards, game.initial, game.discount,
-                              terminal=game.terminal, state_labels=game.state_labels,
-                              player_labels=game.player_labels, action_labels=game.action_labels)
-        result = _solve_checked(function, stateful, name, all_equilibria, entry, arguments)
-        return dataclasses.replace(result, equilibria=tuple(
-            make_markov_equilibrium(game, _observation_policies(game, e.strategies))
-            for e in result.equilibria))
+        result = _solve_checked(function, state_game(game), name, all_equilibria, entry,
+                                arguments)
+        return lift_to_observations(game, result)
     return _solve_checked(function, game, name, all_equilibria, entry, arguments)
-
-
-def _observation_policies(game: MarkovGame, state_policies: Any) -> tuple[np.ndarray, ...]:
-    """Per-observation policies from per-state ones, for observations that identify states."""
-    out = []
-    for observed, policy, n in zip(game.observations, state_policies, game.num_actions):
-        lifted = np.full((int(observed.max()) + 1, n), 1.0 / n)
-        lifted[observed] = np.asarray(policy, dtype=float)
-        out.append(lifted)
-    return tuple(out)
 
 
 def _solve_checked(function: Callable[..., SolverResult], game: Any, name: str,

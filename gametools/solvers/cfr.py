@@ -96,10 +96,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from gametools.errors import InvalidArgumentError, UnsupportedGameError
-from gametools.exploitability import _has_perfect_recall, _heights, _idle_states, _Model, nash_conv
+from gametools.exploitability import nash_conv
+from gametools.mdp import markov_arrays
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.backward_induction import NotAcyclicError
 from gametools.solvers.result import SolverResult, make_equilibrium, make_markov_equilibrium
+from gametools.structure import has_perfect_recall, idle_states
+from gametools.structure import heights as game_heights
 
 __all__ = ["VARIANTS", "ImperfectRecallError", "NotAcyclicError", "Variant", "cfr"]
 
@@ -161,7 +164,7 @@ def _check_game(game: Any) -> tuple[MarkovGame, NormalFormGame | None]:
 
 
 def _tables(game: MarkovGame) -> _Tables:
-    heights = _heights(game)
+    heights = game_heights(game)
     if heights is None:
         raise NotAcyclicError(
             "cfr: the game has a reachable cycle, so it has no finite horizon; unroll it with "
@@ -170,14 +173,14 @@ def _tables(game: MarkovGame) -> _Tables:
             "'hoffman-karp' (two-player zero-sum)")
     reachable = game.reachable_states() & ~game.terminal
     for i in range(game.num_players):
-        if not _has_perfect_recall(game, i, reachable):
+        if not has_perfect_recall(game, i):
             raise ImperfectRecallError(
                 f"cfr: player {i} ({game.player_labels[i]}) does not have perfect recall: some "
                 f"of its observations do not determine its own past observations and actions, "
                 f"so its observations are not information states. Include the player's own "
                 f"history in its observations (perfect recall), or, for a fully observed "
                 f"game, use 'backward-induction' (finite horizon) or 'homotopy'")
-    model = _Model(game)
+    model = markov_arrays(game)
     matrix = sp.csr_array(model.transitions)
     num_joint = game.num_joint_actions
     levels = []
@@ -200,7 +203,7 @@ def _player_tables(game: MarkovGame, player: int, reachable: np.ndarray, heights
                    ) -> _Player:
     observed = game.observations[player].astype(np.int64)
     num_obs = game.num_observations[player]
-    idle = _idle_states(game, player)
+    idle = idle_states(game, player)
     states = np.flatnonzero(reachable)
     aggregate = sp.csr_array((np.ones(states.size), (observed[states], states)),
                              shape=(num_obs, game.num_states))

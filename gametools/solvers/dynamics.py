@@ -47,13 +47,13 @@ import numpy as np
 
 from gametools.errors import InvalidArgumentError
 from gametools.policies import validate_profile
-from gametools.solvers.logit import (
-    _check_game,
-    _payoff_blocks,
-    _positive,
-    _scaled_payoffs,
-)
 from gametools.solvers.result import SolverResult, make_equilibrium
+from gametools.solvers.support import (
+    normal_form_game,
+    payoff_blocks,
+    positive_option,
+    unit_payoffs,
+)
 
 __all__ = ["fictitious_play", "regret_matching", "replicator_dynamics"]
 
@@ -65,7 +65,7 @@ def _iterations(value: int) -> int:
 
 
 def _action_values(payoffs: np.ndarray, strategies: Sequence[np.ndarray]) -> list[np.ndarray]:
-    values, _ = _payoff_blocks(payoffs, strategies)
+    values, _ = payoff_blocks(payoffs, strategies)
     return values
 
 
@@ -101,11 +101,11 @@ def fictitious_play(game: Any, *, iterations: int = 10000,
     SolverResult
         One approximate equilibrium: the time-average profile, shapes ``(n_i,)``.
     """
-    game = _check_game(game, "fictitious_play")
+    game = normal_form_game(game, "fictitious_play")
     iterations = _iterations(iterations)
-    tol = _positive("tol", tol)
+    tol = positive_option("tol", tol)
     generator = np.random.default_rng(rng)
-    payoffs, _ = _scaled_payoffs(game)
+    payoffs, _ = unit_payoffs(game)
     counts = [np.zeros(n) for n in game.num_actions]
     for i, n in enumerate(game.num_actions):
         counts[i][generator.integers(n)] += 1.0
@@ -142,11 +142,11 @@ def regret_matching(game: Any, *, iterations: int = 10000,
         ``average_regret`` (largest average external regret over players, relative to the
         payoff range: the coarse-correlated-equilibrium gap of empirical joint play).
     """
-    game = _check_game(game, "regret_matching")
+    game = normal_form_game(game, "regret_matching")
     iterations = _iterations(iterations)
-    tol = _positive("tol", tol)
+    tol = positive_option("tol", tol)
     generator = np.random.default_rng(rng)
-    payoffs, _ = _scaled_payoffs(game)
+    payoffs, _ = unit_payoffs(game)
     num_players = game.num_players
     regrets = [np.zeros(n) for n in game.num_actions]
     counts = [np.zeros(n) for n in game.num_actions]
@@ -199,11 +199,11 @@ def replicator_dynamics(game: Any, *, x0: Sequence[Any] | None = None, time: flo
     SolverResult
         The final point, certified by its regret.
     """
-    game = _check_game(game, "replicator_dynamics")
-    time = _positive("time", time)
+    game = normal_form_game(game, "replicator_dynamics")
+    time = positive_option("time", time)
     steps = _iterations(steps)
-    tol = _positive("tol", tol)
-    payoffs, _ = _scaled_payoffs(game)
+    tol = positive_option("tol", tol)
+    payoffs, _ = unit_payoffs(game)
     if x0 is None:
         state = [np.full(n, 1.0 / n) for n in game.num_actions]
     else:

@@ -107,6 +107,8 @@ from gametools.solvers.result import (
     make_markov_equilibrium,
     reward_range,
 )
+from gametools.solvers.support import lift_to_observations
+from gametools.structure import sees_state, state_game
 
 __all__ = ["markov_qre_homotopy", "HomotopyInputError"]
 
@@ -611,11 +613,12 @@ def _check_game(game: Any) -> MarkovGame:
     if not isinstance(game, MarkovGame):
         raise TypeError(f"markov_qre_homotopy needs a MarkovGame, got {type(game).__name__}; "
                         "for a normal-form game use gametools.solvers.logit.logit_solve")
-    if not game.fully_observed:
+    if not sees_state(game):
         raise HomotopyInputError(
             "markov_qre_homotopy needs a fully observed game (stationary Markov equilibria "
-            "condition on the state); this game has observations, so players act on "
-            "information sets and the Markov QRE equations do not apply")
+            "condition on the state); in this game some player's observation is shared by "
+            "several reachable states, so players act on information sets and the Markov QRE "
+            "equations do not apply")
     if game.discount >= 1.0:
         raise HomotopyInputError(
             "markov_qre_homotopy needs discount < 1 (got 1.0): an undiscounted terminating game "
@@ -635,7 +638,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     Parameters
     ----------
     game : MarkovGame
-        Fully observed, ``discount < 1``; dense or sparse transitions (materialised densely,
+        Every player sees the state (:func:`gametools.structure.sees_state`), ``discount < 1``; dense or sparse transitions (materialised densely,
         ``S * prod(n_i) * S`` floats).
     tol : float
         Succeed when the exact NashConv-type regret (largest per-player deviation gain divided
@@ -664,7 +667,8 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     -------
     SolverResult
         One equilibrium (the best point found, certified by the exact evaluator, with
-        ``state_values`` ``(N, S)``); policies ``(S, n_i)``. Status ``"success"`` iff its
+        ``state_values`` ``(N, S)``); policies ``(S, n_i)`` (``(O_i, n_i)`` for a game with
+        observations). Status ``"success"`` iff its
         regret is at most ``tol``; ``"failed"`` when the step size collapsed,
         ``"max_iterations"`` when ``max_iterations`` or ``max_lambda`` ran out. ``extra``: ``steps``,
         ``rejected_steps``, ``corrector_iterations``, ``jacobians``, ``dense_fallbacks``,
@@ -680,6 +684,13 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     """
     started = time.perf_counter()
     game = _check_game(game)
+    if not game.fully_observed:
+        # every player sees the state: solve on the states, lift the policies onto observations
+        result = markov_qre_homotopy(state_game(game), tol=tol, first_step=first_step,
+                                     max_accel=max_accel, max_iterations=max_iterations,
+                                     max_lambda=max_lambda, polish=polish,
+                                     return_path=return_path, progress=progress)
+        return lift_to_observations(game, result)
     _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations)
     if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")

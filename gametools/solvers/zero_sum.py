@@ -44,7 +44,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
@@ -54,7 +53,7 @@ from scipy.optimize import linprog
 from gametools.errors import GametoolsError, GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
-from gametools.solvers.lemke_howson import _solve_integer_system
+from gametools.numerics import UNIT_ROUNDOFF, gamma, integer_array, solve_indifference
 from gametools.solvers.result import Equilibrium, SolverResult
 
 __all__ = ["LinearProgramError", "matrix_game_value", "zero_sum_lp"]
@@ -93,10 +92,10 @@ def _rigorous_gap(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     players' regrets (each is at most the gap). For an exact game whose payoffs are not floats,
     each entry's rounding (at most ``u |A_ij|``) is included too.
     """
-    unit = 2.0 ** -53
+    unit = UNIT_ROUNDOFF
     m, n = matrix.shape
-    gamma_m = (m + 2) * unit / (1 - (m + 2) * unit)
-    gamma_n = (n + 2) * unit / (1 - (n + 2) * unit)
+    gamma_m = gamma(m + 2)
+    gamma_n = gamma(n + 2)
     absolute = np.abs(matrix)
     row_values = matrix @ y                          # n-term products
     # (+ unit: an exact game's payoffs may differ from their float images by that much)
@@ -151,39 +150,6 @@ def matrix_game_value(payoffs: Any) -> tuple[float, np.ndarray, np.ndarray]:
 EXACT_SUPPORT_LIMIT = 40
 
 
-def _fraction_blocks_to_ints(*blocks: np.ndarray) -> tuple[list[np.ndarray], int]:
-    """The blocks times one common scale (lcm of all denominators), as integer object arrays."""
-    flats = [block.ravel().tolist() for block in blocks]
-    scale = math.lcm(*{v.denominator for flat in flats for v in flat})
-    out = []
-    for block, flat in zip(blocks, flats):
-        ints = np.empty(len(flat), dtype=object)
-        ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
-        out.append(ints.reshape(block.shape))
-    return out, scale
-
-
-def _exact_strategy(matrix: np.ndarray, own_support: np.ndarray,
-                    other_support: np.ndarray) -> tuple[list[Fraction], Fraction] | None:
-    """Column strategy ``y`` on ``own_support`` making every row of ``other_support`` pay ``w``.
-
-    Solves ``A[I, J] y_J - w 1 = 0, sum(y_J) = 1`` exactly (integer ``matrix``); None when the
-    system does not pin down a unique solution.
-    """
-    rows = len(other_support) + 1
-    cols = len(own_support) + 1
-    system = np.zeros((rows, cols), dtype=object)
-    system[:-1, :-1] = matrix[np.ix_(other_support, own_support)]
-    system[:-1, -1] = -1
-    system[-1, :-1] = 1
-    rhs = np.zeros(rows, dtype=object)
-    rhs[-1] = 1
-    solution = _solve_integer_system(system, rhs)
-    if solution is None:
-        return None
-    return solution[:-1], solution[-1]
-
-
 def _exact_equilibrium(game: NormalFormGame, x: np.ndarray, y: np.ndarray, tol: float
                        ) -> tuple[Equilibrium, Fraction] | None:
     """Re-solve the LP's supports in rationals and certify optimality exactly.
@@ -205,20 +171,23 @@ def _exact_equilibrium(game: NormalFormGame, x: np.ndarray, y: np.ndarray, tol: 
     column_values = x[x_support] @ payoffs[x_support]
     binding_rows = np.flatnonzero(row_values >= row_values.max() - slack)
     binding_columns = np.flatnonzero(column_values <= column_values.min() + slack)
-    (rows_block, columns_block), scale = _fraction_blocks_to_ints(
-        game.payoffs_exact[0][x_support, :], game.payoffs_exact[0][:, y_support])
-    column = _exact_strategy(columns_block, np.arange(len(y_support)), binding_rows)
-    row = _exact_strategy(rows_block.T, np.arange(len(x_support)), binding_columns)
+    # the support rows and columns over one common denominator
+    rows_exact = game.payoffs_exact[0][x_support, :]
+    columns_exact = game.payoffs_exact[0][:, y_support]
+    ints, scale = integer_array(np.concatenate([rows_exact.ravel(), columns_exact.ravel()]))
+    rows_block = ints[:rows_exact.size].reshape(rows_exact.shape)
+    columns_block = ints[rows_exact.size:].reshape(columns_exact.shape)
+    # y on its support making every binding row pay the same; x likewise
+    column = solve_indifference(columns_block[binding_rows])
+    row = solve_indifference(rows_block.T[binding_columns])
     if column is None or row is None:
         return None
     y_part, _ = column
     x_part, _ = row
     if min(x_part) < 0 or min(y_part) < 0:
         return None
-    x_den = math.lcm(*(v.denominator for v in x_part))
-    y_den = math.lcm(*(v.denominator for v in y_part))
-    p = np.array([int(v * x_den) for v in x_part], dtype=object)
-    q = np.array([int(v * y_den) for v in y_part], dtype=object)
+    p, x_den = integer_array(np.array(x_part, dtype=object))
+    q, y_den = integer_array(np.array(y_part, dtype=object))
     # certificate: min_j (x^T A)_j >= max_i (A y)_i  <=>  both strategies optimal
     guaranteed = Fraction(int(min(p.dot(rows_block))), x_den * scale)
     conceded = Fraction(int(max(columns_block.dot(q))), y_den * scale)
