@@ -2,6 +2,9 @@
 
 The pieces every evaluator and solver of Markov games shares:
 
+- :func:`contract_players`: a per-state payoff or transition tensor with some players' policies
+  summed out (every player but ``i``: player ``i``'s action values), and
+  :func:`joint_distribution`, the per-state product of the players' policies;
 - :func:`markov_arrays`: a game's transitions and rewards with terminal states made absorbing
   and payless (:class:`MarkovArrays`), and :meth:`MarkovArrays.player_mdp`, player ``i``'s MDP
   when every other player's policy is contracted away;
@@ -29,8 +32,9 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,8 +43,9 @@ from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
 from gametools.numerics import gamma
 
-__all__ = ["DENSE_STATE_LIMIT", "Evaluation", "MarkovArrays", "evaluate_policy", "greedy_policy",
-           "markov_arrays", "policy_iteration"]
+__all__ = ["DENSE_STATE_LIMIT", "Evaluation", "MarkovArrays", "contract_players",
+           "evaluate_policy", "greedy_policy", "joint_distribution", "markov_arrays",
+           "policy_iteration"]
 
 #: Games with at most this many states are solved with dense LU factorisations.
 DENSE_STATE_LIMIT = 1500
@@ -62,6 +67,46 @@ class Evaluation(NamedTuple):
     values: np.ndarray
     error: float
     amplification: float
+
+
+def contract_players(tensor: np.ndarray, policies: Sequence[np.ndarray],
+                     keep: Sequence[int] = ()) -> np.ndarray:
+    """Sum the action axes of ``tensor`` against per-state policies, except the kept players'.
+
+    Parameters
+    ----------
+    tensor : ndarray, shape (S, n_1, ..., n_N, *rest)
+    policies : sequence of ndarray, shape (S, n_k) each
+        Player ``k``'s action distribution in every state.
+    keep : sequence of int
+        Players whose axes stay (``(i,)``: contract every player but ``i``).
+
+    Returns
+    -------
+    ndarray, shape (S, *n_keep, *rest)
+        Kept axes in player order: ``sum_{a_-keep} prod_{k not kept} policies[k][s, a_k]
+        tensor[s, a_1, ..., a_N, ...]``.
+    """
+    num_players = len(policies)
+    operands: list[Any] = [tensor, [num_players, *range(num_players), Ellipsis]]
+    for k, policy in enumerate(policies):
+        if k not in keep:
+            operands += [policy, [num_players, k]]
+    if len(operands) == 2:
+        return tensor
+    return np.einsum(*operands, [num_players, *sorted(keep), Ellipsis])
+
+
+def joint_distribution(policies: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-state product distribution ``(S, n_1 * ... * n_N)``, joint actions in C order.
+
+    ``policies[k]`` ``(S, n_k)`` is player ``k``'s action distribution in every state (a row of
+    ones stands for a player left out, as in the weights of ``pi_-i``).
+    """
+    joint = np.asarray(policies[0])
+    for policy in policies[1:]:
+        joint = (joint[:, :, None] * policy[:, None, :]).reshape(joint.shape[0], -1)
+    return joint
 
 
 @dataclass(frozen=True)

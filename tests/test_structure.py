@@ -20,7 +20,6 @@ import pytest
 import scipy.sparse as sp
 
 from gametools import MarkovGame, NormalFormGame, nash_conv
-from gametools.solvers import solve
 from gametools.mdp import evaluate_policy, markov_arrays, policy_iteration
 from gametools.model import contract_others
 from gametools.numerics import (
@@ -31,6 +30,7 @@ from gametools.numerics import (
     solve_indifference,
     solve_integer_system,
 )
+from gametools.solvers import solve
 from gametools.solvers.support import NotFullyObservedError, require_sees_state
 from gametools.structure import (
     acting_states,
@@ -342,3 +342,31 @@ def test_exact_solves_against_hand_solutions() -> None:
     assert solve_indifference(np.array([[2, -1], [-1, 1]], dtype=object)) == (
         [Fraction(2, 5), Fraction(3, 5)], Fraction(1, 5))
     assert solve_indifference(np.array([[1, 1], [1, 1]], dtype=object)) is None
+
+
+# ------------------------------------------------------------------------------------------
+# one name per method
+# ------------------------------------------------------------------------------------------
+
+def test_every_solver_reports_its_method_table_key() -> None:
+    # called directly (not through solve, which overwrites the name), each solver's result
+    # names the METHODS key that selects it
+    import importlib
+
+    from gametools.solvers import METHODS
+
+    normal = NormalFormGame.zero_sum([[2, -1], [-1, 1]])
+    finite = normal.to_markov_game()
+    repeated = MarkovGame(np.ones((1, 2, 2, 1)), np.stack([normal.payoffs[0][None],
+                                                           normal.payoffs[1][None]]), [1.0], 0.5)
+    # short budgets: only the name is checked
+    budgets = {"fictitious-play": {"iterations": 20}, "regret-matching": {"iterations": 20},
+               "replicator": {"steps": 20}, "stochastic-fp": {"max_iterations": 20},
+               "cfr": {"iterations": 5}}
+    for name, entry in METHODS.items():
+        function = getattr(importlib.import_module(entry.module), entry.function)
+        if entry.games == "normal":
+            game = normal
+        else:
+            game = finite if name in ("backward-induction", "cfr") else repeated
+        assert function(game, **entry.options, **budgets.get(name, {})).method == name

@@ -97,7 +97,7 @@ import scipy.sparse as sp
 
 from gametools.errors import InvalidArgumentError, UnsupportedGameError
 from gametools.exploitability import nash_conv
-from gametools.mdp import markov_arrays
+from gametools.mdp import contract_players, joint_distribution, markov_arrays
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.backward_induction import NotAcyclicError
 from gametools.solvers.result import SolverResult, make_equilibrium, make_markov_equilibrium
@@ -236,24 +236,6 @@ def _player_tables(game: MarkovGame, player: int, reachable: np.ndarray, heights
 # one iteration
 # ------------------------------------------------------------------------------------------
 
-def _contract_others(values: np.ndarray, factors: list[np.ndarray], keep: int) -> np.ndarray:
-    """``sum_{a_-i} prod_{j != i} factors[j][s, a_j] values[s, a_1..a_N]``, shape ``(n, n_i)``."""
-    num_players = len(factors)
-    operands: list[Any] = [values, [num_players] + list(range(num_players))]
-    for j, factor in enumerate(factors):
-        if j != keep:
-            operands += [factor, [num_players, j]]
-    return np.einsum(*operands, [num_players, keep])
-
-
-def _outer(factors: list[np.ndarray]) -> np.ndarray:
-    """Per-state product distribution ``(n, n_1 * ... * n_N)`` (joint actions in C order)."""
-    joint = factors[0]
-    for factor in factors[1:]:
-        joint = (joint[:, :, None] * factor[:, None, :]).reshape(joint.shape[0], -1)
-    return joint
-
-
 def _sweep(tables: _Tables, per_state: list[np.ndarray], player: int
            ) -> tuple[np.ndarray, np.ndarray]:
     """Player ``i``'s action values ``Q_i`` ``(S, n_i)`` and counterfactual reach ``(S,)``.
@@ -272,7 +254,7 @@ def _sweep(tables: _Tables, per_state: list[np.ndarray], player: int
         if level.forward.nnz:
             stage = stage + gamma * (level.forward @ values).reshape(states.size, -1)
         factors = [x[states] for x in per_state]
-        q = _contract_others(stage.reshape(states.size, *shape), factors, player)
+        q = contract_players(stage.reshape(states.size, *shape), factors, (player,))
         q_values[states] = q
         values[states] = np.einsum("sa,sa->s", q, factors[player])
     reach = game.initial.copy()
@@ -284,7 +266,7 @@ def _sweep(tables: _Tables, per_state: list[np.ndarray], player: int
         # own probabilities count as one, except where the player is idle: there every own
         # action leads to the same successors, and the sum over them must stay one
         factors[player] = np.where(idle[states, None], factors[player], 1.0)
-        flow = reach[states, None] * _outer(factors)
+        flow = reach[states, None] * joint_distribution(factors)
         reach += gamma * (level.backward @ flow.ravel())
     return q_values, reach
 

@@ -116,7 +116,7 @@ def fictitious_play(game: Any, *, iterations: int = 10000,
             best = np.flatnonzero(u >= u.max() - 1e-12)
             counts[i][best[generator.integers(len(best))] if len(best) > 1 else best[0]] += 1.0
     profile = [c / c.sum() for c in counts]
-    return _finish(game, profile, "fictitious_play", iterations, tol, {})
+    return _finish(game, profile, "fictitious-play", iterations, tol, {})
 
 
 def regret_matching(game: Any, *, iterations: int = 10000,
@@ -169,7 +169,7 @@ def regret_matching(game: Any, *, iterations: int = 10000,
             counts[i][actions[i]] += 1.0
     profile = [c / iterations for c in counts]
     average_regret = max(float(np.maximum(r, 0.0).max()) for r in regrets) / iterations
-    return _finish(game, profile, "regret_matching", iterations, tol,
+    return _finish(game, profile, "regret-matching", iterations, tol,
                    {"average_regret": average_regret})
 
 
@@ -237,4 +237,4 @@ def replicator_dynamics(game: Any, *, x0: Sequence[Any] | None = None, time: flo
         stacked = np.array(trajectory)
         extra["times"] = np.linspace(0.0, time, steps + 1)
         extra["trajectory"] = [stacked[:, sizes[i]:sizes[i + 1]] for i in range(len(sizes) - 1)]
-    return _finish(game, profile, "replicator_dynamics", steps, tol, extra)
+    return _finish(game, profile, "replicator", steps, tol, extra)

@@ -79,7 +79,7 @@ from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regr
 
 __all__ = ["DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE", "lemke_howson", "lemke_howson_all"]
 
-#: Pivot cap used when ``max_pivots`` is None (the lexicographic rule never cycles, but the
+#: Pivot cap used when ``max_iterations`` is None (the lexicographic rule never cycles, but the
 #: Lemke-Howson path can be exponentially long).
 DEFAULT_MAX_PIVOTS = 1_000_000
 
@@ -453,7 +453,7 @@ def _check_label(initial_label: int, total: int) -> int:
     return int(initial_label)
 
 
-def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = None,
+def lemke_howson(game: Any, *, initial_label: int = 0, max_iterations: int | None = None,
                  exact: bool | None = None, tol_pivot: float = 1e-10,
                  tol_ratio: float = 1e-13) -> SolverResult:
     """One Nash equilibrium of a two-player game by the Lemke-Howson algorithm.
@@ -465,7 +465,7 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
     initial_label : int, default 0
         The label dropped first: ``0..m-1`` are the row player's actions, ``m..m+n-1`` the column
         player's (QuantEcon's ``init_pivot``, nashpy's ``initial_dropped_label``).
-    max_pivots : int, optional
+    max_iterations : int, optional
         Pivot cap; None means :data:`DEFAULT_MAX_PIVOTS`. Reaching it gives status
         ``"max_iterations"`` and no equilibrium.
     exact : bool, optional
@@ -495,7 +495,7 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
     game = two_player_game(game, "lemke_howson")
     m, n = game.num_actions
     initial_label = _check_label(initial_label, m + n)
-    cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
+    cap = DEFAULT_MAX_PIVOTS if max_iterations is None else int(max_iterations)
     return _run(game, initial_label, cap, exact, tol_pivot, tol_ratio)
 
 
@@ -681,7 +681,7 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
                         extra=extra)
 
 
-def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | None = None,
+def lemke_howson_all(game: Any, *, max_iterations: int | None = None, exact: bool | None = None,
                      tol_pivot: float = 1e-10, tol_ratio: float = 1e-13,
                      tol_distinct: float = 1e-9) -> SolverResult:
     """The equilibria Lemke-Howson reaches from every initial label, without duplicates.
@@ -693,7 +693,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     ----------
     game : NormalFormGame or nashpy.Game
         A two-player game, payoff matrices of shape ``(m, n)``.
-    max_pivots : int, optional
+    max_iterations : int, optional
         Pivot cap per initial label (None: :data:`DEFAULT_MAX_PIVOTS`).
     exact, tol_pivot, tol_ratio
         As in :func:`lemke_howson`.
@@ -711,7 +711,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     """
     game = two_player_game(game, "lemke_howson_all")
     m, n = game.num_actions
-    cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
+    cap = DEFAULT_MAX_PIVOTS if max_iterations is None else int(max_iterations)
     found: list[Equilibrium] = []
     label_equilibrium: list[int] = []
     total_pivots, ties, all_exact = 0, 0, True

@@ -93,7 +93,6 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +102,13 @@ from scipy.optimize import linprog
 
 from gametools.errors import GametoolsError, InvalidArgumentError, UnsupportedGameError
 from gametools.exploitability import nash_conv
-from gametools.mdp import MarkovArrays, evaluate_policy, markov_arrays, policy_iteration
+from gametools.mdp import (
+    MarkovArrays,
+    contract_players,
+    evaluate_policy,
+    markov_arrays,
+    policy_iteration,
+)
 from gametools.model import MarkovGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium, reward_range
 from gametools.solvers.support import (
@@ -586,20 +591,6 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
 # approximate general-sum solver
 # ------------------------------------------------------------------------------------------
 
-def _others_expectation(tensor: np.ndarray, policies: Sequence[np.ndarray], keep: int
-                        ) -> np.ndarray:
-    """Contract ``tensor`` ``(S, n_1, ..., n_N)`` with every policy ``(S, n_j)``, ``j != keep``.
-
-    Returns shape ``(S, n_keep)``.
-    """
-    num_players = len(policies)
-    operands: list[Any] = [tensor, [num_players] + list(range(num_players))]
-    for j, policy in enumerate(policies):
-        if j != keep:
-            operands += [policy, [num_players, j]]
-    return np.einsum(*operands, [num_players, keep])
-
-
 def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
                                tol: float = 1e-6, check_every: int | None = None,
                                policy_rate: float = 1.0, value_rate: float = 1.0,
@@ -673,7 +664,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
         beta = alpha / (1.0 + value_delay * np.log(iteration + 1.0)) ** value_rate
         responses = []
         for i in range(num_players):
-            payoffs = _others_expectation(stage[i], beliefs, i)  # (S, n_i)
+            payoffs = contract_players(stage[i], beliefs, (i,))  # (S, n_i)
             stage_value = np.einsum("sa,sa->s", payoffs, beliefs[i])
             values[i] += beta * (stage_value - values[i]) * arrays.live
             responses.append(np.eye(shape[i])[np.argmax(payoffs, axis=1)])
