@@ -370,3 +370,23 @@ def test_every_solver_reports_its_method_table_key() -> None:
         else:
             game = finite if name in ("backward-induction", "cfr") else repeated
         assert function(game, **entry.options, **budgets.get(name, {})).method == name
+
+
+# ------------------------------------------------------------------------------------------
+# one zero-sum LP
+# ------------------------------------------------------------------------------------------
+
+def test_batched_matrix_game_lp_against_hand_solutions() -> None:
+    from gametools.solvers.zero_sum import matrix_game_value, matrix_game_values
+
+    # matching pennies: value 0, both uniform; [[2, -1], [-1, 1]]: 2q - (1 - q) = -q + (1 - q)
+    # gives q = 2/5 and value 2(2/5) - 3/5 = 1/5, and p = 2/5 likewise; [[3, 1], [4, 2]]: row 1
+    # dominates, the column player answers with column 1: a saddle point of value 2
+    games = np.array([[[1, -1], [-1, 1]], [[2, -1], [-1, 1]], [[3, 1], [4, 2]]], dtype=float)
+    values, x, y = matrix_game_values(games)
+    assert np.allclose(values, [0.0, 0.2, 2.0], atol=1e-9)
+    assert np.allclose(x, [[0.5, 0.5], [0.4, 0.6], [0.0, 1.0]], atol=1e-9)
+    assert np.allclose(y, [[0.5, 0.5], [0.4, 0.6], [0.0, 1.0]], atol=1e-9)
+    # the single-game form is the batch of one
+    value, row, column = matrix_game_value(games[1])
+    assert abs(value - 0.2) <= 1e-9 and np.allclose(row, x[1]) and np.allclose(column, y[1])

@@ -40,7 +40,8 @@ Solvers
 The stage matrix games are solved for all states at once: a guessed square support (the one
 that was optimal at the previous iterate) is solved by batched linear algebra and verified
 exactly against all pure replies; only stage games whose support changed go to one block-diagonal
-``scipy.optimize.linprog`` (HiGHS dual simplex) call, whose solution is then polished the same way.
+linear program (:func:`~gametools.solvers.zero_sum.matrix_game_values`, one HiGHS call), whose
+solution is then polished the same way.
 
 Every profile returned is certified by
 :func:`~gametools.solvers.result.make_markov_equilibrium` (exact NashConv by the library's
@@ -98,9 +99,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
-from gametools.errors import GametoolsError, InvalidArgumentError, UnsupportedGameError
+from gametools.errors import InvalidArgumentError, UnsupportedGameError
 from gametools.exploitability import nash_conv
 from gametools.mdp import (
     MarkovArrays,
@@ -117,6 +117,7 @@ from gametools.solvers.support import (
     positive_option,
     require_sees_state,
 )
+from gametools.solvers.zero_sum import matrix_game_values
 from gametools.structure import observation_policies
 
 __all__ = [
@@ -252,53 +253,6 @@ def _square_solve(payoffs: np.ndarray, row_support: np.ndarray, column_support: 
     return ok, values, rows, columns
 
 
-def _linear_programs(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve matrix games ``(B, m, n)`` (row player maximises) as one block-diagonal LP.
-
-    Each block is ``max v s.t. A^T x >= v 1, 1^T x = 1, x >= 0`` after rescaling ``A`` to
-    ``[0, 1]``; the column player's optimal strategy is the dual of the ``A^T x >= v`` rows.
-    Returns values ``(B,)``, ``x (B, m)``, ``y (B, n)``.
-    """
-    count, m, n = payoffs.shape
-    low = payoffs.min(axis=(1, 2))
-    spread = payoffs.max(axis=(1, 2)) - low
-    spread = np.where(spread > 0, spread, 1.0)
-    scaled = (payoffs - low[:, None, None]) / spread[:, None, None]
-    width = m + 1
-    block = np.arange(count)
-    # inequality rows (b, j): -sum_i A[b, i, j] x[b, i] + v[b] <= 0
-    ub_rows = np.broadcast_to((block[:, None, None] * n + np.arange(n)[None, None, :]),
-                              (count, m, n))
-    ub_cols = np.broadcast_to(block[:, None, None] * width + np.arange(m)[None, :, None],
-                              (count, m, n))
-    rows = np.concatenate([ub_rows.ravel(), (block[:, None] * n + np.arange(n)[None, :]).ravel()])
-    cols = np.concatenate([ub_cols.ravel(), np.repeat(block * width + m, n)])
-    data = np.concatenate([-scaled.ravel(), np.ones(count * n)])
-    a_ub = sp.csr_array((data, (rows, cols)), shape=(count * n, count * width))
-    eq_rows = np.repeat(block, m)
-    eq_cols = (block[:, None] * width + np.arange(m)[None, :]).ravel()
-    a_eq = sp.csr_array((np.ones(count * m), (eq_rows, eq_cols)), shape=(count, count * width))
-    objective = np.zeros(count * width)
-    objective[block * width + m] = -1.0
-    # v is free so that its dual constraint forces each column strategy to sum to one
-    bounds = np.zeros((count * width, 2))
-    bounds[:, 1] = np.inf
-    bounds[block * width + m] = (-np.inf, np.inf)
-    result = linprog(objective, A_ub=a_ub, b_ub=np.zeros(count * n), A_eq=a_eq,
-                     b_eq=np.ones(count), bounds=bounds, method="highs-ds",
-                     options={"primal_feasibility_tolerance": 1e-10,
-                              "dual_feasibility_tolerance": 1e-10})
-    if result.status != 0:
-        raise GametoolsError(f"the stage linear program failed: {result.message}")
-    solution = result.x.reshape(count, width)
-    x = np.clip(solution[:, :m], 0.0, None)
-    y = np.clip(-np.asarray(result.ineqlin.marginals).reshape(count, n), 0.0, None)
-    x /= x.sum(axis=1, keepdims=True)
-    y /= y.sum(axis=1, keepdims=True)
-    values = low + spread * solution[:, m]
-    return values, x, y
-
-
 def _solve_matrix_games(payoffs: np.ndarray, *, row_support: np.ndarray | None = None,
                         column_support: np.ndarray | None = None, rtol: float = 1e-12
                         ) -> _StageSolution:
@@ -325,7 +279,7 @@ def _solve_matrix_games(payoffs: np.ndarray, *, row_support: np.ndarray | None =
     row_support = row_support.copy()
     column_support = column_support.copy()
     if todo.size:
-        v, xs, ys = _linear_programs(payoffs[todo])
+        v, xs, ys = matrix_game_values(payoffs[todo])
         rs, cs = xs > 1e-9, ys > 1e-9
         ok, pv, px, py = _square_solve(payoffs[todo], rs, cs, atol[todo])
         values[todo] = np.where(ok, pv, v)

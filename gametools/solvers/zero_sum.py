@@ -48,6 +48,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from gametools.errors import GametoolsError, GameValidationError
@@ -56,29 +57,66 @@ from gametools.model import NormalFormGame
 from gametools.numerics import UNIT_ROUNDOFF, gamma, integer_array, solve_indifference
 from gametools.solvers.result import Equilibrium, SolverResult
 
-__all__ = ["LinearProgramError", "matrix_game_value", "zero_sum_lp"]
+__all__ = ["LinearProgramError", "matrix_game_value", "matrix_game_values", "zero_sum_lp"]
 
 
 class LinearProgramError(GametoolsError, RuntimeError):
     """HiGHS did not solve a matrix game's linear program (should not happen: it is feasible)."""
 
 
-def _matrix_lp(scaled: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Value and optimal strategies of ``scaled`` (entries in ``[1, 2]``) from *one* LP.
+def matrix_game_values(payoffs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values and optimal strategies of ``B`` zero-sum matrix games, from *one* LP.
 
-    ``min 1^T u  s.t.  scaled^T u >= 1, u >= 0`` has value ``1 / v`` and ``x = v u``; its dual
-    ``max 1^T w  s.t.  scaled w <= 1, w >= 0`` (HiGHS's constraint marginals) gives ``y = v w``.
+    Each game ``A_b`` (row player maximises) is rescaled into ``[1, 2]`` (HiGHS's tolerances
+    then mean the same for any payoff unit, and the value is positive), and the games are
+    solved together as one block-diagonal program: ``min 1^T u_b  s.t.  A_b'^T u_b >= 1,
+    u_b >= 0`` has value ``1 / v_b`` and ``x_b = v_b u_b``; its dual ``max 1^T w_b  s.t.
+    A_b' w_b <= 1, w_b >= 0`` (HiGHS's constraint marginals) gives ``y_b = v_b w_b``.
+
+    Parameters
+    ----------
+    payoffs : array_like, shape (B, m, n)
+        The row player's payoffs of each game; the column player receives their negation.
+
+    Returns
+    -------
+    values : ndarray, shape (B,)
+    x : ndarray, shape (B, m)
+        Maximin strategies of the row player.
+    y : ndarray, shape (B, n)
+        Minimax strategies of the column player (the dual solution).
+
+    Raises
+    ------
+    LinearProgramError
+        When HiGHS does not solve the program (it is always feasible and bounded).
     """
-    m, n = scaled.shape
-    result = linprog(np.ones(m), A_ub=-scaled.T, b_ub=-np.ones(n), bounds=(0.0, None),
-                     method="highs")
+    games = np.asarray(payoffs, dtype=float)
+    count, m, n = games.shape
+    low = games.min(axis=(1, 2))
+    spread = games.max(axis=(1, 2)) - low
+    spread = np.where(spread > 0, spread, 1.0)
+    scaled = 1.0 + (games - low[:, None, None]) / spread[:, None, None]
+    if count == 1:
+        constraints: Any = -scaled[0].T
+    else:
+        # row b * n + j, column b * m + i holds -A'_b[i, j]
+        block = np.arange(count)[:, None, None]
+        rows = np.broadcast_to(block * n + np.arange(n)[None, None, :], scaled.shape)
+        columns = np.broadcast_to(block * m + np.arange(m)[None, :, None], scaled.shape)
+        constraints = sp.csr_array((-scaled.ravel(), (rows.ravel(), columns.ravel())),
+                                   shape=(count * n, count * m))
+    result = linprog(np.ones(count * m), A_ub=constraints, b_ub=-np.ones(count * n),
+                     bounds=(0.0, None), method="highs")
     if result.status != 0:
-        raise LinearProgramError(f"HiGHS failed on the matrix game's program: {result.message}")
-    x = np.clip(result.x, 0.0, None)
-    y = np.clip(-np.asarray(result.ineqlin.marginals, dtype=float), 0.0, None)
-    if not x.sum() > 0 or not y.sum() > 0:  # pragma: no cover - HiGHS returns a basic solution
+        raise LinearProgramError(f"HiGHS failed on the matrix games' program: {result.message}")
+    u = np.clip(result.x.reshape(count, m), 0.0, None)
+    w = np.clip(-np.asarray(result.ineqlin.marginals, dtype=float).reshape(count, n), 0.0, None)
+    totals, dual_totals = u.sum(axis=1), w.sum(axis=1)
+    if not (totals > 0).all() or not (dual_totals > 0).all():  # pragma: no cover
         raise LinearProgramError("HiGHS returned a zero primal or dual solution")
-    return 1.0 / float(result.x.sum()), x / x.sum(), y / y.sum()
+    values = (1.0 / result.x.reshape(count, m).sum(axis=1) - 1.0) * spread + low
+    return values, u / totals[:, None], w / dual_totals[:, None]
 
 
 def _rigorous_gap(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
@@ -136,12 +174,8 @@ def matrix_game_value(payoffs: Any) -> tuple[float, np.ndarray, np.ndarray]:
     if matrix.ndim != 2 or min(matrix.shape) < 1 or not np.all(np.isfinite(matrix)):
         raise GameValidationError("payoffs", "must be a finite matrix of shape (m, n)", None,
                                   matrix.shape)
-    # rescaling into [1, 2] keeps HiGHS's tolerances meaningful for any payoff unit and makes
-    # the value positive
-    low, high = float(matrix.min()), float(matrix.max())
-    spread = high - low if high > low else 1.0
-    value, x, y = _matrix_lp(1.0 + (matrix - low) / spread)
-    return (value - 1.0) * spread + low, x, y
+    values, x, y = matrix_game_values(matrix[None])
+    return float(values[0]), x[0], y[0]
 
 
 #: Exact certification is attempted only when both optimal supports have at most this many
