@@ -69,11 +69,16 @@ class Strategy(abc.ABC):
         The roles it can play (None: any).
     max_orders : int
         Orders submitted per arrival at most (the book reserves that many slots per agent).
+    external : bool
+        Whether a learner outside the simulator sets its orders.
     """
 
     name: str = ""
     roles: tuple[str, ...] | None = None
     max_orders: int = 1
+    #: whether a learner outside the simulator sets its orders (the episode pauses first;
+    #: :meth:`~gametools.market.simulator.MarketSimulator.episode`)
+    external: bool = False
 
     def reset(self, simulator: MarketSimulator, private_values: torch.Tensor) -> None:
         """Called at the start of every episode (``private_values`` is ``(B, N, 2Q)`` ticks)."""
