@@ -54,13 +54,13 @@ def register(commands: Any) -> None:
 
 
 def _strategy_lists(config: Any, text: str) -> list[list[str]]:
-    from gametools.market.strategies import make_strategy
+    from gametools.market.strategies import make_strategy, split_role
 
     lists: list[list[str]] = [[] for _ in config.roles]
     for item in (t.strip() for t in text.split(",")):
         if not item:
             raise CommandError(f"--strategies has an empty entry: {text!r}")
-        role, _, name = item.rpartition(":")
+        role, name = split_role(item)
         allowed = make_strategy(name).roles
         if role:
             if role not in config.roles:

@@ -26,7 +26,9 @@ upper confidence bound (episodes resampled within every profile).
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,12 +40,12 @@ import numpy as np
 from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import InvalidArgumentError
 from gametools.market.simulator import MarketConfig, simulate_profiles
-from gametools.market.strategies import make_strategy
+from gametools.market.strategies import Strategy, make_strategy
 from gametools.model import NormalFormGame
 
 __all__ = ["EmpiricalGame", "EgtaResult", "EgtaEquilibrium", "default_players",
-           "reduced_profiles", "dpr_full_profile", "build_empirical_game", "solve_empirical_game",
-           "run_egta"]
+           "reduced_profiles", "dpr_full_profile", "sample_opponents", "build_empirical_game",
+           "solve_empirical_game", "run_egta"]
 
 Counts = tuple[tuple[int, ...], ...]  # per role, per strategy
 
@@ -104,8 +106,75 @@ def dpr_full_profile(profile: Counts, role: int, strategy: int, full_sizes: Sequ
     return tuple(out)
 
 
+def sample_opponents(config: MarketConfig, strategies: Sequence[Sequence[str]],
+                     mixture: Sequence[Sequence[float]], deviators: Sequence[int], *,
+                     count: int, rng: np.random.Generator,
+                     players: Sequence[int] | None = None) -> list[list[str | None]]:
+    """Strategies of every agent but the ``deviators``, drawn from a role-wise ``mixture``.
+
+    With ``players`` (reduced players per role) and one deviator of role ``r``, the draw is the
+    one the DPR game's deviation payoff averages over (:func:`dpr_full_profile`): ``n_r - 1``
+    reduced opponents of role ``r`` and ``n_r'`` players of every other role are drawn from the
+    mixture and each stands for ``(N_r - 1) / (n_r - 1)`` (resp. ``N_r' / n_r'``) agents. Without
+    ``players`` every agent draws its strategy independently (the full game's mixed profile).
+
+    Returns ``count`` rows of ``N`` names, ``None`` at the deviators.
+    """
+    sizes = _role_sizes(config)
+    if len(strategies) != len(config.roles) or len(mixture) != len(config.roles):
+        raise InvalidArgumentError(f"need a strategy list and a mixture per role "
+                                   f"({', '.join(config.roles)})")
+    probabilities = []
+    for r, (names, weights) in enumerate(zip(strategies, mixture)):
+        p = np.asarray(weights, dtype=np.float64)
+        if sizes[r] and (len(p) != len(names) or not np.all(p >= 0)
+                         or not np.isclose(p.sum(), 1.0)):
+            raise InvalidArgumentError(f"role {config.roles[r]!r}: the mixture needs one "
+                                       f"probability >= 0 per strategy, summing to 1")
+        probabilities.append(p / p.sum() if sizes[r] else p)
+    deviators = list(deviators)
+    if any(not 0 <= d < config.num_agents for d in deviators) or \
+            len(set(deviators)) != len(deviators):
+        raise InvalidArgumentError(f"deviators must be distinct agent indices, got {deviators}")
+    rows: list[list[str | None]] = [[None] * config.num_agents for _ in range(count)]
+    if players is not None and len(deviators) == 1:
+        own = config.agent_roles[deviators[0]]
+        several = sum(1 for s in sizes if s > 0) > 1
+        for r, full in enumerate(sizes):
+            members = [i for i in config.agents_of(r) if i not in deviators]
+            if not members:
+                continue
+            n = players[r] - (1 if r == own else 0)
+            if not _dpr_valid(full, players[r], several) or n < 1:
+                raise InvalidArgumentError(f"role {config.roles[r]!r}: {players[r]} reduced "
+                                           f"players do not reduce its {full} agents")
+            counts = rng.multinomial(n, probabilities[r], size=count) * (len(members) // n)
+            for k in range(count):
+                names = [name for name, c in zip(strategies[r], counts[k]) for _ in range(c)]
+                for i, name in zip(members, names):
+                    rows[k][i] = name
+        return rows
+    for r in range(len(config.roles)):
+        members = [i for i in config.agents_of(r) if i not in deviators]
+        if not members:
+            continue
+        draws = rng.choice(len(strategies[r]), size=(count, len(members)), p=probabilities[r])
+        for k in range(count):
+            for i, s in zip(members, draws[k]):
+                rows[k][i] = strategies[r][s]
+    return rows
+
+
+def _file_name(name: str) -> str:
+    """A strategy name as a file-name part (``learned:PATH`` names carry paths)."""
+    if re.fullmatch(r"[A-Za-z0-9_.]+", name):
+        return name
+    safe = re.sub(r"[^A-Za-z0-9_.]+", "_", name)[-24:]
+    return f"{safe}_{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
 def _key(profile: Counts, strategies: Sequence[Sequence[str]]) -> str:
-    return "__".join("-".join(f"{name}x{c}" for name, c in zip(names, counts) if c)
+    return "__".join("-".join(f"{_file_name(name)}x{c}" for name, c in zip(names, counts) if c)
                      for names, counts in zip(strategies, profile))
 
 
@@ -177,7 +246,8 @@ class EmpiricalGame:
 
 
 def _simulate_profiles(config: MarketConfig, strategies: Sequence[Sequence[str]],
-                       profiles: Sequence[Counts], *, samples: int, seed: int, device: str
+                       profiles: Sequence[Counts], *, samples: int, seed: int, device: str,
+                       resolve: Callable[[str], Strategy] = make_strategy
                        ) -> list[np.ndarray]:
     """Per-episode mean profit of each (role, strategy) in each full profile, ``(K, columns)``;
     all profiles simulated in one batch."""
@@ -191,7 +261,7 @@ def _simulate_profiles(config: MarketConfig, strategies: Sequence[Sequence[str]]
             for s, c in enumerate(counts):
                 name = strategies[r][s]
                 if name not in objects:
-                    objects[name] = make_strategy(name)
+                    objects[name] = resolve(name)
                 for i in members[position:position + c]:
                     agents[i] = objects[name]
                 position += c
@@ -217,7 +287,8 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
                          players: Sequence[int] | None = None, samples: int = 32,
                          seed: int = 0, out: str | Path | None = None, device: str = "cpu",
                          batch_markets: int = 4096,
-                         progress: Callable[[int, int, str], None] | None = None
+                         progress: Callable[[int, int, str], None] | None = None,
+                         resolve: Callable[[str], Strategy] = make_strategy
                          ) -> EmpiricalGame:
     """Simulate every full profile DPR needs (skipping those finished in ``out``).
 
@@ -238,6 +309,9 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
         Folder for ``profiles/<key>.npz`` (resumable).
     progress : callable, optional
         ``progress(done, total, key)`` after every profile.
+    resolve : callable, optional
+        Strategy name -> strategy object (default
+        :func:`~gametools.market.strategies.make_strategy`; PSRO adds its best responses).
     """
     sizes = _role_sizes(config)
     if len(strategies) != len(config.roles):
@@ -248,7 +322,7 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
         if len(set(names)) != len(names):
             raise InvalidArgumentError(f"role {config.roles[r]!r} lists a strategy twice")
         for name in names:
-            allowed = make_strategy(name).roles
+            allowed = resolve(name).roles
             if allowed is not None and config.roles[r] not in allowed:
                 raise InvalidArgumentError(f"strategy {name!r} cannot play role "
                                            f"{config.roles[r]!r}")
@@ -293,7 +367,7 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
             continue
         chunk_seed = (seed * 1_000_003 + start) % (2 ** 63)
         results = _simulate_profiles(config, strategies, chunk, samples=samples,
-                                     seed=chunk_seed, device=device)
+                                     seed=chunk_seed, device=device, resolve=resolve)
         for fp, data in zip(chunk, results):
             path = paths[fp]
             if fp not in found:
@@ -391,12 +465,12 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
 
     normal, player_roles = game.to_normal_form()
     sizes = [len(s) for s in game.strategies]
-    starts = [[np.full(k, 1.0 / k) for k in sizes]]
+    starts = [[np.full(k, 1.0 / max(k, 1)) for k in sizes]]
     for r, k in enumerate(sizes):
         if game.players[r] == 0:
             continue
         for s in range(k):
-            start = [np.full(m, 1.0 / m) for m in sizes]
+            start = [np.full(m, 1.0 / max(m, 1)) for m in sizes]
             start[r] = 0.5 * start[r] + 0.5 * np.eye(k)[s]
             starts.append(start)
     found: list[tuple[list[np.ndarray], str]] = []
@@ -408,7 +482,8 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
         for r in range(len(sizes)):
             members = [p for p, role in enumerate(player_roles) if role == r]
             mixture.append(np.mean([np.asarray(strategies[p], dtype=float) for p in members],
-                                   axis=0) if members else np.full(sizes[r], 1.0 / sizes[r]))
+                                   axis=0) if members else
+                           np.full(sizes[r], 1.0 / max(sizes[r], 1)))
         if all(np.abs(np.concatenate(mixture) - np.concatenate(m)).sum() > 1e-3
                for m, _ in found):
             found.append((mixture, result.status))
@@ -421,8 +496,8 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
     equilibria = []
     for mixture, status in found:
         gains, payoffs = _role_gains(normal, player_roles, mixture)
-        regret = max(float(g.max()) for g in gains)
-        boot = [max(float(g.max()) for g in _role_gains(b, player_roles, mixture)[0])
+        regret = max(float(g.max()) for g in gains if g.size)
+        boot = [max(float(g.max()) for g in _role_gains(b, player_roles, mixture)[0] if g.size)
                 for b in resampled_games]
         # one-sided: the regret is at most ``upper`` with probability ``confidence``. The
         # bootstrap distribution of a maximum of gains is biased upwards, so its two-sided
