@@ -68,8 +68,8 @@ from gametools._io import atomic_open
 from gametools.errors import InvalidArgumentError
 from gametools.marl.env import Discrete, Reset, Step, VectorEnv
 from gametools.market.egta import sample_opponents
-from gametools.market.simulator import (ArrivalView, MarketConfig, MarketSimulator, Orders,
-                                        Pause, position_values)
+from gametools.market.simulator import (ArrivalView, EpisodeStatistics, MarketConfig,
+                                        MarketSimulator, Orders, Pause, position_values)
 from gametools.market.strategies import Strategy, make_strategy
 
 __all__ = ["TraderInterface", "ExternalStrategy", "LearnedStrategy", "MarketVectorEnv",
@@ -393,6 +393,8 @@ class MarketVectorEnv(VectorEnv):
         self._seed = int(seed)
         self._episodes = 0
         self._observations: tuple[torch.Tensor, ...] = ()
+        #: the statistics of the last finished batch of episodes
+        self.last_statistics: EpisodeStatistics | None = None
         self.reset(seed=seed)
 
     def _strategy(self, name: str) -> Strategy:
@@ -488,6 +490,7 @@ class MarketVectorEnv(VectorEnv):
             pause = next(self._episode)
         except StopIteration as finished:
             statistics = finished.value
+            self.last_statistics = statistics
             values = torch.as_tensor(statistics.profit_ticks[:, self.controlled],
                                      dtype=torch.float64, device=self.device)
             rewards = ((values - self._values) / self.interface.scale).to(torch.float32)
