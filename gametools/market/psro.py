@@ -149,7 +149,8 @@ def estimate_gain(config: MarketConfig, role: str, candidate: Strategy,
         raise InvalidArgumentError(f"confidence must be in (0, 1), got {confidence}")
     players = tuple(default_players(config) if players is None else players)
     deviator = config.agents_of(r)[0]
-    get = _resolver(resolve)
+    # a mixture strategy named as the candidate is the candidate: one object, same draws
+    get = _resolver(resolve, {candidate.name: candidate})
     rng = np.random.default_rng(seed)
     opponents = sample_opponents(config, strategies, mixture, [deviator], count=episodes,
                                  rng=rng, players=players)
@@ -434,7 +435,10 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
         for item in done:
             if item.best_response is not None and not item.converged:
                 sets[r].append(item.best_response)
-    resolve = _resolver(make_strategy, learned)
+    library = _resolver(make_strategy)
+
+    def resolve(name: str) -> Strategy:
+        return learned[name] if name in learned else library(name)
 
     def say(text: str) -> None:
         if progress:
