@@ -58,7 +58,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -124,7 +124,7 @@ class TraderInterface:
         :data:`DEFAULT_OFFSETS`)."""
         scale = price_scale(config)
         fractions = DEFAULT_OFFSETS if offsets is None else tuple(offsets)
-        ticks = tuple(int(round(f * scale)) for f in fractions)
+        ticks = tuple(round(f * scale) for f in fractions)
         if not ticks or any(t < 0 for t in ticks) or len(set(ticks)) != len(ticks):
             raise InvalidArgumentError(f"action offsets must be distinct and >= 0 ticks, got "
                                        f"{ticks} ticks from {fractions}")
@@ -292,7 +292,7 @@ def load_learned(path: str | Path, name: str | None = None) -> LearnedStrategy:
         document = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise InvalidArgumentError(f"learned strategy {str(path)!r}: no such file") from None
-    except Exception as exc:  # torch raises many types for foreign files
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for foreign files
         raise InvalidArgumentError(f"learned strategy {str(path)!r}: not a readable policy "
                                    f"file ({type(exc).__name__})") from None
     if not isinstance(document, dict) or document.get("format") != LEARNED_FORMAT:
@@ -539,7 +539,8 @@ class MarketParallelEnv(_parallel_env_base()):  # type: ignore[misc]
     from a registered scenario instead of ``config``.
     """
 
-    metadata = {"name": "gametools_market_v0", "render_modes": [], "is_parallelizable": True}
+    metadata: ClassVar[dict[str, Any]] = {"name": "gametools_market_v0", "render_modes": [],
+                                          "is_parallelizable": True}
 
     def __init__(self, config: MarketConfig | None = None, *, scenario: str | None = None,
                  params: Mapping[str, Any] | None = None, role: str, **kwargs: Any) -> None:

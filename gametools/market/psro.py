@@ -461,7 +461,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
         say(f"PSRO iteration {k}/{iterations}: empirical game of "
             f"{' x '.join(str(len(s)) for s in sets)} strategies")
 
-        def egta_progress(finished: int, total: int, key: str) -> None:
+        def egta_progress(finished: int, total: int, key: str, k: int = k) -> None:
             say(f"PSRO iteration {k}/{iterations}: profiles {finished}/{total}")
 
         game = build_empirical_game(config, sets, players=players, samples=samples, seed=seed,
@@ -484,7 +484,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
             break
         mixture = [list(m) for m in meta.mixture]
 
-        def train_progress(finished: int, total: int) -> None:
+        def train_progress(finished: int, total: int, k: int = k) -> None:
             say(f"PSRO iteration {k}/{iterations}: training {algorithm} {finished}/{total}")
 
         learner = train_best_response(config, role, sets, mixture, algorithm=algorithm,
