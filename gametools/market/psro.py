@@ -359,7 +359,8 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
              confidence: float = 0.95, bootstrap: int = 100,
              learner_changes: Mapping[str, Any] | None = None, device: str = "cpu",
              progress: bool = False, label: str = "",
-             solver: Mapping[str, Any] | None = None) -> PsroResult:
+             solver: Mapping[str, Any] | None = None,
+             stop_at_convergence: bool = True) -> PsroResult:
     """Run PSRO for ``role`` (module docstring).
 
     Parameters
@@ -390,6 +391,9 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
     solver : mapping, optional
         ``time`` and ``steps`` of the replicator dynamics (see
         :func:`~gametools.market.egta.solve_empirical_game`).
+    stop_at_convergence : bool
+        Stop at the first converged iteration (default); otherwise run all ``iterations``,
+        adding every best response (the fixed-budget PSRO of Lanctot et al.).
     """
     r = _role_index(config, role)
     if algorithm not in PSRO_ALGORITHMS:
@@ -406,7 +410,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
                 "confidence": confidence, "bootstrap": bootstrap,
                 "learner_changes": {k: repr(v) for k, v in sorted((learner_changes or
                                                                    {}).items())},
-                "solver": dict(solver or {})}
+                "solver": dict(solver or {}), "stop_at_convergence": stop_at_convergence}
     folder = None if out is None else Path(out)
     learned: dict[str, Strategy] = {}
     done: list[PsroIteration] = []
@@ -433,7 +437,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
                 learned[item.best_response] = load_learned(path, item.best_response)
             k += 1
         for item in done:
-            if item.best_response is not None and not item.converged:
+            if item.best_response is not None and not (item.converged and stop_at_convergence):
                 sets[r].append(item.best_response)
     library = _resolver(make_strategy)
 
@@ -451,7 +455,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
             atomic_write(folder / "psro.json", json.dumps(document, indent=2) + "\n")
 
     status = "max_iterations"
-    if done and done[-1].converged:
+    if done and done[-1].converged and stop_at_convergence:
         status = "converged"
     elif done and done[-1].meta_status != "success":
         status = "failed"
@@ -512,7 +516,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
                          json.dumps(item.to_dict(), indent=2) + "\n")
         done.append(item)
         learned[name] = strategy
-        if converged:
+        if converged and stop_at_convergence:
             status = "converged"
             break
         sets[r].append(name)
