@@ -100,7 +100,7 @@ def main() -> None:
         psro_section(args.quick, args.device, args.out)
         if args.section == "psro":
             return
-    sizes = (1, 64, 256) if args.quick else (1, 64, 1024, 4096)
+    sizes: tuple[int, ...] = (1, 64, 256) if args.quick else (1, 64, 1024, 4096)
     if args.sizes:
         sizes = tuple(int(x) for x in args.sizes.split(","))
     steps = args.steps or (50 if args.quick else 200)
