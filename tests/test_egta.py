@@ -145,3 +145,28 @@ def test_egta_command_json(tmp_path, capsys: pytest.CaptureFixture[str]) -> None
     assert first["regret_interval"][0] <= first["regret_interval"][1]
     assert (tmp_path / "egta.json").exists()
     assert main(["egta", "double_auction", "--strategies", "zi_c", "--players", "x"]) == 2
+
+
+def test_deviation_payoffs_equal_the_expanded_normal_form_game() -> None:
+    # Outside truth: the library's NormalFormGame.action_payoffs on the reduced game expanded
+    # to one player per reduced player, at the role-symmetric profile (every player of a role
+    # plays its role's mixture).
+    from gametools.market.egta import DeviationPayoffs
+
+    rng = np.random.default_rng(3)
+    samples = {}
+    roles, strategies, players, sizes = ("a", "b"), (("x", "y", "z"), ("u", "v")), (3, 2), (7, 4)
+    for profile in reduced_profiles(players, [3, 2]):
+        for r, counts in enumerate(profile):
+            for s, c in enumerate(counts):
+                if c:
+                    full = dpr_full_profile(profile, r, s, sizes, players)
+                    samples.setdefault(full, rng.normal(size=(4, 5)))
+    game = EmpiricalGame(roles, strategies, players, sizes, samples)
+    normal, player_roles = game.to_normal_form()
+    payoffs = DeviationPayoffs(game)
+    mixture = [np.array([0.2, 0.5, 0.3]), np.array([0.6, 0.4])]
+    expected = normal.action_payoffs([mixture[r] for r in player_roles])
+    got = payoffs(payoffs.table(), mixture)
+    for p, r in enumerate(player_roles):
+        np.testing.assert_allclose(got[r], expected[p], rtol=1e-12, atol=1e-12)

@@ -28,14 +28,14 @@ import sys
 from collections.abc import Sequence
 
 from gametools import __version__
-from gametools.cli import egta, examples, exploit, games, run, simulate, solve, train
+from gametools.cli import egta, examples, exploit, games, psro, run, simulate, solve, train
 from gametools.cli.common import EXIT_USER_ERROR, CommandError, load_game_argument
 from gametools.errors import GametoolsError
 
 __all__ = ["EXIT_USER_ERROR", "CommandError", "build_parser", "load_game_argument", "main"]
 
 # the order in which `gametools --help` lists the commands
-COMMANDS = (solve, exploit, train, run, simulate, egta, games, examples)
+COMMANDS = (solve, exploit, train, run, simulate, egta, psro, games, examples)
 
 
 def build_parser() -> argparse.ArgumentParser:

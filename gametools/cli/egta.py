@@ -23,7 +23,7 @@ from typing import Any
 from gametools.cli.common import CommandError, add_json_flag, add_param_flag, positive_int, \
     print_json
 
-__all__ = ["register"]
+__all__ = ["register", "strategy_lists", "parse_players"]
 
 EXIT_NOT_CERTIFIED = 3
 
@@ -53,14 +53,14 @@ def register(commands: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _strategy_lists(config: Any, text: str) -> list[list[str]]:
-    from gametools.market.strategies import make_strategy
+def strategy_lists(config: Any, text: str) -> list[list[str]]:
+    from gametools.market.strategies import make_strategy, split_role
 
     lists: list[list[str]] = [[] for _ in config.roles]
     for item in (t.strip() for t in text.split(",")):
         if not item:
             raise CommandError(f"--strategies has an empty entry: {text!r}")
-        role, _, name = item.rpartition(":")
+        role, name = split_role(item)
         allowed = make_strategy(name).roles
         if role:
             if role not in config.roles:
@@ -78,7 +78,7 @@ def _strategy_lists(config: Any, text: str) -> list[list[str]]:
     return lists
 
 
-def _players(config: Any, text: str | None) -> tuple[int, ...] | None:
+def parse_players(config: Any, text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
     sizes = [len(config.agents_of(r)) for r in range(len(config.roles))]
@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     from gametools.market.egta import run_egta
 
     config, resolved = load_market(args.scenario, args.param)
-    strategies = _strategy_lists(config, args.strategies)
-    players = _players(config, args.players)
+    strategies = strategy_lists(config, args.strategies)
+    players = parse_players(config, args.players)
     if args.device == "cuda":
         import torch
 

@@ -17,16 +17,21 @@ payoff of ``(r, s)`` in it is, per episode, the mean profit of the agents of rol
 ``s``, so payoffs carry standard errors. Results are written to ``out/profiles/<key>.npz``
 atomically as each profile finishes; a rerun with the same ``out`` skips finished profiles.
 
-The reduced game is expanded to a :class:`~gametools.NormalFormGame` (one player per reduced
-player) and solved with the library's :func:`~gametools.solvers.dynamics.replicator_dynamics`
-from role-symmetric starting points (the dynamics preserve role symmetry); for each equilibrium
+The reduced game is solved by replicator dynamics from role-symmetric starting points: the
+dynamics of :func:`~gametools.solvers.dynamics.replicator_dynamics` on the reduced game expanded
+to a :class:`~gametools.NormalFormGame` (one player per reduced player), which preserve role
+symmetry, run on role-wise mixtures through the deviation payoffs ``u_r(s, sigma)``
+(:class:`DeviationPayoffs`, one pass over the payoff table instead of a tensor contraction per
+pair of players; the two agree, tested); for each equilibrium
 the regret ``max_r max_s u_r(s, sigma) - u_r(sigma)`` is reported with a one-sided bootstrap
 upper confidence bound (episodes resampled within every profile).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,12 +43,12 @@ import numpy as np
 from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import InvalidArgumentError
 from gametools.market.simulator import MarketConfig, simulate_profiles
-from gametools.market.strategies import make_strategy
+from gametools.market.strategies import Strategy, make_strategy
 from gametools.model import NormalFormGame
 
 __all__ = ["EmpiricalGame", "EgtaResult", "EgtaEquilibrium", "default_players",
-           "reduced_profiles", "dpr_full_profile", "build_empirical_game", "solve_empirical_game",
-           "run_egta"]
+           "reduced_profiles", "dpr_full_profile", "sample_opponents", "build_empirical_game",
+           "DeviationPayoffs", "solve_empirical_game", "run_egta"]
 
 Counts = tuple[tuple[int, ...], ...]  # per role, per strategy
 
@@ -104,8 +109,75 @@ def dpr_full_profile(profile: Counts, role: int, strategy: int, full_sizes: Sequ
     return tuple(out)
 
 
+def sample_opponents(config: MarketConfig, strategies: Sequence[Sequence[str]],
+                     mixture: Sequence[Sequence[float]], deviators: Sequence[int], *,
+                     count: int, rng: np.random.Generator,
+                     players: Sequence[int] | None = None) -> list[list[str | None]]:
+    """Strategies of every agent but the ``deviators``, drawn from a role-wise ``mixture``.
+
+    With ``players`` (reduced players per role) and one deviator of role ``r``, the draw is the
+    one the DPR game's deviation payoff averages over (:func:`dpr_full_profile`): ``n_r - 1``
+    reduced opponents of role ``r`` and ``n_r'`` players of every other role are drawn from the
+    mixture and each stands for ``(N_r - 1) / (n_r - 1)`` (resp. ``N_r' / n_r'``) agents. Without
+    ``players`` every agent draws its strategy independently (the full game's mixed profile).
+
+    Returns ``count`` rows of ``N`` names, ``None`` at the deviators.
+    """
+    sizes = _role_sizes(config)
+    if len(strategies) != len(config.roles) or len(mixture) != len(config.roles):
+        raise InvalidArgumentError(f"need a strategy list and a mixture per role "
+                                   f"({', '.join(config.roles)})")
+    probabilities = []
+    for r, (names, weights) in enumerate(zip(strategies, mixture)):
+        p = np.asarray(weights, dtype=np.float64)
+        if sizes[r] and (len(p) != len(names) or not np.all(p >= 0)
+                         or not np.isclose(p.sum(), 1.0)):
+            raise InvalidArgumentError(f"role {config.roles[r]!r}: the mixture needs one "
+                                       f"probability >= 0 per strategy, summing to 1")
+        probabilities.append(p / p.sum() if sizes[r] else p)
+    deviators = list(deviators)
+    if any(not 0 <= d < config.num_agents for d in deviators) or \
+            len(set(deviators)) != len(deviators):
+        raise InvalidArgumentError(f"deviators must be distinct agent indices, got {deviators}")
+    rows: list[list[str | None]] = [[None] * config.num_agents for _ in range(count)]
+    if players is not None and len(deviators) == 1:
+        own = config.agent_roles[deviators[0]]
+        several = sum(1 for s in sizes if s > 0) > 1
+        for r, full in enumerate(sizes):
+            members = [i for i in config.agents_of(r) if i not in deviators]
+            if not members:
+                continue
+            n = players[r] - (1 if r == own else 0)
+            if not _dpr_valid(full, players[r], several) or n < 1:
+                raise InvalidArgumentError(f"role {config.roles[r]!r}: {players[r]} reduced "
+                                           f"players do not reduce its {full} agents")
+            counts = rng.multinomial(n, probabilities[r], size=count) * (len(members) // n)
+            for k in range(count):
+                names = [name for name, c in zip(strategies[r], counts[k]) for _ in range(c)]
+                for i, name in zip(members, names):
+                    rows[k][i] = name
+        return rows
+    for r in range(len(config.roles)):
+        members = [i for i in config.agents_of(r) if i not in deviators]
+        if not members:
+            continue
+        draws = rng.choice(len(strategies[r]), size=(count, len(members)), p=probabilities[r])
+        for k in range(count):
+            for i, s in zip(members, draws[k]):
+                rows[k][i] = strategies[r][s]
+    return rows
+
+
+def _file_name(name: str) -> str:
+    """A strategy name as a file-name part (``learned:PATH`` names carry paths)."""
+    if re.fullmatch(r"[A-Za-z0-9_.]+", name):
+        return name
+    safe = re.sub(r"[^A-Za-z0-9_.]+", "_", name)[-24:]
+    return f"{safe}_{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+
+
 def _key(profile: Counts, strategies: Sequence[Sequence[str]]) -> str:
-    return "__".join("-".join(f"{name}x{c}" for name, c in zip(names, counts) if c)
+    return "__".join("-".join(f"{_file_name(name)}x{c}" for name, c in zip(names, counts) if c)
                      for names, counts in zip(strategies, profile))
 
 
@@ -177,7 +249,8 @@ class EmpiricalGame:
 
 
 def _simulate_profiles(config: MarketConfig, strategies: Sequence[Sequence[str]],
-                       profiles: Sequence[Counts], *, samples: int, seed: int, device: str
+                       profiles: Sequence[Counts], *, samples: int, seed: int, device: str,
+                       resolve: Callable[[str], Strategy] = make_strategy
                        ) -> list[np.ndarray]:
     """Per-episode mean profit of each (role, strategy) in each full profile, ``(K, columns)``;
     all profiles simulated in one batch."""
@@ -191,7 +264,7 @@ def _simulate_profiles(config: MarketConfig, strategies: Sequence[Sequence[str]]
             for s, c in enumerate(counts):
                 name = strategies[r][s]
                 if name not in objects:
-                    objects[name] = make_strategy(name)
+                    objects[name] = resolve(name)
                 for i in members[position:position + c]:
                     agents[i] = objects[name]
                 position += c
@@ -217,7 +290,8 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
                          players: Sequence[int] | None = None, samples: int = 32,
                          seed: int = 0, out: str | Path | None = None, device: str = "cpu",
                          batch_markets: int = 4096,
-                         progress: Callable[[int, int, str], None] | None = None
+                         progress: Callable[[int, int, str], None] | None = None,
+                         resolve: Callable[[str], Strategy] = make_strategy
                          ) -> EmpiricalGame:
     """Simulate every full profile DPR needs (skipping those finished in ``out``).
 
@@ -238,6 +312,9 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
         Folder for ``profiles/<key>.npz`` (resumable).
     progress : callable, optional
         ``progress(done, total, key)`` after every profile.
+    resolve : callable, optional
+        Strategy name -> strategy object (default
+        :func:`~gametools.market.strategies.make_strategy`; PSRO adds its best responses).
     """
     sizes = _role_sizes(config)
     if len(strategies) != len(config.roles):
@@ -248,7 +325,7 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
         if len(set(names)) != len(names):
             raise InvalidArgumentError(f"role {config.roles[r]!r} lists a strategy twice")
         for name in names:
-            allowed = make_strategy(name).roles
+            allowed = resolve(name).roles
             if allowed is not None and config.roles[r] not in allowed:
                 raise InvalidArgumentError(f"strategy {name!r} cannot play role "
                                            f"{config.roles[r]!r}")
@@ -293,7 +370,7 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
             continue
         chunk_seed = (seed * 1_000_003 + start) % (2 ** 63)
         results = _simulate_profiles(config, strategies, chunk, samples=samples,
-                                     seed=chunk_seed, device=device)
+                                     seed=chunk_seed, device=device, resolve=resolve)
         for fp, data in zip(chunk, results):
             path = paths[fp]
             if fp not in found:
@@ -358,22 +435,102 @@ class EgtaResult:
                          "payoffs": table})
 
 
-def _role_gains(game: NormalFormGame, player_roles: Sequence[int], mixture: Sequence[np.ndarray]
+class DeviationPayoffs:
+    """``u_r(s, sigma)`` of a DPR game at role-symmetric mixtures, without expanding it.
+
+    In the reduced game a player of role ``r`` playing ``s`` faces ``n_r - 1`` players of its
+    role and ``n_r'`` of every other role, each drawing from its role's mixture, so
+    ``u_r(s, sigma) = sum_P Pr(P - e_{r,s} | sigma) u(P, r, s)`` over the reduced profiles ``P``
+    with ``P[r][s] >= 1``, ``Pr`` a product of multinomial probabilities. This is the payoff
+    vector :meth:`~gametools.NormalFormGame.action_payoffs` gives on the expanded game at the
+    role-symmetric profile (tested), at the cost of one pass over the payoff table.
+
+    Parameters
+    ----------
+    game : EmpiricalGame
+    """
+
+    def __init__(self, game: EmpiricalGame) -> None:
+        from math import lgamma
+
+        self.game = game
+        offsets = game.offsets
+        self.keys: list[tuple[Counts, int, int]] = []
+        columns, logs, exponents = [], [], []
+        for profile in reduced_profiles(game.players, [len(s) for s in game.strategies]):
+            for r, counts in enumerate(profile):
+                for s, c in enumerate(counts):
+                    if c == 0 or game.players[r] == 0:
+                        continue
+                    opponents = [list(k) for k in profile]
+                    opponents[r][s] -= 1
+                    log_coefficient = sum(lgamma(sum(k) + 1) - sum(lgamma(x + 1) for x in k)
+                                          for k in opponents)
+                    self.keys.append((profile, r, s))
+                    columns.append(offsets[r] + s)
+                    logs.append(log_coefficient)
+                    exponents.append([x for k in opponents for x in k])
+        self.columns = np.asarray(columns, dtype=np.int64)
+        self.coefficients = np.exp(np.asarray(logs, dtype=np.float64))
+        self.exponents = np.asarray(exponents, dtype=np.float64).reshape(len(columns), -1)
+        self.width = int(offsets[-1])
+        self.offsets = offsets
+
+    def table(self, means: Mapping[Counts, np.ndarray] | None = None) -> np.ndarray:
+        """The payoff of every term, ``(E,)`` (sample means, or ``means`` per full profile)."""
+        table = self.game.payoff_table(means)
+        return np.array([table[key][0] for key in self.keys], dtype=np.float64)
+
+    def __call__(self, values: np.ndarray, mixture: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``u_r(., sigma)`` per role for the term payoffs ``values`` (:meth:`table`)."""
+        flat = np.concatenate([np.asarray(m, dtype=np.float64) for m in mixture])
+        weights = self.coefficients * np.prod(flat[None, :] ** self.exponents, axis=1)
+        out = np.bincount(self.columns, weights=weights * values, minlength=self.width)
+        return [out[self.offsets[r]:self.offsets[r + 1]] for r in range(len(mixture))]
+
+
+def _role_gains(payoffs: DeviationPayoffs, values: np.ndarray, mixture: Sequence[np.ndarray]
                 ) -> tuple[list[np.ndarray], list[float]]:
     """Deviation gains of each role's strategies and each role's payoff at ``mixture``."""
-    profile = [mixture[r] for r in player_roles]
-    values = game.action_payoffs(profile)
-    gains, payoffs = [], []
-    for r in range(len(mixture)):
-        if r not in player_roles:
+    gains, out = [], []
+    for r, u in enumerate(payoffs(values, mixture)):
+        if payoffs.game.players[r] == 0:
             gains.append(np.zeros(len(mixture[r])))
-            payoffs.append(float("nan"))
+            out.append(float("nan"))
             continue
-        p = player_roles.index(r)
-        value = float(values[p] @ mixture[r])
-        gains.append(values[p] - value)
-        payoffs.append(value)
-    return gains, payoffs
+        value = float(u @ mixture[r])
+        gains.append(u - value)
+        out.append(value)
+    return gains, out
+
+
+def _replicator(payoffs: DeviationPayoffs, values: np.ndarray, start: Sequence[np.ndarray], *,
+                time: float, steps: int, scale: float) -> list[np.ndarray]:
+    """Role-symmetric replicator dynamics, fixed-step RK4 over ``time`` inverse payoff ranges
+    (the dynamics of :func:`gametools.solvers.dynamics.replicator_dynamics` on the expanded
+    game from a role-symmetric start, which stays role-symmetric)."""
+    active = [r for r, n in enumerate(payoffs.game.players) if n]
+    point = [np.asarray(x, dtype=np.float64).copy() for x in start]
+    dt = time / steps
+
+    def field(state: list[np.ndarray]) -> list[np.ndarray]:
+        u = payoffs(values / scale, state)
+        return [x * (u[r] - x @ u[r]) if r in active else np.zeros_like(x)
+                for r, x in enumerate(state)]
+
+    def shift(state: list[np.ndarray], direction: list[np.ndarray], h: float
+              ) -> list[np.ndarray]:
+        return [x + h * d for x, d in zip(state, direction)]
+
+    for _ in range(steps):
+        k1 = field(point)
+        k2 = field(shift(point, k1, 0.5 * dt))
+        k3 = field(shift(point, k2, 0.5 * dt))
+        k4 = field(shift(point, k3, dt))
+        point = [np.clip(x + dt / 6.0 * (a + 2 * b + 2 * c + d), 0.0, None)
+                 for x, a, b, c, d in zip(point, k1, k2, k3, k4)]
+        point = [x / x.sum() if x.size else x for x in point]
+    return point
 
 
 def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidence: float = 0.95,
@@ -381,57 +538,56 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
                          steps: int = 1000) -> EgtaResult:
     """Role-symmetric equilibria of the reduced game by replicator dynamics, with regret CIs.
 
-    ``tol`` is the replicator dynamics' certificate (regret over the payoff range): a rest
-    point above it keeps ``solver_status`` ``"max_iterations"`` and is not an equilibrium.
-    ``time`` and ``steps`` are the dynamics' horizon (in inverse payoff ranges: deviation gains
-    of a small fraction of the payoff range need a long horizon) and RK4 steps, from the
-    uniform mixture and from each strategy's half-weighted vertex in every role.
+    ``tol`` certifies a rest point: its regret over the payoff range must be at most ``tol``,
+    else its ``solver_status`` is ``"max_iterations"`` and it is not an equilibrium. ``time``
+    and ``steps`` are the dynamics' horizon (in inverse payoff ranges: deviation gains of a
+    small fraction of the payoff range need a long horizon) and RK4 steps, from the uniform
+    mixture and from each strategy's half-weighted vertex in every role. The dynamics run on
+    role-symmetric mixtures (:class:`DeviationPayoffs`), as replicator dynamics on the expanded
+    game do from a role-symmetric start.
     """
-    from gametools.solvers.dynamics import replicator_dynamics
-
-    normal, player_roles = game.to_normal_form()
+    payoffs = DeviationPayoffs(game)
+    values = payoffs.table()
+    scale = float(values.max() - values.min()) if values.size else 1.0
+    scale = scale if scale > 0 else 1.0
     sizes = [len(s) for s in game.strategies]
-    starts = [[np.full(k, 1.0 / k) for k in sizes]]
+    starts = [[np.full(k, 1.0 / max(k, 1)) for k in sizes]]
     for r, k in enumerate(sizes):
         if game.players[r] == 0:
             continue
         for s in range(k):
-            start = [np.full(m, 1.0 / m) for m in sizes]
+            start = [np.full(m, 1.0 / max(m, 1)) for m in sizes]
             start[r] = 0.5 * start[r] + 0.5 * np.eye(k)[s]
             starts.append(start)
     found: list[tuple[list[np.ndarray], str]] = []
     for start in starts:
-        result = replicator_dynamics(normal, x0=[start[r] for r in player_roles], time=time,
-                                     steps=steps, tol=tol)
-        strategies = result.equilibria[0].strategies
-        mixture = []
-        for r in range(len(sizes)):
-            members = [p for p, role in enumerate(player_roles) if role == r]
-            mixture.append(np.mean([np.asarray(strategies[p], dtype=float) for p in members],
-                                   axis=0) if members else np.full(sizes[r], 1.0 / sizes[r]))
+        mixture = _replicator(payoffs, values, start, time=time, steps=steps, scale=scale)
+        gains, _ = _role_gains(payoffs, values, mixture)
+        regret = max((float(g.max()) for g in gains if g.size), default=0.0)
+        status = "success" if regret <= tol * scale else "max_iterations"
         if all(np.abs(np.concatenate(mixture) - np.concatenate(m)).sum() > 1e-3
                for m, _ in found):
-            found.append((mixture, result.status))
+            found.append((mixture, status))
     rng = np.random.default_rng(seed)
-    resampled_games = []
+    resampled = []
     for _ in range(bootstrap):
         means = {full: data[rng.integers(0, len(data), len(data))].mean(axis=0)
                  for full, data in game.samples.items()}
-        resampled_games.append(game.to_normal_form(means)[0])
+        resampled.append(payoffs.table(means))
     equilibria = []
     for mixture, status in found:
-        gains, payoffs = _role_gains(normal, player_roles, mixture)
-        regret = max(float(g.max()) for g in gains)
-        boot = [max(float(g.max()) for g in _role_gains(b, player_roles, mixture)[0])
-                for b in resampled_games]
+        gains, role_values = _role_gains(payoffs, values, mixture)
+        regret = max((float(g.max()) for g in gains if g.size), default=0.0)
+        boot = [max((float(g.max()) for g in _role_gains(payoffs, b, mixture)[0] if g.size),
+                    default=0.0) for b in resampled]
         # one-sided: the regret is at most ``upper`` with probability ``confidence``. The
         # bootstrap distribution of a maximum of gains is biased upwards, so its two-sided
         # percentile interval can exclude the estimate itself; as an upper bound it is
         # conservative, and it never falls below the estimate.
         upper = float(np.quantile(boot, confidence)) if boot else float("nan")
         equilibria.append(EgtaEquilibrium(
-            tuple(tuple(float(x) for x in m) for m in mixture), tuple(payoffs), max(regret, 0.0),
-            (0.0, max(upper, regret, 0.0)), confidence,
+            tuple(tuple(float(x) for x in m) for m in mixture), tuple(role_values),
+            max(regret, 0.0), (0.0, max(upper, regret, 0.0)), confidence,
             tuple(tuple(float(x) for x in g) for g in gains), status))
     equilibria.sort(key=lambda e: e.regret)
     return EgtaResult(game, tuple(equilibria), game.payoff_table())

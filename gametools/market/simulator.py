@@ -51,7 +51,7 @@ Wellman (2017), JAAMAS 31; Smith (1962), JPE 70(2).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -64,8 +64,9 @@ from gametools.limits import check_memory
 if TYPE_CHECKING:
     from gametools.market.strategies import Strategy
 
-__all__ = ["MarketConfig", "ArrivalView", "Orders", "MarketEvent", "EpisodeStatistics",
-           "MarketSimulator", "simulate", "simulate_profiles", "mean_and_error", "STATISTICS"]
+__all__ = ["MarketConfig", "ArrivalView", "Pause", "Orders", "MarketEvent", "EpisodeStatistics",
+           "MarketSimulator", "simulate", "simulate_profiles", "position_values",
+           "mean_and_error", "STATISTICS"]
 
 # per-episode statistics reported by :func:`simulate`, in a fixed order
 STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
@@ -189,6 +190,19 @@ class ArrivalView:
     max_price: int
     tick: float
     generator: torch.Generator
+
+
+@dataclass
+class Pause:
+    """An episode paused before an external strategy acts (see :meth:`MarketSimulator.episode`).
+
+    ``view`` is what the arriving agents see; ``cash`` and ``position`` ``(B, N)`` int64 are the
+    live accounts of every market (read them, do not write them).
+    """
+
+    view: ArrivalView
+    cash: torch.Tensor
+    position: torch.Tensor
 
 
 @dataclass
@@ -478,6 +492,22 @@ class MarketSimulator:
         arrivals : tensor, shape (B, T), optional
             Who arrives in each market at each step (default: drawn from ``arrival_weights``).
         """
+        episode = self.episode(arrivals=arrivals)
+        while True:
+            try:
+                next(episode)
+            except StopIteration as finished:
+                return finished.value  # type: ignore[no-any-return]
+
+    def episode(self, *, arrivals: torch.Tensor | None = None
+                ) -> Generator[Pause, None, EpisodeStatistics]:
+        """One episode in every market as a generator: it yields a :class:`Pause` just before an
+        *external* strategy (``Strategy.external``) chooses its orders, so that a learner can set
+        them (the learning view, :mod:`gametools.market.env`), and returns the statistics.
+
+        :meth:`run` is this generator driven to its end; without external strategies it never
+        pauses. Parameters as :meth:`run`.
+        """
         c, dev, gen = self.config, self.device, self.generator
         b, n, q, t_max = self.num_markets, c.num_agents, c.max_units, c.n_arrivals
         rows = torch.arange(b, device=dev)
@@ -565,6 +595,8 @@ class MarketSimulator:
                                    can_buy[idx], can_sell[idx], fixed[agent[idx]], pos[idx],
                                    estimate[idx], best_bid[idx], best_ask[idx],
                                    c.min_price, c.max_price, c.tick, gen)
+                if strategy.external:
+                    yield Pause(view, cash, position)
                 orders = strategy.orders(view)
                 width = orders.side.shape[1]
                 side[idx, :width] = orders.side
@@ -616,11 +648,7 @@ class MarketSimulator:
 
         final = fundamental if c.fundamental else torch.zeros_like(fundamental)
         final_ticks = final.to(torch.int64)
-        cumulative_pv = torch.cat([torch.zeros(b, n, 1, dtype=torch.int64, device=dev),
-                                   torch.cumsum(pv, 2)], 2)
-        index = (position.clamp(-q, q) + q)[:, :, None]
-        private = (cumulative_pv.gather(2, index) - cumulative_pv[:, :, q:q + 1])[:, :, 0]
-        private = torch.where(mm[None, :], 0, private)
+        private = torch.where(mm[None, :], 0, position_values(pv, position))
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
         return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
@@ -765,6 +793,21 @@ class MarketSimulator:
                                  profit_ticks, cash.cpu().numpy(), position.cpu().numpy(),
                                  gains.cpu().numpy(), self.assignment,
                                  tuple(s.name for s in self.strategy_objects))
+
+
+def position_values(private_values: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+    """``PV_i(q_i)``: the private value of each agent's position, ``(B, N)`` int64 ticks.
+
+    ``private_values`` is ``(B, N, 2Q)`` (marginal values, see the module docstring) and
+    ``position`` ``(B, N)``; positions beyond ``+-Q`` count as ``+-Q``.
+    """
+    b, n, width = private_values.shape
+    q = width // 2
+    cumulative = torch.cat([torch.zeros(b, n, 1, dtype=torch.int64,
+                                        device=private_values.device),
+                            torch.cumsum(private_values, 2)], 2)
+    index = (position.clamp(-q, q) + q)[:, :, None]
+    return (cumulative.gather(2, index) - cumulative[:, :, q:q + 1])[:, :, 0]
 
 
 def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: int,

@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from gametools.market.simulator import MarketSimulator
 
 __all__ = ["Strategy", "ZeroIntelligence", "ZeroIntelligencePlus", "LadderMarketMaker",
-           "make_strategy", "assign_strategies", "parse_strategy_spec", "StrategySpec",
+           "make_strategy", "assign_strategies", "parse_strategy_spec", "split_role",
+           "StrategySpec",
            "STRATEGY_NAMES", "TRADER_ROLES", "MARKET_MAKER_ROLES"]
 
 TRADER_ROLES = ("background", "buyer", "seller")
@@ -69,11 +70,16 @@ class Strategy(abc.ABC):
         The roles it can play (None: any).
     max_orders : int
         Orders submitted per arrival at most (the book reserves that many slots per agent).
+    external : bool
+        Whether a learner outside the simulator sets its orders.
     """
 
     name: str = ""
     roles: tuple[str, ...] | None = None
     max_orders: int = 1
+    #: whether a learner outside the simulator sets its orders (the episode pauses first;
+    #: :meth:`~gametools.market.simulator.MarketSimulator.episode`)
+    external: bool = False
 
     def reset(self, simulator: MarketSimulator, private_values: torch.Tensor) -> None:
         """Called at the start of every episode (``private_values`` is ``(B, N, 2Q)`` ticks)."""
@@ -291,6 +297,10 @@ def make_strategy(name: str) -> Strategy:
     >>> make_strategy("zi_0_1000").name, make_strategy("mm").max_orders
     ('zi_0_1000', 8)
     """
+    if name.startswith("learned:"):
+        from gametools.market.env import load_learned
+
+        return load_learned(name[len("learned:"):], name)
     if name == "zi_c":
         return ZeroIntelligence("constrained")
     if name == "zi_u":
@@ -307,7 +317,8 @@ def make_strategy(name: str) -> Strategy:
         return LadderMarketMaker(int(match[1]), int(match[2]), int(match[3]))
     raise InvalidArgumentError(f"unknown strategy {name!r}; strategies: zi_c, zi_u, zip, "
                                f"zi_A_B (surplus range in ticks, e.g. zi_0_1000), mm, "
-                               f"mm_K_XI_OMEGA (ladder rungs, spacing, spread)")
+                               f"mm_K_XI_OMEGA (ladder rungs, spacing, spread), learned:PATH "
+                               f"(a policy trained by gametools psro)")
 
 
 @dataclass(frozen=True)
@@ -328,7 +339,7 @@ def parse_strategy_spec(text: str) -> StrategySpec:
     >>> parse_strategy_spec("market_maker:mm=2")
     StrategySpec(name='mm', count=2, role='market_maker')
     """
-    role, _, rest = text.rpartition(":")
+    role, rest = split_role(text)
     name, sep, count_text = rest.partition("=")
     count: int | None = None
     if sep:
@@ -342,7 +353,21 @@ def parse_strategy_spec(text: str) -> StrategySpec:
     if not name:
         raise InvalidArgumentError(f"strategies are given as [ROLE:]NAME[=COUNT], got {text!r}")
     make_strategy(name)  # validates the name
-    return StrategySpec(name.strip(), count, role.strip() or None)
+    return StrategySpec(name.strip(), count, role)
+
+
+def split_role(text: str) -> tuple[str | None, str]:
+    """``"[ROLE:]NAME"`` -> ``(ROLE or None, NAME)``, where ``NAME`` may be ``learned:PATH``.
+
+    Examples
+    --------
+    >>> split_role("market_maker:mm"), split_role("learned:runs/br.pt")
+    (('market_maker', 'mm'), (None, 'learned:runs/br.pt'))
+    """
+    if text.startswith("learned:") or ":" not in text:
+        return None, text
+    role, _, name = text.partition(":")
+    return role.strip() or None, name
 
 
 def assign_strategies(config: MarketConfig, specs: Sequence[StrategySpec | str]

@@ -1,0 +1,265 @@
+"""Market study: efficiency by strategy mix, EGTA equilibria, PSRO exploitability bounds.
+
+Three tidy tables, each with its figure (data first; pure ``plot_*(rows, ax=None)`` functions
+under :func:`gametools.plotting.paper_style`):
+
+``market_efficiency.csv`` / ``market_efficiency``
+    Allocative efficiency (mean and standard error over episodes) of homogeneous strategy
+    mixes: Gode and Sunder's (1993) ``double_auction`` with ``zi_c``, ``zi_u`` and ``zip``, and
+    the ``order_book`` market with ZI background traders, with and without a ladder market
+    maker.
+``market_egta.csv`` / ``market_egta``
+    The most stable certified equilibrium of the DPR-reduced background-trader game
+    (:func:`gametools.market.egta.run_egta`) by number of agents and market-maker presence:
+    each strategy's probability, the regret and its one-sided 95% bootstrap upper bound.
+``market_psro.csv`` / ``market_psro``
+    PSRO (:func:`gametools.market.psro.run_psro`) iterations: the best response's gain over the
+    meta-equilibrium with its standard error, and the one-sided 95% lower bound on the
+    meta-equilibrium's exploitability. ``--psro DIR`` reads a finished run (e.g. the one
+    ``bench/bench_market.py --section psro --out DIR`` leaves) instead of running one.
+
+Run ``python -m analyses.market_study --quick --out runs/market`` (a few minutes on two cores)
+or without ``--quick`` (larger markets, more episodes). Nothing runs at import.
+
+References: Gode and Sunder (1993), JPE 101(1); Wellman (2006), AAAI; Wiedenbeck and Wellman
+(2012), AAMAS; Lanctot et al. (2017), NeurIPS; Wah, Wright and Wellman (2017), JAAMAS 31.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["efficiency_rows", "egta_rows", "psro_rows", "read_psro", "plot_efficiency",
+           "plot_egta_equilibria", "plot_psro_bounds", "write_rows", "main"]
+
+#: the background-trader strategies of the EGTA and PSRO parts
+BACKGROUND = ("zi_0_250", "zi_0_1000", "zi_250_1000", "zip")
+
+
+def efficiency_rows(*, quick: bool, seed: int = 0) -> list[dict[str, Any]]:
+    """Allocative efficiency of homogeneous mixes (one row per market and strategy)."""
+    from gametools.market import simulate
+    from gametools.market.strategies import assign_strategies
+    from gametools.scenarios import get_scenario
+
+    episodes = 64 if quick else 400
+    rows = []
+    auction = get_scenario("double_auction").build()
+    for name in ("zi_c", "zi_u", "zip"):
+        stats = simulate(auction, assign_strategies(auction, [name]), episodes=episodes,
+                         seed=seed).summary()["allocative_efficiency"]
+        rows.append({"market": "double_auction", "strategy": name, "market_maker": False,
+                     "agents": auction.num_agents, "efficiency": stats["mean"],
+                     "stderr": stats["stderr"], "episodes": stats["n"]})
+    background = 15 if quick else 63
+    for makers in (0, 1):
+        book = get_scenario("order_book").build(n_background=background,
+                                                 n_market_makers=makers,
+                                                 n_arrivals=100 if quick else 500)
+        for name in BACKGROUND:
+            stats = simulate(book, assign_strategies(book, [name]), episodes=episodes // 2,
+                             seed=seed).summary()["allocative_efficiency"]
+            rows.append({"market": "order_book", "strategy": name, "market_maker": bool(makers),
+                         "agents": book.num_agents, "efficiency": stats["mean"],
+                         "stderr": stats["stderr"], "episodes": stats["n"]})
+    return rows
+
+
+def egta_rows(*, quick: bool, seed: int = 0, out: Path | None = None) -> list[dict[str, Any]]:
+    """The lowest-regret certified equilibrium per (agents, market maker) market."""
+    from gametools.market.egta import run_egta
+    from gametools.scenarios import get_scenario
+
+    sizes = (16,) if quick else (16, 64)
+    strategies = BACKGROUND[:3] if quick else BACKGROUND
+    rows = []
+    for agents in sizes:
+        for makers in (0, 1):
+            config = get_scenario("order_book").build(n_background=agents - makers,
+                                                      n_market_makers=makers,
+                                                      n_arrivals=100 if quick else 200)
+            folder = None if out is None else out / f"egta_{agents}_{makers}"
+            result = run_egta(config, [list(strategies), ["mm"] if makers else []],
+                              samples=8 if quick else 16, seed=seed, out=folder,
+                              bootstrap=50 if quick else 200)
+            certified = [e for e in result.equilibria if e.solver_status == "success"]
+            if not certified:
+                rows.append({"agents": agents, "market_maker": bool(makers), "strategy": "",
+                             "probability": float("nan"), "regret": float("nan"),
+                             "regret_upper": float("nan"), "certified": False})
+                continue
+            best = certified[0]
+            for name, p in zip(strategies, best.mixture[0]):
+                rows.append({"agents": agents, "market_maker": bool(makers), "strategy": name,
+                             "probability": p, "regret": best.regret,
+                             "regret_upper": best.regret_interval[1], "certified": True})
+    return rows
+
+
+def read_psro(folder: Path) -> list[dict[str, Any]]:
+    """The iterations of a PSRO run stored in ``folder/psro.json``."""
+    document = json.loads((Path(folder) / "psro.json").read_text())
+    return psro_rows(document["iterations"])
+
+
+def psro_rows(iterations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One row per PSRO iteration (``PsroIteration.to_dict()`` documents)."""
+    rows = []
+    for item in iterations:
+        gain = item.get("gain") or {}
+        rows.append({"iteration": item["iteration"], "gain": gain.get("gain", float("nan")),
+                     "stderr": gain.get("stderr", float("nan")),
+                     "lower": gain.get("lower", float("nan")),
+                     "confidence": gain.get("confidence", float("nan")),
+                     "exploitability_lower_bound": item.get("exploitability_lower_bound"),
+                     "meta_regret": item["meta_regret"], "converged": item["converged"],
+                     "wall_time": item["wall_time"], "cpu_time": item["cpu_time"]})
+    return rows
+
+
+def run_psro_rows(*, quick: bool, seed: int = 0, out: Path | None = None
+                  ) -> list[dict[str, Any]]:
+    """A small PSRO run on ``order_book`` (background role, market maker fixed)."""
+    from gametools.market.psro import run_psro
+    from gametools.scenarios import get_scenario
+
+    config = get_scenario("order_book").build(n_background=15, n_market_makers=1,
+                                              n_arrivals=100)
+    result = run_psro(config, "background", [["zi_0_250", "zi_0_1000"], ["mm"]],
+                      algorithm="mappo", iterations=2 if quick else 4,
+                      out=None if out is None else out / "psro", seed=seed,
+                      samples=8 if quick else 16, train_steps=2_000 if quick else 10_000,
+                      num_envs=16, gain_episodes=256 if quick else 1024, bootstrap=50,
+                      stop_at_convergence=False)
+    return psro_rows([item.to_dict() for item in result.iterations])
+
+
+def write_rows(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
+    """A tidy CSV, written atomically."""
+    from gametools._io import atomic_write
+
+    if not rows:
+        return
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, text.getvalue())
+
+
+def plot_efficiency(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
+    """Bars of allocative efficiency with 95% normal intervals, one group per market."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(6.0, 3.2))[1]
+    labels = [f"{r['strategy']}\n{'order book' if r['market'] == 'order_book' else 'GS auction'}"
+              f"{' + mm' if r['market_maker'] else ''}" for r in rows]
+    values = np.array([float(r["efficiency"]) for r in rows])
+    errors = 1.96 * np.array([float(r["stderr"]) for r in rows])
+    colours = ["C0" if r["market"] == "double_auction" else ("C2" if r["market_maker"] else "C1")
+               for r in rows]
+    ax.bar(range(len(rows)), values, yerr=errors, color=colours, capsize=2)
+    ax.axhline(1.0, color="0.5", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(labels, rotation=90, fontsize=6)
+    ax.set_ylabel("allocative efficiency")
+    return ax
+
+
+def plot_egta_equilibria(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
+    """Stacked bars of each market's equilibrium mixture, labelled with its regret bound."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(5.0, 3.0))[1]
+    markets = sorted({(int(r["agents"]), bool(r["market_maker"])) for r in rows})
+    names = sorted({str(r["strategy"]) for r in rows if r["strategy"]})
+    bottoms = np.zeros(len(markets))
+    for k, name in enumerate(names):
+        heights = np.array([sum(float(r["probability"]) for r in rows
+                                if (int(r["agents"]), bool(r["market_maker"])) == m
+                                and r["strategy"] == name) for m in markets])
+        ax.bar(range(len(markets)), heights, bottom=bottoms, label=name, color=f"C{k}")
+        bottoms += heights
+    for x, m in enumerate(markets):
+        upper = [float(r["regret_upper"]) for r in rows
+                 if (int(r["agents"]), bool(r["market_maker"])) == m]
+        text = f"regret <= {upper[0]:.3g}" if upper and upper[0] == upper[0] else "none"
+        ax.text(x, 1.02, text, ha="center", fontsize=6)
+    ax.set_xticks(range(len(markets)))
+    ax.set_xticklabels([f"{a} agents\n{'with' if mm else 'no'} mm" for a, mm in markets])
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("equilibrium probability")
+    ax.legend(fontsize=6, loc="lower right")
+    return ax
+
+
+def plot_psro_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
+    """The best response's gain (mean and one-sided lower bound) over PSRO iterations."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(4.5, 3.0))[1]
+    x = [int(r["iteration"]) for r in rows]
+    gain = np.array([float(r["gain"]) for r in rows])
+    lower = np.array([float(r["lower"]) for r in rows])
+    ax.plot(x, gain, marker="o", label="gain of the best response (mean)")
+    ax.fill_between(x, lower, gain, alpha=0.25,
+                    label="one-sided 95% interval (gain >= lower bound)")
+    ax.plot(x, np.maximum(lower, 0.0), marker="s", linestyle="--",
+            label="exploitability lower bound")
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.set_xlabel("PSRO iteration")
+    ax.set_ylabel("payoff gain (ticks)")
+    ax.set_xticks(x)
+    ax.legend(fontsize=6)
+    return ax
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the study (``--quick`` for a few minutes) and write tables and figures to --out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gametools.limits import configure_threads
+    from gametools.plotting import paper_style, save_figure
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default="runs/market_study")
+    parser.add_argument("--psro", default=None, help="read a finished PSRO run from this folder")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    configure_threads()
+    out = Path(args.out)
+    tables = {
+        "market_efficiency": (efficiency_rows(quick=args.quick, seed=args.seed),
+                              plot_efficiency),
+        "market_egta": (egta_rows(quick=args.quick, seed=args.seed, out=out),
+                        plot_egta_equilibria),
+        "market_psro": (read_psro(Path(args.psro)) if args.psro else
+                        run_psro_rows(quick=args.quick, seed=args.seed, out=out),
+                        plot_psro_bounds),
+    }
+    for stem, (rows, plot) in tables.items():
+        write_rows(out / f"{stem}.csv", rows)
+        with paper_style():
+            figure, ax = plt.subplots(figsize=(6.0, 3.4))
+            plot(rows, ax=ax)
+            figure.tight_layout()
+            for path in save_figure(figure, out / stem):
+                print(path)
+            plt.close(figure)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

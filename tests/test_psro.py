@@ -1,0 +1,157 @@
+"""PSRO over a market's strategy library: the paired gain estimator against EGTA's deviation
+gains, PSRO end to end with resume, and the command line's exit codes."""
+
+from __future__ import annotations
+
+import json
+from math import comb
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from games.order_book import build_double_auction
+from gametools.cli import main
+from gametools.errors import InvalidArgumentError
+from gametools.market import psro
+from gametools.market.egta import build_empirical_game
+from gametools.market.psro import estimate_gain, exploitability_lower_bound, run_psro
+from gametools.market.strategies import make_strategy
+from gametools.scenarios import get_scenario
+
+TINY = {"n_buyers": 3, "n_sellers": 3, "n_arrivals": 60}
+
+
+def auction() -> Any:
+    return build_double_auction(**get_scenario("double_auction").resolve(**TINY))
+
+
+def test_a_strategy_against_itself_gains_exactly_zero() -> None:
+    # common random numbers: with the deviator's strategy unchanged both runs of every episode
+    # are the same simulation, so each paired difference is exactly 0
+    gain = estimate_gain(auction(), "buyer", make_strategy("zi_c"), [["zi_c"], ["zi_c"]],
+                         [[1.0], [1.0]], episodes=16, seed=5)
+    assert gain.gain == 0.0 and gain.stderr == 0.0 and gain.lower == 0.0
+    assert gain.side == "lower" and gain.confidence == 0.95
+
+
+def test_gain_of_a_library_strategy_matches_the_egta_deviation_gain() -> None:
+    # The truth is EGTA's own estimate: in the DPR game with 3 buyers (players (3, 3), no
+    # reduction), a buyer deviating to zi_c from sigma = (zi_c 1/2, zi_u 1/2) faces a of its 2
+    # buyer opponents on zi_c with probability C(2, a) / 4, so
+    # u(s, sigma) = sum_a C(2, a) / 4 * u(s | a zi_c opponents) and the gain of zi_c is
+    # u(zi_c, sigma) - (u(zi_c, sigma) + u(zi_u, sigma)) / 2 = (u(zi_c) - u(zi_u)) / 2.
+    config = auction()
+    strategies, p = [["zi_c", "zi_u"], ["zi_c"]], 0.5
+    game = build_empirical_game(config, strategies, players=(3, 3), samples=100, seed=0)
+    table = game.payoff_table()
+
+    def value(s: int) -> tuple[float, float]:
+        mean, variance = 0.0, 0.0
+        for a in range(3):
+            weight = comb(2, a) * p ** a * (1 - p) ** (2 - a)
+            counts = [a, 2 - a]
+            counts[s] += 1
+            m, error = table[((tuple(counts), (3,)), 0, s)]
+            mean += weight * m
+            variance += (weight * error) ** 2
+        return mean, variance
+
+    (u_c, v_c), (u_u, v_u) = value(0), value(1)
+    truth, truth_error = (1 - p) * (u_c - u_u), (1 - p) * np.sqrt(v_c + v_u)
+    gain = estimate_gain(config, "buyer", make_strategy("zi_c"), strategies, [[p, 1 - p], [1.0]],
+                         players=(3, 3), episodes=400, seed=5)
+    # Gode and Sunder's constrained traders beat unconstrained ones by a wide margin
+    assert truth > 10 * truth_error
+    assert abs(gain.gain - truth) < 4 * np.hypot(gain.stderr, truth_error)
+    assert gain.lower < gain.gain and gain.lower > 0
+
+
+def test_estimator_rejects_bad_input() -> None:
+    with pytest.raises(InvalidArgumentError):
+        estimate_gain(auction(), "buyer", make_strategy("zi_c"), [["zi_c"], ["zi_c"]],
+                      [[1.0], [1.0]], episodes=1)
+    with pytest.raises(InvalidArgumentError):
+        estimate_gain(auction(), "nobody", make_strategy("zi_c"), [["zi_c"], ["zi_c"]],
+                      [[1.0], [1.0]], episodes=8)
+    with pytest.raises(InvalidArgumentError):
+        estimate_gain(auction(), "buyer", make_strategy("zi_c"), [["zi_c"], ["zi_c"]],
+                      [[0.5], [1.0]], episodes=8)
+
+
+SMALL = {"samples": 8, "train_steps": 64, "num_envs": 8, "gain_episodes": 64, "bootstrap": 10,
+         "learner_changes": {"rollout_steps": 8}}
+
+
+def test_psro_two_iterations_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # buyers start with Gode and Sunder's unconstrained ZI, which pays any price up to 200: any
+    # trained buyer that bids below its value gains, so iteration 1 does not converge
+    config = auction()
+    out = tmp_path / "psro"
+    result = run_psro(config, "buyer", [["zi_u"], ["zi_c"]], algorithm="ippo", iterations=2,
+                      out=out, seed=0, **SMALL)  # type: ignore[arg-type]
+    assert len(result.iterations) == 2 and result.status in ("converged", "max_iterations")
+    first, second = result.iterations
+    assert first.gain is not None and first.gain.lower > 0 and not first.converged
+    assert first.meta_mixture[0] == (1.0,)
+    assert second.strategies[0] == ("zi_u", "psro1")
+    assert (out / "iteration_1" / "best_response.pt").exists()
+    stored = json.loads((out / "psro.json").read_text())
+    assert len(stored["iterations"]) == 2 and stored["status"] == result.status
+    # the stored best response is a library strategy: learned:PATH plays in simulations
+    make_strategy(f"learned:{out / 'iteration_1' / 'best_response.pt'}")
+
+    # resume: finished iterations are read back, nothing is simulated or trained again
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a finished iteration was redone")
+
+    monkeypatch.setattr(psro, "train_best_response", refuse)
+    monkeypatch.setattr(psro, "build_empirical_game", refuse)
+    again = run_psro(config, "buyer", [["zi_u"], ["zi_c"]], algorithm="ippo", iterations=2,
+                     out=out, seed=0, **SMALL)  # type: ignore[arg-type]
+    assert [it.to_dict() for it in again.iterations] == [it.to_dict() for it in
+                                                         result.iterations]
+    # other settings in the same folder are refused
+    with pytest.raises(InvalidArgumentError, match="other settings"):
+        run_psro(config, "buyer", [["zi_u"], ["zi_c"]], algorithm="ippo", iterations=2,
+                 out=out, seed=1, **SMALL)  # type: ignore[arg-type]
+
+
+def test_exploitability_lower_bound_of_a_fixed_profile() -> None:
+    # every buyer plays zi_u: the trained buyer's gain is a positive lower bound
+    gain = exploitability_lower_bound(auction(), "buyer", "zi_u", algorithm="iql", steps=64,
+                                      num_envs=8, episodes=64, seed=0)
+    assert gain.lower > 0 and gain.side == "lower"
+
+
+def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["psro", "double_auction", "--param", "n_buyers=3", "--param", "n_sellers=3",
+            "--param", "n_arrivals=60"]
+    assert main([*base, "--role", "nobody", "--algo", "mappo"]) == 2
+    assert "roles of this market" in capsys.readouterr().err
+    assert main([*base, "--role", "buyer", "--algo", "mappo", "--set", "nope=1"]) == 2
+    assert main(["psro", "matching_pennies", "--role", "buyer", "--algo", "iql"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main([*base, "--role", "buyer", "--algo", "mappo", "--confidence", "1.5"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+
+    # no certified meta-equilibrium: exit 3, and --json still prints the document
+    real = psro.solve_empirical_game
+
+    def uncertified(*args: Any, **kwargs: Any) -> Any:
+        import dataclasses
+
+        result = real(*args, **kwargs)
+        return dataclasses.replace(result, equilibria=tuple(
+            dataclasses.replace(e, solver_status="max_iterations") for e in result.equilibria))
+
+    monkeypatch.setattr(psro, "solve_empirical_game", uncertified)
+    code = main([*base, "--role", "buyer", "--algo", "mappo", "--samples", "4", "--bootstrap",
+                 "5", "--json"])
+    captured = capsys.readouterr()
+    assert code == 3 and "certified no meta-equilibrium" in captured.err
+    document = json.loads(captured.out)
+    assert document["status"] == "failed" and document["iterations"][0]["gain"] is None
