@@ -5,6 +5,7 @@ the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
 from games import (
+    asymmetric_auction,
     auctions,
     avellaneda_stoikov,
     bank_run,
@@ -22,6 +23,7 @@ SCENARIOS = (
     *classic.SCENARIOS,
     *oligopoly.SCENARIOS,
     *auctions.SCENARIOS,
+    *asymmetric_auction.SCENARIOS,
     *bank_run.SCENARIOS,
     *kyle.SCENARIOS,
     *holden_subrahmanyam.SCENARIOS,
