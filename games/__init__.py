@@ -5,6 +5,7 @@ the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
 from games import (
+    adversarial_market_making,
     asymmetric_auction,
     auctions,
     avellaneda_stoikov,
@@ -29,6 +30,7 @@ SCENARIOS = (
     *holden_subrahmanyam.SCENARIOS,
     *microstructure.SCENARIOS,
     *avellaneda_stoikov.SCENARIOS,
+    *adversarial_market_making.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
     *order_book.SCENARIOS,
