@@ -63,6 +63,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import expm
 
+from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario
@@ -106,7 +107,8 @@ def build(**params: Any) -> MarkovGame:
 
 def quoting_game(*, quotes: np.ndarray, k: float, A: float, horizon: float, n_steps: int,
                  max_inventory: int, inventory_penalty: float,
-                 adversary: Sequence[tuple[float, float]] | None = None) -> MarkovGame:
+                 adversary: Sequence[tuple[float, float]] | None = None,
+                 fills: str = "bernoulli") -> MarkovGame:
     """The grid quoting game (module docstring), alone or against an adversary.
 
     Parameters
@@ -121,6 +123,10 @@ def quoting_game(*, quotes: np.ndarray, k: float, A: float, horizon: float, n_st
         A second player's actions: the mid-price drift ``b`` (the market maker earns its expected
         mark-to-market ``q b dt / 2`` in each phase) and a factor on the fill intensity ``A``;
         the game is zero-sum.
+    fills : {"bernoulli", "poisson"}
+        Fills of a quote in one phase: at most one, with probability ``min(A dt e^(-k delta),
+        1)``; or a Poisson number with that mean (the continuous-time count), stopped at the
+        inventory bound.
 
     Returns
     -------
@@ -153,17 +159,47 @@ def quoting_game(*, quotes: np.ndarray, k: float, A: float, horizon: float, n_st
         index = (2 * following_t + following_phase) * levels + level + shift
         return np.where(last, terminal_state, index)
 
-    here = target(np.zeros_like(level))
-    there = np.where(allowed, target(move), here)
     states = (2 * t + phase) * levels + level
-    p = fill[None, :, :] * allowed[:, None, None]  # (states, n, m)
     joint = n * m
     rows = (states[:, None] * joint + np.arange(joint)[None, :]).ravel()
-    cols = np.concatenate([np.repeat(there, joint), np.repeat(here, joint)])
-    data = np.concatenate([p.ravel(), (1.0 - p).ravel()])
-    reward = p * quotes[None, :, None] + (held[:, None] * drift[None, :] * dt / 2)[:, None, :]
+    if fills == "bernoulli":
+        here = target(np.zeros_like(level))
+        there = np.where(allowed, target(move), here)
+        p = fill[None, :, :] * allowed[:, None, None]  # (states, n, m)
+        cols = np.concatenate([np.repeat(there, joint), np.repeat(here, joint)])
+        data = np.concatenate([p.ravel(), (1.0 - p).ravel()])
+        all_rows = np.concatenate([rows, rows])
+        executed = p
+    elif fills == "poisson":
+        from scipy.stats import poisson
+
+        mean = A * dt * scale[None, :] * np.exp(-k * quotes)[:, None]  # (n, m)
+        room = np.where(move > 0, bound - inventory[level], inventory[level] + bound)  # (states,)
+        count = np.arange(2 * bound + 1)  # fills 0..2Q
+        pmf = poisson.pmf(count[:, None, None], mean[None])  # (C, n, m)
+        tail = poisson.sf(count[:, None, None] - 1, mean[None])  # P(N >= c)
+        # P(c fills executed) = pmf below the room, the whole tail at the room
+        probability = np.where((count[None, :] < room[:, None])[:, :, None, None],
+                               pmf[None], tail[None])  # (states, C, n, m)
+        probability *= (count[None, :] <= room[:, None])[:, :, None, None]
+        executed = np.einsum("c,scnm->snm", count.astype(float), probability)
+        probability /= probability.sum(axis=1, keepdims=True)
+        # the last phase ends the game whatever the fills: one entry to the terminal state
+        probability[last] = 0.0
+        probability[last, 0] = 1.0
+        destination = np.stack([target(np.minimum(c, room) * move) for c in count], axis=1)
+        keep = probability > 0
+        all_rows = np.broadcast_to(states[:, None, None, None] * joint
+                                   + np.arange(joint).reshape(1, 1, n, m),
+                                   probability.shape)[keep]
+        cols = np.broadcast_to(destination[:, :, None, None], probability.shape)[keep]
+        data = probability[keep]
+    else:
+        raise GametoolsError(f"fills must be 'bernoulli' or 'poisson', got {fills!r}")
+    reward = executed * quotes[None, :, None] \
+        + (held[:, None] * drift[None, :] * dt / 2)[:, None, :]
     reward -= np.where(phase == BID, inventory_penalty * held ** 2 * dt, 0.0)[:, None, None]
-    transitions = sp.csr_array((data, (np.concatenate([rows, rows]), cols)),
+    transitions = sp.csr_array((data, (all_rows, cols)),
                                shape=(num_states * joint, num_states))
     transitions.sum_duplicates()
     initial = np.zeros(num_states)
