@@ -113,7 +113,7 @@ t "" 4 "" { 1 }
 
 @pytest.mark.parametrize("text, message", [
     ('NFG 1 R "" { "A" }', "EFG"),
-    ('EFG 3 R "" { "A" } t "" 0', "version 2"),
+    ('EFG 3 R "" { "A" } t "" 0', "versions 1 .legacy. and 2"),
     ('EFG 2 R "" { "A" } p "" 2 1 "" { "a" } 0 t "" 0', "player 2 does not exist"),
     ('EFG 2 R "" { "A" } p "" 1 1 0 t "" 0', "before its actions"),
     ('EFG 2 R "" { "A" } p "" 1 1 "" { "a" "b" } 0 t "" 0', "ends inside the tree"),
