@@ -155,3 +155,24 @@ def test_deep_tree_does_not_recurse() -> None:
     game = parse_efg("\n".join(lines))
     assert game.num_terminals == depth + 1
     assert nash_conv(game, game.uniform_profile()).best_response_values[0] == 1.0
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_chance_nodes_without_ids_are_written_readably(version: int) -> None:
+    # a tree built without chance infoset ids (as the OpenSpiel import builds Kuhn poker):
+    # chance nodes with different moves must land in different chance infosets of the file,
+    # which Gambit's format requires (pygambit refused such a file: "Infoset action count
+    # mismatch")
+    from gametools.extensive.model import TreeBuilder
+
+    builder = TreeBuilder(1)
+    root = builder.chance(None, probabilities=[Fraction(1, 2), Fraction(1, 2)])
+    builder.terminal((root, 0), payoffs=[1])
+    second = builder.chance((root, 1), probabilities=[Fraction(1, 3)] * 3)
+    for k in range(3):
+        builder.terminal((second, k), payoffs=[k])
+    game = builder.build()
+    again = parse_efg(format_efg(game, version=version))
+    np.testing.assert_array_equal(again.parent, game.parent)
+    assert again.chance_exact == game.chance_exact
+    assert again.payoffs_exact.tolist() == game.payoffs_exact.tolist()

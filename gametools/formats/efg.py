@@ -539,13 +539,16 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
     """The ``.efg`` text of a game (exact numbers where the game has them).
 
     Every terminal gets its own outcome; infoset labels and actions are repeated at every node
-    (allowed by the format, and what Gambit writes).
+    (allowed by the format, and what Gambit writes). Chance infosets are numbered 1.. in the
+    order met, one per distinct pair (the game's ``chance_infoset`` id, moves and
+    probabilities), so that every chance infoset written has one list of moves, as Gambit
+    requires.
 
     ``version=1`` writes Gambit's legacy format (see the module docstring), which names
     players, infosets and outcomes instead of numbering them: player names and each player's
     infoset labels are then made unique and nonempty as Gambit 16+ does on reading (``x``,
-    ``x`` -> ``x_1``, ``x_2``; ``""`` -> ``_1``), chance infosets are named by their number and
-    outcomes by the terminal's number; that format has no comment, so ``comment`` must be empty.
+    ``x`` -> ``x_1``, ``x_2``; ``""`` -> ``_1``), chance infosets and outcomes are named by
+    their numbers; that format has no comment, so ``comment`` must be empty.
     """
     if version not in (1, 2):
         raise EfgFormatError(f"EFG versions 1 (legacy) and 2 are defined, got {version}")
@@ -571,7 +574,7 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
     exact_payoffs = game.payoffs_exact
     chance_values: Any = game.chance_exact if game.chance_exact is not None \
         else game.chance_probabilities
-    chance_names: dict[tuple[int, str], str] = {}  # (number, moves) -> legacy name
+    chance_numbers: dict[tuple[int, str], int] = {}  # (game's id, moves) -> number in the file
     stack = [0]
     while stack:
         v = stack.pop()
@@ -589,17 +592,12 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
         if kind == CHANCE:
             moves = " ".join(f"{_quote(game.chance_labels[c])} {_number(chance_values[c])}"
                              for c in children)
-            number = int(game.chance_infoset[v])
+            # chance nodes of one chance infoset must have the same moves: a game whose ids do
+            # not guarantee it (ids all 0 from TreeBuilder, say) gets one infoset per move list
+            number = chance_numbers.setdefault((int(game.chance_infoset[v]), moves),
+                                               len(chance_numbers) + 1)
             if legacy:
-                if (number, moves) not in chance_names:
-                    taken = set(chance_names.values())
-                    name, k = str(number), 0
-                    while name in taken:
-                        k += 1
-                        name = f"{number}_{k}"
-                    chance_names[(number, moves)] = name
-                lines.append(f'c {label} {_quote(chance_names[(number, moves)])} '
-                             f'{{ {moves} }} ""')
+                lines.append(f'c {label} "{number}" {{ {moves} }} ""')
             else:
                 lines.append(f'c {label} {number} "" {{ {moves} }} 0')
         else:
