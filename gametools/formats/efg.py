@@ -542,7 +542,7 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
     (allowed by the format, and what Gambit writes). Chance infosets are numbered 1.. in the
     order met, one per distinct pair (the game's ``chance_infoset`` id, moves and
     probabilities), so that every chance infoset written has one list of moves, as Gambit
-    requires.
+    requires; a chance node with id 0 (none given) gets an infoset of its own.
 
     ``version=1`` writes Gambit's legacy format (see the module docstring), which names
     players, infosets and outcomes instead of numbering them: player names and each player's
@@ -592,9 +592,11 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
         if kind == CHANCE:
             moves = " ".join(f"{_quote(game.chance_labels[c])} {_number(chance_values[c])}"
                              for c in children)
-            # chance nodes of one chance infoset must have the same moves: a game whose ids do
-            # not guarantee it (ids all 0 from TreeBuilder, say) gets one infoset per move list
-            number = chance_numbers.setdefault((int(game.chance_infoset[v]), moves),
+            # chance nodes of one chance infoset must have the same moves; id 0 (TreeBuilder's
+            # default, as in OpenSpiel imports) means none: such a node gets its own infoset
+            # (Gambit counts a chance infoset spanning two deals as imperfect recall)
+            identity = int(game.chance_infoset[v])
+            number = chance_numbers.setdefault((identity, moves) if identity else (0, str(v)),
                                                len(chance_numbers) + 1)
             if legacy:
                 lines.append(f'c {label} "{number}" {{ {moves} }} ""')
