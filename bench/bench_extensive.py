@@ -155,7 +155,7 @@ def measure_sequence_form(implementation: str, name: str) -> dict[str, Any]:
     else:
         equilibrium = gbt.nash.lcp_solve(game, rational=rational).equilibrium
     out["seconds"] = time.perf_counter() - start
-    out["payoff"] = float(list(equilibrium.payoffs)[0][1])  # (label, payoff) pairs
+    out["payoff"] = float(next(iter(equilibrium.payoffs))[1])  # (label, payoff) pairs
     out["regret"] = float(equilibrium.max_regret())
     out["exact"] = rational
     out["status"] = "success"
