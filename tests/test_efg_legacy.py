@@ -210,3 +210,20 @@ def test_unnamed_outcome_with_payoffs_is_local() -> None:
     game = parse_efg(HEAD + 'p "" "A" "i" { "a" "b" } "" t "" "" { 1 2 } t "" "" { 3 4 }')
     assert game.payoffs_exact is not None
     assert game.payoffs_exact.tolist() == [[1, 3], [2, 4]]
+
+
+def test_cli_solves_a_legacy_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # gametools solve reads the legacy format through the same .efg suffix; beer-quiche is
+    # general-sum, so the exact sequence-form LCP answers with a certified equilibrium
+    import json
+
+    from gametools.cli import main
+
+    path = tmp_path / "beer_quiche.efg"
+    path.write_text(BEER_QUICHE_LEGACY)
+    code = main(["solve", str(path), "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0 and document["method"] == "lcp" and document["exact"]
+    game = parse_efg(BEER_QUICHE_CURRENT)
+    strategies = [np.asarray(s, dtype=float) for s in document["equilibria"][0]["strategies"]]
+    assert nash_conv(game, strategies).nash_conv == pytest.approx(0.0, abs=1e-12)
