@@ -40,9 +40,14 @@ Every iteration runs level by level over the states grouped by *height* (longest
 steps to termination), vectorised over the states of a level: per player, a backward sweep
 computes ``Q_i``, a forward sweep the counterfactual reach ``rho_{-i}``, and a sparse sum
 aggregates per observation. The cost per iteration is linear in the number of
-nonzero transitions. A player whose action changes nothing in a state (a waiting player in a
-turn-based game) need not remember that action; such idle moves are handled as perfect recall
-allows. Games in which histories merge (a fully observed game where two paths lead to one
+nonzero transitions. A player whose action changes no transition in a state (a waiting player in
+a turn-based game, or a market maker whose quote changes only this step's rewards, as in
+Glosten-Milgrom) need not remember that action: what follows is the same whatever it played, so
+splitting the observation by that action (which restores perfect recall) gives copies with the
+same counterfactual values and regrets, and the average policy here is their average weighted
+by own reach, which gives every player the same payoffs against every strategy. Such *idle*
+moves are left out of the own history, count with the player's own probabilities in the
+counterfactual reach, and keep their immediate rewards in ``Q_i``. Games in which histories merge (a fully observed game where two paths lead to one
 state, say) are not perfect-recall games over observations and are rejected; backward
 induction solves the fully observed ones.
 
@@ -172,8 +177,10 @@ def _tables(game: MarkovGame) -> _Tables:
             "time), or use 'homotopy' / 'stochastic-fp' (discounted, fully observed) or "
             "'hoffman-karp' (two-player zero-sum)")
     reachable = game.reachable_states() & ~game.terminal
+    # recall and idle moves are judged on the transitions alone (module docstring)
+    moves = _transitions_only(game)
     for i in range(game.num_players):
-        if not has_perfect_recall(game, i):
+        if not has_perfect_recall(moves, i):
             raise ImperfectRecallError(
                 f"cfr: player {i} ({game.player_labels[i]}) does not have perfect recall: some "
                 f"of its observations do not determine its own past observations and actions, "
@@ -195,8 +202,14 @@ def _tables(game: MarkovGame) -> _Tables:
         forward.eliminate_zeros()
         levels.append(_Level(states, forward, sp.csr_array(forward.T),
                              np.ascontiguousarray(model.rewards[:, states])))
-    players = tuple(_player_tables(game, i, reachable, heights) for i in range(game.num_players))
+    players = tuple(_player_tables(moves, i, reachable, heights) for i in range(game.num_players))
     return _Tables(game, tuple(levels), players, num_joint)
+
+
+def _transitions_only(game: MarkovGame) -> MarkovGame:
+    """The game with every reward zero: its idle moves are the moves that change no transition."""
+    return MarkovGame(game.transition_matrix, np.zeros(game.rewards.shape), game.initial,
+                      game.discount, terminal=game.terminal, observations=game.observations)
 
 
 def _player_tables(game: MarkovGame, player: int, reachable: np.ndarray, heights: np.ndarray
