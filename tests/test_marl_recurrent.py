@@ -178,3 +178,35 @@ def test_long_episodes_are_cut_into_sequences_with_their_start_memory() -> None:
     assert first["action"].tolist() == [[0, 1]] and second["action"].tolist() == [[2, 0]]
     # the first sequence starts an episode (memory 0); the second at step 2, where it was 20
     assert first["hidden"].item() == 0.0 and second["hidden"].item() == 20.0
+
+
+def test_cli_trains_recurrent_agents_and_says_why_there_is_no_nash_conv(tmp_path,
+                                                                         capsys) -> None:
+    import json
+
+    from gametools.cli import main
+    from gametools.formats.npz import save_game
+
+    save_game(tmp_path / "recall.npz", recall_game())
+    assert main(["train", str(tmp_path / "recall.npz"), "--algo", "maa2c", "--steps", "320",
+                 "--set", "recurrent=true", "--set", "rnn_hidden_dim=16", "--set",
+                 "num_envs=8", "--threads", "1", "--out", str(tmp_path / "runs")]) == 0
+    assert "recurrent agents have no tabular policy" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "runs" / "recall-maa2c" / "seed0" / "result.json")
+                         .read_text())
+    assert summary["exploitability"] is None and "observation history" in \
+        summary["exploitability_note"]
+    assert not (tmp_path / "runs" / "recall-maa2c" / "seed0" / "policy.npz").exists()
+
+
+def test_recurrent_q_learning_on_an_outside_environment() -> None:
+    pytest.importorskip("mpe2", reason="mpe2 (PettingZoo's MPE) is not installed")
+    # simple_spread does not bound its episodes for the learner (max_cycles is the factory's
+    # own): sequences of the default length, 25-step episodes each stored whole and padded
+    config = make_config("iql", total_steps=150, num_envs=2, eval_interval=150,
+                         eval_episodes=1, learning_starts=100, batch_size=64, recurrent=True,
+                         rnn_hidden_dim=16)
+    result = train("pettingzoo:mpe2.simple_spread_v3", config, algorithm="iql", seed=0,
+                   params={"N": 2, "max_cycles": 25, "continuous_actions": False})
+    last = result.metrics[-1]
+    assert result.steps >= 150 and last["return_0"] < 0 and np.isfinite(last["loss"])
