@@ -38,6 +38,9 @@ class CentralPPO(PPOLearner):
     config_type = MAPPOConfig
     requires_cooperative = True
     correlated = True
+    supports_recurrent = False
+    recurrent_refusal = ("its one actor sees the global state, which already holds everything "
+                         "an agent's memory could recover")
 
     def make_actors(self, env: VectorEnv) -> list[Actor]:
         if not all(isinstance(space, Discrete) for space in env.action_spaces):
@@ -55,9 +58,11 @@ class CentralPPO(PPOLearner):
         return [(joint // int(stride)) % n for stride, n in zip(self.strides, self.num_actions)]
 
     @torch.no_grad()
-    def act(self, current: Reset) -> list[torch.Tensor]:
-        """The most probable joint action at each state, decoded into per-agent actions."""
-        return self.decode([self.logits(0, current.state).argmax(dim=1)])
+    def act(self, current: Reset, memory: torch.Tensor | None = None
+            ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The most probable joint action at each state, decoded into per-agent actions (no
+        memory: the actor sees the state)."""
+        return self.decode([self.logits(0, current.state).argmax(dim=1)]), None
 
     def _game_env(self) -> TensorGameEnv:
         env = getattr(self.env, "inner", self.env)

@@ -110,6 +110,10 @@ class RecordEpisodes(VectorEnv):
     def cooperative(self) -> bool:
         return self.inner.cooperative
 
+    @property
+    def episode_limit(self) -> int | None:
+        return self.inner.episode_limit
+
     def reset(self, *, seed: int | None = None) -> Reset:
         self._running.zero_()
         return self.inner.reset(seed=seed)
@@ -214,7 +218,15 @@ class TrainResult:
 @torch.no_grad()
 def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | None = None,
                     params: Mapping[str, Any] | None = None) -> Profile:
-    """The learner's current policies as a tabular profile on ``game`` (see module docstring)."""
+    """The learner's current policies as a tabular profile on ``game`` (see module docstring).
+
+    Raises
+    ------
+    InvalidArgumentError
+        For recurrent agents, whose policies depend on the observation history.
+    """
+    if isinstance(learner, Learner):  # duck-typed policy views have no memory
+        learner.require_feedforward()
     policies = []
     for agent in range(game.num_players):
         if learner.discrete:
@@ -473,6 +485,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     def measure() -> ExploitabilityResult | CorrelatedGap | None:
         if game is None:  # an outside environment: no tabular game to measure on
             return None
+        if learner.recurrent:  # a history-dependent policy: a tabular NashConv measures another
+            return None
         if learner.correlated:
             return cce_gap(game, learner.joint_policy())
         return nash_conv(game, tabular_profile(learner, game, scenario, resolved))
@@ -494,8 +508,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         totals = torch.zeros(copies.num_envs, copies.num_agents, dtype=torch.float64,
                              device=copies.device)
         done = torch.zeros(copies.num_envs, dtype=torch.bool, device=copies.device)
+        memory = learner.initial_memory(copies.num_envs)
         for _ in range(EVALUATION_STEP_LIMIT):
-            step = copies.step(learner.act(current))
+            actions, memory = learner.act(current, memory)
+            step = copies.step(actions)
             totals += step.rewards.double() * (~done)[:, None]
             done |= step.terminated | step.truncated
             if bool(done.all()):  # one synchronisation per evaluation step, not in training
@@ -593,7 +609,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     elapsed += time.perf_counter() - started
     joint = learner.joint_policy() if learner.correlated and game is not None else None
     profile = None
-    if game is not None and (joint is None or sees_state(game)):
+    if game is not None and not learner.recurrent and (joint is None or sees_state(game)):
         profile = tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile
@@ -615,6 +631,11 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             summary["environment"] = source.name
             summary["exploitability_note"] = ("an outside environment has no tabular game: no "
                                               "NashConv is computed")
+        elif learner.recurrent:
+            summary["exploitability_note"] = (
+                "recurrent agents act on the observation history: they have no tabular policy, "
+                "so no NashConv is computed (metrics.csv holds their training and greedy "
+                "evaluation returns)")
         if joint is not None:
             summary["policy"] = ("joint_policy.npz holds the correlated joint policy played; "
                                  "policy.npz (fully observed games only) its per-agent "
