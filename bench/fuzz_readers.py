@@ -103,11 +103,10 @@ def run_target(name: str, seconds: float, failures: Path, *, cpu_limit: float = 
     next_report = started + report_every
     failures.mkdir(parents=True, exist_ok=True)
     current = failures / f"{name}-current.input"
-    signal.signal(signal.SIGPROF, _on_timer)
-    signal.signal(signal.SIGALRM, _on_timer)
+    previous = signal.signal(signal.SIGPROF, _on_timer), signal.signal(signal.SIGALRM, _on_timer)
 
     def record(kind: str, data: bytes, text: str) -> None:
-        stem = failures / f"{name}-{kind}-{counts['failures'] + counts['hangs']}"
+        stem = failures / f"{name}-{kind}-{counts['cases']}"  # numbered by case
         stem.with_suffix(".input").write_bytes(data)
         stem.with_suffix(".txt").write_text(text)
 
@@ -147,15 +146,19 @@ def run_target(name: str, seconds: float, failures: Path, *, cpu_limit: float = 
             faulthandler.cancel_dump_traceback_later()
         counts["slowest_case_s"] = max(counts["slowest_case_s"], time.monotonic() - case_started)
 
-    while time.monotonic() < deadline:
-        try:
-            fuzz()
-        except BaseException:
-            # the budget ends a run by raising _Budget, which hypothesis reports (possibly
-            # wrapped in an exception group); failures of the target were recorded above
-            if time.monotonic() > deadline:
-                break
-            raise
+    try:
+        while time.monotonic() < deadline:
+            try:
+                fuzz()
+            except BaseException:
+                # the budget ends a run by raising _Budget, which hypothesis reports (possibly
+                # wrapped in an exception group); failures of the target were recorded above
+                if time.monotonic() > deadline:
+                    break
+                raise
+    finally:
+        signal.signal(signal.SIGPROF, previous[0])
+        signal.signal(signal.SIGALRM, previous[1])
     current.unlink(missing_ok=True)
     return counts
 

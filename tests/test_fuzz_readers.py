@@ -242,3 +242,36 @@ def _get(document, path):
 @given(data=st.data())
 def test_fuzz_checkpoint(checkpoints: CheckpointTarget, data) -> None:
     checkpoints.check(data.draw(checkpoints.cases()))
+
+
+# ------------------------------------------------------------------------------------------
+# the long-run driver, bench/fuzz_readers.py: hangs and failures are counted and kept
+# ------------------------------------------------------------------------------------------
+
+def test_fuzz_runner_counts_hangs_and_failures(tmp_path, monkeypatch) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "fuzz_readers.py"
+    spec = importlib.util.spec_from_file_location("fuzz_readers_under_test", path)
+    assert spec is not None and spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+
+    calls = []
+
+    def spin_or_fail(value: int) -> str:
+        calls.append(value)
+        if len(calls) > 1:
+            raise KeyError(value)  # outside the project's error types
+        while True:  # the first case hangs: only the runner's CPU timer ends it
+            pass
+
+    monkeypatch.setitem(runner.TARGETS, "spin", lambda: (st.integers(0, 9), spin_or_fail))
+    counts = runner.run_target("spin", 2.0, tmp_path, cpu_limit=0.05, wall_limit=30.0)
+    assert counts["hangs"] == 1 and counts["failures"] == counts["cases"] - 1
+    assert counts["accepted"] == counts["refused"] == 0
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert len(kept) == 2 * counts["cases"]  # the input and the traceback of each
+    assert "over the CPU time limit" in (tmp_path / "spin-hang-1.txt").read_text()
+    assert "KeyError" in (tmp_path / "spin-failure-2.txt").read_text()
