@@ -77,6 +77,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -87,8 +88,9 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from gametools._io import atomic_write
-from gametools.errors import GametoolsError
+from gametools.errors import GametoolsError, ResourceLimitError
 from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame, TreeBuilder
+from gametools.limits import check_number_text, current
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -171,6 +173,8 @@ class _Tokens:
             return _parse_number(text)
         except EfgFormatError as exc:
             raise EfgFormatError(f"line {self.line_at(start)}: {exc}") from None
+        except ResourceLimitError as exc:
+            raise ResourceLimitError(f"line {self.line_at(start)}: {exc}") from None
 
     def integer(self, what: str) -> int:
         text = self.current[1]
@@ -187,9 +191,13 @@ class _Tokens:
 
 def _parse_number(text: str) -> Fraction:
     if "e" in text or "E" in text:
-        exponent = re.search(r"[eE]([-+]?\d+)", text)
-        if exponent and abs(int(exponent.group(1))) > _MAX_EXPONENT:
-            raise EfgFormatError(f"exponent beyond +-{_MAX_EXPONENT} in {text!r}")
+        exponent = re.search(r"[eE][-+]?(\d+)", text)
+        # more than 18 digits: beyond any limit, and int() refuses over 4300 digits
+        if exponent and (len(exponent.group(1)) > 18 or int(exponent.group(1)) > _MAX_EXPONENT):
+            raise EfgFormatError(f"exponent beyond +-{_MAX_EXPONENT} in {text[:40]!r}")
+    # digits within gametools.limits before converting (Fraction() refuses over 4300 digits
+    # with a ValueError; the limit makes the refusal a project error naming the limit)
+    check_number_text(text.lstrip("+-"), f"the number {text[:20]}{'...' if len(text) > 20 else ''}")
     try:
         return Fraction(text)
     except (ValueError, ZeroDivisionError):
@@ -501,8 +509,26 @@ def _quote(label: str) -> str:
 
 def _number(value: Any) -> str:
     if isinstance(value, Fraction):
-        return str(value.numerator) if value.denominator == 1 else \
-            f"{value.numerator}/{value.denominator}"
+        limit = 10 ** current().max_number_digits
+        numerator, denominator = value.numerator, value.denominator
+        if abs(numerator) < limit and denominator < limit:
+            return str(numerator) if denominator == 1 else f"{numerator}/{denominator}"
+        # e.g. 1e-5000 read from a file: p/q would have more digits than the reader accepts,
+        # but a power-of-ten denominator can be written back as it was read
+        twos = (denominator & -denominator).bit_length() - 1
+        rest = denominator >> twos
+        estimate = round((rest.bit_length() - 1) / math.log2(5))  # rest == 5**fives, if any
+        fives = next((k for k in (estimate, estimate + 1, estimate - 1) if 5**max(k, 0) == rest),
+                     -1)
+        shift = max(twos, fives)
+        if fives >= 0 and shift <= current().max_exponent:
+            mantissa = numerator * (10**shift // denominator)
+            if abs(mantissa) < limit:
+                return f"{mantissa}e-{shift}"
+        digits = max(abs(numerator), denominator).bit_length() * math.log10(2)
+        raise EfgFormatError(f"cannot write an exact number of about {digits:.0f} digits "
+                             "within the reader's limits on digits and exponents "
+                             "(gametools.limits)")
     number = float(value)
     if not np.isfinite(number):
         raise EfgFormatError(f"cannot write the non-finite number {number}")

@@ -469,12 +469,16 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                     float(document["wall_time"])
                 if steps < 0 or not 0 <= elapsed < math.inf:
                     raise ValueError(f"steps {steps} or wall time {elapsed} out of range")
+                if not rows or not all(isinstance(row, dict) and "step" in row for row in rows):
+                    raise ValueError("metrics must be a non-empty list of rows with a step")
+                sums = {str(k): float(v)
+                        for k, v in dict(document.get("statistic_sums", {})).items()}
+                counts = {str(k): int(v)
+                          for k, v in dict(document.get("statistic_counts", {})).items()}
             except (KeyError, IndexError, TypeError, ValueError, RuntimeError,
-                    AttributeError) as exc:
+                    AttributeError, OverflowError) as exc:
                 raise CheckpointError(f"{checkpoint}: damaged checkpoint ({type(exc).__name__}: "
                                       f"{str(exc)[:200]})") from None
-            sums = dict(document.get("statistic_sums", {}))
-            counts = dict(document.get("statistic_counts", {}))
             if steps > config.total_steps:
                 raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
                                       f"beyond total_steps={config.total_steps}; raise "
