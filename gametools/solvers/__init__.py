@@ -21,6 +21,7 @@ Normal-form games
 ``support``            support enumeration (2 players; a cross-check)
 ``lp``                 zero-sum linear program (2 players)
 ``pure``               all pure equilibria (N players)
+``enumpoly``           every isolated equilibrium, exact polynomial solving (N players)
 ``logit``              logit QRE path to a Nash equilibrium (N players)
 ``global-newton``      Govindan-Wilson global Newton method (N players)
 ``ce`` / ``cce``       welfare-maximising (coarse) correlated equilibrium by LP (N players)
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,6 +84,7 @@ METHODS: dict[str, Method] = {
     "support": Method(_S + "enumeration", "support_enumeration", "normal", enumerates=True),
     "lp": Method(_S + "zero_sum", "zero_sum_lp", "normal"),
     "pure": Method(_S + "pure", "pure_equilibria", "normal", enumerates=True),
+    "enumpoly": Method(_S + "enumpoly", "polynomial_enumeration", "normal", enumerates=True),
     "logit": Method(_S + "logit", "logit_solve", "normal"),
     "global-newton": Method(_S + "global_newton", "global_newton", "normal"),
     "ce": Method(_S + "correlated", "correlated_equilibrium", "normal"),
@@ -104,6 +107,10 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "logit": ("global-newton",),
     "lemke-howson": ("global-newton",),
 }
+
+#: Largest number of support profiles for which ``all_equilibria`` on a game with three or more
+#: players defaults to ``enumpoly`` (every isolated equilibrium) rather than ``pure``.
+ENUMPOLY_SUPPORT_PROFILES = 4096
 
 #: Tolerance (relative regret) below which a profile of a result stopped by an iteration cap
 #: still counts as certified; used by :func:`solve` when the caller gives none.
@@ -136,11 +143,12 @@ def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = 
     """The method :func:`solve` uses when none is named.
 
     Normal form, two players: ``vertex`` for ``all_equilibria`` or small games, ``lp`` for
-    zero-sum games, ``lemke-howson`` for large ones; more players: ``pure`` for
-    ``all_equilibria``, else ``logit``. Markov games where every player sees the state:
-    ``hoffman-karp`` for two-player zero-sum games, ``backward-induction`` for finite-horizon
-    (terminating, acyclic) games, else ``homotopy``; partially observed finite-horizon games:
-    ``cfr``.
+    zero-sum games, ``lemke-howson`` for large ones; more players: ``enumpoly`` for
+    ``all_equilibria`` (``pure`` when the game has more than
+    :data:`ENUMPOLY_SUPPORT_PROFILES` support profiles), else ``logit``. Markov games where
+    every player sees the state: ``hoffman-karp`` for two-player zero-sum games,
+    ``backward-induction`` for finite-horizon (terminating, acyclic) games, else ``homotopy``;
+    partially observed finite-horizon games: ``cfr``.
     """
     if isinstance(game, MarkovGame):
         finite = heights(game) is not None
@@ -162,7 +170,10 @@ def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = 
         if game.is_zero_sum(tol=1e-12 * game.payoff_range()):
             return "lp"
         return "vertex" if sum(game.num_actions) <= 30 else "lemke-howson"
-    return "pure" if all_equilibria else "logit"
+    if all_equilibria:
+        supports = math.prod(2**n - 1 for n in game.num_actions)
+        return "enumpoly" if supports <= ENUMPOLY_SUPPORT_PROFILES else "pure"
+    return "logit"
 
 
 def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
