@@ -26,6 +26,7 @@ from gametools.numerics import (
     UNIT_ROUNDOFF,
     gamma,
     integer_array,
+    narrow_integers,
     power_of_two_at_least,
     solve_indifference,
     solve_integer_system,
@@ -321,6 +322,10 @@ def test_integer_array_scales_by_the_common_denominator() -> None:
     # lcm(2, 3, 1, 6) = 6: (3, -4, 30, 1)
     assert scale == 6 and integers.tolist() == [[3, -4], [30, 1]]
     assert integer_array(np.array([1, 2], dtype=object))[1] == 1
+    # int64 while every magnitude is below 2^62, Python integers beyond
+    assert narrow_integers(integers).dtype == np.int64
+    huge = np.array([2 ** 62, 1], dtype=object)
+    assert narrow_integers(huge).dtype == object and narrow_integers(huge)[0] == 2 ** 62
 
 
 def test_exact_solves_against_hand_solutions() -> None:
