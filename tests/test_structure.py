@@ -395,3 +395,27 @@ def test_batched_matrix_game_lp_against_hand_solutions() -> None:
     # the single-game form is the batch of one
     value, row, column = matrix_game_value(games[1])
     assert abs(value - 0.2) <= 1e-9 and np.allclose(row, x[1]) and np.allclose(column, y[1])
+
+
+def test_state_solvers_accept_games_whose_observations_identify_the_acting_states() -> None:
+    # The repeated game [[2, -1], [-1, 1]] at discount 0.5 in state 0, plus a terminal state 1
+    # that shares observation id 0 with it: every player sees the state where it acts. Each
+    # stage is the one-shot game, whose equilibrium is (2/5, 3/5) for both players (hand-solved
+    # above), so the stationary equilibrium plays it in state 0.
+    from gametools.solvers.homotopy import markov_qre_homotopy
+    from gametools.solvers.stochastic import hoffman_karp
+
+    transitions = np.zeros((2, 2, 2, 2))
+    transitions[0, :, :, 0] = 1.0
+    transitions[1, :, :, 1] = 1.0
+    reward = np.zeros((2, 2, 2))
+    reward[0] = [[2, -1], [-1, 1]]
+    game = MarkovGame(transitions, np.stack([reward, -reward]), [1.0, 0.0], 0.5,
+                      terminal=[False, True], observations=[[0, 0], [0, 0]])
+    for solver in (hoffman_karp, markov_qre_homotopy):
+        result = solver(game)
+        assert result.status == "success", solver.__name__
+        row, column = result.equilibria[0].strategies
+        assert row.shape == (1, 2) and np.allclose(row[0], [0.4, 0.6], atol=1e-8)
+        assert np.allclose(column[0], [0.4, 0.6], atol=1e-8)
+        assert nash_conv(game, result.equilibria[0].strategies).nash_conv <= 1e-8
