@@ -6,8 +6,9 @@ The pieces every evaluator and solver of Markov games shares:
   summed out (every player but ``i``: player ``i``'s action values), and
   :func:`joint_distribution`, the per-state product of the players' policies;
 - :func:`markov_arrays`: a game's transitions and rewards with terminal states made absorbing
-  and payless (:class:`MarkovArrays`), and :meth:`MarkovArrays.player_mdp`, player ``i``'s MDP
-  when every other player's policy is contracted away;
+  and payless (:class:`MarkovArrays`), with :meth:`MarkovArrays.chain`, the state chain of a
+  joint policy, and :meth:`MarkovArrays.player_mdp`, player ``i``'s MDP when every other
+  player's policy is contracted away;
 - :func:`evaluate_policy`: ``(I - gamma P) V = r`` solved by the cheapest exact method (dense
   LU, sparse direct, triangular or Krylov), with a rigorous bound on the error of ``V``;
 - :func:`policy_iteration` and :func:`greedy_policy` on an MDP.
@@ -138,6 +139,14 @@ class MarkovArrays:
         expected = (self.transitions @ np.asarray(values, dtype=float).T)  # (S * A, N)
         expected = expected.T.reshape(game.num_players, game.num_states, game.num_joint_actions)
         return self.rewards + game.discount * expected
+
+    def chain(self, joint: np.ndarray) -> sp.csr_array:
+        """State-to-state transition matrix ``(S, S)`` of a joint policy ``(S, A)``."""
+        num_states, num_joint = self.game.num_states, self.game.num_joint_actions
+        mixer = sp.csr_array((np.asarray(joint, dtype=float).ravel(), np.arange(joint.size),
+                              np.arange(0, joint.size + 1, num_joint)),
+                             shape=(num_states, joint.size))
+        return sp.csr_array(mixer @ self.transitions)
 
     def player_mdp(self, weights: np.ndarray, player: int, rewards: np.ndarray | None = None
                    ) -> tuple[sp.csr_array, np.ndarray]:
