@@ -47,6 +47,7 @@ from gametools.model import MarkovGame, NormalFormGame
 from gametools.scenarios import get_scenario
 from gametools.solvers import solve
 from gametools.solvers.result import reward_range
+from gametools.structure import sees_state
 from gametools.studies import Cell, Study
 
 __all__ = [
@@ -113,10 +114,6 @@ def _cooperative(game: MarkovGame, *, tol: float = 1e-12) -> bool:
     return bool(np.all(np.abs(rewards - rewards[:1]) <= tol * (1 + np.abs(rewards).max())))
 
 
-def _fully_observed(game: MarkovGame) -> bool:
-    return all(len(np.unique(row)) == game.num_states for row in game.observations)
-
-
 def valid_algorithm(algorithm: str, game: NormalFormGame | MarkovGame) -> bool:
     """Whether ``algorithm`` can train on ``game``.
 
@@ -126,7 +123,7 @@ def valid_algorithm(algorithm: str, game: NormalFormGame | MarkovGame) -> bool:
     markov = _as_markov(game)
     if learner_class(algorithm).requires_cooperative and not _cooperative(markov):
         return False
-    return not (algorithm == "central" and not _fully_observed(markov))
+    return not (algorithm == "central" and not sees_state(markov))
 
 
 # ------------------------------------------------------------------------------------------

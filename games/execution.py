@@ -91,6 +91,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gametools.exploitability import state_visits
+from gametools.mdp import joint_policy
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
@@ -379,15 +380,6 @@ def reference_profile(game: MarkovGame, **params: Any) -> tuple[np.ndarray, ...]
 # statistics
 # ------------------------------------------------------------------------------------------
 
-def _joint(game: MarkovGame, profile: Sequence[np.ndarray]) -> np.ndarray:
-    """``P(a | s)`` for every state, ``(S, A)``."""
-    joint = np.ones((game.num_states, 1))
-    for i, policy in enumerate(profile):
-        joint = (joint[:, :, None] * policy[game.observations[i]][:, None, :]).reshape(
-            game.num_states, -1)
-    return joint
-
-
 def summarize(game: MarkovGame, profile: Sequence[Any], **params: Any) -> dict[str, Any]:
     """Trajectories and payoffs of a profile, exactly from its state distribution.
 
@@ -403,7 +395,7 @@ def summarize(game: MarkovGame, profile: Sequence[Any], **params: Any) -> dict[s
     q = _resolve(params)
     _check_game(game, q)
     policies = validate_profile(game, profile)
-    joint = _joint(game, policies)
+    joint = joint_policy(game, policies)
     reach = state_visits(game, policies)
     num_players = game.num_players
     values = np.einsum("s,sa,nsa->n", reach, joint,

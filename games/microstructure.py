@@ -126,9 +126,9 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
-from gametools.exploitability import policy_values
+from gametools.exploitability import policy_values, state_visits
+from gametools.mdp import joint_policy
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
@@ -682,28 +682,6 @@ def market_making_profile(game: MarkovGame, **params: Any) -> tuple[np.ndarray, 
     return tuple(policy.copy() for _ in range(q["n_dealers"]))
 
 
-def _joint_probabilities(game: MarkovGame, policies: Sequence[np.ndarray]) -> np.ndarray:
-    """``P(a | s)`` for every state, ``(S, J)`` (fully observed policies)."""
-    joint = np.ones((game.num_states, 1))
-    for i, policy in enumerate(policies):
-        joint = (joint[:, :, None] * policy[game.observations[i]][:, None, :]).reshape(
-            game.num_states, -1)
-    return joint
-
-
-def _occupancy(game: MarkovGame, joint: np.ndarray) -> np.ndarray:
-    """Discounted expected visits ``sum_t gamma^t P(s_t = s)``, ``(S,)`` (zero at terminals)."""
-    num_states, num_joint = joint.shape
-    live = np.repeat((~game.terminal).astype(float), num_joint)
-    mixer = sp.csr_array((joint.ravel() * live, np.arange(joint.size),
-                          np.arange(0, joint.size + 1, num_joint)),
-                         shape=(num_states, joint.size))
-    chain = sp.csr_array(mixer @ game.transition_matrix)
-    system = sp.csc_array(sp.eye_array(num_states) - game.discount * chain.T)
-    visits = spla.spsolve(system, game.initial)
-    return np.where(game.terminal, 0.0, visits)
-
-
 def market_making_summary(game: MarkovGame, profile: Sequence[Any], **params: Any
                           ) -> dict[str, Any]:
     """Spreads, inventories and profits of a profile, computed exactly (no sampling).
@@ -729,8 +707,9 @@ def market_making_summary(game: MarkovGame, profile: Sequence[Any], **params: An
     policies = validate_profile(game, profile)
     _, configurations, num_joint, _ = _mm_layout(q)
     tables = _mm_tables(q)
-    joint = _joint_probabilities(game, policies)
-    visits = _occupancy(game, joint)
+    joint = joint_policy(game, policies)
+    # discounted expected visits, zero at terminal states
+    visits = np.where(game.terminal, 0.0, state_visits(game, policies))
     periods = max(q["n_periods"], 1)
     live = slice(0, periods * configurations)
     weights = (visits[live, None] * joint[live]).reshape(periods, configurations, num_joint)

@@ -82,6 +82,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gametools.exploitability import best_response, policy_values
+from gametools.mdp import joint_policy, markov_arrays
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario, ScenarioError
@@ -328,15 +329,8 @@ def summarize(game: MarkovGame, profile: Sequence[Any], **params: Any) -> dict[s
     _check_game(game, q)
     policies = validate_profile(game, profile)
     n, levels = q["n_agents"], q["n_levels"]
-    joint = np.ones((game.num_states, 1))
-    for i, policy in enumerate(policies):
-        joint = (joint[:, :, None] * policy[game.observations[i]][:, None, :]).reshape(
-            game.num_states, -1)
-    live = np.repeat((~game.terminal).astype(float), joint.shape[1])
-    mixer = sp.csr_array((joint.ravel() * live, np.arange(joint.size),
-                          np.arange(0, joint.size + 1, joint.shape[1])),
-                         shape=(game.num_states, joint.size))
-    step = sp.csr_array(mixer @ game.transition_matrix).T.tocsr()
+    joint = joint_policy(game, policies)
+    step = markov_arrays(game).chain(joint).T.tocsr()
     reach = game.initial.copy()
     visits = reach.copy()
     for _ in range(q["n_periods"]):

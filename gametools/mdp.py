@@ -4,10 +4,12 @@ The pieces every evaluator and solver of Markov games shares:
 
 - :func:`contract_players`: a per-state payoff or transition tensor with some players' policies
   summed out (every player but ``i``: player ``i``'s action values), and
-  :func:`joint_distribution`, the per-state product of the players' policies;
+  :func:`joint_distribution`, the per-state product of the players' policies
+  (:func:`joint_policy` for observation-indexed policies);
 - :func:`markov_arrays`: a game's transitions and rewards with terminal states made absorbing
-  and payless (:class:`MarkovArrays`), and :meth:`MarkovArrays.player_mdp`, player ``i``'s MDP
-  when every other player's policy is contracted away;
+  and payless (:class:`MarkovArrays`), with :meth:`MarkovArrays.chain`, the state chain of a
+  joint policy, and :meth:`MarkovArrays.player_mdp`, player ``i``'s MDP when every other
+  player's policy is contracted away;
 - :func:`evaluate_policy`: ``(I - gamma P) V = r`` solved by the cheapest exact method (dense
   LU, sparse direct, triangular or Krylov), with a rigorous bound on the error of ``V``;
 - :func:`policy_iteration` and :func:`greedy_policy` on an MDP.
@@ -44,8 +46,8 @@ from gametools.model import MarkovGame
 from gametools.numerics import gamma
 
 __all__ = ["DENSE_STATE_LIMIT", "Evaluation", "MarkovArrays", "contract_players",
-           "evaluate_policy", "greedy_policy", "joint_distribution", "markov_arrays",
-           "policy_iteration"]
+           "evaluate_policy", "greedy_policy", "joint_distribution", "joint_policy",
+           "markov_arrays", "policy_iteration"]
 
 #: Games with at most this many states are solved with dense LU factorisations.
 DENSE_STATE_LIMIT = 1500
@@ -109,6 +111,23 @@ def joint_distribution(policies: Sequence[np.ndarray]) -> np.ndarray:
     return joint
 
 
+def joint_policy(game: MarkovGame, profile: Sequence[np.ndarray], skip: int | None = None
+                 ) -> np.ndarray:
+    """``P(a | s) = prod_j pi_j(a_j | o_j(s))`` for every state and joint action, ``(S, A)``.
+
+    Parameters
+    ----------
+    game : MarkovGame
+    profile : sequence of ndarray, shape (O_j, n_j) each
+        Observation-indexed policies (validated).
+    skip : int, optional
+        A player whose factor is 1: the result is then the weights of ``pi_-i``.
+    """
+    return joint_distribution([
+        np.ones((game.num_states, game.num_actions[j])) if j == skip
+        else np.asarray(policy)[game.observations[j]] for j, policy in enumerate(profile)])
+
+
 @dataclass(frozen=True)
 class MarkovArrays:
     """Flattened arrays of a game; states outside ``live`` pay nothing and lead nowhere.
@@ -138,6 +157,14 @@ class MarkovArrays:
         expected = (self.transitions @ np.asarray(values, dtype=float).T)  # (S * A, N)
         expected = expected.T.reshape(game.num_players, game.num_states, game.num_joint_actions)
         return self.rewards + game.discount * expected
+
+    def chain(self, joint: np.ndarray) -> sp.csr_array:
+        """State-to-state transition matrix ``(S, S)`` of a joint policy ``(S, A)``."""
+        num_states, num_joint = self.game.num_states, self.game.num_joint_actions
+        mixer = sp.csr_array((np.asarray(joint, dtype=float).ravel(), np.arange(joint.size),
+                              np.arange(0, joint.size + 1, num_joint)),
+                             shape=(num_states, joint.size))
+        return sp.csr_array(mixer @ self.transitions)
 
     def player_mdp(self, weights: np.ndarray, player: int, rewards: np.ndarray | None = None
                    ) -> tuple[sp.csr_array, np.ndarray]:

@@ -6,7 +6,8 @@ One home for three recurring pieces:
   of ``k`` chained float64 roundings), and :func:`power_of_two_at_least`, the exact (power of
   two) scale that brings values to magnitude 1 without rounding.
 - *Fraction scaling.* :func:`integer_array` turns an array of ``Fraction`` into Python integers
-  over one common denominator, so exact contractions and eliminations run on integers.
+  over one common denominator, so exact contractions and eliminations run on integers;
+  :func:`narrow_integers` stores them as int64 when they fit (vectorised exact comparisons).
 - *Exact linear solves.* :func:`solve_integer_system` solves an integer system by fraction-free
   (Bareiss) elimination and returns exact ``Fraction`` solutions; :func:`solve_indifference`
   solves the indifference system of a support (the strategy that makes the other player
@@ -36,8 +37,8 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["UNIT_ROUNDOFF", "gamma", "integer_array", "power_of_two_at_least", "solve_indifference",
-           "solve_integer_system"]
+__all__ = ["UNIT_ROUNDOFF", "gamma", "integer_array", "narrow_integers", "power_of_two_at_least",
+           "solve_indifference", "solve_integer_system"]
 
 #: Unit roundoff of float64 (half the machine epsilon): a rounded operation's relative error.
 UNIT_ROUNDOFF = 2.0 ** -53
@@ -89,6 +90,19 @@ def integer_array(exact: np.ndarray) -> tuple[np.ndarray, int]:
     scale = math.lcm(*denominators)
     integers[:] = [v.numerator * (scale // v.denominator) for v in flat]
     return integers.reshape(exact.shape), scale
+
+
+#: Integers of magnitude below this fit int64 with room for one addition or subtraction.
+INT64_SAFE = 2 ** 62
+
+
+def narrow_integers(integers: np.ndarray) -> np.ndarray:
+    """``integers`` (Python ints, object dtype) as int64 when every magnitude is below 2^62.
+
+    int64 keeps exact comparisons vectorised; larger values stay Python integers (object dtype).
+    """
+    bound = max((abs(int(v)) for v in integers.ravel().tolist()), default=0)
+    return integers.astype(np.int64) if bound < INT64_SAFE else integers
 
 
 def solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] | None:

@@ -26,6 +26,7 @@ from gametools.numerics import (
     UNIT_ROUNDOFF,
     gamma,
     integer_array,
+    narrow_integers,
     power_of_two_at_least,
     solve_indifference,
     solve_integer_system,
@@ -321,6 +322,10 @@ def test_integer_array_scales_by_the_common_denominator() -> None:
     # lcm(2, 3, 1, 6) = 6: (3, -4, 30, 1)
     assert scale == 6 and integers.tolist() == [[3, -4], [30, 1]]
     assert integer_array(np.array([1, 2], dtype=object))[1] == 1
+    # int64 while every magnitude is below 2^62, Python integers beyond
+    assert narrow_integers(integers).dtype == np.int64
+    huge = np.array([2 ** 62, 1], dtype=object)
+    assert narrow_integers(huge).dtype == object and narrow_integers(huge)[0] == 2 ** 62
 
 
 def test_exact_solves_against_hand_solutions() -> None:
@@ -390,3 +395,27 @@ def test_batched_matrix_game_lp_against_hand_solutions() -> None:
     # the single-game form is the batch of one
     value, row, column = matrix_game_value(games[1])
     assert abs(value - 0.2) <= 1e-9 and np.allclose(row, x[1]) and np.allclose(column, y[1])
+
+
+def test_state_solvers_accept_games_whose_observations_identify_the_acting_states() -> None:
+    # The repeated game [[2, -1], [-1, 1]] at discount 0.5 in state 0, plus a terminal state 1
+    # that shares observation id 0 with it: every player sees the state where it acts. Each
+    # stage is the one-shot game, whose equilibrium is (2/5, 3/5) for both players (hand-solved
+    # above), so the stationary equilibrium plays it in state 0.
+    from gametools.solvers.homotopy import markov_qre_homotopy
+    from gametools.solvers.stochastic import hoffman_karp
+
+    transitions = np.zeros((2, 2, 2, 2))
+    transitions[0, :, :, 0] = 1.0
+    transitions[1, :, :, 1] = 1.0
+    reward = np.zeros((2, 2, 2))
+    reward[0] = [[2, -1], [-1, 1]]
+    game = MarkovGame(transitions, np.stack([reward, -reward]), [1.0, 0.0], 0.5,
+                      terminal=[False, True], observations=[[0, 0], [0, 0]])
+    for solver in (hoffman_karp, markov_qre_homotopy):
+        result = solver(game)
+        assert result.status == "success", solver.__name__
+        row, column = result.equilibria[0].strategies
+        assert row.shape == (1, 2) and np.allclose(row[0], [0.4, 0.6], atol=1e-8)
+        assert np.allclose(column[0], [0.4, 0.6], atol=1e-8)
+        assert nash_conv(game, result.equilibria[0].strategies).nash_conv <= 1e-8

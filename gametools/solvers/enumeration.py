@@ -68,7 +68,7 @@ import numpy as np
 
 from gametools._io import fraction_text
 from gametools.model import NormalFormGame
-from gametools.numerics import integer_array, solve_indifference
+from gametools.numerics import integer_array, narrow_integers, solve_indifference
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
 from gametools.solvers.result import (
     Clique,
@@ -116,9 +116,7 @@ def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
         ints = scaled.ravel().tolist()
         low = min(ints)
         shifted = np.array([v - low + 1 for v in ints], dtype=object).reshape(game.num_actions)
-        if max(ints) - low + 1 < 2 ** 62:
-            shifted = shifted.astype(np.int64)
-        integer.append(shifted)
+        integer.append(narrow_integers(shifted))
         transforms.append((scale, low - 1))
     return _Bimatrix(exact_game, integer[0], integer[1], from_floats,
                      (transforms[0], transforms[1]))

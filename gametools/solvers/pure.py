@@ -46,6 +46,7 @@ import numpy as np
 from gametools.errors import GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
+from gametools.numerics import integer_array, narrow_integers
 from gametools.solvers.result import Equilibrium, SolverResult
 
 __all__ = ["SLAB_ENTRIES", "pure_equilibria", "pure_equilibria_gen"]
@@ -59,16 +60,9 @@ def _comparable_payoffs(game: NormalFormGame, exact: bool) -> np.ndarray:
     if not exact:
         return game.payoffs
     assert game.payoffs_exact is not None
-    players = []
-    for i in range(game.num_players):
-        values = game.payoffs_exact[i]
-        flat = values.ravel().tolist()
-        scale = math.lcm(*{v.denominator for v in flat})
-        ints = [v.numerator * (scale // v.denominator) for v in flat]
-        # int64 keeps the comparison vectorised; huge numerators fall back to Python ints
-        bound = max((abs(v) for v in ints), default=0)
-        dtype: Any = np.int64 if bound < 2 ** 62 else object
-        players.append(np.array(ints, dtype=dtype).reshape(values.shape))
+    # each player's payoffs over its own common denominator (keeps its comparisons)
+    players = [narrow_integers(integer_array(game.payoffs_exact[i])[0])
+               for i in range(game.num_players)]
     if all(p.dtype == np.int64 for p in players):
         return np.stack(players)
     return np.stack([p.astype(object) for p in players])

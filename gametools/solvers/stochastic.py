@@ -98,7 +98,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from gametools.errors import InvalidArgumentError, UnsupportedGameError
 from gametools.exploitability import nash_conv
@@ -457,18 +456,8 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
     live = arrays.live
     num_states = markov.num_states
     n0, n1 = markov.num_actions
-    # player 1's rewards by (state, own action, player 0's action): r_1 = -r_0
+    # player 0's rewards by (state, own action, player 1's action); player 1 receives -r_0
     rewards_0 = arrays.rewards[0].reshape(num_states, n0, n1)
-    # mixers that contract (S, n0, n1) rows of the transition matrix with one player's strategy
-    flat = np.arange(num_states * n0 * n1).reshape(num_states, n0, n1)
-    rows_1 = np.broadcast_to(np.arange(num_states)[:, None, None] * n1
-                             + np.arange(n1)[None, None, :], flat.shape)
-    rows_joint = np.broadcast_to(np.arange(num_states)[:, None, None], flat.shape)
-
-    def mix(rows: np.ndarray, weights: np.ndarray, size: int) -> sp.csr_array:
-        mixer = sp.csr_array((weights.ravel(), (rows.ravel(), flat.ravel())),
-                             shape=(size, flat.size))
-        return sp.csr_array(mixer @ arrays.transitions)
 
     def residual_of(values: np.ndarray, solution: _StageSolution) -> float:
         shapley = np.zeros(num_states)
@@ -494,7 +483,7 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
         x, y = _full_policies(arrays, solution)
         # Pollatschek-Avi-Itzhak (Newton) candidate: the exact values of the stage-optimal pair
         joint = x[:, :, None] * y[:, None, :]
-        chain = mix(rows_joint, joint, num_states)
+        chain = arrays.chain(joint.reshape(num_states, -1))
         stage_rewards = np.einsum("sab,sab->s", joint, rewards_0)[:, None]
         candidate, _, _ = evaluate_policy(chain, stage_rewards, markov.discount)
         candidate = candidate[0]
@@ -506,9 +495,8 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
             updated, solution, updated_residual = candidate, candidate_solution, candidate_residual
         else:
             # Hoffman-Karp step: player 0's exact guarantee with x (player 1's MDP against x)
-            transitions = mix(rows_1, np.broadcast_to(x[:, :, None], flat.shape),
-                              num_states * n1)
-            mdp_rewards = -np.einsum("sa,sab->sb", x, rewards_0)
+            transitions, mdp_rewards = arrays.player_mdp(np.repeat(x, n1, axis=1), 1,
+                                                         -arrays.rewards[0])
             minus_values, responses, _ = policy_iteration(transitions, mdp_rewards,
                                                           markov.discount, responses)
             strategy_steps += 1

@@ -27,10 +27,9 @@ from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium, max_regret
 from gametools.structure import observation_policies, sees_state
 
-__all__ = ["NotFullyObservedError", "accept_polished", "lift_to_observations",
-           "normal_form_game", "payoff_blocks",
-           "positive_count", "positive_option", "require_sees_state", "split_vector",
-           "support_polish", "unit_payoffs"]
+__all__ = ["NotFullyObservedError", "accept_polished", "lift_to_observations", "normal_form_game",
+           "payoff_blocks", "positive_count", "positive_option", "require_sees_state",
+           "split_vector", "support_polish", "unit_payoffs"]
 
 
 class NotFullyObservedError(UnsupportedGameError):
@@ -74,19 +73,6 @@ def require_sees_state(game: Any, solver: str) -> MarkovGame:
     return game
 
 
-def lift_to_observations(game: MarkovGame, result: SolverResult) -> SolverResult:
-    """``result`` (state-indexed policies, from :func:`gametools.structure.state_game`) with
-    every equilibrium's policies lifted onto ``game``'s observations and certified on ``game``.
-    """
-    return dataclasses.replace(result, equilibria=tuple(
-        make_markov_equilibrium(game, observation_policies(game, e.strategies))
-        for e in result.equilibria))
-
-
-# ------------------------------------------------------------------------------------------
-# normal-form numerics (logit, global Newton, learning dynamics)
-# ------------------------------------------------------------------------------------------
-
 def normal_form_game(game: Any, solver: str) -> NormalFormGame:
     """``game`` as a :class:`NormalFormGame` (nashpy and OpenSpiel games converted).
 
@@ -115,6 +101,19 @@ def positive_option(name: str, value: float, *, allow_zero: bool = False) -> flo
         raise InvalidArgumentError(f"{name}: {rule} (got {value!r})")
     return value
 
+
+def lift_to_observations(game: MarkovGame, result: SolverResult) -> SolverResult:
+    """``result`` (state-indexed policies, from :func:`gametools.structure.state_game`) with
+    every equilibrium's policies lifted onto ``game``'s observations and certified on ``game``.
+    """
+    return dataclasses.replace(result, equilibria=tuple(
+        make_markov_equilibrium(game, observation_policies(game, e.strategies))
+        for e in result.equilibria))
+
+
+# ------------------------------------------------------------------------------------------
+# normal-form numerics (logit, global Newton, learning dynamics)
+# ------------------------------------------------------------------------------------------
 
 def unit_payoffs(game: NormalFormGame) -> tuple[np.ndarray, float]:
     """Payoffs mapped affinely onto ``[0, 1]`` and the scale (payoff range) used."""
