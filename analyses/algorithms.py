@@ -75,7 +75,9 @@ SCENARIOS: tuple[tuple[str, Mapping[str, Any], str], ...] = (
     ("portfolio", {"n_agents": 2, "n_periods": 2, "observation": "full"}, "team portfolio"),
 )
 QUICK_SCENARIOS = ("matching_pennies", "prisoners_dilemma", "bank_run", "portfolio")
-QUICK_SEEDS, FULL_SEEDS = 1, 5
+#: Seeds per (scenario, algorithm): five in quick runs too, the fewest from which figures draw
+#: t-intervals (:data:`gametools.plotting.MIN_SEEDS_FOR_INTERVAL`).
+QUICK_SEEDS, FULL_SEEDS = 5, 5
 
 _QUICK = {"total_steps": 2048, "num_envs": 32, "eval_interval": 1024, "checkpoint_interval": 0}
 _FULL = {"total_steps": 40_960, "num_envs": 32, "eval_interval": 4096,
@@ -304,7 +306,8 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any
                                  "seeds": len(members)}
         for metric in ("nash_conv", "relative_nash_conv", "distance"):
             values = [float(m[metric]) for m in members if str(m.get(metric, "")) != ""]
-            mean, low, high = mean_interval(values)
+            # all three are >= 0: the interval is clipped to the metric's range
+            mean, low, high = mean_interval(values, bounds=(0.0, None))
             entry.update({f"{metric}_mean": mean, f"{metric}_low": low,
                           f"{metric}_high": high})
         nearest = [str(m.get("nearest_equilibrium", "")) for m in members]
@@ -334,8 +337,9 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
             fig, ax = plt.subplots(figsize=(1.0 + 0.9 * n_columns, 0.8 + 0.45 * n_rows))
             plot_heatmap_with_intervals(final, metric=metric, colorbar_label=colorbar,
                                         rows_order=[label for _, _, label in SCENARIOS],
-                                        columns_order=list(ALGORITHMS), ax=ax)
-            ax.set_title(f"{title} across seeds (mean [95% CI])")
+                                        columns_order=list(ALGORITHMS), bounds=(0.0, None),
+                                        ax=ax)
+            ax.set_title(f"{title} across seeds: mean [interval], n seeds")
             written += save_figure(fig, Path(out) / f"algorithms_{metric}")
             plt.close(fig)
     return written

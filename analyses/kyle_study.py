@@ -14,9 +14,11 @@ trading intensity ``beta`` (slope of the order on ``v - p0``), computed exactly 
 statistics, and the NashConv, of the closed-form equilibrium projected onto the grids (NashConv
 about 3e-4: the floor a learner can approach on these grids).
 
-Figures: ``kyle_nash_conv`` (NashConv over training, log scale, mean and 95% Student-t band
-across seeds, one line per algorithm) and ``kyle_estimates`` (learned ``lambda`` and ``beta`` per
-seed and their means against theory).
+Five seeds per algorithm, in quick and full runs. Figures: ``kyle_nash_conv`` (NashConv over
+training on a log axis, one line per algorithm: the geometric mean across seeds and the 95%
+Student-t interval computed on the log scale, so positive; the legend gives ``n``) and
+``kyle_estimates`` (learned ``lambda`` and ``beta``, each on its own axis: every seed's value,
+their mean and its 95% Student-t interval, against theory).
 
 Run ``gametools run kyle --quick`` (under a minute on two cores: 44 s measured) or
 ``gametools run kyle`` (about 16 minutes on two cores, extrapolated from the quick run).
@@ -33,7 +35,7 @@ Examples
 >>> from analyses.kyle_study import STUDY
 >>> cells = STUDY.cells(True)
 >>> sorted({c.algorithm for c in cells if c.task == "train"}), len({c.seed for c in cells})
-(['maddpg', 'mappo'], 2)
+(['maddpg', 'mappo'], 5)
 """
 
 from __future__ import annotations
@@ -55,15 +57,18 @@ PARAMS: dict[str, Any] = {"sigma_v": 1.0, "sigma_u": 1.0, "p0": 0.0, "n_auctions
                           "lattice_step": 0.5}
 REFERENCE = "theory (on the grid)"
 
-#: Learner settings per algorithm, for quick (True) and full (False) runs; the quick study took
-#: 44 s on two cores (MAPPO 200k steps: 29 s per seed, MADDPG 100k steps: 10 s per seed).
+#: Learner settings per algorithm, for quick (True) and full (False) runs. The quick budgets are
+#: the full ones cut by 25 (MAPPO) and 20 (MADDPG) so that five seeds fit in a few minutes: both
+#: learners still cut NashConv from about 2.3 (untrained) by more than an order of magnitude.
 BUDGETS: dict[str, dict[bool, dict[str, Any]]] = {
-    "mappo": {True: {"total_steps": 200_000, "eval_interval": 10_000},
+    "mappo": {True: {"total_steps": 80_000, "eval_interval": 5_000},
               False: {"total_steps": 2_000_000, "eval_interval": 50_000}},
-    "maddpg": {True: {"total_steps": 100_000, "eval_interval": 5_000},
+    "maddpg": {True: {"total_steps": 50_000, "eval_interval": 2_500},
                False: {"total_steps": 1_000_000, "eval_interval": 25_000}},
 }
-SEEDS = {True: (0, 1), False: (0, 1, 2, 3, 4)}
+#: Seeds, quick and full: five, the fewest from which the figures draw Student-t intervals
+#: (:data:`gametools.plotting.MIN_SEEDS_FOR_INTERVAL`).
+SEEDS = {True: (0, 1, 2, 3, 4), False: (0, 1, 2, 3, 4)}
 
 
 def cells(quick: bool) -> list[Cell]:
@@ -176,8 +181,13 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Final NashConv, lambda and beta per algorithm (mean and 95% interval across seeds)."""
-    from gametools.plotting import mean_interval
+    """Final NashConv, lambda and beta per algorithm: mean and band across seeds.
+
+    The band is :func:`gametools.plotting.seed_band`'s, named by ``band``: ``"t"``, the 95%
+    Student-t interval of the mean (from five seeds; NashConv's clipped at 0), or ``"range"``,
+    the smallest and largest seed (fewer seeds).
+    """
+    from gametools.plotting import seed_band
 
     table: dict[str, Any] = {}
     final = _final(_trained(rows))
@@ -187,9 +197,11 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {"seeds": len(members), "steps": max(r["step"] for r in members)}
         for column in ("nash_conv", "lambda", "beta", "insider_profit"):
-            mean, low, high = mean_interval([math.nan if r.get(column) is None else
-                                             float(r[column]) for r in members])
-            entry[column] = {"mean": mean, "low": low, "high": high}
+            band = seed_band([math.nan if r.get(column) is None else float(r[column])
+                              for r in members],
+                             bounds=(0.0, None) if column == "nash_conv" else (None, None))
+            entry[column] = {"mean": band.mean, "low": band.low, "high": band.high,
+                             "band": band.kind}
         table[algorithm] = entry
     for row in rows:
         if row["algorithm"] == REFERENCE:

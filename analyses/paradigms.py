@@ -19,8 +19,9 @@ the last evaluation) and wall time (read from each cell's ``result.json``: wall 
 of ``results.csv`` so that it is reproducible byte for byte).
 
 Figures: one per metric, NashConv / return / wall time against the number of agents, one panel
-per scenario, mean and 95% t-interval across seeds
-(:func:`gametools.plotting.plot_metric_vs_agents`).
+per scenario, across five seeds (quick and full runs): on the log axes of NashConv and wall time
+the geometric mean and a 95% t-interval on the log scale, on the linear return axis the mean and
+its 95% t-interval (:func:`gametools.plotting.plot_metric_vs_agents`; legends give ``n``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ SCENARIOS: dict[str, tuple[str, Mapping[str, Any], tuple[int, ...], tuple[int, .
     "portfolio": ("n_agents", {"n_periods": 2, "observation": "full"}, (2, 3), (2,)),
     "cournot": ("n_firms", {}, (2, 3), (2,)),
 }
-QUICK_SEEDS, FULL_SEEDS = 1, 5
+#: Seeds per cell group: five in quick runs too, the fewest from which figures draw t-intervals
+#: (:data:`gametools.plotting.MIN_SEEDS_FOR_INTERVAL`).
+QUICK_SEEDS, FULL_SEEDS = 5, 5
 
 
 def cells(quick: bool) -> list[Cell]:
@@ -131,8 +134,9 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any
         entry: dict[str, Any] = {"scenario": scenario, "agents": label,
                                  "algorithm": algorithm, "paradigm": PARADIGMS.get(algorithm),
                                  "seeds": len(members)}
-        for metric in ("nash_conv", "team_return"):
-            mean, low, high = mean_interval([m.get(metric, float("nan")) for m in members])
+        for metric, bounds in (("nash_conv", (0.0, None)), ("team_return", (None, None))):
+            mean, low, high = mean_interval([m.get(metric, float("nan")) for m in members],
+                                            bounds=bounds)
             entry.update({f"{metric}_mean": mean, f"{metric}_low": low,
                           f"{metric}_high": high})
         table.append(entry)
@@ -155,12 +159,14 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     scenarios = [s for s in SCENARIOS if s in present] + sorted(present - set(SCENARIOS))
     order = [f"{a} ({p})" for a, p in PARADIGMS.items()]
     written: list[Path] = []
-    metrics = [("nash_conv", "final NashConv", True), ("team_return", "return per agent",
-                                                       False)]
+    # (column, axis label, log axis, the metric's range)
+    metrics: list[tuple[str, str, bool, tuple[float | None, float | None]]] = [
+        ("nash_conv", "final NashConv", True, (0.0, None)),
+        ("team_return", "return per agent", False, (None, None))]
     if times:
-        metrics.append(("wall_time_s", "training wall time (s)", True))
+        metrics.append(("wall_time_s", "training wall time (s)", True, (0.0, None)))
     with paper_style():
-        for metric, ylabel, log in metrics:
+        for metric, ylabel, log, bounds in metrics:
             fig, axes = plt.subplots(1, len(scenarios), figsize=(3.0 * len(scenarios) + 1.4,
                                                                  2.4),
                                      squeeze=False, layout="constrained")
@@ -172,7 +178,7 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
                     continue
                 positive = all(float(row[metric]) > 0 for row in members)
                 plot_metric_vs_agents(members, metric=metric, groups=order, ylabel=ylabel,
-                                      log=log and positive, ax=ax)
+                                      log=log and positive, bounds=bounds, ax=ax)
                 if k > 0 and ax.get_legend() is not None:  # the first panel lists every learner
                     ax.get_legend().remove()
                 ax.set_title(scenario)

@@ -65,7 +65,8 @@ ALGORITHMS = ("mappo", "ippo", "iql", "maddpg")
 #: Sum over players of L1 distances above which a profile is called ``unconverged`` (half of
 #: the distance 2 between two pure strategies of one player).
 UNCONVERGED_DISTANCE = 1.0
-QUICK_SEEDS, FULL_SEEDS = 3, 10
+#: Seeds per (game, algorithm); the bars' tick labels give the count.
+QUICK_SEEDS, FULL_SEEDS = 5, 10
 QUICK_GRID, FULL_GRID = 7, 19
 #: Replicator dynamics: horizon (in inverse payoff ranges), RK4 steps, recorded points.
 REPLICATOR_TIME, REPLICATOR_STEPS, RECORDED_POINTS = 60.0, 1200, 25

@@ -19,8 +19,20 @@ size above the process's size after imports and game loading) is its own:
 
 CFR+: iterations per second of :func:`gametools.extensive.cfr.cfr_iterations` against
 OpenSpiel's C++ ``pyspiel.CFRPlusSolver`` and Python ``CFRPlusSolver`` (identical iterates),
-after a warm-up iteration each. Timings depend on the machine and its load: compare rows of
-the same run only.
+after a warm-up iteration each.
+
+Sequence form against Gambit (only when pygambit is importable; it is a benchmark peer, never a
+dependency: ``pip install --pre pygambit==17.0.0b2``): the same tree, written by
+:func:`gametools.formats.efg.format_efg` and read by ``pygambit.read_efg``, solved by
+:func:`gametools.extensive.solve.sequence_form_lp` (HiGHS, then an exact certificate;
+``solve_s`` is the LP alone, ``seconds`` includes the certificate)
+against ``pygambit.nash.lp_solve`` (floating point and rational), and by
+:func:`gametools.extensive.lcp.sequence_form_lcp` (exact Lemke) against
+``pygambit.nash.lcp_solve`` (floating point and rational). Each row runs in its own
+subprocess with a time limit; it reports the first player's equilibrium payoff and the
+solver's own regret measure (ours: exact NashConv; Gambit: ``max_regret``).
+
+Timings depend on the machine and its load: compare rows of the same run only.
 """
 
 from __future__ import annotations
@@ -38,6 +50,15 @@ QUICK_GAMES = ["kuhn_poker", "leduc_poker", "goofspiel(num_cards=4)",
 FULL_GAMES = QUICK_GAMES + ["goofspiel(num_cards=5,points_order=descending)",
                             "liars_dice(numdice=1,dice_sides=4)"]
 CFR_GAMES = {"kuhn_poker": 200, "leduc_poker": 20}
+#: (game, implementations) of the sequence-form comparison with pygambit; quick mode runs the
+#: first entry only. Our exact LCP on Leduc (a dense rational tableau) is left out: minutes.
+GAMBIT_GAMES = [
+    ("kuhn_poker", ("ours-lp", "gambit-lp-float", "gambit-lp-rational", "ours-lcp",
+                    "gambit-lcp-float", "gambit-lcp-rational")),
+    ("first_sealed_auction(max_value=3)", ("ours-lcp", "gambit-lcp-float",
+                                           "gambit-lcp-rational")),
+    ("leduc_poker", ("ours-lp", "gambit-lp-float", "gambit-lp-rational")),
+]
 
 
 def _rss_mb() -> float:
@@ -97,6 +118,53 @@ def measure(implementation: str, name: str) -> dict[str, Any]:
     return out
 
 
+def measure_sequence_form(implementation: str, name: str) -> dict[str, Any]:
+    """One sequence-form solve, ours or Gambit's (run in a subprocess by :func:`main`)."""
+    import io
+
+    from gametools.interop.openspiel import extensive_from_openspiel
+
+    tree = extensive_from_openspiel(name).game
+    sequences = sum(1 + sum(len(tree.action_labels[k]) for k in tree.player_infosets(i))
+                    for i in range(tree.num_players))
+    out: dict[str, Any] = {"game": name, "implementation": implementation,
+                           "sequences": int(sequences)}
+    if implementation.startswith("ours"):
+        from gametools.extensive import nash_conv
+        from gametools.extensive.lcp import sequence_form_lcp
+        from gametools.extensive.solve import sequence_form_lp
+
+        solver = sequence_form_lp if implementation == "ours-lp" else sequence_form_lcp
+        start = time.perf_counter()
+        result = solver(tree)
+        out["seconds"] = time.perf_counter() - start
+        # the solve alone, without the exact certificate (rational arithmetic) that follows it
+        out["solve_s"] = float(result.extra.get("seconds", out["seconds"]))
+        out["payoff"] = float(result.equilibria[0].payoffs[0]) if result.equilibria else None
+        out["regret"] = float(nash_conv(tree, result.equilibria[0].strategies).nash_conv) \
+            if result.equilibria else float("nan")
+        out["exact"] = bool(result.exact)
+        out["status"] = result.status
+        return out
+    import pygambit as gbt
+
+    from gametools.formats.efg import format_efg
+
+    game = gbt.read_efg(io.StringIO(format_efg(tree)))
+    rational = implementation.endswith("rational")
+    start = time.perf_counter()
+    if "-lp-" in implementation:
+        equilibrium = gbt.nash.lp_solve(game, rational=rational).equilibrium
+    else:
+        equilibrium = gbt.nash.lcp_solve(game, rational=rational).equilibrium
+    out["seconds"] = time.perf_counter() - start
+    out["payoff"] = float(next(iter(equilibrium.payoffs))[1])  # (label, payoff) pairs
+    out["regret"] = float(equilibrium.max_regret())
+    out["exact"] = rational
+    out["status"] = "success"
+    return out
+
+
 def cfr_speed(name: str, iterations: int) -> dict[str, Any]:
     import pyspiel
     from open_spiel.python.algorithms import cfr as os_cfr
@@ -151,7 +219,10 @@ def main() -> int:
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(*args.one)))
+        implementation, name = args.one
+        one = measure_sequence_form if implementation.split("-")[0] in ("gambit", "ours") \
+            and implementation != "ours" else measure
+        print(json.dumps(one(implementation, name)))
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
     print(f"{'game':48s} {'impl':17s} {'NashConv':>14s} {'seconds':>9s} {'unroll_s':>9s} "
@@ -183,7 +254,33 @@ def main() -> int:
         print(f"{name:20s} {row['ours_it_s']:10.1f} {row['openspiel_cpp_it_s']:12.1f} "
               f"{row['openspiel_python_it_s']:11.2f}   ours/C++ "
               f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x")
+    gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
     return 0
+
+
+def gambit_table(games: list[tuple[str, tuple[str, ...]]], timeout: float) -> None:
+    """Print the sequence-form comparison with pygambit (nothing when it is not installed)."""
+    import importlib.util
+
+    print()
+    if importlib.util.find_spec("pygambit") is None:
+        print("sequence form vs Gambit: skipped (pygambit not installed)")
+        return
+    print(f"{'sequence form game':36s} {'impl':20s} {'seconds':>9s} {'solve_s':>9s} "
+          f"{'payoff P1':>14s} {'regret':>9s} exact")
+    for name, implementations in games:
+        for implementation in implementations:
+            row = _subprocess(implementation, name, timeout)
+            if "error" in row:
+                print(f"{name:36s} {implementation:20s} failed: {row['error'][:60]}")
+            elif "timeout_s" in row:
+                print(f"{name:36s} {implementation:20s} >{row['timeout_s']:.0f} s (timeout)")
+            else:
+                payoff = row["payoff"]
+                print(f"{name:36s} {implementation:20s} {row['seconds']:9.3f} "
+                      f"{row.get('solve_s', row['seconds']):9.3f} "
+                      f"{payoff if payoff is not None else float('nan'):14.10f} "
+                      f"{row['regret']:9.1e} {row['exact']}")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 Usage::
 
-    python bench/check_efg_collection.py GAMBIT_GIT_DIR_OR_CHECKOUT [--roundtrip]
+    python bench/check_efg_collection.py GAMBIT_GIT_DIR_OR_CHECKOUT [--roundtrip] [--legacy]
 
 The collection is not vendored: fetch Gambit's repository (github:gambitproject/gambit) first;
 a bare git directory (read with ``git show``) or a checkout both work. Prints one line per
 failure and a summary: files read, imperfect-recall games, games with chance, two-player
-games, and (with ``--roundtrip``) files whose written-and-reread game has identical arrays.
+games, and (with ``--roundtrip``) files whose written-and-reread game has identical arrays
+(``--legacy``: the same through the legacy EFG 1 format).
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ def _files(source: Path) -> list[tuple[str, str]]:
             for p in sorted(source.rglob("*.efg"))]
 
 
-def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
+def _same(a, b, labels=True) -> bool:  # type: ignore[no-untyped-def]
     return (np.array_equal(a.parent, b.parent) and np.array_equal(a.player, b.player)
             and np.array_equal(a.infoset, b.infoset) and np.array_equal(a.payoffs, b.payoffs)
             and np.array_equal(a.chance_probabilities, b.chance_probabilities)
-            and a.action_labels == b.action_labels and a.player_labels == b.player_labels)
+            and a.action_labels == b.action_labels
+            and (not labels or a.player_labels == b.player_labels))
 
 
 def _openspiel_uniform_nash_conv(text: str) -> float:
@@ -68,6 +70,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("--roundtrip", action="store_true")
+    parser.add_argument("--legacy", action="store_true",
+                        help="also write every game in the legacy format (EFG 1) and read it "
+                             "back (player labels may be renamed to be unique)")
     parser.add_argument("--openspiel", action="store_true",
                         help="compare the uniform profile's NashConv with OpenSpiel's on its own "
                              "efg_game loader (perfect-recall games it loads)")
@@ -76,7 +81,7 @@ def main() -> int:
                              "sequence-form LCP (and the LP when zero-sum); count certificates")
     args = parser.parse_args()
     files = _files(args.source)
-    read = imperfect = chance = two = roundtrip = 0
+    read = imperfect = chance = two = roundtrip = legacy = 0
     solved = attempted = lp_solved = lp_attempted = 0
     compared = agreed = os_failed = 0
     worst = 0.0
@@ -92,6 +97,8 @@ def main() -> int:
         two += game.num_players == 2
         if args.roundtrip and _same(game, parse_efg(format_efg(game))):
             roundtrip += 1
+        if args.legacy and _same(game, parse_efg(format_efg(game, version=1)), labels=False):
+            legacy += 1
         if args.openspiel and all(game.perfect_recall):
             from gametools.extensive import nash_conv
 
@@ -121,6 +128,7 @@ def main() -> int:
     print(f"efg files: {len(files)}  read: {read}  imperfect recall: {imperfect}  "
           f"with chance: {chance}  two-player: {two}"
           + (f"  round trip identical: {roundtrip}" if args.roundtrip else "")
+          + (f"  legacy (EFG 1) round trip identical: {legacy}" if args.legacy else "")
           + (f"\nOpenSpiel efg_game: compared {compared}, equal to 1e-9: {agreed} (largest "
              f"difference {worst:.1e}), not loaded by OpenSpiel: {os_failed}"
              if args.openspiel else "")

@@ -5,6 +5,8 @@ the ``gametools.scenarios`` entry point, and the conformance tests iterate it.
 """
 
 from games import (
+    adversarial_market_making,
+    asymmetric_auction,
     auctions,
     avellaneda_stoikov,
     bank_run,
@@ -22,11 +24,13 @@ SCENARIOS = (
     *classic.SCENARIOS,
     *oligopoly.SCENARIOS,
     *auctions.SCENARIOS,
+    *asymmetric_auction.SCENARIOS,
     *bank_run.SCENARIOS,
     *kyle.SCENARIOS,
     *holden_subrahmanyam.SCENARIOS,
     *microstructure.SCENARIOS,
     *avellaneda_stoikov.SCENARIOS,
+    *adversarial_market_making.SCENARIOS,
     *execution.SCENARIOS,
     *portfolio.SCENARIOS,
     *order_book.SCENARIOS,

@@ -135,6 +135,7 @@ __all__ = [
     "cutoff_value",
     "grid_observations",
     "observation_index",
+    "profile_statistics",
     "project_actions",
     "reference",
     "reference_profile",
@@ -218,15 +219,16 @@ def auction_game(*, auction: str, values: npt.ArrayLike, bids: npt.ArrayLike, n_
     Parameters
     ----------
     auction : {"first_price", "second_price", "all_pay"}
-    values : sequence of float, shape (K,)
-        Each bidder's possible values (iid across bidders).
+    values : array_like, shape (K,) or (n_bidders, K)
+        Each bidder's possible values: one row for all (iid across bidders) or one row per
+        bidder (independent, asymmetric bidders).
     bids : sequence of float, shape (M,)
         The bids every bidder may submit, strictly increasing.
     n_bidders : int
     reserve : float
         Bids below it are rejected (they neither win nor pay).
-    value_probabilities : sequence of float, shape (K,), optional
-        ``P(v = values[k])``; uniform by default.
+    value_probabilities : array_like, shape (K,) or (n_bidders, K), optional
+        ``P(v_i = values[i, k])``; uniform by default.
 
     Returns
     -------
@@ -241,23 +243,29 @@ def auction_game(*, auction: str, values: npt.ArrayLike, bids: npt.ArrayLike, n_
         :data:`MAX_ROWS` rows.
     """
     _check_auction(auction)
+    if int(n_bidders) != n_bidders or n_bidders < 1:
+        raise GametoolsError(f"n_bidders must be a positive integer, got {n_bidders!r}")
+    n = int(n_bidders)
     values_ = np.asarray(values, dtype=float)
     bids_ = np.asarray(bids, dtype=float)
-    if values_.ndim != 1 or values_.size < 1 or not np.isfinite(values_).all():
-        raise GametoolsError(f"values must be a non-empty 1-d array of finite numbers, got "
-                             f"{values!r}")
+    if values_.ndim not in (1, 2) or values_.size < 1 or not np.isfinite(values_).all() or \
+            (values_.ndim == 2 and values_.shape[0] != n):
+        raise GametoolsError(f"values must be a non-empty array of finite numbers of shape (K,) "
+                             f"or ({n}, K), got {values!r}")
+    values_ = np.broadcast_to(values_, (n, values_.shape[-1]))
     if bids_.ndim != 1 or bids_.size < 1 or not np.isfinite(bids_).all() or \
             (np.diff(bids_) <= 0).any():
         raise GametoolsError(f"bids must be a strictly increasing 1-d array, got {bids!r}")
-    if int(n_bidders) != n_bidders or n_bidders < 1:
-        raise GametoolsError(f"n_bidders must be a positive integer, got {n_bidders!r}")
-    n, k, m = int(n_bidders), values_.size, bids_.size
-    probabilities = np.full(k, 1.0 / k) if value_probabilities is None else \
+    k, m = values_.shape[1], bids_.size
+    probabilities = np.full((n, k), 1.0 / k) if value_probabilities is None else \
         np.asarray(value_probabilities, dtype=float)
-    if probabilities.shape != (k,) or (probabilities < 0).any() or \
-            abs(probabilities.sum() - 1.0) > 1e-9:
-        raise GametoolsError(f"value_probabilities must be {k} probabilities summing to 1, got "
-                             f"{value_probabilities!r}")
+    if probabilities.ndim not in (1, 2) or probabilities.shape[-1] != k or \
+            (probabilities.ndim == 2 and probabilities.shape[0] != n) or \
+            not np.isfinite(probabilities).all() or (probabilities < 0).any() or \
+            (abs(probabilities.sum(axis=-1) - 1.0) > 1e-9).any():
+        raise GametoolsError(f"value_probabilities must be {k} probabilities summing to 1 (one "
+                             f"row, or one row per bidder), got {value_probabilities!r}")
+    probabilities = np.broadcast_to(probabilities, (n, k))
     live, joint = k ** n, m ** n
     if live * joint > MAX_ROWS:
         raise ScenarioError(f"the auction has {live} value profiles x {joint} joint bids, above "
@@ -265,17 +273,18 @@ def auction_game(*, auction: str, values: npt.ArrayLike, bids: npt.ArrayLike, n_
     profiles = np.stack(np.unravel_index(np.arange(live), (k,) * n))  # (n, K^n) value indices
     share, payment = _outcomes(auction, bids_, n, float(reserve))
     rewards = np.zeros((n, live + 1, joint))
-    rewards[:, :live] = values_[profiles][:, :, None] * share[:, None, :] - payment[:, None, :]
+    own_value = np.take_along_axis(values_, profiles, axis=1)  # (n, K^n): v_i of each profile
+    rewards[:, :live] = own_value[:, :, None] * share[:, None, :] - payment[:, None, :]
     transitions = sp.csr_array((np.ones(live * joint), np.full(live * joint, live),
                                 np.concatenate([np.arange(live * joint + 1),
                                                 np.full(joint, live * joint)])),
                                shape=((live + 1) * joint, live + 1))
-    initial = np.append(np.prod(probabilities[profiles], axis=0), 0.0)
+    initial = np.append(np.prod(np.take_along_axis(probabilities, profiles, axis=1), axis=0), 0.0)
     terminal = np.zeros(live + 1, dtype=bool)
     terminal[live] = True
     observations = np.concatenate([profiles, np.zeros((n, 1), dtype=profiles.dtype)], axis=1)
-    state_labels = ["v=(" + ",".join(f"{values_[i]:.6g}" for i in column) + ")"
-                    for column in profiles.T] + ["end"]
+    state_labels = ["v=(" + ",".join(f"{v:.6g}" for v in column) + ")"
+                    for column in own_value.T] + ["end"]
     return MarkovGame(transitions, rewards.reshape(n, live + 1, *(m,) * n), initial, 1.0,
                       terminal=terminal, observations=observations, state_labels=state_labels,
                       player_labels=[f"bidder {i}" for i in range(n)],
@@ -450,11 +459,49 @@ def summarize(game: MarkovGame, profile: Sequence[Any], *, auction: str = "first
     """
     q = _resolve(auction, params)
     _check_game(game, q)
+    nodes = value_grid(q["n_values"])
+    stats = profile_statistics(game, profile, auction=auction,
+                               values=np.broadcast_to(nodes, (q["n_bidders"], nodes.size)),
+                               bids=bid_grid(q["n_bids"]), reserve=q["reserve"])
+    return {"revenue": stats["revenue"], "bidder_surplus": stats["bidder_surplus"],
+            "surplus_by_bidder": stats["surplus_by_bidder"], "bid_function": stats["bid_function"],
+            "values": tuple(float(v) for v in nodes), "efficiency": stats["efficiency"],
+            "sale_probability": stats["sale_probability"]}
+
+
+def profile_statistics(game: MarkovGame, profile: Sequence[Any], *, auction: str,
+                       values: npt.ArrayLike, bids: npt.ArrayLike, reserve: float = 0.0
+                       ) -> dict[str, Any]:
+    """Exact statistics of a tabular profile of an :func:`auction_game` (values and bids enumerated).
+
+    Parameters
+    ----------
+    game : MarkovGame
+        Built by :func:`auction_game` with these ``values``, ``bids`` and ``reserve``.
+    profile : sequence of array_like
+        One ``(K, M)`` policy per bidder (a terminal row may follow).
+    auction : {"first_price", "second_price", "all_pay"}
+    values : array_like, shape (n, K)
+        Each bidder's value nodes.
+    bids : array_like, shape (M,)
+    reserve : float
+
+    Returns
+    -------
+    dict
+        ``revenue``, ``bidder_surplus`` (mean over bidders), ``surplus_by_bidder``,
+        ``win_probability_by_bidder`` (expected share of the object), ``bid_function`` (``(n, K)``
+        mean bid at each value node), ``efficiency`` (probability that the object goes to a
+        bidder of the highest value) and ``sale_probability``.
+    """
     policies = validate_profile(game, profile)
-    n, k, m = q["n_bidders"], q["n_values"], q["n_bids"]
-    nodes, bids = value_grid(k), bid_grid(m)
+    values_ = np.asarray(values, dtype=float)
+    bids_ = np.asarray(bids, dtype=float)
+    n, k = values_.shape
+    m = bids_.size
     live = k ** n
     profiles = np.stack(np.unravel_index(np.arange(live), (k,) * n))
+    own_value = np.take_along_axis(values_, profiles, axis=1)  # (n, K^n)
     # P(value profile, joint bid), (K^n, M^n)
     joint = game.initial[:live].copy()
     joint = joint.reshape(live, *(1,) * n)
@@ -463,18 +510,18 @@ def summarize(game: MarkovGame, profile: Sequence[Any], *, auction: str = "first
         shape[1 + i] = m
         joint = joint * policies[i][profiles[i]].reshape(shape)
     joint = joint.reshape(live, -1)
-    share, payment = _outcomes(auction, bids, n, q["reserve"])
+    share, payment = _outcomes(auction, bids_, n, float(reserve))
     bid_mass = joint.sum(axis=0)  # (M^n,)
     revenue = float(payment.sum(axis=0) @ bid_mass)
-    value_share = (joint @ share.T) * nodes[profiles].T  # (K^n, n): E[v_i share_i] per profile
-    surplus = value_share.sum(axis=0) - payment @ bid_mass
-    best = profiles == profiles.max(axis=0)  # (n, K^n): bidders of the highest value
-    efficiency = float(np.sum((joint @ share.T) * best.T))
+    expected_share = joint @ share.T  # (K^n, n)
+    surplus = (expected_share * own_value.T).sum(axis=0) - payment @ bid_mass
+    best = own_value == own_value.max(axis=0)  # (n, K^n): bidders of the highest value
+    efficiency = float(np.sum(expected_share * best.T))
     return {"revenue": revenue, "bidder_surplus": float(surplus.mean()),
-            "surplus_by_bidder": tuple(float(s) for s in surplus),
-            "bid_function": np.stack([p[:k] @ bids for p in policies]),
-            "values": tuple(float(v) for v in nodes), "efficiency": efficiency,
-            "sale_probability": float(share.sum(axis=0) @ bid_mass)}
+            "surplus_by_bidder": tuple(float(x) for x in surplus),
+            "win_probability_by_bidder": tuple(float(x) for x in expected_share.sum(axis=0)),
+            "bid_function": np.stack([p[:k] @ bids_ for p in policies]),
+            "efficiency": efficiency, "sale_probability": float(share.sum(axis=0) @ bid_mass)}
 
 
 #: Grid settings measured to bring the first-price revenue within 2% of (n - 1) / (n + 1)

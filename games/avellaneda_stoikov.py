@@ -63,12 +63,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import expm
 
+from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
 from gametools.policies import validate_profile
 from gametools.scenarios import Parameter, Scenario
 
-__all__ = ["SCENARIOS", "build", "continuum_solution", "exact_quotes", "quote_grid", "reference",
-           "summarize"]
+__all__ = ["SCENARIOS", "build", "continuum_solution", "exact_quotes", "penalised_quotes",
+           "quote_grid", "quoting_game", "reference", "summarize"]
 
 BID, ASK = 0, 1
 
@@ -99,21 +100,56 @@ def build(**params: Any) -> MarkovGame:
         terminal state; the player observes the state.
     """
     q = _resolve(params)
-    bound, steps = q["max_inventory"], q["n_steps"]
-    dt = q["horizon"] / steps
-    quotes = quote_grid(**q)
-    fill = np.minimum(q["A"] * dt * np.exp(-q["k"] * quotes), 1.0)
+    return quoting_game(quotes=quote_grid(**q), k=q["k"], A=q["A"], horizon=q["horizon"],
+                        n_steps=q["n_steps"], max_inventory=q["max_inventory"],
+                        inventory_penalty=0.5 * q["gamma"] * q["sigma"] ** 2)
+
+
+def quoting_game(*, quotes: np.ndarray, k: float, A: float, horizon: float, n_steps: int,
+                 max_inventory: int, inventory_penalty: float,
+                 adversary: Sequence[tuple[float, float]] | None = None,
+                 fills: str = "bernoulli") -> MarkovGame:
+    """The grid quoting game (module docstring), alone or against an adversary.
+
+    Parameters
+    ----------
+    quotes : ndarray, shape (n_quotes,)
+        The market maker's offsets.
+    k, A, horizon : float
+    n_steps, max_inventory : int
+    inventory_penalty : float
+        Running cost ``inventory_penalty * q^2`` per unit time (``gamma sigma^2 / 2``).
+    adversary : sequence of (drift, scale), optional
+        A second player's actions: the mid-price drift ``b`` (the market maker earns its expected
+        mark-to-market ``q b dt / 2`` in each phase) and a factor on the fill intensity ``A``;
+        the game is zero-sum.
+    fills : {"bernoulli", "poisson"}
+        Fills of a quote in one phase: at most one, with probability ``min(A dt e^(-k delta),
+        1)``; or a Poisson number with that mean (the continuous-time count), stopped at the
+        inventory bound.
+
+    Returns
+    -------
+    MarkovGame
+        States ``(t, phase, q)`` then one terminal state; actions ``(n_quotes,)`` or
+        ``(n_quotes, len(adversary))``; every player observes the state.
+    """
+    bound, steps = max_inventory, n_steps
+    dt = horizon / steps
+    options = [(0.0, 1.0)] if adversary is None else list(adversary)
+    drift = np.array([b for b, _ in options])
+    scale = np.array([x for _, x in options])
+    n, m = len(quotes), len(options)
+    fill = np.minimum(A * dt * scale[None, :] * np.exp(-k * quotes)[:, None], 1.0)  # (n, m)
     levels = 2 * bound + 1
     num_states = 2 * steps * levels + 1
     terminal_state = num_states - 1
-    n = len(quotes)
-    rewards = np.zeros((1, num_states, n))
     inventory = np.arange(-bound, bound + 1)
     t, phase, level = (a.ravel() for a in np.meshgrid(np.arange(steps), (BID, ASK),
                                                         np.arange(levels), indexing="ij"))
-    held = inventory[level]
+    held = inventory[level].astype(float)
     move = np.where(phase == BID, 1, -1)
-    allowed = np.abs(held + move) <= bound
+    allowed = np.abs(inventory[level] + move) <= bound
     # bid phase -> ask phase of the same step; ask phase -> bid phase of the next step
     following_t = np.where(phase == BID, t, t + 1)
     following_phase = 1 - phase
@@ -123,26 +159,66 @@ def build(**params: Any) -> MarkovGame:
         index = (2 * following_t + following_phase) * levels + level + shift
         return np.where(last, terminal_state, index)
 
-    here = target(np.zeros_like(level))
-    there = np.where(allowed, target(move), here)
     states = (2 * t + phase) * levels + level
-    p = fill[None, :] * allowed[:, None]  # (states, n)
-    rows = (states[:, None] * n + np.arange(n)[None, :]).ravel()
-    cols = np.concatenate([np.repeat(there, n), np.repeat(here, n)])
-    data = np.concatenate([p.ravel(), (1.0 - p).ravel()])
-    rewards[0, states] = p * quotes[None, :]
-    penalty = 0.5 * q["gamma"] * q["sigma"] ** 2 * held.astype(float) ** 2 * dt
-    rewards[0, states] -= np.where(phase == BID, penalty, 0.0)[:, None]
-    transitions = sp.csr_array((data, (np.concatenate([rows, rows]), cols)),
-                               shape=(num_states * n, num_states))
+    joint = n * m
+    rows = (states[:, None] * joint + np.arange(joint)[None, :]).ravel()
+    if fills == "bernoulli":
+        here = target(np.zeros_like(level))
+        there = np.where(allowed, target(move), here)
+        p = fill[None, :, :] * allowed[:, None, None]  # (states, n, m)
+        cols = np.concatenate([np.repeat(there, joint), np.repeat(here, joint)])
+        data = np.concatenate([p.ravel(), (1.0 - p).ravel()])
+        all_rows = np.concatenate([rows, rows])
+        executed = p
+    elif fills == "poisson":
+        from scipy.stats import poisson
+
+        mean = A * dt * scale[None, :] * np.exp(-k * quotes)[:, None]  # (n, m)
+        room = np.where(move > 0, bound - inventory[level], inventory[level] + bound)  # (states,)
+        count = np.arange(2 * bound + 1)  # fills 0..2Q
+        pmf = poisson.pmf(count[:, None, None], mean[None])  # (C, n, m)
+        tail = poisson.sf(count[:, None, None] - 1, mean[None])  # P(N >= c)
+        # P(c fills executed) = pmf below the room, the whole tail at the room
+        probability = np.where((count[None, :] < room[:, None])[:, :, None, None],
+                               pmf[None], tail[None])  # (states, C, n, m)
+        probability *= (count[None, :] <= room[:, None])[:, :, None, None]
+        executed = np.einsum("c,scnm->snm", count.astype(float), probability)
+        probability /= probability.sum(axis=1, keepdims=True)
+        # the last phase ends the game whatever the fills: one entry to the terminal state
+        probability[last] = 0.0
+        probability[last, 0] = 1.0
+        destination = np.stack([target(np.minimum(c, room) * move) for c in count], axis=1)
+        keep = probability > 0
+        all_rows = np.broadcast_to(states[:, None, None, None] * joint
+                                   + np.arange(joint).reshape(1, 1, n, m),
+                                   probability.shape)[keep]
+        cols = np.broadcast_to(destination[:, :, None, None], probability.shape)[keep]
+        data = probability[keep]
+    else:
+        raise GametoolsError(f"fills must be 'bernoulli' or 'poisson', got {fills!r}")
+    reward = executed * quotes[None, :, None] \
+        + (held[:, None] * drift[None, :] * dt / 2)[:, None, :]
+    reward -= np.where(phase == BID, inventory_penalty * held ** 2 * dt, 0.0)[:, None, None]
+    transitions = sp.csr_array((data, (all_rows, cols)),
+                               shape=(num_states * joint, num_states))
     transitions.sum_duplicates()
     initial = np.zeros(num_states)
     initial[_state(0, BID, 0, bound)] = 1.0
     terminal = np.zeros(num_states, dtype=bool)
     terminal[terminal_state] = True
+    quote_labels = [f"{x:.6g}" for x in quotes]
+    if adversary is None:
+        rewards = np.zeros((1, num_states, n))
+        rewards[0, states] = reward[:, :, 0]
+        return MarkovGame(transitions, rewards, initial, 1.0, terminal=terminal,
+                          player_labels=["market maker"], action_labels=[quote_labels])
+    rewards = np.zeros((2, num_states, n, m))
+    rewards[0, states] = reward
+    rewards[1] = -rewards[0]
     return MarkovGame(transitions, rewards, initial, 1.0, terminal=terminal,
-                      player_labels=["market maker"],
-                      action_labels=[[f"{x:.6g}" for x in quotes]])
+                      player_labels=["market maker", "adversary"],
+                      action_labels=[quote_labels,
+                                     [f"drift {b:.6g}, arrival x{x:.6g}" for b, x in options]])
 
 
 def reference(**params: Any) -> dict[str, Any]:
@@ -161,6 +237,41 @@ def reference(**params: Any) -> dict[str, Any]:
     mid = q["mid_price"]
     return {"reservation_price": mid, "spread": spread, "bid": mid - spread / 2,
             "ask": mid + spread / 2, "reservation_price_slope": -gamma * sigma ** 2 * horizon}
+
+
+def penalised_quotes(penalty: np.ndarray, *, eta: float, k: float, horizon: float, base: float
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Optimal offsets at time 0 for a running inventory penalty, by the matrix exponential.
+
+    The value ``V(t, q)`` of quoting against fill intensities ``A exp(-k delta)`` with running
+    cost ``penalty[q]`` per unit time and inventory ``|q| <= Q`` (no quote beyond the bound)
+    solves ``dV/dt - penalty(q) + sum_sides sup_delta A e^(-k delta) (delta + V(q +- 1) - V(q)) =
+    0``; with ``w = exp(k V)`` the equation is linear, ``dw/dt = M w``, ``M`` tridiagonal with
+    ``M_qq = k penalty(q)`` and off-diagonals ``-eta`` (``eta = A / e`` for the risk-neutral
+    criterion; Guéant, Lehalle and Fernandez-Tapia 2013 for the CARA one), so
+    ``w(0) = exp(-M T) 1`` and the optimal offsets are ``base + (1 / k) ln(w_q / w_{q+-1})``.
+
+    Parameters
+    ----------
+    penalty : ndarray, shape (2 Q + 1,)
+        Running cost at ``q = -Q..Q``.
+    eta, k, horizon, base : float
+
+    Returns
+    -------
+    bid, ask, log_w : ndarray, shape (2 Q + 1,)
+        Offsets (``nan`` where the bound forbids the quote) and ``ln w(0)`` (``k V(0, q)`` for
+        the risk-neutral criterion).
+    """
+    size = penalty.size
+    matrix = np.diag(k * np.asarray(penalty, dtype=float)) - eta * (np.eye(size, k=1)
+                                                                     + np.eye(size, k=-1))
+    log_w = np.log(expm(-matrix * horizon) @ np.ones(size))
+    bid = np.full(size, np.nan)
+    ask = np.full(size, np.nan)
+    bid[:-1] = base + (log_w[:-1] - log_w[1:]) / k
+    ask[1:] = base + (log_w[1:] - log_w[:-1]) / k
+    return bid, ask, log_w
 
 
 def exact_quotes(*, xi: float | None = None, **params: Any) -> dict[str, Any]:
@@ -188,14 +299,8 @@ def exact_quotes(*, xi: float | None = None, **params: Any) -> dict[str, Any]:
         base = math.log1p(xi / k) / xi
     else:
         eta, base = big_a / math.e, 1.0 / k
-    matrix = (np.diag(0.5 * k * gamma * sigma ** 2 * levels.astype(float) ** 2)
-              - eta * (np.eye(len(levels), k=1) + np.eye(len(levels), k=-1)))
-    w = expm(-matrix * q["horizon"]) @ np.ones(len(levels))
-    log_w = np.log(w)
-    bid = np.full(len(levels), np.nan)
-    ask = np.full(len(levels), np.nan)
-    bid[:-1] = base + (log_w[:-1] - log_w[1:]) / k
-    ask[1:] = base + (log_w[1:] - log_w[:-1]) / k
+    penalty = 0.5 * gamma * sigma ** 2 * levels.astype(float) ** 2
+    bid, ask, _ = penalised_quotes(penalty, eta=eta, k=k, horizon=q["horizon"], base=base)
     zero = bound
     return {"bid_offset": bid, "ask_offset": ask,
             "reservation_price": q["mid_price"] + (ask[zero] - bid[zero]) / 2,

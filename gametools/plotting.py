@@ -6,11 +6,12 @@ matplotlib falls back to a file backend by itself). Every plotting function draw
 is given (or on new ones) and returns them, so figures compose. :func:`save_figure` writes vector
 (PDF) and raster (PNG) files atomically. The palette is Okabe-Ito (colour-blind safe).
 
-Intervals across seeds (:func:`seed_band`) are Student-t intervals of the mean from
-:data:`MIN_SEEDS_FOR_INTERVAL` seeds on, clipped to the metric's range (NashConv is never below
-0); with fewer seeds a band shows the range of the seeds instead. Legends give the number of
-seeds ``n`` of every line and say what the band is. Players and agents are numbered from 1 in
-figures.
+Intervals across seeds (:func:`seed_band`) are Student-t 95% intervals from
+:data:`MIN_SEEDS_FOR_INTERVAL` seeds on: of the mean on a linear axis, clipped to the metric's
+range (NashConv is never below 0); of the mean of the logarithm on a log axis (the line is then
+the geometric mean, and the band is positive by construction). With fewer seeds a band shows
+the range of the seeds instead. Legends give the number of seeds ``n`` of every line and say what
+the line and the band are. Players and agents are numbered from 1 in figures.
 
 Examples
 --------
@@ -43,6 +44,7 @@ __all__ = [
     "MIN_SEEDS_FOR_INTERVAL",
     "PALETTE",
     "SeedBand",
+    "band_description",
     "mean_interval",
     "paper_style",
     "player_label",
@@ -279,8 +281,10 @@ MIN_SEEDS_FOR_INTERVAL = 5
 class SeedBand(NamedTuple):
     """A statistic across seeds: the mean, a band ``[low, high]``, the count and the band's kind.
 
-    ``kind`` is ``"t"`` (Student-t interval of the mean at ``confidence``) or ``"range"`` (the
-    smallest and largest seed, used below :data:`MIN_SEEDS_FOR_INTERVAL` seeds).
+    ``kind`` is ``"t"`` (Student-t interval of the mean at ``confidence``), ``"t-log"`` (``mean``
+    is the geometric mean and the band the Student-t interval of the mean of the logarithm,
+    mapped back) or ``"range"`` (the arithmetic mean, and the smallest and largest seed: used
+    below :data:`MIN_SEEDS_FOR_INTERVAL` seeds).
     """
 
     mean: float
@@ -292,22 +296,35 @@ class SeedBand(NamedTuple):
 
 def seed_band(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95,
               bounds: tuple[float | None, float | None] = (None, None),
-              min_seeds: int = MIN_SEEDS_FOR_INTERVAL) -> SeedBand:
+              min_seeds: int = MIN_SEEDS_FOR_INTERVAL, log: bool = False) -> SeedBand:
     """Mean across seeds with an honest band: a t-interval from ``min_seeds`` seeds, else the range.
 
     A Student-t interval from two or three seeds is wide enough to leave the metric's range (a
     negative NashConv) and says little; below ``min_seeds`` the band is the range of the seeds,
     which is what the data show. The t-interval is clipped to ``bounds``.
 
+    With ``log`` (a quantity drawn on a log axis) and positive values, the interval is computed
+    on the log scale: ``exp`` of the t-interval of the mean of ``log(values)``, around the
+    geometric mean (kind ``"t-log"``). It is positive, as the axis needs, and not dominated by one
+    seed that is ten times worse than the others. A zero or negative value falls back to the
+    linear interval clipped to ``bounds``.
+
     >>> seed_band([1.0, 3.0])
     SeedBand(mean=2.0, low=1.0, high=3.0, n=2, kind='range')
     >>> band = seed_band([1.0, 2.0, 3.0, 4.0, 5.0])
     >>> band.kind, band.n, round(band.high - band.mean, 3)   # t_{0.975, 4} = 2.776; sd 1.581
     ('t', 5, 1.963)
+    >>> band = seed_band([0.01, 0.1, 1.0, 10.0, 100.0], log=True)   # log10: -2..2, sd 1.581
+    >>> band.kind, round(band.mean, 12), round(float(np.log10(band.high)), 3)
+    ('t-log', 1.0, 1.963)
     """
     data = np.asarray([_number(v) for v in values], dtype=float)
     data = data[~np.isnan(data)]
     if data.size >= max(min_seeds, 2):
+        if log and bool(np.all(data > 0)):
+            center, low, high = mean_interval(np.log(data), confidence=confidence)
+            return SeedBand(float(np.exp(center)), _clip(float(np.exp(low)), bounds),
+                            _clip(float(np.exp(high)), bounds), int(data.size), "t-log")
         mean, low, high = mean_interval(data, confidence=confidence, bounds=bounds)
         return SeedBand(mean, low, high, int(data.size), "t")
     if data.size == 0:
@@ -318,14 +335,23 @@ def seed_band(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95,
 
 
 def band_description(kinds: Sequence[str], confidence: float = 0.95) -> str:
-    """Legend title saying what the shaded bands or error bars are."""
+    """Legend title saying what the lines (or points) and the bands (or error bars) are.
+
+    One line per kind of :class:`SeedBand` among ``kinds``:
+
+    >>> print(band_description(["t-log", "range"]))
+    geometric mean, 95% t-interval on log scale
+    mean, min-max of seeds (n < 5)
+    """
     found = set(kinds)
     parts = []
     if "t" in found:
-        parts.append(f"{confidence:.0%} t-interval of the mean")
+        parts.append(f"mean, {confidence:.0%} t-interval of the mean")
+    if "t-log" in found:
+        parts.append(f"geometric mean, {confidence:.0%} t-interval on log scale")
     if "range" in found:
-        parts.append(f"min-max of seeds (n < {MIN_SEEDS_FOR_INTERVAL})")
-    return "band: " + "; ".join(parts) if parts else ""
+        parts.append(f"mean, min-max of seeds (n < {MIN_SEEDS_FOR_INTERVAL})")
+    return "\n".join(parts)
 
 
 def _last_steps(rows: Sequence[Any], keys: Sequence[str]) -> list[Any]:
@@ -366,6 +392,8 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
     groups, outcomes : sequence of str, optional
         Display order; an outcome keeps the colour of its position in ``outcomes`` (so panels
         agree). Default: order of appearance.
+
+    Every bar's tick label gives its number of rows ``n`` (the denominator of its shares).
     """
     ax = _axes(ax)
     names = _ordered((row[group] for row in rows), groups)
@@ -381,7 +409,8 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
                                                                               kinds),
                label=kind, edgecolor="white", linewidth=0.5)
         bottom += shares[:, k]
-    ax.set_xticks(positions, names, rotation=20, ha="right")
+    ax.set_xticks(positions, [f"{name} (n={int(total)})" for name, total in
+                              zip(names, counts.sum(axis=1))], rotation=20, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel if xlabel is not None else group)
@@ -524,12 +553,16 @@ def plot_metric_vs_agents(rows: Sequence[Any], *, metric: str = "nash_conv",
                           agents: str = "n_agents", group: str = "algorithm",
                           groups: Sequence[str] | None = None, ylabel: str | None = None,
                           xlabel: str = "number of agents", log: bool = False,
-                          confidence: float = 0.95, ax: Axes | None = None) -> Axes:
+                          confidence: float = 0.95,
+                          bounds: tuple[float | None, float | None] = (None, None),
+                          ax: Axes | None = None) -> Axes:
     """Mean of ``metric`` across seeds against the number of agents, one line per ``group``.
 
     The last step of every seed counts; the shaded band is :func:`seed_band`'s (a Student-t
-    interval of the mean from :data:`MIN_SEEDS_FOR_INTERVAL` seeds, else the seeds' range), and
-    the legend gives each line's number of seeds. The number of agents is the ``agents`` column or ``"n_agents=K"`` in ``label``.
+    interval from :data:`MIN_SEEDS_FOR_INTERVAL` seeds, on the log scale when ``log``, clipped
+    to the metric's range ``bounds``; else the seeds' range), and the legend gives each line's
+    number of seeds and says what the band is. The number of agents is the ``agents`` column or
+    ``"n_agents=K"`` in ``label``.
     """
     ax = _axes(ax)
     usable = [row for row in rows if not np.isnan(_agents(row, agents))
@@ -541,7 +574,7 @@ def plot_metric_vs_agents(rows: Sequence[Any], *, metric: str = "nash_conv",
         members = [row for row in final if str(row[group]) == name]
         counts = sorted({_agents(row, agents) for row in members})
         bands = [seed_band([row[metric] for row in members if _agents(row, agents) == n],
-                           confidence=confidence) for n in counts]
+                           confidence=confidence, bounds=bounds, log=log) for n in counts]
         kinds += [band.kind for band in bands if band.n > 1]
         seeds = max(band.n for band in bands)
         colour = _category_colour(name, groups, names)
@@ -564,12 +597,17 @@ def plot_heatmap_with_intervals(rows: Sequence[Any], *, metric: str = "nash_conv
                                 rows_order: Sequence[str] | None = None,
                                 columns_order: Sequence[str] | None = None,
                                 colorbar_label: str | None = None, confidence: float = 0.95,
-                                digits: int = 2, ax: Axes | None = None) -> Axes:
+                                digits: int = 2,
+                                bounds: tuple[float | None, float | None] = (None, None),
+                                ax: Axes | None = None) -> Axes:
     """Heatmap of the mean of ``metric`` across seeds, each cell annotated ``mean [low, high]``.
 
-    The last step of every seed counts; ``[low, high]`` is the Student-t confidence interval of
-    the mean (omitted for one seed). Missing (row, column) pairs are left blank and marked
-    "n/a". Colours: viridis (colour-blind safe, monotone in lightness).
+    The last step of every seed counts; ``[low, high]`` is :func:`seed_band`'s band (the
+    Student-t interval of the mean from :data:`MIN_SEEDS_FOR_INTERVAL` seeds, clipped to the
+    metric's range ``bounds``; the seeds' range with fewer; omitted for one seed). Every cell
+    also shows its number of seeds ``n``, and the colour bar's label says what the brackets are.
+    Missing (row, column) pairs are left blank and marked "n/a". Colours: viridis (colour-blind
+    safe, monotone in lightness).
     """
     ax = _axes(ax)
     usable = [r for r in rows if not np.isnan(_number(r.get(metric)))]
@@ -578,18 +616,24 @@ def plot_heatmap_with_intervals(rows: Sequence[Any], *, metric: str = "nash_conv
     columns = _ordered((r[column] for r in final), columns_order)
     means = np.full((len(names), len(columns)), np.nan)
     text = [["n/a"] * len(columns) for _ in names]
+    kinds: list[str] = []
     for i, name in enumerate(names):
         for j, col in enumerate(columns):
             values = [r[metric] for r in final if str(r[row]) == name and str(r[column]) == col]
             if not values:
                 continue
-            mean, low, high = mean_interval(values, confidence=confidence)
-            means[i, j] = mean
-            text[i][j] = f"{mean:.{digits}g}"
-            if len(values) > 1:
-                text[i][j] += f"\n[{low:.{digits}g}, {high:.{digits}g}]"
+            band = seed_band(values, confidence=confidence, bounds=bounds)
+            means[i, j] = band.mean
+            text[i][j] = f"{band.mean:.{digits}g}"
+            if band.n > 1:
+                kinds.append(band.kind)
+                text[i][j] += f"\n[{band.low:.{digits}g}, {band.high:.{digits}g}]"
+            text[i][j] += f"\nn={band.n}"
     image = ax.imshow(np.ma.masked_invalid(means), cmap="viridis", aspect="auto")
-    ax.figure.colorbar(image, ax=ax, label=colorbar_label or metric.replace("_", " "))
+    label = colorbar_label or metric.replace("_", " ")
+    if kinds:
+        label += "\n[" + band_description(kinds, confidence).replace("\n", "; ") + "]"
+    ax.figure.colorbar(image, ax=ax, label=label)
     finite = means[np.isfinite(means)]
     middle = (finite.min() + finite.max()) / 2 if finite.size else 0.0
     for i in range(len(names)):
@@ -620,6 +664,10 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
                                bounds: tuple[float | None, float | None] = (0.0, None)) -> Axes:
     """Mean of ``y`` across seeds against ``x``, one line per ``group``, with a band (:func:`seed_band`).
 
+    On a log axis (``log``, the default) the line is the geometric mean across seeds and the band
+    the t-interval on the log scale (positive, so it stays on the axis); on a linear axis, the
+    arithmetic mean and its t-interval clipped to ``bounds``.
+
     Parameters
     ----------
     rows : sequence of mapping
@@ -628,31 +676,36 @@ def plot_exploitability_curves(rows: Sequence[Any], *, ax: Axes | None = None, x
     log : bool
         Logarithmic ``y`` axis.
     confidence : float
-        Level of the Student-t interval of the mean (from :data:`MIN_SEEDS_FOR_INTERVAL` seeds;
-        fewer seeds show their range).
+        Level of the Student-t interval (from :data:`MIN_SEEDS_FOR_INTERVAL` seeds; fewer seeds
+        show their range).
     floor : float, optional
         A dashed horizontal reference line (e.g. the NashConv of the projected theoretical
         equilibrium on the grid).
     bounds : (low, high)
         The metric's range; intervals are clipped to it (NashConv is never below 0).
 
-    The legend gives each line's number of seeds ``n`` and says what the band is.
+    The legend gives each line's number of seeds ``n``, and its title says what the lines and
+    the bands are.
     """
     ax = _axes(ax)
     usable = [r for r in rows if not np.isnan(_number(r.get(y)))
               and not np.isnan(_number(r.get(x)))]
-    positive = [_number(r[y]) for r in usable if _number(r[y]) > 0]
-    if floor is not None and floor > 0:
-        positive.append(floor)
-    # on a log axis a band reaching zero (a seed at exactly 0) runs to the bottom of the axes
-    bottom = 0.5 * min(positive) if positive else 1e-12
-    kinds = []
-    for k, name in enumerate(_ordered((r[group] for r in usable), groups)):
+    curves = []
+    for name in _ordered((r[group] for r in usable), groups):
         members = [r for r in usable if str(r[group]) == name]
         xs = sorted({_number(r[x]) for r in members})
         bands = [seed_band([r[y] for r in members if _number(r[x]) == value],
-                           confidence=confidence, bounds=bounds) for value in xs]
-        seeds = len({str(r.get("seed", "")) for r in members})
+                           confidence=confidence, bounds=bounds, log=log) for value in xs]
+        curves.append((name, xs, bands, len({str(r.get("seed", "")) for r in members})))
+    positive = [_number(r[y]) for r in usable if _number(r[y]) > 0]
+    positive += [b.low for _, _, bands, _ in curves for b in bands if b.low > 0]
+    if floor is not None and floor > 0:
+        positive.append(floor)
+    # on a log axis a band reaching zero (a seed at exactly 0, so a linear interval) runs to the
+    # bottom of the axes
+    bottom = 0.5 * min(positive) if positive else 1e-12
+    kinds = []
+    for k, (name, xs, bands, seeds) in enumerate(curves):
         kinds += [band.kind for band in bands if band.n > 1]
         colour = PALETTE[k % len(PALETTE)]
         ax.plot(xs, [band.mean for band in bands], color=colour, label=f"{name} (n={seeds})")

@@ -80,6 +80,7 @@ def test_outcome_shares_stack_to_the_observed_fractions(tmp_path: Path) -> None:
     assert heights[(round(-0.4, 3), stag_colour)] == pytest.approx(2 / 3)
     assert heights[(round(0.6, 3), stag_colour)] == pytest.approx(0.0)
     assert sum(p.get_height() for p in ax.patches) == pytest.approx(2.0)  # two full bars
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a (n=3)", "b (n=4)"]
     assert ax.get_ylabel() and ax.get_xlabel()
     assert all(f.exists() and f.stat().st_size > 0 for f in files)
 
@@ -140,13 +141,20 @@ def test_heatmap_annotates_means_and_intervals(tmp_path: Path) -> None:
              "nash_conv": {"a": 1.0, "b": 2.0}[al] + s}
             for sc in ("pennies", "cournot") for al in ("a", "b") for s in range(3)]
     rows.append({"scenario": "team", "algorithm": "a", "seed": 0, "step": 1, "nash_conv": 0.5})
+    # five seeds 0, 0, 0, 0, 1: mean 0.2, sd sqrt(0.2), t_{0.975,4} = 2.7764 (any t table):
+    # half-width 0.555, so [-0.355, 0.755], clipped to NashConv's range [0, inf)
+    rows += [{"scenario": "team", "algorithm": "b", "seed": s, "step": 1,
+              "nash_conv": float(s == 4)} for s in range(5)]
     with paper_style():
-        ax = plot_heatmap_with_intervals(rows, metric="nash_conv")
+        ax = plot_heatmap_with_intervals(rows, metric="nash_conv", bounds=(0.0, None))
         files = save_figure(ax.figure, tmp_path / "heat")
     texts = [t.get_text() for t in ax.texts]
-    assert texts.count("n/a") == 1  # (team, b) was never run
-    assert "2\n[-0.48, 4.5]" in texts  # mean 2, half-width 2.484 (t table, see above)
-    assert "0.5" in texts  # a single seed: no interval
+    assert "0.2\n[0, 0.76]\nn=5" in texts
+    # three seeds (< 5): the band is their range, 1 + (0, 1, 2)
+    assert "2\n[1, 3]\nn=3" in texts
+    assert "0.5\nn=1" in texts  # a single seed: no interval
+    colorbar = ax.figure.axes[-1].get_ylabel()
+    assert "t-interval" in colorbar and "min-max of seeds" in colorbar
     assert ax.get_xlabel() == "algorithm" and ax.get_ylabel() == "scenario"
     assert all(f.exists() for f in files)
 

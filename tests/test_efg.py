@@ -113,7 +113,7 @@ t "" 4 "" { 1 }
 
 @pytest.mark.parametrize("text, message", [
     ('NFG 1 R "" { "A" }', "EFG"),
-    ('EFG 3 R "" { "A" } t "" 0', "version 2"),
+    ('EFG 3 R "" { "A" } t "" 0', "versions 1 .legacy. and 2"),
     ('EFG 2 R "" { "A" } p "" 2 1 "" { "a" } 0 t "" 0', "player 2 does not exist"),
     ('EFG 2 R "" { "A" } p "" 1 1 0 t "" 0', "before its actions"),
     ('EFG 2 R "" { "A" } p "" 1 1 "" { "a" "b" } 0 t "" 0', "ends inside the tree"),
@@ -155,3 +155,27 @@ def test_deep_tree_does_not_recurse() -> None:
     game = parse_efg("\n".join(lines))
     assert game.num_terminals == depth + 1
     assert nash_conv(game, game.uniform_profile()).best_response_values[0] == 1.0
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_chance_nodes_without_ids_are_written_readably(version: int) -> None:
+    # a tree built without chance infoset ids (as the OpenSpiel import builds Kuhn poker):
+    # chance nodes with different moves must land in different chance infosets of the file,
+    # which Gambit's format requires (pygambit 17 refused such a file: "Infoset action count
+    # mismatch"); each gets its own (pygambit counts a chance infoset spanning Leduc's two
+    # deals as imperfect recall)
+    from gametools.extensive.model import TreeBuilder
+
+    builder = TreeBuilder(1)
+    root = builder.chance(None, probabilities=[Fraction(1, 2), Fraction(1, 2)])
+    builder.terminal((root, 0), payoffs=[1])
+    second = builder.chance((root, 1), probabilities=[Fraction(1, 3)] * 3)
+    for k in range(3):
+        builder.terminal((second, k), payoffs=[k])
+    game = builder.build()
+    text = format_efg(game, version=version)
+    assert text.count('c "" "1"' if version == 1 else 'c "" 1 ') == 1
+    again = parse_efg(text)
+    np.testing.assert_array_equal(again.parent, game.parent)
+    assert again.chance_exact == game.chance_exact
+    assert again.payoffs_exact.tolist() == game.payoffs_exact.tolist()

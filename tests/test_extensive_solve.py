@@ -54,10 +54,21 @@ def test_hand_solved_betting_game_exactly() -> None:
                                             (Fraction(2, 3), Fraction(1, 3)))
 
 
-def test_leduc_lp_exploitability() -> None:
+def test_leduc_lp_exact_certificate() -> None:
+    # the LP's float profile, read as the rationals its floats are, is certified in rational
+    # arithmetic: an exact NashConv bound and an exact interval for Leduc's value, which
+    # OpenSpiel's sequence_form_lp_test.py gives as -0.085606424078 (to 6 places)
     game = extensive_from_openspiel("leduc_poker").game
-    result = sequence_form_lp(game, exact=False)
+    result = sequence_form_lp(game)
     assert nash_conv(game, result.equilibria[0].strategies).nash_conv < 1e-9
+    assert result.status == "success" and not result.exact  # not an exact equilibrium
+    bound = result.extra["nash_conv_exact"]
+    assert isinstance(bound, Fraction) and 0 <= bound < Fraction(1, 10 ** 12)
+    low, high = result.extra["value_bounds_exact"]
+    assert high - low <= bound and low <= high
+    reported = Fraction("-0.085606424078")  # OpenSpiel: assertAlmostEqual(..., places=6)
+    assert abs(low - reported) < Fraction(5, 10 ** 7) and abs(high - reported) < Fraction(5, 10 ** 7)
+    assert "game value lies in" in result.message
 
 
 def test_lp_refuses_general_sum_and_three_players() -> None:

@@ -141,7 +141,7 @@ def test_degenerate_integer_games_exact_equilibrium_from_every_label(matrices):
     m, n = game.num_actions
     for label in range(m + n):
         # a cycle would hit this generous cap (paths in games this small are far shorter)
-        result = lemke_howson(game, initial_label=label, max_pivots=2000)
+        result = lemke_howson(game, initial_label=label, max_iterations=2000)
         assert result.status == "success", (label, result.message)
         equilibrium = result.equilibria[0]
         assert result.exact and exact_regret(game, equilibrium.strategies_exact) == 0
@@ -156,7 +156,7 @@ def test_zero_one_games_never_cycle_in_float_pivoting(matrices):
     game = NormalFormGame.from_bimatrix(np.array(row, dtype=float), np.array(column, dtype=float))
     m, n = game.num_actions
     for label in range(m + n):
-        result = lemke_howson(game, initial_label=label, max_pivots=2000)
+        result = lemke_howson(game, initial_label=label, max_iterations=2000)
         assert result.status == "success"
         assert result.equilibria[0].regret <= 1e-9
 
@@ -170,7 +170,7 @@ def test_highly_degenerate_games_terminate():
         NormalFormGame.from_bimatrix([[3, 3], [2, 5], [0, 6]], [[3, 3], [2, 6], [3, 1]]),
     ]
     for game in games:
-        result = lemke_howson_all(game, max_pivots=500)
+        result = lemke_howson_all(game, max_iterations=500)
         assert result.status == "success" and result.exact
         for equilibrium in result.equilibria:
             assert exact_regret(game, equilibrium.strategies_exact) == 0
@@ -275,10 +275,10 @@ def test_200x200_gaussian_game():
 # --------------------------------------------------------------------------------------------
 
 def test_pivot_cap_gives_max_iterations_status():
-    result = lemke_howson(stengel(), initial_label=1, max_pivots=2)
+    result = lemke_howson(stengel(), initial_label=1, max_iterations=2)
     assert result.status == "max_iterations" and result.equilibria == () and result.iterations == 2
     assert not result.success and "cap" in result.message
-    everything = lemke_howson_all(stengel(), max_pivots=2)
+    everything = lemke_howson_all(stengel(), max_iterations=2)
     assert everything.status == "max_iterations"
     assert -1 in everything.extra["label_equilibrium"]
 

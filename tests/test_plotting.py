@@ -122,6 +122,16 @@ def test_seed_band_is_a_clipped_t_interval_from_five_seeds_else_the_range() -> N
     # a NashConv interval never goes below 0, the metric's lower bound
     clipped = seed_band([0.0, 0.0, 0.0, 0.0, 1.0], bounds=(0.0, None))
     assert clipped.low == 0.0 and clipped.high > clipped.mean
+    # on a log axis: the t-interval of the mean of log values, mapped back. log10 of the values
+    # is -2, -1, 0, 1, 2 (mean 0, sd sqrt(2.5)): the geometric mean is 1 and the band
+    # 10 ** (+-2.7764 sqrt(2.5) / sqrt(5)), positive although a linear interval would not be
+    logged = seed_band([0.01, 0.1, 1.0, 10.0, 100.0], bounds=(0.0, None), log=True)
+    assert logged.kind == "t-log" and logged.mean == pytest.approx(1.0)
+    half = 2.7764 * np.sqrt(2.5) / np.sqrt(5)
+    assert (logged.low, logged.high) == pytest.approx((10 ** -half, 10 ** half), rel=1e-4)
+    assert seed_band([0.01, 0.1, 1.0, 10.0, 100.0]).low < 0  # the linear one leaves the range
+    # a seed at exactly 0 has no logarithm: the linear interval, clipped at 0
+    assert seed_band([0.0, 1.0, 1.0, 1.0, 1.0], bounds=(0.0, None), log=True).kind == "t"
 
 
 def test_training_curves_state_n_and_the_band_in_the_legend() -> None:
@@ -135,8 +145,13 @@ def test_training_curves_state_n_and_the_band_in_the_legend() -> None:
     legend = ax.get_legend()
     texts = [t.get_text() for t in legend.get_texts()]
     assert texts == ["mappo (n=2)", "maddpg (n=5)"]
-    assert "t-interval" in legend.get_title().get_text()
-    assert "min-max of seeds" in legend.get_title().get_text()
+    title = legend.get_title().get_text()
+    # log axis: the five-seed line is a geometric mean with a log-scale interval
+    assert "geometric mean, 95% t-interval on log scale" in title
+    assert "min-max of seeds" in title
+    # every band stays on the log axis: its lower edge is positive
+    for band in ax.collections:
+        assert band.get_paths()[0].vertices[:, 1].min() > 0
     plt.close(fig)
 
 

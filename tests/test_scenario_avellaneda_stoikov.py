@@ -125,3 +125,27 @@ def test_parameter_validation() -> None:
         build(gamma=0.0)
     with pytest.raises(ScenarioError, match="valid parameters"):
         reference(inventory=3)
+
+
+def test_poisson_fills_stop_at_the_inventory_bound() -> None:
+    # derived by hand: one step, bound Q = 1, one quote delta with mean fills lam = A dt e^(-k delta)
+    # per phase. From q = 0 the bid phase can execute one fill (room 1): P(q -> 1) = P(N >= 1) =
+    # 1 - e^(-lam), expected reward delta (1 - e^(-lam)); from q = -1 (room 2): P(q -> 1) =
+    # 1 - e^(-lam) (1 + lam), expected fills lam e^(-lam) + 2 (1 - e^(-lam) (1 + lam))
+    import math
+
+    from games.avellaneda_stoikov import quoting_game
+
+    delta, big_a, k = 0.5, 3.0, 1.5
+    game = quoting_game(quotes=np.array([delta]), k=k, A=big_a, horizon=1.0, n_steps=2,
+                        max_inventory=1, inventory_penalty=0.0, fills="poisson")
+    lam = big_a * 0.5 * math.exp(-k * delta)
+    dense = game.transitions.toarray()  # rows: state (one action); bid phase of step 0
+    start, low = 1, 0  # states (t=0, bid, q=0) and (t=0, bid, q=-1)
+    ask_phase = 3  # (t=0, ask, q=-1); q=0 -> 4, q=1 -> 5
+    assert dense[start, ask_phase + 2] == pytest.approx(1 - math.exp(-lam), rel=1e-12)
+    assert game.rewards[0, start, 0] == pytest.approx(delta * (1 - math.exp(-lam)), rel=1e-12)
+    assert dense[low, ask_phase + 2] == pytest.approx(1 - math.exp(-lam) * (1 + lam), rel=1e-12)
+    fills = lam * math.exp(-lam) + 2 * (1 - math.exp(-lam) * (1 + lam))
+    assert game.rewards[0, low, 0] == pytest.approx(delta * fills, rel=1e-12)
+    assert np.allclose(dense[:-1].sum(axis=1), 1.0)  # the terminal state has no row mass

@@ -24,7 +24,8 @@ def register(commands: Any) -> None:
                                  "central"))
     add_param_flag(parser)
     parser.add_argument("--set", action="append", default=[], metavar="K=V",
-                        help="algorithm config field, e.g. learning_rate=1e-3 (repeatable)")
+                        help="algorithm config field, e.g. learning_rate=1e-3 or recurrent=true "
+                        "(GRU agents) (repeatable)")
     parser.add_argument("--steps", type=int, default=None, help="environment steps")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
     parser.add_argument("--seeds", type=limited_count("max_seeds"), default=1, help="number of seeds")
@@ -102,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
             if report is None:
                 last = result.metrics[-1]
                 returns = [v for k, v in last.items() if k.startswith("return_")]
-                measured = (f"mean return {sum(returns) / len(returns):.6g} (no tabular game: "
-                            "no NashConv)")
+                reason = ("recurrent agents have no tabular policy" if config.recurrent else
+                          "no tabular game")
+                measured = f"mean return {sum(returns) / len(returns):.6g} ({reason}: no NashConv)"
             elif isinstance(report, CorrelatedGap):
                 measured = f"CCE gap of the joint policy {report.gap:.6g} ({report.kind})"
             else:

@@ -6,6 +6,7 @@ See :mod:`gametools.extensive.model` for the representation.
 from __future__ import annotations
 
 from gametools.extensive.exploitability import best_response, nash_conv
+from gametools.extensive.markov import MarkovView, markov_from_extensive
 from gametools.extensive.model import (
     CHANCE,
     TERMINAL,
@@ -14,5 +15,5 @@ from gametools.extensive.model import (
     TreeBuilder,
 )
 
-__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "TreeBuilder",
-           "best_response", "nash_conv"]
+__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "MarkovView",
+           "TreeBuilder", "best_response", "markov_from_extensive", "nash_conv"]

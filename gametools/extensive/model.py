@@ -68,6 +68,7 @@ Matching pennies with player 2 moving second without seeing player 1's move:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -396,7 +397,7 @@ class ExtensiveGame:
                                               tuple(int(x) for x in np.unravel_index(k, raw.shape)),
                                               value) from None
             cache: dict[Fraction, float] = {}
-            floats = np.array([cache[v] if v in cache else cache.setdefault(v, float(v))
+            floats = np.array([cache[v] if v in cache else cache.setdefault(v, _to_float(v))
                                for v in flat], dtype=float).reshape(raw.shape)
         else:
             floats = raw.astype(float, copy=True)
@@ -590,6 +591,14 @@ class ExtensiveGame:
                         "to 1", None, float(sums[bad[0]]))
             out.append(np.clip(array, 0.0, None))
         return tuple(out)
+
+
+def _to_float(value: Fraction) -> float:
+    """``float(value)``, or infinity beyond the float range (which ``float`` raises for)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _is_exact(values: Any) -> bool:
@@ -887,7 +896,8 @@ class TreeBuilder:
                            for x in chance_p)
         as_float: dict[Any, float] = {}
         probabilities = np.array([as_float[x] if x in as_float else as_float.setdefault(
-            x, float(Fraction(x)) if isinstance(x, str) else float(x)) for x in chance_p])
+            x, _to_float(Fraction(x)) if isinstance(x, (str, Fraction)) else float(x))
+            for x in chance_p])
         payoff_rows = [self._payoffs[v] for v in order if self._kind[v] == TERMINAL]
         payoffs = [[row[i] for row in payoff_rows] for i in range(self.num_players)]
         return ExtensiveGame(

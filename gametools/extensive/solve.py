@@ -170,7 +170,11 @@ def sequence_form_lp(game: ExtensiveGame, *, exact: bool = True) -> SolverResult
     -------
     SolverResult
         One equilibrium (flat behaviour vectors); ``extra``: ``value`` (player 1's LP value),
-        ``nash_conv`` (exact NashConv of the float profile), ``seconds``.
+        ``nash_conv`` (exact NashConv of the float profile), ``seconds``; on an exact game
+        whose rounded profile is not an exact equilibrium (Leduc poker, say) also
+        ``nash_conv_exact`` (Fraction: the profile's NashConv in rational arithmetic, a
+        certified bound) and, when the payoffs sum to exactly zero, ``value_bounds_exact``
+        (two Fractions enclosing the game value), see :func:`_exact_bound`.
 
     Raises
     ------
@@ -200,6 +204,9 @@ def sequence_form_lp(game: ExtensiveGame, *, exact: bool = True) -> SolverResult
             if values == best:
                 certified = rational
                 break
+    bound: dict[str, Any] = {}
+    if exact and game.is_exact and certified is None:
+        bound = _exact_bound(game, profile)
     equilibrium = make_extensive_equilibrium(game, profile if certified is None else
                                              [np.array([float(v) for v in row])
                                               for row in certified], exact=certified)
@@ -208,11 +215,46 @@ def sequence_form_lp(game: ExtensiveGame, *, exact: bool = True) -> SolverResult
     message = (f"sequence-form LP: value {value:.12g} for player 1 (dual {-negative:.12g}); "
                + ("exact equilibrium certified in rational arithmetic" if certified is not None
                   else f"NashConv {report.nash_conv:.3e}"))
+    if bound:
+        message += (f"; in rational arithmetic the profile's NashConv is at most "
+                    f"{float(bound['nash_conv_exact']):.3e}")
+        if "value_bounds_exact" in bound:
+            low, high = bound["value_bounds_exact"]
+            message += f" and the game value lies in [{float(low):.15g}, {float(high):.15g}]"
     return SolverResult((equilibrium,), method="lp", status="success" if ok else "failed",
                         complete=False, exact=certified is not None, iterations=1,
                         message=message,
                         extra={"value": value, "nash_conv": report.nash_conv,
-                               "seconds": seconds})
+                               "seconds": seconds, **bound})
+
+
+def _exact_bound(game: ExtensiveGame, profile: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Exact NashConv of a float profile, and exact bounds on a zero-sum game's value.
+
+    Every float is a rational number: the profile, clipped at zero and divided by its exact
+    row sums, is an exact profile within rounding of the float one, whose exact NashConv
+    ``eps`` (rational arithmetic) makes it a certified ``eps``-equilibrium. In an exactly
+    zero-sum game the value lies between player 1's payoff against player 2's best response
+    and player 1's best-response payoff against player 2: ``[-best_2, best_1]``, exact.
+    Costs a few seconds on Leduc poker (Python Fractions).
+    """
+    rows = []
+    for i, vector in enumerate(profile):
+        offsets, counts, _ = game.sequences.segments[i]
+        row: list[Fraction] = []
+        for start, count in zip(offsets, counts):
+            block = [Fraction(max(float(v), 0.0)) for v in vector[start:start + count]]
+            total = sum(block, Fraction(0))
+            if total == 0:
+                return {}
+            row.extend(x / total for x in block)
+        rows.append(row)
+    values, best = exact_nash_conv(game, rows)
+    out: dict[str, Any] = {"nash_conv_exact": sum(best, Fraction(0)) - sum(values, Fraction(0))}
+    payoffs = game.payoffs_exact
+    if payoffs is not None and all(sum(column, Fraction(0)) == 0 for column in payoffs.T):
+        out["value_bounds_exact"] = (-best[1], best[0])
+    return out
 
 
 def extensive_cfr(game: ExtensiveGame, *, iterations: int = 1000, variant: str = "cfr+",

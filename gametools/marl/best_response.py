@@ -81,6 +81,7 @@ from gametools.marl.learner import Learner, LearnerConfig
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile, validate_profile
 from gametools.scenarios import Scenario, get_scenario
+from gametools.structure import sees_state
 
 __all__ = [
     "ApproximateExploitability",
@@ -717,14 +718,13 @@ def _state_observing_gains(game: MarkovGame, profile: Profile, players: Sequence
                            values: ExploitabilityResult
                            ) -> tuple[np.ndarray, tuple[Kind, ...], float]:
     """Gains of exact best responses that see the state, and their kinds and tolerance."""
-    reachable = game.reachable_states() & ~game.terminal
     gains: list[float] = []
     kinds: list[Kind] = []
     tolerance = float(values.tolerance)
     for player in players:
         observed = game.observations[player]
-        sees_state = np.unique(observed[reachable]).size == int(reachable.sum())
-        if sees_state:
+        seen = sees_state(game, player)
+        if seen:
             seeing, policies = game, profile
         else:
             rows = np.array(game.observations)
@@ -734,7 +734,7 @@ def _state_observing_gains(game: MarkovGame, profile: Profile, players: Sequence
             policies = tuple(p if j != player else p[observed] for j, p in enumerate(profile))
         response = best_response(seeing, policies, player)
         gains.append(response.value - float(values.values[player]))
-        kinds.append("exact" if sees_state else "upper_bound")
+        kinds.append("exact" if seen else "upper_bound")
         tolerance = max(tolerance, response.tolerance)
     return np.array(gains), tuple(kinds), tolerance
 

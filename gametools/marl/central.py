@@ -26,6 +26,7 @@ import torch
 from gametools.errors import InvalidArgumentError
 from gametools.marl.env import Discrete, Reset, TensorGameEnv, VectorEnv
 from gametools.marl.mappo import Actor, MAPPOConfig, PPOLearner
+from gametools.structure import observation_states, sees_state
 
 __all__ = ["CentralPPO"]
 
@@ -37,6 +38,9 @@ class CentralPPO(PPOLearner):
     config_type = MAPPOConfig
     requires_cooperative = True
     correlated = True
+    supports_recurrent = False
+    recurrent_refusal = ("its one actor sees the global state, which already holds everything "
+                         "an agent's memory could recover")
 
     def make_actors(self, env: VectorEnv) -> list[Actor]:
         if not all(isinstance(space, Discrete) for space in env.action_spaces):
@@ -54,9 +58,11 @@ class CentralPPO(PPOLearner):
         return [(joint // int(stride)) % n for stride, n in zip(self.strides, self.num_actions)]
 
     @torch.no_grad()
-    def act(self, current: Reset) -> list[torch.Tensor]:
-        """The most probable joint action at each state, decoded into per-agent actions."""
-        return self.decode([self.logits(0, current.state).argmax(dim=1)])
+    def act(self, current: Reset, memory: torch.Tensor | None = None
+            ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
+        """The most probable joint action at each state, decoded into per-agent actions (no
+        memory: the actor sees the state)."""
+        return self.decode([self.logits(0, current.state).argmax(dim=1)]), None
 
     def _game_env(self) -> TensorGameEnv:
         env = getattr(self.env, "inner", self.env)
@@ -76,13 +82,11 @@ class CentralPPO(PPOLearner):
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
         """Agent ``agent``'s marginal of the joint policy (a view, not the policy played)."""
         env = self._game_env()
-        observed = env.game.observations[agent]
-        if len(set(observed.tolist())) != env.game.num_states:
+        if not sees_state(env.game, agent):
             raise InvalidArgumentError("central's per-agent marginals need each agent to observe "
                                        "the state (a fully observed game)")
         # observation id -> the state it identifies, as the state one-hot the actor reads
-        states = torch.zeros(env.game.num_observations[agent], dtype=torch.int64)
-        states[torch.as_tensor(np.array(observed))] = torch.arange(env.game.num_states)
+        states = torch.as_tensor(np.maximum(observation_states(env.game, agent), 0))
         ids = observations.argmax(dim=1).cpu()
         state_inputs = torch.eye(env.game.num_states)[states[ids]]
         joint = torch.softmax(self.logits(0, state_inputs.to(env.device)), dim=-1)

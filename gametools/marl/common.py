@@ -28,7 +28,7 @@ from torch import nn
 
 from gametools.errors import InvalidArgumentError
 
-__all__ = ["mlp", "AgentNetworks", "homogeneous", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
+__all__ = ["mlp", "AgentNetworks", "RecurrentNetwork", "RecurrentAgentNetworks", "reset_where", "SequenceRecorder", "homogeneous", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
            "sample_categorical", "gumbel_softmax", "explained_variance", "single_thread"]
 
 
@@ -114,10 +114,107 @@ class AgentNetworks(nn.Module):
     def forward(self, index: int, inputs: torch.Tensor) -> torch.Tensor:  # noqa: D102
         if not self.shared:
             return self.nets[index](inputs)
-        identity = torch.zeros(*inputs.shape[:-1], self.count, device=inputs.device,
-                               dtype=inputs.dtype)
-        identity[..., index] = 1.0
-        return self.nets[0](torch.cat([inputs, identity], dim=-1))
+        return self.nets[0](append_identity(inputs, index, self.count))
+
+
+def append_identity(inputs: torch.Tensor, index: int, count: int) -> torch.Tensor:
+    """``inputs`` ``(..., d)`` with agent ``index``'s one-hot id of ``count`` agents appended."""
+    identity = torch.zeros(*inputs.shape[:-1], count, device=inputs.device, dtype=inputs.dtype)
+    identity[..., index] = 1.0
+    return torch.cat([inputs, identity], dim=-1)
+
+
+class RecurrentNetwork(nn.Module):
+    """EPyMARL's recurrent agent: ``Linear -> ReLU -> GRUCell -> Linear``.
+
+    ``network(inputs, hidden)`` maps one step's inputs ``(B, input_size)`` and the hidden state
+    ``(B, hidden_size)`` before it to the outputs ``(B, output_size)`` and the hidden state after
+    it. Every weight is drawn from ``generator`` (orthogonal, as :func:`mlp`), so the same seed
+    gives the same network.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+    generator : torch.Generator
+    output_gain : float
+        Gain of the output layer (0.01 for policy logits, 1 for values).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, *,
+                 generator: torch.Generator, output_gain: float = 1.0) -> None:
+        super().__init__()
+        self.hidden_size = int(hidden_size)
+        self.encoder = _init_linear(nn.Linear(input_size, hidden_size), math.sqrt(2.0), generator)
+        self.cell = nn.GRUCell(hidden_size, hidden_size)
+        with torch.no_grad():  # torch's default draws from the global generator: redraw ours
+            for weight in (self.cell.weight_ih, self.cell.weight_hh):
+                for gate in weight.chunk(3, dim=0):  # reset, update and new gates
+                    layer = nn.Linear(hidden_size, hidden_size)
+                    _init_linear(layer, 1.0, generator)
+                    gate.copy_(layer.weight)
+            self.cell.bias_ih.zero_()
+            self.cell.bias_hh.zero_()
+        self.head = _init_linear(nn.Linear(hidden_size, output_size), output_gain, generator)
+
+    def forward(self, inputs: torch.Tensor, hidden: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        hidden = self.cell(torch.relu(self.encoder(inputs)), hidden)
+        return self.head(hidden), hidden
+
+
+class RecurrentAgentNetworks(nn.Module):
+    """:class:`AgentNetworks` of :class:`RecurrentNetwork`: one per agent, or one shared.
+
+    ``networks(i, x, h)`` is agent ``i``'s output and next hidden state; ``initial_state(B)`` the
+    zero hidden state ``(B, hidden_size)`` every episode starts from.
+
+    Parameters
+    ----------
+    input_sizes, output_sizes : sequence of int
+    hidden_size : int
+        Width of the GRU (EPyMARL's ``rnn_hidden_dim``).
+    shared : bool
+    generator : torch.Generator
+    output_gain : float
+    """
+
+    def __init__(self, input_sizes: Sequence[int], output_sizes: Sequence[int],
+                 hidden_size: int, *, shared: bool, generator: torch.Generator,
+                 output_gain: float = 1.0) -> None:
+        super().__init__()
+        count = len(input_sizes)
+        if shared and not homogeneous(input_sizes, output_sizes):
+            raise InvalidArgumentError("parameter sharing needs agents with equal observation sizes and "
+                             "action counts")
+        self.count, self.shared, self.hidden_size = count, bool(shared), int(hidden_size)
+        if self.shared:
+            self.nets = nn.ModuleList([RecurrentNetwork(
+                input_sizes[0] + count, hidden_size, output_sizes[0], generator=generator,
+                output_gain=output_gain)])
+        else:
+            self.nets = nn.ModuleList(
+                RecurrentNetwork(size, hidden_size, out, generator=generator,
+                                 output_gain=output_gain)
+                for size, out in zip(input_sizes, output_sizes))
+
+    def initial_state(self, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The hidden state at the start of an episode: zeros ``(batch, hidden_size)``."""
+        return torch.zeros(batch, self.hidden_size, device=device)
+
+    def forward(self, index: int, inputs: torch.Tensor, hidden: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+        if not self.shared:
+            return self.nets[index](inputs, hidden)
+        return self.nets[0](append_identity(inputs, index, self.count), hidden)
+
+
+def reset_where(hidden: torch.Tensor, done: torch.Tensor, *, axis: int = 0) -> torch.Tensor:
+    """``hidden`` with the entries of finished episodes zeroed along ``axis`` (``done`` ``(B,)``,
+    ``hidden.shape[axis] == B``), so the episodes restarting there begin from the initial
+    hidden state."""
+    shape = [1] * hidden.dim()
+    shape[axis] = -1
+    return hidden.masked_fill(done.reshape(shape), 0.0)
 
 
 @torch.no_grad()
@@ -244,6 +341,90 @@ class ReplayBuffer:
         self.position = int(state["position"])
         for name in self.data:
             self.data[name][:self.size] = state[f"data.{name}"]
+
+
+class SequenceRecorder:
+    """Cuts each parallel episode into sequences of at most ``length`` steps, for episode replay.
+
+    Every call to :meth:`record` appends one step of every episode; a sequence is complete when
+    its episode ends or it reaches ``length`` steps, and :meth:`record` then returns the complete
+    ones (to be added to a :class:`ReplayBuffer` whose shapes are :attr:`shapes`). Episodes of at
+    most ``length`` steps are stored whole (EPyMARL's episode buffer); longer ones as consecutive
+    sequences, each starting from the hidden state the agents had there (R2D2's stored state,
+    Kapturowski et al. 2019).
+
+    Fields per sequence: ``step_fields`` ``(length, *shape)`` (actions, rewards); 
+    ``observation_fields`` ``(length + 1, *shape)``, the observation before each step and the
+    one after the last; ``start_fields`` ``shape`` (the hidden state at the first step, set by
+    :meth:`begin`); ``mask`` ``(length,)``, 1 on the steps that happened.
+
+    Parameters
+    ----------
+    num_envs, length : int
+    step_fields, observation_fields, start_fields : dict of str to (shape, dtype)
+    device : torch.device or str
+    """
+
+    def __init__(self, num_envs: int, length: int,
+                 step_fields: Mapping[str, tuple[Sequence[int], torch.dtype]],
+                 observation_fields: Mapping[str, tuple[Sequence[int], torch.dtype]],
+                 start_fields: Mapping[str, tuple[Sequence[int], torch.dtype]],
+                 device: torch.device | str = "cpu") -> None:
+        self.length = int(length)
+        self.shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {"mask": ((length,),
+                                                                                 torch.float32)}
+        self.shapes.update({name: ((length, *shape), dtype)
+                            for name, (shape, dtype) in step_fields.items()})
+        self.shapes.update({name: ((length + 1, *shape), dtype)
+                            for name, (shape, dtype) in observation_fields.items()})
+        self.shapes.update({name: (tuple(shape), dtype)
+                            for name, (shape, dtype) in start_fields.items()})
+        self.observation_names = tuple(observation_fields)
+        self.start_names = tuple(start_fields)
+        self.data = {name: torch.zeros((num_envs, *shape), dtype=dtype, device=device)
+                     for name, (shape, dtype) in self.shapes.items()}
+        self.position = torch.zeros(num_envs, dtype=torch.int64, device=device)
+        self.rows = torch.arange(num_envs, device=device)
+
+    def begin(self, **start: torch.Tensor) -> None:
+        """Set the start fields ``(B, *shape)`` of the sequences that begin at this step."""
+        fresh = self.position == 0
+        for name, values in start.items():
+            stored = self.data[name]
+            mask = fresh.reshape(-1, *[1] * (stored.dim() - 1))
+            self.data[name] = torch.where(mask, values.to(stored.dtype), stored)
+
+    def record(self, *, before: Mapping[str, torch.Tensor], step: Mapping[str, torch.Tensor],
+               after: Mapping[str, torch.Tensor], done: torch.Tensor
+               ) -> dict[str, torch.Tensor] | None:
+        """Append one step (observation fields ``before`` and ``after`` it, step fields); return
+        the sequences completed by it, or ``None``. ``done`` ``(B,)`` marks episodes that ended."""
+        rows, position = self.rows, self.position
+        for name, values in before.items():
+            self.data[name][rows, position] = values.to(self.data[name].dtype)
+        for name, values in after.items():
+            self.data[name][rows, position + 1] = values.to(self.data[name].dtype)
+        for name, values in step.items():
+            self.data[name][rows, position] = values.to(self.data[name].dtype)
+        self.data["mask"][rows, position] = 1.0
+        self.position = position + 1
+        complete = done | (self.position >= self.length)
+        if not bool(complete.any()):  # one host synchronisation per step
+            return None
+        finished = {name: values[complete].clone() for name, values in self.data.items()}
+        for values in self.data.values():
+            values[complete] = 0
+        self.position = self.position.masked_fill(complete, 0)
+        return finished
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {**{f"data.{k}": v.clone() for k, v in self.data.items()},
+                "position": self.position.clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        for name in self.data:
+            self.data[name] = state[f"data.{name}"].to(self.data[name].device).clone()
+        self.position = state["position"].to(self.position.device).clone()
 
 
 def sample_categorical(probabilities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

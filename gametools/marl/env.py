@@ -44,7 +44,7 @@ import torch
 from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame
 
-__all__ = ["Discrete", "Box", "Reset", "Step", "VectorEnv", "TensorGameEnv"]
+__all__ = ["Discrete", "Box", "Reset", "Step", "VectorEnv", "TensorGameEnv", "longest_episode"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,11 @@ class VectorEnv(abc.ABC):
         """Whether all agents always receive the same reward (a team game)."""
         return False
 
+    @property
+    def episode_limit(self) -> int | None:
+        """The most steps an episode can last (``None``: unknown or unbounded)."""
+        return None
+
 
 def _sample_rows(cumulative: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor,
                  rows: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -133,6 +138,44 @@ def _sample_rows(cumulative: torch.Tensor, indptr: torch.Tensor, indices: torch.
     position = torch.searchsorted(cumulative, target, right=True)
     position = torch.minimum(torch.maximum(position, start), stop - 1)
     return indices[position]
+
+
+def longest_episode(game: MarkovGame) -> int | None:
+    """The most steps an episode of ``game`` can last: the longest path from an initial state to
+    a terminal one, or ``None`` when the reachable non-terminal states hold a cycle (episodes of
+    unbounded length)."""
+    matrix = game.transition_matrix.tocoo()
+    joint = game.num_joint_actions
+    sources = np.asarray(matrix.row) // joint
+    targets = np.asarray(matrix.col)
+    positive = np.asarray(matrix.data) > 0
+    reachable = game.reachable_states()
+    live = reachable & ~game.terminal
+    keep = positive & live[sources] & live[targets]
+    edges = np.unique(np.stack([sources[keep], targets[keep]], axis=1), axis=0)
+    successors: dict[int, list[int]] = {}
+    indegree = np.zeros(game.num_states, dtype=np.int64)
+    for source, target in edges:
+        if source == target:
+            return None
+        successors.setdefault(int(source), []).append(int(target))
+        indegree[target] += 1
+    ready = [int(s) for s in np.flatnonzero(live) if indegree[s] == 0]
+    order: list[int] = []
+    while ready:  # Kahn's topological sort of the live states
+        state = ready.pop()
+        order.append(state)
+        for target in successors.get(state, ()):
+            indegree[target] -= 1
+            if indegree[target] == 0:
+                ready.append(target)
+    if len(order) < int(live.sum()):
+        return None
+    steps = np.zeros(game.num_states, dtype=np.int64)  # a live state's episode lasts >= 1 step
+    for state in reversed(order):
+        steps[state] = 1 + max((steps[t] for t in successors.get(state, ())), default=0)
+    starts = np.flatnonzero(np.asarray(game.initial) > 0)
+    return int(max(steps[starts], default=0))
 
 
 class TensorGameEnv(VectorEnv):
@@ -191,6 +234,15 @@ class TensorGameEnv(VectorEnv):
     def cooperative(self) -> bool:
         rewards = self.game.rewards
         return bool(np.all(np.abs(rewards - rewards[:1]) <= 1e-12 * (1 + np.abs(rewards).max())))
+
+    @property
+    def episode_limit(self) -> int | None:
+        """``max_steps``, else the longest path to a terminal state of an acyclic game."""
+        if self.max_steps is not None:
+            return self.max_steps
+        if not hasattr(self, "_longest"):
+            self._longest = longest_episode(self.game)
+        return self._longest
 
     @property
     def state_indices(self) -> torch.Tensor:

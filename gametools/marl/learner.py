@@ -29,7 +29,7 @@ __all__ = ["LearnerConfig", "Learner", "ReplayLearner"]
 
 #: Config fields that must be at least 1 wherever an algorithm defines them.
 _AT_LEAST_ONE = ("total_steps", "num_envs", "eval_interval", "rollout_steps", "minibatches",
-                 "epochs", "batch_size", "updates_per_iteration", "buffer_size")
+                 "epochs", "batch_size", "updates_per_iteration", "buffer_size", "rnn_hidden_dim")
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,14 @@ class LearnerConfig:
         The learner's discount in its returns, targets and advantages (default: the game's).
         Exploitability is always measured with the game's own discount: ``gamma = 0.99`` on an
         undiscounted episodic game trains as deep-RL practice does without rebuilding the game.
+    recurrent : bool
+        Recurrent (GRU) agents, EPyMARL's ``rnn`` agent: ``Linear -> ReLU -> GRUCell ->
+        Linear`` of width ``rnn_hidden_dim`` (``hidden_sizes`` then shapes only the critics and
+        mixers). The hidden state starts at zero in every episode. A recurrent policy depends on
+        the observation history, so no tabular NashConv is computed for it (the run reports its
+        returns). Supported by iql, vdn, qmix, mappo, ippo and maa2c.
+    rnn_hidden_dim : int
+        Width of the GRU of recurrent agents (EPyMARL's default 64).
     """
 
     total_steps: int = 100_000
@@ -76,6 +84,8 @@ class LearnerConfig:
     eval_episodes: int = 8
     share_parameters: bool | None = None
     gamma: float | None = None
+    recurrent: bool = False
+    rnn_hidden_dim: int = 64
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -98,6 +108,9 @@ class LearnerConfig:
         if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
             raise InvalidArgumentError(f"hidden_sizes must be positive integers, got "
                                        f"{self.hidden_sizes!r}")
+        if not isinstance(self.recurrent, bool):
+            raise InvalidArgumentError(f"recurrent must be true or false, got {self.recurrent!r}")
+        check("max_hidden_size", self.rnn_hidden_dim, "rnn_hidden_dim")
         check("max_num_envs", self.num_envs, "num_envs")
         for size in self.hidden_sizes:
             check("max_hidden_size", int(size), "a hidden layer size")
@@ -169,6 +182,9 @@ class Learner(abc.ABC):
     requires_cooperative: ClassVar[bool] = False
     #: whether the learner plays one correlated joint policy (see :meth:`joint_policy`)
     correlated: ClassVar[bool] = False
+    #: whether ``config.recurrent`` is supported; else why not (``recurrent_refusal``)
+    supports_recurrent: ClassVar[bool] = False
+    recurrent_refusal: ClassVar[str] = "it has no recurrent agents"
 
     def __init__(self, env: VectorEnv, config: LearnerConfig, *, seed: int) -> None:
         if not isinstance(config, self.config_type):
@@ -182,6 +198,9 @@ class Learner(abc.ABC):
             raise InvalidArgumentError(
                 f"{self.name} learns a team value and needs a cooperative game (every agent "
                 "receives the same reward); this game's rewards differ between agents")
+        if config.recurrent and not self.supports_recurrent:
+            raise InvalidArgumentError(f"{self.name} does not support recurrent=True: "
+                                       f"{self.recurrent_refusal}")
         self.env = env
         self.config = config
         self.generator = torch.Generator(device="cpu")
@@ -209,6 +228,19 @@ class Learner(abc.ABC):
         return float(self.env.discount if gamma is None else gamma)
 
     @property
+    def recurrent(self) -> bool:
+        """Whether the agents are recurrent (their policies depend on the history)."""
+        return bool(self.config.recurrent)
+
+    def require_feedforward(self) -> None:
+        """Refuse questions that only a memoryless policy answers (its tabular policy)."""
+        if self.recurrent:
+            raise InvalidArgumentError(
+                f"{self.name}'s recurrent agents act on the observation history, not on the "
+                "current observation alone: they have no tabular policy (use act() with its "
+                "memory)")
+
+    @property
     def discrete(self) -> bool:
         return all(isinstance(space, Discrete) for space in self.env.action_spaces)
 
@@ -221,19 +253,51 @@ class Learner(abc.ABC):
         """The agent's current policy at a batch of observations ``(K, obs_size)``.
 
         Returns action probabilities ``(K, n)`` for discrete actions, or deterministic actions
-        ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy).
+        ``(K, *shape)`` for continuous ones (the mean action of a stochastic policy). Recurrent
+        learners refuse (:meth:`require_feedforward`): use :meth:`act`.
         """
 
+    def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A recurrent agent's policy after ``observations`` ``(K, obs_size)``, from the hidden
+        state ``(K, rnn_hidden_dim)`` before them: ``(probabilities (K, n), next hidden)``."""
+        raise InvalidArgumentError(f"{self.name} has no recurrent agents")
+
+    def initial_memory(self, batch: int) -> torch.Tensor | None:
+        """Every agent's hidden state at an episode's start, ``(N, batch, rnn_hidden_dim)``
+        (``None`` for memoryless agents)."""
+        if not self.recurrent:
+            return None
+        return torch.zeros(self.env.num_agents, batch, self.config.rnn_hidden_dim,
+                           device=self.env.device)
+
     @torch.no_grad()
-    def act(self, current: Reset) -> list[torch.Tensor]:
+    def act(self, current: Reset, memory: torch.Tensor | None = None
+            ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """Deterministic actions at ``current``: the most probable action of each agent's
-        policy (discrete), or its deterministic action (continuous)."""
+        policy (discrete), or its deterministic action (continuous).
+
+        ``memory`` is the agents' hidden state before this step (recurrent agents; ``None``:
+        the start of the episodes, :meth:`initial_memory`); the hidden state after it is
+        returned beside the actions. The caller resets it where episodes end
+        (:func:`~gametools.marl.common.reset_where` on axis 1).
+        """
+        if self.recurrent:
+            batch = current.observations[0].shape[0]
+            memory = self.initial_memory(batch) if memory is None else memory
+            assert memory is not None
+            actions, hidden = [], []
+            for agent, observations in enumerate(current.observations):
+                probabilities, after = self.policy_step(agent, observations, memory[agent])
+                actions.append(probabilities.argmax(dim=1))
+                hidden.append(after)
+            return actions, torch.stack(hidden)
         actions = []
         for agent, observations in enumerate(current.observations):
             output = self.policy(agent, observations)
             space = self.env.action_spaces[agent]
             actions.append(output.argmax(dim=1) if isinstance(space, Discrete) else output)
-        return actions
+        return actions, None
 
     def joint_policy(self) -> Any:
         """A correlated learner's joint policy ``(S, A)`` on its tabular game (others: none)."""

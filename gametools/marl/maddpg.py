@@ -66,6 +66,9 @@ class MADDPG(ReplayLearner):
     name = "maddpg"
     config_type = MADDPGConfig
     supports_continuous = True
+    recurrent_refusal = ("recurrent MADDPG needs episode replay for the actors and the "
+                         "centralised critics, unrolled jointly over every agent's history, and "
+                         "is not implemented; use mappo or maa2c with recurrent=True")
 
     def __init__(self, env: VectorEnv, config: MADDPGConfig, *, seed: int) -> None:
         super().__init__(env, config, seed=seed)

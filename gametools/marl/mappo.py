@@ -13,6 +13,13 @@ normalisation for a list of *actors*. The variants differ only by the objects co
 Parameter sharing (one actor and one critic network for all agents, an agent one-hot appended to
 the input; :class:`~gametools.marl.common.AgentNetworks`) is on by default for homogeneous agents.
 
+Recurrent actors (``recurrent=True``; :class:`~gametools.marl.common.RecurrentAgentNetworks`)
+carry their hidden state through the rollout, reset to zero where an episode ends; the rollout
+keeps each environment's hidden state at its first step and the episode starts, and the update
+re-unrolls the actor over each environment's whole rollout from there (minibatches are sets of
+environments, as in CleanRL's recurrent PPO), so gradients flow through time within a rollout.
+The critics stay feed-forward (MAPPO's sees the global state; IPPO's the current observation).
+
 Examples
 --------
 >>> from gametools import NormalFormGame
@@ -30,13 +37,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import AgentNetworks, RunningNormalizer, gae, sample_categorical
+from gametools.marl.common import (AgentNetworks, RecurrentAgentNetworks, RunningNormalizer, gae,
+                                   reset_where, sample_categorical)
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 
@@ -135,17 +143,29 @@ class PPOLearner(Learner):
     #: the critics' input: the global ``"state"`` (centralised critic) or the agent's own
     #: ``"observation"`` (local critic)
     critic: ClassVar[Literal["state", "observation"]] = "state"
+    supports_recurrent = True
 
     def __init__(self, env: VectorEnv, config: PPOConfig, *, seed: int) -> None:
         super().__init__(env, config, seed=seed)
+        if config.recurrent and env.num_envs < config.minibatches:
+            raise InvalidArgumentError(
+                f"recurrent {self.name} splits its minibatches by environment: num_envs "
+                f"({env.num_envs}) must be at least minibatches ({config.minibatches})")
         self.actors = self.make_actors(env)
         hidden = config.hidden_sizes
         observation_sizes = [a.observation_size for a in self.actors]
         critic_sizes = [a.critic_size for a in self.actors]
         action_counts = [a.num_actions for a in self.actors]
         shared = self.shares_parameters([*zip(observation_sizes, critic_sizes)], action_counts)
-        self.actor_nets = AgentNetworks(observation_sizes, action_counts, hidden, shared=shared,
-                                        generator=self.generator, output_gain=0.01)
+        self.actor_nets: AgentNetworks | RecurrentAgentNetworks
+        if config.recurrent:
+            self.actor_nets = RecurrentAgentNetworks(observation_sizes, action_counts,
+                                                     config.rnn_hidden_dim, shared=shared,
+                                                     generator=self.generator, output_gain=0.01)
+        else:
+            self.actor_nets = AgentNetworks(observation_sizes, action_counts, hidden,
+                                            shared=shared, generator=self.generator,
+                                            output_gain=0.01)
         self.critic_nets = AgentNetworks(critic_sizes, [1] * len(self.actors), hidden,
                                          shared=shared, generator=self.generator)
         self.actor_nets.to(env.device)
@@ -154,6 +174,9 @@ class PPOLearner(Learner):
         self.optimizer = torch.optim.Adam([*self.actor_nets.parameters(),
                                            *self.critic_nets.parameters()],
                                           lr=config.learning_rate, eps=1e-5)
+        # recurrent actors: each actor's hidden state in every episode, (actors, B, width)
+        self.memory = torch.zeros(len(self.actors) if config.recurrent else 0, env.num_envs,
+                                  config.rnn_hidden_dim, device=env.device)
 
     # actors ---------------------------------------------------------------------------------
 
@@ -178,7 +201,19 @@ class PPOLearner(Learner):
         return list(actions)
 
     def logits(self, index: int, observations: torch.Tensor) -> torch.Tensor:
-        return self.actor_nets(index, observations)
+        self.require_feedforward()
+        return self.actor_nets(index, observations)  # type: ignore[call-arg]
+
+    def recurrent_logits(self, index: int, observations: torch.Tensor, hidden: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A recurrent actor's logits and next hidden state."""
+        assert isinstance(self.actor_nets, RecurrentAgentNetworks), "feed-forward actors"
+        return self.actor_nets(index, observations, hidden)
+
+    def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, hidden = self.recurrent_logits(agent, observations.to(self.env.device), hidden)
+        return torch.softmax(logits, dim=-1), hidden
 
     def value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
         return self.critic_nets(index, inputs).squeeze(-1)
@@ -189,6 +224,13 @@ class PPOLearner(Learner):
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         return {"actors": self.actor_nets, "critics": self.critic_nets,
                 "normalizers": self.normalizers, "optimizer": self.optimizer}
+
+    def extra_state(self) -> dict[str, Any]:
+        return {"memory": self.memory} if self.recurrent else {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        if self.recurrent:
+            self.memory = state["memory"].to(self.env.device).clone()
 
     # one iteration ----------------------------------------------------------------------------
 
@@ -213,12 +255,18 @@ class PPOLearner(Learner):
         rewards: list[list[torch.Tensor]] = [[] for _ in range(count)]
         final_values: list[list[torch.Tensor]] = [[] for _ in range(count)]
         terminated, truncated = [], []
+        first_memory = self.memory  # recurrent actors: the hidden state at the rollout's start
         with torch.no_grad():
             for _ in range(steps):
-                chosen = []
+                chosen, hidden = [], []
                 for k, actor in enumerate(self.actors):
                     obs, critic_in = actor.observe(current), actor.critic_input(current)
-                    probabilities = torch.softmax(self.logits(k, obs), dim=-1)
+                    if self.recurrent:
+                        logits, after = self.recurrent_logits(k, obs, self.memory[k])
+                        hidden.append(after)
+                    else:
+                        logits = self.logits(k, obs)
+                    probabilities = torch.softmax(logits, dim=-1)
                     action = sample_categorical(probabilities, self.device_generator)
                     observations[k].append(obs)
                     critic_inputs[k].append(critic_in)
@@ -235,7 +283,13 @@ class PPOLearner(Learner):
                 terminated.append(step.terminated)
                 truncated.append(step.truncated)
                 current = Reset(step.observations, step.state)
+                if self.recurrent:
+                    self.memory = reset_where(torch.stack(hidden),
+                                              step.terminated | step.truncated, axis=1)
         done_terminated, done_truncated = torch.stack(terminated), torch.stack(truncated)
+        # step t begins an episode where step t - 1 ended one (step 0 starts from first_memory)
+        starts = torch.cat([torch.zeros_like(done_terminated[:1]),
+                            (done_terminated | done_truncated)[:-1]])
         statistics: dict[str, float] = {"env_steps": float(steps * env.num_envs)}
         batches = []
         for k, actor in enumerate(self.actors):
@@ -247,20 +301,44 @@ class PPOLearner(Learner):
                                           final_values=torch.stack(final_values[k]))
             if config.value_normalization:
                 self._normalizer(k).update(returns)
-            batches.append({
-                "obs": torch.stack(observations[k]).flatten(0, 1),
-                "critic": torch.stack(critic_inputs[k]).flatten(0, 1),
-                "action": torch.stack(actions[k]).flatten(0, 1),
-                "log_prob": torch.stack(log_probs[k]).flatten(0, 1),
-                "advantage": advantages.flatten(0, 1),
-                "return": returns.flatten(0, 1)})
+            batches.append({  # (T, B, ...) tensors
+                "obs": torch.stack(observations[k]),
+                "critic": torch.stack(critic_inputs[k]),
+                "action": torch.stack(actions[k]),
+                "log_prob": torch.stack(log_probs[k]),
+                "advantage": advantages,
+                "return": returns})
+            if self.recurrent:
+                batches[-1].update(first_memory=first_memory[k], starts=starts)
         statistics.update(self._update(batches))
         return statistics
 
+    def _minibatch_logits(self, k: int, batch: dict[str, torch.Tensor], index: torch.Tensor
+                          ) -> torch.Tensor:
+        """Actor ``k``'s logits on a minibatch: rows ``index`` of the flattened rollout
+        (feed-forward), or the environments ``index`` re-unrolled over the rollout from their
+        first hidden state, reset at episode starts (recurrent), flattened time-major."""
+        if not self.recurrent:
+            return self.logits(k, batch["obs"].flatten(0, 1)[index])
+        hidden, outputs = batch["first_memory"][index], []
+        for t in range(batch["obs"].shape[0]):
+            hidden = reset_where(hidden, batch["starts"][t, index])
+            logits, hidden = self.recurrent_logits(k, batch["obs"][t, index], hidden)
+            outputs.append(logits)
+        return torch.stack(outputs).flatten(0, 1)
+
     def _update(self, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
         config: PPOConfig = self.config  # type: ignore[assignment]
-        size = batches[0]["obs"].shape[0]
+        steps, envs = batches[0]["obs"].shape[:2]
+        # feed-forward: minibatches of steps; recurrent: of environments (whole rollouts)
+        size = envs if self.recurrent else steps * envs
         minibatch = max(1, size // config.minibatches)
+
+        def select(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            if self.recurrent:
+                return values[:, index].flatten(0, 1)
+            return values.flatten(0, 1)[index]
+
         # summed as tensors and read once at the end: no host synchronisation per minibatch
         names = ("policy_loss", "value_loss", "entropy", "approx_kl")
         totals = {name: torch.zeros((), device=self.env.device) for name in names}
@@ -273,21 +351,24 @@ class PPOLearner(Learner):
                 index = order[start:start + minibatch]
                 loss = torch.zeros(())
                 for k, batch in enumerate(batches):
-                    advantage = batch["advantage"][index]
+                    advantage = select(batch["advantage"], index)
                     if config.advantage_normalization and advantage.numel() > 1:
                         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-                    logits = self.logits(k, batch["obs"][index])
+                    logits = self._minibatch_logits(k, batch, index)
                     log_all = torch.log_softmax(logits, dim=-1)
-                    new_log = log_all.gather(1, batch["action"][index][:, None]).squeeze(1)
-                    ratio = torch.exp(new_log - batch["log_prob"][index])
+                    new_log = log_all.gather(1, select(batch["action"], index)[:, None]
+                                             ).squeeze(1)
+                    old_log = select(batch["log_prob"], index)
+                    ratio = torch.exp(new_log - old_log)
                     surrogate = torch.minimum(
                         ratio * advantage,
                         ratio.clamp(1 - config.clip, 1 + config.clip) * advantage)
                     entropy = -(log_all.exp() * log_all).sum(-1).mean()
-                    target = batch["return"][index]
+                    target = select(batch["return"], index)
                     if config.value_normalization:
                         target = self._normalizer(k).normalize(target)
-                    value_loss = (self.value(k, batch["critic"][index]) - target).pow(2).mean()
+                    value_loss = (self.value(k, select(batch["critic"], index))
+                                  - target).pow(2).mean()
                     loss = loss - surrogate.mean() + config.value_coef * value_loss \
                         - config.entropy_coef * entropy
                     with torch.no_grad():
@@ -295,7 +376,7 @@ class PPOLearner(Learner):
                         totals["value_loss"] += value_loss
                         totals["entropy"] += entropy
                         # Schulman's estimator of KL(old || new), always >= 0
-                        log_ratio = new_log - batch["log_prob"][index]
+                        log_ratio = new_log - old_log
                         totals["approx_kl"] += ((log_ratio.exp() - 1) - log_ratio).mean()
                 self.optimizer.zero_grad()
                 loss.backward()

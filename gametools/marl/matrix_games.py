@@ -11,7 +11,7 @@ Both players receive the payoff. EPyMARL plays each as a 25-step episode with a 
 observation (the ``nostate`` variants); :func:`repeated_matrix_game` builds that episode as a
 finite-horizon :class:`~gametools.model.MarkovGame` (states = time steps, one terminal state),
 optionally letting the agents observe the time step. The two-step game of Rashid et al. (2018)
-is :func:`two_step_game`.
+is :func:`two_step_game`. :func:`recall_game` is a two-step memory test for recurrent agents.
 
 Examples
 --------
@@ -29,7 +29,7 @@ from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame
 
 __all__ = ["CLIMBING", "penalty_payoff", "repeated_matrix_game", "two_step_game",
-           "EPYMARL_EPISODE_STEPS"]
+           "recall_game", "EPYMARL_EPISODE_STEPS"]
 
 #: Episode length of the EPyMARL matrix games.
 EPYMARL_EPISODE_STEPS = 25
@@ -91,3 +91,34 @@ def two_step_game() -> MarkovGame:
     team[2] = [[0.0, 1.0], [1.0, 8.0]]
     terminal = np.array([False, False, False, True])
     return MarkovGame(transitions, np.stack([team, team]), np.eye(4)[0], 1.0, terminal=terminal)
+
+
+def recall_game(num_agents: int = 2) -> MarkovGame:
+    """A two-step team game that needs memory: recall at step 2 the cue seen at step 1.
+
+    A fair coin picks the cue A or B, which every agent observes at step 1 (nothing is paid).
+    At step 2 every agent observes the same blank observation whatever the cue, and each agent
+    that names the cue (action 0 for A, 1 for B) adds ``1 / num_agents`` to the team reward.
+
+    States: 0 (cue A), 1 (cue B), 2 (blank after A), 3 (blank after B), 4 (terminal);
+    observations: 0 (A), 1 (B), 2 (blank). The optimal return is 1 (recall the cue). A
+    memoryless policy plays one distribution ``p`` at the blank observation whatever the cue,
+    so each agent names the cue with probability ``p_A / 2 + p_B / 2 = 1/2``: every policy of
+    the current observation earns exactly ``1/2``.
+    """
+    if num_agents < 1:
+        raise InvalidArgumentError(f"num_agents must be >= 1, got {num_agents}")
+    shape = (2,) * num_agents
+    transitions = np.zeros((5, *shape, 5))
+    transitions[0, ..., 2] = 1.0
+    transitions[1, ..., 3] = 1.0
+    transitions[2:, ..., 4] = 1.0
+    team = np.zeros((5, *shape))
+    for joint in np.ndindex(*shape):
+        named = np.array(joint)
+        team[(2, *joint)] = np.mean(named == 0)
+        team[(3, *joint)] = np.mean(named == 1)
+    observations = np.tile(np.array([0, 1, 2, 2, 2]), (num_agents, 1))
+    terminal = np.array([False, False, False, False, True])
+    return MarkovGame(transitions, np.stack([team] * num_agents), np.array([0.5, 0.5, 0, 0, 0]),
+                      1.0, terminal=terminal, observations=observations)

@@ -14,6 +14,12 @@ the *mixer* composed in (:meth:`QLearner.make_mixer`):
 VDN and QMIX refuse games whose agents' rewards differ (their factorisation assumes one team
 value).
 
+Recurrent agents (``recurrent=True``, EPyMARL's default ``rnn`` agent) replay whole episodes, as
+EPyMARL does: the steps of every episode are collected into one sequence (episodes longer than
+``sequence_length`` into consecutive sequences that start from the stored hidden state), and an
+update unrolls the online and the target agent networks over each sampled sequence from its
+start, hidden state zero at an episode's first step.
+
 The greedy policies are deterministic; their tabular profile is one-hot.
 """
 
@@ -21,16 +27,22 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import AgentNetworks, ReplayBuffer, mlp, soft_update
-from gametools.marl.env import Discrete, VectorEnv
+from gametools.marl.common import (AgentNetworks, RecurrentAgentNetworks, ReplayBuffer,
+                                   SequenceRecorder, mlp, reset_where, soft_update)
+from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import LearnerConfig, ReplayLearner
 
-__all__ = ["QConfig", "QLearner", "IQL", "VDN", "QMIX", "QMixer", "SumMixer"]
+__all__ = ["QConfig", "QLearner", "IQL", "VDN", "QMIX", "QMixer", "SumMixer",
+           "DEFAULT_SEQUENCE_LENGTH"]
+
+#: Replayed sequence length of recurrent agents on environments without an episode bound.
+DEFAULT_SEQUENCE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,12 @@ class QConfig(LearnerConfig):
     mixing_embed : int
         QMIX: width of the mixing network.
     max_grad_norm : float
+    sequence_length : int or None
+        Recurrent agents: steps per replayed sequence (default: the environment's longest
+        episode, so whole episodes are replayed; 64 when the environment does not bound its
+        episodes). ``buffer_size`` and ``batch_size`` stay in transitions: the buffer keeps
+        ``buffer_size // sequence_length`` sequences and a minibatch holds
+        ``ceil(batch_size / sequence_length)`` of them.
     """
 
     learning_rate: float = 1e-3
@@ -71,6 +89,15 @@ class QConfig(LearnerConfig):
     double_q: bool = True
     mixing_embed: int = 32
     max_grad_norm: float = 10.0
+    sequence_length: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.sequence_length is not None and (not isinstance(self.sequence_length, int)
+                                                 or isinstance(self.sequence_length, bool)
+                                                 or self.sequence_length < 1):
+            raise InvalidArgumentError(f"sequence_length must be a positive integer (or None), "
+                                       f"got {self.sequence_length!r}")
 
 
 class QMixer(nn.Module):
@@ -107,6 +134,7 @@ class QLearner(ReplayLearner):
     """Replay-based Q-learning for several agents, with an optional mixer."""
 
     config_type = QConfig
+    supports_recurrent = True
 
     def make_mixer(self, env: VectorEnv, config: QConfig) -> nn.Module | None:
         """The mixing network of the team value (none: independent learners)."""
@@ -118,9 +146,16 @@ class QLearner(ReplayLearner):
             raise InvalidArgumentError(f"{self.name} needs discrete actions")
         self.num_actions = [space.n for space in env.action_spaces]  # type: ignore[union-attr]
         shared = self.shares_parameters(env.observation_sizes, self.num_actions)
-        self.agents = AgentNetworks(env.observation_sizes, self.num_actions, config.hidden_sizes,
-                                    shared=shared, generator=self.generator,
-                                    activation=nn.ReLU).to(env.device)
+        self.agents: AgentNetworks | RecurrentAgentNetworks
+        if config.recurrent:
+            self.agents = RecurrentAgentNetworks(env.observation_sizes, self.num_actions,
+                                                 config.rnn_hidden_dim, shared=shared,
+                                                 generator=self.generator).to(env.device)
+        else:
+            self.agents = AgentNetworks(env.observation_sizes, self.num_actions,
+                                        config.hidden_sizes, shared=shared,
+                                        generator=self.generator,
+                                        activation=nn.ReLU).to(env.device)
         mixer = self.make_mixer(env, config)
         self.mixer = None if mixer is None else mixer.to(env.device)
         online = nn.ModuleList([self.agents] + ([self.mixer] if self.mixer is not None else []))
@@ -136,8 +171,25 @@ class QLearner(ReplayLearner):
         shapes["next_state"] = ((env.state_size,), torch.float32)
         shapes["reward"] = ((env.num_agents,), torch.float32)
         shapes["terminated"] = ((), torch.float32)
-        self.buffer = ReplayBuffer(config.buffer_size, shapes, device=env.device)
         self.env_steps = 0
+        # recurrent agents: every agent's hidden state in every episode, (N, B, rnn_hidden_dim)
+        self.memory = torch.zeros(env.num_agents if config.recurrent else 0, env.num_envs,
+                                  config.rnn_hidden_dim, device=env.device)
+        if not config.recurrent:
+            self.buffer = ReplayBuffer(config.buffer_size, shapes, device=env.device)
+            return
+        # recurrent agents: sequences of whole episodes (or of sequence_length steps)
+        length = config.sequence_length or env.episode_limit or DEFAULT_SEQUENCE_LENGTH
+        self.sequences_per_batch = -(-config.batch_size // length)
+        step_fields = {name: shapes[name] for name in shapes
+                       if name.startswith("action") or name in ("reward", "terminated")}
+        observation_fields = {name: shapes[name] for name in shapes
+                              if name.startswith("obs") or name == "state"}
+        hidden = (env.num_agents, config.rnn_hidden_dim)
+        self.recorder = SequenceRecorder(env.num_envs, length, step_fields, observation_fields,
+                                         {"hidden": (hidden, torch.float32)}, device=env.device)
+        self.buffer = ReplayBuffer(max(self.sequences_per_batch, config.buffer_size // length),
+                                   self.recorder.shapes, device=env.device)
 
     # acting ---------------------------------------------------------------------------------
 
@@ -148,12 +200,34 @@ class QLearner(ReplayLearner):
         return config.epsilon_start + fraction * (config.epsilon_end - config.epsilon_start)
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
-        values = self.agents(agent, observations.to(self.env.device))
+        self.require_feedforward()
+        values = self.agents(agent, observations.to(self.env.device))  # type: ignore[call-arg]
+        return self._greedy(agent, values)
+
+    def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        assert isinstance(self.agents, RecurrentAgentNetworks), "feed-forward agents"
+        values, hidden = self.agents(agent, observations.to(self.env.device), hidden)
+        return self._greedy(agent, values), hidden
+
+    def _greedy(self, agent: int, values: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.one_hot(values.argmax(dim=1),
                                            self.num_actions[agent]).to(torch.float32)
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         return {"online": self.online, "target": self.target, "optimizer": self.optimizer}
+
+    def extra_state(self) -> dict[str, Any]:
+        state = super().extra_state()
+        if self.recurrent:  # a run may stop mid-episode: the sequences in flight and the memory
+            state.update(recorder=self.recorder.state_dict(), memory=self.memory)
+        return state
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        super().load_extra_state(state)
+        if self.recurrent:
+            self.recorder.load_state_dict(state["recorder"])
+            self.memory = state["memory"].to(self.env.device).clone()
 
     # learning -------------------------------------------------------------------------------
 
@@ -162,25 +236,104 @@ class QLearner(ReplayLearner):
         env = self.env
         current = env.observe()
         epsilon = self.epsilon()
-        actions = []
+        actions, hidden = [], []
         with torch.no_grad():
             for i, obs in enumerate(current.observations):
-                greedy = self.agents(i, obs).argmax(dim=1)
+                if self.recurrent:
+                    values, after = self.agents(i, obs, self.memory[i])  # type: ignore[call-arg]
+                    hidden.append(after)
+                else:
+                    values = self.agents(i, obs)  # type: ignore[call-arg]
                 explore = torch.rand(env.num_envs, generator=self.device_generator,
                                      device=env.device) < epsilon
                 random = torch.randint(0, self.num_actions[i], (env.num_envs,),
                                        generator=self.device_generator, device=env.device)
-                actions.append(torch.where(explore, random, greedy))
+                actions.append(torch.where(explore, random, values.argmax(dim=1)))
         step = env.step(actions)
-        self.store(current, actions, step)
+        if self.recurrent:
+            self._record(current, actions, step)
+            self.memory = reset_where(torch.stack(hidden), step.terminated | step.truncated,
+                                      axis=1)
+        else:
+            self.store(current, actions, step)
         statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
-        if self.env_steps >= config.learning_starts and self.buffer.size >= config.batch_size:
-            updates = [self._update(self.buffer.sample(config.batch_size,
-                                                       self.device_generator))
+        batch_size = self.sequences_per_batch if self.recurrent else config.batch_size
+        update = self._update_sequences if self.recurrent else self._update
+        if self.env_steps >= config.learning_starts and self.buffer.size >= batch_size:
+            updates = [update(self.buffer.sample(batch_size, self.device_generator))
                        for _ in range(config.updates_per_iteration)]
             for name in ("loss", "grad_norm", "q_mean"):
                 statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
         return statistics
+
+    def _record(self, current: Reset, actions: list[torch.Tensor], step: Any) -> None:
+        """Append one step of every episode to its sequence; store the completed sequences."""
+        count = self.env.num_agents
+        self.recorder.begin(hidden=self.memory.transpose(0, 1))
+        finished = self.recorder.record(
+            before={"state": current.state, **{f"obs{i}": current.observations[i]
+                                               for i in range(count)}},
+            after={"state": step.final_state, **{f"obs{i}": step.final_observations[i]
+                                                 for i in range(count)}},
+            step={"reward": step.rewards, "terminated": step.terminated.float(),
+                  **{f"action{i}": actions[i] for i in range(count)}},
+            done=step.terminated | step.truncated)
+        if finished is not None:
+            self.buffer.add(**finished)
+        self.env_steps += self.env.num_envs
+
+    def _unroll(self, agents: RecurrentAgentNetworks, batch: dict[str, torch.Tensor]
+                ) -> list[torch.Tensor]:
+        """Every agent's values ``(B, L + 1, n_i)`` along the sequences, from their stored start
+        hidden state (zero at an episode's first step)."""
+        outputs = []
+        for i in range(self.env.num_agents):
+            hidden, values = batch["hidden"][:, i], []
+            observations = batch[f"obs{i}"]
+            for t in range(observations.shape[1]):
+                value, hidden = agents(i, observations[:, t], hidden)
+                values.append(value)
+            outputs.append(torch.stack(values, dim=1))
+        return outputs
+
+    def _update_sequences(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The update of :meth:`_update` on sequences ``(B, L, ...)``, masked to real steps."""
+        config: QConfig = self.config  # type: ignore[assignment]
+        online_agents: RecurrentAgentNetworks = self.online[0]  # type: ignore[assignment]
+        target_agents: RecurrentAgentNetworks = self.target[0]  # type: ignore[assignment]
+        online = self._unroll(online_agents, batch)
+        chosen = torch.stack([values[:, :-1].gather(2, batch[f"action{i}"][..., None])
+                              .squeeze(2) for i, values in enumerate(online)], dim=2)
+        with torch.no_grad():
+            following = self._unroll(target_agents, batch)
+            choose = online if config.double_q else following
+            next_values = torch.stack([values[:, 1:].gather(
+                2, pick[:, 1:].argmax(dim=2, keepdim=True)).squeeze(2)
+                for values, pick in zip(following, choose)], dim=2)  # (B, L, N)
+            alive = 1.0 - batch["terminated"]
+        mask = batch["mask"]
+        sequences, length = mask.shape
+        if self.mixer is not None:
+            def mix(mixer: nn.Module, values: torch.Tensor, state: torch.Tensor
+                    ) -> torch.Tensor:
+                return mixer(values.flatten(0, 1), state.flatten(0, 1)).reshape(sequences,
+                                                                                  length)
+            predicted = mix(self.online[1], chosen, batch["state"][:, :-1])
+            with torch.no_grad():
+                target = batch["reward"][..., 0] + self.discount * alive * mix(
+                    self.target[1], next_values, batch["state"][:, 1:])
+        else:
+            predicted = chosen
+            target = batch["reward"] + self.discount * alive[..., None] * next_values
+            mask = mask[..., None].expand_as(predicted)
+        loss = ((predicted - target).pow(2) * mask).sum() / mask.sum()
+        self.optimizer.zero_grad()
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
+        self.optimizer.step()
+        soft_update(self.target, self.online, config.target_tau)
+        return {"loss": loss.detach(), "grad_norm": grad_norm.detach(),
+                "q_mean": ((predicted.detach() * mask).sum() / mask.sum())}
 
     def _agent_values(self, agents: AgentNetworks, batch: dict[str, torch.Tensor], prefix: str
                       ) -> list[torch.Tensor]:

@@ -45,6 +45,7 @@ from gametools.marl.parallel_env import (EnvironmentSource, ParallelVectorEnv, i
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile, validate_profile
 from gametools.scenarios import Scenario, get_scenario
+from gametools.structure import sees_state
 
 __all__ = ["ALGORITHMS", "TrainResult", "CheckpointError", "train", "make_config",
            "learner_class", "tabular_profile", "RecordEpisodes"]
@@ -108,6 +109,10 @@ class RecordEpisodes(VectorEnv):
     @property
     def cooperative(self) -> bool:
         return self.inner.cooperative
+
+    @property
+    def episode_limit(self) -> int | None:
+        return self.inner.episode_limit
 
     def reset(self, *, seed: int | None = None) -> Reset:
         self._running.zero_()
@@ -213,7 +218,15 @@ class TrainResult:
 @torch.no_grad()
 def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | None = None,
                     params: Mapping[str, Any] | None = None) -> Profile:
-    """The learner's current policies as a tabular profile on ``game`` (see module docstring)."""
+    """The learner's current policies as a tabular profile on ``game`` (see module docstring).
+
+    Raises
+    ------
+    InvalidArgumentError
+        For recurrent agents, whose policies depend on the observation history.
+    """
+    if isinstance(learner, Learner):  # duck-typed policy views have no memory
+        learner.require_feedforward()
     policies = []
     for agent in range(game.num_players):
         if learner.discrete:
@@ -456,12 +469,16 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                     float(document["wall_time"])
                 if steps < 0 or not 0 <= elapsed < math.inf:
                     raise ValueError(f"steps {steps} or wall time {elapsed} out of range")
+                if not rows or not all(isinstance(row, dict) and "step" in row for row in rows):
+                    raise ValueError("metrics must be a non-empty list of rows with a step")
+                sums = {str(k): float(v)
+                        for k, v in dict(document.get("statistic_sums", {})).items()}
+                counts = {str(k): int(v)
+                          for k, v in dict(document.get("statistic_counts", {})).items()}
             except (KeyError, IndexError, TypeError, ValueError, RuntimeError,
-                    AttributeError) as exc:
+                    AttributeError, OverflowError) as exc:
                 raise CheckpointError(f"{checkpoint}: damaged checkpoint ({type(exc).__name__}: "
                                       f"{str(exc)[:200]})") from None
-            sums = dict(document.get("statistic_sums", {}))
-            counts = dict(document.get("statistic_counts", {}))
             if steps > config.total_steps:
                 raise CheckpointError(f"{checkpoint}: the run is already at {steps} steps, "
                                       f"beyond total_steps={config.total_steps}; raise "
@@ -471,6 +488,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
 
     def measure() -> ExploitabilityResult | CorrelatedGap | None:
         if game is None:  # an outside environment: no tabular game to measure on
+            return None
+        if learner.recurrent:  # a history-dependent policy: a tabular NashConv measures another
             return None
         if learner.correlated:
             return cce_gap(game, learner.joint_policy())
@@ -493,8 +512,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         totals = torch.zeros(copies.num_envs, copies.num_agents, dtype=torch.float64,
                              device=copies.device)
         done = torch.zeros(copies.num_envs, dtype=torch.bool, device=copies.device)
+        memory = learner.initial_memory(copies.num_envs)
         for _ in range(EVALUATION_STEP_LIMIT):
-            step = copies.step(learner.act(current))
+            actions, memory = learner.act(current, memory)
+            step = copies.step(actions)
             totals += step.rewards.double() * (~done)[:, None]
             done |= step.terminated | step.truncated
             if bool(done.all()):  # one synchronisation per evaluation step, not in training
@@ -592,8 +613,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
     elapsed += time.perf_counter() - started
     joint = learner.joint_policy() if learner.correlated and game is not None else None
     profile = None
-    if game is not None and (joint is None or all(len(np.unique(row)) == game.num_states
-                                                  for row in game.observations)):
+    if game is not None and not learner.recurrent and (joint is None or sees_state(game)):
         profile = tabular_profile(learner, game, scenario, resolved)
     if folder is not None:
         from gametools.formats.npz import save_game, save_profile
@@ -615,6 +635,11 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             summary["environment"] = source.name
             summary["exploitability_note"] = ("an outside environment has no tabular game: no "
                                               "NashConv is computed")
+        elif learner.recurrent:
+            summary["exploitability_note"] = (
+                "recurrent agents act on the observation history: they have no tabular policy, "
+                "so no NashConv is computed (metrics.csv holds their training and greedy "
+                "evaluation returns)")
         if joint is not None:
             summary["policy"] = ("joint_policy.npz holds the correlated joint policy played; "
                                  "policy.npz (fully observed games only) its per-agent "

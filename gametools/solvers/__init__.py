@@ -21,6 +21,7 @@ Normal-form games
 ``support``            support enumeration (2 players; a cross-check)
 ``lp``                 zero-sum linear program (2 players)
 ``pure``               all pure equilibria (N players)
+``enumpoly``           every isolated equilibrium, exact polynomial solving (N players)
 ``logit``              logit QRE path to a Nash equilibrium (N players)
 ``global-newton``      Govindan-Wilson global Newton method (N players)
 ``ce`` / ``cce``       welfare-maximising (coarse) correlated equilibrium by LP (N players)
@@ -44,11 +45,10 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import numpy as np
 
 from gametools.errors import InvalidArgumentError
 from gametools.model import MarkovGame, NormalFormGame
@@ -57,8 +57,8 @@ from gametools.solvers.result import (
     Equilibrium,
     SolverResult,
     make_equilibrium,
-    make_markov_equilibrium,
 )
+from gametools.structure import heights, sees_state, state_game
 
 __all__ = ["Clique", "Equilibrium", "SolverResult", "make_equilibrium", "solve", "METHODS",
            "Method", "default_method", "FALLBACKS"]
@@ -84,6 +84,7 @@ METHODS: dict[str, Method] = {
     "support": Method(_S + "enumeration", "support_enumeration", "normal", enumerates=True),
     "lp": Method(_S + "zero_sum", "zero_sum_lp", "normal"),
     "pure": Method(_S + "pure", "pure_equilibria", "normal", enumerates=True),
+    "enumpoly": Method(_S + "enumpoly", "polynomial_enumeration", "normal", enumerates=True),
     "logit": Method(_S + "logit", "logit_solve", "normal"),
     "global-newton": Method(_S + "global_newton", "global_newton", "normal"),
     "ce": Method(_S + "correlated", "correlated_equilibrium", "normal"),
@@ -106,6 +107,10 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "logit": ("global-newton",),
     "lemke-howson": ("global-newton",),
 }
+
+#: Largest number of support profiles for which ``all_equilibria`` on a game with three or more
+#: players defaults to ``enumpoly`` (every isolated equilibrium) rather than ``pure``.
+ENUMPOLY_SUPPORT_PROFILES = 4096
 
 #: Tolerance (relative regret) below which a profile of a result stopped by an iteration cap
 #: still counts as certified; used by :func:`solve` when the caller gives none.
@@ -134,27 +139,20 @@ def _is_zero_sum_markov(game: MarkovGame) -> bool:
     return bool(abs(game.rewards.sum(axis=0)).max() <= 1e-12 * scale)
 
 
-def _observes_state(game: MarkovGame) -> bool:
-    """Whether every player's observation identifies the state (on reachable live states)."""
-    live = game.reachable_states() & ~game.terminal
-    return all(len(set(row[live].tolist())) == int(live.sum()) for row in game.observations)
-
-
 def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = False) -> str:
     """The method :func:`solve` uses when none is named.
 
     Normal form, two players: ``vertex`` for ``all_equilibria`` or small games, ``lp`` for
-    zero-sum games, ``lemke-howson`` for large ones; more players: ``pure`` for
-    ``all_equilibria``, else ``logit``. Markov games where every player sees the state:
-    ``hoffman-karp`` for two-player zero-sum games, ``backward-induction`` for finite-horizon
-    (terminating, acyclic) games, else ``homotopy``; partially observed finite-horizon games:
-    ``cfr``.
+    zero-sum games, ``lemke-howson`` for large ones; more players: ``enumpoly`` for
+    ``all_equilibria`` (``pure`` when the game has more than
+    :data:`ENUMPOLY_SUPPORT_PROFILES` support profiles), else ``logit``. Markov games where
+    every player sees the state: ``hoffman-karp`` for two-player zero-sum games,
+    ``backward-induction`` for finite-horizon (terminating, acyclic) games, else ``homotopy``;
+    partially observed finite-horizon games: ``cfr``.
     """
     if isinstance(game, MarkovGame):
-        from gametools.exploitability import _heights
-
-        finite = _heights(game) is not None
-        if not _observes_state(game):
+        finite = heights(game) is not None
+        if not sees_state(game):
             if finite:
                 return "cfr"
             raise UnknownMethodError("no solver handles partially observed games without a "
@@ -172,7 +170,10 @@ def default_method(game: NormalFormGame | MarkovGame, *, all_equilibria: bool = 
         if game.is_zero_sum(tol=1e-12 * game.payoff_range()):
             return "lp"
         return "vertex" if sum(game.num_actions) <= 30 else "lemke-howson"
-    return "pure" if all_equilibria else "logit"
+    if all_equilibria:
+        supports = math.prod(2**n - 1 for n in game.num_actions)
+        return "enumpoly" if supports <= ENUMPOLY_SUPPORT_PROFILES else "pure"
+    return "logit"
 
 
 def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
@@ -247,27 +248,15 @@ def _solve_named(game: Any, name: str, entry: Method, function: Callable[..., So
                  all_equilibria: bool, options: Mapping[str, Any]) -> SolverResult:
     arguments = dict(entry.options, **options)
     if isinstance(game, MarkovGame) and name != "cfr" and not game.fully_observed \
-            and _observes_state(game):
+            and sees_state(game):
+        from gametools.solvers.support import lift_to_observations
+
         # the state-based solvers need no observation map; lift their policies back onto the
         # observations (which identify the states) and certify them on the original game
-        stateful = MarkovGame(game.transitions, game.rewards, game.initial, game.discount,
-                              terminal=game.terminal, state_labels=game.state_labels,
-                              player_labels=game.player_labels, action_labels=game.action_labels)
-        result = _solve_checked(function, stateful, name, all_equilibria, entry, arguments)
-        return dataclasses.replace(result, equilibria=tuple(
-            make_markov_equilibrium(game, _observation_policies(game, e.strategies))
-            for e in result.equilibria))
+        result = _solve_checked(function, state_game(game), name, all_equilibria, entry,
+                                arguments)
+        return lift_to_observations(game, result)
     return _solve_checked(function, game, name, all_equilibria, entry, arguments)
-
-
-def _observation_policies(game: MarkovGame, state_policies: Any) -> tuple[np.ndarray, ...]:
-    """Per-observation policies from per-state ones, for observations that identify states."""
-    out = []
-    for observed, policy, n in zip(game.observations, state_policies, game.num_actions):
-        lifted = np.full((int(observed.max()) + 1, n), 1.0 / n)
-        lifted[observed] = np.asarray(policy, dtype=float)
-        out.append(lifted)
-    return tuple(out)
 
 
 def _solve_checked(function: Callable[..., SolverResult], game: Any, name: str,

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from gametools.numerics import UNIT_ROUNDOFF
+
 #: Whether numba is installed. It is imported only when a kernel first runs (importing it costs
 #: a good part of a second, which a command that needs no kernel should not pay).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
@@ -233,8 +235,6 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
         proved[k] = nonsingular
 
 
-#: Unit roundoff of float64.
-_UNIT = 2.0 ** -53
 
 
 @_jit
@@ -273,7 +273,7 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     """
     r, d = values.shape
     count = simplices.shape[0]
-    inflate = 1.0 + 4.0 * (d + 4) * _UNIT
+    inflate = 1.0 + 4.0 * (d + 4) * UNIT_ROUNDOFF
     tiny = 1e-300
     system = np.empty((d, d))
     lu = np.empty((d, d))
@@ -295,7 +295,7 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
             # z = 0: every row has slack exactly 1
             proved[k] = True
             continue
-        gamma = 1.01 * (size + 1) * _UNIT
+        gamma = 1.01 * (size + 1) * UNIT_ROUNDOFF
         for i in range(size):
             perm[i] = i
             for j in range(size):

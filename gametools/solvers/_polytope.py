@@ -45,6 +45,7 @@ from itertools import combinations
 import numpy as np
 import scipy.spatial
 
+from gametools.numerics import UNIT_ROUNDOFF
 from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
@@ -265,8 +266,6 @@ def _evaluate_bases(matrix: np.ndarray, zero_masks: np.ndarray, row_masks: np.nd
     return numerators, denominators, tight, valid
 
 
-#: Unit roundoff of float64.
-_UNIT = 2.0 ** -53
 #: Float denominators (rounded determinants) must be exact integers well inside float64.
 _FLOAT_DET_LIMIT = 2.0 ** 50
 
@@ -312,7 +311,7 @@ def _fast_evaluate(matrix: np.ndarray, simplices: np.ndarray
     systems[~usable] = np.eye(d)
     inverse = np.linalg.inv(systems)
     product = inverse @ systems
-    rounding = 2.0 * (d + 2) * _UNIT * (np.abs(inverse) @ np.abs(systems))
+    rounding = 2.0 * (d + 2) * UNIT_ROUNDOFF * (np.abs(inverse) @ np.abs(systems))
     defect = (np.abs(np.eye(d) - product) + rounding).sum(axis=2).max(axis=1)
     nonsingular = usable & (defect < 0.5)
     denominators = np.where(nonsingular, np.rint(np.abs(determinant)), 1.0).astype(np.int64)
@@ -516,7 +515,7 @@ def _float_enclosure(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     # keep every bound computed in the kernel far from overflow
     if not np.isfinite(values).all() or magnitude.max(initial=0.0) > 2.0 ** 600:
         return None
-    radius = np.where(magnitude < 2.0 ** 53, 0.0, 2.0 * _UNIT * magnitude)
+    radius = np.where(magnitude < 2.0 ** 53, 0.0, 2.0 * UNIT_ROUNDOFF * magnitude)
     return values, radius
 
 

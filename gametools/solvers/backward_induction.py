@@ -75,16 +75,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from gametools.errors import GametoolsError, UnsupportedGameError
-from gametools.exploitability import _heights
+from gametools.errors import GametoolsError, InvalidArgumentError, UnsupportedGameError
+from gametools.mdp import markov_arrays
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium
-from gametools.solvers.stochastic import (
-    InvalidArgumentError,
-    _check_fully_observed,
-    _observation_policies,
-    _prepare,
-)
+from gametools.solvers.support import require_sees_state
+from gametools.structure import heights as game_heights
+from gametools.structure import observation_policies
 
 __all__ = ["SELECTION_RULES", "NotAcyclicError", "Selection", "backward_induction"]
 
@@ -244,15 +241,15 @@ def backward_induction(game: MarkovGame, *, selection: Selection = "payoff_domin
                                  f"{max_combinations!r}")
     if not tol >= 0 or not np.isfinite(tol):
         raise InvalidArgumentError(f"tol must be finite and >= 0, got {tol!r}")
-    game = _check_fully_observed(game, "backward_induction")
-    heights = _heights(game)
+    game = require_sees_state(game, "backward_induction")
+    heights = game_heights(game)
     if heights is None:
         raise NotAcyclicError("backward_induction needs a game with no reachable cycle (a finite "
                               "horizon); unroll it with gametools.model.time_indexed, or use "
                               "shapley_iteration / hoffman_karp (zero-sum) or "
                               "stochastic_fictitious_play")
     start = time.perf_counter()
-    arrays = _prepare(game)
+    arrays = markov_arrays(game)
     num_players, num_states = game.num_players, game.num_states
     num_joint = game.num_joint_actions
     live = game.reachable_states() & arrays.live
@@ -294,7 +291,7 @@ def backward_induction(game: MarkovGame, *, selection: Selection = "payoff_domin
             truncated = True
             grown = grown[:max_combinations]
         branches = grown
-    equilibria = tuple(make_markov_equilibrium(game, _observation_policies(game, b.policies))
+    equilibria = tuple(make_markov_equilibrium(game, observation_policies(game, b.policies))
                        for b in branches)
     solver = "/".join(sorted(methods)) or "none (no live reachable state)"
     if enumerate_all:

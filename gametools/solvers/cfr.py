@@ -40,9 +40,14 @@ Every iteration runs level by level over the states grouped by *height* (longest
 steps to termination), vectorised over the states of a level: per player, a backward sweep
 computes ``Q_i``, a forward sweep the counterfactual reach ``rho_{-i}``, and a sparse sum
 aggregates per observation. The cost per iteration is linear in the number of
-nonzero transitions. A player whose action changes nothing in a state (a waiting player in a
-turn-based game) need not remember that action; such idle moves are handled as perfect recall
-allows. Games in which histories merge (a fully observed game where two paths lead to one
+nonzero transitions. A player whose action changes no transition in a state (a waiting player in
+a turn-based game, or a market maker whose quote changes only this step's rewards, as in
+Glosten-Milgrom) need not remember that action: what follows is the same whatever it played, so
+splitting the observation by that action (which restores perfect recall) gives copies with the
+same counterfactual values and regrets, and the average policy here is their average weighted
+by own reach, which gives every player the same payoffs against every strategy. Such *idle*
+moves are left out of the own history, count with the player's own probabilities in the
+counterfactual reach, and keep their immediate rewards in ``Q_i``. Games in which histories merge (a fully observed game where two paths lead to one
 state, say) are not perfect-recall games over observations and are rejected; backward
 induction solves the fully observed ones.
 
@@ -96,10 +101,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from gametools.errors import InvalidArgumentError, UnsupportedGameError
-from gametools.exploitability import _has_perfect_recall, _heights, _idle_states, _Model, nash_conv
+from gametools.exploitability import nash_conv
+from gametools.mdp import contract_players, joint_distribution, markov_arrays
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.solvers.backward_induction import NotAcyclicError
 from gametools.solvers.result import SolverResult, make_equilibrium, make_markov_equilibrium
+from gametools.structure import has_perfect_recall, idle_states
+from gametools.structure import heights as game_heights
 
 __all__ = ["VARIANTS", "ImperfectRecallError", "NotAcyclicError", "Variant", "cfr"]
 
@@ -161,7 +169,7 @@ def _check_game(game: Any) -> tuple[MarkovGame, NormalFormGame | None]:
 
 
 def _tables(game: MarkovGame) -> _Tables:
-    heights = _heights(game)
+    heights = game_heights(game)
     if heights is None:
         raise NotAcyclicError(
             "cfr: the game has a reachable cycle, so it has no finite horizon; unroll it with "
@@ -169,15 +177,17 @@ def _tables(game: MarkovGame) -> _Tables:
             "time), or use 'homotopy' / 'stochastic-fp' (discounted, fully observed) or "
             "'hoffman-karp' (two-player zero-sum)")
     reachable = game.reachable_states() & ~game.terminal
+    # recall and idle moves are judged on the transitions alone (module docstring)
+    moves = _transitions_only(game)
     for i in range(game.num_players):
-        if not _has_perfect_recall(game, i, reachable):
+        if not has_perfect_recall(moves, i):
             raise ImperfectRecallError(
                 f"cfr: player {i} ({game.player_labels[i]}) does not have perfect recall: some "
                 f"of its observations do not determine its own past observations and actions, "
                 f"so its observations are not information states. Include the player's own "
                 f"history in its observations (perfect recall), or, for a fully observed "
                 f"game, use 'backward-induction' (finite horizon) or 'homotopy'")
-    model = _Model(game)
+    model = markov_arrays(game)
     matrix = sp.csr_array(model.transitions)
     num_joint = game.num_joint_actions
     levels = []
@@ -192,15 +202,21 @@ def _tables(game: MarkovGame) -> _Tables:
         forward.eliminate_zeros()
         levels.append(_Level(states, forward, sp.csr_array(forward.T),
                              np.ascontiguousarray(model.rewards[:, states])))
-    players = tuple(_player_tables(game, i, reachable, heights) for i in range(game.num_players))
+    players = tuple(_player_tables(moves, i, reachable, heights) for i in range(game.num_players))
     return _Tables(game, tuple(levels), players, num_joint)
+
+
+def _transitions_only(game: MarkovGame) -> MarkovGame:
+    """The game with every reward zero: its idle moves are the moves that change no transition."""
+    return MarkovGame(game.transition_matrix, np.zeros(game.rewards.shape), game.initial,
+                      game.discount, terminal=game.terminal, observations=game.observations)
 
 
 def _player_tables(game: MarkovGame, player: int, reachable: np.ndarray, heights: np.ndarray
                    ) -> _Player:
     observed = game.observations[player].astype(np.int64)
     num_obs = game.num_observations[player]
-    idle = _idle_states(game, player)
+    idle = idle_states(game, player)
     states = np.flatnonzero(reachable)
     aggregate = sp.csr_array((np.ones(states.size), (observed[states], states)),
                              shape=(num_obs, game.num_states))
@@ -233,24 +249,6 @@ def _player_tables(game: MarkovGame, player: int, reachable: np.ndarray, heights
 # one iteration
 # ------------------------------------------------------------------------------------------
 
-def _contract_others(values: np.ndarray, factors: list[np.ndarray], keep: int) -> np.ndarray:
-    """``sum_{a_-i} prod_{j != i} factors[j][s, a_j] values[s, a_1..a_N]``, shape ``(n, n_i)``."""
-    num_players = len(factors)
-    operands: list[Any] = [values, [num_players] + list(range(num_players))]
-    for j, factor in enumerate(factors):
-        if j != keep:
-            operands += [factor, [num_players, j]]
-    return np.einsum(*operands, [num_players, keep])
-
-
-def _outer(factors: list[np.ndarray]) -> np.ndarray:
-    """Per-state product distribution ``(n, n_1 * ... * n_N)`` (joint actions in C order)."""
-    joint = factors[0]
-    for factor in factors[1:]:
-        joint = (joint[:, :, None] * factor[:, None, :]).reshape(joint.shape[0], -1)
-    return joint
-
-
 def _sweep(tables: _Tables, per_state: list[np.ndarray], player: int
            ) -> tuple[np.ndarray, np.ndarray]:
     """Player ``i``'s action values ``Q_i`` ``(S, n_i)`` and counterfactual reach ``(S,)``.
@@ -269,7 +267,7 @@ def _sweep(tables: _Tables, per_state: list[np.ndarray], player: int
         if level.forward.nnz:
             stage = stage + gamma * (level.forward @ values).reshape(states.size, -1)
         factors = [x[states] for x in per_state]
-        q = _contract_others(stage.reshape(states.size, *shape), factors, player)
+        q = contract_players(stage.reshape(states.size, *shape), factors, (player,))
         q_values[states] = q
         values[states] = np.einsum("sa,sa->s", q, factors[player])
     reach = game.initial.copy()
@@ -281,7 +279,7 @@ def _sweep(tables: _Tables, per_state: list[np.ndarray], player: int
         # own probabilities count as one, except where the player is idle: there every own
         # action leads to the same successors, and the sum over them must stay one
         factors[player] = np.where(idle[states, None], factors[player], 1.0)
-        flow = reach[states, None] * _outer(factors)
+        flow = reach[states, None] * joint_distribution(factors)
         reach += gamma * (level.backward @ flow.ravel())
     return q_values, reach
 

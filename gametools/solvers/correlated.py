@@ -271,7 +271,7 @@ def correlated_violation(game: Any, distribution: Any, *, coarse: bool = False,
 
 
 def correlated_equilibrium(game: Any, *, objective: str | Any = "welfare", coarse: bool = False,
-                           tol: float = 1e-9, certify_exact: bool = True) -> SolverResult:
+                           tol: float = 1e-9, exact: bool = True) -> SolverResult:
     """An optimal correlated (or coarse correlated) equilibrium, by linear programming.
 
     Parameters
@@ -285,7 +285,7 @@ def correlated_equilibrium(game: Any, *, objective: str | Any = "welfare", coars
     tol : float
         Largest accepted incentive-constraint violation, relative to the payoff range; a larger
         one (numerical trouble) gives ``status == "failed"``.
-    certify_exact : bool
+    exact : bool
         With exact payoffs (and at most :data:`EXACT_MAX_OUTCOMES` joint actions), round the LP
         vertex to rationals and check every constraint in exact arithmetic; on success the
         result is ``exact`` and carries ``distribution_exact``.
@@ -308,7 +308,7 @@ def correlated_equilibrium(game: Any, *, objective: str | Any = "welfare", coars
     scale = game.payoff_range()
     shape, num_players = game.num_actions, game.num_players
     payoffs = game.payoffs.reshape(num_players, -1)
-    method = "cce_lp" if coarse else "ce_lp"
+    method = "cce" if coarse else "ce"
 
     # Scaling by the payoff range makes HiGHS' absolute feasibility tolerance a relative one.
     constraints = incentive_constraints(game, coarse=coarse) / scale
@@ -325,7 +325,7 @@ def correlated_equilibrium(game: Any, *, objective: str | Any = "welfare", coars
 
     mu = np.clip(solution.x, 0.0, None)
     mu = (mu / mu.sum()).reshape(shape)
-    exact_mu = _certify_exact(game, mu, coarse, weights, tol) if certify_exact else None
+    exact_mu = _certify_exact(game, mu, coarse, weights, tol) if exact else None
     exact_payoffs = None
     if exact_mu is not None:
         mu = exact_mu.astype(float)

@@ -47,13 +47,13 @@ import numpy as np
 
 from gametools.errors import InvalidArgumentError
 from gametools.policies import validate_profile
-from gametools.solvers.logit import (
-    _check_game,
-    _payoff_blocks,
-    _positive,
-    _scaled_payoffs,
-)
 from gametools.solvers.result import SolverResult, make_equilibrium
+from gametools.solvers.support import (
+    normal_form_game,
+    payoff_blocks,
+    positive_option,
+    unit_payoffs,
+)
 
 __all__ = ["fictitious_play", "regret_matching", "replicator_dynamics"]
 
@@ -65,7 +65,7 @@ def _iterations(value: int) -> int:
 
 
 def _action_values(payoffs: np.ndarray, strategies: Sequence[np.ndarray]) -> list[np.ndarray]:
-    values, _ = _payoff_blocks(payoffs, strategies)
+    values, _ = payoff_blocks(payoffs, strategies)
     return values
 
 
@@ -101,11 +101,11 @@ def fictitious_play(game: Any, *, iterations: int = 10000,
     SolverResult
         One approximate equilibrium: the time-average profile, shapes ``(n_i,)``.
     """
-    game = _check_game(game, "fictitious_play")
+    game = normal_form_game(game, "fictitious_play")
     iterations = _iterations(iterations)
-    tol = _positive("tol", tol)
+    tol = positive_option("tol", tol)
     generator = np.random.default_rng(rng)
-    payoffs, _ = _scaled_payoffs(game)
+    payoffs, _ = unit_payoffs(game)
     counts = [np.zeros(n) for n in game.num_actions]
     for i, n in enumerate(game.num_actions):
         counts[i][generator.integers(n)] += 1.0
@@ -116,7 +116,7 @@ def fictitious_play(game: Any, *, iterations: int = 10000,
             best = np.flatnonzero(u >= u.max() - 1e-12)
             counts[i][best[generator.integers(len(best))] if len(best) > 1 else best[0]] += 1.0
     profile = [c / c.sum() for c in counts]
-    return _finish(game, profile, "fictitious_play", iterations, tol, {})
+    return _finish(game, profile, "fictitious-play", iterations, tol, {})
 
 
 def regret_matching(game: Any, *, iterations: int = 10000,
@@ -142,11 +142,11 @@ def regret_matching(game: Any, *, iterations: int = 10000,
         ``average_regret`` (largest average external regret over players, relative to the
         payoff range: the coarse-correlated-equilibrium gap of empirical joint play).
     """
-    game = _check_game(game, "regret_matching")
+    game = normal_form_game(game, "regret_matching")
     iterations = _iterations(iterations)
-    tol = _positive("tol", tol)
+    tol = positive_option("tol", tol)
     generator = np.random.default_rng(rng)
-    payoffs, _ = _scaled_payoffs(game)
+    payoffs, _ = unit_payoffs(game)
     num_players = game.num_players
     regrets = [np.zeros(n) for n in game.num_actions]
     counts = [np.zeros(n) for n in game.num_actions]
@@ -169,7 +169,7 @@ def regret_matching(game: Any, *, iterations: int = 10000,
             counts[i][actions[i]] += 1.0
     profile = [c / iterations for c in counts]
     average_regret = max(float(np.maximum(r, 0.0).max()) for r in regrets) / iterations
-    return _finish(game, profile, "regret_matching", iterations, tol,
+    return _finish(game, profile, "regret-matching", iterations, tol,
                    {"average_regret": average_regret})
 
 
@@ -199,11 +199,11 @@ def replicator_dynamics(game: Any, *, x0: Sequence[Any] | None = None, time: flo
     SolverResult
         The final point, certified by its regret.
     """
-    game = _check_game(game, "replicator_dynamics")
-    time = _positive("time", time)
+    game = normal_form_game(game, "replicator_dynamics")
+    time = positive_option("time", time)
     steps = _iterations(steps)
-    tol = _positive("tol", tol)
-    payoffs, _ = _scaled_payoffs(game)
+    tol = positive_option("tol", tol)
+    payoffs, _ = unit_payoffs(game)
     if x0 is None:
         state = [np.full(n, 1.0 / n) for n in game.num_actions]
     else:
@@ -237,4 +237,4 @@ def replicator_dynamics(game: Any, *, x0: Sequence[Any] | None = None, time: flo
         stacked = np.array(trajectory)
         extra["times"] = np.linspace(0.0, time, steps + 1)
         extra["trajectory"] = [stacked[:, sizes[i]:sizes[i + 1]] for i in range(len(sizes) - 1)]
-    return _finish(game, profile, "replicator_dynamics", steps, tol, extra)
+    return _finish(game, profile, "replicator", steps, tol, extra)

@@ -58,7 +58,6 @@ von Stengel's 3x2 game has three equilibria:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -69,6 +68,7 @@ import numpy as np
 
 from gametools._io import fraction_text
 from gametools.model import NormalFormGame
+from gametools.numerics import integer_array, solve_indifference
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
 from gametools.solvers.result import (
     Clique,
@@ -112,9 +112,8 @@ def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
     integer = []
     transforms = []
     for player in range(2):
-        values = exact[player].ravel().tolist()
-        scale = math.lcm(*(v.denominator for v in values))
-        ints = [int(v * scale) for v in values]
+        scaled, scale = integer_array(exact[player])
+        ints = scaled.ravel().tolist()
         low = min(ints)
         shifted = np.array([v - low + 1 for v in ints], dtype=object).reshape(game.num_actions)
         if max(ints) - low + 1 < 2 ** 62:
@@ -309,8 +308,8 @@ def _certified(data: _Bimatrix, row: tuple[Fraction, ...], column: tuple[Fractio
     and ``max(p B') Q = p B' q`` (exact regret 0 for both players; a positive affine change
     keeps best responses). The payoffs are mapped back exactly.
     """
-    p, p_den = _integer_vector(row)
-    q, q_den = _integer_vector(column)
+    p, p_den = integer_array(np.array(row, dtype=object))
+    q, q_den = integer_array(np.array(column, dtype=object))
     row_values = data.row.astype(object).dot(q)
     column_values = p.dot(data.column.astype(object))
     row_value, column_value = int(p.dot(row_values)), int(column_values.dot(q))
@@ -326,13 +325,6 @@ def _certified(data: _Bimatrix, row: tuple[Fraction, ...], column: tuple[Fractio
     for array in (*floats, payoffs):
         array.flags.writeable = False
     return Equilibrium(floats, payoffs, 0.0, (row, column), payoffs_exact)
-
-
-def _integer_vector(strategy: tuple[Fraction, ...]) -> tuple[np.ndarray, int]:
-    denominator = math.lcm(*(v.denominator for v in strategy))
-    values = np.empty(len(strategy), dtype=object)
-    values[:] = [v.numerator * (denominator // v.denominator) for v in strategy]
-    return values, denominator
 
 
 def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
@@ -451,24 +443,10 @@ def _indifference_batch(payoff: np.ndarray, own: np.ndarray, other: np.ndarray
 
 def _solve_exact_support(payoff: np.ndarray, own: tuple[int, ...], other: tuple[int, ...]
                          ) -> list[Fraction] | None:
-    """Exact solution of the indifference system (Fractions), or None if singular."""
-    k = len(own)
-    rows = [[payoff[i, j] for j in other] + [Fraction(-1), Fraction(0)] for i in own]
-    rows.append([Fraction(1)] * k + [Fraction(0), Fraction(1)])
-    size = k + 1
-    for col in range(size):
-        pivot = next((r for r in range(col, size) if rows[r][col] != 0), None)
-        if pivot is None:
-            return None
-        rows[col], rows[pivot] = rows[pivot], rows[col]
-        inv = 1 / rows[col][col]
-        rows[col] = [v * inv for v in rows[col]]
-        for r in range(size):
-            if r != col and rows[r][col] != 0:
-                f = rows[r][col]
-                rows[r] = [a - f * b for a, b in zip(rows[r], rows[col])]
-    return [rows[r][size] for r in range(k)]
-
+    """Exact strategy on ``other`` making the rows ``own`` indifferent, or None if singular."""
+    block, _ = integer_array(payoff[np.ix_(own, other)])
+    solution = solve_indifference(block)
+    return None if solution is None else solution[0]
 
 def support_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
     """Generator twin of :func:`support_enumeration`."""

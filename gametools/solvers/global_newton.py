@@ -51,16 +51,16 @@ import numpy as np
 
 from gametools.errors import InvalidArgumentError
 from gametools.solvers._continuation import PathState, orientation_sign, unit_tangent
-from gametools.solvers.logit import (
-    _accept_polished,
-    _check_game,
-    _payoff_blocks,
-    _positive,
-    _scaled_payoffs,
-    _split,
-    _support_polish,
-)
 from gametools.solvers.result import SolverResult, Status, make_equilibrium
+from gametools.solvers.support import (
+    accept_polished,
+    normal_form_game,
+    payoff_blocks,
+    positive_option,
+    split_vector,
+    support_polish,
+    unit_payoffs,
+)
 
 __all__ = ["global_newton"]
 
@@ -83,12 +83,12 @@ class _StructureSystem:
 
     def levels(self, point: np.ndarray) -> list[float]:
         return [float((z[s].sum() - 1.0) / s.sum())
-                for z, s in zip(_split(point[:-1], self.offsets), self.supports)]
+                for z, s in zip(split_vector(point[:-1], self.offsets), self.supports)]
 
     def strategies(self, point: np.ndarray) -> list[np.ndarray]:
         """``r_S(z)``: may be negative outside the cell (that is how leaving it is detected)."""
         out = []
-        for z, s, tau in zip(_split(point[:-1], self.offsets), self.supports,
+        for z, s, tau in zip(split_vector(point[:-1], self.offsets), self.supports,
                              self.levels(point)):
             x = np.zeros(len(z))
             x[s] = z[s] - tau
@@ -98,7 +98,7 @@ class _StructureSystem:
     def violation(self, point: np.ndarray) -> tuple[float, int, int]:
         """Most negative cell slack (``x_ia`` on supports, ``tau_i - z_ia`` off them)."""
         worst, where = np.inf, (-1, -1)
-        for i, (z, s, tau) in enumerate(zip(_split(point[:-1], self.offsets), self.supports,
+        for i, (z, s, tau) in enumerate(zip(split_vector(point[:-1], self.offsets), self.supports,
                                             self.levels(point))):
             slack = np.where(s, z - tau, tau - z)
             a = int(np.argmin(slack))
@@ -109,7 +109,7 @@ class _StructureSystem:
     def __call__(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, offsets = self.dim, self.offsets
         xs = self.strategies(point)
-        values, blocks = _payoff_blocks(self.payoffs, xs)
+        values, blocks = payoff_blocks(self.payoffs, xs)
         residual = point[:-1] - np.concatenate(xs) - np.concatenate(values) \
             - point[-1] * self.bonus
         # M = I + DU(x); DH_z = I - M Dr(z) with Dr the projection's derivative: on each
@@ -245,7 +245,7 @@ def _project(block: np.ndarray) -> np.ndarray:
 
 
 def _project_all(system: _StructureSystem, point: np.ndarray) -> list[np.ndarray]:
-    return [_project(z) for z in _split(point[:-1], system.offsets)]
+    return [_project(z) for z in split_vector(point[:-1], system.offsets)]
 
 
 def global_newton(game: Any, *, start: Sequence[int] | None = None,
@@ -281,20 +281,20 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
         The certified equilibria found (status ``"success"`` when at least one reached
         ``tol``). ``extra``: ``steps``, ``newton_iterations``, ``crossings``, ``start``.
     """
-    game = _check_game(game, "global_newton")
-    tol = _positive("tol", tol)
-    first_step = _positive("first_step", first_step)
+    game = normal_form_game(game, "global_newton")
+    tol = positive_option("tol", tol)
+    first_step = positive_option("first_step", first_step)
     if not 0.0 < perturbation < 0.5:
         raise InvalidArgumentError(f"perturbation: must be in (0, 0.5) (got {perturbation!r})")
     if int(max_equilibria) < 1:
         raise InvalidArgumentError(f"max_equilibria: must be >= 1 (got {max_equilibria!r})")
     if not max_accel > 1.0:
         raise InvalidArgumentError(f"max_accel: must be > 1 (got {max_accel!r})")
-    payoffs, _ = _scaled_payoffs(game)
+    payoffs, _ = unit_payoffs(game)
     num_actions = game.num_actions
     if start is None:
         uniform = [np.full(n, 1.0 / n) for n in num_actions]
-        values, _ = _payoff_blocks(payoffs, uniform)
+        values, _ = payoff_blocks(payoffs, uniform)
         start = [int(np.argmax(u)) for u in values]
     start = [int(a) for a in start]
     if len(start) != game.num_players or any(not 0 <= a < n for a, n in zip(start, num_actions)):
@@ -313,7 +313,7 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
     # dominant, so it is the unique equilibrium there and the path starts at its KM point.
     lam0 = 2.0 / (1.0 - perturbation)
     pure = [np.eye(n)[a] for a, n in zip(start, num_actions)]
-    values, _ = _payoff_blocks(payoffs, pure)
+    values, _ = payoff_blocks(payoffs, pure)
     point = np.concatenate([np.concatenate(pure) + np.concatenate(values) + lam0 * bonus, [lam0]])
 
     for support, a in zip(system.supports, start):
@@ -344,9 +344,9 @@ def global_newton(game: Any, *, start: Sequence[int] | None = None,
         for xs in list(candidates):
             for threshold in (0.0, 1e-9, 1e-6):
                 supports = tuple(np.flatnonzero(x > threshold) for x in xs)
-                polished, _, iterations = _support_polish(payoffs, xs, supports)
+                polished, _, iterations = support_polish(payoffs, xs, supports)
                 refine_iterations += iterations
-                accepted = _accept_polished(game, polished, tol=tol)
+                accepted = accept_polished(game, polished, tol=tol)
                 if accepted is not None:
                     candidates.insert(0, accepted)
                     break

@@ -99,6 +99,7 @@ import numpy as np
 import scipy.linalg
 
 from gametools.errors import InvalidArgumentError
+from gametools.mdp import contract_players
 from gametools.model import MarkovGame
 from gametools.solvers._continuation import PathState, StepControl, trace_path
 from gametools.solvers.result import (
@@ -107,10 +108,11 @@ from gametools.solvers.result import (
     make_markov_equilibrium,
     reward_range,
 )
+from gametools.solvers.support import lift_to_observations
+from gametools.structure import sees_state, state_game
 
 __all__ = ["markov_qre_homotopy", "HomotopyInputError"]
 
-_LETTERS = "abcdefghijklmnopqr"
 
 #: Per-state blocks whose condition number exceeds this are not eliminated (dense fallback).
 _CONDITION_LIMIT = 1e9
@@ -134,30 +136,9 @@ class HomotopyInputError(InvalidArgumentError):
 # tensor helpers
 # ---------------------------------------------------------------------------------------------
 
-def _contract(tensor: np.ndarray, sigmas: Sequence[np.ndarray], keep: Sequence[int]
-              ) -> np.ndarray:
-    """Contract the action axes of ``tensor`` ``(S, n_1, ..., n_N, *rest)`` with ``sigmas``.
-
-    Player ``k``'s axis is summed against ``sigmas[k]`` ``(S, n_k)`` (state by state) unless
-    ``k`` is in ``keep``; kept axes stay in player order: shape ``(S, *n_keep, *rest)``.
-    """
-    num_players = len(sigmas)
-    players = _LETTERS[:num_players]
-    operands: list[np.ndarray] = [tensor]
-    subscripts = ["s" + players + "..."]
-    for k in range(num_players):
-        if k not in keep:
-            operands.append(sigmas[k])
-            subscripts.append("s" + players[k])
-    output = "s" + "".join(players[k] for k in sorted(keep)) + "..."
-    if len(operands) == 1:
-        return tensor
-    return np.einsum(",".join(subscripts) + "->" + output, *operands)
-
-
 def _pair(tensor: np.ndarray, sigmas: Sequence[np.ndarray], i: int, j: int) -> np.ndarray:
     """``tensor`` with every player but ``i`` and ``j`` contracted, axes ``(S, n_i, n_j, ...)``."""
-    block = _contract(tensor, sigmas, (i, j))
+    block = contract_players(tensor, sigmas, (i, j))
     return block if i < j else np.swapaxes(block, 1, 2)
 
 
@@ -364,9 +345,9 @@ class _MarkovQRE:
 
     def start(self) -> np.ndarray:
         sigmas = [np.full((self.num_states, n), 1.0 / n) for n in self.num_actions]
-        chain = _contract(self.transitions, sigmas, ())
+        chain = contract_players(self.transitions, sigmas, ())
         matrix = np.eye(self.num_states) - self.discount * chain
-        mean_rewards = np.stack([_contract(r, sigmas, ()) for r in self.rewards])
+        mean_rewards = np.stack([contract_players(r, sigmas, ()) for r in self.rewards])
         values = np.linalg.solve(matrix, mean_rewards.T).T
         beta = np.concatenate([np.full((self.num_states, n), -math.log(n))
                                for n in self.num_actions], axis=1)
@@ -405,7 +386,7 @@ class _MarkovQRE:
         q_values = []
         for i in range(num_players):
             o, n = self.offsets[i], self.num_actions[i]
-            q = _contract(payoffs[i], sigmas, (i,))
+            q = contract_players(payoffs[i], sigmas, (i,))
             q_values.append(q)
             local[:, o] = sigmas[i].sum(axis=1) - 1.0
             local[:, o + 1:o + n] = (betas[i][:, 1:] - betas[i][:, :1]
@@ -437,7 +418,7 @@ class _MarkovQRE:
                 A[:, o + 1:o + n, oj:oj + nj] = (-lam * (pair[:, 1:, :] - pair[:, :1, :])
                                                  * sigmas[j][:, None, :])
                 C[:, i, oj:oj + nj] = -sigmas[j] * np.einsum("sab,sa->sb", pair, sigmas[i])
-            own_chain = _contract(self.transitions, sigmas, (i,))  # (S, n_i, S)
+            own_chain = contract_players(self.transitions, sigmas, (i,))  # (S, n_i, S)
             B[:, o + 1:o + n, i * num_states:(i + 1) * num_states] = (
                 -lam * gamma * (own_chain[:, 1:, :] - own_chain[:, :1, :]))
             c[:, o + 1:o + n] = -(q[:, 1:] - q[:, :1])
@@ -509,7 +490,7 @@ class _MarkovQRE:
             for i in range(num_players):
                 o, n = self.offsets[i], self.num_actions[i]
                 t, one_hot = differences[i], anchor_rows[i]
-                q = _contract(payoffs[i], sigmas, (i,))
+                q = contract_players(payoffs[i], sigmas, (i,))
                 local[:, o:o + n] = (np.einsum("sab,sb->sa", t, q)
                                      + off[i] * (sigmas[i] - targets[i])
                                      + one_hot * (sigmas[i].sum(axis=1, keepdims=True) - 1.0))
@@ -523,7 +504,7 @@ class _MarkovQRE:
                     pair = _pair(payoffs[i], sigmas, i, j)
                     A[:, o:o + n, oj:oj + nj] = np.einsum("sab,sbc->sac", t, pair)
                     C[:, i, oj:oj + nj] = -np.einsum("sa,sab->sb", one_hot, pair)
-                own_chain = _contract(self.transitions, sigmas, (i,))
+                own_chain = contract_players(self.transitions, sigmas, (i,))
                 cols = slice(i * num_states, (i + 1) * num_states)
                 B[:, o:o + n, cols] = gamma * np.einsum("sab,sbt->sat", t, own_chain)
                 D[cols, cols] = (np.eye(num_states)
@@ -558,7 +539,7 @@ class _MarkovQRE:
         payoffs = self.continuation(values)
         worst = 0.0
         for i in range(self.num_players):
-            q = _contract(payoffs[i], list(policies), (i,))
+            q = contract_players(payoffs[i], list(policies), (i,))
             worst = max(worst, float((q.max(axis=1) - np.sum(policies[i] * q, axis=1)).max()),
                         float(np.abs(np.sum(policies[i] * q, axis=1) - values[i]).max()))
         return worst
@@ -611,11 +592,12 @@ def _check_game(game: Any) -> MarkovGame:
     if not isinstance(game, MarkovGame):
         raise TypeError(f"markov_qre_homotopy needs a MarkovGame, got {type(game).__name__}; "
                         "for a normal-form game use gametools.solvers.logit.logit_solve")
-    if not game.fully_observed:
+    if not sees_state(game):
         raise HomotopyInputError(
             "markov_qre_homotopy needs a fully observed game (stationary Markov equilibria "
-            "condition on the state); this game has observations, so players act on "
-            "information sets and the Markov QRE equations do not apply")
+            "condition on the state); in this game some player's observation is shared by "
+            "several reachable states, so players act on information sets and the Markov QRE "
+            "equations do not apply")
     if game.discount >= 1.0:
         raise HomotopyInputError(
             "markov_qre_homotopy needs discount < 1 (got 1.0): an undiscounted terminating game "
@@ -635,7 +617,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     Parameters
     ----------
     game : MarkovGame
-        Fully observed, ``discount < 1``; dense or sparse transitions (materialised densely,
+        Every player sees the state (:func:`gametools.structure.sees_state`), ``discount < 1``; dense or sparse transitions (materialised densely,
         ``S * prod(n_i) * S`` floats).
     tol : float
         Succeed when the exact NashConv-type regret (largest per-player deviation gain divided
@@ -664,7 +646,8 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     -------
     SolverResult
         One equilibrium (the best point found, certified by the exact evaluator, with
-        ``state_values`` ``(N, S)``); policies ``(S, n_i)``. Status ``"success"`` iff its
+        ``state_values`` ``(N, S)``); policies ``(S, n_i)`` (``(O_i, n_i)`` for a game with
+        observations). Status ``"success"`` iff its
         regret is at most ``tol``; ``"failed"`` when the step size collapsed,
         ``"max_iterations"`` when ``max_iterations`` or ``max_lambda`` ran out. ``extra``: ``steps``,
         ``rejected_steps``, ``corrector_iterations``, ``jacobians``, ``dense_fallbacks``,
@@ -680,6 +663,13 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     """
     started = time.perf_counter()
     game = _check_game(game)
+    if not game.fully_observed:
+        # every player sees the state: solve on the states, lift the policies onto observations
+        result = markov_qre_homotopy(state_game(game), tol=tol, first_step=first_step,
+                                     max_accel=max_accel, max_iterations=max_iterations,
+                                     max_lambda=max_lambda, polish=polish,
+                                     return_path=return_path, progress=progress)
+        return lift_to_observations(game, result)
     _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations)
     if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")

@@ -66,7 +66,6 @@ equilibrium, so running from every label finds two.
 from __future__ import annotations
 
 import itertools
-import math
 from fractions import Fraction
 from typing import Any
 
@@ -74,12 +73,13 @@ import numpy as np
 
 from gametools.errors import GameValidationError
 from gametools.model import NormalFormGame
+from gametools.numerics import integer_array, solve_indifference
 from gametools.solvers import _kernels
 from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret, two_player_game
 
 __all__ = ["DEFAULT_MAX_PIVOTS", "EXACT_PIVOTING_SIZE", "lemke_howson", "lemke_howson_all"]
 
-#: Pivot cap used when ``max_pivots`` is None (the lexicographic rule never cycles, but the
+#: Pivot cap used when ``max_iterations`` is None (the lexicographic rule never cycles, but the
 #: Lemke-Howson path can be exponentially long).
 DEFAULT_MAX_PIVOTS = 1_000_000
 
@@ -105,13 +105,9 @@ def _integer_matrix(exact: np.ndarray) -> tuple[np.ndarray, int, int]:
 
     Returns the object array of Python ints, ``scale`` and ``shift``.
     """
-    flat = exact.ravel().tolist()
-    scale = math.lcm(*{v.denominator for v in flat})
-    ints = [v.numerator * (scale // v.denominator) for v in flat]
-    shift = min(ints) - 1
-    shifted = np.empty(len(ints), dtype=object)
-    shifted[:] = [v - shift for v in ints]
-    return shifted.reshape(exact.shape), scale, shift
+    ints, scale = integer_array(exact)
+    shift = min(ints.ravel().tolist()) - 1
+    return ints - shift, scale, shift
 
 
 def _float_matrix(values: np.ndarray) -> np.ndarray:
@@ -119,49 +115,6 @@ def _float_matrix(values: np.ndarray) -> np.ndarray:
     low, high = float(values.min()), float(values.max())
     spread = high - low if high > low else 1.0
     return 1.0 + (values - low) / spread
-
-
-# --------------------------------------------------------------------------------------------
-# exact linear algebra (Python ints, fraction-free)
-# --------------------------------------------------------------------------------------------
-
-def _solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] | None:
-    """Exact solution of ``matrix @ z = rhs`` (integer object arrays, rows >= columns).
-
-    Fraction-free Bareiss elimination with row exchanges. Returns None when the columns are
-    linearly dependent or the system is inconsistent.
-    """
-    rows, cols = matrix.shape
-    if rows < cols:
-        return None
-    work = np.empty((rows, cols + 1), dtype=object)
-    work[:, :cols] = matrix
-    work[:, cols] = rhs
-    previous = 1
-    for k in range(cols):
-        nonzero = [r for r in range(k, rows) if work[r, k] != 0]
-        if not nonzero:
-            return None
-        if nonzero[0] != k:
-            work[[k, nonzero[0]]] = work[[nonzero[0], k]]
-        pivot = work[k, k]
-        if k + 1 < rows:
-            below = work[k + 1:, k:k + 1]
-            # Bareiss: every entry stays an integer minor, so the division is exact
-            work[k + 1:, k + 1:] = (pivot * work[k + 1:, k + 1:]
-                                    - below * work[k, k + 1:][None, :]) // previous
-            work[k + 1:, k] = 0
-        previous = pivot
-    if any(v != 0 for v in work[cols:, cols]):
-        return None
-    solution: list[Fraction] = [Fraction(0)] * cols
-    for k in reversed(range(cols)):
-        total = Fraction(work[k, cols])
-        for j in range(k + 1, cols):
-            if work[k, j] != 0:
-                total -= work[k, j] * solution[j]
-        solution[k] = total / work[k, k]
-    return solution
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,34 +368,6 @@ def _float_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     return best
 
 
-def _integer_block(exact: np.ndarray) -> tuple[np.ndarray, int]:
-    """``scale * block`` as an integer object array, ``scale`` the lcm of the denominators."""
-    flat = exact.ravel().tolist()
-    denominators = {v.denominator for v in flat}
-    ints = np.empty(len(flat), dtype=object)
-    if denominators == {1}:
-        ints[:] = [v.numerator for v in flat]
-        return ints.reshape(exact.shape), 1
-    scale = math.lcm(*denominators) if flat else 1
-    ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
-    return ints.reshape(exact.shape), scale
-
-
-def _indifferent_strategy(block: np.ndarray) -> list[Fraction] | None:
-    """Exact ``z`` with ``sum z = 1`` and ``block @ z`` constant (``block``: tight rows x
-    support, integers); None if that system has no unique solution."""
-    rows, cols = block.shape
-    system = np.empty((rows + 1, cols + 1), dtype=object)
-    system[:rows, :cols] = block
-    system[:rows, cols] = -1
-    system[rows, :cols] = 1
-    system[rows, cols] = 0
-    rhs = np.zeros(rows + 1, dtype=object)
-    rhs[rows] = 1
-    solution = _solve_integer_system(system, rhs)
-    return None if solution is None else solution[:cols]
-
-
 def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau],
                        small: tuple[np.ndarray, np.ndarray] | None = None) -> Equilibrium | None:
     """Rebuild the final basis in exact arithmetic and certify it; None if it is no equilibrium.
@@ -468,16 +393,17 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
         shifts = (Fraction(int(game.payoffs[0].min()) - 1),
                   Fraction(int(game.payoffs[1].min()) - 1))
     else:
-        row_block, row_scale = _integer_block(game.payoffs_exact[0][:, y_support])  # (m, |S_y|)
-        column_block, column_scale = _integer_block(game.payoffs_exact[1][x_support, :])
-    y_part = _indifferent_strategy(row_block[tight_rows])
-    x_part = _indifferent_strategy(column_block[:, tight_columns].T)
-    if x_part is None or y_part is None or min(x_part) < 0 or min(y_part) < 0:
+        row_block, row_scale = integer_array(game.payoffs_exact[0][:, y_support])  # (m, |S_y|)
+        column_block, column_scale = integer_array(game.payoffs_exact[1][x_support, :])
+    y_solution = solve_indifference(row_block[tight_rows])
+    x_solution = solve_indifference(column_block[:, tight_columns].T)
+    if x_solution is None or y_solution is None:
         return None
-    x_den = math.lcm(*(v.denominator for v in x_part))
-    y_den = math.lcm(*(v.denominator for v in y_part))
-    p = np.array([int(v * x_den) for v in x_part], dtype=object)
-    q = np.array([int(v * y_den) for v in y_part], dtype=object)
+    (x_part, _), (y_part, _) = x_solution, y_solution
+    if min(x_part) < 0 or min(y_part) < 0:
+        return None
+    p, x_den = integer_array(np.array(x_part, dtype=object))
+    q, y_den = integer_array(np.array(y_part, dtype=object))
     row_values = row_block.dot(q)          # y_den * scale * (A y), every row action
     column_values = p.dot(column_block)    # x_den * scale * (x^T B), every column action
     row_value = max(row_values)
@@ -527,7 +453,7 @@ def _check_label(initial_label: int, total: int) -> int:
     return int(initial_label)
 
 
-def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = None,
+def lemke_howson(game: Any, *, initial_label: int = 0, max_iterations: int | None = None,
                  exact: bool | None = None, tol_pivot: float = 1e-10,
                  tol_ratio: float = 1e-13) -> SolverResult:
     """One Nash equilibrium of a two-player game by the Lemke-Howson algorithm.
@@ -539,7 +465,7 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
     initial_label : int, default 0
         The label dropped first: ``0..m-1`` are the row player's actions, ``m..m+n-1`` the column
         player's (QuantEcon's ``init_pivot``, nashpy's ``initial_dropped_label``).
-    max_pivots : int, optional
+    max_iterations : int, optional
         Pivot cap; None means :data:`DEFAULT_MAX_PIVOTS`. Reaching it gives status
         ``"max_iterations"`` and no equilibrium.
     exact : bool, optional
@@ -569,7 +495,7 @@ def lemke_howson(game: Any, *, initial_label: int = 0, max_pivots: int | None = 
     game = two_player_game(game, "lemke_howson")
     m, n = game.num_actions
     initial_label = _check_label(initial_label, m + n)
-    cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
+    cap = DEFAULT_MAX_PIVOTS if max_iterations is None else int(max_iterations)
     return _run(game, initial_label, cap, exact, tol_pivot, tol_ratio)
 
 
@@ -755,7 +681,7 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
                         extra=extra)
 
 
-def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | None = None,
+def lemke_howson_all(game: Any, *, max_iterations: int | None = None, exact: bool | None = None,
                      tol_pivot: float = 1e-10, tol_ratio: float = 1e-13,
                      tol_distinct: float = 1e-9) -> SolverResult:
     """The equilibria Lemke-Howson reaches from every initial label, without duplicates.
@@ -767,7 +693,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     ----------
     game : NormalFormGame or nashpy.Game
         A two-player game, payoff matrices of shape ``(m, n)``.
-    max_pivots : int, optional
+    max_iterations : int, optional
         Pivot cap per initial label (None: :data:`DEFAULT_MAX_PIVOTS`).
     exact, tol_pivot, tol_ratio
         As in :func:`lemke_howson`.
@@ -785,7 +711,7 @@ def lemke_howson_all(game: Any, *, max_pivots: int | None = None, exact: bool | 
     """
     game = two_player_game(game, "lemke_howson_all")
     m, n = game.num_actions
-    cap = DEFAULT_MAX_PIVOTS if max_pivots is None else int(max_pivots)
+    cap = DEFAULT_MAX_PIVOTS if max_iterations is None else int(max_iterations)
     found: list[Equilibrium] = []
     label_equilibrium: list[int] = []
     total_pivots, ties, all_exact = 0, 0, True

@@ -64,14 +64,11 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from gametools.errors import InvalidArgumentError
-from gametools.interop import as_game
-from gametools.model import NormalFormGame
 from gametools.solvers._continuation import (
     DenseLinearization,
     PathState,
@@ -80,6 +77,15 @@ from gametools.solvers._continuation import (
 )
 from gametools.solvers.result import SolverResult, Status, make_equilibrium
 from gametools.solvers.result import max_regret as _max_regret
+from gametools.solvers.support import (
+    accept_polished,
+    normal_form_game,
+    payoff_blocks,
+    positive_option,
+    split_vector,
+    support_polish,
+    unit_payoffs,
+)
 
 __all__ = ["logit_qre", "logit_solve"]
 
@@ -89,133 +95,6 @@ ProgressCallback = Callable[[int, float, float], None]
 #: continuation engine's step control for the logit path.
 _STEP_CONTROL = (0.2, 0.3, 0.2)
 
-
-
-# ---------------------------------------------------------------------------------------------
-# shared numerical pieces (also used by global_newton and dynamics)
-# ---------------------------------------------------------------------------------------------
-
-def _check_game(game: Any, solver: str) -> NormalFormGame:
-    converted = as_game(game)
-    if not isinstance(converted, NormalFormGame):
-        raise TypeError(f"{solver} needs a NormalFormGame, got {type(converted).__name__}")
-    return converted
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        rule = "must be a finite number >= 0" if allow_zero else "must be a finite number > 0"
-        raise InvalidArgumentError(f"{name}: {rule} (got {value!r})")
-    return value
-
-
-def _scaled_payoffs(game: NormalFormGame) -> tuple[np.ndarray, float]:
-    """Payoffs mapped affinely onto ``[0, 1]`` and the scale (payoff range) used."""
-    scale = game.payoff_range()
-    return (np.asarray(game.payoffs) - float(game.payoffs.min())) / scale, scale
-
-
-def _payoff_blocks(payoffs: np.ndarray, strategies: Sequence[np.ndarray]
-                   ) -> tuple[list[np.ndarray], list[list[np.ndarray | None]]]:
-    """Action payoffs ``u_i`` ``(n_i,)`` and their derivatives ``du_i/dx_j`` ``(n_i, n_j)``.
-
-    ``blocks[i][j][a, b]`` is player ``i``'s payoff of action ``a`` when player ``j`` plays ``b``
-    and everybody else plays ``strategies``; ``blocks[i][i]`` is None. Since payoffs are
-    multilinear, ``u_i = blocks[i][j] @ strategies[j]`` for any ``j != i``.
-    """
-    num_players = len(strategies)
-    if num_players == 1:
-        return [np.array(payoffs[0], dtype=float)], [[None]]
-    blocks: list[list[np.ndarray | None]] = [[None] * num_players for _ in range(num_players)]
-    for i in range(num_players):
-        for j in range(num_players):
-            if j == i:
-                continue
-            tensor = payoffs[i]
-            for k in reversed(range(num_players)):
-                if k != i and k != j:
-                    tensor = np.tensordot(tensor, strategies[k], axes=([k], [0]))
-            blocks[i][j] = tensor if i < j else tensor.T
-    other = [(i + 1) % num_players for i in range(num_players)]
-    values = [blocks[i][other[i]] @ strategies[other[i]] for i in range(num_players)]
-    return values, blocks
-
-
-def _split(vector: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
-    return [vector[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
-
-
-def _support_polish(payoffs: np.ndarray, strategies: Sequence[np.ndarray],
-                    supports: Sequence[np.ndarray], *, max_iterations: int = 30,
-                    tol: float = 1e-14) -> tuple[list[np.ndarray], bool, int]:
-    """Newton's method on the Nash equations restricted to ``supports``.
-
-    Unknowns: the probabilities on each support and each player's value ``w_i``; equations:
-    ``u_ia(x) = w_i`` for ``a`` in the support and ``sum_a x_ia = 1``. Returns the profile
-    (zero off the supports), whether Newton converged, and the number of iterations.
-    """
-    num_players = len(strategies)
-    xs = [np.zeros_like(x, dtype=float) for x in strategies]
-    for x, start, support in zip(xs, strategies, supports):
-        x[support] = start[support] / start[support].sum()
-    sizes = np.array([len(s) for s in supports])
-    offsets = np.concatenate([[0], np.cumsum(sizes + 1)])
-    dim = int(offsets[-1])
-    values, _ = _payoff_blocks(payoffs, xs)
-    levels = np.array([float(u @ x) for u, x in zip(values, xs)])
-    for iteration in range(1, max_iterations + 1):
-        values, blocks = _payoff_blocks(payoffs, xs)
-        residual = np.empty(dim)
-        jacobian = np.zeros((dim, dim))
-        for i, support in enumerate(supports):
-            o, k = offsets[i], sizes[i]
-            # rows o..o+k-1: u_ia - w_i; row o+k: sum - 1; column o+k is the unknown w_i.
-            residual[o:o + k] = values[i][support] - levels[i]
-            residual[o + k] = xs[i][support].sum() - 1.0
-            jacobian[o:o + k, o + k] = -1.0
-            jacobian[o + k, o:o + k] = 1.0
-            for j in range(num_players):
-                if j != i:
-                    block = blocks[i][j]
-                    assert block is not None
-                    jacobian[o:o + k, offsets[j]:offsets[j] + sizes[j]] = \
-                        block[np.ix_(support, supports[j])]
-        if np.abs(residual).max() <= tol:
-            return xs, True, iteration - 1
-        try:
-            step = np.linalg.solve(jacobian, -residual)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
-        if not np.all(np.isfinite(step)):
-            return xs, False, iteration
-        for i, support in enumerate(supports):
-            xs[i][support] += step[offsets[i]:offsets[i] + sizes[i]]
-            levels[i] += step[offsets[i] + sizes[i]]
-        if np.abs(step).max() <= tol:
-            return xs, True, iteration
-    values, _ = _payoff_blocks(payoffs, xs)
-    worst = max(float(np.ptp(values[i][s])) if len(s) > 1 else 0.0
-                for i, s in enumerate(supports))
-    return xs, worst <= 1e3 * tol, max_iterations
-
-
-def _accept_polished(game: NormalFormGame, polished: Sequence[np.ndarray], *,
-                     tol: float, negative_tol: float = 1e-12
-                     ) -> list[np.ndarray] | None:
-    """The polished profile, cleaned onto the simplex, if it is a certified equilibrium."""
-    cleaned = []
-    for x in polished:
-        if not np.all(np.isfinite(x)) or x.min() < -negative_tol:
-            return None
-        x = np.clip(x, 0.0, None)
-        total = x.sum()
-        if total <= 0:
-            return None
-        cleaned.append(x / total)
-    if _max_regret(game, cleaned) > tol:
-        return None
-    return cleaned
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,7 +111,7 @@ class _LogitSystem:
         self.dim = int(self.offsets[-1])
 
     def strategies(self, point: np.ndarray) -> list[np.ndarray]:
-        return _split(np.exp(point[:-1]), self.offsets)
+        return split_vector(np.exp(point[:-1]), self.offsets)
 
     def start(self) -> np.ndarray:
         return np.concatenate([np.full(n, -math.log(n)) for n in self.num_actions] + [[0.0]])
@@ -250,9 +129,9 @@ class _LogitSystem:
 
     def __call__(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lam = float(point[-1])
-        logs = _split(point[:-1], self.offsets)
+        logs = split_vector(point[:-1], self.offsets)
         xs = [np.exp(v) for v in logs]
-        values, blocks = _payoff_blocks(self.payoffs, xs)
+        values, blocks = payoff_blocks(self.payoffs, xs)
         m, offsets = self.dim, self.offsets
         residual = np.empty(m)
         jacobian = np.zeros((m, m + 1))
@@ -362,13 +241,13 @@ def logit_solve(game: Any, *, tol: float = 1e-8, first_step: float = 0.03,
     InvalidArgumentError
         For non-positive tolerances or step options.
     """
-    game = _check_game(game, "logit_solve")
-    tol = _positive("tol", tol)
-    first_step = _positive("first_step", first_step)
-    max_lambda = _positive("max_lambda", max_lambda)
+    game = normal_form_game(game, "logit_solve")
+    tol = positive_option("tol", tol)
+    first_step = positive_option("first_step", first_step)
+    max_lambda = positive_option("max_lambda", max_lambda)
     if not max_accel > 1.0:
         raise InvalidArgumentError(f"max_accel: must be > 1 (got {max_accel!r})")
-    payoffs, scale = _scaled_payoffs(game)
+    payoffs, scale = unit_payoffs(game)
     callback: ProgressCallback | None
     if callable(progress):
         callback = progress
@@ -397,8 +276,8 @@ def logit_solve(game: Any, *, tol: float = 1e-8, first_step: float = 0.03,
                 # The path point is good enough; snapping it onto the exact equilibrium of its
                 # support costs a few Newton steps and removes the O(exp(-lam)) residue.
                 for threshold in (1e-2, 1e-4, 1e-6):
-                    polished, _, _ = _support_polish(payoffs, xs, _supports(xs, threshold))
-                    accepted = _accept_polished(game, polished, tol=regret)
+                    polished, _, _ = support_polish(payoffs, xs, _supports(xs, threshold))
+                    accepted = accept_polished(game, polished, tol=regret)
                     if accepted is not None and _distance(accepted, xs) <= 1e-3:
                         found["profile"], found["polished"] = accepted, True
                         break
@@ -417,9 +296,9 @@ def logit_solve(game: Any, *, tol: float = 1e-8, first_step: float = 0.03,
                         continue
                     tried[key] = float(state.point[-1])
                     found["attempts"] += 1
-                    polished, _, iterations = _support_polish(payoffs, xs, supports)
+                    polished, _, iterations = support_polish(payoffs, xs, supports)
                     found["polish_iterations"] += iterations
-                    accepted = _accept_polished(game, polished, tol=tol)
+                    accepted = accept_polished(game, polished, tol=tol)
                     if accepted is not None and not any(
                             _distance(accepted, c[0]) <= 1e-9 for c in found["candidates"]):
                         found["candidates"].append(
@@ -501,10 +380,10 @@ def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 
         is). ``extra``: ``lambda``, ``residual`` (max absolute residual of
         ``log x_i - log softmax(lam u_i)``), ``steps``, ``newton_iterations``.
     """
-    game = _check_game(game, "logit_qre")
-    lam = _positive("lam", lam, allow_zero=True)
-    tol = _positive("tol", tol)
-    payoffs, scale = _scaled_payoffs(game)
+    game = normal_form_game(game, "logit_qre")
+    lam = positive_option("lam", lam, allow_zero=True)
+    tol = positive_option("tol", tol)
+    payoffs, scale = unit_payoffs(game)
     system = _LogitSystem(payoffs)
     target = lam * scale
     start = system.start()
@@ -540,7 +419,7 @@ def logit_qre(game: Any, lam: float, *, tol: float = 1e-12, first_step: float = 
         point[:-1] += np.linalg.solve(jacobian[:, :-1], -residual)
     residual, _ = system(point)
     xs = system.strategies(point)
-    values, _ = _payoff_blocks(payoffs, xs)
+    values, _ = payoff_blocks(payoffs, xs)
     logit_residual = max(float(np.abs(np.log(x) - (target * u - _logsumexp(target * u))).max())
                          for x, u in zip(xs, values))
     converged = bool(np.abs(residual).max() <= tol)

@@ -20,6 +20,7 @@ from gametools._io import fraction_text, jsonable
 from gametools.errors import GameValidationError
 from gametools.exploitability import nash_conv, state_values
 from gametools.model import MarkovGame, NormalFormGame
+from gametools.numerics import integer_array
 
 __all__ = ["Equilibrium", "Clique", "CorrelatedEquilibrium", "SolverResult", "make_equilibrium",
            "make_markov_equilibrium", "reward_range", "max_regret", "exact_regret", "Status",
@@ -256,10 +257,7 @@ def _integer_payoffs(game: NormalFormGame) -> tuple[np.ndarray, int]:
     if game not in _INTEGER_PAYOFFS:
         exact = game.payoffs_exact
         assert exact is not None
-        denominator = math.lcm(*(v.denominator for v in exact.ravel()))
-        integers = np.empty(exact.shape, dtype=object)
-        integers.ravel()[:] = [v.numerator * (denominator // v.denominator)
-                               for v in exact.ravel()]
+        integers, denominator = integer_array(exact)
         _INTEGER_PAYOFFS[game] = (integers, denominator)
     return _INTEGER_PAYOFFS[game]
 
@@ -272,9 +270,11 @@ def _exact_payoffs_and_regret(game: NormalFormGame, strategies: Sequence[Sequenc
     contractions run on Python integers rather than Fractions.
     """
     integers, payoff_denominator = _integer_payoffs(game)
-    denominators = [math.lcm(*(Fraction(v).denominator for v in x)) for x in strategies]
-    scaled = [np.array([int(Fraction(v) * d) for v in x], dtype=object)
-              for x, d in zip(strategies, denominators)]
+    scaled, denominators = [], []
+    for x in strategies:
+        ints, denominator = integer_array(np.array([Fraction(v) for v in x], dtype=object))
+        scaled.append(ints)
+        denominators.append(denominator)
     total = payoff_denominator * math.prod(denominators)
     payoffs, worst = [], Fraction(0)
     for i in range(game.num_players):

@@ -40,7 +40,8 @@ Solvers
 The stage matrix games are solved for all states at once: a guessed square support (the one
 that was optimal at the previous iterate) is solved by batched linear algebra and verified
 exactly against all pure replies; only stage games whose support changed go to one block-diagonal
-``scipy.optimize.linprog`` (HiGHS dual simplex) call, whose solution is then polished the same way.
+linear program (:func:`~gametools.solvers.zero_sum.matrix_game_values`, one HiGHS call), whose
+solution is then polished the same way.
 
 Every profile returned is certified by
 :func:`~gametools.solvers.result.make_markov_equilibrium` (exact NashConv by the library's
@@ -93,18 +94,31 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
-from gametools.errors import GametoolsError, InvalidArgumentError, UnsupportedGameError
-from gametools.exploitability import _policy_iteration, _solve, nash_conv
+from gametools.errors import InvalidArgumentError, UnsupportedGameError
+from gametools.exploitability import nash_conv
+from gametools.mdp import (
+    MarkovArrays,
+    contract_players,
+    evaluate_policy,
+    markov_arrays,
+    policy_iteration,
+)
 from gametools.model import MarkovGame
 from gametools.solvers.result import SolverResult, make_markov_equilibrium, reward_range
+from gametools.solvers.support import (
+    NotFullyObservedError,
+    positive_count,
+    positive_option,
+    require_sees_state,
+)
+from gametools.solvers.zero_sum import matrix_game_values
+from gametools.structure import observation_policies
 
 __all__ = [
     "NotFullyObservedError",
@@ -115,10 +129,6 @@ __all__ = [
 ]
 
 
-class NotFullyObservedError(UnsupportedGameError):
-    """The solver needs every player to observe the state (one-to-one observations)."""
-
-
 class NotZeroSumError(UnsupportedGameError):
     """A zero-sum solver was given a game whose rewards do not sum to zero."""
 
@@ -127,71 +137,6 @@ class NotZeroSumError(UnsupportedGameError):
 # ------------------------------------------------------------------------------------------
 # shared preparation
 # ------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Arrays:
-    """Flattened arrays of a fully observed game; terminal states pay nothing and lead nowhere."""
-
-    game: MarkovGame
-    transitions: sp.csr_array  # (S * A, S), rows of terminal states zeroed
-    rewards: np.ndarray  # (N, S, A), zero at terminal states
-    live: np.ndarray  # (S,) bool, non-terminal
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.game.num_actions
-
-    def stage_payoffs(self, values: np.ndarray) -> np.ndarray:
-        """``r_i(s, a) + gamma * E[values_i(s') | s, a]`` for all states, shape ``(N, S, A)``.
-
-        ``values`` has shape ``(N, S)``.
-        """
-        game = self.game
-        expected = (self.transitions @ np.asarray(values, dtype=float).T)  # (S * A, N)
-        expected = expected.T.reshape(game.num_players, game.num_states, game.num_joint_actions)
-        return self.rewards + game.discount * expected
-
-
-def _check_fully_observed(game: Any, solver: str) -> MarkovGame:
-    if not isinstance(game, MarkovGame):
-        raise TypeError(f"{solver} needs a MarkovGame, got {type(game).__name__}")
-    if not game.fully_observed:
-        live = ~game.terminal
-        for i, row in enumerate(game.observations):
-            if np.unique(row[live]).size != int(live.sum()):
-                raise NotFullyObservedError(
-                    f"{solver} computes state-dependent stationary policies and needs a fully "
-                    f"observed game, but player {i} observes the same observation id in several "
-                    "non-terminal states; use a best-response bound from gametools.exploitability "
-                    "or a solver for imperfect information instead")
-    return game
-
-
-def _prepare(game: MarkovGame) -> _Arrays:
-    live = ~game.terminal
-    num_joint = game.num_joint_actions
-    keep = np.repeat(live, num_joint).astype(float)
-    transitions = sp.csr_array(sp.diags_array(keep) @ game.transition_matrix)
-    rewards = (game.rewards.reshape(game.num_players, game.num_states, num_joint)
-               * live[None, :, None])
-    return _Arrays(game, transitions, rewards, live)
-
-
-def _observation_policies(game: MarkovGame, state_policies: Sequence[np.ndarray]
-                          ) -> tuple[np.ndarray, ...]:
-    """Turn state-indexed policies ``(S, n_i)`` into observation-indexed ones ``(O_i, n_i)``.
-
-    Observations of terminal states (and ids no live state uses) get the uniform distribution.
-    """
-    out = []
-    live = ~game.terminal
-    for i, policy in enumerate(state_policies):
-        n_i = game.num_actions[i]
-        rows = np.full((game.num_observations[i], n_i), 1.0 / n_i)
-        rows[game.observations[i][live]] = np.asarray(policy, dtype=float)[live]
-        out.append(rows)
-    return tuple(out)
-
 
 def _check_zero_sum(game: MarkovGame, solver: str, tol: float) -> None:
     if game.num_players != 2:
@@ -209,20 +154,7 @@ def _check_zero_sum(game: MarkovGame, solver: str, tol: float) -> None:
             "general-sum solver (stochastic_fictitious_play, backward_induction)")
 
 
-def _positive(name: str, value: float) -> float:
-    value = float(value)
-    if not value > 0 or not np.isfinite(value):
-        raise InvalidArgumentError(f"{name} must be a positive finite number, got {value!r}")
-    return value
-
-
-def _positive_int(name: str, value: int) -> int:
-    if int(value) != value or value < 1:
-        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _horizon_factor(arrays: _Arrays) -> float:
+def _horizon_factor(arrays: MarkovArrays) -> float:
     """Factor ``c`` in the stopping bound ``|v - v*| <= c * |T v - v|``.
 
     ``1 / (1 - gamma)`` for discounted games (the contraction bound); for discount 1 the longest
@@ -233,7 +165,7 @@ def _horizon_factor(arrays: _Arrays) -> float:
     if game.discount < 1.0:
         return 1.0 / (1.0 - game.discount)
     ones = np.ones((game.num_states, game.num_joint_actions)) * arrays.live[:, None]
-    longest, _, _ = _policy_iteration(arrays.transitions, ones, 1.0, None)
+    longest, _, _ = policy_iteration(arrays.transitions, ones, 1.0)
     return float(max(1.0, longest.max()))
 
 
@@ -321,53 +253,6 @@ def _square_solve(payoffs: np.ndarray, row_support: np.ndarray, column_support: 
     return ok, values, rows, columns
 
 
-def _linear_programs(payoffs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve matrix games ``(B, m, n)`` (row player maximises) as one block-diagonal LP.
-
-    Each block is ``max v s.t. A^T x >= v 1, 1^T x = 1, x >= 0`` after rescaling ``A`` to
-    ``[0, 1]``; the column player's optimal strategy is the dual of the ``A^T x >= v`` rows.
-    Returns values ``(B,)``, ``x (B, m)``, ``y (B, n)``.
-    """
-    count, m, n = payoffs.shape
-    low = payoffs.min(axis=(1, 2))
-    spread = payoffs.max(axis=(1, 2)) - low
-    spread = np.where(spread > 0, spread, 1.0)
-    scaled = (payoffs - low[:, None, None]) / spread[:, None, None]
-    width = m + 1
-    block = np.arange(count)
-    # inequality rows (b, j): -sum_i A[b, i, j] x[b, i] + v[b] <= 0
-    ub_rows = np.broadcast_to((block[:, None, None] * n + np.arange(n)[None, None, :]),
-                              (count, m, n))
-    ub_cols = np.broadcast_to(block[:, None, None] * width + np.arange(m)[None, :, None],
-                              (count, m, n))
-    rows = np.concatenate([ub_rows.ravel(), (block[:, None] * n + np.arange(n)[None, :]).ravel()])
-    cols = np.concatenate([ub_cols.ravel(), np.repeat(block * width + m, n)])
-    data = np.concatenate([-scaled.ravel(), np.ones(count * n)])
-    a_ub = sp.csr_array((data, (rows, cols)), shape=(count * n, count * width))
-    eq_rows = np.repeat(block, m)
-    eq_cols = (block[:, None] * width + np.arange(m)[None, :]).ravel()
-    a_eq = sp.csr_array((np.ones(count * m), (eq_rows, eq_cols)), shape=(count, count * width))
-    objective = np.zeros(count * width)
-    objective[block * width + m] = -1.0
-    # v is free so that its dual constraint forces each column strategy to sum to one
-    bounds = np.zeros((count * width, 2))
-    bounds[:, 1] = np.inf
-    bounds[block * width + m] = (-np.inf, np.inf)
-    result = linprog(objective, A_ub=a_ub, b_ub=np.zeros(count * n), A_eq=a_eq,
-                     b_eq=np.ones(count), bounds=bounds, method="highs-ds",
-                     options={"primal_feasibility_tolerance": 1e-10,
-                              "dual_feasibility_tolerance": 1e-10})
-    if result.status != 0:
-        raise GametoolsError(f"the stage linear program failed: {result.message}")
-    solution = result.x.reshape(count, width)
-    x = np.clip(solution[:, :m], 0.0, None)
-    y = np.clip(-np.asarray(result.ineqlin.marginals).reshape(count, n), 0.0, None)
-    x /= x.sum(axis=1, keepdims=True)
-    y /= y.sum(axis=1, keepdims=True)
-    values = low + spread * solution[:, m]
-    return values, x, y
-
-
 def _solve_matrix_games(payoffs: np.ndarray, *, row_support: np.ndarray | None = None,
                         column_support: np.ndarray | None = None, rtol: float = 1e-12
                         ) -> _StageSolution:
@@ -394,7 +279,7 @@ def _solve_matrix_games(payoffs: np.ndarray, *, row_support: np.ndarray | None =
     row_support = row_support.copy()
     column_support = column_support.copy()
     if todo.size:
-        v, xs, ys = _linear_programs(payoffs[todo])
+        v, xs, ys = matrix_game_values(payoffs[todo])
         rs, cs = xs > 1e-9, ys > 1e-9
         ok, pv, px, py = _square_solve(payoffs[todo], rs, cs, atol[todo])
         values[todo] = np.where(ok, pv, v)
@@ -410,13 +295,13 @@ def _solve_matrix_games(payoffs: np.ndarray, *, row_support: np.ndarray | None =
 # zero-sum solvers
 # ------------------------------------------------------------------------------------------
 
-def _zero_sum_setup(game: Any, solver: str, zero_sum_tol: float) -> _Arrays:
-    game = _check_fully_observed(game, solver)
+def _zero_sum_setup(game: Any, solver: str, zero_sum_tol: float) -> MarkovArrays:
+    game = require_sees_state(game, solver)
     _check_zero_sum(game, solver, zero_sum_tol)
-    return _prepare(game)
+    return markov_arrays(game)
 
 
-def _stage(arrays: _Arrays, values: np.ndarray, live: np.ndarray,
+def _stage(arrays: MarkovArrays, values: np.ndarray, live: np.ndarray,
            previous: _StageSolution | None) -> _StageSolution:
     """Solve the stage games of the live states at continuation values ``values`` ``(S,)``."""
     game = arrays.game
@@ -428,7 +313,7 @@ def _stage(arrays: _Arrays, values: np.ndarray, live: np.ndarray,
                                column_support=previous.column_support)
 
 
-def _full_policies(arrays: _Arrays, solution: _StageSolution) -> tuple[np.ndarray, np.ndarray]:
+def _full_policies(arrays: MarkovArrays, solution: _StageSolution) -> tuple[np.ndarray, np.ndarray]:
     game = arrays.game
     policies = []
     for i, strategies in enumerate((solution.row, solution.column)):
@@ -438,11 +323,11 @@ def _full_policies(arrays: _Arrays, solution: _StageSolution) -> tuple[np.ndarra
     return policies[0], policies[1]
 
 
-def _zero_sum_result(arrays: _Arrays, method: str, values: np.ndarray, solution: _StageSolution,
+def _zero_sum_result(arrays: MarkovArrays, method: str, values: np.ndarray, solution: _StageSolution,
                      *, status: str, iterations: int, message: str, extra: dict[str, Any]
                      ) -> SolverResult:
     game = arrays.game
-    policies = _observation_policies(game, _full_policies(arrays, solution))
+    policies = observation_policies(game, _full_policies(arrays, solution))
     equilibrium = make_markov_equilibrium(game, policies)
     state_values = values.copy()
     state_values.flags.writeable = False
@@ -485,8 +370,8 @@ def shapley_iteration(game: MarkovGame, *, tol: float = 1e-10, max_iterations: i
     ------
     NotZeroSumError, NotFullyObservedError, InvalidArgumentError
     """
-    tol = _positive("tol", tol)
-    max_iterations = _positive_int("max_iterations", max_iterations)
+    tol = positive_option("tol", tol)
+    max_iterations = positive_count("max_iterations", max_iterations)
     arrays = _zero_sum_setup(game, "shapley_iteration", zero_sum_tol)
     start = time.perf_counter()
     scale = reward_range(arrays.game)
@@ -562,8 +447,8 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
     ------
     NotZeroSumError, NotFullyObservedError, InvalidArgumentError
     """
-    tol = _positive("tol", tol)
-    max_iterations = _positive_int("max_iterations", max_iterations)
+    tol = positive_option("tol", tol)
+    max_iterations = positive_count("max_iterations", max_iterations)
     arrays = _zero_sum_setup(game, "hoffman_karp", zero_sum_tol)
     start = time.perf_counter()
     markov = arrays.game
@@ -610,8 +495,8 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
         # Pollatschek-Avi-Itzhak (Newton) candidate: the exact values of the stage-optimal pair
         joint = x[:, :, None] * y[:, None, :]
         chain = mix(rows_joint, joint, num_states)
-        candidate, _ = _solve(chain, np.einsum("sab,sab->s", joint, rewards_0)[:, None],
-                              markov.discount)
+        stage_rewards = np.einsum("sab,sab->s", joint, rewards_0)[:, None]
+        candidate, _, _ = evaluate_policy(chain, stage_rewards, markov.discount)
         candidate = candidate[0]
         candidate_solution = _stage(arrays, candidate, live, solution)
         lp_calls += candidate_solution.lp_solved
@@ -624,8 +509,8 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
             transitions = mix(rows_1, np.broadcast_to(x[:, :, None], flat.shape),
                               num_states * n1)
             mdp_rewards = -np.einsum("sa,sab->sb", x, rewards_0)
-            minus_values, responses, _ = _policy_iteration(transitions, mdp_rewards,
-                                                           markov.discount, responses)
+            minus_values, responses, _ = policy_iteration(transitions, mdp_rewards,
+                                                          markov.discount, responses)
             strategy_steps += 1
             updated = -minus_values
             solution = _stage(arrays, updated, live, solution)
@@ -659,20 +544,6 @@ def hoffman_karp(game: MarkovGame, *, tol: float = 1e-10, max_iterations: int = 
 # ------------------------------------------------------------------------------------------
 # approximate general-sum solver
 # ------------------------------------------------------------------------------------------
-
-def _others_expectation(tensor: np.ndarray, policies: Sequence[np.ndarray], keep: int
-                        ) -> np.ndarray:
-    """Contract ``tensor`` ``(S, n_1, ..., n_N)`` with every policy ``(S, n_j)``, ``j != keep``.
-
-    Returns shape ``(S, n_keep)``.
-    """
-    num_players = len(policies)
-    operands: list[Any] = [tensor, [num_players] + list(range(num_players))]
-    for j, policy in enumerate(policies):
-        if j != keep:
-            operands += [policy, [num_players, j]]
-    return np.einsum(*operands, [num_players, keep])
-
 
 def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
                                tol: float = 1e-6, check_every: int | None = None,
@@ -719,18 +590,18 @@ def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
     ------
     NotFullyObservedError, InvalidArgumentError
     """
-    max_iterations = _positive_int("max_iterations", max_iterations)
-    tol = _positive("tol", tol)
+    max_iterations = positive_count("max_iterations", max_iterations)
+    tol = positive_option("tol", tol)
     check_every = max(1, max_iterations // 20) if check_every is None else \
-        _positive_int("check_every", check_every)
+        positive_count("check_every", check_every)
     for name, value in (("policy_rate", policy_rate), ("value_rate", value_rate)):
-        _positive(name, value)
+        positive_option(name, value)
     if not np.isfinite(value_delay) or value_delay < 0:
         raise InvalidArgumentError(f"value_delay must be finite and >= 0, got {value_delay!r}")
     if rng is not None and not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
-    game = _check_fully_observed(game, "stochastic_fictitious_play")
-    arrays = _prepare(game)
+    game = require_sees_state(game, "stochastic_fictitious_play")
+    arrays = markov_arrays(game)
     start = time.perf_counter()
     num_players, num_states, shape = game.num_players, game.num_states, game.num_actions
     if rng is None:
@@ -747,7 +618,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
         beta = alpha / (1.0 + value_delay * np.log(iteration + 1.0)) ** value_rate
         responses = []
         for i in range(num_players):
-            payoffs = _others_expectation(stage[i], beliefs, i)  # (S, n_i)
+            payoffs = contract_players(stage[i], beliefs, (i,))  # (S, n_i)
             stage_value = np.einsum("sa,sa->s", payoffs, beliefs[i])
             values[i] += beta * (stage_value - values[i]) * arrays.live
             responses.append(np.eye(shape[i])[np.argmax(payoffs, axis=1)])
@@ -756,7 +627,7 @@ def stochastic_fictitious_play(game: MarkovGame, *, max_iterations: int = 2000,
         if iteration % check_every == 0 or iteration == max_iterations:
             # fictitious play approaches a pure equilibrium only at rate 1/t, so the rounding of
             # the beliefs (most likely action everywhere) is certified as well
-            mixed = _observation_policies(game, beliefs)
+            mixed = observation_policies(game, beliefs)
             rounded = tuple(np.eye(p.shape[1])[np.argmax(p, axis=1)] for p in mixed)
             for candidate, purified in ((mixed, False), (rounded, True)):
                 report = nash_conv(game, candidate)

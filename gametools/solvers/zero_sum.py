@@ -44,42 +44,79 @@ Examples
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from gametools.errors import GametoolsError, GameValidationError
 from gametools.interop import as_game
 from gametools.model import NormalFormGame
-from gametools.solvers.lemke_howson import _solve_integer_system
+from gametools.numerics import UNIT_ROUNDOFF, gamma, integer_array, solve_indifference
 from gametools.solvers.result import Equilibrium, SolverResult
 
-__all__ = ["LinearProgramError", "matrix_game_value", "zero_sum_lp"]
+__all__ = ["LinearProgramError", "matrix_game_value", "matrix_game_values", "zero_sum_lp"]
 
 
 class LinearProgramError(GametoolsError, RuntimeError):
     """HiGHS did not solve a matrix game's linear program (should not happen: it is feasible)."""
 
 
-def _matrix_lp(scaled: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Value and optimal strategies of ``scaled`` (entries in ``[1, 2]``) from *one* LP.
+def matrix_game_values(payoffs: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values and optimal strategies of ``B`` zero-sum matrix games, from *one* LP.
 
-    ``min 1^T u  s.t.  scaled^T u >= 1, u >= 0`` has value ``1 / v`` and ``x = v u``; its dual
-    ``max 1^T w  s.t.  scaled w <= 1, w >= 0`` (HiGHS's constraint marginals) gives ``y = v w``.
+    Each game ``A_b`` (row player maximises) is rescaled into ``[1, 2]`` (HiGHS's tolerances
+    then mean the same for any payoff unit, and the value is positive), and the games are
+    solved together as one block-diagonal program: ``min 1^T u_b  s.t.  A_b'^T u_b >= 1,
+    u_b >= 0`` has value ``1 / v_b`` and ``x_b = v_b u_b``; its dual ``max 1^T w_b  s.t.
+    A_b' w_b <= 1, w_b >= 0`` (HiGHS's constraint marginals) gives ``y_b = v_b w_b``.
+
+    Parameters
+    ----------
+    payoffs : array_like, shape (B, m, n)
+        The row player's payoffs of each game; the column player receives their negation.
+
+    Returns
+    -------
+    values : ndarray, shape (B,)
+    x : ndarray, shape (B, m)
+        Maximin strategies of the row player.
+    y : ndarray, shape (B, n)
+        Minimax strategies of the column player (the dual solution).
+
+    Raises
+    ------
+    LinearProgramError
+        When HiGHS does not solve the program (it is always feasible and bounded).
     """
-    m, n = scaled.shape
-    result = linprog(np.ones(m), A_ub=-scaled.T, b_ub=-np.ones(n), bounds=(0.0, None),
-                     method="highs")
+    games = np.asarray(payoffs, dtype=float)
+    count, m, n = games.shape
+    low = games.min(axis=(1, 2))
+    spread = games.max(axis=(1, 2)) - low
+    spread = np.where(spread > 0, spread, 1.0)
+    scaled = 1.0 + (games - low[:, None, None]) / spread[:, None, None]
+    if count == 1:
+        constraints: Any = -scaled[0].T
+    else:
+        # row b * n + j, column b * m + i holds -A'_b[i, j]
+        block = np.arange(count)[:, None, None]
+        rows = np.broadcast_to(block * n + np.arange(n)[None, None, :], scaled.shape)
+        columns = np.broadcast_to(block * m + np.arange(m)[None, :, None], scaled.shape)
+        constraints = sp.csr_array((-scaled.ravel(), (rows.ravel(), columns.ravel())),
+                                   shape=(count * n, count * m))
+    result = linprog(np.ones(count * m), A_ub=constraints, b_ub=-np.ones(count * n),
+                     bounds=(0.0, None), method="highs")
     if result.status != 0:
-        raise LinearProgramError(f"HiGHS failed on the matrix game's program: {result.message}")
-    x = np.clip(result.x, 0.0, None)
-    y = np.clip(-np.asarray(result.ineqlin.marginals, dtype=float), 0.0, None)
-    if not x.sum() > 0 or not y.sum() > 0:  # pragma: no cover - HiGHS returns a basic solution
+        raise LinearProgramError(f"HiGHS failed on the matrix games' program: {result.message}")
+    u = np.clip(result.x.reshape(count, m), 0.0, None)
+    w = np.clip(-np.asarray(result.ineqlin.marginals, dtype=float).reshape(count, n), 0.0, None)
+    totals, dual_totals = u.sum(axis=1), w.sum(axis=1)
+    if not (totals > 0).all() or not (dual_totals > 0).all():  # pragma: no cover
         raise LinearProgramError("HiGHS returned a zero primal or dual solution")
-    return 1.0 / float(result.x.sum()), x / x.sum(), y / y.sum()
+    values = (1.0 / result.x.reshape(count, m).sum(axis=1) - 1.0) * spread + low
+    return values, u / totals[:, None], w / dual_totals[:, None]
 
 
 def _rigorous_gap(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
@@ -93,10 +130,10 @@ def _rigorous_gap(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
     players' regrets (each is at most the gap). For an exact game whose payoffs are not floats,
     each entry's rounding (at most ``u |A_ij|``) is included too.
     """
-    unit = 2.0 ** -53
+    unit = UNIT_ROUNDOFF
     m, n = matrix.shape
-    gamma_m = (m + 2) * unit / (1 - (m + 2) * unit)
-    gamma_n = (n + 2) * unit / (1 - (n + 2) * unit)
+    gamma_m = gamma(m + 2)
+    gamma_n = gamma(n + 2)
     absolute = np.abs(matrix)
     row_values = matrix @ y                          # n-term products
     # (+ unit: an exact game's payoffs may differ from their float images by that much)
@@ -137,51 +174,14 @@ def matrix_game_value(payoffs: Any) -> tuple[float, np.ndarray, np.ndarray]:
     if matrix.ndim != 2 or min(matrix.shape) < 1 or not np.all(np.isfinite(matrix)):
         raise GameValidationError("payoffs", "must be a finite matrix of shape (m, n)", None,
                                   matrix.shape)
-    # rescaling into [1, 2] keeps HiGHS's tolerances meaningful for any payoff unit and makes
-    # the value positive
-    low, high = float(matrix.min()), float(matrix.max())
-    spread = high - low if high > low else 1.0
-    value, x, y = _matrix_lp(1.0 + (matrix - low) / spread)
-    return (value - 1.0) * spread + low, x, y
+    values, x, y = matrix_game_values(matrix[None])
+    return float(values[0]), x[0], y[0]
 
 
 #: Exact certification is attempted only when both optimal supports have at most this many
 #: actions (exact elimination on the supports costs their size cubed in big integers); larger
 #: solutions keep the rigorous float bound.
 EXACT_SUPPORT_LIMIT = 40
-
-
-def _fraction_blocks_to_ints(*blocks: np.ndarray) -> tuple[list[np.ndarray], int]:
-    """The blocks times one common scale (lcm of all denominators), as integer object arrays."""
-    flats = [block.ravel().tolist() for block in blocks]
-    scale = math.lcm(*{v.denominator for flat in flats for v in flat})
-    out = []
-    for block, flat in zip(blocks, flats):
-        ints = np.empty(len(flat), dtype=object)
-        ints[:] = [v.numerator * (scale // v.denominator) for v in flat]
-        out.append(ints.reshape(block.shape))
-    return out, scale
-
-
-def _exact_strategy(matrix: np.ndarray, own_support: np.ndarray,
-                    other_support: np.ndarray) -> tuple[list[Fraction], Fraction] | None:
-    """Column strategy ``y`` on ``own_support`` making every row of ``other_support`` pay ``w``.
-
-    Solves ``A[I, J] y_J - w 1 = 0, sum(y_J) = 1`` exactly (integer ``matrix``); None when the
-    system does not pin down a unique solution.
-    """
-    rows = len(other_support) + 1
-    cols = len(own_support) + 1
-    system = np.zeros((rows, cols), dtype=object)
-    system[:-1, :-1] = matrix[np.ix_(other_support, own_support)]
-    system[:-1, -1] = -1
-    system[-1, :-1] = 1
-    rhs = np.zeros(rows, dtype=object)
-    rhs[-1] = 1
-    solution = _solve_integer_system(system, rhs)
-    if solution is None:
-        return None
-    return solution[:-1], solution[-1]
 
 
 def _exact_equilibrium(game: NormalFormGame, x: np.ndarray, y: np.ndarray, tol: float
@@ -205,20 +205,23 @@ def _exact_equilibrium(game: NormalFormGame, x: np.ndarray, y: np.ndarray, tol: 
     column_values = x[x_support] @ payoffs[x_support]
     binding_rows = np.flatnonzero(row_values >= row_values.max() - slack)
     binding_columns = np.flatnonzero(column_values <= column_values.min() + slack)
-    (rows_block, columns_block), scale = _fraction_blocks_to_ints(
-        game.payoffs_exact[0][x_support, :], game.payoffs_exact[0][:, y_support])
-    column = _exact_strategy(columns_block, np.arange(len(y_support)), binding_rows)
-    row = _exact_strategy(rows_block.T, np.arange(len(x_support)), binding_columns)
+    # the support rows and columns over one common denominator
+    rows_exact = game.payoffs_exact[0][x_support, :]
+    columns_exact = game.payoffs_exact[0][:, y_support]
+    ints, scale = integer_array(np.concatenate([rows_exact.ravel(), columns_exact.ravel()]))
+    rows_block = ints[:rows_exact.size].reshape(rows_exact.shape)
+    columns_block = ints[rows_exact.size:].reshape(columns_exact.shape)
+    # y on its support making every binding row pay the same; x likewise
+    column = solve_indifference(columns_block[binding_rows])
+    row = solve_indifference(rows_block.T[binding_columns])
     if column is None or row is None:
         return None
     y_part, _ = column
     x_part, _ = row
     if min(x_part) < 0 or min(y_part) < 0:
         return None
-    x_den = math.lcm(*(v.denominator for v in x_part))
-    y_den = math.lcm(*(v.denominator for v in y_part))
-    p = np.array([int(v * x_den) for v in x_part], dtype=object)
-    q = np.array([int(v * y_den) for v in y_part], dtype=object)
+    p, x_den = integer_array(np.array(x_part, dtype=object))
+    q, y_den = integer_array(np.array(y_part, dtype=object))
     # certificate: min_j (x^T A)_j >= max_i (A y)_i  <=>  both strategies optimal
     guaranteed = Fraction(int(min(p.dot(rows_block))), x_den * scale)
     conceded = Fraction(int(max(columns_block.dot(q))), y_den * scale)

@@ -1,0 +1,229 @@
+"""A game tree as a finite-horizon, partially observed Markov game, where the two coincide.
+
+The other direction (a finite-horizon Markov game as its perfect-recall tree) is
+:func:`gametools.interop.openspiel.extensive_from_markov`.
+
+Construction
+------------
+Every decision node of the tree is a state, plus one absorbing terminal state (and a start state
+when the root is a chance move). At the node of player ``i`` the joint action's ``i``-th
+component is that player's move; every other player's component changes nothing (an *idle*
+move, which :class:`~gametools.model.MarkovGame` solvers need not remember). Chance moves below
+a decision are folded into its transition: the next state is drawn with the product of the
+chance probabilities down to the next decision node, and the reward is the expected payoff of
+the terminals reached before the next decision. Discount 1.
+
+Player ``i`` observes its infoset where it moves. Elsewhere it observes ``(sigma, k)``: its own
+last (infoset, action) pair (none at the start) and the number of steps since then. This makes
+the observations perfect recall in the Markov sense (each observation determines the previous
+one and the own action taken) exactly when the tree has perfect recall and every infoset's nodes
+lie the same number of steps after the player's own last move.
+
+Where the two coincide
+----------------------
+- every infoset of a player has the same number of actions (``MarkovGame`` has no legal-action
+  masks);
+- every player has perfect recall, and the nodes of one infoset are the same number of steps
+  (decision nodes of any player) after the player's own previous move.
+
+Otherwise :func:`markov_from_extensive` raises ``UnsupportedGameError`` naming the first
+offending infoset. On the overlap, a behaviour profile maps to Markov policies row by row
+(:meth:`MarkovView.policies`), and gametools' Markov-game NashConv equals the tree's.
+
+Example
+-------
+>>> from gametools.formats.efg import parse_efg
+>>> tree = parse_efg('EFG 2 R "" { "A" "B" } c "" 1 "" { "x" 1/2 "y" 1/2 } 0 '
+...                  'p "" 1 1 "" { "l" "r" } 0 t "" 1 "" { 1 -1 } t "" 2 "" { 0 0 } '
+...                  'p "" 1 2 "" { "l" "r" } 0 t "" 3 "" { 0 0 } t "" 4 "" { 2 -2 }')
+>>> view = markov_from_extensive(tree)
+>>> view.markov.num_states, view.markov.num_actions
+(4, (2, 1))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from gametools.errors import UnsupportedGameError
+from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame
+from gametools.model import MarkovGame
+
+__all__ = ["MarkovView", "markov_from_extensive"]
+
+
+@dataclass(frozen=True)
+class MarkovView:
+    """A game tree as a Markov game, and where each infoset went.
+
+    Attributes
+    ----------
+    markov : MarkovGame
+    game : ExtensiveGame
+        The tree it came from.
+    state_node : numpy.ndarray
+        The tree node of every state (``-1`` for the terminal and the start state).
+    infoset_observation : numpy.ndarray
+        The observation (of the infoset's player) of every infoset.
+    """
+
+    markov: MarkovGame
+    game: ExtensiveGame
+    state_node: np.ndarray
+    infoset_observation: np.ndarray
+
+    def policies(self, profile: Sequence[Any]) -> list[np.ndarray]:
+        """A behaviour profile (flat vector per player) as Markov policies ``(O_i, n_i)``.
+
+        Observations where the player does not move get the uniform row (never used).
+        """
+        game, markov = self.game, self.markov
+        out = []
+        for i in range(game.num_players):
+            n_i = markov.num_actions[i]
+            policy = np.full((markov.num_observations[i], n_i), 1.0 / n_i)
+            vector = np.asarray(profile[i], dtype=float)
+            for infoset in game.player_infosets(i).tolist():
+                policy[self.infoset_observation[infoset]] = vector[game.infoset_slice(infoset)]
+            out.append(policy)
+        return out
+
+
+def markov_from_extensive(game: ExtensiveGame) -> MarkovView:
+    """The tree as a finite-horizon, partially observed Markov game (module docstring).
+
+    Raises
+    ------
+    UnsupportedGameError
+        Where the two do not coincide: a player's infosets with different action counts, or
+        an infoset whose nodes lie at different distances from the player's own last move
+        (the message names the infoset); imperfect recall (``ImperfectRecallError``).
+    """
+    game.require_perfect_recall("markov_from_extensive")
+    num_players = game.num_players
+    shape: list[int] = []
+    for i in range(num_players):
+        counts = np.unique(game.infoset_num_actions[game.player_infosets(i)])
+        if counts.size > 1:
+            raise UnsupportedGameError(
+                f"markov_from_extensive: player {i + 1} ({game.player_labels[i]}) has infosets "
+                f"with {counts.min()} and {counts.max()} actions; a MarkovGame gives a player "
+                "the same actions in every state (no legal-action masks)")
+        shape.append(int(counts[0]) if counts.size else 1)
+    player, parent = game.player, game.parent
+    decision = np.flatnonzero(player >= 0)
+    root_is_chance = int(player[0]) == CHANCE
+    start = 1 if root_is_chance else 0
+    state_of = np.full(game.num_nodes, -1, dtype=np.int64)
+    state_of[decision] = np.arange(start, start + decision.size)
+    num_states = start + decision.size + 1
+    end = num_states - 1
+    terminal_index = np.full(game.num_nodes, -1, dtype=np.int64)
+    terminal_index[game.terminals] = np.arange(game.num_terminals)
+    # own last (infoset, action) and steps since, per player, at every node (nodes are in
+    # breadth-first order, so parents come first); a step is a decision node passed
+    last = np.full((num_players, game.num_nodes), -1, dtype=np.int64)  # sequence id or -1
+    steps = np.zeros((num_players, game.num_nodes), dtype=np.int64)
+    edge_action = np.zeros(game.num_nodes, dtype=np.int64)
+    children = np.flatnonzero(parent >= 0)
+    edge_action[children] = children - game.first_child[parent[children]]
+    for v in children.tolist():
+        p = int(parent[v])
+        owner = int(player[p])
+        last[:, v] = last[:, p]
+        steps[:, v] = steps[:, p] + (1 if owner >= 0 else 0)
+        if owner >= 0:
+            infoset = int(game.infoset[p])
+            last[owner, v] = int(game.infoset_offset[infoset]) + int(edge_action[v])
+            steps[owner, v] = 0
+    # observations: the infoset where the player moves, else (last, steps)
+    observations = np.zeros((num_players, num_states), dtype=np.int64)
+    infoset_observation = np.full(game.num_infosets, -1, dtype=np.int64)
+    for i in range(num_players):
+        table: dict[tuple[Any, ...], int] = {}
+        witness: dict[int, tuple[int, int, int]] = {}
+        for v in decision.tolist():
+            s = int(state_of[v])
+            if int(player[v]) == i:
+                infoset = int(game.infoset[v])
+                key: tuple[Any, ...] = ("infoset", infoset)
+                seen = witness.setdefault(infoset, (int(last[i, v]), int(steps[i, v]), v))
+                if seen[1] != steps[i, v]:
+                    raise UnsupportedGameError(
+                        f"markov_from_extensive: infoset {game.infoset_labels[infoset]!r} of "
+                        f"player {i + 1} has nodes {seen[2]} and {v} at {seen[1]} and "
+                        f"{int(steps[i, v])} steps after the player's own last move; a Markov "
+                        "game's observations would tell them apart")
+            else:
+                key = ("idle", int(last[i, v]), int(steps[i, v]))
+            observations[i, s] = table.setdefault(key, len(table))
+            if key[0] == "infoset":
+                infoset_observation[key[1]] = observations[i, s]
+        if root_is_chance:
+            observations[i, 0] = table.setdefault(("start",), len(table))
+        observations[i, end] = table.setdefault(("end",), len(table))
+    # transitions and rewards: from every decision node (and the start), per own action,
+    # follow chance down to the next decision nodes and terminals
+    num_joint = int(np.prod(shape))
+    rows: list[int] = []
+    cols: list[int] = []
+    data: list[float] = []
+    rewards = np.zeros((num_players, num_states, num_joint))
+    joint_digits = np.unravel_index(np.arange(num_joint), shape)
+
+    def follow(node: int) -> tuple[dict[int, float], np.ndarray]:
+        """Next states (with probabilities) and expected terminal payoffs below ``node``."""
+        successors: dict[int, float] = {}
+        payoff = np.zeros(num_players)
+        stack = [(node, 1.0)]
+        while stack:
+            v, probability = stack.pop()
+            kind = int(player[v])
+            if kind == TERMINAL:
+                payoff += probability * game.payoffs[:, terminal_index[v]]
+                successors[end] = successors.get(end, 0.0) + probability
+            elif kind == CHANCE:
+                first = int(game.first_child[v])
+                for c in range(first, first + int(game.num_children[v])):
+                    if game.chance_probabilities[c] > 0:
+                        stack.append((c, probability * float(game.chance_probabilities[c])))
+            else:
+                s = int(state_of[v])
+                successors[s] = successors.get(s, 0.0) + probability
+        return successors, payoff
+
+    def add(state: int, joints: np.ndarray, successors: dict[int, float],
+            payoff: np.ndarray) -> None:
+        for joint in joints.tolist():
+            for target, probability in successors.items():
+                rows.append(state * num_joint + joint)
+                cols.append(target)
+                data.append(probability)
+        rewards[:, state, joints] = payoff[:, None]
+
+    if root_is_chance:
+        add(0, np.arange(num_joint), *follow(0))
+    for v in decision.tolist():
+        s = int(state_of[v])
+        owner = int(player[v])
+        first = int(game.first_child[v])
+        for a in range(int(game.num_children[v])):
+            add(s, np.flatnonzero(joint_digits[owner] == a), *follow(first + a))
+    rows.extend(end * num_joint + j for j in range(num_joint))
+    cols.extend([end] * num_joint)
+    data.extend([1.0] * num_joint)
+    transitions = sp.csr_array((np.asarray(data), (np.asarray(rows), np.asarray(cols))),
+                               shape=(num_states * num_joint, num_states))
+    initial = np.zeros(num_states)
+    initial[0] = 1.0
+    state_node = np.full(num_states, -1, dtype=np.int64)
+    state_node[state_of[decision]] = decision
+    markov = MarkovGame(transitions, rewards.reshape(num_players, num_states, *shape), initial,
+                        1.0, terminal=np.arange(num_states) == end, observations=observations,
+                        player_labels=list(game.player_labels))
+    return MarkovView(markov, game, state_node, infoset_observation)

@@ -1,0 +1,171 @@
+"""Exact and rigorously bounded arithmetic shared by the solvers and evaluators.
+
+One home for three recurring pieces:
+
+- *Rounding bounds.* :data:`UNIT_ROUNDOFF` and Higham's :func:`gamma` (the relative error bound
+  of ``k`` chained float64 roundings), and :func:`power_of_two_at_least`, the exact (power of
+  two) scale that brings values to magnitude 1 without rounding.
+- *Fraction scaling.* :func:`integer_array` turns an array of ``Fraction`` into Python integers
+  over one common denominator, so exact contractions and eliminations run on integers.
+- *Exact linear solves.* :func:`solve_integer_system` solves an integer system by fraction-free
+  (Bareiss) elimination and returns exact ``Fraction`` solutions; :func:`solve_indifference`
+  solves the indifference system of a support (the strategy that makes the other player
+  indifferent), the step every exact two-player certificate takes.
+
+References
+----------
+N. J. Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed., SIAM 2002, sec. 3.1
+(``gamma_k``). E. H. Bareiss, "Sylvester's identity and multistep integer-preserving Gaussian
+elimination", Math. Comp. 22 (1968), 565-578.
+
+Examples
+--------
+>>> from fractions import Fraction
+>>> import numpy as np
+>>> from gametools.numerics import integer_array, solve_integer_system
+>>> integer_array(np.array([Fraction(1, 2), Fraction(2, 3)], dtype=object))
+(array([3, 4], dtype=object), 6)
+>>> solve_integer_system(np.array([[2, 1], [1, 3]], dtype=object), np.array([3, 5], dtype=object))
+[Fraction(4, 5), Fraction(7, 5)]
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = ["UNIT_ROUNDOFF", "gamma", "integer_array", "power_of_two_at_least", "solve_indifference",
+           "solve_integer_system"]
+
+#: Unit roundoff of float64 (half the machine epsilon): a rounded operation's relative error.
+UNIT_ROUNDOFF = 2.0 ** -53
+
+
+def gamma(operations: int) -> float:
+    """Higham's ``gamma_k = k u / (1 - k u)``: the relative error bound of ``k`` chained roundings.
+
+    Parameters
+    ----------
+    operations : int
+        ``k``, the number of roundings along one term.
+
+    Returns
+    -------
+    float
+        ``inf`` once ``k u >= 1/2`` (no bound).
+    """
+    ku = operations * UNIT_ROUNDOFF
+    return ku / (1.0 - ku) if ku < 0.5 else math.inf
+
+
+def power_of_two_at_least(value: float) -> float:
+    """Smallest power of two ``>= value`` (``value > 0``): dividing by it is exact in float64."""
+    mantissa, exponent = math.frexp(value)
+    return math.ldexp(1.0, exponent if mantissa != 0.5 else exponent - 1)
+
+
+def integer_array(exact: np.ndarray) -> tuple[np.ndarray, int]:
+    """``scale * exact`` as Python integers, with ``scale`` the lcm of the denominators.
+
+    Parameters
+    ----------
+    exact : ndarray of Fraction or int (object dtype), any shape
+
+    Returns
+    -------
+    integers : ndarray of int (object dtype), same shape
+    scale : int
+        The common denominator (1 for an empty or integer array).
+    """
+    flat = exact.ravel().tolist()
+    # Fraction and int both carry numerator / denominator
+    denominators = {v.denominator for v in flat}
+    integers = np.empty(len(flat), dtype=object)
+    if denominators <= {1}:
+        integers[:] = [v.numerator for v in flat]
+        return integers.reshape(exact.shape), 1
+    scale = math.lcm(*denominators)
+    integers[:] = [v.numerator * (scale // v.denominator) for v in flat]
+    return integers.reshape(exact.shape), scale
+
+
+def solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] | None:
+    """Exact solution of ``matrix @ z = rhs`` (integer object arrays, rows >= columns).
+
+    Fraction-free Bareiss elimination with row exchanges: every intermediate entry is an integer
+    minor of the system, so the divisions are exact and the integers stay as small as the
+    determinants.
+
+    Parameters
+    ----------
+    matrix : ndarray of int (object or integer dtype), shape (m, k), ``m >= k``
+    rhs : ndarray of int, shape (m,)
+
+    Returns
+    -------
+    list of Fraction, length k, or None
+        None when the columns are linearly dependent or the system is inconsistent.
+    """
+    rows, cols = matrix.shape
+    if rows < cols:
+        return None
+    work = np.empty((rows, cols + 1), dtype=object)
+    work[:, :cols] = matrix
+    work[:, cols] = rhs
+    previous = 1
+    for k in range(cols):
+        nonzero = [r for r in range(k, rows) if work[r, k] != 0]
+        if not nonzero:
+            return None
+        if nonzero[0] != k:
+            work[[k, nonzero[0]]] = work[[nonzero[0], k]]
+        pivot = work[k, k]
+        if k + 1 < rows:
+            below = work[k + 1:, k:k + 1]
+            # Bareiss: every entry stays an integer minor, so the division is exact
+            work[k + 1:, k + 1:] = (pivot * work[k + 1:, k + 1:]
+                                    - below * work[k, k + 1:][None, :]) // previous
+            work[k + 1:, k] = 0
+        previous = pivot
+    if any(v != 0 for v in work[cols:, cols]):
+        return None
+    solution: list[Fraction] = [Fraction(0)] * cols
+    for k in reversed(range(cols)):
+        total = Fraction(work[k, cols])
+        for j in range(k + 1, cols):
+            if work[k, j] != 0:
+                total -= work[k, j] * solution[j]
+        solution[k] = total / work[k, k]
+    return solution
+
+
+def solve_indifference(block: np.ndarray) -> tuple[list[Fraction], Fraction] | None:
+    """Exact ``z`` with ``sum(z) = 1`` and ``block @ z = w * 1``, and the common value ``w``.
+
+    ``block`` holds one player's payoffs on the rows that must be indifferent (rows) against the
+    other player's support (columns). Scaling ``block`` by a positive constant scales ``w`` and
+    leaves ``z`` unchanged, so integer blocks from :func:`integer_array` serve for Fraction
+    payoffs.
+
+    Parameters
+    ----------
+    block : ndarray of int (object or integer dtype), shape (r, k), ``r >= k``
+
+    Returns
+    -------
+    (z, w) or None
+        ``z`` of length ``k`` (not necessarily nonnegative); None when the system has no unique
+        solution.
+    """
+    rows, cols = block.shape
+    system = np.empty((rows + 1, cols + 1), dtype=object)
+    system[:rows, :cols] = block
+    system[:rows, cols] = -1
+    system[rows, :cols] = 1
+    system[rows, cols] = 0
+    rhs = np.zeros(rows + 1, dtype=object)
+    rhs[rows] = 1
+    solution = solve_integer_system(system, rhs)
+    return None if solution is None else (solution[:cols], solution[cols])
