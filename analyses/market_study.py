@@ -37,7 +37,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["efficiency_rows", "egta_rows", "psro_rows", "read_psro", "plot_efficiency",
+__all__ = ["efficiency_rows", "egta_rows", "psro_rows", "read_psro", "run_psro_rows",
+           "plot_efficiency",
            "plot_egta_equilibria", "plot_psro_bounds", "write_rows", "main"]
 
 #: the background-trader strategies of the EGTA and PSRO parts

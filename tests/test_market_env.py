@@ -126,10 +126,10 @@ def test_parallel_env_passes_pettingzoo_api_test_and_trains() -> None:
     from gametools.marl.parallel_env import EnvironmentSource
     from gametools.marl.train import train
 
-    params = {"n_buyers": 2, "n_sellers": 2, "n_arrivals": 24}
+    params = {"n_buyers": 2, "n_sellers": 2, "n_arrivals": 16}
     # PettingZoo's own conformance test of the ParallelEnv API
     parallel_api_test(MarketParallelEnv(scenario="double_auction", params=params, role="buyer"),
-                      num_cycles=40)
+                      num_cycles=20)
     source = EnvironmentSource(MarketParallelEnv, "market", {
         "scenario": "double_auction", "params": params, "role": "buyer", "seed": 0})
     result = train(source, MAPPOConfig(total_steps=64, num_envs=2, rollout_steps=8,

@@ -155,3 +155,31 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert code == 3 and "certified no meta-equilibrium" in captured.err
     document = json.loads(captured.out)
     assert document["status"] == "failed" and document["iterations"][0]["gain"] is None
+
+
+def test_market_study_tables_and_figures_from_stored_runs(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analyses.market_study import (plot_egta_equilibria, plot_psro_bounds, psro_rows,
+                                       write_rows)
+
+    # two iterations as PsroIteration.to_dict() stores them; the bound is max(0, lower)
+    rows = psro_rows([
+        {"iteration": 1, "gain": {"gain": 65.0, "stderr": 6.0, "lower": 55.1,
+                                  "confidence": 0.95}, "exploitability_lower_bound": 55.1,
+         "meta_regret": 0.0, "converged": False, "wall_time": 1.0, "cpu_time": 1.0},
+        {"iteration": 2, "gain": {"gain": -3.0, "stderr": 4.0, "lower": -9.6,
+                                  "confidence": 0.95}, "exploitability_lower_bound": 0.0,
+         "meta_regret": 0.0, "converged": True, "wall_time": 1.0, "cpu_time": 1.0}])
+    write_rows(tmp_path / "psro.csv", rows)
+    assert (tmp_path / "psro.csv").read_text().splitlines()[0].startswith("iteration,gain")
+    ax = plot_psro_bounds(rows)
+    assert list(ax.lines[1].get_ydata()) == [55.1, 0.0]  # the lower bound clipped at 0
+    egta = [{"agents": 16, "market_maker": m, "strategy": s, "probability": p, "regret": 0.0,
+             "regret_upper": 1.0} for m in (False, True) for s, p in (("a", 0.3), ("b", 0.7))]
+    ax = plot_egta_equilibria(egta)
+    assert len(ax.patches) == 4
+    plt.close("all")
