@@ -543,7 +543,7 @@ def profile_statistics(game: MarkovGame, profile: Sequence[Any], *, auction: str
 #: the defaults (6 x 13) give -13.2% (n = 2) and -6.9% (n = 3).
 GRID_WITHIN_2_PERCENT = {2: "n_bids=25 (-0.7% with n_values=6, 0.6 s CPU; n_values=8, "
                             "n_bids=33: -0.4%)",
-                         3: "n_values=4, n_bids=25 (+1.2%, 13 s CPU)"}
+                         3: "n_values=5, n_bids=21 (-0.5%, 14 s CPU; 4 x 25: +1.2%)"}
 
 
 def continuum_solution(grid_summary: Any = None, *, auction: str = "first_price",
