@@ -109,7 +109,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from gametools.continuum import discretisation_error
+from gametools.continuum import AuctionExploitability, auction_exploitability, discretisation_error
 from gametools.errors import GametoolsError
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
@@ -128,6 +128,7 @@ __all__ = [
     "AuctionProjection",
     "auction_game",
     "bid_function",
+    "bid_function_exploitability",
     "bid_grid",
     "build",
     "common_value_all_pay",
@@ -584,6 +585,36 @@ def continuum_solution(grid_summary: Any = None, *, auction: str = "first_price"
         relative = (grid_summary["revenue"] - revenue) / revenue if revenue else 0.0
         out["grid_note"] = "grid " + _grid_note(auction, q, relative)
     return out
+
+
+def bid_function_exploitability(functions: Sequence[Any], *, auction: str = "first_price",
+                                grid_points: int = 1025, **params: Any) -> AuctionExploitability:
+    """NashConv of any bid functions (linear, learned) in the continuous first-price auction.
+
+    Values are iid ``U[0, 1]``; a thin wrapper of
+    :func:`gametools.continuum.auction_exploitability` (no grid: quadrature, with its error
+    estimate). First price without a reserve only.
+
+    Parameters
+    ----------
+    functions : sequence of callable
+        One per bidder: a vectorised map of values ``(K,)`` to bids ``(K,)``.
+
+    Examples
+    --------
+    >>> from games.auctions import bid_function_exploitability
+    >>> out = bid_function_exploitability([lambda v: 2 * v / 3] * 3, n_bidders=3)
+    >>> out.nash_conv < 1e-6
+    True
+    """
+    q = _resolve(auction, params)
+    if auction != "first_price" or q["reserve"] > 0:
+        raise ScenarioError("bid_function_exploitability handles the first-price auction "
+                            "without a reserve")
+    if len(functions) != q["n_bidders"]:
+        raise ScenarioError(f"{q['n_bidders']} bid functions expected, got {len(functions)}")
+    return auction_exploitability(functions, [(0.0, 1.0)] * q["n_bidders"],
+                                  grid_points=grid_points)
 
 
 # ------------------------------------------------------------------------------------------

@@ -551,3 +551,23 @@ def test_summary_names_the_grid_that_brings_first_price_revenue_within_two_perce
     finer = summarize(fine, solve(fine).equilibria[0].strategies, auction="first_price",
                       n_bids=25)
     assert abs(finer["revenue_vs_theory"]) < 0.02
+
+
+def test_bid_function_exploitability_of_linear_bids() -> None:
+    # Krishna (2010) ch. 2: b = (n - 1) v / n is the equilibrium (NashConv 0); against two
+    # opponents bidding v / 2 (bids uniform on [0, 1/2]) the best response maximises
+    # (v - b) min(2b, 1)^2: b = 2v/3 while v <= 3/4, payoff (v/3) (4v/3)^2 = 16 v^3 / 27, else
+    # b = 1/2 with payoff v - 1/2 (derived by hand, integrated here with scipy)
+    from scipy.integrate import quad
+
+    from games.auctions import bid_function_exploitability
+
+    out = bid_function_exploitability([lambda v: 2 * v / 3] * 3, n_bidders=3)
+    assert out.nash_conv < 1e-6
+    best = quad(lambda v: max(16 * v ** 3 / 27 if 2 * v / 3 <= 0.5 else -1.0, v - 0.5, 0.0),
+                0.0, 1.0, points=[0.75])[0]
+    own = quad(lambda v: (v - v / 2) * v * v, 0.0, 1.0)[0]  # win prob v^2 bidding v / 2
+    out = bid_function_exploitability([lambda v: v / 2] * 3, n_bidders=3)
+    assert out.nash_conv == pytest.approx(3 * (best - own), abs=1e-6)
+    with pytest.raises(ScenarioError, match="first-price"):
+        bid_function_exploitability([lambda v: v] * 2, auction="second_price")
