@@ -133,8 +133,8 @@ def reference(**params: Any) -> dict[str, Any]:
     dict
         ``reservation_price`` and ``spread`` at zero inventory, ``bid_offset`` / ``ask_offset``
         there, ``reservation_price_by_inventory`` (``q = -Q..Q``, the mid of the quotes; ``nan``
-        where a side may not quote), ``adversary_drift_by_inventory`` (``-max_drift sign(q)``,
-        0 at ``q = 0`` where every drift is a best response), ``adversary_arrival_factor``,
+        where a side may not quote), ``adversary_drift_by_inventory`` (``-max_drift sign(q)``;
+        ``nan`` at ``q = 0``, where every drift is a best response), ``adversary_arrival_factor``,
         ``value`` (the market maker's expected profit, ``ln(w_0) / k``) and
         ``value_without_adversary`` (the same model with ``max_drift = 0``: what the adversary
         takes).
@@ -149,7 +149,7 @@ def reference(**params: Any) -> dict[str, Any]:
             "bid_offset": float(bid[bound]), "ask_offset": float(ask[bound]),
             "reservation_price_by_inventory": tuple(float(x) for x in mid + (ask - bid) / 2),
             "adversary_drift_by_inventory": tuple(float(-q["max_drift"] * np.sign(x))
-                                                  for x in levels),
+                                                  if x else math.nan for x in levels),
             "adversary_arrival_factor": 1.0 - q["arrival_control"],
             "value": float(log_w[bound] / q["k"]),
             "value_without_adversary": float(calm[bound] / q["k"])}

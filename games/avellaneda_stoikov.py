@@ -61,7 +61,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import expm
 
 from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
@@ -263,6 +262,8 @@ def penalised_quotes(penalty: np.ndarray, *, eta: float, k: float, horizon: floa
         Offsets (``nan`` where the bound forbids the quote) and ``ln w(0)`` (``k V(0, q)`` for
         the risk-neutral criterion).
     """
+    from scipy.linalg import expm  # on first use: importing the scenarios stays cheap
+
     size = penalty.size
     matrix = np.diag(k * np.asarray(penalty, dtype=float)) - eta * (np.eye(size, k=1)
                                                                      + np.eye(size, k=-1))

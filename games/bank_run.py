@@ -41,7 +41,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from gametools.model import MarkovGame
 from gametools.scenarios import Parameter, Scenario, ScenarioError
@@ -131,6 +130,8 @@ def reference(*, n_players: int = 3, n_impatient: int = 1, shock_probability: fl
         "run_payoff": _payoffs(deposits, deposits, c1, R)[0],
     }
     if shock_probability == 0.0:
+        from scipy.optimize import brentq  # on first use: importing the scenarios stays cheap
+
         gain = lambda p: _withdrawal_gain(p, n_players, n_impatient, c1, R)  # noqa: E731
         out["mixed_withdrawal_probability"] = (brentq(gain, 1e-12, 1 - 1e-12)
                                                if gain(1e-12) > 0 > gain(1 - 1e-12) else None)

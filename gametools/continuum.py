@@ -52,8 +52,6 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-from scipy.interpolate import CubicSpline
-from scipy.optimize import brentq
 
 from gametools.errors import InvalidArgumentError
 
@@ -331,6 +329,8 @@ def linear_equilibrium(market: LinearGaussianMarket) -> LinearEquilibrium:
 
     The result is certified by its exact NashConv (:func:`linear_exploitability`).
     """
+    from scipy.optimize import brentq  # on first use: importing the scenarios stays cheap
+
     m, noise = market.n_insiders, market.noise_variance
     alpha, delta, sigma = 0.0, 0.0, 1.0
     lambdas, slopes, sigmas, alphas, deltas = [], [], [], [], []
@@ -509,6 +509,9 @@ def _posterior(values: np.ndarray, weights: np.ndarray, orders: np.ndarray, flow
 def _evaluate(insider: Callable[[np.ndarray], Any], pricing: Callable[[np.ndarray], Any],
               market: LinearGaussianMarket, order_bounds: tuple[float, float],
               price_bounds: tuple[float, float], points: int) -> dict[str, float]:
+    from scipy.interpolate import CubicSpline  # on first use: importing stays cheap
+
+
     sigma_v, sigma_u, p0 = market.sigma_v, market.sigma_u, market.p0
     lo, hi = order_bounds
     values = np.linspace(p0 - 8 * sigma_v, p0 + 8 * sigma_v, points)
