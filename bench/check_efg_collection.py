@@ -3,12 +3,15 @@
 Usage::
 
     python bench/check_efg_collection.py GAMBIT_GIT_DIR_OR_CHECKOUT [--roundtrip] [--legacy]
+        [--openspiel] [--solve] [--gambit]
 
 The collection is not vendored: fetch Gambit's repository (github:gambitproject/gambit) first;
 a bare git directory (read with ``git show``) or a checkout both work. Prints one line per
 failure and a summary: files read, imperfect-recall games, games with chance, two-player
 games, and (with ``--roundtrip``) files whose written-and-reread game has identical arrays
-(``--legacy``: the same through the legacy EFG 1 format).
+(``--legacy``: the same through the legacy EFG 1 format). ``--gambit`` (pygambit installed, a
+peer only) checks Gambit's own rational ``lcp`` equilibrium of every two-player perfect-recall
+game with our exact NashConv, and Gambit's rational ``lp`` value against ours on zero-sum ones.
 """
 
 from __future__ import annotations
@@ -66,10 +69,51 @@ def _openspiel_uniform_nash_conv(text: str) -> float:
     return float(exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game)))
 
 
+def _gambit_check(text, game):  # type: ignore[no-untyped-def]
+    """(Gambit's rational lcp equilibrium certified by our exact NashConv, Gambit's rational lp
+    value equal to ours, or None when not zero-sum)."""
+    import io
+    from fractions import Fraction
+
+    import pygambit as gbt
+
+    from gametools.extensive.exploitability import exact_nash_conv
+    from gametools.extensive.solve import sequence_form_lp
+
+    theirs = gbt.read_efg(io.StringIO(text))
+    labels = [player.label if hasattr(player, "label") else str(player)
+              for player in theirs.players]
+
+    def rows(profile):  # type: ignore[no-untyped-def]
+        # infosets come in preorder of first visit, as our ids per player; actions in order
+        return [[Fraction(str(p)) for _, actions in profile[label] for _, p in actions]
+                for label in labels]
+
+    equilibrium = gbt.nash.lcp_solve(theirs, rational=True).equilibrium
+    values, best = exact_nash_conv(game, rows(equilibrium))
+    certified = values == best
+    lp_equal = None
+    if game.is_zero_sum():
+        value = gbt.nash.lp_solve(theirs, rational=True).equilibrium
+        gambit_value = Fraction(str(next(iter(value.payoffs))[1]))
+        ours = sequence_form_lp(game)
+        if ours.exact:
+            lp_equal = ours.equilibria[0].payoffs_exact[0] == gambit_value
+        else:
+            low, high = ours.extra["value_bounds_exact"]
+            lp_equal = bool(low <= gambit_value <= high)
+    return certified, lp_equal
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path)
     parser.add_argument("--roundtrip", action="store_true")
+    parser.add_argument("--gambit", action="store_true",
+                        help="with pygambit installed: certify Gambit's own rational lcp "
+                             "equilibrium of every two-player perfect-recall game with our exact "
+                             "NashConv, and compare Gambit's rational lp value with ours on the "
+                             "zero-sum ones")
     parser.add_argument("--legacy", action="store_true",
                         help="also write every game in the legacy format (EFG 1) and read it "
                              "back (player labels may be renamed to be unique)")
@@ -84,6 +128,8 @@ def main() -> int:
     read = imperfect = chance = two = roundtrip = legacy = 0
     solved = attempted = lp_solved = lp_attempted = 0
     compared = agreed = os_failed = 0
+    gambit_tried = gambit_certified = gambit_lp = gambit_lp_equal = 0
+    gambit_failed: list[str] = []
     worst = 0.0
     for name, text in files:
         try:
@@ -111,6 +157,19 @@ def main() -> int:
                 compared += 1
                 worst = max(worst, abs(ours - theirs))
                 agreed += abs(ours - theirs) <= 1e-9
+        if args.gambit and game.num_players == 2 and all(game.perfect_recall):
+            gambit_tried += 1
+            try:
+                certified, lp_equal = _gambit_check(text, game)
+            except Exception as exc:  # noqa: BLE001 - a report, not a program
+                gambit_failed.append(f"{name}: {type(exc).__name__}: {str(exc)[:80]}")
+            else:
+                gambit_certified += certified
+                if lp_equal is not None:
+                    gambit_lp += 1
+                    gambit_lp_equal += lp_equal
+                if not certified or lp_equal is False:
+                    print(f"GAMBIT {name}: certified {certified}, lp value equal {lp_equal}")
         if args.solve and game.num_players == 2 and all(game.perfect_recall):
             from gametools.extensive.lcp import sequence_form_lcp
             from gametools.extensive.solve import sequence_form_lp
@@ -133,7 +192,13 @@ def main() -> int:
              f"difference {worst:.1e}), not loaded by OpenSpiel: {os_failed}"
              if args.openspiel else "")
           + (f"\ntwo-player perfect recall: {attempted}, LCP exact equilibria: {solved}; "
-             f"zero-sum: {lp_attempted}, LP certified: {lp_solved}" if args.solve else ""))
+             f"zero-sum: {lp_attempted}, LP certified: {lp_solved}" if args.solve else "")
+          + (f"\nGambit (pygambit) on two-player perfect recall: {gambit_tried}, its rational "
+             f"lcp equilibrium has exact NashConv 0 by ours: {gambit_certified}; zero-sum: "
+             f"{gambit_lp}, its rational lp value equals ours exactly: {gambit_lp_equal}; "
+             f"pygambit failed: {len(gambit_failed)}" if args.gambit else ""))
+    for line in gambit_failed:
+        print(f"  pygambit failed on {line}")
     return 0 if read == len(files) else 1
 
 

@@ -300,10 +300,35 @@ def test_glosten_milgrom_scenario_cfr_converges() -> None:
     assert nash_conv(game, glosten_milgrom_profile(game)).nash_conv == pytest.approx(0.0,
                                                                                      abs=1e-9)
     result = cfr(game, iterations=100)
+    assert result.extra["nash_conv_kind"] == "exact"  # fully observed: exact MDP solves
     history = np.asarray(result.extra["history"])
     assert history[-1, 1] < 0.2 * history[0, 1]
     assert nash_conv(game, result.equilibria[0].strategies).nash_conv == pytest.approx(
         result.extra["nash_conv"], abs=1e-12)
+
+
+def test_forgotten_reward_only_moves_under_partial_observation_are_labelled_a_bound() -> None:
+    # market maker 2 does not see the trade direction (one observation per round and step):
+    # still perfect recall counting moves that change transitions, but gametools' Markov
+    # evaluator is exact only counting reward-changing moves too, and answers with an upper
+    # bound there; CFR must say so. The perfect-recall tree's exact NashConv (OpenSpiel's
+    # information states) is below the bound.
+    pytest.importorskip("pyspiel", reason="OpenSpiel builds the perfect-recall tree")
+    from games.microstructure import glosten_milgrom
+    from gametools.extensive import nash_conv as tree_nash_conv
+    from gametools.interop.openspiel import extensive_from_markov, markov_profile_to_extensive
+
+    game = glosten_milgrom(n_prices=3, n_trades=2)
+    rounds = np.floor(np.log2(np.arange(game.num_states - 1) // 2 + 1)).astype(int)
+    blind = np.append(2 * rounds + np.arange(game.num_states - 1) % 2, 2 * rounds.max() + 2)
+    partial = MarkovGame(game.transition_matrix, game.rewards, game.initial, game.discount,
+                         terminal=game.terminal, observations=[game.observations[0], blind])
+    result = cfr(partial, iterations=5)
+    assert result.extra["nash_conv_kind"] == "upper_bound"
+    assert "upper bound" in result.message and "exact NashConv" not in result.message
+    tree = extensive_from_markov(partial)
+    profile = markov_profile_to_extensive(tree, partial, result.equilibria[0].strategies)
+    assert tree_nash_conv(tree.game, profile).nash_conv <= result.extra["nash_conv"] + 1e-12
 
 
 # ------------------------------------------------------------------------------------------

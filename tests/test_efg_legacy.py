@@ -227,3 +227,20 @@ def test_cli_solves_a_legacy_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     game = parse_efg(BEER_QUICHE_CURRENT)
     strategies = [np.asarray(s, dtype=float) for s in document["equilibria"][0]["strategies"]]
     assert nash_conv(game, strategies).nash_conv == pytest.approx(0.0, abs=1e-12)
+
+
+def test_gambit_reads_what_we_write_and_its_equilibrium_is_exact_for_us() -> None:
+    # pygambit (an optional benchmark peer) reads the current-format text we write from the
+    # legacy file, and its rational lcp equilibrium has exact NashConv 0 by our evaluator
+    gbt = pytest.importorskip("pygambit", reason="pygambit is an optional benchmark peer")
+    import io
+
+    from gametools.extensive.exploitability import exact_nash_conv
+
+    game = parse_efg(BEER_QUICHE_LEGACY)
+    theirs = gbt.read_efg(io.StringIO(format_efg(game)))
+    equilibrium = gbt.nash.lcp_solve(theirs, rational=True).equilibrium
+    rows = [[Fraction(str(p)) for _, actions in equilibrium[label] for _, p in actions]
+            for label in game.player_labels]
+    values, best = exact_nash_conv(game, rows)
+    assert values == best

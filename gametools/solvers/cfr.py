@@ -366,6 +366,8 @@ def cfr(game: MarkovGame | NormalFormGame | Any, *, iterations: int = 1000,
         (``extra["returned"]``). Status ``"success"`` when ``tol`` is None (``message`` states
         the NashConv reached) or when the NashConv is at most ``tol``; otherwise
         ``"max_iterations"``. ``extra``: ``variant``, ``nash_conv`` (of the returned profile),
+        ``nash_conv_kind`` (``"exact"``, or the bound :func:`~gametools.exploitability.nash_conv`
+        gave where forgotten reward-only moves meet partial observation),
         ``nash_conv_average``, ``nash_conv_last_iterate``, ``returned``, ``history`` (rows
         ``[iteration, nash_conv_average, nash_conv_last_iterate]``), ``seconds`` and
         ``iterations_per_second`` (iterations alone, without the certification).
@@ -420,10 +422,14 @@ def cfr(game: MarkovGame | NormalFormGame | Any, *, iterations: int = 1000,
     regrets = [np.zeros((o, n)) for o, n in zip(num_obs, shape)]
     averages = [np.zeros((o, n)) for o, n in zip(num_obs, shape)]
 
+    kinds: set[str] = set()  # of every certificate: "exact" unless the evaluator bounded
+
     def certify() -> tuple[float, float, list[np.ndarray], list[np.ndarray]]:
         average = [_normalise(s, p) for s, p in zip(averages, policies)]
-        return (nash_conv(markov, average).nash_conv, nash_conv(markov, policies).nash_conv,
-                average, [p.copy() for p in policies])
+        reports = nash_conv(markov, average), nash_conv(markov, policies)
+        kinds.update(report.kind for report in reports)
+        return (reports[0].nash_conv, reports[1].nash_conv, average,
+                [p.copy() for p in policies])
 
     history: list[list[float]] = []
     solve_seconds = 0.0
@@ -472,12 +478,18 @@ def cfr(game: MarkovGame | NormalFormGame | Any, *, iterations: int = 1000,
         equilibrium = make_markov_equilibrium(markov, chosen)
     status: Literal["success", "max_iterations"] = (
         "success" if tol is None or achieved <= tol else "max_iterations")
+    # the evaluator is exact where observations have perfect recall counting every move that
+    # changes a reward; forgotten reward-only moves under partial observation give a bound
+    kind = min(kinds - {"exact"}, default="exact")
+    label = {"exact": "exact NashConv", "upper_bound": "NashConv at most (upper bound)"}.get(
+        kind, f"NashConv ({kind.replace('_', ' ')})")
     message = (f"{variant} after {iteration} iterations: returned the {returned.replace('_', ' ')}"
-               f" with exact NashConv {achieved:.3e} (average {average_conv:.3e}, last iterate "
+               f" with {label} {achieved:.3e} (average {average_conv:.3e}, last iterate "
                f"{last_conv:.3e})")
     if tol is not None:
         message += (f"; tol {tol:g} {'met' if achieved <= tol else 'not met'}")
-    extra = {"variant": variant, "nash_conv": achieved, "nash_conv_average": average_conv,
+    extra = {"variant": variant, "nash_conv": achieved, "nash_conv_kind": kind,
+             "nash_conv_average": average_conv,
              "nash_conv_last_iterate": last_conv, "returned": returned, "history": history,
              "seconds": solve_seconds,
              "iterations_per_second": iteration / solve_seconds if solve_seconds > 0 else 0.0}
