@@ -187,11 +187,12 @@ def memory_table(quick: bool) -> None:
     seeds = (0,) if quick else (0, 1, 2)
     steps = 4096
     print(f"{'algo':<7} {'agent':<6} {'seeds':>5} {'steps':>6} {'greedy final':>14} "
-          f"{'exact value':>12} {'bound':>6} {'time s':>7}")
+          f"{'exact value':>12} {'bound':>6} {'time s':>7} {'cpu s':>7}")
     for algorithm in algorithms:
         for recurrent in (False, True):
-            returns, values, times = [], [], []
+            returns, values, times, cpu = [], [], [], []
             for seed in seeds:
+                started = time.process_time()
                 config = make_config(algorithm, total_steps=steps, num_envs=32,
                                      eval_interval=steps // 2, checkpoint_interval=0,
                                      eval_episodes=16, recurrent=recurrent,
@@ -201,10 +202,12 @@ def memory_table(quick: bool) -> None:
                 if not recurrent:
                     values.append(float(result.exploitability.values[0]))  # type: ignore
                 times.append(result.wall_time)
+                cpu.append(time.process_time() - started)
             value = f"{np.mean(values):.3f}" if values else "-"
             print(f"{algorithm:<7} {'gru' if recurrent else 'mlp':<6} {len(seeds):>5} "
                   f"{steps:>6} {np.mean(returns):>8.3f}±{np.std(returns):<5.3f} {value:>12} "
-                  f"{'1' if recurrent else '0.5':>6} {np.mean(times):>7.1f}")
+                  f"{'1' if recurrent else '0.5':>6} {np.mean(times):>7.1f} "
+                  f"{np.mean(cpu):>7.1f}")
 
 
 def main() -> None:

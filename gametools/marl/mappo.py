@@ -258,15 +258,15 @@ class PPOLearner(Learner):
         first_memory = self.memory  # recurrent actors: the hidden state at the rollout's start
         with torch.no_grad():
             for _ in range(steps):
-                chosen, hidden = [], []
+                chosen = []
+                inputs = [actor.observe(current) for actor in self.actors]
+                if isinstance(self.actor_nets, RecurrentAgentNetworks):
+                    all_logits, hidden = self.actor_nets.step_all(inputs, self.memory)
+                else:
+                    all_logits = [self.logits(k, obs) for k, obs in enumerate(inputs)]
                 for k, actor in enumerate(self.actors):
-                    obs, critic_in = actor.observe(current), actor.critic_input(current)
-                    if self.recurrent:
-                        logits, after = self.recurrent_logits(k, obs, self.memory[k])
-                        hidden.append(after)
-                    else:
-                        logits = self.logits(k, obs)
-                    probabilities = torch.softmax(logits, dim=-1)
+                    obs, critic_in = inputs[k], actor.critic_input(current)
+                    probabilities = torch.softmax(all_logits[k], dim=-1)
                     action = sample_categorical(probabilities, self.device_generator)
                     observations[k].append(obs)
                     critic_inputs[k].append(critic_in)
@@ -284,8 +284,7 @@ class PPOLearner(Learner):
                 truncated.append(step.truncated)
                 current = Reset(step.observations, step.state)
                 if self.recurrent:
-                    self.memory = reset_where(torch.stack(hidden),
-                                              step.terminated | step.truncated, axis=1)
+                    self.memory = reset_where(hidden, step.terminated | step.truncated, axis=1)
         done_terminated, done_truncated = torch.stack(terminated), torch.stack(truncated)
         # step t begins an episode where step t - 1 ended one (step 0 starts from first_memory)
         starts = torch.cat([torch.zeros_like(done_terminated[:1]),
@@ -313,19 +312,24 @@ class PPOLearner(Learner):
         statistics.update(self._update(batches))
         return statistics
 
-    def _minibatch_logits(self, k: int, batch: dict[str, torch.Tensor], index: torch.Tensor
-                          ) -> torch.Tensor:
-        """Actor ``k``'s logits on a minibatch: rows ``index`` of the flattened rollout
+    def _minibatch_logits(self, batches: list[dict[str, torch.Tensor]], index: torch.Tensor
+                          ) -> list[torch.Tensor]:
+        """Every actor's logits on a minibatch: rows ``index`` of the flattened rollout
         (feed-forward), or the environments ``index`` re-unrolled over the rollout from their
         first hidden state, reset at episode starts (recurrent), flattened time-major."""
-        if not self.recurrent:
-            return self.logits(k, batch["obs"].flatten(0, 1)[index])
-        hidden, outputs = batch["first_memory"][index], []
-        for t in range(batch["obs"].shape[0]):
-            hidden = reset_where(hidden, batch["starts"][t, index])
-            logits, hidden = self.recurrent_logits(k, batch["obs"][t, index], hidden)
+        if not isinstance(self.actor_nets, RecurrentAgentNetworks):
+            return [self.logits(k, batch["obs"].flatten(0, 1)[index])
+                    for k, batch in enumerate(batches)]
+        hidden = torch.stack([batch["first_memory"][index] for batch in batches])
+        starts = batches[0]["starts"][:, index]
+        outputs: list[list[torch.Tensor]] = []
+        for t in range(starts.shape[0]):
+            hidden = reset_where(hidden, starts[t], axis=1)
+            logits, hidden = self.actor_nets.step_all([batch["obs"][t, index]
+                                                       for batch in batches], hidden)
             outputs.append(logits)
-        return torch.stack(outputs).flatten(0, 1)
+        return [torch.stack([step[k] for step in outputs]).flatten(0, 1)
+                for k in range(len(batches))]
 
     def _update(self, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
         config: PPOConfig = self.config  # type: ignore[assignment]
@@ -350,11 +354,12 @@ class PPOLearner(Learner):
             for start in range(0, size, minibatch):
                 index = order[start:start + minibatch]
                 loss = torch.zeros(())
+                all_logits = self._minibatch_logits(batches, index)
                 for k, batch in enumerate(batches):
                     advantage = select(batch["advantage"], index)
                     if config.advantage_normalization and advantage.numel() > 1:
                         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-                    logits = self._minibatch_logits(k, batch, index)
+                    logits = all_logits[k]
                     log_all = torch.log_softmax(logits, dim=-1)
                     new_log = log_all.gather(1, select(batch["action"], index)[:, None]
                                              ).squeeze(1)
