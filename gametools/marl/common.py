@@ -157,7 +157,7 @@ class RecurrentNetwork(nn.Module):
         self.head = _init_linear(nn.Linear(hidden_size, output_size), output_gain, generator)
 
     def forward(self, inputs: torch.Tensor, hidden: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.cell(torch.relu(self.encoder(inputs)), hidden)
         return self.head(hidden), hidden
 
@@ -202,7 +202,7 @@ class RecurrentAgentNetworks(nn.Module):
         return torch.zeros(batch, self.hidden_size, device=device)
 
     def forward(self, index: int, inputs: torch.Tensor, hidden: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.shared:
             return self.nets[index](inputs, hidden)
         return self.nets[0](append_identity(inputs, index, self.count), hidden)

@@ -43,8 +43,14 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import (AgentNetworks, RecurrentAgentNetworks, RunningNormalizer, gae,
-                                   reset_where, sample_categorical)
+from gametools.marl.common import (
+    AgentNetworks,
+    RecurrentAgentNetworks,
+    RunningNormalizer,
+    gae,
+    reset_where,
+    sample_categorical,
+)
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 

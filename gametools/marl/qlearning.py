@@ -33,8 +33,15 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import (AgentNetworks, RecurrentAgentNetworks, ReplayBuffer,
-                                   SequenceRecorder, mlp, reset_where, soft_update)
+from gametools.marl.common import (
+    AgentNetworks,
+    RecurrentAgentNetworks,
+    ReplayBuffer,
+    SequenceRecorder,
+    mlp,
+    reset_where,
+    soft_update,
+)
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import LearnerConfig, ReplayLearner
 
