@@ -170,11 +170,13 @@ class TrainResult:
     profile : tuple of ndarray or None
         The final tabular joint policy on ``game``, ``(O_i, n_i)`` per agent. For a correlated
         (centralised) learner, each agent's marginal of its joint policy (``None`` unless every
-        agent observes the state): a view, not the policy it plays.
-    exploitability : ExploitabilityResult or CorrelatedGap
+        agent observes the state): a view, not the policy it plays. ``None`` for recurrent
+        agents (their policies depend on the observation history).
+    exploitability : ExploitabilityResult or CorrelatedGap or None
         Exact (or bounded) NashConv of ``profile``; for a correlated learner, the values of its
         joint policy and its coarse-correlated-equilibrium gap (``concept ==
-        "coarse_correlated"``).
+        "coarse_correlated"``); ``None`` for an outside environment or recurrent agents (their
+        metrics rows have ``kind == "none"``).
     metrics : tuple of dict
         One row per evaluation point (``step``, ``wall_time``, ``return_i``, then ``nash_conv``
         or ``cce_gap``, ``gain_i``, ``value_i``, ``kind``).
