@@ -13,9 +13,13 @@
    learners settle on the safe (1, 1) cell of the penalty games (2 x 25 = 50) and on (1, 1) of
    the climbing game (7 x 25 = 175, relative overgeneralisation); QMIX reaches 8 on the two-step
    game, VDN and independent learners 7. The paper's own numeric table is not reproduced here
-   (not in shared/REFERENCES.md); its budget is far beyond the quick mode.
+   (not in shared/REFERENCES.md); its budget is far beyond the quick mode. The full mode adds
+   recurrent (GRU, EPyMARL's default agent) rows.
+4. Memory: the recall game (:func:`gametools.marl.matrix_games.recall_game`), where every
+   memoryless policy is worth exactly 1/2 and recalling the cue earns 1, for feed-forward and
+   recurrent (GRU) agents of the same learner in the same run, with their wall times.
 
-Run ``python bench/bench_marl.py [--quick] [--skip-training] [--skip-matrix]``. Nothing here
+Run ``python bench/bench_marl.py [--quick] [--skip-training] [--skip-matrix] [--skip-memory]``. Nothing here
 asserts a time.
 """
 
@@ -150,20 +154,60 @@ def matrix_game_table(quick: bool) -> None:
         for algorithm in algorithms:
             if algorithm != "central" and algorithm not in known:
                 continue
-            best, values, times = [], [], []
+            for recurrent in ((False,) if quick or algorithm in ("maddpg", "central")
+                              else (False, True)):
+                best, values, times = [], [], []
+                for seed in seeds:
+                    config = make_config(algorithm, total_steps=steps, num_envs=16,
+                                         eval_interval=steps // 4, checkpoint_interval=0,
+                                         eval_episodes=4, recurrent=recurrent,
+                                         **MATRIX_BUDGET[algorithm])
+                    result = train(game, config, algorithm=algorithm, seed=seed)
+                    best.append(max(row["eval_return_0"] for row in result.metrics))
+                    # a recurrent policy has no tabular value: its final greedy return instead
+                    values.append(result.metrics[-1]["eval_return_0"] if recurrent else
+                                  float(result.exploitability.values[0]))  # type: ignore
+                    times.append(result.wall_time)
+                reference = known.get(algorithm)
+                name = algorithm + ("+gru" if recurrent else "")
+                print(f"{label:<12} {name:<8} {len(seeds):>5} {steps:>8} "
+                      f"{np.mean(best):>8.1f}±{np.std(best):<5.1f} "
+                      f"{np.mean(values):>8.1f}±{np.std(values):<5.1f} "
+                      f"{'-' if reference is None else f'{reference:g}':>7} "
+                      f"{np.mean(times):>7.1f}")
+
+
+def memory_table(quick: bool) -> None:
+    """Feed-forward against recurrent agents on the recall game (memoryless bound 1/2)."""
+    from gametools.marl.matrix_games import recall_game
+
+    print("\n== memory: the recall game (every memoryless policy earns exactly 0.5, recall 1) ==")
+    algorithms = ("iql", "qmix", "mappo") if quick else \
+        ("iql", "vdn", "qmix", "mappo", "ippo", "maa2c")
+    seeds = (0,) if quick else (0, 1, 2)
+    steps = 4096
+    print(f"{'algo':<7} {'agent':<6} {'seeds':>5} {'steps':>6} {'greedy final':>14} "
+          f"{'exact value':>12} {'bound':>6} {'time s':>7} {'cpu s':>7}")
+    for algorithm in algorithms:
+        for recurrent in (False, True):
+            returns, values, times, cpu = [], [], [], []
             for seed in seeds:
-                config = make_config(algorithm, total_steps=steps, num_envs=16,
-                                     eval_interval=steps // 4, checkpoint_interval=0,
-                                     eval_episodes=4, **MATRIX_BUDGET[algorithm])
-                result = train(game, config, algorithm=algorithm, seed=seed)
-                best.append(max(row["eval_return_0"] for row in result.metrics))
-                values.append(float(result.exploitability.values[0]))  # type: ignore[union-attr]
+                started = time.process_time()
+                config = make_config(algorithm, total_steps=steps, num_envs=32,
+                                     eval_interval=steps // 2, checkpoint_interval=0,
+                                     eval_episodes=16, recurrent=recurrent,
+                                     **MATRIX_BUDGET[algorithm])
+                result = train(recall_game(), config, algorithm=algorithm, seed=seed)
+                returns.append(result.metrics[-1]["eval_return_0"])
+                if not recurrent:
+                    values.append(float(result.exploitability.values[0]))  # type: ignore
                 times.append(result.wall_time)
-            reference = known.get(algorithm)
-            print(f"{label:<12} {algorithm:<8} {len(seeds):>5} {steps:>8} "
-                  f"{np.mean(best):>8.1f}±{np.std(best):<5.1f} "
-                  f"{np.mean(values):>8.1f}±{np.std(values):<5.1f} "
-                  f"{'-' if reference is None else f'{reference:g}':>7} {np.mean(times):>7.1f}")
+                cpu.append(time.process_time() - started)
+            value = f"{np.mean(values):.3f}" if values else "-"
+            print(f"{algorithm:<7} {'gru' if recurrent else 'mlp':<6} {len(seeds):>5} "
+                  f"{steps:>6} {np.mean(returns):>8.3f}±{np.std(returns):<5.3f} {value:>12} "
+                  f"{'1' if recurrent else '0.5':>6} {np.mean(times):>7.1f} "
+                  f"{np.mean(cpu):>7.1f}")
 
 
 def main() -> None:
@@ -171,6 +215,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter measurements")
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-matrix", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
     environment_table(0.5 if args.quick else 2.0)
@@ -178,6 +223,8 @@ def main() -> None:
         training_table(args.quick)
     if not args.skip_matrix:
         matrix_game_table(args.quick)
+    if not args.skip_memory:
+        memory_table(args.quick)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ from gametools.errors import InvalidArgumentError
 from gametools.marl.best_response import (
     ApproximateExploitability,
     FrozenOpponents,
+    GridResponder,
+    LearnedResponder,
     approximate_gains,
+    frozen_policies,
 )
 from gametools.marl.env import TensorGameEnv
 
@@ -121,8 +124,8 @@ def test_frozen_opponents_needs_a_policy_for_every_other_agent() -> None:
 @pytest.mark.parametrize("method", ["ppo", "dqn"])
 def test_learned_lower_bound_brackets_the_exact_gain(method: str) -> None:
     game = signalling_game()
-    result = approximate_gains(game, signalling_profile(game), method=method, budget=4096,
-                               episodes=4000, seed=1)
+    result = approximate_gains(game, signalling_profile(game),
+                               LearnedResponder(method, budget=4096), episodes=4000, seed=1)
     assert isinstance(result, ApproximateExploitability)
     assert result.kind == "lower_bound"
     half = result.gain_intervals[:, 1] - result.gains
@@ -146,7 +149,8 @@ def test_learned_lower_bound_brackets_the_exact_gain(method: str) -> None:
 def test_same_seed_same_numbers() -> None:
     game = NormalFormGame.zero_sum([[1, -1], [-1, 1]])
     profile = (np.array([0.8, 0.2]), np.array([0.5, 0.5]))
-    runs = [approximate_gains(game, profile, method="ppo", budget=512, episodes=500, seed=s)
+    runs = [approximate_gains(game, profile, LearnedResponder("ppo", budget=512), episodes=500,
+                              seed=s)
             for s in (7, 7, 8)]
     np.testing.assert_array_equal(runs[0].gains, runs[1].gains)
     np.testing.assert_array_equal(runs[0].values, runs[1].values)
@@ -159,7 +163,8 @@ def test_matching_pennies_learner_input() -> None:
     from gametools.marl.train import tabular_profile
     game = NormalFormGame.zero_sum([[1, -1], [-1, 1]]).to_markov_game()
     learner = IPPO(TensorGameEnv(game, num_envs=4), MAPPOConfig(num_envs=4), seed=0)
-    result = approximate_gains(game, learner, method="dqn", budget=1024, episodes=2000, seed=0)
+    result = approximate_gains(game, learner, LearnedResponder("dqn", budget=1024), episodes=2000,
+                               seed=0)
     profile = tabular_profile(learner, game)
     exact = nash_conv(game, profile)
     half = result.gain_intervals[:, 1] - result.gains
@@ -202,8 +207,9 @@ def _auction_setup(slope: float):
 @pytest.mark.parametrize("slope", [1.0, 0.5])
 def test_grid_lower_bound_below_the_tabular_bounds_in_a_first_price_auction(slope: float) -> None:
     game, bids, table, policies, factory, bins = _auction_setup(slope)
-    result = approximate_gains(factory, policies, method="grid", grid=bids, bins=bins,
-                               budget=2048, episodes=4096, seed=0, tabular=(game, table))
+    result = approximate_gains(factory, policies,
+                               GridResponder(grid=bids, bins=bins, budget=2048),
+                               episodes=4096, seed=0, tabular=(game, table))
     half = result.gain_intervals[:, 1] - result.gains
     exact = nash_conv(game, table)
     assert exact.per_player_kind == ("exact", "exact")  # bidders have perfect recall
@@ -225,8 +231,8 @@ def test_grid_lower_bound_below_the_tabular_bounds_in_a_first_price_auction(slop
 
 
 def test_grid_on_the_auction_scenario_labels_its_projection() -> None:
-    result = approximate_gains("first_price_auction", [lambda v: 0.0 * v] * 2, method="grid",
-                               budget=512, episodes=2000, seed=0)
+    result = approximate_gains("first_price_auction", [lambda v: 0.0 * v] * 2,
+                               GridResponder(budget=512), episodes=2000, seed=0)
     # bidding zero against a zero bidder: any small positive bid wins the whole object
     assert np.all(result.lower_bounds > 0.15)
     assert result.upper_bound_scope == "tabular_projection"
@@ -258,16 +264,16 @@ def test_grid_finds_the_kyle_insiders_best_response_to_a_linear_price() -> None:
     def factory(*, num_envs: int, seed: int):
         return kyle.simulator(num_envs=num_envs, seed=seed)
 
-    insider_gain = approximate_gains(factory, [insider, market_maker], players=[0],
-                                     method="grid", budget=2048, episodes=4096, bins=32, seed=0,
-                                     tabular=(game, table))
+    insider_gain = approximate_gains(factory, [insider, market_maker],
+                                     GridResponder(bins=32, budget=2048), players=[0],
+                                     episodes=4096, seed=0, tabular=(game, table))
     assert insider_gain.lower_bounds[0] > 0.4
     assert abs(insider_gain.gains[0] - 0.5) < 0.05
     # the insider sees the whole state of the tabular game: its tabular response is exact there
     assert insider_gain.upper_bound_kinds == ("exact",)
-    maker_gain = approximate_gains(factory, [insider, market_maker], players=[1],
-                                   method="grid", decision_step=1, budget=2048, episodes=4096,
-                                   bins=32, seed=0, tabular=(game, table))
+    maker_gain = approximate_gains(factory, [insider, market_maker],
+                                   GridResponder(bins=32, decision_step=1, budget=2048),
+                                   players=[1], episodes=4096, seed=0, tabular=(game, table))
     assert abs(maker_gain.gains[0] - 0.25) < 0.05
     assert maker_gain.upper_bound_kinds == ("upper_bound",)
     # a market maker seeing v loses nothing: the state-observing bound is far above
@@ -282,11 +288,39 @@ def test_methods_refuse_the_wrong_action_spaces() -> None:
     game = signalling_game()
     profile = signalling_profile(game)
     with pytest.raises(InvalidArgumentError, match="Box"):
-        approximate_gains(game, profile, method="grid", budget=8, episodes=8)
+        approximate_gains(game, profile, GridResponder(budget=8), episodes=8)
     _, _, _, policies, factory, _ = _auction_setup(1.0)
     with pytest.raises(InvalidArgumentError, match="discrete-action"):
-        approximate_gains(factory, policies, method="dqn", budget=8, episodes=8)
+        approximate_gains(factory, policies, LearnedResponder("dqn", budget=8), episodes=8)
     with pytest.raises(InvalidArgumentError, match="method"):
-        approximate_gains(game, profile, method="sgd", budget=8, episodes=8)  # type: ignore
+        LearnedResponder("sgd")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError, match="budget"):
+        GridResponder(budget=0)
+    with pytest.raises(InvalidArgumentError, match="QConfig"):
+        from gametools.marl.mappo import MAPPOConfig
+        LearnedResponder("dqn", config=MAPPOConfig())
     with pytest.raises(InvalidArgumentError, match="confidence"):
-        approximate_gains(game, profile, confidence=1.0, budget=8, episodes=8)
+        approximate_gains(game, profile, LearnedResponder(budget=8), confidence=1.0,
+                          episodes=8)
+
+
+def test_the_deprecated_options_build_the_same_responder() -> None:
+    # the keyword options of approximate_gains before the responder objects still work, warn,
+    # and give the very numbers of the responder they stand for (same seed, same numbers)
+    game = NormalFormGame.zero_sum([[1, -1], [-1, 1]])
+    profile = (np.array([0.8, 0.2]), np.array([0.5, 0.5]))
+    with pytest.warns(DeprecationWarning, match="responder"):
+        old = approximate_gains(game, profile, method="dqn", budget=256, episodes=100, seed=2)
+    new = approximate_gains(game, profile, LearnedResponder("dqn", budget=256), episodes=100,
+                            seed=2)
+    np.testing.assert_array_equal(old.gains, new.gains)
+    assert old.method == new.method == "dqn" and old.budget == new.budget == 256
+    with pytest.raises(InvalidArgumentError, match="not both"):
+        approximate_gains(game, profile, LearnedResponder(), budget=8, episodes=8)
+    with pytest.raises(InvalidArgumentError, match="method"), \
+            pytest.warns(DeprecationWarning):
+        approximate_gains(game, profile, method="sgd", budget=8, episodes=8)
+    with pytest.raises(InvalidArgumentError, match="unexpected"):
+        approximate_gains(game, profile, budgte=8, episodes=8)
+    # the old helper name is the adapter
+    assert frozen_policies(profile, 2)[1](torch.eye(1)).tolist() == [[0.5, 0.5]]

@@ -59,3 +59,21 @@ def test_device_generators_live_on_the_device() -> None:
     assert learner.generator.device.type == "cpu"
     env.reset(seed=0)
     assert learner.iterate()["env_steps"] == 4.0  # discrete MADDPG samples Gumbel noise on cuda
+
+
+@pytest.mark.parametrize("algorithm", ["iql", "qmix", "mappo", "maa2c"])
+def test_recurrent_agents_train_on_cuda(algorithm: str, tmp_path) -> None:
+    from gametools.marl.matrix_games import recall_game
+
+    extra = {"iql": dict(REPLAY, epsilon_fraction=0.3), "qmix": dict(REPLAY, epsilon_fraction=0.3),
+             "mappo": {}, "maa2c": {"learning_rate": 1e-2}}[algorithm]
+    config = make_config(algorithm, **{"learning_rate": 3e-3, **BUDGET, "eval_episodes": 16,
+                                       "recurrent": True, **extra})
+    result = train(recall_game(), config, algorithm=algorithm, seed=0, device="cuda",
+                   out=tmp_path)
+    # every memoryless policy earns 1/2 in the recall game; recalling the cue earns 1 (the
+    # CPU test, tests/test_marl_recurrent.py, reaches 1 with these budgets)
+    assert result.metrics[-1]["eval_return_0"] >= 0.9
+    resumed = train(recall_game(), config, algorithm=algorithm, seed=0, device="cuda",
+                    out=tmp_path, resume=True)
+    assert resumed.steps == result.steps

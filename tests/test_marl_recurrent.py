@@ -139,6 +139,10 @@ def test_recurrent_settings_are_validated() -> None:
     learner = learner_class("iql")(env, make_config("iql", recurrent=True), seed=0)
     with pytest.raises(InvalidArgumentError, match="observation history"):
         tabular_profile(learner, recall_game())
+    # the approximate best responses read policies through the same adapter: refused alike
+    from gametools.marl.adapters import as_callables
+    with pytest.raises(InvalidArgumentError, match="observation history"):
+        as_callables(learner, 2)
 
 
 def test_whole_episodes_are_replayed() -> None:

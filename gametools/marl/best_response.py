@@ -4,10 +4,12 @@ When a game is too large or too continuous for :func:`gametools.exploitability.n
 player's deviation gain ``max_{pi_i'} value_i(pi_i', pi_-i) - value_i(pi)`` is bracketed:
 
 - **lower bound** (kind ``"lower_bound"``): a best responder is *found* against the frozen
-  policies of the others — trained by PPO (:class:`~gametools.marl.mappo.IPPO` on the one-agent
-  view :class:`FrozenOpponents`), by DQN (:class:`~gametools.marl.qlearning.IQL`, one agent), or,
-  for one-shot decisions with continuous (``Box``) actions, by a grid search over actions per
-  observation bin. Any achievable policy's gain is at most the best response's gain, so the
+  policies of the others by a responder object passed to :func:`approximate_gains`:
+  :class:`LearnedResponder` trains it by PPO (:class:`~gametools.marl.mappo.IPPO` on the
+  one-agent view :class:`FrozenOpponents`) or DQN (:class:`~gametools.marl.qlearning.IQL`, one
+  agent); :class:`GridResponder`, for one-shot decisions with continuous (``Box``) actions,
+  grid-searches actions per observation bin. Policies of every kind are read through the one
+  adapter :mod:`gametools.marl.adapters`, and :func:`episode_returns` is the one evaluator. Any achievable policy's gain is at most the best response's gain, so the
   estimated gain of the found policy is a lower bound *up to Monte-Carlo error*: the estimate is
   reported raw (never clipped at 0), with its standard error and a confidence interval; the
   interval's lower end is the conservative lower bound (one-sided level ``(1 + confidence) / 2``).
@@ -53,10 +55,11 @@ Examples
 >>> import numpy as np, torch
 >>> torch.set_num_threads(1)
 >>> from gametools import NormalFormGame
->>> from gametools.marl.best_response import approximate_gains
+>>> from gametools.marl.best_response import LearnedResponder, approximate_gains
 >>> pennies = NormalFormGame.zero_sum([[1, -1], [-1, 1]])
 >>> profile = (np.array([0.8, 0.2]), np.array([0.5, 0.5]))   # exact gains: 0 and 0.6
->>> result = approximate_gains(pennies, profile, method="dqn", budget=1024, episodes=2000)
+>>> result = approximate_gains(pennies, profile, LearnedResponder("dqn", budget=1024),
+...                            episodes=2000)
 >>> result.kind, result.upper_bound_kinds
 ('lower_bound', ('exact', 'exact'))
 >>> bool(result.gain_intervals[1, 0] <= 0.6 <= result.gain_intervals[1, 1] + 0.05)
@@ -76,6 +79,7 @@ import torch
 
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, Kind, best_response, nash_conv
+from gametools.marl.adapters import Policy, as_callables, as_tabular
 from gametools.marl.env import Box, Discrete, Reset, Step, TensorGameEnv, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 from gametools.model import MarkovGame, NormalFormGame
@@ -87,18 +91,16 @@ __all__ = [
     "ApproximateExploitability",
     "EnvFactory",
     "FrozenOpponents",
+    "GridResponder",
     "GridResponse",
+    "LearnedResponder",
     "Policy",
+    "Responder",
     "approximate_gains",
     "episode_returns",
     "frozen_policies",
 ]
 
-#: A frozen policy: observations ``(B, obs_size)`` -> action probabilities ``(B, n)`` (discrete)
-#: or actions ``(B, *shape)`` (continuous).
-Policy = Callable[[torch.Tensor], torch.Tensor]
-
-Method = Literal["ppo", "dqn", "grid"]
 
 #: Default environment steps spent training a PPO / DQN responder.
 DEFAULT_TRAINING_STEPS = 20_000
@@ -133,68 +135,8 @@ def _generator(seed: int, device: torch.device) -> torch.Generator:
 
 def frozen_policies(policies: Learner | Sequence[Policy | np.ndarray | None],
                     num_agents: int) -> list[Policy | None]:
-    """Normalise frozen policies to one callable (or ``None``) per agent.
-
-    Parameters
-    ----------
-    policies : Learner or sequence
-        A trained learner (its ``policy(agent, obs)``), or one entry per agent: a callable
-        ``obs -> probabilities / actions``, a tabular policy ``(O_i, n_i)`` (read at the one-hot
-        observations of :class:`~gametools.marl.env.TensorGameEnv`), or ``None``.
-    num_agents : int
-
-    Returns
-    -------
-    list of callables or None, length ``num_agents``
-    """
-    if isinstance(policies, Learner):
-        return [_LearnerPolicy(policies, agent) for agent in range(num_agents)]
-    if isinstance(policies, (str, bytes)) or not isinstance(policies, Sequence):
-        raise InvalidArgumentError(f"policies must be a Learner or a sequence with one policy per "
-                                   f"agent, got {type(policies).__name__}")
-    if len(policies) != num_agents:
-        raise InvalidArgumentError(f"policies needs one entry per agent ({num_agents}), got "
-                                   f"{len(policies)}")
-    out: list[Policy | None] = []
-    for agent, policy in enumerate(policies):
-        if policy is None or callable(policy):
-            out.append(policy)
-            continue
-        table = np.asarray(policy, dtype=float)
-        if table.ndim not in (1, 2):
-            raise InvalidArgumentError(f"policy {agent} must be callable or a tabular policy "
-                                       f"(O_i, n_i), got an array of shape {table.shape}")
-        out.append(_TablePolicy(torch.tensor(table, dtype=torch.float32)))
-    return out
-
-
-@dataclass(frozen=True)
-class _LearnerPolicy:
-    """A learner's current policy of one agent, as a frozen callable."""
-
-    learner: Learner
-    agent: int
-
-    def __call__(self, observations: torch.Tensor) -> torch.Tensor:
-        return self.learner.policy(self.agent, observations)
-
-
-@dataclass(frozen=True)
-class _TablePolicy:
-    """A tabular policy read at one-hot observations (``obs @ table``); a strategy ``(n,)`` is
-    the same distribution at every observation."""
-
-    table: torch.Tensor
-
-    def __call__(self, observations: torch.Tensor) -> torch.Tensor:
-        if self.table.dim() == 1:
-            return self.table.to(observations.device).expand(observations.shape[0], -1)
-        if observations.shape[-1] != self.table.shape[0]:
-            raise InvalidArgumentError(f"a tabular policy with {self.table.shape[0]} observations "
-                                       f"cannot read observations of size "
-                                       f"{observations.shape[-1]} (one-hot observation ids "
-                                       "expected)")
-        return observations.to(torch.float32) @ self.table.to(observations.device)
+    """One callable (or ``None``) per agent: :func:`gametools.marl.adapters.as_callables`."""
+    return as_callables(policies, num_agents)
 
 
 def _act(policy: Policy, space: Discrete | Box, observations: torch.Tensor,
@@ -552,43 +494,147 @@ def _grid_search(env: FrozenOpponents, frozen: Actor, own_generator: torch.Gener
 # learned responders
 # ------------------------------------------------------------------------------------------
 
-def _default_config(method: str, budget: int) -> LearnerConfig:
-    if method == "ppo":
-        from gametools.marl.mappo import MAPPOConfig
-        return MAPPOConfig(total_steps=budget, num_envs=32, eval_interval=budget,
-                           checkpoint_interval=0, learning_rate=3e-3, entropy_coef=0.0)
-    from gametools.marl.qlearning import QConfig
-    return QConfig(total_steps=budget, num_envs=16, eval_interval=budget, checkpoint_interval=0,
-                   learning_starts=min(1000, max(1, budget // 8)), batch_size=64,
-                   updates_per_iteration=2, epsilon_fraction=0.3, target_tau=0.05)
+@dataclass(frozen=True)
+class LearnedResponder:
+    """A best responder trained by single-agent RL against the frozen others.
+
+    Single-agent PPO (:class:`~gametools.marl.mappo.IPPO`) or DQN
+    (:class:`~gametools.marl.qlearning.IQL`) on :class:`FrozenOpponents`, for discrete actions.
+
+    Attributes
+    ----------
+    method : {"ppo", "dqn"}
+    budget : int
+        Training environment steps.
+    config : LearnerConfig, optional
+        ppo: a ``PPOConfig``; dqn: a ``QConfig`` (``total_steps`` is set to ``budget``).
+    greedy : bool
+        ppo: evaluate the trained responder's most likely action (else sample its policy); dqn
+        is always greedy.
+    """
+
+    method: Literal["ppo", "dqn"] = "ppo"
+    budget: int = DEFAULT_TRAINING_STEPS
+    config: LearnerConfig | None = None
+    greedy: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in ("ppo", "dqn"):
+            raise InvalidArgumentError(f"method must be 'ppo', 'dqn' (LearnedResponder) or "
+                                       f"'grid' (GridResponder), got {self.method!r}")
+        _check_budget(self.budget)
+        if self.config is not None:
+            from gametools.marl.mappo import PPOConfig
+            from gametools.marl.qlearning import QConfig
+            expected = PPOConfig if self.method == "ppo" else QConfig
+            if not isinstance(self.config, expected):
+                raise InvalidArgumentError(f"method {self.method!r} needs a "
+                                           f"{expected.__name__}, got "
+                                           f"{type(self.config).__name__}")
+            if self.config.recurrent:
+                raise InvalidArgumentError("a responder is evaluated by its policy of the "
+                                           "current observation: recurrent=True is not "
+                                           "supported here")
+
+    def learner_config(self) -> LearnerConfig:
+        """The training config (``total_steps = budget``)."""
+        if self.config is not None:
+            return self.config.replace(total_steps=self.budget)
+        if self.method == "ppo":
+            from gametools.marl.mappo import MAPPOConfig
+            return MAPPOConfig(total_steps=self.budget, num_envs=32, eval_interval=self.budget,
+                               checkpoint_interval=0, learning_rate=3e-3, entropy_coef=0.0)
+        from gametools.marl.qlearning import QConfig
+        return QConfig(total_steps=self.budget, num_envs=16, eval_interval=self.budget,
+                       checkpoint_interval=0, learning_starts=min(1000, max(1, self.budget // 8)),
+                       batch_size=64, updates_per_iteration=2, epsilon_fraction=0.3,
+                       target_tau=0.05)
+
+    def find(self, make: Callable[[int, int], VectorEnv], frozen: Sequence[Policy | None],
+             player: int, own: Actor, *, seed: int, horizon: int | None,
+             own_generator: torch.Generator, own_seed: int) -> tuple[Actor, Learner]:
+        """Train the responder of ``player``; return it as an :data:`Actor` and the learner.
+
+        ``make(num_envs, seed)`` builds the environment, ``frozen`` are every agent's frozen
+        policies, ``own`` the player's own frozen policy as an :data:`Actor` (sampling with
+        ``own_generator``, seeded ``own_seed``; unused here), ``seed`` the run's seed."""
+        config = self.learner_config()
+        train_seed = _derive_seed(seed, player, 3)
+        env = FrozenOpponents(make(config.num_envs, train_seed), frozen, player, seed=train_seed)
+        if not isinstance(env.action_spaces[0], Discrete):
+            raise InvalidArgumentError(f"method {self.method!r} trains a discrete-action "
+                                       "responder; this player has continuous (Box) actions "
+                                       "(use GridResponder)")
+        if self.method == "ppo":
+            from gametools.marl.mappo import IPPO as learner_type
+        else:
+            from gametools.marl.qlearning import IQL as learner_type  # type: ignore[assignment]
+        learner = learner_type(env, config, seed=train_seed)  # type: ignore[arg-type]
+        env.reset(seed=train_seed)
+        steps = 0
+        while steps < self.budget:
+            steps += int(learner.iterate()["env_steps"])
+        generator = _generator(_derive_seed(seed, player, 4), torch.device("cpu"))
+        greedy = self.greedy or self.method == "dqn"
+        space = env.action_spaces[0]
+
+        def act(observations: torch.Tensor, t: int) -> torch.Tensor:
+            if greedy:
+                with torch.no_grad():
+                    return learner.policy(0, observations).argmax(dim=1)
+            return _act(lambda obs: learner.policy(0, obs), space, observations, generator)
+        return act, learner
 
 
-def _train_responder(method: str, env: FrozenOpponents, config: LearnerConfig, *, budget: int,
-                     seed: int) -> Learner:
-    if not isinstance(env.action_spaces[0], Discrete):
-        raise InvalidArgumentError(f"method {method!r} trains a discrete-action responder; this "
-                                   "player has continuous (Box) actions (use 'grid')")
-    if method == "ppo":
-        from gametools.marl.mappo import IPPO as learner_type
-    else:
-        from gametools.marl.qlearning import IQL as learner_type  # type: ignore[assignment]
-    learner = learner_type(env, config, seed=seed)  # type: ignore[arg-type]
-    env.reset(seed=seed)
-    steps = 0
-    while steps < budget:
-        steps += int(learner.iterate()["env_steps"])
-    return learner
+@dataclass(frozen=True)
+class GridResponder:
+    """A best responder grid-searched over actions per observation bin, for one-shot decisions
+    with continuous (``Box``) actions (see :class:`GridResponse`, the responder it finds).
+
+    Attributes
+    ----------
+    grid : int or array_like
+        Number of equally spaced candidate actions over the box, or the candidates
+        ``(C, *shape)``.
+    bins : int or callable
+        Equal-count bins of the one observation column that varies at the decision step, or
+        ``bins(observations) -> bin ids`` (e.g. a scenario's ``observation_index``).
+    decision_step : int
+        The step of the episode at which the responder deviates (its frozen policy acts at every
+        other step, so the responder stays achievable).
+    budget : int
+        Search episodes per candidate action, shared by all candidates (common random numbers).
+    """
+
+    grid: int | Any = 101
+    bins: int | Callable[[torch.Tensor], Any] = 16
+    decision_step: int = 0
+    budget: int = DEFAULT_SEARCH_EPISODES
+    method: Literal["grid"] = field(default="grid", init=False)
+
+    def __post_init__(self) -> None:
+        _check_budget(self.budget)
+
+    def find(self, make: Callable[[int, int], VectorEnv], frozen: Sequence[Policy | None],
+             player: int, own: Actor, *, seed: int, horizon: int | None,
+             own_generator: torch.Generator, own_seed: int) -> tuple[Actor, GridResponse]:
+        """Search the responder of ``player``; return it as an :data:`Actor` and the search
+        (arguments as for :meth:`LearnedResponder.find`; ``own`` is the fallback policy)."""
+        search_seed = _derive_seed(seed, player, 2)
+        env = FrozenOpponents(make(self.budget, search_seed), frozen, player, seed=search_seed)
+        response = _grid_search(env, own, own_generator, own_seed, grid=self.grid,
+                                bins=self.bins, decision_step=self.decision_step,
+                                seed=search_seed, horizon=horizon)
+        return response.actor(own), response
 
 
-def _learned_actor(learner: Learner, greedy: bool, generator: torch.Generator) -> Actor:
-    space = learner.env.action_spaces[0]
+#: What :func:`approximate_gains` accepts as its way of finding best responses.
+Responder = LearnedResponder | GridResponder
 
-    def act(observations: torch.Tensor, t: int) -> torch.Tensor:
-        if greedy:
-            with torch.no_grad():
-                return learner.policy(0, observations).argmax(dim=1)
-        return _act(lambda obs: learner.policy(0, obs), space, observations, generator)
-    return act
+
+def _check_budget(budget: Any) -> None:
+    if isinstance(budget, bool) or int(budget) != budget or budget < 1:
+        raise InvalidArgumentError(f"budget must be a positive integer, got {budget}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -739,17 +785,6 @@ def _state_observing_gains(game: MarkovGame, profile: Profile, players: Sequence
     return np.array(gains), tuple(kinds), tolerance
 
 
-class _PolicyView:
-    """What :func:`gametools.marl.train.tabular_profile` reads of a learner, for callables."""
-
-    def __init__(self, policies: Sequence[Policy | None], discrete: bool) -> None:
-        self.policies, self.discrete = policies, discrete
-
-    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return self.policies[agent](observations)  # type: ignore[misc]
-
-
 # ------------------------------------------------------------------------------------------
 # the driver
 # ------------------------------------------------------------------------------------------
@@ -780,11 +815,8 @@ def _resolve_source(source: Any, policies: Any, params: Mapping[str, Any], devic
                     "tabular_projection"
             if scenario.projection is None:
                 return make, None, None, None
-            from gametools.marl.train import tabular_profile
-            callables = frozen_policies(policies, game.num_players)
-            view = policies if isinstance(policies, Learner) else _PolicyView(callables, False)
-            return (make, game, tabular_profile(view, game, scenario, resolved),  # type: ignore[arg-type]
-                    "tabular_projection")
+            return (make, game, as_tabular(policies, game, scenario=scenario, params=resolved,
+                                           discrete=False), "tabular_projection")
         source = game
     elif params:
         raise InvalidArgumentError("params apply to scenarios, not to games or environment "
@@ -799,7 +831,7 @@ def _resolve_source(source: Any, policies: Any, params: Mapping[str, Any], devic
         if tabular is not None:
             raise InvalidArgumentError("tabular is for environment factories; a game is its own "
                                        "tabular game")
-        return make_tabular, game, _tabular_of(game, policies), "game"
+        return make_tabular, game, as_tabular(policies, game), "game"
     if callable(source):
         factory = source
 
@@ -813,40 +845,14 @@ def _resolve_source(source: Any, policies: Any, params: Mapping[str, Any], devic
                                f"name) or an environment factory, got {type(source).__name__}")
 
 
-def _tabular_of(game: MarkovGame, policies: Any) -> Profile:
-    if isinstance(policies, Learner):
-        from gametools.marl.train import tabular_profile
-        return tabular_profile(policies, game)
-    entries = list(policies)
-    if len(entries) != game.num_players:
-        raise InvalidArgumentError(f"policies needs one entry per player ({game.num_players}), "
-                                   f"got {len(entries)}")
-    tables = []
-    for agent, entry in enumerate(entries):
-        if callable(entry):
-            with torch.no_grad():
-                output = entry(torch.eye(game.num_observations[agent]))
-            tables.append(output.to(torch.float64).cpu().numpy())
-        else:
-            table = np.asarray(entry, dtype=float)
-            if table.ndim == 1:  # a strategy: the same distribution at every observation
-                table = np.tile(table, (game.num_observations[agent], 1))
-            tables.append(table)
-    # float32 network outputs sum to one up to rounding: a representation change, not a repair
-    tables = [t / t.sum(axis=1, keepdims=True) for t in tables]
-    return validate_profile(game, tables, atol=1e-6)
-
-
 def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | EnvFactory,
-                      policies: Learner | Sequence[Policy | np.ndarray], *,
-                      method: Method = "ppo", players: Sequence[int] | None = None,
-                      budget: int | None = None, episodes: int = 4096, seed: int = 0,
+                      policies: Learner | Sequence[Policy | np.ndarray],
+                      responder: Responder | None = None, *,
+                      players: Sequence[int] | None = None, episodes: int = 4096, seed: int = 0,
                       confidence: float = 0.95, params: Mapping[str, Any] | None = None,
-                      config: LearnerConfig | None = None, greedy: bool = True,
-                      grid: int | Any = 101, bins: int | Callable[[torch.Tensor], Any] = 16,
-                      decision_step: int = 0, horizon: int | None = None,
+                      horizon: int | None = None,
                       tabular: tuple[MarkovGame, Sequence[Any]] | None = None,
-                      device: str = "cpu") -> ApproximateExploitability:
+                      device: str = "cpu", **legacy: Any) -> ApproximateExploitability:
     """Each player's deviation gain against the frozen others: a lower bound with a confidence
     interval, and a tabular upper bound where a tabular game is available.
 
@@ -861,17 +867,12 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
     policies : Learner or sequence
         The frozen profile: a trained learner, or one entry per agent — a callable
         ``obs (B, d) -> probabilities (B, n)`` (discrete) or ``-> actions (B, *shape)`` (Box),
-        or a tabular policy ``(O_i, n_i)`` for a tabular game.
-    method : {"ppo", "dqn", "grid"}
-        How the responder is found: single-agent PPO (:class:`~gametools.marl.mappo.IPPO`) or DQN
-        (:class:`~gametools.marl.qlearning.IQL`) on :class:`FrozenOpponents`, for discrete
-        actions; or, for one-shot decisions with ``Box`` actions, the best candidate of ``grid``
-        in each observation bin (see :class:`GridResponse`).
+        or a tabular policy ``(O_i, n_i)`` for a tabular game
+        (:func:`gametools.marl.adapters.as_callables`).
+    responder : LearnedResponder or GridResponder, optional
+        How each player's best responder is found (default: ``LearnedResponder()``, PPO).
     players : sequence of int, optional
         The deviating players (default: all).
-    budget : int, optional
-        ppo / dqn: training environment steps (default 20 000); grid: search episodes per
-        candidate action (default 4096), shared by all candidates (common random numbers).
     episodes : int
         Fresh evaluation episodes per player, shared by the profile and the responder.
     seed : int
@@ -880,48 +881,33 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
         Two-sided level of the intervals, in ``(0, 1)``.
     params : mapping, optional
         Scenario parameters.
-    config : LearnerConfig, optional
-        ppo: a ``MAPPOConfig``; dqn: a ``QConfig`` (``total_steps`` is set to ``budget``).
-    greedy : bool
-        ppo: evaluate the trained responder's most likely action (else sample its policy).
-    grid : int or array_like
-        grid: number of equally spaced candidate actions over the box, or the candidates
-        ``(C, *shape)``.
-    bins : int or callable
-        grid: equal-count bins of the one observation column that varies at the decision step,
-        or ``bins(observations) -> bin ids`` (e.g. a scenario's ``observation_index``).
-    decision_step : int
-        grid: the step of the episode at which the responder deviates (its frozen policy acts at
-        every other step, so the responder stays achievable).
     horizon : int, optional
         Most steps of an evaluation episode (see :func:`episode_returns`).
     tabular : (MarkovGame, profile), optional
         For an environment factory (or to override a scenario's projection): the discretised
         game and the frozen profile projected onto it, for the upper bound.
     device : str
+    **legacy
+        Deprecated (before the responder objects): ``method``, ``budget``, ``config``,
+        ``greedy``, ``grid``, ``bins``, ``decision_step``; they build the responder and warn.
 
     Returns
     -------
     ApproximateExploitability
     """
-    if method not in ("ppo", "dqn", "grid"):
-        raise InvalidArgumentError(f"method must be 'ppo', 'dqn' or 'grid', got {method!r}")
+    responder = _legacy_responder(responder, legacy)
     if not 0.0 < confidence < 1.0:
         raise InvalidArgumentError(f"confidence must be in (0, 1), got {confidence}")
     if int(episodes) != episodes or episodes < 2:
         raise InvalidArgumentError(f"episodes must be an integer >= 2, got {episodes}")
     if int(seed) != seed or seed < 0:
         raise InvalidArgumentError(f"seed must be a non-negative integer, got {seed!r}")
-    if budget is None:
-        budget = DEFAULT_SEARCH_EPISODES if method == "grid" else DEFAULT_TRAINING_STEPS
-    if int(budget) != budget or budget < 1:
-        raise InvalidArgumentError(f"budget must be a positive integer, got {budget}")
-    budget, episodes = int(budget), int(episodes)
+    episodes = int(episodes)
     make, game, profile, scope = _resolve_source(source, policies, dict(params or {}), device,
                                                  tabular)
     probe = make(1, 0)
     num_agents = probe.num_agents
-    frozen = frozen_policies(policies, num_agents)
+    frozen = as_callables(policies, num_agents)
     if any(p is None for p in frozen):
         raise InvalidArgumentError("every agent needs a frozen policy (the profile's values are "
                                    "evaluated too)")
@@ -930,15 +916,6 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
             len(set(players)) != len(players):
         raise InvalidArgumentError(f"players must be distinct indices in [0, {num_agents}), "
                                    f"got {players}")
-    if method != "grid":
-        base = config if config is not None else _default_config(method, budget)
-        from gametools.marl.mappo import PPOConfig
-        from gametools.marl.qlearning import QConfig
-        expected = PPOConfig if method == "ppo" else QConfig
-        if not isinstance(base, expected):
-            raise InvalidArgumentError(f"method {method!r} needs a {expected.__name__}, got "
-                                       f"{type(base).__name__}")
-        learner_config = base.replace(total_steps=budget)
 
     rows: list[tuple[float, ...]] = []
     responders: list[Any] = []
@@ -948,25 +925,10 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
         own_seed = _derive_seed(seed, player, 1)
         own_generator = torch.Generator(device="cpu")
         frozen_actor = _policy_actor(own, space, own_generator)  # type: ignore[arg-type]
-        if method == "grid":
-            search_seed = _derive_seed(seed, player, 2)
-            search_env = FrozenOpponents(make(budget, search_seed), frozen, player,
-                                         seed=search_seed)
-            response = _grid_search(search_env, frozen_actor, own_generator, own_seed, grid=grid,
-                                    bins=bins, decision_step=decision_step, seed=search_seed,
-                                    horizon=horizon)
-            responder_actor = response.actor(frozen_actor)
-            responders.append(response)
-        else:
-            train_seed = _derive_seed(seed, player, 3)
-            train_env = FrozenOpponents(make(learner_config.num_envs, train_seed), frozen,
-                                        player, seed=train_seed)
-            learner = _train_responder(method, train_env, learner_config, budget=budget,
-                                       seed=train_seed)
-            responder_actor = _learned_actor(learner, greedy or method == "dqn",
-                                             _generator(_derive_seed(seed, player, 4),
-                                                        torch.device("cpu")))
-            responders.append(learner)
+        responder_actor, found = responder.find(make, frozen, player, frozen_actor, seed=seed,
+                                                horizon=horizon, own_generator=own_generator,
+                                                own_seed=own_seed)
+        responders.append(found)
         eval_seed = _derive_seed(seed, player, 5)
         eval_env = FrozenOpponents(make(episodes, eval_seed), frozen, player, seed=eval_seed)
         own_generator.manual_seed(own_seed)
@@ -988,8 +950,46 @@ def approximate_gains(source: MarkovGame | NormalFormGame | Scenario | str | Env
         report = nash_conv(game, profile)
         upper, kinds, tolerance = _state_observing_gains(game, profile, players, report)
     return ApproximateExploitability(
-        players, method, "lower_bound", float(confidence), episodes, budget,
+        players, responder.method, "lower_bound", float(confidence), episodes, responder.budget,
         _readonly(table[:, 0]), _readonly(table[:, 1]), _readonly(table[:, 2]),
         _readonly(table[:, 3]), _readonly(table[:, 4]), _readonly(table[:, 5]),
         _readonly(intervals), None if upper is None else _readonly(upper), kinds,
         scope if upper is not None else None, tolerance, report, tuple(responders))
+
+
+#: The keyword arguments of :func:`approximate_gains` before the responder objects.
+_LEGACY_OPTIONS = ("method", "budget", "config", "greedy", "grid", "bins", "decision_step")
+
+
+def _legacy_responder(responder: Responder | None, legacy: Mapping[str, Any]) -> Responder:
+    """The responder, built from the deprecated keyword arguments when they are given."""
+    unknown = sorted(set(legacy) - set(_LEGACY_OPTIONS))
+    if unknown:
+        raise InvalidArgumentError(f"approximate_gains got an unexpected argument {unknown[0]!r}")
+    if not legacy:
+        return LearnedResponder() if responder is None else responder
+    if responder is not None:
+        raise InvalidArgumentError(f"pass either a responder or the deprecated options "
+                                   f"({', '.join(sorted(legacy))}), not both")
+    import warnings
+
+    warnings.warn("approximate_gains(method=..., budget=..., ...) is deprecated: pass "
+                  "responder=LearnedResponder(method, budget, config, greedy) or "
+                  "GridResponder(grid, bins, decision_step, budget)", DeprecationWarning,
+                  stacklevel=3)
+    options = dict(legacy)
+    method = options.pop("method", "ppo")
+    if method == "grid":
+        grid_options = {k: options.pop(k) for k in ("grid", "bins", "decision_step", "budget")
+                        if k in options}
+        options.pop("greedy", None)
+        if options:
+            raise InvalidArgumentError(f"method 'grid' takes no {min(options)!r}")
+        return GridResponder(**grid_options)
+    if method not in ("ppo", "dqn"):
+        raise InvalidArgumentError(f"method must be 'ppo', 'dqn' or 'grid', got {method!r}")
+    learned = {k: options.pop(k) for k in ("budget", "config", "greedy") if k in options}
+    if options:
+        raise InvalidArgumentError(f"method {method!r} takes no {min(options)!r} "
+                                   "(grid options)")
+    return LearnedResponder(method, **learned)

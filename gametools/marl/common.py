@@ -157,7 +157,7 @@ class RecurrentNetwork(nn.Module):
         self.head = _init_linear(nn.Linear(hidden_size, output_size), output_gain, generator)
 
     def forward(self, inputs: torch.Tensor, hidden: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.cell(torch.relu(self.encoder(inputs)), hidden)
         return self.head(hidden), hidden
 
@@ -202,10 +202,23 @@ class RecurrentAgentNetworks(nn.Module):
         return torch.zeros(batch, self.hidden_size, device=device)
 
     def forward(self, index: int, inputs: torch.Tensor, hidden: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: D102
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.shared:
             return self.nets[index](inputs, hidden)
         return self.nets[0](append_identity(inputs, index, self.count), hidden)
+
+    def step_all(self, inputs: Sequence[torch.Tensor], hidden: torch.Tensor
+                 ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Every agent's step at once: ``inputs`` one ``(B, d_i)`` per agent, ``hidden``
+        ``(N, B, hidden_size)`` -> (one output per agent, the next hidden ``(N, B, hidden)``).
+        A shared network runs all agents as one batch."""
+        if not self.shared:
+            steps = [self.nets[i](x, hidden[i]) for i, x in enumerate(inputs)]
+            return [out for out, _ in steps], torch.stack([h for _, h in steps])
+        batch = inputs[0].shape[0]
+        joined = torch.cat([append_identity(x, i, self.count) for i, x in enumerate(inputs)])
+        outputs, after = self.nets[0](joined, hidden.flatten(0, 1))
+        return list(outputs.split(batch)), after.reshape(hidden.shape)
 
 
 def reset_where(hidden: torch.Tensor, done: torch.Tensor, *, axis: int = 0) -> torch.Tensor:

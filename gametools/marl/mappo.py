@@ -37,18 +37,25 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, cast
+from typing import Any, ClassVar, Literal, NamedTuple, cast
 
 import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import (AgentNetworks, RecurrentAgentNetworks, RunningNormalizer, gae,
-                                   reset_where, sample_categorical)
+from gametools.marl.common import (
+    AgentNetworks,
+    RecurrentAgentNetworks,
+    RunningNormalizer,
+    gae,
+    reset_where,
+    sample_categorical,
+)
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 
 __all__ = ["PPOConfig", "MAPPOConfig", "A2CConfig", "PPOLearner", "MAPPO", "IPPO", "MAA2C", "Actor",
+           "Rollout",
            "centralised_critic_input", "local_critic_input"]
 
 
@@ -115,6 +122,27 @@ class Actor:
     critic_size: int
     num_actions: int
     reward: Callable[[torch.Tensor], torch.Tensor]
+
+
+class Rollout(NamedTuple):
+    """One actor's rollout: ``(T, B, ...)`` tensors preallocated before collection (``T``
+    steps of ``B`` parallel episodes), filled in place step by step."""
+
+    observations: torch.Tensor  # (T, B, observation_size)
+    critic_inputs: torch.Tensor  # (T, B, critic_size)
+    actions: torch.Tensor  # (T, B) int64
+    log_probs: torch.Tensor  # (T, B)
+    values: torch.Tensor  # (T, B), the critic's (denormalised) value of each step's input
+    rewards: torch.Tensor  # (T, B)
+    final_values: torch.Tensor  # (T, B), the value of the state each step reached
+
+    @classmethod
+    def empty(cls, steps: int, envs: int, observation_size: int, critic_size: int,
+              device: torch.device) -> Rollout:
+        def zeros(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+            return torch.zeros(steps, envs, *shape, dtype=dtype, device=device)
+        return cls(zeros(observation_size), zeros(critic_size), zeros(dtype=torch.int64),
+                   zeros(), zeros(), zeros(), zeros())
 
 
 def centralised_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], torch.Tensor],
@@ -245,87 +273,82 @@ class PPOLearner(Learner):
 
     def iterate(self) -> dict[str, float]:
         config: PPOConfig = self.config  # type: ignore[assignment]
-        env, steps, count = self.env, config.rollout_steps, len(self.actors)
+        env, steps = self.env, config.rollout_steps
         current = env.observe()
-        observations: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        critic_inputs: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        actions: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        log_probs: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        values: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        rewards: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        final_values: list[list[torch.Tensor]] = [[] for _ in range(count)]
-        terminated, truncated = [], []
+        rollouts = [Rollout.empty(steps, env.num_envs, actor.observation_size, actor.critic_size,
+                                  env.device) for actor in self.actors]
+        terminated = torch.zeros(steps, env.num_envs, dtype=torch.bool, device=env.device)
+        truncated = torch.zeros_like(terminated)
         first_memory = self.memory  # recurrent actors: the hidden state at the rollout's start
         with torch.no_grad():
-            for _ in range(steps):
-                chosen, hidden = [], []
-                for k, actor in enumerate(self.actors):
-                    obs, critic_in = actor.observe(current), actor.critic_input(current)
-                    if self.recurrent:
-                        logits, after = self.recurrent_logits(k, obs, self.memory[k])
-                        hidden.append(after)
-                    else:
-                        logits = self.logits(k, obs)
-                    probabilities = torch.softmax(logits, dim=-1)
+            for t in range(steps):
+                chosen = []
+                inputs = [actor.observe(current) for actor in self.actors]
+                if isinstance(self.actor_nets, RecurrentAgentNetworks):
+                    all_logits, hidden = self.actor_nets.step_all(inputs, self.memory)
+                else:
+                    all_logits = [self.logits(k, obs) for k, obs in enumerate(inputs)]
+                for k, (actor, rollout) in enumerate(zip(self.actors, rollouts)):
+                    critic_in = actor.critic_input(current)
+                    probabilities = torch.softmax(all_logits[k], dim=-1)
                     action = sample_categorical(probabilities, self.device_generator)
-                    observations[k].append(obs)
-                    critic_inputs[k].append(critic_in)
-                    actions[k].append(action)
-                    log_probs[k].append(torch.log(probabilities.gather(1, action[:, None])
-                                                  .squeeze(1).clamp_min(1e-12)))
-                    values[k].append(self._denormalized_value(k, critic_in))
+                    rollout.observations[t] = inputs[k]
+                    rollout.critic_inputs[t] = critic_in
+                    rollout.actions[t] = action
+                    rollout.log_probs[t] = torch.log(probabilities.gather(1, action[:, None])
+                                                     .squeeze(1).clamp_min(1e-12))
+                    rollout.values[t] = self._denormalized_value(k, critic_in)
                     chosen.append(action)
                 step = env.step(self.decode(chosen))
                 final = Reset(step.final_observations, step.final_state)
-                for k, actor in enumerate(self.actors):
-                    rewards[k].append(actor.reward(step.rewards).float())
-                    final_values[k].append(self._denormalized_value(k, actor.critic_input(final)))
-                terminated.append(step.terminated)
-                truncated.append(step.truncated)
+                for k, (actor, rollout) in enumerate(zip(self.actors, rollouts)):
+                    rollout.rewards[t] = actor.reward(step.rewards)
+                    rollout.final_values[t] = self._denormalized_value(k,
+                                                                       actor.critic_input(final))
+                terminated[t], truncated[t] = step.terminated, step.truncated
                 current = Reset(step.observations, step.state)
                 if self.recurrent:
-                    self.memory = reset_where(torch.stack(hidden),
-                                              step.terminated | step.truncated, axis=1)
-        done_terminated, done_truncated = torch.stack(terminated), torch.stack(truncated)
+                    self.memory = reset_where(hidden, step.terminated | step.truncated, axis=1)
         # step t begins an episode where step t - 1 ended one (step 0 starts from first_memory)
-        starts = torch.cat([torch.zeros_like(done_terminated[:1]),
-                            (done_terminated | done_truncated)[:-1]])
+        starts = torch.cat([torch.zeros_like(terminated[:1]), (terminated | truncated)[:-1]])
         statistics: dict[str, float] = {"env_steps": float(steps * env.num_envs)}
         batches = []
-        for k, actor in enumerate(self.actors):
+        for k, (actor, rollout) in enumerate(zip(self.actors, rollouts)):
             with torch.no_grad():
                 next_value = self._denormalized_value(k, actor.critic_input(current))
-                advantages, returns = gae(torch.stack(rewards[k]), torch.stack(values[k]),
-                                          done_terminated, done_truncated, next_value,
-                                          discount=self.discount, lam=config.gae_lambda,
-                                          final_values=torch.stack(final_values[k]))
+                advantages, returns = gae(rollout.rewards, rollout.values, terminated, truncated,
+                                          next_value, discount=self.discount,
+                                          lam=config.gae_lambda,
+                                          final_values=rollout.final_values)
             if config.value_normalization:
                 self._normalizer(k).update(returns)
             batches.append({  # (T, B, ...) tensors
-                "obs": torch.stack(observations[k]),
-                "critic": torch.stack(critic_inputs[k]),
-                "action": torch.stack(actions[k]),
-                "log_prob": torch.stack(log_probs[k]),
-                "advantage": advantages,
-                "return": returns})
+                "obs": rollout.observations, "critic": rollout.critic_inputs,
+                "action": rollout.actions, "log_prob": rollout.log_probs,
+                "advantage": advantages, "return": returns})
             if self.recurrent:
                 batches[-1].update(first_memory=first_memory[k], starts=starts)
         statistics.update(self._update(batches))
         return statistics
 
-    def _minibatch_logits(self, k: int, batch: dict[str, torch.Tensor], index: torch.Tensor
-                          ) -> torch.Tensor:
-        """Actor ``k``'s logits on a minibatch: rows ``index`` of the flattened rollout
+    def _minibatch_logits(self, batches: list[dict[str, torch.Tensor]], index: torch.Tensor
+                          ) -> list[torch.Tensor]:
+        """Every actor's logits on a minibatch: rows ``index`` of the flattened rollout
         (feed-forward), or the environments ``index`` re-unrolled over the rollout from their
         first hidden state, reset at episode starts (recurrent), flattened time-major."""
-        if not self.recurrent:
-            return self.logits(k, batch["obs"].flatten(0, 1)[index])
-        hidden, outputs = batch["first_memory"][index], []
-        for t in range(batch["obs"].shape[0]):
-            hidden = reset_where(hidden, batch["starts"][t, index])
-            logits, hidden = self.recurrent_logits(k, batch["obs"][t, index], hidden)
+        if not isinstance(self.actor_nets, RecurrentAgentNetworks):
+            return [self.logits(k, batch["obs"].flatten(0, 1)[index])
+                    for k, batch in enumerate(batches)]
+        hidden = torch.stack([batch["first_memory"][index] for batch in batches])
+        starts = batches[0]["starts"][:, index]
+        outputs: list[list[torch.Tensor]] = []
+        for t in range(starts.shape[0]):
+            hidden = reset_where(hidden, starts[t], axis=1)
+            logits, hidden = self.actor_nets.step_all([batch["obs"][t, index]
+                                                       for batch in batches], hidden)
             outputs.append(logits)
-        return torch.stack(outputs).flatten(0, 1)
+        return [torch.stack([step[k] for step in outputs]).flatten(0, 1)
+                for k in range(len(batches))]
 
     def _update(self, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
         config: PPOConfig = self.config  # type: ignore[assignment]
@@ -350,11 +373,12 @@ class PPOLearner(Learner):
             for start in range(0, size, minibatch):
                 index = order[start:start + minibatch]
                 loss = torch.zeros(())
+                all_logits = self._minibatch_logits(batches, index)
                 for k, batch in enumerate(batches):
                     advantage = select(batch["advantage"], index)
                     if config.advantage_normalization and advantage.numel() > 1:
                         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-                    logits = self._minibatch_logits(k, batch, index)
+                    logits = all_logits[k]
                     log_all = torch.log_softmax(logits, dim=-1)
                     new_log = log_all.gather(1, select(batch["action"], index)[:, None]
                                              ).squeeze(1)

@@ -33,8 +33,15 @@ import torch
 from torch import nn
 
 from gametools.errors import InvalidArgumentError
-from gametools.marl.common import (AgentNetworks, RecurrentAgentNetworks, ReplayBuffer,
-                                   SequenceRecorder, mlp, reset_where, soft_update)
+from gametools.marl.common import (
+    AgentNetworks,
+    RecurrentAgentNetworks,
+    ReplayBuffer,
+    SequenceRecorder,
+    mlp,
+    reset_where,
+    soft_update,
+)
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import LearnerConfig, ReplayLearner
 
@@ -236,14 +243,13 @@ class QLearner(ReplayLearner):
         env = self.env
         current = env.observe()
         epsilon = self.epsilon()
-        actions, hidden = [], []
+        actions = []
         with torch.no_grad():
-            for i, obs in enumerate(current.observations):
-                if self.recurrent:
-                    values, after = self.agents(i, obs, self.memory[i])  # type: ignore[call-arg]
-                    hidden.append(after)
-                else:
-                    values = self.agents(i, obs)  # type: ignore[call-arg]
+            if isinstance(self.agents, RecurrentAgentNetworks):
+                all_values, hidden = self.agents.step_all(current.observations, self.memory)
+            else:
+                all_values = [self.agents(i, obs) for i, obs in enumerate(current.observations)]
+            for i, values in enumerate(all_values):
                 explore = torch.rand(env.num_envs, generator=self.device_generator,
                                      device=env.device) < epsilon
                 random = torch.randint(0, self.num_actions[i], (env.num_envs,),
@@ -252,8 +258,7 @@ class QLearner(ReplayLearner):
         step = env.step(actions)
         if self.recurrent:
             self._record(current, actions, step)
-            self.memory = reset_where(torch.stack(hidden), step.terminated | step.truncated,
-                                      axis=1)
+            self.memory = reset_where(hidden, step.terminated | step.truncated, axis=1)
         else:
             self.store(current, actions, step)
         statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
@@ -286,15 +291,14 @@ class QLearner(ReplayLearner):
                 ) -> list[torch.Tensor]:
         """Every agent's values ``(B, L + 1, n_i)`` along the sequences, from their stored start
         hidden state (zero at an episode's first step)."""
-        outputs = []
-        for i in range(self.env.num_agents):
-            hidden, values = batch["hidden"][:, i], []
-            observations = batch[f"obs{i}"]
-            for t in range(observations.shape[1]):
-                value, hidden = agents(i, observations[:, t], hidden)
-                values.append(value)
-            outputs.append(torch.stack(values, dim=1))
-        return outputs
+        count = self.env.num_agents
+        hidden = batch["hidden"].transpose(0, 1)  # (N, B, width)
+        steps: list[list[torch.Tensor]] = []
+        for t in range(batch["obs0"].shape[1]):
+            values, hidden = agents.step_all([batch[f"obs{i}"][:, t] for i in range(count)],
+                                             hidden)
+            steps.append(values)
+        return [torch.stack([values[i] for values in steps], dim=1) for i in range(count)]
 
     def _update_sequences(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The update of :meth:`_update` on sequences ``(B, L, ...)``, masked to real steps."""

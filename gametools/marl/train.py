@@ -9,11 +9,15 @@ re-evaluate with ``gametools exploit out/game.npz out/policy.npz``, plus ``resul
 
 Tabular policies
 ----------------
-For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent ``i``'s network is queried at
+:func:`gametools.marl.adapters.as_tabular` (the one adapter, also used by the approximate best
+responses) reads them. For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent ``i``'s network is queried at
 the one-hot encoding of each of its observation ids, giving a ``(O_i, n_i)`` policy directly.
 For a continuous scenario simulator, the scenario's ``projection`` supplies a representative
 continuous observation for every observation id of the discretised game and maps the
-deterministic action there to the nearest grid action.
+deterministic action there to the nearest grid action. Recurrent agents (``recurrent=True``)
+act on the observation history and have no tabular policy: their runs report training and
+greedy evaluation returns, and no NashConv (``exploitability`` is ``None``, result.json says
+why).
 """
 
 from __future__ import annotations
@@ -37,13 +41,14 @@ import torch
 from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, nash_conv
+from gametools.marl.adapters import as_tabular
 from gametools.marl.correlated import CorrelatedGap, cce_gap
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 from gametools.marl.parallel_env import (EnvironmentSource, ParallelVectorEnv, is_environment_spec,
                                          resolve_environment)
 from gametools.model import MarkovGame, NormalFormGame
-from gametools.policies import Profile, validate_profile
+from gametools.policies import Profile
 from gametools.scenarios import Scenario, get_scenario
 from gametools.structure import sees_state
 
@@ -166,11 +171,13 @@ class TrainResult:
     profile : tuple of ndarray or None
         The final tabular joint policy on ``game``, ``(O_i, n_i)`` per agent. For a correlated
         (centralised) learner, each agent's marginal of its joint policy (``None`` unless every
-        agent observes the state): a view, not the policy it plays.
-    exploitability : ExploitabilityResult or CorrelatedGap
+        agent observes the state): a view, not the policy it plays. ``None`` for recurrent
+        agents (their policies depend on the observation history).
+    exploitability : ExploitabilityResult or CorrelatedGap or None
         Exact (or bounded) NashConv of ``profile``; for a correlated learner, the values of its
         joint policy and its coarse-correlated-equilibrium gap (``concept ==
-        "coarse_correlated"``).
+        "coarse_correlated"``); ``None`` for an outside environment or recurrent agents (their
+        metrics rows have ``kind == "none"``).
     metrics : tuple of dict
         One row per evaluation point (``step``, ``wall_time``, ``return_i``, then ``nash_conv``
         or ``cce_gap``, ``gain_i``, ``value_i``, ``kind``).
@@ -215,39 +222,17 @@ class TrainResult:
 # tabular policies
 # ------------------------------------------------------------------------------------------
 
-@torch.no_grad()
 def tabular_profile(learner: Learner, game: MarkovGame, scenario: Scenario | None = None,
                     params: Mapping[str, Any] | None = None) -> Profile:
-    """The learner's current policies as a tabular profile on ``game`` (see module docstring).
+    """The learner's current policies as a tabular profile on ``game``
+    (:func:`gametools.marl.adapters.as_tabular`, the one adapter).
 
     Raises
     ------
     InvalidArgumentError
         For recurrent agents, whose policies depend on the observation history.
     """
-    if isinstance(learner, Learner):  # duck-typed policy views have no memory
-        learner.require_feedforward()
-    policies = []
-    for agent in range(game.num_players):
-        if learner.discrete:
-            observations = torch.eye(game.num_observations[agent])
-            probabilities = learner.policy(agent, observations).double().cpu().numpy()
-            # network outputs sum to one up to float32 rounding; renormalising in float64 is the
-            # representation change, not a repair of an invalid policy
-            probabilities = probabilities / probabilities.sum(axis=1, keepdims=True)
-            policies.append(probabilities)
-        else:
-            projection = None if scenario is None else scenario.projection
-            if projection is None:
-                raise InvalidArgumentError("continuous actions need the scenario's projection "
-                                           "onto its discretised game")
-            params = dict(params or {})
-            observations = torch.as_tensor(
-                np.asarray(projection.observations(game, agent, **params)), dtype=torch.float32)
-            actions = learner.policy(agent, observations).double().cpu().numpy()
-            index = np.asarray(projection.actions(game, agent, actions, **params), dtype=int)
-            policies.append(np.eye(game.num_actions[agent])[index])
-    return validate_profile(game, policies, atol=1e-6)
+    return as_tabular(learner, game, scenario=scenario, params=params)
 
 
 # ------------------------------------------------------------------------------------------
