@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from fuzz_targets import (
@@ -98,6 +99,28 @@ def test_efg_found_inputs_are_refused_or_round_trip() -> None:
     # 1 + 1e-10000 needs 10001 digits in any notation the reader accepts: refused by the writer
     with pytest.raises(GametoolsError, match="limits"):
         format_efg(parse_efg(_EFG_FOUND[4]))
+
+
+# crash corpus: inputs found by the long runs (bench/fuzz_readers.py), one file each, named
+# <target>-<what>.<ext>; every reader that takes the file's kind must refuse it or read it
+CORPUS = Path(__file__).resolve().parent / "fuzz_corpus"
+_CORPUS_CHECKS = {"npz": [check_npz_game, check_npz_profile]}
+
+
+@pytest.mark.parametrize("path", sorted(CORPUS.iterdir()), ids=lambda p: p.name)
+def test_crash_corpus(path: Path) -> None:
+    data = path.read_bytes()
+    for check in _CORPUS_CHECKS[path.suffix.lstrip(".")]:
+        check(data)
+
+
+def test_npz_member_name_flagged_utf8_is_refused() -> None:
+    # found by the npz_profile fuzzer: the local header's UTF-8 flag set on a name that is not
+    # UTF-8 made zipfile raise UnicodeDecodeError from archive.open
+    from gametools.formats.npz import FileFormatError, load_profile
+
+    with pytest.raises(FileFormatError, match="UnicodeDecodeError"):
+        load_profile(CORPUS / "npz_profile-utf8-flagged-name.npz")
 
 
 @SHORT

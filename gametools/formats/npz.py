@@ -286,8 +286,9 @@ def _read_arrays(path: PathLike) -> dict[str, np.ndarray]:
                     raise FileFormatError(path, "the archive holds this array twice", key)
                 arrays[key] = _read_member(path, archive, info, key)
     except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError,
-            RuntimeError) as exc:
-        # corrupt data, unknown compression methods, encrypted members: one line, not a trace
+            RuntimeError, UnicodeDecodeError) as exc:
+        # corrupt data, unknown compression methods, encrypted members, member names flagged
+        # UTF-8 that are not: one line, not a trace
         raise FileFormatError(path, f"not a readable .npz archive ({type(exc).__name__}: "
                               f"{str(exc)[:200]})") from None
     return arrays
