@@ -173,8 +173,9 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     fig, ax = plt.subplots()
     plot_estimates_vs_theory(_final(_trained(rows)) + reference, estimates=("lambda", "beta"),
                              names={"lambda": "price impact λ", "beta": "trading intensity β"},
-                             groups=[*BUDGETS, REFERENCE], ax=ax)
-    ax.set_title("Learned price impact and trading intensity")
+                             groups=[*BUDGETS, REFERENCE], exact=[REFERENCE],
+                             theory_label="Kyle (1985) closed form", ax=ax)
+    ax.set_title("Final price impact and trading intensity")
     written += save_figure(fig, out / "kyle_estimates")
     plt.close(fig)
     return written

@@ -72,15 +72,19 @@ def cournot_study() -> dict[str, Any]:
 
 
 def big_match_study(points: int = 81) -> dict[str, Any]:
-    """Exact NashConv along player 1's one-parameter family of stationary strategies."""
+    """Exact NashConv along player 1's one-parameter family of stationary strategies.
+
+    The ``points`` evenly spaced probabilities plus the theoretical optimum, so that the curve
+    reaches its minimum 0 where theory puts it instead of between two grid points.
+    """
     game = big_match(discount=DISCOUNT)
     column = np.full((game.num_states, 2), 0.5)
-    probabilities = np.linspace(0.0, 1.0, points)
+    optimum = (1 - DISCOUNT) / (2 - DISCOUNT)
+    probabilities = np.union1d(np.linspace(0.0, 1.0, points), [optimum])
     curve = []
     for p in probabilities:
         row = np.tile([p, 1.0 - p], (game.num_states, 1))
         curve.append(nash_conv(game, (row, column)).nash_conv)
-    optimum = (1 - DISCOUNT) / (2 - DISCOUNT)
     at_optimum = nash_conv(game, (np.tile([optimum, 1 - optimum], (game.num_states, 1)), column))
     return {"probabilities": probabilities.tolist(), "nash_conv": curve,
             "theory_probability": optimum, "nash_conv_at_theory": at_optimum.to_dict()}

@@ -463,8 +463,10 @@ def plot_equilibrium_map(rows: Sequence[Any], *, x: str = "x0", y: str = "y0",
                   norm=BoundaryNorm(np.arange(len(kinds) + 1) - 0.5, len(kinds)), alpha=0.45)
     handles = [Patch(facecolor=c, alpha=0.45, label=k) for k, c in zip(kinds, colours)]
     for label, (ex, ey) in (equilibria or {}).items():
+        # not clipped: pure equilibria sit on the corners of the unit square
         ax.plot([ex], [ey], marker="*", markersize=10, color=colours[kinds.index(label)],
-                markeredgecolor="black", markeredgewidth=0.6, linestyle="none")
+                markeredgecolor="black", markeredgewidth=0.6, linestyle="none", clip_on=False,
+                zorder=4)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_aspect("equal")
@@ -740,7 +742,8 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
                              theory: Mapping[str, float] | None = None,
                              group: str = "algorithm", groups: Sequence[str] | None = None,
                              names: Mapping[str, str] | None = None, confidence: float = 0.95,
-                             ylabel: str | None = None, ax: Axes | None = None) -> Axes:
+                             ylabel: str | None = None, exact: Sequence[str] = (),
+                             theory_label: str = "theory", ax: Axes | None = None) -> Axes:
     """Learned statistics per seed (dots) and their mean with a band (bars) against theory.
 
     Statistics with different units (a price impact, a trading intensity) never share an axis:
@@ -765,6 +768,11 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
         their range), see :func:`seed_band`.
     ylabel : str, optional
         Label of the y axis when there is one estimate (default: its name).
+    exact : sequence of str
+        Groups whose value is computed, not sampled across seeds (e.g. the theoretical
+        equilibrium projected on a grid): drawn as one diamond, without ``n`` or a band.
+    theory_label : str
+        Legend entry of the dashed theory line.
 
     Returns
     -------
@@ -791,6 +799,11 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
             if not values:
                 continue
             colour = PALETTE[k % len(PALETTE)]
+            if name in exact:
+                handles.setdefault(name, panel.plot([k], [values[-1]], linestyle="none",
+                                                    marker="D", markersize=4,
+                                                    color=colour)[0])
+                continue
             spread = np.linspace(-0.2, 0.2, len(values)) if len(values) > 1 else [0.0]
             panel.plot(k + np.asarray(spread), values, linestyle="none", marker="o",
                        markersize=2.5, color=colour, alpha=0.6)
@@ -808,15 +821,17 @@ def plot_estimates_vs_theory(rows: Sequence[Any], *, estimates: Sequence[str] = 
             known = [v for v in known if not np.isnan(v)]
             target = known[0] if known else None
         if target is not None:
-            handles.setdefault("theory", panel.axhline(target, color=PALETTE[7], linestyle="--",
-                                                       linewidth=1))
+            handles.setdefault(theory_label, panel.axhline(target, color=PALETTE[7],
+                                                           linestyle="--", linewidth=1))
         label = (names or {}).get(estimate, estimate)
         panel.set_xticks(range(len(members)), members, rotation=30, ha="right")
         panel.set_xlim(-0.6, len(members) - 0.4)
         panel.set_ylabel(ylabel if ylabel is not None and len(estimates) == 1 else label)
+    title = "\n".join(part for part in (band_description(kinds, confidence),
+                                         "dots: one per seed" if kinds else "") if part)
     panels[-1].legend(list(handles.values()), list(handles), frameon=False,
-                      loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                      title=band_description(kinds, confidence) or None, title_fontsize=6)
+                      loc="upper left", bbox_to_anchor=(1.02, 1.0), title=title or None,
+                      title_fontsize=6)
     return ax
 
 

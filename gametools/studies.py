@@ -742,7 +742,9 @@ def run_study(study: Study, *, out: str | os.PathLike[str], quick: bool = False,
     workers : int, optional
         Parallel cells (local processes or local Ray CPUs); default ``min(2, cpu_count)``.
     progress : bool
-        Show a progress bar over cells (on stderr).
+        Report progress on stderr: first a line saying how many cells run where, then a
+        progress bar over cells on a terminal, or one line per finished cell otherwise (logs,
+        ``make demo`` piped to a file).
 
     Returns
     -------
@@ -790,8 +792,13 @@ def _run_study_locked(study: Study, out: Path, quick: bool, backend: str, addres
 
     from tqdm import tqdm
 
+    if progress:
+        print(f"{study.name}{' (quick)' if quick else ''}: {len(pending)} of {len(cells)} cells "
+              f"to run ({len(done)} already done) on {workers} {backend} worker"
+              f"{'s' if workers > 1 else ''}; output in {out}", file=sys.stderr, flush=True)
+    lines = progress and not sys.stderr.isatty()
     bar = tqdm(total=len(cells), initial=len(done), unit="cell", desc=study.name,
-               disable=not progress, dynamic_ncols=True, file=sys.stderr)
+               disable=not progress or lines, dynamic_ncols=True, file=sys.stderr)
 
     def on_done(cell: Cell, outcome: dict[str, Any] | None, error: BaseException | None
                 ) -> None:
@@ -808,6 +815,10 @@ def _run_study_locked(study: Study, out: Path, quick: bool, backend: str, addres
             status[cell.key] = "ran"
         bar.update(1)
         bar.set_postfix_str(cell.key[:40])
+        if lines:
+            seconds = float(done.get(cell.key, {}).get("wall_time") or 0.0)
+            print(f"  [{len(done) + len(failures)}/{len(cells)}] {cell.key}: "
+                  f"{status[cell.key]} ({seconds:.0f} s)", file=sys.stderr, flush=True)
 
     try:
         if pending:
@@ -905,8 +916,7 @@ def run_from_cli(name: str | None, *, quick: bool = False, out: str | None = Non
     study = get_study(name)
     folder = Path(out) if out else Path("runs") / (f"{name}-quick" if quick else name)
     result = run_study(study, out=folder, quick=quick, backend=backend,  # type: ignore[arg-type]
-                       address=address, workers=workers,
-                       progress=not json and sys.stderr.isatty())
+                       address=address, workers=workers, progress=not json)
     if json:
         print(json_module.dumps({
             "study": result.study, "out": str(result.out), "results": str(result.results),

@@ -373,6 +373,21 @@ def test_cli_runs_and_lists(registered: None, first_run: Any, tmp_path: Path,
         run_from_cli("nope")
 
 
+def test_cli_says_what_it_runs(registered: None, first_run: Any, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = copy_of(first_run, tmp_path)
+    victim = sorted((out / "cells").iterdir())[0]
+    (victim / "done.json").unlink()  # its result files stay: rerunning it only rereads them
+    assert run_from_cli("tiny", out=str(out), workers=1) == 0
+    captured = capsys.readouterr()
+    # stderr is not a terminal here: a header, then one line per finished cell (no bar)
+    lines = captured.err.splitlines()
+    assert lines[0] == (f"tiny: 1 of 5 cells to run (4 already done) on 1 local worker; "
+                        f"output in {out}")
+    assert lines[1].startswith(f"  [5/5] {victim.name}: ran (") and len(lines) == 2
+    assert captured.out.startswith("study tiny: 1 cells run, 4 already done")
+
+
 # ------------------------------------------------------------------------------------------
 # plotting functions the studies compose
 # ------------------------------------------------------------------------------------------
@@ -387,9 +402,13 @@ def test_exploitability_curves_draw_mean_and_t_interval() -> None:
                                         [18.0, 1.0]))
             for step, value in zip((0, 100), values)]
     with paper_style():
-        ax = plot_exploitability_curves(rows)
-    assert ax.get_xlabel() == "environment steps" and ax.get_ylabel() == "NashConv"
-    assert ax.get_yscale() == "log"
+        logged = plot_exploitability_curves(rows)
+        ax = plot_exploitability_curves(rows, log=False)
+    assert logged.get_xlabel() == "environment steps" and logged.get_ylabel() == "NashConv"
+    assert logged.get_yscale() == "log" and ax.get_yscale() == "linear"
+    # on the log axis the line is the geometric mean: (10 * 12 * 14 * 16 * 18) ** (1/5)
+    np.testing.assert_allclose(logged.get_lines()[0].get_ydata(), [483840 ** 0.2, 1.0])
+    plt.close(logged.figure)
     line = ax.get_lines()[0]
     np.testing.assert_allclose(line.get_ydata(), [14.0, 1.0])
     # 95% Student-t interval of the mean of five seeds (10, 12, 14, 16, 18):
