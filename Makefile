@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 demo: $(STAMP)   ## encode games, solve them, measure exploitability, train agents, write figures
 	@echo "== demo 1/2: quickstart (Cournot and Big Match: solve, certify, exact NashConv, figures)"
 	$(BIN)/python -m analyses.quickstart --out $(OUT)
-	@echo "== demo 2/2: quick Kyle study (MAPPO and MADDPG across seeds, exact NashConv, figures)"
+	@echo "== demo 2/2: quick Kyle study (MAPPO and MADDPG, 5 seeds each, exact NashConv, figures; a few minutes)"
 	$(BIN)/gametools run kyle --quick --out $(OUT)/kyle
 	@echo "== demo done: figures in $(OUT) and $(OUT)/kyle/figures"
 

@@ -20,8 +20,9 @@ Student-t interval computed on the log scale, so positive; the legend gives ``n`
 ``kyle_estimates`` (learned ``lambda`` and ``beta``, each on its own axis: every seed's value,
 their mean and its 95% Student-t interval, against theory).
 
-Run ``gametools run kyle --quick`` (under a minute on two cores: 44 s measured) or
-``gametools run kyle`` (about 16 minutes on two cores, extrapolated from the quick run).
+Run ``gametools run kyle --quick`` (about 500 s of CPU, measured on two cores in Dec 2026: a
+few minutes of wall time on an idle two-core machine, its 11 cells two at a time) or
+``gametools run kyle`` (about 3 hours of CPU, extrapolated from the quick run's cost per step).
 
 References
 ----------

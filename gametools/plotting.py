@@ -409,6 +409,7 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
                                                                               kinds),
                label=kind, edgecolor="white", linewidth=0.5)
         bottom += shares[:, k]
+    ax.set_axisbelow(True)  # grid lines behind the bars
     ax.set_xticks(positions, [f"{name} (n={int(total)})" for name, total in
                               zip(names, counts.sum(axis=1))], rotation=20, ha="right")
     ax.set_ylim(0, 1)
