@@ -43,7 +43,7 @@ from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
 from gametools.numerics import gamma
 
-__all__ = ["DENSE_STATE_LIMIT", "Evaluation", "MarkovArrays", "contract_players",
+__all__ = ["DENSE_STATE_LIMIT", "Evaluation", "JointChain", "MarkovArrays", "contract_players",
            "evaluate_policy", "greedy_policy", "joint_distribution", "markov_arrays",
            "policy_iteration"]
 
@@ -171,8 +171,14 @@ def markov_arrays(game: MarkovGame, live: np.ndarray | None = None) -> MarkovArr
     """The game's :class:`MarkovArrays`; ``live`` defaults to the non-terminal states."""
     live = ~game.terminal if live is None else np.asarray(live, dtype=bool)
     num_joint = game.num_joint_actions
-    keep = np.repeat(live, num_joint).astype(float)
-    transitions = sp.csr_array(sp.diags_array(keep) @ game.transition_matrix)
+    matrix = game.transition_matrix
+    if live.all():
+        transitions = matrix  # nothing to remove: share the game's matrix (read-only)
+    else:
+        # zero the rows of states outside ``live``, sharing the index arrays
+        keep = np.repeat(np.repeat(live, num_joint), np.diff(matrix.indptr))
+        transitions = sp.csr_array((np.where(keep, matrix.data, 0.0), matrix.indices,
+                                    matrix.indptr), shape=matrix.shape)
     rewards = (game.rewards.reshape(game.num_players, game.num_states, num_joint)
                * live[None, :, None])
     return MarkovArrays(game, live, transitions, rewards)
@@ -275,6 +281,151 @@ def _krylov(system: sp.csc_array, rhs: np.ndarray, discount: float) -> np.ndarra
     if info != 0:  # slow Krylov convergence: fall back to a direct factorisation
         solution = spla.spsolve(system, rhs)
     return solution
+
+
+class JointChain:
+    """A game's state-to-state chain under joint policies, applied without forming it.
+
+    Under a joint policy with per-state weights ``joint`` ``(S, A)``,
+    ``P_pi[s, s'] = sum_a joint[s, a] P(s' | s, a)`` has up to ``A * K`` entries per row (``K``
+    successors per joint action): at ``10^6`` states and 16 joint actions, more memory than the
+    game. Here ``P_pi @ V`` is computed as the ``joint``-weighted sum of ``(P @ V)`` reshaped
+    ``(S, A, k)``, and a player's MDP against the others' weights the same way, so only
+    ``(S, A)``-sized arrays are ever formed. The linear systems are solved by GMRES through a
+    :class:`scipy.sparse.linalg.LinearOperator`, warm-started and refined, with the same
+    residual-based error bound as :func:`evaluate_policy` (discount below 1 only).
+
+    Parameters
+    ----------
+    transitions : scipy.sparse.csr_array, shape (S * A, S)
+        Row ``s * A + a`` is ``P(. | s, a)`` (zero rows at terminal states).
+    num_actions : tuple of int
+        Each player's number of actions (``A`` their product, joint actions in C order).
+    discount : float
+        In ``[0, 1)``.
+    """
+
+    def __init__(self, transitions: sp.csr_array, num_actions: Sequence[int],
+                 discount: float) -> None:
+        if not discount < 1.0:
+            raise GametoolsError("JointChain needs a discount below 1")
+        self.transitions = transitions
+        self.num_actions = tuple(int(n) for n in num_actions)
+        self.num_joint = int(np.prod(self.num_actions))
+        self.num_states = transitions.shape[1]
+        self.discount = float(discount)
+        # rounding depth of one row of P_pi @ V: the K products and sums of a transition row,
+        # the A weighted terms, and the multiplications by weights
+        widest = int(np.diff(transitions.indptr).max()) if transitions.nnz else 0
+        self.width = widest + self.num_joint + 2
+
+    def expected(self, values: np.ndarray) -> np.ndarray:
+        """``E[values(s') | s, a]``, shape ``(S, A, k)`` for ``values`` ``(S, k)``."""
+        return np.asarray(self.transitions @ values).reshape(self.num_states, self.num_joint, -1)
+
+    def apply(self, joint: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``P_pi @ values`` for ``values`` ``(S, k)``: shape ``(S, k)``."""
+        return np.einsum("sa,sak->sk", joint, self.expected(values))
+
+    def evaluate(self, joint: np.ndarray, rewards: np.ndarray,
+                 start: np.ndarray | None = None) -> Evaluation:
+        """Solve ``(I - discount * P_pi) V = rewards`` (``rewards`` ``(S, k)``), as
+        :func:`evaluate_policy` does; ``start`` ``(S, k)`` is an initial guess."""
+        import scipy.sparse.linalg as spla
+
+        size, count = rewards.shape
+        discount = self.discount
+
+        def matvec(vector: np.ndarray) -> np.ndarray:
+            column = np.asarray(vector, dtype=float).reshape(size, 1)
+            return (column - discount * self.apply(joint, column))[:, 0]
+
+        operator = spla.LinearOperator((size, size), matvec=matvec, dtype=float)
+        solution = (np.zeros((size, count)) if start is None
+                    else np.array(start, dtype=float).reshape(size, count))
+        residual = rewards - (solution - discount * self.apply(joint, solution))
+        scale = float(np.abs(rewards).max()) if rewards.size else 0.0
+        target = _KRYLOV_TOLERANCE * (scale + 1e-300)
+        for _ in range(_REFINEMENTS):
+            worst = np.abs(residual).max(axis=0) if residual.size else np.zeros(0)
+            pending = np.flatnonzero(worst > target)
+            if pending.size == 0:
+                break
+            for column in pending:
+                correction, _ = spla.gmres(operator, residual[:, column], rtol=1e-13,
+                                           atol=0.5 * target, restart=30, maxiter=20)
+                solution[:, column] += correction
+            residual = rewards - (solution - discount * self.apply(joint, solution))
+        if not np.all(np.isfinite(solution)):
+            raise GametoolsError(_SINGULAR)
+        amplification = 1.0 / (1.0 - discount)
+        magnitude = scale + 2.0 * (float(np.abs(solution).max()) if solution.size else 0.0)
+        computed = float(np.abs(residual).max()) if residual.size else 0.0
+        error = (computed + gamma(self.width + 3) * magnitude) * amplification
+        return Evaluation(solution.T, error, amplification)
+
+    def player_q(self, weights: np.ndarray, player: int, rewards: np.ndarray,
+                 values: np.ndarray) -> np.ndarray:
+        """Player ``i``'s action values ``(S, n_i)`` against the others' ``weights`` ``(S, A)``.
+
+        ``rewards`` ``(S, A)`` is the player's reward table, ``values`` ``(S,)`` its
+        continuation values: ``sum_{a_-i} weights * (rewards + discount * E[values])``.
+        """
+        stage = rewards + self.discount * self.expected(values[:, None])[:, :, 0]
+        return self._contract(weights * stage, player)
+
+    def _contract(self, table: np.ndarray, player: int) -> np.ndarray:
+        shape = (self.num_states, *self.num_actions)
+        axes = tuple(1 + j for j in range(len(self.num_actions)) if j != player)
+        return table.reshape(shape).sum(axis=axes)
+
+    def policy_iteration(self, weights: np.ndarray, player: int, rewards: np.ndarray,
+                         start: np.ndarray | None = None, *, max_iterations: int = 1000
+                         ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Player ``i``'s best response to the others' ``weights`` by policy iteration.
+
+        As :func:`policy_iteration` on the player's MDP (same improvement margin and error
+        bound), without forming it. ``start`` ``(S,)`` is an initial state value guess (the
+        policy starts greedy at it; action 0 everywhere when None).
+
+        Returns
+        -------
+        values : ndarray, shape (S,)
+        actions : ndarray of int, shape (S,)
+        tolerance : float
+        """
+        num_states = self.num_states
+        own = np.unravel_index(np.arange(self.num_joint), self.num_actions)[player]
+        everywhere = np.arange(num_states)
+        if start is None:
+            actions = np.zeros(num_states, dtype=int)
+            guess: np.ndarray | None = None
+        else:
+            actions = np.argmax(self.player_q(weights, player, rewards, start), axis=1)
+            guess = start[:, None]
+        magnitude_rewards = float(np.abs(rewards).max()) if rewards.size else 0.0
+        for _ in range(max_iterations):
+            joint = weights * (own[None, :] == actions[:, None])
+            own_rewards = np.einsum("sa,sa->s", joint, rewards)[:, None]
+            solution, tolerance, amplification = self.evaluate(joint, own_rewards, guess)
+            values = solution[0]
+            q = self.player_q(weights, player, rewards, values)
+            current = q[everywhere, actions]
+            best = np.argmax(q, axis=1)
+            magnitude = magnitude_rewards + 2.0 * float(np.abs(values).max())
+            margin = 2.0 * (tolerance + gamma(self.width + 3) * magnitude)
+            improve = q[everywhere, best] > current + margin
+            if not improve.any():
+                return values, actions, tolerance + margin * amplification
+            actions = np.where(improve, best, actions)
+            guess = values[:, None]
+        raise GametoolsError("policy iteration did not converge; the game may be numerically "
+                             "ill-conditioned (discount too close to 1)")
+
+
+#: Relative residual the matrix-free solves aim for, and the refinement rounds allowed.
+_KRYLOV_TOLERANCE = 1e-13
+_REFINEMENTS = 4
 
 
 def greedy_policy(transitions: sp.csr_array, rewards: np.ndarray, values: np.ndarray,

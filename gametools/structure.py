@@ -75,12 +75,18 @@ def reachable(game: MarkovGame) -> np.ndarray:
         while frontier.size:
             found = []
             for chunk in _chunks(frontier, indptr, num_joint):
-                starts = indptr[chunk * num_joint]
-                stops = indptr[(chunk + 1) * num_joint]
-                found.append(np.unique(matrix.indices[_ranges(starts, stops)]))
-            targets = np.unique(np.concatenate(found)) if found else np.empty(0, dtype=int)
-            targets = targets[~reached[targets]]
-            reached[targets] = True
+                successors = matrix.indices[_ranges(indptr[chunk * num_joint],
+                                                    indptr[(chunk + 1) * num_joint])]
+                fresh = successors[~reached[successors]]
+                reached[fresh] = True
+                found.append(fresh)
+            fresh = np.concatenate(found)
+            if fresh.size > game.num_states // 8:  # deduplicate by a scan: O(S), paid by the gather
+                mark = np.zeros(game.num_states, dtype=bool)
+                mark[fresh] = True
+                targets = np.flatnonzero(mark)
+            else:
+                targets = np.unique(fresh)
             frontier = targets[~game.terminal[targets]]
         reached.flags.writeable = False
         return reached
