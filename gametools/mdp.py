@@ -32,7 +32,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -321,41 +321,48 @@ class JointChain:
 
     def expected(self, values: np.ndarray) -> np.ndarray:
         """``E[values(s') | s, a]``, shape ``(S, A, k)`` for ``values`` ``(S, k)``."""
-        return np.asarray(self.transitions @ values).reshape(self.num_states, self.num_joint, -1)
+        # one sparse product per column: scipy's multi-column kernel is slower than k single ones
+        columns = [np.asarray(self.transitions @ np.ascontiguousarray(values[:, c]))
+                   for c in range(values.shape[1])]
+        return np.stack(columns, axis=-1).reshape(self.num_states, self.num_joint, -1)
 
     def apply(self, joint: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """``P_pi @ values`` for ``values`` ``(S, k)``: shape ``(S, k)``."""
-        return np.einsum("sa,sak->sk", joint, self.expected(values))
+        """``P_pi @ values`` for ``values`` ``(S, k)``: shape ``(S, k)``.
+
+        ``joint`` is ``(S, A)`` (one policy for every column) or ``(k, S, A)`` (column ``c``
+        under policy ``joint[c]``); one product with the transition matrix serves all columns.
+        """
+        expected = self.expected(values)
+        if joint.ndim == 2:
+            return np.einsum("sa,sak->sk", joint, expected)
+        return np.einsum("ksa,sak->sk", joint, expected)
 
     def evaluate(self, joint: np.ndarray, rewards: np.ndarray,
                  start: np.ndarray | None = None) -> Evaluation:
         """Solve ``(I - discount * P_pi) V = rewards`` (``rewards`` ``(S, k)``), as
-        :func:`evaluate_policy` does; ``start`` ``(S, k)`` is an initial guess."""
-        import scipy.sparse.linalg as spla
+        :func:`evaluate_policy` does; ``joint`` as in :meth:`apply`, ``start`` ``(S, k)`` an
+        initial guess.
 
+        The ``k`` systems are solved together by restarted GMRES in lockstep (each iteration
+        one sparse product for all columns), then the residual is recomputed and bounds the
+        error: ``(residual + gamma_{w+3} * magnitude) / (1 - discount)``.
+        """
         size, count = rewards.shape
         discount = self.discount
 
-        def matvec(vector: np.ndarray) -> np.ndarray:
-            column = np.asarray(vector, dtype=float).reshape(size, 1)
-            return (column - discount * self.apply(joint, column))[:, 0]
+        def operator(block: np.ndarray) -> np.ndarray:
+            return block - discount * self.apply(joint, block)
 
-        operator = spla.LinearOperator((size, size), matvec=matvec, dtype=float)
         solution = (np.zeros((size, count)) if start is None
                     else np.array(start, dtype=float).reshape(size, count))
-        residual = rewards - (solution - discount * self.apply(joint, solution))
         scale = float(np.abs(rewards).max()) if rewards.size else 0.0
         target = _KRYLOV_TOLERANCE * (scale + 1e-300)
+        residual = rewards - operator(solution)
         for _ in range(_REFINEMENTS):
-            worst = np.abs(residual).max(axis=0) if residual.size else np.zeros(0)
-            pending = np.flatnonzero(worst > target)
-            if pending.size == 0:
+            if not residual.size or float(np.abs(residual).max()) <= target:
                 break
-            for column in pending:
-                correction, _ = spla.gmres(operator, residual[:, column], rtol=1e-13,
-                                           atol=0.5 * target, restart=30, maxiter=20)
-                solution[:, column] += correction
-            residual = rewards - (solution - discount * self.apply(joint, solution))
+            solution += _lockstep_gmres(operator, residual, target)
+            residual = rewards - operator(solution)
         if not np.all(np.isfinite(solution)):
             raise GametoolsError(_SINGULAR)
         amplification = 1.0 / (1.0 - discount)
@@ -394,33 +401,99 @@ class JointChain:
         actions : ndarray of int, shape (S,)
         tolerance : float
         """
+        return self.best_responses([weights], [player], [rewards], [start],
+                                   max_iterations=max_iterations)[0]
+
+    def best_responses(self, weights: Sequence[np.ndarray], players: Sequence[int],
+                       rewards: Sequence[np.ndarray], starts: Sequence[np.ndarray | None],
+                       *, max_iterations: int = 1000
+                       ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """:meth:`policy_iteration` for several players at once, in lockstep.
+
+        Every round evaluates the current policies of the players not yet done together (one
+        sparse product per GMRES step for all of them), then improves each.
+        """
         num_states = self.num_states
-        own = np.unravel_index(np.arange(self.num_joint), self.num_actions)[player]
         everywhere = np.arange(num_states)
-        if start is None:
-            actions = np.zeros(num_states, dtype=int)
-            guess: np.ndarray | None = None
-        else:
-            actions = np.argmax(self.player_q(weights, player, rewards, start), axis=1)
-            guess = start[:, None]
-        magnitude_rewards = float(np.abs(rewards).max()) if rewards.size else 0.0
+        owns = [np.unravel_index(np.arange(self.num_joint), self.num_actions)[i]
+                for i in players]
+        actions, guesses = [], []
+        for w, i, r, start in zip(weights, players, rewards, starts):
+            if start is None:
+                actions.append(np.zeros(num_states, dtype=int))
+                guesses.append(np.zeros(num_states))
+            else:
+                actions.append(np.argmax(self.player_q(w, i, r, start), axis=1))
+                guesses.append(np.asarray(start, dtype=float))
+        results: list[tuple[np.ndarray, np.ndarray, float] | None] = [None] * len(players)
         for _ in range(max_iterations):
-            joint = weights * (own[None, :] == actions[:, None])
-            own_rewards = np.einsum("sa,sa->s", joint, rewards)[:, None]
-            solution, tolerance, amplification = self.evaluate(joint, own_rewards, guess)
-            values = solution[0]
-            q = self.player_q(weights, player, rewards, values)
-            current = q[everywhere, actions]
-            best = np.argmax(q, axis=1)
-            magnitude = magnitude_rewards + 2.0 * float(np.abs(values).max())
-            margin = 2.0 * (tolerance + gamma(self.width + 3) * magnitude)
-            improve = q[everywhere, best] > current + margin
-            if not improve.any():
-                return values, actions, tolerance + margin * amplification
-            actions = np.where(improve, best, actions)
-            guess = values[:, None]
+            pending = [c for c in range(len(players)) if results[c] is None]
+            if not pending:
+                return [r for r in results if r is not None]
+            joints = np.stack([weights[c] * (owns[c][None, :] == actions[c][:, None])
+                               for c in pending])
+            own_rewards = np.einsum("ksa,ksa->sk", joints,
+                                    np.stack([rewards[c] for c in pending]))
+            solution, tolerance, amplification = self.evaluate(
+                joints, own_rewards, np.column_stack([guesses[c] for c in pending]))
+            for row, c in enumerate(pending):
+                values = solution[row]
+                q = self.player_q(weights[c], players[c], rewards[c], values)
+                current = q[everywhere, actions[c]]
+                best = np.argmax(q, axis=1)
+                magnitude = (float(np.abs(rewards[c]).max()) if rewards[c].size else 0.0) \
+                    + 2.0 * float(np.abs(values).max())
+                margin = 2.0 * (tolerance + gamma(self.width + 3) * magnitude)
+                improve = q[everywhere, best] > current + margin
+                if not improve.any():
+                    results[c] = (values, actions[c], tolerance + margin * amplification)
+                else:
+                    actions[c] = np.where(improve, best, actions[c])
+                    guesses[c] = values
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
+
+
+def _lockstep_gmres(operator: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray,
+                    target: float, restart: int = 24) -> np.ndarray:
+    """Approximate solutions ``X`` ``(S, k)`` of ``operator(X[:, c]) = rhs[:, c]``, column by
+    column but with one call of ``operator`` (a block of ``k`` columns) per step.
+
+    GMRES (Saad and Schultz 1986) with modified Gram-Schmidt, each column its own Krylov space;
+    one cycle of at most ``restart`` steps, stopped when every column's residual estimate is
+    below ``target`` (the caller recomputes the true residual and restarts).
+    """
+    size, count = rhs.shape
+    root = float(np.sqrt(size))
+    beta = np.linalg.norm(rhs, axis=0)
+    basis = np.zeros((restart + 1, size, count))
+    basis[0] = rhs / np.where(beta > 0, beta, 1.0)
+    hessenberg = np.zeros((count, restart + 1, restart))
+    steps = 0
+    coefficients: list[np.ndarray] = [np.zeros(0)] * count
+    for j in range(restart):
+        w = operator(basis[j])
+        for i in range(j + 1):
+            h = np.einsum("sk,sk->k", basis[i], w)
+            hessenberg[:, i, j] = h
+            w -= basis[i] * h
+        norm = np.linalg.norm(w, axis=0)
+        hessenberg[:, j + 1, j] = norm
+        basis[j + 1] = w / np.where(norm > 0, norm, 1.0)
+        steps = j + 1
+        done = True
+        for c in range(count):
+            e1 = np.zeros(steps + 1)
+            e1[0] = beta[c]
+            y = np.linalg.lstsq(hessenberg[c, :steps + 1, :steps], e1, rcond=None)[0]
+            coefficients[c] = y
+            # the 2-norm estimate against a max-norm target: the caller checks the max norm
+            if np.linalg.norm(hessenberg[c, :steps + 1, :steps] @ y - e1) > target * root:
+                done = False
+        if done:
+            break
+    return np.einsum("jsk,kj->sk", basis[:steps],
+                     np.array([c if c.size == steps else np.zeros(steps) for c in coefficients]))
 
 
 #: Relative residual the matrix-free solves aim for, and the refinement rounds allowed.
