@@ -332,6 +332,15 @@ class JointChain:
         ``joint`` is ``(S, A)`` (one policy for every column) or ``(k, S, A)`` (column ``c``
         under policy ``joint[c]``); one product with the transition matrix serves all columns.
         """
+        kernel = _compiled_chain_product()
+        if kernel is not None:
+            block = np.ascontiguousarray(values, dtype=float)
+            weights = joint[None] if joint.ndim == 2 else joint
+            out = np.zeros((self.num_states, block.shape[1]))
+            matrix = self.transitions
+            kernel(matrix.indptr, matrix.indices, matrix.data,
+                   np.ascontiguousarray(weights, dtype=float), block, self.num_joint, out)
+            return out
         expected = self.expected(values)
         if joint.ndim == 2:
             return np.einsum("sa,sak->sk", joint, expected)
@@ -452,6 +461,51 @@ class JointChain:
                     guesses[c] = values
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
+
+
+def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                   joint: np.ndarray, values: np.ndarray, num_joint: int,
+                   out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+    """``out[s, c] = sum_a joint[c or 0, s, a] sum_j P[s * A + a, j] values[j, c]``.
+
+    Column by column (scalar accumulators compile to tight loops); rows whose weight is zero
+    are skipped (a deterministic own policy uses one action in ``n_i``). Per row the ``K``
+    products are summed, then weighted: the rounding depth of :class:`JointChain`'s bound.
+    """
+    num_states, count = out.shape
+    shared = joint.shape[0] == 1
+    for c in range(count):
+        weights = joint[0] if shared else joint[c]
+        column = values[:, c].copy()
+        for s in range(num_states):
+            total = 0.0
+            for a in range(num_joint):
+                weight = weights[s, a]
+                if weight == 0.0:
+                    continue
+                row = s * num_joint + a
+                acc = 0.0
+                for position in range(indptr[row], indptr[row + 1]):
+                    acc += data[position] * column[indices[position]]
+                total += weight * acc
+            out[s, c] = total
+
+
+_CHAIN_KERNEL: list[Any] = []
+
+
+def _compiled_chain_product() -> Any:
+    """:func:`_chain_product` compiled by numba (cached on disk), or None without numba."""
+    if not _CHAIN_KERNEL:
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is None:
+            _CHAIN_KERNEL.append(None)
+        else:
+            import numba
+
+            _CHAIN_KERNEL.append(numba.njit(cache=True, nogil=True)(_chain_product))
+    return _CHAIN_KERNEL[0]
 
 
 def _lockstep_gmres(operator: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray,
