@@ -175,10 +175,12 @@ def markov_arrays(game: MarkovGame, live: np.ndarray | None = None) -> MarkovArr
     if live.all():
         transitions = matrix  # nothing to remove: share the game's matrix (read-only)
     else:
-        # zero the rows of states outside ``live``, sharing the index arrays
+        # drop the rows of states outside ``live`` (no product with a diagonal matrix: at 10^6
+        # states that costs another copy of the game and its temporaries)
         keep = np.repeat(np.repeat(live, num_joint), np.diff(matrix.indptr))
-        transitions = sp.csr_array((np.where(keep, matrix.data, 0.0), matrix.indices,
-                                    matrix.indptr), shape=matrix.shape)
+        transitions = sp.csr_array((np.where(keep, matrix.data, 0.0), matrix.indices.copy(),
+                                    matrix.indptr.copy()), shape=matrix.shape)
+        transitions.eliminate_zeros()
     rewards = (game.rewards.reshape(game.num_players, game.num_states, num_joint)
                * live[None, :, None])
     return MarkovArrays(game, live, transitions, rewards)
@@ -413,19 +415,37 @@ class JointChain:
         return self.best_responses([weights], [player], [rewards], [start],
                                    max_iterations=max_iterations)[0]
 
+    def _evaluate_own(self, weights: np.ndarray, player: int, rewards: np.ndarray,
+                      actions: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Values ``(S,)`` of a deterministic policy of ``player`` against ``weights``, with
+        :meth:`evaluate`'s error bound and amplification.
+
+        Only the transition rows of the joint actions that include the player's chosen action
+        are used (``A / n_i`` per state), copied into a smaller :class:`JointChain`: every
+        Krylov step then reads ``1 / n_i`` of the game.
+        """
+        joint_actions = _own_joint_actions(self.num_actions, player)[actions]  # (S, A / n_i)
+        rows = (np.arange(self.num_states)[:, None] * self.num_joint + joint_actions).ravel()
+        reduced = JointChain(sp.csr_array(self.transitions[rows]),
+                             (joint_actions.shape[1],), self.discount)
+        own_weights = np.take_along_axis(weights, joint_actions, axis=1)
+        own_rewards = np.einsum("sa,sa->s", own_weights,
+                                np.take_along_axis(rewards, joint_actions, axis=1))
+        solution, tolerance, amplification = reduced.evaluate(own_weights, own_rewards[:, None],
+                                                              guess[:, None])
+        return solution[0], tolerance, amplification
+
     def best_responses(self, weights: Sequence[np.ndarray], players: Sequence[int],
                        rewards: Sequence[np.ndarray], starts: Sequence[np.ndarray | None],
                        *, max_iterations: int = 1000
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """:meth:`policy_iteration` for several players at once, in lockstep.
+        """:meth:`policy_iteration` for several players at once.
 
-        Every round evaluates the current policies of the players not yet done together (one
-        sparse product per GMRES step for all of them), then improves each.
+        Every round evaluates the current policy of each player not yet done on the transition
+        rows that policy uses (:meth:`_evaluate_own`), then improves it.
         """
         num_states = self.num_states
         everywhere = np.arange(num_states)
-        owns = [np.unravel_index(np.arange(self.num_joint), self.num_actions)[i]
-                for i in players]
         actions, guesses = [], []
         for w, i, r, start in zip(weights, players, rewards, starts):
             if start is None:
@@ -439,14 +459,9 @@ class JointChain:
             pending = [c for c in range(len(players)) if results[c] is None]
             if not pending:
                 return [r for r in results if r is not None]
-            joints = np.stack([weights[c] * (owns[c][None, :] == actions[c][:, None])
-                               for c in pending])
-            own_rewards = np.einsum("ksa,ksa->sk", joints,
-                                    np.stack([rewards[c] for c in pending]))
-            solution, tolerance, amplification = self.evaluate(
-                joints, own_rewards, np.column_stack([guesses[c] for c in pending]))
-            for row, c in enumerate(pending):
-                values = solution[row]
+            for c in pending:
+                values, tolerance, amplification = self._evaluate_own(
+                    weights[c], players[c], rewards[c], actions[c], guesses[c])
                 q = self.player_q(weights[c], players[c], rewards[c], values)
                 current = q[everywhere, actions[c]]
                 best = np.argmax(q, axis=1)
@@ -461,6 +476,12 @@ class JointChain:
                     guesses[c] = values
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
+
+
+def _own_joint_actions(num_actions: tuple[int, ...], player: int) -> np.ndarray:
+    """``(n_i, A / n_i)``: the joint actions in which ``player`` plays each of its actions."""
+    own = np.unravel_index(np.arange(int(np.prod(num_actions))), num_actions)[player]
+    return np.stack([np.flatnonzero(own == a) for a in range(num_actions[player])])
 
 
 def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
