@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -45,7 +45,7 @@ from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
 from gametools.numerics import gamma
 
-__all__ = ["DENSE_STATE_LIMIT", "Evaluation", "MarkovArrays", "contract_players",
+__all__ = ["DENSE_STATE_LIMIT", "Evaluation", "JointChain", "MarkovArrays", "contract_players",
            "evaluate_policy", "greedy_policy", "joint_distribution", "joint_policy",
            "markov_arrays", "policy_iteration"]
 
@@ -198,8 +198,16 @@ def markov_arrays(game: MarkovGame, live: np.ndarray | None = None) -> MarkovArr
     """The game's :class:`MarkovArrays`; ``live`` defaults to the non-terminal states."""
     live = ~game.terminal if live is None else np.asarray(live, dtype=bool)
     num_joint = game.num_joint_actions
-    keep = np.repeat(live, num_joint).astype(float)
-    transitions = sp.csr_array(sp.diags_array(keep) @ game.transition_matrix)
+    matrix = game.transition_matrix
+    if live.all():
+        transitions = matrix  # nothing to remove: share the game's matrix (read-only)
+    else:
+        # drop the rows of states outside ``live`` (no product with a diagonal matrix: at 10^6
+        # states that costs another copy of the game and its temporaries)
+        keep = np.repeat(np.repeat(live, num_joint), np.diff(matrix.indptr))
+        transitions = sp.csr_array((np.where(keep, matrix.data, 0.0), matrix.indices.copy(),
+                                    matrix.indptr.copy()), shape=matrix.shape)
+        transitions.eliminate_zeros()
     rewards = (game.rewards.reshape(game.num_players, game.num_states, num_joint)
                * live[None, :, None])
     return MarkovArrays(game, live, transitions, rewards)
@@ -302,6 +310,297 @@ def _krylov(system: sp.csc_array, rhs: np.ndarray, discount: float) -> np.ndarra
     if info != 0:  # slow Krylov convergence: fall back to a direct factorisation
         solution = spla.spsolve(system, rhs)
     return solution
+
+
+class JointChain:
+    """A game's state-to-state chain under joint policies, applied without forming it.
+
+    Under a joint policy with per-state weights ``joint`` ``(S, A)``,
+    ``P_pi[s, s'] = sum_a joint[s, a] P(s' | s, a)`` has up to ``A * K`` entries per row (``K``
+    successors per joint action): at ``10^6`` states and 16 joint actions, more memory than the
+    game. Here ``P_pi @ V`` is computed as the ``joint``-weighted sum of ``(P @ V)`` reshaped
+    ``(S, A, k)``, and a player's MDP against the others' weights the same way, so only
+    ``(S, A)``-sized arrays are ever formed. The linear systems are solved by GMRES through a
+    :class:`scipy.sparse.linalg.LinearOperator`, warm-started and refined, with the same
+    residual-based error bound as :func:`evaluate_policy` (discount below 1 only).
+
+    Parameters
+    ----------
+    transitions : scipy.sparse.csr_array, shape (S * A, S)
+        Row ``s * A + a`` is ``P(. | s, a)`` (zero rows at terminal states).
+    num_actions : tuple of int
+        Each player's number of actions (``A`` their product, joint actions in C order).
+    discount : float
+        In ``[0, 1)``.
+    """
+
+    def __init__(self, transitions: sp.csr_array, num_actions: Sequence[int],
+                 discount: float) -> None:
+        if not discount < 1.0:
+            raise GametoolsError("JointChain needs a discount below 1")
+        self.transitions = transitions
+        self.num_actions = tuple(int(n) for n in num_actions)
+        self.num_joint = int(np.prod(self.num_actions))
+        self.num_states = transitions.shape[1]
+        self.discount = float(discount)
+        # rounding depth of one row of P_pi @ V: the K products and sums of a transition row,
+        # the A weighted terms, and the multiplications by weights
+        widest = int(np.diff(transitions.indptr).max()) if transitions.nnz else 0
+        self.width = widest + self.num_joint + 2
+
+    def expected(self, values: np.ndarray) -> np.ndarray:
+        """``E[values(s') | s, a]``, shape ``(S, A, k)`` for ``values`` ``(S, k)``."""
+        # one sparse product per column: scipy's multi-column kernel is slower than k single ones
+        columns = [np.asarray(self.transitions @ np.ascontiguousarray(values[:, c]))
+                   for c in range(values.shape[1])]
+        return np.stack(columns, axis=-1).reshape(self.num_states, self.num_joint, -1)
+
+    def apply(self, joint: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``P_pi @ values`` for ``values`` ``(S, k)``: shape ``(S, k)``.
+
+        ``joint`` is ``(S, A)`` (one policy for every column) or ``(k, S, A)`` (column ``c``
+        under policy ``joint[c]``); one product with the transition matrix serves all columns.
+        """
+        kernel = _compiled_chain_product()
+        if kernel is not None:
+            block = np.ascontiguousarray(values, dtype=float)
+            weights = joint[None] if joint.ndim == 2 else joint
+            out = np.zeros((self.num_states, block.shape[1]))
+            matrix = self.transitions
+            kernel(matrix.indptr, matrix.indices, matrix.data,
+                   np.ascontiguousarray(weights, dtype=float), block, self.num_joint, out)
+            return out
+        expected = self.expected(values)
+        if joint.ndim == 2:
+            return np.einsum("sa,sak->sk", joint, expected)
+        return np.einsum("ksa,sak->sk", joint, expected)
+
+    def evaluate(self, joint: np.ndarray, rewards: np.ndarray,
+                 start: np.ndarray | None = None) -> Evaluation:
+        """Solve ``(I - discount * P_pi) V = rewards`` (``rewards`` ``(S, k)``), as
+        :func:`evaluate_policy` does; ``joint`` as in :meth:`apply`, ``start`` ``(S, k)`` an
+        initial guess.
+
+        The ``k`` systems are solved together by restarted GMRES in lockstep (each iteration
+        one sparse product for all columns), then the residual is recomputed and bounds the
+        error: ``(residual + gamma_{w+3} * magnitude) / (1 - discount)``.
+        """
+        size, count = rewards.shape
+        discount = self.discount
+
+        def operator(block: np.ndarray) -> np.ndarray:
+            return block - discount * self.apply(joint, block)
+
+        solution = (np.zeros((size, count)) if start is None
+                    else np.array(start, dtype=float).reshape(size, count))
+        scale = float(np.abs(rewards).max()) if rewards.size else 0.0
+        target = _KRYLOV_TOLERANCE * (scale + 1e-300)
+        residual = rewards - operator(solution)
+        for _ in range(_REFINEMENTS):
+            if not residual.size or float(np.abs(residual).max()) <= target:
+                break
+            solution += _lockstep_gmres(operator, residual, target)
+            residual = rewards - operator(solution)
+        if not np.all(np.isfinite(solution)):
+            raise GametoolsError(_SINGULAR)
+        amplification = 1.0 / (1.0 - discount)
+        magnitude = scale + 2.0 * (float(np.abs(solution).max()) if solution.size else 0.0)
+        computed = float(np.abs(residual).max()) if residual.size else 0.0
+        error = (computed + gamma(self.width + 3) * magnitude) * amplification
+        return Evaluation(solution.T, error, amplification)
+
+    def player_q(self, weights: np.ndarray, player: int, rewards: np.ndarray,
+                 values: np.ndarray) -> np.ndarray:
+        """Player ``i``'s action values ``(S, n_i)`` against the others' ``weights`` ``(S, A)``.
+
+        ``rewards`` ``(S, A)`` is the player's reward table, ``values`` ``(S,)`` its
+        continuation values: ``sum_{a_-i} weights * (rewards + discount * E[values])``.
+        """
+        stage = rewards + self.discount * self.expected(values[:, None])[:, :, 0]
+        return self._contract(weights * stage, player)
+
+    def _contract(self, table: np.ndarray, player: int) -> np.ndarray:
+        shape = (self.num_states, *self.num_actions)
+        axes = tuple(1 + j for j in range(len(self.num_actions)) if j != player)
+        return table.reshape(shape).sum(axis=axes)
+
+    def policy_iteration(self, weights: np.ndarray, player: int, rewards: np.ndarray,
+                         start: np.ndarray | None = None, *, max_iterations: int = 1000
+                         ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Player ``i``'s best response to the others' ``weights`` by policy iteration.
+
+        As :func:`policy_iteration` on the player's MDP (same improvement margin and error
+        bound), without forming it. ``start`` ``(S,)`` is an initial state value guess (the
+        policy starts greedy at it; action 0 everywhere when None).
+
+        Returns
+        -------
+        values : ndarray, shape (S,)
+        actions : ndarray of int, shape (S,)
+        tolerance : float
+        """
+        return self.best_responses([weights], [player], [rewards], [start],
+                                   max_iterations=max_iterations)[0]
+
+    def _evaluate_own(self, weights: np.ndarray, player: int, rewards: np.ndarray,
+                      actions: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """Values ``(S,)`` of a deterministic policy of ``player`` against ``weights``, with
+        :meth:`evaluate`'s error bound and amplification.
+
+        Only the transition rows of the joint actions that include the player's chosen action
+        are used (``A / n_i`` per state), copied into a smaller :class:`JointChain`: every
+        Krylov step then reads ``1 / n_i`` of the game.
+        """
+        joint_actions = _own_joint_actions(self.num_actions, player)[actions]  # (S, A / n_i)
+        rows = (np.arange(self.num_states)[:, None] * self.num_joint + joint_actions).ravel()
+        reduced = JointChain(sp.csr_array(self.transitions[rows]),
+                             (joint_actions.shape[1],), self.discount)
+        own_weights = np.take_along_axis(weights, joint_actions, axis=1)
+        own_rewards = np.einsum("sa,sa->s", own_weights,
+                                np.take_along_axis(rewards, joint_actions, axis=1))
+        solution, tolerance, amplification = reduced.evaluate(own_weights, own_rewards[:, None],
+                                                              guess[:, None])
+        return solution[0], tolerance, amplification
+
+    def best_responses(self, weights: Sequence[np.ndarray], players: Sequence[int],
+                       rewards: Sequence[np.ndarray], starts: Sequence[np.ndarray | None],
+                       *, max_iterations: int = 1000
+                       ) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """:meth:`policy_iteration` for several players at once.
+
+        Every round evaluates the current policy of each player not yet done on the transition
+        rows that policy uses (:meth:`_evaluate_own`), then improves it.
+        """
+        num_states = self.num_states
+        everywhere = np.arange(num_states)
+        actions, guesses = [], []
+        for w, i, r, start in zip(weights, players, rewards, starts):
+            if start is None:
+                actions.append(np.zeros(num_states, dtype=int))
+                guesses.append(np.zeros(num_states))
+            else:
+                actions.append(np.argmax(self.player_q(w, i, r, start), axis=1))
+                guesses.append(np.asarray(start, dtype=float))
+        results: list[tuple[np.ndarray, np.ndarray, float] | None] = [None] * len(players)
+        for _ in range(max_iterations):
+            pending = [c for c in range(len(players)) if results[c] is None]
+            if not pending:
+                return [r for r in results if r is not None]
+            for c in pending:
+                values, tolerance, amplification = self._evaluate_own(
+                    weights[c], players[c], rewards[c], actions[c], guesses[c])
+                q = self.player_q(weights[c], players[c], rewards[c], values)
+                current = q[everywhere, actions[c]]
+                best = np.argmax(q, axis=1)
+                magnitude = (float(np.abs(rewards[c]).max()) if rewards[c].size else 0.0) \
+                    + 2.0 * float(np.abs(values).max())
+                margin = 2.0 * (tolerance + gamma(self.width + 3) * magnitude)
+                improve = q[everywhere, best] > current + margin
+                if not improve.any():
+                    results[c] = (values, actions[c], tolerance + margin * amplification)
+                else:
+                    actions[c] = np.where(improve, best, actions[c])
+                    guesses[c] = values
+        raise GametoolsError("policy iteration did not converge; the game may be numerically "
+                             "ill-conditioned (discount too close to 1)")
+
+
+def _own_joint_actions(num_actions: tuple[int, ...], player: int) -> np.ndarray:
+    """``(n_i, A / n_i)``: the joint actions in which ``player`` plays each of its actions."""
+    own = np.unravel_index(np.arange(int(np.prod(num_actions))), num_actions)[player]
+    return np.stack([np.flatnonzero(own == a) for a in range(num_actions[player])])
+
+
+def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                   joint: np.ndarray, values: np.ndarray, num_joint: int,
+                   out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+    """``out[s, c] = sum_a joint[c or 0, s, a] sum_j P[s * A + a, j] values[j, c]``.
+
+    Column by column (scalar accumulators compile to tight loops); rows whose weight is zero
+    are skipped (a deterministic own policy uses one action in ``n_i``). Per row the ``K``
+    products are summed, then weighted: the rounding depth of :class:`JointChain`'s bound.
+    """
+    num_states, count = out.shape
+    shared = joint.shape[0] == 1
+    for c in range(count):
+        weights = joint[0] if shared else joint[c]
+        column = values[:, c].copy()
+        for s in range(num_states):
+            total = 0.0
+            for a in range(num_joint):
+                weight = weights[s, a]
+                if weight == 0.0:
+                    continue
+                row = s * num_joint + a
+                acc = 0.0
+                for position in range(indptr[row], indptr[row + 1]):
+                    acc += data[position] * column[indices[position]]
+                total += weight * acc
+            out[s, c] = total
+
+
+_CHAIN_KERNEL: list[Any] = []
+
+
+def _compiled_chain_product() -> Any:
+    """:func:`_chain_product` compiled by numba (cached on disk), or None without numba."""
+    if not _CHAIN_KERNEL:
+        import importlib.util
+
+        if importlib.util.find_spec("numba") is None:
+            _CHAIN_KERNEL.append(None)
+        else:
+            import numba
+
+            _CHAIN_KERNEL.append(numba.njit(cache=True, nogil=True)(_chain_product))
+    return _CHAIN_KERNEL[0]
+
+
+def _lockstep_gmres(operator: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray,
+                    target: float, restart: int = 24) -> np.ndarray:
+    """Approximate solutions ``X`` ``(S, k)`` of ``operator(X[:, c]) = rhs[:, c]``, column by
+    column but with one call of ``operator`` (a block of ``k`` columns) per step.
+
+    GMRES (Saad and Schultz 1986) with modified Gram-Schmidt, each column its own Krylov space;
+    one cycle of at most ``restart`` steps, stopped when every column's residual estimate is
+    below ``target`` (the caller recomputes the true residual and restarts).
+    """
+    size, count = rhs.shape
+    root = float(np.sqrt(size))
+    beta = np.linalg.norm(rhs, axis=0)
+    basis = np.zeros((restart + 1, size, count))
+    basis[0] = rhs / np.where(beta > 0, beta, 1.0)
+    hessenberg = np.zeros((count, restart + 1, restart))
+    steps = 0
+    coefficients: list[np.ndarray] = [np.zeros(0)] * count
+    for j in range(restart):
+        w = operator(basis[j])
+        for i in range(j + 1):
+            h = np.einsum("sk,sk->k", basis[i], w)
+            hessenberg[:, i, j] = h
+            w -= basis[i] * h
+        norm = np.linalg.norm(w, axis=0)
+        hessenberg[:, j + 1, j] = norm
+        basis[j + 1] = w / np.where(norm > 0, norm, 1.0)
+        steps = j + 1
+        done = True
+        for c in range(count):
+            e1 = np.zeros(steps + 1)
+            e1[0] = beta[c]
+            y = np.linalg.lstsq(hessenberg[c, :steps + 1, :steps], e1, rcond=None)[0]
+            coefficients[c] = y
+            # the 2-norm estimate against a max-norm target: the caller checks the max norm
+            if np.linalg.norm(hessenberg[c, :steps + 1, :steps] @ y - e1) > target * root:
+                done = False
+        if done:
+            break
+    return np.einsum("jsk,kj->sk", basis[:steps],
+                     np.array([c if c.size == steps else np.zeros(steps) for c in coefficients]))
+
+
+#: Relative residual the matrix-free solves aim for, and the refinement rounds allowed.
+_KRYLOV_TOLERANCE = 1e-13
+_REFINEMENTS = 4
 
 
 def greedy_policy(transitions: sp.csr_array, rewards: np.ndarray, values: np.ndarray,

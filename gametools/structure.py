@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from gametools.model import MarkovGame
 
 __all__ = ["acting_states", "has_perfect_recall", "heights", "idle_states", "observation_policies",
-           "observation_states", "sees_state", "state_game", "topological_order"]
+           "observation_states", "reachable", "sees_state", "state_game", "topological_order"]
 
 _T = TypeVar("_T")
 
@@ -58,10 +58,67 @@ def _cached(game: MarkovGame, key: Any, compute: Callable[[], _T]) -> _T:
     return facts[key]  # type: ignore[no-any-return]
 
 
+def reachable(game: MarkovGame) -> np.ndarray:
+    """States reachable from the support of ``initial``, ``(S,)`` bool, read-only.
+
+    The same set as :meth:`MarkovGame.reachable_states` (a transition counts when it is stored,
+    and terminal states lead nowhere), found by a breadth-first search that reads the
+    successors of each newly reached state straight from the transition matrix's index arrays:
+    every stored entry is read at most once and no state-to-state matrix is built.
+    """
+    def compute() -> np.ndarray:
+        matrix = game.transition_matrix
+        num_joint = game.num_joint_actions
+        indptr = matrix.indptr
+        reached = np.asarray(game.initial > 0).copy()
+        frontier = np.flatnonzero(reached & ~game.terminal)
+        while frontier.size:
+            found = []
+            for chunk in _chunks(frontier, indptr, num_joint):
+                successors = matrix.indices[_ranges(indptr[chunk * num_joint],
+                                                    indptr[(chunk + 1) * num_joint])]
+                fresh = successors[~reached[successors]]
+                reached[fresh] = True
+                found.append(fresh)
+            fresh = np.concatenate(found)
+            if fresh.size > game.num_states // 8:  # deduplicate by a scan: O(S), paid by the gather
+                mark = np.zeros(game.num_states, dtype=bool)
+                mark[fresh] = True
+                targets = np.flatnonzero(mark)
+            else:
+                targets = np.unique(fresh)
+            frontier = targets[~game.terminal[targets]]
+        reached.flags.writeable = False
+        return reached
+    return _cached(game, "reachable", compute)
+
+
+#: Entries of the transition matrix gathered at once by :func:`reachable` (bounds its memory).
+_GATHER_ENTRIES = 1 << 22
+
+
+def _chunks(states: np.ndarray, indptr: np.ndarray, num_joint: int) -> list[np.ndarray]:
+    """``states`` split into runs whose transition rows hold about ``_GATHER_ENTRIES`` entries."""
+    sizes = indptr[(states + 1) * num_joint] - indptr[states * num_joint]
+    cuts = np.searchsorted(np.cumsum(sizes), np.arange(_GATHER_ENTRIES, int(sizes.sum()),
+                                                       _GATHER_ENTRIES))
+    return [chunk for chunk in np.split(states, np.unique(cuts) + 1) if chunk.size]
+
+
+def _ranges(starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(start, stop)`` over the pairs, vectorised."""
+    lengths = (stops - starts).astype(np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts.astype(np.int64) - offsets, lengths) + np.arange(total)
+
+
 def acting_states(game: MarkovGame) -> np.ndarray:
     """Reachable non-terminal states, ``(S,)`` bool, read-only: where policies matter."""
     def compute() -> np.ndarray:
-        states = game.reachable_states() & ~game.terminal
+        states = reachable(game) & ~game.terminal
         states.flags.writeable = False
         return states
     return _cached(game, "acting", compute)
@@ -156,7 +213,10 @@ def heights(game: MarkovGame) -> np.ndarray | None:
     """Largest number of steps to termination from every state, or None if a cycle is reachable.
 
     Terminal states have height 0; unreachable states on or leading to cycles get 0 too (they
-    never matter). Computed level by level, one vectorised pass per level.
+    never matter). A reachable cycle is looked for first by following one stored successor of
+    every state (pointer doubling, ``O(S log S)``): on a cyclic game this usually answers None
+    without building anything. Otherwise heights are computed level by level, one vectorised
+    pass per level.
 
     Returns
     -------
@@ -166,6 +226,8 @@ def heights(game: MarkovGame) -> np.ndarray | None:
 
 
 def _compute_heights(game: MarkovGame) -> np.ndarray | None:
+    if _follows_into_cycle(game):
+        return None
     matrix = game.transition_matrix
     num_joint = game.num_joint_actions
     rows = np.repeat(np.arange(matrix.shape[0]) // num_joint, np.diff(matrix.indptr))
@@ -173,7 +235,7 @@ def _compute_heights(game: MarkovGame) -> np.ndarray | None:
     successor = sp.csr_array((np.ones(rows.size), (rows, matrix.indices)),
                              shape=(game.num_states, game.num_states))
     successor = sp.csr_array(sp.diags_array(live.astype(float)) @ successor)
-    reachable = game.reachable_states()
+    reached = reachable(game)
     out = np.where(live, -1, 0)
     unresolved = live.copy()
     level = 0
@@ -183,7 +245,7 @@ def _compute_heights(game: MarkovGame) -> np.ndarray | None:
         ready = unresolved & (pending == 0)
         if not ready.any():
             # the remaining states lie on or lead to cycles; fine only if none is reachable
-            if (unresolved & reachable).any():
+            if (unresolved & reached).any():
                 return None
             out = np.where(out < 0, 0, out)
             break
@@ -191,6 +253,28 @@ def _compute_heights(game: MarkovGame) -> np.ndarray | None:
         unresolved &= ~ready
     out.flags.writeable = False
     return out
+
+
+def _follows_into_cycle(game: MarkovGame) -> bool:
+    """Whether following the first stored successor from some reachable state never ends.
+
+    Every non-terminal state points to the target of its first stored transition entry (none if
+    it has no entry); a walk along these pointers from a reachable state that does not reach a
+    state without a pointer within ``S`` steps is on a cycle, and that cycle is reachable. A
+    True answer proves a reachable cycle; False proves nothing.
+    """
+    matrix = game.transition_matrix
+    num_states, num_joint = game.num_states, game.num_joint_actions
+    starts = matrix.indptr[np.arange(num_states) * num_joint]
+    stops = matrix.indptr[(np.arange(num_states) + 1) * num_joint]
+    has_entry = (stops > starts) & ~game.terminal
+    pointer = np.full(num_states + 1, num_states, dtype=np.int64)  # num_states: the walk ended
+    pointer[:num_states][has_entry] = matrix.indices[starts[has_entry]]
+    steps = 1
+    while steps < num_states + 1:
+        pointer = pointer[pointer]
+        steps *= 2
+    return bool(np.any(pointer[:num_states][reachable(game)] < num_states))
 
 
 def topological_order(game: MarkovGame) -> np.ndarray | None:
