@@ -168,3 +168,19 @@ def test_engine_follows_the_path_through_both_folds() -> None:
     top = int(np.argmax(lambdas[:len(lambdas) // 2]))
     assert lambdas[top] == pytest.approx(20.0, abs=1e-2)
     assert min(lambdas[top:]) == pytest.approx(16.0, abs=1e-2)
+
+
+def test_solver_certificate_is_computed_at_the_payoff_range_not_its_magnitude() -> None:
+    # Battle of the sexes shifted by 1e12: the mixed equilibrium (1/3, 2/3) for both players is
+    # exact (hand-solved: each player is indifferent, 2 * (1/3) = 1 * (2/3)). At magnitude 1e12 a
+    # float expected payoff is off by ~1e-4, which used to show as a relative regret of 6e-5 and
+    # fail certification; the shift cancels in every gain, so the certificate must be ~0.
+    from gametools.solvers.result import max_regret
+
+    battle = np.array([[2.0, 0.0], [0.0, 1.0]])
+    game = NormalFormGame.from_bimatrix(battle + 1e12, battle + 1e12)
+    mixed = [np.array([1 / 3, 2 / 3]), np.array([1 / 3, 2 / 3])]
+    assert max_regret(game, mixed) < 1e-15
+    # a real deviation gain is still seen: both playing the first action is an equilibrium,
+    # the profile ((0, 1), (1, 0)) is not (gain 2 for the first player, range 2 -> 1.0)
+    assert max_regret(game, [np.array([0.0, 1.0]), np.array([1.0, 0.0])]) == 1.0

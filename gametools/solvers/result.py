@@ -19,7 +19,7 @@ import numpy as np
 from gametools._io import fraction_text, jsonable
 from gametools.errors import GameValidationError
 from gametools.exploitability import nash_conv, state_values
-from gametools.model import MarkovGame, NormalFormGame
+from gametools.model import MarkovGame, NormalFormGame, contract_others
 from gametools.numerics import integer_array
 
 __all__ = ["Equilibrium", "Clique", "CorrelatedEquilibrium", "SolverResult", "make_equilibrium",
@@ -242,10 +242,20 @@ def two_player_game(game: Any, method: str) -> NormalFormGame:
 
 
 def max_regret(game: NormalFormGame, strategies: Sequence[np.ndarray]) -> float:
-    """Largest deviation gain over players, relative to the payoff range (float arithmetic)."""
-    payoffs = game.action_payoffs(strategies)
-    gains = [float(u.max() - u @ np.asarray(x, dtype=float)) for u, x in zip(payoffs, strategies)]
-    return max(0.0, max(gains)) / game.payoff_range()
+    """Largest deviation gain over players, relative to the payoff range (float arithmetic).
+
+    The gains are computed on the payoffs shifted to start at 0 and divided by their range, so
+    a gain far below the payoffs' magnitude (payoffs near 1e12 that differ by units) is
+    computed rather than rounded away; the shift cancels in every gain.
+    """
+    spread = game.payoff_range()
+    normalised = (game.payoffs - float(game.payoffs.min())) / spread
+    floats = [np.asarray(x, dtype=float) for x in strategies]
+    gains = []
+    for i, x in enumerate(floats):
+        u = contract_others(normalised[i], floats, i)
+        gains.append(float(u.max() - u @ x))
+    return max(0.0, max(gains))
 
 
 _INTEGER_PAYOFFS: weakref.WeakKeyDictionary[NormalFormGame, tuple[np.ndarray, int]] = \
