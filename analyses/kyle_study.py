@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,10 @@ def reference_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
     row: dict[str, Any] = {"step": 0, "nash_conv": report.nash_conv,
                            **{f"gain_{i}": float(g) for i, g in enumerate(report.per_player)},
                            "kind": report.kind}
-    row.update({k: float(v) for k, v in kyle_summary(game, profile, **cell.params).items()})
+    # the summary's numbers; its notes (text saying which grid reaches the theory) stay out of
+    # the numeric rows
+    row.update({k: float(v) for k, v in kyle_summary(game, profile, **cell.params).items()
+                if isinstance(v, numbers.Real)})
     row.update({f"reference_{k}": float(v) for k, v in reference(**cell.params).items()})
     return [row]
 

@@ -459,6 +459,21 @@ def test_kyle_study_grid_is_valid() -> None:
             make_config(cell.algorithm, **cell.config)  # every field name is a real field
 
 
+def test_kyle_reference_cell_runs_and_matches_the_closed_form(tmp_path: Path) -> None:
+    # the study's "theory (on the grid)" cell, run as the demo runs it: numeric rows only (the
+    # scenario summary also holds notes), and Kyle's (1985) closed form at sigma_v = sigma_u = 1:
+    # lambda = sigma_v / (2 sigma_u) = 0.5, beta = sigma_u / sigma_v = 1
+    from analyses.kyle_study import REFERENCE, STUDY, reference_rows
+
+    cell = next(c for c in STUDY.cells(True) if c.algorithm == REFERENCE)
+    (row,) = reference_rows(cell, tmp_path)
+    assert all(isinstance(v, (int, float, str)) for v in row.values())
+    assert all(isinstance(v, float) for k, v in row.items() if k.startswith("reference_"))
+    assert row["reference_lambda"] == pytest.approx(0.5)
+    assert row["reference_beta"] == pytest.approx(1.0)
+    assert row["nash_conv"] >= 0.0 and row["kind"] == "exact"
+
+
 def test_kyle_figures_from_synthetic_rows(tmp_path: Path) -> None:
     from analyses.kyle_study import REFERENCE, STUDY
 

@@ -254,12 +254,16 @@ def comparison_table(summary: Mapping[str, Any] | None,
     """
     computed = _flatten(summary or {})
     closed = _flatten(reference or {})
+    # text entries (a scenario's notes on its grid error) print below the table, not in a column
+    notes = [f"{name}: {value}" for name, value in computed.items() if isinstance(value, str)]
+    computed = {name: value for name, value in computed.items() if not isinstance(value, str)}
     names = list(computed) + [name for name in closed if name not in computed]
     rows = [[name, _cell(computed[name]) if name in computed else "-",
              _cell(closed[name]) if name in closed else "-",
              _relative_error(computed[name], closed[name])
              if name in computed and name in closed else ""] for name in names]
-    return render_table(["statistic", "equilibrium", "closed form", "relative error"], rows)
+    table = render_table(["statistic", "equilibrium", "closed form", "relative error"], rows)
+    return "\n".join([table, *notes])
 
 
 def continuum_table(continuum: Mapping[str, Any], summary: Mapping[str, Any] | None) -> str:
