@@ -324,3 +324,34 @@ def test_the_deprecated_options_build_the_same_responder() -> None:
         approximate_gains(game, profile, budgte=8, episodes=8)
     # the old helper name is the adapter
     assert frozen_policies(profile, 2)[1](torch.eye(1)).tolist() == [[0.5, 0.5]]
+
+
+def test_the_driver_re_exports_the_evaluator_and_the_responders() -> None:
+    # user imports from gametools.marl.best_response keep working after the split: each name is
+    # the very object of the module that now defines it
+    from gametools.marl import best_response, evaluation, responders
+
+    for name in ("FrozenOpponents", "episode_returns", "frozen_policies", "Actor",
+                 "DEFAULT_UNDISCOUNTED_HORIZON"):
+        assert getattr(best_response, name) is getattr(evaluation, name)
+    for name in ("GridResponder", "GridResponse", "LearnedResponder", "Responder",
+                 "DEFAULT_TRAINING_STEPS", "DEFAULT_SEARCH_EPISODES"):
+        assert getattr(best_response, name) is getattr(responders, name)
+    assert set(best_response.__all__) <= set(dir(best_response))
+
+
+def test_paired_returns_share_their_random_numbers() -> None:
+    # the same actor evaluated twice through paired_returns meets the same episodes (common
+    # random numbers), so the paired difference is exactly 0; the signalling game's frozen
+    # opponent samples, the environment draws the coin
+    from gametools.marl.evaluation import paired_returns, policy_actor
+
+    game = signalling_game()
+    env = FrozenOpponents(TensorGameEnv(game, num_envs=64, seed=0), [None, np.full((4, 2), 0.5)],
+                          0, seed=0)
+    generator = torch.Generator()
+    own = policy_actor(lambda obs: torch.full((len(obs), 2), 0.5), env.action_spaces[0],
+                       generator)
+    first, second = paired_returns(env, own, own, own_generator=generator, own_seed=7, seed=3)
+    np.testing.assert_array_equal(first, second)
+    assert np.unique(first).size > 1  # the episodes do differ from one another

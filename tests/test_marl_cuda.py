@@ -61,12 +61,14 @@ def test_device_generators_live_on_the_device() -> None:
     assert learner.iterate()["env_steps"] == 4.0  # discrete MADDPG samples Gumbel noise on cuda
 
 
-@pytest.mark.parametrize("algorithm", ["iql", "qmix", "mappo", "maa2c"])
+@pytest.mark.parametrize("algorithm", ["iql", "qmix", "mappo", "maa2c", "maddpg"])
 def test_recurrent_agents_train_on_cuda(algorithm: str, tmp_path) -> None:
     from gametools.marl.matrix_games import recall_game
 
     extra = {"iql": dict(REPLAY, epsilon_fraction=0.3), "qmix": dict(REPLAY, epsilon_fraction=0.3),
-             "mappo": {}, "maa2c": {"learning_rate": 1e-2}}[algorithm]
+             "mappo": {}, "maa2c": {"learning_rate": 1e-2},
+             "maddpg": dict(REPLAY, updates_per_iteration=2, actor_learning_rate=3e-3)
+             }[algorithm]
     config = make_config(algorithm, **{"learning_rate": 3e-3, **BUDGET, "eval_episodes": 16,
                                        "recurrent": True, **extra})
     result = train(recall_game(), config, algorithm=algorithm, seed=0, device="cuda",

@@ -29,7 +29,9 @@ REPLAY = {"learning_starts": 256, "batch_size": 64, "epsilon_fraction": 0.3,
 BUDGETS = {"iql": REPLAY, "vdn": REPLAY, "qmix": REPLAY,
            "mappo": {"learning_rate": 3e-3},
            "ippo": {"learning_rate": 3e-3},
-           "maa2c": {"learning_rate": 1e-2, "total_steps": 3072}}
+           "maa2c": {"learning_rate": 1e-2, "total_steps": 3072},
+           "maddpg": {"learning_starts": 256, "batch_size": 64, "updates_per_iteration": 2,
+                      "learning_rate": 3e-3, "actor_learning_rate": 3e-3}}
 
 
 def recurrent_config(algorithm: str, **changes):
@@ -73,6 +75,9 @@ def test_the_feedforward_learner_stays_at_the_memoryless_bound() -> None:
     # iterations) falls in the middle of every episode (memory and sequences in flight)
     ("qmix", {"num_envs": 16, "checkpoint_interval": 272, "total_steps": 448,
               "eval_interval": 160, "learning_starts": 64}),
+    # the same cut for MADDPG's recurrent actors (memory, sequences in flight, Gumbel noise)
+    ("maddpg", {"num_envs": 16, "checkpoint_interval": 272, "total_steps": 448,
+                "eval_interval": 160, "learning_starts": 64}),
     # rollouts of 3 steps over 2-step episodes: the checkpoint after 3 iterations (144 steps)
     # falls in the middle of every episode
     ("mappo", {"num_envs": 16, "rollout_steps": 3, "checkpoint_interval": 144,
@@ -122,15 +127,15 @@ def test_parameter_sharing_with_recurrent_agents() -> None:
 
 def test_recurrent_settings_are_validated() -> None:
     env = TensorGameEnv(recall_game(), num_envs=4)
-    for algorithm, reason in (("maddpg", "not implemented"), ("central", "global state")):
-        with pytest.raises(InvalidArgumentError, match=reason):
-            learner_class(algorithm)(env, make_config(algorithm, recurrent=True), seed=0)
+    with pytest.raises(InvalidArgumentError, match="global state"):
+        learner_class("central")(env, make_config("central", recurrent=True), seed=0)
     with pytest.raises(InvalidArgumentError, match="rnn_hidden_dim"):
         make_config("iql", rnn_hidden_dim=0)
     with pytest.raises(InvalidArgumentError, match="recurrent"):
         make_config("iql", recurrent=1)
-    with pytest.raises(InvalidArgumentError, match="sequence_length"):
-        make_config("qmix", sequence_length=0)
+    for algorithm in ("qmix", "maddpg"):
+        with pytest.raises(InvalidArgumentError, match="sequence_length"):
+            make_config(algorithm, sequence_length=0)
     with pytest.raises(InvalidArgumentError, match="minibatches"):
         learner_class("mappo")(env, make_config("mappo", recurrent=True, minibatches=8),
                                seed=0)
@@ -214,3 +219,29 @@ def test_recurrent_q_learning_on_an_outside_environment() -> None:
                    params={"N": 2, "max_cycles": 25, "continuous_actions": False})
     last = result.metrics[-1]
     assert result.steps >= 150 and last["return_0"] < 0 and np.isfinite(last["loss"])
+
+
+def test_recurrent_maddpg_acts_in_a_box() -> None:
+    # continuous (Box) actions: the one-shot first-price auction of games.auction_env, bids in
+    # [0, 1]; its episodes last one step, so sequences of one step hold them whole
+    from games.auction_env import AuctionEnv
+
+    env = AuctionEnv(auction="first_price", n_bidders=2, n_values=8, reserve=0.0,
+                     value_grid=False, num_envs=8, seed=0, device="cpu")
+    config = make_config("maddpg", recurrent=True, num_envs=8, learning_starts=16,
+                         batch_size=8, sequence_length=1, rnn_hidden_dim=8)
+    learner = learner_class("maddpg")(env, config, seed=0)
+    env.reset(seed=0)
+    statistics = [learner.iterate() for _ in range(4)]
+    # updates start once 16 steps are stored (two iterations of 8 episodes)
+    assert "actor_loss" not in statistics[0] and "actor_loss" in statistics[-1]
+    assert all(np.isfinite(statistics[-1][name]) for name in
+               ("critic_loss", "actor_loss", "critic_grad_norm", "actor_grad_norm"))
+    # every episode ended at each step, so every hidden state was reset to zero
+    assert learner.memory.shape == (2, 8, 8) and not bool(learner.memory.any())
+    actions, memory = learner.act(env.observe())
+    assert memory is not None and memory.shape == (2, 8, 8) and bool(memory.any())
+    for bids in actions:  # deterministic bids inside the box, one per episode
+        assert bids.shape == (8, 1) and bool(((bids >= 0) & (bids <= 1)).all())
+    with pytest.raises(InvalidArgumentError, match="observation history"):
+        learner.policy(0, env.observe().observations[0])

@@ -221,6 +221,18 @@ class RecurrentAgentNetworks(nn.Module):
         return list(outputs.split(batch)), after.reshape(hidden.shape)
 
 
+    def unroll(self, inputs: Sequence[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:
+        """Every agent's outputs along batches of sequences: ``inputs`` one ``(B, T, d_i)`` per
+        agent, ``hidden`` ``(N, B, hidden_size)`` before their first step -> one ``(B, T,
+        out_i)`` per agent (gradients flow through time)."""
+        steps: list[list[torch.Tensor]] = []
+        for t in range(inputs[0].shape[1]):
+            outputs, hidden = self.step_all([x[:, t] for x in inputs], hidden)
+            steps.append(outputs)
+        return [torch.stack([outputs[i] for outputs in steps], dim=1)
+                for i in range(len(inputs))]
+
+
 def reset_where(hidden: torch.Tensor, done: torch.Tensor, *, axis: int = 0) -> torch.Tensor:
     """``hidden`` with the entries of finished episodes zeroed along ``axis`` (``done`` ``(B,)``,
     ``hidden.shape[axis] == B``), so the episodes restarting there begin from the initial

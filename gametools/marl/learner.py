@@ -21,10 +21,13 @@ from torch import nn
 
 from gametools.errors import InvalidArgumentError
 from gametools.limits import check
-from gametools.marl.common import homogeneous
+from gametools.marl.common import ReplayBuffer, SequenceRecorder, homogeneous
 from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
-__all__ = ["LearnerConfig", "Learner", "ReplayLearner"]
+__all__ = ["DEFAULT_SEQUENCE_LENGTH", "Learner", "LearnerConfig", "ReplayLearner"]
+
+#: Replayed sequence length of recurrent agents on environments without an episode bound.
+DEFAULT_SEQUENCE_LENGTH = 64
 
 
 #: Config fields that must be at least 1 wherever an algorithm defines them.
@@ -69,7 +72,7 @@ class LearnerConfig:
         Linear`` of width ``rnn_hidden_dim`` (``hidden_sizes`` then shapes only the critics and
         mixers). The hidden state starts at zero in every episode. A recurrent policy depends on
         the observation history, so no tabular NashConv is computed for it (the run reports its
-        returns). Supported by iql, vdn, qmix, mappo, ippo and maa2c.
+        returns). Supported by iql, vdn, qmix, mappo, ippo, maa2c and maddpg.
     rnn_hidden_dim : int
         Width of the GRU of recurrent agents (EPyMARL's default 64).
     """
@@ -108,6 +111,12 @@ class LearnerConfig:
         if not self.hidden_sizes or any(int(h) < 1 for h in self.hidden_sizes):
             raise InvalidArgumentError(f"hidden_sizes must be positive integers, got "
                                        f"{self.hidden_sizes!r}")
+        sequence_length = getattr(self, "sequence_length", None)  # replay learners' field
+        if sequence_length is not None and (not isinstance(sequence_length, int)
+                                            or isinstance(sequence_length, bool)
+                                            or sequence_length < 1):
+            raise InvalidArgumentError(f"sequence_length must be a positive integer (or None), "
+                                       f"got {sequence_length!r}")
         if not isinstance(self.recurrent, bool):
             raise InvalidArgumentError(f"recurrent must be true or false, got {self.recurrent!r}")
         check("max_hidden_size", self.rnn_hidden_dim, "rnn_hidden_dim")
@@ -260,7 +269,8 @@ class Learner(abc.ABC):
     def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         """A recurrent agent's policy after ``observations`` ``(K, obs_size)``, from the hidden
-        state ``(K, rnn_hidden_dim)`` before them: ``(probabilities (K, n), next hidden)``."""
+        state ``(K, rnn_hidden_dim)`` before them: ``(probabilities (K, n), next hidden)``, or
+        ``(deterministic actions (K, *shape), next hidden)`` for continuous actions."""
         raise InvalidArgumentError(f"{self.name} has no recurrent agents")
 
     def initial_memory(self, batch: int) -> torch.Tensor | None:
@@ -288,8 +298,9 @@ class Learner(abc.ABC):
             assert memory is not None
             actions, hidden = [], []
             for agent, observations in enumerate(current.observations):
-                probabilities, after = self.policy_step(agent, observations, memory[agent])
-                actions.append(probabilities.argmax(dim=1))
+                output, after = self.policy_step(agent, observations, memory[agent])
+                space = self.env.action_spaces[agent]
+                actions.append(output.argmax(dim=1) if isinstance(space, Discrete) else output)
                 hidden.append(after)
             return actions, torch.stack(hidden)
         actions = []
@@ -335,22 +346,36 @@ class Learner(abc.ABC):
 
 
 class ReplayLearner(Learner):
-    """A learner that trains from a replay buffer of transitions (MADDPG, IQL, QMIX).
+    """A learner that trains from a replay buffer (MADDPG, IQL, VDN, QMIX).
 
-    Subclasses create ``self.buffer`` (a :class:`~gametools.marl.common.ReplayBuffer` with fields
-    ``obs{i}``, ``next_obs{i}``, ``action{i}``, ``reward``, ``terminated`` and optionally
-    ``state``/``next_state``); the buffer and the step counter are checkpointed here.
+    Memoryless agents replay transitions: subclasses create ``self.buffer`` (a
+    :class:`~gametools.marl.common.ReplayBuffer` with fields ``obs{i}``, ``next_obs{i}``,
+    ``action{i}``, ``reward``, ``terminated`` and optionally ``state``/``next_state``) and
+    :meth:`store` each step. Recurrent agents replay episodes (EPyMARL's episode buffer): the
+    subclass calls :meth:`replay_episodes` to create ``self.recorder`` and ``self.buffer``, keeps
+    its agents' hidden state in ``self.memory`` ``(N, num_envs, width)`` and calls
+    :meth:`record_episodes` each step. The buffer, the step counter and, for recurrent agents, the
+    sequences in flight and the memory are checkpointed here (a run may stop mid-episode).
     """
 
     buffer: Any
     env_steps: int = 0
+    recorder: SequenceRecorder
+    memory: torch.Tensor
+    sequences_per_batch: int
 
     def extra_state(self) -> dict[str, Any]:
-        return {"buffer": self.buffer.state_dict(), "env_steps": self.env_steps}
+        state: dict[str, Any] = {"buffer": self.buffer.state_dict(), "env_steps": self.env_steps}
+        if self.recurrent:
+            state.update(recorder=self.recorder.state_dict(), memory=self.memory)
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.buffer.load_state_dict(state["buffer"])
         self.env_steps = int(state["env_steps"])
+        if self.recurrent:
+            self.recorder.load_state_dict(state["recorder"])
+            self.memory = state["memory"].to(self.env.device).clone()
 
     def store(self, current: Reset, actions: Sequence[torch.Tensor], step: Step) -> None:
         """Append one step of every episode to the buffer (``actions`` as the buffer keeps them)."""
@@ -363,4 +388,53 @@ class ReplayLearner(Learner):
             record[f"next_obs{i}"] = step.final_observations[i]
             record[f"action{i}"] = actions[i]
         self.buffer.add(**record)
+        self.env_steps += self.env.num_envs
+
+    def replay_episodes(self, actions: Sequence[tuple[tuple[int, ...], torch.dtype]], *,
+                        buffer_size: int, batch_size: int, sequence_length: int | None) -> None:
+        """Create the episode replay of recurrent agents: ``self.recorder`` and ``self.buffer``.
+
+        Every episode's steps are collected into one sequence of ``length`` steps:
+        ``sequence_length``, else the environment's longest episode (whole episodes are
+        replayed), else :data:`DEFAULT_SEQUENCE_LENGTH` (longer episodes are cut into
+        consecutive sequences that start from the stored hidden state). A sequence holds
+        ``obs{i}`` and ``state`` at its ``length + 1`` observation points, ``action{i}``
+        (shapes and dtypes ``actions``, one per agent), ``reward`` ``(N,)``, ``terminated`` and
+        ``mask`` at its steps, and the agents' ``hidden`` state ``(N, width)`` at its start.
+        ``buffer_size`` and ``batch_size`` count transitions: the buffer keeps
+        ``buffer_size // length`` sequences and a minibatch ``self.sequences_per_batch =
+        ceil(batch_size / length)`` of them.
+        """
+        env = self.env
+        length = sequence_length or env.episode_limit or DEFAULT_SEQUENCE_LENGTH
+        self.sequences_per_batch = -(-batch_size // length)
+        step_fields: dict[str, tuple[tuple[int, ...], torch.dtype]] = {
+            f"action{i}": action for i, action in enumerate(actions)}
+        step_fields["reward"] = ((env.num_agents,), torch.float32)
+        step_fields["terminated"] = ((), torch.float32)
+        observation_fields: dict[str, tuple[tuple[int, ...], torch.dtype]] = {
+            f"obs{i}": ((size,), torch.float32) for i, size in enumerate(env.observation_sizes)}
+        observation_fields["state"] = ((env.state_size,), torch.float32)
+        hidden = (env.num_agents, self.config.rnn_hidden_dim)
+        self.recorder = SequenceRecorder(env.num_envs, length, step_fields, observation_fields,
+                                         {"hidden": (hidden, torch.float32)}, device=env.device)
+        self.buffer = ReplayBuffer(max(self.sequences_per_batch, buffer_size // length),
+                                   self.recorder.shapes, device=env.device)
+
+    def record_episodes(self, current: Reset, actions: Sequence[torch.Tensor], step: Step
+                        ) -> None:
+        """Append one step of every episode to its sequence, ``self.memory`` (the hidden state
+        before the step) starting a new one; store the sequences completed by it."""
+        count = self.env.num_agents
+        self.recorder.begin(hidden=self.memory.transpose(0, 1))
+        finished = self.recorder.record(
+            before={"state": current.state, **{f"obs{i}": current.observations[i]
+                                               for i in range(count)}},
+            after={"state": step.final_state, **{f"obs{i}": step.final_observations[i]
+                                                 for i in range(count)}},
+            step={"reward": step.rewards, "terminated": step.terminated.float(),
+                  **{f"action{i}": actions[i] for i in range(count)}},
+            done=step.terminated | step.truncated)
+        if finished is not None:
+            self.buffer.add(**finished)
         self.env_steps += self.env.num_envs

@@ -1,7 +1,9 @@
 """Proximal policy optimisation for several agents: MAPPO, IPPO and the fully centralised variant.
 
 One learner, :class:`PPOLearner`, runs clipped PPO (Schulman et al. 2017) with GAE and value
-normalisation for a list of *actors*. The variants differ only by the objects composed in:
+normalisation for a list of *actors*. The variants differ only by the actors they compose in
+(:meth:`PPOLearner.make_actors`: :func:`agent_actors` with a critic input, or one joint actor) and
+by their config:
 
 - :class:`MAPPO` (Yu et al. 2022): decentralised actors, each with a **centralised** critic that
   sees the global state;
@@ -34,10 +36,11 @@ Examples
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple, cast
+from typing import Any, ClassVar, NamedTuple, cast
 
 import torch
 from torch import nn
@@ -54,9 +57,21 @@ from gametools.marl.common import (
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
 
-__all__ = ["PPOConfig", "MAPPOConfig", "A2CConfig", "PPOLearner", "MAPPO", "IPPO", "MAA2C", "Actor",
-           "Rollout",
-           "centralised_critic_input", "local_critic_input"]
+__all__ = [
+    "IPPO",
+    "MAA2C",
+    "MAPPO",
+    "A2CConfig",
+    "Actor",
+    "CriticInput",
+    "MAPPOConfig",
+    "PPOConfig",
+    "PPOLearner",
+    "Rollout",
+    "agent_actors",
+    "centralised_critic_input",
+    "local_critic_input",
+]
 
 
 @dataclass(frozen=True)
@@ -145,6 +160,10 @@ class Rollout(NamedTuple):
                    zeros(), zeros(), zeros(), zeros())
 
 
+#: A critic input for an agent: ``critic_input(env, agent) -> (input of a Reset, its size)``.
+CriticInput = Callable[[VectorEnv, int], tuple[Callable[[Reset], torch.Tensor], int]]
+
+
 def centralised_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], torch.Tensor],
                                                                    int]:
     """MAPPO's critic input: the global state."""
@@ -164,13 +183,26 @@ def _own_reward(agent: int, rewards: torch.Tensor) -> torch.Tensor:
     return rewards[:, agent]
 
 
+def agent_actors(env: VectorEnv, critic_input: CriticInput, name: str) -> list[Actor]:
+    """One actor per agent (its own observation, action space and reward), each with the critic
+    input ``critic_input(env, agent)``; ``name`` is the learner's, for the error message."""
+    actors = []
+    for agent, space in enumerate(env.action_spaces):
+        if not isinstance(space, Discrete):
+            raise InvalidArgumentError(f"{name} needs discrete actions")
+        make_input, critic_size = critic_input(env, agent)
+        actors.append(Actor(
+            observe=functools.partial(_own_observation, agent), critic_input=make_input,
+            observation_size=env.observation_sizes[agent], critic_size=critic_size,
+            num_actions=space.n, reward=functools.partial(_own_reward, agent)))
+    return actors
+
+
 class PPOLearner(Learner):
-    """Clipped PPO over a list of actors (see the module docstring)."""
+    """Clipped PPO over a list of actors (see the module docstring); a variant composes in its
+    actors (:meth:`make_actors`)."""
 
     config_type: ClassVar[type[LearnerConfig]] = MAPPOConfig
-    #: the critics' input: the global ``"state"`` (centralised critic) or the agent's own
-    #: ``"observation"`` (local critic)
-    critic: ClassVar[Literal["state", "observation"]] = "state"
     supports_recurrent = True
 
     def __init__(self, env: VectorEnv, config: PPOConfig, *, seed: int) -> None:
@@ -208,21 +240,10 @@ class PPOLearner(Learner):
 
     # actors ---------------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def make_actors(self, env: VectorEnv) -> list[Actor]:
-        """One actor per agent, with the critic input of this variant."""
-        if not all(isinstance(space, Discrete) for space in env.action_spaces):
-            raise InvalidArgumentError(f"{self.name} needs discrete actions")
-        actors = []
-        for agent in range(env.num_agents):
-            make_input = (centralised_critic_input if self.critic == "state"
-                          else local_critic_input)
-            critic_input, critic_size = make_input(env, agent)
-            actors.append(Actor(
-                observe=functools.partial(_own_observation, agent),
-                critic_input=critic_input, observation_size=env.observation_sizes[agent],
-                critic_size=critic_size, num_actions=env.action_spaces[agent].n,  # type: ignore
-                reward=functools.partial(_own_reward, agent)))
-        return actors
+        """The decision makers of this variant: one per agent with its critic input
+        (:func:`agent_actors`), or one joint actor (:class:`~gametools.marl.central.CentralPPO`)."""
 
     def decode(self, actions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """The environment's per-agent actions from the actors' actions."""
@@ -435,18 +456,24 @@ class MAA2C(PPOLearner):
 
     name = "maa2c"
     config_type = A2CConfig
-    critic = "state"
+
+    def make_actors(self, env: VectorEnv) -> list[Actor]:
+        return agent_actors(env, centralised_critic_input, self.name)
 
 
 class MAPPO(PPOLearner):
     """Multi-agent PPO: decentralised actors, centralised critics (global state)."""
 
     name = "mappo"
-    critic = "state"
+
+    def make_actors(self, env: VectorEnv) -> list[Actor]:
+        return agent_actors(env, centralised_critic_input, self.name)
 
 
 class IPPO(PPOLearner):
     """Independent PPO: the same actors with local critics (own observation)."""
 
     name = "ippo"
-    critic = "observation"
+
+    def make_actors(self, env: VectorEnv) -> list[Actor]:
+        return agent_actors(env, local_critic_input, self.name)

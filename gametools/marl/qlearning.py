@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -37,19 +36,24 @@ from gametools.marl.common import (
     AgentNetworks,
     RecurrentAgentNetworks,
     ReplayBuffer,
-    SequenceRecorder,
     mlp,
     reset_where,
     soft_update,
 )
-from gametools.marl.env import Discrete, Reset, VectorEnv
-from gametools.marl.learner import LearnerConfig, ReplayLearner
+from gametools.marl.env import Discrete, VectorEnv
+from gametools.marl.learner import DEFAULT_SEQUENCE_LENGTH, LearnerConfig, ReplayLearner
 
-__all__ = ["QConfig", "QLearner", "IQL", "VDN", "QMIX", "QMixer", "SumMixer",
-           "DEFAULT_SEQUENCE_LENGTH"]
+__all__ = [
+    "DEFAULT_SEQUENCE_LENGTH",
+    "IQL",
+    "QMIX",
+    "VDN",
+    "QConfig",
+    "QLearner",
+    "QMixer",
+    "SumMixer",
+]
 
-#: Replayed sequence length of recurrent agents on environments without an episode bound.
-DEFAULT_SEQUENCE_LENGTH = 64
 
 
 @dataclass(frozen=True)
@@ -97,14 +101,6 @@ class QConfig(LearnerConfig):
     mixing_embed: int = 32
     max_grad_norm: float = 10.0
     sequence_length: int | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.sequence_length is not None and (not isinstance(self.sequence_length, int)
-                                                 or isinstance(self.sequence_length, bool)
-                                                 or self.sequence_length < 1):
-            raise InvalidArgumentError(f"sequence_length must be a positive integer (or None), "
-                                       f"got {self.sequence_length!r}")
 
 
 class QMixer(nn.Module):
@@ -186,17 +182,9 @@ class QLearner(ReplayLearner):
             self.buffer = ReplayBuffer(config.buffer_size, shapes, device=env.device)
             return
         # recurrent agents: sequences of whole episodes (or of sequence_length steps)
-        length = config.sequence_length or env.episode_limit or DEFAULT_SEQUENCE_LENGTH
-        self.sequences_per_batch = -(-config.batch_size // length)
-        step_fields = {name: shapes[name] for name in shapes
-                       if name.startswith("action") or name in ("reward", "terminated")}
-        observation_fields = {name: shapes[name] for name in shapes
-                              if name.startswith("obs") or name == "state"}
-        hidden = (env.num_agents, config.rnn_hidden_dim)
-        self.recorder = SequenceRecorder(env.num_envs, length, step_fields, observation_fields,
-                                         {"hidden": (hidden, torch.float32)}, device=env.device)
-        self.buffer = ReplayBuffer(max(self.sequences_per_batch, config.buffer_size // length),
-                                   self.recorder.shapes, device=env.device)
+        self.replay_episodes([((), torch.int64)] * env.num_agents,
+                             buffer_size=config.buffer_size, batch_size=config.batch_size,
+                             sequence_length=config.sequence_length)
 
     # acting ---------------------------------------------------------------------------------
 
@@ -224,18 +212,6 @@ class QLearner(ReplayLearner):
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         return {"online": self.online, "target": self.target, "optimizer": self.optimizer}
 
-    def extra_state(self) -> dict[str, Any]:
-        state = super().extra_state()
-        if self.recurrent:  # a run may stop mid-episode: the sequences in flight and the memory
-            state.update(recorder=self.recorder.state_dict(), memory=self.memory)
-        return state
-
-    def load_extra_state(self, state: dict[str, Any]) -> None:
-        super().load_extra_state(state)
-        if self.recurrent:
-            self.recorder.load_state_dict(state["recorder"])
-            self.memory = state["memory"].to(self.env.device).clone()
-
     # learning -------------------------------------------------------------------------------
 
     def iterate(self) -> dict[str, float]:
@@ -257,7 +233,7 @@ class QLearner(ReplayLearner):
                 actions.append(torch.where(explore, random, values.argmax(dim=1)))
         step = env.step(actions)
         if self.recurrent:
-            self._record(current, actions, step)
+            self.record_episodes(current, actions, step)
             self.memory = reset_where(hidden, step.terminated | step.truncated, axis=1)
         else:
             self.store(current, actions, step)
@@ -271,34 +247,12 @@ class QLearner(ReplayLearner):
                 statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
         return statistics
 
-    def _record(self, current: Reset, actions: list[torch.Tensor], step: Any) -> None:
-        """Append one step of every episode to its sequence; store the completed sequences."""
-        count = self.env.num_agents
-        self.recorder.begin(hidden=self.memory.transpose(0, 1))
-        finished = self.recorder.record(
-            before={"state": current.state, **{f"obs{i}": current.observations[i]
-                                               for i in range(count)}},
-            after={"state": step.final_state, **{f"obs{i}": step.final_observations[i]
-                                                 for i in range(count)}},
-            step={"reward": step.rewards, "terminated": step.terminated.float(),
-                  **{f"action{i}": actions[i] for i in range(count)}},
-            done=step.terminated | step.truncated)
-        if finished is not None:
-            self.buffer.add(**finished)
-        self.env_steps += self.env.num_envs
-
     def _unroll(self, agents: RecurrentAgentNetworks, batch: dict[str, torch.Tensor]
                 ) -> list[torch.Tensor]:
         """Every agent's values ``(B, L + 1, n_i)`` along the sequences, from their stored start
         hidden state (zero at an episode's first step)."""
-        count = self.env.num_agents
-        hidden = batch["hidden"].transpose(0, 1)  # (N, B, width)
-        steps: list[list[torch.Tensor]] = []
-        for t in range(batch["obs0"].shape[1]):
-            values, hidden = agents.step_all([batch[f"obs{i}"][:, t] for i in range(count)],
-                                             hidden)
-            steps.append(values)
-        return [torch.stack([values[i] for values in steps], dim=1) for i in range(count)]
+        return agents.unroll([batch[f"obs{i}"] for i in range(self.env.num_agents)],
+                             batch["hidden"].transpose(0, 1))
 
     def _update_sequences(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The update of :meth:`_update` on sequences ``(B, L, ...)``, masked to real steps."""
