@@ -208,8 +208,9 @@ def markov_arrays(game: MarkovGame, live: np.ndarray | None = None) -> MarkovArr
         transitions = sp.csr_array((np.where(keep, matrix.data, 0.0), matrix.indices.copy(),
                                     matrix.indptr.copy()), shape=matrix.shape)
         transitions.eliminate_zeros()
-    rewards = (game.rewards.reshape(game.num_players, game.num_states, num_joint)
-               * live[None, :, None])
+    rewards = game.rewards.reshape(game.num_players, game.num_states, num_joint)
+    if not live.all():  # otherwise share the game's (read-only) rewards too
+        rewards = rewards * live[None, :, None]
     return MarkovArrays(game, live, transitions, rewards)
 
 
@@ -411,7 +412,9 @@ class JointChain:
                     else np.array(start, dtype=float).reshape(size, count))
         scale = float(np.abs(rewards).max()) if rewards.size else 0.0
         target = (relative or _KRYLOV_TOLERANCE) * (scale + 1e-300)
-        residual = rewards - operator(solution)
+        # from zero the residual is the right-hand side: no pass over the matrix
+        residual = np.array(rewards, dtype=float) if start is None \
+            else rewards - operator(solution)
         for _ in range(_REFINEMENTS):
             if not residual.size or float(np.abs(residual).max()) <= target:
                 break
@@ -525,8 +528,9 @@ class JointChain:
         return self.best_responses([weights], [player], [rewards], [start],
                                    max_iterations=max_iterations)[0]
 
-    def best_responses(self, weights: Sequence[np.ndarray], players: Sequence[int],
-                       rewards: Sequence[np.ndarray], starts: Sequence[np.ndarray | None],
+    def best_responses(self, weights: Sequence[np.ndarray] | np.ndarray, players: Sequence[int],
+                       rewards: Sequence[np.ndarray] | np.ndarray,
+                       starts: Sequence[np.ndarray | None],
                        *, max_iterations: int = 1000
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """:meth:`policy_iteration` for several players at once.
@@ -546,8 +550,9 @@ class JointChain:
         """
         num_states = self.num_states
         everywhere = np.arange(num_states)
-        stacked_weights = np.stack([np.asarray(w, dtype=float) for w in weights])
-        stacked_rewards = np.stack([np.asarray(r, dtype=float) for r in rewards])
+        # arrays (k, S, A) are used as they are; sequences are stacked
+        stacked_weights = np.asarray(weights, dtype=float)
+        stacked_rewards = np.asarray(rewards, dtype=float)
         actions = [np.zeros(num_states, dtype=np.int64) for _ in players]
         guesses = [np.zeros(num_states) if start is None else np.asarray(start, dtype=float)
                    for start in starts]
