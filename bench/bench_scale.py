@@ -2,18 +2,26 @@
 
 The game (issue 12 item 7): 2 players, 4 x 4 actions, 10 random successors per (state, joint
 action) with probability 1/10 each, standard normal rewards, discount 0.95, the uniform
-profile. Sizes 10^4, 10^5 and 10^6 states (10^6 only without ``--quick``). Each size runs in a
-fresh process so its peak resident memory (``getrusage``'s ``ru_maxrss``, building and validating
-the game included) is its own; ``+GB`` is the peak of the arrays ``nash_conv`` itself allocates
-(``tracemalloc``, which NumPy reports to), on top of the game. CPU time is printed beside wall
-time because the machine may be shared (the load average is printed too). Imports and the
-compiled kernel's first load are warmed up on a two-state game and not timed.
-At 10^4 states the formed-chain path (dense/sparse factorisations on the explicit policy chain)
-runs in the same way as the peer of the matrix-free path.
+profile. Sizes 10^4, 10^5 and 10^6 states (10^6 only without ``--quick``). The transitions are
+built as the user would hand them over (``float64`` probabilities, ``int32`` indices) and, with
+``--compact``, also in compact storage (``float32`` probabilities on the ``2**-24`` grid, as
+:func:`gametools.model.compact_transitions` makes them: nine entries ``1677722 / 2**24`` and one
+``1677718 / 2**24``, so each row sums to 1 exactly; a slightly different game, whose NashConv is
+printed beside).
+
+Each size runs in a fresh process so its peak resident memory (``getrusage``'s ``ru_maxrss``:
+the caller's matrix, the game's validated private copy and ``nash_conv`` together) is its own;
+``+GB`` is the peak of the arrays ``nash_conv`` itself allocates (``tracemalloc``, which NumPy
+reports to), on top of the game. CPU time is printed beside wall time because the machine may be
+shared (the load average is printed too); the log-log slopes of both against the number of
+states are printed last. Imports and the compiled kernels' first load are warmed up on a
+two-state game and not timed. At the smallest size (at most 10^5) the formed-chain path (dense
+or sparse factorisations on the explicit policy chain) runs too, as the peer of the matrix-free
+path, and the two NashConvs must agree within the sum of their tolerances.
 
 Usage::
 
-    python bench/bench_scale.py [--quick] [--sizes 1e4,1e5]
+    python bench/bench_scale.py [--quick] [--compact] [--sizes 1e4,1e5]
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import tracemalloc
 import numpy as np
 
 
-def _worker(num_states: int, matrix_free: bool) -> dict[str, float]:
+def _worker(num_states: int, matrix_free: bool, compact: bool) -> dict[str, float]:
     import scipy.sparse as sp
 
     import gametools.exploitability as exploitability
@@ -44,21 +52,29 @@ def _worker(num_states: int, matrix_free: bool) -> dict[str, float]:
     start = time.perf_counter()
     entries = num_states * joint * successors
     columns = rng.integers(0, num_states, size=entries, dtype=np.int32)
-    indptr = np.arange(0, entries + 1, successors, dtype=np.int64)
-    matrix = sp.csr_array((np.full(entries, 1.0 / successors), columns, indptr),
+    # int32 like the columns: scipy widens both index arrays to int64 when one of them is
+    indptr = np.arange(0, entries + 1, successors, dtype=np.int32)
+    if compact:  # the 2**-24 grid: 9 * 1677722 + 1677718 = 2**24, each row sums to 1 exactly
+        probabilities = np.full(entries, 1677722 / 2**24, dtype=np.float32)
+        probabilities[successors - 1::successors] = 1677718 / 2**24
+    else:
+        probabilities = np.full(entries, 1.0 / successors)
+    matrix = sp.csr_array((probabilities, columns, indptr),
                           shape=(num_states * joint, num_states))
     rewards = rng.standard_normal((2, num_states, n, n))
     initial = np.zeros(num_states)
     initial[0] = 1.0
     game = MarkovGame(matrix, rewards, initial, 0.95)  # validates a private copy
-    del matrix, columns, indptr
+    del matrix, columns, indptr, probabilities
     built = time.perf_counter() - start
     stored = game.transition_matrix
     game_bytes = (stored.data.nbytes + stored.indices.nbytes + stored.indptr.nbytes
                   + game.rewards.nbytes)
     profile = [np.full((num_states, n), 1.0 / n)] * 2
-    # warm-up on a tiny game: imports and the compiled kernel's first load are not timed
-    tiny = MarkovGame(np.full((2, n, n, 2), 0.5), np.zeros((2, 2, n, n)), [1.0, 0.0], 0.5)
+    # warm-up on a tiny game stored alike: imports and the compiled kernels' first load (one
+    # per storage type) are not timed
+    tiny = MarkovGame(sp.csr_array(np.full((2 * joint, 2), 0.5, dtype=stored.dtype)),
+                      np.zeros((2, 2, n, n)), [1.0, 0.0], 0.5)
     limit = exploitability.MATRIX_FREE_STATE_LIMIT
     exploitability.MATRIX_FREE_STATE_LIMIT = 0 if matrix_free else 10**12
     nash_conv(tiny, [np.full((2, n), 1.0 / n)] * 2)
@@ -71,15 +87,16 @@ def _worker(num_states: int, matrix_free: bool) -> dict[str, float]:
     extra = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"states": num_states, "matrix_free": matrix_free, "build_s": built, "wall_s": wall,
+    return {"states": num_states, "matrix_free": matrix_free, "compact": compact,
+            "build_s": built, "wall_s": wall,
             "cpu_s": cpu, "peak_rss_gb": peak / 1e6, "rss_before_gb": before / 1e6,
             "extra_gb": extra / 1e9, "game_gb": game_bytes / 1e9,
             "nash_conv": result.nash_conv, "tolerance": result.tolerance}
 
 
-def _run(num_states: int, matrix_free: bool) -> dict[str, float]:
+def _run(num_states: int, matrix_free: bool, compact: bool) -> dict[str, float]:
     command = [sys.executable, __file__, "--worker", str(num_states),
-               "1" if matrix_free else "0"]
+               "1" if matrix_free else "0", "1" if compact else "0"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"worker for {num_states} states failed: {done.stderr.strip()[-400:]}")
@@ -90,10 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10^4 and 10^5 states only")
     parser.add_argument("--sizes", help="comma-separated state counts (overrides --quick)")
-    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--compact", action="store_true",
+                        help="also run every size with float32 probabilities")
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(_worker(int(args.worker[0]), args.worker[1] == "1")))
+        print(json.dumps(_worker(int(args.worker[0]), args.worker[1] == "1",
+                                 args.worker[2] == "1")))
         return 0
     if args.sizes:
         try:
@@ -104,36 +124,44 @@ def main(argv: list[str] | None = None) -> int:
     else:
         sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
     print(f"load average at start: {os.getloadavg()}  cores: {os.cpu_count()}")
-    header = (f"{'states':>9} {'path':>12} {'build s':>8} {'wall s':>8} {'cpu s':>8} "
-              f"{'peak GB':>8} {'+GB':>6} {'game GB':>8} {'NashConv':>12} {'tolerance':>10}")
+    header = (f"{'states':>9} {'path':>12} {'storage':>8} {'build s':>8} {'wall s':>8} "
+              f"{'cpu s':>8} {'peak GB':>8} {'+GB':>6} {'game GB':>8} {'NashConv':>12} "
+              f"{'tolerance':>10}")
     print(header)
     rows = []
+    storages = [False, True] if args.compact else [False]
     for num_states in sizes:
         # the formed-chain peer only at the smallest size, and never past 10^5 states (at 10^6
         # its policy chain alone needs more than 15 GB)
         paths = [True, False] if num_states == sizes[0] and num_states <= 10**5 else [True]
         for matrix_free in paths:
-            row = _run(num_states, matrix_free)
-            rows.append(row)
-            print(f"{row['states']:>9} {'matrix-free' if matrix_free else 'formed':>12} "
-                  f"{row['build_s']:8.2f} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} "
-                  f"{row['peak_rss_gb']:8.2f} {row['extra_gb']:6.2f} {row['game_gb']:8.2f} "
-                  f"{row['nash_conv']:12.6g} "
-                  f"{row['tolerance']:10.2g}", flush=True)
-    free = [r for r in rows if r["matrix_free"]]
-    if len(free) >= 2:
-        x = np.log([r["states"] for r in free])
-        for key in ("wall_s", "cpu_s", "extra_gb"):
-            slope = float(np.polyfit(x, np.log([r[key] for r in free]), 1)[0])
-            print(f"log-log slope of {key} against states: {slope:.2f}")
+            for compact in storages if matrix_free else [False]:
+                row = _run(num_states, matrix_free, compact)
+                rows.append(row)
+                print(f"{row['states']:>9} {'matrix-free' if matrix_free else 'formed':>12} "
+                      f"{'float32' if compact else 'float64':>8} "
+                      f"{row['build_s']:8.2f} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} "
+                      f"{row['peak_rss_gb']:8.2f} {row['extra_gb']:6.2f} {row['game_gb']:8.2f} "
+                      f"{row['nash_conv']:12.9g} {row['tolerance']:10.2g}", flush=True)
+    for compact in storages:
+        free = [r for r in rows if r["matrix_free"] and r["compact"] == compact]
+        if len(free) >= 2:
+            x = np.log([r["states"] for r in free])
+            slopes = [f"{key} {float(np.polyfit(x, np.log([r[key] for r in free]), 1)[0]):.2f}"
+                      for key in ("cpu_s", "wall_s", "peak_rss_gb", "extra_gb")]
+            print(f"log-log slope against states ({'float32' if compact else 'float64'}, "
+                  f"{free[0]['states']}-{free[-1]['states']}): " + ", ".join(slopes))
     formed = [r for r in rows if not r["matrix_free"]]
     if formed:
-        same = next(r for r in free if r["states"] == formed[0]["states"])
+        same = next(r for r in rows if r["matrix_free"] and not r["compact"]
+                    and r["states"] == formed[0]["states"])
+        difference = abs(same["nash_conv"] - formed[0]["nash_conv"])
+        bound = same["tolerance"] + formed[0]["tolerance"]
         print(f"at {same['states']} states: matrix-free / formed wall time "
               f"{same['wall_s'] / formed[0]['wall_s']:.2f}, cpu time "
               f"{same['cpu_s'] / formed[0]['cpu_s']:.2f}; |NashConv difference| "
-              f"{abs(same['nash_conv'] - formed[0]['nash_conv']):.2g} (tolerances "
-              f"{same['tolerance']:.2g} + {formed[0]['tolerance']:.2g})")
+              f"{difference:.2g} (tolerances {same['tolerance']:.2g} + "
+              f"{formed[0]['tolerance']:.2g}): {'agree' if difference <= bound else 'DISAGREE'}")
     print(f"load average at end: {os.getloadavg()}")
     return 0
 

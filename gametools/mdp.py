@@ -208,8 +208,9 @@ def markov_arrays(game: MarkovGame, live: np.ndarray | None = None) -> MarkovArr
         transitions = sp.csr_array((np.where(keep, matrix.data, 0.0), matrix.indices.copy(),
                                     matrix.indptr.copy()), shape=matrix.shape)
         transitions.eliminate_zeros()
-    rewards = (game.rewards.reshape(game.num_players, game.num_states, num_joint)
-               * live[None, :, None])
+    rewards = game.rewards.reshape(game.num_players, game.num_states, num_joint)
+    if not live.all():  # otherwise share the game's (read-only) rewards too
+        rewards = rewards * live[None, :, None]
     return MarkovArrays(game, live, transitions, rewards)
 
 
@@ -317,12 +318,16 @@ class JointChain:
 
     Under a joint policy with per-state weights ``joint`` ``(S, A)``,
     ``P_pi[s, s'] = sum_a joint[s, a] P(s' | s, a)`` has up to ``A * K`` entries per row (``K``
-    successors per joint action): at ``10^6`` states and 16 joint actions, more memory than the
-    game. Here ``P_pi @ V`` is computed as the ``joint``-weighted sum of ``(P @ V)`` reshaped
-    ``(S, A, k)``, and a player's MDP against the others' weights the same way, so only
-    ``(S, A)``-sized arrays are ever formed. The linear systems are solved by GMRES through a
-    :class:`scipy.sparse.linalg.LinearOperator`, warm-started and refined, with the same
-    residual-based error bound as :func:`evaluate_policy` (discount below 1 only).
+    successors per joint action): at ``10^6`` states and 16 joint actions, as much memory as
+    the game. Here ``P_pi @ V`` is computed row by row as the ``joint``-weighted sum of the
+    transition rows' products with ``V`` (one pass over the game's matrix for a block of ``k``
+    value columns, each under its own policy if wanted; rows of weight zero are skipped), and a
+    player's action values against the others' weights the same way, so nothing larger than
+    ``(S, A)`` is ever formed. The linear systems are solved by restarted GMRES on blocks of
+    columns in lockstep, warm-started and refined, with the same residual-based error bound as
+    :func:`evaluate_policy` (discount below 1 only). The matrix may hold ``float32``
+    probabilities (:func:`gametools.model.compact_transitions`): each is converted exactly to
+    ``float64`` where it is used, so the bound is unchanged.
 
     Parameters
     ----------
@@ -351,7 +356,7 @@ class JointChain:
     def expected(self, values: np.ndarray) -> np.ndarray:
         """``E[values(s') | s, a]``, shape ``(S, A, k)`` for ``values`` ``(S, k)``."""
         # one sparse product per column: scipy's multi-column kernel is slower than k single ones
-        columns = [np.asarray(self.transitions @ np.ascontiguousarray(values[:, c]))
+        columns = [np.asarray(self.transitions @ np.ascontiguousarray(values[:, c], dtype=float))
                    for c in range(values.shape[1])]
         return np.stack(columns, axis=-1).reshape(self.num_states, self.num_joint, -1)
 
@@ -359,16 +364,20 @@ class JointChain:
         """``P_pi @ values`` for ``values`` ``(S, k)``: shape ``(S, k)``.
 
         ``joint`` is ``(S, A)`` (one policy for every column) or ``(k, S, A)`` (column ``c``
-        under policy ``joint[c]``); one product with the transition matrix serves all columns.
+        under policy ``joint[c]``); one pass over the transition matrix serves all columns.
         """
-        kernel = _compiled_chain_product()
-        if kernel is not None:
+        kernels = _compiled_kernels()
+        if kernels is not None:
             block = np.ascontiguousarray(values, dtype=float)
-            weights = joint[None] if joint.ndim == 2 else joint
-            out = np.zeros((self.num_states, block.shape[1]))
+            weights = np.ascontiguousarray(joint[None] if joint.ndim == 2 else joint,
+                                           dtype=float)
+            out = np.empty((self.num_states, block.shape[1]))
             matrix = self.transitions
-            kernel(matrix.indptr, matrix.indices, matrix.data,
-                   np.ascontiguousarray(weights, dtype=float), block, self.num_joint, out)
+            for pair in _column_pairs(block.shape[1]):
+                first, second = (weights[0], weights[0]) if len(weights) == 1 \
+                    else (weights[pair[0]], weights[pair[1]])
+                kernels[0](matrix.indptr, matrix.indices, matrix.data, first, second, block,
+                           pair, self.num_joint, out)
             return out
         expected = self.expected(values)
         if joint.ndim == 2:
@@ -382,20 +391,30 @@ class JointChain:
         initial guess.
 
         The ``k`` systems are solved together by restarted GMRES in lockstep (each iteration
-        one sparse product for all columns), then the residual is recomputed and bounds the
-        error: ``(residual + gamma_{w+3} * magnitude) / (1 - discount)``.
+        one pass over the transition matrix for all columns), then the residual is recomputed
+        and bounds the error: ``(residual + gamma_{w+3} * magnitude) / (1 - discount)``.
         """
+        return self._solve(lambda block: self.apply(joint, block), rewards, start, self.width)
+
+    def _solve(self, product: Callable[[np.ndarray], np.ndarray], rewards: np.ndarray,
+               start: np.ndarray | None, width: int, relative: float = 0.0) -> Evaluation:
+        """:meth:`evaluate` with ``P_pi @ block`` computed by ``product``, whose rounding depth
+        per entry (products and sums along one row) is at most ``width``; the solve stops at a
+        residual of ``relative`` times the rewards' size (default the full-accuracy target),
+        and the bound returned is computed from the residual reached either way."""
         size, count = rewards.shape
         discount = self.discount
 
         def operator(block: np.ndarray) -> np.ndarray:
-            return block - discount * self.apply(joint, block)
+            return block - discount * product(block)
 
         solution = (np.zeros((size, count)) if start is None
                     else np.array(start, dtype=float).reshape(size, count))
         scale = float(np.abs(rewards).max()) if rewards.size else 0.0
-        target = _KRYLOV_TOLERANCE * (scale + 1e-300)
-        residual = rewards - operator(solution)
+        target = (relative or _KRYLOV_TOLERANCE) * (scale + 1e-300)
+        # from zero the residual is the right-hand side: no pass over the matrix
+        residual = np.array(rewards, dtype=float) if start is None \
+            else rewards - operator(solution)
         for _ in range(_REFINEMENTS):
             if not residual.size or float(np.abs(residual).max()) <= target:
                 break
@@ -406,8 +425,41 @@ class JointChain:
         amplification = 1.0 / (1.0 - discount)
         magnitude = scale + 2.0 * (float(np.abs(solution).max()) if solution.size else 0.0)
         computed = float(np.abs(residual).max()) if residual.size else 0.0
-        error = (computed + gamma(self.width + 3) * magnitude) * amplification
+        error = (computed + gamma(width + 3) * magnitude) * amplification
         return Evaluation(solution.T, error, amplification)
+
+    def own_chain(self, weights: np.ndarray, player: int, actions: np.ndarray
+                  ) -> sp.csr_array:
+        """The chain ``(S, S)`` when ``player`` plays ``actions`` ``(S,)`` and the others play
+        ``weights`` ``(S, A)``: ``sum_{a_-i} weights[s, (a_i(s), a_-i)] P(. | s, a_i(s), a_-i)``.
+
+        Formed once per policy-iteration round: only ``A / n_i`` transition rows per state
+        (a quarter of the game at 4 x 4 actions), each scaled by its weight; duplicate columns
+        are left unmerged. Every Krylov step is then one compiled sparse product over it.
+        """
+        joint_actions = _own_joint_actions(self.num_actions, player)[actions]  # (S, A / n_i)
+        matrix = self.transitions
+        num_states = self.num_states
+        chosen = np.take_along_axis(weights, joint_actions, axis=1)
+        kernels = _compiled_kernels()
+        if kernels is None:
+            rows = (np.arange(num_states)[:, None] * self.num_joint + joint_actions).ravel()
+            mixer = sp.csr_array((chosen.ravel(), rows,
+                                  np.arange(0, rows.size + 1, joint_actions.shape[1])),
+                                 shape=(num_states, matrix.shape[0]))
+            return sp.csr_array(mixer @ matrix)
+        lengths = np.diff(matrix.indptr).reshape(num_states, self.num_joint)
+        counts = (np.take_along_axis(lengths, joint_actions, axis=1) * (chosen != 0)).sum(axis=1)
+        index = matrix.indices.dtype
+        indptr = np.zeros(num_states + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        if indptr[-1] < 2**31 - 1:
+            indptr = indptr.astype(index)
+        out_indices = np.empty(int(indptr[-1]), dtype=index)
+        out_data = np.empty(int(indptr[-1]))
+        kernels[2](matrix.indptr, matrix.indices, matrix.data, chosen,
+                   np.ascontiguousarray(joint_actions), self.num_joint, out_indices, out_data)
+        return sp.csr_array((out_data, out_indices, indptr), shape=(num_states, num_states))
 
     def player_q(self, weights: np.ndarray, player: int, rewards: np.ndarray,
                  values: np.ndarray) -> np.ndarray:
@@ -416,8 +468,42 @@ class JointChain:
         ``rewards`` ``(S, A)`` is the player's reward table, ``values`` ``(S,)`` its
         continuation values: ``sum_{a_-i} weights * (rewards + discount * E[values])``.
         """
-        stage = rewards + self.discount * self.expected(values[:, None])[:, :, 0]
-        return self._contract(weights * stage, player)
+        return self._action_values(weights[None], [player], rewards[None], values[:, None])[0]
+
+    def _action_values(self, weights: np.ndarray, players: Sequence[int], rewards: np.ndarray,
+                       values: np.ndarray) -> list[np.ndarray]:
+        """:meth:`player_q` for several players, one pass over the transition matrix.
+
+        ``weights`` and ``rewards`` are ``(k, S, A)``, ``values`` ``(S, k)``; returns the ``k``
+        tables ``(S, n_i)``. Per entry the same operations in the same order as the formula
+        (``K`` products, the discount, the reward, the weight, the sum over ``a_-i``), so
+        :attr:`width` bounds the rounding depth either way.
+        """
+        kernels = _compiled_kernels()
+        if kernels is None:
+            out = []
+            for c, player in enumerate(players):
+                stage = rewards[c] + self.discount * self.expected(values[:, c:c + 1])[:, :, 0]
+                out.append(self._contract(weights[c] * stage, player))
+            return out
+        own = np.stack([np.unravel_index(np.arange(self.num_joint), self.num_actions)[i]
+                        for i in players]).astype(np.int64)
+        table = np.zeros((len(players), self.num_states, max(self.num_actions)))
+        matrix = self.transitions
+        weights = np.ascontiguousarray(weights, dtype=float)
+        rewards = np.ascontiguousarray(rewards, dtype=float)
+        block = np.ascontiguousarray(values, dtype=float)
+        for pair in _column_pairs(len(players)):
+            kernels[1](matrix.indptr, matrix.indices, matrix.data, weights, rewards, own, block,
+                       pair, self.discount, table)
+        return [table[c, :, :self.num_actions[i]] for c, i in enumerate(players)]
+
+    def _own_rewards(self, weights: np.ndarray, rewards: np.ndarray, player: int,
+                     actions: np.ndarray) -> np.ndarray:
+        """``sum_{a_-i} weights * rewards`` at the player's ``actions``, shape ``(S,)``."""
+        joint_actions = _own_joint_actions(self.num_actions, player)[actions]
+        return np.einsum("sa,sa->s", np.take_along_axis(weights, joint_actions, axis=1),
+                         np.take_along_axis(rewards, joint_actions, axis=1))
 
     def _contract(self, table: np.ndarray, player: int) -> np.ndarray:
         shape = (self.num_states, *self.num_actions)
@@ -442,67 +528,168 @@ class JointChain:
         return self.best_responses([weights], [player], [rewards], [start],
                                    max_iterations=max_iterations)[0]
 
-    def _evaluate_own(self, weights: np.ndarray, player: int, rewards: np.ndarray,
-                      actions: np.ndarray, guess: np.ndarray) -> tuple[np.ndarray, float, float]:
-        """Values ``(S,)`` of a deterministic policy of ``player`` against ``weights``, with
-        :meth:`evaluate`'s error bound and amplification.
-
-        Only the transition rows of the joint actions that include the player's chosen action
-        are used (``A / n_i`` per state), copied into a smaller :class:`JointChain`: every
-        Krylov step then reads ``1 / n_i`` of the game.
-        """
-        joint_actions = _own_joint_actions(self.num_actions, player)[actions]  # (S, A / n_i)
-        rows = (np.arange(self.num_states)[:, None] * self.num_joint + joint_actions).ravel()
-        reduced = JointChain(sp.csr_array(self.transitions[rows]),
-                             (joint_actions.shape[1],), self.discount)
-        own_weights = np.take_along_axis(weights, joint_actions, axis=1)
-        own_rewards = np.einsum("sa,sa->s", own_weights,
-                                np.take_along_axis(rewards, joint_actions, axis=1))
-        solution, tolerance, amplification = reduced.evaluate(own_weights, own_rewards[:, None],
-                                                              guess[:, None])
-        return solution[0], tolerance, amplification
-
-    def best_responses(self, weights: Sequence[np.ndarray], players: Sequence[int],
-                       rewards: Sequence[np.ndarray], starts: Sequence[np.ndarray | None],
+    def best_responses(self, weights: Sequence[np.ndarray] | np.ndarray, players: Sequence[int],
+                       rewards: Sequence[np.ndarray] | np.ndarray,
+                       starts: Sequence[np.ndarray | None],
                        *, max_iterations: int = 1000
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
         """:meth:`policy_iteration` for several players at once.
 
-        Every round evaluates the current policy of each player not yet done on the transition
-        rows that policy uses (:meth:`_evaluate_own`), then improves it.
+        Every round forms the chain of each pending player's current deterministic policy
+        against the others (:meth:`own_chain`, ``A / n_i`` transition rows per state), solves
+        all of them in one lockstep GMRES, then computes all their action values in one pass
+        over the transition matrix and improves.
+
+        Rounds that change a policy need no accurate values: a policy is first evaluated to a
+        loose residual (:data:`_LOOSE_TOLERANCE`), and an action replaces the current one only
+        when it is better by more than twice the error bound of that evaluation, so every
+        change is a true improvement (policy iteration's monotonicity holds). Only when no
+        action passes this test is the same policy evaluated again to full accuracy, and only
+        such an evaluation can end the iteration: the result carries the same bound as
+        :func:`policy_iteration`'s.
         """
         num_states = self.num_states
         everywhere = np.arange(num_states)
-        actions, guesses = [], []
-        for w, i, r, start in zip(weights, players, rewards, starts):
-            if start is None:
-                actions.append(np.zeros(num_states, dtype=int))
-                guesses.append(np.zeros(num_states))
-            else:
-                actions.append(np.argmax(self.player_q(w, i, r, start), axis=1))
-                guesses.append(np.asarray(start, dtype=float))
+        # arrays (k, S, A) are used as they are; sequences are stacked
+        stacked_weights = np.asarray(weights, dtype=float)
+        stacked_rewards = np.asarray(rewards, dtype=float)
+        actions = [np.zeros(num_states, dtype=np.int64) for _ in players]
+        guesses = [np.zeros(num_states) if start is None else np.asarray(start, dtype=float)
+                   for start in starts]
+        started = [c for c, start in enumerate(starts) if start is not None]
+        if started:  # greedy at the guesses: one pass for all players
+            tables = self._action_values(stacked_weights[started], [players[c] for c in started],
+                                         stacked_rewards[started],
+                                         np.stack([guesses[c] for c in started], axis=1))
+            for c, q in zip(started, tables):
+                actions[c] = np.argmax(q, axis=1)
         results: list[tuple[np.ndarray, np.ndarray, float] | None] = [None] * len(players)
+        precise = [False] * len(players)  # evaluate the current policy to full accuracy
         for _ in range(max_iterations):
             pending = [c for c in range(len(players)) if results[c] is None]
             if not pending:
                 return [r for r in results if r is not None]
-            for c in pending:
-                values, tolerance, amplification = self._evaluate_own(
-                    weights[c], players[c], rewards[c], actions[c], guesses[c])
-                q = self.player_q(weights[c], players[c], rewards[c], values)
+            accurate = any(precise[c] for c in pending)
+            # the pending players' own policies' chains, formed once per round
+            chains = [self.own_chain(stacked_weights[c], players[c], actions[c])
+                      for c in pending]
+            own_rewards = np.stack([self._own_rewards(stacked_weights[c], stacked_rewards[c],
+                                                      players[c], actions[c])
+                                    for c in pending], axis=1)
+            width = max(int(np.diff(chain.indptr).max()) if chain.nnz else 0
+                        for chain in chains) + self.num_joint + 2
+
+            def product(block: np.ndarray, chains: list[sp.csr_array] = chains) -> np.ndarray:
+                return np.column_stack([chain @ block[:, j] for j, chain in enumerate(chains)])
+
+            solution, tolerance, amplification = self._solve(
+                product, own_rewards, np.stack([guesses[c] for c in pending], axis=1), width,
+                0.0 if accurate else _LOOSE_TOLERANCE)
+            del chains
+            every = len(pending) == len(players)  # no copy of the stacked tables then
+            tables = self._action_values(stacked_weights if every else stacked_weights[pending],
+                                         [players[c] for c in pending],
+                                         stacked_rewards if every else stacked_rewards[pending],
+                                         solution.T)
+            for values, q, c in zip(solution, tables, pending):
                 current = q[everywhere, actions[c]]
                 best = np.argmax(q, axis=1)
-                magnitude = (float(np.abs(rewards[c]).max()) if rewards[c].size else 0.0) \
+                magnitude = (float(np.abs(stacked_rewards[c]).max())
+                             if stacked_rewards[c].size else 0.0) \
                     + 2.0 * float(np.abs(values).max())
-                margin = 2.0 * (tolerance + gamma(self.width + 3) * magnitude)
+                margin = 2.0 * (tolerance + gamma(max(self.width, width) + 3) * magnitude)
                 improve = q[everywhere, best] > current + margin
-                if not improve.any():
+                guesses[c] = values
+                if improve.any():
+                    actions[c] = np.where(improve, best, actions[c])
+                    precise[c] = False
+                elif accurate:
                     results[c] = (values, actions[c], tolerance + margin * amplification)
                 else:
-                    actions[c] = np.where(improve, best, actions[c])
-                    guesses[c] = values
+                    precise[c] = True
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
+
+
+def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                   first: np.ndarray, second: np.ndarray, values: np.ndarray, columns: np.ndarray,
+                   num_joint: int, out: np.ndarray) -> None:  # pragma: no cover - numba
+    """``out[s, c] = sum_a w_c[s, a] sum_j P[s * A + a, j] values[j, c]`` for the two columns
+    ``c`` in ``columns`` (equal for a single one), ``w`` = ``first`` and ``second`` ``(S, A)``.
+
+    One pass over the matrix for both columns (``values`` row-major, so a successor's two
+    values share a cache line), scalar accumulators; a row whose weight is zero in both
+    columns is skipped (a deterministic own policy uses one action in ``n_i``). Per row the
+    ``K`` products are summed, then weighted: the rounding depth of :class:`JointChain`'s bound.
+    """
+    left, right = columns[0], columns[1]
+    for s in range(out.shape[0]):
+        total_left = 0.0
+        total_right = 0.0
+        for a in range(num_joint):
+            weight_left = first[s, a]
+            weight_right = second[s, a]
+            if weight_left == 0.0 and weight_right == 0.0:
+                continue
+            row = s * num_joint + a
+            acc_left = 0.0
+            acc_right = 0.0
+            for position in range(np.int64(indptr[row]), np.int64(indptr[row + 1])):
+                probability = np.float64(data[position])
+                successor = np.uint64(indices[position])  # unsigned: no wraparound test
+                acc_left += probability * values[successor, left]
+                acc_right += probability * values[successor, right]
+            total_left += weight_left * acc_left
+            total_right += weight_right * acc_right
+        out[s, left] = total_left
+        out[s, right] = total_right
+
+
+def _action_value_tables(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                         weights: np.ndarray, rewards: np.ndarray, own: np.ndarray,
+                         values: np.ndarray, columns: np.ndarray, discount: float,
+                         out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+    """``out[c, s, own[c, a]] += weights[c, s, a] * (rewards[c, s, a] + discount * E_c)`` for
+    the two columns ``c`` in ``columns`` (equal for a single one).
+
+    ``E_c = sum_j P[s * A + a, j] values[j, c]``; ``out`` starts at zero. One pass over the
+    matrix for both columns.
+    """
+    left, right = columns[0], columns[1]
+    num_joint = weights.shape[2]
+    for s in range(out.shape[1]):
+        for a in range(num_joint):
+            row = s * num_joint + a
+            acc_left = 0.0
+            acc_right = 0.0
+            for position in range(np.int64(indptr[row]), np.int64(indptr[row + 1])):
+                probability = np.float64(data[position])
+                successor = np.uint64(indices[position])  # unsigned: no wraparound test
+                acc_left += probability * values[successor, left]
+                acc_right += probability * values[successor, right]
+            out[left, s, own[left, a]] += weights[left, s, a] * (rewards[left, s, a]
+                                                                 + discount * acc_left)
+            if right != left:
+                out[right, s, own[right, a]] += weights[right, s, a] * (
+                    rewards[right, s, a] + discount * acc_right)
+
+
+def _own_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: np.ndarray,
+              joint_actions: np.ndarray, num_joint: int, out_indices: np.ndarray,
+              out_data: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+    """Fill :meth:`JointChain.own_chain`'s arrays: state ``s`` gets the rows
+    ``s * A + joint_actions[s, t]`` of nonzero weight ``weights[s, t]``, scaled by it."""
+    position = 0
+    for s in range(joint_actions.shape[0]):
+        for t in range(joint_actions.shape[1]):
+            weight = weights[s, t]
+            if weight == 0.0:
+                continue
+            row = s * num_joint + joint_actions[s, t]
+            for source in range(np.int64(indptr[row]), np.int64(indptr[row + 1])):
+                out_indices[position] = indices[source]
+                out_data[position] = weight * np.float64(data[source])
+                position += 1
 
 
 def _own_joint_actions(num_actions: tuple[int, ...], player: int) -> np.ndarray:
@@ -511,39 +698,17 @@ def _own_joint_actions(num_actions: tuple[int, ...], player: int) -> np.ndarray:
     return np.stack([np.flatnonzero(own == a) for a in range(num_actions[player])])
 
 
-def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-                   joint: np.ndarray, values: np.ndarray, num_joint: int,
-                   out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
-    """``out[s, c] = sum_a joint[c or 0, s, a] sum_j P[s * A + a, j] values[j, c]``.
-
-    Column by column (scalar accumulators compile to tight loops); rows whose weight is zero
-    are skipped (a deterministic own policy uses one action in ``n_i``). Per row the ``K``
-    products are summed, then weighted: the rounding depth of :class:`JointChain`'s bound.
-    """
-    num_states, count = out.shape
-    shared = joint.shape[0] == 1
-    for c in range(count):
-        weights = joint[0] if shared else joint[c]
-        column = values[:, c].copy()
-        for s in range(num_states):
-            total = 0.0
-            for a in range(num_joint):
-                weight = weights[s, a]
-                if weight == 0.0:
-                    continue
-                row = s * num_joint + a
-                acc = 0.0
-                for position in range(indptr[row], indptr[row + 1]):
-                    acc += data[position] * column[indices[position]]
-                total += weight * acc
-            out[s, c] = total
+def _column_pairs(count: int) -> list[np.ndarray]:
+    """Columns ``0 .. count - 1`` in pairs, the last one doubled when ``count`` is odd."""
+    return [np.array([c, min(c + 1, count - 1)], dtype=np.int64) for c in range(0, count, 2)]
 
 
 _CHAIN_KERNEL: list[Any] = []
 
 
-def _compiled_chain_product() -> Any:
-    """:func:`_chain_product` compiled by numba (cached on disk), or None without numba."""
+def _compiled_kernels() -> Any:
+    """(:func:`_chain_product`, :func:`_action_value_tables`, :func:`_own_rows`) compiled by
+    numba (cached on disk), or None without numba."""
     if not _CHAIN_KERNEL:
         import importlib.util
 
@@ -552,7 +717,9 @@ def _compiled_chain_product() -> Any:
         else:
             import numba
 
-            _CHAIN_KERNEL.append(numba.njit(cache=True, nogil=True)(_chain_product))
+            compile_ = numba.njit(cache=True, nogil=True)
+            _CHAIN_KERNEL.append((compile_(_chain_product), compile_(_action_value_tables),
+                                  compile_(_own_rows)))
     return _CHAIN_KERNEL[0]
 
 
@@ -561,27 +728,32 @@ def _lockstep_gmres(operator: Callable[[np.ndarray], np.ndarray], rhs: np.ndarra
     """Approximate solutions ``X`` ``(S, k)`` of ``operator(X[:, c]) = rhs[:, c]``, column by
     column but with one call of ``operator`` (a block of ``k`` columns) per step.
 
-    GMRES (Saad and Schultz 1986) with modified Gram-Schmidt, each column its own Krylov space;
-    one cycle of at most ``restart`` steps, stopped when every column's residual estimate is
-    below ``target`` (the caller recomputes the true residual and restarts).
+    GMRES (Saad and Schultz 1986), each column its own Krylov space, orthogonalised by
+    classical Gram-Schmidt applied twice (two matrix-vector products with the basis per step
+    instead of one pass per basis vector, and as stable as modified Gram-Schmidt: Giraud,
+    Langou and Rozloznik 2005); one cycle of at most ``restart`` steps, stopped when every
+    column's residual estimate is below ``target`` (the caller recomputes the true residual
+    and restarts).
     """
     size, count = rhs.shape
     root = float(np.sqrt(size))
     beta = np.linalg.norm(rhs, axis=0)
-    basis = np.zeros((restart + 1, size, count))
-    basis[0] = rhs / np.where(beta > 0, beta, 1.0)
+    basis = np.empty((count, restart + 1, size))
+    basis[:, 0] = (rhs / np.where(beta > 0, beta, 1.0)).T
     hessenberg = np.zeros((count, restart + 1, restart))
     steps = 0
     coefficients: list[np.ndarray] = [np.zeros(0)] * count
     for j in range(restart):
-        w = operator(basis[j])
-        for i in range(j + 1):
-            h = np.einsum("sk,sk->k", basis[i], w)
-            hessenberg[:, i, j] = h
-            w -= basis[i] * h
-        norm = np.linalg.norm(w, axis=0)
+        w = np.ascontiguousarray(operator(np.ascontiguousarray(basis[:, j].T)).T)
+        for c in range(count):
+            vectors = basis[c, :j + 1]
+            for _ in range(2):
+                h = vectors @ w[c]
+                w[c] -= h @ vectors
+                hessenberg[c, :j + 1, j] += h
+        norm = np.linalg.norm(w, axis=1)
         hessenberg[:, j + 1, j] = norm
-        basis[j + 1] = w / np.where(norm > 0, norm, 1.0)
+        basis[:, j + 1] = w / np.where(norm > 0, norm, 1.0)[:, None]
         steps = j + 1
         done = True
         for c in range(count):
@@ -594,13 +766,16 @@ def _lockstep_gmres(operator: Callable[[np.ndarray], np.ndarray], rhs: np.ndarra
                 done = False
         if done:
             break
-    return np.einsum("jsk,kj->sk", basis[:steps],
-                     np.array([c if c.size == steps else np.zeros(steps) for c in coefficients]))
+    return np.stack([coefficients[c] @ basis[c, :steps] for c in range(count)], axis=1)
 
 
 #: Relative residual the matrix-free solves aim for, and the refinement rounds allowed.
 _KRYLOV_TOLERANCE = 1e-13
 _REFINEMENTS = 4
+
+#: Relative residual of the evaluations inside policy iteration that may change the policy
+#: (:meth:`JointChain.best_responses`); the last evaluation is always to full accuracy.
+_LOOSE_TOLERANCE = 1e-7
 
 
 def greedy_policy(transitions: sp.csr_array, rewards: np.ndarray, values: np.ndarray,
