@@ -37,6 +37,7 @@ Method
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -45,7 +46,7 @@ from itertools import combinations
 import numpy as np
 import scipy.spatial
 
-from gametools.numerics import UNIT_ROUNDOFF
+from gametools.numerics import UNIT_ROUNDOFF, solve_integer_system
 from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
@@ -134,15 +135,31 @@ class PolytopeVertices:
 
 
 def _solve_bases_exact(matrix: np.ndarray, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,)."""
+    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,).
+
+    One small fraction-free solve per basis in plain Python integers (the callers need a few
+    vertices; batching them through NumPy object arrays cost more than the arithmetic).
+    """
     r, d = matrix.shape
-    zero_masks, row_masks = _masks(bases, d, r)
-    num, den, _, _ = _evaluate_bases(matrix.astype(object), zero_masks, row_masks)
-    for k in range(len(den)):
-        g = math.gcd(int(den[k]), *(int(v) for v in num[k]))
-        num[k] = [int(v) // g for v in num[k]]
-        den[k] = int(den[k]) // g
-    return num, den
+    entries = [[int(v) for v in row] for row in matrix.tolist()]
+    numerators = np.zeros((len(bases), d), dtype=object)
+    denominators = np.ones(len(bases), dtype=object)
+    for k, basis in enumerate(bases.tolist()):
+        zero = {c for c in basis if c < d}
+        support = [j for j in range(d) if j not in zero]
+        tight = [c - d for c in basis if c >= d]
+        block = np.array([[entries[i][j] for j in support] for i in tight], dtype=object)
+        solution = solve_integer_system(block.reshape(len(tight), len(support)),
+                                        np.ones(len(tight), dtype=object))
+        if solution is None:  # the bases were proved nonsingular
+            raise AssertionError("a proved basis is singular")
+        denominator = math.lcm(*(v.denominator for v in solution)) if solution else 1
+        row = [0] * d
+        for j, value in zip(support, solution):
+            row[j] = value.numerator * (denominator // value.denominator)
+        numerators[k] = row
+        denominators[k] = denominator
+    return numerators, denominators
 
 
 # ------------------------------------------------------------------------------------------------
@@ -529,6 +546,15 @@ def _on_proved_face(simplices: np.ndarray, tight: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _hash_weights(width: int) -> np.ndarray:
+    """Fixed odd 62-bit weights of the row hash (cached: drawing them costs more than hashing
+    a few hundred rows)."""
+    weights = np.random.default_rng(0).integers(1, 2 ** 62, size=width) | 1
+    weights.flags.writeable = False
+    return weights
+
+
 def _row_groups(keys: np.ndarray) -> np.ndarray:
     """Group index of each row of an integer array (equal rows, equal index), shape (K,).
 
@@ -539,7 +565,7 @@ def _row_groups(keys: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     # Usually a 64-bit hash of each row separates distinct rows; equality is then verified
     # exactly against each group's first row, and only a collision needs the full sort.
-    weights = np.random.default_rng(0).integers(1, 2 ** 62, size=keys.shape[1]) | 1
+    weights = _hash_weights(keys.shape[1])
     hashes = (keys * weights).sum(axis=1)  # wraps modulo 2^64: a hash, not a value
     _, first, labels = np.unique(hashes, return_index=True, return_inverse=True)
     labels = labels.ravel()
