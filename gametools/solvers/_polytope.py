@@ -46,7 +46,7 @@ from itertools import combinations
 import numpy as np
 import scipy.spatial
 
-from gametools.numerics import UNIT_ROUNDOFF, solve_integer_system
+from gametools.numerics import UNIT_ROUNDOFF
 from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
@@ -148,18 +148,44 @@ def _solve_bases_exact(matrix: np.ndarray, bases: np.ndarray) -> tuple[np.ndarra
         zero = {c for c in basis if c < d}
         support = [j for j in range(d) if j not in zero]
         tight = [c - d for c in basis if c >= d]
-        block = np.array([[entries[i][j] for j in support] for i in tight], dtype=object)
-        solution = solve_integer_system(block.reshape(len(tight), len(support)),
-                                        np.ones(len(tight), dtype=object))
-        if solution is None:  # the bases were proved nonsingular
+        solved = _integer_solve([[entries[i][j] for j in support] for i in tight])
+        if solved is None:  # the bases were proved nonsingular
             raise AssertionError("a proved basis is singular")
-        denominator = math.lcm(*(v.denominator for v in solution)) if solution else 1
+        values, denominator = solved
         row = [0] * d
-        for j, value in zip(support, solution):
-            row[j] = value.numerator * (denominator // value.denominator)
+        for j, value in zip(support, values):
+            row[j] = value
         numerators[k] = row
         denominators[k] = denominator
     return numerators, denominators
+
+
+def _integer_solve(block: list[list[int]]) -> tuple[list[int], int] | None:
+    """``block @ (numerators / denominator) = 1`` in lowest terms, by fraction-free Gauss-Jordan
+    elimination in Python integers (as :func:`solve_exact`, for one small system); None if
+    singular."""
+    k = len(block)
+    work = [row + [1] for row in block]
+    previous = 1
+    for col in range(k):
+        pivot_row = next((i for i in range(col, k) if work[i][col] != 0), -1)
+        if pivot_row < 0:
+            return None
+        work[col], work[pivot_row] = work[pivot_row], work[col]
+        top = work[col]
+        pivot = top[col]
+        for i in range(k):
+            if i != col:
+                row = work[i]
+                factor = row[col]
+                work[i] = [(pivot * a - factor * b) // previous for a, b in zip(row, top)]
+        previous = pivot
+    determinant = work[0][0] if k else 1
+    numerators = [work[i][k] for i in range(k)]
+    if determinant < 0:
+        determinant, numerators = -determinant, [-v for v in numerators]
+    g = math.gcd(determinant, *numerators)
+    return [v // g for v in numerators], determinant // g
 
 
 # ------------------------------------------------------------------------------------------------
