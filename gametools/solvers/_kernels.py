@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,19 @@ from gametools.numerics import UNIT_ROUNDOFF
 #: Whether numba is installed. It is imported only when a kernel first runs (importing it costs
 #: a good part of a second, which a command that needs no kernel should not pay).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
+
+#: Below this many elementary steps (bases to prove) a caller takes its NumPy route unless numba
+#: is already loaded: importing numba and loading the cached kernels costs about half a second
+#: of CPU, more than the NumPy route spends on a small game (``gametools solve`` on a small file
+#: then never imports numba).
+COMPILE_WORTHWHILE = 20_000
+
+
+def worthwhile(steps: int) -> bool:
+    """Whether to run a kernel for ``steps`` steps of work: numba is installed and either
+    already imported (no start-up cost left) or the work is large."""
+    return NUMBA_AVAILABLE and ("numba" in sys.modules or steps >= COMPILE_WORTHWHILE)
+
 
 #: Prime for the nonsingularity proof (residues below 2^31, products below 2^62).
 _PRIME = 2_147_483_647

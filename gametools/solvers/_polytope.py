@@ -387,7 +387,7 @@ def _evaluate_simplices(matrix: np.ndarray, simplices: np.ndarray, *, exact_rest
     count = len(simplices)
     # the fast route needs the matrix exactly representable in float64
     if fast and matrix.dtype != object and count and np.abs(matrix).max(initial=0) < 2 ** 52:
-        if _kernels.NUMBA_AVAILABLE:
+        if _kernels.worthwhile(count):
             num = np.zeros((count, d), dtype=np.int64)
             den = np.ones(count, dtype=np.int64)
             tight = np.zeros((count, d + r), dtype=bool)
@@ -493,7 +493,7 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
     #    left for later (only equilibrium vertices need them)
     enclosed = np.zeros(count, dtype=bool)
     rest = np.flatnonzero(~valid)
-    if len(rest) and _kernels.NUMBA_AVAILABLE:
+    if len(rest) and _kernels.worthwhile(len(rest)):
         enclosure = _float_enclosure(matrix)
         if enclosure is not None:
             proved = np.zeros(len(rest), dtype=bool)
