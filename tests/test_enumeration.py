@@ -345,3 +345,27 @@ def test_float_games_match_the_fully_exact_route(seed: int, monkeypatch: pytest.
     as_set = lambda result: {e.strategies_exact for e in result.equilibria}  # noqa: E731
     assert fast.complete and exact.complete
     assert as_set(fast) == as_set(exact)
+
+
+def test_small_game_does_not_load_numba() -> None:
+    # `gametools solve` on a small file must not pay numba's start-up (about half a second of
+    # CPU): small polytopes are proved by the NumPy route unless numba is already loaded.
+    # Truth: the fresh interpreter's module table after a complete, exact enumeration.
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from gametools import NormalFormGame\n"
+            "from gametools.solvers.enumeration import vertex_enumeration\n"
+            "rng = np.random.default_rng(5)\n"
+            "for a, b in (rng.integers(-5, 6, size=(2, 6, 6)), rng.normal(size=(2, 6, 6))):\n"
+            "    result = vertex_enumeration(NormalFormGame.from_bimatrix(a, b))\n"
+            "    assert result.complete and result.equilibria\n"
+            "    assert result.extra['vertex_counts'][0] > 20  # Qhull route, not all bases\n"
+            "print('numba' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True, cwd=root)
+    assert out.stdout.strip() == "False"
