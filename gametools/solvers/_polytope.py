@@ -46,7 +46,7 @@ from itertools import combinations
 import numpy as np
 import scipy.spatial
 
-from gametools.numerics import UNIT_ROUNDOFF
+from gametools.numerics import UNIT_ROUNDOFF, power_of_two_at_least
 from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
@@ -453,13 +453,18 @@ def _qhull_bases(matrix: np.ndarray, options: str | None) -> tuple[np.ndarray, n
     """Triangulated facets of the polar polytope: ``(K, d)`` constraint indices and float vertices."""
     d = matrix.shape[1]
     floats = matrix.astype(float)
+    # {z : M z <= 1} = {w / s : (M / s) w <= 1} has the same tight sets; a power of two s keeps
+    # the entries near 1 (float games made integer reach 2^64, and Qhull then slows down
+    # severalfold) without any rounding
+    scale = power_of_two_at_least(float(floats.max()))
+    floats /= scale
     row_sums = floats.sum(axis=1)
     shift = 1.0 / (2.0 * row_sums.max())  # z = w + shift * 1 is interior
     normals = np.vstack([-np.eye(d), floats])
     offsets = np.concatenate([np.full(d, shift), 1.0 - shift * row_sums])
     hull = scipy.spatial.ConvexHull(normals / offsets[:, None], qhull_options=options)
     with np.errstate(divide="ignore", invalid="ignore"):  # 'Po' may keep degenerate facets
-        vertices = -hull.equations[:, :-1] / hull.equations[:, -1:] + shift
+        vertices = (-hull.equations[:, :-1] / hull.equations[:, -1:] + shift) / scale
     return hull.simplices.astype(np.int64), vertices
 
 
