@@ -30,8 +30,10 @@ tie, which breaks the lexicographic rule and can make the path cycle (it does on
 30x30 games with payoffs in 0..3), so every visited pair of bases is hashed and a repeated one
 stops the run. The path is then followed again with the tableaux also kept modulo a prime, so
 every tie is decided exactly (the exact lexicographic path, which cannot cycle); integer
-pivoting is the last resort. Whatever path ends, its final basis is rebuilt and certified in
-rational arithmetic on the supports only. Float games pivot in floating point, are certified by
+pivoting is the last resort. Whatever path ends, its final basis is rebuilt and certified:
+the support systems are solved in rational arithmetic, every other action is proved not better
+by a rigorous floating-point error bound, and actions the bound cannot separate (exact ties) are
+compared in rationals. Float games pivot in floating point, are certified by
 their (float) maximum regret, and use the same exactly decided ties (their float payoffs are
 dyadic rationals) when float ties send the path around a cycle.
 

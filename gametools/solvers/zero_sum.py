@@ -14,8 +14,10 @@ and the column player's minimax strategy solves
 By von Neumann's minimax theorem (LP duality) ``max_x min_y x^T A y = min_y max_x x^T A y``:
 the optimal ``v`` and ``w`` coincide and equal the *value* of the game, and every pair of optimal
 strategies is a Nash equilibrium. The two programs are dual to each other, so one call of HiGHS
-(``scipy.optimize.linprog(method="highs")``) on the payoffs shifted into ``[1, 2]`` gives both
-strategies (the primal solution and the constraint marginals). For exact (integer or rational)
+(``scipy.optimize.linprog``: the dual simplex without presolve, or for games above
+:data:`INTERIOR_POINT_SIZE` payoffs the interior-point method with crossover) on the payoffs
+shifted into ``[1, 2]`` gives both strategies (the primal solution and the constraint
+marginals). For exact (integer or rational)
 games with supports of at most :data:`EXACT_SUPPORT_LIMIT` actions, the supports are re-solved in
 exact rational arithmetic (only the support rows and columns of ``A`` are made exact) and, when
 the rational solution passes the optimality certificate, the equilibrium is returned exactly.
