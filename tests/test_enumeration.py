@@ -369,3 +369,26 @@ def test_small_game_does_not_load_numba() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          check=True, cwd=root)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("rows", "cols", "high", "seed"),
+                         [(4, 4, 2, 0), (5, 5, 3, 1), (6, 6, 10, 2), (6, 6, 1, 3), (5, 4, 6, 4),
+                          (3, 6, 2, 5)])
+def test_small_polytopes_kernel_matches_exact_bases(rows: int, cols: int, high: int, seed: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small polytopes are enumerated basis by basis in the compiled kernel (int64 Bareiss).
+    # Truth: the same enumeration in Python rationals (_all_bases, exact object arithmetic),
+    # vertex by vertex with the full tight sets, on degenerate matrices (entries 1..high+1).
+    from gametools.solvers import _kernels
+
+    if not _kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed: the kernel route does not exist")
+    monkeypatch.setattr(_kernels, "worthwhile", lambda steps: True)
+    rng = np.random.default_rng([seed, rows, cols])
+    matrix = rng.integers(1, high + 2, size=(rows, cols))
+    fast, _ = _polytope.polytope_vertices(matrix)
+    assert fast.method == "bases" and fast.complete
+    truth = _polytope._all_bases(matrix.astype(object))
+    as_set = lambda found: {(tuple(num), den, tuple(tight)) for num, den, tight in zip(  # noqa
+        found.numerators, found.denominators, found.tight_array.tolist())}
+    assert as_set(fast) == as_set(truth)

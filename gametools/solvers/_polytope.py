@@ -661,6 +661,35 @@ def count_bases(d: int, r: int) -> int:
     return math.comb(d + r, d)
 
 
+#: Polytopes with at most this many bases are enumerated basis by basis in the compiled kernel
+#: (complete by construction, exact, and degenerate vertices cost nothing extra); above it Qhull
+#: and the completeness certificate are cheaper. C(12, 6) = 924: up to 6x6 games.
+SMALL_BASES = 924
+
+
+def _small_bases(matrix: np.ndarray) -> PolytopeVertices | None:
+    """Every vertex by :func:`_kernels.all_basic_solutions`, or None when the polytope is not
+    small, its entries are not int64, int64 minors could overflow, or the kernel would cost
+    more to load than it saves (see :func:`_kernels.worthwhile`)."""
+    r, d = matrix.shape
+    bases = count_bases(d, r)
+    if bases > SMALL_BASES or matrix.dtype == object or not _kernels.worthwhile(bases):
+        return None
+    # Hadamard: every minor of [M | 1] is at most the product of its rows' norms
+    norms = np.sort(np.log2(np.sqrt((matrix.astype(float) ** 2).sum(axis=1) + 1.0)))[::-1]
+    log_minor = float(norms[:min(d, r)].sum())
+    largest = float(np.abs(matrix).max(initial=1))
+    # Bareiss forms p*a - b*c of minors (2 H^2), slacks sum d products of M and a minor
+    if 2 * log_minor + 1 >= 62 or log_minor + math.log2(d * largest + 1) >= 62:
+        return None
+    numerators = np.zeros((bases, d), dtype=np.int64)
+    denominators = np.ones(bases, dtype=np.int64)
+    tight = np.zeros((bases, d + r), dtype=bool)
+    count = _kernels.all_basic_solutions(np.ascontiguousarray(matrix, dtype=np.int64),
+                                         numerators, denominators, tight)
+    return _collect(numerators[:count], denominators[:count], tight[:count], True, "bases")
+
+
 #: Qhull options tried in turn. 'Q0' (no pre-merging of nearly coplanar facets) is about twice
 #: as fast as the default merging, and 'Po' makes Qhull return its output despite precision
 #: errors instead of stopping. Whatever it returns must still pass the exact checks and the
@@ -676,6 +705,9 @@ def polytope_vertices(matrix: np.ndarray, *, tol: float = 1e-9) -> tuple[Polytop
     """
     r, d = matrix.shape
     notes = []
+    small = _small_bases(matrix)
+    if small is not None:
+        return small, ""
     if count_bases(d, r) > 64:
         for options in QHULL_OPTIONS:
             found, why = _certified_from_qhull(matrix, options, tol)
