@@ -58,6 +58,7 @@ von Stengel's 3x2 game has three equilibria:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from gametools._io import fraction_text
+from gametools._io import integer_text
 from gametools.model import NormalFormGame
 from gametools.numerics import INT64_SAFE, integer_array, narrow_integers, solve_indifference
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
@@ -186,17 +187,42 @@ def _exact_strategies(vertices: PolytopeVertices, indices: list[int]) -> dict[in
     return out
 
 
+_ZERO = Fraction(0)
+
+
 def _fractions(strategy: _Strategy) -> tuple[Fraction, ...]:
     numerators, total = strategy
-    return tuple(Fraction(v, total) for v in numerators)
+    # zeros share one object (most coordinates of a small support are zero)
+    return tuple(Fraction(v, total) if v else _ZERO for v in numerators)
+
+
+def _compare(first: _Strategy, second: _Strategy) -> int:
+    """Lexicographic comparison of the exact strategies ``a / A`` and ``b / B`` (integers only:
+    ``a_i / A < b_i / B`` iff ``a_i B < b_i A``)."""
+    (a, a_total), (b, b_total) = first, second
+    for x, y in zip(a, b):
+        left, right = x * b_total, y * a_total
+        if left != right:
+            return -1 if left < right else 1
+    return 0
 
 
 def _sorted_strategies(strategies: dict[int, _Strategy]
                        ) -> tuple[list[_Strategy], list[tuple[Fraction, ...]]]:
     """Distinct strategies in descending order of their exact values, with their Fractions."""
-    distinct = {key: _fractions(key) for key in set(strategies.values())}
-    order = sorted(distinct, key=distinct.__getitem__, reverse=True)
-    return order, [distinct[key] for key in order]
+    order = sorted(set(strategies.values()), key=functools.cmp_to_key(_compare), reverse=True)
+    return order, [_fractions(key) for key in order]
+
+
+def _strategy_text(strategy: _Strategy) -> list[str]:
+    """``"p/q"`` text of each coordinate (as :func:`fraction_text`, from the integers)."""
+    numerators, total = strategy
+    out = []
+    for v in numerators:
+        g = math.gcd(v, total)
+        q = total // g
+        out.append(integer_text(v // g) if q == 1 else f"{integer_text(v // g)}/{integer_text(q)}")
+    return out
 
 
 def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
@@ -356,8 +382,9 @@ def _certified(data: _Bimatrix, row: _Strategy, column: _Strategy,
         raise AssertionError("an enumerated equilibrium failed its exact certificate")
     (row_scale, row_offset), (column_scale, column_offset) = data.transforms
     total = p_den * q_den
-    payoffs_exact = ((Fraction(row_value, total) + row_offset) / row_scale,
-                     (Fraction(column_value, total) + column_offset) / column_scale)
+    # (value / total + offset) / scale, as one Fraction each
+    payoffs_exact = (Fraction(row_value + row_offset * total, total * row_scale),
+                     Fraction(column_value + column_offset * total, total * column_scale))
     floats = (np.array([v / p_den for v in p]), np.array([v / q_den for v in q]))
     payoffs = np.array([float(v) for v in payoffs_exact])
     for array in (*floats, payoffs):
@@ -448,8 +475,8 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
         equilibria=equilibria, method="vertex", status="success",
         complete=found.complete, exact=True, degenerate=found.degenerate,
         iterations=sum(found.counts), message=message, cliques=cliques,
-        extra={"row_vertices": [[fraction_text(v) for v in x] for x in found.row_vertices],
-               "column_vertices": [[fraction_text(v) for v in y] for y in found.column_vertices],
+        extra={"row_vertices": [_strategy_text(x) for x in found.row_integers],
+               "column_vertices": [_strategy_text(y) for y in found.column_integers],
                "vertex_counts": list(found.counts),
                "float_payoffs": found.bimatrix.from_floats})
 
