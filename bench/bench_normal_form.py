@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/bench_normal_form.py [--quick]
+    python bench/bench_normal_form.py [--quick] [--only enumeration|lp|lemke-howson|other]
 
 Every time is the best of a few repeats, printed as wall seconds and CPU seconds
 (``time.process_time``, this process only); every ratio is **our CPU time / the peer's CPU time
@@ -145,12 +145,15 @@ def _games(sizes: list[int], kind: str, seed: int) -> list[tuple[int, np.ndarray
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
+    sections = {"enumeration": _enumeration, "lp": _zero_sum, "lemke-howson": _lemke_howson,
+                "other": _other_solvers}
+    parser.add_argument("--only", choices=sorted(sections), action="append",
+                        help="run only this section (repeatable); default: all")
     args = parser.parse_args()
     print(f"start: {_load()}; {os.cpu_count()} CPUs; ratios are our CPU time / the peer's")
-    _enumeration(args.quick)
-    _zero_sum(args.quick)
-    _lemke_howson(args.quick)
-    _other_solvers(args.quick)
+    for name, section in sections.items():
+        if args.only is None or name in args.only:
+            section(args.quick)
     print(f"end: {_load()}")
 
 

@@ -671,9 +671,11 @@ def _small_bases(matrix: np.ndarray) -> PolytopeVertices | None:
     """Every vertex by :func:`_kernels.all_basic_solutions`, or None when the polytope is not
     small, its entries are not int64, int64 minors could overflow, or the kernel would cost
     more to load than it saves (see :func:`_kernels.worthwhile`)."""
+    if matrix.dtype == object:
+        return None
     r, d = matrix.shape
     bases = count_bases(d, r)
-    if bases > SMALL_BASES or matrix.dtype == object or not _kernels.worthwhile(bases):
+    if bases > SMALL_BASES or not _kernels.worthwhile(bases):
         return None
     # Hadamard: every minor of [M | 1] is at most the product of its rows' norms
     norms = np.sort(np.log2(np.sqrt((matrix.astype(float) ** 2).sum(axis=1) + 1.0)))[::-1]
