@@ -1,32 +1,42 @@
-"""Benchmark: two-player equilibrium enumeration against peer libraries, in one run.
+"""Benchmark: two-player solvers against peer libraries, side by side in one run.
 
 Usage::
 
-    python bench/bench_normal_form.py [--quick]
+    python bench/bench_normal_form.py [--quick] [--only enumeration|lp|lemke-howson|other]
 
-Random bimatrix games (fixed seeds), small-integer payoffs in [-5, 5] (degenerate) and Gaussian
-payoffs, sizes 4x4 .. 14x14. For each game: time and number of equilibria of ours
-(``vertex_enumeration``, ``support_enumeration``) and of nashpy (support / vertex enumeration),
-QuantEcon (vertex / support enumeration, Lemke-Howson), pygambit (``enummixed_solve``; rational for integer
-games, floating point for Gaussian ones) if importable. Ratios are peer time / our vertex-enumeration time; "count!=" flags a peer whose number
-of equilibria differs from ours (our set is exact and certified complete). Peers expected to take
-longer than ~30 s at a size are skipped. Then the zero-sum LP against one direct
-``scipy.optimize.linprog`` (HiGHS) call of the textbook maximin program and nashpy's
-``linear_program`` (200x200; 1000x1000 in full mode), Lemke-Howson from label 0 against
-QuantEcon's ``lemke_howson`` on Gaussian and 0..9 integer games (200x200; 500x500 in full mode;
-"ratio" is our time / QuantEcon's, the stages column shows which arithmetic produced the
-certified result), then the earlier Lemke-Howson and logit lines. No timing is asserted.
+Every time is the best of a few repeats, printed as wall seconds and CPU seconds
+(``time.process_time``, this process only); every ratio is **our CPU time / the peer's CPU time
+in the same run** (below 1: ours is faster), so a loaded machine changes both sides alike. The
+load average is printed at the start and the end.
+
+1. All extreme equilibria of random bimatrix games (fixed seeds), small-integer payoffs in
+   [-5, 5] (degenerate) and Gaussian payoffs, sizes 4x4 .. 8x8 (to 14x14 in full mode): ours
+   (``vertex_enumeration``, exact and certified complete; ``support_enumeration``) against
+   QuantEcon (vertex / support enumeration, Lemke-Howson), nashpy (support / vertex
+   enumeration) and pygambit (``enummixed_solve``; rational for integer games, floating point
+   for Gaussian ones) when importable. "count!=" flags a peer whose number of equilibria
+   differs from ours (ours is exact and complete). Goal: ours <= 2x QuantEcon's vertex
+   enumeration. Peers expected to take longer than ~30 s at a size are skipped.
+2. Zero-sum LP (``zero_sum_lp``) against one direct ``scipy.optimize.linprog`` call (HiGHS,
+   default method) of the textbook maximin program and nashpy's ``linear_program``, at 200x200
+   and 1000x1000 (nashpy at 200x200 only). Goal: ratio <= 1 against linprog.
+3. Lemke-Howson from label 0 against QuantEcon's ``lemke_howson`` on Gaussian and 0..9 integer
+   games (200x200; also 500x500 in full mode); the stages column shows which arithmetic produced
+   the certified result. Goal: ratio <= 0.7.
+4. The earlier Lemke-Howson and logit lines. No timing is asserted anywhere.
 """
+
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,13 +50,32 @@ LIMITS = {"ours support": 10, "nashpy support": 8, "nashpy vertex": 9, "qe suppo
           "qe vertex": 99, "qe lemke-howson": 99, "gambit enummixed": 10}
 
 
-def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
+class Timing(NamedTuple):
+    wall: float
+    cpu: float
+
+
+def _timed(fn: Callable[[], Any], repeat: int) -> tuple[Timing, Any]:
+    """Best wall and best CPU seconds of ``repeat`` calls, and the last result."""
+    wall, cpu, out = float("inf"), float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
+        cpu = min(cpu, time.process_time() - start_cpu)
+        wall = min(wall, time.perf_counter() - start)
+    return Timing(wall, cpu), out
+
+
+def _ratio(ours: Timing, peer: Timing) -> float:
+    """Our CPU time over the peer's (below 1: ours is faster)."""
+    return ours.cpu / peer.cpu if peer.cpu > 0 else float("nan")
+
+
+def _load() -> str:
+    try:
+        return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unavailable"
 
 
 def _peers() -> dict[str, Callable[[np.ndarray, np.ndarray], int]]:
@@ -115,12 +144,24 @@ def _games(sizes: list[int], kind: str, seed: int) -> list[tuple[int, np.ndarray
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer repeats")
+    sections = {"enumeration": _enumeration, "lp": _zero_sum, "lemke-howson": _lemke_howson,
+                "other": _other_solvers}
+    parser.add_argument("--only", choices=sorted(sections), action="append",
+                        help="run only this section (repeatable); default: all")
     args = parser.parse_args()
-    sizes = [4, 6, 8] if args.quick else [4, 6, 8, 10, 12, 14]
-    if args.quick:  # quick mode stays quick: no peer run that takes minutes
+    print(f"start: {_load()}; {os.cpu_count()} CPUs; ratios are our CPU time / the peer's")
+    for name, section in sections.items():
+        if args.only is None or name in args.only:
+            section(args.quick)
+    print(f"end: {_load()}")
+
+
+def _enumeration(quick: bool) -> None:
+    sizes = [4, 6, 8] if quick else [4, 6, 8, 10, 12, 14]
+    if quick:  # quick mode stays quick: no peer run that takes minutes
         LIMITS.update({"nashpy support": 6, "nashpy vertex": 6})
-    repeat = 1 if args.quick else 3
+    repeat = 5 if quick else 7
     peers = _peers()
     warm_a, warm_b = np.array([[3, 3], [2, 5], [0, 6]]), np.array([[3, 2], [2, 6], [3, 1]])
     for fn in peers.values():  # exclude one-off costs (numba JIT compilation, imports)
@@ -128,8 +169,10 @@ def main() -> None:
             warnings.simplefilter("ignore")
             fn(warm_a, warm_b)
             fn(warm_a.astype(float), warm_b.astype(float))
-    header = f"{'payoffs':8} {'size':>5} {'method':18} {'seconds':>9} {'#eq':>5} " \
-             f"{'ratio':>8} {'flag':8}"
+    print("All extreme equilibria (ours: vertex_enumeration, exact and certified complete); "
+          "goal: ours <= 2x qe vertex")
+    header = f"{'payoffs':8} {'size':>5} {'method':18} {'wall s':>9} {'cpu s':>9} {'#eq':>5} " \
+             f"{'ours/peer':>9} {'flag':8}"
     print(header)
     print("-" * len(header))
     for kind in ("integer", "gaussian"):
@@ -139,8 +182,8 @@ def main() -> None:
             ours_time, ours = _timed(lambda: vertex_enumeration(game), repeat)
             count = len(ours.equilibria)
             note = "complete" if ours.complete else "INCOMPLETE"
-            print(f"{kind:8} {size:>2}x{size:<2} {'ours vertex':18} {ours_time:9.4f} "
-                  f"{count:5d} {'1.00':>8} {note}")
+            print(f"{kind:8} {size:>2}x{size:<2} {'ours vertex':18} {ours_time.wall:9.4f} "
+                  f"{ours_time.cpu:9.4f} {count:5d} {'1.00':>9} {note}")
             rows = [("ours support", lambda: len(support_enumeration(game).equilibria))]
             rows += [(name, (lambda fn=fn: fn(a, b))) for name, fn in peers.items()]
             for name, fn in rows:
@@ -156,11 +199,13 @@ def main() -> None:
                               f"{type(exc).__name__}")
                         continue
                 flag = "" if name == "qe lemke-howson" or found == count else "count!="
+                if name == "qe vertex":
+                    flag += " goal met" if _ratio(ours_time, seconds) <= 2.0 else \
+                        " goal NOT met"
                 shown = "(1 eq)" if name == "qe lemke-howson" else f"{found:5d}"
-                print(f"{kind:8} {size:>2}x{size:<2} {name:18} {seconds:9.4f} {shown:>5} "
-                      f"{seconds / ours_time:8.2f} {flag}")
+                print(f"{kind:8} {size:>2}x{size:<2} {name:18} {seconds.wall:9.4f} "
+                      f"{seconds.cpu:9.4f} {shown:>5} {_ratio(ours_time, seconds):9.2f} {flag}")
     print()
-    _other_solvers(args.quick)
 
 
 def _direct_linprog(a: np.ndarray) -> float:
@@ -178,30 +223,36 @@ def _direct_linprog(a: np.ndarray) -> float:
 
 def _zero_sum(quick: bool) -> None:
     from gametools.solvers.zero_sum import zero_sum_lp
-    print(f"{'zero-sum LP':14} {'size':>9} {'ours s':>8} {'linprog s':>9} {'ratio':>6} "
-          f"{'nashpy s':>8}  certificate")
-    for size in ([200] if quick else [200, 1000]):
+    print("Zero-sum LP; goal: ours/linprog <= 1")
+    print(f"{'zero-sum LP':9} {'size':>9} {'ours wall':>9} {'ours cpu':>9} {'linprog cpu':>11} "
+          f"{'ours/linprog':>12} {'nashpy cpu':>10} {'ours/nashpy':>11}  certificate")
+    for size in [200, 1000]:
         for kind in ("integer", "gaussian"):
             rng = np.random.default_rng([11, size])
             a = rng.integers(-5, 6, size=(size, size)) if kind == "integer" \
                 else rng.standard_normal((size, size))
             game = NormalFormGame.zero_sum(a)
-            ours, result = _timed(lambda: zero_sum_lp(game), 1 if size > 200 else 3)
-            direct, _ = _timed(lambda: _direct_linprog(a.astype(float)), 1 if size > 200 else 3)
-            nash = float("nan")
+            repeat = 1 if size > 200 else (3 if quick else 5)
+            floats = a.astype(float)
+            ours, result = _timed(lambda: zero_sum_lp(game), repeat)
+            direct, value = _timed(lambda: _direct_linprog(floats), repeat)
+            nash_text, nash_ratio = f"{'-':>10}", f"{'-':>11}"
             if size <= 200:
                 try:
                     import nashpy
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
                         nash, _ = _timed(lambda: next(iter(
-                            nashpy.Game(a.astype(float)).linear_program())), 1)
+                            nashpy.Game(floats).linear_program())), 1)
+                    nash_text, nash_ratio = f"{nash.cpu:10.3f}", f"{_ratio(ours, nash):11.2f}"
                 except (ImportError, AttributeError):
                     pass
             cert = "exact" if result.exact else \
                 f"float, regret <= {result.extra['regret_bound']:.1e} (rigorous)"
-            print(f"{kind:14} {size:>4}x{size:<4} {ours:8.3f} {direct:9.3f} "
-                  f"{ours / direct:6.2f} {nash:8.3f}  {cert}")
+            agree = abs(result.extra["value"] - value) <= 1e-6 * max(1.0, abs(value))
+            print(f"{kind:9} {size:>4}x{size:<4} {ours.wall:9.3f} {ours.cpu:9.3f} "
+                  f"{direct.cpu:11.3f} {_ratio(ours, direct):12.2f} {nash_text} {nash_ratio}  "
+                  f"{cert}{'' if agree else '; VALUE DIFFERS from linprog'}")
     print()
 
 
@@ -210,9 +261,11 @@ def _lemke_howson(quick: bool) -> None:
         from quantecon import game_theory as qe
     except ImportError:
         qe = None
+        print("quantecon not available: Lemke-Howson has no peer in this run")
     from gametools.solvers.lemke_howson import lemke_howson
-    print(f"{'Lemke-Howson':14} {'size':>9} {'seed':>4} {'ours s':>8} {'pivots':>7} "
-          f"{'qe s':>8} {'qe piv':>7} {'ratio':>6}  result / QuantEcon")
+    print("Lemke-Howson from label 0; goal: ours/qe <= 0.7")
+    print(f"{'Lemke-Howson':9} {'size':>9} {'seed':>4} {'ours wall':>9} {'ours cpu':>9} "
+          f"{'pivots':>7} {'qe cpu':>9} {'qe piv':>7} {'ours/qe':>7}  result / QuantEcon")
     for size in ([200] if quick else [200, 500]):
         for kind in ("gaussian", "integer"):
             for seed in range(2 if quick else 3):
@@ -220,8 +273,8 @@ def _lemke_howson(quick: bool) -> None:
                 a, b = (rng.integers(0, 10, size=(2, size, size)) if kind == "integer"
                         else rng.standard_normal(size=(2, size, size)))
                 game = NormalFormGame.from_bimatrix(a, b)
-                ours, result = _timed(lambda: lemke_howson(game, initial_label=0), 1)
-                line = (f"{kind:14} {size:>4}x{size:<4} {seed:>4} {ours:8.3f} "
+                ours, result = _timed(lambda: lemke_howson(game, initial_label=0), 3)
+                line = (f"{kind:9} {size:>4}x{size:<4} {seed:>4} {ours.wall:9.3f} {ours.cpu:9.3f} "
                         f"{result.iterations:7d}")
                 stages = "->".join(f"{s}:{p}" for s, p, _ in result.extra.get("attempts", []))
                 what = f"{result.status}{' exact' if result.exact else ''} {stages}"
@@ -229,31 +282,30 @@ def _lemke_howson(quick: bool) -> None:
                     qg = qe.NormalFormGame(np.stack([a, b], axis=-1).astype(float))
                     cap = max(10 * result.iterations, 10_000)
                     seconds, (_, info) = _timed(lambda: qe.lemke_howson(
-                        qg, init_pivot=0, max_iter=cap, full_output=True), 1)
-                    line += f" {seconds:8.3f} {info.num_iter:7d} {ours / seconds:6.2f}"
+                        qg, init_pivot=0, max_iter=cap, full_output=True), 3)
+                    line += f" {seconds.cpu:9.3f} {info.num_iter:7d} {_ratio(ours, seconds):7.2f}"
                     what += f" / qe {'converged' if info.converged else 'NOT converged'}"
                 print(f"{line}  {what}")
     print()
 
 
 def _other_solvers(quick: bool) -> None:
-    _zero_sum(quick)
-    _lemke_howson(quick)
     rng = np.random.default_rng(7)
     try:
         from gametools.solvers.lemke_howson import lemke_howson
         size = 50 if quick else 200
         game = NormalFormGame.from_bimatrix(*rng.standard_normal(size=(2, size, size)))
-        seconds, result = _timed(lambda: lemke_howson(game, initial_label=0), 1)
+        seconds, result = _timed(lambda: lemke_howson(game, initial_label=0), 3)
         extra = ""
         try:
             from quantecon import game_theory as qe
             qg = qe.NormalFormGame(np.stack([game.payoffs[0], game.payoffs[1]], axis=-1))
-            qe_seconds, _ = _timed(lambda: qe.lemke_howson(qg, init_pivot=0), 1)
-            extra = f"  quantecon {qe_seconds:.4f} s (ours / quantecon {seconds / qe_seconds:.2f})"
+            qe_seconds, _ = _timed(lambda: qe.lemke_howson(qg, init_pivot=0), 3)
+            extra = f"  quantecon cpu {qe_seconds.cpu:.4f} s (ours/quantecon " \
+                    f"{_ratio(seconds, qe_seconds):.2f})"
         except ImportError:
             pass
-        print(f"lemke_howson {size}x{size}: {seconds:.4f} s, status {result.status}, "
+        print(f"lemke_howson {size}x{size}: cpu {seconds.cpu:.4f} s, status {result.status}, "
               f"regret {result.max_regret:.2e}{extra}")
     except ImportError:
         print("lemke_howson: not available")
@@ -261,8 +313,8 @@ def _other_solvers(quick: bool) -> None:
         from gametools.solvers.logit import logit_solve
         game = NormalFormGame(rng.standard_normal(size=(3, 10, 10, 10)))
         seconds, result = _timed(lambda: logit_solve(game), 1)
-        print(f"logit_solve 3 players x 10 actions: {seconds:.4f} s, status {result.status}, "
-              f"regret {result.max_regret:.2e}")
+        print(f"logit_solve 3 players x 10 actions: cpu {seconds.cpu:.4f} s, status "
+              f"{result.status}, regret {result.max_regret:.2e}")
     except ImportError:
         print("logit_solve: not available")
 

@@ -66,6 +66,11 @@ def fraction_text(value: Fraction | int) -> str:
     return numerator if value.denominator == 1 else f"{numerator}/{integer_text(value.denominator)}"
 
 
+#: Integers below this magnitude go through ``str`` (computed once: building ``10**4000`` on
+#: every call cost more than the conversion itself).
+_PLAIN_LIMIT = 10 ** 4000
+
+
 def integer_text(value: int) -> str:
     """Decimal digits of an integer of any size.
 
@@ -73,7 +78,7 @@ def integer_text(value: int) -> str:
     against quadratic-time conversions of untrusted text; exact payoffs such as ``1e-5000`` are
     legitimately longer, so they go through :mod:`decimal`, whose conversion is not limited.
     """
-    if -10**4000 < value < 10**4000:
+    if -_PLAIN_LIMIT < value < _PLAIN_LIMIT:
         return str(value)
     context = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
                               Emin=decimal.MIN_EMIN)

@@ -125,33 +125,36 @@ def solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] 
     rows, cols = matrix.shape
     if rows < cols:
         return None
-    work = np.empty((rows, cols + 1), dtype=object)
-    work[:, :cols] = matrix
-    work[:, cols] = rhs
+    # plain lists of Python ints: for the small systems of certificates, NumPy object arrays
+    # cost more in per-call overhead than the arithmetic itself
+    work = [[int(v) for v in row] + [int(b)] for row, b in zip(matrix.tolist(), rhs.tolist())]
     previous = 1
     for k in range(cols):
-        nonzero = [r for r in range(k, rows) if work[r, k] != 0]
-        if not nonzero:
+        pivot_row = next((r for r in range(k, rows) if work[r][k] != 0), -1)
+        if pivot_row < 0:
             return None
-        if nonzero[0] != k:
-            work[[k, nonzero[0]]] = work[[nonzero[0], k]]
-        pivot = work[k, k]
-        if k + 1 < rows:
-            below = work[k + 1:, k:k + 1]
+        if pivot_row != k:
+            work[k], work[pivot_row] = work[pivot_row], work[k]
+        top = work[k]
+        pivot = top[k]
+        for r in range(k + 1, rows):
+            row = work[r]
+            factor = row[k]
             # Bareiss: every entry stays an integer minor, so the division is exact
-            work[k + 1:, k + 1:] = (pivot * work[k + 1:, k + 1:]
-                                    - below * work[k, k + 1:][None, :]) // previous
-            work[k + 1:, k] = 0
+            row[k + 1:] = [(pivot * a - factor * b) // previous
+                           for a, b in zip(row[k + 1:], top[k + 1:])]
+            row[k] = 0
         previous = pivot
-    if any(v != 0 for v in work[cols:, cols]):
+    if any(work[r][cols] != 0 for r in range(cols, rows)):
         return None
     solution: list[Fraction] = [Fraction(0)] * cols
     for k in reversed(range(cols)):
-        total = Fraction(work[k, cols])
+        row = work[k]
+        total = Fraction(row[cols])
         for j in range(k + 1, cols):
-            if work[k, j] != 0:
-                total -= work[k, j] * solution[j]
-        solution[k] = total / work[k, k]
+            if row[j] != 0:
+                total -= row[j] * solution[j]
+        solution[k] = total / row[k]
     return solution
 
 

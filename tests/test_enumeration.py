@@ -345,3 +345,50 @@ def test_float_games_match_the_fully_exact_route(seed: int, monkeypatch: pytest.
     as_set = lambda result: {e.strategies_exact for e in result.equilibria}  # noqa: E731
     assert fast.complete and exact.complete
     assert as_set(fast) == as_set(exact)
+
+
+def test_small_game_does_not_load_numba() -> None:
+    # `gametools solve` on a small file must not pay numba's start-up (about half a second of
+    # CPU): small polytopes are proved by the NumPy route unless numba is already loaded.
+    # Truth: the fresh interpreter's module table after a complete, exact enumeration.
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import numpy as np\n"
+            "from gametools import NormalFormGame\n"
+            "from gametools.solvers.enumeration import vertex_enumeration\n"
+            "rng = np.random.default_rng(5)\n"
+            "for a, b in (rng.integers(-5, 6, size=(2, 6, 6)), rng.normal(size=(2, 6, 6))):\n"
+            "    result = vertex_enumeration(NormalFormGame.from_bimatrix(a, b))\n"
+            "    assert result.complete and result.equilibria\n"
+            "    assert result.extra['vertex_counts'][0] > 20  # Qhull route, not all bases\n"
+            "print('numba' in sys.modules)\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True, cwd=root)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("rows", "cols", "high", "seed"),
+                         [(4, 4, 2, 0), (5, 5, 3, 1), (6, 6, 10, 2), (6, 6, 1, 3), (5, 4, 6, 4),
+                          (3, 6, 2, 5)])
+def test_small_polytopes_kernel_matches_exact_bases(rows: int, cols: int, high: int, seed: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small polytopes are enumerated basis by basis in the compiled kernel (int64 Bareiss).
+    # Truth: the same enumeration in Python rationals (_all_bases, exact object arithmetic),
+    # vertex by vertex with the full tight sets, on degenerate matrices (entries 1..high+1).
+    from gametools.solvers import _kernels
+
+    if not _kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed: the kernel route does not exist")
+    monkeypatch.setattr(_kernels, "worthwhile", lambda steps: True)
+    rng = np.random.default_rng([seed, rows, cols])
+    matrix = rng.integers(1, high + 2, size=(rows, cols))
+    fast, _ = _polytope.polytope_vertices(matrix)
+    assert fast.method == "bases" and fast.complete
+    truth = _polytope._all_bases(matrix.astype(object))
+    as_set = lambda found: {(tuple(num), den, tuple(tight)) for num, den, tight in zip(  # noqa
+        found.numerators, found.denominators, found.tight_array.tolist())}
+    assert as_set(fast) == as_set(truth)

@@ -398,3 +398,25 @@ def test_all_labels_on_a_degenerate_game_give_exact_payoffs():
                          for matrix in (row, column))
         assert tuple(equilibrium.payoffs_exact) == expected
         assert exact_regret(game, equilibrium.strategies_exact) == 0
+
+
+def test_certificate_with_tied_actions_outside_the_basis():
+    # Copies of actions tie exactly with the originals, so wherever an original is a best
+    # response its copy is one too and the float bound of the certificate cannot separate them:
+    # the rational comparison decides. Truth: exact rational regret 0 (computed independently
+    # by exact_regret), and the copies of every best response played are best responses too.
+    rng = np.random.default_rng(12)
+    row, column = rng.integers(0, 10, size=(2, 24, 24))
+    row = np.vstack([row, row[:24]])            # 48 rows: row 24 + i copies row i
+    column = np.vstack([column, column[:24]])
+    game = NormalFormGame.from_bimatrix(row, column)
+    for label in (0, 3, 50):
+        result = lemke_howson(game, initial_label=label)
+        assert result.status == "success" and result.exact
+        assert result.extra["arithmetic"] != "integer"  # m + n = 72: the float path certified
+        x, y = result.equilibria[0].strategies_exact
+        assert exact_regret(game, (x, y)) == 0
+        payoffs = [sum(F(int(a)) * q for a, q in zip(r, y)) for r in row.tolist()]
+        best = max(payoffs)
+        played = [i for i, p in enumerate(x) if p > 0]
+        assert all(payoffs[(i + 24) % 48] == best for i in played)

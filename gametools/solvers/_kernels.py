@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,19 @@ from gametools.numerics import UNIT_ROUNDOFF
 #: Whether numba is installed. It is imported only when a kernel first runs (importing it costs
 #: a good part of a second, which a command that needs no kernel should not pay).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
+
+#: Below this many elementary steps (bases to prove) a caller takes its NumPy route unless numba
+#: is already loaded: importing numba and loading the cached kernels costs about half a second
+#: of CPU, more than the NumPy route spends on a small game (``gametools solve`` on a small file
+#: then never imports numba).
+COMPILE_WORTHWHILE = 20_000
+
+
+def worthwhile(steps: int) -> bool:
+    """Whether to run a kernel for ``steps`` steps of work: numba is installed and either
+    already imported (no start-up cost left) or the work is large."""
+    return NUMBA_AVAILABLE and ("numba" in sys.modules or steps >= COMPILE_WORTHWHILE)
+
 
 #: Prime for the nonsingularity proof (residues below 2^31, products below 2^62).
 _PRIME = 2_147_483_647
@@ -235,6 +249,120 @@ def prove_bases(matrix, simplices, numerators, denominators, tight, proved):  # 
         proved[k] = nonsingular
 
 
+
+
+@_jit
+def _next_combination(chosen, size, total):  # pragma: no cover
+    """Advance ``chosen[:size]`` (increasing indices below ``total``) to the next combination in
+    lexicographic order; False after the last one."""
+    i = size - 1
+    while i >= 0 and chosen[i] == total - size + i:
+        i -= 1
+    if i < 0:
+        return False
+    chosen[i] += 1
+    for j in range(i + 1, size):
+        chosen[j] = chosen[j - 1] + 1
+    return True
+
+
+@_jit
+def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no cover
+    """Every basic feasible solution of ``{z >= 0, M z <= 1}``, exactly, in int64; returns how
+    many were written (repeats included: a degenerate vertex has several bases).
+
+    For every support ``S`` and every equally large set ``R`` of rows, ``M[R, S] z_S = 1`` is
+    solved by fraction-free Gauss-Jordan elimination (Bareiss): every intermediate entry is a
+    minor of ``[M | 1]``, so the caller's Hadamard bound on those minors excludes overflow and
+    every division is exact. A nonsingular system whose solution is nonnegative and satisfies
+    every row exactly is a vertex, written as ``numerators / denominator`` with its full tight
+    set. Every vertex has a nonsingular basis, so the list is complete (with repeats).
+
+    Parameters
+    ----------
+    matrix : int64 (r, d); minors of ``[M | 1]`` and ``d max|M|`` times them below 2^62
+    numerators : int64 (C(d + r, d), d), out
+    denominators : int64 (C(d + r, d),), out
+    tight : bool (C(d + r, d), d + r), out
+    """
+    r, d = matrix.shape
+    work = np.empty((d, d + 1), dtype=np.int64)
+    support = np.empty(d, dtype=np.int64)
+    rows = np.empty(r, dtype=np.int64)
+    solution = np.empty(d, dtype=np.int64)
+    # the origin (empty support) is always a vertex
+    for j in range(d):
+        numerators[0, j] = 0
+        tight[0, j] = True
+    for i in range(r):
+        tight[0, d + i] = False
+    denominators[0] = 1
+    count = 1
+    for size in range(1, min(d, r) + 1):
+        for j in range(size):
+            support[j] = j
+        while True:
+            for i in range(size):
+                rows[i] = i
+            while True:
+                for i in range(size):
+                    for j in range(size):
+                        work[i, j] = matrix[rows[i], support[j]]
+                    work[i, size] = 1
+                previous = np.int64(1)
+                singular = False
+                for col in range(size):
+                    pivot_row = -1
+                    for i in range(col, size):
+                        if work[i, col] != 0:
+                            pivot_row = i
+                            break
+                    if pivot_row < 0:
+                        singular = True
+                        break
+                    if pivot_row != col:
+                        for j in range(size + 1):
+                            work[col, j], work[pivot_row, j] = work[pivot_row, j], work[col, j]
+                    pivot = work[col, col]
+                    for i in range(size):
+                        if i != col:
+                            factor = work[i, col]
+                            for j in range(size + 1):
+                                work[i, j] = (pivot * work[i, j] - factor * work[col, j]) \
+                                    // previous
+                    previous = pivot
+                if not singular:
+                    determinant = work[0, 0]
+                    sign = 1 if determinant > 0 else -1
+                    determinant *= sign
+                    feasible = True
+                    for j in range(size):
+                        solution[j] = sign * work[j, size]
+                        if solution[j] < 0:
+                            feasible = False
+                    if feasible:
+                        for i in range(r):
+                            value = np.int64(0)
+                            for j in range(size):
+                                value += matrix[i, support[j]] * solution[j]
+                            if value > determinant:
+                                feasible = False
+                                break
+                            tight[count, d + i] = value == determinant
+                    if feasible:
+                        for j in range(d):
+                            numerators[count, j] = 0
+                            tight[count, j] = True
+                        for j in range(size):
+                            numerators[count, support[j]] = solution[j]
+                            tight[count, support[j]] = solution[j] == 0
+                        denominators[count] = determinant
+                        count += 1
+                if not _next_combination(rows, size, r):
+                    break
+            if not _next_combination(support, size, d):
+                break
+    return count
 
 
 @_jit

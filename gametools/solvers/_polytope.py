@@ -37,6 +37,7 @@ Method
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from functools import cached_property
@@ -45,7 +46,7 @@ from itertools import combinations
 import numpy as np
 import scipy.spatial
 
-from gametools.numerics import UNIT_ROUNDOFF
+from gametools.numerics import UNIT_ROUNDOFF, power_of_two_at_least
 from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
@@ -134,15 +135,57 @@ class PolytopeVertices:
 
 
 def _solve_bases_exact(matrix: np.ndarray, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,)."""
+    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,).
+
+    One small fraction-free solve per basis in plain Python integers (the callers need a few
+    vertices; batching them through NumPy object arrays cost more than the arithmetic).
+    """
     r, d = matrix.shape
-    zero_masks, row_masks = _masks(bases, d, r)
-    num, den, _, _ = _evaluate_bases(matrix.astype(object), zero_masks, row_masks)
-    for k in range(len(den)):
-        g = math.gcd(int(den[k]), *(int(v) for v in num[k]))
-        num[k] = [int(v) // g for v in num[k]]
-        den[k] = int(den[k]) // g
-    return num, den
+    entries = [[int(v) for v in row] for row in matrix.tolist()]
+    numerators = np.zeros((len(bases), d), dtype=object)
+    denominators = np.ones(len(bases), dtype=object)
+    for k, basis in enumerate(bases.tolist()):
+        zero = {c for c in basis if c < d}
+        support = [j for j in range(d) if j not in zero]
+        tight = [c - d for c in basis if c >= d]
+        solved = _integer_solve([[entries[i][j] for j in support] for i in tight])
+        if solved is None:  # the bases were proved nonsingular
+            raise AssertionError("a proved basis is singular")
+        values, denominator = solved
+        row = [0] * d
+        for j, value in zip(support, values):
+            row[j] = value
+        numerators[k] = row
+        denominators[k] = denominator
+    return numerators, denominators
+
+
+def _integer_solve(block: list[list[int]]) -> tuple[list[int], int] | None:
+    """``block @ (numerators / denominator) = 1`` in lowest terms, by fraction-free Gauss-Jordan
+    elimination in Python integers (as :func:`solve_exact`, for one small system); None if
+    singular."""
+    k = len(block)
+    work = [row + [1] for row in block]
+    previous = 1
+    for col in range(k):
+        pivot_row = next((i for i in range(col, k) if work[i][col] != 0), -1)
+        if pivot_row < 0:
+            return None
+        work[col], work[pivot_row] = work[pivot_row], work[col]
+        top = work[col]
+        pivot = top[col]
+        for i in range(k):
+            if i != col:
+                row = work[i]
+                factor = row[col]
+                work[i] = [(pivot * a - factor * b) // previous for a, b in zip(row, top)]
+        previous = pivot
+    determinant = work[0][0] if k else 1
+    numerators = [work[i][k] for i in range(k)]
+    if determinant < 0:
+        determinant, numerators = -determinant, [-v for v in numerators]
+    g = math.gcd(determinant, *numerators)
+    return [v // g for v in numerators], determinant // g
 
 
 # ------------------------------------------------------------------------------------------------
@@ -344,7 +387,7 @@ def _evaluate_simplices(matrix: np.ndarray, simplices: np.ndarray, *, exact_rest
     count = len(simplices)
     # the fast route needs the matrix exactly representable in float64
     if fast and matrix.dtype != object and count and np.abs(matrix).max(initial=0) < 2 ** 52:
-        if _kernels.NUMBA_AVAILABLE:
+        if _kernels.worthwhile(count):
             num = np.zeros((count, d), dtype=np.int64)
             den = np.ones(count, dtype=np.int64)
             tight = np.zeros((count, d + r), dtype=bool)
@@ -410,13 +453,18 @@ def _qhull_bases(matrix: np.ndarray, options: str | None) -> tuple[np.ndarray, n
     """Triangulated facets of the polar polytope: ``(K, d)`` constraint indices and float vertices."""
     d = matrix.shape[1]
     floats = matrix.astype(float)
+    # {z : M z <= 1} = {w / s : (M / s) w <= 1} has the same tight sets; a power of two s keeps
+    # the entries near 1 (float games made integer reach 2^64, and Qhull then slows down
+    # severalfold) without any rounding
+    scale = power_of_two_at_least(float(floats.max()))
+    floats /= scale
     row_sums = floats.sum(axis=1)
     shift = 1.0 / (2.0 * row_sums.max())  # z = w + shift * 1 is interior
     normals = np.vstack([-np.eye(d), floats])
     offsets = np.concatenate([np.full(d, shift), 1.0 - shift * row_sums])
     hull = scipy.spatial.ConvexHull(normals / offsets[:, None], qhull_options=options)
     with np.errstate(divide="ignore", invalid="ignore"):  # 'Po' may keep degenerate facets
-        vertices = -hull.equations[:, :-1] / hull.equations[:, -1:] + shift
+        vertices = (-hull.equations[:, :-1] / hull.equations[:, -1:] + shift) / scale
     return hull.simplices.astype(np.int64), vertices
 
 
@@ -450,7 +498,7 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
     #    left for later (only equilibrium vertices need them)
     enclosed = np.zeros(count, dtype=bool)
     rest = np.flatnonzero(~valid)
-    if len(rest) and _kernels.NUMBA_AVAILABLE:
+    if len(rest) and _kernels.worthwhile(len(rest)):
         enclosure = _float_enclosure(matrix)
         if enclosure is not None:
             proved = np.zeros(len(rest), dtype=bool)
@@ -529,6 +577,15 @@ def _on_proved_face(simplices: np.ndarray, tight: np.ndarray) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _hash_weights(width: int) -> np.ndarray:
+    """Fixed odd 62-bit weights of the row hash (cached: drawing them costs more than hashing
+    a few hundred rows)."""
+    weights = np.random.default_rng(0).integers(1, 2 ** 62, size=width) | 1
+    weights.flags.writeable = False
+    return weights
+
+
 def _row_groups(keys: np.ndarray) -> np.ndarray:
     """Group index of each row of an integer array (equal rows, equal index), shape (K,).
 
@@ -539,7 +596,7 @@ def _row_groups(keys: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     # Usually a 64-bit hash of each row separates distinct rows; equality is then verified
     # exactly against each group's first row, and only a collision needs the full sort.
-    weights = np.random.default_rng(0).integers(1, 2 ** 62, size=keys.shape[1]) | 1
+    weights = _hash_weights(keys.shape[1])
     hashes = (keys * weights).sum(axis=1)  # wraps modulo 2^64: a hash, not a value
     _, first, labels = np.unique(hashes, return_index=True, return_inverse=True)
     labels = labels.ravel()
@@ -604,6 +661,37 @@ def count_bases(d: int, r: int) -> int:
     return math.comb(d + r, d)
 
 
+#: Polytopes with at most this many bases are enumerated basis by basis in the compiled kernel
+#: (complete by construction, exact, and degenerate vertices cost nothing extra); above it Qhull
+#: and the completeness certificate are cheaper. C(12, 6) = 924: up to 6x6 games.
+SMALL_BASES = 924
+
+
+def _small_bases(matrix: np.ndarray) -> PolytopeVertices | None:
+    """Every vertex by :func:`_kernels.all_basic_solutions`, or None when the polytope is not
+    small, its entries are not int64, int64 minors could overflow, or the kernel would cost
+    more to load than it saves (see :func:`_kernels.worthwhile`)."""
+    if matrix.dtype == object:
+        return None
+    r, d = matrix.shape
+    bases = count_bases(d, r)
+    if bases > SMALL_BASES or not _kernels.worthwhile(bases):
+        return None
+    # Hadamard: every minor of [M | 1] is at most the product of its rows' norms
+    norms = np.sort(np.log2(np.sqrt((matrix.astype(float) ** 2).sum(axis=1) + 1.0)))[::-1]
+    log_minor = float(norms[:min(d, r)].sum())
+    largest = float(np.abs(matrix).max(initial=1))
+    # Bareiss forms p*a - b*c of minors (2 H^2), slacks sum d products of M and a minor
+    if 2 * log_minor + 1 >= 62 or log_minor + math.log2(d * largest + 1) >= 62:
+        return None
+    numerators = np.zeros((bases, d), dtype=np.int64)
+    denominators = np.ones(bases, dtype=np.int64)
+    tight = np.zeros((bases, d + r), dtype=bool)
+    count = _kernels.all_basic_solutions(np.ascontiguousarray(matrix, dtype=np.int64),
+                                         numerators, denominators, tight)
+    return _collect(numerators[:count], denominators[:count], tight[:count], True, "bases")
+
+
 #: Qhull options tried in turn. 'Q0' (no pre-merging of nearly coplanar facets) is about twice
 #: as fast as the default merging, and 'Po' makes Qhull return its output despite precision
 #: errors instead of stopping. Whatever it returns must still pass the exact checks and the
@@ -619,6 +707,9 @@ def polytope_vertices(matrix: np.ndarray, *, tol: float = 1e-9) -> tuple[Polytop
     """
     r, d = matrix.shape
     notes = []
+    small = _small_bases(matrix)
+    if small is not None:
+        return small, ""
     if count_bases(d, r) > 64:
         for options in QHULL_OPTIONS:
             found, why = _certified_from_qhull(matrix, options, tol)

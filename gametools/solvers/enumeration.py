@@ -58,17 +58,20 @@ von Stengel's 3x2 game has three equilibria:
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
-from gametools._io import fraction_text
+from gametools._io import integer_text
 from gametools.model import NormalFormGame
-from gametools.numerics import integer_array, narrow_integers, solve_indifference
+from gametools.numerics import INT64_SAFE, integer_array, narrow_integers, solve_indifference
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
 from gametools.solvers.result import (
     Clique,
@@ -92,33 +95,46 @@ __all__ = [
 
 @dataclass(frozen=True)
 class _Bimatrix:
-    exact_game: NormalFormGame          # the game with exact (Fraction) payoffs
+    game: NormalFormGame                # the game as given
     row: np.ndarray                     # (m, n) positive integers, a positive affine image of A
     column: np.ndarray                  # (m, n) positive integers, a positive affine image of B
     from_floats: bool
     # (scale, offset) per player: payoff = (integer + offset) / scale
     transforms: tuple[tuple[int, int], tuple[int, int]] = ((1, 0), (1, 0))
 
-
-def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
-    from_floats = game.payoffs_exact is None
-    if from_floats:
+    @cached_property
+    def exact_game(self) -> NormalFormGame:
+        """The game with exact (Fraction) payoffs; for float games, exactly the floats given."""
+        game = self.game
+        if not self.from_floats:
+            return game
         # Fraction(float) is exact: the game solved is exactly the float game given.
         exact = np.vectorize(Fraction, otypes=[object])(game.payoffs)
-        exact_game = NormalFormGame(exact, player_labels=game.player_labels,
-                                    action_labels=game.action_labels, title=game.title)
-    else:
-        exact, exact_game = game.payoffs_exact, game
+        return NormalFormGame(exact, player_labels=game.player_labels,
+                              action_labels=game.action_labels, title=game.title)
+
+
+def _scaled_integers(game: NormalFormGame, player: int) -> tuple[list[int], int]:
+    """``scale * payoffs[player]`` as Python ints (flattened), with the least such ``scale``."""
+    if game.payoffs_exact is None:
+        # every float is n / 2^k exactly: the common denominator is the largest 2^k
+        ratios = [v.as_integer_ratio() for v in game.payoffs[player].ravel().tolist()]
+        scale = max(d for _, d in ratios)
+        return [n * (scale // d) for n, d in ratios], scale
+    ints, scale = integer_array(game.payoffs_exact[player])
+    return ints.ravel().tolist(), scale
+
+
+def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
     integer = []
     transforms = []
     for player in range(2):
-        scaled, scale = integer_array(exact[player])
-        ints = scaled.ravel().tolist()
+        ints, scale = _scaled_integers(game, player)
         low = min(ints)
         shifted = np.array([v - low + 1 for v in ints], dtype=object).reshape(game.num_actions)
         integer.append(narrow_integers(shifted))
         transforms.append((scale, low - 1))
-    return _Bimatrix(exact_game, integer[0], integer[1], from_floats,
+    return _Bimatrix(game, integer[0], integer[1], game.payoffs_exact is None,
                      (transforms[0], transforms[1]))
 
 
@@ -132,6 +148,8 @@ class _Enumeration:
     pairs: list[tuple[int, int]]                  # indices into row/column vertex lists
     row_vertices: list[tuple[Fraction, ...]]      # normalised, only those in equilibria
     column_vertices: list[tuple[Fraction, ...]]
+    row_integers: list[_Strategy]                 # the same strategies as integers
+    column_integers: list[_Strategy]
     complete: bool
     degenerate: bool
     counts: tuple[int, int]
@@ -151,19 +169,60 @@ def _game_labels(vertices: PolytopeVertices, own_first: bool) -> np.ndarray:
     return np.concatenate([tight[:, dim:], tight[:, :dim]], axis=1)
 
 
-def _normalised(numerators: np.ndarray) -> tuple[Fraction, ...]:
-    values = [int(v) for v in numerators.tolist()]
-    total = sum(values)
-    return tuple(Fraction(v, total) for v in values)
+#: A mixed strategy ``numerators / total`` with ``gcd(numerators..., total) == 1`` (unique).
+_Strategy = tuple[tuple[int, ...], int]
 
 
-def _exact_strategies(vertices: PolytopeVertices, indices: list[int]
-                      ) -> dict[int, tuple[Fraction, ...]]:
-    """Normalised exact coordinates of the chosen vertices, by index."""
+def _exact_strategies(vertices: PolytopeVertices, indices: list[int]) -> dict[int, _Strategy]:
+    """Normalised exact strategies of the chosen vertices, as integers, by index."""
     if not indices:
         return {}
     numerators, _ = vertices.exact_rows(np.array(indices, dtype=np.int64))
-    return {k: _normalised(row) for k, row in zip(indices, numerators)}
+    out: dict[int, _Strategy] = {}
+    for k, row in zip(indices, numerators.tolist()):
+        values = [int(v) for v in row]
+        total = sum(values)
+        g = math.gcd(total, *values)
+        out[k] = (tuple(v // g for v in values), total // g)
+    return out
+
+
+_ZERO = Fraction(0)
+
+
+def _fractions(strategy: _Strategy) -> tuple[Fraction, ...]:
+    numerators, total = strategy
+    # zeros share one object (most coordinates of a small support are zero)
+    return tuple(Fraction(v, total) if v else _ZERO for v in numerators)
+
+
+def _compare(first: _Strategy, second: _Strategy) -> int:
+    """Lexicographic comparison of the exact strategies ``a / A`` and ``b / B`` (integers only:
+    ``a_i / A < b_i / B`` iff ``a_i B < b_i A``)."""
+    (a, a_total), (b, b_total) = first, second
+    for x, y in zip(a, b):
+        left, right = x * b_total, y * a_total
+        if left != right:
+            return -1 if left < right else 1
+    return 0
+
+
+def _sorted_strategies(strategies: dict[int, _Strategy]
+                       ) -> tuple[list[_Strategy], list[tuple[Fraction, ...]]]:
+    """Distinct strategies in descending order of their exact values, with their Fractions."""
+    order = sorted(set(strategies.values()), key=functools.cmp_to_key(_compare), reverse=True)
+    return order, [_fractions(key) for key in order]
+
+
+def _strategy_text(strategy: _Strategy) -> list[str]:
+    """``"p/q"`` text of each coordinate (as :func:`fraction_text`, from the integers)."""
+    numerators, total = strategy
+    out = []
+    for v in numerators:
+        g = math.gcd(v, total)
+        q = total // g
+        out.append(integer_text(v // g) if q == 1 else f"{integer_text(v // g)}/{integer_text(q)}")
+    return out
 
 
 def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
@@ -194,14 +253,15 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     # their proved tight sets)
     p_strategies = _exact_strategies(p_vertices, sorted({a for a, _ in pairs_raw}))
     q_strategies = _exact_strategies(q_vertices, sorted({b for _, b in pairs_raw}))
-    rows = sorted(set(p_strategies.values()), reverse=True)
-    cols = sorted(set(q_strategies.values()), reverse=True)
-    row_index = {v: i for i, v in enumerate(rows)}
-    col_index = {v: i for i, v in enumerate(cols)}
+    row_integers, rows = _sorted_strategies(p_strategies)
+    column_integers, cols = _sorted_strategies(q_strategies)
+    row_index = {v: i for i, v in enumerate(row_integers)}
+    col_index = {v: i for i, v in enumerate(column_integers)}
     pairs = sorted({(row_index[p_strategies[a]], col_index[q_strategies[b]])
                     for a, b in pairs_raw})
     notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note)) if note)
-    return _Enumeration(data, pairs, rows, cols, p_vertices.complete and q_vertices.complete,
+    return _Enumeration(data, pairs, rows, cols, row_integers, column_integers,
+                        p_vertices.complete and q_vertices.complete,
                         degenerate, (len(p_labels), len(q_labels)), notes)
 
 
@@ -297,32 +357,49 @@ def _bits(mask: int) -> list[int]:
     return out
 
 
-def _certified(data: _Bimatrix, row: tuple[Fraction, ...], column: tuple[Fraction, ...]
+def _certified(data: _Bimatrix, row: _Strategy, column: _Strategy,
+               row_fractions: tuple[Fraction, ...], column_fractions: tuple[Fraction, ...]
                ) -> Equilibrium:
     """Certify ``(row, column)`` as an exact equilibrium in integer arithmetic.
 
-    With ``x = p / P`` and ``y = q / Q`` over common denominators, and ``A'``, ``B'`` the positive
-    integer images of the payoffs, ``(x, y)`` is an equilibrium iff ``max(A' q) P = p . A' q``
-    and ``max(p B') Q = p B' q`` (exact regret 0 for both players; a positive affine change
-    keeps best responses). The payoffs are mapped back exactly.
+    With ``x = p / P`` and ``y = q / Q`` and ``A'``, ``B'`` the positive integer images of the
+    payoffs, ``(x, y)`` is an equilibrium iff ``max(A' q) P = p . A' q`` and
+    ``max(p B') Q = p B' q`` (exact regret 0 for both players; a positive affine change keeps
+    best responses). The products run in int64 when an a-priori bound (``max |entry| * P * Q``)
+    keeps them below 2^62, in Python integers otherwise. The payoffs are mapped back exactly.
     """
-    p, p_den = integer_array(np.array(row, dtype=object))
-    q, q_den = integer_array(np.array(column, dtype=object))
-    row_values = data.row.astype(object).dot(q)
-    column_values = p.dot(data.column.astype(object))
-    row_value, column_value = int(p.dot(row_values)), int(column_values.dot(q))
-    if max(row_values) * p_den != row_value or max(column_values) * q_den != column_value:
+    (p, p_den), (q, q_den) = row, column
+    largest = max(_largest(data.row), _largest(data.column))
+    dtype: Any = np.int64 if largest * p_den * q_den < INT64_SAFE and \
+        data.row.dtype != object and data.column.dtype != object else object
+    p_vec, q_vec = np.array(p, dtype=dtype), np.array(q, dtype=dtype)
+    row_values = data.row.astype(dtype, copy=False).dot(q_vec)
+    column_values = p_vec.dot(data.column.astype(dtype, copy=False))
+    row_value, column_value = int(p_vec.dot(row_values)), int(column_values.dot(q_vec))
+    if int(row_values.max()) * p_den != row_value or \
+            int(column_values.max()) * q_den != column_value:
         # an internal error, never a property of the input
         raise AssertionError("an enumerated equilibrium failed its exact certificate")
     (row_scale, row_offset), (column_scale, column_offset) = data.transforms
     total = p_den * q_den
-    payoffs_exact = ((Fraction(row_value, total) + row_offset) / row_scale,
-                     (Fraction(column_value, total) + column_offset) / column_scale)
-    floats = (np.array([float(v) for v in row]), np.array([float(v) for v in column]))
+    # (value / total + offset) / scale, as one Fraction each
+    payoffs_exact = (Fraction(row_value + row_offset * total, total * row_scale),
+                     Fraction(column_value + column_offset * total, total * column_scale))
+    floats = (np.array([v / p_den for v in p]), np.array([v / q_den for v in q]))
     payoffs = np.array([float(v) for v in payoffs_exact])
     for array in (*floats, payoffs):
         array.flags.writeable = False
-    return Equilibrium(floats, payoffs, 0.0, (row, column), payoffs_exact)
+    return Equilibrium(floats, payoffs, 0.0, (row_fractions, column_fractions), payoffs_exact)
+
+
+def _largest(integers: np.ndarray) -> int:
+    """Largest entry of a positive integer matrix (int64 or Python ints), as a Python int."""
+    return int(integers.max())
+
+
+def _certified_pair(found: _Enumeration, a: int, b: int) -> Equilibrium:
+    return _certified(found.bimatrix, found.row_integers[a], found.column_integers[b],
+                      found.row_vertices[a], found.column_vertices[b])
 
 
 def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibrium]:
@@ -340,7 +417,7 @@ def vertex_enumeration_gen(game: Any, *, tol: float = 1e-9) -> Iterator[Equilibr
     game = two_player_game(game, "vertex_enumeration")
     found = _enumerate(game, tol)
     for a, b in found.pairs:
-        yield _certified(found.bimatrix, found.row_vertices[a], found.column_vertices[b])
+        yield _certified_pair(found, a, b)
 
 
 def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
@@ -385,8 +462,7 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
     """
     game = two_player_game(game, "vertex_enumeration")
     found = _enumerate(game, tol)
-    equilibria = tuple(_certified(found.bimatrix, found.row_vertices[a], found.column_vertices[b])
-                       for a, b in found.pairs)
+    equilibria = tuple(_certified_pair(found, a, b) for a, b in found.pairs)
     index = {pair: k for k, pair in enumerate(found.pairs)}
     cliques = tuple(
         Clique(rows, cols, tuple(sorted(index[(a, b)] for a in rows for b in cols)))
@@ -399,8 +475,8 @@ def vertex_enumeration(game: Any, *, tol: float = 1e-9) -> SolverResult:
         equilibria=equilibria, method="vertex", status="success",
         complete=found.complete, exact=True, degenerate=found.degenerate,
         iterations=sum(found.counts), message=message, cliques=cliques,
-        extra={"row_vertices": [[fraction_text(v) for v in x] for x in found.row_vertices],
-               "column_vertices": [[fraction_text(v) for v in y] for y in found.column_vertices],
+        extra={"row_vertices": [_strategy_text(x) for x in found.row_integers],
+               "column_vertices": [_strategy_text(y) for y in found.column_integers],
                "vertex_counts": list(found.counts),
                "float_payoffs": found.bimatrix.from_floats})
 

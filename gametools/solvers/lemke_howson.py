@@ -30,8 +30,10 @@ tie, which breaks the lexicographic rule and can make the path cycle (it does on
 30x30 games with payoffs in 0..3), so every visited pair of bases is hashed and a repeated one
 stops the run. The path is then followed again with the tableaux also kept modulo a prime, so
 every tie is decided exactly (the exact lexicographic path, which cannot cycle); integer
-pivoting is the last resort. Whatever path ends, its final basis is rebuilt and certified in
-rational arithmetic on the supports only. Float games pivot in floating point, are certified by
+pivoting is the last resort. Whatever path ends, its final basis is rebuilt and certified:
+the support systems are solved in rational arithmetic, every other action is proved not better
+by a rigorous floating-point error bound, and actions the bound cannot separate (exact ties) are
+compared in rationals. Float games pivot in floating point, are certified by
 their (float) maximum regret, and use the same exactly decided ties (their float payoffs are
 dyadic rationals) when float ties send the path around a cycle.
 
@@ -65,6 +67,7 @@ equilibrium, so running from every label finds two.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from fractions import Fraction
 from typing import Any
@@ -73,7 +76,7 @@ import numpy as np
 
 from gametools.errors import GameValidationError
 from gametools.model import NormalFormGame
-from gametools.numerics import integer_array, solve_indifference
+from gametools.numerics import UNIT_ROUNDOFF, gamma, integer_array, solve_indifference
 from gametools.solvers import _kernels
 from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret, two_player_game
 
@@ -110,11 +113,17 @@ def _integer_matrix(exact: np.ndarray) -> tuple[np.ndarray, int, int]:
     return ints - shift, scale, shift
 
 
-def _float_matrix(values: np.ndarray) -> np.ndarray:
-    """Entries rescaled into ``[1, 2]``: positive and of unit size, for well-scaled tableaux."""
+def _float_matrix(values: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Entries rescaled into ``[1, 2]``: positive and of unit size, for well-scaled tableaux.
+
+    ``1 + (values - low) / spread``, written into ``out`` when given (same rounding either way).
+    """
     low, high = float(values.min()), float(values.max())
     spread = high - low if high > low else 1.0
-    return 1.0 + (values - low) / spread
+    out = np.subtract(values, low, out=out)
+    out /= spread
+    out += 1.0
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,7 +139,7 @@ class _Tableau:
     """
 
     def __init__(self, coefficients: np.ndarray, basic: np.ndarray, nonbasic: np.ndarray,
-                 total: int, exact: bool) -> None:
+                 total: int, exact: bool, *, rescale: bool = False) -> None:
         rows, cols = coefficients.shape
         self.exact = exact
         if exact:
@@ -139,7 +148,10 @@ class _Tableau:
             self.table[:, cols] = 1
         else:
             self.table = np.empty((rows, cols + 1), order="F")
-            self.table[:, :cols] = coefficients
+            if rescale:  # _float_matrix(coefficients), computed in place in the table
+                _float_matrix(coefficients, out=self.table[:, :cols])
+            else:
+                self.table[:, :cols] = coefficients
             self.table[:, cols] = 1.0
             width = max(1, _BLAS_BLOCK // max(rows, 1)) if rows * (cols + 1) <= _BLAS_LARGE \
                 else cols + 1
@@ -279,6 +291,14 @@ def _complementary_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: 
 _KEYS_SEED = 20240611
 
 
+@functools.lru_cache(maxsize=8)
+def _zobrist_keys(total: int) -> np.ndarray:
+    """The ``(2, total)`` keys, cached (drawing them cost as much as a short path). The kernel
+    only reads them; they stay writeable so its compiled signature does not change."""
+    return np.random.default_rng(_KEYS_SEED).integers(
+        np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=(2, total), dtype=np.int64)
+
+
 def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, m: int,
                        max_pivots: int, tol_pivot: float, tol_ratio: float, *,
                        residues: tuple[np.ndarray, np.ndarray] | None = None
@@ -296,8 +316,7 @@ def _compiled_pivoting(tableaux: tuple[_Tableau, _Tableau], initial_label: int, 
     col_of = np.array([first.col_of, second.col_of], dtype=np.int64)
     size = max(first.table.shape[0], second.table.shape[0], first.table.shape[1],
                second.table.shape[1]) + 1
-    keys = np.random.default_rng(_KEYS_SEED).integers(
-        np.iinfo(np.int64).min, np.iinfo(np.int64).max, size=(2, total), dtype=np.int64)
+    keys = _zobrist_keys(total)
     tracked = residues is not None
     if residues is None:
         residues = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
@@ -368,49 +387,42 @@ def _float_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     return best
 
 
-def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau],
-                       small: tuple[np.ndarray, np.ndarray] | None = None) -> Equilibrium | None:
+def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
+                       ) -> Equilibrium | None:
     """Rebuild the final basis in exact arithmetic and certify it; None if it is no equilibrium.
 
-    Only the payoff entries the certificate needs are made exact: the supports' columns of the
-    row player's matrix and rows of the column player's (``(m + n) k`` entries for supports of
-    size ``k``, not ``2 m n``). On each support the strategy is the exact solution of the
-    indifference system on the basis's tight actions; it is then checked to be a probability
-    vector to which every action of the other player is weakly worse than the support's value,
-    exactly in integers (each player's block scaled by the lcm of its denominators, which keeps
-    the comparison).
+    Each strategy is the exact solution of the indifference system of its basis: the column
+    player's ``y`` on its support makes the row player's *tight* actions (nonbasic slacks)
+    indifferent, and symmetrically for ``x``; only these ``k x k`` payoff blocks are made exact.
+    The certificate then needs, exactly: ``x, y >= 0``, every action played is tight (the
+    complementarity of the final basis), and no other action pays more than the tight ones.
+    The last condition is proved for all other actions at once by a rigorous floating-point
+    bound (:func:`_proved_not_better`); only actions it cannot separate (ties, i.e. degenerate
+    best responses) are compared in rational arithmetic, on their support entries only.
     """
     assert game.payoffs_exact is not None
     m, n = game.num_actions
     x_support, tight_columns, y_support, tight_rows = _basis_supports(tableaux, m, n)
     if not len(x_support) or not len(y_support):
         return None
-    shifts = (Fraction(0), Fraction(0))
-    if small is not None:
-        # int64 matrices shifted to entries >= 1 (see _small_integers): shift back at the end
-        row_block, row_scale = small[0][:, y_support].astype(object), 1
-        column_block, column_scale = small[1][x_support, :].astype(object), 1
-        shifts = (Fraction(int(game.payoffs[0].min()) - 1),
-                  Fraction(int(game.payoffs[1].min()) - 1))
-    else:
-        row_block, row_scale = integer_array(game.payoffs_exact[0][:, y_support])  # (m, |S_y|)
-        column_block, column_scale = integer_array(game.payoffs_exact[1][x_support, :])
-    y_solution = solve_indifference(row_block[tight_rows])
-    x_solution = solve_indifference(column_block[:, tight_columns].T)
+    exact = game.payoffs_exact
+    y_solution = _support_solution(exact[0][np.ix_(tight_rows, y_support)])
+    x_solution = _support_solution(exact[1][np.ix_(x_support, tight_columns)].T)
     if x_solution is None or y_solution is None:
         return None
-    (x_part, _), (y_part, _) = x_solution, y_solution
+    (x_part, column_value), (y_part, row_value) = x_solution, y_solution
     if min(x_part) < 0 or min(y_part) < 0:
         return None
-    p, x_den = integer_array(np.array(x_part, dtype=object))
-    q, y_den = integer_array(np.array(y_part, dtype=object))
-    row_values = row_block.dot(q)          # y_den * scale * (A y), every row action
-    column_values = p.dot(column_block)    # x_den * scale * (x^T B), every column action
-    row_value = max(row_values)
-    column_value = max(column_values)
-    # every action the strategy plays is a best response (exactly)
-    if any(v != row_value for v in row_values[x_support][p != 0]) or \
-            any(v != column_value for v in column_values[y_support][q != 0]):
+    # every action played is a tight one (so it pays the common value)
+    if not set(x_support[[v != 0 for v in x_part]].tolist()) <= set(tight_rows.tolist()) or \
+            not set(y_support[[v != 0 for v in y_part]].tolist()) <= set(tight_columns.tolist()):
+        return None
+    # no other action pays more
+    if not _proved_not_better(game.payoffs[0][:, y_support], exact[0][:, y_support], y_part,
+                              row_value, _others(m, tight_rows)) or \
+            not _proved_not_better(game.payoffs[1][x_support, :].T, exact[1][x_support, :].T,
+                                   x_part, column_value,
+                                   _others(n, tight_columns)):
         return None
     x = [Fraction(0)] * m
     y = [Fraction(0)] * n
@@ -418,8 +430,7 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
         x[i] = v
     for j, v in zip(y_support.tolist(), y_part):
         y[j] = v
-    payoffs_exact = (Fraction(int(row_value), y_den * row_scale) + shifts[0],
-                     Fraction(int(column_value), x_den * column_scale) + shifts[1])
+    payoffs_exact = (row_value, column_value)
     floats = (np.zeros(m), np.zeros(n))
     floats[0][x_support] = [float(v) for v in x_part]
     floats[1][y_support] = [float(v) for v in y_part]
@@ -429,14 +440,72 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     return Equilibrium(floats, payoffs, 0.0, (tuple(x), tuple(y)), payoffs_exact)
 
 
-def _build_tableaux(row_matrix: np.ndarray, column_matrix: np.ndarray, exact: bool
-                    ) -> tuple[_Tableau, _Tableau]:
+def _others(count: int, chosen: np.ndarray) -> np.ndarray:
+    """Indices in ``0..count-1`` not in ``chosen``."""
+    keep = np.ones(count, dtype=bool)
+    keep[chosen] = False
+    return np.flatnonzero(keep)
+
+
+def _support_solution(block: np.ndarray) -> tuple[list[Fraction], Fraction] | None:
+    """Exact ``z`` (summing to 1) making the rows of the Fraction ``block`` pay one value ``w``,
+    and ``w`` in payoff units; None when the system has no unique solution."""
+    ints, scale = integer_array(block)
+    solution = solve_indifference(ints)
+    if solution is None:
+        return None
+    z, value = solution
+    return z, value / scale
+
+
+def _proved_not_better(payoffs: np.ndarray, exact: np.ndarray, strategy: list[Fraction],
+                       value: Fraction, rows: np.ndarray) -> bool:
+    """Whether ``exact[i] . strategy <= value`` for every ``i`` in ``rows``, decided exactly.
+
+    ``payoffs`` (float, ``(r, k)``) are the correctly rounded images of ``exact`` (Fractions) and
+    ``strategy`` is nonnegative. With ``s`` the rounded strategy, ``|a_ij| <= |fl(a_ij)| / (1-u)``
+    and Higham's bound for a ``k``-term product, ``|exact[i] . strategy - fl(payoffs[i] @ s)| <=
+    (gamma_k + 3u) (|payoffs[i]| @ s) + (k + sum_j |a_ij|) 2^-1070`` (the last term covers
+    subnormal rounding);
+    the bound is doubled, which also covers the rounding of its own evaluation. Rows whose float
+    margin below ``value`` exceeds it are proved; the rest are compared in rationals.
+    """
+    if not len(rows):
+        return True
+    k = len(strategy)
+    weights = np.array([float(v) for v in strategy])
+    block = payoffs[rows]
+    estimate = block @ weights
+    magnitude = np.abs(block)
+    # subnormal roundings: |a - fl(a)| <= 2^-1075 and |z - fl(z)| <= 2^-1075 (absolute)
+    tiny = (k + magnitude.sum(axis=1)) * 2.0 ** -1070
+    bound = 2.0 * (gamma(k + 4) * (magnitude @ weights) + tiny)
+    target = float(value)
+    # |target - value| <= u |target|; the subtraction below rounds by at most u of its result
+    margin = target - estimate
+    slack = bound + 4.0 * UNIT_ROUNDOFF * (abs(target) + np.abs(estimate)) + 2.0 ** -1070
+    undecided = rows[~(margin > slack)]
+    if not len(undecided):
+        return True
+    # ties (degenerate best responses): integers over common denominators, exactly
+    ints, scale = integer_array(exact[undecided])
+    numerators, denominator = integer_array(np.array(strategy, dtype=object))
+    # row i pays ints[i] . numerators / (scale * denominator)
+    limit = value * (scale * denominator)
+    return all(v <= limit for v in ints.dot(numerators).tolist())
+
+
+def _build_tableaux(row_matrix: np.ndarray, column_matrix: np.ndarray, exact: bool, *,
+                    rescale: bool = False) -> tuple[_Tableau, _Tableau]:
+    """The two tableaux; ``rescale`` applies :func:`_float_matrix` to each matrix first."""
     m, n = row_matrix.shape
     total = m + n
     # P: rows are the column player's actions (slack labels m..m+n-1), columns x (labels 0..m-1)
-    first = _Tableau(column_matrix.T, np.arange(m, total), np.arange(m), total, exact)
+    first = _Tableau(column_matrix.T, np.arange(m, total), np.arange(m), total, exact,
+                     rescale=rescale)
     # Q: rows are the row player's actions (slack labels 0..m-1), columns y (labels m..m+n-1)
-    second = _Tableau(row_matrix, np.arange(m), np.arange(m, total), total, exact)
+    second = _Tableau(row_matrix, np.arange(m), np.arange(m, total), total, exact,
+                      rescale=rescale)
     return first, second
 
 
@@ -634,8 +703,8 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
     pivots, ties, message = 0, 0, ""
     for arithmetic in stages:
         if arithmetic == "float":
-            tableaux = _build_tableaux(_float_matrix(game.payoffs[0]),
-                                       _float_matrix(game.payoffs[1]), exact=False)
+            tableaux = _build_tableaux(game.payoffs[0], game.payoffs[1], exact=False,
+                                       rescale=True)
             code, pivots = _compiled_pivoting(tableaux, initial_label, m, cap, tol_pivot,
                                               tol_ratio)
         elif arithmetic == "float+modular":
@@ -664,7 +733,7 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
             attempts.append((arithmetic, pivots, _KERNEL_MESSAGE[code]))
             message = _KERNEL_MESSAGE[code]
             continue
-        certified = _exact_equilibrium(game, tableaux, cache.get("small"))
+        certified = _exact_equilibrium(game, tableaux)
         if certified is None:
             attempts.append((arithmetic, pivots, "final basis failed the exact certificate"))
             status, message = "failed", "exact certification failed"
