@@ -97,6 +97,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 
 from gametools.errors import InvalidArgumentError
 from gametools.mdp import contract_players
@@ -126,6 +127,8 @@ _RECOVERY_PERTURBATION = 1e-3
 #: The corrector stops at this step length: only staying on the path matters, since the answer
 #: comes from the support polish (or is certified directly).
 _CORRECTOR_TOL = 1e-7
+#: Transitions with at most this fraction of nonzeros are multiplied as a sparse matrix.
+_SPARSE_DENSITY = 0.25
 
 
 class HomotopyInputError(InvalidArgumentError):
@@ -237,7 +240,7 @@ class _Factorization:
             reduced[global_rows[:, :, None], bad_rows[:, None, :]] = blocks.C[self.bad]
         # global rows of good states lose C(s) A(s)^-1 [B(s) c(s)]
         correction = np.zeros((blocks.C.shape[1], num_states, columns.shape[2]))
-        correction[:, g] = np.einsum("sim,smk->isk", blocks.C[g], self.inverse_columns)
+        correction[:, g] = np.swapaxes(blocks.C[g] @ self.inverse_columns, 0, 1)
         reduced[nb:nb + k, nb:] -= correction.reshape(k, -1)
         reduced[nb:nb + k, nb:nb + k] += blocks.D
         if self.bordered:
@@ -315,6 +318,18 @@ class _MarkovQRE:
         self.rewards = game.rewards / self.scale * live.reshape(shape)[None]
         self.transitions = game.dense_transitions() * live.reshape(shape)[..., None]
         self.transition_rows = self.transitions.reshape(-1, self.num_states)
+        # sparse transitions (few successors per state and joint action): the products with
+        # the transition rows, done at every residual and Jacobian, use their nonzeros only
+        self.sparse_rows: scipy.sparse.csr_array | None = None
+        nonzero = np.count_nonzero(self.transition_rows)
+        if nonzero <= _SPARSE_DENSITY * self.transition_rows.size:
+            self.sparse_rows = scipy.sparse.csr_array(self.transition_rows)
+            rows = np.repeat(np.arange(self.transition_rows.shape[0]),
+                             np.diff(self.sparse_rows.indptr))
+            joint = rows % int(np.prod(self.num_actions))
+            self._nonzero_state = rows // int(np.prod(self.num_actions))
+            # each player's action in the joint action of every nonzero (C order)
+            self._nonzero_actions = np.unravel_index(joint, tuple(self.num_actions))
         self.size_local = self.num_states * self.m
         self.irrelevant = []
         for i in range(self.num_players):
@@ -340,8 +355,25 @@ class _MarkovQRE:
 
     def continuation(self, values: np.ndarray) -> np.ndarray:
         """``u_i(s, a) = r_i(s, a) + gamma E[V_i(s') | s, a]``, shape ``(N, S, n_1..n_N)``."""
-        expected = (self.transition_rows @ values.T).T.reshape(self.rewards.shape)
+        rows = self.transition_rows if self.sparse_rows is None else self.sparse_rows
+        expected = np.asarray(rows @ values.T).T.reshape(self.rewards.shape)
         return self.rewards + self.discount * expected
+
+    def own_chain(self, sigmas: Sequence[np.ndarray], i: int) -> np.ndarray:
+        """``P(s' | s, a_i)`` with the other players mixed by ``sigmas``, ``(S, n_i, S)``."""
+        if self.sparse_rows is None:
+            return contract_players(self.transitions, sigmas, (i,))
+        state = self._nonzero_state
+        weight = self.sparse_rows.data.copy()
+        for j, sigma in enumerate(sigmas):
+            if j != i:
+                weight *= sigma[state, self._nonzero_actions[j]]
+        n = self.num_actions[i]
+        target = ((state * n + self._nonzero_actions[i]) * self.num_states
+                  + self.sparse_rows.indices)
+        return np.bincount(target, weights=weight,
+                           minlength=self.num_states * n * self.num_states
+                           ).reshape(self.num_states, n, self.num_states)
 
     def start(self) -> np.ndarray:
         sigmas = [np.full((self.num_states, n), 1.0 / n) for n in self.num_actions]
@@ -418,7 +450,7 @@ class _MarkovQRE:
                 A[:, o + 1:o + n, oj:oj + nj] = (-lam * (pair[:, 1:, :] - pair[:, :1, :])
                                                  * sigmas[j][:, None, :])
                 C[:, i, oj:oj + nj] = -sigmas[j] * np.einsum("sab,sa->sb", pair, sigmas[i])
-            own_chain = contract_players(self.transitions, sigmas, (i,))  # (S, n_i, S)
+            own_chain = self.own_chain(sigmas, i)  # (S, n_i, S)
             B[:, o + 1:o + n, i * num_states:(i + 1) * num_states] = (
                 -lam * gamma * (own_chain[:, 1:, :] - own_chain[:, :1, :]))
             c[:, o + 1:o + n] = -(q[:, 1:] - q[:, :1])
@@ -504,7 +536,7 @@ class _MarkovQRE:
                     pair = _pair(payoffs[i], sigmas, i, j)
                     A[:, o:o + n, oj:oj + nj] = np.einsum("sab,sbc->sac", t, pair)
                     C[:, i, oj:oj + nj] = -np.einsum("sa,sab->sb", one_hot, pair)
-                own_chain = contract_players(self.transitions, sigmas, (i,))
+                own_chain = self.own_chain(sigmas, i)
                 cols = slice(i * num_states, (i + 1) * num_states)
                 B[:, o:o + n, cols] = gamma * np.einsum("sab,sbt->sat", t, own_chain)
                 D[cols, cols] = (np.eye(num_states)
