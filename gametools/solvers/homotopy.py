@@ -641,6 +641,7 @@ def _check_game(game: Any) -> MarkovGame:
 def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                         first_step: float = 0.1, max_accel: float = 2.0,
                         max_iterations: int = 10000, max_lambda: float | None = None,
+                        cpu_seconds: float | None = None,
                         polish: bool = True, return_path: bool = False,
                         progress: bool | Callable[[int, float], None] = False
                         ) -> SolverResult:
@@ -664,6 +665,14 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     max_lambda : float, optional
         Give up (status ``"max_iterations"``) when ``lam`` exceeds this, in payoff units;
         default ``1e12 / reward_range``.
+    cpu_seconds : float, optional
+        CPU-time budget of the call (process time, independent of the machine's load). The
+        path of the original game gets two thirds of it; the recovery path (a perturbed game,
+        see the module docstring) starts when the first path ends without an equilibrium and
+        gets what is left. When the budget runs out, a support-polished profile found along the
+        way that is certified (exact regret at most ``tol``) but not yet confirmed by the path
+        is returned with status ``"success"`` (its message says so); otherwise the status is
+        ``"failed"``. None: no budget.
     polish : bool
         Try the support polish (module docstring). Without it the path alone must reach
         ``tol``, which needs ``lam`` of order ``1 / ((1 - discount) * tol)``.
@@ -699,10 +708,14 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
         # every player sees the state: solve on the states, lift the policies onto observations
         result = markov_qre_homotopy(state_game(game), tol=tol, first_step=first_step,
                                      max_accel=max_accel, max_iterations=max_iterations,
-                                     max_lambda=max_lambda, polish=polish,
+                                     max_lambda=max_lambda, cpu_seconds=cpu_seconds,
+                                     polish=polish,
                                      return_path=return_path, progress=progress)
         return lift_to_observations(game, result)
     _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations)
+    cpu_start = time.process_time()
+    if cpu_seconds is not None:
+        _check_options(cpu_seconds=cpu_seconds)
     if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
     lam_limit_units = None if max_lambda is None else float(max_lambda)
@@ -715,9 +728,13 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                           corrector_tol=_CORRECTOR_TOL)
     outcome = _follow(game, original, original, tol=tol, first_step=first_step,
                       max_iterations=max_iterations, lam_limit_units=lam_limit_units, polish=polish,
-                      control=control, bar=bar, callback=callback, record=return_path)
+                      control=control, bar=bar, callback=callback, record=return_path,
+                      deadline=None if cpu_seconds is None
+                      else cpu_start + 2.0 * cpu_seconds / 3.0)
     recoveries = 0
-    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations"):
+    deadline = None if cpu_seconds is None else cpu_start + cpu_seconds
+    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations") \
+            and not outcome.candidates and (deadline is None or time.process_time() < deadline):
         # recovery: trace a perturbed game (a generic one: games with ties, such as integer
         # rewards, have paths that fold back and forth or meet singular points) and polish and
         # certify what it finds on the original game (Gambit's and sgamesolver's remedy)
@@ -730,9 +747,9 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
         retry = _follow(game, _MarkovQRE(perturbed), original, tol=tol,
                         first_step=first_step, max_iterations=max_iterations,
                         lam_limit_units=lam_limit_units, polish=polish, control=control,
-                        bar=bar, callback=callback, record=return_path)
+                        bar=bar, callback=callback, record=return_path, deadline=deadline)
         retry.message = (f"{retry.message} (on a perturbed game after the path of the "
-                         f"original collapsed: {outcome.state.message})")
+                         f"original ended: {outcome.state.message})")
         outcome = retry if retry.best is not None else outcome
     bar.close()
     system, state, stats = outcome.system, outcome.state, outcome
@@ -793,7 +810,7 @@ class _Outcome:
 def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: float,
             first_step: float, max_iterations: int, lam_limit_units: float | None, polish: bool,
             control: StepControl, bar: _Progress, callback: Callable[[int, float], None] | None,
-            record: bool) -> _Outcome:
+            record: bool, deadline: float | None = None) -> _Outcome:
     """Trace the Markov-QRE path of ``system``; polish and certify on ``target`` (``game``).
 
     ``target`` is ``system`` itself, or the original game when ``system`` is a perturbed copy.
@@ -893,6 +910,11 @@ def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: fl
             try_polish(y, tangent)
         if lam > lam_limit:
             outcome.message = "lambda exceeded max_lambda before reaching tol"
+            return True
+        if deadline is not None and time.process_time() > deadline:
+            state.status = "max_iterations"
+            state.message = (f"CPU-time budget (cpu_seconds) ran out after {state.steps} steps "
+                             f"at lambda {lam / scale:.6g}")
             return True
         return False
 
