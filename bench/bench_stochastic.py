@@ -20,7 +20,9 @@ game is also written to a neutral ``.npz`` file and solved by sgamesolver's QRE 
 (Eibelshaeuser and Poensgen) through ``bench/sgamesolver_driver.py`` in a subprocess of that
 interpreter, one BLAS/OpenMP thread like ours. Its answer is certified here by the same exact
 evaluator (NashConv over the reward range; ours must reach 1e-8, sgamesolver stops at its own
-path-following criterion, so its certificate is reported as it comes). Both sides run under the
+path-following criterion, ``convergence_tol``, default 1e-7 or ``--sgamesolver-tol``, so its
+certificate is reported as it comes: ``cert`` when it is within 1e-8, ``uncert`` otherwise,
+``/fail`` when sgamesolver itself reports no equilibrium). Both sides run under the
 same CPU-time limit (``--cpu-limit``, ``RLIMIT_CPU``); a side that passes it, crashes or does not
 certify to 1e-8 is listed as such, and ratios (sgamesolver / ours, CPU and wall) are given for the
 games where both finish.
@@ -123,6 +125,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="report the best of R runs")
     parser.add_argument("--sgamesolver", metavar="PYTHON", default=None,
                         help="interpreter of a virtual environment with sgamesolver installed")
+    parser.add_argument("--sgamesolver-tol", type=float, default=None,
+                        help="sgamesolver's convergence_tol (default: its own, 1e-7)")
     parser.add_argument("--cpu-limit", type=float, default=600.0,
                         help="CPU seconds per solve, each side (past it: a failure)")
     parser.add_argument("--rows", nargs="+", default=None, metavar="S,N,n,seed",
@@ -157,7 +161,10 @@ def main() -> None:
           f"{args.threads} BLAS thread(s), CPU limit {args.cpu_limit:g} s per solve, load "
           f"average at start {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     peer = args.sgamesolver
-    if peer is None:
+    if peer is not None:
+        print(f"sgamesolver: QRE homotopy, convergence_tol "
+              f"{args.sgamesolver_tol if args.sgamesolver_tol is not None else '1e-7 (default)'}")
+    else:
         print("sgamesolver: skipped (pass --sgamesolver PYTHON, the interpreter of a virtual "
               "environment where it is installed)")
     header = (f"{'S':>4} {'N':>2} {'n':>2} {'seed':>4} {'status':>8} {'wall s':>8} {'cpu s':>8} "
@@ -180,7 +187,7 @@ def main() -> None:
                      f"{ours['steps']:>6} {ours['rejected']:>5} {ours['nash_conv']:>15.2e} "
                      f"{ours['peak_mb']:>8.0f} {ours['solver_mb']:>8.0f}")
         if peer:
-            theirs = _run_peer(peer, game_args, env, root, args.cpu_limit)
+            theirs = _run_peer(peer, game_args, env, root, args.cpu_limit, args.sgamesolver_tol)
             if "error" in theirs:
                 line += f" | {theirs['error']:>10}"
             else:
@@ -215,8 +222,10 @@ def _cpu_limit(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limit, limit))
 
 
-def _limited(command: list[str], env: dict[str, str], root: Path, cpu_limit: float) -> dict:
-    """Run ``command`` under the CPU limit; its last stdout line is a JSON document."""
+def _limited(command: list[str], env: dict[str, str], root: Path, cpu_limit: float, *,
+             document: bool = True) -> dict:
+    """Run ``command`` under the CPU limit; its last stdout line is a JSON document (when
+    ``document``; otherwise an empty dict stands for success)."""
     import signal
 
     try:
@@ -231,11 +240,13 @@ def _limited(command: list[str], env: dict[str, str], root: Path, cpu_limit: flo
         tail = completed.stderr.strip().splitlines()[-1:]
         print(f"    error: {tail}", file=sys.stderr)
         return {"error": "error"}
+    if not document:
+        return {}
     return dict(json.loads(completed.stdout.strip().splitlines()[-1]))
 
 
 def _run_peer(python: str, game_args: list[str], env: dict[str, str], root: Path,
-              cpu_limit: float) -> dict:
+              cpu_limit: float, convergence_tol: float | None) -> dict:
     """Write the game, solve it with sgamesolver in its own interpreter, certify the answer."""
     import tempfile
 
@@ -244,8 +255,9 @@ def _run_peer(python: str, game_args: list[str], env: dict[str, str], root: Path
         subprocess.run([sys.executable, __file__, "--write", game_path, *game_args], env=env,
                        cwd=root, check=True)
         peer_env = {key: value for key, value in env.items() if key != "PYTHONPATH"}
+        tail = [] if convergence_tol is None else [repr(convergence_tol)]
         outcome = _limited([python, str(root / "bench" / "sgamesolver_driver.py"), game_path,
-                            answer], peer_env, root, cpu_limit)
+                            answer, *tail], peer_env, root, cpu_limit, document=False)
         if outcome.get("error") and outcome["error"] != "error":
             return outcome
         if not os.path.exists(answer):

@@ -3,13 +3,15 @@
 Usage (in a virtual environment where sgamesolver is installed; it needs ``numpy < 2``, so it
 cannot share the package's environment)::
 
-    python bench/sgamesolver_driver.py GAME.npz OUT.npz
+    python bench/sgamesolver_driver.py GAME.npz OUT.npz [CONVERGENCE_TOL]
 
 ``GAME.npz`` holds ``transitions`` ``(S, n_1, ..., n_N, S)``, ``rewards`` ``(N, S, n_1, ...,
 n_N)`` and ``discount`` (the neutral format written by ``bench/bench_stochastic.py``).
-``OUT.npz`` receives ``strategies`` ``(S, N, max n)`` as sgamesolver reports them, ``success``
-(sgamesolver's own flag), ``wall_s`` and ``cpu_s`` of the solve (set-up included) and
-``setup_s``. This script imports neither gametools nor anything outside sgamesolver and NumPy:
+``OUT.npz`` receives ``strategies`` ``(S, N, max n)`` as sgamesolver reports them (the last
+point of its path when it found no equilibrium), ``success`` (whether sgamesolver reports an
+equilibrium), ``wall_s`` and ``cpu_s`` of the solve (set-up included) and ``setup_s``.
+``CONVERGENCE_TOL`` replaces sgamesolver's default stopping criterion (``convergence_tol``
+1e-7: the change of the strategies along the path per unit of its parameter). This script imports neither gametools nor anything outside sgamesolver and NumPy:
 the caller certifies the strategies with its own exact evaluator.
 """
 
@@ -24,6 +26,7 @@ import numpy as np
 
 def main() -> None:
     game_path, out_path = sys.argv[1], sys.argv[2]
+    convergence_tol = float(sys.argv[3]) if len(sys.argv) > 3 else None
     import sgamesolver
 
     with np.load(game_path, allow_pickle=False) as data:
@@ -37,11 +40,16 @@ def main() -> None:
     qre = sgamesolver.homotopy.QRE(game)
     qre.solver_setup()
     qre.solver.verbose = 0
+    if convergence_tol is not None:
+        qre.solver.convergence_tol = convergence_tol
     setup = time.perf_counter() - wall
-    outcome = qre.solve()
+    qre.solve()  # stores qre.equilibrium when the path converged
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    success = bool(outcome.get("success", False)) if isinstance(outcome, dict) else False
-    strategies = np.asarray(qre.equilibrium.strategies, dtype=float)
+    success = qre.equilibrium is not None
+    if success:
+        strategies = np.asarray(qre.equilibrium.strategies, dtype=float)
+    else:
+        strategies = np.asarray(qre.y_to_sigma_V_t(qre.solver.y)[0], dtype=float)
     temporary = out_path + ".tmp.npz"
     np.savez(temporary, strategies=strategies, success=success, wall_s=wall, cpu_s=cpu,
              setup_s=setup)
