@@ -194,6 +194,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--start", type=int, default=0, help="first game index of each set")
     parser.add_argument("--stop", type=int, default=None, help="last game index + 1")
+    parser.add_argument("--indices", type=int, nargs="+", default=None,
+                        help="run these game indices of each set instead of --start/--stop")
     parser.add_argument("--gambit", default=None,
                         help="a checkout of github.com/gambitproject/gambit (the gambit set)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
@@ -214,13 +216,17 @@ def main() -> None:
                   "github.com/gambitproject/gambit ==")
             continue
         stop = sizes[kind] if args.stop is None else min(args.stop, sizes[kind])
-        print(f"\n== {kind}: games {args.start}..{stop - 1} ==")
+        chosen = (" ".join(map(str, args.indices)) if args.indices
+                  else f"{args.start}..{stop - 1}")
+        print(f"\n== {kind}: games {chosen} ==")
         print(f"{'#':>4} {'game':<44} {'status':>9} {'method':>14} {'certificate':>12} "
               f"{'wall s':>8} {'cpu s':>7}  fallback", flush=True)
         rows: list[dict[str, Any]] = []
         with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+            indices = ([i for i in args.indices if i < sizes[kind]] if args.indices
+                       else range(args.start, stop))
             futures = [pool.submit(run_isolated, kind, index, args.cpu_limit)
-                       for index in range(args.start, stop)]
+                       for index in indices]
             for future in futures:
                 row = future.result()
                 rows.append(row)

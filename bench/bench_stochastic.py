@@ -230,6 +230,7 @@ def _limited(command: list[str], env: dict[str, str], root: Path, cpu_limit: flo
 
     try:
         completed = subprocess.run(command, capture_output=True, text=True, env=env, cwd=root,
+                                   check=False,
                                    timeout=30.0 * cpu_limit,
                                    preexec_fn=lambda: _cpu_limit(cpu_limit))
     except subprocess.TimeoutExpired:
