@@ -7,7 +7,9 @@ Usage::
 
 Three sets, every game solved by :func:`gametools.solvers.solve` with no method named (the
 default method and its fallbacks), each in a fresh process with a CPU-time limit (independent
-of the machine's load; a game past it counts as a failure):
+of the machine's load; a game past it counts as a failure). Stochastic games pass 90% of the
+limit to the homotopy as its budget (``cpu_seconds``; the rest covers start-up and the
+certificate):
 
 - ``normal``: 200 random N-player normal-form games, 2x2x2 up to 4x4x4 and 5 players x 2
   actions; Gaussian payoffs, integers in [0, 100) and integers in {0, 1, 2} (degenerate: ties).
@@ -43,6 +45,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 # the Gambit checkout, passed to the per-game subprocesses through the environment
 GAMBIT_VARIABLE = "GAMETOOLS_BENCH_GAMBIT"
+# the CPU limit of a game, passed to the subprocess: the Markov homotopy gets most of it as its
+# budget (``cpu_seconds``), so that it can return a certified profile found along its path
+# before the limit kills it
+LIMIT_VARIABLE = "GAMETOOLS_BENCH_CPU_LIMIT"
 TOLERANCE = 1e-8
 
 NORMAL_SHAPES = [(2, 2, 2), (2, 2, 3), (2, 3, 3), (3, 3, 3), (3, 3, 4), (3, 4, 4), (4, 4, 4),
@@ -132,8 +138,11 @@ def run_one(kind: str, index: int) -> dict[str, Any]:
 
     label, game = {"normal": normal_game, "stochastic": stochastic_game,
                    "gambit": gambit_game}[kind](index)
+    options: dict[str, Any] = {}
+    if isinstance(game, MarkovGame) and os.environ.get(LIMIT_VARIABLE):
+        options["cpu_seconds"] = 0.9 * float(os.environ[LIMIT_VARIABLE]) - time.process_time()
     started, cpu = time.perf_counter(), time.process_time()
-    result = solve(game)
+    result = solve(game, **options)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     if not result.equilibria:
         certificate = float("inf")
@@ -160,6 +169,7 @@ def run_isolated(kind: str, index: int, cpu_limit: float) -> dict[str, Any]:
     does not depend on how loaded the machine is); a game past it counts as a failure."""
     command = [sys.executable, __file__, "--one", kind, str(index)]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env[LIMIT_VARIABLE] = str(cpu_limit)
     failure = {"kind": kind, "index": index, "label": "?", "method": "-", "fallback": [],
                "certificate": float("inf"), "wall_s": float("nan"), "cpu_s": float("nan")}
     try:
@@ -184,6 +194,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--start", type=int, default=0, help="first game index of each set")
     parser.add_argument("--stop", type=int, default=None, help="last game index + 1")
+    parser.add_argument("--indices", type=int, nargs="+", default=None,
+                        help="run these game indices of each set instead of --start/--stop")
     parser.add_argument("--gambit", default=None,
                         help="a checkout of github.com/gambitproject/gambit (the gambit set)")
     parser.add_argument("--one", nargs=2, help=argparse.SUPPRESS)
@@ -204,13 +216,17 @@ def main() -> None:
                   "github.com/gambitproject/gambit ==")
             continue
         stop = sizes[kind] if args.stop is None else min(args.stop, sizes[kind])
-        print(f"\n== {kind}: games {args.start}..{stop - 1} ==")
+        chosen = (" ".join(map(str, args.indices)) if args.indices
+                  else f"{args.start}..{stop - 1}")
+        print(f"\n== {kind}: games {chosen} ==")
         print(f"{'#':>4} {'game':<44} {'status':>9} {'method':>14} {'certificate':>12} "
               f"{'wall s':>8} {'cpu s':>7}  fallback", flush=True)
         rows: list[dict[str, Any]] = []
         with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
+            indices = ([i for i in args.indices if i < sizes[kind]] if args.indices
+                       else range(args.start, stop))
             futures = [pool.submit(run_isolated, kind, index, args.cpu_limit)
-                       for index in range(args.start, stop)]
+                       for index in indices]
             for future in futures:
                 row = future.result()
                 rows.append(row)

@@ -94,6 +94,49 @@ def test_analytic_jacobian_matches_finite_differences():
     np.testing.assert_allclose(jacobian, numeric, atol=1e-6)
 
 
+def test_sparse_transitions_use_the_nonzeros_and_keep_the_jacobian():
+    # 2 successors per state and joint action: the transition products go through the nonzeros;
+    # the chains must equal the dense contraction and the Jacobian the finite differences
+    from gametools.mdp import contract_players
+
+    rng = np.random.default_rng(5)
+    game = random_game(9, 3, 2, 22)
+    transitions = np.array(game.transitions)
+    keep = rng.random(transitions.shape).argsort(axis=-1).argsort(axis=-1) < 2
+    transitions = np.where(keep, transitions, 0.0)
+    transitions /= transitions.sum(axis=-1, keepdims=True)
+    game = MarkovGame(transitions, game.rewards, game.initial, game.discount)
+    system = _MarkovQRE(game)
+    assert system.sparse_rows is not None
+    sigmas = [rng.dirichlet(np.ones(2), size=9) for _ in range(3)]
+    for i in range(3):
+        np.testing.assert_allclose(system.own_chain(sigmas, i),
+                                   contract_players(system.transitions, sigmas, (i,)),
+                                   atol=1e-14)
+    point = system.start() + 0.3 * rng.normal(size=system.dim + 1)
+    point[-1] = 1.5
+    jacobian = system.evaluate(point)[1].dense()
+    numeric = np.empty_like(jacobian)
+    for k in range(system.dim + 1):
+        delta = np.zeros(system.dim + 1)
+        delta[k] = 1e-6
+        numeric[:, k] = (system.residual(point + delta) - system.residual(point - delta)) / 2e-6
+    np.testing.assert_allclose(jacobian, numeric, atol=1e-6)
+
+
+def test_cpu_budget_ends_the_call_loudly():
+    game = random_game(8, 2, 3, 10)
+    # a budget spent before the first step: no equilibrium, status failed, the budget named
+    result = markov_qre_homotopy(game, cpu_seconds=1e-9)
+    assert result.status == "failed" and "cpu_seconds" in result.message
+    assert result.equilibria[0].regret > 1e-8
+    # a generous budget changes nothing
+    plain, budgeted = markov_qre_homotopy(game), markov_qre_homotopy(game, cpu_seconds=600.0)
+    assert budgeted.success and budgeted.extra["steps"] == plain.extra["steps"]
+    with pytest.raises(HomotopyInputError):
+        markov_qre_homotopy(game, cpu_seconds=-1.0)
+
+
 def test_structured_solve_agrees_with_dense_solve_with_singular_blocks():
     rng = np.random.default_rng(3)
     states, m, players = 5, 4, 2

@@ -97,6 +97,7 @@ from typing import Any
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 
 from gametools.errors import InvalidArgumentError
 from gametools.mdp import contract_players
@@ -126,6 +127,8 @@ _RECOVERY_PERTURBATION = 1e-3
 #: The corrector stops at this step length: only staying on the path matters, since the answer
 #: comes from the support polish (or is certified directly).
 _CORRECTOR_TOL = 1e-7
+#: Transitions with at most this fraction of nonzeros are multiplied as a sparse matrix.
+_SPARSE_DENSITY = 0.25
 
 
 class HomotopyInputError(InvalidArgumentError):
@@ -237,7 +240,7 @@ class _Factorization:
             reduced[global_rows[:, :, None], bad_rows[:, None, :]] = blocks.C[self.bad]
         # global rows of good states lose C(s) A(s)^-1 [B(s) c(s)]
         correction = np.zeros((blocks.C.shape[1], num_states, columns.shape[2]))
-        correction[:, g] = np.einsum("sim,smk->isk", blocks.C[g], self.inverse_columns)
+        correction[:, g] = np.swapaxes(blocks.C[g] @ self.inverse_columns, 0, 1)
         reduced[nb:nb + k, nb:] -= correction.reshape(k, -1)
         reduced[nb:nb + k, nb:nb + k] += blocks.D
         if self.bordered:
@@ -315,6 +318,18 @@ class _MarkovQRE:
         self.rewards = game.rewards / self.scale * live.reshape(shape)[None]
         self.transitions = game.dense_transitions() * live.reshape(shape)[..., None]
         self.transition_rows = self.transitions.reshape(-1, self.num_states)
+        # sparse transitions (few successors per state and joint action): the products with
+        # the transition rows, done at every residual and Jacobian, use their nonzeros only
+        self.sparse_rows: scipy.sparse.csr_array | None = None
+        nonzero = np.count_nonzero(self.transition_rows)
+        if nonzero <= _SPARSE_DENSITY * self.transition_rows.size:
+            self.sparse_rows = scipy.sparse.csr_array(self.transition_rows)
+            rows = np.repeat(np.arange(self.transition_rows.shape[0]),
+                             np.diff(self.sparse_rows.indptr))
+            joint = rows % int(np.prod(self.num_actions))
+            self._nonzero_state = rows // int(np.prod(self.num_actions))
+            # each player's action in the joint action of every nonzero (C order)
+            self._nonzero_actions = np.unravel_index(joint, tuple(self.num_actions))
         self.size_local = self.num_states * self.m
         self.irrelevant = []
         for i in range(self.num_players):
@@ -340,8 +355,25 @@ class _MarkovQRE:
 
     def continuation(self, values: np.ndarray) -> np.ndarray:
         """``u_i(s, a) = r_i(s, a) + gamma E[V_i(s') | s, a]``, shape ``(N, S, n_1..n_N)``."""
-        expected = (self.transition_rows @ values.T).T.reshape(self.rewards.shape)
+        rows = self.transition_rows if self.sparse_rows is None else self.sparse_rows
+        expected = np.asarray(rows @ values.T).T.reshape(self.rewards.shape)
         return self.rewards + self.discount * expected
+
+    def own_chain(self, sigmas: Sequence[np.ndarray], i: int) -> np.ndarray:
+        """``P(s' | s, a_i)`` with the other players mixed by ``sigmas``, ``(S, n_i, S)``."""
+        if self.sparse_rows is None:
+            return contract_players(self.transitions, sigmas, (i,))
+        state = self._nonzero_state
+        weight = self.sparse_rows.data.copy()
+        for j, sigma in enumerate(sigmas):
+            if j != i:
+                weight *= sigma[state, self._nonzero_actions[j]]
+        n = self.num_actions[i]
+        target = ((state * n + self._nonzero_actions[i]) * self.num_states
+                  + self.sparse_rows.indices)
+        return np.bincount(target, weights=weight,
+                           minlength=self.num_states * n * self.num_states
+                           ).reshape(self.num_states, n, self.num_states)
 
     def start(self) -> np.ndarray:
         sigmas = [np.full((self.num_states, n), 1.0 / n) for n in self.num_actions]
@@ -418,7 +450,7 @@ class _MarkovQRE:
                 A[:, o + 1:o + n, oj:oj + nj] = (-lam * (pair[:, 1:, :] - pair[:, :1, :])
                                                  * sigmas[j][:, None, :])
                 C[:, i, oj:oj + nj] = -sigmas[j] * np.einsum("sab,sa->sb", pair, sigmas[i])
-            own_chain = contract_players(self.transitions, sigmas, (i,))  # (S, n_i, S)
+            own_chain = self.own_chain(sigmas, i)  # (S, n_i, S)
             B[:, o + 1:o + n, i * num_states:(i + 1) * num_states] = (
                 -lam * gamma * (own_chain[:, 1:, :] - own_chain[:, :1, :]))
             c[:, o + 1:o + n] = -(q[:, 1:] - q[:, :1])
@@ -504,7 +536,7 @@ class _MarkovQRE:
                     pair = _pair(payoffs[i], sigmas, i, j)
                     A[:, o:o + n, oj:oj + nj] = np.einsum("sab,sbc->sac", t, pair)
                     C[:, i, oj:oj + nj] = -np.einsum("sa,sab->sb", one_hot, pair)
-                own_chain = contract_players(self.transitions, sigmas, (i,))
+                own_chain = self.own_chain(sigmas, i)
                 cols = slice(i * num_states, (i + 1) * num_states)
                 B[:, o:o + n, cols] = gamma * np.einsum("sab,sbt->sat", t, own_chain)
                 D[cols, cols] = (np.eye(num_states)
@@ -609,6 +641,7 @@ def _check_game(game: Any) -> MarkovGame:
 def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                         first_step: float = 0.1, max_accel: float = 2.0,
                         max_iterations: int = 10000, max_lambda: float | None = None,
+                        cpu_seconds: float | None = None,
                         polish: bool = True, return_path: bool = False,
                         progress: bool | Callable[[int, float], None] = False
                         ) -> SolverResult:
@@ -632,6 +665,14 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
     max_lambda : float, optional
         Give up (status ``"max_iterations"``) when ``lam`` exceeds this, in payoff units;
         default ``1e12 / reward_range``.
+    cpu_seconds : float, optional
+        CPU-time budget of the call (process time, independent of the machine's load). The
+        path of the original game gets two thirds of it; the recovery path (a perturbed game,
+        see the module docstring) starts when the first path ends without an equilibrium and
+        gets what is left. When the budget runs out, a support-polished profile found along the
+        way that is certified (exact regret at most ``tol``) but not yet confirmed by the path
+        is returned with status ``"success"`` (its message says so); otherwise the status is
+        ``"failed"``. None: no budget.
     polish : bool
         Try the support polish (module docstring). Without it the path alone must reach
         ``tol``, which needs ``lam`` of order ``1 / ((1 - discount) * tol)``.
@@ -667,10 +708,14 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
         # every player sees the state: solve on the states, lift the policies onto observations
         result = markov_qre_homotopy(state_game(game), tol=tol, first_step=first_step,
                                      max_accel=max_accel, max_iterations=max_iterations,
-                                     max_lambda=max_lambda, polish=polish,
+                                     max_lambda=max_lambda, cpu_seconds=cpu_seconds,
+                                     polish=polish,
                                      return_path=return_path, progress=progress)
         return lift_to_observations(game, result)
     _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations)
+    cpu_start = time.process_time()
+    if cpu_seconds is not None:
+        _check_options(cpu_seconds=cpu_seconds)
     if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
     lam_limit_units = None if max_lambda is None else float(max_lambda)
@@ -683,9 +728,13 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                           corrector_tol=_CORRECTOR_TOL)
     outcome = _follow(game, original, original, tol=tol, first_step=first_step,
                       max_iterations=max_iterations, lam_limit_units=lam_limit_units, polish=polish,
-                      control=control, bar=bar, callback=callback, record=return_path)
+                      control=control, bar=bar, callback=callback, record=return_path,
+                      deadline=None if cpu_seconds is None
+                      else cpu_start + 2.0 * cpu_seconds / 3.0)
     recoveries = 0
-    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations"):
+    deadline = None if cpu_seconds is None else cpu_start + cpu_seconds
+    if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations") \
+            and not outcome.candidates and (deadline is None or time.process_time() < deadline):
         # recovery: trace a perturbed game (a generic one: games with ties, such as integer
         # rewards, have paths that fold back and forth or meet singular points) and polish and
         # certify what it finds on the original game (Gambit's and sgamesolver's remedy)
@@ -698,9 +747,9 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
         retry = _follow(game, _MarkovQRE(perturbed), original, tol=tol,
                         first_step=first_step, max_iterations=max_iterations,
                         lam_limit_units=lam_limit_units, polish=polish, control=control,
-                        bar=bar, callback=callback, record=return_path)
+                        bar=bar, callback=callback, record=return_path, deadline=deadline)
         retry.message = (f"{retry.message} (on a perturbed game after the path of the "
-                         f"original collapsed: {outcome.state.message})")
+                         f"original ended: {outcome.state.message})")
         outcome = retry if retry.best is not None else outcome
     bar.close()
     system, state, stats = outcome.system, outcome.state, outcome
@@ -761,7 +810,7 @@ class _Outcome:
 def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: float,
             first_step: float, max_iterations: int, lam_limit_units: float | None, polish: bool,
             control: StepControl, bar: _Progress, callback: Callable[[int, float], None] | None,
-            record: bool) -> _Outcome:
+            record: bool, deadline: float | None = None) -> _Outcome:
     """Trace the Markov-QRE path of ``system``; polish and certify on ``target`` (``game``).
 
     ``target`` is ``system`` itself, or the original game when ``system`` is a perturbed copy.
@@ -861,6 +910,11 @@ def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: fl
             try_polish(y, tangent)
         if lam > lam_limit:
             outcome.message = "lambda exceeded max_lambda before reaching tol"
+            return True
+        if deadline is not None and time.process_time() > deadline:
+            state.status = "max_iterations"
+            state.message = (f"CPU-time budget (cpu_seconds) ran out after {state.steps} steps "
+                             f"at lambda {lam / scale:.6g}")
             return True
         return False
 
