@@ -17,9 +17,13 @@ size above the process's size after imports and game loading) is its own:
 - ``openspiel-cpp``: ``pyspiel.nash_conv`` (C++ ``TabularBestResponse``) on the tabular
   uniform policy.
 
-CFR+: iterations per second of :func:`gametools.extensive.cfr.cfr_iterations` against
-OpenSpiel's C++ ``pyspiel.CFRPlusSolver`` and Python ``CFRPlusSolver`` (identical iterates),
-after a warm-up iteration each.
+CFR+: iterations per second (wall and CPU) of :func:`gametools.extensive.cfr.cfr_iterations`
+against OpenSpiel's C++ ``pyspiel.CFRPlusSolver`` and Python ``CFRPlusSolver`` (identical
+iterates), after a warm-up iteration each, in one subprocess per game: ours as the compiled loop
+over a batch of iterations (ten times as many as the peers run, the loop being fast), the same
+loop called once per iteration (as OpenSpiel's ``evaluate_and_update_policy``), and the NumPy
+route; ``first_s`` is our first call (importing numba and loading the kernel from its on-disk
+cache, or compiling it when there is none).
 
 Sequence form against Gambit (only when pygambit is importable; it is a benchmark peer, never a
 dependency: ``pip install --pre pygambit==17.0.0b2``): the same tree, written by
@@ -49,7 +53,7 @@ QUICK_GAMES = ["kuhn_poker", "leduc_poker", "goofspiel(num_cards=4)",
                "goofspiel(num_cards=4,imp_info=True)"]
 FULL_GAMES = QUICK_GAMES + ["goofspiel(num_cards=5,points_order=descending)",
                             "liars_dice(numdice=1,dice_sides=4)"]
-CFR_GAMES = {"kuhn_poker": 200, "leduc_poker": 20}
+CFR_GAMES = {"kuhn_poker": 2000, "leduc_poker": 20}
 #: (game, implementations) of the sequence-form comparison with pygambit; quick mode runs the
 #: first entry only. Our exact LCP on Leduc (a dense rational tableau) is left out: minutes.
 GAMBIT_GAMES = [
@@ -165,7 +169,17 @@ def measure_sequence_form(implementation: str, name: str) -> dict[str, Any]:
     return out
 
 
+def _rate(step: Any, iterations: int) -> tuple[float, float]:
+    """Iterations per wall second and per CPU second of ``step(iterations)``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    step(iterations)
+    return (iterations / (time.perf_counter() - wall),
+            iterations / max(time.process_time() - cpu, 1e-9))
+
+
 def cfr_speed(name: str, iterations: int) -> dict[str, Any]:
+    """CFR+ iterations per second, ours and OpenSpiel's, in one process (run by :func:`main`
+    in a subprocess, so that ``first_s`` includes loading the compiled kernel)."""
     import pyspiel
     from open_spiel.python.algorithms import cfr as os_cfr
 
@@ -173,27 +187,52 @@ def cfr_speed(name: str, iterations: int) -> dict[str, Any]:
     from gametools.interop.openspiel import extensive_from_openspiel
 
     game = pyspiel.load_game(name)
-    tree = extensive_from_openspiel(game)
-    state = new_state(tree.game)
-    cfr_iterations(tree.game, state, 1)
+    tree = extensive_from_openspiel(game).game
+    out: dict[str, Any] = {"game": name, "iterations": iterations}
+    state = new_state(tree)
     start = time.perf_counter()
-    cfr_iterations(tree.game, state, iterations)
-    ours = iterations / (time.perf_counter() - start)
+    cfr_iterations(tree, state, 1, compiled=True)
+    out["first_s"] = time.perf_counter() - start  # imports numba, loads (or compiles) the kernel
+
+    def batch(n: int) -> None:
+        cfr_iterations(tree, state, n, compiled=True)
+
+    def one_per_call(n: int) -> None:
+        for _ in range(n):
+            cfr_iterations(tree, state, 1, compiled=True)
+
+    numpy_state = new_state(tree)
+    cfr_iterations(tree, numpy_state, 1, compiled=False)
+
+    def numpy_route(n: int) -> None:
+        cfr_iterations(tree, numpy_state, n, compiled=False)
+
     cpp = pyspiel.CFRPlusSolver(game)
     cpp.evaluate_and_update_policy()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        cpp.evaluate_and_update_policy()
-    cpp_rate = iterations / (time.perf_counter() - start)
+
+    def openspiel_cpp(n: int) -> None:
+        for _ in range(n):
+            cpp.evaluate_and_update_policy()
+
     python = os_cfr.CFRPlusSolver(game)
     python.evaluate_and_update_policy()
+
+    def openspiel_python(n: int) -> None:
+        for _ in range(n):
+            python.evaluate_and_update_policy()
+
     few = max(1, iterations // 20)
-    start = time.perf_counter()
-    for _ in range(few):
-        python.evaluate_and_update_policy()
-    python_rate = few / (time.perf_counter() - start)
-    return {"game": name, "ours_it_s": ours, "openspiel_cpp_it_s": cpp_rate,
-            "openspiel_python_it_s": python_rate}
+    for key, step, count in (("ours", batch, iterations * 10),
+                             ("ours_one_per_call", one_per_call, iterations),
+                             ("ours_numpy", numpy_route, iterations),
+                             ("openspiel_cpp", openspiel_cpp, iterations),
+                             ("openspiel_python", openspiel_python, few)):
+        out[key + "_it_s"], out[key + "_cpu_it_s"] = _rate(step, count)
+    return out
+
+
+def _cfr_subprocess(name: str, iterations: int, timeout: float) -> dict[str, Any]:
+    return _subprocess("cfr", f"{name}@{iterations}", timeout)
 
 
 def _subprocess(implementation: str, name: str, timeout: float) -> dict[str, Any]:
@@ -220,6 +259,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.one:
         implementation, name = args.one
+        if implementation == "cfr":
+            game, _, count = name.rpartition("@")
+            print(json.dumps(cfr_speed(game, int(count))))
+            return 0
         one = measure_sequence_form if implementation.split("-")[0] in ("gambit", "ours") \
             and implementation != "ours" else measure
         print(json.dumps(one(implementation, name)))
@@ -248,14 +291,28 @@ def main() -> int:
                       f"{row['nash_conv_s'] / ours['nash_conv_s']:.1f}x   "
                       f"|difference| {abs(row['nash_conv'] - ours['nash_conv']):.1e}")
     print()
-    print(f"{'CFR+ game':20s} {'ours it/s':>10s} {'OS C++ it/s':>12s} {'OS Py it/s':>11s}")
+    print("CFR+ iterations per second, wall (CPU); ours: compiled loop over a batch of iterations, "
+          "one iteration per call, NumPy route")
+    print(f"{'CFR+ game':12s} {'ours':>18s} {'ours 1/call':>18s} {'ours NumPy':>16s} "
+          f"{'OS C++':>16s} {'OS Python':>14s} {'first_s':>8s}  ours/C++ (wall, CPU)")
     for name, iterations in CFR_GAMES.items():
-        row = cfr_speed(name, iterations if args.full else max(2, iterations // 4))
-        print(f"{name:20s} {row['ours_it_s']:10.1f} {row['openspiel_cpp_it_s']:12.1f} "
-              f"{row['openspiel_python_it_s']:11.2f}   ours/C++ "
-              f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x")
+        row = _cfr_subprocess(name, iterations if args.full else max(2, iterations // 4),
+                              args.timeout)
+        if "error" in row:
+            print(f"{name:12s} failed: {row['error'][:80]}")
+            continue
+        print(f"{name:12s} {_rate_cell(row, 'ours', 18)} "
+              f"{_rate_cell(row, 'ours_one_per_call', 18)} {_rate_cell(row, 'ours_numpy', 16)} "
+              f"{_rate_cell(row, 'openspiel_cpp', 16)} "
+              f"{_rate_cell(row, 'openspiel_python', 14)} {row['first_s']:8.2f}  "
+              f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x, "
+              f"{row['ours_cpu_it_s'] / row['openspiel_cpp_cpu_it_s']:.1f}x")
     gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
     return 0
+
+
+def _rate_cell(row: dict[str, Any], key: str, width: int) -> str:
+    return f"{row[key + '_it_s']:.0f} ({row[key + '_cpu_it_s']:.0f})".rjust(width)
 
 
 def gambit_table(games: list[tuple[str, tuple[str, ...]]], timeout: float) -> None:
