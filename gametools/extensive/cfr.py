@@ -474,6 +474,7 @@ def run_cfr(game: ExtensiveGame, *, iterations: int, variant: str, alternating: 
                                    f"{', '.join(EXTENSIVE_VARIANTS)}")
     game.require_perfect_recall("cfr")
     state = new_state(game)
+    compiled = _worth_compiling(game, iterations)  # decided once, for all the chunks
     history: list[list[float]] = []
     seconds = 0.0
     best: tuple[float, float, tuple[np.ndarray, ...], tuple[np.ndarray, ...]] | None = None
@@ -481,7 +482,8 @@ def run_cfr(game: ExtensiveGame, *, iterations: int, variant: str, alternating: 
     while done < iterations:
         step = min(check_every - done % check_every, iterations - done)
         start = time.perf_counter()
-        cfr_iterations(game, state, step, variant=variant, alternating=alternating)
+        cfr_iterations(game, state, step, variant=variant, alternating=alternating,
+                       compiled=compiled)
         seconds += time.perf_counter() - start
         done += step
         average = state.average_profile(game)
