@@ -140,6 +140,26 @@ def test_update_schemes_identical_to_openspiel(name: str, alternating: bool, var
         np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
+def test_without_numba_the_numpy_route_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # numba is a dependency, but the compiled loop is optional: with the kernel cache holding
+    # "no numba", the default route is NumPy and asking for the compiled loop is an error
+    import gametools.extensive.cfr as extensive_cfr_module
+    from gametools.errors import InvalidArgumentError
+    from gametools.extensive.cfr import cfr_iterations, new_state
+
+    monkeypatch.setattr(extensive_cfr_module, "_KERNEL", [None])
+    # any run is worth compiling now, yet there is nothing to compile with
+    monkeypatch.setattr(extensive_cfr_module, "COMPILE_WORTHWHILE_S", 0.0)
+    tree = extensive_from_openspiel("kuhn_poker").game
+    state, reference = new_state(tree), new_state(tree)
+    cfr_iterations(tree, state, 100)
+    cfr_iterations(tree, reference, 100, compiled=False)
+    for ours, theirs in zip(state.policies, reference.policies):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(InvalidArgumentError, match="numba"):
+        cfr_iterations(tree, state, 1, compiled=True)
+
+
 @pytest.mark.parametrize("variant", ["cfr+", "cfr", "linear", "dcfr"])
 def test_every_variant_approaches_the_kuhn_value(variant: str) -> None:
     game = extensive_from_openspiel("kuhn_poker").game
