@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 
 from gametools.errors import InvalidArgumentError
-from gametools.extensive.exploitability import nash_conv, sequence_values
+from gametools.extensive.exploitability import nash_conv
 from gametools.extensive.model import ExtensiveGame
 
 __all__ = ["EXTENSIVE_VARIANTS", "CFRState", "cfr_iterations"]
@@ -81,31 +81,6 @@ def _normalise(game: ExtensiveGame, player: int, weights: np.ndarray) -> np.ndar
     return np.where(totals > 0, weights / np.where(totals > 0, totals, 1.0), uniform)
 
 
-def _regret_matching(game: ExtensiveGame, player: int, regrets: np.ndarray) -> np.ndarray:
-    return _normalise(game, player, np.maximum(regrets, 0.0))
-
-
-def _counterfactual_values(game: ExtensiveGame, policies: list[np.ndarray], player: int
-                           ) -> tuple[np.ndarray, np.ndarray]:
-    """``q(I, a)`` for every action of ``player`` (flat, weighted by the others' and chance's
-    reach) and the player's own realization plan."""
-    data = game.sequences
-    reach = data.terminal_chance.copy()
-    own = np.empty(0)
-    for j in range(game.num_players):
-        plan = game.realization_plan(j, policies[j])
-        if j == player:
-            own = plan
-        else:
-            reach *= plan[data.terminal_sequence[j]]
-    values = sequence_values(game, player, reach * game.payoffs[player])
-    policy = policies[player]
-    for level in data.levels[player]:
-        weighted = values[1 + level.actions] * policy[level.actions]
-        np.add.at(values, level.parents, np.add.reduceat(weighted, level.boundaries))
-    return values[1:], own
-
-
 @dataclass(frozen=True)
 class _PlayerTables:
     """What one CFR update of one player reads, gathered once per game."""
@@ -115,7 +90,8 @@ class _PlayerTables:
     payoffs: np.ndarray  # (Z,) chance-weighted payoffs of the player
     levels: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]  # (actions, parents, starts)
     starts: np.ndarray  # first action of each infoset
-    counts: np.ndarray
+    action_infoset: np.ndarray  # position of every action's infoset in ``starts``
+    uniform: np.ndarray  # every action's probability under the uniform policy
     action_parents: np.ndarray  # own parent sequence of every action
 
 
@@ -129,7 +105,8 @@ def _tables(game: ExtensiveGame) -> tuple[_PlayerTables, ...]:
             data.terminal_chance * game.payoffs[i],
             tuple((level.actions, level.action_parents, level.boundaries)
                   for level in data.levels[i]),
-            starts, counts, parents))
+            starts, np.repeat(np.arange(starts.size), counts), 1.0 / np.repeat(counts, counts),
+            parents))
     return tuple(out)
 
 
@@ -144,14 +121,14 @@ def _plan(table: _PlayerTables, behaviour: np.ndarray) -> np.ndarray:
 def _infoset_sums(table: _PlayerTables, values: np.ndarray) -> np.ndarray:
     if values.size == 0:
         return values
-    return np.repeat(np.add.reduceat(values, table.starts), table.counts)
+    return np.add.reduceat(values, table.starts)[table.action_infoset]
 
 
 def _matching(table: _PlayerTables, regrets: np.ndarray) -> np.ndarray:
     positive = np.maximum(regrets, 0.0)
     totals = _infoset_sums(table, positive)
-    uniform = 1.0 / np.repeat(table.counts, table.counts)
-    return np.where(totals > 0, positive / np.where(totals > 0, totals, 1.0), uniform)
+    some = totals > 0
+    return np.where(some, positive / np.where(some, totals, 1.0), table.uniform)
 
 
 def _numpy_iterations(game: ExtensiveGame, state: CFRState, iterations: int, *,
@@ -159,7 +136,9 @@ def _numpy_iterations(game: ExtensiveGame, state: CFRState, iterations: int, *,
     """:func:`cfr_iterations` with NumPy operations over each level of infosets."""
     tables = _tables(game)
     num_players = game.num_players
-    plans = [_plan(t, p)[t.terminal_sequence] for t, p in zip(tables, state.policies)]
+    # realization plans of the current policies, in full and on the terminals
+    full = [_plan(t, p) for t, p in zip(tables, state.policies)]
+    plans = [f[t.terminal_sequence] for t, f in zip(tables, full)]
     for _ in range(iterations):
         state.iteration += 1
         t = state.iteration
@@ -177,8 +156,7 @@ def _numpy_iterations(game: ExtensiveGame, state: CFRState, iterations: int, *,
                           np.add.reduceat(values[actions + 1] * policy[actions], starts))
             q = values[1:]
             instant = q - _infoset_sums(table, q * policy)
-            own = _plan(table, policy)
-            contribution = own[table.action_parents] * policy
+            contribution = full[i][table.action_parents] * policy
             regrets = state.regrets[i]
             if variant == "cfr":
                 regrets += instant
@@ -196,10 +174,12 @@ def _numpy_iterations(game: ExtensiveGame, state: CFRState, iterations: int, *,
             updated = _matching(table, regrets)
             if alternating:
                 current[i] = updated
-                plans[i] = _plan(table, updated)[table.terminal_sequence]
+                full[i] = _plan(table, updated)
+                plans[i] = full[i][table.terminal_sequence]
             state.policies[i] = updated
         if not alternating:
-            plans = [_plan(tb, p)[tb.terminal_sequence] for tb, p in zip(tables, state.policies)]
+            full = [_plan(tb, p) for tb, p in zip(tables, state.policies)]
+            plans = [f[tb.terminal_sequence] for tb, f in zip(tables, full)]
 
 
 VARIANT_CODES = {"cfr": 0, "cfr+": 1, "linear": 2, "dcfr": 3}
