@@ -17,9 +17,13 @@ size above the process's size after imports and game loading) is its own:
 - ``openspiel-cpp``: ``pyspiel.nash_conv`` (C++ ``TabularBestResponse``) on the tabular
   uniform policy.
 
-CFR+: iterations per second of :func:`gametools.extensive.cfr.cfr_iterations` against
-OpenSpiel's C++ ``pyspiel.CFRPlusSolver`` and Python ``CFRPlusSolver`` (identical iterates),
-after a warm-up iteration each.
+CFR+: iterations per second (wall and CPU) of :func:`gametools.extensive.cfr.cfr_iterations`
+against OpenSpiel's C++ ``pyspiel.CFRPlusSolver`` and Python ``CFRPlusSolver`` (identical
+iterates), after a warm-up iteration each, in one subprocess per game: ours as the compiled loop
+over a batch of iterations, the same loop called once per iteration (as OpenSpiel's ``evaluate_and_update_policy``), and the NumPy
+route; ``first_s`` is our first call (importing numba and loading the kernel from its on-disk
+cache, or compiling it when there is none). Every rate repeats its step until half a second of
+wall time has passed.
 
 Sequence form against Gambit (only when pygambit is importable; it is a benchmark peer, never a
 dependency: ``pip install --pre pygambit==17.0.0b2``): the same tree, written by
@@ -49,7 +53,7 @@ QUICK_GAMES = ["kuhn_poker", "leduc_poker", "goofspiel(num_cards=4)",
                "goofspiel(num_cards=4,imp_info=True)"]
 FULL_GAMES = QUICK_GAMES + ["goofspiel(num_cards=5,points_order=descending)",
                             "liars_dice(numdice=1,dice_sides=4)"]
-CFR_GAMES = {"kuhn_poker": 200, "leduc_poker": 20}
+CFR_GAMES = {"kuhn_poker": 2000, "leduc_poker": 20}
 #: (game, implementations) of the sequence-form comparison with pygambit; quick mode runs the
 #: first entry only. Our exact LCP on Leduc (a dense rational tableau) is left out: minutes.
 GAMBIT_GAMES = [
@@ -71,6 +75,21 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _per_call(call: Any, min_seconds: float = 0.2) -> tuple[float, float]:
+    """Wall and CPU seconds per call of ``call()``, repeated until ``min_seconds`` of wall time
+    have passed, at least 3 times unless the first call took ``min_seconds`` already."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    repeats, first = 0, 0.0
+    while True:
+        call()
+        repeats += 1
+        elapsed = time.perf_counter() - wall
+        first = first or elapsed
+        if elapsed >= min_seconds and (repeats >= 3 or first >= min_seconds):
+            break
+    return elapsed / repeats, (time.process_time() - cpu) / repeats
+
+
 def measure(implementation: str, name: str) -> dict[str, Any]:
     """One measurement (run in a subprocess by :func:`main`)."""
     import pyspiel
@@ -89,20 +108,22 @@ def measure(implementation: str, name: str) -> dict[str, Any]:
         start = time.perf_counter()
         value = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
         out["first_nash_conv_s"] = time.perf_counter() - start  # builds the sequence tables
-        start = time.perf_counter()
-        repeats = 0
-        while repeats < 3 or time.perf_counter() - start < 0.2:
-            nash_conv(tree.game, tree.game.uniform_profile())
-            repeats += 1
-        out["nash_conv_s"] = (time.perf_counter() - start) / repeats
+        profile = tree.game.uniform_profile()
+        out["nash_conv_s"], out["nash_conv_cpu_s"] = _per_call(
+            lambda: nash_conv(tree.game, profile))
         out["nodes"] = tree.game.num_nodes
     elif implementation == "openspiel-python":
         from open_spiel.python.algorithms import exploitability
 
         base = _rss_mb()
-        start = time.perf_counter()
-        value = exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
-        out["nash_conv_s"] = time.perf_counter() - start
+        uniform = os_policy.UniformRandomPolicy(game)
+        value = 0.0
+
+        def python_nash_conv() -> None:
+            nonlocal value
+            value = exploitability.nash_conv(game, uniform)
+
+        out["nash_conv_s"], out["nash_conv_cpu_s"] = _per_call(python_nash_conv)
     else:
         if game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
             # the C++ best response handles turn-based games only; OpenSpiel's own conversion
@@ -110,9 +131,13 @@ def measure(implementation: str, name: str) -> dict[str, Any]:
             out["note"] = "convert_to_turn_based"
         tabular = os_policy.python_policy_to_pyspiel_policy(os_policy.TabularPolicy(game))
         base = _rss_mb()
-        start = time.perf_counter()
-        value = pyspiel.nash_conv(game, tabular)
-        out["nash_conv_s"] = time.perf_counter() - start
+        value = 0.0
+
+        def cpp_nash_conv() -> None:
+            nonlocal value
+            value = pyspiel.nash_conv(game, tabular)
+
+        out["nash_conv_s"], out["nash_conv_cpu_s"] = _per_call(cpp_nash_conv)
     out["nash_conv"] = float(value)
     out["peak_mb"] = max(0.0, _peak_mb() - base)
     return out
@@ -165,7 +190,20 @@ def measure_sequence_form(implementation: str, name: str) -> dict[str, Any]:
     return out
 
 
+def _rate(step: Any, iterations: int, min_seconds: float = 0.5) -> tuple[float, float]:
+    """Iterations per wall second and per CPU second of ``step(iterations)``, repeated until
+    ``min_seconds`` of wall time have passed (a loaded machine makes short runs noisy)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    done = 0
+    while done == 0 or time.perf_counter() - wall < min_seconds:
+        step(iterations)
+        done += iterations
+    return (done / (time.perf_counter() - wall), done / max(time.process_time() - cpu, 1e-9))
+
+
 def cfr_speed(name: str, iterations: int) -> dict[str, Any]:
+    """CFR+ iterations per second, ours and OpenSpiel's, in one process (run by :func:`main`
+    in a subprocess, so that ``first_s`` includes loading the compiled kernel)."""
     import pyspiel
     from open_spiel.python.algorithms import cfr as os_cfr
 
@@ -173,27 +211,51 @@ def cfr_speed(name: str, iterations: int) -> dict[str, Any]:
     from gametools.interop.openspiel import extensive_from_openspiel
 
     game = pyspiel.load_game(name)
-    tree = extensive_from_openspiel(game)
-    state = new_state(tree.game)
-    cfr_iterations(tree.game, state, 1)
+    tree = extensive_from_openspiel(game).game
+    out: dict[str, Any] = {"game": name, "iterations": iterations}
+    state = new_state(tree)
     start = time.perf_counter()
-    cfr_iterations(tree.game, state, iterations)
-    ours = iterations / (time.perf_counter() - start)
+    cfr_iterations(tree, state, 1, compiled=True)
+    out["first_s"] = time.perf_counter() - start  # imports numba, loads (or compiles) the kernel
+
+    def batch(n: int) -> None:
+        cfr_iterations(tree, state, n, compiled=True)
+
+    def one_per_call(n: int) -> None:
+        for _ in range(n):
+            cfr_iterations(tree, state, 1, compiled=True)
+
+    numpy_state = new_state(tree)
+    cfr_iterations(tree, numpy_state, 1, compiled=False)
+
+    def numpy_route(n: int) -> None:
+        cfr_iterations(tree, numpy_state, n, compiled=False)
+
     cpp = pyspiel.CFRPlusSolver(game)
     cpp.evaluate_and_update_policy()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        cpp.evaluate_and_update_policy()
-    cpp_rate = iterations / (time.perf_counter() - start)
+
+    def openspiel_cpp(n: int) -> None:
+        for _ in range(n):
+            cpp.evaluate_and_update_policy()
+
     python = os_cfr.CFRPlusSolver(game)
     python.evaluate_and_update_policy()
-    few = max(1, iterations // 20)
-    start = time.perf_counter()
-    for _ in range(few):
-        python.evaluate_and_update_policy()
-    python_rate = few / (time.perf_counter() - start)
-    return {"game": name, "ours_it_s": ours, "openspiel_cpp_it_s": cpp_rate,
-            "openspiel_python_it_s": python_rate}
+
+    def openspiel_python(n: int) -> None:
+        for _ in range(n):
+            python.evaluate_and_update_policy()
+
+    for key, step, count in (("ours", batch, iterations),
+                             ("ours_one_per_call", one_per_call, iterations),
+                             ("ours_numpy", numpy_route, iterations),
+                             ("openspiel_cpp", openspiel_cpp, iterations),
+                             ("openspiel_python", openspiel_python, 1)):
+        out[key + "_it_s"], out[key + "_cpu_it_s"] = _rate(step, count)
+    return out
+
+
+def _cfr_subprocess(name: str, iterations: int, timeout: float) -> dict[str, Any]:
+    return _subprocess("cfr", f"{name}@{iterations}", timeout)
 
 
 def _subprocess(implementation: str, name: str, timeout: float) -> dict[str, Any]:
@@ -220,42 +282,62 @@ def main() -> int:
     args = parser.parse_args()
     if args.one:
         implementation, name = args.one
+        if implementation == "cfr":
+            game, _, count = name.rpartition("@")
+            print(json.dumps(cfr_speed(game, int(count))))
+            return 0
         one = measure_sequence_form if implementation.split("-")[0] in ("gambit", "ours") \
             and implementation != "ours" else measure
         print(json.dumps(one(implementation, name)))
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
-    print(f"{'game':48s} {'impl':17s} {'NashConv':>14s} {'seconds':>9s} {'unroll_s':>9s} "
-          f"{'first_s':>9s} {'peak MB':>8s}")
+    print(f"{'game':40s} {'impl':17s} {'NashConv':>14s} {'wall_s':>9s} {'cpu_s':>9s} "
+          f"{'unroll_s':>9s} {'first_s':>9s} {'peak MB':>8s}")
     for name in games:
         rows = [_subprocess(impl, name, args.timeout)
                 for impl in ("ours", "openspiel-cpp", "openspiel-python")]
         for row in rows:
             if "error" in row:
-                print(f"{name:48s} {row['implementation']:17s} failed: {row['error'][:60]}")
+                print(f"{name:40s} {row['implementation']:17s} failed: {row['error'][:60]}")
                 continue
             if "timeout_s" in row:
-                print(f"{name:48s} {row['implementation']:17s} {'(timeout)':>14s} "
+                print(f"{name:40s} {row['implementation']:17s} {'(timeout)':>14s} "
                       f">{row['timeout_s']:.0f}")
                 continue
-            print(f"{name:48s} {row['implementation']:17s} {row['nash_conv']:14.10f} "
-                  f"{row['nash_conv_s']:9.4f} {row.get('unroll_s', float('nan')):9.3f} "
+            print(f"{name:40s} {row['implementation']:17s} {row['nash_conv']:14.10f} "
+                  f"{row['nash_conv_s']:9.5f} {row['nash_conv_cpu_s']:9.5f} "
+                  f"{row.get('unroll_s', float('nan')):9.3f} "
                   f"{row.get('first_nash_conv_s', float('nan')):9.4f} {row['peak_mb']:8.1f}")
         ours = rows[0]
         for row in rows[1:]:
-            if "nash_conv_s" in row:
-                print(f"  {row['implementation']} / ours NashConv time: "
-                      f"{row['nash_conv_s'] / ours['nash_conv_s']:.1f}x   "
+            if "nash_conv_s" in row and "nash_conv_s" in ours:
+                print(f"  {row['implementation']} / ours NashConv time: wall "
+                      f"{row['nash_conv_s'] / ours['nash_conv_s']:.1f}x, CPU "
+                      f"{row['nash_conv_cpu_s'] / max(ours['nash_conv_cpu_s'], 1e-9):.1f}x   "
                       f"|difference| {abs(row['nash_conv'] - ours['nash_conv']):.1e}")
     print()
-    print(f"{'CFR+ game':20s} {'ours it/s':>10s} {'OS C++ it/s':>12s} {'OS Py it/s':>11s}")
+    print("CFR+ iterations per second, wall (CPU); ours: compiled loop over a batch of iterations, "
+          "one iteration per call, NumPy route")
+    print(f"{'CFR+ game':12s} {'ours':>18s} {'ours 1/call':>18s} {'ours NumPy':>16s} "
+          f"{'OS C++':>16s} {'OS Python':>14s} {'first_s':>8s}  ours/C++ (wall, CPU)")
     for name, iterations in CFR_GAMES.items():
-        row = cfr_speed(name, iterations if args.full else max(2, iterations // 4))
-        print(f"{name:20s} {row['ours_it_s']:10.1f} {row['openspiel_cpp_it_s']:12.1f} "
-              f"{row['openspiel_python_it_s']:11.2f}   ours/C++ "
-              f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x")
+        row = _cfr_subprocess(name, iterations if args.full else max(2, iterations // 4),
+                              args.timeout)
+        if "error" in row:
+            print(f"{name:12s} failed: {row['error'][:80]}")
+            continue
+        print(f"{name:12s} {_rate_cell(row, 'ours', 18)} "
+              f"{_rate_cell(row, 'ours_one_per_call', 18)} {_rate_cell(row, 'ours_numpy', 16)} "
+              f"{_rate_cell(row, 'openspiel_cpp', 16)} "
+              f"{_rate_cell(row, 'openspiel_python', 14)} {row['first_s']:8.2f}  "
+              f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x, "
+              f"{row['ours_cpu_it_s'] / row['openspiel_cpp_cpu_it_s']:.1f}x")
     gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
     return 0
+
+
+def _rate_cell(row: dict[str, Any], key: str, width: int) -> str:
+    return f"{row[key + '_it_s']:.0f} ({row[key + '_cpu_it_s']:.0f})".rjust(width)
 
 
 def gambit_table(games: list[tuple[str, tuple[str, ...]]], timeout: float) -> None:

@@ -4,7 +4,9 @@ Ground truth from outside the reader: the legacy syntax is Gambit's own, from it
 and writer (``sources/readefg.yy`` and ``BaseExtForm::WriteEfgFile`` in ``sources/efg.cc`` at
 commit 9f5053985 of github:gambitproject/gambit); every legacy file here is hand-written in
 that syntax next to the same game written by hand in the current format (version 2), and the
-two must give the same game. The beer-quiche payoffs and its beer-pooling equilibrium are Cho
+two must give the same game. The first legacy variant, without a version number
+(``EFG R "title" ...``), is Gambit's reader at 6990b9e08 (1995-05-30) and writer at a40a8ded9
+(1995-06-01), before 4275be822 added the version field; its body is the same. The beer-quiche payoffs and its beer-pooling equilibrium are Cho
 and Kreps (1987), "Signaling games and stable equilibria", QJE 102(2), section II.
 """
 
@@ -166,6 +168,43 @@ t "" 6 "" { 3, 1 }
     assert again.player_labels == ("P_1", "P_2")
     assert [again.infoset_labels[k] for k in again.player_infosets(0)] == ["_1", "_2"]
     assert again.perfect_recall == game.perfect_recall
+
+
+# the guessing game as Gambit's writer of 1 June 1995 (a40a8ded9) laid it out: "EFG D" or
+# "EFG R" with no version number, payoffs repeated at every use of an outcome
+GUESS_PRE_VERSION = '''EFG R "Guess the coin" { "Alice" "Bob" }
+
+c "root" "coin" { "H" 1/3 "T" 2/3 } ""
+p "" "Alice" "guess" { "h" "t" } ""
+t "" "win" { 1 -1 }
+t "" "lose" { -1/2 1/2 }
+p "" "Alice" "guess" { "h" "t" } ""
+t "" "lose" { -1/2 1/2 }
+t "" "win" { 1 -1 }
+'''
+
+
+def test_legacy_file_without_version_number_is_read() -> None:
+    assert_same_game(parse_efg(GUESS_PRE_VERSION), parse_efg(GUESS_CURRENT))
+    # the D (floating point) type and a comment, which that lexer skipped as well
+    double = GUESS_PRE_VERSION.replace("EFG R", "EFG D").replace('"root"', '/* c */ "root"')
+    assert_same_game(parse_efg(double), parse_efg(GUESS_CURRENT))
+
+
+@pytest.mark.parametrize("text", [GUESS_CURRENT, BEER_QUICHE_CURRENT])
+def test_legacy_writer_without_version_number_round_trips(text: str) -> None:
+    game = parse_efg(text)
+    written = format_efg(game, version=0)
+    assert written.startswith('EFG R "')
+    assert written.splitlines()[1:] == format_efg(game, version=1).splitlines()[1:]
+    assert_same_game(parse_efg(written), game)
+
+
+def test_version_zero_needs_the_header_without_a_number() -> None:
+    with pytest.raises(EfgFormatError, match="got 0"):
+        parse_efg(GUESS_PRE_VERSION.replace("EFG R", "EFG 0 R"))
+    with pytest.raises(EfgFormatError, match="got 3"):
+        parse_efg(GUESS_PRE_VERSION.replace("EFG R", "EFG 3 R"))
 
 
 def test_legacy_writer_has_no_comment_field() -> None:

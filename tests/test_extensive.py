@@ -122,3 +122,10 @@ def test_profile_validation() -> None:
         nash_conv(game, ([0.5, 0.6], [0.5, 0.5]))
     with pytest.raises(PolicyValidationError, match="needs 2 entries"):
         nash_conv(game, ([1.0], [0.5, 0.5]))
+    with pytest.raises(PolicyValidationError, match="finite and >= 0") as error:
+        nash_conv(game, ([0.5, 0.5], [1.5, -0.5]))
+    assert "profile[1]" in str(error.value)
+    with pytest.raises(PolicyValidationError, match="finite and >= 0"):
+        nash_conv(game, ([np.nan, 1.0], [0.5, 0.5]))
+    # entries within 1e-9 below zero are accepted as zero
+    assert nash_conv(game, ([1.0 + 1e-10, -1e-10], [0.5, 0.5])).nash_conv >= 0.0

@@ -6,7 +6,12 @@ See :mod:`gametools.extensive.model` for the representation.
 from __future__ import annotations
 
 from gametools.extensive.exploitability import best_response, nash_conv
-from gametools.extensive.markov import MarkovView, markov_from_extensive
+from gametools.extensive.markov import (
+    MarkovTree,
+    MarkovView,
+    markov_from_extensive,
+    tree_from_markov,
+)
 from gametools.extensive.model import (
     CHANCE,
     TERMINAL,
@@ -15,5 +20,6 @@ from gametools.extensive.model import (
     TreeBuilder,
 )
 
-__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "MarkovView",
-           "TreeBuilder", "best_response", "markov_from_extensive", "nash_conv"]
+__all__ = ["CHANCE", "TERMINAL", "ExtensiveGame", "ImperfectRecallError", "MarkovTree",
+           "MarkovView", "TreeBuilder", "best_response", "markov_from_extensive", "nash_conv",
+           "tree_from_markov"]

@@ -1,7 +1,9 @@
-"""A game tree as a finite-horizon, partially observed Markov game, where the two coincide.
+"""Game trees and finite-horizon, partially observed Markov games, both ways.
 
-The other direction (a finite-horizon Markov game as its perfect-recall tree) is
-:func:`gametools.interop.openspiel.extensive_from_markov`.
+:func:`markov_from_extensive` gives a tree as a Markov game where the two coincide;
+:func:`tree_from_markov` gives a finite-horizon Markov game as its perfect-recall game tree
+(without OpenSpiel; :func:`gametools.interop.openspiel.extensive_from_markov` builds the same
+game through OpenSpiel's encoding, for OpenSpiel's algorithms).
 
 Construction
 ------------
@@ -30,6 +32,34 @@ Otherwise :func:`markov_from_extensive` raises ``UnsupportedGameError`` naming t
 offending infoset. On the overlap, a behaviour profile maps to Markov policies row by row
 (:meth:`MarkovView.policies`), and gametools' Markov-game NashConv equals the tree's.
 
+The perfect-recall tree of a Markov game
+----------------------------------------
+:func:`tree_from_markov` unrolls stage ``t = 0, 1, ...`` from every reachable history::
+
+    chance   s_0 ~ initial                       (left out when one state is certain)
+    player 0 chooses a_0 ~ policy_0[o_0(s_t)]
+    player 1 chooses a_1 ~ policy_1[o_1(s_t)]    (without seeing a_0)
+    ...
+             every player i is credited gamma**t * r_i(s_t, a)
+    chance   s_{t+1} ~ P(. | s_t, a)             (positive probabilities only; left out when
+                                                  one successor is certain)
+
+ending at a terminal state (which pays nothing) or after ``horizon`` stages, with the payoffs
+credited along the path. Player ``i``'s information set is its own observation history
+``o_i(s_0), ..., o_i(s_t)`` and its own past actions (OpenSpiel's information states in
+:mod:`gametools.interop.openspiel`), so every player has perfect recall. A player whose action
+changes neither a reward nor a transition at every reachable state with its current observation
+(a waiting player, or a player with one action) gets no decision node there and no entry in its
+action history: it plays nothing that matters and knows it, so no value and no best response
+changes, and the tree shrinks by that player's branching factor.
+
+Where the Markov game's observations are information states (perfect recall over
+observations, counting every move that changes a reward or a transition) or it is fully
+observed, a Markov profile (``(O_i, n_i)`` per player) played in the tree
+(:meth:`MarkovTree.profile`) has the same values and the same NashConv as in the Markov game:
+gametools' Markov evaluator and the tree's evaluator agree there. Elsewhere the tree's
+NashConv is the one against history-dependent deviations, at least the Markov game's.
+
 Example
 -------
 >>> from gametools.formats.efg import parse_efg
@@ -50,11 +80,13 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from gametools.errors import UnsupportedGameError
-from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame
+from gametools.errors import InvalidArgumentError, ResourceLimitError, UnsupportedGameError
+from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame, TreeBuilder
+from gametools.limits import check, current
 from gametools.model import MarkovGame
+from gametools.structure import heights, idle_states
 
-__all__ = ["MarkovView", "markov_from_extensive"]
+__all__ = ["MarkovTree", "MarkovView", "markov_from_extensive", "tree_from_markov"]
 
 
 @dataclass(frozen=True)
@@ -227,3 +259,181 @@ def markov_from_extensive(game: ExtensiveGame) -> MarkovView:
                         1.0, terminal=np.arange(num_states) == end, observations=observations,
                         player_labels=list(game.player_labels))
     return MarkovView(markov, game, state_node, infoset_observation)
+
+
+@dataclass(frozen=True)
+class MarkovTree:
+    """A finite-horizon Markov game as its perfect-recall game tree (:func:`tree_from_markov`).
+
+    Attributes
+    ----------
+    game : ExtensiveGame
+        The tree.
+    markov : MarkovGame
+        The Markov game it came from.
+    horizon : int
+        The number of stages unrolled.
+    infoset_observation : numpy.ndarray
+        The current observation (of the infoset's player) at every infoset.
+    """
+
+    game: ExtensiveGame
+    markov: MarkovGame
+    horizon: int
+    infoset_observation: np.ndarray
+
+    def profile(self, policies: Sequence[Any]) -> tuple[np.ndarray, ...]:
+        """Markov policies (``(O_i, n_i)`` per player) as behaviour vectors of the tree: every
+        infoset plays its current observation's row."""
+        game = self.game
+        out = []
+        for i in range(game.num_players):
+            policy = np.asarray(policies[i], dtype=float)
+            expected = (self.markov.num_observations[i], self.markov.num_actions[i])
+            if policy.shape != expected:
+                raise InvalidArgumentError(f"policy of player {i + 1} must have shape "
+                                           f"{expected}, got {policy.shape}")
+            mine = game.player_infosets(i)
+            out.append(policy[self.infoset_observation[mine]].reshape(-1))
+        return tuple(out)
+
+
+def _fixed_observations(markov: MarkovGame, player: int, live: np.ndarray) -> np.ndarray:
+    """``(O_i,)`` bool: observations at whose every live reachable state the player's action
+    changes no reward and no transition (exactly: no tolerance)."""
+    idle = idle_states(markov, player, tol=0.0)
+    observed = markov.observations[player]
+    busy = np.zeros(markov.num_observations[player], dtype=bool)
+    busy[observed[live & ~idle]] = True
+    return ~busy
+
+
+def tree_from_markov(markov: MarkovGame, *, horizon: int | None = None,
+                     max_nodes: int | None = None) -> MarkovTree:
+    """A finite-horizon Markov game as its perfect-recall game tree (module docstring).
+
+    Parameters
+    ----------
+    markov : MarkovGame
+    horizon : int, optional
+        Stages to unroll; ``None`` takes the longest path to termination from a start state
+        (the game's own horizon; a game with a reachable cycle then has none and needs one).
+        A shorter horizon truncates the game after ``horizon`` stages.
+    max_nodes : int, optional
+        Largest tree built; default the limit ``max_tree_nodes`` of :mod:`gametools.limits`.
+
+    Raises
+    ------
+    UnsupportedGameError
+        For a game with a reachable cycle and no ``horizon``.
+    ResourceLimitError
+        When the tree would have more than ``max_nodes`` nodes (checked while building).
+    InvalidArgumentError
+        For a horizon that is not a positive integer.
+    """
+    if not isinstance(markov, MarkovGame):
+        raise InvalidArgumentError(f"tree_from_markov: expected a MarkovGame, got "
+                                   f"{type(markov).__name__}")
+    starts = np.flatnonzero(markov.initial > 0)
+    if horizon is None:
+        levels = heights(markov)
+        if levels is None:
+            raise UnsupportedGameError(
+                "tree_from_markov: the game has a reachable cycle, so it has no finite horizon; "
+                "pass horizon= to unroll it that many stages (a truncated game)")
+        stages = max(int(levels[starts].max(initial=0)), 1)
+    else:
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) \
+                or horizon < 1:
+            raise InvalidArgumentError(f"tree_from_markov: horizon must be a positive integer, "
+                                       f"got {horizon!r}")
+        stages = int(horizon)
+    limit = current().max_tree_nodes if max_nodes is None else int(max_nodes)
+    num_players = markov.num_players
+    shape = markov.num_actions
+    num_joint = markov.num_joint_actions
+    matrix = markov.transition_matrix
+    indptr, indices, probabilities = matrix.indptr, matrix.indices, matrix.data
+    rewards = markov.rewards.reshape(num_players, markov.num_states, num_joint)
+    terminal = markov.terminal
+    observed = markov.observations
+    live = markov.reachable_states() & ~terminal
+    fixed = [_fixed_observations(markov, i, live) for i in range(num_players)]
+    multipliers = np.ones(num_players, dtype=np.int64)  # C-order joint action index
+    for i in range(num_players - 2, -1, -1):
+        multipliers[i] = multipliers[i + 1] * shape[i + 1]
+    gamma = float(markov.discount)
+    labels = [tuple(markov.action_labels[i]) for i in range(num_players)]
+    builder = TreeBuilder(num_players)
+    infoset_observation: dict[tuple[int, Any], int] = {}
+    count = 0
+    zero = (0.0,) * num_players
+    empty: tuple[tuple[int, ...], ...] = ((),) * num_players
+    # tasks: ("stage", at, state, t, payoffs, observation histories, action histories) and
+    # ("move", at, state, t, payoffs, observation histories, action histories, movers, joint)
+    stack: list[tuple[Any, ...]] = []
+    if starts.size == 1:
+        stack.append(("stage", None, int(starts[0]), 0, zero, empty, empty))
+    else:
+        root = builder.chance(None, probabilities=[float(markov.initial[s]) for s in starts],
+                              labels=[markov.state_labels[s] for s in starts])
+        count += 1
+        for k, s in enumerate(starts.tolist()):
+            stack.append(("stage", (root, k), s, 0, zero, empty, empty))
+    while stack:
+        task = stack.pop()
+        count += 1
+        if count > limit:
+            if max_nodes is None:
+                check("max_tree_nodes", count, "nodes of the tree unrolled from the Markov game")
+            raise ResourceLimitError(f"tree_from_markov: the tree has more than {limit} nodes "
+                                     "(max_nodes)")
+        if task[0] == "stage":
+            _, at, state, t, payoffs, seen, acted = task
+            if terminal[state] or t >= stages:
+                builder.terminal(at, payoffs=payoffs)
+                continue
+            seen = tuple(h + (int(observed[i, state]),) for i, h in enumerate(seen))
+            movers = tuple(i for i in range(num_players)
+                           if not fixed[i][observed[i, state]])
+            task = ("move", at, state, t, payoffs, seen, acted, movers, 0)
+        _, at, state, t, payoffs, seen, acted, movers, joint = task
+        if movers:
+            i = movers[0]
+            key = (seen[i], acted[i])
+            if (i, key) not in infoset_observation:
+                infoset_observation[(i, key)] = int(observed[i, state])
+                label = f"{markov.player_labels[i]} obs={list(seen[i])} acts={list(acted[i])}"
+            else:
+                label = None
+            node = builder.decision(at, player=i, infoset=key, actions=labels[i],
+                                    infoset_label=label)
+            for a in range(shape[i] - 1, -1, -1):
+                now = acted[:i] + (acted[i] + (a,),) + acted[i + 1:]
+                stack.append(("move", (node, a), state, t, payoffs, seen, now, movers[1:],
+                              joint + a * int(multipliers[i])))
+            continue
+        weight = gamma ** t
+        paid = tuple(p + weight * float(rewards[j, state, joint]) for j, p in enumerate(payoffs))
+        row = state * num_joint + joint
+        successors = indices[indptr[row]:indptr[row + 1]]
+        chances = probabilities[indptr[row]:indptr[row + 1]]
+        keep = chances > 0
+        successors, chances = successors[keep], chances[keep]
+        if t + 1 >= stages or bool(terminal[successors].all()):
+            builder.terminal(at, payoffs=paid)
+            continue
+        if successors.size == 1:
+            stack.append(("stage", at, int(successors[0]), t + 1, paid, seen, acted))
+            continue
+        node = builder.chance(at, probabilities=[float(c) for c in chances],
+                              labels=[markov.state_labels[s] for s in successors.tolist()])
+        for k in range(successors.size - 1, -1, -1):
+            stack.append(("stage", (node, k), int(successors[k]), t + 1, paid, seen, acted))
+    game = builder.build(title=f"Markov game unrolled for {stages} stages",
+                         player_labels=list(markov.player_labels))
+    ids = np.full(game.num_infosets, -1, dtype=np.int64)
+    # TreeBuilder numbers infosets in order of creation, which is the order of the dict
+    ids[:] = list(infoset_observation.values())
+    ids.flags.writeable = False
+    return MarkovTree(game, markov, stages, ids)

@@ -576,20 +576,22 @@ class ExtensiveGame:
             if array.size != size:
                 raise PolicyValidationError(f"profile[{i}]", f"needs {size} entries (the actions"
                                             " of the player's infosets)", None, array.size)
-            bad = np.flatnonzero(~np.isfinite(array) | (array < -tol))
-            if bad.size:
+            if not array.size:
+                out.append(array)
+                continue
+            # one reduction each on the valid path; the offender is located only on failure
+            if not (np.isfinite(array).all() and array.min() >= -tol):
+                bad = np.flatnonzero(~np.isfinite(array) | (array < -tol))
                 raise PolicyValidationError(f"profile[{i}]", "entries must be finite and >= 0",
                                             int(bad[0]), float(array[bad[0]]))
-            mine = self.player_infosets(i)
-            if mine.size:
-                sums = np.add.reduceat(array, self.infoset_offset[mine]) if array.size else \
-                    np.zeros(0)
+            sums = np.add.reduceat(array, self.sequences.segments[i][0])
+            if np.abs(sums - 1.0).max() > max(tol, 1e-9):
                 bad = np.flatnonzero(np.abs(sums - 1.0) > max(tol, 1e-9))
-                if bad.size:
-                    raise PolicyValidationError(
-                        f"profile[{i}]", f"the actions of infoset {int(mine[bad[0]])} must sum "
-                        "to 1", None, float(sums[bad[0]]))
-            out.append(np.clip(array, 0.0, None))
+                raise PolicyValidationError(
+                    f"profile[{i}]", f"the actions of infoset "
+                    f"{int(self.player_infosets(i)[bad[0]])} must sum to 1", None,
+                    float(sums[bad[0]]))
+            out.append(np.maximum(array, 0.0))
         return tuple(out)
 
 

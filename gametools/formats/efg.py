@@ -61,6 +61,16 @@ earlier ones included), an outcome given again with other payoffs, and a file th
 is complete (Gambit left the missing nodes as terminals without payoffs) are errors.
 ``format_efg(game, version=1)`` writes the legacy format.
 
+Its first variant had no version number (``EFG R "title" { players }``, read as version ``0``):
+Gambit's reader of 1995-05-30 (``sources/readefg.yy`` at 6990b9e08, its first revision) and its
+writer of 1995-06-01 (``BaseExtForm::WriteEfgFile`` in ``sources/efg.cc`` at a40a8ded9) used it
+until the version field was added the same day (4275be822, "Added version field to the .efg
+file format"). The body is the legacy one above, unchanged by that commit; that reader crashed
+on an outcome ``""`` with payoffs (it wrote them through a null outcome), which is read here as
+in version 1. ``format_efg(game, version=0)`` writes it. (Gambit's files of 1994 to early 1995,
+read by ``sources/efg.yy`` and ``ExtForm::ReadEfgFile``, are a different language, a nested list
+of games and numbered outcomes without the ``EFG`` header; they are not read.)
+
 Where this reader differs from Gambit's current one (``src/games/file.cc``): it also reads
 version 1 (Gambit 16 and 17 read only version 2; every file in Gambit's collection is version
 2); the outcome placed at internal nodes is folded into the terminal payoffs, so writing back
@@ -126,7 +136,7 @@ _TOKEN = re.compile(r"\s*" + _TOKEN_BODY, re.VERBOSE | re.DOTALL)
 # the legacy format's lexer also skipped // line and /* block */ comments
 _TOKEN_WITH_COMMENTS = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*" + _TOKEN_BODY,
                                   re.VERBOSE | re.DOTALL)
-_LEGACY_HEADER = re.compile(r"\s*EFG\s+1\s")
+_LEGACY_HEADER = re.compile(r"\s*EFG\s+(?:1\s|[RD][\s\"])")
 
 
 class _Tokens:
@@ -223,8 +233,8 @@ def _payoffs(tokens: _Tokens, num_players: int) -> tuple[Fraction, ...]:
 def parse_efg(text: str) -> ExtensiveGame:
     """Parse the text of an ``.efg`` file (module docstring) into an ExtensiveGame.
 
-    Both the current format (``EFG 2``) and Gambit's legacy one (``EFG 1``, see
-    :data:`LEGACY_FORMAT`) are read; the version number in the header decides.
+    The current format (``EFG 2``) and Gambit's legacy one (``EFG 1``, and its first variant
+    without a version number, ``EFG R``; module docstring) are read; the header decides.
 
     Raises
     ------
@@ -240,10 +250,12 @@ def parse_efg(text: str) -> ExtensiveGame:
     tokens = _Tokens(text, comments=legacy)
     if tokens.expect("symbol", "'EFG'") != "EFG":
         raise EfgFormatError("line 1: an .efg file starts with 'EFG'")
-    version = tokens.integer("the format version")
-    if version not in (1, 2):
-        raise EfgFormatError(f"line {tokens.line}: EFG versions 1 (legacy) and 2 are defined, "
-                             f"got {version}")
+    # the first legacy variant has no version number: the data type follows 'EFG'
+    numbered = tokens.current[0] != "symbol"
+    version = tokens.integer("the format version") if numbered else 0
+    if version not in ((1, 2) if numbered else (0,)):
+        raise EfgFormatError(f"line {tokens.line}: EFG versions 1 (legacy) and 2 are defined "
+                             f"(and the legacy header without a version), got {version}")
     kind = tokens.expect("symbol", "'R' or 'D'")
     if kind not in ("R", "D"):
         raise EfgFormatError(f"line {tokens.line}: the data type must be R or D, got {kind!r}")
@@ -574,15 +586,16 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
     players, infosets and outcomes instead of numbering them: player names and each player's
     infoset labels are then made unique and nonempty as Gambit 16+ does on reading (``x``,
     ``x`` -> ``x_1``, ``x_2``; ``""`` -> ``_1``), chance infosets and outcomes are named by
-    their numbers; that format has no comment, so ``comment`` must be empty.
+    their numbers; that format has no comment, so ``comment`` must be empty. ``version=0``
+    writes the same without the version number, as Gambit's writer of 1 June 1995 did.
     """
-    if version not in (1, 2):
-        raise EfgFormatError(f"EFG versions 1 (legacy) and 2 are defined, got {version}")
-    legacy = version == 1
+    if version not in (0, 1, 2):
+        raise EfgFormatError(f"EFG versions 0 and 1 (legacy) and 2 are defined, got {version}")
+    legacy = version in (0, 1)
     if legacy and comment:
-        raise EfgFormatError("the legacy EFG format (version 1) has no comment field")
+        raise EfgFormatError(f"the legacy EFG format (version {version}) has no comment field")
     player_names = _distinct_names(game.player_labels) if legacy else list(game.player_labels)
-    header = f"EFG {version} R {_quote(game.title)} {{ " \
+    header = ("EFG R " if version == 0 else f"EFG {version} R ") + f"{_quote(game.title)} {{ " \
         + " ".join(_quote(p) for p in player_names) + " }"
     lines = [header, ""] if legacy else [header, _quote(comment), ""]
     terminal_index = np.full(game.num_nodes, -1, dtype=np.int64)
@@ -643,5 +656,6 @@ def format_efg(game: ExtensiveGame, *, comment: str = "", version: int = 2) -> s
 
 def write_efg(path: str | os.PathLike[str], game: ExtensiveGame, *, comment: str = "",
               version: int = 2) -> None:
-    """Write :func:`format_efg` atomically to ``path`` (``version=1``: the legacy format)."""
+    """Write :func:`format_efg` atomically to ``path`` (``version=1`` or ``0``: the legacy
+    format, with or without its version number)."""
     atomic_write(path, format_efg(game, comment=comment, version=version))

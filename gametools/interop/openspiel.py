@@ -1074,6 +1074,8 @@ def extensive_from_markov(game: MarkovGame, *, horizon: int | None = None) -> Op
     seeing each other); its NashConv is OpenSpiel's, which equals gametools' exact
     Markov-game NashConv wherever that is exact (fully observed, or perfect recall in the
     observations). Convert profiles with :func:`markov_profile_to_extensive`.
+    :func:`gametools.extensive.tree_from_markov` builds the same game without OpenSpiel
+    (and without decision nodes for moves that change nothing).
     """
     return extensive_from_openspiel(to_openspiel(game, horizon=horizon))
 

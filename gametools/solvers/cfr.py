@@ -185,8 +185,10 @@ def _tables(game: MarkovGame) -> _Tables:
                 f"cfr: player {i} ({game.player_labels[i]}) does not have perfect recall: some "
                 f"of its observations do not determine its own past observations and actions, "
                 f"so its observations are not information states. Include the player's own "
-                f"history in its observations (perfect recall), or, for a fully observed "
-                f"game, use 'backward-induction' (finite horizon) or 'homotopy'")
+                f"history in its observations (perfect recall), run CFR on the game's "
+                f"perfect-recall tree (gametools.extensive.tree_from_markov(game).game), or, "
+                f"for a fully observed game, use 'backward-induction' (finite horizon) or "
+                f"'homotopy'")
     model = markov_arrays(game)
     matrix = sp.csr_array(model.transitions)
     num_joint = game.num_joint_actions
