@@ -36,6 +36,7 @@ Nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -51,12 +52,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cleanrl_marl import dqn, ppo  # noqa: E402
+from cleanrl_marl import dqn, ppo
 
-from gametools.marl.env import TensorGameEnv  # noqa: E402
-from gametools.marl.matrix_games import (CLIMBING, EPYMARL_EPISODE_STEPS,  # noqa: E402
-                                         penalty_payoff, repeated_matrix_game)
-from gametools.marl.train import make_config, train  # noqa: E402
+from gametools.marl.env import TensorGameEnv
+from gametools.marl.matrix_games import (
+    CLIMBING,
+    EPYMARL_EPISODE_STEPS,
+    penalty_payoff,
+    repeated_matrix_game,
+)
+from gametools.marl.train import make_config, train
 
 ALGORITHMS = ("iql", "vdn", "qmix", "mappo", "ippo", "maddpg", "maa2c")
 GAMES = ("climbing", "penalty 0", "penalty -25", "penalty -50", "penalty -75", "penalty -100")
@@ -263,6 +268,10 @@ def _references(num_envs: int) -> dict[str, tuple[Callable[..., int], dict[str, 
             "qmix": (dqn, {**q_like, "mixer": "qmix"})}
 
 
+def _train_steps(game: Any, config: Any, algorithm: str, seed: int) -> int:
+    return train(game, config, algorithm=algorithm, seed=seed).steps
+
+
 def _measure(function: Callable[[], int]) -> tuple[float, float, int]:
     cpu, wall = time.process_time(), time.perf_counter()
     steps = function()
@@ -282,19 +291,25 @@ def speed_table(steps_on_policy: int, steps_replay: int, repeats: int, num_envs:
           f"{'ratio':>6} {'ours cpu s':>10} {'ours wall s':>11} {'ref cpu s':>9} {'goal':>6}")
     for algorithm, (reference, kwargs) in _references(num_envs).items():
         steps = steps_replay if reference is dqn else steps_on_policy
+        # warm-up: imports and first-call costs are paid once, outside the measurement
+        train(game, make_config(algorithm, total_steps=2 * num_envs * 16, num_envs=num_envs,
+                                eval_interval=2 * num_envs * 16, eval_episodes=0,
+                                checkpoint_interval=0), algorithm=algorithm, seed=0)
+        reference(TensorGameEnv(game, num_envs=num_envs, seed=0), total_steps=2 * num_envs * 16,
+                  **kwargs)
         ours_rate, ref_rate, ours_cpu, ours_wall, ref_cpu = [], [], [], [], []
         for repeat in range(repeats):
             config = make_config(algorithm, total_steps=steps, num_envs=num_envs,
                                  eval_interval=steps, eval_episodes=0, checkpoint_interval=0,
                                  share_parameters=True, gamma=0.99)
-            cpu, wall, done = _measure(lambda: train(game, config, algorithm=algorithm,
-                                                     seed=repeat).steps)
+            cpu, wall, done = _measure(functools.partial(_train_steps, game, config,
+                                                         algorithm, repeat))
             ours_rate.append(done / cpu)
             ours_cpu.append(cpu)
             ours_wall.append(wall)
             env = TensorGameEnv(game, num_envs=num_envs, seed=repeat)
-            cpu, _, done = _measure(lambda: reference(env, total_steps=steps, seed=repeat,
-                                                      **kwargs))
+            cpu, _, done = _measure(functools.partial(reference, env, total_steps=steps,
+                                                      seed=repeat, **kwargs))
             ref_rate.append(done / cpu)
             ref_cpu.append(cpu)
         ours, ref = statistics.median(ours_rate), statistics.median(ref_rate)
@@ -367,7 +382,11 @@ def main() -> None:
                              "temporary file)")
     parser.add_argument("--paper-table", type=Path,
                         help="JSON {game: {algorithm: [mean, +-]}} of the paper's table")
+    parser.add_argument("--speed-steps", type=int,
+                        help="on-policy steps per speed run (replay learners: a third)")
+    parser.add_argument("--speed-repeats", type=int)
     parser.add_argument("--spread-steps", type=int)
+    parser.add_argument("--spread-seeds", type=int)
     parser.add_argument("--skip-matrix", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-spread", action="store_true")
@@ -383,7 +402,7 @@ def main() -> None:
         bad = sorted(set(games) - set(GAMES)) + sorted(set(algorithms) - set(ALGORITHMS))
         if bad:
             parser.error(f"unknown game or algorithm: {', '.join(bad)}")
-        steps = args.steps or (FULL_STEPS if args.full else 20_000)
+        steps = args.steps or (FULL_STEPS if args.full else 10_000)
         seeds = args.seeds or (FULL_SEEDS if args.full else 2)
         results = args.results
         if results is None:
@@ -392,14 +411,12 @@ def main() -> None:
         matrix_table(games, algorithms, seeds, steps,
                      args.settings or ("epymarl" if args.full else "quick"), results, paper)
     if not args.skip_speed:
-        if args.full:
-            speed_table(102_400, 32_000, repeats=3)
-        else:
-            speed_table(20_480, 6_400, repeats=1)
+        on_policy = args.speed_steps or (102_400 if args.full else 20_480)
+        speed_table(on_policy, on_policy // 3 // 32 * 32,
+                    repeats=args.speed_repeats or (3 if args.full else 1))
     if not args.skip_spread:
-        spread_steps = args.spread_steps or (200_000 if args.full else 10_000)
-        spread_table(spread_steps, 3 if args.full else 1,
-                     ("mappo", "iql"))
+        spread_table(args.spread_steps or (200_000 if args.full else 10_000),
+                     args.spread_seeds or (3 if args.full else 1), ("mappo", "iql"))
 
 
 if __name__ == "__main__":

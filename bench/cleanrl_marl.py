@@ -29,7 +29,7 @@ from torch import nn
 
 from gametools.marl.env import VectorEnv
 
-__all__ = ["ppo", "dqn"]
+__all__ = ["dqn", "ppo"]
 
 
 def _layer(size_in: int, size_out: int, gain: float) -> nn.Linear:
