@@ -35,6 +35,7 @@ bench: $(STAMP)  ## benchmarks against peer libraries (prints tables with ratios
 	$(BIN)/python bench/bench_normal_form.py --quick
 	$(BIN)/python bench/bench_stochastic.py --quick
 	$(BIN)/python bench/bench_marl.py --quick
+	$(BIN)/python bench/bench_epymarl.py
 	$(BIN)/python bench/bench_extensive.py
 	$(BIN)/python bench/bench_market.py --quick
 	$(BIN)/python bench/bench_robustness.py --quick

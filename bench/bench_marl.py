@@ -12,9 +12,9 @@
    returns) and the exact value of the final policy, beside the known result: decentralised
    learners settle on the safe (1, 1) cell of the penalty games (2 x 25 = 50) and on (1, 1) of
    the climbing game (7 x 25 = 175, relative overgeneralisation); QMIX reaches 8 on the two-step
-   game, VDN and independent learners 7. The paper's own numeric table is not reproduced here
-   (not in shared/REFERENCES.md); its budget is far beyond the quick mode. The full mode adds
-   recurrent (GRU, EPyMARL's default agent) rows.
+   game, VDN and independent learners 7. The paper's metrics (maximum and average returns over
+   evaluation points, EPyMARL's settings, a column for the paper's own numbers) are in
+   ``bench/bench_epymarl.py``. The full mode adds recurrent (GRU, EPyMARL's default agent) rows.
 4. Memory: the recall game (:func:`gametools.marl.matrix_games.recall_game`), where every
    memoryless policy is worth exactly 1/2 and recalling the cue earns 1, for feed-forward and
    recurrent (GRU) agents of the same learner in the same run, with their wall times.
@@ -118,8 +118,12 @@ def training_table(quick: bool) -> None:
 
 def _matrix_cases(quick: bool) -> list[tuple[str, Any, dict[str, float]]]:
     """(label, game, known return per episode by algorithm) of the matrix-game table."""
-    from gametools.marl.matrix_games import (CLIMBING, penalty_payoff, repeated_matrix_game,
-                                             two_step_game)
+    from gametools.marl.matrix_games import (
+        CLIMBING,
+        penalty_payoff,
+        repeated_matrix_game,
+        two_step_game,
+    )
 
     learners = ("iql", "ippo", "mappo", "maa2c", "maddpg", "vdn", "qmix")
     cases: list[tuple[str, Any, dict[str, float]]] = [
