@@ -29,6 +29,16 @@ The fundamental follows ``r_t = max(0, round(kappa rbar + (1 - kappa) r_{t-1} + 
 grid); at time ``t`` traders estimate the final value as
 ``rbar + (1 - kappa)^(T - t) (r_t - rbar)``.
 
+Informed traders
+----------------
+An agent marked ``informed`` receives, at the start of the episode, a private signal of the
+final fundamental ``s_i = r_T + e_i``, ``e_i ~ N(0, signal_noise^2)`` (independent across agents
+and markets), and values units at ``s_i`` instead of the public estimate (``s_i + pv``; informed
+traders are usually given no private values, ``value_model = "none"``, so they trade only on
+information, as the informed traders of Kyle (1985) and of Wellman's agent-based studies).
+Unlike market makers (the other ``"none"`` agents, unbounded), informed traders keep their
+position bounds.
+
 Accounting
 ----------
 Cash is kept in integer ticks, so every identity is exact: each agent's profit is
@@ -38,6 +48,8 @@ from trade among agents with private values (market makers excluded) pair the k-
 unit value with the k-th lowest sell unit value while the first exceeds the second (the
 competitive allocation; with non-increasing marginal values no agent both buys and sells in it);
 the competitive equilibrium price is the midpoint of the interval of market-clearing prices.
+Agents without private values (market makers, informed traders) are not part of that
+allocation: their profits are transfers from the others.
 *Allocative efficiency* is realised gains over that maximum (market makers can raise it above
 1 by absorbing inventory). *Smith's alpha* (Smith 1962) is ``100 x`` the root-mean-square
 deviation of transaction prices from the competitive price, in percent of that price;
@@ -70,7 +82,8 @@ __all__ = ["MarketConfig", "ArrivalView", "Pause", "Orders", "MarketEvent", "Epi
 
 # per-episode statistics reported by :func:`simulate`, in a fixed order
 STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
-              "price_rmsd_fundamental", "price_rmsd_equilibrium", "smith_alpha",
+              "price_rmsd_fundamental", "price_rmsd_final", "price_rmsd_equilibrium",
+              "smith_alpha",
               "smith_alpha_early", "smith_alpha_late", "spread", "mean_abs_inventory")
 
 
@@ -106,6 +119,11 @@ class MarketConfig:
         Whether a fundamental process runs (otherwise ``F = 0``).
     default_strategies : tuple of str
         The strategy name each role plays unless told otherwise (one per role).
+    informed : tuple of bool, length N or empty
+        Which agents receive a signal of the final fundamental (see the module docstring;
+        empty: nobody). Needs ``fundamental``.
+    signal_noise : float
+        Standard deviation of the informed traders' signal noise, in ticks.
     """
 
     roles: tuple[str, ...]
@@ -129,6 +147,8 @@ class MarketConfig:
     private_variance: float = 0.0
     clear_after_trade: bool = False
     default_strategies: tuple[str, ...] = field(default_factory=tuple)
+    informed: tuple[bool, ...] = field(default_factory=tuple)
+    signal_noise: float = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.agent_roles)
@@ -156,10 +176,27 @@ class MarketConfig:
             raise InvalidArgumentError("MarketConfig.default_strategies needs one name per role")
         if not 0.0 <= self.mean_reversion <= 1.0:
             raise InvalidArgumentError("mean_reversion must be in [0, 1]")
+        if self.informed:
+            if len(self.informed) != n:
+                raise InvalidArgumentError(f"MarketConfig.informed needs one entry per agent "
+                                           f"({n}) or none")
+            if any(self.informed) and not self.fundamental:
+                raise InvalidArgumentError("informed traders need a fundamental "
+                                           "(fundamental=True)")
+            for i in range(n):
+                if self.informed[i] and not self.position_low[i] <= 0 <= self.position_high[i]:
+                    raise InvalidArgumentError(f"agent {i}: position bounds must lie around 0")
+        if not (self.signal_noise >= 0 and math.isfinite(self.signal_noise)):
+            raise InvalidArgumentError(f"signal_noise must be finite and >= 0, got "
+                                       f"{self.signal_noise}")
 
     @property
     def num_agents(self) -> int:
         return len(self.agent_roles)
+
+    def is_informed(self, agent: int) -> bool:
+        """Whether ``agent`` receives a signal of the final fundamental."""
+        return bool(self.informed) and bool(self.informed[agent])
 
     def agents_of(self, role: int | str) -> list[int]:
         """The agents holding ``role`` (an index or a name), in agent order."""
@@ -183,7 +220,8 @@ class ArrivalView:
     can_sell: torch.Tensor        # (M,) bool
     fixed_side: torch.Tensor      # (M,) int64
     position: torch.Tensor        # (M,) int64
-    fundamental_estimate: torch.Tensor  # (M,) float64
+    # (M,) float64: the agent's estimate of the final fundamental (an informed trader's signal)
+    fundamental_estimate: torch.Tensor
     best_bid: torch.Tensor        # (M,) float64
     best_ask: torch.Tensor        # (M,) float64
     min_price: int
@@ -255,6 +293,7 @@ class EpisodeStatistics:
     ``positions``, ``gains_ticks`` (realised gains from trade, ``(B,)``) are the exact integer
     accounts. ``assignment`` ``(B, N)`` indexes ``strategy_set``, the names of the strategies
     played; ``strategies`` names the strategy of each agent in the first market.
+    ``traded_units`` ``(B, N)`` counts the units each agent bought plus sold.
     """
 
     config: MarketConfig
@@ -267,6 +306,7 @@ class EpisodeStatistics:
     gains_ticks: np.ndarray
     assignment: np.ndarray
     strategy_set: tuple[str, ...]
+    traded_units: np.ndarray
 
     @property
     def episodes(self) -> int:
@@ -274,12 +314,19 @@ class EpisodeStatistics:
 
     def summary(self) -> dict[str, dict[str, float | int]]:
         """Mean, standard error and count of every per-episode statistic over the episodes
-        where it is defined: the :data:`STATISTICS`, ``profit_<role>`` (mean profit per agent of
-        the role), ``profit_strategy_<name>``, and ``accounting_error`` (``sum of profits -
-        realised gains``, in ticks; 0 exactly)."""
+        where it is defined: the :data:`STATISTICS`, per role ``profit_<role>`` (mean profit
+        per agent of the role), ``volume_<role>`` (mean units bought plus sold per agent) and
+        ``inventory_<role>`` (mean absolute final position per agent),
+        ``profit_strategy_<name>``, and ``accounting_error`` (``sum of profits - realised
+        gains``, in ticks; 0 exactly)."""
         columns: dict[str, np.ndarray] = dict(self.values)
         for role, values in self.role_profits().items():
             columns[f"profit_{role}"] = values
+        for r, role in enumerate(self.config.roles):
+            members = self.config.agents_of(r)
+            if members:
+                columns[f"volume_{role}"] = self.traded_units[:, members].mean(axis=1)
+                columns[f"inventory_{role}"] = np.abs(self.positions[:, members]).mean(axis=1)
         for name, values in self.strategy_profits().items():
             columns[f"profit_strategy_{name}"] = values
         columns["accounting_error"] = (self.profit_ticks.sum(1) - self.gains_ticks).astype(
@@ -339,8 +386,10 @@ class _Ledger:
 
     cash: torch.Tensor
     position: torch.Tensor
+    traded: torch.Tensor
     stats: dict[str, torch.Tensor]
     fundamental: torch.Tensor
+    final: torch.Tensor
     equilibrium: torch.Tensor
     half_quantity: torch.Tensor
 
@@ -515,11 +564,6 @@ class MarketSimulator:
         max_gain, ce_offset, ce_quantity = self._competitive(pv)
         # Smith's alpha early / late: trades before / after half the competitive quantity
         half_quantity = ce_quantity.to(torch.float64) / 2
-        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
-        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
-        mm = torch.tensor([m == "none" for m in c.value_model], device=dev)
-        low = torch.where(mm, torch.full_like(low, -(1 << 40)), low)
-        high = torch.where(mm, torch.full_like(high, 1 << 40), high)
         fixed = torch.tensor(c.fixed_side, dtype=torch.int64, device=dev)
         weights = torch.tensor(c.arrival_weights, dtype=torch.float64, device=dev)
         cumulative = torch.cumsum(weights / weights.sum(), 0)
@@ -532,9 +576,19 @@ class MarketSimulator:
                 ((arrivals >= 0) & (arrivals < n)).all()):
             raise InvalidArgumentError(f"arrivals must be ({b}, {t_max}) agent indices")
         arrivals = arrivals.to(device=dev, dtype=torch.int64)
-        if c.fundamental:
-            shocks = torch.randn(b, t_max, generator=gen, device=dev, dtype=torch.float64) \
-                * math.sqrt(c.shock_variance)
+        path = self._fundamental_path(b)
+        final = path[:, -1] if c.fundamental else torch.zeros(b, dtype=torch.float64, device=dev)
+        informed = torch.tensor([c.is_informed(i) for i in range(n)], device=dev)
+        any_informed = bool(informed.any())
+        if any_informed:
+            signal = final[:, None] + c.signal_noise * torch.randn(
+                b, n, generator=gen, device=dev, dtype=torch.float64)
+        # market makers (no private values, not informed) hold unbounded positions
+        unbounded = torch.tensor([m == "none" for m in c.value_model], device=dev) & ~informed
+        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
+        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
+        low = torch.where(unbounded, torch.full_like(low, -(1 << 40)), low)
+        high = torch.where(unbounded, torch.full_like(high, 1 << 40), high)
         for s in self.strategy_objects:
             s.reset(self, pv)
 
@@ -548,16 +602,15 @@ class MarketSimulator:
                      (t_max + 1) * self.max_orders + 1)
         cash = torch.zeros(b, n, dtype=torch.int64, device=dev)
         position = torch.zeros(b, n, dtype=torch.int64, device=dev)
-        fundamental = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
+        traded_units = torch.zeros(b, n, dtype=torch.int64, device=dev)
+        fundamental = torch.zeros(b, dtype=torch.float64, device=dev)
         stats = {k: torch.zeros(b, dtype=torch.float64, device=dev) for k in (
-            "volume", "trades", "sq_fund", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
+            "volume", "trades", "sq_fund", "sq_final", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
             "vol_late", "spread_sum", "spread_n", "eq_sum")}
         owner = self.owner
         for t in range(t_max):
             if c.fundamental:
-                fundamental = (c.mean_reversion * c.mean_fundamental
-                               + (1 - c.mean_reversion) * fundamental + shocks[:, t]
-                               ).round().clamp(min=0)
+                fundamental = path[:, t]
                 estimate = c.mean_fundamental + (1 - c.mean_reversion) ** (t_max - 1 - t) * (
                     fundamental - c.mean_fundamental)
             else:
@@ -574,6 +627,9 @@ class MarketSimulator:
             stats["spread_n"] += both.to(torch.float64)
 
             pos = position.gather(1, agent[:, None])[:, 0]
+            if any_informed:
+                estimate = torch.where(informed[agent], signal.gather(1, agent[:, None])[:, 0],
+                                       estimate)
             pv_agent = pv[rows, agent]
             buy_value = estimate + pv_agent.gather(1, (pos + q).clamp(0, 2 * q - 1)[:, None]
                                                    )[:, 0].to(torch.float64)
@@ -623,7 +679,8 @@ class MarketSimulator:
             shout_side = torch.where(last, side.gather(1, last_k[:, None])[:, 0], 0)
             shout_price = torch.where(last, limit.gather(1, last_k[:, None])[:, 0], 0
                                       ).to(torch.float64)
-            ledger = _Ledger(cash, position, stats, fundamental, equilibrium, half_quantity)
+            ledger = _Ledger(cash, position, traded_units, stats, fundamental, final,
+                             equilibrium, half_quantity)
             for k in range(self.max_orders):
                 if k == 0:
                     subset = None
@@ -646,12 +703,28 @@ class MarketSimulator:
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
 
-        final = fundamental if c.fundamental else torch.zeros_like(fundamental)
         final_ticks = final.to(torch.int64)
-        private = torch.where(mm[None, :], 0, position_values(pv, position))
+        no_values = torch.tensor([m == "none" for m in c.value_model], device=dev)
+        private = torch.where(no_values[None, :], 0, position_values(pv, position))
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
-        return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
+        return self._statistics(stats, profit, cash, position, gains, max_gain, traded_units)
+
+    def _fundamental_path(self, b: int) -> torch.Tensor:
+        """``(B, T)`` float64 fundamental ``r_1 .. r_T`` (integer-valued; zeros without a
+        fundamental), drawn from the simulator's generator."""
+        c, dev = self.config, self.device
+        path = torch.zeros(b, c.n_arrivals, dtype=torch.float64, device=dev)
+        if not c.fundamental:
+            return path
+        shocks = torch.randn(b, c.n_arrivals, generator=self.generator, device=dev,
+                             dtype=torch.float64) * math.sqrt(c.shock_variance)
+        value = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
+        for t in range(c.n_arrivals):
+            value = (c.mean_reversion * c.mean_fundamental + (1 - c.mean_reversion) * value
+                     + shocks[:, t]).round().clamp(min=0)
+            path[:, t] = value
+        return path
 
     def _post(self, book: _Book, agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
               quantity: torch.Tensor, t: int) -> None:
@@ -721,6 +794,8 @@ class MarketSimulator:
             ledger.cash.view(-1).index_add_(0, markets * n + seller, value)
             ledger.position.view(-1).index_add_(0, markets * n + buyer, fill)
             ledger.position.view(-1).index_add_(0, markets * n + seller, -fill)
+            ledger.traded.view(-1).index_add_(0, markets * n + buyer, fill)
+            ledger.traded.view(-1).index_add_(0, markets * n + seller, fill)
             remaining = remaining - fill
             f = fill.to(torch.float64)
             p = trade_price.to(torch.float64)
@@ -729,6 +804,7 @@ class MarketSimulator:
             early = (stats["volume"][markets] < ledger.half_quantity[markets]).to(torch.float64)
             for name, contribution in (
                     ("sq_fund", f * (p - ledger.fundamental[markets]) ** 2),
+                    ("sq_final", f * (p - ledger.final[markets]) ** 2),
                     ("sq_eq", deviation), ("eq_sum", f * equilibrium),
                     ("sq_eq_early", early * deviation), ("vol_early", early * f),
                     ("sq_eq_late", (1 - early) * deviation), ("vol_late", (1 - early) * f),
@@ -751,8 +827,7 @@ class MarketSimulator:
 
     def _statistics(self, stats: dict[str, torch.Tensor], profit: torch.Tensor,
                     cash: torch.Tensor, position: torch.Tensor, gains: torch.Tensor,
-                    max_gain: torch.Tensor, low: torch.Tensor, high: torch.Tensor
-                    ) -> EpisodeStatistics:
+                    max_gain: torch.Tensor, traded: torch.Tensor) -> EpisodeStatistics:
         c = self.config
         tick = c.tick
 
@@ -780,6 +855,8 @@ class MarketSimulator:
             "trades": np64(stats["trades"]),
             "price_rmsd_fundamental": (np.sqrt(ratio(stats["sq_fund"], stats["volume"])) * tick
                                        if c.fundamental else np.full(len(volume), np.nan)),
+            "price_rmsd_final": (np.sqrt(ratio(stats["sq_final"], stats["volume"])) * tick
+                                 if c.fundamental else np.full(len(volume), np.nan)),
             "price_rmsd_equilibrium": rmsd_eq * tick,
             "smith_alpha": alpha,
             "smith_alpha_early": alpha_early,
@@ -792,7 +869,8 @@ class MarketSimulator:
         return EpisodeStatistics(c, self.strategy_names, values, profit_ticks * tick,
                                  profit_ticks, cash.cpu().numpy(), position.cpu().numpy(),
                                  gains.cpu().numpy(), self.assignment,
-                                 tuple(s.name for s in self.strategy_objects))
+                                 tuple(s.name for s in self.strategy_objects),
+                                 traded.cpu().numpy())
 
 
 def position_values(private_values: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
