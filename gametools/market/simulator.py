@@ -372,12 +372,54 @@ _SENTINEL = 1 << 60
 
 @dataclass
 class _Book:
-    """``B`` limit order books over a fixed set of slots (see :meth:`MarketSimulator.run`)."""
+    """``B`` limit order books over a fixed set of slots (see :meth:`MarketSimulator.run`).
+
+    A resting order's slot holds its price and remaining quantity and, in the key tensor of its
+    side, its priority key (higher = better for a counterparty: price first, then earlier time);
+    every other slot holds ``_NO_KEY`` there. The best bid and the best ask are one row-wise
+    ``max`` each, and every update touches only the slots of the markets concerned
+    (flat indices ``market * S + slot``).
+    """
 
     price: torch.Tensor        # (B, S) int64 ticks
-    quantity: torch.Tensor     # (B, S) int64: > 0 bid, < 0 ask, 0 empty
-    priority: torch.Tensor     # (B, S) int64: side * price * scale - time
+    quantity: torch.Tensor     # (B, S) int64 >= 0 remaining
+    bid_key: torch.Tensor      # (B, S) int64: price * scale - time, or _NO_KEY
+    ask_key: torch.Tensor      # (B, S) int64: -price * scale - time, or _NO_KEY
     scale: int                 # exceeds every time stamp
+
+    @property
+    def slots(self) -> int:
+        return int(self.price.shape[1])
+
+    def best(self, markets: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Best bid key and slot, best ask key and slot, ``(M,)`` each (all markets when
+        None); a key of ``_NO_KEY`` marks an empty side."""
+        bid, ask = self.bid_key, self.ask_key
+        if markets is not None:
+            bid, ask = bid[markets], ask[markets]
+        bid_top, bid_at = bid.max(1)
+        ask_top, ask_at = ask.max(1)
+        return bid_top, bid_at, ask_top, ask_at
+
+    def prices(self, flat: torch.Tensor, top: torch.Tensor, empty: float) -> torch.Tensor:
+        """Float prices at flat slot indices; ``empty`` where ``top`` is ``_NO_KEY``."""
+        return torch.where(top != _NO_KEY, self.price.view(-1)[flat].to(torch.float64), empty)
+
+    def place(self, flat: torch.Tensor, side: torch.Tensor, price: torch.Tensor,
+              quantity: torch.Tensor, time: torch.Tensor | int) -> None:
+        """Rest orders at flat slot indices (distinct)."""
+        key = side * price * self.scale - time
+        self.price.view(-1)[flat] = price
+        self.quantity.view(-1)[flat] = quantity
+        self.bid_key.view(-1)[flat] = torch.where(side > 0, key, _NO_KEY)
+        self.ask_key.view(-1)[flat] = torch.where(side < 0, key, _NO_KEY)
+
+    def clear(self, flat: torch.Tensor) -> None:
+        """Empty the slots at flat indices (repeats allowed)."""
+        self.quantity.view(-1)[flat] = 0
+        self.bid_key.view(-1)[flat] = _NO_KEY
+        self.ask_key.view(-1)[flat] = _NO_KEY
 
 
 @dataclass
@@ -458,6 +500,7 @@ class MarketSimulator:
         self.max_orders = max(slots)
         self.owner = torch.tensor(np.repeat(np.arange(config.num_agents), slots),
                                   dtype=torch.int64, device=self.device)
+        self.slot_count = torch.tensor(slots, dtype=torch.int64, device=self.device)
         # priority keys are price * scale - time in int64
         scale = (config.n_arrivals + 1) * self.max_orders + 1
         if (config.max_price + 2) * scale >= 2 ** 62:
@@ -593,13 +636,13 @@ class MarketSimulator:
             s.reset(self, pv)
 
         slots = self.num_slots
-        # the book: per slot its price, signed quantity (+ bid, - ask, 0 empty) and priority key
-        # (higher = better for a counterparty: price first, then earlier time), so finding the
-        # best eligible resting order is one masked argmax
         book = _Book(torch.zeros(b, slots, dtype=torch.int64, device=dev),
                      torch.zeros(b, slots, dtype=torch.int64, device=dev),
-                     torch.zeros(b, slots, dtype=torch.int64, device=dev),
+                     torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
+                     torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
                      (t_max + 1) * self.max_orders + 1)
+        row_base = rows * slots
+        ladder = torch.arange(self.max_orders, device=dev)
         cash = torch.zeros(b, n, dtype=torch.int64, device=dev)
         position = torch.zeros(b, n, dtype=torch.int64, device=dev)
         traded_units = torch.zeros(b, n, dtype=torch.int64, device=dev)
@@ -607,7 +650,6 @@ class MarketSimulator:
         stats = {k: torch.zeros(b, dtype=torch.float64, device=dev) for k in (
             "volume", "trades", "sq_fund", "sq_final", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
             "vol_late", "spread_sum", "spread_n", "eq_sum")}
-        owner = self.owner
         for t in range(t_max):
             if c.fundamental:
                 fundamental = path[:, t]
@@ -617,12 +659,16 @@ class MarketSimulator:
                 estimate = fundamental
             equilibrium = fundamental + ce_offset if c.fundamental else ce_offset
             agent = arrivals[:, t]
-            # the arriving agent withdraws all its resting orders
-            book.quantity = torch.where(owner[None, :] == agent[:, None], 0, book.quantity)
-            prices = book.price.to(torch.float64)
-            best_bid = torch.where(book.quantity > 0, prices, -math.inf).amax(1)
-            best_ask = torch.where(book.quantity < 0, prices, math.inf).amin(1)
-            both = torch.isfinite(best_bid) & torch.isfinite(best_ask)
+            # the arriving agent withdraws all its resting orders (its own slots; slots past
+            # its count repeat its last one)
+            own = self.slot_start[agent][:, None] + torch.minimum(
+                ladder[None, :], (self.slot_count[agent] - 1)[:, None])
+            book.clear((row_base[:, None] + own).view(-1))
+            top = book.best()
+            bid_top, bid_at, ask_top, ask_at = top
+            best_bid = book.prices(row_base + bid_at, bid_top, -math.inf)
+            best_ask = book.prices(row_base + ask_at, ask_top, math.inf)
+            both = (bid_top != _NO_KEY) & (ask_top != _NO_KEY)
             stats["spread_sum"] += torch.where(both, best_ask - best_bid, 0.0)
             stats["spread_n"] += both.to(torch.float64)
 
@@ -690,14 +736,18 @@ class MarketSimulator:
                         continue
                 hit, hit_price = self._submit(book, ledger, subset, agent, side[:, k],
                                               limit[:, k], qty[:, k], ~market[:, k],
-                                              t * self.max_orders + k)
+                                              t * self.max_orders + k,
+                                              top if k == 0 else None)
                 where = rows if subset is None else subset
                 traded[where] |= hit
                 # the accepted shout is the resting order hit, on the other side
                 shout_price[where] = torch.where(hit, hit_price, shout_price[where])
                 shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
             if c.clear_after_trade:
-                book.quantity = torch.where(traded[:, None], 0, book.quantity)
+                cleared = torch.nonzero(traded)[:, 0]
+                if cleared.numel():
+                    book.clear((cleared[:, None] * slots + torch.arange(slots, device=dev)
+                                ).view(-1))
             self._post(book, agent, side, limit, post_quantity, t)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
@@ -734,40 +784,36 @@ class MarketSimulator:
             return
         agent, side, limit, quantity = agent[subset], side[subset], limit[subset], \
             quantity[subset]
-        price, signed, priority = (book.price[subset], book.quantity[subset],
-                                   book.priority[subset])
-        best_bid = torch.where(signed > 0, price, _NO_KEY).amax(1, keepdim=True)
-        best_ask = torch.where(signed < 0, price, _NO_MAX).amin(1, keepdim=True)
-        rest = (quantity > 0) & torch.where(side > 0, limit < best_ask, limit > best_bid)
+        slots = book.slots
+        bid_top, bid_at, ask_top, ask_at = book.best(subset)
+        best_bid = book.prices(subset * slots + bid_at, bid_top, -math.inf)
+        best_ask = book.prices(subset * slots + ask_at, ask_top, math.inf)
+        limit_f = limit.to(torch.float64)
+        rest = (quantity > 0) & torch.where(side > 0, limit_f < best_ask[:, None],
+                                            limit_f > best_bid[:, None])
         k = torch.arange(quantity.shape[1], device=quantity.device)
-        slot = self.slot_start[agent][:, None] + k[None, :]
-        time = t * self.max_orders + k[None, :]
-        price.scatter_(1, slot, torch.where(rest, limit, price.gather(1, slot)))
-        signed.scatter_(1, slot, torch.where(rest, side * quantity, signed.gather(1, slot)))
-        priority.scatter_(1, slot, torch.where(rest, side * limit * book.scale - time,
-                                               priority.gather(1, slot)))
-        book.price[subset], book.quantity[subset], book.priority[subset] = \
-            price, signed, priority
+        flat = subset[:, None] * slots + self.slot_start[agent][:, None] + k[None, :]
+        time = t * self.max_orders + k[None, :].expand_as(flat)
+        book.place(flat[rest], side[rest], limit[rest], quantity[rest], time[rest])
 
     def _submit(self, book: _Book, ledger: _Ledger, subset: torch.Tensor | None,
                 agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
-                quantity: torch.Tensor, rests: torch.Tensor, time: int
+                quantity: torch.Tensor, rests: torch.Tensor, time: int,
+                top: tuple[torch.Tensor, ...] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Match one incoming order per market (in ``subset``, all when None) against the book,
         fill by price-time priority at resting prices, and rest a limit order's remainder.
 
-        Returns whether it traded and its last trade price, ``(M,)`` each.
+        ``top`` is the book's current :meth:`_Book.best` of all markets, when known. Returns
+        whether each order traded and its last trade price, ``(M,)`` each.
         """
         if subset is not None:
             agent, side, limit = agent[subset], side[subset], limit[subset]
             quantity, rests = quantity[subset], rests[subset]
-            price, signed, priority = (book.price[subset], book.quantity[subset],
-                                       book.priority[subset])
             markets = subset
         else:
-            price, signed, priority = book.price, book.quantity, book.priority
             markets = torch.arange(agent.shape[0], device=agent.device)
-        scale = book.scale
+        scale, slots = book.scale, book.slots
         # a resting ask at price p (key -p*scale - time) is acceptable to a bid at L iff
         # p <= L iff key > -(L + 1) * scale; a bid at p to an ask at L iff key > (L - 1) * scale
         threshold = torch.where(side > 0, -(limit + 1) * scale, (limit - 1) * scale)
@@ -777,52 +823,77 @@ class MarketSimulator:
         n = ledger.cash.shape[1]
         stats = ledger.stats
         active = remaining > 0
-        while bool(active.any()):
-            opposite = (signed * side[:, None] < 0) & active[:, None]
-            key = torch.where(opposite, priority, _NO_KEY)
-            best = key.argmax(1, keepdim=True)
-            hit = key.gather(1, best)[:, 0] > threshold
-            resting = signed.gather(1, best)[:, 0].abs()
-            fill = torch.where(hit, torch.minimum(remaining, resting), 0)
-            signed.scatter_add_(1, best, (fill * side)[:, None])  # shrinks the resting order
-            trade_price = price.gather(1, best)[:, 0]
-            counterparty = self.owner[best[:, 0]]
-            buyer = torch.where(side > 0, agent, counterparty)
-            seller = torch.where(side > 0, counterparty, agent)
+        first = True
+        while True:
+            if first and top is not None:
+                local = None  # every market, best quotes known
+                bid_top, bid_at, ask_top, ask_at = top
+            else:
+                local = torch.nonzero(active)[:, 0]
+                if local.numel() == 0:
+                    break
+                bid_top, bid_at, ask_top, ask_at = book.best(markets[local])
+            first = False
+            if local is None:
+                m, s_, th, rem, ag, act = markets, side, threshold, remaining, agent, active
+            else:
+                m, s_, th, rem, ag, act = (markets[local], side[local], threshold[local],
+                                           remaining[local], agent[local], active[local])
+            buy = s_ > 0
+            key = torch.where(buy, ask_top, bid_top)
+            best = torch.where(buy, ask_at, bid_at)
+            hit = act & (key > th)
+            flat = m * slots + best
+            resting = book.quantity.view(-1)[flat]
+            fill = torch.where(hit, torch.minimum(rem, resting), 0)
+            left = resting - fill
+            book.quantity.view(-1)[flat] = left
+            gone = hit & (left == 0)
+            book.ask_key.view(-1)[flat] = torch.where(gone & buy, _NO_KEY,
+                                                      book.ask_key.view(-1)[flat])
+            book.bid_key.view(-1)[flat] = torch.where(gone & ~buy, _NO_KEY,
+                                                      book.bid_key.view(-1)[flat])
+            trade_price = book.price.view(-1)[flat]
+            counterparty = self.owner[best]
+            buyer = torch.where(buy, ag, counterparty)
+            seller = torch.where(buy, counterparty, ag)
             value = fill * trade_price
-            ledger.cash.view(-1).index_add_(0, markets * n + buyer, -value)
-            ledger.cash.view(-1).index_add_(0, markets * n + seller, value)
-            ledger.position.view(-1).index_add_(0, markets * n + buyer, fill)
-            ledger.position.view(-1).index_add_(0, markets * n + seller, -fill)
-            ledger.traded.view(-1).index_add_(0, markets * n + buyer, fill)
-            ledger.traded.view(-1).index_add_(0, markets * n + seller, fill)
-            remaining = remaining - fill
+            ledger.cash.view(-1).index_add_(0, m * n + buyer, -value)
+            ledger.cash.view(-1).index_add_(0, m * n + seller, value)
+            ledger.position.view(-1).index_add_(0, m * n + buyer, fill)
+            ledger.position.view(-1).index_add_(0, m * n + seller, -fill)
+            ledger.traded.view(-1).index_add_(0, m * n + buyer, fill)
+            ledger.traded.view(-1).index_add_(0, m * n + seller, fill)
             f = fill.to(torch.float64)
             p = trade_price.to(torch.float64)
-            equilibrium = ledger.equilibrium[markets]
+            equilibrium = ledger.equilibrium[m]
             deviation = f * (p - equilibrium) ** 2
-            early = (stats["volume"][markets] < ledger.half_quantity[markets]).to(torch.float64)
+            early = (stats["volume"][m] < ledger.half_quantity[m]).to(torch.float64)
             for name, contribution in (
-                    ("sq_fund", f * (p - ledger.fundamental[markets]) ** 2),
-                    ("sq_final", f * (p - ledger.final[markets]) ** 2),
+                    ("sq_fund", f * (p - ledger.fundamental[m]) ** 2),
+                    ("sq_final", f * (p - ledger.final[m]) ** 2),
                     ("sq_eq", deviation), ("eq_sum", f * equilibrium),
                     ("sq_eq_early", early * deviation), ("vol_early", early * f),
                     ("sq_eq_late", (1 - early) * deviation), ("vol_late", (1 - early) * f),
                     ("volume", f), ("trades", hit.to(torch.float64))):
-                stats[name].index_add_(0, markets, contribution)
-            hit_any |= hit
-            hit_price = torch.where(hit, p, hit_price)
-            active = hit & (remaining > 0)
-        rest = (remaining > 0) & rests
-        slot = self.slot_start[agent] + time % self.max_orders  # the order's own slot
-        local = torch.arange(agent.shape[0], device=agent.device)
-        price[local, slot] = torch.where(rest, limit, price[local, slot])
-        signed[local, slot] = torch.where(rest, side * remaining, signed[local, slot])
-        priority[local, slot] = torch.where(rest, side * limit * scale - time,
-                                            priority[local, slot])
-        if subset is not None:
-            book.price[subset], book.quantity[subset], book.priority[subset] = \
-                price, signed, priority
+                stats[name].index_add_(0, m, contribution)
+            if local is None:
+                remaining = remaining - fill
+                hit_any |= hit
+                hit_price = torch.where(hit, p, hit_price)
+                active = hit & (remaining > 0)
+            else:
+                remaining[local] = rem - fill
+                hit_any[local] |= hit
+                hit_price[local] = torch.where(hit, p, hit_price[local])
+                active = torch.zeros_like(active)
+                active[local] = hit & (rem - fill > 0)
+        rest = torch.nonzero((remaining > 0) & rests)[:, 0]
+        if rest.numel():
+            # the order's own slot
+            slot = self.slot_start[agent[rest]] + time % self.max_orders
+            book.place(markets[rest] * slots + slot, side[rest], limit[rest], remaining[rest],
+                       time)
         return hit_any, hit_price
 
     def _statistics(self, stats: dict[str, torch.Tensor], profit: torch.Tensor,
