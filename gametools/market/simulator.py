@@ -376,9 +376,11 @@ class _Book:
 
     A resting order's slot holds its price and remaining quantity and, in the key tensor of its
     side, its priority key (higher = better for a counterparty: price first, then earlier time);
-    every other slot holds ``_NO_KEY`` there. The best bid and the best ask are one row-wise
-    ``max`` each, and every update touches only the slots of the markets concerned
-    (flat indices ``market * S + slot``).
+    every other slot holds ``_NO_KEY`` there. Keys are unique, and a key names its order's time
+    stamp ``t K + k`` (``k``-th order of the arrival at step ``t``), hence its slot
+    ``slot_start[arrivals[market, t]] + k``: the best bid and the best ask are one row-wise
+    ``amax`` each, and every update touches only the slots of the markets concerned (flat
+    indices ``market * S + slot``).
     """
 
     price: torch.Tensor        # (B, S) int64 ticks
@@ -386,6 +388,9 @@ class _Book:
     bid_key: torch.Tensor      # (B, S) int64: price * scale - time, or _NO_KEY
     ask_key: torch.Tensor      # (B, S) int64: -price * scale - time, or _NO_KEY
     scale: int                 # exceeds every time stamp
+    arrivals: torch.Tensor     # (B, T) int64: who arrives at each step
+    slot_start: torch.Tensor   # (N,) int64: each agent's first slot
+    orders: int                # K: time stamps per arrival
 
     @property
     def slots(self) -> int:
@@ -393,33 +398,52 @@ class _Book:
 
     def best(self, markets: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Best bid key and slot, best ask key and slot, ``(M,)`` each (all markets when
-        None); a key of ``_NO_KEY`` marks an empty side."""
+        """Best bid key and flat slot index, best ask key and flat slot index, ``(M,)`` each
+        (all markets when None); a key of ``_NO_KEY`` marks an empty side (its index is any
+        valid slot of the market)."""
         bid, ask = self.bid_key, self.ask_key
-        if markets is not None:
-            bid, ask = bid[markets], ask[markets]
-        bid_top, bid_at = bid.max(1)
-        ask_top, ask_at = ask.max(1)
-        return bid_top, bid_at, ask_top, ask_at
+        if markets is None:
+            markets = torch.arange(bid.shape[0], device=bid.device)
+        else:
+            bid, ask = bid.index_select(0, markets), ask.index_select(0, markets)
+        bid_top = bid.amax(1)
+        ask_top = ask.amax(1)
+        return bid_top, self._flat(bid_top, markets), ask_top, self._flat(ask_top, markets)
+
+    def _flat(self, key: torch.Tensor, markets: torch.Tensor) -> torch.Tensor:
+        steps = self.arrivals.shape[1]
+        # -key = -+price * scale + time, so time = (-key) mod scale (also for _NO_KEY: some
+        # valid stamp, whose slot is never filled since no key exceeds a threshold)
+        time = torch.remainder(-key, self.scale)
+        step = torch.div(time, self.orders, rounding_mode="floor").clamp(max=steps - 1)
+        agent = self.arrivals.view(-1).index_select(0, markets * steps + step)
+        slot = (self.slot_start.index_select(0, agent) + time % self.orders).clamp(
+            max=self.slots - 1)
+        return markets * self.slots + slot
 
     def prices(self, flat: torch.Tensor, top: torch.Tensor, empty: float) -> torch.Tensor:
         """Float prices at flat slot indices; ``empty`` where ``top`` is ``_NO_KEY``."""
-        return torch.where(top != _NO_KEY, self.price.view(-1)[flat].to(torch.float64), empty)
+        return torch.where(top != _NO_KEY, self.price.view(-1).index_select(0, flat).to(
+            torch.float64), empty)
 
     def place(self, flat: torch.Tensor, side: torch.Tensor, price: torch.Tensor,
               quantity: torch.Tensor, time: torch.Tensor | int) -> None:
         """Rest orders at flat slot indices (distinct)."""
         key = side * price * self.scale - time
-        self.price.view(-1)[flat] = price
-        self.quantity.view(-1)[flat] = quantity
-        self.bid_key.view(-1)[flat] = torch.where(side > 0, key, _NO_KEY)
-        self.ask_key.view(-1)[flat] = torch.where(side < 0, key, _NO_KEY)
+        self.price.view(-1).index_copy_(0, flat, price)
+        self.quantity.view(-1).index_copy_(0, flat, quantity)
+        self.bid_key.view(-1).index_copy_(0, flat, torch.where(side > 0, key, _NO_KEY))
+        self.ask_key.view(-1).index_copy_(0, flat, torch.where(side < 0, key, _NO_KEY))
 
-    def clear(self, flat: torch.Tensor) -> None:
-        """Empty the slots at flat indices (repeats allowed)."""
-        self.quantity.view(-1)[flat] = 0
-        self.bid_key.view(-1)[flat] = _NO_KEY
-        self.ask_key.view(-1)[flat] = _NO_KEY
+    def clear(self, markets: torch.Tensor | None, slots: torch.Tensor) -> None:
+        """Empty ``slots`` ``(M, J)`` of ``markets`` (all when None; repeats allowed)."""
+        for tensor, value in ((self.quantity, 0), (self.bid_key, _NO_KEY),
+                              (self.ask_key, _NO_KEY)):
+            if markets is None:
+                tensor.scatter_(1, slots, value)
+            else:
+                tensor.view(-1).scatter_(0, (markets[:, None] * self.slots + slots).view(-1),
+                                         value)
 
 
 @dataclass
@@ -429,11 +453,11 @@ class _Ledger:
     cash: torch.Tensor
     position: torch.Tensor
     traded: torch.Tensor
-    stats: dict[str, torch.Tensor]
-    fundamental: torch.Tensor
-    final: torch.Tensor
-    equilibrium: torch.Tensor
-    half_quantity: torch.Tensor
+    # per matching round, in time order: its step and every market's fill and price (0 where
+    # the market did not trade); the price statistics are computed from it after the episode
+    fills: list[torch.Tensor]
+    prices: list[torch.Tensor]
+    steps: list[int]
 
 
 class MarketSimulator:
@@ -487,8 +511,9 @@ class MarketSimulator:
         slots = [max(self.strategy_objects[k].max_orders for k in set(index[:, i].tolist()))
                  for i in range(config.num_agents)]
         # int64 words per market: the book and its per-step temporaries, per-agent cash,
-        # positions, values and strategy state, and the arrival schedule and shocks
-        words = 16 * sum(slots) + 80 * config.num_agents + 3 * config.n_arrivals + 64
+        # positions, values and strategy state, and the arrival schedule, fundamental path,
+        # fill log and its statistics
+        words = 16 * sum(slots) + 80 * config.num_agents + 12 * config.n_arrivals + 64
         check_memory(8.0 * words * num_markets, f"{num_markets} markets of this design")
         per_market = np.repeat(index, num_markets // len(groups), axis=0)
         self.assignment = per_market
@@ -640,16 +665,21 @@ class MarketSimulator:
                      torch.zeros(b, slots, dtype=torch.int64, device=dev),
                      torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
                      torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
-                     (t_max + 1) * self.max_orders + 1)
+                     (t_max + 1) * self.max_orders + 1, arrivals.contiguous(), self.slot_start,
+                     self.max_orders)
         row_base = rows * slots
+        row_n = rows * n
         ladder = torch.arange(self.max_orders, device=dev)
+        flat_pv = pv.reshape(-1)
+        flat_strategy = self.agent_strategy.reshape(-1)
+        single = len(self.strategy_objects) == 1
         cash = torch.zeros(b, n, dtype=torch.int64, device=dev)
         position = torch.zeros(b, n, dtype=torch.int64, device=dev)
         traded_units = torch.zeros(b, n, dtype=torch.int64, device=dev)
         fundamental = torch.zeros(b, dtype=torch.float64, device=dev)
         stats = {k: torch.zeros(b, dtype=torch.float64, device=dev) for k in (
-            "volume", "trades", "sq_fund", "sq_final", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
-            "vol_late", "spread_sum", "spread_n", "eq_sum")}
+            "spread_sum", "spread_n")}
+        ledger = _Ledger(cash, position, traded_units, [], [], [])
         for t in range(t_max):
             if c.fundamental:
                 fundamental = path[:, t]
@@ -657,61 +687,76 @@ class MarketSimulator:
                     fundamental - c.mean_fundamental)
             else:
                 estimate = fundamental
-            equilibrium = fundamental + ce_offset if c.fundamental else ce_offset
             agent = arrivals[:, t]
             # the arriving agent withdraws all its resting orders (its own slots; slots past
             # its count repeat its last one)
-            own = self.slot_start[agent][:, None] + torch.minimum(
-                ladder[None, :], (self.slot_count[agent] - 1)[:, None])
-            book.clear((row_base[:, None] + own).view(-1))
+            own = self.slot_start.index_select(0, agent)[:, None]
+            if self.max_orders > 1:
+                own = own + torch.minimum(ladder[None, :], (self.slot_count.index_select(
+                    0, agent) - 1)[:, None])
+            book.clear(None, own)
             top = book.best()
             bid_top, bid_at, ask_top, ask_at = top
-            best_bid = book.prices(row_base + bid_at, bid_top, -math.inf)
-            best_ask = book.prices(row_base + ask_at, ask_top, math.inf)
+            best_bid = book.prices(bid_at, bid_top, -math.inf)
+            best_ask = book.prices(ask_at, ask_top, math.inf)
             both = (bid_top != _NO_KEY) & (ask_top != _NO_KEY)
             stats["spread_sum"] += torch.where(both, best_ask - best_bid, 0.0)
             stats["spread_n"] += both.to(torch.float64)
 
-            pos = position.gather(1, agent[:, None])[:, 0]
+            cell = row_n + agent  # flat (market, agent) index
+            pos = position.view(-1).index_select(0, cell)
             if any_informed:
-                estimate = torch.where(informed[agent], signal.gather(1, agent[:, None])[:, 0],
-                                       estimate)
-            pv_agent = pv[rows, agent]
-            buy_value = estimate + pv_agent.gather(1, (pos + q).clamp(0, 2 * q - 1)[:, None]
-                                                   )[:, 0].to(torch.float64)
-            sell_value = estimate + pv_agent.gather(1, (pos - 1 + q).clamp(0, 2 * q - 1)[:, None]
-                                                    )[:, 0].to(torch.float64)
-            can_buy = pos < high[agent]
-            can_sell = pos > low[agent]
+                estimate = torch.where(informed.index_select(0, agent),
+                                       signal.view(-1).index_select(0, cell), estimate)
+            # flat indices of pv[market, agent, q + pos] and pv[market, agent, q + pos - 1]
+            buy_value = estimate + flat_pv.index_select(
+                0, cell * (2 * q) + (pos + q).clamp(0, 2 * q - 1)).to(torch.float64)
+            sell_value = estimate + flat_pv.index_select(
+                0, cell * (2 * q) + (pos - 1 + q).clamp(0, 2 * q - 1)).to(torch.float64)
+            can_buy = pos < high.index_select(0, agent)
+            can_sell = pos > low.index_select(0, agent)
             side = torch.zeros(b, self.max_orders, dtype=torch.int64, device=dev)
             price = torch.zeros_like(side)
             qty = torch.zeros_like(side)
             market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
             passive = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
-            which = self.agent_strategy[rows, agent]
+            which = None if single else flat_strategy.index_select(0, cell)
             for k, strategy in enumerate(self.strategy_objects):
-                idx = torch.nonzero(which == k)[:, 0]
-                if idx.numel() == 0:
-                    continue
-                view = ArrivalView(idx, agent[idx], t, buy_value[idx], sell_value[idx],
-                                   can_buy[idx], can_sell[idx], fixed[agent[idx]], pos[idx],
-                                   estimate[idx], best_bid[idx], best_ask[idx],
-                                   c.min_price, c.max_price, c.tick, gen)
+                if which is None:
+                    idx = rows
+                    view = ArrivalView(rows, agent, t, buy_value, sell_value, can_buy,
+                                       can_sell, fixed.index_select(0, agent), pos, estimate,
+                                       best_bid, best_ask, c.min_price, c.max_price, c.tick,
+                                       gen)
+                else:
+                    idx = torch.nonzero(which == k)[:, 0]
+                    if idx.numel() == 0:
+                        continue
+                    arriving = agent.index_select(0, idx)
+                    view = ArrivalView(*(x.index_select(0, idx) for x in (
+                        rows, agent)), t, *(x.index_select(0, idx) for x in (
+                            buy_value, sell_value, can_buy, can_sell)),
+                        fixed.index_select(0, arriving),
+                        *(x.index_select(0, idx) for x in (pos, estimate, best_bid,
+                                                           best_ask)),
+                        c.min_price, c.max_price, c.tick, gen)
                 if strategy.external:
                     yield Pause(view, cash, position)
                 orders = strategy.orders(view)
                 width = orders.side.shape[1]
-                side[idx, :width] = orders.side
-                price[idx, :width] = orders.price.clamp(c.min_price, c.max_price)
-                qty[idx, :width] = orders.quantity.clamp(min=0)
-                market[idx, :width] = orders.market_order
+                side[:, :width].index_copy_(0, idx, orders.side)
+                price[:, :width].index_copy_(0, idx, orders.price.clamp(c.min_price,
+                                                                         c.max_price))
+                qty[:, :width].index_copy_(0, idx, orders.quantity.clamp(min=0))
+                market[:, :width].index_copy_(0, idx, orders.market_order)
                 if orders.post_only is not None:
-                    passive[idx, :width] = orders.post_only & ~orders.market_order
+                    passive[:, :width].index_copy_(0, idx, orders.post_only
+                                                   & ~orders.market_order)
             # position limits count this arrival's earlier orders as if they had filled
             buys = torch.where(side > 0, qty, 0)
             sells = torch.where(side < 0, qty, 0)
-            buy_room = (high[agent] - pos)[:, None] - (buys.cumsum(1) - buys)
-            sell_room = (pos - low[agent])[:, None] - (sells.cumsum(1) - sells)
+            buy_room = (high.index_select(0, agent) - pos)[:, None] - (buys.cumsum(1) - buys)
+            sell_room = (pos - low.index_select(0, agent))[:, None] - (sells.cumsum(1) - sells)
             qty = torch.where(side != 0, torch.minimum(
                 qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
             limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
@@ -725,8 +770,6 @@ class MarketSimulator:
             shout_side = torch.where(last, side.gather(1, last_k[:, None])[:, 0], 0)
             shout_price = torch.where(last, limit.gather(1, last_k[:, None])[:, 0], 0
                                       ).to(torch.float64)
-            ledger = _Ledger(cash, position, traded_units, stats, fundamental, final,
-                             equilibrium, half_quantity)
             for k in range(self.max_orders):
                 if k == 0:
                     subset = None
@@ -746,8 +789,8 @@ class MarketSimulator:
             if c.clear_after_trade:
                 cleared = torch.nonzero(traded)[:, 0]
                 if cleared.numel():
-                    book.clear((cleared[:, None] * slots + torch.arange(slots, device=dev)
-                                ).view(-1))
+                    book.clear(cleared, torch.arange(slots, device=dev)[None, :].expand(
+                        cleared.shape[0], slots))
             self._post(book, agent, side, limit, post_quantity, t)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
@@ -758,6 +801,8 @@ class MarketSimulator:
         private = torch.where(no_values[None, :], 0, position_values(pv, position))
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
+        stats.update(_trade_statistics(ledger, path if c.fundamental else None, final,
+                                       ce_offset, half_quantity))
         return self._statistics(stats, profit, cash, position, gains, max_gain, traded_units)
 
     def _fundamental_path(self, b: int) -> torch.Tensor:
@@ -786,8 +831,8 @@ class MarketSimulator:
             quantity[subset]
         slots = book.slots
         bid_top, bid_at, ask_top, ask_at = book.best(subset)
-        best_bid = book.prices(subset * slots + bid_at, bid_top, -math.inf)
-        best_ask = book.prices(subset * slots + ask_at, ask_top, math.inf)
+        best_bid = book.prices(bid_at, bid_top, -math.inf)
+        best_ask = book.prices(ask_at, ask_top, math.inf)
         limit_f = limit.to(torch.float64)
         rest = (quantity > 0) & torch.where(side > 0, limit_f < best_ask[:, None],
                                             limit_f > best_bid[:, None])
@@ -821,7 +866,6 @@ class MarketSimulator:
         hit_any = torch.zeros_like(side, dtype=torch.bool)
         hit_price = torch.zeros_like(side, dtype=torch.float64)
         n = ledger.cash.shape[1]
-        stats = ledger.stats
         active = remaining > 0
         first = True
         while True:
@@ -841,20 +885,21 @@ class MarketSimulator:
                                            remaining[local], agent[local], active[local])
             buy = s_ > 0
             key = torch.where(buy, ask_top, bid_top)
-            best = torch.where(buy, ask_at, bid_at)
+            flat = torch.where(buy, ask_at, bid_at)
             hit = act & (key > th)
-            flat = m * slots + best
-            resting = book.quantity.view(-1)[flat]
+            resting = book.quantity.view(-1).index_select(0, flat)
             fill = torch.where(hit, torch.minimum(rem, resting), 0)
             left = resting - fill
-            book.quantity.view(-1)[flat] = left
+            book.quantity.view(-1).index_copy_(0, flat, left)
             gone = hit & (left == 0)
-            book.ask_key.view(-1)[flat] = torch.where(gone & buy, _NO_KEY,
-                                                      book.ask_key.view(-1)[flat])
-            book.bid_key.view(-1)[flat] = torch.where(gone & ~buy, _NO_KEY,
-                                                      book.bid_key.view(-1)[flat])
-            trade_price = book.price.view(-1)[flat]
-            counterparty = self.owner[best]
+            # the filled order leaves its side's keys (the key tensor of the other side holds
+            # _NO_KEY at that slot already)
+            book.ask_key.view(-1).index_copy_(0, flat, torch.where(
+                gone & buy, _NO_KEY, book.ask_key.view(-1).index_select(0, flat)))
+            book.bid_key.view(-1).index_copy_(0, flat, torch.where(
+                gone & ~buy, _NO_KEY, book.bid_key.view(-1).index_select(0, flat)))
+            trade_price = book.price.view(-1).index_select(0, flat)
+            counterparty = self.owner.index_select(0, flat - m * slots)
             buyer = torch.where(buy, ag, counterparty)
             seller = torch.where(buy, counterparty, ag)
             value = fill * trade_price
@@ -864,19 +909,16 @@ class MarketSimulator:
             ledger.position.view(-1).index_add_(0, m * n + seller, -fill)
             ledger.traded.view(-1).index_add_(0, m * n + buyer, fill)
             ledger.traded.view(-1).index_add_(0, m * n + seller, fill)
-            f = fill.to(torch.float64)
             p = trade_price.to(torch.float64)
-            equilibrium = ledger.equilibrium[m]
-            deviation = f * (p - equilibrium) ** 2
-            early = (stats["volume"][m] < ledger.half_quantity[m]).to(torch.float64)
-            for name, contribution in (
-                    ("sq_fund", f * (p - ledger.fundamental[m]) ** 2),
-                    ("sq_final", f * (p - ledger.final[m]) ** 2),
-                    ("sq_eq", deviation), ("eq_sum", f * equilibrium),
-                    ("sq_eq_early", early * deviation), ("vol_early", early * f),
-                    ("sq_eq_late", (1 - early) * deviation), ("vol_late", (1 - early) * f),
-                    ("volume", f), ("trades", hit.to(torch.float64))):
-                stats[name].index_add_(0, m, contribution)
+            if m.shape[0] == ledger.cash.shape[0]:  # every market, in order
+                ledger.fills.append(fill)
+                ledger.prices.append(p)
+            else:
+                ledger.fills.append(torch.zeros(ledger.cash.shape[0], dtype=fill.dtype,
+                                                device=fill.device).index_copy_(0, m, fill))
+                ledger.prices.append(torch.zeros(ledger.cash.shape[0], dtype=p.dtype,
+                                                 device=p.device).index_copy_(0, m, p))
+            ledger.steps.append(time // self.max_orders)
             if local is None:
                 remaining = remaining - fill
                 hit_any |= hit
@@ -942,6 +984,39 @@ class MarketSimulator:
                                  gains.cpu().numpy(), self.assignment,
                                  tuple(s.name for s in self.strategy_objects),
                                  traded.cpu().numpy())
+
+
+def _trade_statistics(ledger: _Ledger, path: torch.Tensor | None, final: torch.Tensor,
+                      ce_offset: torch.Tensor, half_quantity: torch.Tensor
+                      ) -> dict[str, torch.Tensor]:
+    """Volume-weighted sums of the trade prices' deviations ``(B,)`` each, from the fills
+    logged in ``ledger`` (``path`` the ``(B, T)`` fundamental, None without one)."""
+    b = ledger.cash.shape[0]
+    dev = ledger.cash.device
+    if not ledger.fills:
+        fills = torch.zeros(b, 1, dtype=torch.float64, device=dev)
+        prices = torch.zeros_like(fills)
+        steps = torch.zeros(1, dtype=torch.int64, device=dev)
+    else:
+        fills = torch.stack(ledger.fills, 1).to(torch.float64)
+        prices = torch.stack(ledger.prices, 1)
+        steps = torch.tensor(ledger.steps, dtype=torch.int64, device=dev)
+    if path is None:
+        fundamental = torch.zeros_like(fills)
+        equilibrium = ce_offset[:, None].expand_as(fills)
+    else:
+        fundamental = path.index_select(1, steps)
+        equilibrium = fundamental + ce_offset[:, None]
+    # Smith's alpha early / late: units traded before / after half the competitive quantity
+    early = ((fills.cumsum(1) - fills) < half_quantity[:, None]).to(torch.float64)
+    deviation = fills * (prices - equilibrium) ** 2
+    return {"volume": fills.sum(1), "trades": (fills > 0).sum(1).to(torch.float64),
+            "sq_fund": (fills * (prices - fundamental) ** 2).sum(1),
+            "sq_final": (fills * (prices - final[:, None]) ** 2).sum(1),
+            "sq_eq": deviation.sum(1), "eq_sum": (fills * equilibrium).sum(1),
+            "sq_eq_early": (early * deviation).sum(1), "vol_early": (early * fills).sum(1),
+            "sq_eq_late": ((1 - early) * deviation).sum(1),
+            "vol_late": ((1 - early) * fills).sum(1)}
 
 
 def position_values(private_values: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
