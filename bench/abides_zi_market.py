@@ -61,7 +61,7 @@ class WellmanZI(TradingAgent):  # type: ignore[misc]
         self.oracle = self.kernel.oracle
 
     def get_wake_frequency(self) -> int:
-        return int(round(self.random_state.exponential(1.0 / self.rate)))
+        return math.floor(self.random_state.exponential(1.0 / self.rate) + 0.5)
 
     def wakeup(self, current_time: int) -> None:
         can_trade = super().wakeup(current_time)

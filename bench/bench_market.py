@@ -63,11 +63,11 @@ from pathlib import Path
 # spinning OpenMP threads burn CPU on a loaded machine; read when the OpenMP runtime loads
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-import torch  # noqa: E402
+import torch
 
-from gametools.market import simulate  # noqa: E402
-from gametools.market.strategies import assign_strategies  # noqa: E402
-from gametools.scenarios import get_scenario  # noqa: E402
+from gametools.market import simulate
+from gametools.market.strategies import assign_strategies
+from gametools.scenarios import get_scenario
 
 
 def arrivals_per_second(scenario: str, params: dict, strategies: list[str], markets: int,

@@ -667,7 +667,6 @@ class MarketSimulator:
                      torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
                      (t_max + 1) * self.max_orders + 1, arrivals.contiguous(), self.slot_start,
                      self.max_orders)
-        row_base = rows * slots
         row_n = rows * n
         ladder = torch.arange(self.max_orders, device=dev)
         flat_pv = pv.reshape(-1)
@@ -733,13 +732,13 @@ class MarketSimulator:
                     if idx.numel() == 0:
                         continue
                     arriving = agent.index_select(0, idx)
-                    view = ArrivalView(*(x.index_select(0, idx) for x in (
-                        rows, agent)), t, *(x.index_select(0, idx) for x in (
-                            buy_value, sell_value, can_buy, can_sell)),
-                        fixed.index_select(0, arriving),
-                        *(x.index_select(0, idx) for x in (pos, estimate, best_bid,
-                                                           best_ask)),
-                        c.min_price, c.max_price, c.tick, gen)
+                    (buy_k, sell_k, can_buy_k, can_sell_k, pos_k, estimate_k, bid_k,
+                     ask_k) = (x.index_select(0, idx) for x in (
+                         buy_value, sell_value, can_buy, can_sell, pos, estimate, best_bid,
+                         best_ask))
+                    view = ArrivalView(idx, arriving, t, buy_k, sell_k, can_buy_k, can_sell_k,
+                                       fixed.index_select(0, arriving), pos_k, estimate_k,
+                                       bid_k, ask_k, c.min_price, c.max_price, c.tick, gen)
                 if strategy.external:
                     yield Pause(view, cash, position)
                 orders = strategy.orders(view)
