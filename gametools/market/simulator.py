@@ -689,11 +689,14 @@ class MarketSimulator:
             agent = arrivals[:, t]
             # the arriving agent withdraws all its resting orders (its own slots; slots past
             # its count repeat its last one)
-            own = self.slot_start.index_select(0, agent)[:, None]
+            own = self.slot_start.index_select(0, agent)
+            book.clear(None, own[:, None])
             if self.max_orders > 1:
-                own = own + torch.minimum(ladder[None, :], (self.slot_count.index_select(
-                    0, agent) - 1)[:, None])
-            book.clear(None, own)
+                count = self.slot_count.index_select(0, agent)
+                several = torch.nonzero(count > 1)[:, 0]
+                if several.numel():
+                    book.clear(several, own.index_select(0, several)[:, None] + torch.minimum(
+                        ladder[None, :], (count.index_select(0, several) - 1)[:, None]))
             top = book.best()
             bid_top, bid_at, ask_top, ask_at = top
             best_bid = book.prices(bid_at, bid_top, -math.inf)
