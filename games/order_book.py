@@ -14,7 +14,10 @@ step) are those of :mod:`gametools.market.simulator`.
     ``mean_fundamental`` at rate ``mean_reversion`` with shocks of variance ``shock_variance``
     per time step (after Wah, Wright and Wellman 2017, with a time step per arrival).
     ``market_maker_rate`` scales a market maker's arrival probability relative to a background
-    trader's.
+    trader's. ``n_informed`` informed traders (role ``informed``, present only when
+    ``n_informed > 0``, default strategy ``informed``) hold no private values and a position
+    bound of ``max_position``; each receives a signal of the final fundamental with noise of
+    standard deviation ``signal_noise`` ticks and arrives as often as a background trader.
 
 ``double_auction``
     Gode and Sunder's (1993) private-value continuous double auction: ``n_buyers`` buyers with
@@ -34,25 +37,30 @@ __all__ = ["SCENARIOS", "build_order_book", "build_double_auction"]
 
 def build_order_book(*, n_background: int, n_market_makers: int, n_arrivals: int,
                      mean_fundamental: int, mean_reversion: float, shock_variance: float,
-                     private_variance: float, max_position: int, market_maker_rate: float
-                     ) -> Any:
+                     private_variance: float, max_position: int, market_maker_rate: float,
+                     n_informed: int = 0, signal_noise: float = 0.0) -> Any:
     """The ``order_book`` market design (see the module docstring)."""
     from gametools.market.simulator import MarketConfig
 
-    n = n_background + n_market_makers
-    roles = ("background", "market_maker")
-    agent_roles = (0,) * n_background + (1,) * n_market_makers
+    n = n_background + n_market_makers + n_informed
+    roles = ("background", "market_maker") + (("informed",) if n_informed else ())
+    agent_roles = (0,) * n_background + (1,) * n_market_makers + (2,) * n_informed
     return MarketConfig(
         roles=roles, agent_roles=agent_roles, n_arrivals=n_arrivals, min_price=0,
         max_price=4 * mean_fundamental, max_units=max_position,
-        position_low=(-max_position,) * n_background + (0,) * n_market_makers,
-        position_high=(max_position,) * n_background + (0,) * n_market_makers,
+        position_low=(-max_position,) * n_background + (0,) * n_market_makers
+        + (-max_position,) * n_informed,
+        position_high=(max_position,) * n_background + (0,) * n_market_makers
+        + (max_position,) * n_informed,
         fixed_side=(0,) * n,
-        value_model=("wellman",) * n_background + ("none",) * n_market_makers,
-        arrival_weights=(1.0,) * n_background + (market_maker_rate,) * n_market_makers,
+        value_model=("wellman",) * n_background + ("none",) * (n_market_makers + n_informed),
+        arrival_weights=(1.0,) * n_background + (market_maker_rate,) * n_market_makers
+        + (1.0,) * n_informed,
         fundamental=True, mean_fundamental=mean_fundamental, mean_reversion=mean_reversion,
         shock_variance=shock_variance, private_variance=private_variance,
-        default_strategies=("zi_0_1000", "mm"))
+        default_strategies=("zi_0_1000", "mm") + (("informed",) if n_informed else ()),
+        informed=(False,) * (n_background + n_market_makers) + (True,) * n_informed,
+        signal_noise=signal_noise)
 
 
 def build_double_auction(*, n_buyers: int, n_sellers: int, units: int, value_low: int,
@@ -99,7 +107,11 @@ SCENARIOS = (
          Parameter("max_position", 10, "position bound of a background trader (units)", low=1,
                    high=1000),
          Parameter("market_maker_rate", 1.0, "a market maker's arrival rate relative to a "
-                   "background trader's", low=0.0, high=1e6)),
+                   "background trader's", low=0.0, high=1e6),
+         Parameter("n_informed", 0, "informed traders (signal of the final fundamental)",
+                   low=0, high=4096),
+         Parameter("signal_noise", 0.0, "standard deviation of an informed trader's signal "
+                   "(ticks)", low=0.0, high=1e12)),
         tags=("simulation", "market making")),
     Scenario(
         "double_auction", "Gode-Sunder private-value double auction: unit buyers and sellers "

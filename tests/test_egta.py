@@ -123,6 +123,38 @@ def test_a_resumed_run_gives_the_numbers_of_a_fresh_run(tmp_path) -> None:
         np.testing.assert_array_equal(data, resumed.samples[full])
 
 
+@pytest.mark.slow  # starting Ray takes ~30 s on a loaded 2-core machine
+def test_ray_backend_gives_the_numbers_of_the_local_backend() -> None:
+    # each chunk of profiles is seeded by its position alone, so simulating the chunks as Ray
+    # tasks (in whatever order they finish) must reproduce the local game exactly (the fast
+    # test of the same property: test_a_resumed_run_gives_the_numbers_of_a_fresh_run)
+    ray = pytest.importorskip("ray", reason="the ray backend needs ray (optional extra)")
+    config = small_market()
+    strategies = [["zi_c", "zi_u"], ["zi_c"]]
+    local = build_empirical_game(config, strategies, players=(2, 2), samples=4, seed=3,
+                                 batch_markets=8)
+    remote = build_empirical_game(config, strategies, players=(2, 2), samples=4, seed=3,
+                                  batch_markets=8, backend="ray", workers=1)
+    assert not ray.is_initialized()  # started and shut down by the call
+    assert set(remote.samples) == set(local.samples)
+    for full, data in local.samples.items():
+        np.testing.assert_array_equal(data, remote.samples[full])
+
+
+def test_ray_backend_errors(monkeypatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(InvalidArgumentError, match="'local' or 'ray'"):
+        build_empirical_game(small_market(), [["zi_c"], ["zi_c"]], players=(2, 2),
+                             backend="dask")
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main(["egta", "double_auction", "--strategies", "zi_c", "--backend", "ray"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "needs Ray" in error[0]
+
+
 def test_bad_reductions_are_rejected() -> None:
     config = small_market()
     with pytest.raises(InvalidArgumentError, match="do not divide"):

@@ -3,7 +3,8 @@
 ::
 
     gametools egta SCENARIO --strategies [ROLE:]NAME,... [--players N | ROLE=N,...]
-                   [--samples K] [--out DIR] [--backend local] [--seed S] [--param k=v]...
+                   [--samples K] [--out DIR] [--backend local|ray] [--workers W] [--seed S]
+                   [--param k=v]...
                    [--bootstrap R] [--time T] [--steps K] [--device cpu|cuda] [--json]
 
 Strategies without a role go to every role that can play them; a role given none plays its
@@ -45,8 +46,11 @@ def register(commands: Any) -> None:
     parser.add_argument("--steps", type=positive_int, default=1000,
                         help="replicator dynamics RK4 steps (1000)")
     parser.add_argument("--out", default=None, help="folder for resumable results")
-    parser.add_argument("--backend", default="local", choices=("local",),
-                        help="where profiles are simulated (local only so far)")
+    parser.add_argument("--backend", default="local", choices=("local", "ray"),
+                        help="where profiles are simulated: this process, or Ray tasks "
+                             "(same numbers; needs ray)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="CPUs of a local Ray instance (default: the CPUs available)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     add_json_flag(parser)
@@ -112,10 +116,16 @@ def run(args: argparse.Namespace) -> int:
 
         if not torch.cuda.is_available():
             raise CommandError("--device cuda: no CUDA device is available")
+    if args.backend == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise CommandError("--backend ray needs Ray, which is not installed; install it "
+                               "with `pip install 'gametools[ray]'` or use --backend local")
     result = run_egta(config, strategies, players=players, samples=args.samples, seed=args.seed,
                       out=args.out, device=args.device, bootstrap=args.bootstrap,
                       progress=not args.json and sys.stderr.isatty(), time=args.time,
-                      steps=args.steps)
+                      steps=args.steps, backend=args.backend, workers=args.workers)
     certified = any(e.solver_status == "success" for e in result.equilibria)
     if args.json:
         print_json({"scenario": args.scenario, "params": resolved, "samples": args.samples,

@@ -286,12 +286,59 @@ def _simulate_profiles(config: MarketConfig, strategies: Sequence[Sequence[str]]
     return out
 
 
+def _simulate_chunk(config: MarketConfig, strategies: Sequence[Sequence[str]],
+                    chunk: Sequence[Counts], samples: int, seed: int, device: str
+                    ) -> list[np.ndarray]:
+    """One chunk in a Ray worker (single-threaded torch)."""
+    import torch
+
+    torch.set_num_threads(1)
+    return _simulate_profiles(config, strategies, chunk, samples=samples, seed=seed,
+                              device=device)
+
+
+def _run_on_ray(config: MarketConfig, strategies: Sequence[Sequence[str]],
+                pending: Sequence[tuple[list[Counts], int]], *, samples: int, device: str,
+                workers: int | None,
+                finished: Callable[[list[Counts], list[np.ndarray]], None]) -> None:
+    """Simulate the chunks as Ray tasks; ``finished`` as each completes."""
+    import logging
+    import os
+
+    from gametools.limits import available_cpus
+    from gametools.optional import require
+
+    ray = require("ray", extra="ray")
+    started_here = not ray.is_initialized()
+    if started_here:
+        # workers import gametools from where this process does
+        path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+        env = {"PYTHONPATH": path, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive"}
+        ray.init(num_cpus=workers or available_cpus(), include_dashboard=False,
+                 logging_level=logging.WARNING, log_to_driver=False,
+                 runtime_env={"env_vars": env})
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_simulate_chunk)
+        references = {remote.remote(config, [list(s) for s in strategies], chunk, samples,
+                                    chunk_seed, device): chunk
+                      for chunk, chunk_seed in pending}
+        while references:
+            ready, _ = ray.wait(list(references), num_returns=1)
+            for reference in ready:
+                finished(references.pop(reference), ray.get(reference))
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
 def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
                          players: Sequence[int] | None = None, samples: int = 32,
                          seed: int = 0, out: str | Path | None = None, device: str = "cpu",
                          batch_markets: int = 4096,
                          progress: Callable[[int, int, str], None] | None = None,
-                         resolve: Callable[[str], Strategy] = make_strategy
+                         resolve: Callable[[str], Strategy] = make_strategy,
+                         backend: str = "local", workers: int | None = None
                          ) -> EmpiricalGame:
     """Simulate every full profile DPR needs (skipping those finished in ``out``).
 
@@ -315,7 +362,17 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
     resolve : callable, optional
         Strategy name -> strategy object (default
         :func:`~gametools.market.strategies.make_strategy`; PSRO adds its best responses).
+    backend : {"local", "ray"}
+        Where the chunks are simulated: in this process, or as Ray tasks (one CPU and one
+        thread each) on the running Ray instance or a local one started here with ``workers``
+        CPUs (default :func:`gametools.limits.available_cpus`). Each chunk's numbers depend
+        only on its seed, so both backends give the same game. ``"ray"`` needs the default
+        ``resolve``.
     """
+    if backend not in ("local", "ray"):
+        raise InvalidArgumentError(f"backend must be 'local' or 'ray', got {backend!r}")
+    if backend == "ray" and resolve is not make_strategy:
+        raise InvalidArgumentError("the 'ray' backend resolves strategies by name only")
     sizes = _role_sizes(config)
     if len(strategies) != len(config.roles):
         raise InvalidArgumentError(f"need a strategy list per role ({', '.join(config.roles)})")
@@ -364,13 +421,14 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
     done = len(found)
     if progress is not None and done:
         progress(done, len(order), "(finished profiles found)")
+    pending = []
     for start in range(0, len(order), per_batch):
         chunk = order[start:start + per_batch]
-        if all(fp in found for fp in chunk):
-            continue
-        chunk_seed = (seed * 1_000_003 + start) % (2 ** 63)
-        results = _simulate_profiles(config, strategies, chunk, samples=samples,
-                                     seed=chunk_seed, device=device, resolve=resolve)
+        if not all(fp in found for fp in chunk):
+            pending.append((chunk, (seed * 1_000_003 + start) % (2 ** 63)))
+
+    def finished(chunk: list[Counts], results: list[np.ndarray]) -> None:
+        nonlocal done
         for fp, data in zip(chunk, results):
             path = paths[fp]
             if fp not in found:
@@ -381,6 +439,15 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
                     np.savez(handle, payoffs=data, samples=samples, seed=seed)
         if progress is not None:
             progress(done, len(order), _key(chunk[-1], strategies))
+
+    if backend == "ray" and pending:
+        _run_on_ray(config, strategies, pending, samples=samples, device=device,
+                    workers=workers, finished=finished)
+    else:
+        for chunk, chunk_seed in pending:
+            finished(chunk, _simulate_profiles(config, strategies, chunk, samples=samples,
+                                               seed=chunk_seed, device=device,
+                                               resolve=resolve))
     return EmpiricalGame(tuple(config.roles), tuple(tuple(s) for s in strategies), players,
                          tuple(sizes), found)
 
@@ -596,8 +663,10 @@ def solve_empirical_game(game: EmpiricalGame, *, bootstrap: int = 200, confidenc
 def run_egta(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
              players: Sequence[int] | None = None, samples: int = 32, seed: int = 0,
              out: str | Path | None = None, device: str = "cpu", bootstrap: int = 200,
-             progress: bool = False, time: float = 1000.0, steps: int = 1000) -> EgtaResult:
-    """Build the empirical game, solve it, and (with ``out``) write ``out/egta.json``."""
+             progress: bool = False, time: float = 1000.0, steps: int = 1000,
+             backend: str = "local", workers: int | None = None) -> EgtaResult:
+    """Build the empirical game, solve it, and (with ``out``) write ``out/egta.json``
+    (``backend`` and ``workers`` as :func:`build_empirical_game`)."""
     def report(done: int, total: int, key: str) -> None:
         bar = "#" * (30 * done // total)
         sys.stderr.write(f"\r[{bar:<30}] {done}/{total} profiles  {key[:60]:<60}")
@@ -606,7 +675,8 @@ def run_egta(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
         sys.stderr.flush()
 
     game = build_empirical_game(config, strategies, players=players, samples=samples, seed=seed,
-                                out=out, device=device, progress=report if progress else None)
+                                out=out, device=device, progress=report if progress else None,
+                                backend=backend, workers=workers)
     result = solve_empirical_game(game, bootstrap=bootstrap, seed=seed, time=time, steps=steps)
     if out is not None:
         import json

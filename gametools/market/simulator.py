@@ -29,6 +29,16 @@ The fundamental follows ``r_t = max(0, round(kappa rbar + (1 - kappa) r_{t-1} + 
 grid); at time ``t`` traders estimate the final value as
 ``rbar + (1 - kappa)^(T - t) (r_t - rbar)``.
 
+Informed traders
+----------------
+An agent marked ``informed`` receives, at the start of the episode, a private signal of the
+final fundamental ``s_i = r_T + e_i``, ``e_i ~ N(0, signal_noise^2)`` (independent across agents
+and markets), and values units at ``s_i`` instead of the public estimate (``s_i + pv``; informed
+traders are usually given no private values, ``value_model = "none"``, so they trade only on
+information, as the informed traders of Kyle (1985) and of Wellman's agent-based studies).
+Unlike market makers (the other ``"none"`` agents, unbounded), informed traders keep their
+position bounds.
+
 Accounting
 ----------
 Cash is kept in integer ticks, so every identity is exact: each agent's profit is
@@ -38,6 +48,8 @@ from trade among agents with private values (market makers excluded) pair the k-
 unit value with the k-th lowest sell unit value while the first exceeds the second (the
 competitive allocation; with non-increasing marginal values no agent both buys and sells in it);
 the competitive equilibrium price is the midpoint of the interval of market-clearing prices.
+Agents without private values (market makers, informed traders) are not part of that
+allocation: their profits are transfers from the others.
 *Allocative efficiency* is realised gains over that maximum (market makers can raise it above
 1 by absorbing inventory). *Smith's alpha* (Smith 1962) is ``100 x`` the root-mean-square
 deviation of transaction prices from the competitive price, in percent of that price;
@@ -70,7 +82,8 @@ __all__ = ["MarketConfig", "ArrivalView", "Pause", "Orders", "MarketEvent", "Epi
 
 # per-episode statistics reported by :func:`simulate`, in a fixed order
 STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
-              "price_rmsd_fundamental", "price_rmsd_equilibrium", "smith_alpha",
+              "price_rmsd_fundamental", "price_rmsd_final", "price_rmsd_equilibrium",
+              "smith_alpha",
               "smith_alpha_early", "smith_alpha_late", "spread", "mean_abs_inventory")
 
 
@@ -106,6 +119,11 @@ class MarketConfig:
         Whether a fundamental process runs (otherwise ``F = 0``).
     default_strategies : tuple of str
         The strategy name each role plays unless told otherwise (one per role).
+    informed : tuple of bool, length N or empty
+        Which agents receive a signal of the final fundamental (see the module docstring;
+        empty: nobody). Needs ``fundamental``.
+    signal_noise : float
+        Standard deviation of the informed traders' signal noise, in ticks.
     """
 
     roles: tuple[str, ...]
@@ -129,6 +147,8 @@ class MarketConfig:
     private_variance: float = 0.0
     clear_after_trade: bool = False
     default_strategies: tuple[str, ...] = field(default_factory=tuple)
+    informed: tuple[bool, ...] = field(default_factory=tuple)
+    signal_noise: float = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.agent_roles)
@@ -156,10 +176,27 @@ class MarketConfig:
             raise InvalidArgumentError("MarketConfig.default_strategies needs one name per role")
         if not 0.0 <= self.mean_reversion <= 1.0:
             raise InvalidArgumentError("mean_reversion must be in [0, 1]")
+        if self.informed:
+            if len(self.informed) != n:
+                raise InvalidArgumentError(f"MarketConfig.informed needs one entry per agent "
+                                           f"({n}) or none")
+            if any(self.informed) and not self.fundamental:
+                raise InvalidArgumentError("informed traders need a fundamental "
+                                           "(fundamental=True)")
+            for i in range(n):
+                if self.informed[i] and not self.position_low[i] <= 0 <= self.position_high[i]:
+                    raise InvalidArgumentError(f"agent {i}: position bounds must lie around 0")
+        if not (self.signal_noise >= 0 and math.isfinite(self.signal_noise)):
+            raise InvalidArgumentError(f"signal_noise must be finite and >= 0, got "
+                                       f"{self.signal_noise}")
 
     @property
     def num_agents(self) -> int:
         return len(self.agent_roles)
+
+    def is_informed(self, agent: int) -> bool:
+        """Whether ``agent`` receives a signal of the final fundamental."""
+        return bool(self.informed) and bool(self.informed[agent])
 
     def agents_of(self, role: int | str) -> list[int]:
         """The agents holding ``role`` (an index or a name), in agent order."""
@@ -183,7 +220,8 @@ class ArrivalView:
     can_sell: torch.Tensor        # (M,) bool
     fixed_side: torch.Tensor      # (M,) int64
     position: torch.Tensor        # (M,) int64
-    fundamental_estimate: torch.Tensor  # (M,) float64
+    # (M,) float64: the agent's estimate of the final fundamental (an informed trader's signal)
+    fundamental_estimate: torch.Tensor
     best_bid: torch.Tensor        # (M,) float64
     best_ask: torch.Tensor        # (M,) float64
     min_price: int
@@ -255,6 +293,7 @@ class EpisodeStatistics:
     ``positions``, ``gains_ticks`` (realised gains from trade, ``(B,)``) are the exact integer
     accounts. ``assignment`` ``(B, N)`` indexes ``strategy_set``, the names of the strategies
     played; ``strategies`` names the strategy of each agent in the first market.
+    ``traded_units`` ``(B, N)`` counts the units each agent bought plus sold.
     """
 
     config: MarketConfig
@@ -267,6 +306,7 @@ class EpisodeStatistics:
     gains_ticks: np.ndarray
     assignment: np.ndarray
     strategy_set: tuple[str, ...]
+    traded_units: np.ndarray
 
     @property
     def episodes(self) -> int:
@@ -274,12 +314,19 @@ class EpisodeStatistics:
 
     def summary(self) -> dict[str, dict[str, float | int]]:
         """Mean, standard error and count of every per-episode statistic over the episodes
-        where it is defined: the :data:`STATISTICS`, ``profit_<role>`` (mean profit per agent of
-        the role), ``profit_strategy_<name>``, and ``accounting_error`` (``sum of profits -
-        realised gains``, in ticks; 0 exactly)."""
+        where it is defined: the :data:`STATISTICS`, per role ``profit_<role>`` (mean profit
+        per agent of the role), ``volume_<role>`` (mean units bought plus sold per agent) and
+        ``inventory_<role>`` (mean absolute final position per agent),
+        ``profit_strategy_<name>``, and ``accounting_error`` (``sum of profits - realised
+        gains``, in ticks; 0 exactly)."""
         columns: dict[str, np.ndarray] = dict(self.values)
         for role, values in self.role_profits().items():
             columns[f"profit_{role}"] = values
+        for r, role in enumerate(self.config.roles):
+            members = self.config.agents_of(r)
+            if members:
+                columns[f"volume_{role}"] = self.traded_units[:, members].mean(axis=1)
+                columns[f"inventory_{role}"] = np.abs(self.positions[:, members]).mean(axis=1)
         for name, values in self.strategy_profits().items():
             columns[f"profit_strategy_{name}"] = values
         columns["accounting_error"] = (self.profit_ticks.sum(1) - self.gains_ticks).astype(
@@ -325,12 +372,78 @@ _SENTINEL = 1 << 60
 
 @dataclass
 class _Book:
-    """``B`` limit order books over a fixed set of slots (see :meth:`MarketSimulator.run`)."""
+    """``B`` limit order books over a fixed set of slots (see :meth:`MarketSimulator.run`).
+
+    A resting order's slot holds its price and remaining quantity and, in the key tensor of its
+    side, its priority key (higher = better for a counterparty: price first, then earlier time);
+    every other slot holds ``_NO_KEY`` there. Keys are unique, and a key names its order's time
+    stamp ``t K + k`` (``k``-th order of the arrival at step ``t``), hence its slot
+    ``slot_start[arrivals[market, t]] + k``: the best bid and the best ask are one row-wise
+    ``amax`` each, and every update touches only the slots of the markets concerned (flat
+    indices ``market * S + slot``).
+    """
 
     price: torch.Tensor        # (B, S) int64 ticks
-    quantity: torch.Tensor     # (B, S) int64: > 0 bid, < 0 ask, 0 empty
-    priority: torch.Tensor     # (B, S) int64: side * price * scale - time
+    quantity: torch.Tensor     # (B, S) int64 >= 0 remaining
+    bid_key: torch.Tensor      # (B, S) int64: price * scale - time, or _NO_KEY
+    ask_key: torch.Tensor      # (B, S) int64: -price * scale - time, or _NO_KEY
     scale: int                 # exceeds every time stamp
+    arrivals: torch.Tensor     # (B, T) int64: who arrives at each step
+    slot_start: torch.Tensor   # (N,) int64: each agent's first slot
+    orders: int                # K: time stamps per arrival
+
+    @property
+    def slots(self) -> int:
+        return int(self.price.shape[1])
+
+    def best(self, markets: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Best bid key and flat slot index, best ask key and flat slot index, ``(M,)`` each
+        (all markets when None); a key of ``_NO_KEY`` marks an empty side (its index is any
+        valid slot of the market)."""
+        bid, ask = self.bid_key, self.ask_key
+        if markets is None:
+            markets = torch.arange(bid.shape[0], device=bid.device)
+        else:
+            bid, ask = bid.index_select(0, markets), ask.index_select(0, markets)
+        bid_top = bid.amax(1)
+        ask_top = ask.amax(1)
+        return bid_top, self._flat(bid_top, markets), ask_top, self._flat(ask_top, markets)
+
+    def _flat(self, key: torch.Tensor, markets: torch.Tensor) -> torch.Tensor:
+        steps = self.arrivals.shape[1]
+        # -key = -+price * scale + time, so time = (-key) mod scale (also for _NO_KEY: some
+        # valid stamp, whose slot is never filled since no key exceeds a threshold)
+        time = torch.remainder(-key, self.scale)
+        step = torch.div(time, self.orders, rounding_mode="floor").clamp(max=steps - 1)
+        agent = self.arrivals.view(-1).index_select(0, markets * steps + step)
+        slot = (self.slot_start.index_select(0, agent) + time % self.orders).clamp(
+            max=self.slots - 1)
+        return markets * self.slots + slot
+
+    def prices(self, flat: torch.Tensor, top: torch.Tensor, empty: float) -> torch.Tensor:
+        """Float prices at flat slot indices; ``empty`` where ``top`` is ``_NO_KEY``."""
+        return torch.where(top != _NO_KEY, self.price.view(-1).index_select(0, flat).to(
+            torch.float64), empty)
+
+    def place(self, flat: torch.Tensor, side: torch.Tensor, price: torch.Tensor,
+              quantity: torch.Tensor, time: torch.Tensor | int) -> None:
+        """Rest orders at flat slot indices (distinct)."""
+        key = side * price * self.scale - time
+        self.price.view(-1).index_copy_(0, flat, price)
+        self.quantity.view(-1).index_copy_(0, flat, quantity)
+        self.bid_key.view(-1).index_copy_(0, flat, torch.where(side > 0, key, _NO_KEY))
+        self.ask_key.view(-1).index_copy_(0, flat, torch.where(side < 0, key, _NO_KEY))
+
+    def clear(self, markets: torch.Tensor | None, slots: torch.Tensor) -> None:
+        """Empty ``slots`` ``(M, J)`` of ``markets`` (all when None; repeats allowed)."""
+        for tensor, value in ((self.quantity, 0), (self.bid_key, _NO_KEY),
+                              (self.ask_key, _NO_KEY)):
+            if markets is None:
+                tensor.scatter_(1, slots, value)
+            else:
+                tensor.view(-1).scatter_(0, (markets[:, None] * self.slots + slots).view(-1),
+                                         value)
 
 
 @dataclass
@@ -339,10 +452,12 @@ class _Ledger:
 
     cash: torch.Tensor
     position: torch.Tensor
-    stats: dict[str, torch.Tensor]
-    fundamental: torch.Tensor
-    equilibrium: torch.Tensor
-    half_quantity: torch.Tensor
+    traded: torch.Tensor
+    # per matching round, in time order: its step and every market's fill and price (0 where
+    # the market did not trade); the price statistics are computed from it after the episode
+    fills: list[torch.Tensor]
+    prices: list[torch.Tensor]
+    steps: list[int]
 
 
 class MarketSimulator:
@@ -396,8 +511,9 @@ class MarketSimulator:
         slots = [max(self.strategy_objects[k].max_orders for k in set(index[:, i].tolist()))
                  for i in range(config.num_agents)]
         # int64 words per market: the book and its per-step temporaries, per-agent cash,
-        # positions, values and strategy state, and the arrival schedule and shocks
-        words = 16 * sum(slots) + 80 * config.num_agents + 3 * config.n_arrivals + 64
+        # positions, values and strategy state, and the arrival schedule, fundamental path,
+        # fill log and its statistics
+        words = 16 * sum(slots) + 80 * config.num_agents + 12 * config.n_arrivals + 64
         check_memory(8.0 * words * num_markets, f"{num_markets} markets of this design")
         per_market = np.repeat(index, num_markets // len(groups), axis=0)
         self.assignment = per_market
@@ -409,6 +525,7 @@ class MarketSimulator:
         self.max_orders = max(slots)
         self.owner = torch.tensor(np.repeat(np.arange(config.num_agents), slots),
                                   dtype=torch.int64, device=self.device)
+        self.slot_count = torch.tensor(slots, dtype=torch.int64, device=self.device)
         # priority keys are price * scale - time in int64
         scale = (config.n_arrivals + 1) * self.max_orders + 1
         if (config.max_price + 2) * scale >= 2 ** 62:
@@ -515,11 +632,6 @@ class MarketSimulator:
         max_gain, ce_offset, ce_quantity = self._competitive(pv)
         # Smith's alpha early / late: trades before / after half the competitive quantity
         half_quantity = ce_quantity.to(torch.float64) / 2
-        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
-        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
-        mm = torch.tensor([m == "none" for m in c.value_model], device=dev)
-        low = torch.where(mm, torch.full_like(low, -(1 << 40)), low)
-        high = torch.where(mm, torch.full_like(high, 1 << 40), high)
         fixed = torch.tensor(c.fixed_side, dtype=torch.int64, device=dev)
         weights = torch.tensor(c.arrival_weights, dtype=torch.float64, device=dev)
         cumulative = torch.cumsum(weights / weights.sum(), 0)
@@ -532,84 +644,121 @@ class MarketSimulator:
                 ((arrivals >= 0) & (arrivals < n)).all()):
             raise InvalidArgumentError(f"arrivals must be ({b}, {t_max}) agent indices")
         arrivals = arrivals.to(device=dev, dtype=torch.int64)
-        if c.fundamental:
-            shocks = torch.randn(b, t_max, generator=gen, device=dev, dtype=torch.float64) \
-                * math.sqrt(c.shock_variance)
+        path = self._fundamental_path(b)
+        final = path[:, -1] if c.fundamental else torch.zeros(b, dtype=torch.float64, device=dev)
+        informed = torch.tensor([c.is_informed(i) for i in range(n)], device=dev)
+        any_informed = bool(informed.any())
+        if any_informed:
+            signal = final[:, None] + c.signal_noise * torch.randn(
+                b, n, generator=gen, device=dev, dtype=torch.float64)
+        # market makers (no private values, not informed) hold unbounded positions
+        unbounded = torch.tensor([m == "none" for m in c.value_model], device=dev) & ~informed
+        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
+        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
+        low = torch.where(unbounded, torch.full_like(low, -(1 << 40)), low)
+        high = torch.where(unbounded, torch.full_like(high, 1 << 40), high)
         for s in self.strategy_objects:
             s.reset(self, pv)
 
         slots = self.num_slots
-        # the book: per slot its price, signed quantity (+ bid, - ask, 0 empty) and priority key
-        # (higher = better for a counterparty: price first, then earlier time), so finding the
-        # best eligible resting order is one masked argmax
         book = _Book(torch.zeros(b, slots, dtype=torch.int64, device=dev),
                      torch.zeros(b, slots, dtype=torch.int64, device=dev),
-                     torch.zeros(b, slots, dtype=torch.int64, device=dev),
-                     (t_max + 1) * self.max_orders + 1)
+                     torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
+                     torch.full((b, slots), _NO_KEY, dtype=torch.int64, device=dev),
+                     (t_max + 1) * self.max_orders + 1, arrivals.contiguous(), self.slot_start,
+                     self.max_orders)
+        row_n = rows * n
+        ladder = torch.arange(self.max_orders, device=dev)
+        flat_pv = pv.reshape(-1)
+        flat_strategy = self.agent_strategy.reshape(-1)
+        single = len(self.strategy_objects) == 1
         cash = torch.zeros(b, n, dtype=torch.int64, device=dev)
         position = torch.zeros(b, n, dtype=torch.int64, device=dev)
-        fundamental = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
+        traded_units = torch.zeros(b, n, dtype=torch.int64, device=dev)
+        fundamental = torch.zeros(b, dtype=torch.float64, device=dev)
         stats = {k: torch.zeros(b, dtype=torch.float64, device=dev) for k in (
-            "volume", "trades", "sq_fund", "sq_eq", "sq_eq_early", "vol_early", "sq_eq_late",
-            "vol_late", "spread_sum", "spread_n", "eq_sum")}
-        owner = self.owner
+            "spread_sum", "spread_n")}
+        ledger = _Ledger(cash, position, traded_units, [], [], [])
         for t in range(t_max):
             if c.fundamental:
-                fundamental = (c.mean_reversion * c.mean_fundamental
-                               + (1 - c.mean_reversion) * fundamental + shocks[:, t]
-                               ).round().clamp(min=0)
+                fundamental = path[:, t]
                 estimate = c.mean_fundamental + (1 - c.mean_reversion) ** (t_max - 1 - t) * (
                     fundamental - c.mean_fundamental)
             else:
                 estimate = fundamental
-            equilibrium = fundamental + ce_offset if c.fundamental else ce_offset
             agent = arrivals[:, t]
-            # the arriving agent withdraws all its resting orders
-            book.quantity = torch.where(owner[None, :] == agent[:, None], 0, book.quantity)
-            prices = book.price.to(torch.float64)
-            best_bid = torch.where(book.quantity > 0, prices, -math.inf).amax(1)
-            best_ask = torch.where(book.quantity < 0, prices, math.inf).amin(1)
-            both = torch.isfinite(best_bid) & torch.isfinite(best_ask)
+            # the arriving agent withdraws all its resting orders (its own slots; slots past
+            # its count repeat its last one)
+            own = self.slot_start.index_select(0, agent)
+            book.clear(None, own[:, None])
+            if self.max_orders > 1:
+                count = self.slot_count.index_select(0, agent)
+                several = torch.nonzero(count > 1)[:, 0]
+                if several.numel():
+                    book.clear(several, own.index_select(0, several)[:, None] + torch.minimum(
+                        ladder[None, :], (count.index_select(0, several) - 1)[:, None]))
+            top = book.best()
+            bid_top, bid_at, ask_top, ask_at = top
+            best_bid = book.prices(bid_at, bid_top, -math.inf)
+            best_ask = book.prices(ask_at, ask_top, math.inf)
+            both = (bid_top != _NO_KEY) & (ask_top != _NO_KEY)
             stats["spread_sum"] += torch.where(both, best_ask - best_bid, 0.0)
             stats["spread_n"] += both.to(torch.float64)
 
-            pos = position.gather(1, agent[:, None])[:, 0]
-            pv_agent = pv[rows, agent]
-            buy_value = estimate + pv_agent.gather(1, (pos + q).clamp(0, 2 * q - 1)[:, None]
-                                                   )[:, 0].to(torch.float64)
-            sell_value = estimate + pv_agent.gather(1, (pos - 1 + q).clamp(0, 2 * q - 1)[:, None]
-                                                    )[:, 0].to(torch.float64)
-            can_buy = pos < high[agent]
-            can_sell = pos > low[agent]
+            cell = row_n + agent  # flat (market, agent) index
+            pos = position.view(-1).index_select(0, cell)
+            if any_informed:
+                estimate = torch.where(informed.index_select(0, agent),
+                                       signal.view(-1).index_select(0, cell), estimate)
+            # flat indices of pv[market, agent, q + pos] and pv[market, agent, q + pos - 1]
+            buy_value = estimate + flat_pv.index_select(
+                0, cell * (2 * q) + (pos + q).clamp(0, 2 * q - 1)).to(torch.float64)
+            sell_value = estimate + flat_pv.index_select(
+                0, cell * (2 * q) + (pos - 1 + q).clamp(0, 2 * q - 1)).to(torch.float64)
+            can_buy = pos < high.index_select(0, agent)
+            can_sell = pos > low.index_select(0, agent)
             side = torch.zeros(b, self.max_orders, dtype=torch.int64, device=dev)
             price = torch.zeros_like(side)
             qty = torch.zeros_like(side)
             market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
             passive = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
-            which = self.agent_strategy[rows, agent]
+            which = None if single else flat_strategy.index_select(0, cell)
             for k, strategy in enumerate(self.strategy_objects):
-                idx = torch.nonzero(which == k)[:, 0]
-                if idx.numel() == 0:
-                    continue
-                view = ArrivalView(idx, agent[idx], t, buy_value[idx], sell_value[idx],
-                                   can_buy[idx], can_sell[idx], fixed[agent[idx]], pos[idx],
-                                   estimate[idx], best_bid[idx], best_ask[idx],
-                                   c.min_price, c.max_price, c.tick, gen)
+                if which is None:
+                    idx = rows
+                    view = ArrivalView(rows, agent, t, buy_value, sell_value, can_buy,
+                                       can_sell, fixed.index_select(0, agent), pos, estimate,
+                                       best_bid, best_ask, c.min_price, c.max_price, c.tick,
+                                       gen)
+                else:
+                    idx = torch.nonzero(which == k)[:, 0]
+                    if idx.numel() == 0:
+                        continue
+                    arriving = agent.index_select(0, idx)
+                    (buy_k, sell_k, can_buy_k, can_sell_k, pos_k, estimate_k, bid_k,
+                     ask_k) = (x.index_select(0, idx) for x in (
+                         buy_value, sell_value, can_buy, can_sell, pos, estimate, best_bid,
+                         best_ask))
+                    view = ArrivalView(idx, arriving, t, buy_k, sell_k, can_buy_k, can_sell_k,
+                                       fixed.index_select(0, arriving), pos_k, estimate_k,
+                                       bid_k, ask_k, c.min_price, c.max_price, c.tick, gen)
                 if strategy.external:
                     yield Pause(view, cash, position)
                 orders = strategy.orders(view)
                 width = orders.side.shape[1]
-                side[idx, :width] = orders.side
-                price[idx, :width] = orders.price.clamp(c.min_price, c.max_price)
-                qty[idx, :width] = orders.quantity.clamp(min=0)
-                market[idx, :width] = orders.market_order
+                side[:, :width].index_copy_(0, idx, orders.side)
+                price[:, :width].index_copy_(0, idx, orders.price.clamp(c.min_price,
+                                                                         c.max_price))
+                qty[:, :width].index_copy_(0, idx, orders.quantity.clamp(min=0))
+                market[:, :width].index_copy_(0, idx, orders.market_order)
                 if orders.post_only is not None:
-                    passive[idx, :width] = orders.post_only & ~orders.market_order
+                    passive[:, :width].index_copy_(0, idx, orders.post_only
+                                                   & ~orders.market_order)
             # position limits count this arrival's earlier orders as if they had filled
             buys = torch.where(side > 0, qty, 0)
             sells = torch.where(side < 0, qty, 0)
-            buy_room = (high[agent] - pos)[:, None] - (buys.cumsum(1) - buys)
-            sell_room = (pos - low[agent])[:, None] - (sells.cumsum(1) - sells)
+            buy_room = (high.index_select(0, agent) - pos)[:, None] - (buys.cumsum(1) - buys)
+            sell_room = (pos - low.index_select(0, agent))[:, None] - (sells.cumsum(1) - sells)
             qty = torch.where(side != 0, torch.minimum(
                 qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
             limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
@@ -623,7 +772,6 @@ class MarketSimulator:
             shout_side = torch.where(last, side.gather(1, last_k[:, None])[:, 0], 0)
             shout_price = torch.where(last, limit.gather(1, last_k[:, None])[:, 0], 0
                                       ).to(torch.float64)
-            ledger = _Ledger(cash, position, stats, fundamental, equilibrium, half_quantity)
             for k in range(self.max_orders):
                 if k == 0:
                     subset = None
@@ -633,25 +781,47 @@ class MarketSimulator:
                         continue
                 hit, hit_price = self._submit(book, ledger, subset, agent, side[:, k],
                                               limit[:, k], qty[:, k], ~market[:, k],
-                                              t * self.max_orders + k)
+                                              t * self.max_orders + k,
+                                              top if k == 0 else None)
                 where = rows if subset is None else subset
                 traded[where] |= hit
                 # the accepted shout is the resting order hit, on the other side
                 shout_price[where] = torch.where(hit, hit_price, shout_price[where])
                 shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
             if c.clear_after_trade:
-                book.quantity = torch.where(traded[:, None], 0, book.quantity)
+                cleared = torch.nonzero(traded)[:, 0]
+                if cleared.numel():
+                    book.clear(cleared, torch.arange(slots, device=dev)[None, :].expand(
+                        cleared.shape[0], slots))
             self._post(book, agent, side, limit, post_quantity, t)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
 
-        final = fundamental if c.fundamental else torch.zeros_like(fundamental)
         final_ticks = final.to(torch.int64)
-        private = torch.where(mm[None, :], 0, position_values(pv, position))
+        no_values = torch.tensor([m == "none" for m in c.value_model], device=dev)
+        private = torch.where(no_values[None, :], 0, position_values(pv, position))
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
-        return self._statistics(stats, profit, cash, position, gains, max_gain, low, high)
+        stats.update(_trade_statistics(ledger, path if c.fundamental else None, final,
+                                       ce_offset, half_quantity))
+        return self._statistics(stats, profit, cash, position, gains, max_gain, traded_units)
+
+    def _fundamental_path(self, b: int) -> torch.Tensor:
+        """``(B, T)`` float64 fundamental ``r_1 .. r_T`` (integer-valued; zeros without a
+        fundamental), drawn from the simulator's generator."""
+        c, dev = self.config, self.device
+        path = torch.zeros(b, c.n_arrivals, dtype=torch.float64, device=dev)
+        if not c.fundamental:
+            return path
+        shocks = torch.randn(b, c.n_arrivals, generator=self.generator, device=dev,
+                             dtype=torch.float64) * math.sqrt(c.shock_variance)
+        value = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
+        for t in range(c.n_arrivals):
+            value = (c.mean_reversion * c.mean_fundamental + (1 - c.mean_reversion) * value
+                     + shocks[:, t]).round().clamp(min=0)
+            path[:, t] = value
+        return path
 
     def _post(self, book: _Book, agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
               quantity: torch.Tensor, t: int) -> None:
@@ -661,40 +831,36 @@ class MarketSimulator:
             return
         agent, side, limit, quantity = agent[subset], side[subset], limit[subset], \
             quantity[subset]
-        price, signed, priority = (book.price[subset], book.quantity[subset],
-                                   book.priority[subset])
-        best_bid = torch.where(signed > 0, price, _NO_KEY).amax(1, keepdim=True)
-        best_ask = torch.where(signed < 0, price, _NO_MAX).amin(1, keepdim=True)
-        rest = (quantity > 0) & torch.where(side > 0, limit < best_ask, limit > best_bid)
+        slots = book.slots
+        bid_top, bid_at, ask_top, ask_at = book.best(subset)
+        best_bid = book.prices(bid_at, bid_top, -math.inf)
+        best_ask = book.prices(ask_at, ask_top, math.inf)
+        limit_f = limit.to(torch.float64)
+        rest = (quantity > 0) & torch.where(side > 0, limit_f < best_ask[:, None],
+                                            limit_f > best_bid[:, None])
         k = torch.arange(quantity.shape[1], device=quantity.device)
-        slot = self.slot_start[agent][:, None] + k[None, :]
-        time = t * self.max_orders + k[None, :]
-        price.scatter_(1, slot, torch.where(rest, limit, price.gather(1, slot)))
-        signed.scatter_(1, slot, torch.where(rest, side * quantity, signed.gather(1, slot)))
-        priority.scatter_(1, slot, torch.where(rest, side * limit * book.scale - time,
-                                               priority.gather(1, slot)))
-        book.price[subset], book.quantity[subset], book.priority[subset] = \
-            price, signed, priority
+        flat = subset[:, None] * slots + self.slot_start[agent][:, None] + k[None, :]
+        time = t * self.max_orders + k[None, :].expand_as(flat)
+        book.place(flat[rest], side[rest], limit[rest], quantity[rest], time[rest])
 
     def _submit(self, book: _Book, ledger: _Ledger, subset: torch.Tensor | None,
                 agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
-                quantity: torch.Tensor, rests: torch.Tensor, time: int
+                quantity: torch.Tensor, rests: torch.Tensor, time: int,
+                top: tuple[torch.Tensor, ...] | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Match one incoming order per market (in ``subset``, all when None) against the book,
         fill by price-time priority at resting prices, and rest a limit order's remainder.
 
-        Returns whether it traded and its last trade price, ``(M,)`` each.
+        ``top`` is the book's current :meth:`_Book.best` of all markets, when known. Returns
+        whether each order traded and its last trade price, ``(M,)`` each.
         """
         if subset is not None:
             agent, side, limit = agent[subset], side[subset], limit[subset]
             quantity, rests = quantity[subset], rests[subset]
-            price, signed, priority = (book.price[subset], book.quantity[subset],
-                                       book.priority[subset])
             markets = subset
         else:
-            price, signed, priority = book.price, book.quantity, book.priority
             markets = torch.arange(agent.shape[0], device=agent.device)
-        scale = book.scale
+        scale, slots = book.scale, book.slots
         # a resting ask at price p (key -p*scale - time) is acceptable to a bid at L iff
         # p <= L iff key > -(L + 1) * scale; a bid at p to an ask at L iff key > (L - 1) * scale
         threshold = torch.where(side > 0, -(limit + 1) * scale, (limit - 1) * scale)
@@ -702,57 +868,81 @@ class MarketSimulator:
         hit_any = torch.zeros_like(side, dtype=torch.bool)
         hit_price = torch.zeros_like(side, dtype=torch.float64)
         n = ledger.cash.shape[1]
-        stats = ledger.stats
         active = remaining > 0
-        while bool(active.any()):
-            opposite = (signed * side[:, None] < 0) & active[:, None]
-            key = torch.where(opposite, priority, _NO_KEY)
-            best = key.argmax(1, keepdim=True)
-            hit = key.gather(1, best)[:, 0] > threshold
-            resting = signed.gather(1, best)[:, 0].abs()
-            fill = torch.where(hit, torch.minimum(remaining, resting), 0)
-            signed.scatter_add_(1, best, (fill * side)[:, None])  # shrinks the resting order
-            trade_price = price.gather(1, best)[:, 0]
-            counterparty = self.owner[best[:, 0]]
-            buyer = torch.where(side > 0, agent, counterparty)
-            seller = torch.where(side > 0, counterparty, agent)
+        first = True
+        while True:
+            if first and top is not None:
+                local = None  # every market, best quotes known
+                bid_top, bid_at, ask_top, ask_at = top
+            else:
+                local = torch.nonzero(active)[:, 0]
+                if local.numel() == 0:
+                    break
+                bid_top, bid_at, ask_top, ask_at = book.best(markets[local])
+            first = False
+            if local is None:
+                m, s_, th, rem, ag, act = markets, side, threshold, remaining, agent, active
+            else:
+                m, s_, th, rem, ag, act = (markets[local], side[local], threshold[local],
+                                           remaining[local], agent[local], active[local])
+            buy = s_ > 0
+            key = torch.where(buy, ask_top, bid_top)
+            flat = torch.where(buy, ask_at, bid_at)
+            hit = act & (key > th)
+            resting = book.quantity.view(-1).index_select(0, flat)
+            fill = torch.where(hit, torch.minimum(rem, resting), 0)
+            left = resting - fill
+            book.quantity.view(-1).index_copy_(0, flat, left)
+            gone = hit & (left == 0)
+            # the filled order leaves its side's keys (the key tensor of the other side holds
+            # _NO_KEY at that slot already)
+            book.ask_key.view(-1).index_copy_(0, flat, torch.where(
+                gone & buy, _NO_KEY, book.ask_key.view(-1).index_select(0, flat)))
+            book.bid_key.view(-1).index_copy_(0, flat, torch.where(
+                gone & ~buy, _NO_KEY, book.bid_key.view(-1).index_select(0, flat)))
+            trade_price = book.price.view(-1).index_select(0, flat)
+            counterparty = self.owner.index_select(0, flat - m * slots)
+            buyer = torch.where(buy, ag, counterparty)
+            seller = torch.where(buy, counterparty, ag)
             value = fill * trade_price
-            ledger.cash.view(-1).index_add_(0, markets * n + buyer, -value)
-            ledger.cash.view(-1).index_add_(0, markets * n + seller, value)
-            ledger.position.view(-1).index_add_(0, markets * n + buyer, fill)
-            ledger.position.view(-1).index_add_(0, markets * n + seller, -fill)
-            remaining = remaining - fill
-            f = fill.to(torch.float64)
+            ledger.cash.view(-1).index_add_(0, m * n + buyer, -value)
+            ledger.cash.view(-1).index_add_(0, m * n + seller, value)
+            ledger.position.view(-1).index_add_(0, m * n + buyer, fill)
+            ledger.position.view(-1).index_add_(0, m * n + seller, -fill)
+            ledger.traded.view(-1).index_add_(0, m * n + buyer, fill)
+            ledger.traded.view(-1).index_add_(0, m * n + seller, fill)
             p = trade_price.to(torch.float64)
-            equilibrium = ledger.equilibrium[markets]
-            deviation = f * (p - equilibrium) ** 2
-            early = (stats["volume"][markets] < ledger.half_quantity[markets]).to(torch.float64)
-            for name, contribution in (
-                    ("sq_fund", f * (p - ledger.fundamental[markets]) ** 2),
-                    ("sq_eq", deviation), ("eq_sum", f * equilibrium),
-                    ("sq_eq_early", early * deviation), ("vol_early", early * f),
-                    ("sq_eq_late", (1 - early) * deviation), ("vol_late", (1 - early) * f),
-                    ("volume", f), ("trades", hit.to(torch.float64))):
-                stats[name].index_add_(0, markets, contribution)
-            hit_any |= hit
-            hit_price = torch.where(hit, p, hit_price)
-            active = hit & (remaining > 0)
-        rest = (remaining > 0) & rests
-        slot = self.slot_start[agent] + time % self.max_orders  # the order's own slot
-        local = torch.arange(agent.shape[0], device=agent.device)
-        price[local, slot] = torch.where(rest, limit, price[local, slot])
-        signed[local, slot] = torch.where(rest, side * remaining, signed[local, slot])
-        priority[local, slot] = torch.where(rest, side * limit * scale - time,
-                                            priority[local, slot])
-        if subset is not None:
-            book.price[subset], book.quantity[subset], book.priority[subset] = \
-                price, signed, priority
+            if m.shape[0] == ledger.cash.shape[0]:  # every market, in order
+                ledger.fills.append(fill)
+                ledger.prices.append(p)
+            else:
+                ledger.fills.append(torch.zeros(ledger.cash.shape[0], dtype=fill.dtype,
+                                                device=fill.device).index_copy_(0, m, fill))
+                ledger.prices.append(torch.zeros(ledger.cash.shape[0], dtype=p.dtype,
+                                                 device=p.device).index_copy_(0, m, p))
+            ledger.steps.append(time // self.max_orders)
+            if local is None:
+                remaining = remaining - fill
+                hit_any |= hit
+                hit_price = torch.where(hit, p, hit_price)
+                active = hit & (remaining > 0)
+            else:
+                remaining[local] = rem - fill
+                hit_any[local] |= hit
+                hit_price[local] = torch.where(hit, p, hit_price[local])
+                active = torch.zeros_like(active)
+                active[local] = hit & (rem - fill > 0)
+        rest = torch.nonzero((remaining > 0) & rests)[:, 0]
+        if rest.numel():
+            # the order's own slot
+            slot = self.slot_start[agent[rest]] + time % self.max_orders
+            book.place(markets[rest] * slots + slot, side[rest], limit[rest], remaining[rest],
+                       time)
         return hit_any, hit_price
 
     def _statistics(self, stats: dict[str, torch.Tensor], profit: torch.Tensor,
                     cash: torch.Tensor, position: torch.Tensor, gains: torch.Tensor,
-                    max_gain: torch.Tensor, low: torch.Tensor, high: torch.Tensor
-                    ) -> EpisodeStatistics:
+                    max_gain: torch.Tensor, traded: torch.Tensor) -> EpisodeStatistics:
         c = self.config
         tick = c.tick
 
@@ -780,6 +970,8 @@ class MarketSimulator:
             "trades": np64(stats["trades"]),
             "price_rmsd_fundamental": (np.sqrt(ratio(stats["sq_fund"], stats["volume"])) * tick
                                        if c.fundamental else np.full(len(volume), np.nan)),
+            "price_rmsd_final": (np.sqrt(ratio(stats["sq_final"], stats["volume"])) * tick
+                                 if c.fundamental else np.full(len(volume), np.nan)),
             "price_rmsd_equilibrium": rmsd_eq * tick,
             "smith_alpha": alpha,
             "smith_alpha_early": alpha_early,
@@ -792,7 +984,41 @@ class MarketSimulator:
         return EpisodeStatistics(c, self.strategy_names, values, profit_ticks * tick,
                                  profit_ticks, cash.cpu().numpy(), position.cpu().numpy(),
                                  gains.cpu().numpy(), self.assignment,
-                                 tuple(s.name for s in self.strategy_objects))
+                                 tuple(s.name for s in self.strategy_objects),
+                                 traded.cpu().numpy())
+
+
+def _trade_statistics(ledger: _Ledger, path: torch.Tensor | None, final: torch.Tensor,
+                      ce_offset: torch.Tensor, half_quantity: torch.Tensor
+                      ) -> dict[str, torch.Tensor]:
+    """Volume-weighted sums of the trade prices' deviations ``(B,)`` each, from the fills
+    logged in ``ledger`` (``path`` the ``(B, T)`` fundamental, None without one)."""
+    b = ledger.cash.shape[0]
+    dev = ledger.cash.device
+    if not ledger.fills:
+        fills = torch.zeros(b, 1, dtype=torch.float64, device=dev)
+        prices = torch.zeros_like(fills)
+        steps = torch.zeros(1, dtype=torch.int64, device=dev)
+    else:
+        fills = torch.stack(ledger.fills, 1).to(torch.float64)
+        prices = torch.stack(ledger.prices, 1)
+        steps = torch.tensor(ledger.steps, dtype=torch.int64, device=dev)
+    if path is None:
+        fundamental = torch.zeros_like(fills)
+        equilibrium = ce_offset[:, None].expand_as(fills)
+    else:
+        fundamental = path.index_select(1, steps)
+        equilibrium = fundamental + ce_offset[:, None]
+    # Smith's alpha early / late: units traded before / after half the competitive quantity
+    early = ((fills.cumsum(1) - fills) < half_quantity[:, None]).to(torch.float64)
+    deviation = fills * (prices - equilibrium) ** 2
+    return {"volume": fills.sum(1), "trades": (fills > 0).sum(1).to(torch.float64),
+            "sq_fund": (fills * (prices - fundamental) ** 2).sum(1),
+            "sq_final": (fills * (prices - final[:, None]) ** 2).sum(1),
+            "sq_eq": deviation.sum(1), "eq_sum": (fills * equilibrium).sum(1),
+            "sq_eq_early": (early * deviation).sum(1), "vol_early": (early * fills).sum(1),
+            "sq_eq_late": ((1 - early) * deviation).sum(1),
+            "vol_late": ((1 - early) * fills).sum(1)}
 
 
 def position_values(private_values: torch.Tensor, position: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,14 @@ Names (:func:`make_strategy`)
     fundamental: bids at ``F - OMEGA/2 - k XI``, asks at ``F + OMEGA/2 + k XI``, ``k = 0..K-1``,
     rungs that would cross the other side of the book dropped (post-only orders; Wah, Wright
     and Wellman 2017's ladder market maker). ``mm`` is ``mm_4_200_400``.
+``informed`` / ``informed_M``
+    A trader holding a signal of the final fundamental (role ``informed``; the signal is its
+    ``fundamental_estimate``, see :mod:`gametools.market.simulator`) with margin ``M`` ticks:
+    it buys (one unit) when the best ask is at least ``M`` below its value, sells when the
+    best bid is at least ``M`` above it, and otherwise posts a unit limit order ``M`` inside its
+    value on a side chosen by a fair coin (bid at ``value - M`` or ask at ``value + M``).
+    Taking mispriced quotes earns it the mispricing; its resting quotes pull prices toward
+    the final fundamental. ``informed`` is ``informed_250``.
 
 Traders whose side is not fixed by the market (background traders) pick buy or sell with
 probability 1/2 at each arrival and do not trade when the chosen side would break their position
@@ -51,13 +59,16 @@ if TYPE_CHECKING:
     from gametools.market.simulator import MarketSimulator
 
 __all__ = ["Strategy", "ZeroIntelligence", "ZeroIntelligencePlus", "LadderMarketMaker",
+           "InformedTrader", "INFORMED_ROLES",
            "make_strategy", "assign_strategies", "parse_strategy_spec", "split_role",
            "StrategySpec",
            "STRATEGY_NAMES", "TRADER_ROLES", "MARKET_MAKER_ROLES"]
 
 TRADER_ROLES = ("background", "buyer", "seller")
 MARKET_MAKER_ROLES = ("market_maker",)
-STRATEGY_NAMES = ("zi_c", "zi_u", "zi_A_B", "zip", "mm", "mm_K_XI_OMEGA")
+INFORMED_ROLES = ("informed",)
+STRATEGY_NAMES = ("zi_c", "zi_u", "zi_A_B", "zip", "mm", "mm_K_XI_OMEGA", "informed",
+                  "informed_M")
 
 
 class Strategy(abc.ABC):
@@ -285,7 +296,35 @@ class LadderMarketMaker(Strategy):
                       post_only=torch.ones(m, 2 * k, dtype=torch.bool, device=dev))
 
 
+class InformedTrader(Strategy):
+    """A trader on a signal of the final fundamental (see the module docstring).
+
+    Parameters
+    ----------
+    margin : int
+        Ticks of edge it demands on every trade, taken or posted.
+    """
+
+    roles = INFORMED_ROLES
+
+    def __init__(self, margin: int = 250) -> None:
+        if margin < 0:
+            raise InvalidArgumentError(f"informed trader needs margin >= 0, got {margin}")
+        self.margin = int(margin)
+        self.name = "informed" if self.margin == 250 else f"informed_{self.margin}"
+
+    def orders(self, view: ArrivalView) -> Orders:
+        bid = torch.floor(view.buy_value).to(torch.int64) - self.margin
+        ask = torch.ceil(view.sell_value).to(torch.int64) + self.margin
+        take_ask = view.can_buy & (view.best_ask <= bid.to(torch.float64))
+        take_bid = view.can_sell & (view.best_bid >= ask.to(torch.float64)) & ~take_ask
+        posted = _choose_side(view)
+        side = torch.where(take_ask, 1, torch.where(take_bid, -1, posted)).to(torch.int64)
+        return Orders.single(side, torch.where(side > 0, bid, ask))
+
+
 _ZI_RANGE = re.compile(r"zi_(\d+)_(\d+)$")
+_INFORMED = re.compile(r"informed_(\d+)$")
 _MM_LADDER = re.compile(r"mm_(\d+)_(\d+)_(\d+)$")
 
 
@@ -315,9 +354,15 @@ def make_strategy(name: str) -> Strategy:
     match = _MM_LADDER.match(name)
     if match:
         return LadderMarketMaker(int(match[1]), int(match[2]), int(match[3]))
+    if name == "informed":
+        return InformedTrader()
+    match = _INFORMED.match(name)
+    if match:
+        return InformedTrader(int(match[1]))
     raise InvalidArgumentError(f"unknown strategy {name!r}; strategies: zi_c, zi_u, zip, "
                                f"zi_A_B (surplus range in ticks, e.g. zi_0_1000), mm, "
-                               f"mm_K_XI_OMEGA (ladder rungs, spacing, spread), learned:PATH "
+                               f"mm_K_XI_OMEGA (ladder rungs, spacing, spread), informed, "
+                               f"informed_M (margin in ticks), learned:PATH "
                                f"(a policy trained by gametools psro)")
 
 
