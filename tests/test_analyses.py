@@ -343,3 +343,49 @@ def test_stag_hunt_exact_mixed_equilibrium() -> None:
     result = solve(selection.stag_hunt(), method="vertex", all_equilibria=True)
     exact = {tuple(e.strategies_exact[0]) for e in result.equilibria}
     assert (Fraction(3, 4), Fraction(1, 4)) in exact
+
+
+# ------------------------------------------------------------------------------------------
+# the convergence study
+# ------------------------------------------------------------------------------------------
+
+def test_convergence_series_fall_where_theory_says() -> None:
+    # the cheap series, run as the study runs them. Cournot by hand (tests of the scenario): the
+    # nearest pure equilibrium is 3, 2, 0 from q = 30 at steps 9, 4, 2. Back (1992): Kyle's
+    # N-auction profit (0.5 at N = 1, Kyle 1985 Thm 1; 0.620555 at N = 2, Thm 2) rises to the
+    # limit sigma_v sigma_u = 1
+    from analyses import convergence
+    from gametools.studies import Cell
+
+    rows = []
+    for scenario in ("cournot", "kyle"):
+        cell = Cell("call", scenario, "refinement",
+                    function="analyses.convergence:refinement_rows")
+        rows += [{"scenario": scenario, **row} for row in convergence.refinement_rows(cell,
+                                                                                     Path("."))]
+    table = convergence.summarize(rows)
+    assert table["cournot"]["quantity vs q = 30"]["errors"] == pytest.approx([3.0, 2.0, 0.0])
+    back = table["kyle: N auctions to Back (1992)"]["insider profit vs Back's limit, relative"]
+    assert back["errors"][:2] == pytest.approx([0.5, 1 - 0.620555], abs=1e-6)
+    assert back["falls_monotonically"] and back["expected_monotone"]
+    projected = table["kyle"]["NashConv of the projected equilibrium"]
+    assert projected["falls_monotonically"] and projected["as_theory_says"]
+    assert all(entry["as_theory_says"] for series in table.values() for entry in series.values())
+
+
+def test_convergence_figure_and_summary_from_synthetic_rows(tmp_path: Path) -> None:
+    from analyses import convergence
+
+    rows = [{"scenario": "a", "statistic": "falls", "step": k, "grid": f"g{k}",
+             "error": e, "expected_monotone": True} for k, e in enumerate((1.0, 0.5, 0.0))]
+    rows += [{"scenario": "b", "statistic": "need not", "step": k, "grid": f"g{k}",
+              "error": e, "expected_monotone": False} for k, e in enumerate((0.1, 0.2))]
+    rows += [{"scenario": "c", "statistic": "should", "step": k, "grid": f"g{k}",
+              "error": e, "expected_monotone": True} for k, e in enumerate((0.1, 0.2))]
+    table = convergence.summarize(rows)
+    assert table["a"]["falls"]["falls_monotonically"] and table["a"]["falls"]["as_theory_says"]
+    assert not table["b"]["need not"]["falls_monotonically"]
+    assert table["b"]["need not"]["as_theory_says"]
+    assert not table["c"]["should"]["as_theory_says"]  # a regression would show here
+    written = convergence.figures(rows, tmp_path)
+    assert sorted(p.name for p in written) == ["convergence.pdf", "convergence.png"]
