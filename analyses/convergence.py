@@ -258,11 +258,13 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
                 ax.scatter(levels[zero] + 1, np.full(int(zero.sum()), floor), marker="v",
                            color=colour, zorder=3)
         ax.set_yscale("log")
+        top = max(positive) if positive else 1.0
+        ax.set_ylim(0.5 * floor, top * 30)  # headroom on the log axis: the legend sits above
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(scenario, fontsize=7)
         ax.set_xlabel("refinement level (grid ids in summary.json)", fontsize=6)
         ax.set_ylabel("error (absolute; 'relative' where named)", fontsize=6)
-        ax.legend(frameon=False, fontsize=5, loc="best")
+        ax.legend(frameon=False, fontsize=5, loc="upper right")
     for ax in axes.ravel()[len(scenarios):]:
         ax.set_visible(False)
     fig.suptitle("Grid error as grids refine (solid: theory says it falls; dotted: need not; "
