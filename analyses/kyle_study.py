@@ -226,7 +226,7 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
 def _continuum_points(final: Sequence[Mapping[str, Any]], ax: Any) -> None:
     """MADDPG's final NashConv in the continuous game, beside its grid curve's last point.
 
-    One marker per seed at the final step (hollow diamonds) and their geometric mean with the
+    One marker per seed just after the final step (hollow diamonds) and their geometric mean with the
     band :func:`gametools.plotting.seed_band` draws on a log axis; the legend is redrawn with the
     entry added (its title, the bands' meaning, kept).
     """
@@ -238,7 +238,8 @@ def _continuum_points(final: Sequence[Mapping[str, Any]], ax: Any) -> None:
                and math.isfinite(float(r["continuum_nash_conv"]))]
     if not members:
         return
-    step = max(float(r["step"]) for r in members)
+    # just right of the curves' last point, which the markers would otherwise hide
+    step = max(float(r["step"]) for r in members) * 1.04
     values = [float(r["continuum_nash_conv"]) for r in members]
     band = seed_band(values, bounds=(0.0, None), log=True)
     colour = PALETTE[list(BUDGETS).index("maddpg") % len(PALETTE)]
@@ -248,7 +249,7 @@ def _continuum_points(final: Sequence[Mapping[str, Any]], ax: Any) -> None:
     ax.errorbar([step], [band.mean], yerr=[[band.mean - max(band.low, bottom)],
                                            [band.high - band.mean]],
                 fmt="D", markersize=4, color=colour, capsize=2, zorder=4,
-                label=f"maddpg, final actors in the continuous game (exact, no grid; n={band.n})")
+                label=f"maddpg final actors, continuous\ngame: exact, no grid (n={band.n})")
     legend = ax.get_legend()
     title = legend.get_title().get_text() if legend is not None else ""
     ax.legend(frameon=False, title=title or None, title_fontsize=6, loc="upper left",
