@@ -554,8 +554,8 @@ def profile_statistics(game: MarkovGame, profile: Sequence[Any], *, auction: str
 #: fall monotonically with the grids (all pay, n = 2: revenue +1.4% at 6 x 25, -3.2% at 6 x 33,
 #: -6.0% at 8 x 25, -6.3% at 12 x 25).
 GRID_WITHIN_2_PERCENT = {
-    ("first_price", 2): "within 2% at n_bids=25 (revenue -0.7% with n_values=6, 0.6 s CPU; "
-                        "n_values=8, n_bids=33: -0.4%)",
+    ("first_price", 2): "within 2% at n_bids=25 (revenue and surplus -0.7% with n_values=6, "
+                        "0.7 s CPU; n_values=8, n_bids=33: -0.4%, -0.4%)",
     ("first_price", 3): "within 2% at n_values=5, n_bids=21 (revenue -0.5%, 14 s CPU; 4 x 25: "
                         "+1.2%)",
     ("second_price", 2): "within 2% at n_values=8, n_bids=25 (revenue +0.4%, surplus -1.2%, "
