@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,7 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     table: dict[str, Any] = {}
     for (scenario, statistic), members in _series(rows).items():
         errors = [float(r["error"]) for r in members]
-        falls = all(b <= a for a, b in zip(errors, errors[1:])) and errors[-1] < errors[0]
+        falls = all(b <= a for a, b in pairwise(errors)) and errors[-1] < errors[0]
         expected = str(members[0]["expected_monotone"]).lower() in ("true", "1", "1.0")
         table.setdefault(scenario, {})[statistic] = {
             "grids": [str(r["grid"]) for r in members], "errors": errors,

@@ -58,8 +58,7 @@ Spooner and Savani train the market maker against a learning adversary. Here any
 :mod:`gametools.marl` trains both players on the grid game, and the trained profile's exact
 NashConv is measured on it (the game is fully observed and finite-horizon)::
 
-    gametools train adversarial_avellaneda_stoikov --algo ippo --steps 6000 \
-        --param n_steps=5 --param max_inventory=2 --param n_quotes=9
+    gametools train adversarial_avellaneda_stoikov --algo ippo --steps 6000 --param n_steps=5 --param max_inventory=2 --param n_quotes=9
 
 On that small instance IPPO (seed 0) cuts the exact NashConv from 31.59 (uniform profile) to
 4.23 (tests/test_scenario_adversarial_market_making.py holds it below a quarter of the uniform

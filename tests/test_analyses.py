@@ -85,8 +85,8 @@ def test_outcome_shares_stack_to_the_observed_fractions(tmp_path: Path) -> None:
     assert ax.get_ylabel() and ax.get_xlabel()
     assert all(f.exists() and f.stat().st_size > 0 for f in files)
     # one Wilson error bar per bar, at the stag/hare boundary: a's 2 of 3, b's 0 of 4
-    segments = sorted((tuple(np.round(seg[:, 1], 4)) for bars in ax.collections
-                       for seg in bars.get_segments() if seg[0, 0] == seg[1, 0]))
+    segments = sorted(tuple(np.round(seg[:, 1], 4)) for bars in ax.collections
+                      for seg in bars.get_segments() if seg[0, 0] == seg[1, 0])
     assert segments == sorted([tuple(np.round(wilson_interval(2, 3), 4)),
                                tuple(np.round(wilson_interval(0, 4), 4))])
     assert "Wilson" in ax.get_legend().get_title().get_text()
