@@ -7,8 +7,9 @@
 
 from __future__ import annotations
 
-from analyses import algorithms, kyle_study, paradigms, selection
+from analyses import algorithms, convergence, kyle_study, paradigms, selection
 
 __all__ = ["STUDIES"]
 
-STUDIES = (kyle_study.STUDY, selection.STUDY, paradigms.STUDY, algorithms.STUDY)
+STUDIES = (kyle_study.STUDY, selection.STUDY, paradigms.STUDY, algorithms.STUDY,
+           convergence.STUDY)

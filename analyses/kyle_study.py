@@ -14,9 +14,15 @@ trading intensity ``beta`` (slope of the order on ``v - p0``), computed exactly 
 statistics, and the NashConv, of the closed-form equilibrium projected onto the grids (NashConv
 about 3e-4: the floor a learner can approach on these grids).
 
+MADDPG's final actors are also measured without a grid: the exact NashConv of the same
+deterministic actors in the continuous one-auction game (best responses by quadrature and
+one-dimensional optimisation, :func:`maddpg_continuum_exploitability`), in the rows as
+``continuum_nash_conv`` and drawn beside the grid curve's last point.
+
 Five seeds per algorithm, in quick and full runs. Figures: ``kyle_nash_conv`` (NashConv over
 training on a log axis, one line per algorithm: the geometric mean across seeds and the 95%
-Student-t interval computed on the log scale, so positive; the legend gives ``n``) and
+Student-t interval computed on the log scale, so positive; the legend gives ``n``; MADDPG's
+final continuous-game NashConv as diamonds, one hollow per seed, filled with its band) and
 ``kyle_estimates`` (learned ``lambda`` and ``beta``, each on its own axis: every seed's value,
 their mean and its 95% Student-t interval, against theory).
 
@@ -50,7 +56,7 @@ from typing import Any
 from gametools.studies import Cell, Study
 
 __all__ = ["BUDGETS", "PARAMS", "REFERENCE", "SCENARIO", "STUDY", "cells", "figures",
-           "maddpg_continuum_exploitability", "reference_rows", "summarize"]
+           "maddpg_continuum_exploitability", "maddpg_rows", "reference_rows", "summarize"]
 
 SCENARIO = "kyle"
 #: Scenario parameters (the defaults, spelled out so the study does not drift with them).
@@ -74,9 +80,16 @@ SEEDS = {True: (0, 1, 2, 3, 4), False: (0, 1, 2, 3, 4)}
 
 
 def cells(quick: bool) -> list[Cell]:
-    """Every algorithm x seed, plus the projected closed-form equilibrium."""
+    """Every algorithm x seed, plus the projected closed-form equilibrium.
+
+    MAPPO cells are plain ``"train"`` cells; MADDPG cells are ``"call"`` cells of
+    :func:`maddpg_rows`, which train the same way and add the exact NashConv of the final
+    actors in the continuous game.
+    """
     grid = [Cell("train", SCENARIO, algorithm, seed=seed, params=PARAMS,
-                 config=BUDGETS[algorithm][quick])
+                 config=BUDGETS[algorithm][quick]) if algorithm != "maddpg" else
+            Cell("call", SCENARIO, algorithm, seed=seed, params=PARAMS,
+                 config=BUDGETS[algorithm][quick], function="analyses.kyle_study:maddpg_rows")
             for algorithm in BUDGETS for seed in SEEDS[quick]]
     grid.append(Cell("call", SCENARIO, REFERENCE, params=PARAMS,
                      function="analyses.kyle_study:reference_rows"))
@@ -101,6 +114,29 @@ def reference_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
                 if isinstance(v, numbers.Real)})
     row.update({f"reference_{k}": float(v) for k, v in reference(**cell.params).items()})
     return [row]
+
+
+def maddpg_rows(cell: Cell, out: Path) -> list[dict[str, Any]]:
+    """Train MADDPG as a ``"train"`` cell does, then measure the final actors in the continuum.
+
+    The rows are :func:`gametools.studies.train_rows`' (grid NashConv over training); the last
+    one also gets ``continuum_nash_conv``, ``continuum_gain_0`` (insider),
+    ``continuum_gain_1`` (market maker) and ``continuum_quadrature_error`` from
+    :func:`maddpg_continuum_exploitability` of the final checkpoint: the exact NashConv of the
+    same actors in the continuous game, without a grid.
+    """
+    from gametools.studies import train_rows
+
+    rows = train_rows(cell, out)
+    exact = maddpg_continuum_exploitability(out / "checkpoint.pt", **cell.params)
+    if exact["steps"] != rows[-1]["step"]:
+        raise ValueError(f"checkpoint at step {exact['steps']}, last metrics row at step "
+                         f"{rows[-1]['step']}")
+    rows[-1].update(continuum_nash_conv=exact["nash_conv"],
+                    continuum_gain_0=exact["insider_gain"],
+                    continuum_gain_1=exact["market_maker_gain"],
+                    continuum_quadrature_error=exact["quadrature_error"])
+    return rows
 
 
 def maddpg_continuum_exploitability(checkpoint: str | Path, *, grid_points: int = 1025,
@@ -171,6 +207,7 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
 
     fig, ax = plt.subplots()
     plot_exploitability_curves(_trained(rows), floor=floor, groups=list(BUDGETS), ax=ax)
+    _continuum_points(_final(_trained(rows)), ax)
     ax.set_title("Kyle (1985): exploitability during training")
     written += save_figure(fig, out / "kyle_nash_conv")
     plt.close(fig)
@@ -184,6 +221,39 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
     written += save_figure(fig, out / "kyle_estimates")
     plt.close(fig)
     return written
+
+
+def _continuum_points(final: Sequence[Mapping[str, Any]], ax: Any) -> None:
+    """MADDPG's final NashConv in the continuous game, beside its grid curve's last point.
+
+    One marker per seed just after the final step (hollow diamonds) and their geometric mean with the
+    band :func:`gametools.plotting.seed_band` draws on a log axis; the legend is redrawn with the
+    entry added (its title, the bands' meaning, kept).
+    """
+    import numpy as np
+
+    from gametools.plotting import PALETTE, seed_band
+
+    members = [r for r in final if r.get("continuum_nash_conv") is not None
+               and math.isfinite(float(r["continuum_nash_conv"]))]
+    if not members:
+        return
+    # just right of the curves' last point, which the markers would otherwise hide
+    step = max(float(r["step"]) for r in members) * 1.04
+    values = [float(r["continuum_nash_conv"]) for r in members]
+    band = seed_band(values, bounds=(0.0, None), log=True)
+    colour = PALETTE[list(BUDGETS).index("maddpg") % len(PALETTE)]
+    bottom = ax.get_ylim()[0]
+    ax.scatter(np.full(len(values), step), np.maximum(values, bottom), marker="D", s=12,
+               facecolors="white", edgecolors=colour, linewidths=0.8, zorder=3)
+    ax.errorbar([step], [band.mean], yerr=[[band.mean - max(band.low, bottom)],
+                                           [band.high - band.mean]],
+                fmt="D", markersize=4, color=colour, capsize=2, zorder=4,
+                label=f"maddpg final actors, continuous\ngame: exact, no grid (n={band.n})")
+    legend = ax.get_legend()
+    title = legend.get_title().get_text() if legend is not None else ""
+    ax.legend(frameon=False, title=title or None, title_fontsize=6, loc="upper left",
+              bbox_to_anchor=(1.02, 1.0))
 
 
 def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -202,10 +272,13 @@ def summarize(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         if not members:
             continue
         entry: dict[str, Any] = {"seeds": len(members), "steps": max(r["step"] for r in members)}
-        for column in ("nash_conv", "lambda", "beta", "insider_profit"):
+        columns = ["nash_conv", "lambda", "beta", "insider_profit"]
+        if any(r.get("continuum_nash_conv") is not None for r in members):
+            columns.append("continuum_nash_conv")  # MADDPG: the final actors, no grid
+        for column in columns:
             band = seed_band([math.nan if r.get(column) is None else float(r[column])
                               for r in members],
-                             bounds=(0.0, None) if column == "nash_conv" else (None, None))
+                             bounds=(0.0, None) if "nash_conv" in column else (None, None))
             entry[column] = {"mean": band.mean, "low": band.low, "high": band.high,
                              "band": band.kind}
         table[algorithm] = entry

@@ -293,7 +293,7 @@ def figures(rows: Sequence[Mapping[str, Any]], out: Path) -> list[Path]:
                                 for row in replicator if int(float(row["step"])) == 0]
                 plot_outcome_shares(members, group="algorithm", outcome="equilibrium",
                                     groups=ALGORITHMS, outcomes=_OUTCOMES, xlabel="learner",
-                                    ax=ax)
+                                    exact=["replicator\n(basin share)"], ax=ax)
                 ax.set_title(f"{game}: equilibrium reached across seeds")
             written += save_figure(fig, Path(out) / "selection_outcomes")
             plt.close(fig)

@@ -26,6 +26,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -62,6 +63,7 @@ __all__ = [
     "plot_solver_benchmark",
     "save_figure",
     "seed_band",
+    "wilson_interval",
 ]
 
 #: Okabe-Ito colour-blind-safe palette.
@@ -265,6 +267,40 @@ def mean_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0
     return mean, _clip(mean - half, bounds), _clip(mean + half, bounds)
 
 
+def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95
+                    ) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion ``successes / trials``.
+
+    Unlike the normal (Wald) interval it stays inside ``[0, 1]`` and is not empty at 0 or
+    ``trials`` successes: with 5 of 5 seeds the 95% interval is ``[0.57, 1]``. ``(nan, nan)``
+    for no trials.
+
+    References: E. B. Wilson, "Probable inference, the law of succession, and statistical
+    inference", JASA 22, 1927; L. D. Brown, T. T. Cai and A. DasGupta, "Interval estimation for
+    a binomial proportion", Statistical Science 16, 2001.
+
+    >>> [round(x, 4) for x in wilson_interval(5, 5)]
+    [0.5655, 1.0]
+    >>> [round(x, 4) for x in wilson_interval(3, 10)]
+    [0.1078, 0.6032]
+    """
+    from scipy.stats import norm
+
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if trials < 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
+    if trials == 0:
+        return float("nan"), float("nan")
+    z = float(norm.ppf(0.5 + confidence / 2))
+    share = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) \
+        / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _clip(value: float, bounds: tuple[float | None, float | None]) -> float:
     low, high = bounds
     if low is not None:
@@ -381,7 +417,8 @@ def _category_colour(kind: str, order: Sequence[str] | None, present: Sequence[s
 def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
                         outcome: str = "equilibrium", groups: Sequence[str] | None = None,
                         outcomes: Sequence[str] | None = None, ylabel: str = "share of seeds",
-                        xlabel: str | None = None, ax: Axes | None = None) -> Axes:
+                        xlabel: str | None = None, confidence: float | None = 0.95,
+                        exact: Sequence[str] = (), ax: Axes | None = None) -> Axes:
     """Stacked bars: for every ``group`` (e.g. algorithm), the share of rows per ``outcome``.
 
     Parameters
@@ -392,8 +429,17 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
     groups, outcomes : sequence of str, optional
         Display order; an outcome keeps the colour of its position in ``outcomes`` (so panels
         agree). Default: order of appearance.
+    confidence : float or None
+        Level of the error bars: at every boundary between two segments, the
+        :func:`wilson_interval` of the share below it (the cumulative share of the outcomes
+        stacked under the boundary, itself a binomial proportion of the group's ``n`` runs).
+        ``None`` draws no error bars.
+    exact : sequence of str
+        Groups whose shares are not samples (e.g. basin shares on a grid of starting points):
+        drawn without error bars.
 
-    Every bar's tick label gives its number of rows ``n`` (the denominator of its shares).
+    Every bar's tick label gives its number of rows ``n`` (the denominator of its shares), and
+    the legend title says what the error bars are.
     """
     ax = _axes(ax)
     names = _ordered((row[group] for row in rows), groups)
@@ -401,7 +447,8 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
     counts = np.zeros((len(names), len(kinds)))
     for row in rows:
         counts[names.index(str(row[group])), kinds.index(str(row[outcome]))] += 1
-    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    totals = counts.sum(axis=1)
+    shares = counts / np.maximum(totals[:, None], 1)
     positions = np.arange(len(names))
     bottom = np.zeros(len(names))
     for k, kind in enumerate(kinds):
@@ -409,13 +456,35 @@ def plot_outcome_shares(rows: Sequence[Any], *, group: str = "algorithm",
                                                                               kinds),
                label=kind, edgecolor="white", linewidth=0.5)
         bottom += shares[:, k]
+    drawn = False
+    if confidence is not None:
+        cumulative = np.cumsum(counts, axis=1)
+        for g, name in enumerate(names):
+            if name in exact or totals[g] == 0:
+                continue
+            for k in range(len(kinds) - 1):  # the top boundary is 1 for every sample
+                if k > 0 and counts[g, k] == 0:
+                    continue  # an empty segment adds no boundary (the one below is drawn)
+                low, high = wilson_interval(int(cumulative[g, k]), int(totals[g]),
+                                            confidence=confidence)
+                share = cumulative[g, k] / totals[g]
+                # side by side when a bar has several boundaries, so the intervals stay apart
+                shift = 0.12 * (k - (len(kinds) - 2) / 2)
+                ax.errorbar([positions[g] + shift], [share], yerr=[[share - low], [high - share]],
+                            fmt="none", ecolor="black", elinewidth=0.7, capsize=2, zorder=3)
+                drawn = True
     ax.set_axisbelow(True)  # grid lines behind the bars
     ax.set_xticks(positions, [f"{name} (n={int(total)})" for name, total in
-                              zip(names, counts.sum(axis=1))], rotation=20, ha="right")
+                              zip(names, totals)], rotation=20, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel if xlabel is not None else group)
-    ax.legend(frameon=False, title=outcome, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    title = outcome
+    if drawn:
+        title += (f"\nerror bars: {confidence:.0%} Wilson interval\nof the share below each "
+                  "boundary")
+    ax.legend(frameon=False, title=title, title_fontsize=6, loc="upper left",
+              bbox_to_anchor=(1.0, 1.0))
     return ax
 
 

@@ -83,7 +83,8 @@ from gametools.errors import GametoolsError
 from gametools.limits import check
 
 __all__ = ["ENTRY_POINT_GROUP", "ROW_KEYS", "Cell", "Study", "StudyError", "StudyResult",
-           "available_studies", "get_study", "read_results", "run_from_cli", "run_study"]
+           "available_studies", "get_study", "read_results", "run_from_cli", "run_study",
+           "train_rows"]
 
 ENTRY_POINT_GROUP = "gametools.studies"
 
@@ -426,7 +427,14 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def _train_rows(cell: Cell, folder: Path) -> list[dict[str, Any]]:
+def train_rows(cell: Cell, folder: Path) -> list[dict[str, Any]]:
+    """Train ``cell.algorithm`` on ``cell.scenario`` into ``folder`` and return its rows.
+
+    What a ``"train"`` cell runs (module docstring: the rows of ``metrics.csv``, the last one
+    with the scenario's summary and reference). A ``"call"`` cell's function may call it to add
+    its own measurements of the trained policy (``folder`` then holds ``checkpoint.pt``); it
+    resumes an interrupted run and does not train again when ``result.json`` exists.
+    """
     from gametools.marl.train import make_config, train
 
     result_file = folder / "result.json"
@@ -488,7 +496,7 @@ def _execute_cell(cell: Cell, folder_name: str) -> dict[str, Any]:
     # one thread per cell: cells run side by side, and results must not depend on the thread
     # count of the machine (reductions would be ordered differently)
     with single_thread():
-        raw = _train_rows(cell, folder) if cell.task == "train" else _call_rows(cell, folder)
+        raw = train_rows(cell, folder) if cell.task == "train" else _call_rows(cell, folder)
     rows = [_tidy(cell, row) for row in raw]
     rows_text = _csv_text(rows, _columns(rows))
     done = {"format": _DONE_FORMAT, "key": cell.key, "cell": cell.to_dict(),

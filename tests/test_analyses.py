@@ -28,6 +28,7 @@ from gametools.plotting import (
     plot_outcome_shares,
     plot_simplex_trajectories,
     save_figure,
+    wilson_interval,
 )
 from gametools.scenarios import get_scenario
 
@@ -83,6 +84,32 @@ def test_outcome_shares_stack_to_the_observed_fractions(tmp_path: Path) -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a (n=3)", "b (n=4)"]
     assert ax.get_ylabel() and ax.get_xlabel()
     assert all(f.exists() and f.stat().st_size > 0 for f in files)
+    # one Wilson error bar per bar, at the stag/hare boundary: a's 2 of 3, b's 0 of 4
+    segments = sorted(tuple(np.round(seg[:, 1], 4)) for bars in ax.collections
+                      for seg in bars.get_segments() if seg[0, 0] == seg[1, 0])
+    assert segments == sorted([tuple(np.round(wilson_interval(2, 3), 4)),
+                               tuple(np.round(wilson_interval(0, 4), 4))])
+    assert "Wilson" in ax.get_legend().get_title().get_text()
+
+
+def test_wilson_interval_matches_the_closed_form() -> None:
+    # Wilson (1927) / Brown, Cai and DasGupta (2001), eq. (4): with z = 1.959964, p = k / n,
+    # centre (p + z^2 / 2n) / (1 + z^2 / n), half-width z sqrt(p q / n + z^2 / 4n^2) / (...);
+    # 3 of 10: [0.1078, 0.6032] (Brown et al.'s Table, and R's prop.test(correct=FALSE))
+    assert wilson_interval(3, 10) == pytest.approx((0.10779, 0.60322), abs=1e-5)
+    low, high = wilson_interval(0, 5)  # never empty at 0 successes: upper z^2 / (n + z^2)
+    assert low == 0.0 and high == pytest.approx(1.959964 ** 2 / (5 + 1.959964 ** 2), rel=1e-6)
+    assert wilson_interval(5, 5)[1] == 1.0
+    assert all(np.isnan(wilson_interval(0, 0)))
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(4, 3)
+
+
+def test_outcome_shares_draw_no_error_bars_for_exact_groups() -> None:
+    rows = [{"algorithm": "basins", "equilibrium": "stag"}] * 3
+    with paper_style():
+        ax = plot_outcome_shares(rows, exact=["basins"])
+    assert not ax.collections and "Wilson" not in ax.get_legend().get_title().get_text()
 
 
 def test_equilibrium_map_colours_each_start_by_its_outcome(tmp_path: Path) -> None:
@@ -316,3 +343,49 @@ def test_stag_hunt_exact_mixed_equilibrium() -> None:
     result = solve(selection.stag_hunt(), method="vertex", all_equilibria=True)
     exact = {tuple(e.strategies_exact[0]) for e in result.equilibria}
     assert (Fraction(3, 4), Fraction(1, 4)) in exact
+
+
+# ------------------------------------------------------------------------------------------
+# the convergence study
+# ------------------------------------------------------------------------------------------
+
+def test_convergence_series_fall_where_theory_says() -> None:
+    # the cheap series, run as the study runs them. Cournot by hand (tests of the scenario): the
+    # nearest pure equilibrium is 3, 2, 0 from q = 30 at steps 9, 4, 2. Back (1992): Kyle's
+    # N-auction profit (0.5 at N = 1, Kyle 1985 Thm 1; 0.620555 at N = 2, Thm 2) rises to the
+    # limit sigma_v sigma_u = 1
+    from analyses import convergence
+    from gametools.studies import Cell
+
+    rows = []
+    for scenario in ("cournot", "kyle"):
+        cell = Cell("call", scenario, "refinement",
+                    function="analyses.convergence:refinement_rows")
+        rows += [{"scenario": scenario, **row} for row in convergence.refinement_rows(cell,
+                                                                                     Path("."))]
+    table = convergence.summarize(rows)
+    assert table["cournot"]["quantity vs q = 30"]["errors"] == pytest.approx([3.0, 2.0, 0.0])
+    back = table["kyle: N auctions to Back (1992)"]["insider profit vs Back's limit, relative"]
+    assert back["errors"][:2] == pytest.approx([0.5, 1 - 0.620555], abs=1e-6)
+    assert back["falls_monotonically"] and back["expected_monotone"]
+    projected = table["kyle"]["NashConv of the projected equilibrium"]
+    assert projected["falls_monotonically"] and projected["as_theory_says"]
+    assert all(entry["as_theory_says"] for series in table.values() for entry in series.values())
+
+
+def test_convergence_figure_and_summary_from_synthetic_rows(tmp_path: Path) -> None:
+    from analyses import convergence
+
+    rows = [{"scenario": "a", "statistic": "falls", "step": k, "grid": f"g{k}",
+             "error": e, "expected_monotone": True} for k, e in enumerate((1.0, 0.5, 0.0))]
+    rows += [{"scenario": "b", "statistic": "need not", "step": k, "grid": f"g{k}",
+              "error": e, "expected_monotone": False} for k, e in enumerate((0.1, 0.2))]
+    rows += [{"scenario": "c", "statistic": "should", "step": k, "grid": f"g{k}",
+              "error": e, "expected_monotone": True} for k, e in enumerate((0.1, 0.2))]
+    table = convergence.summarize(rows)
+    assert table["a"]["falls"]["falls_monotonically"] and table["a"]["falls"]["as_theory_says"]
+    assert not table["b"]["need not"]["falls_monotonically"]
+    assert table["b"]["need not"]["as_theory_says"]
+    assert not table["c"]["should"]["as_theory_says"]  # a regression would show here
+    written = convergence.figures(rows, tmp_path)
+    assert sorted(p.name for p in written) == ["convergence.pdf", "convergence.png"]

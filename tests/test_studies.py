@@ -451,8 +451,11 @@ def test_kyle_study_grid_is_valid() -> None:
     # five seeds in both modes: the fewest from which figures draw t-intervals
     for quick, seeds in ((True, 5), (False, 5)):
         cells = STUDY.cells(quick)
-        trained = [c for c in cells if c.task == "train"]
+        trained = [c for c in cells if c.algorithm in ("mappo", "maddpg")]
         assert {c.algorithm for c in trained} == {"mappo", "maddpg"}
+        # MADDPG cells train, then measure the actors in the continuous game
+        assert all(c.function == "analyses.kyle_study:maddpg_rows"
+                   for c in trained if c.algorithm == "maddpg")
         assert len({c.seed for c in trained}) == seeds
         assert len({c.key for c in cells}) == len(cells)
         for cell in trained:
@@ -482,6 +485,9 @@ def test_kyle_figures_from_synthetic_rows(tmp_path: Path) -> None:
              "lambda": 0.4 if step == 10 else None, "beta": 1.1 if step == 10 else None,
              "reference_lambda": 0.5, "reference_beta": 1.0}
             for algorithm in ("mappo", "maddpg") for seed in (0, 1) for step in (0, 10)]
+    for row in rows:
+        if row["algorithm"] == "maddpg" and row["step"] == 10:
+            row["continuum_nash_conv"] = 0.02 * (1 + row["seed"])
     rows.append({"scenario": "kyle", "algorithm": REFERENCE, "label": "", "seed": 0,
                  "step": 0, "cell": "r", "nash_conv": 3e-4, "lambda": 0.504, "beta": 1.05,
                  "reference_lambda": 0.5, "reference_beta": 1.0})
@@ -490,6 +496,27 @@ def test_kyle_figures_from_synthetic_rows(tmp_path: Path) -> None:
                                                "kyle_nash_conv.pdf", "kyle_nash_conv.png"]
     summary = STUDY.summarize(rows)  # type: ignore[misc]
     assert summary["mappo"]["seeds"] == 2 and summary["mappo"]["lambda"]["mean"] == 0.4
+    assert summary["maddpg"]["continuum_nash_conv"]["mean"] == pytest.approx(0.03)
+    assert "continuum_nash_conv" not in summary["mappo"]
+
+
+def test_kyle_maddpg_cell_adds_the_continuous_game_nash_conv(tmp_path: Path) -> None:
+    # a tiny MADDPG cell of the study: grid rows as a train cell writes them, and on the last
+    # row the exact NashConv of the same actors in the continuous game (no grid), which equals
+    # the insider's and the market maker's gains summed (the definition of NashConv)
+    from analyses.kyle_study import PARAMS, maddpg_rows
+
+    cell = Cell("call", "kyle", "maddpg", seed=0, params=PARAMS,
+                config={"total_steps": 200, "eval_interval": 200, "learning_starts": 100,
+                        "batch_size": 32}, function="analyses.kyle_study:maddpg_rows")
+    rows = maddpg_rows(cell, tmp_path)
+    last = rows[-1]
+    assert last["step"] >= 200 and last["kind"] == "exact"  # whole batches of environments
+    assert last["continuum_nash_conv"] >= 0.0
+    assert last["continuum_nash_conv"] == pytest.approx(
+        last["continuum_gain_0"] + last["continuum_gain_1"], abs=1e-12)
+    assert last["continuum_quadrature_error"] < 1e-3
+    assert all("continuum_nash_conv" not in r for r in rows[:-1])
 
 
 @pytest.mark.slow
