@@ -17,8 +17,9 @@ __all__ = ["register"]
 def register(commands: Any) -> None:
     parser = commands.add_parser("train", help="train MARL agents and measure exploitability")
     parser.add_argument("scenario", help="scenario name (see `gametools games`), game file "
-                        "(.npz, .nfg) or PettingZoo environment import path "
-                        "(pettingzoo:mpe2.simple_spread_v3, package.module:factory)")
+                        "(.npz, .nfg, .efg), openspiel:GAME_STRING (e.g. openspiel:kuhn_poker), "
+                        "or an environment import path (pettingzoo:mpe2.simple_spread_v3, "
+                        "package.module:factory)")
     parser.add_argument("--algo", required=True,
                         choices=("maddpg", "mappo", "ippo", "maa2c", "qmix", "vdn", "iql",
                                  "central"))
@@ -67,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     params: dict[str, Any] = dict(parse_parameter_assignments(args.param))
     target: Any
     path = Path(spec)
-    if path.suffix.lower() in (".npz", ".nfg") or path.is_file():
+    if spec.startswith("openspiel:"):
+        if params:
+            raise CommandError("--param applies to scenarios and environments; put OpenSpiel "
+                               "parameters in the game string, e.g. "
+                               "openspiel:goofspiel(num_cards=4)")
+        target, label = spec, spec[len("openspiel:"):].partition("(")[0]
+    elif path.suffix.lower() in (".npz", ".nfg", ".efg") or path.is_file():
         if params:
             raise CommandError("--param applies to scenarios and environments, not to game files")
         if not path.is_file():

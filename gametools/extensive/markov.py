@@ -125,6 +125,19 @@ class MarkovView:
             out.append(policy)
         return out
 
+    def behaviour(self, policies: Sequence[Any]) -> list[np.ndarray]:
+        """Markov policies ``(O_i, n_i)`` as the tree's behaviour profile (the inverse of
+        :meth:`policies`): every infoset plays its observation's row."""
+        game = self.game
+        out = []
+        for i in range(game.num_players):
+            policy = np.asarray(policies[i], dtype=float)
+            vector = np.zeros(int(game.infoset_num_actions[game.player_infosets(i)].sum()))
+            for infoset in game.player_infosets(i).tolist():
+                vector[game.infoset_slice(infoset)] = policy[self.infoset_observation[infoset]]
+            out.append(vector)
+        return out
+
 
 def markov_from_extensive(game: ExtensiveGame) -> MarkovView:
     """The tree as a finite-horizon, partially observed Markov game (module docstring).

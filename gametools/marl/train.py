@@ -41,6 +41,8 @@ import torch
 from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, nash_conv
+from gametools.extensive.markov import MarkovView, markov_from_extensive
+from gametools.extensive.model import ExtensiveGame
 from gametools.marl.adapters import as_tabular
 from gametools.marl.correlated import CorrelatedGap, cce_gap
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
@@ -183,6 +185,11 @@ class TrainResult:
         or ``cce_gap``, ``gain_i``, ``value_i``, ``kind``).
     joint_policy : ndarray or None
         A correlated learner's joint policy ``(S, A)``.
+    tree : MarkovView or None
+        For a game tree (an OpenSpiel game, ``.efg`` file or
+        :class:`~gametools.extensive.ExtensiveGame`): the tree and its Markov game ``game``
+        (:func:`~gametools.extensive.markov_from_extensive`), on which the Markov NashConv
+        equals the tree's; :meth:`behaviour_profile` gives the policy on the tree.
     game : MarkovGame
     out : Path or None
     """
@@ -198,6 +205,22 @@ class TrainResult:
     steps: int
     wall_time: float
     joint_policy: np.ndarray | None = None
+    tree: MarkovView | None = None
+
+    def behaviour_profile(self) -> list[np.ndarray]:
+        """The final policy as a behaviour profile of the game tree trained on (an
+        :class:`~gametools.extensive.ExtensiveGame` or OpenSpiel game), one flat vector per
+        player, for :func:`gametools.extensive.nash_conv`.
+
+        Raises
+        ------
+        InvalidArgumentError
+            When the run was not on a game tree or has no tabular policy.
+        """
+        if self.tree is None or self.profile is None:
+            raise InvalidArgumentError("this run was not on a game tree (or has no tabular "
+                                       "policy): no behaviour profile")
+        return self.tree.behaviour(self.profile)
 
     def nash_report(self) -> tuple[MarkovGame, Profile, ExploitabilityResult]:
         """``(game, profile, NashConv report)`` of a run of per-agent policies on a tabular game.
@@ -302,29 +325,73 @@ def _is_parallel_env_factory(target: Any) -> bool:
     return isinstance(target, type) and issubclass(target, ParallelEnv)
 
 
+def _openspiel_game(spec: Any) -> NormalFormGame | ExtensiveGame:
+    """An OpenSpiel game (a game string or a loaded ``pyspiel.Game``): normal-form when
+    one-shot, else its unrolled tree."""
+    try:
+        from gametools.interop.openspiel import (extensive_from_openspiel, from_openspiel,
+                                                 is_normal_form, load_openspiel)
+    except ImportError:
+        raise InvalidArgumentError("OpenSpiel games need OpenSpiel: pip install open_spiel"
+                                   ) from None
+    game = load_openspiel(spec) if isinstance(spec, str) else spec
+    return from_openspiel(game) if is_normal_form(game) else extensive_from_openspiel(game).game
+
+
+def _is_openspiel_game(target: Any) -> bool:
+    return type(target).__module__ == "pyspiel" and hasattr(target, "new_initial_state")
+
+
+def _tree_view(tree: ExtensiveGame) -> MarkovView:
+    """The tree as the Markov game the learners run on (:func:`markov_from_extensive`)."""
+    from gametools.errors import UnsupportedGameError
+
+    try:
+        return markov_from_extensive(tree)
+    except UnsupportedGameError as exc:
+        raise InvalidArgumentError(f"this game tree is not a Markov game the learners can run "
+                                   f"on ({exc})") from None
+
+
 def _resolve_game(game_or_scenario: Any, params: Mapping[str, Any]
                   ) -> tuple[MarkovGame | None, Scenario | None, dict[str, Any],
-                             EnvironmentSource | None]:
-    """(game, scenario, resolved params, outside environment) of what :func:`train` was given."""
+                             EnvironmentSource | None, MarkovView | None]:
+    """(game, scenario, resolved params, outside environment, tree view) of what
+    :func:`train` was given."""
     scenario = None
     resolved: dict[str, Any] = {}
     target = game_or_scenario
+    if isinstance(target, str) and target.startswith("openspiel:"):
+        if params:
+            raise InvalidArgumentError("params apply to scenarios and environments; put "
+                                       "OpenSpiel parameters in the game string, e.g. "
+                                       "openspiel:goofspiel(num_cards=4)")
+        target = _openspiel_game(target[len("openspiel:"):])
+    elif _is_openspiel_game(target):
+        target = _openspiel_game(target)
     if isinstance(target, (str, os.PathLike)):
         text = os.fspath(target)
         path = Path(text)
-        if path.suffix.lower() in (".npz", ".nfg") or path.is_file():
+        if path.suffix.lower() in (".npz", ".nfg", ".efg") or path.is_file():
             if params:
                 raise InvalidArgumentError("params apply to scenarios and environments, not to "
                                            "game files")
             from gametools.formats import read_game
             target = read_game(path)
         elif is_environment_spec(text):
-            return None, None, dict(params), resolve_environment(text, params)
+            return None, None, dict(params), resolve_environment(text, params), None
         else:
             target = get_scenario(text)
     if _is_parallel_env_factory(target) or (callable(target) and not isinstance(
-            target, (Scenario, MarkovGame, NormalFormGame, type))):
-        return None, None, dict(params), resolve_environment(target, params)
+            target, (Scenario, MarkovGame, NormalFormGame, ExtensiveGame, type))):
+        return None, None, dict(params), resolve_environment(target, params), None
+    view = None
+    if isinstance(target, ExtensiveGame):
+        if params:
+            raise InvalidArgumentError("params apply to scenarios and environments, not to "
+                                       "game trees")
+        view = _tree_view(target)
+        target = view.markov
     if isinstance(target, Scenario):
         scenario = target
         resolved = scenario.resolve(**params)
@@ -337,9 +404,10 @@ def _resolve_game(game_or_scenario: Any, params: Mapping[str, Any]
     if isinstance(game, NormalFormGame):
         game = game.to_markov_game()
     if not isinstance(game, MarkovGame):
-        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame, game file, scenario "
-                                   f"or PettingZoo ParallelEnv factory, got {type(game).__name__}")
-    return game, scenario, resolved, None
+        raise InvalidArgumentError(f"expected a MarkovGame, NormalFormGame, ExtensiveGame, game "
+                                   f"file, OpenSpiel game, scenario or PettingZoo ParallelEnv "
+                                   f"factory, got {type(game).__name__}")
+    return game, scenario, resolved, None, view
 
 
 def _make_env(game: MarkovGame | None, scenario: Scenario | None, resolved: Mapping[str, Any],
@@ -377,10 +445,16 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
 
     Parameters
     ----------
-    game_or_scenario : MarkovGame, NormalFormGame, Scenario, str, or a PettingZoo environment
-        A string is a game file (``.npz``, ``.nfg``), an import path of an environment
+    game_or_scenario : MarkovGame, NormalFormGame, ExtensiveGame, Scenario, str, a pyspiel game,
+            or a PettingZoo environment
+        A string is a game file (``.npz``, ``.nfg``, ``.efg``), an OpenSpiel game string
+        (``"openspiel:kuhn_poker"``), an import path of an environment
         (``"pettingzoo:mpe2.simple_spread_v3"``, ``"package.module:factory"``) or a scenario
-        name (:func:`gametools.scenarios.get_scenario`). An environment is a PettingZoo
+        name (:func:`gametools.scenarios.get_scenario`). A one-shot OpenSpiel game is its
+        normal form; any other game tree (OpenSpiel, ``.efg``, ``ExtensiveGame``) is trained
+        on as its Markov game (:func:`~gametools.extensive.markov_from_extensive`, which needs
+        perfect recall and the same number of actions at every infoset of a player), whose
+        NashConv is exact and equals the tree's (``TrainResult.tree``). An environment is a PettingZoo
         ``ParallelEnv`` factory, class, or module with ``parallel_env``, or an
         :class:`~gametools.marl.parallel_env.EnvironmentSource`; it has no tabular game, so the
         run reports returns and no NashConv (``exploitability`` is ``None``).
@@ -428,7 +502,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                                    f"got {type(config).__name__}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InvalidArgumentError("device 'cuda' requested but torch sees no CUDA GPU")
-    game, scenario, resolved, source = _resolve_game(game_or_scenario, dict(params or {}))
+    game, scenario, resolved, source, view = _resolve_game(game_or_scenario, dict(params or {}))
     env = RecordEpisodes(_make_env(game, scenario, resolved, source, learner_type, config, seed,
                                    device))
     learner = learner_type(env, config, seed=seed)
@@ -625,6 +699,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                 "recurrent agents act on the observation history: they have no tabular policy, "
                 "so no NashConv is computed (metrics.csv holds their training and greedy "
                 "evaluation returns)")
+        if view is not None:
+            summary["tree"] = _tree_summary(view, profile)
         if joint is not None:
             summary["policy"] = ("joint_policy.npz holds the correlated joint policy played; "
                                  "policy.npz (fully observed games only) its per-agent "
@@ -632,13 +708,28 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         if profile is not None:
             if scenario is not None and scenario.summarize is not None:
                 summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
-            summary["equilibrium"] = _compare_with_equilibrium(game, profile)  # type: ignore[arg-type]
+            summary["equilibrium"] = (
+                {"skipped": "a game tree's Markov game: solve the tree with `gametools solve`"}
+                if view is not None else _compare_with_equilibrium(game, profile))  # type: ignore[arg-type]
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
         atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
                                                         allow_nan=False))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
-                       steps, elapsed, joint)
+                       steps, elapsed, joint, view)
+
+
+def _tree_summary(view: MarkovView, profile: Profile | None) -> dict[str, Any]:
+    """What result.json says about a run on a game tree: the tree's own exact NashConv of the
+    final policy (a cross-check of the Markov game's, which equals it)."""
+    from gametools.extensive import nash_conv as tree_nash_conv
+
+    summary: dict[str, Any] = {
+        "note": "the game tree was trained on as its Markov game (game.npz, "
+                "gametools.extensive.markov_from_extensive), whose NashConv equals the tree's"}
+    if profile is not None:
+        summary["nash_conv"] = tree_nash_conv(view.game, view.behaviour(profile)).to_dict()
+    return summary
 
 
 #: Games up to this many (state, joint action) rows are solved for the comparison in result.json.
