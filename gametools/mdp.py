@@ -350,8 +350,8 @@ class JointChain:
         self.discount = float(discount)
         # rounding depth of one row of P_pi @ V: the K products and sums of a transition row,
         # the A weighted terms, and the multiplications by weights
-        widest = int(np.diff(transitions.indptr).max()) if transitions.nnz else 0
-        self.width = widest + self.num_joint + 2
+        self.widest = int(np.diff(transitions.indptr).max()) if transitions.nnz else 0
+        self.width = self.widest + self.num_joint + 2
 
     def expected(self, values: np.ndarray) -> np.ndarray:
         """``E[values(s') | s, a]``, shape ``(S, A, k)`` for ``values`` ``(S, k)``."""
@@ -578,8 +578,10 @@ class JointChain:
             own_rewards = np.stack([self._own_rewards(stacked_weights[c], stacked_rewards[c],
                                                       players[c], actions[c])
                                     for c in pending], axis=1)
-            width = max(int(np.diff(chain.indptr).max()) if chain.nnz else 0
-                        for chain in chains) + self.num_joint + 2
+            # rounding depth of one row of an own chain: its (unmerged) entries are a weight
+            # times a probability, each multiplied by a value and summed along the row
+            width = max(self.num_joint // self.num_actions[players[c]] for c in pending) \
+                * self.widest + 2
 
             def product(block: np.ndarray, chains: list[sp.csr_array] = chains) -> np.ndarray:
                 return np.column_stack([chain @ block[:, j] for j, chain in enumerate(chains)])
