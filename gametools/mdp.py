@@ -589,7 +589,7 @@ class JointChain:
             solution, tolerance, amplification = self._solve(
                 product, own_rewards, np.stack([guesses[c] for c in pending], axis=1), width,
                 0.0 if accurate else _LOOSE_TOLERANCE)
-            del chains
+            del chains, product  # the closure holds the chains: free them before the next round
             every = len(pending) == len(players)  # no copy of the stacked tables then
             tables = self._action_values(stacked_weights if every else stacked_weights[pending],
                                          [players[c] for c in pending],
