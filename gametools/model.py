@@ -641,11 +641,13 @@ class MarkovGame:
         return matrix
 
     def dense_transitions(self) -> np.ndarray:
-        """Transitions as a dense ``(S, n_1, ..., n_N, S)`` array (materialised if sparse)."""
+        """Transitions as a dense ``(S, n_1, ..., n_N, S)`` float64 array (materialised if
+        sparse; compact ``float32`` entries are converted exactly, so dense solvers never
+        compute in single precision)."""
         if not self.is_sparse:
             return self.transitions
-        return self.transitions.toarray().reshape(self.num_states, *self.num_actions,
-                                                  self.num_states)
+        return self.transitions.toarray().astype(np.float64, copy=False).reshape(
+            self.num_states, *self.num_actions, self.num_states)
 
     def reachable_states(self) -> np.ndarray:
         """Boolean mask ``(S,)`` of states reachable from the support of ``initial``."""
