@@ -391,7 +391,11 @@ class MarkovGame:
     transitions : array_like, shape (S, n_1, ..., n_N, S), or scipy sparse matrix, shape (S * A, S)
         ``P(s' | s, a)``. A sparse matrix holds row ``s * A + a`` for the joint action ``a``
         flattened in C order. Rows of non-terminal states sum to 1 (within
-        :data:`ROW_SUM_TOLERANCE`); rows of terminal states are never used.
+        :data:`ROW_SUM_TOLERANCE`); rows of terminal states are never used. A sparse matrix is
+        copied once into compact storage: ``int32`` indices whenever they fit, and ``float32``
+        probabilities kept as ``float32`` (the stored numbers are the probabilities, read
+        exactly by every evaluator; :func:`compact_transitions` rounds a ``float64`` matrix so
+        that its rows still sum to 1); any other type becomes ``float64``.
     rewards : array_like, shape (N, S, n_1, ..., n_N)
         ``r_i(s, a)``, paid on leaving ``s``; rewards of terminal states are never paid.
     initial : array_like, shape (S,)
@@ -637,11 +641,13 @@ class MarkovGame:
         return matrix
 
     def dense_transitions(self) -> np.ndarray:
-        """Transitions as a dense ``(S, n_1, ..., n_N, S)`` array (materialised if sparse)."""
+        """Transitions as a dense ``(S, n_1, ..., n_N, S)`` float64 array (materialised if
+        sparse; compact ``float32`` entries are converted exactly, so dense solvers never
+        compute in single precision)."""
         if not self.is_sparse:
             return self.transitions
-        return self.transitions.toarray().reshape(self.num_states, *self.num_actions,
-                                                  self.num_states)
+        return self.transitions.toarray().astype(np.float64, copy=False).reshape(
+            self.num_states, *self.num_actions, self.num_states)
 
     def reachable_states(self) -> np.ndarray:
         """Boolean mask ``(S,)`` of states reachable from the support of ``initial``."""
