@@ -142,7 +142,7 @@ def test_vector_env_adapter_follows_the_protocol() -> None:
 def test_train_on_a_vector_env_learns_the_team_optimum(tmp_path, capsys) -> None:
     from gametools.cli import main
 
-    config = make_config("ippo", total_steps=3072, num_envs=16, eval_interval=1024,
+    config = make_config("ippo", total_steps=1024, num_envs=16, eval_interval=512,
                          eval_episodes=4, checkpoint_interval=0)
     result = train(TeamVectorEnv, config, algorithm="ippo", seed=0, best_response=False)
     assert result.exploitability is None and result.game is None
@@ -174,8 +174,8 @@ def test_outside_environment_reports_labelled_learned_lower_bounds(tmp_path) -> 
     config = make_config("ippo", total_steps=256, num_envs=8, eval_interval=256,
                          learning_rate=1e-5, eval_episodes=2)
     result = train(source, config, algorithm="ippo", seed=0, out=tmp_path,
-                   best_response=LearnedResponder("ppo", budget=1024),
-                   best_response_episodes=1000)
+                   best_response=LearnedResponder("ppo", budget=512),
+                   best_response_episodes=200)
     bounds = result.approximate
     assert result.exploitability is None and bounds is not None and bounds.kind == "lower_bound"
     # the trained row mix, read from the saved learner at the game's one observation
