@@ -149,11 +149,18 @@ def test_train_on_a_vector_env_learns_the_team_optimum(tmp_path, capsys) -> None
     # greedy evaluation episodes: two stages at the team optimum (0, 0), 10 each (hand-solved)
     assert result.metrics[-1]["eval_return_0"] == pytest.approx(20.0)
     # the command line takes the class by its import path (tests/ is on sys.path under pytest)
+    # and, by default (--best-response auto, a small run), reports learned lower bounds
     assert main(["train", "test_marl_inputs:TeamVectorEnv", "--algo", "ippo", "--steps", "256",
-                 "--set", "num_envs=8", "--best-response", "off", "--out", str(tmp_path),
-                 "--json"]) == 0
-    document = json.loads(capsys.readouterr().out)
-    assert document["runs"][0]["steps"] >= 256
+                 "--set", "num_envs=8", "--best-response-steps", "256",
+                 "--best-response-episodes", "64", "--out", str(tmp_path), "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["steps"] >= 256 and run["exploitability"] is None
+    lower = run["approximate_exploitability"]["lower_bound"]
+    assert lower["kind"] == "lower_bound" and len(lower["intervals"]) == 2
+    assert main(["train", "test_marl_inputs:TeamVectorEnv", "--algo", "ippo", "--steps", "128",
+                 "--set", "num_envs=8", "--best-response", "off", "--out",
+                 str(tmp_path / "off")]) == 0
+    assert "no NashConv" in capsys.readouterr().out
 
 
 def test_outside_environment_reports_labelled_learned_lower_bounds(tmp_path) -> None:
