@@ -23,9 +23,10 @@ when :func:`resolve_environment` is told ``vectorised=True``.
 
 There is no tabular game behind such an environment, so training reports returns (and
 deterministic evaluation returns), never a NashConv; at the end of a run it can estimate
-learned best-response lower bounds on each agent's gain (see :func:`gametools.marl.train.train`). Episodes in flight live in Python objects
-that cannot be checkpointed: a resumed run restarts them (reseeded from the seed and the step
-count), so it is reproducible but not bit-identical to an uninterrupted run.
+learned best-response lower bounds on each agent's gain (see
+:func:`gametools.marl.train.train`). Episodes in flight live in Python objects that cannot be
+checkpointed: a resumed run restarts them (reseeded from the seed and the step count), so it is
+reproducible but not bit-identical to an uninterrupted run.
 
 Examples
 --------
@@ -55,7 +56,8 @@ from gametools.errors import InvalidArgumentError
 from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
 __all__ = ["EnvironmentSource", "ParallelVectorEnv", "VectorParallelEnvAdapter",
-           "resolve_environment", "is_environment_spec", "is_vector_env_factory", "make_vector_env"]
+           "is_environment_spec", "is_vector_env_factory", "make_vector_env",
+           "resolve_environment"]
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ re-evaluate with ``gametools exploit out/game.npz out/policy.npz``, plus ``resul
 Tabular policies
 ----------------
 :func:`gametools.marl.adapters.as_tabular` (the one adapter, also used by the approximate best
-responses) reads them. For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent ``i``'s network is queried at
-the one-hot encoding of each of its observation ids, giving a ``(O_i, n_i)`` policy directly.
-For a continuous scenario simulator, the scenario's ``projection`` supplies a representative
+responses) reads them. For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent
+``i``'s network is queried at the one-hot encoding of each of its observation ids, giving a
+``(O_i, n_i)`` policy directly. For a continuous scenario simulator, the scenario's ``projection`` supplies a representative
 continuous observation for every observation id of the discretised game and maps the
 deterministic action there to the nearest grid action. Recurrent agents (``recurrent=True``)
 act on the observation history and have no tabular policy: their runs report training and
@@ -464,10 +464,13 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         normal form; any other game tree (OpenSpiel, ``.efg``, ``ExtensiveGame``) is trained
         on as its Markov game (:func:`~gametools.extensive.markov_from_extensive`, which needs
         perfect recall and the same number of actions at every infoset of a player), whose
-        NashConv is exact and equals the tree's (``TrainResult.tree``). An environment is a PettingZoo
-        ``ParallelEnv`` factory, class, or module with ``parallel_env``, or an
+        NashConv is exact and equals the tree's (``TrainResult.tree``). An environment is a
+        PettingZoo ``ParallelEnv`` factory, class, or module with ``parallel_env``, a
+        multi-agent vector environment (a factory or class whose signature names ``num_envs``:
+        :class:`~gametools.marl.parallel_env.VectorParallelEnvAdapter`), or an
         :class:`~gametools.marl.parallel_env.EnvironmentSource`; it has no tabular game, so the
-        run reports returns and no NashConv (``exploitability`` is ``None``).
+        run reports returns and no NashConv (``exploitability`` is ``None``), and learned
+        best-response lower bounds when ``best_response`` asks for them.
     config : LearnerConfig, optional
         The algorithm's config (its type selects the algorithm); defaults when absent.
     algorithm : str, optional
@@ -502,10 +505,12 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         ``nash_conv_lower_bound``, kind ``lower_bound``). ``False`` (default) skips it (its
         cost depends on the environment's step cost: about ``2 * best_response_episodes``
         episodes and the responder's training per agent); ``None`` (``gametools train``'s
-        default, ``--best-response auto``) does it when it applies (per-agent feedforward policies with discrete actions) and the run is small
+        default, ``--best-response auto``) does it when it applies (per-agent feedforward
+        policies with discrete actions) and the run is small
         (``total_steps <= AUTO_BEST_RESPONSE_STEPS``), with a ``LearnedResponder`` (PPO)
         trained about as long as the run (``total_steps`` clipped to [1024, 20000] steps per
-        agent); ``True`` requires it; a responder object sets how the responders are found. Ignored for tabular games (their NashConv is exact).
+        agent); ``True`` requires it; a responder object sets how the responders are found.
+        Ignored for tabular games (their NashConv is exact).
     best_response_episodes : int
         Fresh evaluation episodes per agent for the lower bounds.
 
@@ -749,7 +754,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                 summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
             summary["equilibrium"] = (
                 {"skipped": "a game tree's Markov game: solve the tree with `gametools solve`"}
-                if view is not None else _compare_with_equilibrium(game, profile))  # type: ignore[arg-type]
+                if view is not None
+                else _compare_with_equilibrium(game, profile))  # type: ignore[arg-type]
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
         atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
@@ -779,10 +785,10 @@ def _best_response_plan(requested: bool | Responder | None, learner: Learner,
     elif learner.correlated:
         reason = ("a correlated learner plays one joint policy; per-agent deviations from it "
                   "are not measured here")
-    elif requested is None or requested is True or isinstance(requested, LearnedResponder):
-        if not learner.discrete:
-            reason = ("learned responders need discrete actions (pass a GridResponder for "
-                      "one-shot continuous decisions)")
+    elif (requested is None or requested is True or isinstance(requested, LearnedResponder)) \
+            and not learner.discrete:
+        reason = ("learned responders need discrete actions (pass a GridResponder for "
+                  "one-shot continuous decisions)")
     if reason is not None:
         if requested is not None:
             raise InvalidArgumentError(f"best_response: {reason}")
