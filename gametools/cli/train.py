@@ -41,6 +41,15 @@ def register(commands: Any) -> None:
     parser.add_argument("--team-reward", action="store_true",
                         help="declare an outside environment cooperative (every agent receives "
                         "the same reward), as VDN, QMIX and central need")
+    parser.add_argument("--best-response", choices=("auto", "on", "off"), default="auto",
+                        help="outside environments (no exact NashConv): estimate learned "
+                        "best-response lower bounds on each agent's gain at the end (auto: for "
+                        "runs up to 100,000 steps with discrete actions)")
+    parser.add_argument("--best-response-steps", type=positive_int, default=None,
+                        help="training steps of each agent's learned best responder "
+                        "(default: the run's steps, clipped to [1024, 20000])")
+    parser.add_argument("--best-response-episodes", type=positive_int, default=1000,
+                        help="evaluation episodes per agent for the lower bounds")
     add_json_flag(parser)
     parser.set_defaults(handler=run)
 
@@ -93,6 +102,14 @@ def run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         changes["total_steps"] = str(args.steps)
     config = make_config(args.algo, **changes)
+    best_response: Any = {"auto": None, "on": True, "off": False}[args.best_response]
+    if args.best_response_steps is not None:
+        if args.best_response == "off":
+            raise CommandError("--best-response-steps needs --best-response auto or on")
+        from gametools.marl.responders import LearnedResponder
+        best_response = LearnedResponder(budget=args.best_response_steps)
+    if args.best_response_episodes < 2:
+        raise CommandError("--best-response-episodes must be at least 2")
     seeds = [args.seed + k for k in range(args.seeds)]
     summaries = []
     for seed in seeds:
@@ -101,13 +118,22 @@ def run(args: argparse.Namespace) -> int:
             result = train(target, config, algorithm=args.algo, seed=seed, params=params,
                            out=out, resume=args.resume,
                            progress=not args.json and sys.stderr.isatty(), device=args.device,
-                           tensorboard=args.tensorboard)
+                           tensorboard=args.tensorboard, best_response=best_response,
+                           best_response_episodes=args.best_response_episodes)
         report = result.exploitability
+        approximate = result.approximate
         summaries.append({"seed": seed, "out": str(out), "steps": result.steps,
                           "wall_time": result.wall_time,
-                          "exploitability": None if report is None else report.to_dict()})
+                          "exploitability": None if report is None else report.to_dict(),
+                          "approximate_exploitability": None if approximate is None
+                          else approximate.to_dict()})
         if not args.json:
-            if report is None:
+            if approximate is not None:
+                low, high = approximate.nash_conv_interval
+                measured = (f"NashConv lower bound {approximate.nash_conv:.6g} (learned best "
+                            f"responses, {approximate.confidence:.0%} CI [{low:.6g}, "
+                            f"{high:.6g}]; no tabular game: no exact NashConv)")
+            elif report is None:
                 last = result.metrics[-1]
                 returns = [v for k, v in last.items() if k.startswith("return_")]
                 reason = ("recurrent agents have no tabular policy" if config.recurrent else

@@ -12,10 +12,21 @@ module with ``parallel_env`` such as ``mpe2.simple_spread_v3``, or an import pat
 ``"pettingzoo:mpe2.simple_spread_v3"`` / ``"package.module:attribute"``) into an
 :class:`EnvironmentSource`.
 
+Multi-agent vector environments
+-------------------------------
+Gymnasium's ``VectorEnv`` is single-agent (one reward per copy). For environments that step
+``num_envs`` copies themselves (on arrays, a GPU, a simulator), gametools takes the PettingZoo
+parallel API batched over copies, with gymnasium's same-step autoreset; see
+:class:`VectorParallelEnvAdapter` for the protocol. A factory is taken as such an environment
+when its signature names ``num_envs`` (it is called as ``factory(num_envs=N, **params)``), or
+when :func:`resolve_environment` is told ``vectorised=True``.
+
 There is no tabular game behind such an environment, so training reports returns (and
-deterministic evaluation returns), never a NashConv. Episodes in flight live in Python objects
-that cannot be checkpointed: a resumed run restarts them (reseeded from the seed and the step
-count), so it is reproducible but not bit-identical to an uninterrupted run.
+deterministic evaluation returns), never a NashConv; at the end of a run it can estimate
+learned best-response lower bounds on each agent's gain (see
+:func:`gametools.marl.train.train`). Episodes in flight live in Python objects that cannot be
+checkpointed: a resumed run restarts them (reseeded from the seed and the step count), so it is
+reproducible but not bit-identical to an uninterrupted run.
 
 Examples
 --------
@@ -44,8 +55,9 @@ import torch
 from gametools.errors import InvalidArgumentError
 from gametools.marl.env import Box, Discrete, Reset, Step, VectorEnv
 
-__all__ = ["EnvironmentSource", "ParallelVectorEnv", "resolve_environment",
-           "is_environment_spec"]
+__all__ = ["EnvironmentSource", "ParallelVectorEnv", "VectorParallelEnvAdapter",
+           "is_environment_spec", "is_vector_env_factory", "make_vector_env",
+           "resolve_environment"]
 
 
 @dataclass(frozen=True)
@@ -63,20 +75,29 @@ class EnvironmentSource:
     cooperative : bool
         Declare that every agent always receives the same reward (needed by VDN, QMIX and the
         centralised learner, which cannot check it on an outside environment).
+    vectorised : bool
+        The factory makes a multi-agent vector environment (``factory(num_envs=N, **kwargs)``,
+        the protocol of :class:`VectorParallelEnvAdapter`) instead of one ``ParallelEnv``.
     """
 
     factory: Callable[..., Any]
     name: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     cooperative: bool = False
+    vectorised: bool = False
 
     def make(self) -> Any:
         return self.factory(**dict(self.kwargs))
 
+    def make_vectorised(self, num_envs: int) -> Any:
+        return self.factory(num_envs=int(num_envs), **dict(self.kwargs))
+
     def fingerprint(self) -> str:
-        text = json.dumps({"name": self.name, "kwargs": {k: repr(v) for k, v in
-                                                         sorted(self.kwargs.items())},
-                           "cooperative": self.cooperative}, sort_keys=True)
+        document: dict[str, Any] = {"name": self.name, "kwargs": {
+            k: repr(v) for k, v in sorted(self.kwargs.items())}, "cooperative": self.cooperative}
+        if self.vectorised:  # absent otherwise: earlier checkpoints keep their fingerprint
+            document["vectorised"] = True
+        text = json.dumps(document, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -105,9 +126,26 @@ def _import(spec: str) -> Any:
     return target
 
 
+def is_vector_env_factory(factory: Any) -> bool:
+    """Whether the factory's signature has a parameter named ``num_envs``."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins and some extension types have no signature
+        return False
+    return "num_envs" in parameters and parameters["num_envs"].kind not in (
+        inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
 def resolve_environment(target: Any, kwargs: Mapping[str, Any] | None = None, *,
-                        cooperative: bool = False) -> EnvironmentSource:
-    """An :class:`EnvironmentSource` from an import path, a module, a class or a factory."""
+                        cooperative: bool = False, vectorised: bool | None = None
+                        ) -> EnvironmentSource:
+    """An :class:`EnvironmentSource` from an import path, a module, a class or a factory.
+
+    ``vectorised=None`` takes a factory whose signature names ``num_envs`` as a multi-agent
+    vector environment (:class:`VectorParallelEnvAdapter`), any other as a ``ParallelEnv``.
+    """
     name = target if isinstance(target, str) else getattr(
         target, "__qualname__", getattr(target, "__name__", type(target).__name__))
     if isinstance(target, str):
@@ -121,7 +159,18 @@ def resolve_environment(target: Any, kwargs: Mapping[str, Any] | None = None, *,
     if not callable(target):
         raise InvalidArgumentError(f"environment {name!r} is neither a ParallelEnv factory nor "
                                    "a module with parallel_env")
-    return EnvironmentSource(target, str(name), dict(kwargs or {}), cooperative)
+    if vectorised is None:
+        vectorised = is_vector_env_factory(target)
+    return EnvironmentSource(target, str(name), dict(kwargs or {}), cooperative, vectorised)
+
+
+def make_vector_env(source: EnvironmentSource, *, num_envs: int, seed: int,
+                    device: str | torch.device = "cpu") -> VectorEnv:
+    """The :class:`VectorEnv` of an outside environment: ``num_envs`` copies of a
+    ``ParallelEnv``, or the source's own vector environment."""
+    if source.vectorised:
+        return VectorParallelEnvAdapter(source, num_envs=num_envs, seed=seed, device=device)
+    return ParallelVectorEnv(source, num_envs=num_envs, seed=seed, device=device)
 
 
 def _flat_size(space: Any) -> int:
@@ -280,3 +329,134 @@ class ParallelVectorEnv(VectorEnv):
     def close(self) -> None:
         for env in self.envs:
             env.close()
+
+
+class VectorParallelEnvAdapter(VectorEnv):
+    """A multi-agent vector environment (batched PettingZoo parallel API) as a :class:`VectorEnv`.
+
+    The protocol (all arrays batched over the ``num_envs`` copies, first axis):
+
+    - made by ``factory(num_envs=N, **params)``; attributes ``num_envs`` and
+      ``possible_agents`` (agent names, fixed: every agent acts at every step);
+    - ``observation_space(agent)`` and ``action_space(agent)``: the gymnasium space of *one*
+      copy (``Box`` or ``Discrete`` observations; ``Discrete`` from 0 or ``Box`` actions);
+    - ``reset(seed=None) -> (observations, infos)``, ``observations[agent]`` of shape
+      ``(N, *space.shape)`` (``(N,)`` integers for ``Discrete``);
+    - ``step(actions) -> (observations, rewards, terminations, truncations, infos)`` with
+      ``actions[agent]`` of shape ``(N,)`` (``Discrete``) or ``(N, *shape)`` (``Box``),
+      ``rewards[agent]`` ``(N,)`` floats, ``terminations[agent]`` / ``truncations[agent]``
+      ``(N,)`` bools; a copy's episode ends when any agent's does;
+    - *same-step autoreset*: a copy whose episode ended is reset inside ``step``, and the
+      returned observation is the new episode's first; ``infos["final_observation"][agent]``
+      (optional, ``(N, ...)``) holds the ended episodes' last observations (used to bootstrap
+      truncated episodes; absent, the new episode's are used);
+    - optional ``state() -> (N, state_size)`` (the critics' global state; default: the
+      concatenated observations) and ``infos["final_state"]``; optional ``close()``.
+
+    Episodes in flight cannot be checkpointed: a resumed run restarts them (reseeded).
+
+    Parameters
+    ----------
+    source : EnvironmentSource
+        With ``vectorised=True``.
+    num_envs : int
+    seed : int
+        The first reset's seed.
+    device : str or torch.device
+    """
+
+    def __init__(self, source: EnvironmentSource, *, num_envs: int = 1, seed: int = 0,
+                 device: str | torch.device = "cpu") -> None:
+        if num_envs < 1:
+            raise InvalidArgumentError(f"num_envs must be >= 1, got {num_envs}")
+        self.source = source
+        self.env = source.make_vectorised(num_envs)
+        made = int(getattr(self.env, "num_envs", -1))
+        if made != num_envs:
+            raise InvalidArgumentError(f"environment {source.name!r} was asked for {num_envs} "
+                                       f"copies and has num_envs={made}")
+        self.agent_names = list(self.env.possible_agents)
+        self.num_agents = len(self.agent_names)
+        self.num_envs = int(num_envs)
+        self.device = torch.device(device)
+        self.discount = 1.0
+        self._observation_spaces = [self.env.observation_space(a) for a in self.agent_names]
+        self.observation_sizes = tuple(_flat_size(s) for s in self._observation_spaces)
+        self.action_spaces = tuple(_action_space(self.env.action_space(a))
+                                   for a in self.agent_names)
+        self._seed = int(seed)
+        self._current = self.reset(seed=seed)
+        self.state_size = int(self._current.state.shape[1])
+
+    @property
+    def cooperative(self) -> bool:
+        return self.source.cooperative
+
+    def _encode(self, observations: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
+        from gymnasium import spaces
+
+        out = []
+        for agent, space in zip(self.agent_names, self._observation_spaces):
+            value = torch.as_tensor(np.asarray(observations[agent]), device=self.device)
+            if isinstance(space, spaces.Discrete):
+                value = torch.nn.functional.one_hot(value.long().reshape(self.num_envs)
+                                                    - int(space.start), int(space.n))
+            out.append(value.reshape(self.num_envs, -1).float())
+        return tuple(out)
+
+    def _state(self, encoded: Sequence[torch.Tensor], given: Any = None) -> torch.Tensor:
+        if given is None and hasattr(self.env, "state"):
+            given = self.env.state()
+        if given is None:
+            return torch.cat(list(encoded), dim=1)
+        return torch.as_tensor(np.asarray(given, dtype=np.float32),
+                               device=self.device).reshape(self.num_envs, -1)
+
+    def reset(self, *, seed: int | None = None) -> Reset:
+        observations, _ = self.env.reset(seed=self._seed if seed is None else int(seed))
+        encoded = self._encode(observations)
+        self._current = Reset(encoded, self._state(encoded))
+        return self._current
+
+    def observe(self) -> Reset:
+        return self._current
+
+    def _flags(self, flags: Mapping[str, Any]) -> np.ndarray:
+        return np.any([np.asarray(flags.get(a, False), dtype=bool).reshape(self.num_envs)
+                       for a in self.agent_names], axis=0)
+
+    def step(self, actions: Sequence[torch.Tensor]) -> Step:
+        if len(actions) != self.num_agents:
+            raise InvalidArgumentError(f"step needs one action tensor per agent "
+                                       f"({self.num_agents}), got {len(actions)}")
+        joint = {agent: action.detach().cpu().numpy()
+                 for agent, action in zip(self.agent_names, actions)}
+        observations, rewards, terminations, truncations, infos = self.env.step(joint)
+        reward = np.stack([np.asarray(rewards[a], dtype=np.float32).reshape(self.num_envs)
+                           for a in self.agent_names], axis=1)
+        terminated = self._flags(terminations)
+        truncated = self._flags(truncations) & ~terminated
+        encoded = self._encode(observations)
+        state = self._state(encoded)
+        infos = infos or {}
+        if "final_observation" in infos:
+            final = self._encode(infos["final_observation"])
+            final_state = self._state(final, infos.get("final_state"))
+        else:
+            final, final_state = encoded, state
+        self._current = Reset(encoded, state)
+        device = self.device
+        return Step(encoded, state, torch.as_tensor(reward, device=device),
+                    torch.as_tensor(terminated, device=device),
+                    torch.as_tensor(truncated, device=device), final, final_state)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        # the environment's episodes cannot be checkpointed: a resume restarts them
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.reset(seed=self._seed + 7919 * int(state.get("resumes", torch.tensor(1))))
+
+    def close(self) -> None:
+        if hasattr(self.env, "close"):
+            self.env.close()

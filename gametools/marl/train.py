@@ -10,9 +10,9 @@ re-evaluate with ``gametools exploit out/game.npz out/policy.npz``, plus ``resul
 Tabular policies
 ----------------
 :func:`gametools.marl.adapters.as_tabular` (the one adapter, also used by the approximate best
-responses) reads them. For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent ``i``'s network is queried at
-the one-hot encoding of each of its observation ids, giving a ``(O_i, n_i)`` policy directly.
-For a continuous scenario simulator, the scenario's ``projection`` supplies a representative
+responses) reads them. For a game run by :class:`~gametools.marl.env.TensorGameEnv`, agent
+``i``'s network is queried at the one-hot encoding of each of its observation ids, giving a
+``(O_i, n_i)`` policy directly. For a continuous scenario simulator, the scenario's ``projection`` supplies a representative
 continuous observation for every observation id of the discretised game and maps the
 deterministic action there to the nearest grid action. Recurrent agents (``recurrent=True``)
 act on the observation history and have no tabular policy: their runs report training and
@@ -44,10 +44,13 @@ from gametools.exploitability import ExploitabilityResult, nash_conv
 from gametools.extensive.markov import MarkovView, markov_from_extensive
 from gametools.extensive.model import ExtensiveGame
 from gametools.marl.adapters import as_tabular
+from gametools.marl.best_response import ApproximateExploitability
 from gametools.marl.correlated import CorrelatedGap, cce_gap
 from gametools.marl.env import Reset, Step, TensorGameEnv, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
-from gametools.marl.parallel_env import (EnvironmentSource, ParallelVectorEnv, is_environment_spec,
+from gametools.marl.responders import Responder
+from gametools.marl.parallel_env import (EnvironmentSource, is_environment_spec,
+                                         is_vector_env_factory, make_vector_env,
                                          resolve_environment)
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import Profile
@@ -185,6 +188,9 @@ class TrainResult:
         or ``cce_gap``, ``gain_i``, ``value_i``, ``kind``).
     joint_policy : ndarray or None
         A correlated learner's joint policy ``(S, A)``.
+    approximate : ApproximateExploitability or None
+        For an outside environment: learned best-response *lower bounds* on each agent's
+        deviation gain, with confidence intervals (``best_response`` of :func:`train`).
     tree : MarkovView or None
         For a game tree (an OpenSpiel game, ``.efg`` file or
         :class:`~gametools.extensive.ExtensiveGame`): the tree and its Markov game ``game``
@@ -206,6 +212,7 @@ class TrainResult:
     wall_time: float
     joint_policy: np.ndarray | None = None
     tree: MarkovView | None = None
+    approximate: ApproximateExploitability | None = None
 
     def behaviour_profile(self) -> list[np.ndarray]:
         """The final policy as a behaviour profile of the game tree trained on (an
@@ -313,8 +320,10 @@ def _load_checkpoint(path: Path, expected: Mapping[str, Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 
 def _is_parallel_env_factory(target: Any) -> bool:
-    """A PettingZoo ParallelEnv class, a module with ``parallel_env``, or an EnvironmentSource."""
-    if isinstance(target, EnvironmentSource):
+    """A PettingZoo ParallelEnv class, a module with ``parallel_env``, a multi-agent vector
+    environment class (its constructor names ``num_envs``), or an EnvironmentSource."""
+    if isinstance(target, EnvironmentSource) or (isinstance(target, type)
+                                                 and is_vector_env_factory(target)):
         return True
     if hasattr(target, "parallel_env") and callable(target.parallel_env):
         return True
@@ -414,7 +423,7 @@ def _make_env(game: MarkovGame | None, scenario: Scenario | None, resolved: Mapp
               source: EnvironmentSource | None, learner_type: type[Learner],
               config: LearnerConfig, seed: int, device: str) -> VectorEnv:
     if source is not None:
-        return ParallelVectorEnv(source, num_envs=config.num_envs, seed=seed, device=device)
+        return make_vector_env(source, num_envs=config.num_envs, seed=seed, device=device)
     assert game is not None
     if learner_type.supports_continuous and scenario is not None and scenario.simulator:
         return scenario.simulator(num_envs=config.num_envs, seed=seed, device=device,
@@ -439,7 +448,8 @@ def _write_metrics(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
 def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorithm: str | None
           = None, seed: int = 0, params: Mapping[str, Any] | None = None,
           out: str | os.PathLike[str] | None = None, resume: bool = False,
-          progress: bool = False, device: str = "cpu", tensorboard: bool = False
+          progress: bool = False, device: str = "cpu", tensorboard: bool = False,
+          best_response: bool | Responder | None = False, best_response_episodes: int = 1000
           ) -> TrainResult:
     """Train one algorithm on a game or scenario and measure its exploitability.
 
@@ -454,10 +464,13 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         normal form; any other game tree (OpenSpiel, ``.efg``, ``ExtensiveGame``) is trained
         on as its Markov game (:func:`~gametools.extensive.markov_from_extensive`, which needs
         perfect recall and the same number of actions at every infoset of a player), whose
-        NashConv is exact and equals the tree's (``TrainResult.tree``). An environment is a PettingZoo
-        ``ParallelEnv`` factory, class, or module with ``parallel_env``, or an
+        NashConv is exact and equals the tree's (``TrainResult.tree``). An environment is a
+        PettingZoo ``ParallelEnv`` factory, class, or module with ``parallel_env``, a
+        multi-agent vector environment (a factory or class whose signature names ``num_envs``:
+        :class:`~gametools.marl.parallel_env.VectorParallelEnvAdapter`), or an
         :class:`~gametools.marl.parallel_env.EnvironmentSource`; it has no tabular game, so the
-        run reports returns and no NashConv (``exploitability`` is ``None``).
+        run reports returns and no NashConv (``exploitability`` is ``None``), and learned
+        best-response lower bounds when ``best_response`` asks for them.
     config : LearnerConfig, optional
         The algorithm's config (its type selects the algorithm); defaults when absent.
     algorithm : str, optional
@@ -481,6 +494,25 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         Also write every metrics row to TensorBoard event files in ``out/tensorboard`` (needs
         the ``tensorboard`` package).
     device : {"cpu", "cuda"}
+    best_response : bool, LearnedResponder or GridResponder, optional
+        For an outside environment (no tabular game, so no exact NashConv): at the end of the
+        run, find a best responder for each agent against the others' frozen final policies
+        and report the Monte-Carlo estimate of its gain, a *lower bound* on the agent's
+        deviation gain with a confidence interval
+        (:func:`gametools.marl.best_response.approximate_gains`; ``TrainResult.approximate``,
+        ``result.json`` ``approximate_exploitability``, the last metrics row's
+        ``gain_lower_bound_i``, ``gain_ci_low_i``, ``gain_ci_high_i``,
+        ``nash_conv_lower_bound``, kind ``lower_bound``). ``False`` (default) skips it (its
+        cost depends on the environment's step cost: about ``2 * best_response_episodes``
+        episodes and the responder's training per agent); ``None`` (``gametools train``'s
+        default, ``--best-response auto``) does it when it applies (per-agent feedforward
+        policies with discrete actions) and the run is small
+        (``total_steps <= AUTO_BEST_RESPONSE_STEPS``), with a ``LearnedResponder`` (PPO)
+        trained about as long as the run (``total_steps`` clipped to [1024, 20000] steps per
+        agent); ``True`` requires it; a responder object sets how the responders are found.
+        Ignored for tabular games (their NashConv is exact).
+    best_response_episodes : int
+        Fresh evaluation episodes per agent for the lower bounds.
 
     Returns
     -------
@@ -665,6 +697,13 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             next_checkpoint += interval * max(1, (steps - next_checkpoint) // interval + 1)
     # a resumed run that had already finished keeps its final evaluation instead of repeating it
     report = evaluate() if rows[-1]["step"] != steps else measure()
+    approximate, skipped = None, None
+    if source is not None:
+        responder, skipped = _best_response_plan(best_response, learner, config)
+        if responder is not None:
+            approximate = _lower_bounds(source, learner, responder, best_response_episodes,
+                                        seed, device)
+            rows[-1].update(_lower_bound_columns(approximate))
     if bar is not None:
         bar.close()
     if writer is not None:
@@ -692,8 +731,13 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                                                               resolved.items()}}
         if source is not None:
             summary["environment"] = source.name
-            summary["exploitability_note"] = ("an outside environment has no tabular game: no "
-                                              "NashConv is computed")
+            summary["exploitability_note"] = (
+                "an outside environment has no tabular game: no exact NashConv; "
+                + ("approximate_exploitability holds learned best-response lower bounds on "
+                   "each agent's deviation gain, with confidence intervals"
+                   if approximate is not None else f"no lower bounds were estimated ({skipped})"))
+            if approximate is not None:
+                summary["approximate_exploitability"] = approximate.to_dict()
         elif learner.recurrent:
             summary["exploitability_note"] = (
                 "recurrent agents act on the observation history: they have no tabular policy, "
@@ -710,13 +754,77 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
                 summary["summary"] = jsonable(scenario.summarize(game, profile, **resolved))
             summary["equilibrium"] = (
                 {"skipped": "a game tree's Markov game: solve the tree with `gametools solve`"}
-                if view is not None else _compare_with_equilibrium(game, profile))  # type: ignore[arg-type]
+                if view is not None
+                else _compare_with_equilibrium(game, profile))  # type: ignore[arg-type]
         if scenario is not None and scenario.reference is not None:
             summary["reference"] = jsonable(scenario.reference(**resolved))
         atomic_write(folder / "result.json", json.dumps(jsonable(summary), indent=2,
                                                         allow_nan=False))
     return TrainResult(algorithm, seed, config, profile, report, tuple(rows), game, folder,
-                       steps, elapsed, joint, view)
+                       steps, elapsed, joint, view, approximate)
+
+
+#: Runs up to this many steps on an outside environment estimate learned best-response lower
+#: bounds when asked to decide (``best_response=None``, the command line's default): the
+#: responders' training is then not much
+#: longer than the run itself.
+AUTO_BEST_RESPONSE_STEPS = 100_000
+
+
+def _best_response_plan(requested: bool | Responder | None, learner: Learner,
+                        config: LearnerConfig) -> tuple[Responder | None, str | None]:
+    """The responder to run at the end of training on an outside environment, or why none."""
+    from gametools.marl.responders import DEFAULT_TRAINING_STEPS, LearnedResponder
+
+    if requested is False:
+        return None, ("not requested: best_response=True, or --best-response on|auto on the "
+                      "command line")
+    reason = None
+    if learner.recurrent:
+        reason = "recurrent agents act on the observation history; responders need feedforward"
+    elif learner.correlated:
+        reason = ("a correlated learner plays one joint policy; per-agent deviations from it "
+                  "are not measured here")
+    elif (requested is None or requested is True or isinstance(requested, LearnedResponder)) \
+            and not learner.discrete:
+        reason = ("learned responders need discrete actions (pass a GridResponder for "
+                  "one-shot continuous decisions)")
+    if reason is not None:
+        if requested is not None:
+            raise InvalidArgumentError(f"best_response: {reason}")
+        return None, reason
+    if requested is None and config.total_steps > AUTO_BEST_RESPONSE_STEPS:
+        return None, (f"total_steps > {AUTO_BEST_RESPONSE_STEPS}; pass best_response=True "
+                      "(--best-response on) to estimate them")
+    if requested is None or requested is True:
+        # trained about as long as the run (at least 1,024 and at most 20,000 steps)
+        budget = min(DEFAULT_TRAINING_STEPS, max(1024, int(config.total_steps)))
+        return LearnedResponder(budget=budget), None
+    return requested, None
+
+
+def _lower_bounds(source: EnvironmentSource, learner: Learner, responder: Responder,
+                  episodes: int, seed: int, device: str) -> ApproximateExploitability:
+    """Learned best-response lower bounds on every agent's gain against the final policies."""
+    import functools
+
+    from gametools.marl.best_response import approximate_gains
+
+    make = functools.partial(make_vector_env, source, device=device)
+    return approximate_gains(make, learner, responder, episodes=episodes, seed=int(seed),
+                             device=device)
+
+
+def _lower_bound_columns(approximate: ApproximateExploitability) -> dict[str, Any]:
+    """The lower bounds as metrics columns (kind ``lower_bound``)."""
+    row: dict[str, Any] = {"nash_conv_lower_bound": approximate.nash_conv}
+    for player, gain, (low, high) in zip(approximate.players, approximate.gains,
+                                         approximate.gain_intervals):
+        row[f"gain_lower_bound_{player}"] = float(gain)
+        row[f"gain_ci_low_{player}"] = float(low)
+        row[f"gain_ci_high_{player}"] = float(high)
+    row["kind"] = "lower_bound"
+    return row
 
 
 def _tree_summary(view: MarkovView, profile: Profile | None) -> dict[str, Any]:
