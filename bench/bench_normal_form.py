@@ -274,7 +274,7 @@ def _lemke_howson(quick: bool) -> None:
                         else rng.standard_normal(size=(2, size, size)))
                 game = NormalFormGame.from_bimatrix(a, b)
                 ours, result = _timed(lambda: lemke_howson(game, initial_label=0), 3)
-                line = (f"{kind:9} {size:>4}x{size:<4} {seed:>4} {ours.wall:9.3f} {ours.cpu:9.3f} "
+                line = (f"{kind:9} {size:>4}x{size:<4} {seed:>4} {ours.wall:9.4f} {ours.cpu:9.4f} "
                         f"{result.iterations:7d}")
                 stages = "->".join(f"{s}:{p}" for s, p, _ in result.extra.get("attempts", []))
                 what = f"{result.status}{' exact' if result.exact else ''} {stages}"
@@ -283,7 +283,7 @@ def _lemke_howson(quick: bool) -> None:
                     cap = max(10 * result.iterations, 10_000)
                     seconds, (_, info) = _timed(lambda: qe.lemke_howson(
                         qg, init_pivot=0, max_iter=cap, full_output=True), 3)
-                    line += f" {seconds.cpu:9.3f} {info.num_iter:7d} {_ratio(ours, seconds):7.2f}"
+                    line += f" {seconds.cpu:9.4f} {info.num_iter:7d} {_ratio(ours, seconds):7.2f}"
                     what += f" / qe {'converged' if info.converged else 'NOT converged'}"
                 print(f"{line}  {what}")
     print()

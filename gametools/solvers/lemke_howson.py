@@ -492,7 +492,9 @@ def _proved_not_better(payoffs: np.ndarray, exact: np.ndarray, strategy: list[Fr
     numerators, denominator = integer_array(np.array(strategy, dtype=object))
     # row i pays ints[i] . numerators / (scale * denominator)
     limit = value * (scale * denominator)
-    return all(v <= limit for v in ints.dot(numerators).tolist())
+    # v <= p / q  <=>  v q <= p (q > 0): integer comparisons only
+    top, bottom = limit.numerator, limit.denominator
+    return all(v * bottom <= top for v in ints.dot(numerators).tolist())
 
 
 def _build_tableaux(row_matrix: np.ndarray, column_matrix: np.ndarray, exact: bool, *,
