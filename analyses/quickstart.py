@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         plot_profile_bars(names, [cournot_results["nash_conv"][n]["nash_conv"] for n in names],
                           ax=ax)
         ax.set_title("Cournot duopoly: exploitability of candidate profiles")
+        ax.set_ylabel("NashConv (profit units)")
         figures += save_figure(fig, out / "cournot_nash_conv")
         plt.close(fig)
 
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         plot_payoff_heatmap(cournot_results["game"], player=0,
                             profile=cournot_results["profiles"]["equilibrium"], ax=ax)
         ax.set_title("Firm 1 profit; equilibrium outlined")
+        ax.set_xlabel("firm 2 quantity")  # the action labels are quantities
+        ax.set_ylabel("firm 1 quantity")
         figures += save_figure(fig, out / "cournot_payoffs")
         plt.close(fig)
 

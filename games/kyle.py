@@ -491,7 +491,9 @@ SLOPES_WITHIN_2_PERCENT = (
     "equilibria are mixed, Kuhn and Lorenz 2023, and their slopes move non-monotonically as the "
     "grids are refined: beta +5.5% at the defaults, +12.5% at n_values=9); the continuum "
     "solution printed beside the grid solves the continuous game itself: lambda, beta and "
-    "insider profit exact (0%), certified by NashConv 0")
+    "insider profit exact (0%), certified by NashConv 0. The posterior variance follows the "
+    "value bins' share of Var(v): 90% at 5 bins, 95% at 9, 98.4% at 21 (computed from the bins; "
+    "21 bins not solved)")
 
 
 # ------------------------------------------------------------------------------------------
