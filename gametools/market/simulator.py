@@ -447,6 +447,20 @@ class _Book:
 
 
 @dataclass
+class _Prepared:
+    """One strategy's orders for its ``M`` markets, ready for the book (``(M, K)``)."""
+
+    side: torch.Tensor
+    limit: torch.Tensor          # limit price (market orders: the grid's far end)
+    quantity: torch.Tensor       # what goes to matching (bounded by the position limits)
+    market: torch.Tensor         # market orders (their remainder does not rest)
+    post: torch.Tensor           # post-only quantity
+    posts: bool                  # any post-only quantity
+    shout_side: torch.Tensor     # (M,) the last order sent to matching, 0 if none
+    shout_price: torch.Tensor    # (M,) float64
+
+
+@dataclass
 class _Ledger:
     """Accounts and running statistics updated by each fill."""
 
@@ -717,15 +731,14 @@ class MarketSimulator:
                 0, cell * (2 * q) + (pos - 1 + q).clamp(0, 2 * q - 1)).to(torch.float64)
             can_buy = pos < high.index_select(0, agent)
             can_sell = pos > low.index_select(0, agent)
-            side = torch.zeros(b, self.max_orders, dtype=torch.int64, device=dev)
-            price = torch.zeros_like(side)
-            qty = torch.zeros_like(side)
-            market = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
-            passive = torch.zeros(b, self.max_orders, dtype=torch.bool, device=dev)
+            high_agent = high.index_select(0, agent)
+            low_agent = low.index_select(0, agent)
             which = None if single else flat_strategy.index_select(0, cell)
+            # each strategy's orders, (M, width) for its M markets
+            parts: list[tuple[torch.Tensor | None, _Prepared]] = []
             for k, strategy in enumerate(self.strategy_objects):
                 if which is None:
-                    idx = rows
+                    idx: torch.Tensor | None = None
                     view = ArrivalView(rows, agent, t, buy_value, sell_value, can_buy,
                                        can_sell, fixed.index_select(0, agent), pos, estimate,
                                        best_bid, best_ask, c.min_price, c.max_price, c.tick,
@@ -745,55 +758,66 @@ class MarketSimulator:
                 if strategy.external:
                     yield Pause(view, cash, position)
                 orders = strategy.orders(view)
-                width = orders.side.shape[1]
-                side[:, :width].index_copy_(0, idx, orders.side)
-                price[:, :width].index_copy_(0, idx, orders.price.clamp(c.min_price,
-                                                                         c.max_price))
-                qty[:, :width].index_copy_(0, idx, orders.quantity.clamp(min=0))
-                market[:, :width].index_copy_(0, idx, orders.market_order)
-                if orders.post_only is not None:
-                    passive[:, :width].index_copy_(0, idx, orders.post_only
-                                                   & ~orders.market_order)
-            # position limits count this arrival's earlier orders as if they had filled
-            buys = torch.where(side > 0, qty, 0)
-            sells = torch.where(side < 0, qty, 0)
-            buy_room = (high.index_select(0, agent) - pos)[:, None] - (buys.cumsum(1) - buys)
-            sell_room = (pos - low.index_select(0, agent))[:, None] - (sells.cumsum(1) - sells)
-            qty = torch.where(side != 0, torch.minimum(
-                qty, torch.where(side > 0, buy_room, sell_room).clamp(min=0)), 0)
-            limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
-            traded = torch.zeros(b, dtype=torch.bool, device=dev)
-            post_quantity = torch.where(passive, qty, 0)
-            qty = torch.where(passive, 0, qty)
-            shouting = qty > 0
-            last = shouting.any(1)
-            last_k = (shouting.cumsum(1) == shouting.sum(1, keepdim=True)).to(torch.int64
-                                                                              ).argmax(1)
-            shout_side = torch.where(last, side.gather(1, last_k[:, None])[:, 0], 0)
-            shout_price = torch.where(last, limit.gather(1, last_k[:, None])[:, 0], 0
-                                      ).to(torch.float64)
-            for k in range(self.max_orders):
-                if k == 0:
-                    subset = None
+                if idx is None:
+                    parts.append((None, self._prepare(orders, pos, high_agent, low_agent)))
                 else:
-                    subset = torch.nonzero(shouting[:, k])[:, 0]
-                    if subset.numel() == 0:
+                    parts.append((idx, self._prepare(orders, pos.index_select(0, idx),
+                                                     high_agent.index_select(0, idx),
+                                                     low_agent.index_select(0, idx))))
+            # every market's first order, then the later orders of the markets that have them
+            if len(parts) == 1 and parts[0][0] is None:
+                first = parts[0][1]
+                side0, limit0, qty0, market0 = (first.side[:, 0], first.limit[:, 0],
+                                                first.quantity[:, 0], first.market[:, 0])
+                shout_side, shout_price = first.shout_side, first.shout_price
+            else:
+                side0 = torch.zeros(b, dtype=torch.int64, device=dev)
+                limit0, qty0 = torch.zeros_like(side0), torch.zeros_like(side0)
+                market0 = torch.zeros(b, dtype=torch.bool, device=dev)
+                shout_side = torch.zeros_like(side0)
+                shout_price = torch.zeros(b, dtype=torch.float64, device=dev)
+                for idx, part in parts:
+                    assert idx is not None
+                    for full, mine in ((side0, part.side[:, 0]), (limit0, part.limit[:, 0]),
+                                       (qty0, part.quantity[:, 0]),
+                                       (market0, part.market[:, 0]),
+                                       (shout_side, part.shout_side),
+                                       (shout_price, part.shout_price)):
+                        full.index_copy_(0, idx, mine)
+            hit, hit_price = self._submit(book, ledger, None, agent, side0, limit0, qty0,
+                                          ~market0, t * self.max_orders, top)
+            traded = hit
+            # the accepted shout is the resting order hit, on the other side
+            shout_price = torch.where(hit, hit_price, shout_price)
+            shout_side = torch.where(hit, -side0, shout_side)
+            for idx, part in parts:
+                markets = rows if idx is None else idx
+                for k in range(1, part.side.shape[1]):
+                    local = torch.nonzero(part.quantity[:, k] > 0)[:, 0]
+                    if local.numel() == 0:
                         continue
-                hit, hit_price = self._submit(book, ledger, subset, agent, side[:, k],
-                                              limit[:, k], qty[:, k], ~market[:, k],
-                                              t * self.max_orders + k,
-                                              top if k == 0 else None)
-                where = rows if subset is None else subset
-                traded[where] |= hit
-                # the accepted shout is the resting order hit, on the other side
-                shout_price[where] = torch.where(hit, hit_price, shout_price[where])
-                shout_side[where] = torch.where(hit, -side[where, k], shout_side[where])
+                    subset = markets.index_select(0, local)
+                    side_k, limit_k, qty_k, rests_k = (
+                        torch.zeros(b, dtype=x.dtype, device=dev).index_copy_(
+                            0, subset, x.index_select(0, local))
+                        for x in (part.side[:, k], part.limit[:, k], part.quantity[:, k],
+                                  ~part.market[:, k]))
+                    hit, hit_price = self._submit(book, ledger, subset, agent, side_k,
+                                                  limit_k, qty_k, rests_k,
+                                                  t * self.max_orders + k)
+                    traded[subset] |= hit
+                    shout_price[subset] = torch.where(hit, hit_price, shout_price[subset])
+                    shout_side[subset] = torch.where(hit, -side_k[subset], shout_side[subset])
             if c.clear_after_trade:
                 cleared = torch.nonzero(traded)[:, 0]
                 if cleared.numel():
                     book.clear(cleared, torch.arange(slots, device=dev)[None, :].expand(
                         cleared.shape[0], slots))
-            self._post(book, agent, side, limit, post_quantity, t)
+            for idx, part in parts:
+                if part.posts:
+                    markets = rows if idx is None else idx
+                    self._post(book, markets, agent.index_select(0, markets), part.side,
+                               part.limit, part.post, t)
             event = MarketEvent(shout_price, shout_side, traded)
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
@@ -823,14 +847,56 @@ class MarketSimulator:
             path[:, t] = value
         return path
 
-    def _post(self, book: _Book, agent: torch.Tensor, side: torch.Tensor, limit: torch.Tensor,
-              quantity: torch.Tensor, t: int) -> None:
-        """Rest the post-only orders ``(B, K)`` that do not cross the book; drop the others."""
-        subset = torch.nonzero((quantity > 0).any(1))[:, 0]
-        if subset.numel() == 0:
+    def _prepare(self, orders: Orders, position: torch.Tensor, high: torch.Tensor,
+                 low: torch.Tensor) -> _Prepared:
+        """Clamp a strategy's orders ``(M, K)`` to the grid and the position bounds (an
+        arrival's earlier orders count as if they had filled), split off the post-only ones,
+        and find each market's shout (its last order that goes to matching)."""
+        c = self.config
+        side = orders.side
+        price = orders.price.clamp(c.min_price, c.max_price)
+        quantity = orders.quantity.clamp(min=0)
+        market = orders.market_order
+        buys = torch.where(side > 0, quantity, 0)
+        sells = torch.where(side < 0, quantity, 0)
+        if side.shape[1] > 1:
+            buys_before, sells_before = buys.cumsum(1) - buys, sells.cumsum(1) - sells
+        else:
+            buys_before, sells_before = torch.zeros_like(buys), torch.zeros_like(sells)
+        room = torch.where(side > 0, (high - position)[:, None] - buys_before,
+                           (position - low)[:, None] - sells_before)
+        quantity = torch.where(side != 0, torch.minimum(quantity, room.clamp(min=0)), 0)
+        limit = torch.where(market, torch.where(side > 0, c.max_price, c.min_price), price)
+        if orders.post_only is not None:
+            passive = orders.post_only & ~market
+            post = torch.where(passive, quantity, 0)
+            quantity = torch.where(passive, 0, quantity)
+            posts = bool((post > 0).any())
+        else:
+            post, posts = torch.zeros_like(quantity), False
+        shouting = quantity > 0
+        last = shouting.any(1)
+        if side.shape[1] > 1:
+            last_k = (shouting.to(torch.int64) * torch.arange(
+                1, side.shape[1] + 1, device=side.device)).argmax(1, keepdim=True)
+            shout_side = side.gather(1, last_k)[:, 0]
+            shout_price = limit.gather(1, last_k)[:, 0]
+        else:
+            shout_side, shout_price = side[:, 0], limit[:, 0]
+        return _Prepared(side, limit, quantity, market, post, posts,
+                         torch.where(last, shout_side, 0),
+                         torch.where(last, shout_price, 0).to(torch.float64))
+
+    def _post(self, book: _Book, markets: torch.Tensor, agent: torch.Tensor,
+              side: torch.Tensor, limit: torch.Tensor, quantity: torch.Tensor, t: int) -> None:
+        """Rest the post-only orders ``(M, K)`` of ``markets`` that do not cross the book; drop
+        the others."""
+        local = torch.nonzero((quantity > 0).any(1))[:, 0]
+        if local.numel() == 0:
             return
-        agent, side, limit, quantity = agent[subset], side[subset], limit[subset], \
-            quantity[subset]
+        subset = markets.index_select(0, local)
+        agent, side, limit, quantity = (x.index_select(0, local) for x in (agent, side, limit,
+                                                                          quantity))
         slots = book.slots
         bid_top, bid_at, ask_top, ask_at = book.best(subset)
         best_bid = book.prices(bid_at, bid_top, -math.inf)
