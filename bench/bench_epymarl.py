@@ -87,7 +87,10 @@ def known_outcome(game: str) -> float:
 
     Climbing: the (B, B) cell, 7 per step (relative overgeneralisation, Claus & Boutilier
     1998); penalty k < 0: the safe (B, B) cell, 2 per step; penalty k = 0: either coordinated
-    optimum, 10 per step (no penalty to avoid). Times the 25 steps of an episode.
+    optimum, 10 per step (no penalty to avoid). Times the 25 steps of an episode. In the
+    matrix-games climbing payoff (C, C) pays 5 but is no equilibrium (the column player gains 1
+    at (C, B)): short runs that stop there (125 per episode, NashConv 25) have not yet climbed
+    from the cell that uniform exploration favours to the safe equilibrium.
     """
     if game == "climbing":
         return 7.0 * EPYMARL_EPISODE_STEPS
