@@ -180,6 +180,9 @@ def test_certificate_failure_falls_back(monkeypatch):
         return simplices[keep], vertices[keep]
 
     matrix = np.random.default_rng(0).integers(1, 4, size=(5, 5))
+    # the compiled small-polytope route is taken once its kernel is loaded (by any earlier test in
+    # this process); this test is about the Qhull route, so keep it off
+    monkeypatch.setattr(_polytope, "_small_bases", lambda matrix: None)
     intact, _ = _polytope.polytope_vertices(matrix)
     assert intact.method == "qhull+certificate"
     monkeypatch.setattr(_polytope, "_qhull_bases", damaged)
