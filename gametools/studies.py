@@ -644,8 +644,7 @@ def _run_ray(tasks: Sequence[tuple[Cell, Path]], workers: int, address: str | No
             # a local instance: workers import what this process imports (tests' modules too)
             env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
             options.update(num_cpus=workers, include_dashboard=False)
-        else:
-            _probe_ray_address(address)
+        else:  # run_study probed the address before creating the output folder
             options["address"] = address
         options["runtime_env"] = {"env_vars": env}
         try:
@@ -776,7 +775,9 @@ def run_study(study: Study, *, out: str | os.PathLike[str], quick: bool = False,
         raise StudyError(f"workers must be a positive integer, got {workers!r}")
     check("max_workers", workers, "workers")
     if backend == "ray":
-        _ray_module()  # fail before any work when Ray is missing
+        ray = _ray_module()  # fail before any work when Ray is missing
+        if address is not None and not ray.is_initialized():
+            _probe_ray_address(address)  # before the output folder is created
     with folder_lock(out):
         return _run_study_locked(study, Path(out), quick, backend, address, workers, progress)
 

@@ -598,3 +598,15 @@ def test_ray_address_that_does_not_answer_fails_fast() -> None:
         port = server.getsockname()[1]
     with pytest.raises(StudyError, match="no Ray cluster answers"):
         _probe_ray_address(f"127.0.0.1:{port}", timeout=2.0)
+
+
+def test_unreachable_ray_address_leaves_no_output_folder(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as server:  # bound, never accepting, closed: nothing answers there
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+    out = tmp_path / "never"
+    with pytest.raises(StudyError, match="no Ray cluster answers"):
+        run_study(TINY, out=out, backend="ray", address=f"127.0.0.1:{port}", progress=False)
+    assert not out.exists()
