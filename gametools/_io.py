@@ -124,11 +124,14 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
     that :func:`atomic_open` left behind in the folder (a writer killed mid-write) are removed:
     no live writer can own them.
 
-    Yields the folder's path (created if missing).
+    Yields the folder's path (created if missing). When the block raises before anything but the
+    lock was written, the folders this call created are removed again: a refused run leaves no
+    empty output folder behind.
     """
     import fcntl
 
     path = Path(folder)
+    created = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
     path.mkdir(parents=True, exist_ok=True)
     lock_path = path / _LOCK_NAME
     handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole block
@@ -147,6 +150,15 @@ def folder_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         handle.flush()
         remove_stale_temporaries(path)
         yield path
+    except BaseException:
+        if created and [entry.name for entry in path.iterdir()] == [_LOCK_NAME]:
+            lock_path.unlink(missing_ok=True)
+            for empty in created:
+                try:
+                    empty.rmdir()
+                except OSError:  # something else was written there meanwhile
+                    break
+        raise
     finally:
         handle.close()  # releases the flock
 

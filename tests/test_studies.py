@@ -610,3 +610,25 @@ def test_unreachable_ray_address_leaves_no_output_folder(tmp_path: Path) -> None
     with pytest.raises(StudyError, match="no Ray cluster answers"):
         run_study(TINY, out=out, backend="ray", address=f"127.0.0.1:{port}", progress=False)
     assert not out.exists()
+
+
+def test_a_run_refused_before_writing_leaves_no_folder_and_keeps_existing_ones(
+        tmp_path: Path) -> None:
+    from gametools._io import folder_lock
+
+    fresh = tmp_path / "runs" / "game-algo" / "seed0"
+    with pytest.raises(ValueError), folder_lock(fresh):
+        raise ValueError("refused before any output")
+    assert not (tmp_path / "runs").exists()  # every folder the lock created is gone again
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises(ValueError), folder_lock(kept / "seed0"):
+        raise ValueError("refused")
+    assert kept.is_dir() and not (kept / "seed0").exists()  # the user's own folder stays
+
+    written = tmp_path / "written"
+    with pytest.raises(ValueError), folder_lock(written) as folder:
+        (folder / "checkpoint.pt").write_bytes(b"partial")
+        raise ValueError("failed after writing")
+    assert (written / "checkpoint.pt").is_file()  # output is never removed
