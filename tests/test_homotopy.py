@@ -78,6 +78,16 @@ def test_terminal_states_and_sparse_transitions():
         np.testing.assert_allclose(a[:-1], b[:-1], atol=1e-10)
 
 
+
+def assert_matches_central_differences(system, point, jacobian):
+    """The analytic Jacobian equals central finite differences (step 1e-6) of the residual."""
+    numeric = np.empty_like(jacobian)
+    for k in range(system.dim + 1):
+        delta = np.zeros(system.dim + 1)
+        delta[k] = 1e-6
+        numeric[:, k] = (system.residual(point + delta) - system.residual(point - delta)) / 2e-6
+    np.testing.assert_allclose(jacobian, numeric, atol=1e-6)
+
 def test_analytic_jacobian_matches_finite_differences():
     game = random_game(3, 3, 2, 21)
     system = _MarkovQRE(game)
@@ -86,12 +96,7 @@ def test_analytic_jacobian_matches_finite_differences():
     point[-1] = 2.5
     _, blocks = system.evaluate(point)
     jacobian = blocks.dense()
-    numeric = np.empty_like(jacobian)
-    for k in range(system.dim + 1):
-        delta = np.zeros(system.dim + 1)
-        delta[k] = 1e-6
-        numeric[:, k] = (system.residual(point + delta) - system.residual(point - delta)) / 2e-6
-    np.testing.assert_allclose(jacobian, numeric, atol=1e-6)
+    assert_matches_central_differences(system, point, jacobian)
 
 
 def test_sparse_transitions_use_the_nonzeros_and_keep_the_jacobian():
@@ -116,12 +121,7 @@ def test_sparse_transitions_use_the_nonzeros_and_keep_the_jacobian():
     point = system.start() + 0.3 * rng.normal(size=system.dim + 1)
     point[-1] = 1.5
     jacobian = system.evaluate(point)[1].dense()
-    numeric = np.empty_like(jacobian)
-    for k in range(system.dim + 1):
-        delta = np.zeros(system.dim + 1)
-        delta[k] = 1e-6
-        numeric[:, k] = (system.residual(point + delta) - system.residual(point - delta)) / 2e-6
-    np.testing.assert_allclose(jacobian, numeric, atol=1e-6)
+    assert_matches_central_differences(system, point, jacobian)
 
 
 def test_cpu_budget_ends_the_call_loudly():

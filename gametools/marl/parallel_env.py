@@ -198,7 +198,24 @@ def _action_space(space: Any) -> Discrete | Box:
     raise InvalidArgumentError(f"unsupported action space {space!r} (Box or Discrete)")
 
 
-class ParallelVectorEnv(VectorEnv):
+class OutsideVectorEnv(VectorEnv):
+    """A :class:`VectorEnv` over environments written in Python outside gametools.
+
+    Their episodes cannot be checkpointed: a resumed run restarts the episodes in flight with
+    seeds that differ from the first run's (``seed + 7919 * resumes``). Subclasses set
+    ``self._seed`` and implement :meth:`reset`.
+    """
+
+    _seed: int
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        self.reset(seed=self._seed + 7919 * int(state.get("resumes", torch.tensor(1))))
+
+
+class ParallelVectorEnv(OutsideVectorEnv):
     """``num_envs`` copies of a PettingZoo parallel environment as one :class:`VectorEnv`.
 
     Parameters
@@ -319,19 +336,12 @@ class ParallelVectorEnv(VectorEnv):
                     torch.as_tensor(terminated, device=device),
                     torch.as_tensor(truncated, device=device), final_obs, final_state)
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        # Python environments cannot be checkpointed: a resume restarts the episodes in flight
-        return {}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.reset(seed=self._seed + 7919 * int(state.get("resumes", torch.tensor(1))))
-
     def close(self) -> None:
         for env in self.envs:
             env.close()
 
 
-class VectorParallelEnvAdapter(VectorEnv):
+class VectorParallelEnvAdapter(OutsideVectorEnv):
     """A multi-agent vector environment (batched PettingZoo parallel API) as a :class:`VectorEnv`.
 
     The protocol (all arrays batched over the ``num_envs`` copies, first axis):
@@ -449,13 +459,6 @@ class VectorParallelEnvAdapter(VectorEnv):
         return Step(encoded, state, torch.as_tensor(reward, device=device),
                     torch.as_tensor(terminated, device=device),
                     torch.as_tensor(truncated, device=device), final, final_state)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        # the environment's episodes cannot be checkpointed: a resume restarts them
-        return {}
-
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.reset(seed=self._seed + 7919 * int(state.get("resumes", torch.tensor(1))))
 
     def close(self) -> None:
         if hasattr(self.env, "close"):
