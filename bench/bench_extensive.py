@@ -4,6 +4,8 @@ Usage::
 
     python bench/bench_extensive.py            # quick: Kuhn, Leduc, goofspiel 4
     python bench/bench_extensive.py --full     # adds goofspiel 5 and Liar's dice (minutes)
+    python bench/bench_extensive.py --big-only # the large game OpenSpiel cannot finish (--big:
+                                               # after the other rows)
 
 For every game, each measurement runs in a fresh subprocess so that peak memory (resident set
 size above the process's size after imports and game loading) is its own:
@@ -36,6 +38,16 @@ against ``pygambit.nash.lp_solve`` (floating point and rational), and by
 subprocess with a time limit; it reports the first player's equilibrium payoff and the
 solver's own regret measure (ours: exact NashConv; Gambit: ``max_regret``).
 
+Opt-in large rows (``--big``): a game whose tree OpenSpiel's best responses cannot evaluate
+in 10 minutes. Each implementation runs once in a fresh process and reports the whole job,
+loading included: ours unrolls the tree and evaluates NashConv (peak memory is the process's
+maximum resident set, ``getrusage``); OpenSpiel's Python ``exploitability.nash_conv`` and C++
+``pyspiel.nash_conv`` run under a CPU-time limit (``--big-cpu``, default 600 s, so that a
+loaded machine does not decide the outcome) and an address-space cap (``--memory-cap``,
+default 6 GB, so that they cannot take a shared machine down); a row says how each ended
+(finished, CPU limit, out of memory under the cap, wall-clock limit), with the CPU seconds and
+peak memory it had used.
+
 Timings depend on the machine and its load: compare rows of the same run only.
 """
 
@@ -43,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -54,6 +67,9 @@ QUICK_GAMES = ["kuhn_poker", "leduc_poker", "goofspiel(num_cards=4)",
 FULL_GAMES = QUICK_GAMES + ["goofspiel(num_cards=5,points_order=descending)",
                             "liars_dice(numdice=1,dice_sides=4)"]
 CFR_GAMES = {"kuhn_poker": 2000, "leduc_poker": 20}
+#: ``--big``: goofspiel with 5 cards in random point order (a chance move reveals each round's
+#: prize): 3.35 million tree nodes, 1.73 million terminal histories
+BIG_GAMES = ["goofspiel(num_cards=5)"]
 #: (game, implementations) of the sequence-form comparison with pygambit; quick mode runs the
 #: first entry only. Our exact LCP on Leduc (a dense rational tableau) is left out: minutes.
 GAMBIT_GAMES = [
@@ -141,6 +157,126 @@ def measure(implementation: str, name: str) -> dict[str, Any]:
     out["nash_conv"] = float(value)
     out["peak_mb"] = max(0.0, _peak_mb() - base)
     return out
+
+
+def measure_big(implementation: str, name: str) -> dict[str, Any]:
+    """One whole NashConv job of the uniform profile, loading included (run in a fresh
+    process by :func:`big_table`, which reads its peak memory and CPU time)."""
+    import pyspiel
+    from open_spiel.python import policy as os_policy
+
+    out: dict[str, Any] = {"game": name, "implementation": implementation}
+    game = pyspiel.load_game(name)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if implementation == "ours":
+        from gametools.extensive import nash_conv
+        from gametools.interop.openspiel import extensive_from_openspiel
+
+        tree = extensive_from_openspiel(game, max_nodes=50_000_000)
+        out["unroll_s"], out["unroll_cpu_s"] = (time.perf_counter() - wall,
+                                                time.process_time() - cpu)
+        out["nodes"] = int(tree.game.num_nodes)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        value = nash_conv(tree.game, tree.game.uniform_profile()).nash_conv
+        out["nash_conv_s"], out["nash_conv_cpu_s"] = (time.perf_counter() - start,
+                                                      time.process_time() - start_cpu)
+    elif implementation == "openspiel-python":
+        from open_spiel.python.algorithms import exploitability
+
+        value = exploitability.nash_conv(game, os_policy.UniformRandomPolicy(game))
+    else:
+        if game.get_type().dynamics == pyspiel.GameType.Dynamics.SIMULTANEOUS:
+            game = pyspiel.convert_to_turn_based(game)
+        tabular = os_policy.python_policy_to_pyspiel_policy(os_policy.TabularPolicy(game))
+        value = pyspiel.nash_conv(game, tabular)
+    out["total_s"], out["total_cpu_s"] = time.perf_counter() - wall, time.process_time() - cpu
+    out["nash_conv"] = float(value)
+    return out
+
+
+def _limited_subprocess(implementation: str, name: str, cpu_s: float | None,
+                        memory_bytes: int | None, wall_s: float) -> dict[str, Any]:
+    """Run ``--one big-IMPLEMENTATION NAME`` under CPU and address-space limits; its CPU time
+    and peak resident set come from ``wait4`` (also when it was killed)."""
+    import signal
+    import tempfile
+
+    def limits() -> None:
+        if cpu_s is not None:
+            resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_s), int(cpu_s) + 5))
+        if memory_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    row: dict[str, Any] = {"game": name, "implementation": implementation}
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        # preexec_fn is safe here: this process runs no threads
+        child = subprocess.Popen([sys.executable, __file__, "--one", "big-" + implementation,
+                                  name], stdout=out, stderr=err,
+                                 preexec_fn=limits)  # noqa: PLW1509
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() - start > wall_s:
+                child.kill()
+                pid, status, usage = os.wait4(child.pid, 0)
+                row["ended"] = f"wall-clock limit {wall_s:.0f} s"
+                break
+            time.sleep(0.5)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        row["wall_s"] = time.perf_counter() - start
+        row["cpu_s"] = usage.ru_utime + usage.ru_stime
+        row["peak_mb"] = usage.ru_maxrss / 1024
+        out.seek(0)
+        err.seek(0)
+        lines = out.read().strip().splitlines()
+        error = err.read()
+    if "ended" in row:
+        return row
+    if status and ("MemoryError" in error or "bad_alloc" in error):
+        # Python's MemoryError, or C++'s std::bad_alloc (uncaught: SIGABRT)
+        row["ended"] = f"out of memory under the {(memory_bytes or 0) / 1e9:.1f} GB cap"
+    elif os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        last = (error.strip().splitlines() or [""])[-1][:60]
+        # OpenSpiel's C++ best response has been seen to abort with "free(): double free"
+        # when an allocation fails under the address-space cap
+        row["ended"] = (f"CPU-time limit {cpu_s:.0f} s" if number == signal.SIGXCPU
+                        else f"killed by {signal.Signals(number).name} {last!r} (address-space "
+                        f"cap {(memory_bytes or 0) / 1e9:.1f} GB)")
+    elif os.WEXITSTATUS(status) != 0:
+        row["ended"] = "failed: " + (error.strip().splitlines() or ["?"])[-1][:80]
+    else:
+        row.update(json.loads(lines[-1]))
+        row["ended"] = "finished"
+    return row
+
+
+def big_table(games: list[str], cpu_s: float, memory_gb: float) -> None:
+    """Print the ``--big`` rows: ours without limits beyond the machine's, OpenSpiel's under
+    ``cpu_s`` CPU seconds and ``memory_gb`` of address space each."""
+    print()
+    print(f"{'big game':26s} {'impl':17s} {'NashConv':>20s} {'wall_s':>8s} {'cpu_s':>8s} "
+          f"{'peak MB':>8s}  ended")
+    for name in games:
+        rows = [_limited_subprocess("ours", name, None, None, 4 * 3600)]
+        for implementation in ("openspiel-cpp", "openspiel-python"):
+            rows.append(_limited_subprocess(implementation, name, cpu_s, int(memory_gb * 1e9),
+                                            max(4 * cpu_s, 1800.0)))
+        for row in rows:
+            value = f"{row['nash_conv']:.15f}" if "nash_conv" in row else "-"
+            print(f"{name:26s} {row['implementation']:17s} {value:>20s} {row['wall_s']:8.1f} "
+                  f"{row['cpu_s']:8.1f} {row['peak_mb']:8.0f}  {row['ended']}")
+        ours = rows[0]
+        if "nodes" in ours:
+            print(f"  ours: {ours['nodes']} nodes; unrolling {ours['unroll_s']:.1f} s "
+                  f"({ours['unroll_cpu_s']:.1f} CPU-s), NashConv {ours['nash_conv_s']:.2f} s "
+                  f"({ours['nash_conv_cpu_s']:.2f} CPU-s)")
+        for row in rows[1:]:
+            if "nash_conv" in row and "nash_conv" in ours:
+                print(f"  |{row['implementation']} - ours| = "
+                      f"{abs(row['nash_conv'] - ours['nash_conv']):.1e}")
 
 
 def measure_sequence_form(implementation: str, name: str) -> dict[str, Any]:
@@ -277,6 +413,13 @@ def main() -> int:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="seconds per OpenSpiel measurement before giving up")
+    parser.add_argument("--big", action="store_true",
+                        help="add the large game(s) OpenSpiel cannot finish (tens of minutes)")
+    parser.add_argument("--big-only", action="store_true", help="only the --big rows")
+    parser.add_argument("--big-cpu", type=float, default=600.0,
+                        help="CPU seconds allowed to each OpenSpiel run of --big")
+    parser.add_argument("--memory-cap", type=float, default=6.0,
+                        help="GB of address space allowed to each OpenSpiel run of --big")
     parser.add_argument("--one", nargs=2, metavar=("IMPLEMENTATION", "GAME"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -286,9 +429,15 @@ def main() -> int:
             game, _, count = name.rpartition("@")
             print(json.dumps(cfr_speed(game, int(count))))
             return 0
+        if implementation.startswith("big-"):
+            print(json.dumps(measure_big(implementation[4:], name)))
+            return 0
         one = measure_sequence_form if implementation.split("-")[0] in ("gambit", "ours") \
             and implementation != "ours" else measure
         print(json.dumps(one(implementation, name)))
+        return 0
+    if args.big_only:
+        big_table(BIG_GAMES, args.big_cpu, args.memory_cap)
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
     print(f"{'game':40s} {'impl':17s} {'NashConv':>14s} {'wall_s':>9s} {'cpu_s':>9s} "
@@ -333,6 +482,8 @@ def main() -> int:
               f"{row['ours_it_s'] / row['openspiel_cpp_it_s']:.1f}x, "
               f"{row['ours_cpu_it_s'] / row['openspiel_cpp_cpu_it_s']:.1f}x")
     gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
+    if args.big:
+        big_table(BIG_GAMES, args.big_cpu, args.memory_cap)
     return 0
 
 

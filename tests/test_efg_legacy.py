@@ -17,25 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_efg import GUESS as GUESS_CURRENT
 
 from gametools.extensive import ExtensiveGame, nash_conv
 from gametools.formats import read_game
 from gametools.formats.efg import EfgFormatError, format_efg, parse_efg
 
-# the guessing game of tests/test_efg.py, both ways: a chance move (1/3, 2/3), then player 1
-# guesses without seeing it
-GUESS_CURRENT = '''EFG 2 R "Guess the coin" { "Alice" "Bob" }
-"a comment"
-
-c "root" 1 "coin" { "H" 1/3 "T" 2/3 } 0
-p "" 1 1 "guess" { "h" "t" } 0
-t "" 1 "win" { 1, -1 }
-t "" 2 "lose" { -1/2, 1/2 }
-p "" 1 1 0
-t "" 2
-t "" 3 "win" { 1 -1 }
-'''
-# as Gambit's 1995 writer laid it out: names instead of numbers, "" for no outcome, the
+# the guessing game of tests/test_efg.py (its current-format text, GUESS_CURRENT, is shared),
+# written here again in the legacy syntax: a chance move (1/3, 2/3), then player 1 guesses
+# without seeing it, as Gambit's 1995 writer laid it out: names instead of numbers, "" for no outcome, the
 # infoset's actions left out at its second node, the outcome "win" given again (same payoffs)
 GUESS_LEGACY = '''EFG 1 R "Guess the coin" { "Alice" "Bob" }
 

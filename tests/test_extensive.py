@@ -129,3 +129,47 @@ def test_profile_validation() -> None:
         nash_conv(game, ([np.nan, 1.0], [0.5, 0.5]))
     # entries within 1e-9 below zero are accepted as zero
     assert nash_conv(game, ([1.0 + 1e-10, -1e-10], [0.5, 0.5])).nash_conv >= 0.0
+
+
+def test_builder_orders_any_insertion_order_and_rejects_broken_trees() -> None:
+    """The builder's breadth-first reordering and its errors, on trees drawn by hand."""
+    # children added before their siblings and deeper nodes first: the same game
+    tree = TreeBuilder(num_players=2)
+    root = tree.decision(None, player=0, infoset="P1", actions=("H", "T"))
+    right = tree.decision((root, 1), player=1, infoset="P2", actions=("h", "t"))
+    tree.terminal((right, 1), payoffs=(1, -1))
+    tree.terminal((right, 0), payoffs=(-1, 1))
+    left = tree.decision((root, 0), player=1, infoset="P2", actions=2)
+    tree.terminal((left, 1), payoffs=(-1, 1))
+    tree.terminal((left, 0), payoffs=(1, -1))
+    game = tree.build()
+    reference = hidden_pennies()
+    assert game.parent.tolist() == reference.parent.tolist()
+    assert game.payoffs.tolist() == reference.payoffs.tolist()
+    assert game.action_labels == reference.action_labels
+
+    def broken(mistake: str) -> TreeBuilder:
+        tree = TreeBuilder(num_players=1)
+        root = tree.decision(None, player=0, infoset="I", actions=2)
+        tree.terminal((root, 0), payoffs=(0,))
+        if mistake == "two children":
+            tree.terminal((root, 0), payoffs=(1,))
+        elif mistake == "missing edge":
+            tree.terminal((root, 2), payoffs=(1,))
+        elif mistake == "not connected":
+            tree.terminal((root, 1), payoffs=(1,))
+            # nodes 3 and 4 hang from each other, a cycle away from the root
+            tree.decision((4, 0), player=0, infoset="J", actions=1)
+            tree.decision((3, 0), player=0, infoset="J", actions=1)
+        return tree
+
+    with pytest.raises(GameValidationError, match="action 1 of node 0 leads nowhere"):
+        broken("").build()
+    with pytest.raises(GameValidationError, match="edge 0 of node 0 has two children"):
+        broken("two children").build()
+    with pytest.raises(GameValidationError, match="node 2 hangs from a missing edge"):
+        broken("missing edge").build()
+    with pytest.raises(GameValidationError, match="not connected to the root"):
+        broken("not connected").build()
+    with pytest.raises(GameValidationError, match="one root"):
+        broken("").decision(None, player=0, infoset="K", actions=1)

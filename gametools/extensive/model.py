@@ -69,6 +69,7 @@ Matching pennies with player 2 moving second without seeing player 1's move:
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -776,38 +777,53 @@ class TreeBuilder:
     Nodes are referred to by the integers the adding methods return; a child is attached by
     ``(parent, action_index)``. Infosets are named by any hashable key, per player; the chance
     "player" needs none. :meth:`build` reorders the nodes breadth-first and validates.
+
+    Storage is compact (machine integers per node; chance moves, payoffs and labels only where
+    a node has them), so that trees of millions of nodes are built in a few hundred bytes per
+    node at the peak of :meth:`build`.
     """
 
     def __init__(self, num_players: int) -> None:
         self.num_players = int(num_players)
-        self._kind: list[int] = []
-        self._key: list[Any] = []
-        self._edge: list[tuple[int, int] | None] = []
-        self._actions: list[int] = []
-        self._chance: list[tuple[Any, ...]] = []
+        # per node: kind, infoset id (-1 for chance and terminal nodes), the edge it hangs
+        # from (parent -1 for the root), number of actions
+        self._kind = array("q")
+        self._key = array("q")
+        self._parent = array("q")
+        self._index = array("q")
+        self._actions = array("q")
+        self._roots = 0
+        # only where present: node -> probabilities / labels / chance infoset / label
+        self._chance: dict[int, tuple[Any, ...]] = {}
+        self._chance_labels: dict[int, tuple[str, ...]] = {}
+        self._chance_infoset: dict[int, int] = {}
+        self._node_labels: dict[int, str] = {}
+        # terminals in order of creation and their payoff tuples
+        self._terminal_nodes = array("q")
         self._payoffs: list[tuple[Any, ...]] = []
-        self._node_labels: list[str] = []
-        self._chance_labels: list[tuple[str, ...]] = []
         self._infoset_ids: dict[tuple[int, Any], int] = {}
         self._infoset_labels: list[str] = []
         self._infoset_actions: list[tuple[str, ...]] = []
-        self._chance_infoset: list[int] = []
 
-    def _add(self, at: tuple[int, int] | None, kind: int, key: Any, actions: int,
+    def _add(self, at: tuple[int, int] | None, kind: int, key: int, actions: int,
              label: str) -> int:
-        if at is None and self._edge.count(None):
-            raise GameValidationError("tree", "the tree has one root; attach nodes with "
-                                      "(parent, action)")
+        if at is None:
+            if self._roots:
+                raise GameValidationError("tree", "the tree has one root; attach nodes with "
+                                          "(parent, action)")
+            self._roots += 1
+            parent, index = -1, -1
+        else:
+            parent, index = at
+        node = len(self._kind)
         self._kind.append(kind)
         self._key.append(key)
-        self._edge.append(at)
+        self._parent.append(int(parent))
+        self._index.append(int(index))
         self._actions.append(actions)
-        self._node_labels.append(label)
-        self._chance.append(())
-        self._payoffs.append(())
-        self._chance_labels.append(())
-        self._chance_infoset.append(0)
-        return len(self._kind) - 1
+        if label:
+            self._node_labels[node] = label
+        return node
 
     def decision(self, at: tuple[int, int] | None, *, player: int, infoset: Any,
                  actions: Sequence[str] | int, infoset_label: str | None = None,
@@ -832,81 +848,127 @@ class TreeBuilder:
                labels: Sequence[str] | None = None, label: str = "",
                chance_infoset: int = 0) -> int:
         """Add a chance node; probabilities may be floats or exact (Fraction, int, str)."""
-        node = self._add(at, CHANCE, None, len(probabilities), label)
+        node = self._add(at, CHANCE, -1, len(probabilities), label)
         self._chance[node] = tuple(probabilities)
         self._chance_labels[node] = tuple(str(x) for x in labels) if labels is not None \
             else tuple(str(a + 1) for a in range(len(probabilities)))
-        self._chance_infoset[node] = int(chance_infoset)
+        if chance_infoset:
+            self._chance_infoset[node] = int(chance_infoset)
         return node
 
     def terminal(self, at: tuple[int, int] | None, *, payoffs: Sequence[Any],
                  label: str = "") -> int:
-        """Add a leaf paying ``payoffs`` (one per player; floats or exact numbers)."""
+        """Add a leaf paying ``payoffs`` (one per player; floats or exact numbers; a tuple is
+        kept as given, so that callers may share one tuple among leaves)."""
         if len(payoffs) != self.num_players:
             raise GameValidationError("payoffs", f"a terminal needs {self.num_players} payoffs",
                                       len(self._kind), len(payoffs))
-        node = self._add(at, TERMINAL, None, 0, label)
-        self._payoffs[node] = tuple(payoffs)
+        node = self._add(at, TERMINAL, -1, 0, label)
+        self._terminal_nodes.append(node)
+        self._payoffs.append(tuple(payoffs))
         return node
+
+    def _children(self, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each node's first slot in the child table, the table (-1 where empty), and the
+        actions per node; errors for edges that are missing or taken twice."""
+        actions = np.frombuffer(self._actions, dtype=np.int64)
+        parent = np.frombuffer(self._parent, dtype=np.int64)
+        index = np.frombuffer(self._index, dtype=np.int64)
+        offset = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(actions, out=offset[1:])
+        nodes = np.arange(1, count)
+        p, a = parent[1:], index[1:]
+        valid = (p >= 0) & (p < count)
+        valid[valid] &= (a[valid] >= 0) & (a[valid] < actions[p[valid]])
+        if not valid.all():
+            node = int(nodes[np.argmin(valid)])
+            raise GameValidationError("tree", f"node {node} hangs from a missing edge", node,
+                                      (int(parent[node]), int(index[node])))
+        slot = offset[p] + a
+        table = np.full(int(offset[-1]), -1, dtype=np.int64)
+        table[slot[::-1]] = nodes[::-1]  # the first node wins each slot
+        taken_twice = table[slot] != nodes
+        if taken_twice.any():
+            node = int(nodes[np.argmax(taken_twice)])
+            raise GameValidationError("tree", f"edge {int(index[node])} of node "
+                                      f"{int(parent[node])} has two children", node,
+                                      (int(parent[node]), int(index[node])))
+        return offset, table, actions
 
     def build(self, *, title: str = "", player_labels: Sequence[str] | None = None
               ) -> ExtensiveGame:
         """Validate and return the game (nodes in breadth-first order)."""
         count = len(self._kind)
-        if count == 0 or self._edge[0] is not None:
+        if count == 0 or self._parent[0] != -1:
             raise GameValidationError("tree", "the first node added must be the root")
-        children: list[list[int | None]] = [[None] * n for n in self._actions]
-        for node, edge in enumerate(self._edge):
-            if edge is None:
-                continue
-            p, a = edge
-            if not (0 <= p < count) or not (0 <= a < self._actions[p]):
-                raise GameValidationError("tree", f"node {node} hangs from a missing edge",
-                                          node, edge)
-            if children[p][a] is not None:
-                raise GameValidationError("tree", f"edge {a} of node {p} has two children",
-                                          node, edge)
-            children[p][a] = node
-        order = [0]
-        head = 0
-        while head < len(order):
-            node = order[head]
-            head += 1
-            for a, child in enumerate(children[node]):
-                if child is None:
-                    raise GameValidationError("tree", f"action {a} of node {node} leads "
-                                              "nowhere", node)
-                order.append(child)
-        if len(order) != count:
+        offset, table, actions = self._children(count)
+        # breadth-first order, a level at a time: children in action order
+        levels = [np.zeros(1, dtype=np.int64)]
+        while True:
+            frontier = levels[-1]
+            counts = actions[frontier]
+            total = int(counts.sum())
+            if total == 0:
+                break
+            starts = np.repeat(offset[frontier] - np.cumsum(counts) + counts, counts)
+            slots = starts + np.arange(total)
+            children = table[slots]
+            if (children < 0).any():
+                slot = int(slots[np.argmax(children < 0)])
+                node = int(np.searchsorted(offset, slot, side="right") - 1)
+                action = slot - int(offset[node])
+                raise GameValidationError("tree", f"action {action} of node {node} leads "
+                                          "nowhere", node)
+            levels.append(children)
+        order = np.concatenate(levels)
+        if order.size != count:
             raise GameValidationError("tree", "some nodes are not connected to the root")
         new_index = np.empty(count, dtype=np.int64)
         new_index[order] = np.arange(count)
-        parent = np.full(count, -1, dtype=np.int64)
-        chance_p: list[Any] = [1] * count
+        old_parent = np.frombuffer(self._parent, dtype=np.int64)[order]
+        parent = np.where(old_parent >= 0, new_index[np.maximum(old_parent, 0)], -1)
+        kinds = np.frombuffer(self._kind, dtype=np.int64)[order]
+        infoset = np.frombuffer(self._key, dtype=np.int64)[order]
+        one = 1
+        chance_p: list[Any] = [one] * count
         chance_labels = [""] * count
-        for node, edge in enumerate(self._edge):
-            if edge is not None:
-                p, a = edge
-                parent[new_index[node]] = new_index[p]
-                if self._kind[p] == CHANCE:
-                    chance_p[new_index[node]] = self._chance[p][a]
-                    chance_labels[new_index[node]] = self._chance_labels[p][a]
-        kinds = np.asarray(self._kind, dtype=np.int64)[order]
-        keys = [self._key[v] for v in order]
-        infoset = np.array([k if k is not None else -1 for k in keys], dtype=np.int64)
-        exact_chance = all(isinstance(x, (int, Fraction, str)) and not isinstance(x, bool)
-                           for x in chance_p)
+        probabilities = np.ones(count)
+        exact_chance = True
         as_float: dict[Any, float] = {}
-        probabilities = np.array([as_float[x] if x in as_float else as_float.setdefault(
-            x, _to_float(Fraction(x)) if isinstance(x, (str, Fraction)) else float(x))
-            for x in chance_p])
-        payoff_rows = [self._payoffs[v] for v in order if self._kind[v] == TERMINAL]
-        payoffs = [[row[i] for row in payoff_rows] for i in range(self.num_players)]
+        for node, moves in self._chance.items():
+            names = self._chance_labels[node]
+            first = int(offset[node])
+            for a, x in enumerate(moves):
+                child = int(new_index[table[first + a]])
+                chance_p[child] = x
+                chance_labels[child] = names[a]
+                if exact_chance and not (isinstance(x, (int, Fraction, str))
+                                         and not isinstance(x, bool)):
+                    exact_chance = False
+                value = as_float.get(x)
+                if value is None:
+                    value = as_float[x] = _to_float(Fraction(x)) \
+                        if isinstance(x, (str, Fraction)) else float(x)
+                probabilities[child] = value
+        del table
+        terminal_order = np.argsort(new_index[np.frombuffer(self._terminal_nodes,
+                                                            dtype=np.int64)], kind="stable")
+        rows = self._payoffs
+        payoffs = [[rows[k][i] for k in terminal_order] for i in range(self.num_players)]
+        node_labels = [""] * count
+        for node, label in self._node_labels.items():
+            node_labels[int(new_index[node])] = label
+        chance_infoset = np.zeros(count, dtype=np.int64)
+        for node, ident in self._chance_infoset.items():
+            chance_infoset[int(new_index[node])] = ident
+        exact: list[Fraction] | None = None
+        if exact_chance:
+            cache: dict[Any, Fraction] = {}
+            exact = [cache[x] if x in cache else cache.setdefault(
+                x, x if type(x) is Fraction else Fraction(x)) for x in chance_p]
         return ExtensiveGame(
             self.num_players, parent, kinds, infoset, probabilities, payoffs,
-            chance_exact=[x if type(x) is Fraction else Fraction(x) for x in chance_p]
-            if exact_chance else None,
+            chance_exact=exact,
             title=title, player_labels=player_labels, infoset_labels=self._infoset_labels,
-            action_labels=self._infoset_actions,
-            node_labels=[self._node_labels[v] for v in order], chance_labels=chance_labels,
-            chance_infoset=[self._chance_infoset[v] for v in order])
+            action_labels=self._infoset_actions, node_labels=node_labels,
+            chance_labels=chance_labels, chance_infoset=chance_infoset)

@@ -936,6 +936,7 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
     Where = tuple[int, int] | None
     History = tuple[tuple[int, ...], ...]
     count = 0
+    outcomes_seen: dict[tuple[float, ...], tuple[Fraction, ...]] = {}
     # each stack entry: (state, where it hangs in the tree, every player's last own (infoset,
     # action); the infoset id stands for the whole own history before it)
     stack: list[tuple[Any, Where, History]] = [
@@ -948,7 +949,12 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
                 f"{name} has more than {max_nodes} tree nodes; raise max_nodes (or "
                 "GAMETOOLS_MAX_TREE_NODES) if memory and time allow")
         if state.is_terminal():
-            builder.terminal(at, payoffs=[_exact_number(float(r)) for r in state.returns()])
+            returns = tuple(state.returns())
+            payoffs = outcomes_seen.get(returns)
+            if payoffs is None:  # one tuple per distinct outcome, shared by its leaves
+                payoffs = outcomes_seen[returns] = tuple(_exact_number(float(r))
+                                                         for r in returns)
+            builder.terminal(at, payoffs=payoffs)
         elif state.is_chance_node():
             outcomes = state.chance_outcomes()
             node = builder.chance(at, probabilities=[_exact_number(p) for _, p in outcomes],
