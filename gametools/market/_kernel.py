@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["NUMBA_AVAILABLE", "RULE_ZI_CONSTRAINED", "RULE_ZI_UNCONSTRAINED", "RULE_ZI_SURPLUS",
-           "RULE_LADDER", "RULE_INFORMED", "STATISTIC_COLUMNS", "play_markets",
+           "RULE_LADDER", "RULE_INFORMED", "RULE_SCHEDULED", "STATISTIC_COLUMNS", "play_markets",
            "sort_rows_descending", "round_sort_rows", "competitive_allocation"]
 
 #: Whether numba is installed (imported only when a kernel first runs).
@@ -41,6 +41,7 @@ RULE_ZI_UNCONSTRAINED = 1    # zi_u
 RULE_ZI_SURPLUS = 2          # Wellman's zi_A_B: p1 = A, p2 = B
 RULE_LADDER = 3              # ladder market maker: p1 = rungs, p2 = spacing, p3 = spread
 RULE_INFORMED = 4            # informed trader: p1 = margin
+RULE_SCHEDULED = 5           # orders read from the schedule: p1 = orders per arrival
 
 #: Columns of the kernel's ``(B, 12)`` statistics, the sums of the torch route's
 #: ``_trade_statistics`` and spread accumulators.
@@ -70,7 +71,7 @@ def _uniform_ticks(low: int, high: int, u: float) -> int:  # pragma: no cover - 
 
 
 def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, high,  # noqa
-                fixed, strategy_of, rules, slot_start, slot_count, owner, max_orders, scale,
+                fixed, strategy_of, rules, schedule, slot_start, slot_count, owner, max_orders, scale,
                 min_price, max_price, mean_fundamental, fundamental, clear_after_trade,
                 final, ce_offset, half_quantity, cash, position, traded,
                 stats):  # pragma: no cover - compiled by numba
@@ -139,13 +140,19 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
         kind = rules[rule, 0]
         # ---- the arriving agent's orders (strategies.py, rule by rule)
         count = 1
-        post_only = False
-        if kind == RULE_LADDER:
+        if kind == RULE_SCHEDULED:
+            count = rules[rule, 1]
+            for k in range(count):
+                o_side[k] = schedule[m, t, k, 0]
+                o_price[k] = schedule[m, t, k, 1]
+                o_quantity[k] = schedule[m, t, k, 2]
+                o_market[k] = schedule[m, t, k, 3] != 0
+                o_passive[k] = schedule[m, t, k, 4] != 0
+        elif kind == RULE_LADDER:
             rungs = rules[rule, 1]
             spacing = rules[rule, 2]
             spread = rules[rule, 3]
             count = 2 * rungs
-            post_only = True
             for k in range(rungs):
                 offset = spread / 2 + spacing * float(k)
                 bid = np.int64(math.floor(estimate - offset))
@@ -154,6 +161,10 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
                 o_price[k] = bid
                 o_side[rungs + k] = -1 if (float(ask) > best_bid and can_sell) else 0
                 o_price[rungs + k] = ask
+            for k in range(count):
+                o_quantity[k] = 1 if o_side[k] != 0 else 0
+                o_market[k] = False
+                o_passive[k] = True
         else:
             # a fair coin unless the market fixes the side; 0 if the position bound bars it
             side = fixed[agent]
@@ -191,25 +202,31 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
                 price = bid if side > 0 else ask
             o_side[0] = side
             o_price[0] = price
+            o_quantity[0] = 1 if side != 0 else 0
+            o_market[0] = False
+            o_passive[0] = False
         # ---- MarketSimulator._prepare: grid, position bounds, post-only split
         buys_before = 0
         sells_before = 0
         any_post = False
         for k in range(count):
             side = o_side[k]
-            quantity = 1 if side != 0 else 0
-            o_market[k] = False
+            quantity = max(o_quantity[k], 0)
+            market = o_market[k]
             price = min(max(o_price[k], min_price), max_price)
+            # room left by the position bound after the arrival's earlier orders on this side
             if side > 0:
                 room = (high_a - pos) - buys_before
                 buys_before += quantity
             else:
                 room = (pos - low_a) - sells_before
-                sells_before += quantity
+                if side < 0:
+                    sells_before += quantity
             quantity = min(quantity, max(room, 0)) if side != 0 else 0
-            o_price[k] = price  # the limit price (no market orders here)
-            o_passive[k] = post_only
-            if post_only:
+            if market:  # the limit price of a market order: the grid's far end
+                price = max_price if side > 0 else min_price
+            o_price[k] = price
+            if o_passive[k] and not market:
                 o_post[k] = quantity
                 o_quantity[k] = 0
                 any_post = any_post or quantity > 0
@@ -318,13 +335,13 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
 
 
 def _all_markets(arrivals, draws, path, factor, signal, informed, pv, low, high,  # noqa
-                 fixed, strategy_of, rules, slot_start, slot_count, owner, max_orders, scale,
+                 fixed, strategy_of, rules, schedule, slot_start, slot_count, owner, max_orders, scale,
                  min_price, max_price, mean_fundamental, fundamental, clear_after_trade,
                  final, ce_offset, half_quantity, cash, position, traded,
                  stats):  # pragma: no cover - compiled by numba
     for m in range(arrivals.shape[0]):
         _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, high, fixed,
-                    strategy_of, rules, slot_start, slot_count, owner, max_orders, scale,
+                    strategy_of, rules, schedule, slot_start, slot_count, owner, max_orders, scale,
                     min_price, max_price, mean_fundamental, fundamental, clear_after_trade,
                     final, ce_offset, half_quantity, cash, position, traded, stats)
 
@@ -505,6 +522,7 @@ def play_markets(*, arrivals: np.ndarray, draws: np.ndarray, path: np.ndarray,
                  factor: np.ndarray, signal: np.ndarray, informed: np.ndarray,
                  private_values: np.ndarray, low: np.ndarray, high: np.ndarray,
                  fixed: np.ndarray, strategy_of: np.ndarray, rules: np.ndarray,
+                 schedule: np.ndarray,
                  slot_start: np.ndarray, slot_count: np.ndarray, owner: np.ndarray,
                  max_orders: int, scale: int, min_price: int, max_price: int,
                  mean_fundamental: int, fundamental: bool, clear_after_trade: bool,
@@ -531,6 +549,9 @@ def play_markets(*, arrivals: np.ndarray, draws: np.ndarray, path: np.ndarray,
         Row of ``rules`` each agent plays.
     rules : (R, 4) int64
         ``(rule, p1, p2, p3)`` per strategy (``RULE_*``).
+    schedule : (B, T, K, 5) int64
+        The orders of the ``RULE_SCHEDULED`` strategy (side, price, quantity, market order,
+        post-only) at every market and step (any shape ``(1, 1, 1, 5)`` without one).
     slot_start, slot_count : (N,) int64
     owner : (S,) int64
     max_orders, scale, min_price, max_price, mean_fundamental : int
@@ -550,16 +571,18 @@ def play_markets(*, arrivals: np.ndarray, draws: np.ndarray, path: np.ndarray,
     statistics = np.zeros((b, len(STATISTIC_COLUMNS)), np.float64)
     # one compiled signature: C-contiguous arrays of fixed dtypes
     c = np.ascontiguousarray
-    arrivals, strategy_of, rules = (c(x, dtype=np.int64) for x in (arrivals, strategy_of, rules))
+    arrivals, strategy_of, rules, schedule = (c(x, dtype=np.int64) for x in (
+        arrivals, strategy_of, rules, schedule))
     low, high, fixed = (c(x, dtype=np.int64) for x in (low, high, fixed))
     slot_start, slot_count, owner = (c(x, dtype=np.int64) for x in (slot_start, slot_count, owner))
     private_values, informed = c(private_values, dtype=np.int64), c(informed, dtype=np.bool_)
     draws, path, factor, signal, final, ce_offset, half_quantity = (
         c(x, dtype=np.float64) for x in (draws, path, factor, signal, final, ce_offset,
                                          half_quantity))
-    _compiled("_all_markets")(arrivals, draws, path, factor, signal, informed, private_values, low, high,
-                fixed, strategy_of, rules, slot_start, slot_count, owner, int(max_orders),
-                int(scale), int(min_price), int(max_price), int(mean_fundamental),
-                bool(fundamental), bool(clear_after_trade), final, ce_offset, half_quantity,
-                cash, position, traded, statistics)
+    _compiled("_all_markets")(
+        arrivals, draws, path, factor, signal, informed, private_values, low, high, fixed,
+        strategy_of, rules, schedule, slot_start, slot_count, owner, int(max_orders), int(scale),
+        int(min_price), int(max_price), int(mean_fundamental), bool(fundamental),
+        bool(clear_after_trade), final, ce_offset, half_quantity, cash, position, traded,
+        statistics)
     return cash, position, traded, statistics

@@ -607,10 +607,17 @@ class MarketSimulator:
             and self.device.type == "cpu" and NUMBA_AVAILABLE) else "torch"
 
     def _compiled_rules(self) -> np.ndarray | None:
-        """``(R, 4)`` int64 kernel rules of the strategy objects, None if one has none."""
+        """``(R, 4)`` int64 kernel rules of the strategy objects, None if one has none (or
+        more than one strategy brings a schedule)."""
         rules = [s.compiled_rule() for s in self.strategy_objects]
-        if any(r is None for r in rules):
+        schedules = [s for s in self.strategy_objects if s.compiled_schedule() is not None]
+        if any(r is None for r in rules) or len(schedules) > 1:
             return None
+        self.schedule = np.zeros((1, 1, 1, 5), dtype=np.int64)
+        if schedules:
+            table = schedules[0].compiled_schedule()
+            assert table is not None
+            self.schedule = table.cpu().numpy()
         return np.array(rules, dtype=np.int64).reshape(len(rules), 4)
 
     # ------------------------------------------------------------------ episode set-up
@@ -951,6 +958,7 @@ class MarketSimulator:
             low=setup.low.numpy(), high=setup.high.numpy(),
             fixed=np.array(c.fixed_side, dtype=np.int64),
             strategy_of=self.agent_strategy.numpy(), rules=self.compiled_rules,
+            schedule=self.schedule,
             slot_start=self.slot_start.numpy(), slot_count=self.slot_count.numpy(),
             owner=self.owner.numpy(), max_orders=self.max_orders,
             scale=(t_max + 1) * self.max_orders + 1, min_price=c.min_price,
@@ -1235,20 +1243,22 @@ def position_values(private_values: torch.Tensor, position: torch.Tensor) -> tor
 
 
 def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: int,
-             seed: int = 0, device: str | torch.device = "cpu") -> EpisodeStatistics:
+             seed: int = 0, device: str | torch.device = "cpu",
+             backend: str = "auto") -> EpisodeStatistics:
     """Run ``episodes`` independent episodes (one per batched market) and return their statistics.
 
-    Same ``seed``, same numbers (on the same device).
+    Same ``seed``, same numbers (on the same device, by either ``backend``: see
+    :class:`MarketSimulator`).
     """
     return MarketSimulator(config, strategies, num_markets=episodes, seed=seed,
-                           device=device).run()
+                           device=device, backend=backend).run()
 
 
 def simulate_profiles(config: MarketConfig, profiles: Sequence[Sequence[Strategy]], *,
-                      episodes: int, seed: int = 0, device: str | torch.device = "cpu"
-                      ) -> EpisodeStatistics:
+                      episodes: int, seed: int = 0, device: str | torch.device = "cpu",
+                      backend: str = "auto") -> EpisodeStatistics:
     """``episodes`` episodes of each strategy profile, all in one batch: markets
     ``g * episodes .. (g + 1) * episodes - 1`` play ``profiles[g]``."""
     return MarketSimulator(config, profiles[0] if profiles else [], num_markets=episodes
                            * max(len(profiles), 1), seed=seed, device=device,
-                           profiles=profiles).run()
+                           profiles=profiles, backend=backend).run()

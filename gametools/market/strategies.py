@@ -53,15 +53,16 @@ from typing import TYPE_CHECKING
 import torch
 
 from gametools.errors import InvalidArgumentError
-from gametools.market._kernel import (RULE_INFORMED, RULE_LADDER, RULE_ZI_CONSTRAINED,
-                                      RULE_ZI_SURPLUS, RULE_ZI_UNCONSTRAINED)
+from gametools.market._kernel import (RULE_INFORMED, RULE_LADDER, RULE_SCHEDULED,
+                                      RULE_ZI_CONSTRAINED, RULE_ZI_SURPLUS,
+                                      RULE_ZI_UNCONSTRAINED)
 from gametools.market.simulator import ArrivalView, MarketConfig, MarketEvent, Orders
 
 if TYPE_CHECKING:
     from gametools.market.simulator import MarketSimulator
 
 __all__ = ["Strategy", "ZeroIntelligence", "ZeroIntelligencePlus", "LadderMarketMaker",
-           "InformedTrader", "INFORMED_ROLES",
+           "InformedTrader", "ScheduledOrders", "INFORMED_ROLES",
            "make_strategy", "assign_strategies", "parse_strategy_spec", "split_role",
            "StrategySpec",
            "STRATEGY_NAMES", "TRADER_ROLES", "MARKET_MAKER_ROLES"]
@@ -110,6 +111,11 @@ class Strategy(abc.ABC):
         """The row ``(rule, p1, p2, p3)`` of the compiled market kernel that plays this
         strategy exactly as :meth:`orders` does (:mod:`gametools.market._kernel`), or None
         when the kernel cannot play it (the simulator then takes its torch route)."""
+        return None
+
+    def compiled_schedule(self) -> torch.Tensor | None:
+        """``(B, T, K, 5)`` int64 orders fixed in advance, for the kernel's scheduled rule
+        (:class:`ScheduledOrders`); None for every other strategy."""
         return None
 
     def __repr__(self) -> str:
@@ -356,6 +362,62 @@ class InformedTrader(Strategy):
         if type(self) is not InformedTrader:
             return None
         return RULE_INFORMED, self.margin, 0, 0
+
+
+class ScheduledOrders(Strategy):
+    """Orders fixed in advance for every market and time step: the agent arriving in market
+    ``m`` at step ``t`` submits the ``K`` orders ``[m, t, :]`` (a replay of recorded order flow,
+    or a book driven by hand). The simulator bounds them by the grid and the positions as any
+    strategy's orders.
+
+    Parameters
+    ----------
+    side, price, quantity : int tensors, shape (B, T, K)
+        ``+1`` buy / ``-1`` sell / ``0`` none; limit price in ticks; units.
+    market_order, post_only : bool tensors, shape (B, T, K), optional
+        (default: limit orders that may take liquidity)
+    name : str
+    """
+
+    def __init__(self, side: torch.Tensor, price: torch.Tensor, quantity: torch.Tensor, *,
+                 market_order: torch.Tensor | None = None,
+                 post_only: torch.Tensor | None = None, name: str = "scheduled") -> None:
+        shape = tuple(side.shape)
+        parts = [side, price, quantity] + [x for x in (market_order, post_only) if x is not None]
+        if len(shape) != 3 or shape[2] < 1 or any(tuple(x.shape) != shape for x in parts):
+            raise InvalidArgumentError(f"scheduled orders need (markets, steps, orders) tensors "
+                                       f"of one shape, got {[tuple(x.shape) for x in parts]}")
+        self.side = side.to(torch.int64)
+        self.price = price.to(torch.int64)
+        self.quantity = quantity.to(torch.int64)
+        self.market_order = (torch.zeros(shape, dtype=torch.bool) if market_order is None
+                             else market_order.to(torch.bool))
+        self.post_only = (torch.zeros(shape, dtype=torch.bool) if post_only is None
+                          else post_only.to(torch.bool))
+        self.max_orders = shape[2]
+        self.name = name
+
+    def reset(self, simulator: MarketSimulator, private_values: torch.Tensor) -> None:
+        expected = (simulator.num_markets, simulator.config.n_arrivals)
+        if tuple(self.side.shape[:2]) != expected:
+            raise InvalidArgumentError(f"scheduled orders are for {tuple(self.side.shape[:2])} "
+                                       f"markets x steps; the simulator runs {expected}")
+
+    def orders(self, view: ArrivalView) -> Orders:
+        rows, dev = view.markets.cpu(), view.agents.device
+        side, price, quantity, market, post = (x[rows, view.time].to(dev) for x in (
+            self.side, self.price, self.quantity, self.market_order, self.post_only))
+        return Orders(side, price, quantity, market, post_only=post)
+
+    def compiled_rule(self) -> tuple[int, int, int, int] | None:
+        if type(self) is not ScheduledOrders:
+            return None
+        return RULE_SCHEDULED, self.max_orders, 0, 0
+
+    def compiled_schedule(self) -> torch.Tensor | None:
+        return torch.stack([self.side, self.price, self.quantity,
+                            self.market_order.to(torch.int64), self.post_only.to(torch.int64)],
+                           -1)
 
 
 _ZI_RANGE = re.compile(r"zi_(\d+)_(\d+)$")
