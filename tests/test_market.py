@@ -10,11 +10,11 @@ import torch
 
 from games.order_book import build_double_auction, build_order_book
 from gametools.cli import main
+from gametools.errors import InvalidArgumentError
 from gametools.market import EpisodeStatistics, MarketConfig, MarketSimulator, simulate
 from gametools.market._kernel import NUMBA_AVAILABLE
 from gametools.market.simulator import simulate_profiles
 from gametools.market.strategies import ScheduledOrders, assign_strategies, make_strategy
-from gametools.errors import InvalidArgumentError
 from gametools.scenarios import ScenarioError, get_scenario
 
 

@@ -67,10 +67,10 @@ def _best(keys: np.ndarray) -> tuple[int, int]:  # pragma: no cover - compiled b
 def _uniform_ticks(low: int, high: int, u: float) -> int:  # pragma: no cover - compiled
     """``strategies._uniform_ticks`` for one draw."""
     span = float(max(high - low + 1, 1))
-    return low + min(int(math.floor(u * span)), max(high - low, 0))
+    return low + min(math.floor(u * span), max(high - low, 0))
 
 
-def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, high,  # noqa
+def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, high,
                 fixed, strategy_of, rules, schedule, slot_start, slot_count, owner, max_orders, scale,
                 min_price, max_price, mean_fundamental, fundamental, clear_after_trade,
                 final, ce_offset, half_quantity, cash, position, traded,
@@ -334,7 +334,7 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
     stats[m, 11] = spread_n
 
 
-def _all_markets(arrivals, draws, path, factor, signal, informed, pv, low, high,  # noqa
+def _all_markets(arrivals, draws, path, factor, signal, informed, pv, low, high,
                  fixed, strategy_of, rules, schedule, slot_start, slot_count, owner, max_orders, scale,
                  min_price, max_price, mean_fundamental, fundamental, clear_after_trade,
                  final, ce_offset, half_quantity, cash, position, traded,

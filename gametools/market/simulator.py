@@ -56,6 +56,17 @@ deviation of transaction prices from the competitive price, in percent of that p
 ``smith_alpha_early`` counts the units traded before half the competitive quantity had traded,
 ``smith_alpha_late`` the rest.
 
+Two routes, one set of numbers
+------------------------------
+:meth:`MarketSimulator.run` plays all ``B`` markets either with batched torch operations, one
+time step at a time (any device and any strategy: the reference route), or on the CPU with a
+compiled numba kernel that plays every market's whole episode in one call (the library's ZI,
+ladder market-maker, informed and scheduled strategies; ``backend="auto"`` takes it when it
+applies). Each arrival's random numbers (the side coin and the price draw) are drawn in batch
+before the episode, ``(B, T, 2)`` uniforms from the simulator's generator after the values,
+arrivals, fundamental and signals, so both routes read the same numbers and, doing the same
+floating-point operations, return the same accounts and statistics bit for bit.
+
 References: Gode and Sunder (1993), JPE 101(1); Cliff (1997), HP Labs HPL-97-91; Wah, Wright and
 Wellman (2017), JAAMAS 31; Smith (1962), JPE 70(2).
 """
@@ -72,9 +83,14 @@ import torch
 
 from gametools.errors import InvalidArgumentError
 from gametools.limits import check_memory
-from gametools.market._kernel import (NUMBA_AVAILABLE, STATISTIC_COLUMNS,
-                                      competitive_allocation, play_markets, round_sort_rows,
-                                      sort_rows_descending)
+from gametools.market._kernel import (
+    NUMBA_AVAILABLE,
+    STATISTIC_COLUMNS,
+    competitive_allocation,
+    play_markets,
+    round_sort_rows,
+    sort_rows_descending,
+)
 
 if TYPE_CHECKING:
     from gametools.market.strategies import Strategy

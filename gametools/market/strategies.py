@@ -53,9 +53,14 @@ from typing import TYPE_CHECKING
 import torch
 
 from gametools.errors import InvalidArgumentError
-from gametools.market._kernel import (RULE_INFORMED, RULE_LADDER, RULE_SCHEDULED,
-                                      RULE_ZI_CONSTRAINED, RULE_ZI_SURPLUS,
-                                      RULE_ZI_UNCONSTRAINED)
+from gametools.market._kernel import (
+    RULE_INFORMED,
+    RULE_LADDER,
+    RULE_SCHEDULED,
+    RULE_ZI_CONSTRAINED,
+    RULE_ZI_SURPLUS,
+    RULE_ZI_UNCONSTRAINED,
+)
 from gametools.market.simulator import ArrivalView, MarketConfig, MarketEvent, Orders
 
 if TYPE_CHECKING:
