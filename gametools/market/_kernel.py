@@ -30,7 +30,8 @@ import numpy as np
 
 __all__ = ["NUMBA_AVAILABLE", "RULE_ZI_CONSTRAINED", "RULE_ZI_UNCONSTRAINED", "RULE_ZI_SURPLUS",
            "RULE_LADDER", "RULE_INFORMED", "RULE_SCHEDULED", "STATISTIC_COLUMNS", "play_markets",
-           "sort_rows_descending", "round_sort_rows", "competitive_allocation"]
+           "sort_rows_descending", "round_sort_rows", "fundamental_paths",
+           "competitive_allocation"]
 
 #: Whether numba is installed (imported only when a kernel first runs).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
@@ -367,6 +368,15 @@ def _round_sort_rows(draws, scale, out):  # pragma: no cover - compiled by numba
     _sort_rows(out)
 
 
+def _paths(shocks, pull, keep, start, out):  # pragma: no cover - compiled by numba
+    """``r_t = max(0, rint(pull + keep r_{t-1} + shock_t))``, ``r_0 = start``, row by row."""
+    for m in range(shocks.shape[0]):
+        value = start
+        for t in range(shocks.shape[1]):
+            value = max(np.rint(pull + keep * value + shocks[m, t]), 0.0)
+            out[m, t] = value
+
+
 def _sift_down(keys, who, size, i):  # pragma: no cover - compiled by numba
     """Restore the max-heap ``keys[:size]`` (with payload ``who``) below position ``i``."""
     while True:
@@ -467,7 +477,7 @@ def _competitive_markets(pv, buy_units, sell_units, max_gain, offset,
 
 _COMPILED: dict[str, Any] = {}
 _NAMES = ("_best", "_uniform_ticks", "_one_market", "_all_markets", "_sort_rows",
-          "_round_sort_rows", "_sift_down", "_competitive_markets")
+          "_round_sort_rows", "_paths", "_sift_down", "_competitive_markets")
 
 
 def _compiled(name: str) -> Any:
@@ -497,6 +507,16 @@ def round_sort_rows(draws: np.ndarray, scale: float) -> np.ndarray:
     if draws.size:
         _compiled("_round_sort_rows")(draws.reshape(-1, draws.shape[-1]), float(scale),
                                       out.reshape(-1, draws.shape[-1]))
+    return out
+
+
+def fundamental_paths(shocks: np.ndarray, pull: float, keep: float, start: float
+                      ) -> np.ndarray:
+    """``(B, T)`` paths ``r_t = max(0, round(pull + keep r_{t-1} + shock_t))`` from
+    ``r_0 = start`` (rounded to nearest, ties to even: torch's ``round``)."""
+    shocks = np.ascontiguousarray(shocks, dtype=np.float64)
+    out = np.empty(shocks.shape, np.float64)
+    _compiled("_paths")(shocks, float(pull), float(keep), float(start), out)
     return out
 
 
