@@ -6,7 +6,11 @@ markets (``--quick``: 1, 64, 256 and fewer steps), and the ``double_auction`` (1
 ``zi_c``) at the largest B. Arrivals per second count one arrival per market per time step;
 the per-episode set-up (value draws, competitive equilibrium) is included. Both wall-clock and
 process-CPU rates are printed (on a shared machine the second is the steadier). CPU threads:
-``torch.get_num_threads()``; ``--device cuda`` where a GPU exists.
+``torch.get_num_threads()``; ``--device cuda`` where a GPU exists. Each size runs both routes of
+the simulator in this run (``--backends torch,compiled``): ``torch``, batched tensor operations
+step by step (the reference, and the route on CUDA), and ``compiled``, the numba kernel that
+plays every market's episode in one call (same numbers bit for bit); numba's import and the
+kernels' load from the disk cache happen once per process in a warm-up whose time is printed.
 
 ABIDES section (``--abides PYTHON``, PYTHON an interpreter with ABIDES installed,
 github:jpmorganchase/abides-jpmc-public): the same market design run by both simulators in this
@@ -45,16 +49,21 @@ initial ZI strategies, 3 iterations, against the issue's goal of 3 iterations in
 time, the meta-equilibrium and the best response's gain with its one-sided 95% lower bound.
 
 Run ``python bench/bench_market.py [--quick] [--section throughput|psro|all] [--sizes 1,64,4096]
-[--steps T] [--device cpu|cuda] [--threads N] [--out DIR] [--abides PYTHON]``. Nothing here
-asserts a time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP
+[--steps T] [--device cpu|cuda] [--threads N] [--out DIR] [--abides PYTHON]
+[--ours-abides-design] [--backends torch,compiled]``. Nothing here asserts a time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP
 threads a loaded 2-core machine spent 13x the CPU per arrival (the previous simulator measured
 12.2k arrivals per CPU-second at B = 4096 with spinning threads, 162k with passive ones).
 
-Measured (one run, load average 22-25 on 2 cores, torch 2.13 CPU): B = 4096, 63 ZI + 1 market
-maker, 200 arrivals: 295k arrivals per CPU-second with 2 threads, 302k with 1 (the previous
-simulator in the same run: 12.2k, 162k passive, 171k with 1 thread); ABIDES section: ours
-449k, ABIDES 1.85k arrivals per CPU-second (243x; 252x wall), 57.9 against 57.3 trades per
-1000 arrivals.
+Measured (one run, ``--threads 1 --ours-abides-design``, load average 11.9-12.9 on 2 cores,
+torch 2.13 CPU): B = 4096, 63 ZI + 1 market maker, 200 arrivals: compiled 1.29M arrivals per
+CPU-second (204k wall), torch 299k (47k wall), 4.3x; B = 1024: 1.62M against 132k;
+double_auction B = 4096: 7.3M against 842k; the ABIDES design (64 ZI, 1000 arrivals, B = 4096):
+compiled 2.85M, torch 366k per CPU-second, 57.9 trades per 1000 arrivals in both (ABIDES
+itself not rerun: no ABIDES environment on this machine; an earlier run measured ABIDES at
+1.85k arrivals per CPU-second with 57.3 trades per 1000 arrivals, a different run, so no
+ratio is claimed from it). An earlier run of the torch route: 295k arrivals per CPU-second
+with 2 threads, 302k with 1 (load 22-25); the ABIDES section then: ours 449k, ABIDES 1.85k
+(243x; 252x wall).
 """
 
 from __future__ import annotations
@@ -77,18 +86,18 @@ from gametools.scenarios import get_scenario
 
 
 def arrivals_per_second(scenario: str, params: dict, strategies: list[str], markets: int,
-                        device: str) -> tuple[float, float]:
-    rate, cpu_rate, _ = timed_run(scenario, params, strategies, markets, device)
+                        device: str, backend: str = "auto") -> tuple[float, float]:
+    rate, cpu_rate, _ = timed_run(scenario, params, strategies, markets, device, backend)
     return rate, cpu_rate
 
 
 def timed_run(scenario: str, params: dict, strategies: list[str], markets: int,
-              device: str) -> tuple[float, float, float]:
+              device: str, backend: str = "auto") -> tuple[float, float, float]:
     """Arrivals per wall and per CPU second, and trades per 1000 arrivals."""
     config = get_scenario(scenario).build(**params)
     agents = assign_strategies(config, strategies)
     start, cpu = time.perf_counter(), time.process_time()
-    stats = simulate(config, agents, episodes=markets, seed=0, device=device)
+    stats = simulate(config, agents, episodes=markets, seed=0, device=device, backend=backend)
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     assert (stats.profit_ticks.sum(1) == stats.gains_ticks).all()  # accounting identity
     arrivals = markets * config.n_arrivals
@@ -96,13 +105,32 @@ def timed_run(scenario: str, params: dict, strategies: list[str], markets: int,
     return arrivals / seconds, arrivals / cpu_seconds, 1000 * trades / arrivals
 
 
-def abides_section(python: str, markets: int, episodes: int, steps: int, device: str) -> None:
+def warm_up(backends: list[str], device: str) -> None:
+    """Load numba and the compiled kernels from their disk cache (compile them on the first run
+    ever) outside the timings; the time it takes is printed."""
+    if "compiled" not in backends:
+        return
+    start, cpu = time.perf_counter(), time.process_time()
+    for scenario, strategies in (("order_book", []), ("double_auction", ["zi_c"])):
+        timed_run(scenario, {"n_arrivals": 5}, strategies, 2, device, "compiled")
+    print(f"compiled kernels loaded in {time.perf_counter() - start:.2f} s wall, "
+          f"{time.process_time() - cpu:.2f} s CPU (once per process; not in the rates below)")
+
+
+def abides_section(python: str | None, markets: int, episodes: int, steps: int, device: str,
+                   backends: list[str]) -> None:
     """The same market design in gametools (batched) and in ABIDES (a subprocess)."""
     params = {"n_background": 64, "n_market_makers": 0, "n_arrivals": steps}
     print(f"ABIDES comparison: 64 x zi_0_1000, no market maker, {steps} arrivals per episode")
-    rate, cpu_rate, trades = timed_run("order_book", params, [], markets, device)
-    print(f"  gametools B = {markets:5d}: {rate:12,.0f} arrivals/s wall, {cpu_rate:12,.0f} per "
-          f"CPU-second; {trades:.1f} trades per 1000 arrivals")
+    ours = {}
+    for backend in backends:
+        rate, cpu_rate, trades = timed_run("order_book", params, [], markets, device, backend)
+        ours[backend] = rate, cpu_rate
+        print(f"  gametools {backend:8s} B = {markets:5d}: {rate:12,.0f} arrivals/s wall, "
+              f"{cpu_rate:12,.0f} per CPU-second; {trades:.1f} trades per 1000 arrivals")
+    if python is None:
+        print("  ABIDES not run (no --abides PYTHON)")
+        return
     script = Path(__file__).with_name("abides_zi_market.py")
     done = subprocess.run([python, str(script), "--agents", "64", "--arrivals", str(steps),
                            "--episodes", str(episodes)], capture_output=True, text=True,
@@ -117,8 +145,9 @@ def abides_section(python: str, markets: int, episodes: int, steps: int, device:
           f"CPU-second; {1000 * result['trades'] / result['arrivals']:.1f} trades per 1000 "
           f"arrivals ({result['arrivals']} arrivals, {result['cpu_s']:.1f} s CPU, "
           f"{result['wall_s']:.1f} s wall)")
-    print(f"  ratio gametools / ABIDES: {rate / a_rate:,.0f}x wall, {cpu_rate / a_cpu:,.0f}x CPU "
-          f"(goal: 100x)")
+    for backend, (rate, cpu_rate) in ours.items():
+        print(f"  ratio gametools {backend} / ABIDES: {rate / a_rate:,.0f}x wall, "
+              f"{cpu_rate / a_cpu:,.0f}x CPU (goal: 100x)")
 
 
 def psro_section(quick: bool, device: str, out: str | None) -> None:
@@ -174,6 +203,11 @@ def main() -> None:
     parser.add_argument("--abides-episodes", type=int, default=3)
     parser.add_argument("--abides-steps", type=int, default=1000,
                         help="arrivals per episode in the ABIDES comparison")
+    parser.add_argument("--ours-abides-design", action="store_true",
+                        help="time our side of the ABIDES comparison even without --abides")
+    parser.add_argument("--backends", default="torch,compiled",
+                        help="simulator routes to time, in this run (torch: the reference "
+                             "route, compiled: the numba kernel; default both)")
     args = parser.parse_args()
     from gametools.limits import configure_threads
 
@@ -186,23 +220,35 @@ def main() -> None:
     if args.sizes:
         sizes = tuple(int(x) for x in args.sizes.split(","))
     steps = args.steps or (50 if args.quick else 200)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.device != "cpu":
+        backends = [b for b in backends if b != "compiled"]  # the kernel runs on the CPU
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device "
-          f"{args.device}")
+          f"{args.device}, load average {os.getloadavg()[0]:.1f} at the start")
+    warm_up(backends, args.device)
     print(f"order_book: 63 x zi_0_1000 + 1 x mm (64 agents), {steps} arrivals per market")
+    rates: dict[tuple[str, int], float] = {}
     for markets in sizes:
-        rate, cpu_rate = arrivals_per_second(
-            "order_book", {"n_background": 63, "n_market_makers": 1, "n_arrivals": steps},
-            [], markets, args.device)
-        print(f"  B = {markets:5d}: {rate:12,.0f} arrivals/s wall, {cpu_rate:12,.0f} per "
-              f"CPU-second")
+        for backend in backends:
+            rate, cpu_rate = arrivals_per_second(
+                "order_book", {"n_background": 63, "n_market_makers": 1, "n_arrivals": steps},
+                [], markets, args.device, backend)
+            rates[backend, markets] = cpu_rate
+            print(f"  {backend:8s} B = {markets:5d}: {rate:12,.0f} arrivals/s wall, "
+                  f"{cpu_rate:12,.0f} per CPU-second")
+        if "torch" in backends and "compiled" in backends:
+            print(f"  compiled / torch at B = {markets}: "
+                  f"{rates['compiled', markets] / rates['torch', markets]:.1f}x per CPU-second")
     markets = sizes[-1]
-    rate, cpu_rate = arrivals_per_second("double_auction", {"n_arrivals": steps}, ["zi_c"],
-                                         markets, args.device)
-    print(f"double_auction: 12 x zi_c, B = {markets}: {rate:,.0f} arrivals/s wall, "
-          f"{cpu_rate:,.0f} per CPU-second")
-    if args.abides:
+    for backend in backends:
+        rate, cpu_rate = arrivals_per_second("double_auction", {"n_arrivals": steps}, ["zi_c"],
+                                             markets, args.device, backend)
+        print(f"double_auction: 12 x zi_c, {backend:8s} B = {markets}: {rate:,.0f} arrivals/s "
+              f"wall, {cpu_rate:,.0f} per CPU-second")
+    if args.abides or args.ours_abides_design:
         abides_section(args.abides, args.abides_markets or markets, args.abides_episodes,
-                       args.abides_steps, args.device)
+                       args.abides_steps, args.device, backends)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

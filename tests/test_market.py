@@ -10,9 +10,11 @@ import torch
 
 from games.order_book import build_double_auction, build_order_book
 from gametools.cli import main
-from gametools.market import ArrivalView, MarketConfig, MarketSimulator, Orders, simulate
-from gametools.market.strategies import Strategy, assign_strategies, make_strategy
 from gametools.errors import InvalidArgumentError
+from gametools.market import EpisodeStatistics, MarketConfig, MarketSimulator, simulate
+from gametools.market._kernel import NUMBA_AVAILABLE
+from gametools.market.simulator import simulate_profiles
+from gametools.market.strategies import ScheduledOrders, assign_strategies, make_strategy
 from gametools.scenarios import ScenarioError, get_scenario
 
 
@@ -28,35 +30,41 @@ def small_order_book(**changes: object) -> MarketConfig:
 
 
 # --------------------------------------------------------------------- hand-built books
-class Scripted(Strategy):
-    """Agent i's k-th arrival submits script[i][k] = (side, price, quantity, market_order)."""
-
-    name = "scripted"
-    max_orders = 1
-
-    def __init__(self, script: dict[int, list[tuple[int, int, int, bool]]]) -> None:
-        self.script = script
-        self.seen: dict[int, int] = {}
-
-    def orders(self, view: ArrivalView) -> Orders:
-        rows = []
-        for agent in view.agents.tolist():
-            k = self.seen.get(agent, 0)
-            self.seen[agent] = k + 1
-            rows.append(self.script[agent][k] if k < len(self.script[agent]) else (0, 0, 0, False))
-        side, price, qty, market = (torch.tensor([r[j] for r in rows]) for j in range(4))
-        return Orders.single(side, price, qty, market.to(torch.bool))
-
-
 def run_script(script: dict[int, list[tuple[int, int, int, bool]]], order: list[int]):
+    """Agent i's k-th arrival submits script[i][k] = (side, price, quantity, market_order);
+    arrivals in ``order``. Played by both backends, which must agree exactly."""
     n = len(script)
     config = MarketConfig(roles=("trader",), agent_roles=(0,) * n, n_arrivals=len(order),
                           min_price=1, max_price=1000, max_units=1, position_low=(0,) * n,
                           position_high=(0,) * n, fixed_side=(0,) * n, value_model=("none",) * n,
                           arrival_weights=(1.0,) * n)
-    strategy = Scripted(script)
-    simulator = MarketSimulator(config, [strategy] * n, num_markets=1, seed=0)
-    return simulator.run(arrivals=torch.tensor([order]))
+    seen: dict[int, int] = {}
+    rows = []
+    for agent in order:
+        k = seen.get(agent, 0)
+        seen[agent] = k + 1
+        rows.append(script[agent][k] if k < len(script[agent]) else (0, 0, 0, False))
+    side, price, qty, market = (torch.tensor([[[r[j]] for r in rows]]) for j in range(4))
+    strategy = ScheduledOrders(side, price, qty, market_order=market.to(torch.bool))
+    results = [MarketSimulator(config, [strategy] * n, num_markets=1, seed=0,
+                               backend=backend).run(arrivals=torch.tensor([order]))
+               for backend in BACKENDS_HERE]
+    for other in results[1:]:
+        assert_same_episodes(results[0], other)
+    return results[0]
+
+
+#: the compiled route only where numba is installed (the torch route is the reference)
+BACKENDS_HERE = ("torch", "compiled") if NUMBA_AVAILABLE else ("torch",)
+
+
+def assert_same_episodes(first: EpisodeStatistics, second: EpisodeStatistics) -> None:
+    """Every agent's profit and account and every statistic of every episode, bit for bit."""
+    for name in ("profit_ticks", "cash_ticks", "positions", "gains_ticks", "traded_units"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(second, name), err_msg=name)
+    for name, values in first.values.items():
+        # bit-identical floats (NaN where undefined in both)
+        np.testing.assert_array_equal(values, second.values[name], err_msg=name)
 
 
 def test_price_priority_then_time_priority_and_partial_fills() -> None:
@@ -90,6 +98,72 @@ def test_market_order_remainder_is_cancelled_and_arrival_cancels_own_orders() ->
     stats = run_script(script, [0, 0, 1, 2])
     assert stats.positions[0].tolist() == [-1, 0, 1]
     assert stats.cash_ticks[0].tolist() == [60, 0, -60]
+
+
+# --------------------------------------------------------------------- compiled = torch
+@pytest.mark.skipif(not NUMBA_AVAILABLE, reason="the compiled route needs numba")
+@pytest.mark.parametrize("seed", [0, 7])
+@pytest.mark.parametrize("market", ["zi_c", "zi_u", "order_book", "informed", "profiles"])
+def test_compiled_route_gives_the_torch_numbers(market: str, seed: int) -> None:
+    # the same seed draws the same numbers for both routes (in batch, before the episode), and
+    # the kernel repeats the torch route's operations: every account and statistic is equal bit
+    # for bit. Cancellations happen at every re-arrival; market makers post ladders (post-only)
+    if market in ("zi_c", "zi_u"):  # Gode and Sunder's market: every trade clears the book
+        config = double_auction(n_arrivals=150)
+        profiles = [assign_strategies(config, [market])]
+    elif market == "order_book":  # Wellman's ZI with two market makers, fundamental
+        config = small_order_book(n_arrivals=150, n_market_makers=2)
+        profiles = [assign_strategies(config, ["zi_0_1000=4", "zi_250_500", "mm_3_100_200=1"])]
+    elif market == "informed":
+        config = small_order_book(n_arrivals=150, n_informed=2, signal_noise=300.0)
+        profiles = [assign_strategies(config, ["informed_100=1"])]
+    else:  # several profiles in one batch: strategies differ between markets
+        config = small_order_book(n_arrivals=120, n_informed=1)
+        profiles = [assign_strategies(config, specs) for specs in (
+            ["zi_0_1000"], ["zi_0_250=5", "zi_c"], ["zi_u=2", "mm_2_300_100"])]
+    results = [simulate_profiles(config, profiles, episodes=24, seed=seed, backend=backend)
+               for backend in ("torch", "compiled")]
+    assert results[0].values["volume"].sum() > 0
+    assert_same_episodes(*results)
+
+
+@pytest.mark.skipif(not NUMBA_AVAILABLE, reason="the compiled route needs numba")
+@pytest.mark.parametrize("seed", [1, 2])
+def test_compiled_route_matches_on_market_orders_partial_fills_and_post_only(seed: int) -> None:
+    # random scheduled order flow of several units: limit orders that cross and rest, market
+    # orders whose remainder vanishes, orders filled in parts against several resting orders,
+    # post-only orders, position bounds that cut quantities, and re-arrivals that cancel
+    config = small_order_book(n_arrivals=200, n_market_makers=0)
+    b, t, k = 12, config.n_arrivals, 3
+    rng = torch.Generator().manual_seed(seed)
+    side = torch.randint(-1, 2, (b, t, k), generator=rng)
+    price = 100_000 + torch.randint(-3000, 3000, (b, t, k), generator=rng)
+    quantity = torch.randint(0, 6, (b, t, k), generator=rng)
+    market = torch.rand(b, t, k, generator=rng) < 0.2
+    post = torch.rand(b, t, k, generator=rng) < 0.2
+    schedule = ScheduledOrders(side, price, quantity, market_order=market, post_only=post)
+    agents = [schedule] * config.num_agents
+    results = [MarketSimulator(config, agents, num_markets=b, seed=seed, backend=backend).run()
+               for backend in ("torch", "compiled")]
+    assert_same_episodes(*results)
+    first = results[0]
+    # the flow did what it was meant to: trades of several units each on average
+    assert (first.values["volume"] > first.values["trades"]).all()
+    assert (first.profit_ticks.sum(1) == first.gains_ticks).all()
+
+
+def test_backend_choice_and_bad_backends() -> None:
+    config = small_order_book(n_arrivals=10)
+    library = assign_strategies(config, [])
+    with_zip = assign_strategies(config, ["zip=1"])
+    auto = MarketSimulator(config, library, num_markets=2)
+    assert auto.backend == ("compiled" if NUMBA_AVAILABLE else "torch")
+    assert MarketSimulator(config, with_zip, num_markets=2).backend == "torch"  # ZIP: torch
+    assert MarketSimulator(config, library, num_markets=2, backend="torch").backend == "torch"
+    with pytest.raises(InvalidArgumentError, match="backend"):
+        MarketSimulator(config, library, num_markets=2, backend="fast")
+    with pytest.raises(InvalidArgumentError, match="zip"):
+        MarketSimulator(config, with_zip, num_markets=2, backend="compiled")
 
 
 # --------------------------------------------------------------------- accounting, seeds

@@ -56,6 +56,17 @@ deviation of transaction prices from the competitive price, in percent of that p
 ``smith_alpha_early`` counts the units traded before half the competitive quantity had traded,
 ``smith_alpha_late`` the rest.
 
+Two routes, one set of numbers
+------------------------------
+:meth:`MarketSimulator.run` plays all ``B`` markets either with batched torch operations, one
+time step at a time (any device and any strategy: the reference route), or on the CPU with a
+compiled numba kernel that plays every market's whole episode in one call (the library's ZI,
+ladder market-maker, informed and scheduled strategies; ``backend="auto"`` takes it when it
+applies). Each arrival's random numbers (the side coin and the price draw) are drawn in batch
+before the episode, ``(B, T, 2)`` uniforms from the simulator's generator after the values,
+arrivals, fundamental and signals, so both routes read the same numbers and, doing the same
+floating-point operations, return the same accounts and statistics bit for bit.
+
 References: Gode and Sunder (1993), JPE 101(1); Cliff (1997), HP Labs HPL-97-91; Wah, Wright and
 Wellman (2017), JAAMAS 31; Smith (1962), JPE 70(2).
 """
@@ -72,13 +83,25 @@ import torch
 
 from gametools.errors import InvalidArgumentError
 from gametools.limits import check_memory
+from gametools.market._kernel import (
+    NUMBA_AVAILABLE,
+    STATISTIC_COLUMNS,
+    competitive_allocation,
+    fundamental_paths,
+    play_markets,
+    round_sort_rows,
+    sort_rows_descending,
+)
 
 if TYPE_CHECKING:
     from gametools.market.strategies import Strategy
 
 __all__ = ["MarketConfig", "ArrivalView", "Pause", "Orders", "MarketEvent", "EpisodeStatistics",
            "MarketSimulator", "simulate", "simulate_profiles", "position_values",
-           "mean_and_error", "STATISTICS"]
+           "mean_and_error", "STATISTICS", "BACKENDS"]
+
+#: How :meth:`MarketSimulator.run` plays (see :class:`MarketSimulator`).
+BACKENDS = ("auto", "compiled", "torch")
 
 # per-episode statistics reported by :func:`simulate`, in a fixed order
 STATISTICS = ("surplus", "max_surplus", "allocative_efficiency", "volume", "trades",
@@ -228,6 +251,9 @@ class ArrivalView:
     max_price: int
     tick: float
     generator: torch.Generator
+    # (M, 2) float64 uniforms of these arrivals, drawn in batch before the episode: the side
+    # coin and the price draw of the library's strategies (None: draw from ``generator``)
+    draws: torch.Tensor | None = None
 
 
 @dataclass
@@ -461,6 +487,24 @@ class _Prepared:
 
 
 @dataclass
+class _Setup:
+    """An episode's draws and what follows from them (:meth:`MarketSimulator._setup`)."""
+
+    private_values: torch.Tensor  # (B, N, 2Q) int64
+    max_gain: torch.Tensor        # (B,) int64
+    ce_offset: torch.Tensor       # (B,) float64 competitive price (minus the fundamental)
+    half_quantity: torch.Tensor   # (B,) float64 half the competitive quantity
+    arrivals: torch.Tensor        # (B, T) int64
+    path: torch.Tensor            # (B, T) float64 fundamental (zeros without one)
+    final: torch.Tensor           # (B,) float64
+    informed: torch.Tensor        # (N,) bool
+    signal: torch.Tensor | None   # (B, N) float64 informed traders' signals
+    draws: torch.Tensor           # (B, T, 2) float64 uniforms of every arrival
+    low: torch.Tensor             # (N,) int64 position bounds (market makers': unbounded)
+    high: torch.Tensor
+
+
+@dataclass
 class _Ledger:
     """Accounts and running statistics updated by each fill."""
 
@@ -485,13 +529,27 @@ class MarketSimulator:
     num_markets : int
     seed : int
     device : str or torch.device
+    profiles : sequence of strategy sequences, optional
+        Several profiles, each played in an equal block of markets (see
+        :func:`simulate_profiles`).
+    backend : {"auto", "compiled", "torch"}
+        How :meth:`run` plays: ``compiled`` one numba kernel call for all markets and steps
+        (CPU; the library's ZI, ladder market-maker and informed strategies), ``torch`` batched
+        tensor operations step by step (any device and strategy; the reference), ``auto`` the
+        compiled kernel when it applies and numba is installed, torch otherwise. Both give the
+        same numbers for the same seed (:meth:`episode`, the learners' pausing view, is torch
+        always).
     """
 
     def __init__(self, config: MarketConfig, strategies: Sequence[Strategy], *,
                  num_markets: int, seed: int = 0, device: str | torch.device = "cpu",
-                 profiles: Sequence[Sequence[Strategy]] | None = None) -> None:
+                 profiles: Sequence[Sequence[Strategy]] | None = None,
+                 backend: str = "auto") -> None:
         if num_markets < 1:
             raise InvalidArgumentError(f"num_markets must be >= 1, got {num_markets}")
+        if backend not in BACKENDS:
+            raise InvalidArgumentError(f"unknown market backend {backend!r}; backends: "
+                                       f"{', '.join(BACKENDS)}")
         groups = [list(strategies)] if profiles is None else [list(p) for p in profiles]
         if not groups or num_markets % len(groups):
             raise InvalidArgumentError(f"num_markets ({num_markets}) must be a multiple of the "
@@ -527,7 +585,7 @@ class MarketSimulator:
         # int64 words per market: the book and its per-step temporaries, per-agent cash,
         # positions, values and strategy state, and the arrival schedule, fundamental path,
         # fill log and its statistics
-        words = 16 * sum(slots) + 80 * config.num_agents + 12 * config.n_arrivals + 64
+        words = 16 * sum(slots) + 80 * config.num_agents + 14 * config.n_arrivals + 64
         check_memory(8.0 * words * num_markets, f"{num_markets} markets of this design")
         per_market = np.repeat(index, num_markets // len(groups), axis=0)
         self.assignment = per_market
@@ -546,6 +604,38 @@ class MarketSimulator:
             raise InvalidArgumentError(
                 f"max_price ({config.max_price}) x arrivals ({config.n_arrivals}) x orders per "
                 f"arrival ({self.max_orders}) is too large for 64-bit order priorities")
+        self.compiled_rules = self._compiled_rules()
+        if backend == "compiled":
+            if self.compiled_rules is None:
+                raise InvalidArgumentError(
+                    "the compiled market backend plays only the library's zi, mm and informed "
+                    "strategies; use backend='torch' for " + ", ".join(
+                        sorted({s.name for s in self.strategy_objects
+                                if s.compiled_rule() is None})))
+            if self.device.type != "cpu":
+                raise InvalidArgumentError("the compiled market backend runs on the CPU; use "
+                                           "backend='torch' on " + str(self.device))
+            if not NUMBA_AVAILABLE:
+                raise InvalidArgumentError("the compiled market backend needs numba "
+                                           "(pip install numba); use backend='torch'")
+        #: the route :meth:`run` takes, ``"compiled"`` or ``"torch"``
+        self.backend = "compiled" if backend == "compiled" or (
+            backend == "auto" and self.compiled_rules is not None
+            and self.device.type == "cpu" and NUMBA_AVAILABLE) else "torch"
+
+    def _compiled_rules(self) -> np.ndarray | None:
+        """``(R, 4)`` int64 kernel rules of the strategy objects, None if one has none (or
+        more than one strategy brings a schedule)."""
+        rules = [s.compiled_rule() for s in self.strategy_objects]
+        schedules = [s for s in self.strategy_objects if s.compiled_schedule() is not None]
+        if any(r is None for r in rules) or len(schedules) > 1:
+            return None
+        self.schedule = np.zeros((1, 1, 1, 5), dtype=np.int64)
+        if schedules:
+            table = schedules[0].compiled_schedule()
+            assert table is not None
+            self.schedule = table.cpu().numpy()
+        return np.array(rules, dtype=np.int64).reshape(len(rules), 4)
 
     # ------------------------------------------------------------------ episode set-up
     def _private_values(self) -> torch.Tensor:
@@ -557,8 +647,8 @@ class MarketSimulator:
             draws = torch.randint(c.value_low, c.value_high + 1, (b, len(units), q),
                                   generator=self.generator, device=self.device)
             buyer = torch.tensor([c.fixed_side[i] > 0 for i in units], device=self.device)
-            values = torch.sort(draws, dim=2, descending=True).values  # units 1..Q, decreasing
-            costs = torch.sort(draws, dim=2).values                      # units 1..Q, increasing
+            values = self._sorted(draws)  # units 1..Q, decreasing
+            costs = values.flip(2)        # units 1..Q, increasing
             # a buyer's value of unit k+1 at Q + k (positions below 0 repeat the first value);
             # a seller's cost of unit k+1 at Q - 1 - k (positions above 0 repeat the first cost)
             as_buyer = torch.cat([values[:, :, :1].expand(b, len(units), q), values], 2)
@@ -567,11 +657,20 @@ class MarketSimulator:
         wellman = [i for i, m in enumerate(c.value_model) if m == "wellman"]
         if wellman:
             draws = torch.randn(b, len(wellman), 2 * q, generator=self.generator,
-                                device=self.device, dtype=torch.float64
-                                ) * math.sqrt(c.private_variance)
-            pv[:, wellman] = torch.sort(draws.round().to(torch.int64), dim=2,
-                                        descending=True).values
+                                device=self.device, dtype=torch.float64)
+            scale = math.sqrt(c.private_variance)
+            if self.backend == "compiled":  # the same numbers in one pass
+                pv[:, wellman] = torch.from_numpy(round_sort_rows(draws.numpy(), scale))
+            else:
+                pv[:, wellman] = self._sorted((draws * scale).round().to(torch.int64))
         return pv
+
+    def _sorted(self, values: torch.Tensor) -> torch.Tensor:
+        """Integers ``values`` sorted in decreasing order along the last axis (the compiled
+        route sorts the short rows in numba; integers sort to the same numbers either way)."""
+        if self.backend == "compiled":
+            return torch.from_numpy(sort_rows_descending(values.contiguous().numpy().copy()))
+        return torch.sort(values, dim=-1, descending=True).values
 
     def _competitive(self, pv: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -588,6 +687,11 @@ class MarketSimulator:
             zero = torch.zeros(b, dtype=torch.int64, device=self.device)
             return zero, torch.full((b,), float("nan"), dtype=torch.float64,
                                     device=self.device), zero
+        if self.backend == "compiled":
+            gain_, offset_, quantity_ = competitive_allocation(pv.numpy(), high.numpy(),
+                                                               (-low).numpy())
+            return (torch.from_numpy(gain_), torch.from_numpy(offset_),
+                    torch.from_numpy(quantity_))
         # units an agent cannot trade get sentinels that sort last and never pair
         j = torch.arange(q, device=self.device)
         buy_units = torch.where((j[None, :] < high[:, None])[None], pv[:, :, q:], -_SENTINEL)
@@ -623,6 +727,8 @@ class MarketSimulator:
         arrivals : tensor, shape (B, T), optional
             Who arrives in each market at each step (default: drawn from ``arrival_weights``).
         """
+        if self.backend == "compiled":
+            return self._run_compiled(arrivals)
         episode = self.episode(arrivals=arrivals)
         while True:
             try:
@@ -642,38 +748,10 @@ class MarketSimulator:
         c, dev, gen = self.config, self.device, self.generator
         b, n, q, t_max = self.num_markets, c.num_agents, c.max_units, c.n_arrivals
         rows = torch.arange(b, device=dev)
-        pv = self._private_values()
-        max_gain, ce_offset, ce_quantity = self._competitive(pv)
-        # Smith's alpha early / late: trades before / after half the competitive quantity
-        half_quantity = ce_quantity.to(torch.float64) / 2
+        setup = self._setup(arrivals)
+        pv, arrivals, path, draws = setup.private_values, setup.arrivals, setup.path, setup.draws
+        low, high, informed, signal = setup.low, setup.high, setup.informed, setup.signal
         fixed = torch.tensor(c.fixed_side, dtype=torch.int64, device=dev)
-        weights = torch.tensor(c.arrival_weights, dtype=torch.float64, device=dev)
-        cumulative = torch.cumsum(weights / weights.sum(), 0)
-        drawn = torch.searchsorted(
-            cumulative, torch.rand(b, t_max, generator=gen, device=dev, dtype=torch.float64)
-        ).clamp(max=n - 1)
-        if arrivals is None:
-            arrivals = drawn
-        elif tuple(arrivals.shape) != (b, t_max) or not bool(
-                ((arrivals >= 0) & (arrivals < n)).all()):
-            raise InvalidArgumentError(f"arrivals must be ({b}, {t_max}) agent indices")
-        arrivals = arrivals.to(device=dev, dtype=torch.int64)
-        path = self._fundamental_path(b)
-        final = path[:, -1] if c.fundamental else torch.zeros(b, dtype=torch.float64, device=dev)
-        informed = torch.tensor([c.is_informed(i) for i in range(n)], device=dev)
-        any_informed = bool(informed.any())
-        if any_informed:
-            signal = final[:, None] + c.signal_noise * torch.randn(
-                b, n, generator=gen, device=dev, dtype=torch.float64)
-        # market makers (no private values, not informed) hold unbounded positions
-        unbounded = torch.tensor([m == "none" for m in c.value_model], device=dev) & ~informed
-        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
-        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
-        low = torch.where(unbounded, torch.full_like(low, -(1 << 40)), low)
-        high = torch.where(unbounded, torch.full_like(high, 1 << 40), high)
-        for s in self.strategy_objects:
-            s.reset(self, pv)
-
         slots = self.num_slots
         book = _Book(torch.zeros(b, slots, dtype=torch.int64, device=dev),
                      torch.zeros(b, slots, dtype=torch.int64, device=dev),
@@ -721,7 +799,7 @@ class MarketSimulator:
 
             cell = row_n + agent  # flat (market, agent) index
             pos = position.view(-1).index_select(0, cell)
-            if any_informed:
+            if signal is not None:
                 estimate = torch.where(informed.index_select(0, agent),
                                        signal.view(-1).index_select(0, cell), estimate)
             # flat indices of pv[market, agent, q + pos] and pv[market, agent, q + pos - 1]
@@ -734,6 +812,7 @@ class MarketSimulator:
             high_agent = high.index_select(0, agent)
             low_agent = low.index_select(0, agent)
             which = None if single else flat_strategy.index_select(0, cell)
+            step_draws = draws[:, t]
             # each strategy's orders, (M, width) for its M markets
             parts: list[tuple[torch.Tensor | None, _Prepared]] = []
             for k, strategy in enumerate(self.strategy_objects):
@@ -742,7 +821,7 @@ class MarketSimulator:
                     view = ArrivalView(rows, agent, t, buy_value, sell_value, can_buy,
                                        can_sell, fixed.index_select(0, agent), pos, estimate,
                                        best_bid, best_ask, c.min_price, c.max_price, c.tick,
-                                       gen)
+                                       gen, step_draws)
                 else:
                     idx = torch.nonzero(which == k)[:, 0]
                     if idx.numel() == 0:
@@ -754,7 +833,8 @@ class MarketSimulator:
                          best_ask))
                     view = ArrivalView(idx, arriving, t, buy_k, sell_k, can_buy_k, can_sell_k,
                                        fixed.index_select(0, arriving), pos_k, estimate_k,
-                                       bid_k, ask_k, c.min_price, c.max_price, c.tick, gen)
+                                       bid_k, ask_k, c.min_price, c.max_price, c.tick, gen,
+                                       step_draws.index_select(0, idx))
                 if strategy.external:
                     yield Pause(view, cash, position)
                 orders = strategy.orders(view)
@@ -822,14 +902,94 @@ class MarketSimulator:
             for s in self.strategy_objects:
                 s.observe(event, position, estimate)
 
-        final_ticks = final.to(torch.int64)
-        no_values = torch.tensor([m == "none" for m in c.value_model], device=dev)
-        private = torch.where(no_values[None, :], 0, position_values(pv, position))
+        stats.update(_trade_statistics(ledger, path if c.fundamental else None, setup.final,
+                                       setup.ce_offset, setup.half_quantity))
+        return self._finish(setup, stats, cash, position, traded_units)
+
+    def _setup(self, arrivals: torch.Tensor | None) -> _Setup:
+        """Every random draw of an episode but ZIP's, in a fixed order, and what follows from
+        them; then the strategies' :meth:`~Strategy.reset`."""
+        c, dev, gen = self.config, self.device, self.generator
+        b, n, t_max = self.num_markets, c.num_agents, c.n_arrivals
+        pv = self._private_values()
+        max_gain, ce_offset, ce_quantity = self._competitive(pv)
+        weights = torch.tensor(c.arrival_weights, dtype=torch.float64, device=dev)
+        cumulative = torch.cumsum(weights / weights.sum(), 0)
+        uniform = torch.rand(b, t_max, generator=gen, device=dev, dtype=torch.float64)
+        if self.backend == "compiled":  # numpy's binary search: the same side, faster
+            drawn = torch.from_numpy(np.searchsorted(cumulative.numpy(), uniform.numpy(),
+                                                     side="left")).clamp(max=n - 1)
+        else:
+            drawn = torch.searchsorted(cumulative, uniform).clamp(max=n - 1)
+        if arrivals is None:
+            arrivals = drawn
+        elif tuple(arrivals.shape) != (b, t_max) or not bool(
+                ((arrivals >= 0) & (arrivals < n)).all()):
+            raise InvalidArgumentError(f"arrivals must be ({b}, {t_max}) agent indices")
+        arrivals = arrivals.to(device=dev, dtype=torch.int64).contiguous()
+        path = self._fundamental_path(b)
+        final = path[:, -1] if c.fundamental else torch.zeros(b, dtype=torch.float64, device=dev)
+        informed = torch.tensor([c.is_informed(i) for i in range(n)], device=dev)
+        signal = None
+        if bool(informed.any()):
+            signal = final[:, None] + c.signal_noise * torch.randn(
+                b, n, generator=gen, device=dev, dtype=torch.float64)
+        # the side coin and the price draw of every arrival, in batch (the same numbers for
+        # the torch route and the compiled kernel)
+        draws = torch.rand(b, t_max, 2, generator=gen, device=dev, dtype=torch.float64)
+        # market makers (no private values, not informed) hold unbounded positions
+        unbounded = torch.tensor([m == "none" for m in c.value_model], device=dev) & ~informed
+        low = torch.tensor(c.position_low, dtype=torch.int64, device=dev)
+        high = torch.tensor(c.position_high, dtype=torch.int64, device=dev)
+        low = torch.where(unbounded, torch.full_like(low, -(1 << 40)), low)
+        high = torch.where(unbounded, torch.full_like(high, 1 << 40), high)
+        for s in self.strategy_objects:
+            s.reset(self, pv)
+        # Smith's alpha early / late: trades before / after half the competitive quantity
+        return _Setup(pv, max_gain, ce_offset, ce_quantity.to(torch.float64) / 2, arrivals,
+                      path, final, informed, signal, draws, low, high)
+
+    def _finish(self, setup: _Setup, stats: dict[str, torch.Tensor], cash: torch.Tensor,
+                position: torch.Tensor, traded_units: torch.Tensor) -> EpisodeStatistics:
+        c = self.config
+        final_ticks = setup.final.to(torch.int64)
+        no_values = torch.tensor([m == "none" for m in c.value_model], device=cash.device)
+        private = torch.where(no_values[None, :], 0,
+                              position_values(setup.private_values, position))
         profit = cash + position * final_ticks[:, None] + private
         gains = private.sum(1)
-        stats.update(_trade_statistics(ledger, path if c.fundamental else None, final,
-                                       ce_offset, half_quantity))
-        return self._statistics(stats, profit, cash, position, gains, max_gain, traded_units)
+        return self._statistics(stats, profit, cash, position, gains, setup.max_gain,
+                                traded_units)
+
+    def _run_compiled(self, arrivals: torch.Tensor | None) -> EpisodeStatistics:
+        """:meth:`run` by the numba kernel (:mod:`gametools.market._kernel`)."""
+        c = self.config
+        setup = self._setup(arrivals)
+        assert self.compiled_rules is not None
+        t_max = c.n_arrivals
+        factor = np.array([(1 - c.mean_reversion) ** (t_max - 1 - t) for t in range(t_max)],
+                          dtype=np.float64)
+        signal = setup.signal if setup.signal is not None else torch.zeros(
+            self.num_markets, c.num_agents, dtype=torch.float64)
+        cash, position, traded, sums = play_markets(
+            arrivals=setup.arrivals.numpy(), draws=setup.draws.numpy(),
+            path=setup.path.numpy(), factor=factor, signal=signal.numpy(),
+            informed=setup.informed.numpy(), private_values=setup.private_values.numpy(),
+            low=setup.low.numpy(), high=setup.high.numpy(),
+            fixed=np.array(c.fixed_side, dtype=np.int64),
+            strategy_of=self.agent_strategy.numpy(), rules=self.compiled_rules,
+            schedule=self.schedule,
+            slot_start=self.slot_start.numpy(), slot_count=self.slot_count.numpy(),
+            owner=self.owner.numpy(), max_orders=self.max_orders,
+            scale=(t_max + 1) * self.max_orders + 1, min_price=c.min_price,
+            max_price=c.max_price, mean_fundamental=c.mean_fundamental,
+            fundamental=c.fundamental, clear_after_trade=c.clear_after_trade,
+            final=setup.final.numpy(), ce_offset=setup.ce_offset.numpy(),
+            half_quantity=setup.half_quantity.numpy())
+        stats = {name: torch.from_numpy(np.ascontiguousarray(sums[:, j]))
+                 for j, name in enumerate(STATISTIC_COLUMNS)}
+        return self._finish(setup, stats, torch.from_numpy(cash), torch.from_numpy(position),
+                            torch.from_numpy(traded))
 
     def _fundamental_path(self, b: int) -> torch.Tensor:
         """``(B, T)`` float64 fundamental ``r_1 .. r_T`` (integer-valued; zeros without a
@@ -840,6 +1000,10 @@ class MarketSimulator:
             return path
         shocks = torch.randn(b, c.n_arrivals, generator=self.generator, device=dev,
                              dtype=torch.float64) * math.sqrt(c.shock_variance)
+        if self.backend == "compiled":  # the same operations, market by market
+            return torch.from_numpy(fundamental_paths(
+                shocks.numpy(), c.mean_reversion * c.mean_fundamental, 1 - c.mean_reversion,
+                float(c.mean_fundamental)))
         value = torch.full((b,), float(c.mean_fundamental), dtype=torch.float64, device=dev)
         for t in range(c.n_arrivals):
             value = (c.mean_reversion * c.mean_fundamental + (1 - c.mean_reversion) * value
@@ -1093,30 +1257,31 @@ def position_values(private_values: torch.Tensor, position: torch.Tensor) -> tor
     ``private_values`` is ``(B, N, 2Q)`` (marginal values, see the module docstring) and
     ``position`` ``(B, N)``; positions beyond ``+-Q`` count as ``+-Q``.
     """
-    b, n, width = private_values.shape
-    q = width // 2
-    cumulative = torch.cat([torch.zeros(b, n, 1, dtype=torch.int64,
-                                        device=private_values.device),
-                            torch.cumsum(private_values, 2)], 2)
-    index = (position.clamp(-q, q) + q)[:, :, None]
-    return (cumulative.gather(2, index) - cumulative[:, :, q:q + 1])[:, :, 0]
+    q = private_values.shape[2] // 2
+    # PV(q) = C[Q + q - 1] - C[Q - 1] with C the cumulative sum and C[-1] = 0
+    cumulative = torch.cumsum(private_values, 2)
+    index = (position.clamp(-q, q) + q - 1)[:, :, None]
+    upto = torch.where(index >= 0, cumulative.gather(2, index.clamp(min=0)), 0)
+    return (upto - cumulative[:, :, q - 1:q])[:, :, 0]
 
 
 def simulate(config: MarketConfig, strategies: Sequence[Strategy], *, episodes: int,
-             seed: int = 0, device: str | torch.device = "cpu") -> EpisodeStatistics:
+             seed: int = 0, device: str | torch.device = "cpu",
+             backend: str = "auto") -> EpisodeStatistics:
     """Run ``episodes`` independent episodes (one per batched market) and return their statistics.
 
-    Same ``seed``, same numbers (on the same device).
+    Same ``seed``, same numbers (on the same device, by either ``backend``: see
+    :class:`MarketSimulator`).
     """
     return MarketSimulator(config, strategies, num_markets=episodes, seed=seed,
-                           device=device).run()
+                           device=device, backend=backend).run()
 
 
 def simulate_profiles(config: MarketConfig, profiles: Sequence[Sequence[Strategy]], *,
-                      episodes: int, seed: int = 0, device: str | torch.device = "cpu"
-                      ) -> EpisodeStatistics:
+                      episodes: int, seed: int = 0, device: str | torch.device = "cpu",
+                      backend: str = "auto") -> EpisodeStatistics:
     """``episodes`` episodes of each strategy profile, all in one batch: markets
     ``g * episodes .. (g + 1) * episodes - 1`` play ``profiles[g]``."""
     return MarketSimulator(config, profiles[0] if profiles else [], num_markets=episodes
                            * max(len(profiles), 1), seed=seed, device=device,
-                           profiles=profiles).run()
+                           profiles=profiles, backend=backend).run()

@@ -53,13 +53,21 @@ from typing import TYPE_CHECKING
 import torch
 
 from gametools.errors import InvalidArgumentError
+from gametools.market._kernel import (
+    RULE_INFORMED,
+    RULE_LADDER,
+    RULE_SCHEDULED,
+    RULE_ZI_CONSTRAINED,
+    RULE_ZI_SURPLUS,
+    RULE_ZI_UNCONSTRAINED,
+)
 from gametools.market.simulator import ArrivalView, MarketConfig, MarketEvent, Orders
 
 if TYPE_CHECKING:
     from gametools.market.simulator import MarketSimulator
 
 __all__ = ["Strategy", "ZeroIntelligence", "ZeroIntelligencePlus", "LadderMarketMaker",
-           "InformedTrader", "INFORMED_ROLES",
+           "InformedTrader", "ScheduledOrders", "INFORMED_ROLES",
            "make_strategy", "assign_strategies", "parse_strategy_spec", "split_role",
            "StrategySpec",
            "STRATEGY_NAMES", "TRADER_ROLES", "MARKET_MAKER_ROLES"]
@@ -104,23 +112,42 @@ class Strategy(abc.ABC):
         """Called after every arrival with its public outcome, positions ``(B, N)`` and the
         fundamental estimate ``(B,)``."""
 
+    def compiled_rule(self) -> tuple[int, int, int, int] | None:
+        """The row ``(rule, p1, p2, p3)`` of the compiled market kernel that plays this
+        strategy exactly as :meth:`orders` does (:mod:`gametools.market._kernel`), or None
+        when the kernel cannot play it (the simulator then takes its torch route)."""
+        return None
+
+    def compiled_schedule(self) -> torch.Tensor | None:
+        """``(B, T, K, 5)`` int64 orders fixed in advance, for the kernel's scheduled rule
+        (:class:`ScheduledOrders`); None for every other strategy."""
+        return None
+
     def __repr__(self) -> str:
         return f"<strategy {self.name}>"
 
 
+def _draw(view: ArrivalView, column: int) -> torch.Tensor:
+    """Uniforms ``(M,)`` float64 of the arrivals: the simulator's batch draws (column 0 the side
+    coin, 1 the price), or fresh ones from its generator when the view carries none."""
+    if view.draws is not None:
+        return view.draws[:, column]
+    return torch.rand(view.agents.shape, generator=view.generator, device=view.agents.device,
+                      dtype=torch.float64)
+
+
 def _choose_side(view: ArrivalView) -> torch.Tensor:
     """The side of each arriving trader: fixed by the market, else a fair coin; 0 if barred."""
-    coin = torch.rand(view.agents.shape, generator=view.generator,
-                      device=view.agents.device) < 0.5
+    coin = _draw(view, 0) < 0.5
     side = torch.where(view.fixed_side != 0, view.fixed_side,
                        torch.where(coin, 1, -1).to(torch.int64))
     allowed = torch.where(side > 0, view.can_buy, view.can_sell)
     return torch.where(allowed, side, 0)
 
 
-def _uniform_ticks(low: torch.Tensor, high: torch.Tensor, view: ArrivalView) -> torch.Tensor:
-    """Integers uniform on ``[low, high]`` (element-wise; ``high >= low`` assumed)."""
-    u = torch.rand(low.shape, generator=view.generator, device=low.device, dtype=torch.float64)
+def _uniform_ticks(low: torch.Tensor, high: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Integers uniform on ``[low, high]`` (element-wise; ``high >= low`` assumed) from
+    uniforms ``u`` on ``[0, 1)``."""
     span = (high - low + 1).clamp(min=1).to(torch.float64)
     return low + torch.floor(u * span).to(torch.int64).clamp(max=(high - low).clamp(min=0))
 
@@ -152,13 +179,15 @@ class ZeroIntelligence(Strategy):
         side = _choose_side(view)
         lo = torch.full_like(view.agents, view.min_price)
         hi = torch.full_like(view.agents, view.max_price)
+        # one price draw: a bid or an ask is drawn from it, whichever the side needs
+        u = _draw(view, 1)
         if self.kind == "unconstrained":
-            price = _uniform_ticks(lo, hi, view)
+            price = _uniform_ticks(lo, hi, u)
         elif self.kind == "constrained":
             value = torch.floor(view.buy_value).to(torch.int64)
             cost = torch.ceil(view.sell_value).to(torch.int64)
-            bid = _uniform_ticks(lo, value.clamp(view.min_price, view.max_price), view)
-            ask = _uniform_ticks(cost.clamp(view.min_price, view.max_price), hi, view)
+            bid = _uniform_ticks(lo, value.clamp(view.min_price, view.max_price), u)
+            ask = _uniform_ticks(cost.clamp(view.min_price, view.max_price), hi, u)
             # a unit worth less than the lowest price (or costing more than the highest) is
             # not offered: the constraint forbids every price
             side = torch.where((side > 0) & (value < view.min_price), 0, side)
@@ -166,11 +195,18 @@ class ZeroIntelligence(Strategy):
             price = torch.where(side > 0, bid, ask)
         else:
             surplus = _uniform_ticks(torch.full_like(view.agents, self.surplus_low),
-                                     torch.full_like(view.agents, self.surplus_high), view)
+                                     torch.full_like(view.agents, self.surplus_high), u)
             bid = torch.floor(view.buy_value).to(torch.int64) - surplus
             ask = torch.ceil(view.sell_value).to(torch.int64) + surplus
             price = torch.where(side > 0, bid, ask)
         return Orders.single(side, price)
+
+    def compiled_rule(self) -> tuple[int, int, int, int] | None:
+        if type(self) is not ZeroIntelligence:  # a subclass may order otherwise
+            return None
+        rule = {"constrained": RULE_ZI_CONSTRAINED, "unconstrained": RULE_ZI_UNCONSTRAINED,
+                "surplus": RULE_ZI_SURPLUS}[self.kind]
+        return rule, self.surplus_low, self.surplus_high, 0
 
 
 class ZeroIntelligencePlus(Strategy):
@@ -295,6 +331,11 @@ class LadderMarketMaker(Strategy):
         return Orders(side, price, quantity, torch.zeros(m, 2 * k, dtype=torch.bool, device=dev),
                       post_only=torch.ones(m, 2 * k, dtype=torch.bool, device=dev))
 
+    def compiled_rule(self) -> tuple[int, int, int, int] | None:
+        if type(self) is not LadderMarketMaker:
+            return None
+        return RULE_LADDER, self.rungs, self.spacing, self.spread
+
 
 class InformedTrader(Strategy):
     """A trader on a signal of the final fundamental (see the module docstring).
@@ -321,6 +362,67 @@ class InformedTrader(Strategy):
         posted = _choose_side(view)
         side = torch.where(take_ask, 1, torch.where(take_bid, -1, posted)).to(torch.int64)
         return Orders.single(side, torch.where(side > 0, bid, ask))
+
+    def compiled_rule(self) -> tuple[int, int, int, int] | None:
+        if type(self) is not InformedTrader:
+            return None
+        return RULE_INFORMED, self.margin, 0, 0
+
+
+class ScheduledOrders(Strategy):
+    """Orders fixed in advance for every market and time step: the agent arriving in market
+    ``m`` at step ``t`` submits the ``K`` orders ``[m, t, :]`` (a replay of recorded order flow,
+    or a book driven by hand). The simulator bounds them by the grid and the positions as any
+    strategy's orders.
+
+    Parameters
+    ----------
+    side, price, quantity : int tensors, shape (B, T, K)
+        ``+1`` buy / ``-1`` sell / ``0`` none; limit price in ticks; units.
+    market_order, post_only : bool tensors, shape (B, T, K), optional
+        (default: limit orders that may take liquidity)
+    name : str
+    """
+
+    def __init__(self, side: torch.Tensor, price: torch.Tensor, quantity: torch.Tensor, *,
+                 market_order: torch.Tensor | None = None,
+                 post_only: torch.Tensor | None = None, name: str = "scheduled") -> None:
+        shape = tuple(side.shape)
+        parts = [side, price, quantity] + [x for x in (market_order, post_only) if x is not None]
+        if len(shape) != 3 or shape[2] < 1 or any(tuple(x.shape) != shape for x in parts):
+            raise InvalidArgumentError(f"scheduled orders need (markets, steps, orders) tensors "
+                                       f"of one shape, got {[tuple(x.shape) for x in parts]}")
+        self.side = side.to(torch.int64)
+        self.price = price.to(torch.int64)
+        self.quantity = quantity.to(torch.int64)
+        self.market_order = (torch.zeros(shape, dtype=torch.bool) if market_order is None
+                             else market_order.to(torch.bool))
+        self.post_only = (torch.zeros(shape, dtype=torch.bool) if post_only is None
+                          else post_only.to(torch.bool))
+        self.max_orders = shape[2]
+        self.name = name
+
+    def reset(self, simulator: MarketSimulator, private_values: torch.Tensor) -> None:
+        expected = (simulator.num_markets, simulator.config.n_arrivals)
+        if tuple(self.side.shape[:2]) != expected:
+            raise InvalidArgumentError(f"scheduled orders are for {tuple(self.side.shape[:2])} "
+                                       f"markets x steps; the simulator runs {expected}")
+
+    def orders(self, view: ArrivalView) -> Orders:
+        rows, dev = view.markets.cpu(), view.agents.device
+        side, price, quantity, market, post = (x[rows, view.time].to(dev) for x in (
+            self.side, self.price, self.quantity, self.market_order, self.post_only))
+        return Orders(side, price, quantity, market, post_only=post)
+
+    def compiled_rule(self) -> tuple[int, int, int, int] | None:
+        if type(self) is not ScheduledOrders:
+            return None
+        return RULE_SCHEDULED, self.max_orders, 0, 0
+
+    def compiled_schedule(self) -> torch.Tensor | None:
+        return torch.stack([self.side, self.price, self.quantity,
+                            self.market_order.to(torch.int64), self.post_only.to(torch.int64)],
+                           -1)
 
 
 _ZI_RANGE = re.compile(r"zi_(\d+)_(\d+)$")
