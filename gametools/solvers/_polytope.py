@@ -46,7 +46,7 @@ from itertools import combinations
 import numpy as np
 import scipy.spatial
 
-from gametools.numerics import UNIT_ROUNDOFF, power_of_two_at_least
+from gametools.numerics import UNIT_ROUNDOFF, power_of_two_at_least, solve_square_integers
 from gametools.solvers import _kernels
 
 _INT64_SAFE = 2 ** 62
@@ -161,29 +161,12 @@ def _solve_bases_exact(matrix: np.ndarray, bases: np.ndarray) -> tuple[np.ndarra
 
 
 def _integer_solve(block: list[list[int]]) -> tuple[list[int], int] | None:
-    """``block @ (numerators / denominator) = 1`` in lowest terms, by fraction-free Gauss-Jordan
-    elimination in Python integers (as :func:`solve_exact`, for one small system); None if
+    """``block @ (numerators / denominator) = 1`` in lowest terms, in Python integers; None if
     singular."""
-    k = len(block)
-    work = [row + [1] for row in block]
-    previous = 1
-    for col in range(k):
-        pivot_row = next((i for i in range(col, k) if work[i][col] != 0), -1)
-        if pivot_row < 0:
-            return None
-        work[col], work[pivot_row] = work[pivot_row], work[col]
-        top = work[col]
-        pivot = top[col]
-        for i in range(k):
-            if i != col:
-                row = work[i]
-                factor = row[col]
-                work[i] = [(pivot * a - factor * b) // previous for a, b in zip(row, top)]
-        previous = pivot
-    determinant = work[0][0] if k else 1
-    numerators = [work[i][k] for i in range(k)]
-    if determinant < 0:
-        determinant, numerators = -determinant, [-v for v in numerators]
+    solved = solve_square_integers(block, [1] * len(block))
+    if solved is None:
+        return None
+    numerators, determinant = solved
     g = math.gcd(determinant, *numerators)
     return [v // g for v in numerators], determinant // g
 
@@ -491,7 +474,7 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
     if matrix.dtype != object and np.abs(matrix).max(initial=0) < 2 ** 52:
         num, den, tight, valid = _evaluate_simplices(matrix, simplices, exact_rest=False)
     else:
-        num, den = np.zeros((count, d), dtype=object), np.ones(count, dtype=object)
+        num = den = None
         tight, valid = np.zeros((count, d + r), dtype=bool), np.zeros(count, dtype=bool)
     # 2. numbers too large (e.g. float payoffs made integer): rigorous float enclosures prove
     #    nondegenerate vertices, whose tight set is their simplex; their exact coordinates are
@@ -504,13 +487,14 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
             proved = np.zeros(len(rest), dtype=bool)
             _kernels.enclose_bases(*enclosure, np.ascontiguousarray(simplices[rest],
                                                                     dtype=np.int64), proved)
-            enclosed[rest[proved]] = True
-            member = np.zeros((int(proved.sum()), d + r), dtype=bool)
-            np.put_along_axis(member, simplices[rest[proved]], True, axis=1)
-            tight[rest[proved]] = member
+            done = rest[proved]
+            enclosed[done] = True
+            tight[done[:, None], simplices[done]] = True
             valid |= enclosed
             rest = rest[~proved]
     if len(rest):
+        if num is None:
+            num, den = np.zeros((count, d), dtype=object), np.ones(count, dtype=object)
         # 3. Qhull's triangulation ('Qt') may add zero-volume simplices: those need only lie on
         # the face of a proved vertex. The others (degenerate or ill-conditioned vertices) are
         # solved in exact rational arithmetic.
@@ -530,13 +514,22 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
         return None, why
     keep = np.flatnonzero(valid)
     if not enclosed.any():
+        assert num is not None and den is not None
         return _collect(num[keep], den[keep], tight[keep], True, "qhull+certificate"), ""
     # distinct vertices have distinct tight sets (a tight set contains a nonsingular basis,
     # which determines the point), so repeated vertices are dropped by tight set
-    _, first = np.unique(_row_groups(tight[keep].astype(np.int64)), return_index=True)
+    _, first = np.unique(_tight_keys(tight[keep]), return_index=True)
     chosen = keep[np.sort(first)]
     return PolytopeVertices(tight[chosen], True, "qhull+certificate", matrix=matrix,
                             bases=simplices[chosen]), ""
+
+
+def _tight_keys(tight: np.ndarray) -> np.ndarray:
+    """One key per row of a boolean array, equal exactly for equal rows, shape (K,)."""
+    if tight.shape[1] <= 64:
+        weights = np.left_shift(np.uint64(1), np.arange(tight.shape[1], dtype=np.uint64))
+        return tight.astype(np.uint64) @ weights
+    return _row_groups(tight.astype(np.int64))
 
 
 def _cycle_failure(simplices: np.ndarray, d: int, r: int) -> str:
@@ -555,10 +548,13 @@ def _float_enclosure(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     ``float(int)`` rounds to nearest, so ``|M - values| <= u |values| <= 2 u |values|``; entries
     below ``2^53`` are exact (radius 0).
     """
-    try:
-        values = np.array([float(v) for v in matrix.ravel().tolist()]).reshape(matrix.shape)
-    except (OverflowError, TypeError):
-        return None
+    if matrix.dtype != object:
+        values = matrix.astype(float)  # rounds to nearest, as float(int)
+    else:
+        try:
+            values = np.array([float(v) for v in matrix.ravel().tolist()]).reshape(matrix.shape)
+        except (OverflowError, TypeError):
+            return None
     magnitude = np.abs(values)
     # keep every bound computed in the kernel far from overflow
     if not np.isfinite(values).all() or magnitude.max(initial=0.0) > 2.0 ** 600:
@@ -677,10 +673,12 @@ def _small_bases(matrix: np.ndarray) -> PolytopeVertices | None:
     bases = count_bases(d, r)
     if bases > SMALL_BASES or not _kernels.worthwhile(bases):
         return None
+    largest = float(np.abs(matrix).max(initial=1))
+    if largest >= 2.0 ** 31:  # a minor bound below 2^30.5 needs every entry below it
+        return None
     # Hadamard: every minor of [M | 1] is at most the product of its rows' norms
     norms = np.sort(np.log2(np.sqrt((matrix.astype(float) ** 2).sum(axis=1) + 1.0)))[::-1]
     log_minor = float(norms[:min(d, r)].sum())
-    largest = float(np.abs(matrix).max(initial=1))
     # Bareiss forms p*a - b*c of minors (2 H^2), slacks sum d products of M and a minor
     if 2 * log_minor + 1 >= 62 or log_minor + math.log2(d * largest + 1) >= 62:
         return None

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -71,7 +72,7 @@ import numpy as np
 
 from gametools._io import integer_text
 from gametools.model import NormalFormGame
-from gametools.numerics import INT64_SAFE, integer_array, narrow_integers, solve_indifference
+from gametools.numerics import integer_array, narrow_integers, solve_indifference
 from gametools.solvers._polytope import PolytopeVertices, polytope_vertices
 from gametools.solvers.result import (
     Clique,
@@ -101,6 +102,12 @@ class _Bimatrix:
     from_floats: bool
     # (scale, offset) per player: payoff = (integer + offset) / scale
     transforms: tuple[tuple[int, int], tuple[int, int]] = ((1, 0), (1, 0))
+
+    @cached_property
+    def row_lists(self) -> tuple[list[list[int]], list[list[int]]]:
+        """Rows of ``row`` and columns of ``column`` as lists of Python ints."""
+        return ([[int(v) for v in r] for r in self.row.tolist()],
+                [[int(v) for v in c] for c in self.column.T.tolist()])
 
     @cached_property
     def exact_game(self) -> NormalFormGame:
@@ -219,6 +226,9 @@ def _strategy_text(strategy: _Strategy) -> list[str]:
     numerators, total = strategy
     out = []
     for v in numerators:
+        if not v:
+            out.append("0")
+            continue
         g = math.gcd(v, total)
         q = total // g
         out.append(integer_text(v // g) if q == 1 else f"{integer_text(v // g)}/{integer_text(q)}")
@@ -365,19 +375,17 @@ def _certified(data: _Bimatrix, row: _Strategy, column: _Strategy,
     With ``x = p / P`` and ``y = q / Q`` and ``A'``, ``B'`` the positive integer images of the
     payoffs, ``(x, y)`` is an equilibrium iff ``max(A' q) P = p . A' q`` and
     ``max(p B') Q = p B' q`` (exact regret 0 for both players; a positive affine change keeps
-    best responses). The products run in int64 when an a-priori bound (``max |entry| * P * Q``)
-    keeps them below 2^62, in Python integers otherwise. The payoffs are mapped back exactly.
+    best responses). The products run in Python integers; the payoffs are mapped back exactly.
     """
     (p, p_den), (q, q_den) = row, column
-    largest = max(_largest(data.row), _largest(data.column))
-    dtype: Any = np.int64 if largest * p_den * q_den < INT64_SAFE and \
-        data.row.dtype != object and data.column.dtype != object else object
-    p_vec, q_vec = np.array(p, dtype=dtype), np.array(q, dtype=dtype)
-    row_values = data.row.astype(dtype, copy=False).dot(q_vec)
-    column_values = p_vec.dot(data.column.astype(dtype, copy=False))
-    row_value, column_value = int(p_vec.dot(row_values)), int(column_values.dot(q_vec))
-    if int(row_values.max()) * p_den != row_value or \
-            int(column_values.max()) * q_den != column_value:
+    # plain Python integers: exact whatever the size, and for the few equilibria of a small
+    # game cheaper than NumPy object arrays
+    row_rows, column_columns = data.row_lists
+    row_values = [sum(map(operator.mul, entries, q)) for entries in row_rows]
+    column_values = [sum(map(operator.mul, entries, p)) for entries in column_columns]
+    row_value = sum(map(operator.mul, p, row_values))
+    column_value = sum(map(operator.mul, q, column_values))
+    if max(row_values) * p_den != row_value or max(column_values) * q_den != column_value:
         # an internal error, never a property of the input
         raise AssertionError("an enumerated equilibrium failed its exact certificate")
     (row_scale, row_offset), (column_scale, column_offset) = data.transforms
@@ -390,11 +398,6 @@ def _certified(data: _Bimatrix, row: _Strategy, column: _Strategy,
     for array in (*floats, payoffs):
         array.flags.writeable = False
     return Equilibrium(floats, payoffs, 0.0, (row_fractions, column_fractions), payoffs_exact)
-
-
-def _largest(integers: np.ndarray) -> int:
-    """Largest entry of a positive integer matrix (int64 or Python ints), as a Python int."""
-    return int(integers.max())
 
 
 def _certified_pair(found: _Enumeration, a: int, b: int) -> Equilibrium:

@@ -76,7 +76,7 @@ import numpy as np
 
 from gametools.errors import GameValidationError
 from gametools.model import NormalFormGame
-from gametools.numerics import UNIT_ROUNDOFF, gamma, integer_array, solve_indifference
+from gametools.numerics import UNIT_ROUNDOFF, gamma, integer_array, solve_square_integers
 from gametools.solvers import _kernels
 from gametools.solvers.result import Equilibrium, SolverResult, Status, max_regret, two_player_game
 
@@ -413,16 +413,15 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     (x_part, column_value), (y_part, row_value) = x_solution, y_solution
     if min(x_part) < 0 or min(y_part) < 0:
         return None
-    # every action played is a tight one (so it pays the common value)
-    if not set(x_support[[v != 0 for v in x_part]].tolist()) <= set(tight_rows.tolist()) or \
-            not set(y_support[[v != 0 for v in y_part]].tolist()) <= set(tight_columns.tolist()):
-        return None
     # no other action pays more
     if not _proved_not_better(game.payoffs[0][:, y_support], exact[0][:, y_support], y_part,
                               row_value, _others(m, tight_rows)) or \
             not _proved_not_better(game.payoffs[1][x_support, :].T, exact[1][x_support, :].T,
-                                   x_part, column_value,
-                                   _others(n, tight_columns)):
+                                   x_part, column_value, _others(n, tight_columns)):
+        return None
+    # every action played is a tight one (so it pays the common value)
+    if not set(x_support[[v != 0 for v in x_part]].tolist()) <= set(tight_rows.tolist()) or \
+            not set(y_support[[v != 0 for v in y_part]].tolist()) <= set(tight_columns.tolist()):
         return None
     x = [Fraction(0)] * m
     y = [Fraction(0)] * n
@@ -449,13 +448,23 @@ def _others(count: int, chosen: np.ndarray) -> np.ndarray:
 
 def _support_solution(block: np.ndarray) -> tuple[list[Fraction], Fraction] | None:
     """Exact ``z`` (summing to 1) making the rows of the Fraction ``block`` pay one value ``w``,
-    and ``w`` in payoff units; None when the system has no unique solution."""
+    and ``w`` in payoff units; None when the system has no unique solution.
+
+    The indifference system ``[[S B, -1], [1, 0]] (z, w') = (0, 1)`` of the integer block
+    ``S B`` (``S`` the common denominator) is solved in Python integers
+    (:func:`solve_square_integers`); only the results become Fractions.
+    """
     ints, scale = integer_array(block)
-    solution = solve_indifference(ints)
-    if solution is None:
+    size = block.shape[1]
+    if block.shape[0] != size:
         return None
-    z, value = solution
-    return z, value / scale
+    system = [row + [-1] for row in ints.tolist()] + [[1] * size + [0]]
+    solved = solve_square_integers(system, [0] * size + [1])
+    if solved is None:
+        return None
+    numerators, determinant = solved
+    return ([Fraction(v, determinant) for v in numerators[:size]],
+            Fraction(numerators[size], determinant * scale))
 
 
 def _proved_not_better(payoffs: np.ndarray, exact: np.ndarray, strategy: list[Fraction],
