@@ -978,7 +978,8 @@ def policy_iteration(transitions: sp.csr_array, rewards: np.ndarray, discount: f
 
     An action replaces the current one only when its Q-value is higher by more than the
     numerical error of the Q-values (so ties cannot make the iteration cycle); the final policy
-    is then within ``margin * amplification`` of optimal, which the error bound includes.
+    is then within ``(gain + margin) * amplification`` of optimal (``gain`` the largest
+    computed one left, at most ``margin``), which the error bound includes.
     """
     num_states, n = rewards.shape
     actions = np.zeros(num_states, dtype=int) if start is None else start.astype(int)
@@ -994,9 +995,12 @@ def policy_iteration(transitions: sp.csr_array, rewards: np.ndarray, discount: f
         best = np.argmax(q, axis=1)
         magnitude = float(np.abs(rewards).max()) + 2.0 * float(np.abs(values).max())
         margin = 2.0 * (tolerance + gamma(width + 3) * magnitude)
-        improve = q[np.arange(num_states), best] > current + margin
+        gain = q[np.arange(num_states), best] - current
+        improve = gain > margin
         if not improve.any():
-            return values, actions, tolerance + margin * amplification
+            # the exact gain of any action is at most the computed one plus the margin
+            return values, actions, tolerance + (max(float(gain.max()), 0.0) + margin) \
+                * amplification
         actions = np.where(improve, best, actions)
     raise GametoolsError("policy iteration did not converge; the game may be numerically "
                          "ill-conditioned (discount too close to 1)")
