@@ -366,25 +366,85 @@ class JointChain:
         ``joint`` is ``(S, A)`` (one policy for every column) or ``(k, S, A)`` (column ``c``
         under policy ``joint[c]``); one pass over the transition matrix serves all columns.
         """
-        kernels = _compiled_kernels()
-        if kernels is not None:
-            block = np.ascontiguousarray(values, dtype=float)
-            weights = np.ascontiguousarray(joint[None] if joint.ndim == 2 else joint,
-                                           dtype=float)
-            out = np.empty((self.num_states, block.shape[1]))
-            matrix = self.transitions
-            two = np.empty((self.num_states, 2))
-            for pair in _column_pairs(block.shape[1]):
-                first, second = (weights[0], weights[0]) if len(weights) == 1 \
-                    else (weights[pair[0]], weights[pair[1]])
-                kernels[0](matrix.indptr, matrix.indices, matrix.data, first, second,
-                           np.ascontiguousarray(block[:, pair]), self.num_joint, two)
+        weights = joint[None] if joint.ndim == 2 else joint
+        return self._sweep(weights, values)[0]  # type: ignore[return-value]
+
+    def _sweep(self, weights: np.ndarray, values: np.ndarray, *,
+               players: Sequence[int] | None = None, actions: np.ndarray | None = None,
+               rewards: np.ndarray | None = None, products: bool = True
+               ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
+        """Policy products and action values in one pass over the transition matrix.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (k, S, A) or (1, S, A)
+            Column ``c`` of ``values`` ``(S, k)`` is weighted by ``weights[c]`` (by
+            ``weights[0]`` for every column when there is one).
+        players : sequence of int, optional
+            Column ``c``'s player (needed with ``actions`` or ``rewards``).
+        actions : ndarray of int, shape (k, S), optional
+            Column ``c``'s player's deterministic action in every state: the products are then
+            under that player's policy against ``weights[c]`` (the others' weights, its own
+            factor 1); under ``weights[c]`` alone otherwise.
+        rewards : ndarray, shape (k, S, A), optional
+            When given, the players' action values are returned too.
+        products : bool
+            Whether the products are wanted.
+
+        Returns
+        -------
+        products : ndarray, shape (S, k), or None
+            ``P @ values[:, c]`` under column ``c``'s policy.
+        tables : list of ndarray, shape (S, n_i) each, or None
+            ``sum_{a_-i} weights[c] * (rewards[c] + discount * E[values[:, c]])`` by the
+            player's action (as :meth:`player_q`).
+        """
+        count = values.shape[1]
+        shared = weights.shape[0] == 1 and count > 1
+        if shared and (actions is not None or rewards is not None):
+            raise ValueError("one weight table serves several columns only for plain products")
+        own = (np.stack([self._own_index(i) for i in players]) if players is not None
+               else np.zeros((len(weights), self.num_joint), dtype=np.int64))
+        kernel = _compiled_kernels()
+        if kernel is None:
+            expected = self.expected(values)  # (S, A, k)
+            out_products = None
+            if products:
+                effective = np.broadcast_to(weights, (count, *weights.shape[1:]))
+                if actions is not None:
+                    effective = effective * (own[:, None, :] == actions[:, :, None])
+                out_products = np.einsum("ksa,sak->sk", effective, expected)
+            out_tables = None
+            if rewards is not None and players is not None:
+                out_tables = [self._contract(weights[c] * (rewards[c] + self.discount
+                                                           * expected[:, :, c]), player)
+                              for c, player in enumerate(players)]
+            return out_products, out_tables
+        matrix = self.transitions
+        weights = np.ascontiguousarray(weights, dtype=float)
+        act = (np.ascontiguousarray(actions, dtype=np.int64) if actions is not None
+               else np.zeros((len(weights), 0), dtype=np.int64))
+        rew = (np.ascontiguousarray(rewards, dtype=float) if rewards is not None
+               else np.zeros((0, 0, 0)))
+        table = (np.zeros((count, self.num_states, max(self.num_actions)))
+                 if rewards is not None else np.zeros((0, 0, 0)))
+        out = np.empty((self.num_states, count)) if products else None
+        two = np.empty((self.num_states, 2)) if products else np.zeros((0, 2))
+        block = np.asarray(values, dtype=float)
+        for pair in _column_pairs(count):
+            slots = np.zeros(2, dtype=np.int64) if shared else pair
+            kernel(matrix.indptr, matrix.indices, matrix.data, weights, slots, own, act, rew,
+                   np.ascontiguousarray(block[:, pair]), self.discount, two, table)
+            if out is not None:
                 out[:, pair] = two
-            return out
-        expected = self.expected(values)
-        if joint.ndim == 2:
-            return np.einsum("sa,sak->sk", joint, expected)
-        return np.einsum("ksa,sak->sk", joint, expected)
+        tables = (None if rewards is None or players is None
+                  else [table[c, :, :self.num_actions[i]] for c, i in enumerate(players)])
+        return out, tables
+
+    def _own_index(self, player: int) -> np.ndarray:
+        """``(A,)``: the player's action in every joint action (C order)."""
+        return np.unravel_index(np.arange(self.num_joint), self.num_actions)[player].astype(
+            np.int64)
 
     def evaluate(self, joint: np.ndarray, rewards: np.ndarray,
                  start: np.ndarray | None = None) -> Evaluation:
@@ -396,7 +456,8 @@ class JointChain:
         one pass over the transition matrix for all columns), then the residual is recomputed
         and bounds the error: ``(residual + gamma_{w+3} * magnitude) / (1 - discount)``.
         """
-        return self._solve(lambda block: self.apply(joint, block), rewards, start, self.width)
+        return self._solve(lambda block: self.apply(joint, block), rewards, start, self.width,
+                           _EVALUATION_TOLERANCE)
 
     def _solve(self, product: Callable[[np.ndarray], np.ndarray], rewards: np.ndarray,
                start: np.ndarray | None, width: int, relative: float = 0.0) -> Evaluation:
@@ -420,7 +481,7 @@ class JointChain:
         for _ in range(_REFINEMENTS):
             if not residual.size or float(np.abs(residual).max()) <= target:
                 break
-            solution += _lockstep_gmres(operator, residual, target)
+            solution += _lockstep_gmres(operator, residual, _SLACK * target)
             residual = rewards - operator(solution)
         if not np.all(np.isfinite(solution)):
             raise GametoolsError(_SINGULAR)
@@ -430,28 +491,45 @@ class JointChain:
         error = (computed + gamma(width + 3) * magnitude) * amplification
         return Evaluation(solution.T, error, amplification)
 
-    def own_chain(self, weights: np.ndarray, player: int, actions: np.ndarray
-                  ) -> sp.csr_array:
+    def own_chain(self, weights: np.ndarray, player: int, actions: np.ndarray,
+                  previous: tuple[sp.csr_array, np.ndarray] | None = None) -> sp.csr_array:
         """The chain ``(S, S)`` when ``player`` plays ``actions`` ``(S,)`` and the others play
         ``weights`` ``(S, A)``: ``sum_{a_-i} weights[s, (a_i(s), a_-i)] P(. | s, a_i(s), a_-i)``.
 
-        Formed once per policy-iteration round: only ``A / n_i`` transition rows per state
-        (a quarter of the game at 4 x 4 actions), each scaled by its weight; duplicate columns
-        are left unmerged. Every Krylov step is then one compiled sparse product over it.
+        Only ``A / n_i`` transition rows per state (a quarter of the game at 4 x 4 actions),
+        each scaled by its weight; duplicate columns are left unmerged. Every Krylov step is
+        then one compiled sparse product over it (at ``10^6`` states a third of the time of a
+        pass that picks the same rows out of the game's matrix). ``previous`` ``(chain,
+        actions)``, the chain of the same player against the same weights under other
+        actions, is updated in place where the states whose action changed keep their number
+        of entries (in the later rounds of policy iteration only a few states change).
         """
-        joint_actions = _own_joint_actions(self.num_actions, player)[actions]  # (S, A / n_i)
+        joint_actions = self._own_joint_actions(player)[actions]  # (S, A / n_i)
         matrix = self.transitions
         num_states = self.num_states
-        chosen = np.take_along_axis(weights, joint_actions, axis=1)
-        kernels = _compiled_kernels()
-        if kernels is None:
+        kernel = _compiled_own_rows()
+        if kernel is None:
+            chosen = np.take_along_axis(weights, joint_actions, axis=1)
             rows = (np.arange(num_states)[:, None] * self.num_joint + joint_actions).ravel()
             mixer = sp.csr_array((chosen.ravel(), rows,
                                   np.arange(0, rows.size + 1, joint_actions.shape[1])),
                                  shape=(num_states, matrix.shape[0]))
             return sp.csr_array(mixer @ matrix)
         lengths = np.diff(matrix.indptr).reshape(num_states, self.num_joint)
+        if previous is not None:
+            chain, before = previous
+            changed = np.flatnonzero(before != actions)
+            rows = joint_actions[changed]
+            counts = (np.take_along_axis(lengths[changed], rows, axis=1)
+                      * (np.take_along_axis(weights[changed], rows, axis=1) != 0)).sum(axis=1)
+            if np.array_equal(counts, np.diff(chain.indptr)[changed]):
+                kernel(matrix.indptr, matrix.indices, matrix.data, weights,
+                       np.ascontiguousarray(joint_actions), changed.astype(np.int64),
+                       self.num_joint, chain.indptr, chain.indices, chain.data)
+                return chain
+        chosen = np.take_along_axis(weights, joint_actions, axis=1)
         counts = (np.take_along_axis(lengths, joint_actions, axis=1) * (chosen != 0)).sum(axis=1)
+        del chosen
         index = matrix.indices.dtype
         indptr = np.zeros(num_states + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
@@ -459,9 +537,15 @@ class JointChain:
             indptr = indptr.astype(index)
         out_indices = np.empty(int(indptr[-1]), dtype=index)
         out_data = np.empty(int(indptr[-1]))
-        kernels[2](matrix.indptr, matrix.indices, matrix.data, chosen,
-                   np.ascontiguousarray(joint_actions), self.num_joint, out_indices, out_data)
+        kernel(matrix.indptr, matrix.indices, matrix.data, weights,
+               np.ascontiguousarray(joint_actions), np.arange(num_states, dtype=np.int64),
+               self.num_joint, indptr, out_indices, out_data)
         return sp.csr_array((out_data, out_indices, indptr), shape=(num_states, num_states))
+
+    def _own_joint_actions(self, player: int) -> np.ndarray:
+        """``(n_i, A / n_i)``: the joint actions in which ``player`` plays each of its actions."""
+        own = self._own_index(player)
+        return np.stack([np.flatnonzero(own == a) for a in range(self.num_actions[player])])
 
     def player_q(self, weights: np.ndarray, player: int, rewards: np.ndarray,
                  values: np.ndarray) -> np.ndarray:
@@ -470,42 +554,9 @@ class JointChain:
         ``rewards`` ``(S, A)`` is the player's reward table, ``values`` ``(S,)`` its
         continuation values: ``sum_{a_-i} weights * (rewards + discount * E[values])``.
         """
-        return self._action_values(weights[None], [player], rewards[None], values[:, None])[0]
-
-    def _action_values(self, weights: np.ndarray, players: Sequence[int], rewards: np.ndarray,
-                       values: np.ndarray) -> list[np.ndarray]:
-        """:meth:`player_q` for several players, one pass over the transition matrix.
-
-        ``weights`` and ``rewards`` are ``(k, S, A)``, ``values`` ``(S, k)``; returns the ``k``
-        tables ``(S, n_i)``. Per entry the same operations in the same order as the formula
-        (``K`` products, the discount, the reward, the weight, the sum over ``a_-i``), so
-        :attr:`width` bounds the rounding depth either way.
-        """
-        kernels = _compiled_kernels()
-        if kernels is None:
-            out = []
-            for c, player in enumerate(players):
-                stage = rewards[c] + self.discount * self.expected(values[:, c:c + 1])[:, :, 0]
-                out.append(self._contract(weights[c] * stage, player))
-            return out
-        own = np.stack([np.unravel_index(np.arange(self.num_joint), self.num_actions)[i]
-                        for i in players]).astype(np.int64)
-        table = np.zeros((len(players), self.num_states, max(self.num_actions)))
-        matrix = self.transitions
-        weights = np.ascontiguousarray(weights, dtype=float)
-        rewards = np.ascontiguousarray(rewards, dtype=float)
-        block = np.ascontiguousarray(values, dtype=float)
-        for pair in _column_pairs(len(players)):
-            kernels[1](matrix.indptr, matrix.indices, matrix.data, weights, rewards, own,
-                       np.ascontiguousarray(block[:, pair]), pair, self.discount, table)
-        return [table[c, :, :self.num_actions[i]] for c, i in enumerate(players)]
-
-    def _own_rewards(self, weights: np.ndarray, rewards: np.ndarray, player: int,
-                     actions: np.ndarray) -> np.ndarray:
-        """``sum_{a_-i} weights * rewards`` at the player's ``actions``, shape ``(S,)``."""
-        joint_actions = _own_joint_actions(self.num_actions, player)[actions]
-        return np.einsum("sa,sa->s", np.take_along_axis(weights, joint_actions, axis=1),
-                         np.take_along_axis(rewards, joint_actions, axis=1))
+        tables = self._sweep(weights[None], values[:, None], players=[player],
+                             rewards=rewards[None], products=False)[1]
+        return tables[0]  # type: ignore[index]
 
     def _contract(self, table: np.ndarray, player: int) -> np.ndarray:
         shape = (self.num_states, *self.num_actions)
@@ -519,7 +570,7 @@ class JointChain:
 
         As :func:`policy_iteration` on the player's MDP (same improvement margin and error
         bound), without forming it. ``start`` ``(S,)`` is an initial state value guess (the
-        policy starts greedy at it; action 0 everywhere when None).
+        policy starts greedy at it; at zero values when None).
 
         Returns
         -------
@@ -530,114 +581,237 @@ class JointChain:
         return self.best_responses([weights], [player], [rewards], [start],
                                    max_iterations=max_iterations)[0]
 
+    def evaluate_and_respond(self, joint: np.ndarray, weights: np.ndarray,
+                             players: Sequence[int], rewards: np.ndarray,
+                             policies: Sequence[np.ndarray], *, max_iterations: int = 1000
+                             ) -> tuple[Evaluation, list[tuple[np.ndarray, np.ndarray, float]]]:
+        """The profile's values and every player's best response, one pass fewer than
+        :meth:`evaluate` followed by :meth:`best_responses`.
+
+        ``joint`` ``(S, A)`` is the profile's joint policy, ``weights`` ``(k, S, A)`` the
+        others' weights of each player in ``players``, ``rewards`` ``(k, S, A)`` their reward
+        tables and ``policies`` their own action distributions ``(S, n_i)``. The evaluation's
+        residual is not recomputed after its solve: the best responses' first pass computes
+        every player's action values at the evaluated values, and
+        ``sum_a pi_i(a | s) Q_i(s, a) - V_i(s)`` is that residual (bounded as in
+        :meth:`best_responses`). Returns the evaluation (values ``(k, S)``) and the best
+        responses.
+        """
+        evaluation_rewards = np.einsum("ksa,sa->sk", rewards, joint)
+        size = float(np.abs(evaluation_rewards).max()) if evaluation_rewards.size else 0.0
+        target = _EVALUATION_TOLERANCE * (size + 1e-300)
+
+        def operator(block: np.ndarray) -> np.ndarray:
+            return block - self.discount * self.apply(joint, block)
+
+        # from zero: the residual is the right-hand side, no pass; one GMRES cycle
+        solution = (_lockstep_gmres(operator, evaluation_rewards, _SLACK * target)
+                    if evaluation_rewards.size and size > 0 else np.zeros_like(evaluation_rewards))
+        found, checked = self._respond(weights, players, rewards, list(solution.T),
+                                       policies=policies, max_iterations=max_iterations)
+        assert checked is not None
+        residual, rounding = checked
+        if not np.all(np.isfinite(solution)):
+            raise GametoolsError(_SINGULAR)
+        amplification = 1.0 / (1.0 - self.discount)
+        if residual > target:  # one cycle did not reach the target: refine as evaluate does
+            return self._solve(lambda block: self.apply(joint, block), evaluation_rewards,
+                               solution, self.width, _EVALUATION_TOLERANCE), found
+        return Evaluation(solution.T, (residual + rounding) * amplification, amplification), found
+
     def best_responses(self, weights: Sequence[np.ndarray] | np.ndarray, players: Sequence[int],
                        rewards: Sequence[np.ndarray] | np.ndarray,
                        starts: Sequence[np.ndarray | None],
                        *, max_iterations: int = 1000
                        ) -> list[tuple[np.ndarray, np.ndarray, float]]:
-        """:meth:`policy_iteration` for several players at once.
+        """:meth:`policy_iteration` for several players at once (see :meth:`_respond`)."""
+        return self._respond(weights, players, rewards, starts,
+                             max_iterations=max_iterations)[0]
 
-        Every round forms the chain of each pending player's current deterministic policy
-        against the others (:meth:`own_chain`, ``A / n_i`` transition rows per state), solves
-        all of them in one lockstep GMRES, then computes all their action values in one pass
-        over the transition matrix and improves.
+    def _respond(self, weights: Sequence[np.ndarray] | np.ndarray, players: Sequence[int],
+                 rewards: Sequence[np.ndarray] | np.ndarray, starts: Sequence[np.ndarray | None],
+                 *, policies: Sequence[np.ndarray] | None = None, max_iterations: int = 1000
+                 ) -> tuple[list[tuple[np.ndarray, np.ndarray, float]],
+                            tuple[float, float] | None]:
+        """:meth:`policy_iteration` for several players at once; with ``policies`` (the
+        players' own action distributions ``(S, n_i)``, of which ``starts`` are evaluations)
+        also the largest computed residual of the starts' evaluation equations and the bound on
+        its rounding (None without).
 
-        Rounds that change a policy need no accurate values: a policy is first evaluated to a
+        Every round improves the values of each pending player's current deterministic policy
+        by lockstep GMRES on the correction ``(I - discount * P_mu) d = residual`` (each step
+        one pass over the rows the policies use: ``A / n_i`` per state and player), then
+        computes all players' action values ``Q`` in one pass over the transition matrix. That
+        pass also gives the residual of the values for free: ``Q(s, mu(s)) - V(s)`` is
+        ``r_mu + discount * P_mu V - V`` (computed in another order, with a rounding bound
+        of the same kind), for the current policy and, after an improvement, for the new one,
+        so the next correction starts without a pass of its own.
+
+        Rounds that change a policy need no accurate values: the values are first brought to a
         loose residual (:data:`_LOOSE_TOLERANCE`), and an action replaces the current one only
-        when it is better by more than twice the error bound of that evaluation, so every
-        change is a true improvement (policy iteration's monotonicity holds). Only when no
-        action passes this test is the same policy evaluated again to full accuracy, and only
-        such an evaluation can end the iteration: the result carries the same bound as
-        :func:`policy_iteration`'s.
+        when it is better by more than twice the error of that round's ``Q`` (so every change
+        is a true improvement and policy iteration's monotonicity holds). Only when no action
+        passes this test are the values refined to full accuracy, and only such a round can
+        end the iteration. With ``e`` the bound on ``|V - V^mu|`` from the residual and
+        ``g`` the largest computed gain ``max_a Q(s, a) - Q(s, mu(s))``, the exact gain of any
+        action is at most ``g + 2 (discount * e + rounding)``, so ``V* - V^mu`` is at most
+        ``amplification`` times that, and the values' error is that plus ``e``.
         """
         num_states = self.num_states
+        count = len(players)
         everywhere = np.arange(num_states)
         # arrays (k, S, A) are used as they are; sequences are stacked
         stacked_weights = np.asarray(weights, dtype=float)
         stacked_rewards = np.asarray(rewards, dtype=float)
-        actions = [np.zeros(num_states, dtype=np.int64) for _ in players]
-        guesses = [np.zeros(num_states) if start is None else np.asarray(start, dtype=float)
-                   for start in starts]
-        started = [c for c, start in enumerate(starts) if start is not None]
-        if started:  # greedy at the guesses: one pass for all players
-            tables = self._action_values(stacked_weights[started], [players[c] for c in started],
-                                         stacked_rewards[started],
-                                         np.stack([guesses[c] for c in started], axis=1))
-            for c, q in zip(started, tables):
-                actions[c] = np.argmax(q, axis=1)
-        results: list[tuple[np.ndarray, np.ndarray, float] | None] = [None] * len(players)
-        precise = [False] * len(players)  # evaluate the current policy to full accuracy
+        values = np.zeros((num_states, count))
+        for c, start in enumerate(starts):
+            if start is not None:
+                values[:, c] = start
+        amplification = 1.0 / (1.0 - self.discount)
+        # rounding depth of one computed Q-value minus V(s): the K products and sums of a
+        # transition row, the discount, the reward, the weight, the A / n_i terms, the
+        # subtraction (bounded by A for every player)
+        depth = gamma(self.widest + self.num_joint + 6)
+        sizes = [float(np.abs(stacked_rewards[c]).max()) if stacked_rewards[c].size else 0.0
+                 for c in range(count)]
+        # greedy at the starting values: one pass for all players
+        tables = self._sweep(stacked_weights, values, players=players,
+                             rewards=stacked_rewards, products=False)[1]
+        assert tables is not None
+        checked = None
+        if policies is not None:
+            # sum_a pi_i(a | s) Q_i(s, a) - V_i(s): the residual of the starting values as the
+            # evaluation of pi; its rounding depth adds the n_i products and sums, and the
+            # rounding of the joint weights, to a Q-value's
+            worst = 0.0
+            bound = 0.0
+            for c, (q, policy) in enumerate(zip(tables, policies)):
+                worst = max(worst, float(np.abs(np.einsum("sa,sa->s", q, policy)
+                                                - values[:, c]).max()))
+                magnitude = sizes[c] + 2.0 * float(np.abs(values[:, c]).max())
+                bound = max(bound, gamma(self.widest + self.num_joint + 2 * max(
+                    self.num_actions) + 8) * magnitude)
+            checked = (worst, bound)
+        actions = np.stack([np.argmax(q, axis=1) for q in tables]).astype(np.int64)
+        residual = np.stack([q[everywhere, actions[c]] for c, q in enumerate(tables)],
+                            axis=1) - values
+        del tables
+        results: list[tuple[np.ndarray, np.ndarray, float] | None] = [None] * count
+        precise = [False] * count  # bring the current values to full accuracy
+        refinements = [0] * count  # full-accuracy rounds that did not reach the target
+        # each player's own chain and the actions it was formed for
+        chains: list[Any] = [None] * count
         for _ in range(max_iterations):
-            pending = [c for c in range(len(players)) if results[c] is None]
+            pending = [c for c in range(count) if results[c] is None]
             if not pending:
-                return [r for r in results if r is not None]
+                return [r for r in results if r is not None], checked
+            every = len(pending) == count  # no copy of the stacked tables then
+            pending_weights = stacked_weights if every else stacked_weights[pending]
+            pending_players = [players[c] for c in pending]
             accurate = any(precise[c] for c in pending)
-            # the pending players' own policies' chains, formed once per round
-            chains = [self.own_chain(stacked_weights[c], players[c], actions[c])
-                      for c in pending]
-            own_rewards = np.stack([self._own_rewards(stacked_weights[c], stacked_rewards[c],
-                                                      players[c], actions[c])
-                                    for c in pending], axis=1)
-            # rounding depth of one row of an own chain: its (unmerged) entries are a weight
-            # times a probability, each multiplied by a value and summed along the row
-            width = max(self.num_joint // self.num_actions[players[c]] for c in pending) \
-                * self.widest + 2
+            start = residual[:, pending]
+            size = max(sizes[c] for c in pending) + 1e-300
+            target = (_KRYLOV_TOLERANCE if accurate else _LOOSE_TOLERANCE) * size
+            if float(np.abs(start).max()) > target:
+                for c in pending:  # the pending players' own chains, updated where changed
+                    chains[c] = (self.own_chain(stacked_weights[c], players[c], actions[c],
+                                                chains[c]), actions[c].copy())
+                matrices = [chains[c][0] for c in pending]
 
-            def product(block: np.ndarray, chains: list[sp.csr_array] = chains) -> np.ndarray:
-                return np.column_stack([chain @ block[:, j] for j, chain in enumerate(chains)])
+                def operator(block: np.ndarray,
+                             matrices: list[sp.csr_array] = matrices) -> np.ndarray:
+                    product = np.column_stack([matrix @ block[:, j]
+                                               for j, matrix in enumerate(matrices)])
+                    return block - self.discount * product
 
-            solution, tolerance, amplification = self._solve(
-                product, own_rewards, np.stack([guesses[c] for c in pending], axis=1), width,
-                0.0 if accurate else _LOOSE_TOLERANCE)
-            del chains, product  # the closure holds the chains: free them before the next round
-            every = len(pending) == len(players)  # no copy of the stacked tables then
-            tables = self._action_values(stacked_weights if every else stacked_weights[pending],
-                                         [players[c] for c in pending],
-                                         stacked_rewards if every else stacked_rewards[pending],
-                                         solution.T)
-            for values, q, c in zip(solution, tables, pending):
+                # below the target with room to spare: the Q pass must not find it missed
+                values[:, pending] += _lockstep_gmres(operator, start, _SLACK * target)
+                del matrices, operator
+            tables = self._sweep(pending_weights, values[:, pending], players=pending_players,
+                                 rewards=stacked_rewards if every else stacked_rewards[pending],
+                                 products=False)[1]
+            assert tables is not None
+            for q, c in zip(tables, pending):
                 current = q[everywhere, actions[c]]
+                residual[:, c] = current - values[:, c]
+                magnitude = sizes[c] + 2.0 * float(np.abs(values[:, c]).max())
+                rounding = depth * magnitude
+                computed = float(np.abs(residual[:, c]).max())
+                error = (computed + rounding) * amplification  # |V - V^mu|
+                margin = 2.0 * (self.discount * error + rounding)
                 best = np.argmax(q, axis=1)
-                magnitude = (float(np.abs(stacked_rewards[c]).max())
-                             if stacked_rewards[c].size else 0.0) \
-                    + 2.0 * float(np.abs(values).max())
-                margin = 2.0 * (tolerance + gamma(max(self.width, width) + 3) * magnitude)
-                improve = q[everywhere, best] > current + margin
-                guesses[c] = values
+                gain = q[everywhere, best] - current
+                improve = gain > margin
                 if improve.any():
                     actions[c] = np.where(improve, best, actions[c])
+                    residual[:, c] = q[everywhere, actions[c]] - values[:, c]
                     precise[c] = False
-                elif accurate:
-                    results[c] = (values, actions[c], tolerance + margin * amplification)
+                elif (computed <= _KRYLOV_TOLERANCE * (sizes[c] + 1e-300)
+                      or refinements[c] >= _REFINEMENTS):
+                    # the bound holds at any residual; the full-accuracy target (or, failing
+                    # it, a few refinements) only keeps it small
+                    bound = error + amplification * (max(float(gain.max()), 0.0) + margin)
+                    results[c] = (values[:, c].copy(), actions[c].copy(), bound)
                 else:
+                    refinements[c] += int(precise[c])
                     precise[c] = True
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
 
 
-def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-                   first: np.ndarray, second: np.ndarray, values: np.ndarray, num_joint: int,
-                   out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
-    """``out[s, c] = sum_a w_c[s, a] sum_j P[s * A + a, j] values[j, c]`` for the two columns
-    of ``values`` ``(S, 2)``, ``w`` = ``first`` and ``second`` ``(S, A)``.
+def _sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: np.ndarray,
+           slots: np.ndarray, own: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+           values: np.ndarray, discount: float, products: np.ndarray,
+           tables: np.ndarray) -> None:  # pragma: no cover - compiled by numba
+    """One pass over the transition matrix for the two value columns ``values`` ``(S, 2)``.
 
-    One pass over the matrix for both columns (``values`` row-major, so a successor's two
-    values share a cache line), scalar accumulators; a row whose weight is zero in both
-    columns is skipped (a deterministic own policy uses one action in ``n_i``). Per row the
-    ``K`` products are summed, then weighted: the rounding depth of :class:`JointChain`'s bound.
-    The loops run on int64 positions and unsigned indices (no wraparound test): written with
-    ``range`` on the int32 bounds, the same loop ran at half the speed of scipy's.
+    Column ``j`` uses the weights ``w = weights[slots[j]]`` ``(S, A)`` (``slots`` equal when
+    one policy serves both columns, or when one column is doubled). With
+    ``E_j(s, a) = sum_t P[s * A + a, t] values[t, j]``:
+
+    - ``products`` ``(S, 2)`` (skipped when it has no rows):
+      ``products[s, j] = sum_a m_j(s, a) w[s, a] E_j(s, a)``, where the mask ``m_j`` is 1
+      unless ``actions`` ``(k, S)`` has columns, and then 1 only where the slot's player plays
+      ``actions[slot, s]`` (``own[slot, a]`` its action in joint action ``a``): the chain of
+      that player's deterministic policy against the others' weights;
+    - ``tables`` ``(k, S, n)`` (skipped when it has no rows), starting at zero:
+      ``tables[slot, s, own[slot, a]] += w[s, a] * (rewards[slot, s, a] + discount * E_j)``,
+      the slot's player's action values (once when the two slots are equal).
+
+    Per row the ``K`` products are summed, then weighted: the rounding depth of
+    :class:`JointChain`'s bounds. Rows of weight zero (in every output) are skipped. The loops
+    run on int64 positions and unsigned indices (no wraparound test): written with ``range``
+    on the int32 bounds, the same loop ran at half the speed of scipy's.
     """
-    for s in range(out.shape[0]):
+    left = slots[0]
+    right = slots[1]
+    num_joint = weights.shape[2]
+    want_products = products.shape[0] > 0
+    want_tables = tables.shape[0] > 0
+    masked = actions.shape[1] > 0
+    for s in range(values.shape[0]):
         total_left = 0.0
         total_right = 0.0
+        chosen_left = actions[left, s] if masked else 0
+        chosen_right = actions[right, s] if masked else 0
         base = s * num_joint
         position = np.int64(indptr[base])
         for a in range(num_joint):
             stop = np.int64(indptr[base + a + 1])
-            weight_left = first[s, a]
-            weight_right = second[s, a]
-            if weight_left == 0.0 and weight_right == 0.0:
+            weight_left = weights[left, s, a]
+            weight_right = weights[right, s, a]
+            mask_left = weight_left
+            mask_right = weight_right
+            if masked:
+                if own[left, a] != chosen_left:
+                    mask_left = 0.0
+                if own[right, a] != chosen_right:
+                    mask_right = 0.0
+            if want_tables:
+                if weight_left == 0.0 and weight_right == 0.0:
+                    position = stop
+                    continue
+            elif mask_left == 0.0 and mask_right == 0.0:
                 position = stop
                 continue
             acc_left = 0.0
@@ -648,57 +822,34 @@ def _chain_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
                 acc_left += probability * values[successor, 0]
                 acc_right += probability * values[successor, 1]
                 position += 1
-            total_left += weight_left * acc_left
-            total_right += weight_right * acc_right
-        out[s, 0] = total_left
-        out[s, 1] = total_right
-
-
-def _action_value_tables(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
-                         weights: np.ndarray, rewards: np.ndarray, own: np.ndarray,
-                         values: np.ndarray, columns: np.ndarray, discount: float,
-                         out: np.ndarray) -> None:  # pragma: no cover - compiled by numba
-    """``out[c, s, own[c, a]] += weights[c, s, a] * (rewards[c, s, a] + discount * E_c)`` for
-    the two columns ``c`` in ``columns`` (equal for a single one), ``values`` ``(S, 2)`` their
-    continuation values.
-
-    ``E_c = sum_j P[s * A + a, j] values[j, c]``; ``out`` starts at zero. One pass over the
-    matrix for both columns, loops as in :func:`_chain_product`.
-    """
-    left, right = columns[0], columns[1]
-    num_joint = weights.shape[2]
-    for s in range(out.shape[1]):
-        base = s * num_joint
-        position = np.int64(indptr[base])
-        for a in range(num_joint):
-            stop = np.int64(indptr[base + a + 1])
-            acc_left = 0.0
-            acc_right = 0.0
-            while position < stop:
-                probability = np.float64(data[position])
-                successor = np.uint64(indices[position])
-                acc_left += probability * values[successor, 0]
-                acc_right += probability * values[successor, 1]
-                position += 1
-            out[left, s, own[left, a]] += weights[left, s, a] * (rewards[left, s, a]
-                                                                 + discount * acc_left)
-            if right != left:
-                out[right, s, own[right, a]] += weights[right, s, a] * (
-                    rewards[right, s, a] + discount * acc_right)
+            total_left += mask_left * acc_left
+            total_right += mask_right * acc_right
+            if want_tables:
+                tables[left, s, own[left, a]] += weight_left * (rewards[left, s, a]
+                                                                + discount * acc_left)
+                if right != left:
+                    tables[right, s, own[right, a]] += weight_right * (
+                        rewards[right, s, a] + discount * acc_right)
+        if want_products:
+            products[s, 0] = total_left
+            products[s, 1] = total_right
 
 
 def _own_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: np.ndarray,
-              joint_actions: np.ndarray, num_joint: int, out_indices: np.ndarray,
+              joint_actions: np.ndarray, states: np.ndarray, num_joint: int,
+              out_indptr: np.ndarray, out_indices: np.ndarray,
               out_data: np.ndarray) -> None:  # pragma: no cover - compiled by numba
-    """Fill :meth:`JointChain.own_chain`'s arrays: state ``s`` gets the rows
-    ``s * A + joint_actions[s, t]`` of nonzero weight ``weights[s, t]``, scaled by it."""
-    position = 0
-    for s in range(joint_actions.shape[0]):
+    """Fill the rows ``states`` of :meth:`JointChain.own_chain`'s arrays (from
+    ``out_indptr[s]`` on): state ``s`` gets the rows ``s * A + joint_actions[s, t]`` of nonzero
+    weight ``weights[s, t']`` (``t'`` that row's joint action), scaled by it."""
+    for s in states:
+        position = np.int64(out_indptr[s])
         for t in range(joint_actions.shape[1]):
-            weight = weights[s, t]
+            joint = joint_actions[s, t]
+            weight = weights[s, joint]
             if weight == 0.0:
                 continue
-            row = s * num_joint + joint_actions[s, t]
+            row = s * num_joint + joint
             source = np.int64(indptr[row])
             stop = np.int64(indptr[row + 1])
             while source < stop:
@@ -706,12 +857,6 @@ def _own_rows(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights
                 out_data[position] = weight * np.float64(data[source])
                 position += 1
                 source += 1
-
-
-def _own_joint_actions(num_actions: tuple[int, ...], player: int) -> np.ndarray:
-    """``(n_i, A / n_i)``: the joint actions in which ``player`` plays each of its actions."""
-    own = np.unravel_index(np.arange(int(np.prod(num_actions))), num_actions)[player]
-    return np.stack([np.flatnonzero(own == a) for a in range(num_actions[player])])
 
 
 def _column_pairs(count: int) -> list[np.ndarray]:
@@ -723,8 +868,7 @@ _CHAIN_KERNEL: list[Any] = []
 
 
 def _compiled_kernels() -> Any:
-    """(:func:`_chain_product`, :func:`_action_value_tables`, :func:`_own_rows`) compiled by
-    numba (cached on disk), or None without numba."""
+    """:func:`_sweep` compiled by numba (cached on disk), or None without numba."""
     if not _CHAIN_KERNEL:
         import importlib.util
 
@@ -734,9 +878,22 @@ def _compiled_kernels() -> Any:
             import numba
 
             compile_ = numba.njit(cache=True, nogil=True)
-            _CHAIN_KERNEL.append((compile_(_chain_product), compile_(_action_value_tables),
-                                  compile_(_own_rows)))
+            _CHAIN_KERNEL.append(compile_(_sweep))
     return _CHAIN_KERNEL[0]
+
+
+_ROWS_KERNEL: list[Any] = []
+
+
+def _compiled_own_rows() -> Any:
+    """:func:`_own_rows` compiled by numba (cached on disk), or None without numba."""
+    if _compiled_kernels() is None:
+        return None
+    if not _ROWS_KERNEL:
+        import numba
+
+        _ROWS_KERNEL.append(numba.njit(cache=True, nogil=True)(_own_rows))
+    return _ROWS_KERNEL[0]
 
 
 def _lockstep_gmres(operator: Callable[[np.ndarray], np.ndarray], rhs: np.ndarray,
@@ -793,6 +950,15 @@ _REFINEMENTS = 4
 #: (:meth:`JointChain.best_responses`); the last evaluation is always to full accuracy.
 _LOOSE_TOLERANCE = 1e-7
 
+#: Policy evaluations (:meth:`JointChain.evaluate`) stop at this relative residual: their
+#: error bound is then still below a tenth of a best response's, whose final evaluation also
+#: enters its improvement margin (``1 / (1 - discount)`` times its error).
+_EVALUATION_TOLERANCE = 1e-12
+
+#: GMRES aims this far below its target, so that the recomputed residual (which differs from
+#: GMRES's estimate by rounding) meets the target without another round.
+_SLACK = 0.5
+
 
 def greedy_policy(transitions: sp.csr_array, rewards: np.ndarray, values: np.ndarray,
                   discount: float) -> np.ndarray:
@@ -812,7 +978,8 @@ def policy_iteration(transitions: sp.csr_array, rewards: np.ndarray, discount: f
 
     An action replaces the current one only when its Q-value is higher by more than the
     numerical error of the Q-values (so ties cannot make the iteration cycle); the final policy
-    is then within ``margin * amplification`` of optimal, which the error bound includes.
+    is then within ``(gain + margin) * amplification`` of optimal (``gain`` the largest
+    computed one left, at most ``margin``), which the error bound includes.
     """
     num_states, n = rewards.shape
     actions = np.zeros(num_states, dtype=int) if start is None else start.astype(int)
@@ -828,9 +995,12 @@ def policy_iteration(transitions: sp.csr_array, rewards: np.ndarray, discount: f
         best = np.argmax(q, axis=1)
         magnitude = float(np.abs(rewards).max()) + 2.0 * float(np.abs(values).max())
         margin = 2.0 * (tolerance + gamma(width + 3) * magnitude)
-        improve = q[np.arange(num_states), best] > current + margin
+        gain = q[np.arange(num_states), best] - current
+        improve = gain > margin
         if not improve.any():
-            return values, actions, tolerance + margin * amplification
+            # the exact gain of any action is at most the computed one plus the margin
+            return values, actions, tolerance + (max(float(gain.max()), 0.0) + margin) \
+                * amplification
         actions = np.where(improve, best, actions)
     raise GametoolsError("policy iteration did not converge; the game may be numerically "
                          "ill-conditioned (discount too close to 1)")
