@@ -50,7 +50,7 @@ time, the meta-equilibrium and the best response's gain with its one-sided 95% l
 
 Run ``python bench/bench_market.py [--quick] [--section throughput|psro|all] [--sizes 1,64,4096]
 [--steps T] [--device cpu|cuda] [--threads N] [--out DIR] [--abides PYTHON]
-[--ours-abides-design] [--backends torch,compiled]``. Nothing here asserts a time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP
+[--ours-abides-design] [--backends torch,compiled] [--repeats R]``. Nothing here asserts a time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP
 threads a loaded 2-core machine spent 13x the CPU per arrival (the previous simulator measured
 12.2k arrivals per CPU-second at B = 4096 with spinning threads, 162k with passive ones).
 
@@ -71,6 +71,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -86,9 +87,12 @@ from gametools.scenarios import get_scenario
 
 
 def arrivals_per_second(scenario: str, params: dict, strategies: list[str], markets: int,
-                        device: str, backend: str = "auto") -> tuple[float, float]:
-    rate, cpu_rate, _ = timed_run(scenario, params, strategies, markets, device, backend)
-    return rate, cpu_rate
+                        device: str, backend: str = "auto", repeats: int = 1
+                        ) -> tuple[float, float]:
+    """Median arrivals per wall and per CPU second over ``repeats`` runs."""
+    runs = [timed_run(scenario, params, strategies, markets, device, backend)[:2]
+            for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def timed_run(scenario: str, params: dict, strategies: list[str], markets: int,
@@ -205,6 +209,8 @@ def main() -> None:
                         help="arrivals per episode in the ABIDES comparison")
     parser.add_argument("--ours-abides-design", action="store_true",
                         help="time our side of the ABIDES comparison even without --abides")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs per size and route in the throughput table (median printed)")
     parser.add_argument("--backends", default="torch,compiled",
                         help="simulator routes to time, in this run (torch: the reference "
                              "route, compiled: the numba kernel; default both)")
@@ -226,13 +232,14 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device "
           f"{args.device}, load average {os.getloadavg()[0]:.1f} at the start")
     warm_up(backends, args.device)
-    print(f"order_book: 63 x zi_0_1000 + 1 x mm (64 agents), {steps} arrivals per market")
+    print(f"order_book: 63 x zi_0_1000 + 1 x mm (64 agents), {steps} arrivals per market, "
+          f"median of {args.repeats} run(s)")
     rates: dict[tuple[str, int], float] = {}
     for markets in sizes:
         for backend in backends:
             rate, cpu_rate = arrivals_per_second(
                 "order_book", {"n_background": 63, "n_market_makers": 1, "n_arrivals": steps},
-                [], markets, args.device, backend)
+                [], markets, args.device, backend, args.repeats)
             rates[backend, markets] = cpu_rate
             print(f"  {backend:8s} B = {markets:5d}: {rate:12,.0f} arrivals/s wall, "
                   f"{cpu_rate:12,.0f} per CPU-second")
