@@ -50,18 +50,21 @@ time, the meta-equilibrium and the best response's gain with its one-sided 95% l
 
 Run ``python bench/bench_market.py [--quick] [--section throughput|psro|all] [--sizes 1,64,4096]
 [--steps T] [--device cpu|cuda] [--threads N] [--out DIR] [--abides PYTHON]
-[--ours-abides-design] [--backends torch,compiled] [--repeats R]``. Nothing here asserts a time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP
-threads a loaded 2-core machine spent 13x the CPU per arrival (the previous simulator measured
-12.2k arrivals per CPU-second at B = 4096 with spinning threads, 162k with passive ones).
+[--ours-abides-design] [--backends torch,compiled] [--repeats R]``. Nothing here asserts a
+time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP threads a
+loaded 2-core machine spent 13x the CPU per arrival (the previous simulator measured 12.2k
+arrivals per CPU-second at B = 4096 with spinning threads, 162k with passive ones).
 
-Measured (one run, ``--threads 1 --ours-abides-design``, load average 11.9-12.9 on 2 cores,
-torch 2.13 CPU): B = 4096, 63 ZI + 1 market maker, 200 arrivals: compiled 1.29M arrivals per
-CPU-second (204k wall), torch 299k (47k wall), 4.3x; B = 1024: 1.62M against 132k;
-double_auction B = 4096: 7.3M against 842k; the ABIDES design (64 ZI, 1000 arrivals, B = 4096):
-compiled 2.85M, torch 366k per CPU-second, 57.9 trades per 1000 arrivals in both (ABIDES
-itself not rerun: no ABIDES environment on this machine; an earlier run measured ABIDES at
-1.85k arrivals per CPU-second with 57.3 trades per 1000 arrivals, a different run, so no
-ratio is claimed from it). An earlier run of the torch route: 295k arrivals per CPU-second
+Measured (one run, ``--threads 1 --ours-abides-design --repeats 3``, medians, load average 23
+on 2 cores, torch 2.13 CPU): B = 4096, 63 ZI + 1 market maker, 200 arrivals: compiled 1.12M
+arrivals per CPU-second (294k wall), torch 244k (59k wall), 4.6x; B = 1024: 1.79M against
+161k; B = 64: 1.04M against 16.7k; double_auction B = 4096: 7.96M against 618k; the ABIDES
+design (64 ZI, 1000 arrivals, B = 4096, one run each): compiled 3.86M, torch 491k per
+CPU-second, 57.9 trades per 1000 arrivals in both (ABIDES itself not rerun: no ABIDES
+environment on this machine; an earlier run measured ABIDES at 1.85k arrivals per CPU-second
+with 57.3 trades per 1000 arrivals, a different run, so no ratio is claimed from it). A run
+at load 12-13 (one repeat): B = 4096 compiled 1.29M, torch 299k per CPU-second.
+An earlier run of the torch route: 295k arrivals per CPU-second
 with 2 threads, 302k with 1 (load 22-25); the ABIDES section then: ours 449k, ABIDES 1.85k
 (243x; 252x wall).
 """
