@@ -28,10 +28,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NUMBA_AVAILABLE", "RULE_ZI_CONSTRAINED", "RULE_ZI_UNCONSTRAINED", "RULE_ZI_SURPLUS",
-           "RULE_LADDER", "RULE_INFORMED", "RULE_SCHEDULED", "STATISTIC_COLUMNS", "play_markets",
-           "sort_rows_descending", "round_sort_rows", "fundamental_paths",
-           "competitive_allocation"]
+__all__ = [
+    "NUMBA_AVAILABLE",
+    "RULE_INFORMED",
+    "RULE_LADDER",
+    "RULE_SCHEDULED",
+    "RULE_ZI_CONSTRAINED",
+    "RULE_ZI_SURPLUS",
+    "RULE_ZI_UNCONSTRAINED",
+    "STATISTIC_COLUMNS",
+    "competitive_allocation",
+    "fundamental_paths",
+    "play_markets",
+    "round_sort_rows",
+    "sort_rows_descending",
+]
 
 #: Whether numba is installed (imported only when a kernel first runs).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
