@@ -50,18 +50,21 @@ time, the meta-equilibrium and the best response's gain with its one-sided 95% l
 
 Run ``python bench/bench_market.py [--quick] [--section throughput|psro|all] [--sizes 1,64,4096]
 [--steps T] [--device cpu|cuda] [--threads N] [--out DIR] [--abides PYTHON]
-[--ours-abides-design] [--backends torch,compiled]``. Nothing here asserts a time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP
-threads a loaded 2-core machine spent 13x the CPU per arrival (the previous simulator measured
-12.2k arrivals per CPU-second at B = 4096 with spinning threads, 162k with passive ones).
+[--ours-abides-design] [--backends torch,compiled] [--repeats R]``. Nothing here asserts a
+time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP threads a
+loaded 2-core machine spent 13x the CPU per arrival (the previous simulator measured 12.2k
+arrivals per CPU-second at B = 4096 with spinning threads, 162k with passive ones).
 
-Measured (one run, ``--threads 1 --ours-abides-design``, load average 11.9-12.9 on 2 cores,
-torch 2.13 CPU): B = 4096, 63 ZI + 1 market maker, 200 arrivals: compiled 1.29M arrivals per
-CPU-second (204k wall), torch 299k (47k wall), 4.3x; B = 1024: 1.62M against 132k;
-double_auction B = 4096: 7.3M against 842k; the ABIDES design (64 ZI, 1000 arrivals, B = 4096):
-compiled 2.85M, torch 366k per CPU-second, 57.9 trades per 1000 arrivals in both (ABIDES
-itself not rerun: no ABIDES environment on this machine; an earlier run measured ABIDES at
-1.85k arrivals per CPU-second with 57.3 trades per 1000 arrivals, a different run, so no
-ratio is claimed from it). An earlier run of the torch route: 295k arrivals per CPU-second
+Measured (one run, ``--threads 1 --ours-abides-design --repeats 3``, medians, load average 23
+on 2 cores, torch 2.13 CPU): B = 4096, 63 ZI + 1 market maker, 200 arrivals: compiled 1.12M
+arrivals per CPU-second (294k wall), torch 244k (59k wall), 4.6x; B = 1024: 1.79M against
+161k; B = 64: 1.04M against 16.7k; double_auction B = 4096: 7.96M against 618k; the ABIDES
+design (64 ZI, 1000 arrivals, B = 4096, one run each): compiled 3.86M, torch 491k per
+CPU-second, 57.9 trades per 1000 arrivals in both (ABIDES itself not rerun: no ABIDES
+environment on this machine; an earlier run measured ABIDES at 1.85k arrivals per CPU-second
+with 57.3 trades per 1000 arrivals, a different run, so no ratio is claimed from it). A run
+at load 12-13 (one repeat): B = 4096 compiled 1.29M, torch 299k per CPU-second.
+An earlier run of the torch route: 295k arrivals per CPU-second
 with 2 threads, 302k with 1 (load 22-25); the ABIDES section then: ours 449k, ABIDES 1.85k
 (243x; 252x wall).
 """
@@ -71,6 +74,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -86,9 +90,12 @@ from gametools.scenarios import get_scenario
 
 
 def arrivals_per_second(scenario: str, params: dict, strategies: list[str], markets: int,
-                        device: str, backend: str = "auto") -> tuple[float, float]:
-    rate, cpu_rate, _ = timed_run(scenario, params, strategies, markets, device, backend)
-    return rate, cpu_rate
+                        device: str, backend: str = "auto", repeats: int = 1
+                        ) -> tuple[float, float]:
+    """Median arrivals per wall and per CPU second over ``repeats`` runs."""
+    runs = [timed_run(scenario, params, strategies, markets, device, backend)[:2]
+            for _ in range(repeats)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
 def timed_run(scenario: str, params: dict, strategies: list[str], markets: int,
@@ -205,6 +212,8 @@ def main() -> None:
                         help="arrivals per episode in the ABIDES comparison")
     parser.add_argument("--ours-abides-design", action="store_true",
                         help="time our side of the ABIDES comparison even without --abides")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="runs per size and route in the throughput table (median printed)")
     parser.add_argument("--backends", default="torch,compiled",
                         help="simulator routes to time, in this run (torch: the reference "
                              "route, compiled: the numba kernel; default both)")
@@ -226,13 +235,14 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device "
           f"{args.device}, load average {os.getloadavg()[0]:.1f} at the start")
     warm_up(backends, args.device)
-    print(f"order_book: 63 x zi_0_1000 + 1 x mm (64 agents), {steps} arrivals per market")
+    print(f"order_book: 63 x zi_0_1000 + 1 x mm (64 agents), {steps} arrivals per market, "
+          f"median of {args.repeats} run(s)")
     rates: dict[tuple[str, int], float] = {}
     for markets in sizes:
         for backend in backends:
             rate, cpu_rate = arrivals_per_second(
                 "order_book", {"n_background": 63, "n_market_makers": 1, "n_arrivals": steps},
-                [], markets, args.device, backend)
+                [], markets, args.device, backend, args.repeats)
             rates[backend, markets] = cpu_rate
             print(f"  {backend:8s} B = {markets:5d}: {rate:12,.0f} arrivals/s wall, "
                   f"{cpu_rate:12,.0f} per CPU-second")

@@ -109,19 +109,19 @@ def test_compiled_route_gives_the_torch_numbers(market: str, seed: int) -> None:
     # the kernel repeats the torch route's operations: every account and statistic is equal bit
     # for bit. Cancellations happen at every re-arrival; market makers post ladders (post-only)
     if market in ("zi_c", "zi_u"):  # Gode and Sunder's market: every trade clears the book
-        config = double_auction(n_arrivals=150)
+        config = double_auction(n_arrivals=100)
         profiles = [assign_strategies(config, [market])]
     elif market == "order_book":  # Wellman's ZI with two market makers, fundamental
-        config = small_order_book(n_arrivals=150, n_market_makers=2)
+        config = small_order_book(n_arrivals=100, n_market_makers=2)
         profiles = [assign_strategies(config, ["zi_0_1000=4", "zi_250_500", "mm_3_100_200=1"])]
     elif market == "informed":
-        config = small_order_book(n_arrivals=150, n_informed=2, signal_noise=300.0)
+        config = small_order_book(n_arrivals=100, n_informed=2, signal_noise=300.0)
         profiles = [assign_strategies(config, ["informed_100=1"])]
     else:  # several profiles in one batch: strategies differ between markets
-        config = small_order_book(n_arrivals=120, n_informed=1)
+        config = small_order_book(n_arrivals=80, n_informed=1)
         profiles = [assign_strategies(config, specs) for specs in (
             ["zi_0_1000"], ["zi_0_250=5", "zi_c"], ["zi_u=2", "mm_2_300_100"])]
-    results = [simulate_profiles(config, profiles, episodes=24, seed=seed, backend=backend)
+    results = [simulate_profiles(config, profiles, episodes=16, seed=seed, backend=backend)
                for backend in ("torch", "compiled")]
     assert results[0].values["volume"].sum() > 0
     assert_same_episodes(*results)
@@ -133,8 +133,8 @@ def test_compiled_route_matches_on_market_orders_partial_fills_and_post_only(see
     # random scheduled order flow of several units: limit orders that cross and rest, market
     # orders whose remainder vanishes, orders filled in parts against several resting orders,
     # post-only orders, position bounds that cut quantities, and re-arrivals that cancel
-    config = small_order_book(n_arrivals=200, n_market_makers=0)
-    b, t, k = 12, config.n_arrivals, 3
+    config = small_order_book(n_arrivals=120, n_market_makers=0)
+    b, t, k = 8, config.n_arrivals, 3
     rng = torch.Generator().manual_seed(seed)
     side = torch.randint(-1, 2, (b, t, k), generator=rng)
     price = 100_000 + torch.randint(-3000, 3000, (b, t, k), generator=rng)

@@ -28,10 +28,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NUMBA_AVAILABLE", "RULE_ZI_CONSTRAINED", "RULE_ZI_UNCONSTRAINED", "RULE_ZI_SURPLUS",
-           "RULE_LADDER", "RULE_INFORMED", "RULE_SCHEDULED", "STATISTIC_COLUMNS", "play_markets",
-           "sort_rows_descending", "round_sort_rows", "fundamental_paths",
-           "competitive_allocation"]
+__all__ = [
+    "NUMBA_AVAILABLE",
+    "RULE_INFORMED",
+    "RULE_LADDER",
+    "RULE_SCHEDULED",
+    "RULE_ZI_CONSTRAINED",
+    "RULE_ZI_SURPLUS",
+    "RULE_ZI_UNCONSTRAINED",
+    "STATISTIC_COLUMNS",
+    "competitive_allocation",
+    "fundamental_paths",
+    "play_markets",
+    "round_sort_rows",
+    "sort_rows_descending",
+]
 
 #: Whether numba is installed (imported only when a kernel first runs).
 NUMBA_AVAILABLE = importlib.util.find_spec("numba") is not None
@@ -106,6 +117,14 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
     half = half_quantity[m]
     final_m = final[m]
     mean_f = float(mean_fundamental)
+    # the best key and slot of each side, kept between scans: valid until the best order
+    # leaves (a fill or a cancellation); a new order only needs a comparison
+    bid_top = _NO_KEY
+    bid_at = 0
+    bid_ok = True
+    ask_top = _NO_KEY
+    ask_at = 0
+    ask_ok = True
     for t in range(steps):
         agent = arrivals[m, t]
         start = slot_start[agent]
@@ -114,8 +133,16 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
             book_quantity[start + j] = 0
             bid_key[start + j] = _NO_KEY
             ask_key[start + j] = _NO_KEY
-        bid_top, bid_at = _best(bid_key)
-        ask_top, ask_at = _best(ask_key)
+            if start + j == bid_at:
+                bid_ok = False
+            if start + j == ask_at:
+                ask_ok = False
+        if not bid_ok:
+            bid_top, bid_at = _best(bid_key)
+            bid_ok = True
+        if not ask_ok:
+            ask_top, ask_at = _best(ask_key)
+            ask_ok = True
         best_bid = float(book_price[bid_at]) if bid_top != _NO_KEY else -np.inf
         best_ask = float(book_price[ask_at]) if ask_top != _NO_KEY else np.inf
         if bid_top != _NO_KEY and ask_top != _NO_KEY:
@@ -245,20 +272,28 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
             threshold = -(limit + 1) * scale if side > 0 else (limit - 1) * scale
             while remaining > 0:
                 if side > 0:
-                    key, at = _best(ask_key)
+                    if not ask_ok:
+                        ask_top, ask_at = _best(ask_key)
+                        ask_ok = True
+                    key, at = ask_top, ask_at
                 else:
-                    key, at = _best(bid_key)
+                    if not bid_ok:
+                        bid_top, bid_at = _best(bid_key)
+                        bid_ok = True
+                    key, at = bid_top, bid_at
                 if not key > threshold:
                     break
                 resting = book_quantity[at]
                 fill = min(remaining, resting)
                 left = resting - fill
                 book_quantity[at] = left
-                if left == 0:
+                if left == 0:  # the best order leaves its side
                     if side > 0:
                         ask_key[at] = _NO_KEY
+                        ask_ok = False
                     else:
                         bid_key[at] = _NO_KEY
+                        bid_ok = False
                 trade_price = book_price[at]
                 counterparty = owner[at]
                 buyer = agent if side > 0 else counterparty
@@ -296,15 +331,29 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
                 key = side * limit * scale - time
                 bid_key[slot] = key if side > 0 else _NO_KEY
                 ask_key[slot] = key if side < 0 else _NO_KEY
+                if side > 0 and bid_ok and key > bid_top:
+                    bid_top = key
+                    bid_at = slot
+                if side < 0 and ask_ok and key > ask_top:
+                    ask_top = key
+                    ask_at = slot
         if clear_after_trade and traded_now:
             for s in range(slots):
                 book_quantity[s] = 0
                 bid_key[s] = _NO_KEY
                 ask_key[s] = _NO_KEY
+            bid_top = _NO_KEY
+            ask_top = _NO_KEY
+            bid_ok = True
+            ask_ok = True
         # ---- MarketSimulator._post: post-only quotes rest unless they cross
         if any_post:
-            bid_top, bid_at = _best(bid_key)
-            ask_top, ask_at = _best(ask_key)
+            if not bid_ok:
+                bid_top, bid_at = _best(bid_key)
+                bid_ok = True
+            if not ask_ok:
+                ask_top, ask_at = _best(ask_key)
+                ask_ok = True
             best_bid = float(book_price[bid_at]) if bid_top != _NO_KEY else -np.inf
             best_ask = float(book_price[ask_at]) if ask_top != _NO_KEY else np.inf
             for k in range(count):
@@ -321,6 +370,13 @@ def _one_market(m, arrivals, draws, path, factor, signal, informed, pv, low, hig
                     key = side * limit * scale - time
                     bid_key[slot] = key if side > 0 else _NO_KEY
                     ask_key[slot] = key if side < 0 else _NO_KEY
+                    # (every post is judged by the quotes before the first: best_bid, best_ask)
+                    if side > 0 and key > bid_top:
+                        bid_top = key
+                        bid_at = slot
+                    if side < 0 and key > ask_top:
+                        ask_top = key
+                        ask_at = slot
     stats[m, 0] = volume
     stats[m, 1] = trades
     stats[m, 2] = sq_fund

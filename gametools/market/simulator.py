@@ -534,7 +534,8 @@ class MarketSimulator:
         :func:`simulate_profiles`).
     backend : {"auto", "compiled", "torch"}
         How :meth:`run` plays: ``compiled`` one numba kernel call for all markets and steps
-        (CPU; the library's ZI, ladder market-maker and informed strategies), ``torch`` batched
+        (CPU; the library's ZI, ladder market-maker, informed and scheduled strategies:
+        :meth:`Strategy.compiled_rule`), ``torch`` batched
         tensor operations step by step (any device and strategy; the reference), ``auto`` the
         compiled kernel when it applies and numba is installed, torch otherwise. Both give the
         same numbers for the same seed (:meth:`episode`, the learners' pausing view, is torch
@@ -607,11 +608,12 @@ class MarketSimulator:
         self.compiled_rules = self._compiled_rules()
         if backend == "compiled":
             if self.compiled_rules is None:
+                others = sorted({s.name for s in self.strategy_objects
+                                 if s.compiled_rule() is None})
                 raise InvalidArgumentError(
-                    "the compiled market backend plays only the library's zi, mm and informed "
-                    "strategies; use backend='torch' for " + ", ".join(
-                        sorted({s.name for s in self.strategy_objects
-                                if s.compiled_rule() is None})))
+                    "the compiled market backend plays only the library's zi, mm, informed "
+                    "strategies and one scheduled strategy; use backend='torch' for "
+                    + (", ".join(others) if others else "several scheduled strategies"))
             if self.device.type != "cpu":
                 raise InvalidArgumentError("the compiled market backend runs on the CPU; use "
                                            "backend='torch' on " + str(self.device))
