@@ -418,6 +418,8 @@ def main() -> int:
     parser.add_argument("--big-only", action="store_true", help="only the --big rows")
     parser.add_argument("--big-cpu", type=float, default=600.0,
                         help="CPU seconds allowed to each OpenSpiel run of --big")
+    parser.add_argument("--big-games", default=";".join(BIG_GAMES),
+                        help="the --big games, separated by ';' (default: %(default)s)")
     parser.add_argument("--memory-cap", type=float, default=6.0,
                         help="GB of address space allowed to each OpenSpiel run of --big")
     parser.add_argument("--one", nargs=2, metavar=("IMPLEMENTATION", "GAME"),
@@ -436,8 +438,9 @@ def main() -> int:
             and implementation != "ours" else measure
         print(json.dumps(one(implementation, name)))
         return 0
+    big_games = [name for name in args.big_games.split(";") if name]
     if args.big_only:
-        big_table(BIG_GAMES, args.big_cpu, args.memory_cap)
+        big_table(big_games, args.big_cpu, args.memory_cap)
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
     print(f"{'game':40s} {'impl':17s} {'NashConv':>14s} {'wall_s':>9s} {'cpu_s':>9s} "
@@ -483,7 +486,7 @@ def main() -> int:
               f"{row['ours_cpu_it_s'] / row['openspiel_cpp_cpu_it_s']:.1f}x")
     gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
     if args.big:
-        big_table(BIG_GAMES, args.big_cpu, args.memory_cap)
+        big_table(big_games, args.big_cpu, args.memory_cap)
     return 0
 
 

@@ -837,8 +837,12 @@ class TreeBuilder:
         ident = self._infoset_ids.get(key)
         count = actions if isinstance(actions, int) else len(actions)
         if ident is None:
-            names = tuple(str(a + 1) for a in range(actions)) if isinstance(actions, int) \
-                else tuple(str(a) for a in actions)
+            if isinstance(actions, int):
+                names = tuple(str(a + 1) for a in range(actions))
+            elif isinstance(actions, tuple) and all(type(a) is str for a in actions):
+                names = actions  # kept as given: callers may share one tuple among infosets
+            else:
+                names = tuple(str(a) for a in actions)
             ident = self._infoset_ids[key] = len(self._infoset_labels)
             self._infoset_labels.append(str(infoset) if infoset_label is None else infoset_label)
             self._infoset_actions.append(names)
@@ -850,8 +854,13 @@ class TreeBuilder:
         """Add a chance node; probabilities may be floats or exact (Fraction, int, str)."""
         node = self._add(at, CHANCE, -1, len(probabilities), label)
         self._chance[node] = tuple(probabilities)
-        self._chance_labels[node] = tuple(str(x) for x in labels) if labels is not None \
-            else tuple(str(a + 1) for a in range(len(probabilities)))
+        if labels is None:
+            names = tuple(str(a + 1) for a in range(len(probabilities)))
+        elif isinstance(labels, tuple) and all(type(x) is str for x in labels):
+            names = labels  # kept as given (may be shared)
+        else:
+            names = tuple(str(x) for x in labels)
+        self._chance_labels[node] = names
         if chance_infoset:
             self._chance_infoset[node] = int(chance_infoset)
         return node

@@ -921,17 +921,23 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
     builder = TreeBuilder(num_players)
     keys: dict[tuple[int, str, tuple[int, ...]], int] = {}
     legal_of: list[tuple[int, ...]] = []
+    # one object per distinct legal-action tuple, label tuple, chance distribution and outcome:
+    # trees of millions of nodes repeat them (memory, not speed)
+    shared: dict[Any, Any] = {}
 
-    def infoset(player: int, key: str, actions: list[int], own: tuple[int, ...]
-                ) -> tuple[tuple[str, tuple[int, ...]], int]:
+    def share(value: Any) -> Any:
+        return shared.setdefault(value, value)
+
+    def infoset(player: int, key: str, actions: list[int], own: tuple[int, ...]) -> int:
         ident = (player, key, own if refine else ())
-        if ident not in keys:
-            keys[ident] = len(keys)
-            legal_of.append(tuple(actions))
-        elif legal_of[keys[ident]] != tuple(actions):
+        number = keys.get(ident)
+        if number is None:
+            number = keys[ident] = len(keys)
+            legal_of.append(share(tuple(actions)))
+        elif legal_of[number] != tuple(actions):
             raise OpenSpielConversionError(f"{name}: infoset {key!r} of player {player} has "
                                            "different legal actions at different histories")
-        return ident[1:], keys[ident]
+        return number
 
     Where = tuple[int, int] | None
     History = tuple[tuple[int, ...], ...]
@@ -951,15 +957,16 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
         if state.is_terminal():
             returns = tuple(state.returns())
             payoffs = outcomes_seen.get(returns)
-            if payoffs is None:  # one tuple per distinct outcome, shared by its leaves
+            if payoffs is None:
                 payoffs = outcomes_seen[returns] = tuple(_exact_number(float(r))
                                                          for r in returns)
             builder.terminal(at, payoffs=payoffs)
         elif state.is_chance_node():
             outcomes = state.chance_outcomes()
-            node = builder.chance(at, probabilities=[_exact_number(p) for _, p in outcomes],
-                                  labels=[state.action_to_string(pyspiel.PlayerId.CHANCE, a)
-                                          for a, _ in outcomes])
+            node = builder.chance(
+                at, probabilities=share(tuple(_exact_number(p) for _, p in outcomes)),
+                labels=share(tuple(state.action_to_string(pyspiel.PlayerId.CHANCE, a)
+                                   for a, _ in outcomes)))
             # children are pushed last-first so that the walk is in preorder
             for k, (action, _) in reversed(list(enumerate(outcomes))):
                 stack.append((state.child(action), (node, k), own))
@@ -969,15 +976,18 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
             identities = []
             for p in range(num_players):
                 known = len(keys)
-                key, ident = infoset(p, state.information_state_string(p), legal[p], own[p])
+                key = state.information_state_string(p)
+                ident = infoset(p, key, legal[p], own[p])
                 identities.append(ident)
                 # labels are read at an infoset's first node only
-                labels: list[str] | int = ([state.action_to_string(p, a) for a in legal[p]]
-                                           if ident == known else len(legal[p]))
+                labels: tuple[str, ...] | int = (
+                    share(tuple(state.action_to_string(p, a) for a in legal[p]))
+                    if ident == known else len(legal[p]))
                 following: list[tuple[Where, tuple[int, ...]]] = []
                 for where, chosen in parents:
-                    node = builder.decision(where, player=p, infoset=key, actions=labels,
-                                            infoset_label=key[0])
+                    # the builder's infoset key is our number (both count first appearances)
+                    node = builder.decision(where, player=p, infoset=ident, actions=labels,
+                                            infoset_label=key)
                     following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
                 parents = following
                 count += len(following)
@@ -991,10 +1001,11 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
             player = state.current_player()
             legal = state.legal_actions()
             known = len(keys)
-            key, ident = infoset(player, state.information_state_string(player), legal,
-                                 own[player])
-            node = builder.decision(at, player=player, infoset=key, infoset_label=key[0],
-                                    actions=[state.action_to_string(player, a) for a in legal]
+            key = state.information_state_string(player)
+            ident = infoset(player, key, legal, own[player])
+            node = builder.decision(at, player=player, infoset=ident, infoset_label=key,
+                                    actions=share(tuple(state.action_to_string(player, a)
+                                                        for a in legal))
                                     if ident == known else len(legal))
             for k, action in reversed(list(enumerate(legal))):
                 after = own
@@ -1003,6 +1014,8 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
                 stack.append((state.child(action), (node, k), after))
     extensive = builder.build(title=game_type.long_name,
                               player_labels=[f"Player {i}" for i in range(num_players)])
+    del builder
+    shared.clear()
     # builder numbers infosets by first appearance, as ``keys`` does
     ordered = sorted(keys, key=keys.__getitem__)
     return OpenSpielTree(extensive, game, tuple((k[0], k[1]) for k in ordered),
