@@ -856,10 +856,8 @@ def lemke_howson_short(payoffs, initial_label, max_pivots, max_support, tol_pivo
         for i in range(m):
             for j in range(n):
                 v = payoffs[player, i, j]
-                if v < lo:
-                    lo = v
-                if v > hi:
-                    hi = v
+                lo = min(lo, v)
+                hi = max(hi, v)
         low[player] = lo
         spread[player] = hi - lo if hi > lo else 1.0
     sizes[0], sizes[1] = 0, 0

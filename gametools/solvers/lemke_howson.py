@@ -702,7 +702,6 @@ def _short_path(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: f
     (same rescaled payoffs, same ratio and lexicographic tie rules), and its final basis gets
     the same exact certificate.
     """
-    m, n = game.num_actions
     size = SHORT_PATH_SUPPORT
     structural = np.zeros((2, size + 1), dtype=np.int64)
     tight = np.zeros((2, size + 1), dtype=np.int64)
