@@ -395,3 +395,47 @@ def test_small_polytopes_kernel_matches_exact_bases(rows: int, cols: int, high: 
     as_set = lambda found: {(tuple(num), den, tuple(tight)) for num, den, tight in zip(  # noqa
         found.numerators, found.denominators, found.tight_array.tolist())}
     assert as_set(fast) == as_set(truth)
+
+
+def test_square_integer_solve_hand_solved_and_random() -> None:
+    # solve_square_integers serves the polytope vertices and the Lemke-Howson support systems.
+    # Hand-solved: [[2, 1], [1, 3]] z = (3, 5) has z = (4/5, 7/5) (det 5); a zero first pivot
+    # needs a row exchange; a singular matrix has no solution.
+    from gametools.numerics import solve_square_integers
+
+    assert solve_square_integers([[2, 1], [1, 3]], [3, 5]) == ([4, 7], 5)
+    assert solve_square_integers([[0, 1], [1, 0]], [2, 3]) == ([3, 2], 1)
+    assert solve_square_integers([[1, 2], [2, 4]], [1, 1]) is None
+    # Random systems (entries up to 2^62, as float payoffs made integer): the defining property
+    # M @ numerators == det * rhs with det > 0, checked in Python integers, and det equal to
+    # |det M| from Fraction Gaussian elimination (numerators/det need not be reduced).
+    rng = np.random.default_rng(7)
+    for trial in range(200):
+        k = int(rng.integers(1, 8))
+        high = [3, 1000, 2 ** 62][trial % 3]
+        matrix = [[int(v) for v in row] for row in rng.integers(-high, high, size=(k, k))]
+        matrix = [[v if rng.random() < 0.8 else 0 for v in row] for row in matrix]
+        rhs = [int(v) for v in rng.integers(-5, 6, size=k)]
+        work = [[Fraction(v) for v in row] for row in matrix]
+        det = Fraction(1)
+        for col in range(k):
+            pivot = next((i for i in range(col, k) if work[i][col] != 0), None)
+            if pivot is None:
+                det = Fraction(0)
+                break
+            if pivot != col:
+                work[col], work[pivot] = work[pivot], work[col]
+                det = -det
+            det *= work[col][col]
+            for i in range(col + 1, k):
+                factor = work[i][col] / work[col][col]
+                work[i] = [a - factor * b for a, b in zip(work[i], work[col])]
+        solved = solve_square_integers(matrix, rhs)
+        if det == 0:
+            assert solved is None
+            continue
+        assert solved is not None
+        numerators, determinant = solved
+        assert determinant == abs(det)
+        assert all(sum(a * z for a, z in zip(row, numerators)) == determinant * b
+                   for row, b in zip(matrix, rhs))

@@ -420,3 +420,37 @@ def test_certificate_with_tied_actions_outside_the_basis():
         best = max(payoffs)
         played = [i for i, p in enumerate(x) if p > 0]
         assert all(payoffs[(i + 24) % 48] == best for i in played)
+
+
+def test_short_paths_without_tableaux_match_the_tableau_route(monkeypatch):
+    # Exact games above EXACT_PIVOTING_SIZE first try a short path without tableaux
+    # (_kernels.lemke_howson_short). Truth: the tableau route (independent code, the same
+    # lexicographic rule) on the same game and label, and the exact certificate (regret 0).
+    # Degenerate payoffs (0..2) force ratio ties, decided by the kernel's lexicographic rule.
+    from gametools.solvers import _kernels
+
+    if not _kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed: the short-path kernel does not exist")
+    original = lh_module._short_path
+    taken = []
+
+    def counted(*args):
+        result = original(*args)
+        taken.append(result is not None)
+        return result
+
+    for seed in range(8):
+        rng = np.random.default_rng([seed, 31])
+        high = [3, 10][seed % 2]
+        a, b = rng.integers(0, high, size=(2, 24, 27))
+        game = NormalFormGame.from_bimatrix(a, b)
+        for label in (0, 30, int(rng.integers(0, 51))):
+            monkeypatch.setattr(lh_module, "_short_path", counted)
+            short = lemke_howson(game, initial_label=label)
+            monkeypatch.setattr(lh_module, "_short_path", lambda *args: None)
+            tableau = lemke_howson(game, initial_label=label)
+            assert short.status == tableau.status == "success"
+            assert short.exact and exact_regret(game, short.equilibria[0].strategies_exact) == 0
+            assert short.equilibria[0].strategies_exact == tableau.equilibria[0].strategies_exact
+            assert short.iterations == tableau.iterations
+    assert any(taken) and not all(taken)  # both the short route and a handover were exercised

@@ -780,3 +780,272 @@ def lemke_howson_path(tables, residues, tracked, basics, nonbasics, row_of, col_
             return
         entering, side = leaving_label, 1 - side
     out[0], out[1], out[2] = LH_CAP, pivots, ties
+
+
+#: Status of :func:`lemke_howson_short` when it hands the path over to the tableau kernel.
+LH_HANDOVER = 5
+
+
+@_jit
+def _transformed(payoffs, player, low, spread, i, j):  # pragma: no cover
+    """Entry ``(i, j)`` of player ``player``'s matrix rescaled into ``[1, 2]`` (as the tableau
+    route's ``_float_matrix``)."""
+    return 1.0 + (payoffs[player, i, j] - low[player]) / spread[player]
+
+
+@_jit
+def _position(tight, side, k, row):  # pragma: no cover
+    """Index of ``row`` in ``tight[side, :k]``, or -1."""
+    for a in range(k):
+        if tight[side, a] == row:
+            return a
+    return -1
+
+
+@_jit
+def _lu_solve(lu, k, rhs):  # pragma: no cover
+    """Solve ``L U x = rhs`` in place (``rhs`` already permuted; ``lu`` as factored in
+    :func:`lemke_howson_short`, unit lower triangle holding the multipliers)."""
+    for a in range(k):
+        total = rhs[a]
+        for b in range(a):
+            total -= lu[a, b] * rhs[b]
+        rhs[a] = total
+    for a in range(k - 1, -1, -1):
+        total = rhs[a]
+        for b in range(a + 1, k):
+            total -= lu[a, b] * rhs[b]
+        rhs[a] = total / lu[a, a]
+
+
+@_jit
+def lemke_howson_short(payoffs, initial_label, max_pivots, max_support, tol_pivot, tol_ratio,
+                       structural, tight, sizes, work, out):  # pragma: no cover
+    """Lemke-Howson without tableaux, for short paths; hands over when the path is not short.
+
+    The tableau route builds two ``(m + 1) x n``-size tableaux before its first pivot; on a path
+    of a few pivots that costs more than the path. Here each polytope's basis is kept as its
+    basic structural variables ``X`` and tight rows ``T`` (``|X| = |T| = k``), and every
+    pivot recomputes what it needs from the payoffs: the current point solves the ``k x k``
+    system ``C[T, X] z = 1``, the entering direction solves the same system with the entering
+    column's right-hand side, and the other rows' slacks follow from ``C[r, X]``. Polytope 0
+    is ``P`` (``C = B^T`` rescaled, structural labels ``0..m-1``, row ``j`` has slack label
+    ``m + j``), polytope 1 is ``Q`` (``C = A`` rescaled, structural labels ``m..m+n-1``, row
+    ``i`` has slack label ``i``); entries are rescaled into ``[1, 2]`` as in the tableau route.
+
+    The run hands over (status :data:`LH_HANDOVER`, nothing decided) at the first ratio tie
+    within ``tol_ratio`` (the lexicographic rule needs the basis inverse), when ``k`` would
+    exceed ``max_support``, when a basis system is singular in floating point, when no
+    pivot-column entry exceeds ``tol_pivot``, or after ``max_pivots`` pivots. On success
+    (:data:`LH_SUCCESS`) ``structural[s, :sizes[s]]`` and ``tight[s, :sizes[s]]`` hold the final
+    bases; the caller certifies them exactly.
+
+    Parameters
+    ----------
+    payoffs : float64 (2, m, n)
+    structural, tight : int64 (2, max_support + 1), out
+    sizes : int64 (2,), out
+    work : float64 (max_support + 1, max_support + 3), scratch
+    out : int64 (3,), out: status, pivots and ratio ties met
+    """
+    m, n = payoffs.shape[1], payoffs.shape[2]
+    low = np.empty(2)
+    spread = np.empty(2)
+    for player in range(2):
+        lo, hi = payoffs[player, 0, 0], payoffs[player, 0, 0]
+        for i in range(m):
+            for j in range(n):
+                v = payoffs[player, i, j]
+                lo = min(lo, v)
+                hi = max(hi, v)
+        low[player] = lo
+        spread[player] = hi - lo if hi > lo else 1.0
+    sizes[0], sizes[1] = 0, 0
+    point = np.empty(max_support + 1)
+    direction = np.empty(max_support + 1)
+    unit = np.empty(max_support + 1)
+    perm = np.empty(max_support + 1, dtype=np.int64)
+    size = max(m, n) + max_support + 1
+    candidates = np.empty(size, dtype=np.int64)
+    ratios = np.empty(size)
+    slopes = np.empty(size)
+    ties = 0
+    side = 0 if initial_label < m else 1
+    entering = initial_label
+    pivots = 0
+    while pivots < max_pivots:
+        # polytope 0 holds player 1's payoffs transposed, polytope 1 player 0's
+        player = 1 - side
+        rows = n if side == 0 else m
+        k = sizes[side]
+        # decode the entering label: a structural column or the slack of a tight row
+        if side == 0:
+            enter_col = entering if entering < m else -1
+            enter_row = entering - m if entering >= m else -1
+        else:
+            enter_col = entering - m if entering >= m else -1
+            enter_row = entering if entering < m else -1
+        position = -1
+        if enter_row >= 0:
+            position = _position(tight, side, k, enter_row)
+            if position < 0:  # not a tight row: not a nonbasic slack (cannot happen)
+                out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
+                return
+        # the k x k system C[T, X] with two right-hand sides: ones, and the entering column
+        for a in range(k):
+            r = tight[side, a]
+            for b in range(k):
+                c = structural[side, b]
+                work[a, b] = _transformed(payoffs, player, low, spread,
+                                          c if side == 0 else r, r if side == 0 else c)
+            work[a, k] = 1.0
+            if enter_col >= 0:
+                work[a, k + 1] = _transformed(payoffs, player, low, spread,
+                                              enter_col if side == 0 else r,
+                                              r if side == 0 else enter_col)
+            else:
+                work[a, k + 1] = 1.0 if a == position else 0.0
+        for a in range(k):
+            perm[a] = a
+        for col in range(k):
+            best, pivot_row = 0.0, col
+            for a in range(col, k):
+                if abs(work[a, col]) > best:
+                    best, pivot_row = abs(work[a, col]), a
+            if not best > 1e-12:
+                out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
+                return
+            if pivot_row != col:
+                for b in range(k + 2):
+                    work[col, b], work[pivot_row, b] = work[pivot_row, b], work[col, b]
+                perm[col], perm[pivot_row] = perm[pivot_row], perm[col]
+            for a in range(col + 1, k):
+                factor = work[a, col] / work[col, col]
+                work[a, col] = factor
+                if factor != 0.0:
+                    for b in range(col + 1, k + 2):
+                        work[a, b] -= factor * work[col, b]
+        for a in range(k - 1, -1, -1):
+            total_point, total_direction = work[a, k], work[a, k + 1]
+            for b in range(a + 1, k):
+                total_point -= work[a, b] * point[b]
+                total_direction -= work[a, b] * direction[b]
+            point[a] = total_point / work[a, a]
+            direction[a] = total_direction / work[a, a]
+        # minimum-ratio test over the basic variables: structural ones (candidate index q < k),
+        # then the slacks of the rows not in T (candidate k + r; value 1 - C[r, X] z, direction
+        # C[r, c] - C[r, X] d, or -C[r, X] d for an entering slack)
+        count = 0
+        for q in range(k):
+            if direction[q] > tol_pivot:
+                candidates[count] = q
+                ratios[count] = point[q] / direction[q]
+                slopes[count] = direction[q]
+                count += 1
+        for r in range(rows):
+            if _position(tight, side, k, r) >= 0:
+                continue
+            value = 1.0
+            slope = 0.0
+            if enter_col >= 0:
+                slope = _transformed(payoffs, player, low, spread,
+                                     enter_col if side == 0 else r, r if side == 0 else enter_col)
+            for b in range(k):
+                c = structural[side, b]
+                entry = _transformed(payoffs, player, low, spread,
+                                     c if side == 0 else r, r if side == 0 else c)
+                value -= entry * point[b]
+                slope -= entry * direction[b]
+            if slope > tol_pivot:
+                candidates[count] = k + r
+                ratios[count] = value / slope
+                slopes[count] = slope
+                count += 1
+        if count == 0:
+            out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
+            return
+        best = np.inf
+        for c in range(count):
+            best = min(best, ratios[c])
+        threshold = best + tol_ratio * max(1.0, abs(best))
+        kept = 0
+        for c in range(count):
+            if ratios[c] <= threshold:
+                candidates[kept] = candidates[c]
+                slopes[kept] = slopes[c]
+                kept += 1
+        count = kept
+        if count > 1:
+            ties += 1
+            # lexicographic rule: compare the rows of the basis inverse (columns of the initial
+            # slacks, in row order) divided by the pivot-column entry
+            for t in range(rows):
+                if count == 1:
+                    break
+                p_t = _position(tight, side, k, t)
+                if p_t >= 0:  # a nonbasic slack: its column is the basis inverse's column p_t
+                    for a in range(k):
+                        unit[a] = 1.0 if perm[a] == p_t else 0.0
+                    _lu_solve(work, k, unit)
+                smallest = np.inf
+                for c in range(count):
+                    q = candidates[c]
+                    if p_t < 0:  # a basic slack: a unit column
+                        value = 1.0 if q == k + t else 0.0
+                    elif q < k:
+                        value = unit[q]
+                    else:
+                        value = 0.0
+                        for b in range(k):
+                            cb = structural[side, b]
+                            value -= _transformed(payoffs, player, low, spread,
+                                                  cb if side == 0 else q - k,
+                                                  q - k if side == 0 else cb) * unit[b]
+                    ratios[c] = value / slopes[c]
+                    smallest = min(smallest, ratios[c])
+                kept = 0
+                for c in range(count):
+                    if ratios[c] <= smallest + tol_ratio:
+                        candidates[kept] = candidates[c]
+                        slopes[kept] = slopes[c]
+                        kept += 1
+                count = kept
+            if count > 1:  # undecided in floating point: the tableau route decides exactly
+                out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
+                return
+        leave_col, leave_row = -1, -1
+        if candidates[0] < k:
+            leave_col = candidates[0]
+        else:
+            leave_row = candidates[0] - k
+        # leaving label, then the new basis: removals first, then appends (|X| = |T| after)
+        count_x, count_t = k, k
+        if leave_col >= 0:
+            c = structural[side, leave_col]
+            leaving = c if side == 0 else m + c
+            for b in range(leave_col, count_x - 1):
+                structural[side, b] = structural[side, b + 1]
+            count_x -= 1
+        else:
+            leaving = m + leave_row if side == 0 else leave_row
+        if enter_row >= 0:
+            for a in range(position, count_t - 1):
+                tight[side, a] = tight[side, a + 1]
+            count_t -= 1
+        if leave_col < 0:
+            tight[side, count_t] = leave_row
+            count_t += 1
+        if enter_col >= 0:
+            structural[side, count_x] = enter_col
+            count_x += 1
+        k = count_x
+        sizes[side] = k
+        pivots += 1
+        if k > max_support:
+            out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
+            return
+        if leaving == initial_label:
+            out[0], out[1], out[2] = LH_SUCCESS, pivots, ties
+            return
+        entering, side = leaving, 1 - side
+    out[0], out[1], out[2] = LH_HANDOVER, pivots, ties

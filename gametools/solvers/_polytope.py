@@ -469,6 +469,8 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
     if not (np.diff(np.sort(simplices, axis=1), axis=1) > 0).all():
         return None, "qhull returned a malformed simplex"
     count = len(simplices)
+    num: np.ndarray | None
+    den: np.ndarray | None
     # 1. int64 matrices: every simplex solved and proved exactly (nonsingular, feasible, full
     #    tight set) by the int64 kernel where its numbers fit
     if matrix.dtype != object and np.abs(matrix).max(initial=0) < 2 ** 52:
@@ -493,7 +495,7 @@ def _certified_from_qhull(matrix: np.ndarray, options: str | None, tol: float
             valid |= enclosed
             rest = rest[~proved]
     if len(rest):
-        if num is None:
+        if num is None or den is None:
             num, den = np.zeros((count, d), dtype=object), np.ones(count, dtype=object)
         # 3. Qhull's triangulation ('Qt') may add zero-volume simplices: those need only lie on
         # the face of a proved vertex. The others (degenerate or ill-conditioned vertices) are

@@ -63,8 +63,8 @@ import math
 import operator
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from fractions import Fraction
+from functools import cached_property
 from itertools import combinations
 from typing import Any
 

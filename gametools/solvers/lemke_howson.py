@@ -387,7 +387,8 @@ def _float_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     return best
 
 
-def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
+def _exact_equilibrium(game: NormalFormGame,
+                       supports: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
                        ) -> Equilibrium | None:
     """Rebuild the final basis in exact arithmetic and certify it; None if it is no equilibrium.
 
@@ -402,7 +403,7 @@ def _exact_equilibrium(game: NormalFormGame, tableaux: tuple[_Tableau, _Tableau]
     """
     assert game.payoffs_exact is not None
     m, n = game.num_actions
-    x_support, tight_columns, y_support, tight_rows = _basis_supports(tableaux, m, n)
+    x_support, tight_columns, y_support, tight_rows = supports
     if not len(x_support) or not len(y_support):
         return None
     exact = game.payoffs_exact
@@ -685,6 +686,45 @@ def _run_float(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
                         message, extra=extra)
 
 
+#: Largest support (and pivot count) :func:`_short_path` follows before it hands over.
+SHORT_PATH_SUPPORT = 12
+SHORT_PATH_PIVOTS = 40
+
+
+def _short_path(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: float,
+                tol_ratio: float) -> SolverResult | None:
+    """A short float path without tableaux (:func:`_kernels.lemke_howson_short`), certified
+    exactly; None when the kernel hands over (long path, large support, undecided tie) or the
+    certificate fails, so that the tableau stages run from the start.
+
+    Building the two tableaux costs more than a path of a few pivots; this route recomputes
+    each pivot's few columns from the payoffs instead. Its path is the float tableau route's
+    (same rescaled payoffs, same ratio and lexicographic tie rules), and its final basis gets
+    the same exact certificate.
+    """
+    size = SHORT_PATH_SUPPORT
+    structural = np.zeros((2, size + 1), dtype=np.int64)
+    tight = np.zeros((2, size + 1), dtype=np.int64)
+    sizes = np.zeros(2, dtype=np.int64)
+    out = np.zeros(3, dtype=np.int64)
+    _kernels.lemke_howson_short(np.ascontiguousarray(game.payoffs), initial_label,
+                                min(cap, SHORT_PATH_PIVOTS), size, tol_pivot, tol_ratio,
+                                structural, tight, sizes, np.empty((size + 1, size + 3)), out)
+    code, pivots, ties = (int(v) for v in out)
+    if code != _kernels.LH_SUCCESS:
+        return None
+    k_p, k_q = int(sizes[0]), int(sizes[1])
+    supports = (np.sort(structural[0, :k_p]), np.sort(tight[0, :k_p]),
+                np.sort(structural[1, :k_q]), np.sort(tight[1, :k_q]))
+    certified = _exact_equilibrium(game, supports)
+    if certified is None:
+        return None
+    extra = {"initial_label": initial_label, "arithmetic": "float", "ratio_ties": ties,
+             "attempts": [("float", pivots, "certified")]}
+    return SolverResult((certified,), "lemke_howson", "success", False, True, None, pivots, "",
+                        extra=extra)
+
+
 def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: float,
                tol_ratio: float, cache: dict[str, Any]) -> SolverResult:
     """Exact payoffs: the exact lexicographic path, by the cheapest arithmetic that follows it.
@@ -712,6 +752,10 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
     integers: tuple[np.ndarray, np.ndarray] | None = None
     status: Status = "failed"
     pivots, ties, message = 0, 0, ""
+    if stages[0] == "float":
+        short = _short_path(game, initial_label, cap, tol_pivot, tol_ratio)
+        if short is not None:
+            return short
     for arithmetic in stages:
         if arithmetic == "float":
             tableaux = _build_tableaux(game.payoffs[0], game.payoffs[1], exact=False,
@@ -744,7 +788,7 @@ def _run_exact(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: fl
             attempts.append((arithmetic, pivots, _KERNEL_MESSAGE[code]))
             message = _KERNEL_MESSAGE[code]
             continue
-        certified = _exact_equilibrium(game, tableaux)
+        certified = _exact_equilibrium(game, _basis_supports(tableaux, m, n))
         if certified is None:
             attempts.append((arithmetic, pivots, "final basis failed the exact certificate"))
             status, message = "failed", "exact certification failed"
