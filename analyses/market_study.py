@@ -188,17 +188,23 @@ def read_psro(folder: Path) -> list[dict[str, Any]]:
 
 
 def psro_rows(iterations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per PSRO iteration (``PsroIteration.to_dict()`` documents)."""
+    """One row per PSRO iteration and trained role (``PsroIteration.to_dict()`` documents);
+    ``exploitability_lower_bound`` is the iteration's bound over all its roles."""
     rows = []
     for item in iterations:
-        gain = item.get("gain") or {}
-        rows.append({"iteration": item["iteration"], "gain": gain.get("gain", float("nan")),
-                     "stderr": gain.get("stderr", float("nan")),
-                     "lower": gain.get("lower", float("nan")),
-                     "confidence": gain.get("confidence", float("nan")),
-                     "exploitability_lower_bound": item.get("exploitability_lower_bound"),
-                     "meta_regret": item["meta_regret"], "converged": item["converged"],
-                     "wall_time": item["wall_time"], "cpu_time": item["cpu_time"]})
+        responses = item.get("responses")
+        if responses is None:  # a single-role document without the per-role list
+            responses = [{"role": item.get("role", ""), "gain": item.get("gain")}]
+        for response in responses or [{"role": "", "gain": None}]:
+            gain = response.get("gain") or {}
+            rows.append({"iteration": item["iteration"], "role": response.get("role", ""),
+                         "gain": gain.get("gain", float("nan")),
+                         "stderr": gain.get("stderr", float("nan")),
+                         "lower": gain.get("lower", float("nan")),
+                         "confidence": gain.get("confidence", float("nan")),
+                         "exploitability_lower_bound": item.get("exploitability_lower_bound"),
+                         "meta_regret": item["meta_regret"], "converged": item["converged"],
+                         "wall_time": item["wall_time"], "cpu_time": item["cpu_time"]})
     return rows
 
 
@@ -279,18 +285,32 @@ def plot_egta_equilibria(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -
 
 
 def plot_psro_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
-    """The best response's gain (mean and one-sided lower bound) over PSRO iterations."""
+    """Each trained role's best-response gain (mean, shaded down to its one-sided lower bound)
+    over PSRO iterations, and the meta-equilibrium's exploitability lower bound (dashed; over
+    all roles at once when several are trained)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(4.5, 3.0))[1]
-    x = [int(r["iteration"]) for r in rows]
-    gain = np.array([float(r["gain"]) for r in rows])
-    lower = np.array([float(r["lower"]) for r in rows])
-    ax.plot(x, gain, marker="o", label="gain of the best response (mean)")
-    ax.fill_between(x, lower, gain, alpha=0.25,
-                    label="one-sided 95% interval (gain >= lower bound)")
-    ax.plot(x, np.maximum(lower, 0.0), marker="s", linestyle="--",
-            label="exploitability lower bound")
+    roles = list(dict.fromkeys(str(r.get("role", "")) for r in rows))
+    for k, role in enumerate(roles):
+        mine = [r for r in rows if str(r.get("role", "")) == role]
+        x = [int(r["iteration"]) for r in mine]
+        gain = np.array([float(r["gain"]) for r in mine])
+        lower = np.array([float(r["lower"]) for r in mine])
+        suffix = f" ({role})" if len(roles) > 1 else ""
+        ax.plot(x, gain, marker="o", color=f"C{k}",
+                label=f"gain of the best response (mean){suffix}")
+        ax.fill_between(x, lower, gain, alpha=0.25, color=f"C{k}",
+                        label=f"one-sided 95% interval (gain >= lower bound){suffix}")
+    bound: dict[int, float] = {}
+    for r in rows:
+        value = r.get("exploitability_lower_bound")
+        value = float(r["lower"]) if value is None or value == "" else float(value)
+        bound[int(r["iteration"])] = max(0.0, value)
+    x = sorted(bound)
+    ax.plot(x, [bound[i] for i in x], marker="s", linestyle="--", color="k",
+            label="exploitability lower bound" + (" (all roles, Bonferroni)"
+                                                  if len(roles) > 1 else ""))
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.set_xlabel("PSRO iteration")
     ax.set_ylabel("payoff gain (ticks)")
