@@ -252,3 +252,30 @@ def test_cli_several_roles(capsys: pytest.CaptureFixture[str]) -> None:
     document = json.loads(capsys.readouterr().out)
     assert document["roles"] == ["buyer", "seller"]
     assert [b["role"] for b in document["iterations"][0]["responses"]] == ["buyer", "seller"]
+
+
+def test_market_maker_welfare_at_equilibrium_strategies(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from analyses.market_study import (market_maker_equilibrium_rows,
+                                       print_market_maker_comparison)
+
+    rows = market_maker_equilibrium_rows(quick=True, markets=(("thin", 3),),
+                                         strategies=["zi_0_250", "zi_0_1000"], arrivals=60,
+                                         episodes=16, samples=4)
+    assert [r["market_maker"] for r in rows] == [False, True]
+    for row in rows:
+        if not row["certified"]:
+            continue
+        # profits are transfers plus realised gains: the market's total is exactly the
+        # background traders' surplus plus the market maker's profit (the simulator's identity)
+        assert abs(row["total_surplus"] - row["background_surplus"]
+                   - row["market_maker_profit"]) < 1e-6 * max(1.0, abs(row["total_surplus"]))
+        assert sum(float(x.split(":")[1]) for x in row["equilibrium"].split()) == \
+            pytest.approx(1.0, abs=2e-3)  # the printed mixture, rounded to 3 decimals
+    assert rows[0]["market_maker_profit"] == 0.0 and rows[0]["total_change"] == 0.0
+    if rows[0]["certified"] and rows[1]["certified"]:
+        # the paired change is the difference of the two arms' means (same episodes)
+        assert rows[1]["total_change"] == pytest.approx(rows[1]["total_surplus"]
+                                                        - rows[0]["total_surplus"])
+        print_market_maker_comparison(rows)
+        assert "Wah, Wright and Wellman: total surplus increases" in capsys.readouterr().out
