@@ -26,6 +26,23 @@ under :func:`gametools.plotting.paper_style`):
     than their equilibria): thin market +474 ticks total surplus (3636 -> 4110, +13%),
     thick market +292 (36301 -> 36593, +0.8%, within noise); the market maker loses money in
     both (-2673 and -1863), so background traders gain more than the total.
+``market_maker_equilibrium_welfare.csv`` / ``market_maker_equilibrium_welfare``
+    The same comparison at *equilibrium* background strategies
+    (:func:`market_maker_equilibrium_rows`): in each market, with and without the market maker,
+    the background traders' EGTA game over :data:`BACKGROUND` is solved and the market
+    simulated with strategies drawn from its lowest-regret certified equilibrium, printed
+    beside Wah, Wright and Wellman's findings. Measured (1000 arrivals, 256 episodes, 16
+    samples per profile, seed 0): thin market, equilibrium zi_250_1000 0.89 / zip 0.11 without
+    and zi_0_250 0.15 / zi_0_1000 0.67 / zip 0.19 with the market maker, total surplus
+    3424 -> 3999 (+575 +- 87, +17%), background surplus 3424 -> 6481, market maker -2482;
+    thick market, zi_250_1000 without and zi_0_250 0.13 / zi_0_1000 0.50 / zip 0.37 with,
+    total surplus 32645 -> 36780 (+4135 +- 144, +13%), background surplus 32645 -> 38199,
+    market maker -1419. As Wah, Wright and Wellman report, the market maker raises total
+    surplus in both; here background traders gain in both (the market maker loses money), and
+    at equilibrium strategies the thick market's gain is far larger than with fixed ZI
+    strategies (+0.8%): the background traders' equilibrium shifts towards less shading when
+    the market maker is present. The equilibria's regret upper bounds are wide (900-3300 ticks
+    at 95%), so the mixtures are uncertain.
 ``market_psro.csv`` / ``market_psro``
     PSRO (:func:`gametools.market.psro.run_psro`) iterations: the best response's gain over the
     meta-equilibrium with its standard error, and the one-sided 95% lower bound on the
@@ -51,7 +68,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["efficiency_rows", "egta_rows", "market_maker_rows", "psro_rows", "read_psro",
+__all__ = ["efficiency_rows", "egta_rows", "market_maker_rows",
+           "market_maker_equilibrium_rows", "print_market_maker_comparison", "psro_rows",
+           "read_psro",
            "run_psro_rows", "plot_efficiency", "plot_market_maker",
            "plot_egta_equilibria", "plot_psro_bounds", "write_rows", "main"]
 
@@ -126,6 +145,111 @@ def market_maker_rows(*, quick: bool, seed: int = 0,
     return rows
 
 
+#: what Wah, Wright and Wellman (2017) report on the market maker's welfare effect, by market
+#: thickness (abstract and Sec. 6; their markets: 66 background traders and fewer arrivals for
+#: the thin ones, equilibria over 12 ZIR strategies; the designs differ from ``order_book``, so
+#: the comparison is of signs, not magnitudes)
+WAH_WRIGHT_WELLMAN = {
+    "thin": {"total_surplus": "increases",
+             "background_surplus": "increases (thin markets, impatient traders)"},
+    "thick": {"total_surplus": "increases",
+              "background_surplus": "ambiguous (market maker's profit may exceed the gain)"},
+}
+
+
+def market_maker_equilibrium_rows(*, quick: bool, seed: int = 0,
+                                  markets: Sequence[tuple[str, int]] = MARKET_MAKER_MARKETS,
+                                  out: Path | None = None,
+                                  strategies: Sequence[str] | None = None,
+                                  arrivals: int | None = None, episodes: int | None = None,
+                                  samples: int | None = None) -> list[dict[str, Any]]:
+    """Wah, Wright and Wellman's comparison at *equilibrium* background strategies: in each
+    market, with and without one ladder market maker (``mm``), the background traders' game
+    over :data:`BACKGROUND` is solved by EGTA (DPR, replicator dynamics; the lowest-regret
+    certified equilibrium) and the market is simulated with every background trader drawing
+    its strategy from that equilibrium mixture. One row per (market, market maker), with the
+    equilibrium, its regret bound, the surplus split and the change in total surplus against
+    the market without a market maker (same seed: same private values and fundamental paths),
+    beside what Wah, Wright and Wellman report (:data:`WAH_WRIGHT_WELLMAN`). A market whose
+    game has no certified equilibrium gets a row with ``certified`` False and NaN numbers.
+    ``strategies``, ``arrivals``, ``episodes`` and ``samples`` (per EGTA profile) override the
+    ``quick`` settings."""
+    from gametools.market.egta import run_egta, sample_opponents
+    from gametools.market.simulator import simulate_profiles
+    from gametools.market.strategies import make_strategy
+    from gametools.scenarios import get_scenario
+
+    default = (64, 300, 8) if quick else (256, 1000, 16)
+    episodes, arrivals, samples = (given or value for given, value in
+                                   zip((episodes, arrivals, samples), default))
+    strategies = list(strategies or (BACKGROUND[:3] if quick else BACKGROUND))
+    objects = {name: make_strategy(name) for name in [*strategies, "mm"]}
+    rows = []
+    for market, background in markets:
+        totals: dict[int, np.ndarray] = {}
+        for makers in (0, 1):
+            config = get_scenario("order_book").build(n_background=background,
+                                                      n_market_makers=makers,
+                                                      n_arrivals=arrivals)
+            sets = [strategies, ["mm"] if makers else []]
+            folder = None if out is None else out / f"egta_welfare_{market}_{makers}"
+            result = run_egta(config, sets, samples=samples, seed=seed, out=folder,
+                              bootstrap=50 if quick else 200)
+            certified = [e for e in result.equilibria if e.solver_status == "success"]
+            row: dict[str, Any] = {"market": market, "background_traders": background,
+                                   "market_maker": bool(makers), "arrivals": arrivals,
+                                   "episodes": episodes, "certified": bool(certified)}
+            if not certified:
+                rows.append({**row, "equilibrium": "", "regret_upper": float("nan"),
+                             "total_surplus": float("nan"), "total_change": float("nan")})
+                continue
+            best = min(certified, key=lambda e: e.regret)
+            names = sample_opponents(config, sets, [list(m) for m in best.mixture], [],
+                                     count=episodes, rng=np.random.default_rng(seed))
+            profiles = [[objects[str(name)] for name in agents] for agents in names]
+            stats = simulate_profiles(config, profiles, episodes=1, seed=seed)
+            total = stats.profits.sum(axis=1)
+            totals[makers] = total
+            change = total - totals[0] if 0 in totals else np.full(episodes, np.nan)
+            rows.append({
+                **row,
+                "equilibrium": " ".join(f"{name}:{p:.3f}" for name, p in
+                                        zip(strategies, best.mixture[0]) if p > 1e-3),
+                "regret_upper": float(best.regret_interval[1]),
+                "total_surplus": float(total.mean()),
+                "total_surplus_stderr": float(total.std(ddof=1) / np.sqrt(episodes)),
+                "background_surplus": float(stats.profits[:, :background].sum(1).mean()),
+                "market_maker_profit": float(stats.profits[:, background:].sum(1).mean()),
+                "total_change": float(change.mean()),
+                "total_change_stderr": float(change.std(ddof=1) / np.sqrt(episodes)),
+                "wah_wright_wellman_total": WAH_WRIGHT_WELLMAN.get(market, {}).get(
+                    "total_surplus", ""),
+                "wah_wright_wellman_background": WAH_WRIGHT_WELLMAN.get(market, {}).get(
+                    "background_surplus", "")})
+    return rows
+
+
+def print_market_maker_comparison(rows: Sequence[Mapping[str, Any]]) -> None:
+    """The equilibrium welfare rows beside Wah, Wright and Wellman's findings, as text."""
+    for row in rows:
+        if not row.get("market_maker"):
+            continue
+        market = str(row["market"])
+        base = next((r for r in rows if r["market"] == market and not r["market_maker"]), None)
+        if base is None or not row.get("certified") or not base.get("certified"):
+            print(f"{market}: no certified equilibrium in one of the two markets")
+            continue
+        reported = WAH_WRIGHT_WELLMAN.get(market, {})
+        print(f"{market} market ({row['background_traders']} background traders), equilibrium "
+              f"strategies: total surplus {base['total_surplus']:.0f} -> "
+              f"{row['total_surplus']:.0f} ({row['total_change']:+.0f} +- "
+              f"{row['total_change_stderr']:.0f}); background surplus "
+              f"{base['background_surplus']:.0f} -> {row['background_surplus']:.0f}; market "
+              f"maker profit {row['market_maker_profit']:.0f}. Wah, Wright and Wellman: total "
+              f"surplus {reported.get('total_surplus', '?')}, background surplus "
+              f"{reported.get('background_surplus', '?')}")
+
+
 def plot_market_maker(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
     """Total surplus with and without a market maker (95% normal intervals), per market,
     relative to the market without one."""
@@ -188,17 +312,23 @@ def read_psro(folder: Path) -> list[dict[str, Any]]:
 
 
 def psro_rows(iterations: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per PSRO iteration (``PsroIteration.to_dict()`` documents)."""
+    """One row per PSRO iteration and trained role (``PsroIteration.to_dict()`` documents);
+    ``exploitability_lower_bound`` is the iteration's bound over all its roles."""
     rows = []
     for item in iterations:
-        gain = item.get("gain") or {}
-        rows.append({"iteration": item["iteration"], "gain": gain.get("gain", float("nan")),
-                     "stderr": gain.get("stderr", float("nan")),
-                     "lower": gain.get("lower", float("nan")),
-                     "confidence": gain.get("confidence", float("nan")),
-                     "exploitability_lower_bound": item.get("exploitability_lower_bound"),
-                     "meta_regret": item["meta_regret"], "converged": item["converged"],
-                     "wall_time": item["wall_time"], "cpu_time": item["cpu_time"]})
+        responses = item.get("responses")
+        if responses is None:  # a single-role document without the per-role list
+            responses = [{"role": item.get("role", ""), "gain": item.get("gain")}]
+        for response in responses or [{"role": "", "gain": None}]:
+            gain = response.get("gain") or {}
+            rows.append({"iteration": item["iteration"], "role": response.get("role", ""),
+                         "gain": gain.get("gain", float("nan")),
+                         "stderr": gain.get("stderr", float("nan")),
+                         "lower": gain.get("lower", float("nan")),
+                         "confidence": gain.get("confidence", float("nan")),
+                         "exploitability_lower_bound": item.get("exploitability_lower_bound"),
+                         "meta_regret": item["meta_regret"], "converged": item["converged"],
+                         "wall_time": item["wall_time"], "cpu_time": item["cpu_time"]})
     return rows
 
 
@@ -279,18 +409,32 @@ def plot_egta_equilibria(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -
 
 
 def plot_psro_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) -> Any:
-    """The best response's gain (mean and one-sided lower bound) over PSRO iterations."""
+    """Each trained role's best-response gain (mean, shaded down to its one-sided lower bound)
+    over PSRO iterations, and the meta-equilibrium's exploitability lower bound (dashed; over
+    all roles at once when several are trained)."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(4.5, 3.0))[1]
-    x = [int(r["iteration"]) for r in rows]
-    gain = np.array([float(r["gain"]) for r in rows])
-    lower = np.array([float(r["lower"]) for r in rows])
-    ax.plot(x, gain, marker="o", label="gain of the best response (mean)")
-    ax.fill_between(x, lower, gain, alpha=0.25,
-                    label="one-sided 95% interval (gain >= lower bound)")
-    ax.plot(x, np.maximum(lower, 0.0), marker="s", linestyle="--",
-            label="exploitability lower bound")
+    roles = list(dict.fromkeys(str(r.get("role", "")) for r in rows))
+    for k, role in enumerate(roles):
+        mine = [r for r in rows if str(r.get("role", "")) == role]
+        x = [int(r["iteration"]) for r in mine]
+        gain = np.array([float(r["gain"]) for r in mine])
+        lower = np.array([float(r["lower"]) for r in mine])
+        suffix = f" ({role})" if len(roles) > 1 else ""
+        ax.plot(x, gain, marker="o", color=f"C{k}",
+                label=f"gain of the best response (mean){suffix}")
+        ax.fill_between(x, lower, gain, alpha=0.25, color=f"C{k}",
+                        label=f"one-sided 95% interval (gain >= lower bound){suffix}")
+    bound: dict[int, float] = {}
+    for r in rows:
+        value = r.get("exploitability_lower_bound")
+        value = float(r["lower"]) if value is None or value == "" else float(value)
+        bound[int(r["iteration"])] = max(0.0, value)
+    x = sorted(bound)
+    ax.plot(x, [bound[i] for i in x], marker="s", linestyle="--", color="k",
+            label="exploitability lower bound" + (" (all roles, Bonferroni)"
+                                                  if len(roles) > 1 else ""))
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.set_xlabel("PSRO iteration")
     ax.set_ylabel("payoff gain (ticks)")
@@ -322,12 +466,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                               plot_efficiency),
         "market_maker_welfare": (market_maker_rows(quick=args.quick, seed=args.seed),
                                  plot_market_maker),
+        "market_maker_equilibrium_welfare": (
+            market_maker_equilibrium_rows(quick=args.quick, seed=args.seed, out=out),
+            plot_market_maker),
         "market_egta": (egta_rows(quick=args.quick, seed=args.seed, out=out),
                         plot_egta_equilibria),
         "market_psro": (read_psro(Path(args.psro)) if args.psro else
                         run_psro_rows(quick=args.quick, seed=args.seed, out=out),
                         plot_psro_bounds),
     }
+    print_market_maker_comparison(tables["market_maker_equilibrium_welfare"][0])
     for stem, (rows, plot) in tables.items():
         write_rows(out / f"{stem}.csv", rows)
         with paper_style():

@@ -123,9 +123,41 @@ def test_a_resumed_run_gives_the_numbers_of_a_fresh_run(tmp_path) -> None:
         np.testing.assert_array_equal(data, resumed.samples[full])
 
 
+def test_an_extended_game_simulates_only_its_new_profiles(tmp_path, monkeypatch) -> None:
+    # PSRO appends strategies to the sets: the profiles of the smaller game are read back, not
+    # simulated again, and hold the numbers a run of the smaller game alone draws
+    config = small_market()
+    small = build_empirical_game(config, [["zi_c", "zi_u"], ["zi_c"]], players=(2, 2),
+                                 samples=4, seed=4, batch_markets=8)
+    build_empirical_game(config, [["zi_c", "zi_u"], ["zi_c"]], players=(2, 2), samples=4,
+                         seed=4, batch_markets=8, out=tmp_path)
+    simulated: list = []
+    real = egta._simulate_profiles
+
+    def counting(config, strategies, profiles, **kwargs):
+        simulated.extend(profiles)
+        return real(config, strategies, profiles, **kwargs)
+
+    monkeypatch.setattr(egta, "_simulate_profiles", counting)
+    extended = build_empirical_game(config, [["zi_c", "zi_u", "zip"], ["zi_c", "zi_u"]],
+                                    players=(2, 2), samples=4, seed=4, batch_markets=8,
+                                    out=tmp_path)
+
+    def padded(full):  # a profile of the small game in the extended game's strategy sets
+        return ((*full[0], 0), (*full[1], 0))
+
+    old = {padded(full): data for full, data in small.samples.items()}
+    assert simulated and not set(simulated) & set(old)
+    assert set(simulated) | set(old) == set(extended.samples)
+    for full, data in old.items():
+        columns = extended.samples[full]  # (buyer zi_c, zi_u, zip, seller zi_c, zi_u)
+        np.testing.assert_array_equal(data, columns[:, [0, 1, 3]])
+        assert np.isnan(columns[:, [2, 4]]).all()
+
+
 @pytest.mark.slow  # starting Ray takes ~30 s on a loaded 2-core machine
 def test_ray_backend_gives_the_numbers_of_the_local_backend() -> None:
-    # each chunk of profiles is seeded by its position alone, so simulating the chunks as Ray
+    # each chunk of profiles is seeded by its profiles alone, so simulating the chunks as Ray
     # tasks (in whatever order they finish) must reproduce the local game exactly (the fast
     # test of the same property: test_a_resumed_run_gives_the_numbers_of_a_fresh_run)
     ray = pytest.importorskip("ray", reason="the ray backend needs ray (optional extra)")

@@ -175,11 +175,107 @@ def test_market_study_tables_and_figures_from_stored_runs(tmp_path: Path) -> Non
                                   "confidence": 0.95}, "exploitability_lower_bound": 0.0,
          "meta_regret": 0.0, "converged": True, "wall_time": 1.0, "cpu_time": 1.0}])
     write_rows(tmp_path / "psro.csv", rows)
-    assert (tmp_path / "psro.csv").read_text().splitlines()[0].startswith("iteration,gain")
+    assert (tmp_path / "psro.csv").read_text().splitlines()[0].startswith(
+        "iteration,role,gain")
     ax = plot_psro_bounds(rows)
     assert list(ax.lines[1].get_ydata()) == [55.1, 0.0]  # the lower bound clipped at 0
+    # two roles: one row per role, one gain line per role, then the joint bound
+    two = psro_rows([{"iteration": 1, "responses": [
+        {"role": "background", "gain": {"gain": 5.0, "stderr": 1.0, "lower": 3.3,
+                                        "confidence": 0.95}},
+        {"role": "market_maker", "gain": {"gain": 9.0, "stderr": 1.0, "lower": 7.3,
+                                          "confidence": 0.95}}],
+        "exploitability_lower_bound": 7.0, "meta_regret": 0.0, "converged": False,
+        "wall_time": 1.0, "cpu_time": 1.0}])
+    assert [r["role"] for r in two] == ["background", "market_maker"]
+    ax = plot_psro_bounds(two)
+    assert list(ax.lines[2].get_ydata()) == [7.0]
     egta = [{"agents": 16, "market_maker": m, "strategy": s, "probability": p, "regret": 0.0,
              "regret_upper": 1.0} for m in (False, True) for s, p in (("a", 0.3), ("b", 0.7))]
     ax = plot_egta_equilibria(egta)
     assert len(ax.patches) == 4
     plt.close("all")
+
+
+def test_multi_role_psro_trains_one_best_response_per_role(tmp_path: Path) -> None:
+    # both roles start with Gode and Sunder's unconstrained ZI, which pays (asks) any price up
+    # to 200 (down to 1) regardless of its value (cost): a trained buyer that never bids above
+    # its value, and a trained seller that never asks below its cost, gain, so each role's
+    # lower bound is positive (the single-role test's argument, for each role)
+    config = auction()
+    out = tmp_path / "psro"
+    result = run_psro(config, "buyer,seller", [["zi_u"], ["zi_u"]], algorithm="ippo",
+                      iterations=2, out=out, seed=0, **SMALL)  # type: ignore[arg-type]
+    assert result.roles == ("buyer", "seller") and len(result.iterations) == 2
+    first, second = result.iterations
+    assert [(b.role, b.name) for b in first.responses] == [("buyer", "psro1_buyer"),
+                                                            ("seller", "psro1_seller")]
+    assert all(b.gain.lower > 0 and b.gain.side == "lower" for b in first.responses)
+    assert not first.converged
+    # each role's set grows by its own best response
+    assert second.strategies == (("zi_u", "psro1_buyer"), ("zi_u", "psro1_seller"))
+    for role in ("buyer", "seller"):
+        assert (out / "iteration_1" / f"best_response_{role}.pt").exists()
+    # the joint bound holds both roles' bounds at once (Bonferroni level 1 - 0.05 / 2), so it
+    # lies below the larger single-role bound and above 0 here
+    bound = first.exploitability_lower_bound
+    assert bound is not None and 0 < bound < max(b.gain.lower for b in first.responses)
+    stored = json.loads((out / "iteration_1" / "result.json").read_text())
+    assert [b["role"] for b in stored["responses"]] == ["buyer", "seller"]
+    # resume reads both roles' best responses back
+    again = run_psro(config, ["buyer", "seller"], [["zi_u"], ["zi_u"]], algorithm="ippo",
+                     iterations=2, out=out, seed=0, **SMALL)  # type: ignore[arg-type]
+    assert [it.to_dict() for it in again.iterations] == [it.to_dict() for it in
+                                                         result.iterations]
+
+
+def test_simultaneous_bound_of_one_role_is_its_own_bound() -> None:
+    # one role: the bound is max(0, lower); two equal roles: Bonferroni's t quantile at
+    # 1 - 0.05 / 2 with 99 degrees of freedom is 1.9842 (scipy.stats.t.ppf(0.975, 99))
+    gain = psro.GainEstimate(10.0, 2.0, 10.0 - 1.6604 * 2.0, 0.95, 100, 0.0, 0.0)
+    assert psro.simultaneous_lower_bound([gain]) == gain.lower
+    assert abs(psro.simultaneous_lower_bound([gain, gain]) - (10.0 - 1.9842 * 2.0)) < 1e-3
+    negative = psro.GainEstimate(-1.0, 2.0, -4.3, 0.95, 100, 0.0, 0.0)
+    assert psro.simultaneous_lower_bound([negative]) == 0.0
+
+
+def test_cli_several_roles(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["psro", "double_auction", "--param", "n_buyers=3", "--param", "n_sellers=3",
+            "--param", "n_arrivals=60", "--algo", "iql", "--strategies", "zi_u",
+            "--samples", "4", "--bootstrap", "5", "--train-steps", "64", "--num-envs", "8",
+            "--gain-episodes", "32", "--iterations", "1"]
+    assert main([*base, "--role", "buyer", "--role", "buyer"]) == 2
+    assert "listed twice" in capsys.readouterr().err
+    assert main([*base, "--role", "buyer,nobody"]) == 2
+    assert "roles of this market" in capsys.readouterr().err
+    assert main([*base, "--role", "buyer", "--role", "seller", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["roles"] == ["buyer", "seller"]
+    assert [b["role"] for b in document["iterations"][0]["responses"]] == ["buyer", "seller"]
+
+
+def test_market_maker_welfare_at_equilibrium_strategies(capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    from analyses.market_study import (market_maker_equilibrium_rows,
+                                       print_market_maker_comparison)
+
+    rows = market_maker_equilibrium_rows(quick=True, markets=(("thin", 3),),
+                                         strategies=["zi_0_250", "zi_0_1000"], arrivals=60,
+                                         episodes=16, samples=4)
+    assert [r["market_maker"] for r in rows] == [False, True]
+    for row in rows:
+        if not row["certified"]:
+            continue
+        # profits are transfers plus realised gains: the market's total is exactly the
+        # background traders' surplus plus the market maker's profit (the simulator's identity)
+        assert abs(row["total_surplus"] - row["background_surplus"]
+                   - row["market_maker_profit"]) < 1e-6 * max(1.0, abs(row["total_surplus"]))
+        assert sum(float(x.split(":")[1]) for x in row["equilibrium"].split()) == \
+            pytest.approx(1.0, abs=2e-3)  # the printed mixture, rounded to 3 decimals
+    assert rows[0]["market_maker_profit"] == 0.0 and rows[0]["total_change"] == 0.0
+    if rows[0]["certified"] and rows[1]["certified"]:
+        # the paired change is the difference of the two arms' means (same episodes)
+        assert rows[1]["total_change"] == pytest.approx(rows[1]["total_surplus"]
+                                                        - rows[0]["total_surplus"])
+        print_market_maker_comparison(rows)
+        assert "Wah, Wright and Wellman: total surplus increases" in capsys.readouterr().out

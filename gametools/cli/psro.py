@@ -2,17 +2,19 @@
 
 ::
 
-    gametools psro SCENARIO --role ROLE --algo mappo|ippo|maddpg|iql [--iterations K]
+    gametools psro SCENARIO --role ROLE[,ROLE...] --algo mappo|ippo|maddpg|iql [--iterations K]
                    [--out DIR] [--strategies [ROLE:]NAME,...] [--samples K] [--seed S]
                    [--players N|ROLE=N,...] [--train-steps T] [--num-envs B]
                    [--gain-episodes K] [--confidence C] [--bootstrap R] [--set k=v]...
                    [--param k=v]... [--device cpu|cuda] [--threads N] [--json]
 
 Each iteration builds (or extends) the DPR empirical game of the strategy sets, solves it for a
-meta-equilibrium by replicator dynamics, trains a best response for ``ROLE`` with the learner,
-and estimates its gain over the meta-equilibrium with paired episodes (common random numbers):
-a one-sided lower confidence bound on the meta-equilibrium's exploitability. The run stops when
-that bound reaches 0 (converged) or after ``--iterations``. With ``--out`` finished iterations
+meta-equilibrium by replicator dynamics, trains a best response for each ``ROLE`` with the
+learner (``--role background,market_maker`` or ``--role`` repeated: one per role, all against
+the same meta-equilibrium), and estimates each one's gain over the meta-equilibrium with paired
+episodes (common random numbers): a one-sided lower confidence bound on that role's regret, so
+on the meta-equilibrium's exploitability. The run stops when every bound reaches 0 (converged)
+or after ``--iterations``. With ``--out`` finished iterations
 and simulated profiles are kept and not redone. Exit status 3 when an iteration's empirical
 game has no certified equilibrium.
 """
@@ -29,6 +31,8 @@ from gametools.cli.common import CommandError, add_json_flag, add_param_flag, po
 __all__ = ["register"]
 
 EXIT_NOT_CERTIFIED = 3
+# the budget defaults of gametools.market.psro (kept here so that --help imports no torch)
+TRAIN_STEPS, NUM_ENVS, GAIN_EPISODES = 49_152, 1024, 4096
 
 
 def _probability(text: str) -> float:
@@ -43,7 +47,8 @@ def register(commands: Any) -> None:
                                               "empirical game's equilibrium (markets)")
     parser.add_argument("scenario", help="market scenario (order_book, double_auction)")
     add_param_flag(parser)
-    parser.add_argument("--role", required=True, help="the role whose best responses are trained")
+    parser.add_argument("--role", required=True, action="append", metavar="ROLE[,ROLE...]",
+                        help="the role(s) whose best responses are trained (repeatable)")
     parser.add_argument("--algo", required=True, choices=("mappo", "ippo", "maddpg", "iql"))
     parser.add_argument("--iterations", type=positive_int, default=3,
                         help="best responses at most (default 3)")
@@ -54,12 +59,12 @@ def register(commands: Any) -> None:
                         help="episodes per simulated profile of the empirical game (16)")
     parser.add_argument("--players", default=None, metavar="N|ROLE=N,...",
                         help="reduced players per role (deviation-preserving reduction)")
-    parser.add_argument("--train-steps", type=positive_int, default=20_000,
-                        help="decisions per best-response training (20000)")
-    parser.add_argument("--num-envs", type=positive_int, default=32,
-                        help="parallel markets while training (32)")
-    parser.add_argument("--gain-episodes", type=positive_int, default=256,
-                        help="paired episodes per gain estimate (256)")
+    parser.add_argument("--train-steps", type=positive_int, default=TRAIN_STEPS,
+                        help=f"decisions per best-response training ({TRAIN_STEPS})")
+    parser.add_argument("--num-envs", type=positive_int, default=NUM_ENVS,
+                        help=f"parallel markets while training ({NUM_ENVS})")
+    parser.add_argument("--gain-episodes", type=positive_int, default=GAIN_EPISODES,
+                        help=f"paired episodes per gain estimate ({GAIN_EPISODES})")
     parser.add_argument("--confidence", type=_probability, default=0.95,
                         help="level of the one-sided lower bound on the gain (0.95)")
     parser.add_argument("--bootstrap", type=positive_int, default=100,
@@ -78,13 +83,19 @@ def run(args: argparse.Namespace) -> int:
     from gametools.cli.egta import parse_players, strategy_lists
     from gametools.cli.simulate import load_market
     from gametools.limits import configure_threads
-    from gametools.market.psro import learner_config, run_psro
+    from gametools.errors import InvalidArgumentError
+    from gametools.market.psro import learner_config, parse_roles, run_psro
     from gametools.scenarios import parse_parameter_assignments
 
     config, resolved = load_market(args.scenario, args.param)
-    if args.role not in config.roles or not config.agents_of(args.role):
-        present = [r for r in config.roles if config.agents_of(r)]
-        raise CommandError(f"--role {args.role!r}: roles of this market: {', '.join(present)}")
+    present = [r for r in config.roles if config.agents_of(r)]
+    for name in (part.strip() for item in args.role for part in item.split(",")):
+        if name and name not in present:
+            raise CommandError(f"--role {name!r}: roles of this market: {', '.join(present)}")
+    try:
+        roles = parse_roles(config, args.role)
+    except InvalidArgumentError as exc:
+        raise CommandError(f"--role: {exc}") from None
     if args.strategies is None:
         strategies = [[config.default_strategies[r]] if config.agents_of(r) else []
                       for r in range(len(config.roles))]
@@ -101,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError("--device cuda: no CUDA device is available")
     configure_threads(args.threads)
     label = args.scenario + "".join(f" {k}={v}" for k, v in sorted(resolved.items()))
-    result = run_psro(config, args.role, strategies, algorithm=args.algo,
+    result = run_psro(config, roles, strategies, algorithm=args.algo,
                       iterations=args.iterations, out=args.out, samples=args.samples,
                       seed=args.seed, players=players, train_steps=args.train_steps,
                       num_envs=args.num_envs, gain_episodes=args.gain_episodes,
@@ -111,19 +122,27 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"scenario": args.scenario, "params": resolved, **result.to_dict()})
     else:
-        print(f"{args.scenario}: PSRO for role {args.role} with {args.algo}: {result.status} "
-              f"after {len(result.iterations)} iteration(s)")
+        print(f"{args.scenario}: PSRO for role{'s' if len(roles) > 1 else ''} "
+              f"{', '.join(roles)} with {args.algo}: {result.status} after "
+              f"{len(result.iterations)} iteration(s)")
         for item in result.iterations:
-            role = config.roles.index(args.role)
-            mix = ", ".join(f"{name} {p:.3f}" for name, p in
-                            zip(item.strategies[role], item.meta_mixture[role]) if p > 1e-3)
-            print(f"  [{item.iteration}] meta-equilibrium ({item.meta_status}): {mix}")
-            gain = item.gain
-            if gain is not None:
-                print(f"      best response {item.best_response}: gain {gain.gain:.4g} +- "
-                      f"{gain.stderr:.4g}; exploitability >= {max(0.0, gain.lower):.4g} with "
-                      f"{100 * gain.confidence:.0f}% confidence (one-sided lower bound, "
-                      f"{gain.episodes} paired episodes){' -> converged' if item.converged else ''}")
+            for name in roles:
+                r = config.roles.index(name)
+                mix = ", ".join(f"{s} {p:.3f}" for s, p in
+                                zip(item.strategies[r], item.meta_mixture[r]) if p > 1e-3)
+                print(f"  [{item.iteration}] meta-equilibrium of {name} ({item.meta_status}): "
+                      f"{mix}")
+            for response in item.responses:
+                gain = response.gain
+                print(f"      {response.role}: best response {response.name}: gain "
+                      f"{gain.gain:.4g} +- {gain.stderr:.4g}; regret of {response.role} >= "
+                      f"{max(0.0, gain.lower):.4g} with {100 * gain.confidence:.0f}% confidence "
+                      f"(one-sided lower bound, {gain.episodes} paired episodes)")
+            bound = item.exploitability_lower_bound
+            if bound is not None:
+                joint = " (all roles' bounds together, Bonferroni)" if len(roles) > 1 else ""
+                print(f"      exploitability >= {bound:.4g} with {100 * args.confidence:.0f}% "
+                      f"confidence{joint}{' -> converged' if item.converged else ''}")
             print(f"      {item.wall_time:.1f} s wall, {item.cpu_time:.1f} s CPU")
     if result.status == "failed":
         print("gametools psro: replicator dynamics certified no meta-equilibrium of the "

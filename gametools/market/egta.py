@@ -332,6 +332,46 @@ def _run_on_ray(config: MarketConfig, strategies: Sequence[Sequence[str]],
             ray.shutdown()
 
 
+def _stored_columns(stored: Any, columns: np.ndarray) -> np.ndarray | None:
+    """A stored profile's payoffs in the columns of the current strategy sets (a strategy the
+    stored game did not have is not played in the profile: NaN), or None if they do not fit."""
+    payoffs = stored["payoffs"]
+    if "columns" not in stored.files:  # written before the columns were stored
+        return payoffs if payoffs.shape[1] == len(columns) else None  # type: ignore[no-any-return]
+    where = {str(name): k for k, name in enumerate(stored["columns"])}
+    out = np.full((payoffs.shape[0], len(columns)), np.nan)
+    for k, name in enumerate(columns):
+        if str(name) in where:
+            out[:, k] = payoffs[:, where[str(name)]]
+    return out
+
+
+def _chunks(profiles: Sequence[Counts], per_batch: int, seed: int
+            ) -> list[tuple[list[Counts], int]]:
+    """The profiles in batches of at most ``per_batch``, each with its seed.
+
+    A profile's batch depends on the profile alone, never on the other strategies of the game:
+    profiles are grouped by the last strategy each role plays in them (the strategy sets only
+    grow at their end, as in PSRO), sorted within a group, cut into batches, and each batch is
+    seeded from ``seed``, its group and its place in it. So a game extended by new strategies
+    reuses every profile of the smaller game with the numbers a run of that game drew, and a
+    resumed run draws exactly the numbers a fresh run would.
+    """
+    groups: dict[tuple[int, ...], list[Counts]] = {}
+    for fp in profiles:
+        last = tuple(max((s for s, c in enumerate(counts) if c), default=-1) for counts in fp)
+        groups.setdefault(last, []).append(fp)
+    per_batch = max(1, per_batch)
+    out = []
+    for last in sorted(groups):
+        members = sorted(groups[last])
+        for start in range(0, len(members), per_batch):
+            digest = hashlib.sha256(f"{seed}|{last}|{start}".encode()).digest()
+            out.append((members[start:start + per_batch],
+                        int.from_bytes(digest[:8], "little") % (2 ** 62)))
+    return out
+
+
 def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str]], *,
                          players: Sequence[int] | None = None, samples: int = 32,
                          seed: int = 0, out: str | Path | None = None, device: str = "cpu",
@@ -352,9 +392,11 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
     samples : int
         Episodes per full profile.
     seed : int
-        The needed profiles are simulated in fixed chunks of ``batch_markets // samples``
-        profiles (one batch each) seeded from ``seed`` and the chunk, so a resumed run gives
-        the numbers a fresh run gives.
+        The needed profiles are simulated in chunks of at most ``batch_markets // samples``
+        profiles (one batch each) that depend only on the profiles and ``seed`` (grouped by
+        the last strategy of each role they play), so a resumed run gives the numbers a fresh
+        run gives, and a game extended by strategies appended to its sets (PSRO) simulates
+        only its new profiles, keeping the smaller game's numbers.
     out : path, optional
         Folder for ``profiles/<key>.npz`` (resumable).
     progress : callable, optional
@@ -409,23 +451,21 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
     order = list(needed)
     paths = {fp: None if folder is None else folder / f"{_key(fp, strategies)}.npz"
              for fp in order}
+    columns = np.array([f"{r}:{name}" for r, names in enumerate(strategies) for name in names])
     for fp in order:
         path = paths[fp]
         if path is not None and path.exists():
             with np.load(path, allow_pickle=False) as stored:
                 if int(stored["samples"]) == samples and int(stored["seed"]) == seed:
-                    found[fp] = stored["payoffs"]
-    # fixed chunks of the profile list, each simulated as one batch with its own seed, so a
-    # resumed run draws exactly the numbers a fresh run would
-    per_batch = max(1, batch_markets // samples)
+                    data = _stored_columns(stored, columns)
+                    if data is not None:
+                        found[fp] = data
     done = len(found)
     if progress is not None and done:
         progress(done, len(order), "(finished profiles found)")
-    pending = []
-    for start in range(0, len(order), per_batch):
-        chunk = order[start:start + per_batch]
-        if not all(fp in found for fp in chunk):
-            pending.append((chunk, (seed * 1_000_003 + start) % (2 ** 63)))
+    pending = [(chunk, chunk_seed) for chunk, chunk_seed in
+               _chunks(order, batch_markets // samples, seed)
+               if not all(fp in found for fp in chunk)]
 
     def finished(chunk: list[Counts], results: list[np.ndarray]) -> None:
         nonlocal done
@@ -436,7 +476,8 @@ def build_empirical_game(config: MarketConfig, strategies: Sequence[Sequence[str
             found[fp] = data
             if path is not None:
                 with atomic_open(path, "wb") as handle:
-                    np.savez(handle, payoffs=data, samples=samples, seed=seed)
+                    np.savez(handle, payoffs=data, samples=samples, seed=seed,
+                             columns=columns)
         if progress is not None:
             progress(done, len(order), _key(chunk[-1], strategies))
 

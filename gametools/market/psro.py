@@ -7,9 +7,10 @@ reduced by deviation-preserving reduction (:mod:`gametools.market.egta`):
 
 1. build (or extend) the empirical game of the current strategy sets and solve it for a
    *meta-equilibrium* ``sigma`` (replicator dynamics, as ``gametools egta`` does);
-2. train a best response to ``sigma`` for one role with a MARL learner
+2. train a best response to ``sigma`` for each trained role with a MARL learner
    (:mod:`gametools.marl`; the learning view is :class:`~gametools.market.env.MarketVectorEnv`),
-   then add it to that role's strategies.
+   then add it to that role's strategies. Several roles (e.g. background traders and market
+   makers) each get one best response per iteration, all against the same ``sigma``.
 
 The trained policy's **gain** ``u_r(BR, sigma) - u_r(sigma)`` is a lower bound on the
 meta-equilibrium's exploitability (its regret against every policy, not only the library's), in
@@ -20,15 +21,31 @@ private values, arrival schedule, fundamental path and opponents), once with the
 playing the candidate and once playing a strategy drawn from ``sigma_r``; the per-episode
 differences are i.i.d., and their mean gets a **one-sided lower confidence bound** (Student t at
 level ``confidence``). PSRO stops, *converged*, when that lower bound is ``<= 0`` (the gain's
-interval contains 0), or after ``iterations``. The same estimator gives a lower bound on the
+interval contains 0; with several roles, when every role's does), or after ``iterations``.
+Each role's gain is a lower bound on that role's regret; the iteration's
+``exploitability_lower_bound`` is their maximum with each bound taken at the Bonferroni level
+``1 - (1 - confidence) / R`` (:func:`simultaneous_lower_bound`), so it bounds the
+meta-equilibrium's exploitability (its largest regret over roles, as EGTA's regret) at level
+``confidence``. The same estimator gives a lower bound on the
 exploitability of any market strategy, a MARL-trained one included
 (:func:`exploitability_lower_bound`).
 
 Results go to ``out/``: ``psro.json`` (the settings, checked on resume, and the iterations so
 far), ``egta/`` (the resumable profile store shared by all iterations) and
-``iteration_<k>/{result.json, best_response.pt}``. Every file is written atomically; a rerun
-with the same ``out`` does not redo finished iterations (a best response whose training was
-interrupted is trained again).
+``iteration_<k>/{result.json, best_response.pt}`` (``best_response_<role>.pt`` per role when
+several are trained). Every file is written atomically; a rerun with the same ``out`` does not
+redo finished iterations (an iteration interrupted before its ``result.json`` is redone), and
+the empirical game of iteration ``k + 1`` simulates only the profiles that use the new best
+responses (:func:`~gametools.market.egta.build_empirical_game`).
+
+Cost
+----
+Training dominates an iteration. One step of the learning view simulates the market up to the
+trained agent's next arrival in all its markets at once, and its cost hardly grows with the
+number of markets below a few thousand, so the defaults buy decisions with few steps over many
+markets (:data:`NUM_ENVS` = 1024 markets, :data:`TRAIN_STEPS` = 49152 decisions, PPO updates
+every 4 steps). The gain's paired episodes are simulated 4096 markets per batch
+(:data:`GAIN_EPISODES` = 4096).
 """
 
 from __future__ import annotations
@@ -52,14 +69,25 @@ from gametools.market.env import LearnedStrategy, MarketVectorEnv, load_learned,
 from gametools.market.simulator import MarketConfig, MarketSimulator
 from gametools.market.strategies import Strategy, make_strategy
 
-__all__ = ["GainEstimate", "PsroIteration", "PsroResult", "estimate_gain",
+__all__ = ["GainEstimate", "BestResponse", "PsroIteration", "PsroResult", "estimate_gain",
            "train_best_response", "exploitability_lower_bound", "run_psro", "learner_config",
-           "PSRO_ALGORITHMS"]
+           "parse_roles", "response_name", "response_file", "simultaneous_lower_bound",
+           "PSRO_ALGORITHMS", "TRAIN_STEPS", "NUM_ENVS", "GAIN_EPISODES"]
 
 #: the learners PSRO trains best responses with (keys of gametools.marl.train.ALGORITHMS)
 PSRO_ALGORITHMS = ("mappo", "ippo", "maddpg", "iql")
 
 Resolve = Callable[[str], Strategy]
+
+#: default budget of a best response: decisions and parallel markets. One environment step
+#: simulates the market up to the trained agent's next arrival (about N arrivals) in all
+#: ``num_envs`` markets at once, and a step's cost hardly grows with the markets until they
+#: number in the thousands, so few steps over many markets buy decisions cheaply (64 agents,
+#: 200 arrivals: 84 decisions per CPU-second at 32 markets, 2000 at 1024).
+TRAIN_STEPS = 49_152
+NUM_ENVS = 1024
+#: paired episodes per gain estimate (simulated 4096 markets at a time)
+GAIN_EPISODES = 4096
 
 
 @dataclass(frozen=True)
@@ -118,9 +146,10 @@ def _role_index(config: MarketConfig, role: str) -> int:
 
 def estimate_gain(config: MarketConfig, role: str, candidate: Strategy,
                   strategies: Sequence[Sequence[str]], mixture: Sequence[Sequence[float]], *,
-                  players: Sequence[int] | None = None, episodes: int = 256, seed: int = 0,
+                  players: Sequence[int] | None = None, episodes: int = GAIN_EPISODES,
+                  seed: int = 0,
                   confidence: float = 0.95, resolve: Resolve = make_strategy,
-                  device: str = "cpu", batch_markets: int = 1024) -> GainEstimate:
+                  device: str = "cpu", batch_markets: int = 4096) -> GainEstimate:
     """Estimate ``u_role(candidate, sigma) - u_role(sigma)`` with paired episodes (module
     docstring).
 
@@ -182,10 +211,17 @@ def estimate_gain(config: MarketConfig, role: str, candidate: Strategy,
                         float(np.concatenate(with_baseline).mean()))
 
 
-def learner_config(algorithm: str, *, steps: int, num_envs: int = 32,
+def learner_config(algorithm: str, *, steps: int, num_envs: int = NUM_ENVS,
                    **changes: Any) -> Any:
     """The learner config PSRO trains best responses with: the algorithm's defaults scaled to
-    ``steps`` decisions (no evaluation or checkpoint passes), with ``changes`` on top."""
+    ``steps`` decisions over ``num_envs`` markets (no evaluation or checkpoint passes), with
+    ``changes`` on top.
+
+    PPO (mappo, ippo) collects 4 steps of every market per update at learning rate 1e-3, so
+    the default budget makes 12 updates of 4096 decisions; the off-policy learners (maddpg,
+    iql) make one minibatch update per 64 decisions collected and start learning after a
+    tenth of the budget.
+    """
     from gametools.marl.train import make_config
 
     if algorithm not in PSRO_ALGORITHMS:
@@ -195,10 +231,12 @@ def learner_config(algorithm: str, *, steps: int, num_envs: int = 32,
                               "eval_interval": max(1, int(steps)), "eval_episodes": 0,
                               "checkpoint_interval": 0}
     if algorithm in ("mappo", "ippo"):
-        fields.update(rollout_steps=16, learning_rate=3e-4)
+        fields.update(rollout_steps=4, learning_rate=1e-3)
     else:
-        warm = max(1, min(1_000, int(steps) // 5))
-        fields.update(learning_starts=warm, batch_size=128)
+        warm = max(1, min(int(steps) // 10, 10 * int(num_envs)))
+        fields.update(learning_starts=warm, batch_size=256,
+                      updates_per_iteration=max(1, int(num_envs) // 64),
+                      buffer_size=max(50_000, 4 * int(num_envs)))
         if algorithm == "iql":
             fields.update(epsilon_fraction=0.5)
     fields.update(changes)
@@ -207,7 +245,7 @@ def learner_config(algorithm: str, *, steps: int, num_envs: int = 32,
 
 def train_best_response(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]],
                         mixture: Sequence[Sequence[float]], *, algorithm: str,
-                        steps: int = 20_000, num_envs: int = 32, seed: int = 0,
+                        steps: int = TRAIN_STEPS, num_envs: int = NUM_ENVS, seed: int = 0,
                         players: Sequence[int] | None = None, resolve: Resolve = make_strategy,
                         learner_changes: Mapping[str, Any] | None = None, device: str = "cpu",
                         progress: Callable[[int, int], None] | None = None) -> Any:
@@ -246,7 +284,8 @@ def _learned(learner: Any, name: str, role: str) -> LearnedStrategy:
 def exploitability_lower_bound(config: MarketConfig, role: str, strategy: Strategy | str, *,
                                algorithm: str = "mappo",
                                others: Mapping[str, Mapping[str, float]] | None = None,
-                               steps: int = 20_000, num_envs: int = 32, episodes: int = 256,
+                               steps: int = TRAIN_STEPS, num_envs: int = NUM_ENVS,
+                               episodes: int = GAIN_EPISODES,
                                confidence: float = 0.95, seed: int = 0,
                                players: Sequence[int] | None = None,
                                learner_changes: Mapping[str, Any] | None = None,
@@ -285,8 +324,43 @@ def exploitability_lower_bound(config: MarketConfig, role: str, strategy: Strate
 
 
 @dataclass(frozen=True)
+class BestResponse:
+    """One role's trained best response of a PSRO iteration and its gain over the
+    meta-equilibrium (a one-sided lower confidence bound on that role's regret)."""
+
+    role: str
+    name: str
+    gain: GainEstimate
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "best_response": self.name, "gain": self.gain.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BestResponse:
+        return cls(str(data["role"]), str(data["best_response"]), GainEstimate(**data["gain"]))
+
+
+def simultaneous_lower_bound(gains: Sequence[GainEstimate]) -> float:
+    """``max(0, max_r lower_r)`` with each role's bound taken at level ``1 - (1 - c) / R``
+    (Bonferroni), so that all ``R`` bounds hold together, and so their maximum, with
+    probability at least ``c``: a lower bound on the meta-equilibrium's exploitability
+    ``max_r`` (regret of role ``r``) at the gains' confidence ``c``. One role: ``max(0,
+    lower)``."""
+    from scipy import stats as scipy_stats
+
+    best = 0.0
+    for gain in gains:
+        level = 1.0 - (1.0 - gain.confidence) / len(gains)
+        quantile = float(scipy_stats.t.ppf(level, gain.episodes - 1))
+        lower = gain.lower if len(gains) == 1 else gain.gain - quantile * gain.stderr
+        best = max(best, lower)
+    return best
+
+
+@dataclass(frozen=True)
 class PsroIteration:
-    """One PSRO iteration: the meta-equilibrium, the best response and its gain."""
+    """One PSRO iteration: the meta-equilibrium, and each trained role's best response and its
+    gain."""
 
     iteration: int
     strategies: tuple[tuple[str, ...], ...]
@@ -295,56 +369,75 @@ class PsroIteration:
     meta_regret: float
     meta_regret_upper: float
     meta_payoffs: tuple[float, ...]
-    best_response: str | None
-    gain: GainEstimate | None
+    responses: tuple[BestResponse, ...]
     converged: bool
     wall_time: float
     cpu_time: float
 
     @property
+    def best_response(self) -> str | None:
+        """The first trained role's best response (the only one in single-role PSRO)."""
+        return self.responses[0].name if self.responses else None
+
+    @property
+    def gain(self) -> GainEstimate | None:
+        """The first trained role's gain (the only one in single-role PSRO)."""
+        return self.responses[0].gain if self.responses else None
+
+    @property
     def exploitability_lower_bound(self) -> float | None:
-        """``max(0, gain.lower)``: the meta-equilibrium's exploitability is at least this with
-        the gain's confidence (None when no best response was trained)."""
-        return None if self.gain is None else max(0.0, self.gain.lower)
+        """The meta-equilibrium's exploitability (its largest regret over roles) is at least
+        this with the gains' confidence (:func:`simultaneous_lower_bound`; None when no best
+        response was trained)."""
+        if not self.responses:
+            return None
+        return simultaneous_lower_bound([b.gain for b in self.responses])
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {k: v for k, v in asdict(self).items() if k != "responses"}
+        out["responses"] = [b.to_dict() for b in self.responses]
+        out["best_response"] = self.best_response
         out["gain"] = None if self.gain is None else self.gain.to_dict()
         out["exploitability_lower_bound"] = self.exploitability_lower_bound
         return jsonable(out)  # type: ignore[no-any-return]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PsroIteration:
-        gain = data.get("gain")
+        responses = tuple(BestResponse.from_dict(b) for b in data.get("responses") or ())
         return cls(int(data["iteration"]),
                    tuple(tuple(str(s) for s in names) for names in data["strategies"]),
                    tuple(tuple(float(p) for p in m) for m in data["meta_mixture"]),
                    str(data["meta_status"]), float(data["meta_regret"]),
                    float(data["meta_regret_upper"]),
                    tuple(float("nan") if p is None else float(p) for p in data["meta_payoffs"]),
-                   data.get("best_response"),
-                   None if gain is None else GainEstimate(**gain),
-                   bool(data["converged"]), float(data["wall_time"]), float(data["cpu_time"]))
+                   responses, bool(data["converged"]), float(data["wall_time"]),
+                   float(data["cpu_time"]))
 
 
 @dataclass(frozen=True)
 class PsroResult:
     """What :func:`run_psro` returns: the iterations and how the run ended.
 
-    ``status`` is ``"converged"`` (the last best response's gain bound reached 0),
-    ``"max_iterations"`` or ``"failed"`` (no meta-equilibrium certified).
+    ``status`` is ``"converged"`` (every trained role's gain bound reached 0 in the last
+    iteration), ``"max_iterations"`` or ``"failed"`` (no meta-equilibrium certified).
     """
 
-    role: str
+    roles: tuple[str, ...]
     algorithm: str
     iterations: tuple[PsroIteration, ...]
     status: str
     settings: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def role(self) -> str:
+        """The trained roles, comma-separated."""
+        return ",".join(self.roles)
+
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"role": self.role, "algorithm": self.algorithm, "status": self.status,
+        return jsonable({"role": self.role, "roles": list(self.roles),  # type: ignore[no-any-return]
+                         "algorithm": self.algorithm, "status": self.status,
                          "settings": dict(self.settings),
-                         "iterations": [it.to_dict() for it in self.iterations]})  # type: ignore[no-any-return]
+                         "iterations": [it.to_dict() for it in self.iterations]})
 
 
 def _meta_equilibrium(equilibria: Sequence[EgtaEquilibrium]) -> EgtaEquilibrium | None:
@@ -352,38 +445,69 @@ def _meta_equilibrium(equilibria: Sequence[EgtaEquilibrium]) -> EgtaEquilibrium 
     return min(certified, key=lambda e: e.regret) if certified else None
 
 
-def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]], *,
+def parse_roles(config: MarketConfig, role: str | Sequence[str]) -> tuple[str, ...]:
+    """The trained roles: one name, a comma-separated list, or a sequence of names; each must
+    have agents in the market, none twice."""
+    names = [part.strip() for item in ([role] if isinstance(role, str) else role)
+             for part in str(item).split(",") if part.strip()]
+    if not names:
+        raise InvalidArgumentError("give at least one role to train")
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(f"a role is listed twice: {', '.join(names)}")
+    for name in names:
+        _role_index(config, name)
+    return tuple(names)
+
+
+def response_name(iteration: int, role: str, *, several: bool) -> str:
+    """The strategy name of a best response: ``psro<k>``, or ``psro<k>_<role>`` when several
+    roles are trained."""
+    return f"psro{iteration}_{role}" if several else f"psro{iteration}"
+
+
+def response_file(role: str, *, several: bool) -> str:
+    """The file of a best response in ``iteration_<k>/``: ``best_response.pt``, or
+    ``best_response_<role>.pt`` when several roles are trained."""
+    return f"best_response_{role}.pt" if several else "best_response.pt"
+
+
+def run_psro(config: MarketConfig, role: str | Sequence[str],
+             strategies: Sequence[Sequence[str]], *,
              algorithm: str = "mappo", iterations: int = 3, out: str | Path | None = None,
              samples: int = 16, seed: int = 0, players: Sequence[int] | None = None,
-             train_steps: int = 20_000, num_envs: int = 32, gain_episodes: int = 256,
-             confidence: float = 0.95, bootstrap: int = 100,
+             train_steps: int = TRAIN_STEPS, num_envs: int = NUM_ENVS,
+             gain_episodes: int = GAIN_EPISODES, confidence: float = 0.95, bootstrap: int = 100,
              learner_changes: Mapping[str, Any] | None = None, device: str = "cpu",
              progress: bool = False, label: str = "",
              solver: Mapping[str, Any] | None = None,
              stop_at_convergence: bool = True) -> PsroResult:
-    """Run PSRO for ``role`` (module docstring).
+    """Run PSRO for one or several roles (module docstring).
 
     Parameters
     ----------
     config : MarketConfig
-    role : str
-        The role whose best responses are trained (the others keep their strategy sets).
+    role : str or sequence of str
+        The roles whose best responses are trained (a name, ``"a,b"`` or a list). Each
+        iteration trains one best response per role against the same meta-equilibrium and
+        estimates each one's gain; the other roles keep their strategy sets.
     strategies : per role
         The initial strategy names.
     algorithm : {"mappo", "ippo", "maddpg", "iql"}
     iterations : int
-        At most this many best responses.
+        At most this many iterations (best responses per role).
     out : path, optional
         Results folder; a rerun with the same settings resumes (finished iterations are read,
-        not redone). A folder made with other settings is refused.
+        not redone, and the profiles of the empirical game are simulated once). A folder made
+        with other settings is refused.
     samples : int
         Episodes per simulated profile of the empirical game.
     train_steps, num_envs : int
-        Decisions of each best response's training, over ``num_envs`` parallel markets.
+        Decisions of each best response's training, over ``num_envs`` parallel markets
+        (:func:`learner_config`).
     gain_episodes : int
         Paired episodes of each gain estimate.
     confidence : float
-        Level of the gain's one-sided lower bound.
+        Level of each gain's one-sided lower bound.
     bootstrap : int
         Bootstrap resamples of the meta-equilibrium's regret bound.
     label : str
@@ -395,7 +519,9 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
         Stop at the first converged iteration (default); otherwise run all ``iterations``,
         adding every best response (the fixed-budget PSRO of Lanctot et al.).
     """
-    r = _role_index(config, role)
+    roles = parse_roles(config, role)
+    several = len(roles) > 1
+    trained = [config.roles.index(name) for name in roles]
     if algorithm not in PSRO_ALGORITHMS:
         raise InvalidArgumentError(f"unknown algorithm {algorithm!r}; PSRO trains with "
                                    f"{', '.join(PSRO_ALGORITHMS)}")
@@ -403,7 +529,8 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
         raise InvalidArgumentError(f"iterations must be >= 1, got {iterations}")
     players = tuple(default_players(config) if players is None else players)
     sets = [list(names) for names in strategies]
-    settings = {"market": label or repr(config), "role": role, "algorithm": algorithm,
+    settings = {"market": label or repr(config), "role": ",".join(roles),
+                "algorithm": algorithm,
                 "initial_strategies": [list(s) for s in sets], "samples": samples,
                 "seed": seed, "players": list(players), "train_steps": train_steps,
                 "num_envs": num_envs, "gain_episodes": gain_episodes,
@@ -432,13 +559,15 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
             item = PsroIteration.from_dict(json.loads(
                 (folder / f"iteration_{k}" / "result.json").read_text()))
             done.append(item)
-            if item.best_response is not None:
-                path = folder / f"iteration_{k}" / "best_response.pt"
-                learned[item.best_response] = load_learned(path, item.best_response)
+            for response in item.responses:
+                path = folder / f"iteration_{k}" / response_file(response.role,
+                                                                  several=several)
+                learned[response.name] = load_learned(path, response.name)
             k += 1
         for item in done:
-            if item.best_response is not None and not (item.converged and stop_at_convergence):
-                sets[r].append(item.best_response)
+            if not (item.converged and stop_at_convergence):
+                for response in item.responses:
+                    sets[config.roles.index(response.role)].append(response.name)
     library = _resolver(make_strategy)
 
     def resolve(name: str) -> Strategy:
@@ -451,7 +580,7 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
 
     def write(status: str) -> None:
         if folder is not None:
-            document = PsroResult(role, algorithm, tuple(done), status, settings).to_dict()
+            document = PsroResult(roles, algorithm, tuple(done), status, settings).to_dict()
             atomic_write(folder / "psro.json", json.dumps(document, indent=2) + "\n")
 
     status = "max_iterations"
@@ -481,47 +610,61 @@ def run_psro(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]
                 best.mixture if best else tuple(() for _ in sets), "not_certified",
                 best.regret if best else float("nan"),
                 best.regret_interval[1] if best else float("nan"),
-                best.payoffs if best else tuple(float("nan") for _ in sets), None, None,
+                best.payoffs if best else tuple(float("nan") for _ in sets), (),
                 False, time.perf_counter() - wall, time.process_time() - cpu)
             done.append(item)
             status = "failed"
             break
         mixture = [list(m) for m in meta.mixture]
+        responses: list[BestResponse] = []
+        new: dict[str, Strategy] = {}
+        for j, name_of_role in enumerate(roles):
+            # the first role's seeds are those of a single-role run; the others' lie apart
+            offset = 100_000 * j
 
-        def train_progress(finished: int, total: int, k: int = k) -> None:
-            say(f"PSRO iteration {k}/{iterations}: training {algorithm} {finished}/{total}")
+            def train_progress(finished: int, total: int, k: int = k,
+                               trained_role: str = name_of_role) -> None:
+                say(f"PSRO iteration {k}/{iterations}: training {algorithm} for "
+                    f"{trained_role} {finished}/{total}")
 
-        learner = train_best_response(config, role, sets, mixture, algorithm=algorithm,
-                                      steps=train_steps, num_envs=num_envs,
-                                      seed=seed * 1_000 + k, players=players, resolve=resolve,
-                                      learner_changes=learner_changes, device=device,
-                                      progress=train_progress)
-        name = f"psro{k}"
-        strategy = _learned(learner, name, role)
-        if folder is not None:
-            target = folder / f"iteration_{k}"
-            target.mkdir(parents=True, exist_ok=True)
-            save_learned(target / "best_response.pt", learner, algorithm=algorithm, agent=0,
-                         interface=learner.env.interface, role=role)
-        say(f"PSRO iteration {k}/{iterations}: estimating the gain")
-        gain = estimate_gain(config, role, strategy, sets, mixture, players=players,
-                             episodes=gain_episodes, seed=seed * 1_000 + k + 500,
-                             confidence=confidence, resolve=resolve, device=device)
-        converged = gain.lower <= 0.0
+            learner = train_best_response(config, name_of_role, sets, mixture,
+                                          algorithm=algorithm, steps=train_steps,
+                                          num_envs=num_envs, seed=seed * 1_000 + k + offset,
+                                          players=players, resolve=resolve,
+                                          learner_changes=learner_changes, device=device,
+                                          progress=train_progress)
+            name = response_name(k, name_of_role, several=several)
+            strategy = _learned(learner, name, name_of_role)
+            if folder is not None:
+                target = folder / f"iteration_{k}"
+                target.mkdir(parents=True, exist_ok=True)
+                save_learned(target / response_file(name_of_role, several=several), learner,
+                             algorithm=algorithm, agent=0, interface=learner.env.interface,
+                             role=name_of_role)
+            say(f"PSRO iteration {k}/{iterations}: estimating the gain of {name}")
+            gain = estimate_gain(config, name_of_role, strategy, sets, mixture,
+                                 players=players, episodes=gain_episodes,
+                                 seed=seed * 1_000 + k + 500 + offset, confidence=confidence,
+                                 resolve=resolve, device=device)
+            responses.append(BestResponse(name_of_role, name, gain))
+            new[name] = strategy
+        converged = all(response.gain.lower <= 0.0 for response in responses)
         item = PsroIteration(k, tuple(tuple(s) for s in sets), meta.mixture, meta.solver_status,
-                             meta.regret, meta.regret_interval[1], meta.payoffs, name, gain,
-                             converged, time.perf_counter() - wall, time.process_time() - cpu)
+                             meta.regret, meta.regret_interval[1], meta.payoffs,
+                             tuple(responses), converged, time.perf_counter() - wall,
+                             time.process_time() - cpu)
         if folder is not None:
             atomic_write(folder / f"iteration_{k}" / "result.json",
                          json.dumps(item.to_dict(), indent=2) + "\n")
         done.append(item)
-        learned[name] = strategy
+        learned.update(new)
         if converged and stop_at_convergence:
             status = "converged"
             break
-        sets[r].append(name)
+        for r, response in zip(trained, responses):
+            sets[r].append(response.name)
         write(status)
     if progress:
         sys.stderr.write("\n")
     write(status)
-    return PsroResult(role, algorithm, tuple(done), status, settings)
+    return PsroResult(roles, algorithm, tuple(done), status, settings)
