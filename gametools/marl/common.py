@@ -102,6 +102,8 @@ class AgentNetworks(nn.Module):
             raise InvalidArgumentError("parameter sharing needs agents with equal observation sizes and "
                              "action counts")
         self.count, self.shared = count, bool(shared)
+        # each agent's input width (without the id of a shared network)
+        self.input_sizes = [int(size) for size in input_sizes]
         if self.shared:
             self.nets = nn.ModuleList([mlp(input_sizes[0] + count, hidden_sizes, output_sizes[0],
                                            generator=generator, activation=activation,
@@ -129,14 +131,6 @@ class AgentNetworks(nn.Module):
             return self.nets[0](torch.cat([inputs, agent_ids(self.count, inputs)], dim=-1))
         return stack_padded([net(x[:, :size]) for net, x, size in
                              zip(self.nets, inputs, self.input_sizes)])
-
-    @property
-    def input_sizes(self) -> list[int]:
-        """Input width of each agent's network (without the id of a shared one)."""
-        first = self.nets[0][0]
-        if self.shared:
-            return [first.in_features - self.count] * self.count
-        return [net[0].in_features for net in self.nets]
 
 
 def stack_padded(tensors: Sequence[torch.Tensor], fill: float | None = None) -> torch.Tensor:
@@ -236,6 +230,8 @@ class RecurrentAgentNetworks(nn.Module):
             raise InvalidArgumentError("parameter sharing needs agents with equal observation sizes and "
                              "action counts")
         self.count, self.shared, self.hidden_size = count, bool(shared), int(hidden_size)
+        self.input_sizes = [int(size) for size in input_sizes]
+        self.output_sizes = [int(size) for size in output_sizes]
         if self.shared:
             self.nets = nn.ModuleList([RecurrentNetwork(
                 input_sizes[0] + count, hidden_size, output_sizes[0], generator=generator,
@@ -261,8 +257,7 @@ class RecurrentAgentNetworks(nn.Module):
         """Every agent's step at once: ``inputs`` one ``(B, d_i)`` per agent, ``hidden``
         ``(N, B, hidden_size)`` -> (one output per agent, the next hidden ``(N, B, hidden)``)."""
         outputs, after = self.step_stacked(stack_padded(inputs, 0.0), hidden)
-        sizes = [net.head.out_features for net in self.nets] * (self.count if self.shared else 1)
-        return [out[:, :size] for out, size in zip(outputs, sizes)], after
+        return [out[:, :size] for out, size in zip(outputs, self.output_sizes)], after
 
     def step_stacked(self, inputs: torch.Tensor, hidden: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -270,8 +265,8 @@ class RecurrentAgentNetworks(nn.Module):
         outputs ``(N, B, out)`` (padded likewise) and the next hidden state. A shared network
         runs all agents as one batch, with cached one-hot ids."""
         if not self.shared:
-            steps = [net(x[:, :net.encoder.in_features], h)
-                     for net, x, h in zip(self.nets, inputs, hidden)]
+            steps = [net(x[:, :size], h)
+                     for net, x, h, size in zip(self.nets, inputs, hidden, self.input_sizes)]
             return stack_padded([out for out, _ in steps]), torch.stack([h for _, h in steps])
         joined = torch.cat([inputs, agent_ids(self.count, inputs)], dim=-1)
         outputs, after = self.nets[0](joined.flatten(0, 1), hidden.flatten(0, 1))
@@ -287,8 +282,7 @@ class RecurrentAgentNetworks(nn.Module):
             outputs, hidden = self.step_stacked(stacked[:, :, t], hidden)
             steps.append(outputs)
         joined = torch.stack(steps, dim=2)  # (N, B, T, out)
-        sizes = [net.head.out_features for net in self.nets] * (self.count if self.shared else 1)
-        return [joined[i, ..., :size] for i, size in enumerate(sizes)]
+        return [joined[i, ..., :size] for i, size in enumerate(self.output_sizes)]
 
 
 def reset_where(hidden: torch.Tensor, done: torch.Tensor, *, axis: int = 0) -> torch.Tensor:
@@ -305,8 +299,10 @@ def soft_update(target: nn.Module | Sequence[torch.Tensor],
                 source: nn.Module | Sequence[torch.Tensor], tau: float) -> None:
     """Polyak averaging ``target <- (1 - tau) target + tau source`` (modules, or their
     parameter lists kept by the caller to skip walking the modules on every update)."""
-    targets = list(target.parameters()) if isinstance(target, nn.Module) else list(target)
-    sources = list(source.parameters()) if isinstance(source, nn.Module) else list(source)
+    targets: list[torch.Tensor] = list(target.parameters() if isinstance(target, nn.Module)
+                                       else target)
+    sources: list[torch.Tensor] = list(source.parameters() if isinstance(source, nn.Module)
+                                       else source)
     torch._foreach_lerp_(targets, sources, tau)
 
 
