@@ -1,9 +1,10 @@
 """Proximal policy optimisation for several agents: MAPPO, IPPO and the fully centralised variant.
 
 One learner, :class:`PPOLearner`, runs clipped PPO (Schulman et al. 2017) with GAE and value
-normalisation for a list of *actors*. The variants differ only by the actors they compose in
-(:meth:`PPOLearner.make_actors`: :func:`agent_actors` with a critic input, or one joint actor) and
-by their config:
+normalisation for a set of *actors* (:class:`Actors`), read and stored as stacked tensors with an
+actor axis, so every actor goes through its network in the same call. The variants differ only by
+the actors they compose in (:meth:`PPOLearner.make_actors`: :func:`agent_actors` with a critic
+input, or one joint actor) and by their config:
 
 - :class:`MAPPO` (Yu et al. 2022): decentralised actors, each with a **centralised** critic that
   sees the global state;
@@ -13,7 +14,8 @@ by their config:
 - :class:`gametools.marl.central.CentralPPO`: one actor over the joint action, seeing the state.
 
 Parameter sharing (one actor and one critic network for all agents, an agent one-hot appended to
-the input; :class:`~gametools.marl.common.AgentNetworks`) is on by default for homogeneous agents.
+the input; :class:`~gametools.marl.common.AgentNetworks`) is on by default for homogeneous agents;
+a shared network then runs all agents as one batch ``[n_agents * batch, ...]``.
 
 Recurrent actors (``recurrent=True``; :class:`~gametools.marl.common.RecurrentAgentNetworks`)
 carry their hidden state through the rollout, reset to zero where an episode ends; the rollout
