@@ -287,8 +287,10 @@ def speed_table(steps_on_policy: int, steps_replay: int, repeats: int, num_envs:
     game = build_game("penalty -100")
     print(f"\n== steps per CPU second: train() against a CleanRL-style loop (bench/cleanrl_marl.py)"
           f", penalty -100, {num_envs} parallel episodes, torch threads 1 ==")
-    print("same network sizes, batch, epochs and minibatches; ours includes train()'s evaluation "
-          "(one at the end) and exact NashConv; median of "
+    print("same environment, network sizes (64, 64; shared, one-hot ids), batch, epochs and "
+          "minibatches, both one batched pass over all agents; ours also pays train()'s "
+          "setup, return logging, one final evaluation with exact NashConv, and for PPO value "
+          "normalisation and truncation bootstrap values; median of "
           f"{repeats} alternating repeats")
     print(f"{'learner':<8} {'steps':>7} {'ours steps/cpu-s':>17} {'ref steps/cpu-s':>16} "
           f"{'ratio':>6} {'ours cpu s':>10} {'ours wall s':>11} {'ref cpu s':>9} {'goal':>6}")

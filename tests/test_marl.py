@@ -273,3 +273,42 @@ def test_tensorboard_is_optional(tmp_path) -> None:
         return
     train(team_game(), config, algorithm="mappo", out=tmp_path, tensorboard=True)
     assert any((tmp_path / "tensorboard").iterdir())
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_batched_agent_networks_equal_one_agent_at_a_time(shared: bool) -> None:
+    # the batched pass (all agents in one call, cached one-hot ids) against the per-agent call,
+    # a separate code path: the same outputs; separate networks of uneven agents pad their
+    # inputs with zeros and their outputs with the lowest float (never the argmax)
+    from gametools.marl.common import AgentNetworks, RecurrentAgentNetworks, stack_padded
+
+    sizes, actions = ([3, 3], [4, 4]) if shared else ([2, 3], [4, 2])
+    generator = torch.Generator().manual_seed(0)
+    inputs = [torch.randn(5, size, generator=generator) for size in sizes]
+    nets = AgentNetworks(sizes, actions, (8,), shared=shared, generator=generator)
+    batched = nets.forward_all(stack_padded(inputs, 0.0))
+    assert batched.shape == (2, 5, max(actions))
+    for i, x in enumerate(inputs):
+        torch.testing.assert_close(batched[i, :, :actions[i]], nets(i, x))
+        assert bool((batched[i, :, actions[i]:] == torch.finfo(torch.float32).min).all())
+    recurrent = RecurrentAgentNetworks(sizes, actions, 8, shared=shared, generator=generator)
+    hidden = torch.randn(2, 5, 8, generator=generator)
+    outputs, after = recurrent.step_all(inputs, hidden)
+    for i, x in enumerate(inputs):
+        out, h = recurrent(i, x, hidden[i])
+        torch.testing.assert_close(outputs[i], out)
+        torch.testing.assert_close(after[i], h)
+
+
+@pytest.mark.parametrize("algorithm", ["mappo", "iql"])
+def test_uneven_agents_learn_through_the_batched_path(algorithm: str) -> None:
+    # 2 actions against 3 (separate, padded networks). Row action 0 strictly dominates 1
+    # (1 > 0 in every column); column action 2 strictly dominates (1 > 0 in every row): the
+    # unique equilibrium is (0, 2). Uniform profile: each gains 1 - 1/2 resp. 1 - 1/3 = 7/6
+    game = NormalFormGame.from_bimatrix(np.array([[1.0, 1, 1], [0, 0, 0]]),
+                                        np.array([[0.0, 0, 1], [0, 0, 1]]))
+    assert nash_conv(game, uniform_profile(game)).nash_conv == pytest.approx(7 / 6)
+    result = train(game, make_config(algorithm, **BUDGETS[algorithm]), algorithm=algorithm,
+                   seed=0)
+    assert result.profile[0].shape[-1] == 2 and result.profile[1].shape[-1] == 3
+    assert result.exploitability.nash_conv <= 0.1 * 7 / 6

@@ -18,17 +18,24 @@ for tools that need per-agent policies; it is not what the learner plays.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from gametools.errors import InvalidArgumentError
 from gametools.marl.env import Discrete, Reset, TensorGameEnv, VectorEnv
-from gametools.marl.mappo import Actor, MAPPOConfig, PPOLearner
+from gametools.marl.mappo import Actors, MAPPOConfig, PPOLearner
 from gametools.structure import observation_states, sees_state
 
 __all__ = ["CentralPPO"]
+
+
+def _state(reset: Reset) -> torch.Tensor:
+    return reset.state[None]
+
+
+def _team_reward(rewards: torch.Tensor) -> torch.Tensor:
+    return rewards.mean(dim=1)[None]
 
 
 class CentralPPO(PPOLearner):
@@ -42,19 +49,18 @@ class CentralPPO(PPOLearner):
     recurrent_refusal = ("its one actor sees the global state, which already holds everything "
                          "an agent's memory could recover")
 
-    def make_actors(self, env: VectorEnv) -> list[Actor]:
+    def make_actors(self, env: VectorEnv) -> Actors:
         if not all(isinstance(space, Discrete) for space in env.action_spaces):
             raise InvalidArgumentError("central needs discrete actions")
         self.num_actions = tuple(space.n for space in env.action_spaces)  # type: ignore
         strides = [math.prod(self.num_actions[k + 1:]) for k in range(len(self.num_actions))]
         self.strides = torch.tensor(strides, dtype=torch.int64)
-        return [Actor(observe=lambda reset: reset.state, critic_input=lambda reset: reset.state,
-                      observation_size=env.state_size, critic_size=env.state_size,
-                      num_actions=math.prod(self.num_actions),
-                      reward=lambda rewards: rewards.mean(dim=1))]
+        return Actors(observe=_state, critic_input=_state, reward=_team_reward,
+                      observation_sizes=(env.state_size,), critic_sizes=(env.state_size,),
+                      action_counts=(math.prod(self.num_actions),))
 
-    def decode(self, actions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        (joint,) = actions
+    def decode(self, actions: torch.Tensor) -> list[torch.Tensor]:
+        joint = actions[0]
         return [(joint // int(stride)) % n for stride, n in zip(self.strides, self.num_actions)]
 
     @torch.no_grad()
@@ -62,7 +68,7 @@ class CentralPPO(PPOLearner):
             ) -> tuple[list[torch.Tensor], torch.Tensor | None]:
         """The most probable joint action at each state, decoded into per-agent actions (no
         memory: the actor sees the state)."""
-        return self.decode([self.logits(0, current.state).argmax(dim=1)]), None
+        return self.decode(self.logits(0, current.state).argmax(dim=1)[None]), None
 
     def _game_env(self) -> TensorGameEnv:
         env = getattr(self.env, "inner", self.env)

@@ -28,7 +28,7 @@ from torch import nn
 
 from gametools.errors import InvalidArgumentError
 
-__all__ = ["mlp", "AgentNetworks", "RecurrentNetwork", "RecurrentAgentNetworks", "reset_where", "SequenceRecorder", "homogeneous", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
+__all__ = ["mlp", "AgentNetworks", "stack_padded", "agent_ids", "RecurrentNetwork", "RecurrentAgentNetworks", "reset_where", "SequenceRecorder", "homogeneous", "soft_update", "hard_update", "gae", "RunningNormalizer", "ReplayBuffer",
            "sample_categorical", "gumbel_softmax", "explained_variance", "single_thread"]
 
 
@@ -102,6 +102,8 @@ class AgentNetworks(nn.Module):
             raise InvalidArgumentError("parameter sharing needs agents with equal observation sizes and "
                              "action counts")
         self.count, self.shared = count, bool(shared)
+        # each agent's input width (without the id of a shared network)
+        self.input_sizes = [int(size) for size in input_sizes]
         if self.shared:
             self.nets = nn.ModuleList([mlp(input_sizes[0] + count, hidden_sizes, output_sizes[0],
                                            generator=generator, activation=activation,
@@ -115,6 +117,47 @@ class AgentNetworks(nn.Module):
         if not self.shared:
             return self.nets[index](inputs)
         return self.nets[0](append_identity(inputs, index, self.count))
+
+    def forward_all(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Every agent's outputs at once: ``inputs`` ``(N, M, d)`` -> ``(N, M, out)``.
+
+        A shared network runs all ``N * M`` rows as one batch, each row with its agent's one-hot
+        id appended (the id tensor is cached per batch size). Separate networks read agent
+        ``i``'s first ``input_sizes[i]`` columns (inputs padded by :func:`stack_padded`) and
+        fill the first ``output_sizes[i]`` outputs; the rest hold the lowest float, so that a
+        padded action is never the argmax and has probability zero under a softmax.
+        """
+        if self.shared:
+            return self.nets[0](torch.cat([inputs, agent_ids(self.count, inputs)], dim=-1))
+        return stack_padded([net(x[:, :size]) for net, x, size in
+                             zip(self.nets, inputs, self.input_sizes)])
+
+
+def stack_padded(tensors: Sequence[torch.Tensor], fill: float | None = None) -> torch.Tensor:
+    """Stack ``(..., d_i)`` tensors into ``(N, ..., max d_i)``, padding the last axis with
+    ``fill`` (default: the lowest float of the dtype, a logit or value never chosen)."""
+    width = max(t.shape[-1] for t in tensors)
+    if all(t.shape[-1] == width for t in tensors):
+        return torch.stack(list(tensors))
+    value = torch.finfo(tensors[0].dtype).min if fill is None else fill
+    return torch.stack([nn.functional.pad(t, (0, width - t.shape[-1]), value=value)
+                        for t in tensors])  # out of place: gradients flow through
+
+
+_IDS: dict[tuple[int, int, torch.device, torch.dtype], torch.Tensor] = {}
+
+
+def agent_ids(count: int, like: torch.Tensor) -> torch.Tensor:
+    """The one-hot agent ids ``(N, M, N)`` matching ``like`` ``(N, M, d)`` (cached, read-only)."""
+    key = (count, like.shape[1], like.device, like.dtype)
+    ids = _IDS.get(key)
+    if ids is None:
+        if len(_IDS) > 64:  # a bounded cache: batch sizes of one run are few
+            _IDS.clear()
+        ids = torch.eye(count, dtype=like.dtype, device=like.device)[:, None, :].expand(
+            count, like.shape[1], count)
+        _IDS[key] = ids
+    return ids
 
 
 def append_identity(inputs: torch.Tensor, index: int, count: int) -> torch.Tensor:
@@ -187,6 +230,8 @@ class RecurrentAgentNetworks(nn.Module):
             raise InvalidArgumentError("parameter sharing needs agents with equal observation sizes and "
                              "action counts")
         self.count, self.shared, self.hidden_size = count, bool(shared), int(hidden_size)
+        self.input_sizes = [int(size) for size in input_sizes]
+        self.output_sizes = [int(size) for size in output_sizes]
         if self.shared:
             self.nets = nn.ModuleList([RecurrentNetwork(
                 input_sizes[0] + count, hidden_size, output_sizes[0], generator=generator,
@@ -210,27 +255,34 @@ class RecurrentAgentNetworks(nn.Module):
     def step_all(self, inputs: Sequence[torch.Tensor], hidden: torch.Tensor
                  ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Every agent's step at once: ``inputs`` one ``(B, d_i)`` per agent, ``hidden``
-        ``(N, B, hidden_size)`` -> (one output per agent, the next hidden ``(N, B, hidden)``).
-        A shared network runs all agents as one batch."""
-        if not self.shared:
-            steps = [self.nets[i](x, hidden[i]) for i, x in enumerate(inputs)]
-            return [out for out, _ in steps], torch.stack([h for _, h in steps])
-        batch = inputs[0].shape[0]
-        joined = torch.cat([append_identity(x, i, self.count) for i, x in enumerate(inputs)])
-        outputs, after = self.nets[0](joined, hidden.flatten(0, 1))
-        return list(outputs.split(batch)), after.reshape(hidden.shape)
+        ``(N, B, hidden_size)`` -> (one output per agent, the next hidden ``(N, B, hidden)``)."""
+        outputs, after = self.step_stacked(stack_padded(inputs, 0.0), hidden)
+        return [out[:, :size] for out, size in zip(outputs, self.output_sizes)], after
 
+    def step_stacked(self, inputs: torch.Tensor, hidden: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`step_all` on stacked inputs ``(N, B, d)`` (padded as :func:`stack_padded`):
+        outputs ``(N, B, out)`` (padded likewise) and the next hidden state. A shared network
+        runs all agents as one batch, with cached one-hot ids."""
+        if not self.shared:
+            steps = [net(x[:, :size], h)
+                     for net, x, h, size in zip(self.nets, inputs, hidden, self.input_sizes)]
+            return stack_padded([out for out, _ in steps]), torch.stack([h for _, h in steps])
+        joined = torch.cat([inputs, agent_ids(self.count, inputs)], dim=-1)
+        outputs, after = self.nets[0](joined.flatten(0, 1), hidden.flatten(0, 1))
+        return outputs.reshape(*inputs.shape[:2], -1), after.reshape(hidden.shape)
 
     def unroll(self, inputs: Sequence[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:
         """Every agent's outputs along batches of sequences: ``inputs`` one ``(B, T, d_i)`` per
         agent, ``hidden`` ``(N, B, hidden_size)`` before their first step -> one ``(B, T,
         out_i)`` per agent (gradients flow through time)."""
-        steps: list[list[torch.Tensor]] = []
-        for t in range(inputs[0].shape[1]):
-            outputs, hidden = self.step_all([x[:, t] for x in inputs], hidden)
+        stacked = stack_padded(inputs, 0.0)  # (N, B, T, d)
+        steps = []
+        for t in range(stacked.shape[2]):
+            outputs, hidden = self.step_stacked(stacked[:, :, t], hidden)
             steps.append(outputs)
-        return [torch.stack([outputs[i] for outputs in steps], dim=1)
-                for i in range(len(inputs))]
+        joined = torch.stack(steps, dim=2)  # (N, B, T, out)
+        return [joined[i, ..., :size] for i, size in enumerate(self.output_sizes)]
 
 
 def reset_where(hidden: torch.Tensor, done: torch.Tensor, *, axis: int = 0) -> torch.Tensor:
@@ -243,10 +295,15 @@ def reset_where(hidden: torch.Tensor, done: torch.Tensor, *, axis: int = 0) -> t
 
 
 @torch.no_grad()
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """Polyak averaging ``target <- (1 - tau) target + tau source``."""
-    for t, s in zip(target.parameters(), source.parameters()):
-        t.lerp_(s, tau)
+def soft_update(target: nn.Module | Sequence[torch.Tensor],
+                source: nn.Module | Sequence[torch.Tensor], tau: float) -> None:
+    """Polyak averaging ``target <- (1 - tau) target + tau source`` (modules, or their
+    parameter lists kept by the caller to skip walking the modules on every update)."""
+    targets: list[torch.Tensor] = list(target.parameters() if isinstance(target, nn.Module)
+                                       else target)
+    sources: list[torch.Tensor] = list(source.parameters() if isinstance(source, nn.Module)
+                                       else source)
+    torch._foreach_lerp_(targets, sources, tau)
 
 
 @torch.no_grad()
@@ -340,22 +397,26 @@ class ReplayBuffer:
                      for name, (shape, dtype) in shapes.items()}
         self.position = 0
         self.size = 0
+        self._offsets = torch.zeros(0, dtype=torch.int64, device=device)
 
     def add(self, **batch: torch.Tensor) -> None:
         """Append a batch (first axis) of every field."""
         count = next(iter(batch.values())).shape[0]
-        device = next(iter(self.data.values())).device
-        index = (self.position + torch.arange(count, device=device)) % self.capacity
+        if self._offsets.shape[0] != count:
+            self._offsets = torch.arange(count, device=self._offsets.device)
+        index = (self._offsets + self.position) % self.capacity
         for name, values in batch.items():
             self.data[name][index] = values.to(self.data[name].dtype)
         self.position = (self.position + count) % self.capacity
         self.size = min(self.size + count, self.capacity)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """A minibatch drawn with ``generator`` (on the buffer's device)."""
-        device = next(iter(self.data.values())).device
+    def sample(self, batch_size: int, generator: torch.Generator,
+               names: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """A minibatch drawn with ``generator`` (on the buffer's device), of the fields
+        ``names`` (default: all)."""
+        device = self._offsets.device
         index = torch.randint(0, self.size, (batch_size,), generator=generator, device=device)
-        return {name: values[index] for name, values in self.data.items()}
+        return {name: self.data[name][index] for name in (self.data if names is None else names)}
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {**{f"data.{k}": v[:self.size].clone() for k, v in self.data.items()},

@@ -1,9 +1,10 @@
 """Proximal policy optimisation for several agents: MAPPO, IPPO and the fully centralised variant.
 
 One learner, :class:`PPOLearner`, runs clipped PPO (Schulman et al. 2017) with GAE and value
-normalisation for a list of *actors*. The variants differ only by the actors they compose in
-(:meth:`PPOLearner.make_actors`: :func:`agent_actors` with a critic input, or one joint actor) and
-by their config:
+normalisation for a set of *actors* (:class:`Actors`), read and stored as stacked tensors with an
+actor axis, so every actor goes through its network in the same call. The variants differ only by
+the actors they compose in (:meth:`PPOLearner.make_actors`: :func:`agent_actors` with a critic
+input, or one joint actor) and by their config:
 
 - :class:`MAPPO` (Yu et al. 2022): decentralised actors, each with a **centralised** critic that
   sees the global state;
@@ -13,7 +14,8 @@ by their config:
 - :class:`gametools.marl.central.CentralPPO`: one actor over the joint action, seeing the state.
 
 Parameter sharing (one actor and one critic network for all agents, an agent one-hot appended to
-the input; :class:`~gametools.marl.common.AgentNetworks`) is on by default for homogeneous agents.
+the input; :class:`~gametools.marl.common.AgentNetworks`) is on by default for homogeneous agents;
+a shared network then runs all agents as one batch ``[n_agents * batch, ...]``.
 
 Recurrent actors (``recurrent=True``; :class:`~gametools.marl.common.RecurrentAgentNetworks`)
 carry their hidden state through the rollout, reset to zero where an episode ends; the rollout
@@ -37,7 +39,6 @@ Examples
 from __future__ import annotations
 
 import abc
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple, cast
@@ -53,6 +54,7 @@ from gametools.marl.common import (
     gae,
     reset_where,
     sample_categorical,
+    stack_padded,
 )
 from gametools.marl.env import Discrete, Reset, VectorEnv
 from gametools.marl.learner import Learner, LearnerConfig
@@ -62,7 +64,7 @@ __all__ = [
     "MAA2C",
     "MAPPO",
     "A2CConfig",
-    "Actor",
+    "Actors",
     "CriticInput",
     "MAPPOConfig",
     "PPOConfig",
@@ -122,85 +124,94 @@ class MAPPOConfig(PPOConfig):
 
 
 @dataclass(frozen=True)
-class Actor:
-    """One decision maker of a PPO learner.
+class Actors:
+    """The ``K`` decision makers of a PPO learner, read as stacked tensors.
 
-    ``observe(reset)`` gives the actor's input ``(B, obs)``, ``critic_input(reset)`` its critic's
-    input, ``num_actions`` its action count and ``reward(rewards)`` its reward ``(B,)`` from the
-    environment's ``(B, N)``; ``decode(actions)`` turns its actions into the environment's
-    per-agent action tensors (identity for agent actors).
+    ``observe(reset)`` gives the actors' inputs ``(K, B, obs)``, ``critic_input(reset)`` their
+    critics' inputs ``(K, B, critic)`` (narrower inputs zero-padded on the right, as
+    :func:`~gametools.marl.common.stack_padded`), ``reward(rewards)`` their rewards ``(K, B)``
+    from the environment's ``(B, N)``; the sizes are per actor.
     """
 
     observe: Callable[[Reset], torch.Tensor]
     critic_input: Callable[[Reset], torch.Tensor]
-    observation_size: int
-    critic_size: int
-    num_actions: int
     reward: Callable[[torch.Tensor], torch.Tensor]
+    observation_sizes: tuple[int, ...]
+    critic_sizes: tuple[int, ...]
+    action_counts: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.action_counts)
 
 
 class Rollout(NamedTuple):
-    """One actor's rollout: ``(T, B, ...)`` tensors preallocated before collection (``T``
-    steps of ``B`` parallel episodes), filled in place step by step."""
+    """A rollout of ``K`` actors over ``T`` steps of ``B`` parallel episodes: tensors
+    ``(K, T, B, ...)`` allocated once and filled in place step by step."""
 
-    observations: torch.Tensor  # (T, B, observation_size)
-    critic_inputs: torch.Tensor  # (T, B, critic_size)
-    actions: torch.Tensor  # (T, B) int64
-    log_probs: torch.Tensor  # (T, B)
-    values: torch.Tensor  # (T, B), the critic's (denormalised) value of each step's input
-    rewards: torch.Tensor  # (T, B)
-    final_values: torch.Tensor  # (T, B), the value of the state each step reached
+    observations: torch.Tensor  # (K, T, B, observation width)
+    critic_inputs: torch.Tensor  # (K, T, B, critic width)
+    final_critic_inputs: torch.Tensor  # (K, T, B, critic width), of the state each step reached
+    actions: torch.Tensor  # (K, T, B) int64
+    log_probs: torch.Tensor  # (K, T, B)
+    rewards: torch.Tensor  # (K, T, B)
+    terminated: torch.Tensor  # (T, B) bool
+    truncated: torch.Tensor  # (T, B) bool
 
     @classmethod
-    def empty(cls, steps: int, envs: int, observation_size: int, critic_size: int,
-              device: torch.device) -> Rollout:
+    def empty(cls, actors: Actors, steps: int, envs: int, device: torch.device) -> Rollout:
         def zeros(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-            return torch.zeros(steps, envs, *shape, dtype=dtype, device=device)
-        return cls(zeros(observation_size), zeros(critic_size), zeros(dtype=torch.int64),
-                   zeros(), zeros(), zeros(), zeros())
+            return torch.zeros(actors.count, steps, envs, *shape, dtype=dtype, device=device)
+        observation, critic = max(actors.observation_sizes), max(actors.critic_sizes)
+        done = torch.zeros(steps, envs, dtype=torch.bool, device=device)
+        return cls(zeros(observation), zeros(critic), zeros(critic), zeros(dtype=torch.int64),
+                   zeros(), zeros(), done, done.clone())
 
 
-#: A critic input for an agent: ``critic_input(env, agent) -> (input of a Reset, its size)``.
-CriticInput = Callable[[VectorEnv, int], tuple[Callable[[Reset], torch.Tensor], int]]
+#: A critic input for agent actors: ``critic_input(env) -> (input of a Reset (N, B, d), the
+#: width per agent)``.
+CriticInput = Callable[[VectorEnv], tuple[Callable[[Reset], torch.Tensor], tuple[int, ...]]]
 
 
-def centralised_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], torch.Tensor],
-                                                                   int]:
-    """MAPPO's critic input: the global state."""
-    return (lambda reset: reset.state), env.state_size
+def centralised_critic_input(env: VectorEnv) -> tuple[Callable[[Reset], torch.Tensor],
+                                                      tuple[int, ...]]:
+    """MAPPO's critic input: the global state, for every agent."""
+    count = env.num_agents
+
+    def state(reset: Reset) -> torch.Tensor:
+        return reset.state[None].expand(count, *reset.state.shape)
+    return state, (env.state_size,) * count
 
 
-def local_critic_input(env: VectorEnv, agent: int) -> tuple[Callable[[Reset], torch.Tensor], int]:
-    """IPPO's critic input: the agent's own observation."""
-    return (lambda reset: reset.observations[agent]), env.observation_sizes[agent]
+def local_critic_input(env: VectorEnv) -> tuple[Callable[[Reset], torch.Tensor],
+                                                tuple[int, ...]]:
+    """IPPO's critic input: each agent's own observation."""
+    return _own_observations, tuple(env.observation_sizes)
 
 
-def _own_observation(agent: int, reset: Reset) -> torch.Tensor:
-    return reset.observations[agent]
+def _own_observations(reset: Reset) -> torch.Tensor:
+    return stack_padded(reset.observations, 0.0)
 
 
-def _own_reward(agent: int, rewards: torch.Tensor) -> torch.Tensor:
-    return rewards[:, agent]
+def _own_rewards(rewards: torch.Tensor) -> torch.Tensor:
+    return rewards.T
 
 
-def agent_actors(env: VectorEnv, critic_input: CriticInput, name: str) -> list[Actor]:
-    """One actor per agent (its own observation, action space and reward), each with the critic
-    input ``critic_input(env, agent)``; ``name`` is the learner's, for the error message."""
-    actors = []
-    for agent, space in enumerate(env.action_spaces):
-        if not isinstance(space, Discrete):
-            raise InvalidArgumentError(f"{name} needs discrete actions")
-        make_input, critic_size = critic_input(env, agent)
-        actors.append(Actor(
-            observe=functools.partial(_own_observation, agent), critic_input=make_input,
-            observation_size=env.observation_sizes[agent], critic_size=critic_size,
-            num_actions=space.n, reward=functools.partial(_own_reward, agent)))
-    return actors
+def agent_actors(env: VectorEnv, critic_input: CriticInput, name: str) -> Actors:
+    """One actor per agent (its own observation, action space and reward), with the critic
+    input ``critic_input(env)``; ``name`` is the learner's, for the error message."""
+    if not all(isinstance(space, Discrete) for space in env.action_spaces):
+        raise InvalidArgumentError(f"{name} needs discrete actions")
+    make_input, critic_sizes = critic_input(env)
+    return Actors(observe=_own_observations, critic_input=make_input, reward=_own_rewards,
+                  observation_sizes=tuple(env.observation_sizes), critic_sizes=critic_sizes,
+                  action_counts=tuple(space.n for space in env.action_spaces))  # type: ignore
 
 
 class PPOLearner(Learner):
-    """Clipped PPO over a list of actors (see the module docstring); a variant composes in its
-    actors (:meth:`make_actors`)."""
+    """Clipped PPO over a set of actors (see the module docstring); a variant composes in its
+    actors (:meth:`make_actors`). All actors go through their networks together: one batched
+    forward pass per step with shared parameters."""
 
     config_type: ClassVar[type[LearnerConfig]] = MAPPOConfig
     supports_recurrent = True
@@ -211,43 +222,43 @@ class PPOLearner(Learner):
             raise InvalidArgumentError(
                 f"recurrent {self.name} splits its minibatches by environment: num_envs "
                 f"({env.num_envs}) must be at least minibatches ({config.minibatches})")
-        self.actors = self.make_actors(env)
+        self.actors = actors = self.make_actors(env)
         hidden = config.hidden_sizes
-        observation_sizes = [a.observation_size for a in self.actors]
-        critic_sizes = [a.critic_size for a in self.actors]
-        action_counts = [a.num_actions for a in self.actors]
-        shared = self.shares_parameters([*zip(observation_sizes, critic_sizes)], action_counts)
+        shared = self.shares_parameters([*zip(actors.observation_sizes, actors.critic_sizes)],
+                                        actors.action_counts)
         self.actor_nets: AgentNetworks | RecurrentAgentNetworks
         if config.recurrent:
-            self.actor_nets = RecurrentAgentNetworks(observation_sizes, action_counts,
-                                                     config.rnn_hidden_dim, shared=shared,
-                                                     generator=self.generator, output_gain=0.01)
+            self.actor_nets = RecurrentAgentNetworks(
+                actors.observation_sizes, actors.action_counts, config.rnn_hidden_dim,
+                shared=shared, generator=self.generator, output_gain=0.01)
         else:
-            self.actor_nets = AgentNetworks(observation_sizes, action_counts, hidden,
-                                            shared=shared, generator=self.generator,
+            self.actor_nets = AgentNetworks(actors.observation_sizes, actors.action_counts,
+                                            hidden, shared=shared, generator=self.generator,
                                             output_gain=0.01)
-        self.critic_nets = AgentNetworks(critic_sizes, [1] * len(self.actors), hidden,
+        self.critic_nets = AgentNetworks(actors.critic_sizes, [1] * actors.count, hidden,
                                          shared=shared, generator=self.generator)
         self.actor_nets.to(env.device)
         self.critic_nets.to(env.device)
-        self.normalizers = nn.ModuleList(RunningNormalizer() for _ in self.actors).to(env.device)
+        self.normalizers = nn.ModuleList(RunningNormalizer()
+                                         for _ in range(actors.count)).to(env.device)
         self.optimizer = torch.optim.Adam([*self.actor_nets.parameters(),
                                            *self.critic_nets.parameters()],
                                           lr=config.learning_rate, eps=1e-5)
         # recurrent actors: each actor's hidden state in every episode, (actors, B, width)
-        self.memory = torch.zeros(len(self.actors) if config.recurrent else 0, env.num_envs,
+        self.memory = torch.zeros(actors.count if config.recurrent else 0, env.num_envs,
                                   config.rnn_hidden_dim, device=env.device)
+        self.rollout = Rollout.empty(actors, config.rollout_steps, env.num_envs, env.device)
 
     # actors ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def make_actors(self, env: VectorEnv) -> list[Actor]:
+    def make_actors(self, env: VectorEnv) -> Actors:
         """The decision makers of this variant: one per agent with its critic input
         (:func:`agent_actors`), or one joint actor (:class:`~gametools.marl.central.CentralPPO`)."""
 
-    def decode(self, actions: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        """The environment's per-agent actions from the actors' actions."""
-        return list(actions)
+    def decode(self, actions: torch.Tensor) -> list[torch.Tensor]:
+        """The environment's per-agent actions from the actors' actions ``(K, B)``."""
+        return list(actions.unbind(0))
 
     def logits(self, index: int, observations: torch.Tensor) -> torch.Tensor:
         self.require_feedforward()
@@ -286,151 +297,150 @@ class PPOLearner(Learner):
     def _normalizer(self, index: int) -> RunningNormalizer:
         return cast(RunningNormalizer, self.normalizers[index])
 
-    def _denormalized_value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
-        value = self.value(index, inputs)
+    def _scale(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every actor's running return mean and standard deviation, ``(K, 1)`` float64."""
+        normalizers = [self._normalizer(k) for k in range(self.actors.count)]
+        mean = torch.stack([n.mean for n in normalizers])[:, None]
+        std = torch.sqrt(torch.stack([n.var for n in normalizers]) + 1e-8)[:, None]
+        return mean, std
+
+    def _values(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The critics' denormalised values ``(K, M)`` of inputs ``(K, M, critic)``."""
+        values = self.critic_nets.forward_all(inputs).squeeze(-1)
         if self.config.value_normalization:  # type: ignore[attr-defined]
-            value = self._normalizer(index).denormalize(value)
-        return value
+            mean, std = self._scale()
+            values = (values * std + mean).to(values.dtype)
+        return values
 
     def iterate(self) -> dict[str, float]:
         config: PPOConfig = self.config  # type: ignore[assignment]
-        env, steps = self.env, config.rollout_steps
+        env, steps, actors, rollout = self.env, config.rollout_steps, self.actors, self.rollout
+        count, envs = actors.count, env.num_envs
         current = env.observe()
-        rollouts = [Rollout.empty(steps, env.num_envs, actor.observation_size, actor.critic_size,
-                                  env.device) for actor in self.actors]
-        terminated = torch.zeros(steps, env.num_envs, dtype=torch.bool, device=env.device)
-        truncated = torch.zeros_like(terminated)
         first_memory = self.memory  # recurrent actors: the hidden state at the rollout's start
         with torch.no_grad():
             for t in range(steps):
-                chosen = []
-                inputs = [actor.observe(current) for actor in self.actors]
+                inputs = actors.observe(current)  # (K, B, obs)
                 if isinstance(self.actor_nets, RecurrentAgentNetworks):
-                    all_logits, hidden = self.actor_nets.step_all(inputs, self.memory)
+                    logits, hidden = self.actor_nets.step_stacked(inputs, self.memory)
                 else:
-                    all_logits = [self.logits(k, obs) for k, obs in enumerate(inputs)]
-                for k, (actor, rollout) in enumerate(zip(self.actors, rollouts)):
-                    critic_in = actor.critic_input(current)
-                    probabilities = torch.softmax(all_logits[k], dim=-1)
-                    action = sample_categorical(probabilities, self.device_generator)
-                    rollout.observations[t] = inputs[k]
-                    rollout.critic_inputs[t] = critic_in
-                    rollout.actions[t] = action
-                    rollout.log_probs[t] = torch.log(probabilities.gather(1, action[:, None])
-                                                     .squeeze(1).clamp_min(1e-12))
-                    rollout.values[t] = self._denormalized_value(k, critic_in)
-                    chosen.append(action)
-                step = env.step(self.decode(chosen))
-                final = Reset(step.final_observations, step.final_state)
-                for k, (actor, rollout) in enumerate(zip(self.actors, rollouts)):
-                    rollout.rewards[t] = actor.reward(step.rewards)
-                    rollout.final_values[t] = self._denormalized_value(k,
-                                                                       actor.critic_input(final))
-                terminated[t], truncated[t] = step.terminated, step.truncated
+                    logits = self.actor_nets.forward_all(inputs)
+                probabilities = torch.softmax(logits, dim=-1)
+                action = sample_categorical(probabilities.flatten(0, 1),
+                                            self.device_generator).view(count, envs)
+                rollout.observations[:, t] = inputs
+                rollout.critic_inputs[:, t] = actors.critic_input(current)
+                rollout.actions[:, t] = action
+                rollout.log_probs[:, t] = torch.log(
+                    probabilities.gather(2, action[..., None]).squeeze(2).clamp_min(1e-12))
+                step = env.step(self.decode(action))
+                rollout.final_critic_inputs[:, t] = actors.critic_input(
+                    Reset(step.final_observations, step.final_state))
+                rollout.rewards[:, t] = actors.reward(step.rewards)
+                rollout.terminated[t], rollout.truncated[t] = step.terminated, step.truncated
                 current = Reset(step.observations, step.state)
                 if self.recurrent:
                     self.memory = reset_where(hidden, step.terminated | step.truncated, axis=1)
-        # step t begins an episode where step t - 1 ended one (step 0 starts from first_memory)
-        starts = torch.cat([torch.zeros_like(terminated[:1]), (terminated | truncated)[:-1]])
-        statistics: dict[str, float] = {"env_steps": float(steps * env.num_envs)}
-        batches = []
-        for k, (actor, rollout) in enumerate(zip(self.actors, rollouts)):
-            with torch.no_grad():
-                next_value = self._denormalized_value(k, actor.critic_input(current))
-                advantages, returns = gae(rollout.rewards, rollout.values, terminated, truncated,
-                                          next_value, discount=self.discount,
-                                          lam=config.gae_lambda,
-                                          final_values=rollout.final_values)
-            if config.value_normalization:
-                self._normalizer(k).update(returns)
-            batches.append({  # (T, B, ...) tensors
-                "obs": rollout.observations, "critic": rollout.critic_inputs,
-                "action": rollout.actions, "log_prob": rollout.log_probs,
-                "advantage": advantages, "return": returns})
-            if self.recurrent:
-                batches[-1].update(first_memory=first_memory[k], starts=starts)
-        statistics.update(self._update(batches))
+            # the critics do not change during the rollout: value every step in one pass
+            values = self._values(rollout.critic_inputs.flatten(1, 2)).view(count, steps, envs)
+            final_values = self._values(rollout.final_critic_inputs.flatten(1, 2)
+                                        ).view(count, steps, envs)
+            next_value = self._values(actors.critic_input(current))
+            advantages, returns = gae(rollout.rewards.transpose(0, 1), values.transpose(0, 1),
+                                      rollout.terminated, rollout.truncated, next_value,
+                                      discount=self.discount, lam=config.gae_lambda,
+                                      final_values=final_values.transpose(0, 1))
+            advantages, returns = advantages.transpose(0, 1), returns.transpose(0, 1)
+        if config.value_normalization:
+            for k in range(count):
+                self._normalizer(k).update(returns[k].transpose(0, 1))
+        batch = {"obs": rollout.observations, "critic": rollout.critic_inputs,
+                 "action": rollout.actions, "log_prob": rollout.log_probs,
+                 "advantage": advantages, "return": returns}  # (K, T, B, ...)
+        if self.recurrent:
+            # step t begins an episode where step t - 1 ended one (step 0: first_memory)
+            ended = rollout.terminated | rollout.truncated
+            batch.update(first_memory=first_memory,
+                         starts=torch.cat([torch.zeros_like(ended[:1]), ended[:-1]]))
+        statistics: dict[str, float] = {"env_steps": float(steps * envs)}
+        statistics.update(self._update(batch))
         return statistics
 
-    def _minibatch_logits(self, batches: list[dict[str, torch.Tensor]], index: torch.Tensor
-                          ) -> list[torch.Tensor]:
-        """Every actor's logits on a minibatch: rows ``index`` of the flattened rollout
-        (feed-forward), or the environments ``index`` re-unrolled over the rollout from their
-        first hidden state, reset at episode starts (recurrent), flattened time-major."""
+    def _minibatch_logits(self, batch: dict[str, torch.Tensor], index: torch.Tensor
+                          ) -> torch.Tensor:
+        """Every actor's logits ``(K, M, n)`` on a minibatch: rows ``index`` of the flattened
+        rollout (feed-forward), or the environments ``index`` re-unrolled over the rollout from
+        their first hidden state, reset at episode starts (recurrent), flattened time-major."""
         if not isinstance(self.actor_nets, RecurrentAgentNetworks):
-            return [self.logits(k, batch["obs"].flatten(0, 1)[index])
-                    for k, batch in enumerate(batches)]
-        hidden = torch.stack([batch["first_memory"][index] for batch in batches])
-        starts = batches[0]["starts"][:, index]
-        outputs: list[list[torch.Tensor]] = []
+            return self.actor_nets.forward_all(batch["obs"].flatten(1, 2)[:, index])
+        hidden = batch["first_memory"][:, index]
+        starts = batch["starts"][:, index]
+        outputs = []
         for t in range(starts.shape[0]):
             hidden = reset_where(hidden, starts[t], axis=1)
-            logits, hidden = self.actor_nets.step_all([batch["obs"][t, index]
-                                                       for batch in batches], hidden)
+            logits, hidden = self.actor_nets.step_stacked(batch["obs"][:, t, index], hidden)
             outputs.append(logits)
-        return [torch.stack([step[k] for step in outputs]).flatten(0, 1)
-                for k in range(len(batches))]
+        return torch.stack(outputs, dim=1).flatten(1, 2)
 
-    def _update(self, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         config: PPOConfig = self.config  # type: ignore[assignment]
-        steps, envs = batches[0]["obs"].shape[:2]
+        count, steps, envs = batch["action"].shape
         # feed-forward: minibatches of steps; recurrent: of environments (whole rollouts)
         size = envs if self.recurrent else steps * envs
-        minibatch = max(1, size // config.minibatches)
 
         def select(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            """Rows ``index`` of ``(K, T, B, ...)``, as ``(K, M, ...)`` time-major."""
             if self.recurrent:
-                return values[:, index].flatten(0, 1)
-            return values.flatten(0, 1)[index]
+                return values[:, :, index].flatten(1, 2)
+            return values.flatten(1, 2)[:, index]
 
+        minibatch = max(1, size // config.minibatches)
+        parameters = [*self.actor_nets.parameters(), *self.critic_nets.parameters()]
         # summed as tensors and read once at the end: no host synchronisation per minibatch
         names = ("policy_loss", "value_loss", "entropy", "approx_kl")
         totals = {name: torch.zeros((), device=self.env.device) for name in names}
         grad_norm = torch.zeros((), device=self.env.device)
+        mean, std = self._scale()  # the return normalisers, fixed during the update
         updates = 0
         for _ in range(config.epochs):
             order = torch.randperm(size, generator=self.device_generator,
                                    device=self.env.device)
             for start in range(0, size, minibatch):
                 index = order[start:start + minibatch]
-                loss = torch.zeros(())
-                all_logits = self._minibatch_logits(batches, index)
-                for k, batch in enumerate(batches):
-                    advantage = select(batch["advantage"], index)
-                    if config.advantage_normalization and advantage.numel() > 1:
-                        advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-                    logits = all_logits[k]
-                    log_all = torch.log_softmax(logits, dim=-1)
-                    new_log = log_all.gather(1, select(batch["action"], index)[:, None]
-                                             ).squeeze(1)
-                    old_log = select(batch["log_prob"], index)
-                    ratio = torch.exp(new_log - old_log)
-                    surrogate = torch.minimum(
-                        ratio * advantage,
-                        ratio.clamp(1 - config.clip, 1 + config.clip) * advantage)
-                    entropy = -(log_all.exp() * log_all).sum(-1).mean()
-                    target = select(batch["return"], index)
-                    if config.value_normalization:
-                        target = self._normalizer(k).normalize(target)
-                    value_loss = (self.value(k, select(batch["critic"], index))
-                                  - target).pow(2).mean()
-                    loss = loss - surrogate.mean() + config.value_coef * value_loss \
-                        - config.entropy_coef * entropy
-                    with torch.no_grad():
-                        totals["policy_loss"] += -surrogate.mean()
-                        totals["value_loss"] += value_loss
-                        totals["entropy"] += entropy
-                        # Schulman's estimator of KL(old || new), always >= 0
-                        log_ratio = new_log - old_log
-                        totals["approx_kl"] += ((log_ratio.exp() - 1) - log_ratio).mean()
+                # every actor's terms at once, (K, M); the loss sums the actors' losses
+                advantage = select(batch["advantage"], index)
+                if config.advantage_normalization and advantage.shape[1] > 1:
+                    advantage = (advantage - advantage.mean(1, keepdim=True)) \
+                        / (advantage.std(1, keepdim=True) + 1e-8)
+                log_all = torch.log_softmax(self._minibatch_logits(batch, index), dim=-1)
+                new_log = log_all.gather(2, select(batch["action"], index)[..., None]
+                                         ).squeeze(2)
+                old_log = select(batch["log_prob"], index)
+                ratio = torch.exp(new_log - old_log)
+                surrogate = torch.minimum(
+                    ratio * advantage, ratio.clamp(1 - config.clip, 1 + config.clip) * advantage
+                ).mean(1)
+                entropy = -(log_all.exp() * log_all).sum(-1).mean(1)
+                target = select(batch["return"], index)
+                if config.value_normalization:
+                    target = ((target - mean) / std).to(target.dtype)
+                predicted = self.critic_nets.forward_all(select(batch["critic"], index))
+                value_loss = (predicted.squeeze(-1) - target).pow(2).mean(1)
+                loss = (-surrogate + config.value_coef * value_loss
+                        - config.entropy_coef * entropy).sum()
+                with torch.no_grad():
+                    totals["policy_loss"] += -surrogate.sum()
+                    totals["value_loss"] += value_loss.sum()
+                    totals["entropy"] += entropy.sum()
+                    # Schulman's estimator of KL(old || new), always >= 0
+                    log_ratio = new_log - old_log
+                    totals["approx_kl"] += ((log_ratio.exp() - 1) - log_ratio).mean(1).sum()
                 self.optimizer.zero_grad()
                 loss.backward()
-                grad_norm += nn.utils.clip_grad_norm_([*self.actor_nets.parameters(),
-                                                       *self.critic_nets.parameters()],
-                                                      config.max_grad_norm).detach()
+                grad_norm += nn.utils.clip_grad_norm_(parameters, config.max_grad_norm).detach()
                 self.optimizer.step()
                 updates += 1
-        statistics = {k: float(v) / max(1, updates * len(batches)) for k, v in totals.items()}
+        statistics = {k: float(v) / max(1, updates * count) for k, v in totals.items()}
         statistics["grad_norm"] = float(grad_norm) / max(1, updates)
         return statistics
 
@@ -457,7 +467,7 @@ class MAA2C(PPOLearner):
     name = "maa2c"
     config_type = A2CConfig
 
-    def make_actors(self, env: VectorEnv) -> list[Actor]:
+    def make_actors(self, env: VectorEnv) -> Actors:
         return agent_actors(env, centralised_critic_input, self.name)
 
 
@@ -466,7 +476,7 @@ class MAPPO(PPOLearner):
 
     name = "mappo"
 
-    def make_actors(self, env: VectorEnv) -> list[Actor]:
+    def make_actors(self, env: VectorEnv) -> Actors:
         return agent_actors(env, centralised_critic_input, self.name)
 
 
@@ -475,5 +485,5 @@ class IPPO(PPOLearner):
 
     name = "ippo"
 
-    def make_actors(self, env: VectorEnv) -> list[Actor]:
+    def make_actors(self, env: VectorEnv) -> Actors:
         return agent_actors(env, local_critic_input, self.name)

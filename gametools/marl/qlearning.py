@@ -39,6 +39,7 @@ from gametools.marl.common import (
     mlp,
     reset_where,
     soft_update,
+    stack_padded,
 )
 from gametools.marl.env import Discrete, VectorEnv
 from gametools.marl.learner import DEFAULT_SEQUENCE_LENGTH, LearnerConfig, ReplayLearner
@@ -128,7 +129,8 @@ class QMixer(nn.Module):
 class SumMixer(nn.Module):
     """VDN's mixer: ``Q_tot = sum_i Q_i`` (no parameters)."""
 
-    def forward(self, agent_values: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    def forward(self, agent_values: torch.Tensor, state: torch.Tensor | None = None
+                ) -> torch.Tensor:
         """``agent_values`` ``(B, N)`` -> ``Q_tot`` ``(B,)`` (``state`` unused)."""
         return agent_values.sum(dim=1)
 
@@ -148,6 +150,7 @@ class QLearner(ReplayLearner):
         if not all(isinstance(space, Discrete) for space in env.action_spaces):
             raise InvalidArgumentError(f"{self.name} needs discrete actions")
         self.num_actions = [space.n for space in env.action_spaces]  # type: ignore[union-attr]
+        self.action_counts = torch.tensor(self.num_actions, device=env.device)[:, None]
         shared = self.shares_parameters(env.observation_sizes, self.num_actions)
         self.agents: AgentNetworks | RecurrentAgentNetworks
         if config.recurrent:
@@ -165,6 +168,9 @@ class QLearner(ReplayLearner):
         self.online = online
         self.target = copy.deepcopy(online)
         self.optimizer = torch.optim.Adam(online.parameters(), lr=config.learning_rate)
+        # parameter lists kept once (the same tensors after load_state_dict)
+        self.online_parameters = list(online.parameters())
+        self.target_parameters = list(self.target.parameters())
         shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
         for i, size in enumerate(env.observation_sizes):
             shapes[f"obs{i}"] = ((size,), torch.float32)
@@ -178,6 +184,9 @@ class QLearner(ReplayLearner):
         # recurrent agents: every agent's hidden state in every episode, (N, B, rnn_hidden_dim)
         self.memory = torch.zeros(env.num_agents if config.recurrent else 0, env.num_envs,
                                   config.rnn_hidden_dim, device=env.device)
+        # the replayed fields an update reads (only QMIX's mixer reads the state)
+        self.replayed = [name for name in shapes
+                         if isinstance(self.mixer, QMixer) or "state" not in name]
         if not config.recurrent:
             self.buffer = ReplayBuffer(config.buffer_size, shapes, device=env.device)
             return
@@ -219,18 +228,20 @@ class QLearner(ReplayLearner):
         env = self.env
         current = env.observe()
         epsilon = self.epsilon()
-        actions = []
-        with torch.no_grad():
+        observations = stack_padded(current.observations, 0.0)  # (N, B, obs)
+        with torch.no_grad():  # every agent at once: one batched pass with shared parameters
             if isinstance(self.agents, RecurrentAgentNetworks):
-                all_values, hidden = self.agents.step_all(current.observations, self.memory)
+                values, hidden = self.agents.step_stacked(observations, self.memory)
             else:
-                all_values = [self.agents(i, obs) for i, obs in enumerate(current.observations)]
-            for i, values in enumerate(all_values):
-                explore = torch.rand(env.num_envs, generator=self.device_generator,
-                                     device=env.device) < epsilon
-                random = torch.randint(0, self.num_actions[i], (env.num_envs,),
-                                       generator=self.device_generator, device=env.device)
-                actions.append(torch.where(explore, random, values.argmax(dim=1)))
+                values = self.agents.forward_all(observations)  # (N, B, actions)
+            shape = values.shape[:2]
+            explore = torch.rand(shape, generator=self.device_generator,
+                                 device=env.device) < epsilon
+            # uniform over each agent's own actions
+            random = torch.minimum((torch.rand(shape, generator=self.device_generator,
+                                               device=env.device) * self.action_counts).long(),
+                                   self.action_counts - 1)
+            actions = list(torch.where(explore, random, values.argmax(dim=2)).unbind(0))
         step = env.step(actions)
         if self.recurrent:
             self.record_episodes(current, actions, step)
@@ -241,7 +252,8 @@ class QLearner(ReplayLearner):
         batch_size = self.sequences_per_batch if self.recurrent else config.batch_size
         update = self._update_sequences if self.recurrent else self._update
         if self.env_steps >= config.learning_starts and self.buffer.size >= batch_size:
-            updates = [update(self.buffer.sample(batch_size, self.device_generator))
+            names = None if self.recurrent else self.replayed
+            updates = [update(self.buffer.sample(batch_size, self.device_generator, names))
                        for _ in range(config.updates_per_iteration)]
             for name in ("loss", "grad_norm", "q_mean"):
                 statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
@@ -287,48 +299,46 @@ class QLearner(ReplayLearner):
         loss = ((predicted - target).pow(2) * mask).sum() / mask.sum()
         self.optimizer.zero_grad()
         loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.online_parameters, config.max_grad_norm)
         self.optimizer.step()
-        soft_update(self.target, self.online, config.target_tau)
+        soft_update(self.target_parameters, self.online_parameters, config.target_tau)
         return {"loss": loss.detach(), "grad_norm": grad_norm.detach(),
                 "q_mean": ((predicted.detach() * mask).sum() / mask.sum())}
 
-    def _agent_values(self, agents: AgentNetworks, batch: dict[str, torch.Tensor], prefix: str
-                      ) -> list[torch.Tensor]:
-        return [agents(i, batch[f"{prefix}{i}"]) for i in range(self.env.num_agents)]
+    def _stacked(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
+        """The agents' fields ``prefix{i}`` of a minibatch stacked ``(N, S, ...)``."""
+        return stack_padded([batch[f"{prefix}{i}"] for i in range(self.env.num_agents)], 0.0)
 
     def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         config: QConfig = self.config  # type: ignore[assignment]
         discount = self.discount
         online_agents: AgentNetworks = self.online[0]  # type: ignore[assignment]
         target_agents: AgentNetworks = self.target[0]  # type: ignore[assignment]
-        chosen = torch.stack([values.gather(1, batch[f"action{i}"][:, None]).squeeze(1)
-                              for i, values in enumerate(
-                                  self._agent_values(online_agents, batch, "obs"))], dim=1)
+        # every agent at once, (N, S, actions); chosen and next values (S, N)
+        actions = torch.stack([batch[f"action{i}"] for i in range(self.env.num_agents)])
+        chosen = online_agents.forward_all(self._stacked(batch, "obs")).gather(
+            2, actions[..., None]).squeeze(2).T
         with torch.no_grad():
-            next_target = self._agent_values(target_agents, batch, "next_obs")
-            if config.double_q:
-                next_online = self._agent_values(online_agents, batch, "next_obs")
-                best = [values.argmax(dim=1, keepdim=True) for values in next_online]
-            else:
-                best = [values.argmax(dim=1, keepdim=True) for values in next_target]
-            next_values = torch.stack([values.gather(1, b).squeeze(1)
-                                       for values, b in zip(next_target, best)], dim=1)
+            next_observations = self._stacked(batch, "next_obs")
+            next_target = target_agents.forward_all(next_observations)
+            pick = online_agents.forward_all(next_observations) if config.double_q \
+                else next_target
+            next_values = next_target.gather(2, pick.argmax(dim=2, keepdim=True)).squeeze(2).T
             alive = 1.0 - batch["terminated"]
         if self.mixer is not None:
-            predicted = self.online[1](chosen, batch["state"])
+            predicted = self.online[1](chosen, batch.get("state"))
             with torch.no_grad():
                 target = batch["reward"][:, 0] + discount * alive * self.target[1](
-                    next_values, batch["next_state"])
+                    next_values, batch.get("next_state"))
         else:
             predicted = chosen
             target = batch["reward"] + discount * alive[:, None] * next_values
         loss = torch.nn.functional.mse_loss(predicted, target)
         self.optimizer.zero_grad()
         loss.backward()
-        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), config.max_grad_norm)
+        grad_norm = nn.utils.clip_grad_norm_(self.online_parameters, config.max_grad_norm)
         self.optimizer.step()
-        soft_update(self.target, self.online, config.target_tau)
+        soft_update(self.target_parameters, self.online_parameters, config.target_tau)
         return {"loss": loss.detach(), "grad_norm": grad_norm.detach(),
                 "q_mean": predicted.detach().mean()}
 
