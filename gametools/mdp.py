@@ -370,7 +370,7 @@ class JointChain:
         return self._sweep(weights, values)[0]  # type: ignore[return-value]
 
     def _sweep(self, weights: np.ndarray, values: np.ndarray, *,
-               players: Sequence[int] | None = None, actions: np.ndarray | None = None,
+               players: Sequence[int] | None = None,
                rewards: np.ndarray | None = None, products: bool = True
                ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
         """Policy products and action values in one pass over the transition matrix.
@@ -381,11 +381,7 @@ class JointChain:
             Column ``c`` of ``values`` ``(S, k)`` is weighted by ``weights[c]`` (by
             ``weights[0]`` for every column when there is one).
         players : sequence of int, optional
-            Column ``c``'s player (needed with ``actions`` or ``rewards``).
-        actions : ndarray of int, shape (k, S), optional
-            Column ``c``'s player's deterministic action in every state: the products are then
-            under that player's policy against ``weights[c]`` (the others' weights, its own
-            factor 1); under ``weights[c]`` alone otherwise.
+            Column ``c``'s player (needed with ``rewards``).
         rewards : ndarray, shape (k, S, A), optional
             When given, the players' action values are returned too.
         products : bool
@@ -401,7 +397,7 @@ class JointChain:
         """
         count = values.shape[1]
         shared = weights.shape[0] == 1 and count > 1
-        if shared and (actions is not None or rewards is not None):
+        if shared and rewards is not None:
             raise ValueError("one weight table serves several columns only for plain products")
         own = (np.stack([self._own_index(i) for i in players]) if players is not None
                else np.zeros((len(weights), self.num_joint), dtype=np.int64))
@@ -411,8 +407,6 @@ class JointChain:
             out_products = None
             if products:
                 effective = np.broadcast_to(weights, (count, *weights.shape[1:]))
-                if actions is not None:
-                    effective = effective * (own[:, None, :] == actions[:, :, None])
                 out_products = np.einsum("ksa,sak->sk", effective, expected)
             out_tables = None
             if rewards is not None and players is not None:
@@ -422,8 +416,6 @@ class JointChain:
             return out_products, out_tables
         matrix = self.transitions
         weights = np.ascontiguousarray(weights, dtype=float)
-        act = (np.ascontiguousarray(actions, dtype=np.int64) if actions is not None
-               else np.zeros((len(weights), 0), dtype=np.int64))
         rew = (np.ascontiguousarray(rewards, dtype=float) if rewards is not None
                else np.zeros((0, 0, 0)))
         table = (np.zeros((count, self.num_states, max(self.num_actions)))
@@ -433,7 +425,7 @@ class JointChain:
         block = np.asarray(values, dtype=float)
         for pair in _column_pairs(count):
             slots = np.zeros(2, dtype=np.int64) if shared else pair
-            kernel(matrix.indptr, matrix.indices, matrix.data, weights, slots, own, act, rew,
+            kernel(matrix.indptr, matrix.indices, matrix.data, weights, slots, own, rew,
                    np.ascontiguousarray(block[:, pair]), self.discount, two, table)
             if out is not None:
                 out[:, pair] = two
@@ -753,6 +745,7 @@ class JointChain:
                     # it, a few refinements) only keeps it small
                     bound = error + amplification * (max(float(gain.max()), 0.0) + margin)
                     results[c] = (values[:, c].copy(), actions[c].copy(), bound)
+                    chains[c] = None
                 else:
                     refinements[c] += int(precise[c])
                     precise[c] = True
@@ -761,8 +754,8 @@ class JointChain:
 
 
 def _sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: np.ndarray,
-           slots: np.ndarray, own: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
-           values: np.ndarray, discount: float, products: np.ndarray,
+           slots: np.ndarray, own: np.ndarray, rewards: np.ndarray, values: np.ndarray,
+           discount: float, products: np.ndarray,
            tables: np.ndarray) -> None:  # pragma: no cover - compiled by numba
     """One pass over the transition matrix for the two value columns ``values`` ``(S, 2)``.
 
@@ -771,13 +764,11 @@ def _sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: n
     ``E_j(s, a) = sum_t P[s * A + a, t] values[t, j]``:
 
     - ``products`` ``(S, 2)`` (skipped when it has no rows):
-      ``products[s, j] = sum_a m_j(s, a) w[s, a] E_j(s, a)``, where the mask ``m_j`` is 1
-      unless ``actions`` ``(k, S)`` has columns, and then 1 only where the slot's player plays
-      ``actions[slot, s]`` (``own[slot, a]`` its action in joint action ``a``): the chain of
-      that player's deterministic policy against the others' weights;
+      ``products[s, j] = sum_a w[s, a] E_j(s, a)``, the policy chain's product;
     - ``tables`` ``(k, S, n)`` (skipped when it has no rows), starting at zero:
       ``tables[slot, s, own[slot, a]] += w[s, a] * (rewards[slot, s, a] + discount * E_j)``,
-      the slot's player's action values (once when the two slots are equal).
+      the slot's player's action values (``own[slot, a]`` its action in joint action ``a``;
+      once when the two slots are equal).
 
     Per row the ``K`` products are summed, then weighted: the rounding depth of
     :class:`JointChain`'s bounds. Rows of weight zero (in every output) are skipped. The loops
@@ -791,31 +782,17 @@ def _sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: n
     num_joint = weights.shape[2]
     want_products = products.shape[0] > 0
     want_tables = tables.shape[0] > 0
-    masked = actions.shape[1] > 0
     last = np.int64(indptr[indptr.shape[0] - 1])
     for s in range(values.shape[0]):
         total_left = 0.0
         total_right = 0.0
-        chosen_left = actions[left, s] if masked else 0
-        chosen_right = actions[right, s] if masked else 0
         base = s * num_joint
         position = np.int64(indptr[base])
         for a in range(num_joint):
             stop = np.int64(indptr[base + a + 1])
             weight_left = weights[left, s, a]
             weight_right = weights[right, s, a]
-            mask_left = weight_left
-            mask_right = weight_right
-            if masked:
-                if own[left, a] != chosen_left:
-                    mask_left = 0.0
-                if own[right, a] != chosen_right:
-                    mask_right = 0.0
-            if want_tables:
-                if weight_left == 0.0 and weight_right == 0.0:
-                    position = stop
-                    continue
-            elif mask_left == 0.0 and mask_right == 0.0:
+            if weight_left == 0.0 and weight_right == 0.0:
                 position = stop
                 continue
             acc_left = 0.0
@@ -829,8 +806,8 @@ def _sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: n
                 acc_left += probability * values[successor, 0]
                 acc_right += probability * values[successor, 1]
                 position += 1
-            total_left += mask_left * acc_left
-            total_right += mask_right * acc_right
+            total_left += weight_left * acc_left
+            total_right += weight_right * acc_right
             if want_tables:
                 tables[left, s, own[left, a]] += weight_left * (rewards[left, s, a]
                                                                 + discount * acc_left)
