@@ -127,6 +127,10 @@ _RECOVERY_PERTURBATION = 1e-3
 #: The corrector stops at this step length: only staying on the path matters, since the answer
 #: comes from the support polish (or is certified directly).
 _CORRECTOR_TOL = 1e-7
+#: Share of ``cpu_seconds`` for the path of the original game; the recovery path gets the rest.
+#: Long paths (128 states, 3 players: thousands of steps through folds) are slow, not broken:
+#: restarting on a perturbed game does not shorten them, so the first path gets most.
+_FIRST_PATH_SHARE = 0.85
 #: A support polish is attempted only once lam exceeds this factor times the largest lam of an
 #: earlier attempt (see ``_follow``).
 _POLISH_GROWTH = 1.25
@@ -685,7 +689,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
         default ``1e12 / reward_range``.
     cpu_seconds : float, optional
         CPU-time budget of the call (process time, independent of the machine's load). The
-        path of the original game gets two thirds of it; the recovery path (a perturbed game,
+        path of the original game gets 85% of it; the recovery path (a perturbed game,
         see the module docstring) starts when the first path ends without an equilibrium and
         gets what is left. When the budget runs out, a support-polished profile found along the
         way that is certified (exact regret at most ``tol``) but not yet confirmed by the path
@@ -748,7 +752,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                       max_iterations=max_iterations, lam_limit_units=lam_limit_units, polish=polish,
                       control=control, bar=bar, callback=callback, record=return_path,
                       deadline=None if cpu_seconds is None
-                      else cpu_start + 2.0 * cpu_seconds / 3.0)
+                      else cpu_start + _FIRST_PATH_SHARE * cpu_seconds)
     recoveries = 0
     deadline = None if cpu_seconds is None else cpu_start + cpu_seconds
     if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations") \
