@@ -255,7 +255,7 @@ class _Factorization:
         num_players = blocks.C.shape[1]
         correction = np.zeros((num_players, num_states, size - nb))
         correction[:, g, :k] = np.swapaxes(c_inverse @ self.columns, 0, 1)
-        if self.bordered:
+        if c_good is not None:
             correction[:, g, k] = np.einsum("sim,sm->is", c_inverse, c_good)
         reduced[nb:nb + k, nb:] -= correction.reshape(k, -1)
         reduced[nb:nb + k, nb:nb + k] += blocks.D
