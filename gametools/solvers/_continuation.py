@@ -48,6 +48,9 @@ import scipy.linalg
 __all__ = ["Linearization", "Homotopy", "PathState", "trace_path", "DenseLinearization",
            "unit_tangent", "orientation_sign"]
 
+#: After this many consecutive rejected steps the tangent is recomputed at the current point.
+_REFRESH_AFTER = 4
+
 PathStatus = Literal["running", "stopped", "max_iterations", "collapsed"]
 
 
@@ -176,6 +179,7 @@ def _trace(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_iter
     step = first_step
     shift = np.zeros(homotopy.dim)  # perturbation of the first equation near a bifurcation
     countdown = 0.0
+    failures = 0  # consecutive rejected steps
     while True:
         if stop(state):
             if state.status == "running":
@@ -200,7 +204,17 @@ def _trace(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_iter
         if not accepted:
             state.rejected += 1
             step *= 0.5
+            failures += 1
+            if failures == _REFRESH_AFTER:
+                # The tangent kept from the last step was computed at the predicted point, not
+                # at the corrected one; where the path bends sharply the two differ by more
+                # than the angle a step may turn, and every step from here would be rejected
+                # however short. Recompute it where the path actually is (once per point).
+                refreshed = _tangent_at(homotopy, state, unit_last)
+                if refreshed is not None:
+                    state.tangent = refreshed
             continue
+        failures = 0
         if orientation != 0.0 and sign != 0.0 and sign != orientation:
             state.bifurcations += 1
             switched = _switch_branch(homotopy, state, step, control, unit_last, shift,
@@ -229,6 +243,21 @@ def _trace(homotopy: Homotopy, start: np.ndarray, *, first_step: float, max_iter
         if record:
             state.path.append(candidate.copy())
         step = step / min(ratio, 2.0)
+
+
+def _tangent_at(homotopy: Homotopy, state: PathState, unit_last: np.ndarray
+                ) -> np.ndarray | None:
+    """The unit tangent at the current point, oriented like the current tangent."""
+    state.jacobians += 1
+    try:
+        _, linear = homotopy.linearize(state.point, state.tangent)
+        tangent = linear.solve(unit_last)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    norm = float(np.linalg.norm(tangent))
+    if not math.isfinite(norm) or norm == 0.0:
+        return None
+    return tangent / norm  # [DH; t_old] t = e gives t . t_old = 1 > 0: same direction
 
 
 def _step(homotopy: Homotopy, state: PathState, step: float, control: StepControl,

@@ -127,6 +127,13 @@ _RECOVERY_PERTURBATION = 1e-3
 #: The corrector stops at this step length: only staying on the path matters, since the answer
 #: comes from the support polish (or is certified directly).
 _CORRECTOR_TOL = 1e-7
+#: Share of ``cpu_seconds`` for the path of the original game; the recovery path gets the rest.
+#: Long paths (128 states, 3 players: thousands of steps through folds) are slow, not broken:
+#: restarting on a perturbed game does not shorten them, so the first path gets most.
+_FIRST_PATH_SHARE = 0.85
+#: A support polish is attempted only once lam exceeds this factor times the largest lam of an
+#: earlier attempt (see ``_follow``).
+_POLISH_GROWTH = 1.25
 #: Transitions with at most this fraction of nonzeros are multiplied as a sparse matrix.
 _SPARSE_DENSITY = 0.25
 
@@ -221,10 +228,16 @@ class _Factorization:
         self.bad = np.flatnonzero(~good)
         self.num_bad = len(self.bad)
         g = self.good
-        self.inverse = inverse[g]
-        columns = blocks.B[g] if not self.bordered else np.concatenate(
-            [blocks.B[g], blocks.c[g][:, :, None]], axis=2)  # type: ignore[index]
-        self.inverse_columns = self.inverse @ columns  # (G, m, K [+1])
+        every = self.num_bad == 0  # the usual case: index with slices, not copies
+        self.inverse = inverse if every else inverse[g]
+        self.columns = blocks.B if every else blocks.B[g]  # (G, m, K)
+        c_good = None if blocks.c is None else (blocks.c if every else blocks.c[g])
+        self.c_good = c_good
+        # The Schur complement needs C(s) A(s)^-1 [B(s) c(s)] and the border's
+        # b(s) A(s)^-1 [B(s) c(s)]: multiplying A(s)^-1 into the few rows first (N rows of C,
+        # one border row) costs a fraction of forming A(s)^-1 B(s) (m rows); the solves apply
+        # A(s)^-1 after B(s) instead.
+        c_inverse = (blocks.C if every else blocks.C[g]) @ self.inverse  # (G, N, m)
         # unknowns of the reduced system: local unknowns of bad states, values, [lam]
         nb = self.num_bad * m
         size = nb + k + (1 if self.bordered else 0)
@@ -239,19 +252,24 @@ class _Factorization:
                                 + self.bad[:, None])  # (Bd, N)
             reduced[global_rows[:, :, None], bad_rows[:, None, :]] = blocks.C[self.bad]
         # global rows of good states lose C(s) A(s)^-1 [B(s) c(s)]
-        correction = np.zeros((blocks.C.shape[1], num_states, columns.shape[2]))
-        correction[:, g] = np.swapaxes(blocks.C[g] @ self.inverse_columns, 0, 1)
+        num_players = blocks.C.shape[1]
+        correction = np.zeros((num_players, num_states, size - nb))
+        correction[:, g, :k] = np.swapaxes(c_inverse @ self.columns, 0, 1)
+        if c_good is not None:
+            correction[:, g, k] = np.einsum("sim,sm->is", c_inverse, c_good)
         reduced[nb:nb + k, nb:] -= correction.reshape(k, -1)
         reduced[nb:nb + k, nb:nb + k] += blocks.D
         if self.bordered:
-            assert border is not None
+            assert border is not None and c_good is not None
             local = num_states * m
             border_x = border[:local].reshape(num_states, m)
             self.border_good = border_x[g]
             if self.num_bad:
                 reduced[-1, :nb] = border_x[self.bad].ravel()
-            reduced[-1, nb:] = border[local:] - np.einsum("sm,smk->k", self.border_good,
-                                                          self.inverse_columns)
+            border_inverse = np.einsum("sm,smn->sn", self.border_good, self.inverse)
+            reduced[-1, nb:nb + k] = border[local:local + k] - border_inverse.ravel() @ \
+                self.columns.reshape(-1, k)
+            reduced[-1, -1] = border[-1] - float(np.sum(border_inverse * c_good))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)  # checked just below
             self.lu = scipy.linalg.lu_factor(reduced, check_finite=False)
@@ -291,7 +309,11 @@ class _Factorization:
             tail_rhs[-1] -= float(np.sum(self.border_good * g))
         tail = scipy.linalg.lu_solve(self.lu, tail_rhs, check_finite=False)
         x = np.empty((num_states, m))
-        x[self.good] = g - np.einsum("smk,k->sm", self.inverse_columns, tail[nb:])
+        coupled = (self.columns.reshape(-1, self.size_k) @ tail[nb:nb + self.size_k]
+                   ).reshape(-1, m)
+        if self.bordered:
+            coupled += self.c_good * tail[-1]
+        x[self.good] = g - np.einsum("smn,sn->sm", self.inverse, coupled)
         x[self.bad] = tail[:nb].reshape(self.num_bad, m)
         return np.concatenate([x.ravel(), tail[nb:]])
 
@@ -667,7 +689,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
         default ``1e12 / reward_range``.
     cpu_seconds : float, optional
         CPU-time budget of the call (process time, independent of the machine's load). The
-        path of the original game gets two thirds of it; the recovery path (a perturbed game,
+        path of the original game gets 85% of it; the recovery path (a perturbed game,
         see the module docstring) starts when the first path ends without an equilibrium and
         gets what is left. When the budget runs out, a support-polished profile found along the
         way that is certified (exact regret at most ``tol``) but not yet confirmed by the path
@@ -730,7 +752,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                       max_iterations=max_iterations, lam_limit_units=lam_limit_units, polish=polish,
                       control=control, bar=bar, callback=callback, record=return_path,
                       deadline=None if cpu_seconds is None
-                      else cpu_start + 2.0 * cpu_seconds / 3.0)
+                      else cpu_start + _FIRST_PATH_SHARE * cpu_seconds)
     recoveries = 0
     deadline = None if cpu_seconds is None else cpu_start + cpu_seconds
     if outcome.best is None and polish and outcome.state.status in ("collapsed", "max_iterations") \
@@ -821,6 +843,7 @@ def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: fl
                                          system.start()))
     candidates = outcome.candidates  # [equilibrium, lam_ref, distance_ref]
     tried: dict[bytes, float] = {}
+    highest = [0.0]  # the largest lam at which a polish was attempted
     previous_keys: list[bytes] = []
     value_ratio = system.scale / target.scale
 
@@ -855,6 +878,13 @@ def _follow(game: MarkovGame, system: _MarkovQRE, target: _MarkovQRE, *, tol: fl
                 supports: list[np.ndarray]) -> None:
         if key in tried and lam < 2.0 * tried[key]:
             return
+        # On a path that folds back and forth in lam the suggested supports change all the
+        # time; polishing each (a few Newton steps, each as dear as a path step) would cost
+        # more than the path. One attempt per _POLISH_GROWTH increase of the largest lam tried:
+        # on the straight stretch towards the end lam grows faster than that per step anyway.
+        if lam < _POLISH_GROWTH * highest[0]:
+            return
+        highest[0] = lam
         tried[key] = lam
         outcome.polish_attempts += 1
         polished, polished_values, converged, iterations = target.polish(
