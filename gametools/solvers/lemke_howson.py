@@ -707,7 +707,11 @@ def _short_path(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: f
     tight = np.zeros((2, size + 1), dtype=np.int64)
     sizes = np.zeros(2, dtype=np.int64)
     out = np.zeros(3, dtype=np.int64)
-    _kernels.lemke_howson_short(np.ascontiguousarray(game.payoffs), initial_label,
+    payoffs = np.ascontiguousarray(game.payoffs)
+    # the tableau route's rescaling (_float_matrix): the same path needs the same numbers
+    low, high = payoffs.min(axis=(1, 2)), payoffs.max(axis=(1, 2))
+    spread = np.where(high > low, high - low, 1.0)
+    _kernels.lemke_howson_short(payoffs, low, spread, initial_label,
                                 min(cap, SHORT_PATH_PIVOTS), size, tol_pivot, tol_ratio,
                                 structural, tight, sizes, np.empty((size + 1, size + 3)), out)
     code, pivots, ties = (int(v) for v in out)
