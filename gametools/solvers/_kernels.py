@@ -819,8 +819,8 @@ def _lu_solve(lu, k, rhs):  # pragma: no cover
 
 
 @_jit
-def lemke_howson_short(payoffs, initial_label, max_pivots, max_support, tol_pivot, tol_ratio,
-                       structural, tight, sizes, work, out):  # pragma: no cover
+def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_support, tol_pivot,
+                       tol_ratio, structural, tight, sizes, work, out):  # pragma: no cover
     """Lemke-Howson without tableaux, for short paths; hands over when the path is not short.
 
     The tableau route builds two ``(m + 1) x n``-size tableaux before its first pivot; on a path
@@ -843,23 +843,14 @@ def lemke_howson_short(payoffs, initial_label, max_pivots, max_support, tol_pivo
     Parameters
     ----------
     payoffs : float64 (2, m, n)
+    low, spread : float64 (2,)
+        Each player's smallest payoff and payoff range (1 if constant), for the rescaling.
     structural, tight : int64 (2, max_support + 1), out
     sizes : int64 (2,), out
     work : float64 (max_support + 1, max_support + 3), scratch
     out : int64 (3,), out: status, pivots and ratio ties met
     """
     m, n = payoffs.shape[1], payoffs.shape[2]
-    low = np.empty(2)
-    spread = np.empty(2)
-    for player in range(2):
-        lo, hi = payoffs[player, 0, 0], payoffs[player, 0, 0]
-        for i in range(m):
-            for j in range(n):
-                v = payoffs[player, i, j]
-                lo = min(lo, v)
-                hi = max(hi, v)
-        low[player] = lo
-        spread[player] = hi - lo if hi > lo else 1.0
     sizes[0], sizes[1] = 0, 0
     point = np.empty(max_support + 1)
     direction = np.empty(max_support + 1)

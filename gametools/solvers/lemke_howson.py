@@ -24,7 +24,9 @@ classical perturbation ``rhs = (1 + eps, 1 + eps^2, ...)``; it makes every basis
 so the path never cycles on a degenerate game (von Stengel 2002, section 6).
 
 Arithmetic. Small integer and rational games pivot in exact integer arithmetic (fraction-free
-"integer pivoting", as in Bareiss elimination). Larger ones pivot in floating point in a compiled
+"integer pivoting", as in Bareiss elimination). Larger ones first try a short path without
+tableaux (each pivot recomputes its few columns from the payoffs; it hands over after 40 pivots,
+at supports above 12 or at a tie it cannot decide), then pivot in floating point in a compiled
 kernel: first with ratio ties within a float tolerance; float noise can then miss or invent a
 tie, which breaks the lexicographic rule and can make the path cycle (it does on most random
 30x30 games with payoffs in 0..3), so every visited pair of bases is hashed and a repeated one
@@ -707,7 +709,11 @@ def _short_path(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: f
     tight = np.zeros((2, size + 1), dtype=np.int64)
     sizes = np.zeros(2, dtype=np.int64)
     out = np.zeros(3, dtype=np.int64)
-    _kernels.lemke_howson_short(np.ascontiguousarray(game.payoffs), initial_label,
+    payoffs = np.ascontiguousarray(game.payoffs)
+    # the tableau route's rescaling (_float_matrix): the same path needs the same numbers
+    low, high = payoffs.min(axis=(1, 2)), payoffs.max(axis=(1, 2))
+    spread = np.where(high > low, high - low, 1.0)
+    _kernels.lemke_howson_short(payoffs, low, spread, initial_label,
                                 min(cap, SHORT_PATH_PIVOTS), size, tol_pivot, tol_ratio,
                                 structural, tight, sizes, np.empty((size + 1, size + 3)), out)
     code, pivots, ties = (int(v) for v in out)
