@@ -279,3 +279,26 @@ def test_market_maker_welfare_at_equilibrium_strategies(capsys: pytest.CaptureFi
                                                         - rows[0]["total_surplus"])
         print_market_maker_comparison(rows)
         assert "Wah, Wright and Wellman: total surplus increases" in capsys.readouterr().out
+
+
+def test_a_single_role_document_without_the_responses_list_is_read() -> None:
+    # iteration documents written before several roles were trained hold best_response and
+    # gain at the top level; they are read as that role's response
+    gain = {"gain": 5.0, "stderr": 1.0, "lower": 3.3, "confidence": 0.95, "episodes": 64,
+            "candidate_payoff": 6.0, "baseline_payoff": 1.0}
+    item = psro.PsroIteration.from_dict(
+        {"iteration": 1, "strategies": [["zi_u"], ["zi_c"]], "meta_mixture": [[1.0], [1.0]],
+         "meta_status": "success", "meta_regret": 0.0, "meta_regret_upper": 0.0,
+         "meta_payoffs": [1.0, 2.0], "best_response": "psro1", "gain": gain,
+         "converged": False, "wall_time": 1.0, "cpu_time": 1.0}, role="buyer")
+    assert item.best_response == "psro1" and item.responses[0].role == "buyer"
+    assert item.exploitability_lower_bound == 3.3
+    assert psro.PsroIteration.from_dict(item.to_dict()) == item
+
+
+def test_the_command_line_defaults_are_the_library_defaults() -> None:
+    # the CLI keeps its own copy so that --help imports no torch; they must not diverge
+    from gametools.cli import psro as command
+
+    assert (command.TRAIN_STEPS, command.NUM_ENVS, command.GAIN_EPISODES) == \
+        (psro.TRAIN_STEPS, psro.NUM_ENVS, psro.GAIN_EPISODES)

@@ -402,8 +402,13 @@ class PsroIteration:
         return jsonable(out)  # type: ignore[no-any-return]
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PsroIteration:
+    def from_dict(cls, data: Mapping[str, Any], *, role: str = "") -> PsroIteration:
+        """Read :meth:`to_dict`'s document; ``role`` names the trained role of a single-role
+        document written before the per-role ``responses`` list existed."""
         responses = tuple(BestResponse.from_dict(b) for b in data.get("responses") or ())
+        if "responses" not in data and data.get("best_response") and data.get("gain"):
+            responses = (BestResponse(role, str(data["best_response"]),
+                                      GainEstimate(**data["gain"])),)
         return cls(int(data["iteration"]),
                    tuple(tuple(str(s) for s in names) for names in data["strategies"]),
                    tuple(tuple(float(p) for p in m) for m in data["meta_mixture"]),
@@ -557,7 +562,7 @@ def run_psro(config: MarketConfig, role: str | Sequence[str],
         k = 1
         while (folder / f"iteration_{k}" / "result.json").exists() and k <= iterations:
             item = PsroIteration.from_dict(json.loads(
-                (folder / f"iteration_{k}" / "result.json").read_text()))
+                (folder / f"iteration_{k}" / "result.json").read_text()), role=roles[0])
             done.append(item)
             for response in item.responses:
                 path = folder / f"iteration_{k}" / response_file(response.role,
