@@ -40,15 +40,9 @@ What differs between the two designs (see also ``bench/abides_zi_market.py``):
 - cash: ABIDES agents start with cash and could be cash-constrained (set to 10^12 so they are
   not); ours has no cash constraint.
 
-PSRO section (``--section psro``): :func:`gametools.market.psro.run_psro` for the background
-role of ``order_book`` with the market maker fixed, best responses trained by MAPPO, iterations
-run to the budget (``stop_at_convergence=False``) so every iteration is timed. Full mode: 63
-background traders and one market maker (64 agents, DPR 3 + 1 players), 200 arrivals, three
-initial ZI strategies, 3 iterations, against the issue's goal of 3 iterations in 30 minutes;
-``--quick``: 15 + 1 agents, 100 arrivals, 2 iterations. It prints each iteration's wall and CPU
-time, the meta-equilibrium and the best response's gain with its one-sided 95% lower bound.
+The PSRO benchmark is ``bench/bench_psro.py``.
 
-Run ``python bench/bench_market.py [--quick] [--section throughput|psro|all] [--sizes 1,64,4096]
+Run ``python bench/bench_market.py [--quick] [--sizes 1,64,4096]
 [--steps T] [--device cpu|cuda] [--threads N] [--out DIR] [--abides PYTHON]
 [--ours-abides-design] [--backends torch,compiled] [--repeats R]``. Nothing here asserts a
 time. ``OMP_WAIT_POLICY=passive`` is set before torch loads: with spinning OpenMP threads a
@@ -60,9 +54,13 @@ on 2 cores, torch 2.13 CPU): B = 4096, 63 ZI + 1 market maker, 200 arrivals: com
 arrivals per CPU-second (294k wall), torch 244k (59k wall), 4.6x; B = 1024: 1.79M against
 161k; B = 64: 1.04M against 16.7k; double_auction B = 4096: 7.96M against 618k; the ABIDES
 design (64 ZI, 1000 arrivals, B = 4096, one run each): compiled 3.86M, torch 491k per
-CPU-second, 57.9 trades per 1000 arrivals in both (ABIDES itself not rerun: no ABIDES
-environment on this machine; an earlier run measured ABIDES at 1.85k arrivals per CPU-second
-with 57.3 trades per 1000 arrivals, a different run, so no ratio is claimed from it). A run
+CPU-second, 57.9 trades per 1000 arrivals in both. With ABIDES in the same run
+(``--sizes 4096 --threads 1 --abides PYTHON``, load average 13.6-13.9, ABIDES at commit
+f9cbe51 of github:jpmorganchase/abides-jpmc-public under Python 3.9, numpy 1.22, pandas
+1.2.4): ours
+compiled 3.88M and torch 458k arrivals per CPU-second, ABIDES 1,127 (3 episodes, 2948
+arrivals, 2.6 s CPU): 3,443x (compiled) and 406x (torch) per CPU-second, 3,985x and 454x
+wall; 57.9 against 57.3 trades per 1000 arrivals. A run
 at load 12-13 (one repeat): B = 4096 compiled 1.29M, torch 299k per CPU-second.
 An earlier run of the torch route: 295k arrivals per CPU-second
 with 2 threads, 302k with 1 (load 22-25); the ABIDES section then: ours 449k, ABIDES 1.85k
@@ -157,52 +155,14 @@ def abides_section(python: str | None, markets: int, episodes: int, steps: int, 
               f"{cpu_rate / a_cpu:,.0f}x CPU (goal: 100x)")
 
 
-def psro_section(quick: bool, device: str, out: str | None) -> None:
-    from gametools.market.psro import run_psro
-
-    if quick:
-        params = {"n_background": 15, "n_market_makers": 1, "n_arrivals": 100}
-        initial, iterations = ["zi_0_250", "zi_0_1000"], 2
-        budget = {"samples": 8, "train_steps": 2_000, "num_envs": 16, "gain_episodes": 256}
-    else:
-        params = {"n_background": 63, "n_market_makers": 1, "n_arrivals": 200}
-        initial, iterations = ["zi_0_250", "zi_0_1000", "zi_250_1000"], 3
-        budget = {"samples": 12, "train_steps": 6_000, "num_envs": 32,
-                  "gain_episodes": 1024}
-    config = get_scenario("order_book").build(**params)
-    n = config.num_agents
-    print(f"PSRO: order_book {params}, role background, mappo, {iterations} iterations, "
-          f"{budget}")
-    start, cpu = time.perf_counter(), time.process_time()
-    result = run_psro(config, "background", [initial, ["mm"]], algorithm="mappo",
-                      iterations=iterations, out=out, seed=0, bootstrap=50, device=device,
-                      stop_at_convergence=False, label=f"bench order_book {params}",
-                      **budget)  # type: ignore[arg-type]
-    wall, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
-    for item in result.iterations:
-        mix = ", ".join(f"{name} {p:.2f}" for name, p in zip(item.strategies[0],
-                                                            item.meta_mixture[0]) if p > 5e-3)
-        gain = item.gain
-        text = "no best response" if gain is None else (
-            f"gain {gain.gain:9.1f} +- {gain.stderr:7.1f} ticks, exploitability >= "
-            f"{max(0.0, gain.lower):8.1f} (one-sided {100 * gain.confidence:.0f}%)"
-            f"{' converged' if item.converged else ''}")
-        print(f"  [{item.iteration}] {item.wall_time:7.1f} s wall {item.cpu_time:7.1f} s CPU; "
-              f"meta ({item.meta_status}, regret {item.meta_regret:.3g}): {mix}; {text}")
-    print(f"  total: {wall:.0f} s wall ({wall / 60:.1f} min; goal: 3 iterations in 30 min), "
-          f"{cpu_seconds:.0f} s CPU, {n} agents, status {result.status}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--sizes", default=None, help="comma-separated B values")
     parser.add_argument("--steps", type=int, default=None, help="arrivals per market")
-    parser.add_argument("--section", default="throughput", choices=("throughput", "psro", "all"))
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: the CPUs available)")
-    parser.add_argument("--out", default=None, help="PSRO results folder (resumable)")
     parser.add_argument("--abides", default=None, metavar="PYTHON",
                         help="an interpreter with ABIDES installed: run the ABIDES comparison")
     parser.add_argument("--abides-markets", type=int, default=None,
@@ -221,10 +181,6 @@ def main() -> None:
     from gametools.limits import configure_threads
 
     configure_threads(args.threads)
-    if args.section in ("psro", "all"):
-        psro_section(args.quick, args.device, args.out)
-        if args.section == "psro":
-            return
     sizes: tuple[int, ...] = (1, 64, 256) if args.quick else (1, 64, 1024, 4096)
     if args.sizes:
         sizes = tuple(int(x) for x in args.sizes.split(","))
