@@ -12,6 +12,9 @@ Numerics (Allgower and Georg 2003, ch. 6-8)
   a chord-Newton corrector in the hyperplane orthogonal to ``tau``.
 - Step control: the step adapts so that the first correction, the chord contraction rate and
   the turning angle approach nominal values; a step exceeding twice one is rejected and halved.
+- The tangent kept after an accepted step is the one at the predicted point; after four
+  rejected steps in a row it is recomputed at the current point (where the path bends sharply
+  the two differ by more than a step may turn, and the step would otherwise collapse).
 - Orientation: the sign of ``det [DH; t]`` is recorded at every accepted point. It is constant
   along a regular arc; a change means the step jumped over a simple bifurcation point (the
   determinant vanishes there). The engine then locates the point by bisection on the sign and

@@ -57,7 +57,9 @@ Numerics
   choice cannot matter in a state (absorbing or terminal states) keep the path's strategy there.
   A polished profile becomes the answer only if its exact NashConv (from
   :func:`gametools.solvers.result.make_markov_equilibrium`) is at most ``tol`` and the
-  path keeps approaching it while ``lam`` doubles (so the path, not luck, selects it).
+  path keeps approaching it while ``lam`` doubles (so the path, not luck, selects it). A polish
+  is attempted at most once per 1.25x growth of the largest ``lam`` tried, so a path that folds
+  back and forth in ``lam`` (large games: thousands of steps) does not polish at every step.
 
 References
 ----------
