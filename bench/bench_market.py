@@ -74,6 +74,7 @@ import json
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -136,10 +137,11 @@ def abides_section(python: str | None, markets: int, episodes: int, steps: int, 
     if python is None:
         print("  ABIDES not run (no --abides PYTHON)")
         return
-    script = Path(__file__).with_name("abides_zi_market.py")
-    done = subprocess.run([python, str(script), "--agents", "64", "--arrivals", str(steps),
-                           "--episodes", str(episodes)], capture_output=True, text=True,
-                          check=False)
+    script = Path(__file__).with_name("abides_zi_market.py").resolve()
+    with tempfile.TemporaryDirectory() as scratch:  # ABIDES writes log/<time>/ into its cwd
+        done = subprocess.run([python, str(script), "--agents", "64", "--arrivals", str(steps),
+                               "--episodes", str(episodes)], capture_output=True, text=True,
+                              check=False, cwd=scratch)
     if done.returncode != 0:
         print(f"  ABIDES failed ({python}): {done.stderr.strip().splitlines()[-1:]}")
         return
