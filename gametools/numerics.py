@@ -105,6 +105,36 @@ def narrow_integers(integers: np.ndarray) -> np.ndarray:
     return integers.astype(np.int64) if bound < INT64_SAFE else integers
 
 
+def _bareiss_eliminate(work: list[list[int]], cols: int) -> bool:
+    """Fraction-free (Bareiss) forward elimination of the first ``cols`` columns of ``work``
+    (rows of Python ints, the right-hand side appended), in place, with row exchanges.
+
+    Every entry stays an integer minor, so every division is exact; the last pivot is
+    ``+-det`` of the leading ``cols x cols`` block. Returns False when a column has no pivot
+    (the columns are linearly dependent).
+    """
+    rows = len(work)
+    previous = 1
+    for col in range(cols):
+        pivot_row = next((r for r in range(col, rows) if work[r][col] != 0), -1)
+        if pivot_row < 0:
+            return False
+        work[col], work[pivot_row] = work[pivot_row], work[col]
+        top = work[col]
+        pivot = top[col]
+        for r in range(col + 1, rows):
+            row = work[r]
+            factor = row[col]
+            if factor:
+                row[col + 1:] = [(pivot * a - factor * b) // previous
+                                 for a, b in zip(row[col + 1:], top[col + 1:])]
+            else:  # Bareiss still scales the row by pivot / previous (exact)
+                row[col + 1:] = [pivot * a // previous for a in row[col + 1:]]
+            row[col] = 0
+        previous = pivot
+    return True
+
+
 def solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] | None:
     """Exact solution of ``matrix @ z = rhs`` (integer object arrays, rows >= columns).
 
@@ -128,23 +158,8 @@ def solve_integer_system(matrix: np.ndarray, rhs: np.ndarray) -> list[Fraction] 
     # plain lists of Python ints: for the small systems of certificates, NumPy object arrays
     # cost more in per-call overhead than the arithmetic itself
     work = [[int(v) for v in row] + [int(b)] for row, b in zip(matrix.tolist(), rhs.tolist())]
-    previous = 1
-    for k in range(cols):
-        pivot_row = next((r for r in range(k, rows) if work[r][k] != 0), -1)
-        if pivot_row < 0:
-            return None
-        if pivot_row != k:
-            work[k], work[pivot_row] = work[pivot_row], work[k]
-        top = work[k]
-        pivot = top[k]
-        for r in range(k + 1, rows):
-            row = work[r]
-            factor = row[k]
-            # Bareiss: every entry stays an integer minor, so the division is exact
-            row[k + 1:] = [(pivot * a - factor * b) // previous
-                           for a, b in zip(row[k + 1:], top[k + 1:])]
-            row[k] = 0
-        previous = pivot
+    if not _bareiss_eliminate(work, cols):
+        return None
     if any(work[r][cols] != 0 for r in range(cols, rows)):
         return None
     solution: list[Fraction] = [Fraction(0)] * cols
@@ -181,24 +196,8 @@ def solve_square_integers(matrix: list[list[int]], rhs: list[int]
     """
     k = len(matrix)
     work = [list(row) + [b] for row, b in zip(matrix, rhs)]
-    previous = 1
-    for col in range(k):
-        pivot_row = next((i for i in range(col, k) if work[i][col] != 0), -1)
-        if pivot_row < 0:
-            return None
-        work[col], work[pivot_row] = work[pivot_row], work[col]
-        top = work[col]
-        pivot = top[col]
-        for i in range(col + 1, k):
-            row = work[i]
-            factor = row[col]
-            if factor:
-                row[col + 1:] = [(pivot * a - factor * b) // previous
-                                 for a, b in zip(row[col + 1:], top[col + 1:])]
-            else:  # Bareiss still scales the row by pivot / previous (exact)
-                row[col + 1:] = [pivot * a // previous for a in row[col + 1:]]
-            row[col] = 0
-        previous = pivot
+    if not _bareiss_eliminate(work, k):
+        return None
     determinant = work[k - 1][k - 1] if k else 1
     numerators = [0] * k
     for i in range(k - 1, -1, -1):
