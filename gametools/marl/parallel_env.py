@@ -207,6 +207,26 @@ class OutsideVectorEnv(VectorEnv):
     """
 
     _seed: int
+    source: EnvironmentSource
+
+    def _describe(self, source: EnvironmentSource, env: Any, *, num_envs: int, seed: int,
+                  device: str | torch.device) -> None:
+        """Agents, spaces and settings read from ``env``, which answers PettingZoo's
+        ``possible_agents``, ``observation_space(agent)`` and ``action_space(agent)``."""
+        self.source = source
+        self.agent_names = list(env.possible_agents)
+        self.num_agents = len(self.agent_names)
+        self.num_envs = int(num_envs)
+        self.device = torch.device(device)
+        self.discount = 1.0
+        self._observation_spaces = [env.observation_space(a) for a in self.agent_names]
+        self.observation_sizes = tuple(_flat_size(s) for s in self._observation_spaces)
+        self.action_spaces = tuple(_action_space(env.action_space(a)) for a in self.agent_names)
+        self._seed = int(seed)
+
+    @property
+    def cooperative(self) -> bool:
+        return self.source.cooperative
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {}
@@ -231,26 +251,12 @@ class ParallelVectorEnv(OutsideVectorEnv):
                  device: str | torch.device = "cpu") -> None:
         if num_envs < 1:
             raise InvalidArgumentError(f"num_envs must be >= 1, got {num_envs}")
-        self.source = source
         self.envs = [source.make() for _ in range(num_envs)]
-        first = self.envs[0]
-        self.agent_names = list(first.possible_agents)
-        self.num_agents = len(self.agent_names)
-        self.num_envs = int(num_envs)
-        self.device = torch.device(device)
-        self.discount = 1.0
-        self._observation_spaces = [first.observation_space(a) for a in self.agent_names]
-        self.observation_sizes = tuple(_flat_size(s) for s in self._observation_spaces)
-        self.action_spaces = tuple(_action_space(first.action_space(a)) for a in self.agent_names)
-        self._seed = int(seed)
+        self._describe(source, self.envs[0], num_envs=num_envs, seed=seed, device=device)
         self._current: list[dict[str, Any]] = []
         self._states: list[np.ndarray] = []
         self.reset(seed=seed)
         self.state_size = int(self._states[0].size)
-
-    @property
-    def cooperative(self) -> bool:
-        return self.source.cooperative
 
     def _encode_one(self, agent: int, value: Any) -> np.ndarray:
         from gymnasium import spaces
@@ -379,28 +385,14 @@ class VectorParallelEnvAdapter(OutsideVectorEnv):
                  device: str | torch.device = "cpu") -> None:
         if num_envs < 1:
             raise InvalidArgumentError(f"num_envs must be >= 1, got {num_envs}")
-        self.source = source
         self.env = source.make_vectorised(num_envs)
         made = int(getattr(self.env, "num_envs", -1))
         if made != num_envs:
             raise InvalidArgumentError(f"environment {source.name!r} was asked for {num_envs} "
                                        f"copies and has num_envs={made}")
-        self.agent_names = list(self.env.possible_agents)
-        self.num_agents = len(self.agent_names)
-        self.num_envs = int(num_envs)
-        self.device = torch.device(device)
-        self.discount = 1.0
-        self._observation_spaces = [self.env.observation_space(a) for a in self.agent_names]
-        self.observation_sizes = tuple(_flat_size(s) for s in self._observation_spaces)
-        self.action_spaces = tuple(_action_space(self.env.action_space(a))
-                                   for a in self.agent_names)
-        self._seed = int(seed)
+        self._describe(source, self.env, num_envs=num_envs, seed=seed, device=device)
         self._current = self.reset(seed=seed)
         self.state_size = int(self._current.state.shape[1])
-
-    @property
-    def cooperative(self) -> bool:
-        return self.source.cooperative
 
     def _encode(self, observations: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
         from gymnasium import spaces
