@@ -765,7 +765,6 @@ class JointChain:
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
 
-
     def _own_operator(self, pending_weights: Any, stacked_weights: np.ndarray,
                       pending: list[int], players: Sequence[int], actions: np.ndarray,
                       chains: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
@@ -773,16 +772,16 @@ class JointChain:
         (column ``j`` under pending player ``j``'s), the operator of their corrections.
 
         Here: over each player's own chain (:meth:`own_chain`, kept in ``chains`` and updated
-        where the policy changed). On a device: one pass over the game's matrix with the
-        others' weights masked to the player's chosen action (``A / n_i`` nonzero per state),
-        which forms nothing. Only the Krylov steps use it; every bound is computed from the
-        action-value passes.
+        where the policy changed). On a device: over own chains formed there for the round
+        (:meth:`_DeviceKernels.own_chains`). Only the Krylov steps use it; every bound is
+        computed from the action-value passes.
         """
         discount = self.discount
-        if self.kernels is not None:
-            own = np.stack([self._own_index(players[c]) for c in pending])
-            masked = self.kernels.masked(pending_weights, own, actions[pending])
-            return lambda block: block - discount * self._sweep(masked, block)[0]
+        kernels = self.kernels
+        if kernels is not None:
+            joint_actions = [self._own_joint_actions(players[c])[actions[c]] for c in pending]
+            own = kernels.own_chains(pending_weights, joint_actions)
+            return lambda block: block - discount * kernels.own_products(own, block)
         for c in pending:  # the pending players' own chains, updated where changed
             chains[c] = (self.own_chain(stacked_weights[c], players[c], actions[c],
                                         chains[c]), actions[c].copy())
@@ -975,18 +974,68 @@ class _DeviceKernels:
             warnings.simplefilter("ignore", UserWarning)
             return self.torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
 
+    def _csr(self, pointers: Any, indices: Any, data: Any, rows: int) -> Any:
+        """A sparse CSR tensor ``(rows, S)`` of these arrays (not copied, not checked)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            return self.torch.sparse_csr_tensor(pointers, indices, data,
+                                                size=(rows, self.num_states),
+                                                check_invariants=False)
+
     def stage(self, array: Any) -> Any:
         """A float64 tensor on the device (a tensor passes unchanged)."""
         if isinstance(array, self.torch.Tensor):
             return array
         return self._tensor(np.asarray(array, dtype=np.float64))
 
-    def masked(self, weights: Any, own: np.ndarray, actions: np.ndarray) -> Any:
-        """``weights`` ``(k, S, A)`` zeroed where the column's player does not play its chosen
-        action: ``own`` ``(k, A)`` each joint action's own action, ``actions`` ``(k, S)``."""
-        own_t = self.stage(own).to(self.torch.int64)
-        chosen = self.stage(actions).to(self.torch.int64)
-        return self.stage(weights) * (own_t[:, None, :] == chosen[:, :, None])
+    def own_chains(self, weights: Any, joint_actions: Sequence[np.ndarray]) -> list[list[Any]]:
+        """Each column's own chain on the device, chunk by chunk (as
+        :meth:`JointChain.own_chain`): column ``c``'s state ``s`` gets the transition rows
+        ``s * A + joint_actions[c, s, t]``, each scaled by its weight ``weights[c, s, .]``.
+
+        ``weights`` ``(k, S, A)`` (staged), ``joint_actions[c]`` ``(S, A / n_i)``. Float64
+        entries; ``A / n_i`` rows per state instead of ``A``.
+        """
+        torch = self.torch
+        chains: list[list[Any]] = []
+        for c, actions in enumerate(joint_actions):
+            chosen = torch.from_numpy(np.ascontiguousarray(actions, dtype=np.int64)).to(
+                self.device)
+            parts = []
+            for start, stop, low, high, pointers in self.chunks:
+                local = chosen[start:stop]  # (states, A / n_i)
+                rows = (torch.arange(stop - start, device=self.device)[:, None] * self.num_joint
+                        + local).reshape(-1)
+                begins = pointers[rows].to(torch.int64)
+                lengths = pointers[rows + 1].to(torch.int64) - begins
+                total = int(lengths.sum())
+                offsets = torch.cumsum(lengths, 0) - lengths
+                positions = (torch.repeat_interleave(begins - offsets, lengths)
+                             + torch.arange(total, device=self.device))
+                scale = torch.repeat_interleave(
+                    torch.gather(weights[c, start:stop], 1, local).reshape(-1), lengths)
+                row_pointers = torch.zeros(stop - start + 1, dtype=torch.int64,
+                                           device=self.device)
+                torch.cumsum(lengths.reshape(stop - start, -1).sum(dim=1), 0,
+                             out=row_pointers[1:])
+                entries = self.indices[low:high][positions]
+                probabilities = self.data[low:high][positions].to(torch.float64) * scale
+                del positions, scale
+                parts.append(self._csr(row_pointers.to(entries.dtype), entries, probabilities,
+                                       stop - start))
+            chains.append(parts)
+        return chains
+
+    def own_products(self, chains: list[list[Any]], values: np.ndarray) -> np.ndarray:
+        """``P_c @ values[:, c]`` for every column's own chain, shape ``(S, k)``."""
+        torch = self.torch
+        block = self.stage(values)
+        out = torch.empty(block.shape, dtype=torch.float64, device=self.device)
+        for c, parts in enumerate(chains):
+            column = block[:, c:c + 1]
+            for (start, stop, _, _, _), part in zip(self.chunks, parts):
+                out[start:stop, c:c + 1] = part @ column
+        return out.cpu().numpy()  # type: ignore[no-any-return]
 
     def sweep(self, weights: Any, values: np.ndarray, discount: float, *,
               players: Sequence[int] | None, rewards: Any, products: bool
@@ -1004,27 +1053,24 @@ class _DeviceKernels:
                                device=self.device) for i in players]
                   if want_tables and players is not None else [])
         shape = tuple(self.num_actions)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
-            for start, stop, low, high, pointers in self.chunks:
-                probabilities = self.data[low:high].to(torch.float64)
-                chunk = torch.sparse_csr_tensor(
-                    pointers, self.indices[low:high], probabilities,
-                    size=((stop - start) * self.num_joint, self.num_states),
-                    check_invariants=False)
-                expected = (chunk @ block).reshape(stop - start, self.num_joint, count)
-                del chunk, probabilities
-                local = weights[:, start:stop]
-                if out is not None:
-                    out[start:stop] = torch.einsum(
-                        "ksa,sak->sk", local.expand(count, -1, -1), expected)
-                if want_tables and players is not None and staged_rewards is not None:
-                    for c, player in enumerate(players):
-                        terms = local[c] * (staged_rewards[c, start:stop]
-                                            + discount * expected[:, :, c])
-                        axes = tuple(1 + j for j in range(len(shape)) if j != player)
-                        full = terms.reshape(stop - start, *shape)
-                        tables[c][start:stop] = full.sum(dim=axes) if axes else full
+        for start, stop, low, high, pointers in self.chunks:
+            # float32 probabilities become float64 exactly (a no-op for float64 storage)
+            chunk = self._csr(pointers, self.indices[low:high],
+                              self.data[low:high].to(torch.float64),
+                              (stop - start) * self.num_joint)
+            expected = (chunk @ block).reshape(stop - start, self.num_joint, count)
+            del chunk
+            local = weights[:, start:stop]
+            if out is not None:
+                out[start:stop] = torch.einsum("ksa,sak->sk", local.expand(count, -1, -1),
+                                               expected)
+            if want_tables and players is not None and staged_rewards is not None:
+                for c, player in enumerate(players):
+                    terms = local[c] * (staged_rewards[c, start:stop]
+                                        + discount * expected[:, :, c])
+                    axes = tuple(1 + j for j in range(len(shape)) if j != player)
+                    full = terms.reshape(stop - start, *shape)
+                    tables[c][start:stop] = full.sum(dim=axes) if axes else full
         return (None if out is None else out.cpu().numpy(),
                 [t.cpu().numpy() for t in tables] if want_tables else None)
 
