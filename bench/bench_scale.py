@@ -19,9 +19,16 @@ two-state game and not timed. At the smallest size (at most 10^5) the formed-cha
 or sparse factorisations on the explicit policy chain) runs too, as the peer of the matrix-free
 path, and the two NashConvs must agree within the sum of their tolerances.
 
+With ``--device DEVICE`` (``cpu``, ``cuda``, ...) every matrix-free run is repeated through
+``nash_conv(..., device=DEVICE)``: the passes over the transition matrix on torch sparse CSR
+tensors (torch limited to one thread, like the compiled kernels), beside the compiled (numba)
+kernels in the same run; the ratio of the two and, on a GPU, the device's peak memory
+(``torch.cuda.max_memory_allocated``) are printed too. Both NashConvs must agree within the sum
+of their tolerances.
+
 Usage::
 
-    python bench/bench_scale.py [--quick] [--compact] [--sizes 1e4,1e5]
+    python bench/bench_scale.py [--quick] [--compact] [--sizes 1e4,1e5] [--device cpu]
 """
 
 from __future__ import annotations
@@ -38,7 +45,8 @@ import tracemalloc
 import numpy as np
 
 
-def _worker(num_states: int, matrix_free: bool, compact: bool) -> dict[str, float]:
+def _worker(num_states: int, matrix_free: bool, compact: bool, device: str | None
+            ) -> dict[str, float]:
     import scipy.sparse as sp
 
     import gametools.exploitability as exploitability
@@ -77,26 +85,37 @@ def _worker(num_states: int, matrix_free: bool, compact: bool) -> dict[str, floa
                       np.zeros((2, 2, n, n)), [1.0, 0.0], 0.5)
     limit = exploitability.MATRIX_FREE_STATE_LIMIT
     exploitability.MATRIX_FREE_STATE_LIMIT = 0 if matrix_free else 10**12
-    nash_conv(tiny, [np.full((2, n), 1.0 / n)] * 2)
+    cuda = False
+    if device is not None:
+        import torch
+
+        torch.set_num_threads(1)
+        cuda = torch.device(device).type == "cuda"
+    nash_conv(tiny, [np.full((2, n), 1.0 / n)] * 2, device=device)
     exploitability.MATRIX_FREE_STATE_LIMIT = limit
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     wall, cpu = time.perf_counter(), time.process_time()
-    result = nash_conv(game, profile)
+    result = nash_conv(game, profile, device=device)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     extra = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    device_gb = torch.cuda.max_memory_allocated() / 1e9 if cuda else 0.0
     return {"states": num_states, "matrix_free": matrix_free, "compact": compact,
-            "build_s": built, "wall_s": wall,
+            "device": device or "", "build_s": built, "wall_s": wall,
             "cpu_s": cpu, "peak_rss_gb": peak / 1e6, "rss_before_gb": before / 1e6,
-            "extra_gb": extra / 1e9, "game_gb": game_bytes / 1e9,
+            "extra_gb": extra / 1e9, "game_gb": game_bytes / 1e9, "device_gb": device_gb,
             "nash_conv": result.nash_conv, "tolerance": result.tolerance}
 
 
-def _run(num_states: int, matrix_free: bool, compact: bool) -> dict[str, float]:
+def _run(num_states: int, matrix_free: bool, compact: bool, device: str | None
+         ) -> dict[str, float]:
     command = [sys.executable, __file__, "--worker", str(num_states),
-               "1" if matrix_free else "0", "1" if compact else "0"]
+               "1" if matrix_free else "0", "1" if compact else "0", device or "-"]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"worker for {num_states} states failed: {done.stderr.strip()[-400:]}")
@@ -109,11 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="comma-separated state counts (overrides --quick)")
     parser.add_argument("--compact", action="store_true",
                         help="also run every size with float32 probabilities")
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--device",
+                        help="also run every matrix-free size through nash_conv(device=DEVICE) "
+                             "(torch: cpu, cuda, ...)")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(_worker(int(args.worker[0]), args.worker[1] == "1",
-                                 args.worker[2] == "1")))
+                                 args.worker[2] == "1",
+                                 None if args.worker[3] == "-" else args.worker[3])))
         return 0
     if args.sizes:
         try:
@@ -125,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
     print(f"load average at start: {os.getloadavg()}  cores: {os.cpu_count()}")
     header = (f"{'states':>9} {'path':>12} {'storage':>8} {'build s':>8} {'wall s':>8} "
-              f"{'cpu s':>8} {'peak GB':>8} {'+GB':>6} {'game GB':>8} {'NashConv':>12} "
-              f"{'tolerance':>10}")
+              f"{'cpu s':>8} {'peak GB':>8} {'+GB':>6} {'game GB':>8} {'dev GB':>6} "
+              f"{'NashConv':>12} {'tolerance':>10}")
     print(header)
     rows = []
     storages = [False, True] if args.compact else [False]
@@ -136,25 +159,41 @@ def main(argv: list[str] | None = None) -> int:
         paths = [True, False] if num_states == sizes[0] and num_states <= 10**5 else [True]
         for matrix_free in paths:
             for compact in storages if matrix_free else [False]:
-                row = _run(num_states, matrix_free, compact)
-                rows.append(row)
-                print(f"{row['states']:>9} {'matrix-free' if matrix_free else 'formed':>12} "
-                      f"{'float32' if compact else 'float64':>8} "
-                      f"{row['build_s']:8.2f} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} "
-                      f"{row['peak_rss_gb']:8.2f} {row['extra_gb']:6.2f} {row['game_gb']:8.2f} "
-                      f"{row['nash_conv']:12.9g} {row['tolerance']:10.2g}", flush=True)
-    for compact in storages:
-        free = [r for r in rows if r["matrix_free"] and r["compact"] == compact]
-        if len(free) >= 2:
-            x = np.log([r["states"] for r in free])
-            slopes = [f"{key} {float(np.polyfit(x, np.log([r[key] for r in free]), 1)[0]):.2f}"
-                      for key in ("cpu_s", "wall_s", "peak_rss_gb", "extra_gb")]
-            print(f"log-log slope against states ({'float32' if compact else 'float64'}, "
-                  f"{free[0]['states']}-{free[-1]['states']}): " + ", ".join(slopes))
+                for device in ([None, args.device] if matrix_free and args.device else [None]):
+                    row = _run(num_states, matrix_free, compact, device)
+                    rows.append(row)
+                    path = (f"torch:{device}" if device
+                            else "matrix-free" if matrix_free else "formed")
+                    print(f"{row['states']:>9} {path:>12} "
+                          f"{'float32' if compact else 'float64':>8} "
+                          f"{row['build_s']:8.2f} {row['wall_s']:8.2f} {row['cpu_s']:8.2f} "
+                          f"{row['peak_rss_gb']:8.2f} {row['extra_gb']:6.2f} "
+                          f"{row['game_gb']:8.2f} {row['device_gb']:6.2f} "
+                          f"{row['nash_conv']:12.9g} {row['tolerance']:10.2g}", flush=True)
+                    if device:
+                        peer = rows[-2]
+                        difference = abs(row["nash_conv"] - peer["nash_conv"])
+                        bound = row["tolerance"] + peer["tolerance"]
+                        print(f"{'':>9} torch:{device} / compiled: wall "
+                              f"{row['wall_s'] / peer['wall_s']:.2f}, cpu "
+                              f"{row['cpu_s'] / peer['cpu_s']:.2f}; |NashConv difference| "
+                              f"{difference:.2g}: "
+                              f"{'agree' if difference <= bound else 'DISAGREE'}", flush=True)
+    for device in [None, args.device] if args.device else [None]:
+        for compact in storages:
+            free = [r for r in rows if r["matrix_free"] and r["compact"] == compact
+                    and r["device"] == (device or "")]
+            if len(free) >= 2:
+                x = np.log([r["states"] for r in free])
+                slopes = [f"{key} {float(np.polyfit(x, np.log([r[key] for r in free]), 1)[0]):.2f}"
+                          for key in ("cpu_s", "wall_s", "peak_rss_gb", "extra_gb")]
+                print(f"log-log slope against states ({f'torch:{device}' if device else 'compiled'}"
+                      f", {'float32' if compact else 'float64'}, "
+                      f"{free[0]['states']}-{free[-1]['states']}): " + ", ".join(slopes))
     formed = [r for r in rows if not r["matrix_free"]]
     if formed:
         same = next(r for r in rows if r["matrix_free"] and not r["compact"]
-                    and r["states"] == formed[0]["states"])
+                    and not r["device"] and r["states"] == formed[0]["states"])
         difference = abs(same["nash_conv"] - formed[0]["nash_conv"])
         bound = same["tolerance"] + formed[0]["tolerance"]
         print(f"at {same['states']} states: matrix-free / formed wall time "

@@ -44,6 +44,7 @@ import scipy.sparse as sp
 from gametools.errors import GametoolsError
 from gametools.model import MarkovGame
 from gametools.numerics import gamma
+from gametools.optional import require
 
 __all__ = ["DENSE_STATE_LIMIT", "Evaluation", "JointChain", "MarkovArrays", "contract_players",
            "evaluate_policy", "greedy_policy", "joint_distribution", "joint_policy",
@@ -337,10 +338,15 @@ class JointChain:
         Each player's number of actions (``A`` their product, joint actions in C order).
     discount : float
         In ``[0, 1)``.
+    device : str, optional
+        A torch device (``"cuda"``, ``"cuda:1"``, ``"cpu"``): the passes over the transition
+        matrix then run there (:class:`_DeviceKernels`, float64 arithmetic on torch sparse CSR
+        tensors), while the Krylov steps, the policy updates and every error bound stay here,
+        the same code for both. None (default): compiled kernels (numba) or NumPy.
     """
 
     def __init__(self, transitions: sp.csr_array, num_actions: Sequence[int],
-                 discount: float) -> None:
+                 discount: float, *, device: str | None = None) -> None:
         if not discount < 1.0:
             raise GametoolsError("JointChain needs a discount below 1")
         self.transitions = transitions
@@ -348,6 +354,8 @@ class JointChain:
         self.num_joint = int(np.prod(self.num_actions))
         self.num_states = transitions.shape[1]
         self.discount = float(discount)
+        self.kernels = (None if device is None
+                        else _DeviceKernels(transitions, self.num_actions, device))
         # rounding depth of one row of P_pi @ V: the K products and sums of a transition row,
         # the A weighted terms, and the multiplications by weights
         self.widest = int(np.diff(transitions.indptr).max()) if transitions.nnz else 0
@@ -399,6 +407,9 @@ class JointChain:
         shared = weights.shape[0] == 1 and count > 1
         if shared and rewards is not None:
             raise ValueError("one weight table serves several columns only for plain products")
+        if self.kernels is not None:
+            return self.kernels.sweep(weights, values, self.discount, players=players,
+                                      rewards=rewards, products=products)
         own = (np.stack([self._own_index(i) for i in players]) if players is not None
                else np.zeros((len(weights), self.num_joint), dtype=np.int64))
         kernel = _compiled_kernels()
@@ -448,8 +459,14 @@ class JointChain:
         one pass over the transition matrix for all columns), then the residual is recomputed
         and bounds the error: ``(residual + gamma_{w+3} * magnitude) / (1 - discount)``.
         """
-        return self._solve(lambda block: self.apply(joint, block), rewards, start, self.width,
+        staged = self.stage(joint)
+        return self._solve(lambda block: self.apply(staged, block), rewards, start, self.width,
                            _EVALUATION_TOLERANCE)
+
+    def stage(self, array: np.ndarray) -> Any:
+        """``array`` where the passes read it: itself, or a float64 copy on the device (made
+        once for the weights and rewards that many passes read)."""
+        return array if self.kernels is None else self.kernels.stage(array)
 
     def _solve(self, product: Callable[[np.ndarray], np.ndarray], rewards: np.ndarray,
                start: np.ndarray | None, width: int, relative: float = 0.0) -> Evaluation:
@@ -593,8 +610,10 @@ class JointChain:
         size = float(np.abs(evaluation_rewards).max()) if evaluation_rewards.size else 0.0
         target = _EVALUATION_TOLERANCE * (size + 1e-300)
 
+        staged = self.stage(joint)
+
         def operator(block: np.ndarray) -> np.ndarray:
-            return block - self.discount * self.apply(joint, block)
+            return block - self.discount * self.apply(staged, block)
 
         # from zero: the residual is the right-hand side, no pass; one GMRES cycle
         solution = (_lockstep_gmres(operator, evaluation_rewards, _SLACK * target)
@@ -607,7 +626,7 @@ class JointChain:
             raise GametoolsError(_SINGULAR)
         amplification = 1.0 / (1.0 - self.discount)
         if residual > target:  # one cycle did not reach the target: refine as evaluate does
-            return self._solve(lambda block: self.apply(joint, block), evaluation_rewards,
+            return self._solve(lambda block: self.apply(staged, block), evaluation_rewards,
                                solution, self.width, _EVALUATION_TOLERANCE), found
         return Evaluation(solution.T, (residual + rounding) * amplification, amplification), found
 
@@ -656,6 +675,9 @@ class JointChain:
         # arrays (k, S, A) are used as they are; sequences are stacked
         stacked_weights = np.asarray(weights, dtype=float)
         stacked_rewards = np.asarray(rewards, dtype=float)
+        # where the passes read them (the same arrays without a device)
+        staged_weights = self.stage(stacked_weights)
+        staged_rewards = self.stage(stacked_rewards)
         values = np.zeros((num_states, count))
         for c, start in enumerate(starts):
             if start is not None:
@@ -668,8 +690,8 @@ class JointChain:
         sizes = [float(np.abs(stacked_rewards[c]).max()) if stacked_rewards[c].size else 0.0
                  for c in range(count)]
         # greedy at the starting values: one pass for all players
-        tables = self._sweep(stacked_weights, values, players=players,
-                             rewards=stacked_rewards, products=False)[1]
+        tables = self._sweep(staged_weights, values, players=players,
+                             rewards=staged_rewards, products=False)[1]
         assert tables is not None
         checked = None
         if policies is not None:
@@ -699,29 +721,20 @@ class JointChain:
             if not pending:
                 return [r for r in results if r is not None], checked
             every = len(pending) == count  # no copy of the stacked tables then
-            pending_weights = stacked_weights if every else stacked_weights[pending]
+            pending_weights = staged_weights if every else staged_weights[pending]
             pending_players = [players[c] for c in pending]
             accurate = any(precise[c] for c in pending)
             start = residual[:, pending]
             size = max(sizes[c] for c in pending) + 1e-300
             target = (_KRYLOV_TOLERANCE if accurate else _LOOSE_TOLERANCE) * size
             if float(np.abs(start).max()) > target:
-                for c in pending:  # the pending players' own chains, updated where changed
-                    chains[c] = (self.own_chain(stacked_weights[c], players[c], actions[c],
-                                                chains[c]), actions[c].copy())
-                matrices = [chains[c][0] for c in pending]
-
-                def operator(block: np.ndarray,
-                             matrices: list[sp.csr_array] = matrices) -> np.ndarray:
-                    product = np.column_stack([_own_product(matrix, block[:, j])
-                                               for j, matrix in enumerate(matrices)])
-                    return block - self.discount * product
-
+                operator = self._own_operator(pending_weights, stacked_weights, pending,
+                                              players, actions, chains)
                 # below the target with room to spare: the Q pass must not find it missed
                 values[:, pending] += _lockstep_gmres(operator, start, _SLACK * target)
-                del matrices, operator
+                del operator
             tables = self._sweep(pending_weights, values[:, pending], players=pending_players,
-                                 rewards=stacked_rewards if every else stacked_rewards[pending],
+                                 rewards=staged_rewards if every else staged_rewards[pending],
                                  products=False)[1]
             assert tables is not None
             for q, c in zip(tables, pending):
@@ -751,6 +764,35 @@ class JointChain:
                     precise[c] = True
         raise GametoolsError("policy iteration did not converge; the game may be numerically "
                              "ill-conditioned (discount too close to 1)")
+
+    def _own_operator(self, pending_weights: Any, stacked_weights: np.ndarray,
+                      pending: list[int], players: Sequence[int], actions: np.ndarray,
+                      chains: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        """``X -> X - discount * P_mu X`` for the pending players' current policies ``mu``
+        (column ``j`` under pending player ``j``'s), the operator of their corrections.
+
+        Here: over each player's own chain (:meth:`own_chain`, kept in ``chains`` and updated
+        where the policy changed). On a device: over own chains formed there for the round
+        (:meth:`_DeviceKernels.own_chains`). Only the Krylov steps use it; every bound is
+        computed from the action-value passes.
+        """
+        discount = self.discount
+        kernels = self.kernels
+        if kernels is not None:
+            joint_actions = [self._own_joint_actions(players[c])[actions[c]] for c in pending]
+            own = kernels.own_chains(pending_weights, joint_actions)
+            return lambda block: block - discount * kernels.own_products(own, block)
+        for c in pending:  # the pending players' own chains, updated where changed
+            chains[c] = (self.own_chain(stacked_weights[c], players[c], actions[c],
+                                        chains[c]), actions[c].copy())
+        matrices = [chains[c][0] for c in pending]
+
+        def operator(block: np.ndarray) -> np.ndarray:
+            product = np.column_stack([_own_product(matrix, block[:, j])
+                                       for j, matrix in enumerate(matrices)])
+            return block - discount * product
+
+        return operator
 
 
 def _sweep(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, weights: np.ndarray,
@@ -869,6 +911,168 @@ def _own_product(matrix: sp.csr_array, vector: np.ndarray) -> np.ndarray:
     _MATVEC_KERNEL[0](matrix.indptr, matrix.indices, matrix.data,
                       np.ascontiguousarray(vector, dtype=float).reshape(-1, 1), out)
     return out
+
+
+#: Matrix entries one device pass handles at a time: the float64 copy of a chunk's ``float32``
+#: probabilities and its products ``(rows, k)`` exist only during that chunk's product.
+_DEVICE_CHUNK = 1 << 24
+
+
+class _DeviceKernels:
+    """:class:`JointChain`'s passes over the transition matrix on a torch device.
+
+    The matrix is copied to the device once, as it is stored (``float32`` or ``float64``
+    probabilities, ``int32`` or ``int64`` indices; on the CPU the arrays are shared, not
+    copied), in chunks of whole states of at most :data:`_DEVICE_CHUNK` entries. A pass
+    computes, chunk by chunk, ``E = P_chunk @ values`` ``(rows, k)`` by torch's sparse CSR
+    product in float64 (``float32`` probabilities are converted to ``float64``, exactly, one
+    chunk at a time), then the weighted sums of the NumPy route of :meth:`JointChain._sweep`:
+    ``products[s, c] = sum_a w_c[s, a] E[s, a, c]`` and each player's action values. Each
+    result is a float64 inner product of the same terms as on that route, in another order;
+    Higham's bound ``gamma_n`` on an inner product of ``n`` terms holds for any summation order
+    (and with fused multiply-adds), so the rounding depths behind :class:`JointChain`'s error
+    bounds hold unchanged. The values go to the device and the results come back every pass
+    (``S * k`` numbers each way); the weights and rewards are staged once per solve.
+    """
+
+    def __init__(self, transitions: sp.csr_array, num_actions: tuple[int, ...],
+                 device: str) -> None:
+        torch = require("torch", extra="marl")
+        self.torch = torch
+        try:
+            self.device = torch.device(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise GametoolsError(f"device must name a torch device such as 'cpu' or 'cuda', "
+                                 f"got {device!r}") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise GametoolsError(f"device {str(device)!r}: CUDA is not available here (torch "
+                                 f"{torch.__version__})")
+        self.num_actions = num_actions
+        self.num_joint = int(np.prod(num_actions))
+        self.num_states = transitions.shape[1]
+        indptr = transitions.indptr
+        # chunk boundaries at whole states: positions of the states' first entries
+        firsts = indptr[::self.num_joint]
+        self.chunks: list[tuple[int, int, int, int, Any]] = []
+        start = 0
+        while start < self.num_states:
+            stop = int(np.searchsorted(firsts, int(firsts[start]) + _DEVICE_CHUNK, side="right"))
+            stop = min(max(stop - 1, start + 1), self.num_states)
+            low, high = int(firsts[start]), int(firsts[stop])
+            rows = indptr[start * self.num_joint:stop * self.num_joint + 1]
+            # rebased row pointers, in the matrix's own index type
+            pointers = self._tensor(np.asarray(rows - rows[0], dtype=indptr.dtype))
+            self.chunks.append((start, stop, low, high, pointers))
+            start = stop
+        self.indices = self._tensor(transitions.indices)
+        self.data = self._tensor(transitions.data)
+
+    def _tensor(self, array: np.ndarray) -> Any:
+        """``array`` on the device; on the CPU its memory, shared (never written: the game's
+        arrays are read-only, and torch's warning about that is silenced)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return self.torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
+
+    def _csr(self, pointers: Any, indices: Any, data: Any, rows: int) -> Any:
+        """A sparse CSR tensor ``(rows, S)`` of these arrays (not copied, not checked)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+            return self.torch.sparse_csr_tensor(pointers, indices, data,
+                                                size=(rows, self.num_states),
+                                                check_invariants=False)
+
+    def stage(self, array: Any) -> Any:
+        """A float64 tensor on the device (a tensor passes unchanged)."""
+        if isinstance(array, self.torch.Tensor):
+            return array
+        return self._tensor(np.asarray(array, dtype=np.float64))
+
+    def own_chains(self, weights: Any, joint_actions: Sequence[np.ndarray]) -> list[list[Any]]:
+        """Each column's own chain on the device, chunk by chunk (as
+        :meth:`JointChain.own_chain`): column ``c``'s state ``s`` gets the transition rows
+        ``s * A + joint_actions[c, s, t]``, each scaled by its weight ``weights[c, s, .]``.
+
+        ``weights`` ``(k, S, A)`` (staged), ``joint_actions[c]`` ``(S, A / n_i)``. Float64
+        entries; ``A / n_i`` rows per state instead of ``A``.
+        """
+        torch = self.torch
+        chains: list[list[Any]] = []
+        for c, actions in enumerate(joint_actions):
+            chosen = torch.from_numpy(np.ascontiguousarray(actions, dtype=np.int64)).to(
+                self.device)
+            parts = []
+            for start, stop, low, high, pointers in self.chunks:
+                local = chosen[start:stop]  # (states, A / n_i)
+                rows = (torch.arange(stop - start, device=self.device)[:, None] * self.num_joint
+                        + local).reshape(-1)
+                begins = pointers[rows].to(torch.int64)
+                lengths = pointers[rows + 1].to(torch.int64) - begins
+                total = int(lengths.sum())
+                offsets = torch.cumsum(lengths, 0) - lengths
+                positions = (torch.repeat_interleave(begins - offsets, lengths)
+                             + torch.arange(total, device=self.device))
+                scale = torch.repeat_interleave(
+                    torch.gather(weights[c, start:stop], 1, local).reshape(-1), lengths)
+                row_pointers = torch.zeros(stop - start + 1, dtype=torch.int64,
+                                           device=self.device)
+                torch.cumsum(lengths.reshape(stop - start, -1).sum(dim=1), 0,
+                             out=row_pointers[1:])
+                entries = self.indices[low:high][positions]
+                probabilities = self.data[low:high][positions].to(torch.float64) * scale
+                del positions, scale
+                parts.append(self._csr(row_pointers.to(entries.dtype), entries, probabilities,
+                                       stop - start))
+            chains.append(parts)
+        return chains
+
+    def own_products(self, chains: list[list[Any]], values: np.ndarray) -> np.ndarray:
+        """``P_c @ values[:, c]`` for every column's own chain, shape ``(S, k)``."""
+        torch = self.torch
+        block = self.stage(values)
+        out = torch.empty(block.shape, dtype=torch.float64, device=self.device)
+        for c, parts in enumerate(chains):
+            column = block[:, c:c + 1]
+            for (start, stop, _, _, _), part in zip(self.chunks, parts):
+                out[start:stop, c:c + 1] = part @ column
+        return out.cpu().numpy()  # type: ignore[no-any-return]
+
+    def sweep(self, weights: Any, values: np.ndarray, discount: float, *,
+              players: Sequence[int] | None, rewards: Any, products: bool
+              ) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
+        """:meth:`JointChain._sweep` on the device (same arguments and results)."""
+        torch = self.torch
+        block = self.stage(values)
+        count = block.shape[1]
+        weights = self.stage(weights)
+        staged_rewards = None if rewards is None else self.stage(rewards)
+        out = (torch.empty((self.num_states, count), dtype=torch.float64, device=self.device)
+               if products else None)
+        want_tables = staged_rewards is not None and players is not None
+        tables = ([torch.empty((self.num_states, self.num_actions[i]), dtype=torch.float64,
+                               device=self.device) for i in players]
+                  if want_tables and players is not None else [])
+        shape = tuple(self.num_actions)
+        for start, stop, low, high, pointers in self.chunks:
+            # float32 probabilities become float64 exactly (a no-op for float64 storage)
+            chunk = self._csr(pointers, self.indices[low:high],
+                              self.data[low:high].to(torch.float64),
+                              (stop - start) * self.num_joint)
+            expected = (chunk @ block).reshape(stop - start, self.num_joint, count)
+            del chunk
+            local = weights[:, start:stop]
+            if out is not None:
+                out[start:stop] = torch.einsum("ksa,sak->sk", local.expand(count, -1, -1),
+                                               expected)
+            if want_tables and players is not None and staged_rewards is not None:
+                for c, player in enumerate(players):
+                    terms = local[c] * (staged_rewards[c, start:stop]
+                                        + discount * expected[:, :, c])
+                    axes = tuple(1 + j for j in range(len(shape)) if j != player)
+                    full = terms.reshape(stop - start, *shape)
+                    tables[c][start:stop] = full.sum(dim=axes) if axes else full
+        return (None if out is None else out.cpu().numpy(),
+                [t.cpu().numpy() for t in tables] if want_tables else None)
 
 
 def _column_pairs(count: int) -> list[np.ndarray]:
