@@ -127,6 +127,29 @@ def test_exploit_partially_observed_reports_bound(capsys: pytest.CaptureFixture[
     assert lower["nash_conv"] == pytest.approx(0.0, abs=1e-9)
 
 
+def test_exploit_on_a_torch_device_equals_the_default(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    # --device runs the passes over the transitions on torch (CPU here); the result must be the
+    # default evaluator's, and a device that does not exist is a user error (exit 2).
+    pytest.importorskip("torch", reason="the device path needs torch")
+    rng = np.random.default_rng(3)
+    transitions = rng.dirichlet(np.ones(4), size=(4, 2, 2))
+    rewards = rng.normal(size=(2, 4, 2, 2))  # (players, states, actions, actions)
+    game = MarkovGame(transitions, rewards, [1.0, 0.0, 0.0, 0.0], 0.9)
+    save_game(tmp_path / "g.npz", game)
+    save_profile(tmp_path / "p.npz", (np.full((4, 2), 0.5), np.full((4, 2), 0.5)))
+    args = ("exploit", str(tmp_path / "g.npz"), str(tmp_path / "p.npz"), "--json")
+    code, out, _ = run(capsys, *args)
+    code_torch, out_torch, _ = run(capsys, *args, "--device", "cpu")
+    plain, torch_doc = json.loads(out), json.loads(out_torch)
+    assert code == code_torch == 0
+    assert plain["kind"] == torch_doc["kind"] == "exact"
+    assert torch_doc["nash_conv"] == pytest.approx(
+        plain["nash_conv"], abs=plain["tolerance"] + torch_doc["tolerance"])
+    code_bad, _, err = run(capsys, *args, "--device", "no-such-device")
+    assert code_bad == 2 and "device" in err
+
+
 @pytest.mark.parametrize("argv, fragment", [
     (["solve", "no_such_scenario"], "neither a game file"),
     (["solve", "missing.nfg"], "no such game file"),
