@@ -680,6 +680,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_threads()
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     egta = egta_rows(quick=args.quick, seed=args.seed, out=out)
     tables = {
         "market_efficiency": (efficiency_rows(quick=args.quick, seed=args.seed),
