@@ -491,6 +491,7 @@ def plot_learned_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) ->
 
     ax = ax or plt.subplots(figsize=(5.0, 3.2))[1]
     tops = [0.0]
+    regrets: list[tuple[float, float, float]] = []
     for x, row in enumerate(rows):
         gain, lower = float(row["gain"]), float(row["lower"])
         level = 100 * float(row["confidence"])
@@ -508,16 +509,23 @@ def plot_learned_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) ->
         regret, upper = (float(row.get(key, "nan") if row.get(key) not in (None, "") else "nan")
                          for key in ("egta_regret", "egta_regret_upper"))
         if regret == regret and upper == upper:
-            ax.errorbar([x + 0.2], [regret], yerr=[[0.0], [upper - regret]], fmt="x",
-                        color="0.45", capsize=4,
-                        label="EGTA regret (library deviations), 95% upper bound")
-            tops.append(upper)
+            regrets.append((x + 0.2, regret, upper))
+            tops.append(regret)
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels([str(r["agent"]) for r in rows], fontsize=7)
     ax.set_xlim(-0.6, len(rows) - 0.4)
-    low, high = ax.get_ylim()
-    ax.set_ylim(low, max(tops) + 0.3 * (max(tops) - low))
+    low = min(ax.get_ylim()[0], 0.0)
+    high = max(tops) + 0.3 * (max(tops) - low)
+    for x, regret, upper in regrets:
+        # the EGTA bound is often far above the gains: drawn up to the frame, its value written
+        ax.errorbar([x], [regret], yerr=[[0.0], [min(upper, high) - regret]], fmt="x",
+                    color="0.45", capsize=4 if upper <= high else 0,
+                    label="EGTA regret (library deviations), 95% upper bound")
+        ax.annotate(f"EGTA regret\n<= {upper:.4g}", (x, min(upper, high)),
+                    textcoords="offset points", xytext=(3, -18), ha="left", fontsize=6,
+                    color="0.35")
+    ax.set_ylim(low, high)
     ax.set_ylabel("best-response gain (ticks)")
     ax.set_title("exploitability lower bounds: a trained best response's gain", fontsize=8)
     ax.legend(fontsize=6, loc="upper right", framealpha=0.9)
