@@ -517,12 +517,12 @@ def plot_learned_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) ->
     ax.set_xlim(-0.6, len(rows) - 0.4)
     low = min(ax.get_ylim()[0], 0.0)
     high = max(tops) + 0.3 * (max(tops) - low)
-    for x, regret, upper in regrets:
+    for beside, regret, upper in regrets:
         # the EGTA bound is often far above the gains: drawn up to the frame, its value written
-        ax.errorbar([x], [regret], yerr=[[0.0], [min(upper, high) - regret]], fmt="x",
+        ax.errorbar([beside], [regret], yerr=[[0.0], [min(upper, high) - regret]], fmt="x",
                     color="0.45", capsize=4 if upper <= high else 0,
                     label="EGTA regret (library deviations), 95% upper bound")
-        ax.annotate(f"EGTA regret\n<= {upper:.4g}", (x, min(upper, high)),
+        ax.annotate(f"EGTA regret\n<= {upper:.4g}", (beside, min(upper, high)),
                     textcoords="offset points", xytext=(3, -18), ha="left", fontsize=6,
                     color="0.35")
     ax.set_ylim(low, high)
