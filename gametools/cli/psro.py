@@ -17,6 +17,12 @@ on the meta-equilibrium's exploitability. The run stops when every bound reaches
 or after ``--iterations``. With ``--out`` finished iterations
 and simulated profiles are kept and not redone. Exit status 3 when an iteration's empirical
 game has no certified equilibrium.
+
+The exploitability of a trained agent: give its policy file as its role's only strategy
+(``--strategies buyer:learned:PATH,seller:zi_c``) and ``--iterations 1``; the first
+iteration's meta-equilibrium is then every agent of that role playing the policy, and the
+best response's gain is a one-sided lower bound on that profile's exploitability
+(``gametools.market.psro.exploitability_lower_bound`` in Python).
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ from gametools.market.simulator import MarketConfig, MarketSimulator
 from gametools.market.strategies import Strategy, make_strategy
 
 __all__ = ["GainEstimate", "BestResponse", "PsroIteration", "PsroResult", "estimate_gain",
-           "train_best_response", "exploitability_lower_bound", "run_psro", "learner_config",
+           "train_best_response", "train_traders", "learned_strategy",
+           "exploitability_lower_bound", "run_psro", "learner_config",
            "parse_roles", "response_name", "response_file", "simultaneous_lower_bound",
            "PSRO_ALGORITHMS", "TRAIN_STEPS", "NUM_ENVS", "GAIN_EPISODES"]
 
@@ -243,6 +244,40 @@ def learner_config(algorithm: str, *, steps: int, num_envs: int = NUM_ENVS,
     return make_config(algorithm, **fields)
 
 
+def train_traders(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]],
+                  mixture: Sequence[Sequence[float]], *, algorithm: str, controlled: int = 1,
+                  steps: int = TRAIN_STEPS, num_envs: int = NUM_ENVS, seed: int = 0,
+                  players: Sequence[int] | None = None, resolve: Resolve = make_strategy,
+                  learner_changes: Mapping[str, Any] | None = None, device: str = "cpu",
+                  progress: Callable[[int, int], None] | None = None) -> Any:
+    """Train the first ``controlled`` agents of ``role`` at once with a MARL learner, every
+    other agent playing a strategy drawn from ``strategies`` / ``mixture`` per episode; return
+    the learner (its agent ``k`` is the role's ``k``-th agent).
+
+    With ``controlled = 1`` this is a best response to the mixture (opponents drawn as in the
+    DPR game when ``players`` is given, :func:`train_best_response`); with every agent of the
+    role controlled, the role's traders learn against each other (self-play) and the other
+    roles play their mixtures. ``steps`` counts environment steps summed over the
+    ``num_envs`` parallel markets (one step: the next arrival of a controlled agent).
+    """
+    from gametools.marl.train import learner_class
+
+    _role_index(config, role)
+    players = tuple(default_players(config) if players is None else players)
+    learner_settings = learner_config(algorithm, steps=steps, num_envs=num_envs,
+                                      **dict(learner_changes or {}))
+    env = MarketVectorEnv(config, role=role, strategies=strategies, mixture=mixture,
+                          players=players, controlled=controlled, num_envs=num_envs, seed=seed,
+                          device=device, resolve=_resolver(resolve))
+    learner = learner_class(algorithm)(env, learner_settings, seed=seed)
+    done = 0
+    while done < steps:
+        done += int(learner.iterate()["env_steps"])
+        if progress is not None:
+            progress(min(done, steps), steps)
+    return learner
+
+
 def train_best_response(config: MarketConfig, role: str, strategies: Sequence[Sequence[str]],
                         mixture: Sequence[Sequence[float]], *, algorithm: str,
                         steps: int = TRAIN_STEPS, num_envs: int = NUM_ENVS, seed: int = 0,
@@ -254,34 +289,26 @@ def train_best_response(config: MarketConfig, role: str, strategies: Sequence[Se
 
     ``steps`` counts the agent's decisions summed over the ``num_envs`` parallel markets.
     """
-    from gametools.marl.train import learner_class
-
-    _role_index(config, role)
-    players = tuple(default_players(config) if players is None else players)
-    learner_settings = learner_config(algorithm, steps=steps, num_envs=num_envs,
-                                      **dict(learner_changes or {}))
-    env = MarketVectorEnv(config, role=role, strategies=strategies, mixture=mixture,
-                          players=players, num_envs=num_envs, seed=seed, device=device,
-                          resolve=_resolver(resolve))
-    learner = learner_class(algorithm)(env, learner_settings, seed=seed)
-    done = 0
-    while done < steps:
-        done += int(learner.iterate()["env_steps"])
-        if progress is not None:
-            progress(min(done, steps), steps)
-    return learner
+    return train_traders(config, role, strategies, mixture, algorithm=algorithm, controlled=1,
+                         steps=steps, num_envs=num_envs, seed=seed, players=players,
+                         resolve=resolve, learner_changes=learner_changes, device=device,
+                         progress=progress)
 
 
-def _learned(learner: Any, name: str, role: str) -> LearnedStrategy:
+def learned_strategy(learner: Any, name: str, role: str, *, agent: int = 0
+                     ) -> LearnedStrategy:
+    """Agent ``agent``'s policy of a learner trained in the market's learning view
+    (:func:`train_traders`) as a library strategy of ``role``."""
     env = learner.env
 
     def policy(observations: torch.Tensor) -> torch.Tensor:
-        return learner.policy(0, observations)  # type: ignore[no-any-return]
+        return learner.policy(agent, observations)  # type: ignore[no-any-return]
 
     return LearnedStrategy(name, env.interface, policy, roles=(role,))
 
 
-def exploitability_lower_bound(config: MarketConfig, role: str, strategy: Strategy | str, *,
+def exploitability_lower_bound(config: MarketConfig, role: str,
+                               strategy: Strategy | str | Mapping[str, float], *,
                                algorithm: str = "mappo",
                                others: Mapping[str, Mapping[str, float]] | None = None,
                                steps: int = TRAIN_STEPS, num_envs: int = NUM_ENVS,
@@ -289,22 +316,39 @@ def exploitability_lower_bound(config: MarketConfig, role: str, strategy: Strate
                                confidence: float = 0.95, seed: int = 0,
                                players: Sequence[int] | None = None,
                                learner_changes: Mapping[str, Any] | None = None,
+                               resolve: Resolve = make_strategy,
                                device: str = "cpu") -> GainEstimate:
     """A lower bound on the exploitability of the profile where every agent of ``role`` plays
     ``strategy`` (e.g. a MARL-trained :class:`~gametools.market.env.LearnedStrategy`, or a
     ``learned:PATH`` name) and the other roles play ``others`` (role -> {strategy: probability};
     default their default strategies): a best response is trained against it and its gain
     estimated by :func:`estimate_gain` (a one-sided lower confidence bound at ``confidence``).
+
+    ``strategy`` may also be a mixture {name: probability} (e.g. an EGTA equilibrium's), every
+    agent of ``role`` drawing from it (opponents as in the DPR game, as EGTA's regret averages
+    over): the same machinery, so the bounds of a learned strategy and of an equilibrium are
+    measured alike (same learner, budget and seeds). ``resolve`` turns the names of the
+    mixtures into strategies (default the library's :func:`make_strategy`).
     """
     r = _role_index(config, role)
-    target = make_strategy(strategy) if isinstance(strategy, str) else strategy
-    extra = {target.name: target}
+    extra: dict[str, Strategy] = {}
+    if isinstance(strategy, Mapping):
+        own = [str(name) for name in strategy]
+        weights = [float(strategy[name]) for name in strategy]
+        if not own or any(w < 0 for w in weights) or not np.isclose(sum(weights), 1.0):
+            raise InvalidArgumentError(f"the mixture of role {role!r} needs probabilities >= 0 "
+                                       f"summing to 1, got {dict(strategy)}")
+        target_name = "mixture"
+    else:
+        target = make_strategy(strategy) if isinstance(strategy, str) else strategy
+        extra[target.name] = target
+        own, weights, target_name = [target.name], [1.0], target.name
     strategies: list[list[str]] = []
     mixture: list[list[float]] = []
     for k, name in enumerate(config.roles):
         if k == r:
-            strategies.append([target.name])
-            mixture.append([1.0])
+            strategies.append(own)
+            mixture.append(weights)
         elif others is not None and name in others:
             strategies.append(list(others[name]))
             mixture.append([float(v) for v in others[name].values()])
@@ -312,15 +356,15 @@ def exploitability_lower_bound(config: MarketConfig, role: str, strategy: Strate
             default = config.default_strategies[k] if config.default_strategies else ""
             strategies.append([default] if config.agents_of(k) else [])
             mixture.append([1.0] if config.agents_of(k) else [])
-    resolve = _resolver(make_strategy, extra)
+    get = _resolver(resolve, extra)
     learner = train_best_response(config, role, strategies, mixture, algorithm=algorithm,
                                   steps=steps, num_envs=num_envs, seed=seed, players=players,
-                                  resolve=resolve, learner_changes=learner_changes,
+                                  resolve=get, learner_changes=learner_changes,
                                   device=device)
-    best = _learned(learner, f"best_response_to_{target.name}", role)
+    best = learned_strategy(learner, f"best_response_to_{target_name}", role)
     return estimate_gain(config, role, best, strategies, mixture, players=players,
                          episodes=episodes, seed=seed + 1, confidence=confidence,
-                         resolve=resolve, device=device)
+                         resolve=get, device=device)
 
 
 @dataclass(frozen=True)
@@ -639,7 +683,7 @@ def run_psro(config: MarketConfig, role: str | Sequence[str],
                                           learner_changes=learner_changes, device=device,
                                           progress=train_progress)
             name = response_name(k, name_of_role, several=several)
-            strategy = _learned(learner, name, name_of_role)
+            strategy = learned_strategy(learner, name, name_of_role)
             if folder is not None:
                 target = folder / f"iteration_{k}"
                 target.mkdir(parents=True, exist_ok=True)
