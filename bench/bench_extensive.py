@@ -257,7 +257,8 @@ def _limited_subprocess(implementation: str, name: str, cpu_s: float | None,
 
 
 def big_table(games: list[str], cpu_s: float, memory_gb: float,
-              implementations: tuple[str, ...] = BIG_IMPLEMENTATIONS) -> None:
+              implementations: tuple[str, ...] = BIG_IMPLEMENTATIONS,
+              wall_s: float | None = None) -> None:
     """Print the ``--big`` rows: ours without limits beyond the machine's, OpenSpiel's under
     ``cpu_s`` CPU seconds and ``memory_gb`` of address space each (one after the other, with
     the load average before and after each run)."""
@@ -272,7 +273,7 @@ def big_table(games: list[str], cpu_s: float, memory_gb: float,
                 row = _limited_subprocess("ours", name, None, None, 4 * 3600)
             else:
                 row = _limited_subprocess(implementation, name, cpu_s, int(memory_gb * 1e9),
-                                          max(4 * cpu_s, 1800.0))
+                                          wall_s or max(4 * cpu_s, 1800.0))
             row["load"] = f"{before:.1f}-{os.getloadavg()[0]:.1f}"
             rows.append(row)
             value = f"{row['nash_conv']:.15f}" if "nash_conv" in row else "-"
@@ -435,6 +436,10 @@ def main() -> int:
                         help="the --big games, separated by ';' (default: %(default)s)")
     parser.add_argument("--memory-cap", type=float, default=6.0,
                         help="GB of address space allowed to each OpenSpiel run of --big")
+    parser.add_argument("--big-wall", type=float, default=None,
+                        help="wall-clock seconds allowed to each OpenSpiel run of --big "
+                        "(default: 4x --big-cpu, at least 1800; raise it on a loaded machine so "
+                        "that the CPU-time limit decides)")
     parser.add_argument("--big-impls", default=",".join(BIG_IMPLEMENTATIONS),
                         help="the --big implementations, in order (default: %(default)s)")
     parser.add_argument("--one", nargs=2, metavar=("IMPLEMENTATION", "GAME"),
@@ -459,7 +464,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown --big-impls {unknown}; choose from {BIG_IMPLEMENTATIONS}")
     if args.big_only:
-        big_table(big_games, args.big_cpu, args.memory_cap, big_impls)
+        big_table(big_games, args.big_cpu, args.memory_cap, big_impls, args.big_wall)
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
     print(f"{'game':40s} {'impl':17s} {'NashConv':>14s} {'wall_s':>9s} {'cpu_s':>9s} "
@@ -505,7 +510,7 @@ def main() -> int:
               f"{row['ours_cpu_it_s'] / row['openspiel_cpp_cpu_it_s']:.1f}x")
     gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
     if args.big:
-        big_table(big_games, args.big_cpu, args.memory_cap, big_impls)
+        big_table(big_games, args.big_cpu, args.memory_cap, big_impls, args.big_wall)
     return 0
 
 

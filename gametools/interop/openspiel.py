@@ -97,6 +97,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -108,7 +109,7 @@ from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 from gametools.errors import GametoolsError
-from gametools.extensive.model import ExtensiveGame
+from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame, LabelColumn
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 
@@ -898,7 +899,6 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
     >>> tree.game.num_terminals, tree.game.num_infosets
     (30, 12)
     """
-    from gametools.extensive import TreeBuilder
     from gametools.limits import current
 
     if max_nodes is None:
@@ -916,110 +916,182 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
                                        "information sets are unknown")
     if game_type.chance_mode == pyspiel.GameType.ChanceMode.SAMPLED_STOCHASTIC:
         raise OpenSpielConversionError(f"{name} has sampled chance (no explicit outcomes)")
-    num_players = game.num_players()
-    refine = recall == "refine"
-    builder = TreeBuilder(num_players)
-    keys: dict[tuple[int, str, tuple[int, ...]], int] = {}
-    legal_of: list[tuple[int, ...]] = []
-    # one object per distinct legal-action tuple, label tuple, chance distribution and outcome:
-    # trees of millions of nodes repeat them (memory, not speed)
-    shared: dict[Any, Any] = {}
+    walk = _TreeWalk(game, name, max_nodes, recall == "refine")
+    walk.run()
+    extensive = walk.build(title=game_type.long_name)
+    return OpenSpielTree(extensive, game, tuple(walk.infoset_keys), tuple(walk.legal_of))
 
-    def share(value: Any) -> Any:
-        return shared.setdefault(value, value)
 
-    def infoset(player: int, key: str, actions: list[int], own: tuple[int, ...]) -> int:
-        ident = (player, key, own if refine else ())
-        number = keys.get(ident)
+class _TreeWalk:
+    """Depth-first walk of an OpenSpiel game streamed into compact per-node arrays.
+
+    Per node, in order of creation: parent (creation index), depth, player, infoset id, the id
+    of the chance edge into it (distinct (label, probability) pairs) and of its outcome
+    (distinct returns tuples), 21 bytes in all; per infoset its key, legal actions and action
+    labels (tuples shared among infosets). Nodes of one depth are created in breadth-first
+    order (the walk is depth-first, and a simultaneous node creates its second mover's nodes
+    in action order), so a stable sort by depth is the breadth-first order.
+    """
+
+    def __init__(self, game: Any, name: str, max_nodes: int, refine: bool) -> None:
+        self.game, self.name, self.max_nodes, self.refine = game, name, int(max_nodes), refine
+        self.num_players = game.num_players()
+        self.parent = array("i")
+        self.depth = array("i")
+        self.player = array("b")
+        self.infoset = array("i")
+        self.edge = array("i")
+        self.outcome = array("i")
+        # (own history code, information-state string) -> infoset id; the code is
+        # ``-1 - player`` before the player's first move, else ``infoset * A + action`` of its
+        # last own move (which stands for its whole own history), and ``-1 - player`` always
+        # with ``recall="keep"``
+        self.keys: dict[tuple[int, str], int] = {}
+        self.infoset_keys: list[tuple[int, str]] = []
+        self.legal_of: list[tuple[int, ...]] = []
+        self.action_labels: list[tuple[str, ...]] = []
+        self.shared: dict[Any, Any] = {}
+        self.edges: dict[tuple[str, float], int] = {}
+        self.outcomes: dict[tuple[float, ...], int] = {}
+
+    def _node(self, parent: int, depth: int, player: int, infoset: int, edge: int,
+              outcome: int) -> int:
+        node = len(self.parent)
+        if node >= self.max_nodes:
+            raise OpenSpielConversionError(
+                f"{self.name} has more than {self.max_nodes} tree nodes; raise max_nodes (or "
+                "GAMETOOLS_MAX_TREE_NODES) if memory and time allow")
+        self.parent.append(parent)
+        self.depth.append(depth)
+        self.player.append(player)
+        self.infoset.append(infoset)
+        self.edge.append(edge)
+        self.outcome.append(outcome)
+        return node
+
+    def _infoset(self, state: Any, player: int, legal: list[int], own: int) -> int:
+        key = state.information_state_string(player)
+        ident = (own if self.refine else -1 - player, key)
+        number = self.keys.get(ident)
         if number is None:
-            number = keys[ident] = len(keys)
-            legal_of.append(share(tuple(actions)))
-        elif legal_of[number] != tuple(actions):
-            raise OpenSpielConversionError(f"{name}: infoset {key!r} of player {player} has "
-                                           "different legal actions at different histories")
+            number = self.keys[ident] = len(self.infoset_keys)
+            self.infoset_keys.append((player, key))
+            share = self.shared.setdefault
+            actions = tuple(legal)
+            self.legal_of.append(share(actions, actions))
+            labels = tuple(state.action_to_string(player, a) for a in legal)
+            self.action_labels.append(share(labels, labels))
+        elif self.legal_of[number] != tuple(legal):
+            raise OpenSpielConversionError(f"{self.name}: infoset {key!r} of player {player} "
+                                           "has different legal actions at different histories")
         return number
 
-    Where = tuple[int, int] | None
-    History = tuple[tuple[int, ...], ...]
-    count = 0
-    outcomes_seen: dict[tuple[float, ...], tuple[Fraction, ...]] = {}
-    # each stack entry: (state, where it hangs in the tree, every player's last own (infoset,
-    # action); the infoset id stands for the whole own history before it)
-    stack: list[tuple[Any, Where, History]] = [
-        (game.new_initial_state(), None, ((),) * num_players)]
-    while stack:
-        state, at, own = stack.pop()
-        count += 1
-        if count > max_nodes:
-            raise OpenSpielConversionError(
-                f"{name} has more than {max_nodes} tree nodes; raise max_nodes (or "
-                "GAMETOOLS_MAX_TREE_NODES) if memory and time allow")
-        if state.is_terminal():
-            returns = tuple(state.returns())
-            payoffs = outcomes_seen.get(returns)
-            if payoffs is None:
-                payoffs = outcomes_seen[returns] = tuple(_exact_number(float(r))
-                                                         for r in returns)
-            builder.terminal(at, payoffs=payoffs)
-        elif state.is_chance_node():
-            outcomes = state.chance_outcomes()
-            node = builder.chance(
-                at, probabilities=share(tuple(_exact_number(p) for _, p in outcomes)),
-                labels=share(tuple(state.action_to_string(pyspiel.PlayerId.CHANCE, a)
-                                   for a, _ in outcomes)))
-            # children are pushed last-first so that the walk is in preorder
-            for k, (action, _) in reversed(list(enumerate(outcomes))):
-                stack.append((state.child(action), (node, k), own))
-        elif state.is_simultaneous_node():
-            legal = [state.legal_actions(p) for p in range(num_players)]
-            parents: list[tuple[Where, tuple[int, ...]]] = [(at, ())]
-            identities = []
-            for p in range(num_players):
-                known = len(keys)
-                key = state.information_state_string(p)
-                ident = infoset(p, key, legal[p], own[p])
-                identities.append(ident)
-                # labels are read at an infoset's first node only
-                labels: tuple[str, ...] | int = (
-                    share(tuple(state.action_to_string(p, a) for a in legal[p]))
-                    if ident == known else len(legal[p]))
-                following: list[tuple[Where, tuple[int, ...]]] = []
-                for where, chosen in parents:
-                    # the builder's infoset key is our number (both count first appearances)
-                    node = builder.decision(where, player=p, infoset=ident, actions=labels,
-                                            infoset_label=key)
-                    following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
-                parents = following
-                count += len(following)
-            for where, joint in reversed(parents):
-                child = state.clone()
-                child.apply_actions(list(joint))
-                stack.append((child, where,
-                              tuple((ident, a) for ident, a in zip(identities, joint))
-                              if refine else own))
-        else:
-            player = state.current_player()
-            legal = state.legal_actions()
-            known = len(keys)
-            key = state.information_state_string(player)
-            ident = infoset(player, key, legal, own[player])
-            node = builder.decision(at, player=player, infoset=ident, infoset_label=key,
-                                    actions=share(tuple(state.action_to_string(player, a)
-                                                        for a in legal))
-                                    if ident == known else len(legal))
-            for k, action in reversed(list(enumerate(legal))):
-                after = own
-                if refine:
-                    after = own[:player] + ((ident, action),) + own[player + 1:]
-                stack.append((state.child(action), (node, k), after))
-    extensive = builder.build(title=game_type.long_name,
-                              player_labels=[f"Player {i}" for i in range(num_players)])
-    del builder
-    shared.clear()
-    # builder numbers infosets by first appearance, as ``keys`` does
-    ordered = sorted(keys, key=keys.__getitem__)
-    return OpenSpielTree(extensive, game, tuple((k[0], k[1]) for k in ordered),
-                         tuple(legal_of[keys[k]] for k in ordered))
+    def run(self) -> None:
+        game, num_players, refine = self.game, self.num_players, self.refine
+        width = game.num_distinct_actions()
+        edges, outcomes, add = self.edges, self.outcomes, self._node
+        # each stack entry: state, parent node, depth, chance edge into it, every player's
+        # own history code
+        Entry = tuple[Any, int, int, int, tuple[int, ...]]
+        stack: list[Entry] = [(game.new_initial_state(), -1, 0, -1,
+                               tuple(-1 - p for p in range(num_players)))]
+        while stack:
+            state, up, depth, via, own = stack.pop()
+            if state.is_terminal():
+                returns = tuple(state.returns())
+                outcome = outcomes.get(returns)
+                if outcome is None:
+                    outcome = outcomes[returns] = len(outcomes)
+                add(up, depth, TERMINAL, -1, via, outcome)
+            elif state.is_chance_node():
+                node = add(up, depth, CHANCE, -1, via, -1)
+                # children are pushed last-first so that the walk is in preorder
+                for action, probability in reversed(state.chance_outcomes()):
+                    key = (state.action_to_string(pyspiel.PlayerId.CHANCE, action),
+                           probability)
+                    edge = edges.get(key)
+                    if edge is None:
+                        edge = edges[key] = len(edges)
+                    stack.append((state.child(action), node, depth + 1, edge, own))
+            elif state.is_simultaneous_node():
+                # one decision node per player, in turn, without seeing the earlier movers
+                parents: list[tuple[int, int, tuple[int, ...]]] = [(up, via, ())]
+                identities = []
+                for p in range(num_players):
+                    legal = state.legal_actions(p)
+                    ident = self._infoset(state, p, legal, own[p])
+                    identities.append(ident)
+                    following: list[tuple[int, int, tuple[int, ...]]] = []
+                    for where, into, chosen in parents:
+                        node = add(where, depth, p, ident, into, -1)
+                        following.extend((node, -1, chosen + (a,)) for a in legal)
+                    parents = following
+                    depth += 1
+                for where, _, joint in reversed(parents):
+                    child = state.clone()
+                    child.apply_actions(list(joint))
+                    after = (tuple(ident * width + a for ident, a in zip(identities, joint))
+                             if refine else own)
+                    stack.append((child, where, depth, -1, after))
+            else:
+                player = state.current_player()
+                legal = state.legal_actions()
+                ident = self._infoset(state, player, legal, own[player])
+                node = add(up, depth, player, ident, via, -1)
+                for action in reversed(legal):
+                    after = own
+                    if refine:
+                        after = own[:player] + (ident * width + action,) + own[player + 1:]
+                    stack.append((state.child(action), node, depth + 1, -1, after))
+
+    def build(self, title: str) -> ExtensiveGame:
+        """The walked tree in breadth-first order (the walk's arrays are released)."""
+        num_players = self.num_players
+        # the walk's dictionaries are not needed any more (the infosets' keys, legal actions
+        # and action labels stay in their lists)
+        self.keys.clear()
+        self.shared.clear()
+        rows = list(self.outcomes)
+        moves = list(self.edges)
+        self.outcomes.clear()
+        self.edges.clear()
+        order = np.argsort(np.frombuffer(self.depth, dtype=np.int32), kind="stable")
+        self.depth = array("i")
+        size = order.size
+        new_index = np.empty(size, dtype=np.int64)
+        new_index[order] = np.arange(size)
+        old_parent = np.frombuffer(self.parent, dtype=np.int32)[order]
+        self.parent = array("i")
+        parent = np.where(old_parent >= 0, new_index[np.maximum(old_parent, 0)], -1)
+        del old_parent, new_index
+        player = np.frombuffer(self.player, dtype=np.int8)[order]
+        infoset = np.frombuffer(self.infoset, dtype=np.int32)[order]
+        edge = np.frombuffer(self.edge, dtype=np.int32)[order]
+        outcome = np.frombuffer(self.outcome, dtype=np.int32)[order]
+        self.player, self.infoset, self.edge, self.outcome = (array("b"), array("i"),
+                                                              array("i"), array("i"))
+        del order
+        terminal_outcome = outcome[player == TERMINAL]
+        del outcome
+        payoffs = [[_exact_number(float(row[i])) for row in rows] for i in range(num_players)]
+        chance_exact: Any = None
+        chance_labels: Any = None
+        probabilities = np.ones(size)
+        if (player == CHANCE).any():
+            exact = np.array([_exact_number(float(p)) for _, p in moves] + [Fraction(1)],
+                             dtype=object)
+            table = np.array([float(x) for x in exact])
+            probabilities = table[edge]  # edge -1: the table's last entry, 1
+            chance_exact = exact[edge]
+            chance_labels = LabelColumn(("",) + tuple(label for label, _ in moves), edge + 1)
+        del edge
+        return ExtensiveGame(
+            num_players, parent, player, infoset, probabilities, payoffs,
+            outcomes=terminal_outcome, chance_exact=chance_exact, title=title,
+            player_labels=[f"Player {i}" for i in range(num_players)],
+            infoset_labels=[key for _, key in self.infoset_keys],
+            action_labels=self.action_labels, chance_labels=chance_labels,
+            chance_infoset=np.zeros(size, dtype=np.int8))
 
 
 def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray, ...]:
