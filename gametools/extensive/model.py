@@ -118,6 +118,10 @@ def _int_array(name: str, values: Any, size: int | None = None) -> np.ndarray:
     if size is not None and array.size != size:
         raise GameValidationError(name, f"must have one entry per node ({size})", None,
                                   array.size)
+    # a private copy (the game's arrays cannot change under it), narrow integer types kept
+    # (a tree of millions of nodes is checked without 64-bit copies of 8- and 32-bit arrays)
+    if array.dtype in (np.int8, np.int16, np.int32):
+        return array.copy()
     return array.astype(np.int64)
 
 
@@ -214,10 +218,11 @@ class ExtensiveGame:
                                       None, probabilities.shape)
         chance_child = np.zeros(size, dtype=bool)
         chance_child[1:] = player_a[parent_a[1:]] == CHANCE
-        self._check_chance(probabilities, chance_child, parent_a, player_a)
-        probabilities = np.where(chance_child, probabilities, 1.0)
-        if probabilities.all() and (probabilities == 1.0).all():
-            # no chance edge below 1 (a game without chance): one shared value, no array
+        if chance_child.any():
+            self._check_chance(probabilities, chance_child, parent_a, player_a)
+            probabilities = np.where(chance_child, probabilities, 1.0)
+        else:
+            # a game without chance: one shared value, no array
             probabilities = np.broadcast_to(np.float64(1.0), (size,))
         exact_chance = None
         if chance_exact is not None:
@@ -238,9 +243,9 @@ class ExtensiveGame:
         object.__setattr__(self, "num_players", num_players)
         # stored in the narrowest integer types that hold them (node and infoset ids below
         # MAX_NODES fit 32 bits): a few bytes per node of a tree of millions
-        parent_a = parent_a.astype(np.int32)
-        player_a = player_a.astype(np.int8 if num_players < 127 else np.int64)
-        infoset_a = infoset_a.astype(np.int32)
+        parent_a = parent_a.astype(np.int32, copy=False)
+        player_a = player_a.astype(np.int8 if num_players < 127 else np.int64, copy=False)
+        infoset_a = infoset_a.astype(np.int32, copy=False)
         for name, value in (("parent", parent_a), ("player", player_a), ("infoset", infoset_a),
                             ("chance_probabilities", probabilities), ("payoffs", payoff_float),
                             ("first_child", first_child), ("num_children", num_children),
@@ -914,6 +919,8 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         counts = game.infoset_num_actions[mine]
         segments.append((game.infoset_offset[mine], counts,
                          np.repeat(reference[mine], counts)))
+    if not game.has_chance:
+        terminal_chance = np.broadcast_to(np.float64(1.0), terminal_chance.shape)
     return _SequenceData(
         terminal_chance=_readonly(terminal_chance),
         terminal_sequence=_readonly(terminal_sequence),

@@ -1058,8 +1058,8 @@ class _TreeWalk:
         order = np.argsort(np.frombuffer(self.depth, dtype=np.int32), kind="stable")
         self.depth = array("i")
         size = order.size
-        new_index = np.empty(size, dtype=np.int64)
-        new_index[order] = np.arange(size)
+        new_index = np.empty(size, dtype=np.int32)
+        new_index[order] = np.arange(size, dtype=np.int32)
         old_parent = np.frombuffer(self.parent, dtype=np.int32)[order]
         self.parent = array("i")
         parent = np.where(old_parent >= 0, new_index[np.maximum(old_parent, 0)], -1)
@@ -1076,7 +1076,7 @@ class _TreeWalk:
         payoffs = [[_exact_number(float(row[i])) for row in rows] for i in range(num_players)]
         chance_exact: Any = None
         chance_labels: Any = None
-        probabilities = np.ones(size)
+        probabilities: Any = np.broadcast_to(np.float64(1.0), (size,))
         if (player == CHANCE).any():
             exact = np.array([_exact_number(float(p)) for _, p in moves] + [Fraction(1)],
                              dtype=object)
