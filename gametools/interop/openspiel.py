@@ -115,6 +115,7 @@ from gametools.policies import validate_profile
 
 __all__ = [
     "CyclicGameError",
+    "InfosetKeys",
     "MarkovOpenSpielGame",
     "MarkovOpenSpielState",
     "MarkovProfilePolicy",
@@ -804,8 +805,9 @@ class OpenSpielTree:
     game : ExtensiveGame
         The tree; its ``infoset_labels`` are OpenSpiel information-state strings.
     openspiel_game : pyspiel.Game
-    infoset_keys : tuple of (int, str)
-        ``(player, information_state_string)`` of every infoset (several infosets share one
+    infoset_keys : sequence of (int, str)
+        ``(player, information_state_string)`` of every infoset (an :class:`InfosetKeys`
+        view of the game's infoset players and labels; several infosets share one
         when ``recall="refine"`` split an OpenSpiel information state).
     legal_actions : tuple of tuple of int
         OpenSpiel action ids of every infoset, in the order of its actions in the tree.
@@ -813,8 +815,26 @@ class OpenSpielTree:
 
     game: ExtensiveGame
     openspiel_game: Any
-    infoset_keys: tuple[tuple[int, str], ...]
+    infoset_keys: Sequence[tuple[int, str]]
     legal_actions: tuple[tuple[int, ...], ...]
+
+
+class InfosetKeys(Sequence[tuple[int, str]]):
+    """``(player, information-state string)`` of every infoset of an unrolled game, read from
+    its ``infoset_player`` and ``infoset_labels`` (no pair is stored per infoset)."""
+
+    __slots__ = ("_game",)
+
+    def __init__(self, game: ExtensiveGame) -> None:
+        self._game = game
+
+    def __len__(self) -> int:
+        return self._game.num_infosets
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(*index.indices(len(self))))
+        return (int(self._game.infoset_player[index]), self._game.infoset_labels[index])
 
 
 @functools.lru_cache(maxsize=65536)
@@ -919,7 +939,7 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
     walk = _TreeWalk(game, name, max_nodes, recall == "refine")
     walk.run()
     extensive = walk.build(title=game_type.long_name)
-    return OpenSpielTree(extensive, game, tuple(walk.infoset_keys), tuple(walk.legal_of))
+    return OpenSpielTree(extensive, game, InfosetKeys(extensive), tuple(walk.legal_of))
 
 
 class _TreeWalk:
@@ -942,12 +962,16 @@ class _TreeWalk:
         self.infoset = array("i")
         self.edge = array("i")
         self.outcome = array("i")
-        # (own history code, information-state string) -> infoset id; the code is
+        # an infoset is an (own history code, information-state string) pair; the code is
         # ``-1 - player`` before the player's first move, else ``infoset * A + action`` of its
-        # last own move (which stands for its whole own history), and ``-1 - player`` always
-        # with ``recall="keep"``
-        self.keys: dict[tuple[int, str], int] = {}
-        self.infoset_keys: list[tuple[int, str]] = []
+        # last own move (which stands for its whole own history; codes differ between
+        # players), and ``-1 - player`` always with ``recall="keep"``. ``first``: string ->
+        # the first infoset met with it (keyed by the string object the labels keep anyway);
+        # ``more``: (code, string) -> infoset, for strings met again with another own history
+        self.first: dict[str, int] = {}
+        self.more: dict[tuple[int, str], int] = {}
+        self.own_of = array("q")
+        self.strings: list[str] = []
         self.legal_of: list[tuple[int, ...]] = []
         self.action_labels: list[tuple[str, ...]] = []
         self.shared: dict[Any, Any] = {}
@@ -971,20 +995,33 @@ class _TreeWalk:
 
     def _infoset(self, state: Any, player: int, legal: list[int], own: int) -> int:
         key = state.information_state_string(player)
-        ident = (own if self.refine else -1 - player, key)
-        number = self.keys.get(ident)
-        if number is None:
-            number = self.keys[ident] = len(self.infoset_keys)
-            self.infoset_keys.append((player, key))
-            share = self.shared.setdefault
-            actions = tuple(legal)
-            self.legal_of.append(share(actions, actions))
-            labels = tuple(state.action_to_string(player, a) for a in legal)
-            self.action_labels.append(share(labels, labels))
-        elif self.legal_of[number] != tuple(legal):
+        if not self.refine:
+            own = -1 - player
+        number = self.first.get(key)
+        if number is not None and self.own_of[number] != own:
+            number = self.more.get((own, key))
+            if number is None:
+                number = self.more[(own, key)] = len(self.strings)
+                self._new_infoset(state, player, legal, own, key)
+                return number
+        elif number is None:
+            number = self.first[key] = len(self.strings)
+            self._new_infoset(state, player, legal, own, key)
+            return number
+        if self.legal_of[number] != tuple(legal):
             raise OpenSpielConversionError(f"{self.name}: infoset {key!r} of player {player} "
                                            "has different legal actions at different histories")
         return number
+
+    def _new_infoset(self, state: Any, player: int, legal: list[int], own: int,
+                     key: str) -> None:
+        self.strings.append(key)
+        self.own_of.append(own)
+        share = self.shared.setdefault
+        actions = tuple(legal)
+        self.legal_of.append(share(actions, actions))
+        labels = tuple(state.action_to_string(player, a) for a in legal)
+        self.action_labels.append(share(labels, labels))
 
     def run(self) -> None:
         game, num_players, refine = self.game, self.num_players, self.refine
@@ -1049,7 +1086,9 @@ class _TreeWalk:
         num_players = self.num_players
         # the walk's dictionaries are not needed any more (the infosets' keys, legal actions
         # and action labels stay in their lists)
-        self.keys.clear()
+        self.first.clear()
+        self.more.clear()
+        self.own_of = array("q")
         self.shared.clear()
         rows = list(self.outcomes)
         moves = list(self.edges)
@@ -1089,7 +1128,7 @@ class _TreeWalk:
             num_players, parent, player, infoset, probabilities, payoffs,
             outcomes=terminal_outcome, chance_exact=chance_exact, title=title,
             player_labels=[f"Player {i}" for i in range(num_players)],
-            infoset_labels=[key for _, key in self.infoset_keys],
+            infoset_labels=self.strings,
             action_labels=self.action_labels, chance_labels=chance_labels,
             chance_infoset=np.zeros(size, dtype=np.int8))
 
