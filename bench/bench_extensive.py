@@ -39,14 +39,18 @@ subprocess with a time limit; it reports the first player's equilibrium payoff a
 solver's own regret measure (ours: exact NashConv; Gambit: ``max_regret``).
 
 Opt-in large rows (``--big``): a game whose tree OpenSpiel's best responses cannot evaluate
-in 10 minutes. Each implementation runs once in a fresh process and reports the whole job,
-loading included: ours unrolls the tree and evaluates NashConv (peak memory is the process's
-maximum resident set, ``getrusage``); OpenSpiel's Python ``exploitability.nash_conv`` and C++
-``pyspiel.nash_conv`` run under a CPU-time limit (``--big-cpu``, default 600 s, so that a
-loaded machine does not decide the outcome) and an address-space cap (``--memory-cap``,
-default 6 GB, so that they cannot take a shared machine down); a row says how each ended
-(finished, CPU limit, out of memory under the cap, wall-clock limit), with the CPU seconds and
-peak memory it had used.
+in 10 minutes of CPU time (by default goofspiel with 7 cards in descending point order, 5
+rounds: 9.4 million tree nodes). Each implementation runs once in a fresh process and reports
+the whole job, loading included: ours unrolls the tree and evaluates NashConv (peak memory is
+the process's maximum resident set, ``getrusage``); OpenSpiel's Python
+``exploitability.nash_conv`` and C++ ``pyspiel.nash_conv`` run under a CPU-time limit
+(``--big-cpu``, default 600 s, so that a loaded machine does not decide the outcome), an
+address-space cap (``--memory-cap``, default 6 GB, so that they cannot take a shared machine
+down) and a wall-clock limit (``--big-wall``); a row says how each ended (finished, CPU limit,
+out of memory under the cap, wall-clock limit), with the CPU seconds, peak memory and the load
+average before and after. ``--big-games`` takes several games (the smaller member
+``goofspiel(num_cards=7,points_order=descending,num_turns=4)``, 937k nodes, is where OpenSpiel
+finishes and the values are compared); ``--big-impls`` picks and orders the implementations.
 
 Timings depend on the machine and its load: compare rows of the same run only.
 """
@@ -67,9 +71,12 @@ QUICK_GAMES = ["kuhn_poker", "leduc_poker", "goofspiel(num_cards=4)",
 FULL_GAMES = QUICK_GAMES + ["goofspiel(num_cards=5,points_order=descending)",
                             "liars_dice(numdice=1,dice_sides=4)"]
 CFR_GAMES = {"kuhn_poker": 2000, "leduc_poker": 20}
-#: ``--big``: goofspiel with 5 cards in random point order (a chance move reveals each round's
-#: prize): 3.35 million tree nodes, 1.73 million terminal histories
-BIG_GAMES = ["goofspiel(num_cards=5)"]
+#: ``--big``: goofspiel with 7 cards in descending point order, stopped after 5 of its 6 rounds:
+#: 9,404,235 tree nodes (simultaneous moves split into the two players' decisions), 6,350,400
+#: terminal histories. Its smaller member with 4 rounds (937,035 nodes) is where OpenSpiel
+#: finishes and the values are compared (``--big-games`` takes both)
+BIG_GAMES = ["goofspiel(num_cards=7,points_order=descending,num_turns=5)"]
+BIG_IMPLEMENTATIONS = ("ours", "openspiel-cpp", "openspiel-python")
 #: (game, implementations) of the sequence-form comparison with pygambit; quick mode runs the
 #: first entry only. Our exact LCP on Leduc (a dense rational tableau) is left out: minutes.
 GAMBIT_GAMES = [
@@ -253,21 +260,32 @@ def _limited_subprocess(implementation: str, name: str, cpu_s: float | None,
     return row
 
 
-def big_table(games: list[str], cpu_s: float, memory_gb: float) -> None:
+def big_table(games: list[str], cpu_s: float, memory_gb: float,
+              implementations: tuple[str, ...] = BIG_IMPLEMENTATIONS,
+              wall_s: float | None = None) -> None:
     """Print the ``--big`` rows: ours without limits beyond the machine's, OpenSpiel's under
-    ``cpu_s`` CPU seconds and ``memory_gb`` of address space each."""
+    ``cpu_s`` CPU seconds and ``memory_gb`` of address space each (one after the other, with
+    the load average before and after each run)."""
     print()
     print(f"{'big game':26s} {'impl':17s} {'NashConv':>20s} {'wall_s':>8s} {'cpu_s':>8s} "
-          f"{'peak MB':>8s}  ended")
+          f"{'peak MB':>8s} {'load':>9s}  ended")
     for name in games:
-        rows = [_limited_subprocess("ours", name, None, None, 4 * 3600)]
-        for implementation in ("openspiel-cpp", "openspiel-python"):
-            rows.append(_limited_subprocess(implementation, name, cpu_s, int(memory_gb * 1e9),
-                                            max(4 * cpu_s, 1800.0)))
-        for row in rows:
+        rows = []
+        for implementation in implementations:
+            before = os.getloadavg()[0]
+            if implementation == "ours":
+                row = _limited_subprocess("ours", name, None, None, 4 * 3600)
+            else:
+                row = _limited_subprocess(implementation, name, cpu_s, int(memory_gb * 1e9),
+                                          wall_s or max(4 * cpu_s, 1800.0))
+            row["load"] = f"{before:.1f}-{os.getloadavg()[0]:.1f}"
+            rows.append(row)
             value = f"{row['nash_conv']:.15f}" if "nash_conv" in row else "-"
             print(f"{name:26s} {row['implementation']:17s} {value:>20s} {row['wall_s']:8.1f} "
-                  f"{row['cpu_s']:8.1f} {row['peak_mb']:8.0f}  {row['ended']}")
+                  f"{row['cpu_s']:8.1f} {row['peak_mb']:8.0f} {row['load']:>9s}  "
+                  f"{row['ended']}", flush=True)
+        if not rows or rows[0]["implementation"] != "ours":
+            continue
         ours = rows[0]
         if "nodes" in ours:
             print(f"  ours: {ours['nodes']} nodes; unrolling {ours['unroll_s']:.1f} s "
@@ -422,6 +440,12 @@ def main() -> int:
                         help="the --big games, separated by ';' (default: %(default)s)")
     parser.add_argument("--memory-cap", type=float, default=6.0,
                         help="GB of address space allowed to each OpenSpiel run of --big")
+    parser.add_argument("--big-wall", type=float, default=None,
+                        help="wall-clock seconds allowed to each OpenSpiel run of --big "
+                        "(default: 4x --big-cpu, at least 1800; raise it on a loaded machine so "
+                        "that the CPU-time limit decides)")
+    parser.add_argument("--big-impls", default=",".join(BIG_IMPLEMENTATIONS),
+                        help="the --big implementations, in order (default: %(default)s)")
     parser.add_argument("--one", nargs=2, metavar=("IMPLEMENTATION", "GAME"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -439,8 +463,12 @@ def main() -> int:
         print(json.dumps(one(implementation, name)))
         return 0
     big_games = [name for name in args.big_games.split(";") if name]
+    big_impls = tuple(name for name in args.big_impls.split(",") if name)
+    unknown = sorted(set(big_impls) - set(BIG_IMPLEMENTATIONS))
+    if unknown:
+        parser.error(f"unknown --big-impls {unknown}; choose from {BIG_IMPLEMENTATIONS}")
     if args.big_only:
-        big_table(big_games, args.big_cpu, args.memory_cap)
+        big_table(big_games, args.big_cpu, args.memory_cap, big_impls, args.big_wall)
         return 0
     games = FULL_GAMES if args.full else QUICK_GAMES
     print(f"{'game':40s} {'impl':17s} {'NashConv':>14s} {'wall_s':>9s} {'cpu_s':>9s} "
@@ -486,7 +514,7 @@ def main() -> int:
               f"{row['ours_cpu_it_s'] / row['openspiel_cpp_cpu_it_s']:.1f}x")
     gambit_table(GAMBIT_GAMES if args.full else GAMBIT_GAMES[:1], args.timeout)
     if args.big:
-        big_table(big_games, args.big_cpu, args.memory_cap)
+        big_table(big_games, args.big_cpu, args.memory_cap, big_impls, args.big_wall)
     return 0
 
 

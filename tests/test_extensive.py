@@ -173,3 +173,47 @@ def test_builder_orders_any_insertion_order_and_rejects_broken_trees() -> None:
         broken("not connected").build()
     with pytest.raises(GameValidationError, match="one root"):
         broken("").decision(None, player=0, infoset="K", actions=1)
+
+
+def test_outcome_table_and_compact_columns_give_the_same_game() -> None:
+    # hidden pennies given as arrays: payoffs per terminal, and the same as two distinct
+    # outcomes plus each terminal's column (the compact form large imports use)
+    from fractions import Fraction
+
+    from gametools.extensive.model import LabelColumn
+
+    parent = np.array([-1, 0, 0, 1, 1, 2, 2], dtype=np.int32)
+    player = np.array([0, 1, 1, -2, -2, -2, -2], dtype=np.int8)
+    infoset = np.array([0, 1, 1, -1, -1, -1, -1], dtype=np.int32)
+    full = ExtensiveGame(2, parent, player, infoset, np.ones(7),
+                         [[1, -1, -1, 1], [-1, 1, 1, -1]])
+    table = ExtensiveGame(2, parent, player, infoset, np.ones(7), [[1, -1], [-1, 1]],
+                          outcomes=[0, 1, 1, 0])
+    np.testing.assert_array_equal(table.payoffs, full.payoffs)
+    assert table.is_exact and full.is_exact
+    assert table.payoffs_exact.tolist() == full.payoffs_exact.tolist() == [
+        [Fraction(1), Fraction(-1), Fraction(-1), Fraction(1)],
+        [Fraction(-1), Fraction(1), Fraction(1), Fraction(-1)]]
+    # matching pennies by hand: (H, h) leaves player 2 a gain of 2
+    assert nash_conv(table, ([1.0, 0.0], [1.0, 0.0])).nash_conv == 2.0
+    # blank labels read like a tuple of empty strings; the caller's arrays stay its own
+    assert table.node_labels == ("",) * 7 and table.node_labels[2:4] == ("", "")
+    assert isinstance(table.node_labels, LabelColumn)
+    parent[3] = 2
+    assert table.parent[3] == 1 and parent.flags.writeable
+    with pytest.raises(GameValidationError, match="outcomes"):
+        ExtensiveGame(2, [-1, 0, 0, 1, 1, 2, 2], [0, 1, 1, -2, -2, -2, -2],
+                      [0, 1, 1, -1, -1, -1, -1], np.ones(7), [[1, -1], [-1, 1]],
+                      outcomes=[0, 1, 2, 0])
+
+
+def test_label_column_reads_like_a_tuple() -> None:
+    from gametools.extensive.model import LabelColumn
+
+    labels = ["", "a", "", "b", "a"]
+    column = LabelColumn.of("node_labels", labels, 5)
+    assert column == labels and column == tuple(labels) and list(column) == labels
+    assert column[1:4] == ("a", "", "b") and column[-1] == "a" and len(column) == 5
+    assert column != LabelColumn.of("node_labels", None, 5)
+    with pytest.raises(GameValidationError, match="needs 4 labels"):
+        LabelColumn.of("node_labels", labels, 4)

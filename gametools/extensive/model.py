@@ -22,7 +22,8 @@ Layout
 ------
 ``V`` nodes in breadth-first order: node 0 is the root, the children of a node are contiguous
 and ordered by action, and children of lower-numbered nodes come first (so ``parent`` is
-non-decreasing). Arrays:
+non-decreasing). Arrays (integers stored in the narrowest type that holds them: 32-bit node
+and infoset ids, 8-bit players):
 
 - ``parent`` ``(V,)``: parent node (``-1`` for the root), ``parent[v] < v``;
 - ``player`` ``(V,)``: ``0 .. N-1`` for a decision node, :data:`CHANCE` (``-1``) for a chance
@@ -85,6 +86,7 @@ __all__ = [
     "TERMINAL",
     "ExtensiveGame",
     "ImperfectRecallError",
+    "LabelColumn",
     "TreeBuilder",
 ]
 
@@ -116,6 +118,10 @@ def _int_array(name: str, values: Any, size: int | None = None) -> np.ndarray:
     if size is not None and array.size != size:
         raise GameValidationError(name, f"must have one entry per node ({size})", None,
                                   array.size)
+    # a private copy (the game's arrays cannot change under it), narrow integer types kept
+    # (a tree of millions of nodes is checked without 64-bit copies of 8- and 32-bit arrays)
+    if array.dtype in (np.int8, np.int16, np.int32):
+        return array.copy()
     return array.astype(np.int64)
 
 
@@ -139,6 +145,10 @@ class ExtensiveGame:
         node for the edge from a chance parent (empty elsewhere). Duplicates are allowed.
     chance_infoset : array_like of int, shape (V,), optional
         Chance "infoset" ids (Gambit numbers chance moves); kept only for writing files.
+    outcomes : array_like of int, shape (Z,), optional
+        Each terminal's column in ``payoffs``, which then holds one column per distinct
+        outcome ``(N, K)`` (large trees repeat a few outcomes: they are checked and converted
+        once each).
 
     Raises
     ------
@@ -153,7 +163,7 @@ class ExtensiveGame:
     infoset: np.ndarray
     chance_probabilities: np.ndarray
     payoffs: np.ndarray
-    payoffs_exact: np.ndarray | None
+    _exact_payoffs: Any  # None, an (N, Z) array, or (an (N, K) table, (Z,) columns)
     chance_exact: tuple[Fraction, ...] | None
     first_child: np.ndarray
     num_children: np.ndarray
@@ -166,8 +176,8 @@ class ExtensiveGame:
     player_labels: tuple[str, ...]
     infoset_labels: tuple[str, ...]
     action_labels: tuple[tuple[str, ...], ...]
-    node_labels: tuple[str, ...]
-    chance_labels: tuple[str, ...]
+    node_labels: LabelColumn
+    chance_labels: LabelColumn
     chance_infoset: np.ndarray
     _sequences: _SequenceData | None
 
@@ -179,7 +189,7 @@ class ExtensiveGame:
                  action_labels: Sequence[Sequence[str]] | None = None,
                  node_labels: Sequence[str] | None = None,
                  chance_labels: Sequence[str] | None = None,
-                 chance_infoset: Any = None) -> None:
+                 chance_infoset: Any = None, outcomes: Any = None) -> None:
         if isinstance(num_players, bool) or not isinstance(num_players, (int, np.integer)) \
                 or num_players < 1:
             raise GameValidationError("num_players", "must be a positive integer", None,
@@ -195,8 +205,9 @@ class ExtensiveGame:
         player_a = _int_array("player", player, size)
         infoset_a = _int_array("infoset", infoset, size)
         self._check_tree(parent_a)
-        num_children = np.bincount(parent_a[1:], minlength=size).astype(np.int64)
-        first_child = np.searchsorted(parent_a[1:], np.arange(size)).astype(np.int64) + 1
+        # node indices fit 32 bits below MAX_NODES: the derived per-node arrays use them
+        num_children = np.bincount(parent_a[1:], minlength=size).astype(np.int32)
+        first_child = np.searchsorted(parent_a[1:], np.arange(size)).astype(np.int32) + 1
         first_child[num_children == 0] = -1
         self._check_players(player_a, num_children, num_players)
         infoset_player, infoset_num_actions, infoset_node = self._check_infosets(
@@ -207,20 +218,34 @@ class ExtensiveGame:
                                       None, probabilities.shape)
         chance_child = np.zeros(size, dtype=bool)
         chance_child[1:] = player_a[parent_a[1:]] == CHANCE
-        self._check_chance(probabilities, chance_child, parent_a, player_a)
-        probabilities = np.where(chance_child, probabilities, 1.0)
+        if chance_child.any():
+            self._check_chance(probabilities, chance_child, parent_a, player_a)
+            probabilities = np.where(chance_child, probabilities, 1.0)
+        else:
+            # a game without chance: one shared value, no array
+            probabilities = np.broadcast_to(np.float64(1.0), (size,))
         exact_chance = None
         if chance_exact is not None:
             exact_chance = self._check_chance_exact(chance_exact, probabilities, chance_child,
                                                     parent_a, size)
         terminals = np.flatnonzero(player_a == TERMINAL)
-        payoff_float, payoff_exact = self._check_payoffs(payoffs, num_players, terminals.size)
+        if outcomes is None:
+            payoff_float, payoff_exact = self._check_payoffs(payoffs, num_players,
+                                                             terminals.size)
+        else:
+            payoff_float, payoff_exact = self._check_outcomes(payoffs, outcomes, num_players,
+                                                              terminals.size)
         offsets = np.zeros(infoset_player.size, dtype=np.int64)
         for i in range(num_players):
             mine = np.flatnonzero(infoset_player == i)
             counts = infoset_num_actions[mine]
             offsets[mine] = np.concatenate(([0], np.cumsum(counts)[:-1])) if mine.size else []
         object.__setattr__(self, "num_players", num_players)
+        # stored in the narrowest integer types that hold them (node and infoset ids below
+        # MAX_NODES fit 32 bits): a few bytes per node of a tree of millions
+        parent_a = parent_a.astype(np.int32, copy=False)
+        player_a = player_a.astype(np.int8 if num_players < 127 else np.int64, copy=False)
+        infoset_a = infoset_a.astype(np.int32, copy=False)
         for name, value in (("parent", parent_a), ("player", player_a), ("infoset", infoset_a),
                             ("chance_probabilities", probabilities), ("payoffs", payoff_float),
                             ("first_child", first_child), ("num_children", num_children),
@@ -228,8 +253,9 @@ class ExtensiveGame:
                             ("infoset_num_actions", infoset_num_actions),
                             ("infoset_offset", offsets), ("infoset_node", infoset_node)):
             object.__setattr__(self, name, _readonly(value))
-        object.__setattr__(self, "payoffs_exact",
-                           None if payoff_exact is None else _readonly(payoff_exact))
+        object.__setattr__(self, "_exact_payoffs",
+                           payoff_exact if isinstance(payoff_exact, tuple) or payoff_exact is None
+                           else _readonly(payoff_exact))
         object.__setattr__(self, "chance_exact", exact_chance)
         num_infosets = infoset_player.size
         object.__setattr__(self, "title", str(title))
@@ -244,21 +270,29 @@ class ExtensiveGame:
             if len(action_labels) != num_infosets:
                 raise GameValidationError("action_labels", "needs one tuple per infoset", None,
                                           len(action_labels))
-            actions = tuple(tuple(str(x) for x in row) for row in action_labels)
+            # tuples of str are kept as given (callers share one tuple among infosets)
+            actions = tuple(row if isinstance(row, tuple) and all(type(x) is str for x in row)
+                            else tuple(str(x) for x in row) for row in action_labels)
             for k, row in enumerate(actions):
                 if len(row) != infoset_num_actions[k]:
                     raise GameValidationError("action_labels", "needs one label per action",
                                               k, len(row))
         object.__setattr__(self, "action_labels", actions)
-        object.__setattr__(self, "node_labels", _labels("node_labels", node_labels, size,
-                                                        lambda k: ""))
-        object.__setattr__(self, "chance_labels", _labels("chance_labels", chance_labels, size,
-                                                          lambda k: ""))
+        object.__setattr__(self, "node_labels", LabelColumn.of("node_labels", node_labels, size))
+        object.__setattr__(self, "chance_labels", LabelColumn.of("chance_labels", chance_labels,
+                                                                 size))
         if chance_infoset is None:
             chance_ids = np.where(player_a == CHANCE, np.cumsum(player_a == CHANCE), 0)
         else:
             chance_ids = _int_array("chance_infoset", chance_infoset, size)
-        object.__setattr__(self, "chance_infoset", _readonly(chance_ids.astype(np.int64)))
+        # Gambit numbers few chance infosets: the smallest integer type that holds them (one
+        # shared zero when there are none)
+        if not chance_ids.any():
+            stored = np.broadcast_to(np.int8(0), (size,))
+        else:
+            small = np.int8 if chance_ids.min() >= -128 and chance_ids.max() < 128 else np.int64
+            stored = _readonly(chance_ids.astype(small))
+        object.__setattr__(self, "chance_infoset", stored)
         object.__setattr__(self, "_sequences", None)
 
     # ------------------------------------------------------------------ validation helpers
@@ -408,6 +442,38 @@ class ExtensiveGame:
             raise GameValidationError("payoffs", "must be finite", index, floats[index])
         return floats, exact
 
+    @classmethod
+    def _check_outcomes(cls, payoffs: Any, outcomes: Any, num_players: int,
+                        num_terminals: int) -> tuple[np.ndarray, Any]:
+        index = _int_array("outcomes", outcomes)
+        if index.size != num_terminals:
+            raise GameValidationError("outcomes", f"needs one entry per terminal "
+                                      f"({num_terminals})", None, index.size)
+        if np.ndim(payoffs) != 2:
+            raise GameValidationError("payoffs", "with outcomes, must have shape (num_players, "
+                                      "num_outcomes)", None, np.shape(payoffs))
+        width = np.shape(payoffs)[1]
+        table_float, table_exact = cls._check_payoffs(payoffs, num_players, width)
+        bad = np.flatnonzero((index < 0) | (index >= table_float.shape[1]))
+        if bad.size:
+            raise GameValidationError("outcomes", f"must index the columns of payoffs "
+                                      f"(0..{table_float.shape[1] - 1})", int(bad[0]),
+                                      int(index[bad[0]]))
+        # gathered columns: shared objects in the exact array, no per-terminal conversion
+        # the exact payoffs are gathered when first asked for (exact solvers), not here
+        return (table_float[:, index],
+                None if table_exact is None else (table_exact, index.astype(np.int32)))
+
+    @property
+    def payoffs_exact(self) -> np.ndarray | None:
+        """Exact payoffs ``(N, Z)`` (Fractions), or None when the payoffs are floats."""
+        stored = self._exact_payoffs
+        if isinstance(stored, tuple):
+            table, index = stored
+            stored = _readonly(table[:, index])
+            object.__setattr__(self, "_exact_payoffs", stored)
+        return stored  # type: ignore[no-any-return]
+
     # ------------------------------------------------------------------ sizes
 
     @property
@@ -448,7 +514,7 @@ class ExtensiveGame:
     @property
     def is_exact(self) -> bool:
         """Whether payoffs (and chance probabilities, if any) are known exactly."""
-        return self.payoffs_exact is not None and (self.chance_exact is not None
+        return self._exact_payoffs is not None and (self.chance_exact is not None
                                                    or not self.has_chance)
 
     def payoff_range(self) -> float:
@@ -610,6 +676,76 @@ def _is_exact(values: Any) -> bool:
                                   and not isinstance(v, bool) for v in array.reshape(-1))
 
 
+class LabelColumn(Sequence[str]):
+    """One label per node, stored as distinct labels and a 32-bit index per node (most nodes
+    of a large tree share a handful of labels, most of them empty). Reads like a tuple of str:
+    indexing (a slice gives a tuple), iteration, ``len`` and ``==`` with any sequence."""
+
+    __slots__ = ("_index", "_table")
+
+    def __init__(self, table: Sequence[str], index: np.ndarray | int) -> None:
+        """``index``: the position in ``table`` of every node's label, or a node count (all
+        nodes then carry ``table[0]``, and no per-node array is stored)."""
+        self._table = tuple(table)
+        self._index: np.ndarray | int = (int(index) if isinstance(index, (int, np.integer))
+                                         else _readonly(np.asarray(index, dtype=np.int32)))
+
+    def _indices(self) -> np.ndarray:
+        if isinstance(self._index, int):
+            return np.zeros(self._index, dtype=np.int32)
+        return self._index
+
+    @classmethod
+    def of(cls, name: str, labels: Sequence[Any] | None, count: int) -> LabelColumn:
+        """Labels given per node (or None: all empty), checked for their number."""
+        if isinstance(labels, LabelColumn):
+            if len(labels) != count:
+                raise GameValidationError(name, f"needs {count} labels", None, len(labels))
+            return labels
+        if labels is None:
+            return cls(("",), count)
+        if len(labels) != count:
+            raise GameValidationError(name, f"needs {count} labels", None, len(labels))
+        ids: dict[str, int] = {"": 0}
+        index = np.fromiter((ids.setdefault(str(x), len(ids)) for x in labels),
+                            dtype=np.int32, count=count)
+        return cls(tuple(ids), count if len(ids) == 1 else index)
+
+    def __len__(self) -> int:
+        return self._index if isinstance(self._index, int) else int(self._index.size)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(self._index, int):
+            if isinstance(key, slice):
+                return (self._table[0],) * len(range(*key.indices(self._index)))
+            if not -self._index <= key < self._index:
+                raise IndexError("label index out of range")
+            return self._table[0]
+        if isinstance(key, slice):
+            table = self._table
+            return tuple(table[k] for k in self._index[key].tolist())
+        return self._table[self._index[key]]
+
+    def __iter__(self) -> Any:
+        table = self._table
+        return (table[k] for k in self._indices().tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LabelColumn):
+            if len(self) != len(other):
+                return False
+            return bool((np.array(self._table, dtype=object)[self._indices()]
+                         == np.array(other._table, dtype=object)[other._indices()]).all())
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LabelColumn({len(self)} labels, {len(self._table)} distinct)"
+
+
 def _labels(name: str, labels: Sequence[Any] | None, count: int, default: Any
             ) -> tuple[str, ...]:
     if labels is None:
@@ -677,25 +813,49 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
     parent, player, infoset = game.parent, game.player, game.infoset
     size = parent.size
     num_players = game.num_players
-    action = np.zeros(size, dtype=np.int64)
-    action[1:] = np.arange(1, size) - game.first_child[parent[1:]]
-    own = np.zeros((num_players, size), dtype=np.int64)
-    chance = np.ones(size)
-    seq_of_edge = np.zeros(size, dtype=np.int64)
-    decision_parent = np.zeros(size, dtype=bool)
-    decision_parent[1:] = player[parent[1:]] >= 0
-    v = np.flatnonzero(decision_parent)
-    seq_of_edge[v] = 1 + game.infoset_offset[infoset[parent[v]]] + action[v]
-    for level in _depth_levels(parent)[1:]:
-        p = parent[level]
-        own[:, level] = own[:, p]
-        chance[level] = chance[p] * game.chance_probabilities[level]
-        mover = player[p]
-        for i in range(num_players):
-            moved = mover == i
-            if moved.any():
-                own[i, level][moved] = seq_of_edge[level][moved]
     terminals = game.terminals
+    # every player's last own sequence and the chance reach, one depth level at a time (only
+    # the previous level is held): kept at the terminals, and the mover's at decision nodes
+    terminal_sequence = np.zeros((num_players, terminals.size), dtype=np.int64)
+    terminal_chance = np.ones(terminals.size)
+    mover_sequence = np.zeros(size, dtype=np.int32)
+    previous_own = np.zeros((num_players, 1), dtype=np.int32)
+    previous_chance = np.ones(1)
+    previous_start = 0
+    # a level's nodes in blocks, so that temporaries stay small beside the tree
+    block_size = 1 << 20
+    for level in _depth_levels(parent):
+        if level.start == 0:
+            own, chance = previous_own, previous_chance
+        else:
+            own = np.empty((num_players, level.stop - level.start), dtype=np.int32)
+            chance = np.empty(level.stop - level.start)
+            for low in range(level.start, level.stop, block_size):
+                high = min(low + block_size, level.stop)
+                up = parent[low:high]
+                local = up - previous_start
+                block = previous_own[:, local]
+                mover = player[up]
+                moved = np.flatnonzero(mover >= 0)
+                if moved.size:
+                    # the edge's sequence: 1 + the parent infoset's offset + the action's index
+                    edge = up[moved]
+                    block[mover[moved], moved] = (1 + game.infoset_offset[infoset[edge]]
+                                                  + (low + moved) - game.first_child[edge])
+                at = slice(low - level.start, high - level.start)
+                own[:, at] = block
+                chance[at] = previous_chance[local] * game.chance_probabilities[low:high]
+        kind = player[level]
+        here = np.flatnonzero(kind == TERMINAL)
+        if here.size:
+            first = int(np.searchsorted(terminals, level.start))
+            terminal_sequence[:, first:first + here.size] = own[:, here]
+            terminal_chance[first:first + here.size] = chance[here]
+        here = np.flatnonzero(kind >= 0)
+        if here.size:
+            mover_sequence[level.start + here] = own[kind[here], here]
+        previous_own, previous_chance, previous_start = own, chance, level.start
+    del previous_own, previous_chance
     num_infosets = game.num_infosets
     infoset_parent = np.zeros(num_infosets, dtype=np.int64)
     recall: list[bool] = []
@@ -706,7 +866,7 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
     for i in range(num_players):
         mine_nodes = decision[player[decision] == i]
         mine_ids = infoset[mine_nodes]
-        parents_seq = own[i, mine_nodes]
+        parents_seq = mover_sequence[mine_nodes]
         reference = np.zeros(num_infosets, dtype=np.int64)
         reference[mine_ids] = parents_seq
         mismatch = np.flatnonzero(parents_seq != reference[mine_ids])
@@ -759,9 +919,11 @@ def _build_sequences(game: ExtensiveGame) -> _SequenceData:
         counts = game.infoset_num_actions[mine]
         segments.append((game.infoset_offset[mine], counts,
                          np.repeat(reference[mine], counts)))
+    if not game.has_chance:
+        terminal_chance = np.broadcast_to(np.float64(1.0), terminal_chance.shape)
     return _SequenceData(
-        terminal_chance=_readonly(chance[terminals]),
-        terminal_sequence=_readonly(own[:, terminals]),
+        terminal_chance=_readonly(terminal_chance),
+        terminal_sequence=_readonly(terminal_sequence),
         infoset_parent=_readonly(infoset_parent),
         perfect_recall=tuple(recall), recall_witness=tuple(witness),
         levels=tuple(levels), segments=tuple(segments))

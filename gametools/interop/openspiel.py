@@ -97,6 +97,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -108,12 +109,13 @@ from open_spiel.python import policy as os_policy
 from open_spiel.python.algorithms import exploitability as os_exploitability
 
 from gametools.errors import GametoolsError
-from gametools.extensive.model import ExtensiveGame
+from gametools.extensive.model import CHANCE, TERMINAL, ExtensiveGame, LabelColumn
 from gametools.model import MarkovGame, NormalFormGame
 from gametools.policies import validate_profile
 
 __all__ = [
     "CyclicGameError",
+    "InfosetKeys",
     "MarkovOpenSpielGame",
     "MarkovOpenSpielState",
     "MarkovProfilePolicy",
@@ -803,8 +805,9 @@ class OpenSpielTree:
     game : ExtensiveGame
         The tree; its ``infoset_labels`` are OpenSpiel information-state strings.
     openspiel_game : pyspiel.Game
-    infoset_keys : tuple of (int, str)
-        ``(player, information_state_string)`` of every infoset (several infosets share one
+    infoset_keys : sequence of (int, str)
+        ``(player, information_state_string)`` of every infoset (an :class:`InfosetKeys`
+        view of the game's infoset players and labels; several infosets share one
         when ``recall="refine"`` split an OpenSpiel information state).
     legal_actions : tuple of tuple of int
         OpenSpiel action ids of every infoset, in the order of its actions in the tree.
@@ -812,8 +815,26 @@ class OpenSpielTree:
 
     game: ExtensiveGame
     openspiel_game: Any
-    infoset_keys: tuple[tuple[int, str], ...]
+    infoset_keys: Sequence[tuple[int, str]]
     legal_actions: tuple[tuple[int, ...], ...]
+
+
+class InfosetKeys(Sequence[tuple[int, str]]):
+    """``(player, information-state string)`` of every infoset of an unrolled game, read from
+    its ``infoset_player`` and ``infoset_labels`` (no pair is stored per infoset)."""
+
+    __slots__ = ("_game",)
+
+    def __init__(self, game: ExtensiveGame) -> None:
+        self._game = game
+
+    def __len__(self) -> int:
+        return self._game.num_infosets
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return tuple(self[k] for k in range(*index.indices(len(self))))
+        return (int(self._game.infoset_player[index]), self._game.infoset_labels[index])
 
 
 @functools.lru_cache(maxsize=65536)
@@ -898,7 +919,6 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
     >>> tree.game.num_terminals, tree.game.num_infosets
     (30, 12)
     """
-    from gametools.extensive import TreeBuilder
     from gametools.limits import current
 
     if max_nodes is None:
@@ -916,110 +936,201 @@ def extensive_from_openspiel(game: Any, *, max_nodes: int | None = None,
                                        "information sets are unknown")
     if game_type.chance_mode == pyspiel.GameType.ChanceMode.SAMPLED_STOCHASTIC:
         raise OpenSpielConversionError(f"{name} has sampled chance (no explicit outcomes)")
-    num_players = game.num_players()
-    refine = recall == "refine"
-    builder = TreeBuilder(num_players)
-    keys: dict[tuple[int, str, tuple[int, ...]], int] = {}
-    legal_of: list[tuple[int, ...]] = []
-    # one object per distinct legal-action tuple, label tuple, chance distribution and outcome:
-    # trees of millions of nodes repeat them (memory, not speed)
-    shared: dict[Any, Any] = {}
+    walk = _TreeWalk(game, name, max_nodes, recall == "refine")
+    walk.run()
+    extensive = walk.build(title=game_type.long_name)
+    return OpenSpielTree(extensive, game, InfosetKeys(extensive), tuple(walk.legal_of))
 
-    def share(value: Any) -> Any:
-        return shared.setdefault(value, value)
 
-    def infoset(player: int, key: str, actions: list[int], own: tuple[int, ...]) -> int:
-        ident = (player, key, own if refine else ())
-        number = keys.get(ident)
-        if number is None:
-            number = keys[ident] = len(keys)
-            legal_of.append(share(tuple(actions)))
-        elif legal_of[number] != tuple(actions):
-            raise OpenSpielConversionError(f"{name}: infoset {key!r} of player {player} has "
-                                           "different legal actions at different histories")
+class _TreeWalk:
+    """Depth-first walk of an OpenSpiel game streamed into compact per-node arrays.
+
+    Per node, in order of creation: parent (creation index), depth, player, infoset id, the id
+    of the chance edge into it (distinct (label, probability) pairs) and of its outcome
+    (distinct returns tuples), 21 bytes in all; per infoset its key, legal actions and action
+    labels (tuples shared among infosets). Nodes of one depth are created in breadth-first
+    order (the walk is depth-first, and a simultaneous node creates its second mover's nodes
+    in action order), so a stable sort by depth is the breadth-first order.
+    """
+
+    def __init__(self, game: Any, name: str, max_nodes: int, refine: bool) -> None:
+        self.game, self.name, self.max_nodes, self.refine = game, name, int(max_nodes), refine
+        self.num_players = game.num_players()
+        self.parent = array("i")
+        self.depth = array("i")
+        self.player = array("b")
+        self.infoset = array("i")
+        self.edge = array("i")
+        self.outcome = array("i")
+        # an infoset is an (own history code, information-state string) pair; the code is
+        # ``-1 - player`` before the player's first move, else ``infoset * A + action`` of its
+        # last own move (which stands for its whole own history; codes differ between
+        # players), and ``-1 - player`` always with ``recall="keep"``. ``first``: string ->
+        # the first infoset met with it (keyed by the string object the labels keep anyway);
+        # ``more``: (code, string) -> infoset, for strings met again with another own history
+        self.first: dict[str, int] = {}
+        self.more: dict[tuple[int, str], int] = {}
+        self.own_of = array("q")
+        self.strings: list[str] = []
+        self.legal_of: list[tuple[int, ...]] = []
+        self.action_labels: list[tuple[str, ...]] = []
+        self.shared: dict[Any, Any] = {}
+        self.edges: dict[tuple[str, float], int] = {}
+        self.outcomes: dict[tuple[float, ...], int] = {}
+
+    def _node(self, parent: int, depth: int, player: int, infoset: int, edge: int,
+              outcome: int) -> int:
+        node = len(self.parent)
+        if node >= self.max_nodes:
+            raise OpenSpielConversionError(
+                f"{self.name} has more than {self.max_nodes} tree nodes; raise max_nodes (or "
+                "GAMETOOLS_MAX_TREE_NODES) if memory and time allow")
+        self.parent.append(parent)
+        self.depth.append(depth)
+        self.player.append(player)
+        self.infoset.append(infoset)
+        self.edge.append(edge)
+        self.outcome.append(outcome)
+        return node
+
+    def _infoset(self, state: Any, player: int, legal: list[int], own: int) -> int:
+        key = state.information_state_string(player)
+        if not self.refine:
+            own = -1 - player
+        number = self.first.get(key)
+        if number is not None and self.own_of[number] != own:
+            number = self.more.get((own, key))
+            if number is None:
+                number = self.more[(own, key)] = len(self.strings)
+                self._new_infoset(state, player, legal, own, key)
+                return number
+        elif number is None:
+            number = self.first[key] = len(self.strings)
+            self._new_infoset(state, player, legal, own, key)
+            return number
+        if self.legal_of[number] != tuple(legal):
+            raise OpenSpielConversionError(f"{self.name}: infoset {key!r} of player {player} "
+                                           "has different legal actions at different histories")
         return number
 
-    Where = tuple[int, int] | None
-    History = tuple[tuple[int, ...], ...]
-    count = 0
-    outcomes_seen: dict[tuple[float, ...], tuple[Fraction, ...]] = {}
-    # each stack entry: (state, where it hangs in the tree, every player's last own (infoset,
-    # action); the infoset id stands for the whole own history before it)
-    stack: list[tuple[Any, Where, History]] = [
-        (game.new_initial_state(), None, ((),) * num_players)]
-    while stack:
-        state, at, own = stack.pop()
-        count += 1
-        if count > max_nodes:
-            raise OpenSpielConversionError(
-                f"{name} has more than {max_nodes} tree nodes; raise max_nodes (or "
-                "GAMETOOLS_MAX_TREE_NODES) if memory and time allow")
-        if state.is_terminal():
-            returns = tuple(state.returns())
-            payoffs = outcomes_seen.get(returns)
-            if payoffs is None:
-                payoffs = outcomes_seen[returns] = tuple(_exact_number(float(r))
-                                                         for r in returns)
-            builder.terminal(at, payoffs=payoffs)
-        elif state.is_chance_node():
-            outcomes = state.chance_outcomes()
-            node = builder.chance(
-                at, probabilities=share(tuple(_exact_number(p) for _, p in outcomes)),
-                labels=share(tuple(state.action_to_string(pyspiel.PlayerId.CHANCE, a)
-                                   for a, _ in outcomes)))
-            # children are pushed last-first so that the walk is in preorder
-            for k, (action, _) in reversed(list(enumerate(outcomes))):
-                stack.append((state.child(action), (node, k), own))
-        elif state.is_simultaneous_node():
-            legal = [state.legal_actions(p) for p in range(num_players)]
-            parents: list[tuple[Where, tuple[int, ...]]] = [(at, ())]
-            identities = []
-            for p in range(num_players):
-                known = len(keys)
-                key = state.information_state_string(p)
-                ident = infoset(p, key, legal[p], own[p])
-                identities.append(ident)
-                # labels are read at an infoset's first node only
-                labels: tuple[str, ...] | int = (
-                    share(tuple(state.action_to_string(p, a) for a in legal[p]))
-                    if ident == known else len(legal[p]))
-                following: list[tuple[Where, tuple[int, ...]]] = []
-                for where, chosen in parents:
-                    # the builder's infoset key is our number (both count first appearances)
-                    node = builder.decision(where, player=p, infoset=ident, actions=labels,
-                                            infoset_label=key)
-                    following.extend(((node, k), chosen + (a,)) for k, a in enumerate(legal[p]))
-                parents = following
-                count += len(following)
-            for where, joint in reversed(parents):
-                child = state.clone()
-                child.apply_actions(list(joint))
-                stack.append((child, where,
-                              tuple((ident, a) for ident, a in zip(identities, joint))
-                              if refine else own))
-        else:
-            player = state.current_player()
-            legal = state.legal_actions()
-            known = len(keys)
-            key = state.information_state_string(player)
-            ident = infoset(player, key, legal, own[player])
-            node = builder.decision(at, player=player, infoset=ident, infoset_label=key,
-                                    actions=share(tuple(state.action_to_string(player, a)
-                                                        for a in legal))
-                                    if ident == known else len(legal))
-            for k, action in reversed(list(enumerate(legal))):
-                after = own
-                if refine:
-                    after = own[:player] + ((ident, action),) + own[player + 1:]
-                stack.append((state.child(action), (node, k), after))
-    extensive = builder.build(title=game_type.long_name,
-                              player_labels=[f"Player {i}" for i in range(num_players)])
-    del builder
-    shared.clear()
-    # builder numbers infosets by first appearance, as ``keys`` does
-    ordered = sorted(keys, key=keys.__getitem__)
-    return OpenSpielTree(extensive, game, tuple((k[0], k[1]) for k in ordered),
-                         tuple(legal_of[keys[k]] for k in ordered))
+    def _new_infoset(self, state: Any, player: int, legal: list[int], own: int,
+                     key: str) -> None:
+        self.strings.append(key)
+        self.own_of.append(own)
+        share = self.shared.setdefault
+        actions = tuple(legal)
+        self.legal_of.append(share(actions, actions))
+        labels = tuple(state.action_to_string(player, a) for a in legal)
+        self.action_labels.append(share(labels, labels))
+
+    def run(self) -> None:
+        game, num_players, refine = self.game, self.num_players, self.refine
+        width = game.num_distinct_actions()
+        edges, outcomes, add = self.edges, self.outcomes, self._node
+        # each stack entry: state, parent node, depth, chance edge into it, every player's
+        # own history code
+        Entry = tuple[Any, int, int, int, tuple[int, ...]]
+        stack: list[Entry] = [(game.new_initial_state(), -1, 0, -1,
+                               tuple(-1 - p for p in range(num_players)))]
+        while stack:
+            state, up, depth, via, own = stack.pop()
+            if state.is_terminal():
+                returns = tuple(state.returns())
+                outcome = outcomes.get(returns)
+                if outcome is None:
+                    outcome = outcomes[returns] = len(outcomes)
+                add(up, depth, TERMINAL, -1, via, outcome)
+            elif state.is_chance_node():
+                node = add(up, depth, CHANCE, -1, via, -1)
+                # children are pushed last-first so that the walk is in preorder
+                for action, probability in reversed(state.chance_outcomes()):
+                    key = (state.action_to_string(pyspiel.PlayerId.CHANCE, action),
+                           probability)
+                    edge = edges.get(key)
+                    if edge is None:
+                        edge = edges[key] = len(edges)
+                    stack.append((state.child(action), node, depth + 1, edge, own))
+            elif state.is_simultaneous_node():
+                # one decision node per player, in turn, without seeing the earlier movers
+                parents: list[tuple[int, int, tuple[int, ...]]] = [(up, via, ())]
+                identities = []
+                for p in range(num_players):
+                    legal = state.legal_actions(p)
+                    ident = self._infoset(state, p, legal, own[p])
+                    identities.append(ident)
+                    following: list[tuple[int, int, tuple[int, ...]]] = []
+                    for where, into, chosen in parents:
+                        node = add(where, depth, p, ident, into, -1)
+                        following.extend((node, -1, chosen + (a,)) for a in legal)
+                    parents = following
+                    depth += 1
+                for where, _, joint in reversed(parents):
+                    child = state.clone()
+                    child.apply_actions(list(joint))
+                    after = (tuple(ident * width + a for ident, a in zip(identities, joint))
+                             if refine else own)
+                    stack.append((child, where, depth, -1, after))
+            else:
+                player = state.current_player()
+                legal = state.legal_actions()
+                ident = self._infoset(state, player, legal, own[player])
+                node = add(up, depth, player, ident, via, -1)
+                for action in reversed(legal):
+                    after = own
+                    if refine:
+                        after = own[:player] + (ident * width + action,) + own[player + 1:]
+                    stack.append((state.child(action), node, depth + 1, -1, after))
+
+    def build(self, title: str) -> ExtensiveGame:
+        """The walked tree in breadth-first order (the walk's arrays are released)."""
+        num_players = self.num_players
+        # the walk's dictionaries are not needed any more (the infosets' keys, legal actions
+        # and action labels stay in their lists)
+        self.first.clear()
+        self.more.clear()
+        self.own_of = array("q")
+        self.shared.clear()
+        rows = list(self.outcomes)
+        moves = list(self.edges)
+        self.outcomes.clear()
+        self.edges.clear()
+        order = np.argsort(np.frombuffer(self.depth, dtype=np.int32), kind="stable")
+        self.depth = array("i")
+        size = order.size
+        new_index = np.empty(size, dtype=np.int32)
+        new_index[order] = np.arange(size, dtype=np.int32)
+        old_parent = np.frombuffer(self.parent, dtype=np.int32)[order]
+        self.parent = array("i")
+        parent = np.where(old_parent >= 0, new_index[np.maximum(old_parent, 0)], -1)
+        del old_parent, new_index
+        player = np.frombuffer(self.player, dtype=np.int8)[order]
+        infoset = np.frombuffer(self.infoset, dtype=np.int32)[order]
+        edge = np.frombuffer(self.edge, dtype=np.int32)[order]
+        outcome = np.frombuffer(self.outcome, dtype=np.int32)[order]
+        self.player, self.infoset, self.edge, self.outcome = (array("b"), array("i"),
+                                                              array("i"), array("i"))
+        del order
+        terminal_outcome = outcome[player == TERMINAL]
+        del outcome
+        payoffs = [[_exact_number(float(row[i])) for row in rows] for i in range(num_players)]
+        chance_exact: Any = None
+        chance_labels: Any = None
+        probabilities: Any = np.broadcast_to(np.float64(1.0), (size,))
+        if (player == CHANCE).any():
+            exact = np.array([_exact_number(float(p)) for _, p in moves] + [Fraction(1)],
+                             dtype=object)
+            table = np.array([float(x) for x in exact])
+            probabilities = table[edge]  # edge -1: the table's last entry, 1
+            chance_exact = exact[edge]
+            chance_labels = LabelColumn(("",) + tuple(label for label, _ in moves), edge + 1)
+        del edge
+        return ExtensiveGame(
+            num_players, parent, player, infoset, probabilities, payoffs,
+            outcomes=terminal_outcome, chance_exact=chance_exact, title=title,
+            player_labels=[f"Player {i}" for i in range(num_players)],
+            infoset_labels=self.strings,
+            action_labels=self.action_labels, chance_labels=chance_labels,
+            chance_infoset=np.zeros(size, dtype=np.int8))
 
 
 def policy_from_openspiel(tree: OpenSpielTree, policy: Any) -> tuple[np.ndarray, ...]:
