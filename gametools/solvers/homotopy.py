@@ -1006,11 +1006,11 @@ def markov_tracing(game: MarkovGame, *, prior: str | Sequence[np.ndarray] = "cen
         raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
     if not isinstance(restarts, int) or restarts < 0:
         raise HomotopyInputError(f"restarts must be an integer >= 0 (got {restarts!r})")
-    priors: list[tuple[str, Sequence[np.ndarray] | None]] = [
-        ("centroid", None) if isinstance(prior, str) else ("given", _check_prior(game, prior))]
     if isinstance(prior, str) and prior != "centroid":
         raise HomotopyInputError(f"prior must be 'centroid' or one policy per player "
                                  f"(got {prior!r})")
+    priors: list[tuple[str, Sequence[np.ndarray] | None]] = [
+        ("centroid", None) if isinstance(prior, str) else ("given", _check_prior(game, prior))]
     generator = np.random.default_rng(seed)
     priors += [(f"random {k + 1}", None) for k in range(restarts)]
     cpu_start = time.process_time()
