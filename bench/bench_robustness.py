@@ -8,8 +8,9 @@ Usage::
 Three sets, every game solved by :func:`gametools.solvers.solve` with no method named (the
 default method and its fallbacks), each in a fresh process with a CPU-time limit (independent
 of the machine's load; a game past it counts as a failure). Stochastic games pass 90% of the
-limit to the homotopy as its budget (``cpu_seconds``; the rest covers start-up and the
-certificate):
+limit to ``solve`` as its budget (``cpu_seconds``; the rest covers start-up and the
+certificate), which gives the Markov-QRE homotopy 75% of it and its fallback, the tracing
+procedure, what is left:
 
 - ``normal``: 200 random N-player normal-form games, 2x2x2 up to 4x4x4 and 5 players x 2
   actions; Gaussian payoffs, integers in [0, 100) and integers in {0, 1, 2} (degenerate: ties).
@@ -243,7 +244,8 @@ def main() -> None:
               f"(success but certificate > {TOLERANCE:g}) {len(silent)}; fallbacks used "
               f"{sum(bool(r['fallback']) for r in rows)}; CPU s median "
               f"{statistics.median(cpus) if cpus else float('nan'):.2f} max "
-              f"{max(cpus) if cpus else float('nan'):.2f} total {sum(cpus):.1f}", flush=True)
+              f"{max(cpus) if cpus else float('nan'):.2f} total {sum(cpus):.1f}; load average "
+              f"now {', '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ from gametools.solvers.homotopy import (
     _Blocks,
     _Factorization,
     _MarkovQRE,
+    _MarkovTracing,
     markov_qre_homotopy,
+    markov_tracing,
 )
 from gametools.solvers.result import max_regret, reward_range
 
@@ -389,3 +391,94 @@ def test_rejects_other_inputs():
         markov_qre_homotopy(game, max_accel=1.0)
     with pytest.raises(HomotopyInputError, match="max_lambda"):
         markov_qre_homotopy(game, max_lambda=-1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# the logit tracing procedure from a prior (markov_tracing)
+# --------------------------------------------------------------------------------------------
+
+def stag_hunt(discount: float = 0.9) -> MarkovGame:
+    """Stag hunt repeated forever (one state that loops to itself): stag pays 4 against stag and
+    0 against hare, hare pays 3 whatever the other does."""
+    row = np.array([[4.0, 0.0], [3.0, 3.0]])
+    return exogenous_game(np.stack([row, row.T])[:, None], np.ones((1, 1)), discount)
+
+
+def test_tracing_jacobian_matches_finite_differences():
+    # the lam column of the value rows is nonzero here (prior weight and smoothing move with
+    # lam), unlike the QRE system's
+    game = random_game(3, 3, 2, 23)
+    rng = np.random.default_rng(1)
+    prior = [rng.dirichlet(np.ones(2), size=3) for _ in range(3)]
+    system = _MarkovTracing(game, prior, 0.3)
+    start = system.start()
+    assert np.abs(system.residual(start)).max() <= 1e-12  # the start solves the equations
+    point = start + 0.3 * rng.normal(size=system.dim + 1)
+    point[-1] = 1.7
+    _, blocks = system.evaluate(point)
+    assert blocks.d is not None and np.abs(blocks.d).max() > 1e-3
+    assert_matches_central_differences(system, point, blocks.dense())
+    # the block elimination solves the bordered system with the value rows' lam column
+    border = rng.normal(size=system.dim + 1)
+    rhs = rng.normal(size=system.dim + 1)
+    matrix = np.vstack([blocks.dense(), border])
+    factorization = _Factorization(blocks, border)
+    np.testing.assert_allclose(matrix @ factorization.solve(rhs), rhs, atol=1e-10)
+    assert factorization.determinant_sign() == np.sign(np.linalg.det(matrix))
+
+
+@pytest.mark.parametrize("num_states, num_players, num_actions, seed", [
+    (4, 2, 2, 0), (8, 2, 4, 2), (8, 3, 3, 5), (12, 3, 2, 6),
+])
+def test_tracing_reaches_nash_on_random_games(num_states, num_players, num_actions, seed):
+    game = random_game(num_states, num_players, num_actions, seed)
+    result = markov_tracing(game)
+    assert result.status == "success" and result.method == "tracing", result.message
+    # certified by the exact evaluator, not by the solver's own regret
+    assert relative_nash_conv(game, result.equilibria[0].strategies) <= 1e-8
+
+
+def test_tracing_selects_the_equilibrium_the_prior_favours():
+    # Hand-solved: against the uniform prior, hare (3) beats stag (0.5 * 4 = 2), and (hare, hare)
+    # is an equilibrium, so the tracing procedure stays there (the risk-dominant equilibrium);
+    # against a prior putting 0.9 on stag, stag (3.6) beats hare (3) and the path stays at
+    # (stag, stag). Stationary values 3 / (1 - 0.9) = 30 and 4 / (1 - 0.9) = 40.
+    game = stag_hunt()
+    hare = markov_tracing(game)
+    assert hare.success
+    for policy in hare.equilibria[0].strategies:
+        np.testing.assert_allclose(policy, [[0.0, 1.0]], atol=1e-9)
+    np.testing.assert_allclose(hare.equilibria[0].state_values, [[30.0], [30.0]], rtol=1e-9)
+    stag = markov_tracing(game, prior=[np.array([[0.9, 0.1]])] * 2)
+    assert stag.success and stag.extra["prior"] == "given"
+    for policy in stag.equilibria[0].strategies:
+        np.testing.assert_allclose(policy, [[1.0, 0.0]], atol=1e-9)
+    np.testing.assert_allclose(stag.equilibria[0].state_values, [[40.0], [40.0]], rtol=1e-9)
+    # the QRE path starts at the centroid as well and selects (hare, hare) too: a check that
+    # the two methods are not trivially the same is the prior above
+
+
+def test_tracing_tries_random_priors_within_the_budget():
+    game = random_game(6, 2, 3, 24)
+    # no budget left: failed loudly, nothing presented as certified
+    empty = markov_tracing(game, cpu_seconds=1e-9)
+    assert empty.status == "failed" and "cpu_seconds" in empty.message
+    # one step per path: every path stops uncertified, the restarts are all tried
+    capped = markov_tracing(game, max_iterations=1, restarts=2)
+    assert capped.status == "failed" and capped.extra["paths"] == 3
+    assert capped.extra["prior"] == "random 2"
+    assert relative_nash_conv(game, capped.equilibria[0].strategies) > 1e-8
+
+
+def test_tracing_rejects_bad_priors_and_options():
+    game = random_game(2, 2, 2, 25)
+    with pytest.raises(HomotopyInputError, match="prior"):
+        markov_tracing(game, prior=[np.array([[0.5, 0.5]])] * 2)  # one row for two states
+    with pytest.raises(HomotopyInputError, match="prior"):
+        markov_tracing(game, prior=[np.array([[1.0, 0.0], [0.5, 0.5]])] * 2)  # an entry 0
+    with pytest.raises(HomotopyInputError, match="prior"):
+        markov_tracing(game, prior="uniform")
+    with pytest.raises(HomotopyInputError, match="eta"):
+        markov_tracing(game, eta=0.0)
+    with pytest.raises(HomotopyInputError, match="restarts"):
+        markov_tracing(game, restarts=-1)

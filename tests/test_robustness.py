@@ -184,3 +184,36 @@ def test_solver_certificate_is_computed_at_the_payoff_range_not_its_magnitude() 
     # a real deviation gain is still seen: both playing the first action is an equilibrium,
     # the profile ((0, 1), (1, 0)) is not (gain 2 for the first player, range 2 -> 1.0)
     assert max_regret(game, [np.array([0.0, 1.0]), np.array([1.0, 0.0])]) == 1.0
+
+
+def test_default_solve_falls_back_to_tracing_within_the_budget(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The homotopy is cut to one step so that it fails for real; solve must hand over to the
+    # tracing procedure, give the homotopy FIRST_METHOD_SHARE of cpu_seconds and the tracing
+    # what is left, and the answer must pass the exact evaluator (not the solver's own regret).
+    from gametools.solvers import FIRST_METHOD_SHARE, homotopy
+
+    budgets: dict[str, float] = {}
+    original, tracing = homotopy.markov_qre_homotopy, homotopy.markov_tracing
+
+    def short_homotopy(game, **options):  # type: ignore[no-untyped-def]
+        budgets["homotopy"] = options["cpu_seconds"]
+        return original(game, **dict(options, max_iterations=1))
+
+    def recorded_tracing(game, **options):  # type: ignore[no-untyped-def]
+        budgets["tracing"] = options["cpu_seconds"]
+        return tracing(game, **options)
+
+    monkeypatch.setattr(homotopy, "markov_qre_homotopy", short_homotopy)
+    monkeypatch.setattr(homotopy, "markov_tracing", recorded_tracing)
+    _, game = bench.stochastic_game(13)  # 8 states, 3 players, dense, integer rewards
+    result = solve(game, cpu_seconds=100.0)
+    assert result.status == "success" and result.method == "tracing", result.message
+    assert result.extra["fallback_from"] == ["homotopy"]
+    assert budgets["homotopy"] == FIRST_METHOD_SHARE * 100.0
+    assert 0.0 < budgets["tracing"] <= 100.0
+    report = nash_conv(game, result.equilibria[0].strategies)
+    assert report.per_player.max() / reward_range(game) <= 1e-8
+    # a named method never falls back
+    named = solve(game, method="homotopy", cpu_seconds=100.0)
+    assert named.status == "failed" and named.method == "homotopy"

@@ -35,6 +35,8 @@ Markov (stochastic) games
 ``shapley``            two-player zero-sum: Shapley's value iteration
 ``backward-induction`` finite horizon: subgame-perfect equilibria with a selection rule
 ``homotopy``           discounted general-sum: logit Markov-QRE path to a stationary equilibrium
+``tracing``            discounted general-sum: logit tracing procedure from a prior (centroid,
+                       then random priors)
 ``stochastic-fp``      discounted general-sum: two-timescale fictitious play (approximate)
 ``cfr``                finite horizon, partially observed (perfect recall): counterfactual regret
                        minimisation (exact NashConv certificate; equilibrium in zero-sum games)
@@ -46,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -96,6 +99,7 @@ METHODS: dict[str, Method] = {
     "shapley": Method(_S + "stochastic", "shapley_iteration", "markov"),
     "backward-induction": Method(_S + "backward_induction", "backward_induction", "markov"),
     "homotopy": Method(_S + "homotopy", "markov_qre_homotopy", "markov"),
+    "tracing": Method(_S + "homotopy", "markov_tracing", "markov"),
     "stochastic-fp": Method(_S + "stochastic", "stochastic_fictitious_play", "markov"),
     "cfr": Method(_S + "cfr", "cfr", "markov"),
 }
@@ -106,7 +110,12 @@ METHODS: dict[str, Method] = {
 FALLBACKS: dict[str, tuple[str, ...]] = {
     "logit": ("global-newton",),
     "lemke-howson": ("global-newton",),
+    "homotopy": ("tracing",),
 }
+
+#: Share of a ``cpu_seconds`` budget given to the default method when fallbacks follow it; each
+#: fallback gets what is left of the budget when it starts.
+FIRST_METHOD_SHARE = 0.75
 
 #: Largest number of support profiles for which ``all_equilibria`` on a game with three or more
 #: players defaults to ``enumpoly`` (every isolated equilibrium) rather than ``pure``.
@@ -216,14 +225,26 @@ def solve(game: Any, *, method: str | None = None, all_equilibria: bool = False,
         raise UnknownMethodError(f"method {name!r} solves {entry.games}-form games; for this "
                                  f"{'Markov' if kind == 'markov' else 'normal-form'} game use "
                                  f"one of: {', '.join(suitable)}")
-    result = _solve_named(game, name, entry, function, all_equilibria, options)
+    fallbacks = () if method is not None else FALLBACKS.get(name, ())
+    budget = options.get("cpu_seconds")
+    started = time.process_time()
+    first_options = dict(options)
+    if fallbacks and budget is not None:
+        first_options["cpu_seconds"] = FIRST_METHOD_SHARE * float(budget)
+    result = _solve_named(game, name, entry, function, all_equilibria, first_options)
     if method is not None or result.success:
         return result
     failures = [result]
-    for fallback in FALLBACKS.get(name, ()):
+    for fallback in fallbacks:
         entry = METHODS[fallback]
+        fallback_options = _accepted_options(entry, options)
+        if budget is not None and "cpu_seconds" in fallback_options:
+            left = float(budget) - (time.process_time() - started)
+            if left <= 0.0:
+                break
+            fallback_options["cpu_seconds"] = left
         candidate = _solve_named(game, fallback, entry, _resolve(fallback), all_equilibria,
-                                 _accepted_options(entry, options))
+                                 fallback_options)
         failures.append(candidate)
         if candidate.success:
             break
@@ -241,6 +262,8 @@ def _accepted_options(entry: Method, options: Mapping[str, Any]) -> dict[str, An
 
     function = getattr(importlib.import_module(entry.module), entry.function)
     accepted = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return dict(options)  # a solver taking **options takes them all
     return {key: value for key, value in options.items() if key in accepted}
 
 

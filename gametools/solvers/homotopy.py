@@ -1,5 +1,9 @@
 """Stationary Markov perfect equilibria of discounted stochastic games by the logit QRE homotopy.
 
+The same machinery also follows the logit tracing procedure from a prior
+(:func:`markov_tracing`, see its docstring), the fallback of :func:`gametools.solvers.solve` when
+the QRE path does not certify: another path to another (prior-selected) equilibrium.
+
 Definitions
 -----------
 For a fully observed discounted Markov game, a stationary profile ``sigma`` (``sigma_i(s)`` on
@@ -69,6 +73,10 @@ References
 - R. D. McKelvey and T. R. Palfrey (1995), Quantal response equilibria for normal form games,
   Games and Economic Behavior 10, 6-38.
 - E. L. Allgower and K. Georg (2003), Introduction to Numerical Continuation Methods, SIAM.
+- J. C. Harsanyi and R. Selten (1988), A General Theory of Equilibrium Selection in Games, MIT
+  Press (the tracing procedure); P. J.-J. Herings and R. Peeters (2004), Stationary equilibria in
+  stochastic games: structure, selection, and computation, Journal of Economic Theory 118,
+  32-60.
 
 Examples
 --------
@@ -89,6 +97,7 @@ mixes evenly and is worth 0 to both players.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -114,7 +123,7 @@ from gametools.solvers.result import (
 from gametools.solvers.support import lift_to_observations
 from gametools.structure import sees_state, state_game
 
-__all__ = ["markov_qre_homotopy", "HomotopyInputError"]
+__all__ = ["markov_qre_homotopy", "markov_tracing", "HomotopyInputError"]
 
 
 #: Per-state blocks whose condition number exceeds this are not eliminated (dense fallback).
@@ -165,8 +174,8 @@ class _Blocks:
     ``local`` rows (``S x m``) depend on ``x(s)`` through ``A`` ``(S, m, m)`` and on the global
     unknowns ``v`` ``(K,)`` through ``B`` ``(S, m, K)``; ``global`` rows ``(K,)`` (ordered
     ``i * S + s``) depend on ``x(s)`` through ``C`` ``(S, N, m)`` and on ``v`` through ``D``
-    ``(K, K)``. ``c`` ``(S, m)`` is the derivative of the local rows in ``lam`` (the global rows
-    do not depend on ``lam``), None for square systems.
+    ``(K, K)``. ``c`` ``(S, m)`` is the derivative of the local rows in ``lam``, None for square
+    systems; ``d`` ``(K,)`` that of the global rows (None: they do not depend on ``lam``).
     """
 
     A: np.ndarray
@@ -174,6 +183,7 @@ class _Blocks:
     C: np.ndarray
     D: np.ndarray
     c: np.ndarray | None = None
+    d: np.ndarray | None = None
 
     def dense(self) -> np.ndarray:
         """The full matrix ``(S*m + K, S*m + K [+ 1])``."""
@@ -192,6 +202,8 @@ class _Blocks:
         out[local:, local:local + k] = self.D
         if self.c is not None:
             out[:local, -1] = self.c.ravel()
+            if self.d is not None:
+                out[local:, -1] = self.d
         return out
 
 
@@ -261,6 +273,8 @@ class _Factorization:
             correction[:, g, k] = np.einsum("sim,sm->is", c_inverse, c_good)
         reduced[nb:nb + k, nb:] -= correction.reshape(k, -1)
         reduced[nb:nb + k, nb:nb + k] += blocks.D
+        if self.bordered and blocks.d is not None:
+            reduced[nb:nb + k, -1] += blocks.d
         if self.bordered:
             assert border is not None and c_good is not None
             local = num_states * m
@@ -601,6 +615,125 @@ class _MarkovQRE:
         return worst
 
 
+class _MarkovTracing(_MarkovQRE):
+    """The logit tracing equations in ``y = (beta (S, m), V (N, S), lam)``, rewards scaled.
+
+    With precision ``p = (1 + lam) / eta`` and prior weight ``w = 1 / (1 + lam)``, player ``i``
+    faces the others playing ``sigma_-i`` with probability ``1 - w`` and the prior ``rho_-i``
+    with probability ``w`` (Harsanyi and Selten's mixture, in every state), and plays the
+    entropy-smoothed best reply ``sigma_i(s) = softmax(p * Q~_i(s, .))`` with soft values
+    ``V_i(s) = sum_a sigma_i(s, a) (Q~_i(s, a) - log sigma_i(s, a) / p)``.
+    """
+
+    def __init__(self, game: MarkovGame, prior: Sequence[np.ndarray], eta: float) -> None:
+        super().__init__(game)
+        self.eta = float(eta)
+        self.prior = [np.asarray(p, dtype=float) for p in prior]
+        # the prior's contractions do not change along the path
+        self.prior_rewards = [contract_players(self.rewards[i], self.prior, (i,))
+                              for i in range(self.num_players)]
+        self.prior_chains = [self.own_chain(self.prior, i) for i in range(self.num_players)]
+
+    def _prior_q(self, i: int, values: np.ndarray) -> np.ndarray:
+        return self.prior_rewards[i] + self.discount * np.einsum(
+            "sat,t->sa", self.prior_chains[i], values[i])
+
+    def start(self) -> np.ndarray:
+        """Every player's soft best reply to the prior (a single-agent problem each: unique)."""
+        p = 1.0 / self.eta
+        gamma = self.discount
+        beta_blocks, value_rows = [], []
+        for i in range(self.num_players):
+            values = np.zeros((self.num_players, self.num_states))
+            sigma = np.full((self.num_states, self.num_actions[i]), 1.0 / self.num_actions[i])
+            for _ in range(200):  # soft policy iteration: quadratic near the fixed point
+                chain = np.einsum("sat,sa->st", self.prior_chains[i], sigma)
+                logs = np.log(np.maximum(sigma, 1e-300))
+                gain = np.sum(sigma * (self.prior_rewards[i] - logs / p), axis=1)
+                values[i] = np.linalg.solve(np.eye(self.num_states) - gamma * chain, gain)
+                q = self._prior_q(i, values)
+                z = p * (q - q.max(axis=1, keepdims=True))
+                new = np.exp(z)
+                new /= new.sum(axis=1, keepdims=True)
+                change = float(np.abs(new - sigma).max())
+                sigma = new
+                if change <= 1e-15:
+                    break
+            # finish with soft value iteration steps (a contraction) so the residual is tiny
+            for _ in range(3):
+                q = self._prior_q(i, values)
+                top = q.max(axis=1, keepdims=True)
+                z = p * (q - top)
+                log_norm = np.log(np.exp(z).sum(axis=1, keepdims=True))
+                values[i] = (top[:, 0] + log_norm[:, 0] / p)
+            q = self._prior_q(i, values)
+            z = p * (q - q.max(axis=1, keepdims=True))
+            beta_blocks.append(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+            value_rows.append(values[i])
+        beta = np.concatenate(beta_blocks, axis=1)
+        return np.concatenate([beta.ravel(), np.concatenate(value_rows), [0.0]])
+
+    def _evaluate(self, y: np.ndarray, *, jacobian: bool) -> tuple[np.ndarray, _Blocks | None]:
+        lam = float(y[-1])
+        p, w = (1.0 + lam) / self.eta, 1.0 / (1.0 + lam)
+        beta, values = self.split(y)
+        sigma_all = np.exp(beta)
+        betas, sigmas = self.per_player(beta), self.per_player(sigma_all)
+        payoffs = self.continuation(values)
+        num_states, num_players, m = self.num_states, self.num_players, self.m
+        local = np.empty((num_states, m))
+        value_rows = np.empty((num_players, num_states))
+        q_pairs = []
+        for i in range(num_players):
+            o, n = self.offsets[i], self.num_actions[i]
+            q_sigma = contract_players(payoffs[i], sigmas, (i,))
+            q_prior = self._prior_q(i, values)
+            q = (1.0 - w) * q_sigma + w * q_prior
+            q_pairs.append((q, q_sigma - q_prior))
+            local[:, o] = sigmas[i].sum(axis=1) - 1.0
+            local[:, o + 1:o + n] = betas[i][:, 1:] - betas[i][:, :1] - p * (q[:, 1:] - q[:, :1])
+            value_rows[i] = values[i] - np.sum(sigmas[i] * (q - betas[i] / p), axis=1)
+        residual = np.concatenate([local.ravel(), value_rows.ravel()])
+        if not jacobian:
+            return residual, None
+        gamma = self.discount
+        dp = 1.0 / self.eta  # dp / dlam; dw / dlam = -w^2
+        A = np.zeros((num_states, m, m))
+        B = np.zeros((num_states, m, self.size_k))
+        C = np.zeros((num_states, num_players, m))
+        D = np.zeros((self.size_k, self.size_k))
+        c = np.zeros((num_states, m))
+        d = np.zeros((num_players, num_states))
+        for i in range(num_players):
+            o, n = self.offsets[i], self.num_actions[i]
+            q, spread = q_pairs[i]
+            dq = w * w * spread  # d Q~ / d lam
+            A[:, o, o:o + n] = sigmas[i]
+            A[:, o + 1:o + n, o + 1:o + n] += np.eye(n - 1)
+            A[:, o + 1:o + n, o] -= 1.0
+            C[:, i, o:o + n] = -sigmas[i] * (q - betas[i] / p) + sigmas[i] / p
+            for j in range(num_players):
+                if j == i:
+                    continue
+                oj, nj = self.offsets[j], self.num_actions[j]
+                pair = _pair(payoffs[i], sigmas, i, j)
+                A[:, o + 1:o + n, oj:oj + nj] = (-p * (1.0 - w) * (pair[:, 1:, :] - pair[:, :1, :])
+                                                 * sigmas[j][:, None, :])
+                C[:, i, oj:oj + nj] = (-(1.0 - w) * sigmas[j]
+                                       * np.einsum("sab,sa->sb", pair, sigmas[i]))
+            mixed_chain = ((1.0 - w) * self.own_chain(sigmas, i)
+                           + w * self.prior_chains[i])  # (S, n_i, S)
+            B[:, o + 1:o + n, i * num_states:(i + 1) * num_states] = (
+                -p * gamma * (mixed_chain[:, 1:, :] - mixed_chain[:, :1, :]))
+            c[:, o + 1:o + n] = -dp * (q[:, 1:] - q[:, :1]) - p * (dq[:, 1:] - dq[:, :1])
+            cols = slice(i * num_states, (i + 1) * num_states)
+            D[cols, cols] = np.eye(num_states) - gamma * np.einsum("sat,sa->st", mixed_chain,
+                                                                     sigmas[i])
+            d[i] = -np.sum(sigmas[i] * dq, axis=1) - np.sum(sigmas[i] * betas[i], axis=1) \
+                * dp / (p * p)
+        return residual, _Blocks(A, B, C, D, c, d.ravel())
+
+
 # ---------------------------------------------------------------------------------------------
 # path following
 # ---------------------------------------------------------------------------------------------
@@ -776,6 +909,180 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                          f"original ended: {outcome.state.message})")
         outcome = retry if retry.best is not None else outcome
     bar.close()
+    return _summarize(game, outcome, tol=tol, started=started, recoveries=recoveries,
+                      return_path=return_path, method="homotopy")
+
+
+def markov_tracing(game: MarkovGame, *, prior: str | Sequence[np.ndarray] = "centroid",
+                   eta: float = 0.1, restarts: int = 4, seed: int = 0, tol: float = 1e-8,
+                   first_step: float = 0.1, max_accel: float = 2.0,
+                   max_iterations: int = 10000, cpu_seconds: float | None = None,
+                   progress: bool | Callable[[int, float], None] = False) -> SolverResult:
+    """A stationary Markov perfect equilibrium by the logit tracing procedure from a prior.
+
+    Harsanyi and Selten's tracing procedure, smoothed by entropy as the logarithmic tracing
+    procedure is by a logarithmic barrier, in every state of the discounted game (Herings and
+    Peeters 2004; Eibelshaeuser and Poensgen 2019, ``sgamesolver.homotopy.LogTracing``). With
+    path parameter ``lam >= 0``, precision ``p = (1 + lam) / eta`` (rewards divided by their
+    range) and prior weight ``w = 1 / (1 + lam)``, player ``i`` in state ``s`` faces the others
+    playing the profile ``sigma_-i(s)`` with probability ``1 - w`` and the prior ``rho_-i(s)``
+    with probability ``w``, and plays
+
+        sigma_i(s) = softmax(p * Q~_i(s, .)),
+        V_i(s) = sum_a sigma_i(s, a) (Q~_i(s, a) - log sigma_i(s, a) / p),
+
+    where ``Q~_i`` are the continuation payoffs against that mixture. At ``lam = 0`` each
+    player solves her own entropy-regularised MDP against the prior (unique); as
+    ``lam -> infinity`` the mixture becomes ``sigma`` and the smoothing vanishes, so the path
+    ends at a stationary equilibrium, the one the prior selects. The path is followed by the
+    package's continuation engine with the same block-eliminated Jacobian, support polish and
+    exact certificate as :func:`markov_qre_homotopy`. Its shape depends on the prior: where one
+    path is long (folds back and forth in ``lam``), another prior gives another path.
+
+    Parameters
+    ----------
+    game : MarkovGame
+        As for :func:`markov_qre_homotopy`.
+    prior : "centroid" or sequence of arrays
+        The first path's prior: uniform policies, or one ``(S, n_i)`` policy per player (rows on
+        the simplex, every entry > 0).
+    eta : float
+        Entropy weight at the start, relative to the reward range (> 0). Small values start
+        near the best reply to the prior (the linear tracing procedure); large ones near
+        uniform play.
+    restarts : int
+        Further paths, each from a random prior (Dirichlet(1) rows drawn with ``seed``), tried
+        in turn while no path has certified an equilibrium.
+    seed : int
+        Seed of the random priors.
+    tol, first_step, max_accel, max_iterations, progress
+        As for :func:`markov_qre_homotopy` (``max_iterations`` per path).
+    cpu_seconds : float, optional
+        CPU-time budget of the call, shared equally by the paths still to run.
+
+    Returns
+    -------
+    SolverResult
+        As :func:`markov_qre_homotopy`; status ``"success"`` only for a profile whose exact
+        regret is at most ``tol``. ``extra`` adds ``paths`` (how many were traced) and
+        ``prior`` (``"centroid"``, ``"given"`` or ``"random k"``: the one that certified, or the
+        last one).
+
+    Raises
+    ------
+    TypeError
+        If ``game`` is not a MarkovGame.
+    HomotopyInputError
+        For partially observed games, ``discount == 1`` or invalid options.
+
+    Examples
+    --------
+    Stag hunt repeated forever: against the uniform prior hare (3) beats stag (2), so the
+    procedure selects (hare, hare); a prior that expects stag selects (stag, stag).
+
+    >>> import numpy as np
+    >>> from gametools import MarkovGame
+    >>> from gametools.solvers.homotopy import markov_tracing
+    >>> row = np.array([[4.0, 0.0], [3.0, 3.0]])
+    >>> game = MarkovGame(np.ones((1, 2, 2, 1)), np.stack([row, row.T])[:, None], [1.0], 0.9)
+    >>> [np.round(p, 6).tolist() for p in markov_tracing(game).equilibria[0].strategies]
+    [[[0.0, 1.0]], [[0.0, 1.0]]]
+    >>> stag = markov_tracing(game, prior=[np.array([[0.9, 0.1]])] * 2)
+    >>> [np.round(p, 6).tolist() for p in stag.equilibria[0].strategies]
+    [[[1.0, 0.0]], [[1.0, 0.0]]]
+    """
+    started = time.perf_counter()
+    game = _check_game(game)
+    if not game.fully_observed:
+        result = markov_tracing(state_game(game), prior=prior, eta=eta, restarts=restarts,
+                                seed=seed, tol=tol, first_step=first_step, max_accel=max_accel,
+                                max_iterations=max_iterations, cpu_seconds=cpu_seconds,
+                                progress=progress)
+        return lift_to_observations(game, result)
+    _check_options(tol=tol, first_step=first_step, max_iterations=max_iterations, eta=eta)
+    if cpu_seconds is not None:
+        _check_options(cpu_seconds=cpu_seconds)
+    if not isinstance(max_accel, (int, float)) or not max_accel > 1.0:
+        raise HomotopyInputError(f"max_accel must be > 1 (got {max_accel!r})")
+    if not isinstance(restarts, int) or restarts < 0:
+        raise HomotopyInputError(f"restarts must be an integer >= 0 (got {restarts!r})")
+    if isinstance(prior, str) and prior != "centroid":
+        raise HomotopyInputError(f"prior must be 'centroid' or one policy per player "
+                                 f"(got {prior!r})")
+    priors: list[tuple[str, Sequence[np.ndarray] | None]] = [
+        ("centroid", None) if isinstance(prior, str) else ("given", _check_prior(game, prior))]
+    generator = np.random.default_rng(seed)
+    priors += [(f"random {k + 1}", None) for k in range(restarts)]
+    cpu_start = time.process_time()
+    callback = progress if callable(progress) else None
+    bar = _Progress(bool(progress) and callback is None)
+    target = _MarkovQRE(game)
+    control = StepControl(*_STEP_CONTROL, max_accel=float(max_accel),
+                          corrector_tol=_CORRECTOR_TOL)
+    outcome, name, paths = None, "centroid", 0
+    for index, (name, policies) in enumerate(priors):
+        if policies is None:
+            policies = ([np.full((game.num_states, n), 1.0 / n) for n in game.num_actions]
+                        if name == "centroid" else
+                        [generator.dirichlet(np.ones(n), size=game.num_states)
+                         for n in game.num_actions])
+        deadline = None
+        if cpu_seconds is not None:
+            left = cpu_start + cpu_seconds - time.process_time()
+            if left <= 0.0:
+                break
+            deadline = time.process_time() + left / (len(priors) - index)
+        paths += 1
+        system = _MarkovTracing(game, policies, eta)
+        attempt = _follow(game, system, target, tol=tol, first_step=first_step,
+                          max_iterations=max_iterations, lam_limit_units=None, polish=True,
+                          control=control, bar=bar, callback=callback, record=False,
+                          deadline=deadline)
+        if attempt.best is None and attempt.candidates:
+            # a certified polish the path had not yet confirmed: certified all the same
+            attempt.best, attempt.polished, attempt.status = attempt.candidates[0][0], True, \
+                "success"
+            attempt.message = ("support polish along the path (not confirmed by the path: "
+                               + attempt.state.message + ")")
+        outcome = attempt
+        if attempt.best is not None and attempt.best.regret <= tol:
+            break
+        # the profile where a failed path ended may still be certified
+        ended = make_markov_equilibrium(game, system.policies(attempt.state.point))
+        if ended.regret <= tol:
+            attempt.best, attempt.status, attempt.message = ended, "success", \
+                "reached tol on the path"
+            break
+    bar.close()
+    if outcome is None:  # the budget ran out before a path started
+        equilibrium = make_markov_equilibrium(game, [np.full((game.num_states, n), 1.0 / n)
+                                                     for n in game.num_actions])
+        return SolverResult((equilibrium,), method="tracing", status="failed", iterations=0,
+                            message="CPU-time budget (cpu_seconds) ran out before a path "
+                                    "started", extra={"paths": 0, "prior": name})
+    result = _summarize(game, outcome, tol=tol, started=started, recoveries=0,
+                        return_path=False, method="tracing")
+    message = result.message if paths == 1 else f"{result.message} (path {paths}, prior {name})"
+    return dataclasses.replace(result, message=message,
+                               extra=dict(result.extra, paths=paths, prior=name))
+
+
+def _check_prior(game: MarkovGame, prior: Sequence[np.ndarray]) -> list[np.ndarray]:
+    policies = [np.asarray(p, dtype=float) for p in prior]
+    if len(policies) != game.num_players or any(
+            p.shape != (game.num_states, n) for p, n in zip(policies, game.num_actions)):
+        raise HomotopyInputError("prior must hold one (num_states, num_actions[i]) policy per "
+                                 "player")
+    for p in policies:
+        if not np.all(np.isfinite(p)) or p.min() <= 0.0 \
+                or np.abs(p.sum(axis=1) - 1.0).max() > 1e-9:
+            raise HomotopyInputError("every prior row must be a distribution with entries > 0")
+    return policies
+
+
+def _summarize(game: MarkovGame, outcome: _Outcome, *, tol: float, started: float,
+               recoveries: int, return_path: bool, method: str) -> SolverResult:
+    """The result of a traced path: its certified profile (or best point) and statistics."""
     system, state, stats = outcome.system, outcome.state, outcome
     scale = system.scale
     best, polished_found, status, message = (outcome.best, outcome.polished, outcome.status,
@@ -812,7 +1119,7 @@ def markov_qre_homotopy(game: MarkovGame, *, tol: float = 1e-8,
                          for o, e in zip(system.offsets[:-1], system.offsets[1:])],
             "values": points[:, system.size_local:system.dim].reshape(
                 len(points), system.num_players, system.num_states) * scale}
-    return SolverResult((best,), method="homotopy", status=status,  # type: ignore[arg-type]
+    return SolverResult((best,), method=method, status=status,  # type: ignore[arg-type]
                         iterations=state.steps, message=message, extra=extra)
 
 
