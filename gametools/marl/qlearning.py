@@ -140,6 +140,7 @@ class QLearner(ReplayLearner):
 
     config_type = QConfig
     supports_recurrent = True
+    supports_action_masks = True
 
     def make_mixer(self, env: VectorEnv, config: QConfig) -> nn.Module | None:
         """The mixing network of the team value (none: independent learners)."""
@@ -205,14 +206,16 @@ class QLearner(ReplayLearner):
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
         self.require_feedforward()
-        values = self.agents(agent, observations.to(self.env.device))  # type: ignore[call-arg]
-        return self._greedy(agent, values)
+        observations = observations.to(self.env.device)
+        values = self.agents(agent, observations)  # type: ignore[call-arg]
+        return self._greedy(agent, self.mask(agent, observations, values))
 
     def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         assert isinstance(self.agents, RecurrentAgentNetworks), "feed-forward agents"
-        values, hidden = self.agents(agent, observations.to(self.env.device), hidden)
-        return self._greedy(agent, values), hidden
+        observations = observations.to(self.env.device)
+        values, hidden = self.agents(agent, observations, hidden)
+        return self._greedy(agent, self.mask(agent, observations, values)), hidden
 
     def _greedy(self, agent: int, values: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.one_hot(values.argmax(dim=1),
@@ -237,10 +240,17 @@ class QLearner(ReplayLearner):
             shape = values.shape[:2]
             explore = torch.rand(shape, generator=self.device_generator,
                                  device=env.device) < epsilon
-            # uniform over each agent's own actions
-            random = torch.minimum((torch.rand(shape, generator=self.device_generator,
-                                               device=env.device) * self.action_counts).long(),
-                                   self.action_counts - 1)
+            if self.masked:  # greedy and random over the legal actions only
+                legal = self.legal_stacked(observations)
+                assert legal is not None
+                values = values.masked_fill(~legal, torch.finfo(values.dtype).min)
+                # the largest of independent uniforms on the legal actions: uniform over them
+                random = torch.rand(values.shape, generator=self.device_generator,
+                                    device=env.device).masked_fill(~legal, -1.0).argmax(dim=2)
+            else:  # uniform over each agent's own actions
+                random = torch.minimum((torch.rand(shape, generator=self.device_generator,
+                                                   device=env.device)
+                                        * self.action_counts).long(), self.action_counts - 1)
             actions = list(torch.where(explore, random, values.argmax(dim=2)).unbind(0))
         step = env.step(actions)
         if self.recurrent:
@@ -277,6 +287,9 @@ class QLearner(ReplayLearner):
         with torch.no_grad():
             following = self._unroll(target_agents, batch)
             choose = online if config.double_q else following
+            if self.masked:  # next actions chosen among the legal ones
+                choose = [self.mask(i, batch[f"obs{i}"].flatten(0, 1), values.flatten(0, 1)
+                                    ).view_as(values) for i, values in enumerate(choose)]
             next_values = torch.stack([values[:, 1:].gather(
                 2, pick[:, 1:].argmax(dim=2, keepdim=True)).squeeze(2)
                 for values, pick in zip(following, choose)], dim=2)  # (B, L, N)
@@ -323,6 +336,10 @@ class QLearner(ReplayLearner):
             next_target = target_agents.forward_all(next_observations)
             pick = online_agents.forward_all(next_observations) if config.double_q \
                 else next_target
+            if self.masked:  # next actions chosen among the legal ones
+                legal = self.legal_stacked(next_observations)
+                assert legal is not None
+                pick = pick.masked_fill(~legal, torch.finfo(pick.dtype).min)
             next_values = next_target.gather(2, pick.argmax(dim=2, keepdim=True)).squeeze(2).T
             alive = 1.0 - batch["terminated"]
         if self.mixer is not None:
