@@ -386,9 +386,10 @@ class ReplayLearner(Learner):
     """A learner that trains from a replay buffer (MADDPG, IQL, VDN, QMIX).
 
     Memoryless agents replay transitions: subclasses create ``self.buffer`` (a
-    :class:`~gametools.marl.common.ReplayBuffer` with fields ``obs{i}``, ``next_obs{i}``,
-    ``action{i}``, ``reward``, ``terminated`` and optionally ``state``/``next_state``) and
-    :meth:`store` each step. Recurrent agents replay episodes (EPyMARL's episode buffer): the
+    :class:`~gametools.marl.common.ReplayBuffer`; for :meth:`store`, with fields ``obs{i}``,
+    ``next_obs{i}``, ``action{i}``, ``reward``, ``terminated`` and optionally
+    ``state``/``next_state``; the Q-learners keep the agents stacked in their own layout) and
+    store each step. Recurrent agents replay episodes (EPyMARL's episode buffer): the
     subclass calls :meth:`replay_episodes` to create ``self.recorder`` and ``self.buffer``, keeps
     its agents' hidden state in ``self.memory`` ``(N, num_envs, width)`` and calls
     :meth:`record_episodes` each step. The buffer, the step counter and, for recurrent agents, the
