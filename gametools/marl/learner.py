@@ -249,13 +249,16 @@ class Learner(abc.ABC):
         if not self.masked:
             return None
         env = self.env
-        masks = [env.legal_actions(i, observations[i, ..., :size].flatten(0, -2))
-                 for i, size in enumerate(env.observation_sizes)]
-        width = max(int(m.shape[-1]) for m in masks)  # type: ignore[union-attr]
-        stacked = torch.zeros(len(masks), masks[0].shape[0], width,  # type: ignore[union-attr]
-                              dtype=torch.bool, device=observations.device)
+        masks: list[torch.Tensor] = []
+        for i, size in enumerate(env.observation_sizes):
+            legal = env.legal_actions(i, observations[i, ..., :size].flatten(0, -2))
+            assert legal is not None
+            masks.append(legal)
+        width = max(int(m.shape[-1]) for m in masks)
+        stacked = torch.zeros(len(masks), masks[0].shape[0], width, dtype=torch.bool,
+                              device=observations.device)
         for i, legal in enumerate(masks):
-            stacked[i, :, :legal.shape[-1]] = legal  # type: ignore[union-attr]
+            stacked[i, :, :legal.shape[-1]] = legal
         return stacked.reshape(*observations.shape[:-1], width)
 
     def shares_parameters(self, input_sizes: Sequence[Hashable],
