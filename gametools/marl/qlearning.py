@@ -154,6 +154,7 @@ class QLearner(ReplayLearner):
             raise InvalidArgumentError(f"{self.name} needs discrete actions")
         self.num_actions = [space.n for space in env.action_spaces]  # type: ignore[union-attr]
         self.action_counts = torch.tensor(self.num_actions, device=env.device)[:, None]
+        self.last_actions = self.action_counts - 1
         shared = self.shares_parameters(env.observation_sizes, self.num_actions)
         self.agents: AgentNetworks | RecurrentAgentNetworks
         if config.recurrent:
@@ -256,7 +257,7 @@ class QLearner(ReplayLearner):
             else:  # uniform over each agent's own actions
                 random = torch.minimum((torch.rand(shape, generator=self.device_generator,
                                                    device=env.device)
-                                        * self.action_counts).long(), self.action_counts - 1)
+                                        * self.action_counts).long(), self.last_actions)
             actions = list(torch.where(explore, random, values.argmax(dim=2)).unbind(0))
         step = env.step(actions)
         self.current = Reset(step.observations, step.state)
@@ -272,8 +273,10 @@ class QLearner(ReplayLearner):
             names = None if self.recurrent else self.replayed
             updates = [update(self.buffer.sample(batch_size, self.device_generator, names))
                        for _ in range(config.updates_per_iteration)]
-            for name in ("loss", "grad_norm", "q_mean"):
-                statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
+            names = ("loss", "grad_norm", "q_mean")
+            means = torch.stack([torch.stack([u[name] for name in names]) for u in updates]
+                                ).mean(0).tolist()  # one read from the device
+            statistics.update(zip(names, means))
         return statistics
 
     def _unroll(self, agents: RecurrentAgentNetworks, batch: dict[str, torch.Tensor]
