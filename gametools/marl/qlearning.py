@@ -273,10 +273,10 @@ class QLearner(ReplayLearner):
             names = None if self.recurrent else self.replayed
             updates = [update(self.buffer.sample(batch_size, self.device_generator, names))
                        for _ in range(config.updates_per_iteration)]
-            names = ("loss", "grad_norm", "q_mean")
-            means = torch.stack([torch.stack([u[name] for name in names]) for u in updates]
+            keys = ("loss", "grad_norm", "q_mean")
+            means = torch.stack([torch.stack([u[key] for key in keys]) for u in updates]
                                 ).mean(0).tolist()  # one read from the device
-            statistics.update(zip(names, means))
+            statistics.update(zip(keys, means))
         return statistics
 
     def _unroll(self, agents: RecurrentAgentNetworks, batch: dict[str, torch.Tensor]
