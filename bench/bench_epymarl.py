@@ -17,7 +17,8 @@ Three measurements of gametools' MARL learners as a MARL researcher would make t
    with ``--paper-table FILE.json`` (see :data:`PAPER_TABLE`), with a "within 1 std" column.
 2. **Steps per CPU second** of each learner's ``train()`` against a minimal CleanRL-style
    implementation (``bench/cleanrl_marl.py``) on the same vectorised environment with the same
-   network sizes and batches, and the ratio (goal: within 10%, i.e. ratio >= 0.9).
+   network sizes and batches, both evaluating the exact NashConv of their policy at the start
+   and the end, and the ratio (goal: within 10%, i.e. ratio >= 0.9).
 3. **mpe2's simple_spread_v3** (a PettingZoo ``ParallelEnv`` passed to ``train()`` by import
    path) with MAPPO and IQL at a modest budget. No published return for it was found in the
    stored sources (see the note in :func:`spread_table`), so none is printed beside ours.
@@ -54,6 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cleanrl_marl import dqn, ppo
 
+from gametools.exploitability import nash_conv
+from gametools.marl.adapters import as_tabular
 from gametools.marl.env import TensorGameEnv
 from gametools.marl.matrix_games import (
     CLIMBING,
@@ -275,26 +278,36 @@ def _train_steps(game: Any, config: Any, algorithm: str, seed: int) -> int:
     return train(game, config, algorithm=algorithm, seed=seed).steps
 
 
+def _exact_nash_conv(game: Any, policies: Any) -> float:
+    """The evaluation both sides pay: the exact NashConv of the current policy (what
+    ``train()`` computes at its evaluation points)."""
+    return nash_conv(game, as_tabular(policies, game)).nash_conv
+
+
 def _measure(function: Callable[[], int]) -> tuple[float, float, int]:
     cpu, wall = time.process_time(), time.perf_counter()
     steps = function()
     return time.process_time() - cpu, time.perf_counter() - wall, steps
 
 
-def speed_table(steps_on_policy: int, steps_replay: int, repeats: int, num_envs: int = 32
-                ) -> None:
+def speed_table(steps_on_policy: int, steps_replay: int, repeats: int, num_envs: int = 32,
+                learners: Iterable[str] | None = None) -> None:
     """Steps per CPU second of ``train()`` against the reference loop, same environment."""
     game = build_game("penalty -100")
     print(f"\n== steps per CPU second: train() against a CleanRL-style loop (bench/cleanrl_marl.py)"
           f", penalty -100, {num_envs} parallel episodes, torch threads 1 ==")
     print("same environment, network sizes (64, 64; shared, one-hot ids), batch, epochs and "
-          "minibatches, both one batched pass over all agents; ours also pays train()'s "
-          "setup, return logging, one final evaluation with exact NashConv, and for PPO value "
-          "normalisation and truncation bootstrap values; median of "
-          f"{repeats} alternating repeats")
+          "minibatches, both one batched pass over all agents, both evaluate the exact NashConv "
+          "of their policy at the start and at the end (train()'s schedule with "
+          "eval_interval = steps, no evaluation episodes); ours also pays train()'s setup, "
+          "return logging, reading the final tabular policy once more, and for PPO value "
+          "normalisation and truncation bootstrap values; CPU seconds of the whole call, "
+          f"median of {repeats} alternating repeats")
     print(f"{'learner':<8} {'steps':>7} {'ours steps/cpu-s':>17} {'ref steps/cpu-s':>16} "
           f"{'ratio':>6} {'ours cpu s':>10} {'ours wall s':>11} {'ref cpu s':>9} {'goal':>6}")
     for algorithm, (reference, kwargs) in _references(num_envs).items():
+        if learners is not None and algorithm not in learners:
+            continue
         steps = steps_replay if reference is dqn else steps_on_policy
         # warm-up: imports and first-call costs are paid once, outside the measurement
         train(game, make_config(algorithm, total_steps=2 * num_envs * 16, num_envs=num_envs,
@@ -313,8 +326,9 @@ def speed_table(steps_on_policy: int, steps_replay: int, repeats: int, num_envs:
             ours_cpu.append(cpu)
             ours_wall.append(wall)
             env = TensorGameEnv(game, num_envs=num_envs, seed=repeat)
-            cpu, _, done = _measure(functools.partial(reference, env, total_steps=steps,
-                                                      seed=repeat, **kwargs))
+            cpu, _, done = _measure(functools.partial(
+                reference, env, total_steps=steps, seed=repeat,
+                evaluate=functools.partial(_exact_nash_conv, game), **kwargs))
             ref_rate.append(done / cpu)
             ref_cpu.append(cpu)
         ours, ref = statistics.median(ours_rate), statistics.median(ref_rate)
@@ -388,8 +402,10 @@ def main() -> None:
     parser.add_argument("--paper-table", type=Path,
                         help="JSON {game: {algorithm: [mean, +-]}} of the paper's table")
     parser.add_argument("--speed-steps", type=int,
-                        help="on-policy steps per speed run (replay learners: a third)")
+                        help="environment steps per speed run (every learner)")
     parser.add_argument("--speed-repeats", type=int)
+    parser.add_argument("--speed-algorithms",
+                        help="comma-separated subset of: mappo, ippo, maa2c, iql, vdn, qmix")
     parser.add_argument("--spread-steps", type=int)
     parser.add_argument("--spread-seeds", type=int)
     parser.add_argument("--skip-matrix", action="store_true")
@@ -417,8 +433,9 @@ def main() -> None:
                      args.settings or ("epymarl" if args.full else "quick"), results, paper)
     if not args.skip_speed:
         on_policy = args.speed_steps or (102_400 if args.full else 20_480)
-        speed_table(on_policy, on_policy // 3 // 32 * 32,
-                    repeats=args.speed_repeats or (3 if args.full else 1))
+        speed_table(on_policy, on_policy,
+                    repeats=args.speed_repeats or (3 if args.full else 1),
+                    learners=args.speed_algorithms.split(",") if args.speed_algorithms else None)
     if not args.skip_spread:
         spread_table(args.spread_steps or (200_000 if args.full else 10_000),
                      args.spread_seeds or (3 if args.full else 1), ("mappo", "iql"))

@@ -11,7 +11,11 @@ second measures the overhead of gametools' learners, not a different amount of w
 
 Deliberately left out (CleanRL leaves them out too, and they cost little): value
 normalisation, bootstrapping from truncated episodes (the matrix games terminate), learning-rate
-annealing, logging, checkpoints and evaluation. Nothing here is part of gametools.
+annealing, logging and checkpoints. Evaluation is a hook: ``evaluate(policy)`` is called at the
+start and at the end of training (the schedule of gametools' ``train()`` in the speed bench)
+with an object whose ``policy(agent, observations)`` gives the current action probabilities
+(greedy one-hot for DQN), so the bench can make both sides pay the same evaluation. Nothing here
+is part of gametools.
 
 ``ppo(env, ...)`` covers MAPPO (critic on the global state), IPPO (critic on the agent's own
 observation) and MAA2C (``epochs=1, minibatches=1, gae_lambda=1``, no advantage
@@ -22,7 +26,8 @@ QMIX: the mixer is the one of Rashid et al. 2018, hypernetworks of the state, ``
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -57,15 +62,40 @@ def _observations(env: VectorEnv, reset) -> torch.Tensor:  # type: ignore[no-unt
     return torch.stack(list(reset.observations))  # (N, B, obs)
 
 
+#: ``evaluate(policy)``: called with an object whose ``policy(agent, observations (K, d))`` gives
+#: action probabilities ``(K, n)`` and whose ``discrete`` is True.
+Evaluate = Callable[[Any], object]
+
+
+class _Policy:
+    """The current policy of shared-parameter agents, read by an evaluation hook."""
+
+    discrete = True
+
+    def __init__(self, network: nn.Module, count: int, greedy: bool) -> None:
+        self.network, self.count, self.greedy = network, count, greedy
+
+    @torch.no_grad()
+    def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
+        ids = torch.zeros(observations.shape[0], self.count)
+        ids[:, agent] = 1.0
+        output = self.network(torch.cat([observations, ids], dim=-1))
+        if self.greedy:
+            return torch.nn.functional.one_hot(output.argmax(-1), output.shape[-1]).float()
+        return torch.softmax(output, dim=-1)
+
+
 def ppo(env: VectorEnv, *, total_steps: int, rollout_steps: int = 16, epochs: int = 4,
         minibatches: int = 4, hidden_sizes: tuple[int, ...] = (64, 64),
         learning_rate: float = 5e-4, gamma: float = 0.99, gae_lambda: float = 0.95,
         clip: float = 0.2, entropy_coef: float = 0.01, value_coef: float = 0.5,
         max_grad_norm: float = 0.5, normalize_advantages: bool = True,
-        critic: Literal["state", "observation"] = "state", seed: int = 0) -> int:
+        critic: Literal["state", "observation"] = "state", seed: int = 0,
+        evaluate: Evaluate | None = None) -> int:
     """Train shared-parameter PPO agents on ``env`` for ``total_steps``; return the steps done.
 
-    ``critic="state"`` is MAPPO's centralised critic, ``"observation"`` IPPO's local critic.
+    ``critic="state"`` is MAPPO's centralised critic, ``"observation"`` IPPO's local critic;
+    ``evaluate`` (module docstring) is called at the start and the end.
     """
     torch.manual_seed(seed)
     n, b = env.num_agents, env.num_envs
@@ -91,6 +121,8 @@ def ppo(env: VectorEnv, *, total_steps: int, rollout_steps: int = 16, epochs: in
     rew_buf = torch.zeros(t_, n, b)
     done_buf = torch.zeros(t_, b)
     current = env.reset(seed=seed)
+    if evaluate is not None:
+        evaluate(_Policy(actor, n, greedy=False))
     while steps_done < total_steps:
         with torch.no_grad():
             for t in range(t_):
@@ -139,6 +171,8 @@ def ppo(env: VectorEnv, *, total_steps: int, rollout_steps: int = 16, epochs: in
                 nn.utils.clip_grad_norm_(parameters, max_grad_norm)
                 optimizer.step()
         steps_done += t_ * b
+    if evaluate is not None:
+        evaluate(_Policy(actor, n, greedy=False))
     return steps_done
 
 
@@ -164,9 +198,10 @@ def dqn(env: VectorEnv, *, total_steps: int, mixer: Literal["none", "vdn", "qmix
         buffer_size: int = 50_000, batch_size: int = 256, learning_starts: int = 1_000,
         gamma: float = 0.99, epsilon_start: float = 1.0, epsilon_end: float = 0.05,
         epsilon_fraction: float = 0.5, tau: float = 0.01, max_grad_norm: float = 10.0,
-        mixing_embed: int = 32, seed: int = 0) -> int:
+        mixing_embed: int = 32, seed: int = 0, evaluate: Evaluate | None = None) -> int:
     """Shared-parameter double DQN agents (IQL), optionally mixed (VDN, QMIX); one gradient step
-    per vectorised environment step; return the steps done."""
+    per vectorised environment step; return the steps done. ``evaluate`` (module docstring) is
+    called at the start and the end."""
     torch.manual_seed(seed)
     n, b = env.num_agents, env.num_envs
     obs_size, actions = env.observation_sizes[0], env.action_spaces[0].n  # type: ignore
@@ -188,6 +223,8 @@ def dqn(env: VectorEnv, *, total_steps: int, mixer: Literal["none", "vdn", "qmix
     next_state = torch.zeros_like(state)
     position = size = steps_done = 0
     current = env.reset(seed=seed)
+    if evaluate is not None:
+        evaluate(_Policy(q_net, n, greedy=True))
     while steps_done < total_steps:
         fraction = min(1.0, steps_done / max(1.0, epsilon_fraction * total_steps))
         epsilon = epsilon_start + fraction * (epsilon_end - epsilon_start)
@@ -235,4 +272,6 @@ def dqn(env: VectorEnv, *, total_steps: int, mixer: Literal["none", "vdn", "qmix
         with torch.no_grad():
             for p_target, p_online in zip(target.parameters(), online.parameters()):
                 p_target.lerp_(p_online, tau)
+    if evaluate is not None:
+        evaluate(_Policy(q_net, n, greedy=True))
     return steps_done

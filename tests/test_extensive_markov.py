@@ -75,7 +75,7 @@ def test_kuhn_poker_evaluators_and_cfr_agree() -> None:
             assert markov[key] == pytest.approx(tree[key], abs=1e-12), (iterations, key)
 
 
-def test_different_action_counts_are_refused() -> None:
+def test_different_action_counts_become_legal_action_masks() -> None:
     text = '''EFG 2 R "" { "A" }
 p "" 1 1 "two" { "a" "b" } 0
 p "" 1 2 "three" { "x" "y" "z" } 0
@@ -84,8 +84,23 @@ t "" 2 "" { 2 }
 t "" 3 "" { 3 }
 t "" 4 "" { 4 }
 '''
-    with pytest.raises(UnsupportedGameError, match="player 1 .A. has infosets with 2 and 3"):
-        markov_from_extensive(parse_efg(text))
+    game = parse_efg(text)
+    view = markov_from_extensive(game)
+    # A has 2 actions at "two" and 3 at "three": 3 in every state, the third illegal at "two"
+    assert view.markov.num_actions == (3,)
+    assert view.legal is not None
+    two, three = (int(view.infoset_observation[k]) for k in range(2))
+    assert view.legal[0][two].tolist() == [True, True, False]
+    assert view.legal[0][three].tolist() == [True, True, True]
+    # the alias adds no deviation: the Markov game's exact NashConv is still the tree's
+    assert_same_nash_conv(game)
+    # a Markov policy's weight on an illegal action counts for the infoset's first action
+    policy = np.full((view.markov.num_observations[0], 3), 1.0 / 3)
+    behaviour = view.behaviour([policy])[0]
+    np.testing.assert_allclose(behaviour[game.infoset_slice(0)], [2 / 3, 1 / 3])
+    np.testing.assert_allclose(view.policies([behaviour])[0][two], [2 / 3, 1 / 3, 0.0])
+    # a tree where every infoset of a player has the same count has no masks
+    assert markov_from_extensive(parse_efg(BEER_QUICHE_CURRENT)).legal is None
 
 
 def test_infoset_at_two_timings_is_refused() -> None:

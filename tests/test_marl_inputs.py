@@ -86,12 +86,22 @@ def test_cli_trains_on_an_efg_file(tmp_path, capsys) -> None:
 def test_a_tree_that_is_no_markov_game_is_refused() -> None:
     from gametools.formats.efg import parse_efg
 
-    # player 1 has two actions at one infoset and three at the other: a MarkovGame gives a
-    # player the same actions everywhere
-    tree = parse_efg('EFG 2 R "" { "A" "B" } c "" 1 "" { "x" 1/2 "y" 1/2 } 0 '
-                     'p "" 1 1 "" { "l" "r" } 0 t "" 1 "" { 1 -1 } t "" 2 "" { 0 0 } '
-                     'p "" 1 2 "" { "l" "m" "r" } 0 t "" 3 "" { 0 0 } t "" 4 "" { 2 -2 } '
-                     't "" 5 "" { 1 1 }')
+    # player 2's infoset "b" is reached right away or after player 1 moves again: a Markov
+    # game's observations would count the steps (different action counts are legal-action
+    # masks instead: tests/test_marl_masks.py)
+    tree = parse_efg('''EFG 2 R "" { "A" "B" }
+p "" 1 1 "" { "now" "later" } 0
+p "" 2 1 "b" { "l" "r" } 0
+t "" 1 "" { 1, 0 }
+t "" 2 "" { 0, 1 }
+p "" 1 2 "" { "u" "d" } 0
+p "" 2 1 "b" { "l" "r" } 0
+t "" 3 "" { 2, 0 }
+t "" 4 "" { 0, 2 }
+p "" 2 1 "b" { "l" "r" } 0
+t "" 5 "" { 3, 0 }
+t "" 6 "" { 0, 3 }
+''')
     config = make_config("ippo", total_steps=64, num_envs=2, eval_interval=64)
     with pytest.raises(ValueError, match="not a Markov game the learners can run on"):
         train(tree, config, algorithm="ippo")

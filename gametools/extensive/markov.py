@@ -21,15 +21,26 @@ the observations perfect recall in the Markov sense (each observation determines
 one and the own action taken) exactly when the tree has perfect recall and every infoset's nodes
 lie the same number of steps after the player's own last move.
 
+Legal-action masks
+------------------
+A player whose infosets have different numbers of actions (Leduc poker: fold is not offered
+when no bet is pending) gets the largest number in every state: action ``k`` is the infoset's
+``k``-th action, and the padded actions ``k >= n_I`` are *illegal* there. They are marked in
+:attr:`MarkovView.legal` (``(O_i, n_i)`` bool per player, by observation: a player knows its
+legal actions from what it observes), which the learners read to never take them
+(:class:`~gametools.marl.env.TensorGameEnv`'s ``legal_actions``). So that the Markov game stays
+a complete game, an illegal action moves as the infoset's first action (an alias, no penalty):
+it adds no deviation, so a profile's NashConv in the Markov game still equals the tree's, and
+:meth:`MarkovView.behaviour` reads probability on an illegal action as probability on the first
+action. Observations where the player does not move allow all its actions (they change
+nothing).
+
 Where the two coincide
 ----------------------
-- every infoset of a player has the same number of actions (``MarkovGame`` has no legal-action
-  masks);
-- every player has perfect recall, and the nodes of one infoset are the same number of steps
-  (decision nodes of any player) after the player's own previous move.
-
-Otherwise :func:`markov_from_extensive` raises ``UnsupportedGameError`` naming the first
-offending infoset. On the overlap, a behaviour profile maps to Markov policies row by row
+Every player has perfect recall, and the nodes of one infoset are the same number of steps
+(decision nodes of any player) after the player's own previous move. Otherwise
+:func:`markov_from_extensive` raises ``UnsupportedGameError`` naming the first offending
+infoset. On the overlap, a behaviour profile maps to Markov policies row by row
 (:meth:`MarkovView.policies`), and gametools' Markov-game NashConv equals the tree's.
 
 The perfect-recall tree of a Markov game
@@ -102,17 +113,23 @@ class MarkovView:
         The tree node of every state (``-1`` for the terminal and the start state).
     infoset_observation : numpy.ndarray
         The observation (of the infoset's player) of every infoset.
+    legal : tuple of numpy.ndarray or None
+        Legal-action masks ``(O_i, n_i)`` bool per player (module docstring), read-only;
+        ``None`` when every action is legal everywhere (each player's infosets have the same
+        number of actions).
     """
 
     markov: MarkovGame
     game: ExtensiveGame
     state_node: np.ndarray
     infoset_observation: np.ndarray
+    legal: tuple[np.ndarray, ...] | None = None
 
     def policies(self, profile: Sequence[Any]) -> list[np.ndarray]:
         """A behaviour profile (flat vector per player) as Markov policies ``(O_i, n_i)``.
 
-        Observations where the player does not move get the uniform row (never used).
+        Illegal actions get probability zero; observations where the player does not move get
+        the uniform row (never used).
         """
         game, markov = self.game, self.markov
         out = []
@@ -121,20 +138,28 @@ class MarkovView:
             policy = np.full((markov.num_observations[i], n_i), 1.0 / n_i)
             vector = np.asarray(profile[i], dtype=float)
             for infoset in game.player_infosets(i).tolist():
-                policy[self.infoset_observation[infoset]] = vector[game.infoset_slice(infoset)]
+                row = policy[self.infoset_observation[infoset]]
+                row[:] = 0.0
+                row[:int(game.infoset_num_actions[infoset])] = vector[game.infoset_slice(infoset)]
             out.append(policy)
         return out
 
     def behaviour(self, policies: Sequence[Any]) -> list[np.ndarray]:
         """Markov policies ``(O_i, n_i)`` as the tree's behaviour profile (the inverse of
-        :meth:`policies`): every infoset plays its observation's row."""
+        :meth:`policies`): every infoset plays its observation's row, probability on an
+        illegal action counting for the infoset's first action (what it does in the Markov
+        game)."""
         game = self.game
         out = []
         for i in range(game.num_players):
             policy = np.asarray(policies[i], dtype=float)
             vector = np.zeros(int(game.infoset_num_actions[game.player_infosets(i)].sum()))
             for infoset in game.player_infosets(i).tolist():
-                vector[game.infoset_slice(infoset)] = policy[self.infoset_observation[infoset]]
+                row = policy[self.infoset_observation[infoset]]
+                count = int(game.infoset_num_actions[infoset])
+                played = row[:count].copy()
+                played[0] += row[count:].sum()
+                vector[game.infoset_slice(infoset)] = played
             out.append(vector)
         return out
 
@@ -142,24 +167,22 @@ class MarkovView:
 def markov_from_extensive(game: ExtensiveGame) -> MarkovView:
     """The tree as a finite-horizon, partially observed Markov game (module docstring).
 
+    A player whose infosets have different numbers of actions gets the largest in every state,
+    the padded ones illegal (:attr:`MarkovView.legal`; module docstring).
+
     Raises
     ------
     UnsupportedGameError
-        Where the two do not coincide: a player's infosets with different action counts, or
-        an infoset whose nodes lie at different distances from the player's own last move
-        (the message names the infoset); imperfect recall (``ImperfectRecallError``).
+        Where the two do not coincide: an infoset whose nodes lie at different distances from
+        the player's own last move (the message names the infoset); imperfect recall
+        (``ImperfectRecallError``).
     """
     game.require_perfect_recall("markov_from_extensive")
     num_players = game.num_players
     shape: list[int] = []
     for i in range(num_players):
-        counts = np.unique(game.infoset_num_actions[game.player_infosets(i)])
-        if counts.size > 1:
-            raise UnsupportedGameError(
-                f"markov_from_extensive: player {i + 1} ({game.player_labels[i]}) has infosets "
-                f"with {counts.min()} and {counts.max()} actions; a MarkovGame gives a player "
-                "the same actions in every state (no legal-action masks)")
-        shape.append(int(counts[0]) if counts.size else 1)
+        counts = game.infoset_num_actions[game.player_infosets(i)]
+        shape.append(int(counts.max()) if counts.size else 1)
     player, parent = game.player, game.parent
     decision = np.flatnonzero(player >= 0)
     root_is_chance = int(player[0]) == CHANCE
@@ -257,8 +280,10 @@ def markov_from_extensive(game: ExtensiveGame) -> MarkovView:
         s = int(state_of[v])
         owner = int(player[v])
         first = int(game.first_child[v])
-        for a in range(int(game.num_children[v])):
-            add(s, np.flatnonzero(joint_digits[owner] == a), *follow(first + a))
+        count = int(game.num_children[v])
+        for a in range(shape[owner]):  # an illegal (padded) action moves as the first one
+            add(s, np.flatnonzero(joint_digits[owner] == a),
+                *follow(first + (a if a < count else 0)))
     rows.extend(end * num_joint + j for j in range(num_joint))
     cols.extend([end] * num_joint)
     data.extend([1.0] * num_joint)
@@ -271,7 +296,22 @@ def markov_from_extensive(game: ExtensiveGame) -> MarkovView:
     markov = MarkovGame(transitions, rewards.reshape(num_players, num_states, *shape), initial,
                         1.0, terminal=np.arange(num_states) == end, observations=observations,
                         player_labels=list(game.player_labels))
-    return MarkovView(markov, game, state_node, infoset_observation)
+    return MarkovView(markov, game, state_node, infoset_observation,
+                      _legal_masks(game, markov, infoset_observation))
+
+
+def _legal_masks(game: ExtensiveGame, markov: MarkovGame, infoset_observation: np.ndarray
+                 ) -> tuple[np.ndarray, ...] | None:
+    """Per player ``(O_i, n_i)``: the first ``n_I`` actions legal at an infoset's observation,
+    every action elsewhere; ``None`` when nothing is illegal."""
+    masks = []
+    for i in range(game.num_players):
+        mask = np.ones((markov.num_observations[i], markov.num_actions[i]), dtype=bool)
+        for infoset in game.player_infosets(i).tolist():
+            mask[infoset_observation[infoset], int(game.infoset_num_actions[infoset]):] = False
+        mask.flags.writeable = False
+        masks.append(mask)
+    return None if all(mask.all() for mask in masks) else tuple(masks)
 
 
 @dataclass(frozen=True)

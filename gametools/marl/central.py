@@ -48,6 +48,8 @@ class CentralPPO(PPOLearner):
     supports_recurrent = False
     recurrent_refusal = ("its one actor sees the global state, which already holds everything "
                          "an agent's memory could recover")
+    supports_action_masks = False
+    action_mask_refusal = "plays one joint action, which has no per-agent legal-action masks"
 
     def make_actors(self, env: VectorEnv) -> Actors:
         if not all(isinstance(space, Discrete) for space in env.action_spaces):

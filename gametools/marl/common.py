@@ -127,10 +127,21 @@ class AgentNetworks(nn.Module):
         fill the first ``output_sizes[i]`` outputs; the rest hold the lowest float, so that a
         padded action is never the argmax and has probability zero under a softmax.
         """
+        return self.forward_prepared(self.prepare(inputs))
+
+    def prepare(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The network input of stacked ``inputs`` ``(N, M, d)``: the agents' ids appended for a
+        shared network (reusable by every network of the same layout, e.g. a target copy)."""
         if self.shared:
-            return self.nets[0](torch.cat([inputs, agent_ids(self.count, inputs)], dim=-1))
+            return torch.cat([inputs, agent_ids(self.count, inputs)], dim=-1)
+        return inputs
+
+    def forward_prepared(self, prepared: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_all` of an input made by :meth:`prepare`."""
+        if self.shared:
+            return self.nets[0](prepared)
         return stack_padded([net(x[:, :size]) for net, x, size in
-                             zip(self.nets, inputs, self.input_sizes)])
+                             zip(self.nets, prepared, self.input_sizes)])
 
 
 def stack_padded(tensors: Sequence[torch.Tensor], fill: float | None = None) -> torch.Tensor:
@@ -402,6 +413,13 @@ class ReplayBuffer:
     def add(self, **batch: torch.Tensor) -> None:
         """Append a batch (first axis) of every field."""
         count = next(iter(batch.values())).shape[0]
+        start = self.position
+        if start + count <= self.capacity:  # no wrap: slice copies, no index tensor
+            for name, values in batch.items():
+                self.data[name][start:start + count] = values
+            self.position = (start + count) % self.capacity
+            self.size = min(self.size + count, self.capacity)
+            return
         if self._offsets.shape[0] != count:
             self._offsets = torch.arange(count, device=self._offsets.device)
         index = (self._offsets + self.position) % self.capacity

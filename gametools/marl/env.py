@@ -121,6 +121,20 @@ class VectorEnv(abc.ABC):
         """The most steps an episode can last (``None``: unknown or unbounded)."""
         return None
 
+    @property
+    def action_masks(self) -> bool:
+        """Whether some agent has illegal actions somewhere (see :meth:`legal_actions`)."""
+        return False
+
+    def legal_actions(self, agent: int, observations: torch.Tensor) -> torch.Tensor | None:
+        """Agent ``agent``'s legal actions at its observations ``(B, observation_sizes[i])``:
+        ``(B, n_i)`` bool, or ``None`` when every action is legal (the default).
+
+        A legal-action mask is a function of the agent's own observation, so a decentralised
+        policy knows its legal actions where it acts; learners never take an illegal action.
+        """
+        return None
+
 
 def _sample_rows(cumulative: torch.Tensor, indptr: torch.Tensor, indices: torch.Tensor,
                  rows: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
@@ -178,6 +192,26 @@ def longest_episode(game: MarkovGame) -> int | None:
     return int(max(steps[starts], default=0))
 
 
+def _check_legal(game: MarkovGame, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The legal-action tables as bool arrays, validated against the game."""
+    if len(tables) != game.num_players:
+        raise InvalidArgumentError(f"legal_actions needs one table per player "
+                                   f"({game.num_players}), got {len(tables)}")
+    out = []
+    for i, table in enumerate(tables):
+        array = np.asarray(table)
+        expected = (game.num_observations[i], game.num_actions[i])
+        if array.shape != expected or array.dtype != bool:
+            raise InvalidArgumentError(f"legal_actions[{i}] must be a bool array of shape "
+                                       f"{expected}, got {array.dtype} {array.shape}")
+        empty = np.flatnonzero(~array.any(axis=1))
+        if empty.size:
+            raise InvalidArgumentError(f"legal_actions[{i}]: observation {int(empty[0])} has "
+                                       "no legal action")
+        out.append(array)
+    return out
+
+
 class TensorGameEnv(VectorEnv):
     """A :class:`~gametools.model.MarkovGame` as a batched torch environment.
 
@@ -192,10 +226,15 @@ class TensorGameEnv(VectorEnv):
         Truncate episodes after this many steps (default: none for terminating games, else
         ``ceil(10 / (1 - discount))``, beyond which the discount weight is below ``e^-10``).
     device : str or torch.device
+    legal_actions : sequence of array_like, optional
+        Legal-action masks, one ``(O_i, n_i)`` bool table per player indexed by its
+        observation id (:attr:`gametools.extensive.MarkovView.legal` for a game tree); every
+        row needs a legal action. Absent: every action is legal everywhere.
     """
 
     def __init__(self, game: MarkovGame, *, num_envs: int = 1, seed: int = 0,
-                 max_steps: int | None = None, device: str | torch.device = "cpu") -> None:
+                 max_steps: int | None = None, device: str | torch.device = "cpu",
+                 legal_actions: Sequence[np.ndarray] | None = None) -> None:
         if num_envs < 1:
             raise InvalidArgumentError(f"num_envs must be >= 1, got {num_envs}")
         self.game = game
@@ -229,6 +268,18 @@ class TensorGameEnv(VectorEnv):
         self.generator.manual_seed(int(seed))
         self._state = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
         self._steps = torch.zeros(self.num_envs, dtype=torch.int64, device=self.device)
+        self._legal = None if legal_actions is None else tuple(
+            as_tensor(table, torch.bool) for table in _check_legal(game, legal_actions))
+
+    @property
+    def action_masks(self) -> bool:
+        return self._legal is not None
+
+    def legal_actions(self, agent: int, observations: torch.Tensor) -> torch.Tensor | None:
+        """The rows of the agent's mask table at its one-hot observations."""
+        if self._legal is None:
+            return None
+        return self._legal[agent][observations.argmax(dim=-1)]
 
     @property
     def cooperative(self) -> bool:

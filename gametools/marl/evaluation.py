@@ -183,6 +183,13 @@ class FrozenOpponents(VectorEnv):
     def cooperative(self) -> bool:
         return True  # one agent: trivially a team
 
+    @property
+    def action_masks(self) -> bool:
+        return self.inner.action_masks
+
+    def legal_actions(self, agent: int, observations: torch.Tensor) -> torch.Tensor | None:
+        return self.inner.legal_actions(self.player, observations)
+
     def _seed_generator(self, seed: int) -> None:
         self.generator.manual_seed(derive_seed(seed, 0xF0))
 

@@ -194,6 +194,9 @@ class Learner(abc.ABC):
     #: whether ``config.recurrent`` is supported; else why not (``recurrent_refusal``)
     supports_recurrent: ClassVar[bool] = False
     recurrent_refusal: ClassVar[str] = "it has no recurrent agents"
+    #: whether legal-action masks (``env.action_masks``) are supported; else why not
+    supports_action_masks: ClassVar[bool] = False
+    action_mask_refusal: ClassVar[str] = "it has no legal-action masks"
 
     def __init__(self, env: VectorEnv, config: LearnerConfig, *, seed: int) -> None:
         if not isinstance(config, self.config_type):
@@ -210,6 +213,13 @@ class Learner(abc.ABC):
         if config.recurrent and not self.supports_recurrent:
             raise InvalidArgumentError(f"{self.name} does not support recurrent=True: "
                                        f"{self.recurrent_refusal}")
+        if env.action_masks and not self.supports_action_masks:
+            raise InvalidArgumentError(
+                f"{self.name} cannot train here: this game has illegal actions in some states "
+                f"(legal-action masks) and {self.name} {self.action_mask_refusal}; use mappo, "
+                "ippo, maa2c, iql, vdn or qmix")
+        #: whether the environment has illegal actions (every policy masks them)
+        self.masked = bool(env.action_masks)
         self.env = env
         self.config = config
         self.generator = torch.Generator(device="cpu")
@@ -220,6 +230,36 @@ class Learner(abc.ABC):
         if env.device.type != "cpu":
             self.device_generator = torch.Generator(device=env.device)
             self.device_generator.manual_seed(int(seed) + 1)
+
+    def mask(self, agent: int, observations: torch.Tensor, outputs: torch.Tensor
+             ) -> torch.Tensor:
+        """``outputs`` ``(B, n)`` (logits or values at ``observations``) with the agent's
+        illegal actions set to the lowest float: never an argmax, probability exactly zero
+        under a softmax, entropy term ``0 * lowest = 0``."""
+        if not self.masked:
+            return outputs
+        legal = self.env.legal_actions(agent, observations)
+        assert legal is not None
+        return outputs.masked_fill(~legal, torch.finfo(outputs.dtype).min)
+
+    def legal_stacked(self, observations: torch.Tensor) -> torch.Tensor | None:
+        """Every agent's legal actions ``(N, M, max n)`` at stacked observations ``(N, M,
+        d)`` (padded as :func:`~gametools.marl.common.stack_padded`; padded actions illegal),
+        or ``None`` when every action is legal."""
+        if not self.masked:
+            return None
+        env = self.env
+        masks: list[torch.Tensor] = []
+        for i, size in enumerate(env.observation_sizes):
+            legal = env.legal_actions(i, observations[i, ..., :size].flatten(0, -2))
+            assert legal is not None
+            masks.append(legal)
+        width = max(int(m.shape[-1]) for m in masks)
+        stacked = torch.zeros(len(masks), masks[0].shape[0], width, dtype=torch.bool,
+                              device=observations.device)
+        for i, legal in enumerate(masks):
+            stacked[i, :, :legal.shape[-1]] = legal
+        return stacked.reshape(*observations.shape[:-1], width)
 
     def shares_parameters(self, input_sizes: Sequence[Hashable],
                           output_sizes: Sequence[Hashable]) -> bool:
@@ -349,9 +389,10 @@ class ReplayLearner(Learner):
     """A learner that trains from a replay buffer (MADDPG, IQL, VDN, QMIX).
 
     Memoryless agents replay transitions: subclasses create ``self.buffer`` (a
-    :class:`~gametools.marl.common.ReplayBuffer` with fields ``obs{i}``, ``next_obs{i}``,
-    ``action{i}``, ``reward``, ``terminated`` and optionally ``state``/``next_state``) and
-    :meth:`store` each step. Recurrent agents replay episodes (EPyMARL's episode buffer): the
+    :class:`~gametools.marl.common.ReplayBuffer`; for :meth:`store`, with fields ``obs{i}``,
+    ``next_obs{i}``, ``action{i}``, ``reward``, ``terminated`` and optionally
+    ``state``/``next_state``; the Q-learners keep the agents stacked in their own layout) and
+    store each step. Recurrent agents replay episodes (EPyMARL's episode buffer): the
     subclass calls :meth:`replay_episodes` to create ``self.recorder`` and ``self.buffer``, keeps
     its agents' hidden state in ``self.memory`` ``(N, num_envs, width)`` and calls
     :meth:`record_episodes` each step. The buffer, the step counter and, for recurrent agents, the

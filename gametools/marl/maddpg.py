@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gametools.errors import InvalidArgumentError
 from gametools.marl.common import (
     AgentNetworks,
     RecurrentAgentNetworks,
@@ -93,9 +94,13 @@ class MADDPG(ReplayLearner):
     config_type = MADDPGConfig
     supports_continuous = True
     supports_recurrent = True
+    supports_action_masks = True
 
     def __init__(self, env: VectorEnv, config: MADDPGConfig, *, seed: int) -> None:
         super().__init__(env, config, seed=seed)
+        if self.masked and config.recurrent:
+            raise InvalidArgumentError("maddpg supports legal-action masks with feed-forward "
+                                       "actors only (recurrent=False)")
         self.spaces = env.action_spaces
         self.action_sizes = [space.n if isinstance(space, Discrete) else int(space.shape[0])
                              for space in self.spaces]
@@ -177,7 +182,9 @@ class MADDPG(ReplayLearner):
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
         self.require_feedforward()
         assert isinstance(self.actors, AgentNetworks)
-        return self._executed(agent, self.actors(agent, observations.to(self.env.device)))
+        observations = observations.to(self.env.device)
+        return self._executed(agent, self.mask(agent, observations,
+                                               self.actors(agent, observations)))
 
     def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -201,7 +208,8 @@ class MADDPG(ReplayLearner):
             if isinstance(self.actors, RecurrentAgentNetworks):
                 outputs, hidden = self.actors.step_all(current.observations, self.memory)
             else:
-                outputs = [self.actors(i, obs) for i, obs in enumerate(current.observations)]
+                outputs = [self.mask(i, obs, self.actors(i, obs))
+                           for i, obs in enumerate(current.observations)]
             encoded = [self._encode(i, output, explore=True) for i, output in enumerate(outputs)]
         actions = [e.argmax(dim=1) if isinstance(space, Discrete) else e
                    for e, space in zip(encoded, self.spaces)]
@@ -229,8 +237,8 @@ class MADDPG(ReplayLearner):
         next_observations = [batch[f"next_obs{i}"] for i in range(count)]
         actions = [batch[f"action{i}"] for i in range(count)]
         with torch.no_grad():
-            next_actions = [self._encode(i, target_actors(i, next_observations[i]),
-                                         explore=False) for i in range(count)]
+            next_actions = [self._encode(i, self.mask(i, next_observations[i], target_actors(
+                i, next_observations[i])), explore=False) for i in range(count)]
             next_input = torch.cat(next_observations + next_actions, dim=1)
         state_input = torch.cat(observations + actions, dim=1)
         critic_loss = torch.zeros(())
@@ -244,13 +252,13 @@ class MADDPG(ReplayLearner):
 
         actor_loss = torch.zeros(())
         for i in range(count):
-            own = self._encode(i, actors(i, observations[i]), explore=True)
+            output = actors(i, observations[i])
+            own = self._encode(i, self.mask(i, observations[i], output), explore=True)
             joint = actions[:i] + [own] + actions[i + 1:]
             value = self.critics(i, torch.cat(observations + joint, dim=1)).mean()
             actor_loss = actor_loss - value
             if isinstance(self.spaces[i], Discrete):
-                actor_loss = actor_loss + config.logit_penalty * \
-                    actors(i, observations[i]).pow(2).mean()
+                actor_loss = actor_loss + config.logit_penalty * output.pow(2).mean()
         actor_grad_norm = self._step(self.actor_optimizer, self.actors, actor_loss)
         return self._finish(critic_loss, actor_loss, critic_grad_norm, actor_grad_norm)
 

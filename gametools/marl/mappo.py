@@ -157,15 +157,19 @@ class Rollout(NamedTuple):
     rewards: torch.Tensor  # (K, T, B)
     terminated: torch.Tensor  # (T, B) bool
     truncated: torch.Tensor  # (T, B) bool
+    legal: torch.Tensor  # (K, T, B, max actions) bool; (0,) without legal-action masks
 
     @classmethod
-    def empty(cls, actors: Actors, steps: int, envs: int, device: torch.device) -> Rollout:
+    def empty(cls, actors: Actors, steps: int, envs: int, device: torch.device, *,
+              masked: bool = False) -> Rollout:
         def zeros(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
             return torch.zeros(actors.count, steps, envs, *shape, dtype=dtype, device=device)
         observation, critic = max(actors.observation_sizes), max(actors.critic_sizes)
         done = torch.zeros(steps, envs, dtype=torch.bool, device=device)
+        legal = zeros(max(actors.action_counts), dtype=torch.bool) if masked else \
+            torch.zeros(0, dtype=torch.bool, device=device)
         return cls(zeros(observation), zeros(critic), zeros(critic), zeros(dtype=torch.int64),
-                   zeros(), zeros(), done, done.clone())
+                   zeros(), zeros(), done, done.clone(), legal)
 
 
 #: A critic input for agent actors: ``critic_input(env) -> (input of a Reset (N, B, d), the
@@ -215,6 +219,7 @@ class PPOLearner(Learner):
 
     config_type: ClassVar[type[LearnerConfig]] = MAPPOConfig
     supports_recurrent = True
+    supports_action_masks = True
 
     def __init__(self, env: VectorEnv, config: PPOConfig, *, seed: int) -> None:
         super().__init__(env, config, seed=seed)
@@ -247,7 +252,8 @@ class PPOLearner(Learner):
         # recurrent actors: each actor's hidden state in every episode, (actors, B, width)
         self.memory = torch.zeros(actors.count if config.recurrent else 0, env.num_envs,
                                   config.rnn_hidden_dim, device=env.device)
-        self.rollout = Rollout.empty(actors, config.rollout_steps, env.num_envs, env.device)
+        self.rollout = Rollout.empty(actors, config.rollout_steps, env.num_envs, env.device,
+                                     masked=self.masked)
 
     # actors ---------------------------------------------------------------------------------
 
@@ -272,14 +278,17 @@ class PPOLearner(Learner):
 
     def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, hidden = self.recurrent_logits(agent, observations.to(self.env.device), hidden)
-        return torch.softmax(logits, dim=-1), hidden
+        observations = observations.to(self.env.device)
+        logits, hidden = self.recurrent_logits(agent, observations, hidden)
+        return torch.softmax(self.mask(agent, observations, logits), dim=-1), hidden
 
     def value(self, index: int, inputs: torch.Tensor) -> torch.Tensor:
         return self.critic_nets(index, inputs).squeeze(-1)
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.logits(agent, observations.to(self.env.device)), dim=-1)
+        observations = observations.to(self.env.device)
+        return torch.softmax(self.mask(agent, observations, self.logits(agent, observations)),
+                             dim=-1)
 
     def modules(self) -> dict[str, nn.Module | torch.optim.Optimizer]:
         return {"actors": self.actor_nets, "critics": self.critic_nets,
@@ -325,6 +334,11 @@ class PPOLearner(Learner):
                     logits, hidden = self.actor_nets.step_stacked(inputs, self.memory)
                 else:
                     logits = self.actor_nets.forward_all(inputs)
+                if self.masked:  # illegal actions: probability zero
+                    legal = self.legal_stacked(inputs)
+                    assert legal is not None
+                    rollout.legal[:, t] = legal
+                    logits = logits.masked_fill(~legal, torch.finfo(logits.dtype).min)
                 probabilities = torch.softmax(logits, dim=-1)
                 action = sample_categorical(probabilities.flatten(0, 1),
                                             self.device_generator).view(count, envs)
@@ -356,7 +370,7 @@ class PPOLearner(Learner):
                 self._normalizer(k).update(returns[k].transpose(0, 1))
         batch = {"obs": rollout.observations, "critic": rollout.critic_inputs,
                  "action": rollout.actions, "log_prob": rollout.log_probs,
-                 "advantage": advantages, "return": returns}  # (K, T, B, ...)
+                 "advantage": advantages, "return": returns, "legal": rollout.legal}
         if self.recurrent:
             # step t begins an episode where step t - 1 ended one (step 0: first_memory)
             ended = rollout.terminated | rollout.truncated
@@ -412,7 +426,11 @@ class PPOLearner(Learner):
                 if config.advantage_normalization and advantage.shape[1] > 1:
                     advantage = (advantage - advantage.mean(1, keepdim=True)) \
                         / (advantage.std(1, keepdim=True) + 1e-8)
-                log_all = torch.log_softmax(self._minibatch_logits(batch, index), dim=-1)
+                logits = self._minibatch_logits(batch, index)
+                if self.masked:  # the illegal actions' terms are exactly zero
+                    logits = logits.masked_fill(~select(batch["legal"], index),
+                                                torch.finfo(logits.dtype).min)
+                log_all = torch.log_softmax(logits, dim=-1)
                 new_log = log_all.gather(2, select(batch["action"], index)[..., None]
                                          ).squeeze(2)
                 old_log = select(batch["log_prob"], index)

@@ -26,7 +26,9 @@ The greedy policies are deterministic; their tabular profile is one-hot.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,7 +43,7 @@ from gametools.marl.common import (
     soft_update,
     stack_padded,
 )
-from gametools.marl.env import Discrete, VectorEnv
+from gametools.marl.env import Discrete, Reset, Step, VectorEnv
 from gametools.marl.learner import DEFAULT_SEQUENCE_LENGTH, LearnerConfig, ReplayLearner
 
 __all__ = [
@@ -140,6 +142,7 @@ class QLearner(ReplayLearner):
 
     config_type = QConfig
     supports_recurrent = True
+    supports_action_masks = True
 
     def make_mixer(self, env: VectorEnv, config: QConfig) -> nn.Module | None:
         """The mixing network of the team value (none: independent learners)."""
@@ -151,6 +154,7 @@ class QLearner(ReplayLearner):
             raise InvalidArgumentError(f"{self.name} needs discrete actions")
         self.num_actions = [space.n for space in env.action_spaces]  # type: ignore[union-attr]
         self.action_counts = torch.tensor(self.num_actions, device=env.device)[:, None]
+        self.last_actions = self.action_counts - 1
         shared = self.shares_parameters(env.observation_sizes, self.num_actions)
         self.agents: AgentNetworks | RecurrentAgentNetworks
         if config.recurrent:
@@ -171,16 +175,20 @@ class QLearner(ReplayLearner):
         # parameter lists kept once (the same tensors after load_state_dict)
         self.online_parameters = list(online.parameters())
         self.target_parameters = list(self.target.parameters())
-        shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {}
-        for i, size in enumerate(env.observation_sizes):
-            shapes[f"obs{i}"] = ((size,), torch.float32)
-            shapes[f"next_obs{i}"] = ((size,), torch.float32)
-            shapes[f"action{i}"] = ((), torch.int64)
+        # transitions with the agents stacked (every agent's observation zero-padded to the
+        # widest, as stack_padded), so that a minibatch is a few gathers and no restacking
+        count, width = env.num_agents, max(env.observation_sizes)
+        shapes: dict[str, tuple[tuple[int, ...], torch.dtype]] = {
+            "obs": ((count, width), torch.float32), "next_obs": ((count, width), torch.float32),
+            "action": ((count,), torch.int64)}
         shapes["state"] = ((env.state_size,), torch.float32)
         shapes["next_state"] = ((env.state_size,), torch.float32)
         shapes["reward"] = ((env.num_agents,), torch.float32)
         shapes["terminated"] = ((), torch.float32)
         self.env_steps = 0
+        # the observations after the last step (None: read them from the environment, as after
+        # a resume); they are the environment's current ones, which only iterate() advances
+        self.current: Reset | None = None
         # recurrent agents: every agent's hidden state in every episode, (N, B, rnn_hidden_dim)
         self.memory = torch.zeros(env.num_agents if config.recurrent else 0, env.num_envs,
                                   config.rnn_hidden_dim, device=env.device)
@@ -205,14 +213,16 @@ class QLearner(ReplayLearner):
 
     def policy(self, agent: int, observations: torch.Tensor) -> torch.Tensor:
         self.require_feedforward()
-        values = self.agents(agent, observations.to(self.env.device))  # type: ignore[call-arg]
-        return self._greedy(agent, values)
+        observations = observations.to(self.env.device)
+        values = self.agents(agent, observations)  # type: ignore[call-arg]
+        return self._greedy(agent, self.mask(agent, observations, values))
 
     def policy_step(self, agent: int, observations: torch.Tensor, hidden: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor]:
         assert isinstance(self.agents, RecurrentAgentNetworks), "feed-forward agents"
-        values, hidden = self.agents(agent, observations.to(self.env.device), hidden)
-        return self._greedy(agent, values), hidden
+        observations = observations.to(self.env.device)
+        values, hidden = self.agents(agent, observations, hidden)
+        return self._greedy(agent, self.mask(agent, observations, values)), hidden
 
     def _greedy(self, agent: int, values: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.one_hot(values.argmax(dim=1),
@@ -226,7 +236,7 @@ class QLearner(ReplayLearner):
     def iterate(self) -> dict[str, float]:
         config: QConfig = self.config  # type: ignore[assignment]
         env = self.env
-        current = env.observe()
+        current = env.observe() if self.current is None else self.current
         epsilon = self.epsilon()
         observations = stack_padded(current.observations, 0.0)  # (N, B, obs)
         with torch.no_grad():  # every agent at once: one batched pass with shared parameters
@@ -237,17 +247,25 @@ class QLearner(ReplayLearner):
             shape = values.shape[:2]
             explore = torch.rand(shape, generator=self.device_generator,
                                  device=env.device) < epsilon
-            # uniform over each agent's own actions
-            random = torch.minimum((torch.rand(shape, generator=self.device_generator,
-                                               device=env.device) * self.action_counts).long(),
-                                   self.action_counts - 1)
+            if self.masked:  # greedy and random over the legal actions only
+                legal = self.legal_stacked(observations)
+                assert legal is not None
+                values = values.masked_fill(~legal, torch.finfo(values.dtype).min)
+                # the largest of independent uniforms on the legal actions: uniform over them
+                random = torch.rand(values.shape, generator=self.device_generator,
+                                    device=env.device).masked_fill(~legal, -1.0).argmax(dim=2)
+            else:  # uniform over each agent's own actions
+                random = torch.minimum((torch.rand(shape, generator=self.device_generator,
+                                                   device=env.device)
+                                        * self.action_counts).long(), self.last_actions)
             actions = list(torch.where(explore, random, values.argmax(dim=2)).unbind(0))
         step = env.step(actions)
+        self.current = Reset(step.observations, step.state)
         if self.recurrent:
             self.record_episodes(current, actions, step)
             self.memory = reset_where(hidden, step.terminated | step.truncated, axis=1)
         else:
-            self.store(current, actions, step)
+            self._store(observations, current.state, actions, step)
         statistics = {"env_steps": float(env.num_envs), "epsilon": epsilon}
         batch_size = self.sequences_per_batch if self.recurrent else config.batch_size
         update = self._update_sequences if self.recurrent else self._update
@@ -255,8 +273,10 @@ class QLearner(ReplayLearner):
             names = None if self.recurrent else self.replayed
             updates = [update(self.buffer.sample(batch_size, self.device_generator, names))
                        for _ in range(config.updates_per_iteration)]
-            for name in ("loss", "grad_norm", "q_mean"):
-                statistics[name] = float(sum(u[name] for u in updates)) / len(updates)
+            keys = ("loss", "grad_norm", "q_mean")
+            means = torch.stack([torch.stack([u[key] for key in keys]) for u in updates]
+                                ).mean(0).tolist()  # one read from the device
+            statistics.update(zip(keys, means))
         return statistics
 
     def _unroll(self, agents: RecurrentAgentNetworks, batch: dict[str, torch.Tensor]
@@ -277,6 +297,9 @@ class QLearner(ReplayLearner):
         with torch.no_grad():
             following = self._unroll(target_agents, batch)
             choose = online if config.double_q else following
+            if self.masked:  # next actions chosen among the legal ones
+                choose = [self.mask(i, batch[f"obs{i}"].flatten(0, 1), values.flatten(0, 1)
+                                    ).view_as(values) for i, values in enumerate(choose)]
             next_values = torch.stack([values[:, 1:].gather(
                 2, pick[:, 1:].argmax(dim=2, keepdim=True)).squeeze(2)
                 for values, pick in zip(following, choose)], dim=2)  # (B, L, N)
@@ -305,9 +328,35 @@ class QLearner(ReplayLearner):
         return {"loss": loss.detach(), "grad_norm": grad_norm.detach(),
                 "q_mean": ((predicted.detach() * mask).sum() / mask.sum())}
 
-    def _stacked(self, batch: dict[str, torch.Tensor], prefix: str) -> torch.Tensor:
-        """The agents' fields ``prefix{i}`` of a minibatch stacked ``(N, S, ...)``."""
-        return stack_padded([batch[f"{prefix}{i}"] for i in range(self.env.num_agents)], 0.0)
+    def _store(self, observations: torch.Tensor, state: torch.Tensor,
+               actions: Sequence[torch.Tensor], step: Step) -> None:
+        """Append one step of every episode: ``observations`` ``(N, B, d)`` stacked before it."""
+        record = {"obs": observations.transpose(0, 1),
+                  "next_obs": stack_padded(step.final_observations, 0.0).transpose(0, 1),
+                  "action": torch.stack(list(actions), dim=1), "reward": step.rewards,
+                  "terminated": step.terminated}
+        if "state" in self.buffer.data:
+            record["state"], record["next_state"] = state, step.final_state
+        self.buffer.add(**record)
+        self.env_steps += self.env.num_envs
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.current = None  # the environment is restored after the learner: read it then
+        buffer = state["buffer"]
+        if not self.recurrent and "data.obs0" in buffer:
+            # the per-agent layout (obs{i}, next_obs{i}, action{i}) of checkpoints written
+            # before transitions were stored stacked
+            count = self.env.num_agents
+            stacked = {key: value for key, value in buffer.items()
+                       if not any(key.startswith(f"data.{prefix}")
+                                  for prefix in ("obs", "next_obs", "action"))}
+            for prefix in ("obs", "next_obs"):
+                stacked[f"data.{prefix}"] = stack_padded(
+                    [buffer[f"data.{prefix}{i}"] for i in range(count)], 0.0).transpose(0, 1)
+            stacked["data.action"] = torch.stack([buffer[f"data.action{i}"]
+                                                  for i in range(count)], dim=1)
+            state = {**state, "buffer": stacked}
+        super().load_extra_state(state)
 
     def _update(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         config: QConfig = self.config  # type: ignore[assignment]
@@ -315,14 +364,19 @@ class QLearner(ReplayLearner):
         online_agents: AgentNetworks = self.online[0]  # type: ignore[assignment]
         target_agents: AgentNetworks = self.target[0]  # type: ignore[assignment]
         # every agent at once, (N, S, actions); chosen and next values (S, N)
-        actions = torch.stack([batch[f"action{i}"] for i in range(self.env.num_agents)])
-        chosen = online_agents.forward_all(self._stacked(batch, "obs")).gather(
+        actions = batch["action"].T
+        chosen = online_agents.forward_all(batch["obs"].transpose(0, 1)).gather(
             2, actions[..., None]).squeeze(2).T
         with torch.no_grad():
-            next_observations = self._stacked(batch, "next_obs")
-            next_target = target_agents.forward_all(next_observations)
-            pick = online_agents.forward_all(next_observations) if config.double_q \
+            next_observations = batch["next_obs"].transpose(0, 1)
+            prepared = target_agents.prepare(next_observations)  # ids appended once for both
+            next_target = target_agents.forward_prepared(prepared)
+            pick = online_agents.forward_prepared(prepared) if config.double_q \
                 else next_target
+            if self.masked:  # next actions chosen among the legal ones
+                legal = self.legal_stacked(next_observations)
+                assert legal is not None
+                pick = pick.masked_fill(~legal, torch.finfo(pick.dtype).min)
             next_values = next_target.gather(2, pick.argmax(dim=2, keepdim=True)).squeeze(2).T
             alive = 1.0 - batch["terminated"]
         if self.mixer is not None:

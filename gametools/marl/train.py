@@ -41,6 +41,7 @@ import torch
 from gametools._io import atomic_open, atomic_write, jsonable
 from gametools.errors import GametoolsError, InvalidArgumentError
 from gametools.exploitability import ExploitabilityResult, nash_conv
+from gametools.extensive import nash_conv as tree_nash_conv
 from gametools.extensive.markov import MarkovView, markov_from_extensive
 from gametools.extensive.model import ExtensiveGame
 from gametools.marl.adapters import as_tabular
@@ -123,6 +124,13 @@ class RecordEpisodes(VectorEnv):
     @property
     def episode_limit(self) -> int | None:
         return self.inner.episode_limit
+
+    @property
+    def action_masks(self) -> bool:
+        return self.inner.action_masks
+
+    def legal_actions(self, agent: int, observations: torch.Tensor) -> torch.Tensor | None:
+        return self.inner.legal_actions(agent, observations)
 
     def reset(self, *, seed: int | None = None) -> Reset:
         self._running.zero_()
@@ -421,7 +429,8 @@ def _resolve_game(game_or_scenario: Any, params: Mapping[str, Any]
 
 def _make_env(game: MarkovGame | None, scenario: Scenario | None, resolved: Mapping[str, Any],
               source: EnvironmentSource | None, learner_type: type[Learner],
-              config: LearnerConfig, seed: int, device: str) -> VectorEnv:
+              config: LearnerConfig, seed: int, device: str,
+              view: MarkovView | None = None) -> VectorEnv:
     if source is not None:
         return make_vector_env(source, num_envs=config.num_envs, seed=seed, device=device)
     assert game is not None
@@ -429,7 +438,8 @@ def _make_env(game: MarkovGame | None, scenario: Scenario | None, resolved: Mapp
         return scenario.simulator(num_envs=config.num_envs, seed=seed, device=device,
                                   **resolved)
     return TensorGameEnv(game, num_envs=config.num_envs, seed=seed,
-                         max_steps=config.max_episode_steps, device=device)
+                         max_steps=config.max_episode_steps, device=device,
+                         legal_actions=None if view is None else view.legal)
 
 
 def _write_metrics(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -463,8 +473,11 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         name (:func:`gametools.scenarios.get_scenario`). A one-shot OpenSpiel game is its
         normal form; any other game tree (OpenSpiel, ``.efg``, ``ExtensiveGame``) is trained
         on as its Markov game (:func:`~gametools.extensive.markov_from_extensive`, which needs
-        perfect recall and the same number of actions at every infoset of a player), whose
-        NashConv is exact and equals the tree's (``TrainResult.tree``). An environment is a
+        perfect recall), with legal-action masks where a player's infosets have different
+        numbers of actions (Leduc poker): the learners never take an illegal action (MADDPG
+        only with feed-forward actors; the centralised learner refuses masks). Its NashConv is
+        exact, measured on the tree itself (metrics column ``measured_on`` = ``tree``;
+        ``TrainResult.tree``, :meth:`TrainResult.behaviour_profile`). An environment is a
         PettingZoo ``ParallelEnv`` factory, class, or module with ``parallel_env``, a
         multi-agent vector environment (a factory or class whose signature names ``num_envs``:
         :class:`~gametools.marl.parallel_env.VectorParallelEnvAdapter`), or an
@@ -536,7 +549,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         raise InvalidArgumentError("device 'cuda' requested but torch sees no CUDA GPU")
     game, scenario, resolved, source, view = _resolve_game(game_or_scenario, dict(params or {}))
     env = RecordEpisodes(_make_env(game, scenario, resolved, source, learner_type, config, seed,
-                                   device))
+                                   device, view))
     learner = learner_type(env, config, seed=seed)
     env.reset(seed=seed)
 
@@ -584,7 +597,10 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
             return None
         if learner.correlated:
             return cce_gap(game, learner.joint_policy())
-        return nash_conv(game, tabular_profile(learner, game, scenario, resolved))
+        profile = tabular_profile(learner, game, scenario, resolved)
+        if view is not None:  # a game tree: exact NashConv on the tree itself
+            return tree_nash_conv(view.game, view.behaviour(profile))
+        return nash_conv(game, profile)
 
     evaluation_env: list[VectorEnv] = []
 
@@ -596,7 +612,7 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         if not evaluation_env:
             evaluation_env.append(_make_env(game, scenario, resolved, source, learner_type,
                                             config.replace(num_envs=config.eval_episodes),
-                                            seed, device))
+                                            seed, device, view))
         copies = evaluation_env[0]
         # seeded by the step: the same episodes in an uninterrupted and in a resumed run
         current = copies.reset(seed=(int(seed) * 1_000_003 + steps + 1) % 2 ** 62)
@@ -642,6 +658,8 @@ def train(game_or_scenario: Any, config: LearnerConfig | None = None, *, algorit
         row.update({f"gain_{i}": float(g) for i, g in enumerate(report.per_player)})
         row.update({f"value_{i}": float(v) for i, v in enumerate(report.values)})
         row["kind"] = report.kind
+        if view is not None:
+            row["measured_on"] = "tree"
         rows.append(row)
         return report
 
@@ -829,12 +847,16 @@ def _lower_bound_columns(approximate: ApproximateExploitability) -> dict[str, An
 
 def _tree_summary(view: MarkovView, profile: Profile | None) -> dict[str, Any]:
     """What result.json says about a run on a game tree: the tree's own exact NashConv of the
-    final policy (a cross-check of the Markov game's, which equals it)."""
-    from gametools.extensive import nash_conv as tree_nash_conv
-
+    final policy (``exploitability`` is the same number)."""
     summary: dict[str, Any] = {
         "note": "the game tree was trained on as its Markov game (game.npz, "
-                "gametools.extensive.markov_from_extensive), whose NashConv equals the tree's"}
+                "gametools.extensive.markov_from_extensive); NashConv is measured on the tree "
+                "itself (gametools.extensive.nash_conv of the behaviour profile)"}
+    if view.legal is not None:
+        summary["legal_action_masks"] = (
+            "infosets with fewer actions than the player's largest have the extra actions "
+            "illegal: the learners never take them and the policies give them probability "
+            "zero (in game.npz an illegal action moves as the infoset's first action)")
     if profile is not None:
         summary["nash_conv"] = tree_nash_conv(view.game, view.behaviour(profile)).to_dict()
     return summary
