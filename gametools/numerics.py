@@ -195,6 +195,23 @@ def solve_square_integers(matrix: list[list[int]], rhs: list[int]
         lowest terms); None when the matrix is singular.
     """
     k = len(matrix)
+    if k <= 2:  # Cramer's rule: the same numbers, without the elimination's bookkeeping
+        if k == 0:
+            return [], 1
+        if k == 1:
+            (a,), (b,) = matrix[0], rhs
+            if a == 0:
+                return None
+            return ([b], a) if a > 0 else ([-b], -a)
+        (a, b), (c, d) = matrix
+        e, f = rhs
+        determinant = a * d - b * c
+        if determinant == 0:
+            return None
+        first, second = e * d - b * f, a * f - c * e
+        if determinant < 0:
+            return [-first, -second], -determinant
+        return [first, second], determinant
     work = [list(row) + [b] for row, b in zip(matrix, rhs)]
     if not _bareiss_eliminate(work, k):
         return None

@@ -366,6 +366,134 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
 
 
 @_jit
+def _enclose_basis(values, radius, simplex, system, lu, inverse, column, perm, solution, bound,
+                   support, rows, is_zero, in_basis):  # pragma: no cover
+    """The proof of :func:`enclose_bases` for one basis; returns the size ``s`` of its reduced
+    system when proved, else -1. A proved basis leaves, for the caller's further use, its free
+    coordinates in ``support[:s]``, its tight rows in ``rows[:s]`` (and ``in_basis``), the
+    float solution ``z~`` in ``solution[:s]`` and the approximate inverse ``R`` of
+    ``M[rows, support]`` in ``inverse[:s, :s]``."""
+    r, d = values.shape
+    inflate = 1.0 + 4.0 * (d + 4) * UNIT_ROUNDOFF
+    tiny = 1e-300
+    size, free = _split_basis(simplex, d, is_zero, rows, in_basis, support)
+    if free != size:
+        return -1
+    if size == 0:
+        # z = 0: every row has slack exactly 1
+        return 0
+    gamma = 1.01 * (size + 1) * UNIT_ROUNDOFF
+    for i in range(size):
+        perm[i] = i
+        for j in range(size):
+            system[i, j] = values[rows[i], support[j]]
+            lu[i, j] = system[i, j]
+    # LU with partial pivoting (row swaps recorded in perm)
+    singular = False
+    for col in range(size):
+        best, pivot_row = 0.0, col
+        for i in range(col, size):
+            if abs(lu[i, col]) > best:
+                best, pivot_row = abs(lu[i, col]), i
+        if not best > 0.0:
+            singular = True
+            break
+        if pivot_row != col:
+            for j in range(size):
+                lu[col, j], lu[pivot_row, j] = lu[pivot_row, j], lu[col, j]
+            perm[col], perm[pivot_row] = perm[pivot_row], perm[col]
+        for i in range(col + 1, size):
+            factor = lu[i, col] / lu[col, col]
+            lu[i, col] = factor
+            if factor != 0.0:
+                for j in range(col + 1, size):
+                    lu[i, j] -= factor * lu[col, j]
+    if singular:
+        return -1
+    # approximate inverse R, column by column; the solution of B z = 1 is R 1
+    for e in range(size):
+        for i in range(size):
+            column[i] = 1.0 if perm[i] == e else 0.0
+        for i in range(size):
+            total = column[i]
+            for j in range(i):
+                total -= lu[i, j] * column[j]
+            column[i] = total
+        for i in range(size - 1, -1, -1):
+            total = column[i]
+            for j in range(i + 1, size):
+                total -= lu[i, j] * column[j]
+            column[i] = total / lu[i, i]
+        for i in range(size):
+            inverse[i, e] = column[i]
+    for i in range(size):
+        total = 0.0
+        for j in range(size):
+            total += inverse[i, j]
+        solution[i] = total
+    # 1. alpha >= ||I - R B||_inf for every B in the enclosure
+    alpha = 0.0
+    for i in range(size):
+        row_sum = 0.0
+        for j in range(size):
+            product = 0.0
+            magnitude = 0.0
+            spread = 0.0
+            for t in range(size):
+                product += inverse[i, t] * system[t, j]
+                magnitude += abs(inverse[i, t]) * abs(system[t, j])
+                spread += abs(inverse[i, t]) * radius[rows[t], support[j]]
+            identity = 1.0 if i == j else 0.0
+            row_sum += abs(identity - product) + gamma * (identity + magnitude) + spread
+        alpha = max(alpha, row_sum)
+    alpha = alpha * inflate + tiny
+    if not alpha < 0.5:
+        return -1
+    # 2. bound on the residual 1 - B z~, then eps >= |z* - z~|_inf
+    for i in range(size):
+        residual = 1.0
+        magnitude = 0.0
+        spread = 0.0
+        for j in range(size):
+            residual -= system[i, j] * solution[j]
+            magnitude += abs(system[i, j]) * abs(solution[j])
+            spread += radius[rows[i], support[j]] * abs(solution[j])
+        bound[i] = abs(residual) + gamma * (1.0 + magnitude) + spread
+    eps = 0.0
+    for i in range(size):
+        total = 0.0
+        for j in range(size):
+            total += abs(inverse[i, j]) * bound[j]
+        eps = max(eps, total)
+    eps = (eps * inflate + tiny) / (1.0 - alpha) * inflate
+    # 3. strictly positive free coordinates and non-basis slacks
+    ok = True
+    for j in range(size):
+        if not solution[j] > eps * inflate:
+            ok = False
+            break
+    if not ok:
+        return -1
+    for i in range(r):
+        if in_basis[i]:
+            continue
+        slack = 1.0
+        magnitude = 0.0
+        spread = 0.0
+        for j in range(size):
+            value = values[i, support[j]]
+            slack -= value * solution[j]
+            magnitude += abs(value) * abs(solution[j])
+            spread += radius[i, support[j]] * abs(solution[j]) \
+                + (abs(value) + radius[i, support[j]]) * eps
+        error = (gamma * (1.0 + magnitude) + spread) * inflate + tiny
+        if not slack > error:
+            ok = False
+            break
+    return size if ok else -1
+
+
+@_jit
 def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     """Prove, in floating point with rigorous error bounds, nondegenerate vertices of bases.
 
@@ -401,8 +529,6 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     """
     r, d = values.shape
     count = simplices.shape[0]
-    inflate = 1.0 + 4.0 * (d + 4) * UNIT_ROUNDOFF
-    tiny = 1e-300
     system = np.empty((d, d))
     lu = np.empty((d, d))
     inverse = np.empty((d, d))
@@ -415,123 +541,9 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     is_zero = np.empty(d, dtype=np.bool_)
     in_basis = np.empty(r, dtype=np.bool_)
     for k in range(count):
-        proved[k] = False
-        size, free = _split_basis(simplices[k], d, is_zero, rows, in_basis, support)
-        if free != size:
-            continue
-        if size == 0:
-            # z = 0: every row has slack exactly 1
-            proved[k] = True
-            continue
-        gamma = 1.01 * (size + 1) * UNIT_ROUNDOFF
-        for i in range(size):
-            perm[i] = i
-            for j in range(size):
-                system[i, j] = values[rows[i], support[j]]
-                lu[i, j] = system[i, j]
-        # LU with partial pivoting (row swaps recorded in perm)
-        singular = False
-        for col in range(size):
-            best, pivot_row = 0.0, col
-            for i in range(col, size):
-                if abs(lu[i, col]) > best:
-                    best, pivot_row = abs(lu[i, col]), i
-            if not best > 0.0:
-                singular = True
-                break
-            if pivot_row != col:
-                for j in range(size):
-                    lu[col, j], lu[pivot_row, j] = lu[pivot_row, j], lu[col, j]
-                perm[col], perm[pivot_row] = perm[pivot_row], perm[col]
-            for i in range(col + 1, size):
-                factor = lu[i, col] / lu[col, col]
-                lu[i, col] = factor
-                if factor != 0.0:
-                    for j in range(col + 1, size):
-                        lu[i, j] -= factor * lu[col, j]
-        if singular:
-            continue
-        # approximate inverse R, column by column; the solution of B z = 1 is R 1
-        for e in range(size):
-            for i in range(size):
-                column[i] = 1.0 if perm[i] == e else 0.0
-            for i in range(size):
-                total = column[i]
-                for j in range(i):
-                    total -= lu[i, j] * column[j]
-                column[i] = total
-            for i in range(size - 1, -1, -1):
-                total = column[i]
-                for j in range(i + 1, size):
-                    total -= lu[i, j] * column[j]
-                column[i] = total / lu[i, i]
-            for i in range(size):
-                inverse[i, e] = column[i]
-        for i in range(size):
-            total = 0.0
-            for j in range(size):
-                total += inverse[i, j]
-            solution[i] = total
-        # 1. alpha >= ||I - R B||_inf for every B in the enclosure
-        alpha = 0.0
-        for i in range(size):
-            row_sum = 0.0
-            for j in range(size):
-                product = 0.0
-                magnitude = 0.0
-                spread = 0.0
-                for t in range(size):
-                    product += inverse[i, t] * system[t, j]
-                    magnitude += abs(inverse[i, t]) * abs(system[t, j])
-                    spread += abs(inverse[i, t]) * radius[rows[t], support[j]]
-                identity = 1.0 if i == j else 0.0
-                row_sum += abs(identity - product) + gamma * (identity + magnitude) + spread
-            alpha = max(alpha, row_sum)
-        alpha = alpha * inflate + tiny
-        if not alpha < 0.5:
-            continue
-        # 2. bound on the residual 1 - B z~, then eps >= |z* - z~|_inf
-        for i in range(size):
-            residual = 1.0
-            magnitude = 0.0
-            spread = 0.0
-            for j in range(size):
-                residual -= system[i, j] * solution[j]
-                magnitude += abs(system[i, j]) * abs(solution[j])
-                spread += radius[rows[i], support[j]] * abs(solution[j])
-            bound[i] = abs(residual) + gamma * (1.0 + magnitude) + spread
-        eps = 0.0
-        for i in range(size):
-            total = 0.0
-            for j in range(size):
-                total += abs(inverse[i, j]) * bound[j]
-            eps = max(eps, total)
-        eps = (eps * inflate + tiny) / (1.0 - alpha) * inflate
-        # 3. strictly positive free coordinates and non-basis slacks
-        ok = True
-        for j in range(size):
-            if not solution[j] > eps * inflate:
-                ok = False
-                break
-        if not ok:
-            continue
-        for i in range(r):
-            if in_basis[i]:
-                continue
-            slack = 1.0
-            magnitude = 0.0
-            spread = 0.0
-            for j in range(size):
-                value = values[i, support[j]]
-                slack -= value * solution[j]
-                magnitude += abs(value) * abs(solution[j])
-                spread += radius[i, support[j]] * abs(solution[j]) \
-                    + (abs(value) + radius[i, support[j]]) * eps
-            error = (gamma * (1.0 + magnitude) + spread) * inflate + tiny
-            if not slack > error:
-                ok = False
-                break
-        proved[k] = ok
+        proved[k] = _enclose_basis(values, radius, simplices[k], system, lu, inverse, column,
+                                   perm, solution, bound, support, rows, is_zero,
+                                   in_basis) >= 0
 
 
 @_jit
@@ -573,6 +585,129 @@ def _grown(table):  # pragma: no cover
         if table[1 + slot] != 0:
             _remember(bigger, table[1 + slot])
     return bigger
+
+
+#: Statuses of :func:`graph_vertices` (a nonnegative return value is the vertex count).
+GRAPH_UNPROVED, GRAPH_FULL = -1, -2
+
+
+@_jit
+def graph_vertices(values, radius, bases, keys, table):  # pragma: no cover
+    """Every vertex of ``{z >= 0, M z <= 1}`` by a search of its vertex graph, each vertex proved
+    nondegenerate with rigorous floating-point bounds; returns the vertex count, or
+    ``GRAPH_UNPROVED`` / ``GRAPH_FULL``.
+
+    ``M`` is known as in :func:`enclose_bases` (``|M - values| <= radius``, entries positive, so
+    the polytope is bounded and full-dimensional). The search starts at the origin (basis: the
+    ``d`` coordinate constraints, nondegenerate since every row has slack 1). For each vertex
+    taken from the queue, its basis is proved by :func:`_enclose_basis` (a feasible vertex whose
+    tight set is exactly the basis); then, for each of its ``d`` constraints ``c``, the edge that
+    leaves ``c`` is followed in floating point (direction from the approximate inverse, ratio
+    test over the other constraints) to the constraint ``c'`` it meets first, and the basis
+    ``B - c + c'`` joins the queue unless already seen (a bitmask key in the open-addressing set
+    ``table``).
+
+    Why the list is complete when every queued basis is proved: a proved basis ``B'`` shares the
+    ``d - 1`` constraints ``B - c`` with the proved nondegenerate vertex of ``B``, which span
+    the line of the edge of ``c``; a vertex of the polytope on that edge other than its start is
+    its other end, so ``B'`` is the neighbour along that edge, whether or not the float ratio test
+    was right (a wrong choice gives an unproved basis). A nondegenerate vertex has exactly ``d``
+    edges, those of its ``d`` constraints, so every neighbour of every listed vertex is listed;
+    the graph of a polytope is connected (Balinski), hence every vertex is listed, once (its
+    tight set, which is its basis, determines it). Any unproved basis (degenerate,
+    ill-conditioned or a wrong ratio test) stops the search with ``GRAPH_UNPROVED``; the caller
+    then takes a route that handles degeneracy.
+
+    Parameters
+    ----------
+    values, radius : float64 (r, d), as in :func:`enclose_bases`; ``d + r <= 62``
+    bases : int64 (capacity, d), out: the proved bases (sorted constraint indices), in the order
+        found; ``GRAPH_FULL`` when more than ``capacity`` vertices exist
+    keys : int64 (capacity,), out: bitmask of each basis (bit ``c`` for constraint ``c``)
+    table : int64 (T + 1,), zeros, ``T`` a power of two at least ``2 * capacity``
+    """
+    r, d = values.shape
+    capacity = bases.shape[0]
+    system = np.empty((d, d))
+    lu = np.empty((d, d))
+    inverse = np.empty((d, d))
+    column = np.empty(d)
+    perm = np.empty(d, dtype=np.int64)
+    solution = np.empty(d)
+    bound = np.empty(d)
+    support = np.empty(d, dtype=np.int64)
+    rows = np.empty(d, dtype=np.int64)
+    is_zero = np.empty(d, dtype=np.bool_)
+    in_basis = np.empty(r, dtype=np.bool_)
+    slack = np.empty(r)
+    step = np.empty(d)
+    key = np.int64(0)
+    for j in range(d):
+        bases[0, j] = j
+        key |= np.int64(1) << j
+    keys[0] = key
+    _remember(table, key)
+    count = 1
+    head = 0
+    while head < count:
+        size = _enclose_basis(values, radius, bases[head], system, lu, inverse, column, perm,
+                              solution, bound, support, rows, is_zero, in_basis)
+        if size < 0:
+            return GRAPH_UNPROVED
+        for i in range(r):
+            total = 1.0
+            for t in range(size):
+                total -= values[i, support[t]] * solution[t]
+            slack[i] = total
+        for e in range(d):
+            leaving = bases[head, e]
+            # the edge: step[:size] on the free coordinates; a leaving coordinate constraint
+            # also moves that coordinate up at unit rate, a leaving row moves off its bound
+            for t in range(size):
+                total = 0.0
+                if leaving < d:
+                    for u in range(size):
+                        total -= inverse[t, u] * values[rows[u], leaving]
+                else:
+                    for u in range(size):
+                        if rows[u] == leaving - d:
+                            total = -inverse[t, u]
+                step[t] = total
+            best = np.inf
+            entering = -1
+            for t in range(size):  # free coordinates that decrease
+                if step[t] < 0.0:
+                    ratio = solution[t] / -step[t]
+                    if ratio < best:
+                        best, entering = ratio, support[t]
+            for i in range(r):  # rows that rise towards their bound
+                if in_basis[i]:
+                    continue
+                rate = 0.0
+                for t in range(size):
+                    rate += values[i, support[t]] * step[t]
+                if leaving < d:
+                    rate += values[i, leaving]
+                if rate > 0.0:
+                    ratio = slack[i] / rate
+                    if ratio < best:
+                        best, entering = ratio, d + i
+            if entering < 0:  # no bound met: impossible on a polytope, so float trouble
+                return GRAPH_UNPROVED
+            key = keys[head] ^ (np.int64(1) << leaving) ^ (np.int64(1) << entering)
+            if _remember(table, key):
+                continue
+            if count == capacity:
+                return GRAPH_FULL
+            keys[count] = key
+            position = 0
+            for c in range(d + r):
+                if (key >> c) & 1:
+                    bases[count, position] = c
+                    position += 1
+            count += 1
+        head += 1
+    return count
 
 
 #: Statuses of :func:`lemke_howson_path`.
