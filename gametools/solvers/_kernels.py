@@ -917,9 +917,69 @@ def lemke_howson_path(tables, residues, tracked, basics, nonbasics, row_of, col_
     out[0], out[1], out[2] = LH_CAP, pivots, ties
 
 
+@_jit
+def rows_not_better(payoffs, player, support, weights, target, error_factor, tight, undecided
+                    ):  # pragma: no cover
+    """Float half of the Lemke-Howson certificate: the actions of one player that a rigorous
+    bound cannot prove to pay at most ``target`` against the other player's strategy.
+
+    Player 0's action ``i`` pays ``sum_j A[i, support[j]] w_j``; player 1's action ``i`` pays
+    ``sum_j B[support[j], i] w_j`` (``A, B = payoffs[0], payoffs[1]``, float images of the exact
+    payoffs, ``w`` the rounded strategy on ``support``). With ``error_factor = gamma_{k+4}`` the
+    action is proved not better when ``target - estimate`` exceeds
+    ``2 (gamma_{k+4} sum_j |a_j| w_j + (k + sum_j |a_j|) 2^-1070) + 4u (|target| + |estimate|)
+    + 2^-1070``: the bound of ``lemke_howson._proved_not_better`` (which states why it holds),
+    evaluated here row by row. The actions in ``tight`` are not examined; the indices of the
+    undecided ones are written to ``undecided`` (in increasing order), and their count is
+    returned.
+    """
+    k = support.shape[0]
+    count = payoffs.shape[1] if player == 0 else payoffs.shape[2]
+    skip = np.zeros(count, dtype=np.bool_)
+    for i in tight:
+        skip[i] = True
+    tiny = 2.0 ** -1070
+    found = 0
+    for i in range(count):
+        if skip[i]:
+            continue
+        estimate = 0.0
+        magnitude = 0.0
+        size = 0.0
+        for j in range(k):
+            if player == 0:
+                a = payoffs[0, i, support[j]]
+            else:
+                a = payoffs[1, support[j], i]
+            estimate += a * weights[j]
+            magnitude += abs(a) * weights[j]
+            size += abs(a)
+        bound = 2.0 * (error_factor * magnitude + (k + size) * tiny)
+        slack = bound + 4.0 * UNIT_ROUNDOFF * (abs(target) + abs(estimate)) + tiny
+        if not target - estimate > slack:
+            undecided[found] = i
+            found += 1
+    return found
+
+
 #: Status of :func:`lemke_howson_short` when it hands the path over to the tableau kernel.
 LH_HANDOVER = 5
 
+
+@_jit
+def payoff_range(payoffs, low, spread):  # pragma: no cover
+    """Each player's smallest payoff and payoff range (1 when constant) in one pass over the
+    finite ``payoffs`` (float64 ``(players, ...)``, C-contiguous), written into ``low`` and
+    ``spread``: the numbers ``min`` and ``max - min`` of NumPy, exactly."""
+    for s in range(payoffs.shape[0]):
+        flat = payoffs[s].ravel()
+        smallest = flat[0]
+        largest = flat[0]
+        for value in flat:
+            smallest = min(smallest, value)
+            largest = max(largest, value)
+        low[s] = smallest
+        spread[s] = largest - smallest if largest > smallest else 1.0
 
 @_jit
 def _transformed(payoffs, player, low, spread, i, j):  # pragma: no cover
@@ -973,7 +1033,7 @@ def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_supp
     exceed ``max_support``, when a basis system is singular in floating point, when no
     pivot-column entry exceeds ``tol_pivot``, or after ``max_pivots`` pivots. On success
     (:data:`LH_SUCCESS`) ``structural[s, :sizes[s]]`` and ``tight[s, :sizes[s]]`` hold the final
-    bases; the caller certifies them exactly.
+    bases, each in increasing order; the caller certifies them exactly.
 
     Parameters
     ----------
@@ -1109,6 +1169,20 @@ def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_supp
                 if count == 1:
                     break
                 p_t = _position(tight, side, k, t)
+                if p_t < 0:
+                    # a basic slack: a unit column, so every candidate's value is 0 except the
+                    # slack of row t itself (1 / slope), if it is a candidate; the rule below
+                    # then drops just that one when 1 / slope exceeds the tolerance (the others
+                    # have ratio 0, the smallest). Decided here without the divisions.
+                    for c in range(count):
+                        if candidates[c] == k + t:
+                            if 1.0 / slopes[c] > tol_ratio:
+                                for e in range(c, count - 1):
+                                    candidates[e] = candidates[e + 1]
+                                    slopes[e] = slopes[e + 1]
+                                count -= 1
+                            break
+                    continue
                 if p_t >= 0:  # a nonbasic slack: its column is the basis inverse's column p_t
                     for a in range(k):
                         unit[a] = 1.0 if perm[a] == p_t else 0.0
@@ -1171,6 +1245,9 @@ def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_supp
             out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
             return
         if leaving == initial_label:
+            for s in range(2):  # the final bases in increasing order, for the caller
+                structural[s, :sizes[s]].sort()
+                tight[s, :sizes[s]].sort()
             out[0], out[1], out[2] = LH_SUCCESS, pivots, ties
             return
         entering, side = leaving, 1 - side
