@@ -267,16 +267,30 @@ def _next_combination(chosen, size, total):  # pragma: no cover
 
 
 @_jit
-def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no cover
-    """Every basic feasible solution of ``{z >= 0, M z <= 1}``, exactly, in int64; returns how
-    many were written (repeats included: a degenerate vertex has several bases).
+def _gcd(a, b):  # pragma: no cover
+    """Greatest common divisor of two nonnegative int64 values."""
+    while b:
+        a, b = b, a % b
+    return a
+
+
+@_jit
+def all_basic_solutions(matrix, numerators, denominators, tight, keys, table, dedupe
+                        ):  # pragma: no cover
+    """Every vertex of ``{z >= 0, M z <= 1}``, exactly, in int64, each once; returns how many
+    were written.
 
     For every support ``S`` and every equally large set ``R`` of rows, ``M[R, S] z_S = 1`` is
     solved by fraction-free Gauss-Jordan elimination (Bareiss): every intermediate entry is a
     minor of ``[M | 1]``, so the caller's Hadamard bound on those minors excludes overflow and
     every division is exact. A nonsingular system whose solution is nonnegative and satisfies
-    every row exactly is a vertex, written as ``numerators / denominator`` with its full tight
-    set. Every vertex has a nonsingular basis, so the list is complete (with repeats).
+    every row exactly is a vertex; every vertex has a nonsingular basis, so the list is
+    complete. With ``dedupe`` a degenerate vertex, which has several bases, is written once, at
+    its first basis, recognised by its full tight set (which determines the point, since it
+    contains a nonsingular basis) in the open-addressing set ``table``; without it (``d + r >
+    62``: no bitmask) every feasible basis is written. Each is written as
+    ``numerators / denominator`` in lowest terms with its full tight set and (with ``dedupe``)
+    that set's bitmask.
 
     Parameters
     ----------
@@ -284,6 +298,9 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
     numerators : int64 (C(d + r, d), d), out
     denominators : int64 (C(d + r, d),), out
     tight : bool (C(d + r, d), d + r), out
+    keys : int64 (C(d + r, d),), out: bit ``c`` set when constraint ``c`` is tight
+    table : int64 (T + 1,), zeros, ``T`` a power of two at least ``2 C(d + r, d)``
+    dedupe : bool, only when ``d + r <= 62``
     """
     r, d = matrix.shape
     work = np.empty((d, d + 1), dtype=np.int64)
@@ -291,12 +308,17 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
     rows = np.empty(r, dtype=np.int64)
     solution = np.empty(d, dtype=np.int64)
     # the origin (empty support) is always a vertex
+    key = np.int64(0)
     for j in range(d):
         numerators[0, j] = 0
         tight[0, j] = True
+        key |= np.int64(1) << j
     for i in range(r):
         tight[0, d + i] = False
     denominators[0] = 1
+    keys[0] = key
+    if dedupe:
+        _remember(table, key)
     count = 1
     for size in range(1, min(d, r) + 1):
         for j in range(size):
@@ -340,6 +362,7 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
                         solution[j] = sign * work[j, size]
                         if solution[j] < 0:
                             feasible = False
+                    key = np.int64(0)
                     if feasible:
                         for i in range(r):
                             value = np.int64(0)
@@ -349,15 +372,26 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
                                 feasible = False
                                 break
                             tight[count, d + i] = value == determinant
+                            if dedupe and value == determinant:
+                                key |= np.int64(1) << (d + i)
                     if feasible:
                         for j in range(d):
                             numerators[count, j] = 0
                             tight[count, j] = True
                         for j in range(size):
-                            numerators[count, support[j]] = solution[j]
                             tight[count, support[j]] = solution[j] == 0
-                        denominators[count] = determinant
-                        count += 1
+                        for j in range(d):
+                            if dedupe and tight[count, j]:
+                                key |= np.int64(1) << j
+                        if not dedupe or not _remember(table, key):  # not met before
+                            divisor = determinant
+                            for j in range(size):
+                                divisor = _gcd(divisor, solution[j])
+                            for j in range(size):
+                                numerators[count, support[j]] = solution[j] // divisor
+                            denominators[count] = determinant // divisor
+                            keys[count] = key
+                            count += 1
                 if not _next_combination(rows, size, r):
                     break
             if not _next_combination(support, size, d):
@@ -961,6 +995,40 @@ def rows_not_better(payoffs, player, support, weights, target, error_factor, tig
             found += 1
     return found
 
+
+
+@_jit
+def rows_at_most(integers, player, support, weights, limit, reference):  # pragma: no cover
+    """Exact half of the Lemke-Howson certificate for integer payoffs: 1 when no action of one
+    player pays more than action ``reference`` against the other player's strategy
+    ``weights / total`` (on ``support``), 0 when one does, -1 when an entry exceeds ``limit``.
+
+    Player 0's action ``i`` pays ``sum_j A[i, support[j]] w_j / total``, player 1's
+    ``sum_j B[support[j], i] w_j / total`` (``A, B = integers[0], integers[1]``, int64); the
+    common ``total > 0`` is left out. The caller passes ``w_j >= 0`` summing to ``total`` and
+    ``limit = floor(2^62 / total)``: while every entry read is at most ``limit`` in magnitude,
+    every sum stays below ``2^62`` in magnitude, so int64 arithmetic is exact; an entry beyond
+    it stops the test (-1) before any product that could overflow.
+    """
+    k = support.shape[0]
+    count = integers.shape[1] if player == 0 else integers.shape[2]
+    bound = 0
+    for j in range(k):
+        a = integers[0, reference, support[j]] if player == 0 else \
+            integers[1, support[j], reference]
+        if a > limit or a < -limit:
+            return -1
+        bound += a * weights[j]
+    for i in range(count):
+        total = 0
+        for j in range(k):
+            a = integers[0, i, support[j]] if player == 0 else integers[1, support[j], i]
+            if a > limit or a < -limit:
+                return -1
+            total += a * weights[j]
+        if total > bound:
+            return 0
+    return 1
 
 #: Status of :func:`lemke_howson_short` when it hands the path over to the tableau kernel.
 LH_HANDOVER = 5

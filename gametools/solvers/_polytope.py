@@ -81,6 +81,8 @@ class PolytopeVertices:
     simple_keys : ndarray of int64, shape (V,), or None
         Set only when every vertex is proved nondegenerate (its tight set is exactly its
         basis, ``d`` constraints): the tight sets as bitmasks (bit ``c`` for constraint ``c``).
+    tight_keys : ndarray of int64, shape (V,), or None
+        The tight sets as bitmasks, when the route computed them (``d + r <= 62``).
     """
 
     tight_array: np.ndarray
@@ -91,6 +93,7 @@ class PolytopeVertices:
     matrix: np.ndarray | None = None
     bases: np.ndarray | None = None
     simple_keys: np.ndarray | None = None
+    tight_keys: np.ndarray | None = None
 
     @property
     def dimension(self) -> int:
@@ -712,9 +715,17 @@ def _small_bases(matrix: np.ndarray) -> PolytopeVertices | None:
     numerators = np.zeros((bases, d), dtype=np.int64)
     denominators = np.ones(bases, dtype=np.int64)
     tight = np.zeros((bases, d + r), dtype=bool)
+    keys = np.zeros(bases, dtype=np.int64)
+    dedupe = d + r <= 62
+    table = np.zeros(int(power_of_two_at_least(2.0 * bases)) + 1 if dedupe else 1,
+                     dtype=np.int64)
     count = _kernels.all_basic_solutions(np.ascontiguousarray(matrix, dtype=np.int64),
-                                         numerators, denominators, tight)
-    return _collect(numerators[:count], denominators[:count], tight[:count], True, "bases")
+                                         numerators, denominators, tight, keys, table, dedupe)
+    if not dedupe:
+        return _collect(numerators[:count], denominators[:count], tight[:count], True, "bases")
+    # each vertex once, in lowest terms (the kernel dropped the repeats of degenerate ones)
+    return PolytopeVertices(tight[:count], True, "bases", numerators[:count],
+                            denominators[:count], tight_keys=keys[:count])
 
 
 #: Vertex lists longer than this are left to Qhull (the graph search stops and reports it).
@@ -752,7 +763,7 @@ def _graph_search(matrix: np.ndarray) -> PolytopeVertices | None:
     keys = keys[:count]
     tight = ((keys[:, None] >> np.arange(d + r, dtype=np.int64)) & 1).astype(bool)
     return PolytopeVertices(tight, True, "graph+enclosure", matrix=matrix, bases=bases[:count],
-                            simple_keys=keys)
+                            simple_keys=keys, tight_keys=keys)
 
 
 #: Qhull options tried in turn. 'Q0' (no pre-merging of nearly coplanar facets) is about twice

@@ -163,7 +163,21 @@ def _float_integers(payoffs: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     return shifted.reshape(payoffs.shape), 1 << power, low_int
 
 
+def _shifted(integers: np.ndarray) -> tuple[np.ndarray, int]:
+    """``integers - low + 1`` (int64 below 2^62, else Python integers, as
+    :func:`narrow_integers` stores them) and ``low``, for an int64 array."""
+    low = int(integers.min())
+    if int(integers.max()) - low + 1 < 2 ** 62:
+        return integers - low + 1, low
+    return np.array([v - low + 1 for v in integers.ravel().tolist()],
+                    dtype=object).reshape(integers.shape), low
+
+
 def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
+    integers = game.integer_payoffs
+    if integers is not None:  # integer arrays: no Fraction is read
+        (row, row_low), (column, column_low) = _shifted(integers[0]), _shifted(integers[1])
+        return _Bimatrix(game, row, column, False, ((1, row_low - 1), (1, column_low - 1)))
     if game.payoffs_exact is None:
         found = [_float_integers(game.payoffs[player]) for player in range(2)]
         if found[0] is not None and found[1] is not None:
@@ -280,6 +294,12 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
         # are its basis, so only exact complements pair (one dictionary lookup per vertex)
         pairs_raw = _match_simple(p_vertices.simple_keys, q_vertices.simple_keys, m, n)
         return _collect_pairs(data, p_vertices, q_vertices, pairs_raw, True, False, "")
+    if p_vertices.tight_keys is not None and q_vertices.tight_keys is not None:
+        pairs_raw, degenerate = _match_keys(p_vertices, q_vertices, m, n)
+        notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note))
+                          if note)
+        return _collect_pairs(data, p_vertices, q_vertices, pairs_raw,
+                              p_vertices.complete and q_vertices.complete, degenerate, notes)
     p_labels = _game_labels(p_vertices, True)
     q_labels = _game_labels(q_vertices, False)
     p_count, q_count = p_labels.sum(axis=1), q_labels.sum(axis=1)
@@ -321,6 +341,38 @@ def _collect_pairs(data: _Bimatrix, p_vertices: PolytopeVertices, q_vertices: Po
     return _Enumeration(data, pairs, rows, cols, row_integers, column_integers, complete,
                         degenerate, (len(p_vertices.tight_array), len(q_vertices.tight_array)),
                         notes)
+
+
+def _match_keys(p_vertices: PolytopeVertices, q_vertices: PolytopeVertices, m: int, n: int
+                ) -> tuple[list[tuple[int, int]], bool]:
+    """Completely labeled pairs (``P`` vertex, ``Q`` vertex), neither the origin, from the
+    tight-set keys, and whether the game is degenerate (a vertex with more labels than its
+    dimension). A pair is completely labeled when its label sets cover every label; ``Q``'s
+    keys are rotated into game labels as in :func:`_match_simple`."""
+    assert p_vertices.tight_keys is not None and q_vertices.tight_keys is not None
+    p_keys, q_keys = p_vertices.tight_keys, q_vertices.tight_keys
+    degenerate = bool((p_vertices.tight_array.sum(axis=1) > m).any() or
+                      (q_vertices.tight_array.sum(axis=1) > n).any())
+    p_origin, q_origin = (1 << m) - 1, (1 << n) - 1
+    # z = 0 exactly when every coordinate constraint is tight
+    p_side = np.flatnonzero((p_keys & p_origin) != p_origin)
+    q_side = np.flatnonzero((q_keys & q_origin) != q_origin)
+    q_labels = ((q_keys[q_side] & q_origin) << m) | (q_keys[q_side] >> n)
+    matched = _match_words(((1 << (m + n)) - 1) ^ p_keys[p_side], q_labels)
+    return [(int(p_side[a]), int(q_side[b])) for a, b in matched], degenerate
+
+
+def _match_words(needed: np.ndarray, have: np.ndarray) -> list[tuple[int, int]]:
+    """All ``(a, b)`` with every bit of ``needed[a]`` set in ``have[b]`` (integer bitmasks)."""
+    out: list[tuple[int, int]] = []
+    if not len(needed) or not len(have):
+        return out
+    chunk = max(1, 4_000_000 // len(have))
+    for start in range(0, len(needed), chunk):
+        need = needed[start:start + chunk, None]
+        a, b = np.nonzero((have[None, :] & need) == need)
+        out.extend(zip((a + start).tolist(), b.tolist()))
+    return out
 
 
 def _match_simple(p_keys: np.ndarray, q_keys: np.ndarray, m: int, n: int
@@ -377,14 +429,7 @@ def _match_supersets(p_labels: np.ndarray, q_labels: np.ndarray) -> list[tuple[i
     if not len(p_labels) or not len(q_labels):
         return []
     if p_labels.shape[1] <= 64:
-        needed, have = _label_words(~p_labels), _label_words(q_labels)
-        out: list[tuple[int, int]] = []
-        chunk = max(1, 4_000_000 // len(have))
-        for start in range(0, len(needed), chunk):
-            need = needed[start:start + chunk, None]
-            a, b = np.nonzero((have[None, :] & need) == need)
-            out.extend(zip((a + start).tolist(), b.tolist()))
-        return out
+        return _match_words(_label_words(~p_labels), _label_words(q_labels))
     q_words = np.packbits(q_labels, axis=1)
     needed = np.packbits(~p_labels, axis=1)                        # (Vp, W), padding bits 0
     result: list[tuple[int, int]] = []

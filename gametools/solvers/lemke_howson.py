@@ -400,20 +400,30 @@ def _exact_equilibrium(game: NormalFormGame,
     indifferent, and symmetrically for ``x``; only these ``k x k`` payoff blocks are made exact.
     The certificate then needs, exactly: ``x, y >= 0``, every action played is tight (the
     complementarity of the final basis), and no other action pays more than the tight ones.
-    The last condition is proved for all other actions at once by a rigorous floating-point
-    bound (:func:`_proved_not_better`); only actions it cannot separate (ties, i.e. degenerate
-    best responses) are compared in rational arithmetic, on their support entries only.
+    The last condition is proved for all other actions at once: for games given as integer
+    arrays (:attr:`NormalFormGame.integer_payoffs`) by comparing every action's payoff with a
+    tight one's in int64 (:func:`_kernels.rows_at_most`, under a proven overflow bound);
+    otherwise by a rigorous floating-point bound (:func:`_proved_not_better`), where only
+    actions it cannot separate (ties, i.e. degenerate best responses) are compared in
+    rational arithmetic, on their support entries only.
     """
     assert game.payoffs_exact is not None
-    m, n = game.num_actions
+    m, n = game.payoffs.shape[1:]
     x_support, tight_columns, y_support, tight_rows = supports
     if not len(x_support) or not len(y_support):
         return None
-    exact = game.payoffs_exact
     if len(x_support) != len(tight_columns) or len(y_support) != len(tight_rows):
         return None
-    y_solution = _support_solution(exact[0][tight_rows[:, None], y_support])
-    x_solution = _support_solution(exact[1][x_support[:, None], tight_columns].T)
+    integers = game.integer_payoffs
+    if integers is not None:
+        y_solution = _integer_support_solution(
+            integers[0][tight_rows[:, None], y_support].tolist(), 1)
+        x_solution = _integer_support_solution(
+            integers[1][x_support[:, None], tight_columns].T.tolist(), 1)
+    else:
+        exact = game.payoffs_exact
+        y_solution = _support_solution(exact[0][tight_rows[:, None], y_support])
+        x_solution = _support_solution(exact[1][x_support[:, None], tight_columns].T)
     if x_solution is None or y_solution is None:
         return None
     (x_part, x_total, column_top, column_bottom) = x_solution
@@ -421,9 +431,14 @@ def _exact_equilibrium(game: NormalFormGame,
     if min(x_part) < 0 or min(y_part) < 0:
         return None
     # no other action pays more
-    if not _proved_not_better(game, 0, y_support, y_solution, tight_rows) or \
-            not _proved_not_better(game, 1, x_support, x_solution, tight_columns):
-        return None
+    for player, support, solution, tight in ((0, y_support, y_solution, tight_rows),
+                                             (1, x_support, x_solution, tight_columns)):
+        decided = _integer_not_better(integers, player, support, solution[0], solution[1],
+                                      int(tight[0])) if integers is not None else -1
+        if decided < 0:
+            decided = int(_proved_not_better(game, player, support, solution, tight))
+        if not decided:
+            return None
     # every action played is a tight one (so it pays the common value)
     if not {i for i, v in zip(x_support.tolist(), x_part) if v} <= set(tight_rows.tolist()) or \
             not {j for j, v in zip(y_support.tolist(), y_part) if v} <= \
@@ -461,15 +476,40 @@ def _support_solution(block: np.ndarray) -> _IntegerSolution | None:
     (:func:`solve_square_integers`).
     """
     ints, scale = integer_array(block)
-    size = block.shape[1]
-    if block.shape[0] != size:
+    if block.shape[0] != block.shape[1]:
         return None
-    system = [row + [-1] for row in ints.tolist()] + [[1] * size + [0]]
+    return _integer_support_solution(ints.tolist(), scale)
+
+
+def _integer_support_solution(rows: list[list[int]], scale: int) -> _IntegerSolution | None:
+    """:func:`_support_solution` of the square block ``rows / scale`` (Python ints)."""
+    size = len(rows)
+    system = [row + [-1] for row in rows] + [[1] * size + [0]]
     solved = solve_square_integers(system, [0] * size + [1])
     if solved is None:
         return None
     numerators, determinant = solved
     return numerators[:size], determinant, numerators[size], determinant * scale
+
+
+def _integer_not_better(integers: np.ndarray, player: int, support: np.ndarray,
+                        numerators: list[int], total: int, reference: int) -> int:
+    """Whether no action of ``player`` pays more than the tight action ``reference`` against
+    the other player's strategy ``numerators / total`` (nonnegative, on ``support``), decided
+    exactly in int64 on the integer payoffs: 1 (none does), 0 (one does), or -1 when the int64
+    route does not apply (numba not loaded, or the overflow bound fails: the caller then
+    decides in floating point and rationals).
+
+    Every action's payoff times ``total`` is ``sum_j a_ij n_j``; the kernel compares these
+    integers, which the bound ``|a_ij| <= limit = floor(2^62 / total)`` (checked entry by entry
+    as they are read) keeps below ``2^62`` in magnitude (``n_j >= 0`` with sum ``total``).
+    """
+    if not _kernels.worthwhile(integers.shape[1 + player] * len(numerators)) or \
+            not 0 < total < 2 ** 62:
+        return -1
+    weights = np.array(numerators, dtype=np.int64)  # each n_j <= total < 2^62
+    return int(_kernels.rows_at_most(integers, player, support, weights, 2 ** 62 // total,
+                                     reference))
 
 
 def _proved_not_better(game: NormalFormGame, player: int, support: np.ndarray,
