@@ -179,9 +179,9 @@ def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
         (row, row_low), (column, column_low) = _shifted(integers[0]), _shifted(integers[1])
         return _Bimatrix(game, row, column, False, ((1, row_low - 1), (1, column_low - 1)))
     if game.payoffs_exact is None:
-        found = [_float_integers(game.payoffs[player]) for player in range(2)]
-        if found[0] is not None and found[1] is not None:
-            (row, row_scale, row_low), (column, column_scale, column_low) = found
+        first, second = (_float_integers(game.payoffs[player]) for player in range(2))
+        if first is not None and second is not None:
+            (row, row_scale, row_low), (column, column_scale, column_low) = first, second
             return _Bimatrix(game, row, column, True,
                              ((row_scale, row_low - 1), (column_scale, column_low - 1)))
     integer = []
