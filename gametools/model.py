@@ -117,6 +117,16 @@ def _exact_array(values: Any) -> np.ndarray | None:
     return exact
 
 
+def _small_integer_array(values: Any) -> np.ndarray | None:
+    """``values`` as a read-only int64 array when given as an integer (or bool) array whose
+    magnitudes stay below 2^62, else None (no scan of Python objects: decided by the dtype)."""
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iub" or not values.size:
+        return None
+    if int(values.min()) <= -2 ** 62 or int(values.max()) >= 2 ** 62:
+        return None
+    return _readonly(values.astype(np.int64))
+
+
 def _check_range(name: str, array: np.ndarray) -> None:
     # differences of payoffs (regrets, NashConv) must stay finite
     if array.size and not np.isfinite(float(array.max()) - float(array.min())):
@@ -278,6 +288,7 @@ class NormalFormGame:
         num_actions = tuple(int(n) for n in array.shape[1:])
         object.__setattr__(self, "payoffs", _readonly(array))
         object.__setattr__(self, "payoffs_exact", None if exact is None else _readonly(exact))
+        object.__setattr__(self, "_integers", _small_integer_array(payoffs))
         object.__setattr__(self, "player_labels",
                            _labels("player_labels", player_labels, array.shape[0], "player "))
         object.__setattr__(self, "action_labels", _action_labels(action_labels, num_actions))
@@ -297,6 +308,8 @@ class NormalFormGame:
         if a.ndim != 2 or a.shape != b.shape:
             raise GameValidationError("payoffs", "a bimatrix game needs two matrices of the same "
                                       "shape (n_1, n_2)", None, (a.shape, b.shape))
+        if a.dtype.kind in "iub" and b.dtype.kind in "iub":  # integers stay an integer array
+            return cls(np.stack([a, b]), **labels)
         dtype = object if (_exact_array(a) is not None and _exact_array(b) is not None) else float
         return cls(np.stack([a.astype(dtype), b.astype(dtype)]), **labels)
 
@@ -322,6 +335,18 @@ class NormalFormGame:
     @property
     def num_actions(self) -> tuple[int, ...]:
         return tuple(int(n) for n in self.payoffs.shape[1:])
+
+    @property
+    def integer_payoffs(self) -> np.ndarray | None:
+        """The payoffs as a read-only int64 array (same shape as :attr:`payoffs`) when they were
+        given as an integer NumPy array with every magnitude below 2^62, else None.
+
+        Equal to :attr:`payoffs_exact` entry by entry where set; exact solvers use it for
+        integer arithmetic without reading ``Fraction`` objects. None says nothing about the
+        values (integer payoffs given as Python objects or Fractions also leave it None).
+        """
+        integers: np.ndarray | None = self.__dict__.get("_integers")
+        return integers
 
     @property
     def is_exact(self) -> bool:

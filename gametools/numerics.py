@@ -116,20 +116,27 @@ def _bareiss_eliminate(work: list[list[int]], cols: int) -> bool:
     rows = len(work)
     previous = 1
     for col in range(cols):
-        pivot_row = next((r for r in range(col, rows) if work[r][col] != 0), -1)
-        if pivot_row < 0:
-            return False
-        work[col], work[pivot_row] = work[pivot_row], work[col]
         top = work[col]
+        if top[col] == 0:
+            for r in range(col + 1, rows):
+                if work[r][col] != 0:
+                    work[col], work[r] = work[r], top
+                    top = work[col]
+                    break
+            else:
+                return False
         pivot = top[col]
+        tail = top[col + 1:]
         for r in range(col + 1, rows):
             row = work[r]
             factor = row[col]
-            if factor:
-                row[col + 1:] = [(pivot * a - factor * b) // previous
-                                 for a, b in zip(row[col + 1:], top[col + 1:])]
-            else:  # Bareiss still scales the row by pivot / previous (exact)
+            if not factor:  # Bareiss still scales the row by pivot / previous (exact)
                 row[col + 1:] = [pivot * a // previous for a in row[col + 1:]]
+            elif previous == 1:  # the first column: nothing to divide
+                row[col + 1:] = [pivot * a - factor * b for a, b in zip(row[col + 1:], tail)]
+            else:
+                row[col + 1:] = [(pivot * a - factor * b) // previous
+                                 for a, b in zip(row[col + 1:], tail)]
             row[col] = 0
         previous = pivot
     return True
@@ -195,6 +202,37 @@ def solve_square_integers(matrix: list[list[int]], rhs: list[int]
         lowest terms); None when the matrix is singular.
     """
     k = len(matrix)
+    # Cramer's rule up to 3 x 3: the same numbers, without the elimination's bookkeeping
+    if k == 0:
+        return [], 1
+    if k == 1:
+        (a,), (b,) = matrix[0], rhs
+        if a == 0:
+            return None
+        return ([b], a) if a > 0 else ([-b], -a)
+    if k == 2:
+        (a, b), (c, d) = matrix
+        e, f = rhs
+        determinant = a * d - b * c
+        if determinant == 0:
+            return None
+        first, second = e * d - b * f, a * f - c * e
+        if determinant < 0:
+            return [-first, -second], -determinant
+        return [first, second], determinant
+    if k == 3:  # the adjugate (cofactors) times rhs
+        (a, b, c), (d, e, f), (g, h, i) = matrix
+        p, q, r = rhs
+        co_a, co_b, co_c = e * i - f * h, f * g - d * i, d * h - e * g
+        determinant = a * co_a + b * co_b + c * co_c
+        if determinant == 0:
+            return None
+        numerators = [co_a * p + (c * h - b * i) * q + (b * f - c * e) * r,
+                      co_b * p + (a * i - c * g) * q + (c * d - a * f) * r,
+                      co_c * p + (b * g - a * h) * q + (a * e - b * d) * r]
+        if determinant < 0:
+            return [-v for v in numerators], -determinant
+        return numerators, determinant
     work = [list(row) + [b] for row, b in zip(matrix, rhs)]
     if not _bareiss_eliminate(work, k):
         return None

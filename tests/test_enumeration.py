@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from gametools import NormalFormGame
 from gametools.errors import GameValidationError
 from gametools.solvers import _polytope
+from gametools.solvers import enumeration as enumeration_module
 from gametools.solvers.dominance import iterated_elimination
 from gametools.solvers.enumeration import (
     support_enumeration,
@@ -439,3 +440,36 @@ def test_square_integer_solve_hand_solved_and_random() -> None:
         assert determinant == abs(det)
         assert all(sum(a * z for a, z in zip(row, numerators)) == determinant * b
                    for row, b in zip(matrix, rhs))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_graph_search_matches_exact_bases_and_declines_degenerate(seed: int) -> None:
+    # Float games: the vertex-graph search (each vertex proved nondegenerate, completeness from
+    # the graph's connectivity). Truth: every basis enumerated in Python rationals (_all_bases).
+    from gametools.solvers import _kernels
+
+    if not _kernels.NUMBA_AVAILABLE:
+        pytest.skip("numba is not installed: the graph search does not exist")
+    import numba  # noqa: F401  (loaded: the kernel route is taken whatever the size)
+
+    rng = np.random.default_rng([seed, 5])
+    game = NormalFormGame.from_bimatrix(rng.normal(size=(5, 6)), rng.normal(size=(5, 6)))
+    data = enumeration_module._exact_bimatrix(game)
+    for matrix in (data.column.T, data.row):
+        found = _polytope._graph_search(matrix)
+        assert found is not None and found.method == "graph+enclosure"
+        truth = _polytope._all_bases(np.asarray(matrix, dtype=object))
+        assert set(zip(found.numerators, found.denominators)) == \
+            set(zip(truth.numerators, truth.denominators))
+        assert len(found.numerators) == len(truth.numerators)
+    # a repeated row: either it is never tight (then the list must still be exact) or it
+    # makes degenerate vertices, where the search declines (another route decides)
+    repeated = data.row.copy()
+    repeated[1] = repeated[0]
+    found = _polytope._graph_search(repeated)
+    if found is not None:
+        truth = _polytope._all_bases(np.asarray(repeated, dtype=object))
+        assert sorted(zip(found.numerators, found.denominators)) == \
+            sorted(zip(truth.numerators, truth.denominators))
+    # every vertex but the origin of a constant matrix is degenerate: declined
+    assert _polytope._graph_search(np.full((4, 5), 2 ** 40, dtype=np.int64)) is None

@@ -454,3 +454,43 @@ def test_short_paths_without_tableaux_match_the_tableau_route(monkeypatch):
             assert short.equilibria[0].strategies_exact == tableau.equilibria[0].strategies_exact
             assert short.iterations == tableau.iterations
     assert any(taken) and not all(taken)  # both the short route and a handover were exercised
+
+
+def test_integer_certificate_agrees_with_the_rational_one(monkeypatch):
+    # Games given as integer arrays are certified in int64 (NormalFormGame.integer_payoffs);
+    # truth: the same game given as Fractions (the float bound plus rational ties), on the
+    # final bases of Lemke-Howson paths (equilibria) and on altered bases (no equilibrium).
+    import numba  # noqa: F401  (the int64 kernel runs once numba is loaded)
+
+    original = lh_module._exact_equilibrium
+    seen = []
+
+    def recorded(game, supports):
+        seen.append(tuple(np.array(s, dtype=np.int64) for s in supports))
+        return original(game, supports)
+
+    monkeypatch.setattr(lh_module, "_exact_equilibrium", recorded)
+    checked = rejected = 0
+    for seed in range(6):
+        rng = np.random.default_rng([seed, 77])
+        a, b = rng.integers(0, 4, size=(2, 30, 25))
+        game = NormalFormGame.from_bimatrix(a, b)
+        assert game.integer_payoffs is not None
+        rational = NormalFormGame.from_bimatrix(a.astype(object) + Fraction(0), b.astype(object))
+        assert rational.integer_payoffs is None
+        seen.clear()
+        assert lemke_howson(game, initial_label=int(rng.integers(0, 55))).status == "success"
+        x_support, columns, y_support, rows = seen[-1]
+        altered = (x_support, columns, y_support, (rows + 1) % 30)
+        for supports in (seen[-1], altered):
+            fast = original(game, supports)
+            slow = original(rational, supports)
+            assert (fast is None) == (slow is None)
+            if fast is not None:
+                assert fast.strategies_exact == slow.strategies_exact
+                assert fast.payoffs_exact == slow.payoffs_exact
+                assert exact_regret(game, fast.strategies_exact) == 0
+                checked += 1
+            else:
+                rejected += 1
+    assert checked and rejected

@@ -267,16 +267,30 @@ def _next_combination(chosen, size, total):  # pragma: no cover
 
 
 @_jit
-def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no cover
-    """Every basic feasible solution of ``{z >= 0, M z <= 1}``, exactly, in int64; returns how
-    many were written (repeats included: a degenerate vertex has several bases).
+def _gcd(a, b):  # pragma: no cover
+    """Greatest common divisor of two nonnegative int64 values."""
+    while b:
+        a, b = b, a % b
+    return a
+
+
+@_jit
+def all_basic_solutions(matrix, numerators, denominators, tight, keys, table, dedupe
+                        ):  # pragma: no cover
+    """Every vertex of ``{z >= 0, M z <= 1}``, exactly, in int64, each once; returns how many
+    were written.
 
     For every support ``S`` and every equally large set ``R`` of rows, ``M[R, S] z_S = 1`` is
     solved by fraction-free Gauss-Jordan elimination (Bareiss): every intermediate entry is a
     minor of ``[M | 1]``, so the caller's Hadamard bound on those minors excludes overflow and
     every division is exact. A nonsingular system whose solution is nonnegative and satisfies
-    every row exactly is a vertex, written as ``numerators / denominator`` with its full tight
-    set. Every vertex has a nonsingular basis, so the list is complete (with repeats).
+    every row exactly is a vertex; every vertex has a nonsingular basis, so the list is
+    complete. With ``dedupe`` a degenerate vertex, which has several bases, is written once, at
+    its first basis, recognised by its full tight set (which determines the point, since it
+    contains a nonsingular basis) in the open-addressing set ``table``; without it (``d + r >
+    62``: no bitmask) every feasible basis is written. Each is written as
+    ``numerators / denominator`` in lowest terms with its full tight set and (with ``dedupe``)
+    that set's bitmask.
 
     Parameters
     ----------
@@ -284,6 +298,9 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
     numerators : int64 (C(d + r, d), d), out
     denominators : int64 (C(d + r, d),), out
     tight : bool (C(d + r, d), d + r), out
+    keys : int64 (C(d + r, d),), out: bit ``c`` set when constraint ``c`` is tight
+    table : int64 (T + 1,), zeros, ``T`` a power of two at least ``2 C(d + r, d)``
+    dedupe : bool, only when ``d + r <= 62``
     """
     r, d = matrix.shape
     work = np.empty((d, d + 1), dtype=np.int64)
@@ -291,12 +308,17 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
     rows = np.empty(r, dtype=np.int64)
     solution = np.empty(d, dtype=np.int64)
     # the origin (empty support) is always a vertex
+    key = np.int64(0)
     for j in range(d):
         numerators[0, j] = 0
         tight[0, j] = True
+        key |= np.int64(1) << j
     for i in range(r):
         tight[0, d + i] = False
     denominators[0] = 1
+    keys[0] = key
+    if dedupe:
+        _remember(table, key)
     count = 1
     for size in range(1, min(d, r) + 1):
         for j in range(size):
@@ -340,6 +362,7 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
                         solution[j] = sign * work[j, size]
                         if solution[j] < 0:
                             feasible = False
+                    key = np.int64(0)
                     if feasible:
                         for i in range(r):
                             value = np.int64(0)
@@ -349,20 +372,159 @@ def all_basic_solutions(matrix, numerators, denominators, tight):  # pragma: no 
                                 feasible = False
                                 break
                             tight[count, d + i] = value == determinant
+                            if dedupe and value == determinant:
+                                key |= np.int64(1) << (d + i)
                     if feasible:
                         for j in range(d):
                             numerators[count, j] = 0
                             tight[count, j] = True
                         for j in range(size):
-                            numerators[count, support[j]] = solution[j]
                             tight[count, support[j]] = solution[j] == 0
-                        denominators[count] = determinant
-                        count += 1
+                        for j in range(d):
+                            if dedupe and tight[count, j]:
+                                key |= np.int64(1) << j
+                        if not dedupe or not _remember(table, key):  # not met before
+                            divisor = determinant
+                            for j in range(size):
+                                divisor = _gcd(divisor, solution[j])
+                            for j in range(size):
+                                numerators[count, support[j]] = solution[j] // divisor
+                            denominators[count] = determinant // divisor
+                            keys[count] = key
+                            count += 1
                 if not _next_combination(rows, size, r):
                     break
             if not _next_combination(support, size, d):
                 break
     return count
+
+
+@_jit
+def _enclose_basis(values, radius, simplex, system, lu, inverse, column, perm, solution, bound,
+                   support, rows, is_zero, in_basis):  # pragma: no cover
+    """The proof of :func:`enclose_bases` for one basis; returns the size ``s`` of its reduced
+    system when proved, else -1. A proved basis leaves, for the caller's further use, its free
+    coordinates in ``support[:s]``, its tight rows in ``rows[:s]`` (and ``in_basis``), the
+    float solution ``z~`` in ``solution[:s]`` and the approximate inverse ``R`` of
+    ``M[rows, support]`` in ``inverse[:s, :s]``."""
+    r, d = values.shape
+    inflate = 1.0 + 4.0 * (d + 4) * UNIT_ROUNDOFF
+    tiny = 1e-300
+    size, free = _split_basis(simplex, d, is_zero, rows, in_basis, support)
+    if free != size:
+        return -1
+    if size == 0:
+        # z = 0: every row has slack exactly 1
+        return 0
+    gamma = 1.01 * (size + 1) * UNIT_ROUNDOFF
+    for i in range(size):
+        perm[i] = i
+        for j in range(size):
+            system[i, j] = values[rows[i], support[j]]
+            lu[i, j] = system[i, j]
+    # LU with partial pivoting (row swaps recorded in perm)
+    singular = False
+    for col in range(size):
+        best, pivot_row = 0.0, col
+        for i in range(col, size):
+            if abs(lu[i, col]) > best:
+                best, pivot_row = abs(lu[i, col]), i
+        if not best > 0.0:
+            singular = True
+            break
+        if pivot_row != col:
+            for j in range(size):
+                lu[col, j], lu[pivot_row, j] = lu[pivot_row, j], lu[col, j]
+            perm[col], perm[pivot_row] = perm[pivot_row], perm[col]
+        for i in range(col + 1, size):
+            factor = lu[i, col] / lu[col, col]
+            lu[i, col] = factor
+            if factor != 0.0:
+                for j in range(col + 1, size):
+                    lu[i, j] -= factor * lu[col, j]
+    if singular:
+        return -1
+    # approximate inverse R, column by column; the solution of B z = 1 is R 1
+    for e in range(size):
+        for i in range(size):
+            column[i] = 1.0 if perm[i] == e else 0.0
+        for i in range(size):
+            total = column[i]
+            for j in range(i):
+                total -= lu[i, j] * column[j]
+            column[i] = total
+        for i in range(size - 1, -1, -1):
+            total = column[i]
+            for j in range(i + 1, size):
+                total -= lu[i, j] * column[j]
+            column[i] = total / lu[i, i]
+        for i in range(size):
+            inverse[i, e] = column[i]
+    for i in range(size):
+        total = 0.0
+        for j in range(size):
+            total += inverse[i, j]
+        solution[i] = total
+    # 1. alpha >= ||I - R B||_inf for every B in the enclosure
+    alpha = 0.0
+    for i in range(size):
+        row_sum = 0.0
+        for j in range(size):
+            product = 0.0
+            magnitude = 0.0
+            spread = 0.0
+            for t in range(size):
+                product += inverse[i, t] * system[t, j]
+                magnitude += abs(inverse[i, t]) * abs(system[t, j])
+                spread += abs(inverse[i, t]) * radius[rows[t], support[j]]
+            identity = 1.0 if i == j else 0.0
+            row_sum += abs(identity - product) + gamma * (identity + magnitude) + spread
+        alpha = max(alpha, row_sum)
+    alpha = alpha * inflate + tiny
+    if not alpha < 0.5:
+        return -1
+    # 2. bound on the residual 1 - B z~, then eps >= |z* - z~|_inf
+    for i in range(size):
+        residual = 1.0
+        magnitude = 0.0
+        spread = 0.0
+        for j in range(size):
+            residual -= system[i, j] * solution[j]
+            magnitude += abs(system[i, j]) * abs(solution[j])
+            spread += radius[rows[i], support[j]] * abs(solution[j])
+        bound[i] = abs(residual) + gamma * (1.0 + magnitude) + spread
+    eps = 0.0
+    for i in range(size):
+        total = 0.0
+        for j in range(size):
+            total += abs(inverse[i, j]) * bound[j]
+        eps = max(eps, total)
+    eps = (eps * inflate + tiny) / (1.0 - alpha) * inflate
+    # 3. strictly positive free coordinates and non-basis slacks
+    ok = True
+    for j in range(size):
+        if not solution[j] > eps * inflate:
+            ok = False
+            break
+    if not ok:
+        return -1
+    for i in range(r):
+        if in_basis[i]:
+            continue
+        slack = 1.0
+        magnitude = 0.0
+        spread = 0.0
+        for j in range(size):
+            value = values[i, support[j]]
+            slack -= value * solution[j]
+            magnitude += abs(value) * abs(solution[j])
+            spread += radius[i, support[j]] * abs(solution[j]) \
+                + (abs(value) + radius[i, support[j]]) * eps
+        error = (gamma * (1.0 + magnitude) + spread) * inflate + tiny
+        if not slack > error:
+            ok = False
+            break
+    return size if ok else -1
 
 
 @_jit
@@ -401,8 +563,6 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     """
     r, d = values.shape
     count = simplices.shape[0]
-    inflate = 1.0 + 4.0 * (d + 4) * UNIT_ROUNDOFF
-    tiny = 1e-300
     system = np.empty((d, d))
     lu = np.empty((d, d))
     inverse = np.empty((d, d))
@@ -415,123 +575,9 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     is_zero = np.empty(d, dtype=np.bool_)
     in_basis = np.empty(r, dtype=np.bool_)
     for k in range(count):
-        proved[k] = False
-        size, free = _split_basis(simplices[k], d, is_zero, rows, in_basis, support)
-        if free != size:
-            continue
-        if size == 0:
-            # z = 0: every row has slack exactly 1
-            proved[k] = True
-            continue
-        gamma = 1.01 * (size + 1) * UNIT_ROUNDOFF
-        for i in range(size):
-            perm[i] = i
-            for j in range(size):
-                system[i, j] = values[rows[i], support[j]]
-                lu[i, j] = system[i, j]
-        # LU with partial pivoting (row swaps recorded in perm)
-        singular = False
-        for col in range(size):
-            best, pivot_row = 0.0, col
-            for i in range(col, size):
-                if abs(lu[i, col]) > best:
-                    best, pivot_row = abs(lu[i, col]), i
-            if not best > 0.0:
-                singular = True
-                break
-            if pivot_row != col:
-                for j in range(size):
-                    lu[col, j], lu[pivot_row, j] = lu[pivot_row, j], lu[col, j]
-                perm[col], perm[pivot_row] = perm[pivot_row], perm[col]
-            for i in range(col + 1, size):
-                factor = lu[i, col] / lu[col, col]
-                lu[i, col] = factor
-                if factor != 0.0:
-                    for j in range(col + 1, size):
-                        lu[i, j] -= factor * lu[col, j]
-        if singular:
-            continue
-        # approximate inverse R, column by column; the solution of B z = 1 is R 1
-        for e in range(size):
-            for i in range(size):
-                column[i] = 1.0 if perm[i] == e else 0.0
-            for i in range(size):
-                total = column[i]
-                for j in range(i):
-                    total -= lu[i, j] * column[j]
-                column[i] = total
-            for i in range(size - 1, -1, -1):
-                total = column[i]
-                for j in range(i + 1, size):
-                    total -= lu[i, j] * column[j]
-                column[i] = total / lu[i, i]
-            for i in range(size):
-                inverse[i, e] = column[i]
-        for i in range(size):
-            total = 0.0
-            for j in range(size):
-                total += inverse[i, j]
-            solution[i] = total
-        # 1. alpha >= ||I - R B||_inf for every B in the enclosure
-        alpha = 0.0
-        for i in range(size):
-            row_sum = 0.0
-            for j in range(size):
-                product = 0.0
-                magnitude = 0.0
-                spread = 0.0
-                for t in range(size):
-                    product += inverse[i, t] * system[t, j]
-                    magnitude += abs(inverse[i, t]) * abs(system[t, j])
-                    spread += abs(inverse[i, t]) * radius[rows[t], support[j]]
-                identity = 1.0 if i == j else 0.0
-                row_sum += abs(identity - product) + gamma * (identity + magnitude) + spread
-            alpha = max(alpha, row_sum)
-        alpha = alpha * inflate + tiny
-        if not alpha < 0.5:
-            continue
-        # 2. bound on the residual 1 - B z~, then eps >= |z* - z~|_inf
-        for i in range(size):
-            residual = 1.0
-            magnitude = 0.0
-            spread = 0.0
-            for j in range(size):
-                residual -= system[i, j] * solution[j]
-                magnitude += abs(system[i, j]) * abs(solution[j])
-                spread += radius[rows[i], support[j]] * abs(solution[j])
-            bound[i] = abs(residual) + gamma * (1.0 + magnitude) + spread
-        eps = 0.0
-        for i in range(size):
-            total = 0.0
-            for j in range(size):
-                total += abs(inverse[i, j]) * bound[j]
-            eps = max(eps, total)
-        eps = (eps * inflate + tiny) / (1.0 - alpha) * inflate
-        # 3. strictly positive free coordinates and non-basis slacks
-        ok = True
-        for j in range(size):
-            if not solution[j] > eps * inflate:
-                ok = False
-                break
-        if not ok:
-            continue
-        for i in range(r):
-            if in_basis[i]:
-                continue
-            slack = 1.0
-            magnitude = 0.0
-            spread = 0.0
-            for j in range(size):
-                value = values[i, support[j]]
-                slack -= value * solution[j]
-                magnitude += abs(value) * abs(solution[j])
-                spread += radius[i, support[j]] * abs(solution[j]) \
-                    + (abs(value) + radius[i, support[j]]) * eps
-            error = (gamma * (1.0 + magnitude) + spread) * inflate + tiny
-            if not slack > error:
-                ok = False
-                break
-        proved[k] = ok
+        proved[k] = _enclose_basis(values, radius, simplices[k], system, lu, inverse, column,
+                                   perm, solution, bound, support, rows, is_zero,
+                                   in_basis) >= 0
 
 
 @_jit
@@ -573,6 +619,129 @@ def _grown(table):  # pragma: no cover
         if table[1 + slot] != 0:
             _remember(bigger, table[1 + slot])
     return bigger
+
+
+#: Statuses of :func:`graph_vertices` (a nonnegative return value is the vertex count).
+GRAPH_UNPROVED, GRAPH_FULL = -1, -2
+
+
+@_jit
+def graph_vertices(values, radius, bases, keys, table):  # pragma: no cover
+    """Every vertex of ``{z >= 0, M z <= 1}`` by a search of its vertex graph, each vertex proved
+    nondegenerate with rigorous floating-point bounds; returns the vertex count, or
+    ``GRAPH_UNPROVED`` / ``GRAPH_FULL``.
+
+    ``M`` is known as in :func:`enclose_bases` (``|M - values| <= radius``, entries positive, so
+    the polytope is bounded and full-dimensional). The search starts at the origin (basis: the
+    ``d`` coordinate constraints, nondegenerate since every row has slack 1). For each vertex
+    taken from the queue, its basis is proved by :func:`_enclose_basis` (a feasible vertex whose
+    tight set is exactly the basis); then, for each of its ``d`` constraints ``c``, the edge that
+    leaves ``c`` is followed in floating point (direction from the approximate inverse, ratio
+    test over the other constraints) to the constraint ``c'`` it meets first, and the basis
+    ``B - c + c'`` joins the queue unless already seen (a bitmask key in the open-addressing set
+    ``table``).
+
+    Why the list is complete when every queued basis is proved: a proved basis ``B'`` shares the
+    ``d - 1`` constraints ``B - c`` with the proved nondegenerate vertex of ``B``, which span
+    the line of the edge of ``c``; a vertex of the polytope on that edge other than its start is
+    its other end, so ``B'`` is the neighbour along that edge, whether or not the float ratio test
+    was right (a wrong choice gives an unproved basis). A nondegenerate vertex has exactly ``d``
+    edges, those of its ``d`` constraints, so every neighbour of every listed vertex is listed;
+    the graph of a polytope is connected (Balinski), hence every vertex is listed, once (its
+    tight set, which is its basis, determines it). Any unproved basis (degenerate,
+    ill-conditioned or a wrong ratio test) stops the search with ``GRAPH_UNPROVED``; the caller
+    then takes a route that handles degeneracy.
+
+    Parameters
+    ----------
+    values, radius : float64 (r, d), as in :func:`enclose_bases`; ``d + r <= 62``
+    bases : int64 (capacity, d), out: the proved bases (sorted constraint indices), in the order
+        found; ``GRAPH_FULL`` when more than ``capacity`` vertices exist
+    keys : int64 (capacity,), out: bitmask of each basis (bit ``c`` for constraint ``c``)
+    table : int64 (T + 1,), zeros, ``T`` a power of two at least ``2 * capacity``
+    """
+    r, d = values.shape
+    capacity = bases.shape[0]
+    system = np.empty((d, d))
+    lu = np.empty((d, d))
+    inverse = np.empty((d, d))
+    column = np.empty(d)
+    perm = np.empty(d, dtype=np.int64)
+    solution = np.empty(d)
+    bound = np.empty(d)
+    support = np.empty(d, dtype=np.int64)
+    rows = np.empty(d, dtype=np.int64)
+    is_zero = np.empty(d, dtype=np.bool_)
+    in_basis = np.empty(r, dtype=np.bool_)
+    slack = np.empty(r)
+    step = np.empty(d)
+    key = np.int64(0)
+    for j in range(d):
+        bases[0, j] = j
+        key |= np.int64(1) << j
+    keys[0] = key
+    _remember(table, key)
+    count = 1
+    head = 0
+    while head < count:
+        size = _enclose_basis(values, radius, bases[head], system, lu, inverse, column, perm,
+                              solution, bound, support, rows, is_zero, in_basis)
+        if size < 0:
+            return GRAPH_UNPROVED
+        for i in range(r):
+            total = 1.0
+            for t in range(size):
+                total -= values[i, support[t]] * solution[t]
+            slack[i] = total
+        for e in range(d):
+            leaving = bases[head, e]
+            # the edge: step[:size] on the free coordinates; a leaving coordinate constraint
+            # also moves that coordinate up at unit rate, a leaving row moves off its bound
+            for t in range(size):
+                total = 0.0
+                if leaving < d:
+                    for u in range(size):
+                        total -= inverse[t, u] * values[rows[u], leaving]
+                else:
+                    for u in range(size):
+                        if rows[u] == leaving - d:
+                            total = -inverse[t, u]
+                step[t] = total
+            best = np.inf
+            entering = -1
+            for t in range(size):  # free coordinates that decrease
+                if step[t] < 0.0:
+                    ratio = solution[t] / -step[t]
+                    if ratio < best:
+                        best, entering = ratio, support[t]
+            for i in range(r):  # rows that rise towards their bound
+                if in_basis[i]:
+                    continue
+                rate = 0.0
+                for t in range(size):
+                    rate += values[i, support[t]] * step[t]
+                if leaving < d:
+                    rate += values[i, leaving]
+                if rate > 0.0:
+                    ratio = slack[i] / rate
+                    if ratio < best:
+                        best, entering = ratio, d + i
+            if entering < 0:  # no bound met: impossible on a polytope, so float trouble
+                return GRAPH_UNPROVED
+            key = keys[head] ^ (np.int64(1) << leaving) ^ (np.int64(1) << entering)
+            if _remember(table, key):
+                continue
+            if count == capacity:
+                return GRAPH_FULL
+            keys[count] = key
+            position = 0
+            for c in range(d + r):
+                if (key >> c) & 1:
+                    bases[count, position] = c
+                    position += 1
+            count += 1
+        head += 1
+    return count
 
 
 #: Statuses of :func:`lemke_howson_path`.
@@ -782,9 +951,103 @@ def lemke_howson_path(tables, residues, tracked, basics, nonbasics, row_of, col_
     out[0], out[1], out[2] = LH_CAP, pivots, ties
 
 
+@_jit
+def rows_not_better(payoffs, player, support, weights, target, error_factor, tight, undecided
+                    ):  # pragma: no cover
+    """Float half of the Lemke-Howson certificate: the actions of one player that a rigorous
+    bound cannot prove to pay at most ``target`` against the other player's strategy.
+
+    Player 0's action ``i`` pays ``sum_j A[i, support[j]] w_j``; player 1's action ``i`` pays
+    ``sum_j B[support[j], i] w_j`` (``A, B = payoffs[0], payoffs[1]``, float images of the exact
+    payoffs, ``w`` the rounded strategy on ``support``). With ``error_factor = gamma_{k+4}`` the
+    action is proved not better when ``target - estimate`` exceeds
+    ``2 (gamma_{k+4} sum_j |a_j| w_j + (k + sum_j |a_j|) 2^-1070) + 4u (|target| + |estimate|)
+    + 2^-1070``: the bound of ``lemke_howson._proved_not_better`` (which states why it holds),
+    evaluated here row by row. The actions in ``tight`` are not examined; the indices of the
+    undecided ones are written to ``undecided`` (in increasing order), and their count is
+    returned.
+    """
+    k = support.shape[0]
+    count = payoffs.shape[1] if player == 0 else payoffs.shape[2]
+    skip = np.zeros(count, dtype=np.bool_)
+    for i in tight:
+        skip[i] = True
+    tiny = 2.0 ** -1070
+    found = 0
+    for i in range(count):
+        if skip[i]:
+            continue
+        estimate = 0.0
+        magnitude = 0.0
+        size = 0.0
+        for j in range(k):
+            if player == 0:
+                a = payoffs[0, i, support[j]]
+            else:
+                a = payoffs[1, support[j], i]
+            estimate += a * weights[j]
+            magnitude += abs(a) * weights[j]
+            size += abs(a)
+        bound = 2.0 * (error_factor * magnitude + (k + size) * tiny)
+        slack = bound + 4.0 * UNIT_ROUNDOFF * (abs(target) + abs(estimate)) + tiny
+        if not target - estimate > slack:
+            undecided[found] = i
+            found += 1
+    return found
+
+
+
+@_jit
+def rows_at_most(integers, player, support, weights, limit, reference):  # pragma: no cover
+    """Exact half of the Lemke-Howson certificate for integer payoffs: 1 when no action of one
+    player pays more than action ``reference`` against the other player's strategy
+    ``weights / total`` (on ``support``), 0 when one does, -1 when an entry exceeds ``limit``.
+
+    Player 0's action ``i`` pays ``sum_j A[i, support[j]] w_j / total``, player 1's
+    ``sum_j B[support[j], i] w_j / total`` (``A, B = integers[0], integers[1]``, int64); the
+    common ``total > 0`` is left out. The caller passes ``w_j >= 0`` summing to ``total`` and
+    ``limit = floor(2^62 / total)``: while every entry read is at most ``limit`` in magnitude,
+    every sum stays below ``2^62`` in magnitude, so int64 arithmetic is exact; an entry beyond
+    it stops the test (-1) before any product that could overflow.
+    """
+    k = support.shape[0]
+    count = integers.shape[1] if player == 0 else integers.shape[2]
+    bound = 0
+    for j in range(k):
+        a = integers[0, reference, support[j]] if player == 0 else \
+            integers[1, support[j], reference]
+        if a > limit or a < -limit:
+            return -1
+        bound += a * weights[j]
+    for i in range(count):
+        total = 0
+        for j in range(k):
+            a = integers[0, i, support[j]] if player == 0 else integers[1, support[j], i]
+            if a > limit or a < -limit:
+                return -1
+            total += a * weights[j]
+        if total > bound:
+            return 0
+    return 1
+
 #: Status of :func:`lemke_howson_short` when it hands the path over to the tableau kernel.
 LH_HANDOVER = 5
 
+
+@_jit
+def payoff_range(payoffs, low, spread):  # pragma: no cover
+    """Each player's smallest payoff and payoff range (1 when constant) in one pass over the
+    finite ``payoffs`` (float64 ``(players, ...)``, C-contiguous), written into ``low`` and
+    ``spread``: the numbers ``min`` and ``max - min`` of NumPy, exactly."""
+    for s in range(payoffs.shape[0]):
+        flat = payoffs[s].ravel()
+        smallest = flat[0]
+        largest = flat[0]
+        for value in flat:
+            smallest = min(smallest, value)
+            largest = max(largest, value)
+        low[s] = smallest
+        spread[s] = largest - smallest if largest > smallest else 1.0
 
 @_jit
 def _transformed(payoffs, player, low, spread, i, j):  # pragma: no cover
@@ -838,7 +1101,7 @@ def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_supp
     exceed ``max_support``, when a basis system is singular in floating point, when no
     pivot-column entry exceeds ``tol_pivot``, or after ``max_pivots`` pivots. On success
     (:data:`LH_SUCCESS`) ``structural[s, :sizes[s]]`` and ``tight[s, :sizes[s]]`` hold the final
-    bases; the caller certifies them exactly.
+    bases, each in increasing order; the caller certifies them exactly.
 
     Parameters
     ----------
@@ -974,6 +1237,20 @@ def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_supp
                 if count == 1:
                     break
                 p_t = _position(tight, side, k, t)
+                if p_t < 0:
+                    # a basic slack: a unit column, so every candidate's value is 0 except the
+                    # slack of row t itself (1 / slope), if it is a candidate; the rule below
+                    # then drops just that one when 1 / slope exceeds the tolerance (the others
+                    # have ratio 0, the smallest). Decided here without the divisions.
+                    for c in range(count):
+                        if candidates[c] == k + t:
+                            if 1.0 / slopes[c] > tol_ratio:
+                                for e in range(c, count - 1):
+                                    candidates[e] = candidates[e + 1]
+                                    slopes[e] = slopes[e + 1]
+                                count -= 1
+                            break
+                    continue
                 if p_t >= 0:  # a nonbasic slack: its column is the basis inverse's column p_t
                     for a in range(k):
                         unit[a] = 1.0 if perm[a] == p_t else 0.0
@@ -1036,6 +1313,9 @@ def lemke_howson_short(payoffs, low, spread, initial_label, max_pivots, max_supp
             out[0], out[1], out[2] = LH_HANDOVER, pivots, ties
             return
         if leaving == initial_label:
+            for s in range(2):  # the final bases in increasing order, for the caller
+                structural[s, :sizes[s]].sort()
+                tight[s, :sizes[s]].sort()
             out[0], out[1], out[2] = LH_SUCCESS, pivots, ties
             return
         entering, side = leaving, 1 - side

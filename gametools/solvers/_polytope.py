@@ -78,6 +78,11 @@ class PolytopeVertices:
         The exact ``M`` (needed with ``bases``).
     bases : ndarray of int64, shape (V, d), or None
         A nonsingular basis (constraint indices) of each vertex.
+    simple_keys : ndarray of int64, shape (V,), or None
+        Set only when every vertex is proved nondegenerate (its tight set is exactly its
+        basis, ``d`` constraints): the tight sets as bitmasks (bit ``c`` for constraint ``c``).
+    tight_keys : ndarray of int64, shape (V,), or None
+        The tight sets as bitmasks, when the route computed them (``d + r <= 62``).
     """
 
     tight_array: np.ndarray
@@ -87,6 +92,8 @@ class PolytopeVertices:
     stored_denominators: np.ndarray | None = None
     matrix: np.ndarray | None = None
     bases: np.ndarray | None = None
+    simple_keys: np.ndarray | None = None
+    tight_keys: np.ndarray | None = None
 
     @property
     def dimension(self) -> int:
@@ -104,6 +111,15 @@ class PolytopeVertices:
             return self.stored_numerators[indices], self.stored_denominators[indices]
         assert self.matrix is not None and self.bases is not None
         return _solve_bases_exact(self.matrix, self.bases[indices])
+
+    def exact_lists(self, indices: list[int]) -> list[tuple[list[int], int]]:
+        """``(numerators, denominator)`` of the chosen vertices as Python ints, lowest terms."""
+        if self.stored_numerators is not None:
+            assert self.stored_denominators is not None
+            return list(zip(self.stored_numerators[indices].tolist(),
+                            self.stored_denominators[indices].tolist()))
+        assert self.matrix is not None and self.bases is not None
+        return _solve_bases_lists(self.matrix, self.bases[indices].tolist())
 
     @cached_property
     def numerator_array(self) -> np.ndarray:
@@ -135,29 +151,38 @@ class PolytopeVertices:
 
 
 def _solve_bases_exact(matrix: np.ndarray, bases: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,).
+    """Exact vertices (lowest terms, Python ints) of nonsingular bases, shape (K, d) and (K,)."""
+    d = matrix.shape[1]
+    numerators = np.zeros((len(bases), d), dtype=object)
+    denominators = np.ones(len(bases), dtype=object)
+    for k, (row, denominator) in enumerate(_solve_bases_lists(matrix, bases.tolist())):
+        numerators[k] = row
+        denominators[k] = denominator
+    return numerators, denominators
+
+
+def _solve_bases_lists(matrix: np.ndarray, bases: list[list[int]]) -> list[tuple[list[int], int]]:
+    """Exact vertices of nonsingular bases as ``(numerators, denominator)`` in lowest terms.
 
     One small fraction-free solve per basis in plain Python integers (the callers need a few
     vertices; batching them through NumPy object arrays cost more than the arithmetic).
     """
-    r, d = matrix.shape
-    entries = [[int(v) for v in row] for row in matrix.tolist()]
-    numerators = np.zeros((len(bases), d), dtype=object)
-    denominators = np.ones(len(bases), dtype=object)
-    for k, basis in enumerate(bases.tolist()):
+    d = matrix.shape[1]
+    entries = matrix.tolist()  # Python ints (int64 and object arrays alike)
+    out = []
+    for basis in bases:
         zero = {c for c in basis if c < d}
         support = [j for j in range(d) if j not in zero]
-        tight = [c - d for c in basis if c >= d]
-        solved = _integer_solve([[entries[i][j] for j in support] for i in tight])
+        block = [[entries[c - d][j] for j in support] for c in basis if c >= d]
+        solved = _integer_solve(block)
         if solved is None:  # the bases were proved nonsingular
             raise AssertionError("a proved basis is singular")
         values, denominator = solved
         row = [0] * d
         for j, value in zip(support, values):
             row[j] = value
-        numerators[k] = row
-        denominators[k] = denominator
-    return numerators, denominators
+        out.append((row, denominator))
+    return out
 
 
 def _integer_solve(block: list[list[int]]) -> tuple[list[int], int] | None:
@@ -552,11 +577,14 @@ def _float_enclosure(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     """
     if matrix.dtype != object:
         values = matrix.astype(float)  # rounds to nearest, as float(int)
-    else:
-        try:
-            values = np.array([float(v) for v in matrix.ravel().tolist()]).reshape(matrix.shape)
-        except (OverflowError, TypeError):
-            return None
+        # int64 entries are below 2^63: finite and far from the overflow guard below
+        radius = 2.0 * UNIT_ROUNDOFF * np.abs(values)
+        radius[radius < 2.0 * UNIT_ROUNDOFF * 2.0 ** 53] = 0.0
+        return values, radius
+    try:
+        values = np.array([float(v) for v in matrix.ravel().tolist()]).reshape(matrix.shape)
+    except (OverflowError, TypeError):
+        return None
     magnitude = np.abs(values)
     # keep every bound computed in the kernel far from overflow
     if not np.isfinite(values).all() or magnitude.max(initial=0.0) > 2.0 ** 600:
@@ -687,9 +715,55 @@ def _small_bases(matrix: np.ndarray) -> PolytopeVertices | None:
     numerators = np.zeros((bases, d), dtype=np.int64)
     denominators = np.ones(bases, dtype=np.int64)
     tight = np.zeros((bases, d + r), dtype=bool)
+    keys = np.zeros(bases, dtype=np.int64)
+    dedupe = d + r <= 62
+    table = np.zeros(int(power_of_two_at_least(2.0 * bases)) + 1 if dedupe else 1,
+                     dtype=np.int64)
     count = _kernels.all_basic_solutions(np.ascontiguousarray(matrix, dtype=np.int64),
-                                         numerators, denominators, tight)
-    return _collect(numerators[:count], denominators[:count], tight[:count], True, "bases")
+                                         numerators, denominators, tight, keys, table, dedupe)
+    if not dedupe:
+        return _collect(numerators[:count], denominators[:count], tight[:count], True, "bases")
+    # each vertex once, in lowest terms (the kernel dropped the repeats of degenerate ones)
+    return PolytopeVertices(tight[:count], True, "bases", numerators[:count],
+                            denominators[:count], tight_keys=keys[:count])
+
+
+#: Vertex lists longer than this are left to Qhull (the graph search stops and reports it).
+GRAPH_LIMIT = 1 << 18
+
+
+def _graph_search(matrix: np.ndarray) -> PolytopeVertices | None:
+    """Every vertex by :func:`_kernels.graph_vertices` (a search of the vertex graph, each vertex
+    proved nondegenerate by rigorous float bounds, complete by the graph's connectivity), or None
+    when that route does not apply or does not succeed.
+
+    It is tried only for matrices outside the exact int64 routes (entries from ``2^31``, as float
+    payoffs made integer are): small-integer games are often degenerate, which this route does
+    not handle, and have exact routes of their own.
+    """
+    r, d = matrix.shape
+    if d + r > 62 or not _kernels.worthwhile(count_bases(d, r)):
+        return None
+    if matrix.dtype != object and float(np.abs(matrix).max(initial=0)) < 2.0 ** 31:
+        return None
+    enclosure = _float_enclosure(matrix)
+    if enclosure is None:
+        return None
+    capacity = 1024
+    while True:
+        bases = np.empty((capacity, d), dtype=np.int64)
+        keys = np.empty(capacity, dtype=np.int64)
+        table = np.zeros(2 * capacity + 1, dtype=np.int64)
+        count = _kernels.graph_vertices(*enclosure, bases, keys, table)
+        if count != _kernels.GRAPH_FULL or capacity >= GRAPH_LIMIT:
+            break
+        capacity *= 16
+    if count < 0:
+        return None
+    keys = keys[:count]
+    tight = ((keys[:, None] >> np.arange(d + r, dtype=np.int64)) & 1).astype(bool)
+    return PolytopeVertices(tight, True, "graph+enclosure", matrix=matrix, bases=bases[:count],
+                            simple_keys=keys, tight_keys=keys)
 
 
 #: Qhull options tried in turn. 'Q0' (no pre-merging of nearly coplanar facets) is about twice
@@ -710,6 +784,9 @@ def polytope_vertices(matrix: np.ndarray, *, tol: float = 1e-9) -> tuple[Polytop
     small = _small_bases(matrix)
     if small is not None:
         return small, ""
+    found = _graph_search(matrix)
+    if found is not None:
+        return found, ""
     if count_bases(d, r) > 64:
         for options in QHULL_OPTIONS:
             found, why = _certified_from_qhull(matrix, options, tol)

@@ -106,8 +106,7 @@ class _Bimatrix:
     @cached_property
     def row_lists(self) -> tuple[list[list[int]], list[list[int]]]:
         """Rows of ``row`` and columns of ``column`` as lists of Python ints."""
-        return ([[int(v) for v in r] for r in self.row.tolist()],
-                [[int(v) for v in c] for c in self.column.T.tolist()])
+        return self.row.tolist(), self.column.T.tolist()  # Python ints from int64 or object
 
     @cached_property
     def exact_game(self) -> NormalFormGame:
@@ -132,7 +131,59 @@ def _scaled_integers(game: NormalFormGame, player: int) -> tuple[list[int], int]
     return ints.ravel().tolist(), scale
 
 
+def _float_integers(payoffs: np.ndarray) -> tuple[np.ndarray, int, int] | None:
+    """For float payoffs: ``scale * payoffs - low + 1`` with ``scale`` the least power of two
+    making every entry an integer and ``low`` the least such integer (int64 below ``2^62``, else
+    Python integers, as :func:`narrow_integers` stores them), or None when ``scale * payoffs``
+    does not fit int64 (the caller then takes the general route).
+
+    The same numbers as :func:`_scaled_integers` followed by the shift, without a Python loop:
+    ``v = s 2^e`` with ``s`` an integer of at most 53 bits, whose trailing zero bits reduce the
+    denominator ``2^-e``; multiplying by a power of two is exact in float64.
+    """
+    values = payoffs.ravel()
+    mantissa, exponent = np.frexp(values)
+    significand = (mantissa * 2.0 ** 53).astype(np.int64)          # exact: |mantissa| < 1
+    lowest = significand & -significand                               # lowest set bit
+    trailing = np.frexp(lowest.astype(float))[1] - 1
+    needed = np.where(significand != 0, 53 - exponent - trailing, 0)
+    power = max(int(needed.max(initial=0)), 0)
+    if power > 1000:  # a tiny entry: 2^power is no float; the Python route handles it
+        return None
+    scaled = values * 2.0 ** power                                    # exact integers
+    high, low = float(scaled.max()), float(scaled.min())
+    if max(abs(high), abs(low)) >= 2.0 ** 63:
+        return None
+    integers = scaled.astype(np.int64)
+    low_int = int(integers.min())
+    if high - low + 1 < 2.0 ** 62:
+        shifted = integers - low_int + 1
+    else:  # as narrow_integers: Python integers from 2^62
+        shifted = np.array([v - low_int + 1 for v in integers.tolist()], dtype=object)
+    return shifted.reshape(payoffs.shape), 1 << power, low_int
+
+
+def _shifted(integers: np.ndarray) -> tuple[np.ndarray, int]:
+    """``integers - low + 1`` (int64 below 2^62, else Python integers, as
+    :func:`narrow_integers` stores them) and ``low``, for an int64 array."""
+    low = int(integers.min())
+    if int(integers.max()) - low + 1 < 2 ** 62:
+        return integers - low + 1, low
+    return np.array([v - low + 1 for v in integers.ravel().tolist()],
+                    dtype=object).reshape(integers.shape), low
+
+
 def _exact_bimatrix(game: NormalFormGame) -> _Bimatrix:
+    integers = game.integer_payoffs
+    if integers is not None:  # integer arrays: no Fraction is read
+        (row, row_low), (column, column_low) = _shifted(integers[0]), _shifted(integers[1])
+        return _Bimatrix(game, row, column, False, ((1, row_low - 1), (1, column_low - 1)))
+    if game.payoffs_exact is None:
+        first, second = (_float_integers(game.payoffs[player]) for player in range(2))
+        if first is not None and second is not None:
+            (row, row_scale, row_low), (column, column_scale, column_low) = first, second
+            return _Bimatrix(game, row, column, True,
+                             ((row_scale, row_low - 1), (column_scale, column_low - 1)))
     integer = []
     transforms = []
     for player in range(2):
@@ -182,15 +233,13 @@ _Strategy = tuple[tuple[int, ...], int]
 
 def _exact_strategies(vertices: PolytopeVertices, indices: list[int]) -> dict[int, _Strategy]:
     """Normalised exact strategies of the chosen vertices, as integers, by index."""
-    if not indices:
-        return {}
-    numerators, _ = vertices.exact_rows(np.array(indices, dtype=np.int64))
     out: dict[int, _Strategy] = {}
-    for k, row in zip(indices, numerators.tolist()):
-        values = [int(v) for v in row]
+    if not indices:
+        return out
+    for k, (values, _) in zip(indices, vertices.exact_lists(indices)):
         total = sum(values)
         g = math.gcd(total, *values)
-        out[k] = (tuple(v // g for v in values), total // g)
+        out[k] = (tuple([v // g for v in values]), total // g)
     return out
 
 
@@ -240,6 +289,17 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     m, n = game.num_actions
     p_vertices, p_note = polytope_vertices(data.column.T, tol=tol)   # x: B^T x <= 1
     q_vertices, q_note = polytope_vertices(data.row, tol=tol)        # y: A y <= 1
+    if p_vertices.simple_keys is not None and q_vertices.simple_keys is not None:
+        # every vertex proved nondegenerate: the game is nondegenerate and each vertex's labels
+        # are its basis, so only exact complements pair (one dictionary lookup per vertex)
+        pairs_raw = _match_simple(p_vertices.simple_keys, q_vertices.simple_keys, m, n)
+        return _collect_pairs(data, p_vertices, q_vertices, pairs_raw, True, False, "")
+    if p_vertices.tight_keys is not None and q_vertices.tight_keys is not None:
+        pairs_raw, degenerate = _match_keys(p_vertices, q_vertices, m, n)
+        notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note))
+                          if note)
+        return _collect_pairs(data, p_vertices, q_vertices, pairs_raw,
+                              p_vertices.complete and q_vertices.complete, degenerate, notes)
     p_labels = _game_labels(p_vertices, True)
     q_labels = _game_labels(q_vertices, False)
     p_count, q_count = p_labels.sum(axis=1), q_labels.sum(axis=1)
@@ -258,6 +318,15 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     for p_side, q_side in ((p_degenerate, np.flatnonzero(q_nonzero)), (p_plain, q_degenerate)):
         matched = _match_supersets(p_labels[p_side], q_labels[q_side])
         pairs_raw += [(int(p_side[a]), int(q_side[b])) for a, b in matched]
+    notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note)) if note)
+    return _collect_pairs(data, p_vertices, q_vertices, pairs_raw,
+                          p_vertices.complete and q_vertices.complete, degenerate, notes)
+
+
+def _collect_pairs(data: _Bimatrix, p_vertices: PolytopeVertices, q_vertices: PolytopeVertices,
+                   pairs_raw: list[tuple[int, int]], complete: bool, degenerate: bool,
+                   notes: str) -> _Enumeration:
+    """The enumeration from the completely labeled vertex pairs (indices into both lists)."""
     # distinct strategies, sorted so the output order does not depend on Qhull's
     # exact coordinates only of the vertices in equilibria (the others may be known only by
     # their proved tight sets)
@@ -269,10 +338,62 @@ def _enumerate(game: NormalFormGame, tol: float) -> _Enumeration:
     col_index = {v: i for i, v in enumerate(column_integers)}
     pairs = sorted({(row_index[p_strategies[a]], col_index[q_strategies[b]])
                     for a, b in pairs_raw})
-    notes = "; ".join(f"{who}: {note}" for who, note in (("P", p_note), ("Q", q_note)) if note)
-    return _Enumeration(data, pairs, rows, cols, row_integers, column_integers,
-                        p_vertices.complete and q_vertices.complete,
-                        degenerate, (len(p_labels), len(q_labels)), notes)
+    return _Enumeration(data, pairs, rows, cols, row_integers, column_integers, complete,
+                        degenerate, (len(p_vertices.tight_array), len(q_vertices.tight_array)),
+                        notes)
+
+
+def _match_keys(p_vertices: PolytopeVertices, q_vertices: PolytopeVertices, m: int, n: int
+                ) -> tuple[list[tuple[int, int]], bool]:
+    """Completely labeled pairs (``P`` vertex, ``Q`` vertex), neither the origin, from the
+    tight-set keys, and whether the game is degenerate (a vertex with more labels than its
+    dimension). A pair is completely labeled when its label sets cover every label; ``Q``'s
+    keys are rotated into game labels as in :func:`_match_simple`."""
+    assert p_vertices.tight_keys is not None and q_vertices.tight_keys is not None
+    p_keys, q_keys = p_vertices.tight_keys, q_vertices.tight_keys
+    degenerate = bool((p_vertices.tight_array.sum(axis=1) > m).any() or
+                      (q_vertices.tight_array.sum(axis=1) > n).any())
+    p_origin, q_origin = (1 << m) - 1, (1 << n) - 1
+    # z = 0 exactly when every coordinate constraint is tight
+    p_side = np.flatnonzero((p_keys & p_origin) != p_origin)
+    q_side = np.flatnonzero((q_keys & q_origin) != q_origin)
+    q_labels = ((q_keys[q_side] & q_origin) << m) | (q_keys[q_side] >> n)
+    matched = _match_words(((1 << (m + n)) - 1) ^ p_keys[p_side], q_labels)
+    return [(int(p_side[a]), int(q_side[b])) for a, b in matched], degenerate
+
+
+def _match_words(needed: np.ndarray, have: np.ndarray) -> list[tuple[int, int]]:
+    """All ``(a, b)`` with every bit of ``needed[a]`` set in ``have[b]`` (integer bitmasks)."""
+    out: list[tuple[int, int]] = []
+    if not len(needed) or not len(have):
+        return out
+    chunk = max(1, 4_000_000 // len(have))
+    for start in range(0, len(needed), chunk):
+        need = needed[start:start + chunk, None]
+        a, b = np.nonzero((have[None, :] & need) == need)
+        out.extend(zip((a + start).tolist(), b.tolist()))
+    return out
+
+
+def _match_simple(p_keys: np.ndarray, q_keys: np.ndarray, m: int, n: int
+                  ) -> list[tuple[int, int]]:
+    """Completely labeled pairs of two lists of nondegenerate vertices, by their tight-set keys.
+
+    ``P``'s constraints are numbered as the game labels (row actions, then columns); ``Q``'s
+    coordinates are the column actions and its rows the row actions, so its keys are rotated
+    into game labels. The pair of origins is the only completely labeled pair that is not an
+    equilibrium (the origin's labels are all of one player's actions, whose complement is the
+    other origin), so it is left out.
+    """
+    labels = (((q_keys & ((1 << n) - 1)) << m) | (q_keys >> n)).tolist()
+    lookup = dict(zip(labels, range(len(labels))))
+    full, origin = (1 << (m + n)) - 1, (1 << m) - 1
+    out = []
+    for a, key in enumerate(p_keys.tolist()):
+        b = lookup.get(full ^ key)
+        if b is not None and key != origin:
+            out.append((a, b))
+    return out
 
 
 def _label_words(labels: np.ndarray) -> np.ndarray:
@@ -308,14 +429,7 @@ def _match_supersets(p_labels: np.ndarray, q_labels: np.ndarray) -> list[tuple[i
     if not len(p_labels) or not len(q_labels):
         return []
     if p_labels.shape[1] <= 64:
-        needed, have = _label_words(~p_labels), _label_words(q_labels)
-        out: list[tuple[int, int]] = []
-        chunk = max(1, 4_000_000 // len(have))
-        for start in range(0, len(needed), chunk):
-            need = needed[start:start + chunk, None]
-            a, b = np.nonzero((have[None, :] & need) == need)
-            out.extend(zip((a + start).tolist(), b.tolist()))
-        return out
+        return _match_words(_label_words(~p_labels), _label_words(q_labels))
     q_words = np.packbits(q_labels, axis=1)
     needed = np.packbits(~p_labels, axis=1)                        # (Vp, W), padding bits 0
     result: list[tuple[int, int]] = []

@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import operator
 from fractions import Fraction
 from typing import Any
 
@@ -399,114 +400,170 @@ def _exact_equilibrium(game: NormalFormGame,
     indifferent, and symmetrically for ``x``; only these ``k x k`` payoff blocks are made exact.
     The certificate then needs, exactly: ``x, y >= 0``, every action played is tight (the
     complementarity of the final basis), and no other action pays more than the tight ones.
-    The last condition is proved for all other actions at once by a rigorous floating-point
-    bound (:func:`_proved_not_better`); only actions it cannot separate (ties, i.e. degenerate
-    best responses) are compared in rational arithmetic, on their support entries only.
+    The last condition is proved for all other actions at once: for games given as integer
+    arrays (:attr:`NormalFormGame.integer_payoffs`) by comparing every action's payoff with a
+    tight one's in int64 (:func:`_kernels.rows_at_most`, under a proven overflow bound);
+    otherwise by a rigorous floating-point bound (:func:`_proved_not_better`), where only
+    actions it cannot separate (ties, i.e. degenerate best responses) are compared in
+    rational arithmetic, on their support entries only.
     """
     assert game.payoffs_exact is not None
-    m, n = game.num_actions
+    m, n = game.payoffs.shape[1:]
     x_support, tight_columns, y_support, tight_rows = supports
     if not len(x_support) or not len(y_support):
         return None
-    exact = game.payoffs_exact
-    y_solution = _support_solution(exact[0][np.ix_(tight_rows, y_support)])
-    x_solution = _support_solution(exact[1][np.ix_(x_support, tight_columns)].T)
+    if len(x_support) != len(tight_columns) or len(y_support) != len(tight_rows):
+        return None
+    integers = game.integer_payoffs
+    if integers is not None:
+        y_solution = _integer_support_solution(
+            integers[0][tight_rows[:, None], y_support].tolist(), 1)
+        x_solution = _integer_support_solution(
+            integers[1][x_support[:, None], tight_columns].T.tolist(), 1)
+    else:
+        exact = game.payoffs_exact
+        y_solution = _support_solution(exact[0][tight_rows[:, None], y_support])
+        x_solution = _support_solution(exact[1][x_support[:, None], tight_columns].T)
     if x_solution is None or y_solution is None:
         return None
-    (x_part, column_value), (y_part, row_value) = x_solution, y_solution
+    (x_part, x_total, column_top, column_bottom) = x_solution
+    (y_part, y_total, row_top, row_bottom) = y_solution
     if min(x_part) < 0 or min(y_part) < 0:
         return None
     # no other action pays more
-    if not _proved_not_better(game.payoffs[0][:, y_support], exact[0][:, y_support], y_part,
-                              row_value, _others(m, tight_rows)) or \
-            not _proved_not_better(game.payoffs[1][x_support, :].T, exact[1][x_support, :].T,
-                                   x_part, column_value, _others(n, tight_columns)):
-        return None
+    for player, support, solution, tight in ((0, y_support, y_solution, tight_rows),
+                                             (1, x_support, x_solution, tight_columns)):
+        decided = _integer_not_better(integers, player, support, solution[0], solution[1],
+                                      int(tight[0])) if integers is not None else -1
+        if decided < 0:
+            decided = int(_proved_not_better(game, player, support, solution, tight))
+        if not decided:
+            return None
     # every action played is a tight one (so it pays the common value)
-    if not set(x_support[[v != 0 for v in x_part]].tolist()) <= set(tight_rows.tolist()) or \
-            not set(y_support[[v != 0 for v in y_part]].tolist()) <= set(tight_columns.tolist()):
+    if not {i for i, v in zip(x_support.tolist(), x_part) if v} <= set(tight_rows.tolist()) or \
+            not {j for j, v in zip(y_support.tolist(), y_part) if v} <= \
+            set(tight_columns.tolist()):
         return None
-    x = [Fraction(0)] * m
-    y = [Fraction(0)] * n
-    for i, v in zip(x_support.tolist(), x_part):
-        x[i] = v
-    for j, v in zip(y_support.tolist(), y_part):
-        y[j] = v
-    payoffs_exact = (row_value, column_value)
+    zero = Fraction(0)
+    x = [zero] * m
+    y = [zero] * n
     floats = (np.zeros(m), np.zeros(n))
-    floats[0][x_support] = [float(v) for v in x_part]
-    floats[1][y_support] = [float(v) for v in y_part]
-    payoffs = np.array([float(v) for v in payoffs_exact])
+    for strategy, values, floats_out, support, total in ((x, x_part, floats[0], x_support, x_total),
+                                                         (y, y_part, floats[1], y_support, y_total)):
+        for i, v in zip(support.tolist(), values):
+            if v:
+                strategy[i] = Fraction(v, total)
+                floats_out[i] = v / total  # correctly rounded, as float(Fraction)
+    payoffs_exact = (Fraction(row_top, row_bottom), Fraction(column_top, column_bottom))
+    payoffs = np.array([row_top / row_bottom, column_top / column_bottom])
     for array in (*floats, payoffs):
         array.flags.writeable = False
     return Equilibrium(floats, payoffs, 0.0, (tuple(x), tuple(y)), payoffs_exact)
 
 
-def _others(count: int, chosen: np.ndarray) -> np.ndarray:
-    """Indices in ``0..count-1`` not in ``chosen``."""
-    keep = np.ones(count, dtype=bool)
-    keep[chosen] = False
-    return np.flatnonzero(keep)
+#: An exact strategy on a support with its common payoff, in integers: ``(numerators, total,
+#: value_top, value_bottom)`` is the strategy ``numerators / total`` (``total > 0``, the sum of
+#: the numerators) and the payoff ``value_top / value_bottom`` (``value_bottom > 0``).
+_IntegerSolution = tuple[list[int], int, int, int]
 
 
-def _support_solution(block: np.ndarray) -> tuple[list[Fraction], Fraction] | None:
+def _support_solution(block: np.ndarray) -> _IntegerSolution | None:
     """Exact ``z`` (summing to 1) making the rows of the Fraction ``block`` pay one value ``w``,
-    and ``w`` in payoff units; None when the system has no unique solution.
+    and ``w`` in payoff units, as integers; None when the system has no unique solution.
 
     The indifference system ``[[S B, -1], [1, 0]] (z, w') = (0, 1)`` of the integer block
     ``S B`` (``S`` the common denominator) is solved in Python integers
-    (:func:`solve_square_integers`); only the results become Fractions.
+    (:func:`solve_square_integers`).
     """
     ints, scale = integer_array(block)
-    size = block.shape[1]
-    if block.shape[0] != size:
+    if block.shape[0] != block.shape[1]:
         return None
-    system = [row + [-1] for row in ints.tolist()] + [[1] * size + [0]]
+    return _integer_support_solution(ints.tolist(), scale)
+
+
+def _integer_support_solution(rows: list[list[int]], scale: int) -> _IntegerSolution | None:
+    """:func:`_support_solution` of the square block ``rows / scale`` (Python ints)."""
+    size = len(rows)
+    system = [row + [-1] for row in rows] + [[1] * size + [0]]
     solved = solve_square_integers(system, [0] * size + [1])
     if solved is None:
         return None
     numerators, determinant = solved
-    return ([Fraction(v, determinant) for v in numerators[:size]],
-            Fraction(numerators[size], determinant * scale))
+    return numerators[:size], determinant, numerators[size], determinant * scale
 
 
-def _proved_not_better(payoffs: np.ndarray, exact: np.ndarray, strategy: list[Fraction],
-                       value: Fraction, rows: np.ndarray) -> bool:
-    """Whether ``exact[i] . strategy <= value`` for every ``i`` in ``rows``, decided exactly.
+def _integer_not_better(integers: np.ndarray, player: int, support: np.ndarray,
+                        numerators: list[int], total: int, reference: int) -> int:
+    """Whether no action of ``player`` pays more than the tight action ``reference`` against
+    the other player's strategy ``numerators / total`` (nonnegative, on ``support``), decided
+    exactly in int64 on the integer payoffs: 1 (none does), 0 (one does), or -1 when the int64
+    route does not apply (numba not loaded, or the overflow bound fails: the caller then
+    decides in floating point and rationals).
 
-    ``payoffs`` (float, ``(r, k)``) are the correctly rounded images of ``exact`` (Fractions) and
-    ``strategy`` is nonnegative. With ``s`` the rounded strategy, ``|a_ij| <= |fl(a_ij)| / (1-u)``
-    and Higham's bound for a ``k``-term product, ``|exact[i] . strategy - fl(payoffs[i] @ s)| <=
-    (gamma_k + 3u) (|payoffs[i]| @ s) + (k + sum_j |a_ij|) 2^-1070`` (the last term covers
-    subnormal rounding);
-    the bound is doubled, which also covers the rounding of its own evaluation. Rows whose float
-    margin below ``value`` exceeds it are proved; the rest are compared in rationals.
+    Every action's payoff times ``total`` is ``sum_j a_ij n_j``; the kernel compares these
+    integers, which the bound ``|a_ij| <= limit = floor(2^62 / total)`` (checked entry by entry
+    as they are read) keeps below ``2^62`` in magnitude (``n_j >= 0`` with sum ``total``).
     """
+    if not _kernels.worthwhile(integers.shape[1 + player] * len(numerators)) or \
+            not 0 < total < 2 ** 62:
+        return -1
+    weights = np.array(numerators, dtype=np.int64)  # each n_j <= total < 2^62
+    return int(_kernels.rows_at_most(integers, player, support, weights, 2 ** 62 // total,
+                                     reference))
+
+
+def _proved_not_better(game: NormalFormGame, player: int, support: np.ndarray,
+                       solution: _IntegerSolution, tight: np.ndarray) -> bool:
+    """Whether no action of ``player`` outside ``tight`` pays more than the value of
+    ``solution`` against the other player's exact strategy of ``solution`` (nonnegative, on
+    ``support``), decided exactly.
+
+    The payoffs are read in floating point first: with ``s`` the rounded strategy and
+    ``payoffs`` the correctly rounded images of the exact ``a_ij``, ``|a_ij| <= |fl(a_ij)| /
+    (1-u)`` and Higham's bound for a ``k``-term product give ``|exact[i] . strategy -
+    fl(payoffs[i] @ s)| <= (gamma_k + 3u) (|payoffs[i]| @ s) + (k + sum_j |a_ij|) 2^-1070`` (the
+    last term covers subnormal rounding); the bound is doubled, which also covers the rounding
+    of its own evaluation. Actions whose float margin below the value exceeds it are proved (in
+    the compiled :func:`_kernels.rows_not_better` when numba is loaded); the rest (ties, i.e.
+    degenerate best responses) are compared in integers, on the support entries only.
+    """
+    numerators, total, top, bottom = solution
+    count = game.payoffs.shape[1 + player]
+    k = len(numerators)
+    weights = np.array([v / total for v in numerators])  # correctly rounded
+    target = top / bottom
+    if _kernels.worthwhile(count * k):
+        undecided = np.empty(count, dtype=np.int64)
+        found = _kernels.rows_not_better(game.payoffs, player, support, weights, target,
+                                         gamma(k + 4), tight, undecided)
+        rows = undecided[:found]
+    else:
+        skip = np.zeros(count, dtype=bool)
+        skip[tight] = True
+        rows = np.flatnonzero(~skip)
+        block = game.payoffs[0][rows][:, support] if player == 0 else \
+            game.payoffs[1][support][:, rows].T
+        estimate = block @ weights
+        magnitude = np.abs(block)
+        # subnormal roundings: |a - fl(a)| <= 2^-1075 and |z - fl(z)| <= 2^-1075 (absolute)
+        tiny = (k + magnitude.sum(axis=1)) * 2.0 ** -1070
+        bound = 2.0 * (gamma(k + 4) * (magnitude @ weights) + tiny)
+        # |target - value| <= u |target|; the subtraction below rounds by at most u of its result
+        margin = target - estimate
+        slack = bound + 4.0 * UNIT_ROUNDOFF * (abs(target) + np.abs(estimate)) + 2.0 ** -1070
+        rows = rows[~(margin > slack)]
     if not len(rows):
         return True
-    k = len(strategy)
-    weights = np.array([float(v) for v in strategy])
-    block = payoffs[rows]
-    estimate = block @ weights
-    magnitude = np.abs(block)
-    # subnormal roundings: |a - fl(a)| <= 2^-1075 and |z - fl(z)| <= 2^-1075 (absolute)
-    tiny = (k + magnitude.sum(axis=1)) * 2.0 ** -1070
-    bound = 2.0 * (gamma(k + 4) * (magnitude @ weights) + tiny)
-    target = float(value)
-    # |target - value| <= u |target|; the subtraction below rounds by at most u of its result
-    margin = target - estimate
-    slack = bound + 4.0 * UNIT_ROUNDOFF * (abs(target) + np.abs(estimate)) + 2.0 ** -1070
-    undecided = rows[~(margin > slack)]
-    if not len(undecided):
-        return True
-    # ties (degenerate best responses): integers over common denominators, exactly
-    ints, scale = integer_array(exact[undecided])
-    numerators, denominator = integer_array(np.array(strategy, dtype=object))
-    # row i pays ints[i] . numerators / (scale * denominator)
-    limit = value * (scale * denominator)
-    # v <= p / q  <=>  v q <= p (q > 0): integer comparisons only
-    top, bottom = limit.numerator, limit.denominator
-    return all(v * bottom <= top for v in ints.dot(numerators).tolist())
+    # ties (degenerate best responses), exactly: row i pays (a_i . numerators) / total, where
+    # a_i = ints_i / scale over a common denominator; it pays at most top / bottom iff
+    # (ints_i . numerators) bottom <= top total scale (all denominators positive)
+    exact = game.payoffs_exact
+    assert exact is not None
+    block = exact[0][rows[:, None], support] if player == 0 else exact[1][support[:, None], rows].T
+    ints, scale = integer_array(block)
+    limit = top * total * scale
+    return all(sum(map(operator.mul, row, numerators)) * bottom <= limit
+               for row in ints.tolist())
 
 
 def _build_tableaux(row_matrix: np.ndarray, column_matrix: np.ndarray, exact: bool, *,
@@ -711,17 +768,17 @@ def _short_path(game: NormalFormGame, initial_label: int, cap: int, tol_pivot: f
     out = np.zeros(3, dtype=np.int64)
     payoffs = np.ascontiguousarray(game.payoffs)
     # the tableau route's rescaling (_float_matrix): the same path needs the same numbers
-    low, high = payoffs.min(axis=(1, 2)), payoffs.max(axis=(1, 2))
-    spread = np.where(high > low, high - low, 1.0)
+    low, spread = np.empty(2), np.empty(2)
+    _kernels.payoff_range(payoffs, low, spread)
     _kernels.lemke_howson_short(payoffs, low, spread, initial_label,
                                 min(cap, SHORT_PATH_PIVOTS), size, tol_pivot, tol_ratio,
                                 structural, tight, sizes, np.empty((size + 1, size + 3)), out)
-    code, pivots, ties = (int(v) for v in out)
+    code, pivots, ties = out.tolist()
     if code != _kernels.LH_SUCCESS:
         return None
-    k_p, k_q = int(sizes[0]), int(sizes[1])
-    supports = (np.sort(structural[0, :k_p]), np.sort(tight[0, :k_p]),
-                np.sort(structural[1, :k_q]), np.sort(tight[1, :k_q]))
+    k_p, k_q = sizes.tolist()
+    # the kernel leaves the final bases sorted
+    supports = (structural[0, :k_p], tight[0, :k_p], structural[1, :k_q], tight[1, :k_q])
     certified = _exact_equilibrium(game, supports)
     if certified is None:
         return None
