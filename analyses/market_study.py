@@ -537,7 +537,8 @@ def plot_learned_bounds(rows: Sequence[Mapping[str, Any]], *, ax: Any = None) ->
     ax.set_ylim(low, high)
     ax.set_ylabel("best-response gain (ticks)")
     ax.set_title("exploitability lower bounds: a trained best response's gain", fontsize=8)
-    ax.legend(fontsize=6, loc="upper right", framealpha=0.9)
+    # below the axes: inside, it would cover the labels above the points
+    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
     return ax
 
 
