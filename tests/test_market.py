@@ -54,6 +54,18 @@ def run_script(script: dict[int, list[tuple[int, int, int, bool]]], order: list[
     return results[0]
 
 
+def random_schedule(b: int, t: int, k: int, seed: int) -> ScheduledOrders:
+    """A random order flow of ``k`` orders per arrival in ``b`` markets over ``t`` arrivals:
+    buys and sells of 0-5 units around 100,000 ticks, 20% market orders, 20% post-only."""
+    rng = torch.Generator().manual_seed(seed)
+    side = torch.randint(-1, 2, (b, t, k), generator=rng)
+    price = 100_000 + torch.randint(-3000, 3000, (b, t, k), generator=rng)
+    quantity = torch.randint(0, 6, (b, t, k), generator=rng)
+    market = torch.rand(b, t, k, generator=rng) < 0.2
+    post = torch.rand(b, t, k, generator=rng) < 0.2
+    return ScheduledOrders(side, price, quantity, market_order=market, post_only=post)
+
+
 #: the compiled route only where numba is installed (the torch route is the reference)
 BACKENDS_HERE = ("torch", "compiled") if NUMBA_AVAILABLE else ("torch",)
 
@@ -134,14 +146,8 @@ def test_compiled_route_matches_on_market_orders_partial_fills_and_post_only(see
     # orders whose remainder vanishes, orders filled in parts against several resting orders,
     # post-only orders, position bounds that cut quantities, and re-arrivals that cancel
     config = small_order_book(n_arrivals=120, n_market_makers=0)
-    b, t, k = 8, config.n_arrivals, 3
-    rng = torch.Generator().manual_seed(seed)
-    side = torch.randint(-1, 2, (b, t, k), generator=rng)
-    price = 100_000 + torch.randint(-3000, 3000, (b, t, k), generator=rng)
-    quantity = torch.randint(0, 6, (b, t, k), generator=rng)
-    market = torch.rand(b, t, k, generator=rng) < 0.2
-    post = torch.rand(b, t, k, generator=rng) < 0.2
-    schedule = ScheduledOrders(side, price, quantity, market_order=market, post_only=post)
+    b = 8
+    schedule = random_schedule(b, config.n_arrivals, 3, seed)
     agents = [schedule] * config.num_agents
     results = [MarketSimulator(config, agents, num_markets=b, seed=seed, backend=backend).run()
                for backend in ("torch", "compiled")]

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from gametools.market import EpisodeStatistics, MarketConfig, MarketSimulator, simulate
-from gametools.market.strategies import ScheduledOrders, assign_strategies
+from gametools.market.strategies import assign_strategies
 from gametools.scenarios import get_scenario
+from test_market import random_schedule
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
@@ -24,14 +25,8 @@ def scheduled_flow(device: str, seed: int) -> EpisodeStatistics:
                           max_price=200_000, max_units=1, position_low=(0,) * n,
                           position_high=(0,) * n, fixed_side=(0,) * n,
                           value_model=("none",) * n, arrival_weights=(1.0,) * n)
-    rng = torch.Generator().manual_seed(seed)
-    side = torch.randint(-1, 2, (b, t, k), generator=rng)
-    price = 100_000 + torch.randint(-3000, 3000, (b, t, k), generator=rng)
-    quantity = torch.randint(0, 6, (b, t, k), generator=rng)
-    market = torch.rand(b, t, k, generator=rng) < 0.2
-    post = torch.rand(b, t, k, generator=rng) < 0.2
-    arrivals = torch.randint(0, n, (b, t), generator=rng)
-    schedule = ScheduledOrders(side, price, quantity, market_order=market, post_only=post)
+    schedule = random_schedule(b, t, k, seed)
+    arrivals = torch.randint(0, n, (b, t), generator=torch.Generator().manual_seed(seed))
     simulator = MarketSimulator(config, [schedule] * n, num_markets=b, seed=seed,
                                 device=device, backend="torch")
     return simulator.run(arrivals=arrivals.to(device))
