@@ -528,6 +528,25 @@ def _enclose_basis(values, radius, simplex, system, lu, inverse, column, perm, s
 
 
 @_jit
+def _enclosure_workspace(r, d):  # pragma: no cover
+    """The work arrays of :func:`_enclose_basis` for ``r`` rows and ``d`` columns: system, lu,
+    inverse, column, perm, solution, bound, support, rows, is_zero, in_basis."""
+    system = np.empty((d, d))
+    lu = np.empty((d, d))
+    inverse = np.empty((d, d))
+    column = np.empty(d)
+    perm = np.empty(d, dtype=np.int64)
+    solution = np.empty(d)
+    bound = np.empty(d)
+    support = np.empty(d, dtype=np.int64)
+    rows = np.empty(d, dtype=np.int64)
+    is_zero = np.empty(d, dtype=np.bool_)
+    in_basis = np.empty(r, dtype=np.bool_)
+    return (system, lu, inverse, column, perm, solution, bound, support, rows, is_zero,
+            in_basis)
+
+
+@_jit
 def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     """Prove, in floating point with rigorous error bounds, nondegenerate vertices of bases.
 
@@ -563,17 +582,8 @@ def enclose_bases(values, radius, simplices, proved):  # pragma: no cover
     """
     r, d = values.shape
     count = simplices.shape[0]
-    system = np.empty((d, d))
-    lu = np.empty((d, d))
-    inverse = np.empty((d, d))
-    column = np.empty(d)
-    perm = np.empty(d, dtype=np.int64)
-    solution = np.empty(d)
-    bound = np.empty(d)
-    support = np.empty(d, dtype=np.int64)
-    rows = np.empty(d, dtype=np.int64)
-    is_zero = np.empty(d, dtype=np.bool_)
-    in_basis = np.empty(r, dtype=np.bool_)
+    (system, lu, inverse, column, perm, solution, bound, support, rows, is_zero,
+     in_basis) = _enclosure_workspace(r, d)
     for k in range(count):
         proved[k] = _enclose_basis(values, radius, simplices[k], system, lu, inverse, column,
                                    perm, solution, bound, support, rows, is_zero,
@@ -662,17 +672,8 @@ def graph_vertices(values, radius, bases, keys, table):  # pragma: no cover
     """
     r, d = values.shape
     capacity = bases.shape[0]
-    system = np.empty((d, d))
-    lu = np.empty((d, d))
-    inverse = np.empty((d, d))
-    column = np.empty(d)
-    perm = np.empty(d, dtype=np.int64)
-    solution = np.empty(d)
-    bound = np.empty(d)
-    support = np.empty(d, dtype=np.int64)
-    rows = np.empty(d, dtype=np.int64)
-    is_zero = np.empty(d, dtype=np.bool_)
-    in_basis = np.empty(r, dtype=np.bool_)
+    (system, lu, inverse, column, perm, solution, bound, support, rows, is_zero,
+     in_basis) = _enclosure_workspace(r, d)
     slack = np.empty(r)
     step = np.empty(d)
     key = np.int64(0)
