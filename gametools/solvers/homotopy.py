@@ -444,12 +444,17 @@ class _MarkovQRE:
         assert blocks is not None
         return residual, blocks
 
-    def _evaluate(self, y: np.ndarray, *, jacobian: bool) -> tuple[np.ndarray, _Blocks | None]:
-        lam = float(y[-1])
+    def unpack(self, y: np.ndarray) -> tuple[float, np.ndarray, list[np.ndarray],
+                                             list[np.ndarray], np.ndarray]:
+        """``(lam, values, log-probabilities, probabilities, continuation payoffs)`` at the
+        path point ``y``; log-probabilities and probabilities as one ``(S, n_i)`` array per
+        player."""
         beta, values = self.split(y)
-        sigma_all = np.exp(beta)
-        betas, sigmas = self.per_player(beta), self.per_player(sigma_all)
-        payoffs = self.continuation(values)
+        return (float(y[-1]), values, self.per_player(beta), self.per_player(np.exp(beta)),
+                self.continuation(values))
+
+    def _evaluate(self, y: np.ndarray, *, jacobian: bool) -> tuple[np.ndarray, _Blocks | None]:
+        lam, values, betas, sigmas, payoffs = self.unpack(y)
         num_states, num_players, m = self.num_states, self.num_players, self.m
         local = np.empty((num_states, m))
         value_rows = np.empty((num_players, num_states))
@@ -674,12 +679,8 @@ class _MarkovTracing(_MarkovQRE):
         return np.concatenate([beta.ravel(), np.concatenate(value_rows), [0.0]])
 
     def _evaluate(self, y: np.ndarray, *, jacobian: bool) -> tuple[np.ndarray, _Blocks | None]:
-        lam = float(y[-1])
+        lam, values, betas, sigmas, payoffs = self.unpack(y)
         p, w = (1.0 + lam) / self.eta, 1.0 / (1.0 + lam)
-        beta, values = self.split(y)
-        sigma_all = np.exp(beta)
-        betas, sigmas = self.per_player(beta), self.per_player(sigma_all)
-        payoffs = self.continuation(values)
         num_states, num_players, m = self.num_states, self.num_players, self.m
         local = np.empty((num_states, m))
         value_rows = np.empty((num_players, num_states))
